@@ -1,0 +1,129 @@
+/**
+ * The domain model of Tessera: definitions as users write them, and views as the registry
+ * stores them (with a numeric id and a version). Plain data, no I/O.
+ */
+
+/** Every type a feature can have. `timestamp` is milliseconds since the Unix epoch, UTC. */
+export const VALUE_TYPES = [
+  'int64',
+  'double',
+  'string',
+  'bool',
+  'timestamp',
+  'bytes',
+  'float_list',
+  'double_list',
+  'int64_list',
+  'string_list',
+] as const;
+export type ValueType = (typeof VALUE_TYPES)[number];
+
+/** Types a join key can have. */
+export const JOIN_KEY_TYPES = ['int64', 'string'] as const;
+export type JoinKeyType = (typeof JOIN_KEY_TYPES)[number];
+
+/**
+ * A feature value in memory. By type:
+ * int64 → bigint; double → number; string → string; bool → boolean; timestamp → number (ms);
+ * bytes → Uint8Array; float_list → Float32Array; double_list → Float64Array;
+ * int64_list → BigInt64Array; string_list → string[]; no value → null.
+ */
+export type FeatureValue =
+  | bigint
+  | number
+  | string
+  | boolean
+  | Uint8Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | readonly string[]
+  | null;
+
+/** A join key value: int64 keys are bigint, string keys are string. */
+export type JoinKeyValue = bigint | string;
+
+export interface JoinKeySpec {
+  readonly name: string;
+  readonly type: JoinKeyType;
+}
+
+export interface EntityDef {
+  readonly name: string;
+  readonly joinKeys: readonly JoinKeySpec[];
+  readonly description: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface Constraints {
+  readonly notNull: boolean;
+  readonly min?: number;
+  readonly max?: number;
+  /** For string, int64 and double features (and the elements of string/int64 lists). */
+  readonly allowedValues?: readonly (string | number | bigint)[];
+  /** Maximum length of a string (characters), bytes, or list. */
+  readonly maxLength?: number;
+  /** NaN is rejected unless allowed; ±Infinity is always rejected. */
+  readonly allowNaN: boolean;
+}
+
+export interface FeatureDef {
+  readonly name: string;
+  readonly type: ValueType;
+  /** Fixed length of a list feature (an embedding); 0 means any length. */
+  readonly dimension: number;
+  readonly constraints: Constraints;
+  readonly description: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface SourceDef {
+  readonly kind: string;
+  readonly location: string;
+  readonly timestampField: string;
+}
+
+export interface FeatureViewDef {
+  readonly name: string;
+  /** Entity names; their join keys, in this order, identify a row. */
+  readonly entities: readonly string[];
+  readonly features: readonly FeatureDef[];
+  /** 0 = values never expire. */
+  readonly ttlSeconds: number;
+  readonly owner: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly description: string;
+  readonly source?: SourceDef;
+}
+
+export interface FeatureServiceDef {
+  readonly name: string;
+  /** Refs: `view:feature`, `view:*`, `view@2:feature`. */
+  readonly features: readonly string[];
+  readonly description: string;
+  readonly owner: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** A whole feature repository, as loaded from YAML or received by Registry.Apply. */
+export interface Definitions {
+  readonly project: string;
+  readonly entities: readonly EntityDef[];
+  readonly featureViews: readonly FeatureViewDef[];
+  readonly featureServices: readonly FeatureServiceDef[];
+}
+
+/**
+ * A feature view version as the registry holds it. The feature order is the storage order of
+ * the packed row: features added compatibly are appended, never reordered.
+ */
+export interface RegisteredView extends FeatureViewDef {
+  /** Stable numeric id of the view (all versions share it). */
+  readonly id: number;
+  /** 1, 2, …: a breaking change creates the next version. */
+  readonly version: number;
+  /** Join keys of `entities`, in order. */
+  readonly joinKeys: readonly JoinKeySpec[];
+  readonly createdAtMillis: number;
+  readonly updatedAtMillis: number;
+}

@@ -1,0 +1,69 @@
+/**
+ * The online store contract. Both implementations (Redis Cluster and embedded LMDB) pass one
+ * behavioural suite. The store knows nothing of features: it keeps, per entity key, one packed
+ * row per feature view version (a "field"), and compares event timestamps for last-writer-wins.
+ *
+ * A packed row starts with a 9-byte header: byte 0 the row format version, bytes 1–8 the event
+ * timestamp in milliseconds as a little-endian float64 (exact for every integer millisecond of
+ * the next 285,000 years, and readable by Redis Lua's `struct.unpack('<d', …)`).
+ */
+
+/** One entity hash and the view fields wanted from it. */
+export interface OnlineLookup {
+  /** Entity key from `entityKey()`, hash tag included; the store adds its own key prefix. */
+  readonly key: string;
+  /** View fields from `viewField()`. */
+  readonly fields: readonly string[];
+}
+
+/** Rows of one view version for many entities; the batch holds no key twice. */
+export interface OnlineWriteBatch {
+  /** The view version's field (`viewField()`). */
+  readonly field: string;
+  /** The view's TTL in ms; 0 = never expires. The store may drop a row `retentionMillis(ttl)` after its event time. */
+  readonly ttlMillis: number;
+  readonly keys: readonly string[];
+  /** Packed rows, aligned with keys; each starts with the header above. */
+  readonly rows: readonly Uint8Array[];
+}
+
+export interface OnlineReadOptions {
+  /** Absolute deadline (ms since epoch); the store gives up with DEADLINE_EXCEEDED after it. */
+  readonly deadlineMillis?: number;
+}
+
+export interface OnlineWriteOptions extends OnlineReadOptions {
+  /**
+   * Wait until this many replicas acknowledged the write (Redis `WAIT`) before resolving, so a
+   * master failover cannot lose it. 0 = do not wait. Ignored by stores without replicas.
+   */
+  readonly replicas?: number;
+}
+
+export interface OnlineWriteResult {
+  /** Rows stored (their event time was not older than the stored row's). */
+  readonly applied: number;
+  /** Rows ignored because a newer event was already stored. */
+  readonly stale: number;
+}
+
+export interface OnlineStore {
+  /**
+   * Reads the packed rows of the given fields. Result[i][j] is lookups[i].fields[j]'s row, or
+   * null when absent. Throws TesseraError UNAVAILABLE when the store cannot be reached.
+   */
+  read(lookups: readonly OnlineLookup[], options?: OnlineReadOptions): Promise<(Uint8Array | null)[][]>;
+  /**
+   * Writes a batch with last-writer-wins by event timestamp: a row replaces the stored row of its
+   * field only if its event timestamp is not older; the entity's other fields are untouched.
+   */
+  write(batch: OnlineWriteBatch, options?: OnlineWriteOptions): Promise<OnlineWriteResult>;
+  /** Resolves once the store answers (used by health checks). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long after its event time a row may be dropped: two TTLs, so readers can still tell EXPIRED from NOT_FOUND. */
+export function retentionMillis(ttlMillis: number): number {
+  return ttlMillis * 2;
+}
