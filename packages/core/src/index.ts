@@ -26,3 +26,43 @@ export type {
   OnlineWriteResult,
 } from './online-store.js';
 export { entityKey, viewField } from './keys.js';
+export { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, RESERVED_COLUMN_NAMES } from './definitions/names.js';
+export { parseTtl, formatTtl } from './definitions/ttl.js';
+export type { TtlParseResult } from './definitions/ttl.js';
+export { parseViewRef, parseFeatureRef, formatFeatureRef } from './definitions/ref-syntax.js';
+export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
+export { validateDefinitions } from './definitions/validate.js';
+export { parseRepository } from './definitions/yaml-repository.js';
+export type { RepositoryFile, ParseRepositoryResult } from './definitions/yaml-repository.js';
+export { emptyRegistryState, latestView, findViewVersion, listLatestViews } from './registry/state.js';
+export type { RegistryState, ViewLineage } from './registry/state.js';
+export { planApply } from './registry/plan.js';
+export type { Change, ChangeKind, RegistryObjectType, PlanApplyOptions, ApplyPlan } from './registry/plan.js';
+export { resolveFeatureRefs, featureRefsKey, FeatureRefCache } from './registry/refs.js';
+export type {
+  FeatureRefsInput,
+  ResolvedView,
+  ResolvedFeature,
+  ResolvedFeatures,
+  FeatureRefCacheOptions,
+} from './registry/refs.js';
+export {
+  REGISTRY_STATE_FORMAT,
+  registryStateToJson,
+  registryStateFromJson,
+  serializeRegistryState,
+  deserializeRegistryState,
+  toJsonSafe,
+  fromJsonSafe,
+} from './registry/serialize.js';
+export type { JsonValue } from './registry/serialize.js';
+export type { RegistryLog, RegistryLogEntry, RegistryLogRecord } from './registry/log.js';
+export { viewHistory } from './registry/history.js';
+export type { ViewVersionHistory } from './registry/history.js';
+export { ROW_FORMAT_VERSION, ROW_HEADER_BYTES } from './codec/row-format.js';
+export { RowEncoder, encodeRow } from './codec/row-encoder.js';
+export { RowDecoder, decodeRow, readRowEventTs } from './codec/row-decoder.js';
+export { MAX_TIMESTAMP_MILLIS, TIMESTAMP_FORMATS_HINT, parseTimestamp, formatTimestamp } from './timestamps.js';
+export { WRONG_TYPE, coerceFeatureValue, coerceJoinKey, formatValue, describeValue } from './values.js';
+export { DEFAULT_MAX_PROBLEMS, validateWriteBatch } from './validate-write.js';
+export type { WriteBatchInput, ValidateWriteOptions, ValidatedBatch } from './validate-write.js';

@@ -1,0 +1,294 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { TesseraError, formatProblems, isTesseraError } from '@tessera/core';
+import type { JoinKeyValue } from '@tessera/core';
+import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from '@tessera/client';
+import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
+import type { BackendOptions } from '@tessera/feature-server';
+import { Durability } from '@tessera/proto';
+import { cellText, displayRefs, table, toJsonRows } from './format.js';
+import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
+import { loadRepository } from './repo-files.js';
+
+const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
+
+/** Runs the `tessera` command line; resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('tessera')
+    .description('Tessera feature store: define, apply, write and serve ML features')
+    .addOption(new Option('--server <host:port>', 'feature server to talk to').env('TESSERA_SERVER').default(DEFAULT_SERVER))
+    .option('--timeout <ms>', 'deadline of each call in milliseconds', '30000')
+    .showHelpAfterError();
+
+  const client = (): TesseraClient => {
+    const opts = program.opts<{ server: string; timeout: string }>();
+    return new TesseraClient({ address: opts.server, timeoutMillis: Number(opts.timeout) });
+  };
+
+  program
+    .command('serve')
+    .description('run a feature server (embedded LMDB store under ./.tessera by default)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', String(DEFAULT_PORT))
+    .option('--data-dir <dir>', 'embedded data directory', '.tessera')
+    .option('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,... (cluster mode)')
+    .option('--key-prefix <prefix>', 'prefix of every Redis key (cluster mode)', '')
+    .option('--apply <repo>', 'apply this feature repository once the server is up')
+    .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
+    .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
+    .option('--max-message-bytes <n>', 'largest gRPC message in bytes', String(64 * 1024 * 1024))
+    .action(async (opts: { host: string; port: string; dataDir: string; redisCluster?: string; keyPrefix: string; apply?: string; load?: string; maxBatchRows: string; maxMessageBytes: string }) => {
+      const backend: BackendOptions = opts.redisCluster
+        ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix }
+        : { kind: 'embedded', dataDir: opts.dataDir };
+      const server = await startFeatureServer({
+        host: opts.host,
+        port: Number(opts.port),
+        backend,
+        maxBatchRows: Number(opts.maxBatchRows),
+        maxMessageBytes: Number(opts.maxMessageBytes),
+      });
+      const mode = backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
+      console.log(`tessera: serving on ${server.address} (${mode})`);
+      if (opts.apply) {
+        const defs = await loadRepository(opts.apply);
+        const c = new TesseraClient({ address: server.address });
+        try {
+          const result = await c.apply(defs, { author: 'tessera serve --apply' });
+          console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => changeKindName(ch.kind)))})`);
+        } finally {
+          c.close();
+        }
+      }
+      if (opts.load) {
+        const c = new TesseraClient({ address: server.address });
+        try {
+          for (const name of (await readdir(opts.load)).sort()) {
+            const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
+            if (!match) continue;
+            const summary = await writeFile(c, match[1]!, join(opts.load, name), { batchRows: 5000, timestampColumn: DEFAULT_TIMESTAMP_COLUMN, replicated: false });
+            console.log(`tessera: ${summary}`);
+          }
+        } finally {
+          c.close();
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          console.log('tessera: shutting down');
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+
+  program
+    .command('apply')
+    .description('validate a feature repository (folder of YAML files) and apply it to the registry')
+    .argument('<repo>', 'feature repository folder')
+    .option('--dry-run', 'show what would change, change nothing')
+    .option('--prune', 'delete registered objects missing from the repository')
+    .action(async (repo: string, opts: { dryRun?: boolean; prune?: boolean }) => {
+      const defs = await loadRepository(repo);
+      const c = client();
+      try {
+        const result = await c.apply(defs, { dryRun: opts.dryRun ?? false, prune: opts.prune ?? false, author: process.env['USER'] ?? '' });
+        const rows = result.changes.map((ch) => [
+          ch.objectType,
+          ch.name,
+          changeKindName(ch.kind),
+          ch.toVersion ? (ch.fromVersion && ch.fromVersion !== ch.toVersion ? `${ch.fromVersion} -> ${ch.toVersion}` : String(ch.toVersion)) : '',
+          ch.details.join('; '),
+        ]);
+        console.log(table(['object', 'name', 'change', 'version', 'details'], rows));
+        console.log(result.dryRun ? '(dry run: nothing applied)' : `applied; registry version ${result.registryVersion}`);
+      } finally {
+        c.close();
+      }
+    });
+
+  program
+    .command('write')
+    .description('write rows from a CSV (header row) or JSONL file to a feature view, online')
+    .argument('<view>', 'feature view, "name" or "name@version"')
+    .argument('<file>', '.csv or .jsonl file: join keys, event_ts, features')
+    .option('--timestamp-column <name>', 'column holding each row\'s event time', DEFAULT_TIMESTAMP_COLUMN)
+    .option('--batch-rows <n>', 'rows per streamed message', '5000')
+    .option('--replicated', 'acknowledge only once a Redis replica has each write (WAIT 1)')
+    .action(async (viewRef: string, file: string, opts: { timestampColumn: string; batchRows: string; replicated?: boolean }) => {
+      const c = client();
+      try {
+        const result = await writeFile(c, viewRef, file, {
+          batchRows: Number(opts.batchRows),
+          timestampColumn: opts.timestampColumn,
+          replicated: opts.replicated ?? false,
+        });
+        console.log(result);
+      } finally {
+        c.close();
+      }
+    });
+
+  program
+    .command('get')
+    .description('read the latest feature values for entities')
+    .argument('<refs>', 'comma-separated refs (view:feature, view:*, view@2:feature) or a feature service name')
+    .requiredOption('--entity <key=v1,v2,...>', 'join key values (repeat for composite keys)', collect, [] as string[])
+    .option('--json', 'print a JSON array, one object per entity')
+    .option('--timestamps', 'also print each value\'s event time')
+    .action(async (refsArg: string, opts: { entity: string[]; json?: boolean; timestamps?: boolean }) => {
+      const refs = refsArg.split(',').map((s) => s.trim()).filter(Boolean);
+      const isService = refs.length === 1 && !refs[0]!.includes(':');
+      const keys = new Map<string, JoinKeyValue[]>();
+      for (const spec of opts.entity) {
+        const eq = spec.indexOf('=');
+        if (eq <= 0) throw new TesseraError('INVALID_ARGUMENT', `--entity ${spec}: expected key=value1,value2,...`);
+        keys.set(spec.slice(0, eq), spec.slice(eq + 1).split(','));
+      }
+      const rows = Math.max(0, ...[...keys.values()].map((v) => v.length));
+      const c = client();
+      try {
+        // int64 join keys travel (and print) as integers, string keys as strings.
+        const keyTypes = new Map((await c.list()).entities.flatMap((e) => e.joinKeys.map((k) => [k.name, fromProtoValueType(k.type)] as const)));
+        for (const [name, values] of keys) {
+          if (keyTypes.get(name) !== 'int64') continue;
+          keys.set(
+            name,
+            values.map((v) => {
+              if (!/^-?\d+$/.test(String(v))) throw new TesseraError('INVALID_ARGUMENT', `--entity ${name}: "${String(v)}" is not an int64`);
+              return BigInt(v);
+            }),
+          );
+        }
+        const result = await c.getOnlineFeatures({
+          ...(isService ? { featureService: refs[0]! } : { features: refs }),
+          entities: Object.fromEntries(keys),
+          includeEventTimestamps: opts.timestamps ?? false,
+        });
+        const names = displayRefs(result.refs, refs);
+        if (opts.json) {
+          console.log(JSON.stringify(toJsonRows(keys, result, names, rows), null, 2));
+          return;
+        }
+        const header = [...keys.keys(), ...names.flatMap((n) => (opts.timestamps ? [n, `${n} at`] : [n]))];
+        const body: string[][] = [];
+        for (let i = 0; i < rows; i++) {
+          const cells = [...keys.values()].map((v) => String(v[i]));
+          names.forEach((_, f) => {
+            const status = result.statuses[f]![i]!;
+            cells.push(status === 'PRESENT' ? cellText(result.values[f]![i] ?? null, result.types[f]!) : `(${status})`);
+            if (opts.timestamps) {
+              const at = result.eventTimestamps?.[f]![i] ?? 0;
+              cells.push(at ? new Date(at).toISOString() : '');
+            }
+          });
+          body.push(cells);
+        }
+        console.log(table(header, body));
+      } finally {
+        c.close();
+      }
+    });
+
+  program
+    .command('ls')
+    .description('list feature views and their features (or entities, services)')
+    .argument('[what]', 'views | features | entities | services', 'views')
+    .action(async (what: string) => {
+      const c = client();
+      try {
+        const list = await c.list();
+        switch (what) {
+          case 'views':
+            console.log(
+              table(
+                ['view', 'version', 'entities', 'features', 'ttl', 'owner'],
+                list.featureViews.map((v) => [v.name, String(v.version), v.entities.join(','), String(v.features.length), v.ttlSeconds ? `${v.ttlSeconds}s` : 'none', v.owner]),
+              ),
+            );
+            break;
+          case 'features':
+            console.log(
+              table(
+                ['ref', 'type', 'description'],
+                list.featureViews.flatMap((v) =>
+                  v.features.map((f) => [`${v.name}:${f.name}`, (fromProtoValueType(f.type) ?? '?') + (f.dimension ? `[${f.dimension}]` : ''), f.description]),
+                ),
+              ),
+            );
+            break;
+          case 'entities':
+            console.log(table(['entity', 'join keys', 'description'], list.entities.map((e) => [e.name, e.joinKeys.map((k) => `${k.name}:${fromProtoValueType(k.type) ?? '?'}`).join(','), e.description])));
+            break;
+          case 'services':
+            console.log(table(['service', 'features', 'description'], list.featureServices.map((s) => [s.name, s.features.join(','), s.description])));
+            break;
+          default:
+            throw new TesseraError('INVALID_ARGUMENT', `ls ${what}: expected views, features, entities or services`);
+        }
+      } finally {
+        c.close();
+      }
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (isTesseraError(error)) {
+      console.error(`tessera: ${error.code}: ${error.message}`);
+      if (error.details.length > 1 && !error.message.includes('\n')) console.error(formatProblems(error.details));
+    } else {
+      console.error(`tessera: ${(error as Error).message}`);
+    }
+    return 1;
+  }
+}
+
+/** Streams a CSV/JSONL file into a view; returns the one-line summary. */
+async function writeFile(
+  c: TesseraClient,
+  viewRef: string,
+  file: string,
+  opts: { batchRows: number; timestampColumn: string; replicated: boolean },
+): Promise<string> {
+  const got = await c.get('feature_view', viewRef);
+  if (got.object?.$case !== 'featureView') throw new TesseraError('NOT_FOUND', `feature view ${viewRef} not found`);
+  const view = fromProtoView(got.object.value);
+  const label = `${view.name}@${view.version}`;
+  const batches = readRowBatches(file, view, { batchRows: opts.batchRows, timestampColumn: opts.timestampColumn });
+  const result = await c.writeStream(
+    (async function* () {
+      for await (const batch of batches) {
+        yield {
+          featureView: label,
+          columns: batch.columns,
+          eventTimestamps: batch.eventTimestamps,
+          ...(opts.replicated ? { durability: Durability.DURABILITY_REPLICATED } : {}),
+        };
+      }
+    })(),
+  );
+  return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseNodes(spec: string): { host: string; port: number }[] {
+  return spec.split(',').map((s) => {
+    const [host, port] = s.trim().split(':');
+    if (!host || !port || !/^\d+$/.test(port)) throw new TesseraError('INVALID_ARGUMENT', `--redis-cluster: "${s}" is not host:port`);
+    return { host, port: Number(port) };
+  });
+}
+
+function summarizeChanges(kinds: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${k}`).join(', ') || 'no changes';
+}

@@ -1,0 +1,143 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
+import { TesseraError, parseTimestamp } from '@tessera/core';
+import type { FeatureValue, RegisteredView, ValueType } from '@tessera/core';
+import { toColumn } from '@tessera/client';
+import type { Column } from '@tessera/proto';
+
+/** Name of the event time column in CSV and JSONL files unless `--timestamp-column` says otherwise. */
+export const DEFAULT_TIMESTAMP_COLUMN = 'event_ts';
+
+export interface RowBatch {
+  readonly columns: Record<string, Column>;
+  readonly eventTimestamps: Column;
+  readonly rows: number;
+  /** 1-based line/record number of the batch's first row in the file. */
+  readonly firstRecord: number;
+}
+
+type Cell = unknown;
+
+/**
+ * Reads a CSV (header row) or JSONL file into typed columnar batches for one view. Cells are
+ * converted by the view's schema; a cell that cannot be converted stops the read with an error
+ * naming the file, record and column, before anything is sent.
+ */
+export async function* readRowBatches(path: string, view: RegisteredView, options: { batchRows: number; timestampColumn: string }): AsyncGenerator<RowBatch> {
+  const types = new Map<string, ValueType>();
+  for (const key of view.joinKeys) types.set(key.name, key.type);
+  for (const feature of view.features) types.set(feature.name, feature.type);
+  const records = path.endsWith('.jsonl') || path.endsWith('.ndjson') ? readJsonl(path) : path.endsWith('.csv') ? readCsv(path) : undefined;
+  if (!records) throw new TesseraError('INVALID_ARGUMENT', `${path}: unsupported file type; use .csv (with a header row) or .jsonl`);
+
+  let pending: { record: Record<string, Cell>; number: number }[] = [];
+  const flush = (): RowBatch => {
+    const names = new Set<string>();
+    for (const { record } of pending) for (const name of Object.keys(record)) names.add(name);
+    const columns: Record<string, Column> = {};
+    const timestamps: number[] = [];
+    for (const { record, number } of pending) {
+      const raw = record[options.timestampColumn];
+      const ts = raw === undefined || raw === null || raw === '' ? undefined : parseTimestamp(raw as string | number);
+      if (ts === undefined) {
+        throw new TesseraError('INVALID_ARGUMENT', `${path}: record ${number}, column ${options.timestampColumn}: ${raw === undefined || raw === '' ? 'missing event timestamp' : `"${String(raw)}" is not a timestamp (use RFC 3339 such as 2024-03-01T10:00:00Z, or epoch milliseconds)`}`);
+      }
+      timestamps.push(ts);
+    }
+    for (const name of names) {
+      if (name === options.timestampColumn) continue;
+      const type = types.get(name);
+      if (!type) {
+        throw new TesseraError('INVALID_ARGUMENT', `${path}: column ${name} is neither a join key nor a feature of ${view.name}@${view.version} (it has: ${[...types.keys()].join(', ')})`);
+      }
+      const values = pending.map(({ record, number }) => convertCell(record[name], type, () => `${path}: record ${number}, column ${name}`));
+      columns[name] = toColumn(type, values);
+    }
+    const batch = { columns, eventTimestamps: toColumn('timestamp', timestamps), rows: pending.length, firstRecord: pending[0]?.number ?? 0 };
+    pending = [];
+    return batch;
+  };
+  for await (const item of records) {
+    pending.push(item);
+    if (pending.length >= options.batchRows) yield flush();
+  }
+  if (pending.length > 0) yield flush();
+}
+
+async function* readCsv(path: string): AsyncGenerator<{ record: Record<string, Cell>; number: number }> {
+  const parser = createReadStream(path).pipe(parse({ columns: true, skip_empty_lines: true, trim: true }));
+  let number = 1;
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    number++;
+    yield { record, number };
+  }
+}
+
+async function* readJsonl(path: string): AsyncGenerator<{ record: Record<string, Cell>; number: number }> {
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (line.trim() === '') continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch (error) {
+      throw new TesseraError('INVALID_ARGUMENT', `${path}: line ${number}: not valid JSON (${(error as Error).message})`);
+    }
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      throw new TesseraError('INVALID_ARGUMENT', `${path}: line ${number}: expected a JSON object per line`);
+    }
+    yield { record: record as Record<string, Cell>, number };
+  }
+}
+
+/** Converts one CSV string or JSON value to the in-memory value of a type; '' and null are null. */
+export function convertCell(cell: Cell, type: ValueType, where: () => string): FeatureValue {
+  if (cell === undefined || cell === null || cell === '') return null;
+  const fail = (expected: string): never => {
+    throw new TesseraError('INVALID_ARGUMENT', `${where()}: ${JSON.stringify(cell)} is not ${expected}`);
+  };
+  const list = (): unknown[] => {
+    let value = cell;
+    if (typeof value === 'string') {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        return fail(`a ${type} (write lists as JSON arrays, e.g. [0.1, 0.2])`);
+      }
+    }
+    return Array.isArray(value) ? value : fail(`a ${type} (a JSON array)`);
+  };
+  switch (type) {
+    case 'int64': {
+      const s = String(cell).trim();
+      return /^-?\d+$/.test(s) ? BigInt(s) : fail('an int64');
+    }
+    case 'double': {
+      if (typeof cell === 'number') return cell;
+      const s = String(cell).trim();
+      const n = s === 'NaN' ? NaN : Number(s);
+      return Number.isNaN(n) && s !== 'NaN' ? fail('a double') : n;
+    }
+    case 'string':
+      return String(cell);
+    case 'bool': {
+      const s = String(cell).trim().toLowerCase();
+      return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : fail('a bool (true/false)');
+    }
+    case 'timestamp':
+      return parseTimestamp(cell as string | number) ?? fail('a timestamp (RFC 3339 or epoch milliseconds)');
+    case 'bytes':
+      return typeof cell === 'string' ? new Uint8Array(Buffer.from(cell, 'base64')) : fail('bytes (base64)');
+    case 'float_list':
+      return Float32Array.from(list().map((x) => (typeof x === 'number' ? x : fail(`a ${type} of numbers`))));
+    case 'double_list':
+      return Float64Array.from(list().map((x) => (typeof x === 'number' ? x : fail(`a ${type} of numbers`))));
+    case 'int64_list':
+      return BigInt64Array.from(list().map((x) => (typeof x === 'number' && Number.isInteger(x) ? BigInt(x) : typeof x === 'string' && /^-?\d+$/.test(x) ? BigInt(x) : fail(`a ${type} of integers`))));
+    case 'string_list':
+      return list().map((x) => (typeof x === 'string' ? x : fail(`a ${type} of strings`)));
+  }
+}

@@ -1,0 +1,226 @@
+import { credentials, Metadata } from '@grpc/grpc-js';
+import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import { TesseraError } from '@tessera/core';
+import type { Definitions, FeatureValue, JoinKeyValue, ValueType } from '@tessera/core';
+import { ChangeKind, Durability, FeatureStatus, FeatureStoreClient, RegistryClient, WriteTarget } from '@tessera/proto';
+import type {
+  ApplyResponse,
+  Column,
+  GetOnlineFeaturesResponse,
+  GetResponse,
+  HistoryResponse,
+  ListResponse,
+  WriteRequest,
+  WriteResponse,
+} from '@tessera/proto';
+import { columnValueType, fromColumn, fromProtoValueType, toColumn } from './columns.js';
+import { toProtoDefinitions } from './definitions.js';
+
+export interface TesseraClientOptions {
+  /** `host:port` of a feature server. */
+  readonly address: string;
+  /** Default per-call deadline in ms. Default 30,000. */
+  readonly timeoutMillis?: number;
+  readonly credentials?: ChannelCredentials;
+  /** Largest message accepted, bytes. Default 64 MiB. */
+  readonly maxMessageBytes?: number;
+}
+
+/** Status of one feature value for one entity. */
+export type FeatureStatusName = 'PRESENT' | 'NOT_FOUND' | 'EXPIRED';
+
+/** Online features, by entity row: what `tessera get` prints. */
+export interface OnlineFeatures {
+  /** Resolved refs (`view@version:feature`), in request order. */
+  readonly refs: readonly string[];
+  readonly types: readonly ValueType[];
+  /** values[f][i]: feature f of entity i. */
+  readonly values: readonly FeatureValue[][];
+  readonly statuses: readonly FeatureStatusName[][];
+  /** Event timestamps (ms) when asked; 0 when not present. */
+  readonly eventTimestamps?: readonly number[][];
+}
+
+const STATUS_NAMES: Record<number, FeatureStatusName> = {
+  [FeatureStatus.FEATURE_STATUS_PRESENT]: 'PRESENT',
+  [FeatureStatus.FEATURE_STATUS_NOT_FOUND]: 'NOT_FOUND',
+  [FeatureStatus.FEATURE_STATUS_EXPIRED]: 'EXPIRED',
+};
+
+/** The TypeScript client of a Tessera feature server (FeatureStore and Registry services). */
+export class TesseraClient {
+  readonly featureStore: FeatureStoreClient;
+  readonly registry: RegistryClient;
+  private readonly timeoutMillis: number;
+
+  constructor(options: TesseraClientOptions) {
+    const creds = options.credentials ?? credentials.createInsecure();
+    const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    const clientOptions: Partial<ClientOptions> = {
+      'grpc.max_receive_message_length': maxBytes,
+      'grpc.max_send_message_length': maxBytes,
+    };
+    this.featureStore = new FeatureStoreClient(options.address, creds, clientOptions);
+    this.registry = new RegistryClient(options.address, creds, clientOptions);
+    this.timeoutMillis = options.timeoutMillis ?? 30_000;
+  }
+
+  private options(): Partial<CallOptions> {
+    return { deadline: Date.now() + this.timeoutMillis };
+  }
+
+  /** Applies definitions (or with dryRun only computes the diff). */
+  apply(definitions: Definitions, options: { dryRun?: boolean; author?: string; prune?: boolean } = {}): Promise<ApplyResponse> {
+    return unary((cb) =>
+      this.registry.apply(
+        {
+          definitions: toProtoDefinitions(definitions),
+          dryRun: options.dryRun ?? false,
+          author: options.author ?? '',
+          prune: options.prune ?? false,
+        },
+        new Metadata(),
+        this.options(),
+        cb,
+      ),
+    );
+  }
+
+  list(): Promise<ListResponse> {
+    return unary((cb) => this.registry.list({}, new Metadata(), this.options(), cb));
+  }
+
+  get(objectType: 'entity' | 'feature_view' | 'feature_service', name: string): Promise<GetResponse> {
+    return unary((cb) => this.registry.get({ objectType, name }, new Metadata(), this.options(), cb));
+  }
+
+  history(featureView: string): Promise<HistoryResponse> {
+    return unary((cb) => this.registry.history({ featureView }, new Metadata(), this.options(), cb));
+  }
+
+  /** Raw columnar GetOnlineFeatures. */
+  getOnlineFeaturesRaw(request: {
+    features?: readonly string[];
+    featureService?: string;
+    entities: Record<string, Column>;
+    includeEventTimestamps?: boolean;
+  }): Promise<GetOnlineFeaturesResponse> {
+    return unary((cb) =>
+      this.featureStore.getOnlineFeatures(
+        {
+          features: [...(request.features ?? [])],
+          featureService: request.featureService ?? '',
+          entities: request.entities,
+          includeEventTimestamps: request.includeEventTimestamps ?? false,
+        },
+        new Metadata(),
+        this.options(),
+        cb,
+      ),
+    );
+  }
+
+  /**
+   * Latest feature values for entities given as join key → values (bigint/number for int64
+   * keys, string for string keys).
+   */
+  async getOnlineFeatures(request: {
+    features?: readonly string[];
+    featureService?: string;
+    entities: Record<string, readonly (JoinKeyValue | number)[]>;
+    includeEventTimestamps?: boolean;
+  }): Promise<OnlineFeatures> {
+    const entities: Record<string, Column> = {};
+    for (const [name, values] of Object.entries(request.entities)) {
+      const allStrings = values.every((v) => typeof v === 'string');
+      entities[name] = allStrings
+        ? toColumn('string', values as string[])
+        : toColumn('int64', values.map((v) => (typeof v === 'string' ? BigInt(v) : BigInt(v))));
+    }
+    const response = await this.getOnlineFeaturesRaw({ ...request, entities });
+    return {
+      refs: response.features.map((f) => f.ref),
+      types: response.features.map((f) => fromProtoValueType(f.type) ?? (f.values ? columnValueType(f.values) : undefined) ?? 'string'),
+      values: response.features.map((f) => (f.values ? fromColumn(f.values) : [])),
+      statuses: response.features.map((f) => f.statuses.map((s) => STATUS_NAMES[s] ?? 'NOT_FOUND')),
+      ...(request.includeEventTimestamps ? { eventTimestamps: response.features.map((f) => f.eventTimestamps.map(Number)) } : {}),
+    };
+  }
+
+  /** Writes one columnar batch (online target by default until the offline store lands). */
+  write(request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>): Promise<WriteResponse> {
+    return unary((cb) => this.featureStore.write(withWriteDefaults(request), new Metadata(), this.options(), cb));
+  }
+
+  /**
+   * Streams many batches (bulk ingest); resolves with the totals. Honours the stream's
+   * backpressure: each batch is written only when the channel accepts more.
+   */
+  async writeStream(batches: AsyncIterable<Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>>): Promise<WriteResponse> {
+    let stream: ReturnType<FeatureStoreClient['writeStream']> | undefined;
+    const result = new Promise<WriteResponse>((resolve, reject) => {
+      stream = this.featureStore.writeStream(new Metadata(), { deadline: Date.now() + this.timeoutMillis * 20 }, (error, response) =>
+        error ? reject(fromServiceError(error)) : resolve(response!),
+      );
+    });
+    const s = stream!;
+    try {
+      for await (const batch of batches) {
+        if (!s.write(withWriteDefaults(batch))) await new Promise<void>((resolve) => s.once('drain', resolve));
+      }
+    } finally {
+      s.end();
+    }
+    return result;
+  }
+
+  close(): void {
+    this.featureStore.close();
+    this.registry.close();
+  }
+}
+
+function withWriteDefaults(request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>): WriteRequest {
+  return {
+    featureView: request.featureView,
+    columns: request.columns,
+    eventTimestamps: request.eventTimestamps,
+    target: request.target ?? WriteTarget.WRITE_TARGET_ONLINE,
+    durability: request.durability ?? Durability.DURABILITY_WRITE_BEHIND,
+    idempotencyKey: request.idempotencyKey ?? '',
+  };
+}
+
+/** Turns a gRPC error into a TesseraError with the server's message and problem list. */
+export function fromServiceError(error: ServiceError): TesseraError {
+  const problems = error.metadata?.get('tessera-problems')[0];
+  const code = (Object.entries(GRPC_TO_CODE).find(([c]) => Number(c) === error.code)?.[1] ?? 'INTERNAL') as TesseraError['code'];
+  const message = error.details || error.message;
+  return new TesseraError(code, message, {
+    cause: error,
+    details: typeof problems === 'string' ? problems.split('\n').map((line) => ({ path: '', message: line })) : [],
+  });
+}
+
+const GRPC_TO_CODE: Record<number, string> = {
+  3: 'INVALID_ARGUMENT',
+  5: 'NOT_FOUND',
+  6: 'ALREADY_EXISTS',
+  9: 'FAILED_PRECONDITION',
+  8: 'RESOURCE_EXHAUSTED',
+  14: 'UNAVAILABLE',
+  4: 'DEADLINE_EXCEEDED',
+  12: 'UNIMPLEMENTED',
+  13: 'INTERNAL',
+};
+
+function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start((error, response) => (error ? reject(fromServiceError(error)) : resolve(response as T)));
+  });
+}
+
+/** Human name of a change kind (`create`, `update`, `new_version`, …). */
+export function changeKindName(kind: ChangeKind): string {
+  return ChangeKind[kind]?.replace('CHANGE_KIND_', '').toLowerCase() ?? 'unknown';
+}

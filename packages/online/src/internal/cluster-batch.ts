@@ -1,0 +1,149 @@
+import type { ChainableCommander, Cluster } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { TesseraError } from '@tessera/core';
+import { backoffMillis } from './backoff.js';
+import { debugOnline } from './debug.js';
+import { sleep, withDeadline } from './deadline.js';
+import { groupKeysByNode, type NodeGroup } from './group-by-node.js';
+import { describeError, isRetriableRedisError } from './redis-errors.js';
+
+/** One command per key: how to add it to a pipeline, what to do with its reply. */
+export interface PerKeyCommand {
+  /** What the request is, for messages: `read of 100 entities`. */
+  readonly what: string;
+  /** Full Redis keys (prefix included). */
+  readonly keys: readonly string[];
+  /** Absolute deadline, ms since epoch. */
+  readonly deadlineMillis: number;
+  add(pipeline: ChainableCommander, k: number): void;
+  onReply(k: number, reply: unknown): void;
+}
+
+/**
+ * Sends one command per key, one pipeline per master, all masters in parallel. Commands that
+ * fail with a redirection (MOVED/ASK), CLUSTERDOWN or a lost connection are retried after a
+ * slot-table refresh, with backoff, until the deadline; their successful siblings are not resent
+ * (a resent LWW write would be harmless anyway: it is idempotent). Returns each key's slot.
+ */
+export async function runPerNode(cluster: Cluster, command: PerKeyCommand): Promise<Uint16Array> {
+  const { what, keys, deadlineMillis } = command;
+  const slots = new Uint16Array(keys.length);
+  for (let k = 0; k < keys.length; k++) slots[k] = calculateSlot(keys[k] as string);
+  const run = async (): Promise<void> => {
+    let pending: number[] = Array.from(keys.keys());
+    for (let attempt = 0; ; attempt++) {
+      await ensureClusterReady(cluster, deadlineMillis, what);
+      const failed: number[] = [];
+      const errors = await Promise.all(
+        groupKeysByNode(cluster.slots, slots, pending).map((group) => execGroup(cluster, group, command, failed)),
+      );
+      if (failed.length === 0) return;
+      const lastError = errors.findLast((error) => error !== undefined);
+      const remainingMillis = deadlineMillis - Date.now();
+      if (remainingMillis <= 0) {
+        throw new TesseraError(
+          'DEADLINE_EXCEEDED',
+          `${what}: ${failed.length} keys still failing at the deadline (last error: ${describeError(lastError)})`,
+          { cause: lastError },
+        );
+      }
+      debugOnline(`${what}: retrying ${failed.length} keys (attempt ${attempt + 1}): ${describeError(lastError)}`);
+      await Promise.all([refreshSlots(cluster), sleep(Math.min(backoffMillis(attempt), remainingMillis))]);
+      pending = failed;
+    }
+  };
+  await withDeadline(run(), deadlineMillis, what);
+  return slots;
+}
+
+/** Runs one group's pipeline; pushes retriable failures to `failed` and returns the last such error. */
+async function execGroup(
+  cluster: Cluster,
+  group: NodeGroup,
+  command: PerKeyCommand,
+  failed: number[],
+): Promise<unknown> {
+  const pipeline = cluster.pipeline();
+  for (const k of group.indices) command.add(pipeline, k);
+  let replies: [Error | null, unknown][] | null;
+  try {
+    replies = await pipeline.exec();
+  } catch (error) {
+    if (!isRetriableRedisError(error)) throw internalError(command.what, group.master ?? 'Redis', error);
+    failed.push(...group.indices);
+    return error;
+  }
+  if (replies === null) {
+    failed.push(...group.indices);
+    return new Error(`pipeline to ${group.master ?? 'an unassigned slot'} returned no replies`);
+  }
+  let lastError: unknown;
+  for (let j = 0; j < group.indices.length; j++) {
+    const k = group.indices[j] as number;
+    const [error, reply] = replies[j] ?? [new Error('missing reply'), null];
+    if (error === null) {
+      command.onReply(k, reply);
+    } else if (isRetriableRedisError(error)) {
+      failed.push(k);
+      lastError = error;
+    } else {
+      throw internalError(command.what, `key ${command.keys[k]}`, error);
+    }
+  }
+  return lastError;
+}
+
+/**
+ * Resolves once the client is ready. A client that already lost every node fails at once with
+ * UNAVAILABLE (instead of waiting out reconnect attempts); one that is still connecting gets
+ * until the deadline. Reconnection goes on in the background, so the store recovers by itself.
+ */
+export async function ensureClusterReady(cluster: Cluster, deadlineMillis: number, what: string): Promise<void> {
+  switch (cluster.status) {
+    case 'ready':
+      return;
+    case 'end':
+    case 'disconnecting':
+      throw new TesseraError('UNAVAILABLE', `${what}: the online store is closed`);
+    case 'close':
+    case 'reconnecting':
+      throw unreachable(what);
+    case 'wait':
+      cluster.connect().catch(() => undefined);
+      break;
+    case 'connecting':
+    case 'connect':
+      break;
+  }
+  let cleanUp = (): void => undefined;
+  const settled = new Promise<void>((resolve, reject) => {
+    const onReady = (): void => resolve();
+    const onLost = (): void => reject(unreachable(what));
+    cluster.once('ready', onReady);
+    cluster.once('close', onLost);
+    cluster.once('end', onLost);
+    cleanUp = () => {
+      cluster.off('ready', onReady);
+      cluster.off('close', onLost);
+      cluster.off('end', onLost);
+    };
+  });
+  try {
+    await withDeadline(settled, deadlineMillis, `${what}: waiting for Redis Cluster to connect`);
+  } finally {
+    cleanUp();
+  }
+}
+
+/** Refreshes the client's slot table; a failed refresh is not an error here (the retry finds out). */
+export function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
+}
+
+function unreachable(what: string): TesseraError {
+  return new TesseraError('UNAVAILABLE', `${what}: Redis Cluster is unreachable (reconnecting in the background)`);
+}
+
+function internalError(what: string, where: string, error: unknown): TesseraError {
+  return new TesseraError('INTERNAL', `${what}: ${where} failed: ${describeError(error)}`, { cause: error });
+}

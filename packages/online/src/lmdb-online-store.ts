@@ -1,0 +1,170 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import {
+  TesseraError,
+  retentionMillis,
+  type OnlineLookup,
+  type OnlineStore,
+  type OnlineWriteBatch,
+  type OnlineWriteResult,
+} from '@tessera/core';
+import { debugOnline } from './internal/debug.js';
+import { checkWriteBatch, rowEventTs } from './internal/packed-row.js';
+
+const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000;
+const SWEEP_ROWS_PER_TRANSACTION = 10_000;
+/** Separates the entity key from the field: entity keys never contain NUL, so one entity's rows are one key range. */
+const FIELD_SEPARATOR = '\u0000';
+
+/** Options of {@link LmdbOnlineStore}. */
+export interface LmdbOnlineStoreOptions {
+  /** Directory of the LMDB environment (created if missing). */
+  readonly path: string;
+  /** Prepended to every entity key. Default ''. */
+  readonly keyPrefix?: string;
+  /** How often rows past their retention are deleted; 0 = never (call `sweep()` yourself). Default 60,000. */
+  readonly sweepIntervalMillis?: number;
+  /** Maximum size of the memory map. Default: lmdb's (grows as needed). */
+  readonly mapSizeBytes?: number;
+}
+
+/**
+ * Embedded online store on LMDB, for single-node deployments and tests: the same contract as the
+ * Redis store. Entry key `<entity key>\0<field>`, value the packed row as is. Retention is per
+ * row (Redis keeps a whole entity hash until its longest-lived row is due, so a row may outlive
+ * its retention there; both are allowed by the contract): a second database indexes rows by
+ * retention deadline and `sweep()` deletes the due ones.
+ */
+export class LmdbOnlineStore implements OnlineStore {
+  readonly #root: RootDatabase;
+  readonly #rows: Database<Buffer, string>;
+  /** entry key → retention deadline (ms), for rows that expire. */
+  readonly #deadlines: Database<number, string>;
+  /** [deadline, entry key] → true, ordered by deadline so a sweep reads only the due rows. */
+  readonly #byDeadline: Database<true, [number, string]>;
+  readonly #keyPrefix: string;
+  readonly #sweepTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: LmdbOnlineStoreOptions) {
+    this.#keyPrefix = options.keyPrefix ?? '';
+    this.#root = open({
+      path: options.path,
+      ...(options.mapSizeBytes === undefined ? {} : { mapSize: options.mapSizeBytes }),
+    });
+    this.#rows = this.#root.openDB<Buffer, string>({ name: 'rows', encoding: 'binary' });
+    this.#deadlines = this.#root.openDB<number, string>({ name: 'deadlines', encoding: 'ordered-binary' });
+    this.#byDeadline = this.#root.openDB<true, [number, string]>({ name: 'by-deadline', encoding: 'ordered-binary' });
+    const sweepIntervalMillis = options.sweepIntervalMillis ?? DEFAULT_SWEEP_INTERVAL_MILLIS;
+    if (sweepIntervalMillis > 0) {
+      this.#sweepTimer = setInterval(() => {
+        const swept = this.sweep();
+        if (swept > 0) debugOnline(`lmdb sweep deleted ${swept} rows past retention`);
+      }, sweepIntervalMillis).unref();
+    }
+  }
+
+  read(lookups: readonly OnlineLookup[]): Promise<(Uint8Array | null)[][]> {
+    return settle(() => this.#readSync(lookups));
+  }
+
+  write(batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
+    return settle(() => this.#writeSync(batch));
+  }
+
+  #readSync(lookups: readonly OnlineLookup[]): (Uint8Array | null)[][] {
+    this.#checkOpen('read');
+    // A loop of synchronous gets: 100 keys in ~0.2 ms, faster than getMany's promise round trip.
+    const results: (Uint8Array | null)[][] = new Array<(Uint8Array | null)[]>(lookups.length);
+    for (let i = 0; i < lookups.length; i++) {
+      const { key, fields } = lookups[i] as OnlineLookup;
+      const prefix = this.#keyPrefix + key + FIELD_SEPARATOR;
+      const rows = new Array<Uint8Array | null>(fields.length);
+      for (let j = 0; j < fields.length; j++) rows[j] = this.#rows.getBinary(prefix + (fields[j] as string)) ?? null;
+      results[i] = rows;
+    }
+    return results;
+  }
+
+  #writeSync(batch: OnlineWriteBatch): OnlineWriteResult {
+    this.#checkOpen(`write to field ${batch.field}`);
+    checkWriteBatch(batch.field, batch.ttlMillis, batch.keys, batch.rows);
+    const retention = batch.ttlMillis === 0 ? 0 : retentionMillis(batch.ttlMillis);
+    // One transaction: the whole batch commits or none of it, and the LWW compare sees no interleaved write.
+    const stale = this.#root.transactionSync(() => {
+      let staleRows = 0;
+      for (let i = 0; i < batch.keys.length; i++) {
+        const entry = this.#keyPrefix + (batch.keys[i] as string) + FIELD_SEPARATOR + batch.field;
+        const row = batch.rows[i] as Uint8Array;
+        const eventTs = rowEventTs(row);
+        const stored = this.#rows.getBinaryFast(entry);
+        if (stored !== undefined && stored.byteLength >= 9 && eventTs < rowEventTs(stored)) {
+          staleRows++;
+          continue;
+        }
+        this.#rows.putSync(entry, Buffer.isBuffer(row) ? row : Buffer.from(row.buffer, row.byteOffset, row.byteLength));
+        const oldDeadline = this.#deadlines.get(entry);
+        if (oldDeadline !== undefined) this.#byDeadline.removeSync([oldDeadline, entry]);
+        if (retention === 0) {
+          if (oldDeadline !== undefined) this.#deadlines.removeSync(entry);
+        } else {
+          const deadline = eventTs + retention;
+          this.#deadlines.putSync(entry, deadline);
+          this.#byDeadline.putSync([deadline, entry], true);
+        }
+      }
+      return staleRows;
+    });
+    return { applied: batch.keys.length - stale, stale };
+  }
+
+  /**
+   * Deletes the rows whose retention deadline is at or before `nowMillis` and returns how many.
+   * Runs on a timer (`sweepIntervalMillis`); call it directly to sweep on demand.
+   */
+  sweep(nowMillis: number = Date.now()): number {
+    if (this.#closed) return 0;
+    let total = 0;
+    for (;;) {
+      const deleted = this.#root.transactionSync(() => {
+        const due: [number, string][] = [];
+        for (const key of this.#byDeadline.getKeys({ limit: SWEEP_ROWS_PER_TRANSACTION })) {
+          if (key[0] > nowMillis) break;
+          due.push(key);
+        }
+        for (const key of due) {
+          this.#byDeadline.removeSync(key);
+          this.#deadlines.removeSync(key[1]);
+          this.#rows.removeSync(key[1]);
+        }
+        const count = due.length;
+        return count;
+      });
+      total += deleted;
+      if (deleted < SWEEP_ROWS_PER_TRANSACTION) return total;
+    }
+  }
+
+  ping(): Promise<void> {
+    return settle(() => this.#checkOpen('ping'));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    await this.#root.close();
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw new TesseraError('UNAVAILABLE', `${what}: the LMDB online store is closed`);
+  }
+}
+
+/** Runs synchronous work and reports its outcome as a promise (a throw becomes a rejection). */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}

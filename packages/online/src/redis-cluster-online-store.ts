@@ -1,0 +1,200 @@
+import { Cluster, type ChainableCommander } from 'ioredis';
+import {
+  TesseraError,
+  retentionMillis,
+  type OnlineLookup,
+  type OnlineReadOptions,
+  type OnlineStore,
+  type OnlineWriteBatch,
+  type OnlineWriteOptions,
+  type OnlineWriteResult,
+} from '@tessera/core';
+import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
+import { debugOnline } from './internal/debug.js';
+import { withDeadline } from './internal/deadline.js';
+import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
+import { checkWriteBatch } from './internal/packed-row.js';
+import { describeError } from './internal/redis-errors.js';
+import { waitForReplicas } from './internal/wait-for-replicas.js';
+
+const DEFAULT_REQUEST_TIMEOUT_MILLIS = 5_000;
+const DEFAULT_COMMAND_TIMEOUT_MILLIS = 1_000;
+const DEFAULT_CONNECT_TIMEOUT_MILLIS = 1_000;
+const MAX_RECONNECT_DELAY_MILLIS = 1_000;
+/** Headroom between a WAIT's own timeout and the client's command timeout. */
+const WAIT_TIMEOUT_MARGIN_MILLIS = 100;
+const LWW_WRITE_COMMAND = 'tesseraLwwWrite1';
+
+/** Options of {@link RedisClusterOnlineStore}: either `nodes` (the store owns its clients) or `cluster`. */
+export interface RedisClusterOnlineStoreOptions {
+  /** Startup nodes of the cluster; the store creates, configures and closes its own clients. */
+  readonly nodes?: readonly { readonly host: string; readonly port: number }[];
+  /**
+   * An existing client instead of `nodes`, used for reads and never closed by the store. Writes go
+   * through `cluster.duplicate()` (owned and closed by the store), because `WAIT` blocks the
+   * connection it runs on. Configure it like the store would (`enableOfflineQueue: false`, a
+   * `commandTimeout`), or a dead cluster makes requests wait until their deadline.
+   */
+  readonly cluster?: Cluster;
+  /** Prepended to every entity key, outside the hash tag (so it must not contain `{`). Default ''. */
+  readonly keyPrefix?: string;
+  /** Timeout of one Redis command; a hung node then counts as failed and is retried. Default 1,000. */
+  readonly commandTimeoutMillis?: number;
+  /** Deadline of a request that brings no `deadlineMillis`. Default 5,000. */
+  readonly requestTimeoutMillis?: number;
+  /** Timeout of one connection attempt and of one slot-table refresh. Default 1,000. */
+  readonly connectTimeoutMillis?: number;
+}
+
+/** A pipeline with the store's Lua command. */
+interface LwwPipeline extends ChainableCommander {
+  [LWW_WRITE_COMMAND](key: string, field: string, row: Buffer, retentionMillis: number, nowMillis: number): this;
+}
+
+/**
+ * Online store on Redis Cluster: one hash per entity key, one field per view version holding a
+ * packed row, last-writer-wins by event time in a Lua script (`lua/lww-write-1.lua`). Batches go
+ * out as one pipeline per master, all masters in parallel; redirections and failovers are
+ * retried until the request deadline. Reads and writes use separate clients, so a write's
+ * `WAIT` never delays a read.
+ */
+export class RedisClusterOnlineStore implements OnlineStore {
+  readonly #reader: Cluster;
+  readonly #writer: Cluster;
+  readonly #ownsReader: boolean;
+  readonly #keyPrefix: string;
+  readonly #requestTimeoutMillis: number;
+  readonly #maxWaitMillis: number;
+
+  constructor(options: RedisClusterOnlineStoreOptions) {
+    const keyPrefix = options.keyPrefix ?? '';
+    if (keyPrefix.includes('{')) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `keyPrefix "${keyPrefix}" contains "{": the hash tag must stay the entity's`,
+      );
+    }
+    this.#keyPrefix = keyPrefix;
+    this.#requestTimeoutMillis = options.requestTimeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS;
+    if (options.cluster !== undefined) {
+      this.#reader = options.cluster;
+      this.#ownsReader = false;
+      this.#writer = options.cluster.duplicate();
+    } else if (options.nodes !== undefined && options.nodes.length > 0) {
+      this.#reader = createCluster(options);
+      this.#ownsReader = true;
+      this.#writer = createCluster(options);
+      watchErrors(this.#reader, 'reader');
+    } else {
+      throw new TesseraError('INVALID_ARGUMENT', 'RedisClusterOnlineStore needs `nodes` (at least one) or `cluster`');
+    }
+    watchErrors(this.#writer, 'writer');
+    this.#writer.defineCommand(LWW_WRITE_COMMAND, { numberOfKeys: 1, lua: LWW_WRITE_LUA });
+    const commandTimeoutMillis = this.#writer.options.redisOptions?.commandTimeout;
+    this.#maxWaitMillis =
+      commandTimeoutMillis === undefined ? Infinity : Math.max(1, commandTimeoutMillis - WAIT_TIMEOUT_MARGIN_MILLIS);
+  }
+
+  /** The client that serves reads (for diagnostics and tests). */
+  get cluster(): Cluster {
+    return this.#reader;
+  }
+
+  async read(lookups: readonly OnlineLookup[], options: OnlineReadOptions = {}): Promise<(Uint8Array | null)[][]> {
+    const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
+    const results = new Array<(Uint8Array | null)[]>(lookups.length);
+    const keys: string[] = [];
+    const wanted: number[] = [];
+    for (let i = 0; i < lookups.length; i++) {
+      const fieldCount = (lookups[i] as OnlineLookup).fields.length;
+      results[i] = new Array<Uint8Array | null>(fieldCount).fill(null);
+      if (fieldCount > 0) {
+        keys.push(this.#keyPrefix + (lookups[i] as OnlineLookup).key);
+        wanted.push(i);
+      }
+    }
+    if (keys.length === 0) return results;
+    await runPerNode(this.#reader, {
+      what: `read of ${lookups.length} entities`,
+      keys,
+      deadlineMillis,
+      add: (pipeline, k) =>
+        pipeline.hmgetBuffer(keys[k] as string, ...(lookups[wanted[k] as number] as OnlineLookup).fields),
+      onReply: (k, reply) => {
+        results[wanted[k] as number] = reply as (Buffer | null)[];
+      },
+    });
+    return results;
+  }
+
+  async write(batch: OnlineWriteBatch, options: OnlineWriteOptions = {}): Promise<OnlineWriteResult> {
+    checkWriteBatch(batch.field, batch.ttlMillis, batch.keys, batch.rows);
+    if (batch.keys.length === 0) return { applied: 0, stale: 0 };
+    const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
+    const what = `write of ${batch.keys.length} rows to field ${batch.field}`;
+    const keys = batch.keys.map((key) => this.#keyPrefix + key);
+    const rows = batch.rows.map((row) =>
+      Buffer.isBuffer(row) ? row : Buffer.from(row.buffer, row.byteOffset, row.byteLength),
+    );
+    const retention = batch.ttlMillis === 0 ? 0 : retentionMillis(batch.ttlMillis);
+    const nowMillis = Date.now();
+    let stale = 0;
+    const slots = await runPerNode(this.#writer, {
+      what,
+      keys,
+      deadlineMillis,
+      add: (pipeline, k) =>
+        (pipeline as LwwPipeline)[LWW_WRITE_COMMAND](
+          keys[k] as string,
+          batch.field,
+          rows[k] as Buffer,
+          retention,
+          nowMillis,
+        ),
+      onReply: (_k, reply) => {
+        if (reply === LWW_STALE) stale++;
+      },
+    });
+    const replicas = options.replicas ?? 0;
+    if (replicas > 0) await waitForReplicas(this.#writer, slots, replicas, deadlineMillis, this.#maxWaitMillis, what);
+    return { applied: keys.length - stale, stale };
+  }
+
+  async ping(): Promise<void> {
+    const deadlineMillis = Date.now() + this.#requestTimeoutMillis;
+    await ensureClusterReady(this.#reader, deadlineMillis, 'ping');
+    const masters = this.#reader.nodes('master');
+    if (masters.length === 0) throw new TesseraError('UNAVAILABLE', 'Redis Cluster ping: no master is connected');
+    const pings = Promise.all(masters.map((node) => node.ping())).catch((error: unknown) => {
+      throw new TesseraError('UNAVAILABLE', `Redis Cluster ping failed: ${describeError(error)}`, { cause: error });
+    });
+    await withDeadline(pings, deadlineMillis, 'Redis Cluster ping');
+  }
+
+  async close(): Promise<void> {
+    const owned = this.#ownsReader ? [this.#reader, this.#writer] : [this.#writer];
+    await Promise.all(owned.filter((c) => c.status !== 'end').map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}
+
+function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
+  const nodes = (options.nodes ?? []).map(({ host, port }) => ({ host, port }));
+  const connectTimeoutMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
+  return new Cluster(nodes, {
+    // Fail fast instead of queueing while disconnected: the store answers UNAVAILABLE and the
+    // caller (or the next request) retries; reconnection keeps going in the background.
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (times: number) => Math.min(50 * times, MAX_RECONNECT_DELAY_MILLIS),
+    slotsRefreshTimeout: connectTimeoutMillis,
+    redisOptions: {
+      connectTimeout: connectTimeoutMillis,
+      commandTimeout: options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS,
+      maxRetriesPerRequest: 1,
+    },
+  });
+}
+
+/** A Cluster without an 'error' listener would crash the process when Redis goes away. */
+function watchErrors(cluster: Cluster, role: string): void {
+  cluster.on('error', (error: unknown) => debugOnline(`${role} client error: ${describeError(error)}`));
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// Makes `npm start` and `npm test` work as the first command on a fresh clone: installs dependencies
+// when the manifests changed, builds incrementally and, with --test, makes sure Redis is installed.
+// Runs before any dependency exists, so it uses node builtins only.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const forTests = process.argv.includes('--test');
+const isCI = Boolean(process.env.CI) && !['0', 'false'].includes(process.env.CI.toLowerCase());
+const REDIS_INSTALL_COMMAND = 'apt-get install -y redis-server';
+
+function log(line) {
+  process.stderr.write(`ensure: ${line}\n`);
+}
+
+/** Runs a command with its output on stderr (stdout stays free for what `npm start` prints); exits on failure. */
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: ['inherit', 2, 2], ...options });
+  if (result.error) {
+    log(`${command} could not start: ${result.error.message}`);
+    process.exit(1);
+  }
+  if (result.status !== 0) {
+    log(`${[command, ...args].join(' ')} failed (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function findOnPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function mtimeMillis(path) {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** package.json of the root and of every workspace package (pnpm-workspace.yaml globs of the form `dir/*`). */
+function manifestPaths() {
+  const paths = [join(root, 'package.json'), join(root, 'pnpm-lock.yaml'), join(root, 'pnpm-workspace.yaml')];
+  const workspace = existsSync(join(root, 'pnpm-workspace.yaml'))
+    ? readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8')
+    : '';
+  let inPackages = false;
+  for (const line of workspace.split('\n')) {
+    if (/^\S/.test(line)) inPackages = line.startsWith('packages:');
+    const entry = inPackages ? /^\s+-\s*['"]?([^'"\s#]+)/.exec(line)?.[1] : undefined;
+    if (!entry) continue;
+    if (entry.endsWith('/*')) {
+      const parent = join(root, entry.slice(0, -2));
+      if (!existsSync(parent)) continue;
+      for (const name of readdirSync(parent)) paths.push(join(parent, name, 'package.json'));
+    } else {
+      paths.push(join(root, entry, 'package.json'));
+    }
+  }
+  return paths.filter((path) => existsSync(path));
+}
+
+function ensureNodeVersion() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 20) {
+    log(`Node ${process.versions.node} is too old: Tessera needs Node 20 or newer.`);
+    process.exit(1);
+  }
+}
+
+function ensureDependencies() {
+  const stateFile = join(root, 'node_modules', '.modules.yaml');
+  const newestManifest = Math.max(...manifestPaths().map(mtimeMillis));
+  if (existsSync(stateFile) && mtimeMillis(stateFile) >= newestManifest) return;
+  const packageManager = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager ?? 'pnpm@10';
+  const args = ['--yes', packageManager, 'install', ...(isCI ? ['--frozen-lockfile'] : [])];
+  log(`installing dependencies: npx ${args.join(' ')}`);
+  run('npx', args);
+  // pnpm leaves the state file alone when nothing changed; mark the install as done for the next run.
+  if (existsSync(stateFile) && mtimeMillis(stateFile) < newestManifest) {
+    const now = new Date();
+    utimesSync(stateFile, now, now);
+  }
+}
+
+function build() {
+  log('building: tsc -b tsconfig.build.json');
+  run(join(root, 'node_modules', '.bin', 'tsc'), ['-b', 'tsconfig.build.json']);
+}
+
+function ensureRedis() {
+  if (findOnPath('redis-server') && findOnPath('redis-cli')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && findOnPath('apt-get')) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    log('redis-server is missing; the tests run a real Redis Cluster. Running: apt-get update');
+    run('apt-get', ['update'], { env });
+    log(`running: ${REDIS_INSTALL_COMMAND}`);
+    run('apt-get', ['install', '-y', 'redis-server'], { env });
+    if (findOnPath('redis-server') && findOnPath('redis-cli')) return;
+    log('apt-get finished but redis-server or redis-cli is still not on PATH.');
+    process.exit(1);
+  }
+  log('redis-server is missing; the tests run a real Redis Cluster (Redis 7). Install it with:');
+  log(`  sudo ${REDIS_INSTALL_COMMAND}`);
+  process.exit(1);
+}
+
+ensureNodeVersion();
+ensureDependencies();
+build();
+if (forTests) ensureRedis();

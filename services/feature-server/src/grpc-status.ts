@@ -1,0 +1,39 @@
+import { Metadata, status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { formatProblems, isTesseraError } from '@tessera/core';
+import type { ErrorCode } from '@tessera/core';
+import { debug } from './debug.js';
+
+const CODES: Record<ErrorCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  NOT_FOUND: status.NOT_FOUND,
+  ALREADY_EXISTS: status.ALREADY_EXISTS,
+  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
+  UNAVAILABLE: status.UNAVAILABLE,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  UNIMPLEMENTED: status.UNIMPLEMENTED,
+  INTERNAL: status.INTERNAL,
+};
+
+/** Longest problem list sent in trailing metadata (the message already names the first problem). */
+const MAX_DETAIL_BYTES = 8_000;
+
+/**
+ * The one place where anything thrown becomes a gRPC status. A TesseraError keeps its code and
+ * message (its problem list goes into the `tessera-problems` trailer); anything else is a bug
+ * and becomes INTERNAL with the original message, logged.
+ */
+export function toGrpcStatus(error: unknown): Partial<ServiceError> {
+  if (isTesseraError(error)) {
+    const metadata = new Metadata();
+    if (error.details.length > 1) {
+      metadata.set('tessera-problems', formatProblems(error.details).slice(0, MAX_DETAIL_BYTES));
+    }
+    return { code: CODES[error.code], details: error.message, metadata };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  debug('server', 'internal error', error);
+  console.error('tessera: internal error:', error);
+  return { code: status.INTERNAL, details: `internal error: ${message}` };
+}

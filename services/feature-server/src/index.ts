@@ -1,0 +1,4 @@
+export { startFeatureServer, DEFAULT_PORT } from './server.js';
+export type { FeatureServer, FeatureServerOptions } from './server.js';
+export type { BackendOptions } from './backends.js';
+export { toGrpcStatus } from './grpc-status.js';

@@ -1,0 +1,206 @@
+import { RowDecoder, TesseraError, entityKey, viewField } from '@tessera/core';
+import type { FeatureValue, JoinKeySpec, JoinKeyValue, OnlineLookup, OnlineStore, RegisteredView, ValueType } from '@tessera/core';
+import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/client';
+import { FeatureStatus } from '@tessera/proto';
+import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
+
+/** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
+interface KeyGroup {
+  readonly entities: readonly string[];
+  readonly joinKeys: readonly JoinKeySpec[];
+  readonly fields: readonly string[];
+  /** Per field: the view, and which of its features the request wants (storage indexes). */
+  readonly views: readonly { readonly view: RegisteredView; readonly wanted: readonly number[]; readonly decoder: RowDecoder }[];
+}
+
+/** One output column: where its values come from. */
+interface OutputFeature {
+  readonly ref: string;
+  readonly type: ValueType;
+  readonly group: number;
+  readonly viewSlot: number;
+  /** Position of the feature within its view's `wanted` list. */
+  readonly wantedSlot: number;
+  readonly ttlMillis: number;
+}
+
+/**
+ * A read plan: everything about a request that depends only on its feature list and the
+ * registry, computed once and cached, so the hot path does no registry work per request.
+ */
+export interface ReadPlan {
+  readonly groups: readonly KeyGroup[];
+  readonly outputs: readonly OutputFeature[];
+  /** Every join key the request must carry, with its type. */
+  readonly joinKeys: readonly JoinKeySpec[];
+}
+
+/** A resolved feature: the view version and the storage index of the feature in it. */
+export interface ResolvedFeature {
+  readonly view: RegisteredView;
+  readonly featureIndex: number;
+  readonly ref: string;
+}
+
+/** Builds a read plan from resolved features (in request order). */
+export function buildReadPlan(features: readonly ResolvedFeature[]): ReadPlan {
+  const groups: { entities: readonly string[]; joinKeys: readonly JoinKeySpec[]; fields: string[]; views: { view: RegisteredView; wanted: number[] }[] }[] = [];
+  const groupByEntities = new Map<string, number>();
+  const joinKeys = new Map<string, JoinKeySpec>();
+  const outputs: OutputFeature[] = [];
+  for (const f of features) {
+    const entitiesId = f.view.entities.join(',');
+    let g = groupByEntities.get(entitiesId);
+    if (g === undefined) {
+      g = groups.length;
+      groupByEntities.set(entitiesId, g);
+      groups.push({ entities: f.view.entities, joinKeys: f.view.joinKeys, fields: [], views: [] });
+      for (const key of f.view.joinKeys) {
+        const seen = joinKeys.get(key.name);
+        if (seen && seen.type !== key.type) {
+          throw new TesseraError('INVALID_ARGUMENT', `join key ${key.name} is ${seen.type} in one requested view and ${key.type} in ${f.view.name}@${f.view.version}`);
+        }
+        joinKeys.set(key.name, key);
+      }
+    }
+    const group = groups[g]!;
+    const field = viewField(f.view.id, f.view.version);
+    let viewSlot = group.fields.indexOf(field);
+    if (viewSlot < 0) {
+      viewSlot = group.fields.length;
+      group.fields.push(field);
+      group.views.push({ view: f.view, wanted: [] });
+    }
+    const slot = group.views[viewSlot]!;
+    let wantedSlot = slot.wanted.indexOf(f.featureIndex);
+    if (wantedSlot < 0) {
+      wantedSlot = slot.wanted.length;
+      slot.wanted.push(f.featureIndex);
+    }
+    const feature = f.view.features[f.featureIndex];
+    if (!feature) throw new TesseraError('INTERNAL', `feature index ${f.featureIndex} out of range in ${f.ref}`);
+    outputs.push({ ref: f.ref, type: feature.type, group: g, viewSlot, wantedSlot, ttlMillis: f.view.ttlSeconds * 1000 });
+  }
+  const compiled: KeyGroup[] = groups.map((g) => ({
+    ...g,
+    views: g.views.map((v) => ({ ...v, decoder: new RowDecoder(v.view.features.map((f) => f.type), v.wanted) })),
+  }));
+  return { groups: compiled, outputs, joinKeys: [...joinKeys.values()] };
+}
+
+/** Reads the join key columns of a request, checking presence, length, type and nulls. */
+export function readEntityColumns(plan: ReadPlan, entities: { readonly [name: string]: Column }, maxRows: number): { rows: number; values: Map<string, JoinKeyValue[]> } {
+  let rows = -1;
+  const values = new Map<string, JoinKeyValue[]>();
+  for (const key of plan.joinKeys) {
+    const column = entities[key.name];
+    if (!column) {
+      const given = Object.keys(entities);
+      throw new TesseraError('INVALID_ARGUMENT', `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.join(', ')}` : ''}`);
+    }
+    const n = columnRowCount(column);
+    if (rows >= 0 && n !== rows) {
+      throw new TesseraError('INVALID_ARGUMENT', `entities: join key column ${key.name} has ${n} rows, others have ${rows}`);
+    }
+    rows = n;
+    if (column.nullRows.length > 0) {
+      throw new TesseraError('INVALID_ARGUMENT', `entities: row ${column.nullRows[0]}, column ${key.name}: join keys cannot be null`);
+    }
+    values.set(key.name, joinKeyValues(key, column));
+  }
+  if (rows > maxRows) {
+    throw new TesseraError('INVALID_ARGUMENT', `entities: ${rows} rows exceed the limit of ${maxRows} per request (maxBatchRows); split the batch`);
+  }
+  return { rows: Math.max(rows, 0), values };
+}
+
+function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
+  const type = columnValueType(column);
+  const raw = fromColumn(column);
+  if (key.type === 'string') {
+    if (type !== 'string') throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name} must hold string values (stringValues), got ${type ?? 'no values'}`);
+    return raw as string[];
+  }
+  if (type === 'int64') return raw as bigint[];
+  if (type === 'string') {
+    // Accept decimal strings for int64 keys: JSON clients (grpcurl) and CSV files carry them so.
+    return (raw as string[]).map((s, row) => {
+      if (!/^-?\d{1,19}$/.test(s)) throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: "${s}" is not an int64`);
+      return BigInt(s);
+    });
+  }
+  throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name} must hold int64 values (int64Values), got ${type ?? 'no values'}`);
+}
+
+/** Executes a read plan for `rows` entities and builds the columnar response. */
+export async function executeReadPlan(
+  store: OnlineStore,
+  plan: ReadPlan,
+  rows: number,
+  keyValues: ReadonlyMap<string, JoinKeyValue[]>,
+  options: { deadlineMillis?: number; includeEventTimestamps: boolean; nowMillis: number },
+): Promise<GetOnlineFeaturesResponse> {
+  const lookups: OnlineLookup[] = [];
+  for (const group of plan.groups) {
+    const cols = group.joinKeys.map((k) => keyValues.get(k.name)!);
+    const tuple = new Array<JoinKeyValue>(cols.length);
+    for (let i = 0; i < rows; i++) {
+      for (let k = 0; k < cols.length; k++) tuple[k] = cols[k]![i]!;
+      lookups.push({ key: entityKey(group.entities, tuple), fields: group.fields });
+    }
+  }
+  const result = await store.read(lookups, options.deadlineMillis === undefined ? {} : { deadlineMillis: options.deadlineMillis });
+
+  // Decode each (entity, view) row once, only its wanted features, straight into columns.
+  const found: Uint8Array[][] = [];
+  const decoded: FeatureValue[][][][] = [];
+  const eventTs: Float64Array[][] = [];
+  plan.groups.forEach((group, g) => {
+    const base = g * rows;
+    found[g] = [];
+    decoded[g] = [];
+    eventTs[g] = [];
+    group.views.forEach((slot, v) => {
+      const columns = slot.wanted.map(() => new Array<FeatureValue>(rows));
+      const present = new Uint8Array(rows);
+      const ts = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const row = result[base + i]![v];
+        if (!row) continue;
+        present[i] = 1;
+        ts[i] = slot.decoder.decodeInto(row, columns, i);
+      }
+      found[g]![v] = present;
+      decoded[g]![v] = columns;
+      eventTs[g]![v] = ts;
+    });
+  });
+
+  const features: FeatureColumn[] = plan.outputs.map((out) => {
+    const values = new Array<FeatureValue>(rows);
+    const statuses = new Array<FeatureStatus>(rows);
+    const present = found[out.group]![out.viewSlot]!;
+    const column = decoded[out.group]![out.viewSlot]![out.wantedSlot]!;
+    const ts = eventTs[out.group]![out.viewSlot]!;
+    const timestamps: bigint[] = options.includeEventTimestamps ? new Array<bigint>(rows) : [];
+    for (let i = 0; i < rows; i++) {
+      if (!present[i]) {
+        values[i] = null;
+        statuses[i] = FeatureStatus.FEATURE_STATUS_NOT_FOUND;
+        if (options.includeEventTimestamps) timestamps[i] = 0n;
+        continue;
+      }
+      const at = ts[i]!;
+      if (options.includeEventTimestamps) timestamps[i] = BigInt(at);
+      if (out.ttlMillis > 0 && options.nowMillis - at > out.ttlMillis) {
+        values[i] = null;
+        statuses[i] = FeatureStatus.FEATURE_STATUS_EXPIRED;
+      } else {
+        values[i] = column[i] ?? null;
+        statuses[i] = FeatureStatus.FEATURE_STATUS_PRESENT;
+      }
+    }
+    return { ref: out.ref, type: toProtoValueType(out.type), values: toColumn(out.type, values), statuses, eventTimestamps: timestamps };
+  });
+  return { features };
+}

@@ -1,0 +1,43 @@
+import { ReflectionService } from '@grpc/reflection';
+import { loadSync } from '@grpc/proto-loader';
+import type { Server } from '@grpc/grpc-js';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { descriptorSetBytes } from '@tessera/proto';
+
+/**
+ * Server reflection from the real FileDescriptorSet of proto/ (true file names and imports), so
+ * grpcurl and buf curl can resolve every message. A package definition loaded from .proto text
+ * would serve invented file names without dependencies, which breaks clients as soon as a file
+ * imports another. The health service's single self-contained file comes from its package.
+ */
+export function addReflection(server: Server): void {
+  const files = splitDescriptorSet(descriptorSetBytes);
+  const health = loadSync(healthProtoPath);
+  const definition = { 'tessera.descriptors': { fileDescriptorProtos: files }, ...health };
+  new ReflectionService(definition as never).addToServer(server);
+}
+
+/** Splits a FileDescriptorSet (field 1: repeated FileDescriptorProto) into its files' bytes. */
+function splitDescriptorSet(set: Uint8Array): Buffer[] {
+  const files: Buffer[] = [];
+  let pos = 0;
+  const varint = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = set[pos++];
+      if (byte === undefined) throw new Error('descriptor set is truncated');
+      result += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return result;
+      shift += 7;
+    }
+  };
+  while (pos < set.length) {
+    const tag = varint();
+    if (tag !== (1 << 3) + 2) throw new Error(`unexpected field tag ${tag} in descriptor set`);
+    const length = varint();
+    files.push(Buffer.from(set.subarray(pos, pos + length)));
+    pos += length;
+  }
+  return files;
+}

@@ -1,0 +1,31 @@
+import { TesseraError } from '@tessera/core';
+import type { RegisteredView } from '@tessera/core';
+import type { Registry } from '@tessera/registry';
+import { buildReadPlan } from './online-read.js';
+import type { ReadPlan } from './online-read.js';
+
+/** What the serving path needs from the registry: cheap, synchronous, from the cached state. */
+export interface RegistryAccess {
+  /** Changes whenever the registry does; read plans are cached per sequence. */
+  sequence(): number;
+  /** Resolves refs or a feature service into a read plan (NOT_FOUND names the unknown ref). */
+  readPlan(refs: readonly string[], featureService: string): ReadPlan;
+  /** A view version by `name` (latest) or `name@version`. */
+  view(ref: string): RegisteredView;
+}
+
+export function createRegistryAccess(registry: Registry): RegistryAccess {
+  return {
+    sequence: () => registry.state().sequence,
+    readPlan(refs, featureService) {
+      const resolved = registry.resolveFeatures(featureService !== '' ? { featureService } : { refs });
+      return buildReadPlan(resolved.features.map((f) => ({ view: resolved.views[f.viewSlot]!.view, featureIndex: f.featureIndex, ref: f.ref })));
+    },
+    view(ref) {
+      if (ref === '') throw new TesseraError('INVALID_ARGUMENT', 'feature_view is empty: name the view to write, e.g. customer_stats');
+      const found = registry.get('feature_view', ref);
+      if (found.objectType !== 'feature_view') throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for view ${ref}`);
+      return found.featureView;
+    },
+  };
+}
