@@ -96,7 +96,8 @@ function ensureDependencies() {
 
 function build() {
   log('building: tsc -b tsconfig.build.json');
-  run(join(root, 'node_modules', '.bin', 'tsc'), ['-b', 'tsconfig.build.json']);
+  // Through node rather than the node_modules/.bin shell shim, which needs sh, sed and dirname.
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json']);
 }
 
 function ensureRedis() {

@@ -1,7 +1,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { Definitions, FeatureValue, JoinKeyValue, ValueType } from '@tessera/core';
+import type { Definitions, FeatureValue, JoinKeyValue, Problem, ValueType } from '@tessera/core';
 import { ChangeKind, Durability, FeatureStatus, FeatureStoreClient, RegistryClient, WriteTarget } from '@tessera/proto';
 import type {
   ApplyResponse,
@@ -193,12 +193,12 @@ function withWriteDefaults(request: Partial<WriteRequest> & Pick<WriteRequest, '
 
 /** Turns a gRPC error into a TesseraError with the server's message and problem list. */
 export function fromServiceError(error: ServiceError): TesseraError {
-  const problems = error.metadata?.get('tessera-problems')[0];
+  const problems = error.metadata?.get('tessera-problems-bin')[0];
   const code = (Object.entries(GRPC_TO_CODE).find(([c]) => Number(c) === error.code)?.[1] ?? 'INTERNAL') as TesseraError['code'];
   const message = error.details || error.message;
   return new TesseraError(code, message, {
     cause: error,
-    details: typeof problems === 'string' ? problems.split('\n').map((line) => ({ path: '', message: line })) : [],
+    details: problems instanceof Buffer ? parseProblems(problems) : [],
   });
 }
 
@@ -213,6 +213,15 @@ const GRPC_TO_CODE: Record<number, string> = {
   12: 'UNIMPLEMENTED',
   13: 'INTERNAL',
 };
+
+function parseProblems(bytes: Buffer): Problem[] {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    return Array.isArray(parsed) ? (parsed as Problem[]) : [];
+  } catch {
+    return [];
+  }
+}
 
 function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void) => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -18,6 +18,9 @@ const CODES: Record<ErrorCode, status> = {
 
 /** Longest problem list sent in trailing metadata (the message already names the first problem). */
 const MAX_DETAIL_BYTES = 8_000;
+const MAX_DETAILS = 50;
+/** Trailer carrying the JSON list of problems (file, path, message) of an INVALID_ARGUMENT. */
+export const PROBLEMS_METADATA_KEY = 'tessera-problems-bin';
 
 /**
  * The one place where anything thrown becomes a gRPC status. A TesseraError keeps its code and
@@ -28,7 +31,9 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
   if (isTesseraError(error)) {
     const metadata = new Metadata();
     if (error.details.length > 1) {
-      metadata.set('tessera-problems', formatProblems(error.details).slice(0, MAX_DETAIL_BYTES));
+      // Binary metadata: problems may hold newlines and quotes, which text metadata forbids.
+      const json = JSON.stringify(error.details.slice(0, MAX_DETAILS));
+      metadata.set(PROBLEMS_METADATA_KEY, Buffer.from(json.length <= MAX_DETAIL_BYTES ? json : JSON.stringify([{ path: '', message: formatProblems(error.details).slice(0, MAX_DETAIL_BYTES) }])));
     }
     return { code: CODES[error.code], details: error.message, metadata };
   }
