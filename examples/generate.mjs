@@ -26,7 +26,8 @@ const round = (x, digits = 2) => Number(x.toFixed(digits));
 const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString();
 const csv = (rows) => {
   const header = Object.keys(rows[0]);
-  const cell = (v) => (v === null ? '' : typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
+  const cell = (v) =>
+    v === null ? '' : typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v);
   return [header.join(','), ...rows.map((r) => header.map((h) => cell(r[h])).join(','))].join('\n') + '\n';
 };
 

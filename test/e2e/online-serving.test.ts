@@ -47,7 +47,11 @@ feature_services:
 
 const HOUR = 3_600_000;
 
-async function expectError(promise: Promise<unknown>, code: TesseraError['code'], ...fragments: string[]): Promise<TesseraError> {
+async function expectError(
+  promise: Promise<unknown>,
+  code: TesseraError['code'],
+  ...fragments: string[]
+): Promise<TesseraError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
@@ -67,7 +71,10 @@ function int64Keys(...ids: number[]): Column {
 }
 
 /** Writes customer_stats rows (online) with the given event times. */
-function writeStats(client: TesseraClient, rows: { id: number; at: number; purchases?: number | null; loyalty?: number | null }[]) {
+function writeStats(
+  client: TesseraClient,
+  rows: { id: number; at: number; purchases?: number | null; loyalty?: number | null }[],
+) {
   return client.write({
     featureView: 'customer_stats',
     target: WriteTarget.WRITE_TARGET_ONLINE,
@@ -162,7 +169,8 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     expect(first.rowsAppliedOnline).toBe(1n);
     const late = await writeStats(t.client, [{ id: 3, at: now - 5_000, purchases: 5 }]);
     expect(late.rowsStaleOnline).toBe(1n);
-    const get = () => t.client.getOnlineFeatures({ features: ['customer_stats:purchases'], entities: { customer_id: [3n] } });
+    const get = () =>
+      t.client.getOnlineFeatures({ features: ['customer_stats:purchases'], entities: { customer_id: [3n] } });
     expect((await get()).values[0]).toEqual([10n]);
     await writeStats(t.client, [{ id: 3, at: now - 1_000, purchases: 11 }]);
     expect((await get()).values[0]).toEqual([11n]);
@@ -184,7 +192,7 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     expect(result.values).toEqual([[null], ['DE']]);
   });
 
-  it('writes a view as a unit and leaves the entity\'s other views alone', async () => {
+  it("writes a view as a unit and leaves the entity's other views alone", async () => {
     const now = Date.now();
     await t.client.write({
       featureView: 'customer_profile',
@@ -241,7 +249,10 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
       eventTimestamps: toColumn('timestamp', [Date.now(), Date.now()]),
     });
     const nothingWritten = async () => {
-      const result = await t.client.getOnlineFeatures({ features: ['customer_stats:loyalty'], entities: { customer_id: [700n, 701n] } });
+      const result = await t.client.getOnlineFeatures({
+        features: ['customer_stats:loyalty'],
+        entities: { customer_id: [700n, 701n] },
+      });
       expect(result.statuses[0]).toEqual(['NOT_FOUND', 'NOT_FOUND']);
     };
 
@@ -274,11 +285,22 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     });
     it('missing event timestamps', async () => {
       const w = base();
-      await expectError(t.client.write({ ...w, eventTimestamps: toColumn('timestamp', [Date.now()]) }), 'INVALID_ARGUMENT', 'event timestamps', 'has 1 values', 'has 2');
+      await expectError(
+        t.client.write({ ...w, eventTimestamps: toColumn('timestamp', [Date.now()]) }),
+        'INVALID_ARGUMENT',
+        'event timestamps',
+        'has 1 values',
+        'has 2',
+      );
       await nothingWritten();
     });
     it('malformed event timestamp', async () => {
-      await expectError(t.client.write({ ...base(), eventTimestamps: toColumn('string', ['2024-03-01T10:00:00Z', 'yesterday']) }), 'INVALID_ARGUMENT', 'row 1', 'yesterday');
+      await expectError(
+        t.client.write({ ...base(), eventTimestamps: toColumn('string', ['2024-03-01T10:00:00Z', 'yesterday']) }),
+        'INVALID_ARGUMENT',
+        'row 1',
+        'yesterday',
+      );
       await nothingWritten();
     });
     it('duplicate keys in one batch', async () => {
@@ -289,7 +311,14 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     });
     it('a batch over the row limit', async () => {
       const ids = Array.from({ length: 2_001 }, (_, i) => 800_000 + i);
-      await expectError(writeStats(t.client, ids.map((id) => ({ id, at: Date.now() }))), 'INVALID_ARGUMENT', '2000');
+      await expectError(
+        writeStats(
+          t.client,
+          ids.map((id) => ({ id, at: Date.now() })),
+        ),
+        'INVALID_ARGUMENT',
+        '2000',
+      );
     });
     it('a message over the size limit', async () => {
       const w = base();
@@ -298,27 +327,57 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
       await nothingWritten();
     });
     it('the offline target until the offline store exists', async () => {
-      await expectError(t.client.write({ ...base(), target: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE }), 'UNIMPLEMENTED', 'offline');
+      await expectError(
+        t.client.write({ ...base(), target: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE }),
+        'UNIMPLEMENTED',
+        'offline',
+      );
       await nothingWritten();
     });
   });
 
   describe('rejects bad reads', () => {
     it('unknown refs with NOT_FOUND naming the ref', async () => {
-      await expectError(t.client.getOnlineFeatures({ features: ['customer_stats:nope'], entities: { customer_id: [1n] } }), 'NOT_FOUND', 'customer_stats:nope');
-      await expectError(t.client.getOnlineFeatures({ features: ['ghost:x'], entities: { customer_id: [1n] } }), 'NOT_FOUND', 'ghost');
-      await expectError(t.client.getOnlineFeatures({ featureService: 'ghost_service', entities: { customer_id: [1n] } }), 'NOT_FOUND', 'ghost_service');
+      await expectError(
+        t.client.getOnlineFeatures({ features: ['customer_stats:nope'], entities: { customer_id: [1n] } }),
+        'NOT_FOUND',
+        'customer_stats:nope',
+      );
+      await expectError(
+        t.client.getOnlineFeatures({ features: ['ghost:x'], entities: { customer_id: [1n] } }),
+        'NOT_FOUND',
+        'ghost',
+      );
+      await expectError(
+        t.client.getOnlineFeatures({ featureService: 'ghost_service', entities: { customer_id: [1n] } }),
+        'NOT_FOUND',
+        'ghost_service',
+      );
     });
     it('a missing join key column', async () => {
-      await expectError(t.client.getOnlineFeatures({ features: ['customer_stats:loyalty'], entities: { product_id: ['p'] } }), 'INVALID_ARGUMENT', 'customer_id');
+      await expectError(
+        t.client.getOnlineFeatures({ features: ['customer_stats:loyalty'], entities: { product_id: ['p'] } }),
+        'INVALID_ARGUMENT',
+        'customer_id',
+      );
     });
     it('more entities than the batch limit', async () => {
       const ids = Array.from({ length: 2_001 }, (_, i) => BigInt(i));
-      await expectError(t.client.getOnlineFeatures({ features: ['customer_stats:loyalty'], entities: { customer_id: ids } }), 'INVALID_ARGUMENT', '2000');
+      await expectError(
+        t.client.getOnlineFeatures({ features: ['customer_stats:loyalty'], entities: { customer_id: ids } }),
+        'INVALID_ARGUMENT',
+        '2000',
+      );
     });
     it('GetHistorical until the offline store exists', async () => {
       const error = await new Promise<unknown>((resolve) => {
-        const stream = t.client.featureStore.getHistorical({ features: ['customer_stats:loyalty'], featureService: '', format: 0, chunkRows: 0, entities: undefined });
+        const stream = t.client.featureStore.getHistorical({
+          features: ['customer_stats:loyalty'],
+          featureService: '',
+          format: 0,
+          chunkRows: 0,
+          entities: undefined,
+        });
         stream.on('error', resolve);
         stream.on('end', () => resolve(undefined));
         stream.on('data', () => undefined);
@@ -331,7 +390,12 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
   it('honours deadlines', async () => {
     const error = await new Promise<{ code: number } | null>((resolve) => {
       t.client.featureStore.getOnlineFeatures(
-        { features: ['customer_stats:loyalty'], featureService: '', entities: { customer_id: int64Keys(1) }, includeEventTimestamps: false },
+        {
+          features: ['customer_stats:loyalty'],
+          featureService: '',
+          entities: { customer_id: int64Keys(1) },
+          includeEventTimestamps: false,
+        },
         { deadline: Date.now() - 1 },
         (e) => resolve(e),
       );
@@ -343,7 +407,10 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     await writeStats(t.client, [{ id: 9, at: Date.now(), purchases: 1 }]);
     const breaking = definitionsFromYaml({
       ...REPO,
-      'views.yaml': REPO['views.yaml'].replace('{ name: purchases, type: int64, min: 0 }', '{ name: purchases, type: double, min: 0 }'),
+      'views.yaml': REPO['views.yaml'].replace(
+        '{ name: purchases, type: int64, min: 0 }',
+        '{ name: purchases, type: double, min: 0 }',
+      ),
     });
     const dry = await t.client.apply(breaking, { dryRun: true });
     expect(dry.dryRun).toBe(true);

@@ -17,7 +17,10 @@ export interface TestServer extends AsyncDisposable {
 export type BackendKind = 'embedded' | 'redis-cluster';
 
 /** Backend options for a fresh namespace: a new LMDB folder, or a new Redis key prefix. */
-export function freshBackend(kind: BackendKind, nodes: readonly { host: string; port: number }[]): { backend: BackendOptions; cleanup: () => void } {
+export function freshBackend(
+  kind: BackendKind,
+  nodes: readonly { host: string; port: number }[],
+): { backend: BackendOptions; cleanup: () => void } {
   if (kind === 'embedded') {
     const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
     return { backend: { kind, dataDir }, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
@@ -26,7 +29,10 @@ export function freshBackend(kind: BackendKind, nodes: readonly { host: string; 
 }
 
 /** Starts a server on a free loopback port with a client. */
-export async function startTestServer(backend: BackendOptions, options: Partial<FeatureServerOptions> = {}): Promise<TestServer> {
+export async function startTestServer(
+  backend: BackendOptions,
+  options: Partial<FeatureServerOptions> = {},
+): Promise<TestServer> {
   const server = await startFeatureServer({ port: 0, ...options, backend });
   const client = new TesseraClient({ address: server.address, timeoutMillis: 20_000 });
   return {

@@ -35,10 +35,10 @@ export function cellText(value: FeatureValue, type: ValueType): string {
   if (json === null) return '';
   if (typeof json === 'string') return json;
   if (Array.isArray(json)) {
-    const items = json.map((x) => (typeof x === 'number' ? Number(x.toPrecision(6)) : x));
+    const items = (json as unknown[]).map((x) => (typeof x === 'number' ? Number(x.toPrecision(6)) : x));
     return JSON.stringify(items.length > 6 ? [...items.slice(0, 6), '…'] : items);
   }
-  return String(json);
+  return JSON.stringify(json);
 }
 
 /** Output column names: refs without their version unless the request pinned one. */
@@ -48,7 +48,12 @@ export function displayRefs(refs: readonly string[], requested: readonly string[
 }
 
 /** The `--json` form: one object per entity with its join keys, each ref's value, and `status`. */
-export function toJsonRows(keys: ReadonlyMap<string, readonly JoinKeyValue[]>, result: OnlineFeatures, names: readonly string[], rows: number): Record<string, unknown>[] {
+export function toJsonRows(
+  keys: ReadonlyMap<string, readonly JoinKeyValue[]>,
+  result: OnlineFeatures,
+  names: readonly string[],
+  rows: number,
+): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (let i = 0; i < rows; i++) {
     const row: Record<string, unknown> = {};
@@ -70,6 +75,10 @@ export function toJsonRows(keys: ReadonlyMap<string, readonly JoinKeyValue[]>, r
 /** A plain text table with a header row. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

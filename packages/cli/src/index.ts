@@ -17,7 +17,9 @@ const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('tessera')
     .description('Tessera feature store: define, apply, write and serve ML features')
-    .addOption(new Option('--server <host:port>', 'feature server to talk to').env('TESSERA_SERVER').default(DEFAULT_SERVER))
+    .addOption(
+      new Option('--server <host:port>', 'feature server to talk to').env('TESSERA_SERVER').default(DEFAULT_SERVER),
+    )
     .option('--timeout <ms>', 'deadline of each call in milliseconds', '30000')
     .showHelpAfterError();
 
@@ -38,52 +40,71 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
     .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
     .option('--max-message-bytes <n>', 'largest gRPC message in bytes', String(64 * 1024 * 1024))
-    .action(async (opts: { host: string; port: string; dataDir: string; redisCluster?: string; keyPrefix: string; apply?: string; load?: string; maxBatchRows: string; maxMessageBytes: string }) => {
-      const backend: BackendOptions = opts.redisCluster
-        ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix }
-        : { kind: 'embedded', dataDir: opts.dataDir };
-      const server = await startFeatureServer({
-        host: opts.host,
-        port: Number(opts.port),
-        backend,
-        maxBatchRows: Number(opts.maxBatchRows),
-        maxMessageBytes: Number(opts.maxMessageBytes),
-      });
-      const mode = backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
-      console.log(`tessera: serving on ${server.address} (${mode})`);
-      if (opts.apply) {
-        const defs = await loadRepository(opts.apply);
-        const c = new TesseraClient({ address: server.address });
-        try {
-          const result = await c.apply(defs, { author: 'tessera serve --apply' });
-          console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => changeKindName(ch.kind)))})`);
-        } finally {
-          c.close();
-        }
-      }
-      if (opts.load) {
-        const c = new TesseraClient({ address: server.address });
-        try {
-          for (const name of (await readdir(opts.load)).sort()) {
-            const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
-            if (!match) continue;
-            const summary = await writeFile(c, match[1]!, join(opts.load, name), { batchRows: 5000, timestampColumn: DEFAULT_TIMESTAMP_COLUMN, replicated: false });
-            console.log(`tessera: ${summary}`);
+    .action(
+      async (opts: {
+        host: string;
+        port: string;
+        dataDir: string;
+        redisCluster?: string;
+        keyPrefix: string;
+        apply?: string;
+        load?: string;
+        maxBatchRows: string;
+        maxMessageBytes: string;
+      }) => {
+        const backend: BackendOptions = opts.redisCluster
+          ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix }
+          : { kind: 'embedded', dataDir: opts.dataDir };
+        const server = await startFeatureServer({
+          host: opts.host,
+          port: Number(opts.port),
+          backend,
+          maxBatchRows: Number(opts.maxBatchRows),
+          maxMessageBytes: Number(opts.maxMessageBytes),
+        });
+        const mode =
+          backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
+        console.log(`tessera: serving on ${server.address} (${mode})`);
+        if (opts.apply) {
+          const defs = await loadRepository(opts.apply);
+          const c = new TesseraClient({ address: server.address });
+          try {
+            const result = await c.apply(defs, { author: 'tessera serve --apply' });
+            console.log(
+              `tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => changeKindName(ch.kind)))})`,
+            );
+          } finally {
+            c.close();
           }
-        } finally {
-          c.close();
         }
-      }
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          console.log('tessera: shutting down');
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await server.close();
-    });
+        if (opts.load) {
+          const c = new TesseraClient({ address: server.address });
+          try {
+            for (const name of (await readdir(opts.load)).sort()) {
+              const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
+              if (!match) continue;
+              const summary = await writeFile(c, match[1]!, join(opts.load, name), {
+                batchRows: 5000,
+                timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
+                replicated: false,
+              });
+              console.log(`tessera: ${summary}`);
+            }
+          } finally {
+            c.close();
+          }
+        }
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            console.log('tessera: shutting down');
+            resolve();
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await server.close();
+      },
+    );
 
   program
     .command('apply')
@@ -95,16 +116,26 @@ export async function main(argv: readonly string[]): Promise<number> {
       const defs = await loadRepository(repo);
       const c = client();
       try {
-        const result = await c.apply(defs, { dryRun: opts.dryRun ?? false, prune: opts.prune ?? false, author: process.env['USER'] ?? '' });
+        const result = await c.apply(defs, {
+          dryRun: opts.dryRun ?? false,
+          prune: opts.prune ?? false,
+          author: process.env['USER'] ?? '',
+        });
         const rows = result.changes.map((ch) => [
           ch.objectType,
           ch.name,
           changeKindName(ch.kind),
-          ch.toVersion ? (ch.fromVersion && ch.fromVersion !== ch.toVersion ? `${ch.fromVersion} -> ${ch.toVersion}` : String(ch.toVersion)) : '',
+          ch.toVersion
+            ? ch.fromVersion && ch.fromVersion !== ch.toVersion
+              ? `${ch.fromVersion} -> ${ch.toVersion}`
+              : String(ch.toVersion)
+            : '',
           ch.details.join('; '),
         ]);
         console.log(table(['object', 'name', 'change', 'version', 'details'], rows));
-        console.log(result.dryRun ? '(dry run: nothing applied)' : `applied; registry version ${result.registryVersion}`);
+        console.log(
+          result.dryRun ? '(dry run: nothing applied)' : `applied; registry version ${result.registryVersion}`,
+        );
       } finally {
         c.close();
       }
@@ -115,22 +146,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('write rows from a CSV (header row) or JSONL file to a feature view, online')
     .argument('<view>', 'feature view, "name" or "name@version"')
     .argument('<file>', '.csv or .jsonl file: join keys, event_ts, features')
-    .option('--timestamp-column <name>', 'column holding each row\'s event time', DEFAULT_TIMESTAMP_COLUMN)
+    .option('--timestamp-column <name>', "column holding each row's event time", DEFAULT_TIMESTAMP_COLUMN)
     .option('--batch-rows <n>', 'rows per streamed message', '5000')
     .option('--replicated', 'acknowledge only once a Redis replica has each write (WAIT 1)')
-    .action(async (viewRef: string, file: string, opts: { timestampColumn: string; batchRows: string; replicated?: boolean }) => {
-      const c = client();
-      try {
-        const result = await writeFile(c, viewRef, file, {
-          batchRows: Number(opts.batchRows),
-          timestampColumn: opts.timestampColumn,
-          replicated: opts.replicated ?? false,
-        });
-        console.log(result);
-      } finally {
-        c.close();
-      }
-    });
+    .action(
+      async (
+        viewRef: string,
+        file: string,
+        opts: { timestampColumn: string; batchRows: string; replicated?: boolean },
+      ) => {
+        const c = client();
+        try {
+          const result = await writeFile(c, viewRef, file, {
+            batchRows: Number(opts.batchRows),
+            timestampColumn: opts.timestampColumn,
+            replicated: opts.replicated ?? false,
+          });
+          console.log(result);
+        } finally {
+          c.close();
+        }
+      },
+    );
 
   program
     .command('get')
@@ -138,9 +175,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<refs>', 'comma-separated refs (view:feature, view:*, view@2:feature) or a feature service name')
     .requiredOption('--entity <key=v1,v2,...>', 'join key values (repeat for composite keys)', collect, [] as string[])
     .option('--json', 'print a JSON array, one object per entity')
-    .option('--timestamps', 'also print each value\'s event time')
+    .option('--timestamps', "also print each value's event time")
     .action(async (refsArg: string, opts: { entity: string[]; json?: boolean; timestamps?: boolean }) => {
-      const refs = refsArg.split(',').map((s) => s.trim()).filter(Boolean);
+      const refs = refsArg
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const isService = refs.length === 1 && !refs[0]!.includes(':');
       const keys = new Map<string, JoinKeyValue[]>();
       for (const spec of opts.entity) {
@@ -152,13 +192,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       const c = client();
       try {
         // int64 join keys travel (and print) as integers, string keys as strings.
-        const keyTypes = new Map((await c.list()).entities.flatMap((e) => e.joinKeys.map((k) => [k.name, fromProtoValueType(k.type)] as const)));
+        const keyTypes = new Map(
+          (await c.list()).entities.flatMap((e) =>
+            e.joinKeys.map((k) => [k.name, fromProtoValueType(k.type)] as const),
+          ),
+        );
         for (const [name, values] of keys) {
           if (keyTypes.get(name) !== 'int64') continue;
           keys.set(
             name,
             values.map((v) => {
-              if (!/^-?\d+$/.test(String(v))) throw new TesseraError('INVALID_ARGUMENT', `--entity ${name}: "${String(v)}" is not an int64`);
+              if (!/^-?\d+$/.test(String(v)))
+                throw new TesseraError('INVALID_ARGUMENT', `--entity ${name}: "${String(v)}" is not an int64`);
               return BigInt(v);
             }),
           );
@@ -206,7 +251,14 @@ export async function main(argv: readonly string[]): Promise<number> {
             console.log(
               table(
                 ['view', 'version', 'entities', 'features', 'ttl', 'owner'],
-                list.featureViews.map((v) => [v.name, String(v.version), v.entities.join(','), String(v.features.length), v.ttlSeconds ? `${v.ttlSeconds}s` : 'none', v.owner]),
+                list.featureViews.map((v) => [
+                  v.name,
+                  String(v.version),
+                  v.entities.join(','),
+                  String(v.features.length),
+                  v.ttlSeconds ? `${v.ttlSeconds}s` : 'none',
+                  v.owner,
+                ]),
               ),
             );
             break;
@@ -215,16 +267,34 @@ export async function main(argv: readonly string[]): Promise<number> {
               table(
                 ['ref', 'type', 'description'],
                 list.featureViews.flatMap((v) =>
-                  v.features.map((f) => [`${v.name}:${f.name}`, (fromProtoValueType(f.type) ?? '?') + (f.dimension ? `[${f.dimension}]` : ''), f.description]),
+                  v.features.map((f) => [
+                    `${v.name}:${f.name}`,
+                    (fromProtoValueType(f.type) ?? '?') + (f.dimension ? `[${f.dimension}]` : ''),
+                    f.description,
+                  ]),
                 ),
               ),
             );
             break;
           case 'entities':
-            console.log(table(['entity', 'join keys', 'description'], list.entities.map((e) => [e.name, e.joinKeys.map((k) => `${k.name}:${fromProtoValueType(k.type) ?? '?'}`).join(','), e.description])));
+            console.log(
+              table(
+                ['entity', 'join keys', 'description'],
+                list.entities.map((e) => [
+                  e.name,
+                  e.joinKeys.map((k) => `${k.name}:${fromProtoValueType(k.type) ?? '?'}`).join(','),
+                  e.description,
+                ]),
+              ),
+            );
             break;
           case 'services':
-            console.log(table(['service', 'features', 'description'], list.featureServices.map((s) => [s.name, s.features.join(','), s.description])));
+            console.log(
+              table(
+                ['service', 'features', 'description'],
+                list.featureServices.map((s) => [s.name, s.features.join(','), s.description]),
+              ),
+            );
             break;
           default:
             throw new TesseraError('INVALID_ARGUMENT', `ls ${what}: expected views, features, entities or services`);
@@ -282,7 +352,8 @@ function collect(value: string, previous: string[]): string[] {
 function parseNodes(spec: string): { host: string; port: number }[] {
   return spec.split(',').map((s) => {
     const [host, port] = s.trim().split(':');
-    if (!host || !port || !/^\d+$/.test(port)) throw new TesseraError('INVALID_ARGUMENT', `--redis-cluster: "${s}" is not host:port`);
+    if (!host || !port || !/^\d+$/.test(port))
+      throw new TesseraError('INVALID_ARGUMENT', `--redis-cluster: "${s}" is not host:port`);
     return { host, port: Number(port) };
   });
 }

@@ -24,12 +24,25 @@ type Cell = unknown;
  * converted by the view's schema; a cell that cannot be converted stops the read with an error
  * naming the file, record and column, before anything is sent.
  */
-export async function* readRowBatches(path: string, view: RegisteredView, options: { batchRows: number; timestampColumn: string }): AsyncGenerator<RowBatch> {
+export async function* readRowBatches(
+  path: string,
+  view: RegisteredView,
+  options: { batchRows: number; timestampColumn: string },
+): AsyncGenerator<RowBatch> {
   const types = new Map<string, ValueType>();
   for (const key of view.joinKeys) types.set(key.name, key.type);
   for (const feature of view.features) types.set(feature.name, feature.type);
-  const records = path.endsWith('.jsonl') || path.endsWith('.ndjson') ? readJsonl(path) : path.endsWith('.csv') ? readCsv(path) : undefined;
-  if (!records) throw new TesseraError('INVALID_ARGUMENT', `${path}: unsupported file type; use .csv (with a header row) or .jsonl`);
+  const records =
+    path.endsWith('.jsonl') || path.endsWith('.ndjson')
+      ? readJsonl(path)
+      : path.endsWith('.csv')
+        ? readCsv(path)
+        : undefined;
+  if (!records)
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `${path}: unsupported file type; use .csv (with a header row) or .jsonl`,
+    );
 
   let pending: { record: Record<string, Cell>; number: number }[] = [];
   const flush = (): RowBatch => {
@@ -41,7 +54,10 @@ export async function* readRowBatches(path: string, view: RegisteredView, option
       const raw = record[options.timestampColumn];
       const ts = raw === undefined || raw === null || raw === '' ? undefined : parseTimestamp(raw as string | number);
       if (ts === undefined) {
-        throw new TesseraError('INVALID_ARGUMENT', `${path}: record ${number}, column ${options.timestampColumn}: ${raw === undefined || raw === '' ? 'missing event timestamp' : `"${String(raw)}" is not a timestamp (use RFC 3339 such as 2024-03-01T10:00:00Z, or epoch milliseconds)`}`);
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `${path}: record ${number}, column ${options.timestampColumn}: ${raw === undefined || raw === '' ? 'missing event timestamp' : `${JSON.stringify(raw)} is not a timestamp (use RFC 3339 such as 2024-03-01T10:00:00Z, or epoch milliseconds)`}`,
+        );
       }
       timestamps.push(ts);
     }
@@ -49,12 +65,22 @@ export async function* readRowBatches(path: string, view: RegisteredView, option
       if (name === options.timestampColumn) continue;
       const type = types.get(name);
       if (!type) {
-        throw new TesseraError('INVALID_ARGUMENT', `${path}: column ${name} is neither a join key nor a feature of ${view.name}@${view.version} (it has: ${[...types.keys()].join(', ')})`);
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `${path}: column ${name} is neither a join key nor a feature of ${view.name}@${view.version} (it has: ${[...types.keys()].join(', ')})`,
+        );
       }
-      const values = pending.map(({ record, number }) => convertCell(record[name], type, () => `${path}: record ${number}, column ${name}`));
+      const values = pending.map(({ record, number }) =>
+        convertCell(record[name], type, () => `${path}: record ${number}, column ${name}`),
+      );
       columns[name] = toColumn(type, values);
     }
-    const batch = { columns, eventTimestamps: toColumn('timestamp', timestamps), rows: pending.length, firstRecord: pending[0]?.number ?? 0 };
+    const batch = {
+      columns,
+      eventTimestamps: toColumn('timestamp', timestamps),
+      rows: pending.length,
+      firstRecord: pending[0]?.number ?? 0,
+    };
     pending = [];
     return batch;
   };
@@ -84,7 +110,10 @@ async function* readJsonl(path: string): AsyncGenerator<{ record: Record<string,
     try {
       record = JSON.parse(line);
     } catch (error) {
-      throw new TesseraError('INVALID_ARGUMENT', `${path}: line ${number}: not valid JSON (${(error as Error).message})`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `${path}: line ${number}: not valid JSON (${(error as Error).message})`,
+      );
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       throw new TesseraError('INVALID_ARGUMENT', `${path}: line ${number}: expected a JSON object per line`);
@@ -99,11 +128,13 @@ export function convertCell(cell: Cell, type: ValueType, where: () => string): F
   const fail = (expected: string): never => {
     throw new TesseraError('INVALID_ARGUMENT', `${where()}: ${JSON.stringify(cell)} is not ${expected}`);
   };
+  // JSONL cells may be objects; they then fail every scalar rule, naming what they were.
+  const text = cellText(cell);
   const list = (): unknown[] => {
-    let value = cell;
+    let value: unknown = cell;
     if (typeof value === 'string') {
       try {
-        value = JSON.parse(value);
+        value = JSON.parse(value) as unknown;
       } catch {
         return fail(`a ${type} (write lists as JSON arrays, e.g. [0.1, 0.2])`);
       }
@@ -112,19 +143,19 @@ export function convertCell(cell: Cell, type: ValueType, where: () => string): F
   };
   switch (type) {
     case 'int64': {
-      const s = String(cell).trim();
+      const s = text.trim();
       return /^-?\d+$/.test(s) ? BigInt(s) : fail('an int64');
     }
     case 'double': {
       if (typeof cell === 'number') return cell;
-      const s = String(cell).trim();
+      const s = text.trim();
       const n = s === 'NaN' ? NaN : Number(s);
       return Number.isNaN(n) && s !== 'NaN' ? fail('a double') : n;
     }
     case 'string':
-      return String(cell);
+      return text;
     case 'bool': {
-      const s = String(cell).trim().toLowerCase();
+      const s = text.trim().toLowerCase();
       return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : fail('a bool (true/false)');
     }
     case 'timestamp':
@@ -136,8 +167,30 @@ export function convertCell(cell: Cell, type: ValueType, where: () => string): F
     case 'double_list':
       return Float64Array.from(list().map((x) => (typeof x === 'number' ? x : fail(`a ${type} of numbers`))));
     case 'int64_list':
-      return BigInt64Array.from(list().map((x) => (typeof x === 'number' && Number.isInteger(x) ? BigInt(x) : typeof x === 'string' && /^-?\d+$/.test(x) ? BigInt(x) : fail(`a ${type} of integers`))));
+      return BigInt64Array.from(
+        list().map((x) =>
+          typeof x === 'number' && Number.isInteger(x)
+            ? BigInt(x)
+            : typeof x === 'string' && /^-?\d+$/.test(x)
+              ? BigInt(x)
+              : fail(`a ${type} of integers`),
+        ),
+      );
     case 'string_list':
       return list().map((x) => (typeof x === 'string' ? x : fail(`a ${type} of strings`)));
+  }
+}
+
+/** A cell as text: scalars as written, anything else (JSONL objects) as JSON. */
+function cellText(cell: unknown): string {
+  switch (typeof cell) {
+    case 'string':
+      return cell;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return `${cell}`;
+    default:
+      return JSON.stringify(cell) ?? '';
   }
 }

@@ -1,7 +1,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { Definitions, FeatureValue, JoinKeyValue, Problem, ValueType } from '@tessera/core';
+import type { Definitions, ErrorCode, FeatureValue, JoinKeyValue, Problem, ValueType } from '@tessera/core';
 import { ChangeKind, Durability, FeatureStatus, FeatureStoreClient, RegistryClient, WriteTarget } from '@tessera/proto';
 import type {
   ApplyResponse,
@@ -70,7 +70,10 @@ export class TesseraClient {
   }
 
   /** Applies definitions (or with dryRun only computes the diff). */
-  apply(definitions: Definitions, options: { dryRun?: boolean; author?: string; prune?: boolean } = {}): Promise<ApplyResponse> {
+  apply(
+    definitions: Definitions,
+    options: { dryRun?: boolean; author?: string; prune?: boolean } = {},
+  ): Promise<ApplyResponse> {
     return unary((cb) =>
       this.registry.apply(
         {
@@ -134,16 +137,23 @@ export class TesseraClient {
     for (const [name, values] of Object.entries(request.entities)) {
       const allStrings = values.every((v) => typeof v === 'string');
       entities[name] = allStrings
-        ? toColumn('string', values as string[])
-        : toColumn('int64', values.map((v) => (typeof v === 'string' ? BigInt(v) : BigInt(v))));
+        ? toColumn('string', values)
+        : toColumn(
+            'int64',
+            values.map((v) => (typeof v === 'string' ? BigInt(v) : BigInt(v))),
+          );
     }
     const response = await this.getOnlineFeaturesRaw({ ...request, entities });
     return {
       refs: response.features.map((f) => f.ref),
-      types: response.features.map((f) => fromProtoValueType(f.type) ?? (f.values ? columnValueType(f.values) : undefined) ?? 'string'),
+      types: response.features.map(
+        (f) => fromProtoValueType(f.type) ?? (f.values ? columnValueType(f.values) : undefined) ?? 'string',
+      ),
       values: response.features.map((f) => (f.values ? fromColumn(f.values) : [])),
       statuses: response.features.map((f) => f.statuses.map((s) => STATUS_NAMES[s] ?? 'NOT_FOUND')),
-      ...(request.includeEventTimestamps ? { eventTimestamps: response.features.map((f) => f.eventTimestamps.map(Number)) } : {}),
+      ...(request.includeEventTimestamps
+        ? { eventTimestamps: response.features.map((f) => f.eventTimestamps.map(Number)) }
+        : {}),
     };
   }
 
@@ -156,11 +166,15 @@ export class TesseraClient {
    * Streams many batches (bulk ingest); resolves with the totals. Honours the stream's
    * backpressure: each batch is written only when the channel accepts more.
    */
-  async writeStream(batches: AsyncIterable<Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>>): Promise<WriteResponse> {
+  async writeStream(
+    batches: AsyncIterable<Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>>,
+  ): Promise<WriteResponse> {
     let stream: ReturnType<FeatureStoreClient['writeStream']> | undefined;
     const result = new Promise<WriteResponse>((resolve, reject) => {
-      stream = this.featureStore.writeStream(new Metadata(), { deadline: Date.now() + this.timeoutMillis * 20 }, (error, response) =>
-        error ? reject(fromServiceError(error)) : resolve(response!),
+      stream = this.featureStore.writeStream(
+        new Metadata(),
+        { deadline: Date.now() + this.timeoutMillis * 20 },
+        (error, response) => (error ? reject(fromServiceError(error)) : resolve(response)),
       );
     });
     const s = stream!;
@@ -180,7 +194,9 @@ export class TesseraClient {
   }
 }
 
-function withWriteDefaults(request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>): WriteRequest {
+function withWriteDefaults(
+  request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>,
+): WriteRequest {
   return {
     featureView: request.featureView,
     columns: request.columns,
@@ -194,7 +210,7 @@ function withWriteDefaults(request: Partial<WriteRequest> & Pick<WriteRequest, '
 /** Turns a gRPC error into a TesseraError with the server's message and problem list. */
 export function fromServiceError(error: ServiceError): TesseraError {
   const problems = error.metadata?.get('tessera-problems-bin')[0];
-  const code = (Object.entries(GRPC_TO_CODE).find(([c]) => Number(c) === error.code)?.[1] ?? 'INTERNAL') as TesseraError['code'];
+  const code = GRPC_TO_CODE[error.code as number] ?? 'INTERNAL';
   const message = error.details || error.message;
   return new TesseraError(code, message, {
     cause: error,
@@ -202,7 +218,7 @@ export function fromServiceError(error: ServiceError): TesseraError {
   });
 }
 
-const GRPC_TO_CODE: Record<number, string> = {
+const GRPC_TO_CODE: Partial<Record<number, ErrorCode>> = {
   3: 'INVALID_ARGUMENT',
   5: 'NOT_FOUND',
   6: 'ALREADY_EXISTS',

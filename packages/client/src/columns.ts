@@ -197,7 +197,11 @@ export function fromColumn(column: Column): FeatureValue[] {
   return out;
 }
 
-function splitLists<T, R extends FeatureValue>(flat: readonly T[], lengths: readonly number[], make: (slice: T[]) => R): R[] {
+function splitLists<T, R extends FeatureValue>(
+  flat: readonly T[],
+  lengths: readonly number[],
+  make: (slice: T[]) => R,
+): R[] {
   const out = new Array<R>(lengths.length);
   let offset = 0;
   for (let i = 0; i < lengths.length; i++) {

@@ -120,7 +120,10 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
     keys.map((k, i) => {
       const type = valueType(k.type, `${path}[${i}].type`);
       if (type !== 'int64' && type !== 'string') {
-        problems.push({ path: `${path}[${i}].type`, message: `join key type ${type} is not allowed: use int64 or string` });
+        problems.push({
+          path: `${path}[${i}].type`,
+          message: `join key type ${type} is not allowed: use int64 or string`,
+        });
         return { name: k.name, type: 'string' };
       }
       return { name: k.name, type };
@@ -199,13 +202,21 @@ function fromProtoFeature(
 
 /** Reads a registered view version from its wire form (as Registry.Get/List return it). */
 export function fromProtoView(view: FeatureView): RegisteredView {
-  const { definitions } = fromProtoDefinitions({ project: '', entities: [], featureViews: [view], featureServices: [] });
+  const { definitions } = fromProtoDefinitions({
+    project: '',
+    entities: [],
+    featureViews: [view],
+    featureServices: [],
+  });
   const def = definitions.featureViews[0] as FeatureViewDef;
   return {
     ...def,
     id: view.id,
     version: view.version,
-    joinKeys: view.joinKeys.map((k) => ({ name: k.name, type: fromProtoValueType(k.type) === 'int64' ? 'int64' : 'string' })),
+    joinKeys: view.joinKeys.map((k) => ({
+      name: k.name,
+      type: fromProtoValueType(k.type) === 'int64' ? 'int64' : 'string',
+    })),
     createdAtMillis: view.createdAt?.getTime() ?? 0,
     updatedAtMillis: view.updatedAt?.getTime() ?? 0,
   };

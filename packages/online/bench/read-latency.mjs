@@ -37,7 +37,7 @@ const nodes = (process.env.TESSERA_BENCH_REDIS_NODES ?? '')
   .filter(Boolean)
   .map((address) => ({ host: address.split(':')[0], port: Number(address.split(':')[1]) }));
 if (nodes.length > 0) {
-  const redis = new RedisClusterOnlineStore({ nodes, keyPrefix: `bench:${process.pid}:`, ...(process.env.CT ? { commandTimeoutMillis: Number(process.env.CT) } : {}) });
+  const redis = new RedisClusterOnlineStore({ nodes, keyPrefix: `bench:${process.pid}:` });
   for (const n of [100, 1_000]) console.log(`redis-cluster ${await measure(redis, n)}`);
   await redis.close();
 }

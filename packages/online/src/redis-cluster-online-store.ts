@@ -42,7 +42,10 @@ export interface RedisClusterOnlineStoreOptions {
   readonly commandTimeoutMillis?: number;
   /** Deadline of a request that brings no `deadlineMillis`. Default 5,000. */
   readonly requestTimeoutMillis?: number;
-  /** Timeout of one connection attempt and of one slot-table refresh. Default 1,000. */
+  /**
+   * Timeout of one connection attempt and of one slot-table refresh; also how long a request
+   * waits for a client that is still connecting before answering UNAVAILABLE. Default 1,000.
+   */
   readonly connectTimeoutMillis?: number;
 }
 
@@ -65,6 +68,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
   readonly #keyPrefix: string;
   readonly #requestTimeoutMillis: number;
   readonly #maxWaitMillis: number;
+  readonly #connectWaitMillis: number;
 
   constructor(options: RedisClusterOnlineStoreOptions) {
     const keyPrefix = options.keyPrefix ?? '';
@@ -76,6 +80,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     }
     this.#keyPrefix = keyPrefix;
     this.#requestTimeoutMillis = options.requestTimeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS;
+    this.#connectWaitMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
     if (options.cluster !== undefined) {
       this.#reader = options.cluster;
       this.#ownsReader = false;
@@ -106,9 +111,10 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const keys: string[] = [];
     const wanted: number[] = [];
     for (let i = 0; i < lookups.length; i++) {
-      const fieldCount = (lookups[i] as OnlineLookup).fields.length;
-      results[i] = new Array<Uint8Array | null>(fieldCount).fill(null);
-      if (fieldCount > 0) {
+      // Entities with fields get their reply array as is; only empty lookups need one here.
+      if ((lookups[i] as OnlineLookup).fields.length === 0) {
+        results[i] = [];
+      } else {
         keys.push(this.#keyPrefix + (lookups[i] as OnlineLookup).key);
         wanted.push(i);
       }
@@ -118,6 +124,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
       what: `read of ${lookups.length} entities`,
       keys,
       deadlineMillis,
+      connectWaitMillis: this.#connectWaitMillis,
       add: (pipeline, k) =>
         pipeline.hmgetBuffer(keys[k] as string, ...(lookups[wanted[k] as number] as OnlineLookup).fields),
       onReply: (k, reply) => {
@@ -143,6 +150,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
       what,
       keys,
       deadlineMillis,
+      connectWaitMillis: this.#connectWaitMillis,
       add: (pipeline, k) =>
         (pipeline as LwwPipeline)[LWW_WRITE_COMMAND](
           keys[k] as string,
@@ -162,7 +170,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
 
   async ping(): Promise<void> {
     const deadlineMillis = Date.now() + this.#requestTimeoutMillis;
-    await ensureClusterReady(this.#reader, deadlineMillis, 'ping');
+    await ensureClusterReady(this.#reader, deadlineMillis, this.#connectWaitMillis, 'ping');
     const masters = this.#reader.nodes('master');
     if (masters.length === 0) throw new TesseraError('UNAVAILABLE', 'Redis Cluster ping: no master is connected');
     const pings = Promise.all(masters.map((node) => node.ping())).catch((error: unknown) => {

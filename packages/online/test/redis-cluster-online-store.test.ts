@@ -52,7 +52,10 @@ describe('RedisClusterOnlineStore', () => {
 
   it('answers UNAVAILABLE quickly when no node can be reached', async () => {
     const port = await unusedPort();
-    const unreachable = new RedisClusterOnlineStore({ nodes: [{ host: '127.0.0.1', port }] });
+    const unreachable = new RedisClusterOnlineStore({
+      nodes: [{ host: '127.0.0.1', port }],
+      connectTimeoutMillis: 500,
+    });
     try {
       const started = Date.now();
       const read = unreachable.read([{ key: '{c:1}', fields: ['1.1'] }], { deadlineMillis: Date.now() + 10_000 });

@@ -41,7 +41,9 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
-      const registry = await Registry.open(new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` }));
+      const registry = await Registry.open(
+        new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` }),
+      );
       return {
         store,
         registry,

@@ -39,7 +39,11 @@ function unimplemented(capability: string): { code: status; details: string } {
 }
 
 /** The FeatureStore service: online reads and writes over one online store. */
-export function createFeatureStoreService(registry: RegistryAccess, store: OnlineStore, limits: FeatureStoreLimits): FeatureStoreServer {
+export function createFeatureStoreService(
+  registry: RegistryAccess,
+  store: OnlineStore,
+  limits: FeatureStoreLimits,
+): FeatureStoreServer {
   const plans = new Map<string, ReadPlan>();
   let plansSequence = -1;
 
@@ -65,13 +69,19 @@ export function createFeatureStoreService(registry: RegistryAccess, store: Onlin
   }
 
   return {
-    getOnlineFeatures(call: ServerUnaryCall<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse>, callback: sendUnaryData<GetOnlineFeaturesResponse>) {
+    getOnlineFeatures(
+      call: ServerUnaryCall<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse>,
+      callback: sendUnaryData<GetOnlineFeaturesResponse>,
+    ) {
       const request = call.request;
       const deadlineMillis = callDeadlineMillis(call);
       let run: Promise<GetOnlineFeaturesResponse>;
       try {
         if (request.features.length === 0 && request.featureService === '') {
-          throw new TesseraError('INVALID_ARGUMENT', 'GetOnlineFeatures: name features (refs such as customer_stats:loyalty_score) or a feature_service');
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            'GetOnlineFeatures: name features (refs such as customer_stats:loyalty_score) or a feature_service',
+          );
         }
         if (request.features.length > 0 && request.featureService !== '') {
           throw new TesseraError('INVALID_ARGUMENT', 'GetOnlineFeatures: give features or feature_service, not both');

@@ -33,7 +33,14 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
     if (error.details.length > 1) {
       // Binary metadata: problems may hold newlines and quotes, which text metadata forbids.
       const json = JSON.stringify(error.details.slice(0, MAX_DETAILS));
-      metadata.set(PROBLEMS_METADATA_KEY, Buffer.from(json.length <= MAX_DETAIL_BYTES ? json : JSON.stringify([{ path: '', message: formatProblems(error.details).slice(0, MAX_DETAIL_BYTES) }])));
+      metadata.set(
+        PROBLEMS_METADATA_KEY,
+        Buffer.from(
+          json.length <= MAX_DETAIL_BYTES
+            ? json
+            : JSON.stringify([{ path: '', message: formatProblems(error.details).slice(0, MAX_DETAIL_BYTES) }]),
+        ),
+      );
     }
     return { code: CODES[error.code], details: error.message, metadata };
   }

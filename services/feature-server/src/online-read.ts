@@ -1,5 +1,13 @@
 import { RowDecoder, TesseraError, entityKey, viewField } from '@tessera/core';
-import type { FeatureValue, JoinKeySpec, JoinKeyValue, OnlineLookup, OnlineStore, RegisteredView, ValueType } from '@tessera/core';
+import type {
+  FeatureValue,
+  JoinKeySpec,
+  JoinKeyValue,
+  OnlineLookup,
+  OnlineStore,
+  RegisteredView,
+  ValueType,
+} from '@tessera/core';
 import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/client';
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
@@ -10,7 +18,11 @@ interface KeyGroup {
   readonly joinKeys: readonly JoinKeySpec[];
   readonly fields: readonly string[];
   /** Per field: the view, and which of its features the request wants (storage indexes). */
-  readonly views: readonly { readonly view: RegisteredView; readonly wanted: readonly number[]; readonly decoder: RowDecoder }[];
+  readonly views: readonly {
+    readonly view: RegisteredView;
+    readonly wanted: readonly number[];
+    readonly decoder: RowDecoder;
+  }[];
 }
 
 /** One output column: where its values come from. */
@@ -44,7 +56,12 @@ export interface ResolvedFeature {
 
 /** Builds a read plan from resolved features (in request order). */
 export function buildReadPlan(features: readonly ResolvedFeature[]): ReadPlan {
-  const groups: { entities: readonly string[]; joinKeys: readonly JoinKeySpec[]; fields: string[]; views: { view: RegisteredView; wanted: number[] }[] }[] = [];
+  const groups: {
+    entities: readonly string[];
+    joinKeys: readonly JoinKeySpec[];
+    fields: string[];
+    views: { view: RegisteredView; wanted: number[] }[];
+  }[] = [];
   const groupByEntities = new Map<string, number>();
   const joinKeys = new Map<string, JoinKeySpec>();
   const outputs: OutputFeature[] = [];
@@ -58,7 +75,10 @@ export function buildReadPlan(features: readonly ResolvedFeature[]): ReadPlan {
       for (const key of f.view.joinKeys) {
         const seen = joinKeys.get(key.name);
         if (seen && seen.type !== key.type) {
-          throw new TesseraError('INVALID_ARGUMENT', `join key ${key.name} is ${seen.type} in one requested view and ${key.type} in ${f.view.name}@${f.view.version}`);
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            `join key ${key.name} is ${seen.type} in one requested view and ${key.type} in ${f.view.name}@${f.view.version}`,
+          );
         }
         joinKeys.set(key.name, key);
       }
@@ -79,37 +99,66 @@ export function buildReadPlan(features: readonly ResolvedFeature[]): ReadPlan {
     }
     const feature = f.view.features[f.featureIndex];
     if (!feature) throw new TesseraError('INTERNAL', `feature index ${f.featureIndex} out of range in ${f.ref}`);
-    outputs.push({ ref: f.ref, type: feature.type, group: g, viewSlot, wantedSlot, ttlMillis: f.view.ttlSeconds * 1000 });
+    outputs.push({
+      ref: f.ref,
+      type: feature.type,
+      group: g,
+      viewSlot,
+      wantedSlot,
+      ttlMillis: f.view.ttlSeconds * 1000,
+    });
   }
   const compiled: KeyGroup[] = groups.map((g) => ({
     ...g,
-    views: g.views.map((v) => ({ ...v, decoder: new RowDecoder(v.view.features.map((f) => f.type), v.wanted) })),
+    views: g.views.map((v) => ({
+      ...v,
+      decoder: new RowDecoder(
+        v.view.features.map((f) => f.type),
+        v.wanted,
+      ),
+    })),
   }));
   return { groups: compiled, outputs, joinKeys: [...joinKeys.values()] };
 }
 
 /** Reads the join key columns of a request, checking presence, length, type and nulls. */
-export function readEntityColumns(plan: ReadPlan, entities: { readonly [name: string]: Column }, maxRows: number): { rows: number; values: Map<string, JoinKeyValue[]> } {
+export function readEntityColumns(
+  plan: ReadPlan,
+  entities: { readonly [name: string]: Column },
+  maxRows: number,
+): { rows: number; values: Map<string, JoinKeyValue[]> } {
   let rows = -1;
   const values = new Map<string, JoinKeyValue[]>();
   for (const key of plan.joinKeys) {
     const column = entities[key.name];
     if (!column) {
       const given = Object.keys(entities);
-      throw new TesseraError('INVALID_ARGUMENT', `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.join(', ')}` : ''}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.join(', ')}` : ''}`,
+      );
     }
     const n = columnRowCount(column);
     if (rows >= 0 && n !== rows) {
-      throw new TesseraError('INVALID_ARGUMENT', `entities: join key column ${key.name} has ${n} rows, others have ${rows}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `entities: join key column ${key.name} has ${n} rows, others have ${rows}`,
+      );
     }
     rows = n;
     if (column.nullRows.length > 0) {
-      throw new TesseraError('INVALID_ARGUMENT', `entities: row ${column.nullRows[0]}, column ${key.name}: join keys cannot be null`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `entities: row ${column.nullRows[0]}, column ${key.name}: join keys cannot be null`,
+      );
     }
     values.set(key.name, joinKeyValues(key, column));
   }
   if (rows > maxRows) {
-    throw new TesseraError('INVALID_ARGUMENT', `entities: ${rows} rows exceed the limit of ${maxRows} per request (maxBatchRows); split the batch`);
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `entities: ${rows} rows exceed the limit of ${maxRows} per request (maxBatchRows); split the batch`,
+    );
   }
   return { rows: Math.max(rows, 0), values };
 }
@@ -118,18 +167,26 @@ function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
   const type = columnValueType(column);
   const raw = fromColumn(column);
   if (key.type === 'string') {
-    if (type !== 'string') throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name} must hold string values (stringValues), got ${type ?? 'no values'}`);
+    if (type !== 'string')
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `entities: column ${key.name} must hold string values (stringValues), got ${type ?? 'no values'}`,
+      );
     return raw as string[];
   }
   if (type === 'int64') return raw as bigint[];
   if (type === 'string') {
     // Accept decimal strings for int64 keys: JSON clients (grpcurl) and CSV files carry them so.
     return (raw as string[]).map((s, row) => {
-      if (!/^-?\d{1,19}$/.test(s)) throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: "${s}" is not an int64`);
+      if (!/^-?\d{1,19}$/.test(s))
+        throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: "${s}" is not an int64`);
       return BigInt(s);
     });
   }
-  throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name} must hold int64 values (int64Values), got ${type ?? 'no values'}`);
+  throw new TesseraError(
+    'INVALID_ARGUMENT',
+    `entities: column ${key.name} must hold int64 values (int64Values), got ${type ?? 'no values'}`,
+  );
 }
 
 /** Executes a read plan for `rows` entities and builds the columnar response. */
@@ -149,7 +206,10 @@ export async function executeReadPlan(
       lookups.push({ key: entityKey(group.entities, tuple), fields: group.fields });
     }
   }
-  const result = await store.read(lookups, options.deadlineMillis === undefined ? {} : { deadlineMillis: options.deadlineMillis });
+  const result = await store.read(
+    lookups,
+    options.deadlineMillis === undefined ? {} : { deadlineMillis: options.deadlineMillis },
+  );
 
   // Decode each (entity, view) row once, only its wanted features, straight into columns.
   const found: Uint8Array[][] = [];
@@ -200,7 +260,13 @@ export async function executeReadPlan(
         statuses[i] = FeatureStatus.FEATURE_STATUS_PRESENT;
       }
     }
-    return { ref: out.ref, type: toProtoValueType(out.type), values: toColumn(out.type, values), statuses, eventTimestamps: timestamps };
+    return {
+      ref: out.ref,
+      type: toProtoValueType(out.type),
+      values: toColumn(out.type, values),
+      statuses,
+      eventTimestamps: timestamps,
+    };
   });
   return { features };
 }

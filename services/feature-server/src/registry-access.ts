@@ -19,12 +19,23 @@ export function createRegistryAccess(registry: Registry): RegistryAccess {
     sequence: () => registry.state().sequence,
     readPlan(refs, featureService) {
       const resolved = registry.resolveFeatures(featureService !== '' ? { featureService } : { refs });
-      return buildReadPlan(resolved.features.map((f) => ({ view: resolved.views[f.viewSlot]!.view, featureIndex: f.featureIndex, ref: f.ref })));
+      return buildReadPlan(
+        resolved.features.map((f) => ({
+          view: resolved.views[f.viewSlot]!.view,
+          featureIndex: f.featureIndex,
+          ref: f.ref,
+        })),
+      );
     },
     view(ref) {
-      if (ref === '') throw new TesseraError('INVALID_ARGUMENT', 'feature_view is empty: name the view to write, e.g. customer_stats');
+      if (ref === '')
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          'feature_view is empty: name the view to write, e.g. customer_stats',
+        );
       const found = registry.get('feature_view', ref);
-      if (found.objectType !== 'feature_view') throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for view ${ref}`);
+      if (found.objectType !== 'feature_view')
+        throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for view ${ref}`);
       return found.featureView;
     },
   };

@@ -49,10 +49,22 @@ export function createRegistryService(registry: Registry): RegistryServer {
       if (!request.definitions) throw new TesseraError('INVALID_ARGUMENT', 'Apply: definitions are missing');
       const { definitions, problems } = fromProtoDefinitions(request.definitions);
       if (problems.length > 0) {
-        throw new TesseraError('INVALID_ARGUMENT', `Apply rejected: ${problems.length} problem(s):\n${formatProblems(problems)}`, { details: problems });
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `Apply rejected: ${problems.length} problem(s):\n${formatProblems(problems)}`,
+          { details: problems },
+        );
       }
-      const result = await registry.apply(definitions, { dryRun: request.dryRun, author: request.author, prune: request.prune });
-      return { changes: result.changes.map(toProtoChange), dryRun: result.dryRun, registryVersion: BigInt(result.sequence) };
+      const result = await registry.apply(definitions, {
+        dryRun: request.dryRun,
+        author: request.author,
+        prune: request.prune,
+      });
+      return {
+        changes: result.changes.map(toProtoChange),
+        dryRun: result.dryRun,
+        registryVersion: BigInt(result.sequence),
+      };
     }),
     get: answer<GetRequest, GetResponse>((request) => {
       const found = registry.get(request.objectType as Parameters<Registry['get']>[0], request.name);

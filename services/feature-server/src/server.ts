@@ -50,10 +50,16 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     'grpc.max_send_message_length': maxMessageBytes,
   });
   const limits = { maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS };
-  server.addService(FeatureStoreService, createFeatureStoreService(createRegistryAccess(backends.registry), backends.store, limits));
+  server.addService(
+    FeatureStoreService,
+    createFeatureStoreService(createRegistryAccess(backends.registry), backends.store, limits),
+  );
   server.addService(RegistryService, createRegistryService(backends.registry));
 
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])) });
+  const health = new HealthImplementation({
+    '': 'SERVING',
+    ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])),
+  });
   health.addToServer(server);
   addReflection(server);
 

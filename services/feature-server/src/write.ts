@@ -35,10 +35,16 @@ export async function executeWrite(
       );
   }
   if (request.durability === Durability.DURABILITY_SYNC) {
-    throw new TesseraError('UNIMPLEMENTED', `Write to ${label}: durability SYNC writes offline, which is not available yet; use DURABILITY_WRITE_BEHIND or DURABILITY_REPLICATED`);
+    throw new TesseraError(
+      'UNIMPLEMENTED',
+      `Write to ${label}: durability SYNC writes offline, which is not available yet; use DURABILITY_WRITE_BEHIND or DURABILITY_REPLICATED`,
+    );
   }
   if (request.idempotencyKey !== '') {
-    throw new TesseraError('UNIMPLEMENTED', `Write to ${label}: idempotency keys are not supported yet; send the write without one`);
+    throw new TesseraError(
+      'UNIMPLEMENTED',
+      `Write to ${label}: idempotency keys are not supported yet; send the write without one`,
+    );
   }
   const columns = new Map<string, unknown[]>();
   let rows = 0;
@@ -46,12 +52,18 @@ export async function executeWrite(
     try {
       columns.set(name, fromColumn(column));
     } catch (error) {
-      throw new TesseraError('INVALID_ARGUMENT', `Write to ${label} rejected: column ${name}: ${(error as Error).message}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `Write to ${label} rejected: column ${name}: ${(error as Error).message}`,
+      );
     }
     rows = Math.max(rows, columnRowCount(column));
   }
   if (rows > limits.maxBatchRows) {
-    throw new TesseraError('INVALID_ARGUMENT', `Write to ${label} rejected: ${rows} rows exceed the limit of ${limits.maxBatchRows} rows per message (maxBatchRows); split the batch or use WriteStream`);
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `Write to ${label} rejected: ${rows} rows exceed the limit of ${limits.maxBatchRows} rows per message (maxBatchRows); split the batch or use WriteStream`,
+    );
   }
   const eventTimestamps = request.eventTimestamps ? fromColumn(request.eventTimestamps) : [];
   const batch = validateWriteBatch(view, { columns, eventTimestamps });
@@ -61,5 +73,9 @@ export async function executeWrite(
     { field: viewField(view.id, view.version), ttlMillis: view.ttlSeconds * 1000, keys, rows: batch.rows },
     { replicas, ...(deadlineMillis === undefined ? {} : { deadlineMillis }) },
   );
-  return { rows: BigInt(batch.rowCount), rowsAppliedOnline: BigInt(result.applied), rowsStaleOnline: BigInt(result.stale) };
+  return {
+    rows: BigInt(batch.rowCount),
+    rowsAppliedOnline: BigInt(result.applied),
+    rowsStaleOnline: BigInt(result.stale),
+  };
 }

@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { TesseraError } from '@tessera/core';
+import { TesseraError, isTesseraError } from '@tessera/core';
 import { backoffMillis } from './backoff.js';
 import { debugOnline } from './debug.js';
 import { sleep, withDeadline } from './deadline.js';
@@ -15,6 +15,8 @@ export interface PerKeyCommand {
   readonly keys: readonly string[];
   /** Absolute deadline, ms since epoch. */
   readonly deadlineMillis: number;
+  /** How long to wait for a client that is still connecting before answering UNAVAILABLE. */
+  readonly connectWaitMillis: number;
   add(pipeline: ChainableCommander, k: number): void;
   onReply(k: number, reply: unknown): void;
 }
@@ -26,13 +28,13 @@ export interface PerKeyCommand {
  * (a resent LWW write would be harmless anyway: it is idempotent). Returns each key's slot.
  */
 export async function runPerNode(cluster: Cluster, command: PerKeyCommand): Promise<Uint16Array> {
-  const { what, keys, deadlineMillis } = command;
+  const { what, keys, deadlineMillis, connectWaitMillis } = command;
   const slots = new Uint16Array(keys.length);
   for (let k = 0; k < keys.length; k++) slots[k] = calculateSlot(keys[k] as string);
   const run = async (): Promise<void> => {
     let pending: number[] = Array.from(keys.keys());
     for (let attempt = 0; ; attempt++) {
-      await ensureClusterReady(cluster, deadlineMillis, what);
+      await ensureClusterReady(cluster, deadlineMillis, connectWaitMillis, what);
       const failed: number[] = [];
       const errors = await Promise.all(
         groupKeysByNode(cluster.slots, slots, pending).map((group) => execGroup(cluster, group, command, failed)),
@@ -94,11 +96,18 @@ async function execGroup(
 }
 
 /**
- * Resolves once the client is ready. A client that already lost every node fails at once with
- * UNAVAILABLE (instead of waiting out reconnect attempts); one that is still connecting gets
- * until the deadline. Reconnection goes on in the background, so the store recovers by itself.
+ * Resolves once the client is ready. A client that already failed to reach any node (status
+ * close/reconnecting) fails at once with UNAVAILABLE instead of waiting out reconnect attempts;
+ * one that is connecting gets `connectWaitMillis` (within the deadline), so one slow or failed
+ * first attempt is not an error. Reconnection goes on in the background: the store recovers by
+ * itself when Redis comes back.
  */
-export async function ensureClusterReady(cluster: Cluster, deadlineMillis: number, what: string): Promise<void> {
+export async function ensureClusterReady(
+  cluster: Cluster,
+  deadlineMillis: number,
+  connectWaitMillis: number,
+  what: string,
+): Promise<void> {
   switch (cluster.status) {
     case 'ready':
       return;
@@ -116,20 +125,23 @@ export async function ensureClusterReady(cluster: Cluster, deadlineMillis: numbe
       break;
   }
   let cleanUp = (): void => undefined;
-  const settled = new Promise<void>((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     const onReady = (): void => resolve();
-    const onLost = (): void => reject(unreachable(what));
+    const onEnd = (): void => reject(new TesseraError('UNAVAILABLE', `${what}: the online store is closed`));
     cluster.once('ready', onReady);
-    cluster.once('close', onLost);
-    cluster.once('end', onLost);
+    cluster.once('end', onEnd);
     cleanUp = () => {
       cluster.off('ready', onReady);
-      cluster.off('close', onLost);
-      cluster.off('end', onLost);
+      cluster.off('end', onEnd);
     };
   });
+  const waitUntilMillis = Math.min(deadlineMillis, Date.now() + connectWaitMillis);
   try {
-    await withDeadline(settled, deadlineMillis, `${what}: waiting for Redis Cluster to connect`);
+    await withDeadline(ready, waitUntilMillis, what);
+  } catch (error) {
+    if (waitUntilMillis < deadlineMillis && isTesseraError(error) && error.code === 'DEADLINE_EXCEEDED')
+      throw unreachable(what);
+    throw error;
   } finally {
     cleanUp();
   }

@@ -1,0 +1,397 @@
+// GetOnlineFeatures latency, p50/p99, on the embedded store (LMDB) and on a real 6-node Redis Cluster,
+// beside the floor under the Redis path: pipelined HMGET of the same rows from this process.
+// How to run it and what each column means: bench/README.md.
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Cluster } from 'ioredis';
+import { entityKey, viewField } from '@tessera/core';
+import { TesseraClient, toColumn } from '@tessera/client';
+import { WriteTarget } from '@tessera/proto';
+import type { Column } from '@tessera/proto';
+import { startRedisCluster } from '../test/infra/redis-cluster.js';
+import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import {
+  ENTITY,
+  JOIN_KEY,
+  benchDefinitions,
+  featureName,
+  featureType,
+  featureValues,
+  populationIds,
+  requestBatches,
+  seededRandom,
+  viewName,
+} from './support/dataset.js';
+import { measureInterleaved } from './support/latency.js';
+import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
+import { pipelinedHmget, pipelinedUnlink } from './support/raw-hmget.js';
+import { startServerProcess } from './support/server-process.js';
+import { P99_TARGET_MILLIS, markdownTable } from './support/report.js';
+import type { CaseResult } from './support/report.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
+const DEFAULT_OUT_DIR = join(REPO_ROOT, 'bench/results');
+
+/** Batch shapes measured: the issue's 10-feature sizes, then its 50-feature targets. */
+const SHAPES = [
+  { entities: 1, features: 10 },
+  { entities: 100, features: 10 },
+  { entities: 1_000, features: 10 },
+  { entities: 1, features: 50 },
+  { entities: 100, features: 50 },
+] as const;
+const BACKENDS = ['embedded', 'redis-cluster'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+interface RunConfig {
+  readonly mode: 'full' | 'smoke';
+  /** Entities written to every view; requests draw from them. */
+  readonly populationSize: number;
+  /** Distinct prepared requests per case, used in turn, so calls do not hit the same keys each time. */
+  readonly requestsPerCase: number;
+  readonly writeBatchRows: number;
+  readonly maxEntitiesPerRequest: number;
+  readonly measure: MeasureOptions;
+}
+
+const FULL: RunConfig = {
+  mode: 'full',
+  populationSize: 10_000,
+  requestsPerCase: 64,
+  writeBatchRows: 2_000,
+  maxEntitiesPerRequest: 1_000,
+  measure: { warmupCalls: 200, calls: 2_000, maxCaseMillis: 15_000, blockCalls: 50 },
+};
+const SMOKE: RunConfig = {
+  mode: 'smoke',
+  populationSize: 300,
+  requestsPerCase: 8,
+  writeBatchRows: 2_000,
+  maxEntitiesPerRequest: 100,
+  measure: { warmupCalls: 5, calls: 20, maxCaseMillis: 5_000, blockCalls: 10 },
+};
+const RANDOM_SEED = 20_261_122;
+
+interface Options {
+  readonly config: RunConfig;
+  readonly outDir: string;
+  /** Seed nodes of an existing cluster; otherwise the bench starts (and stops) its own. */
+  readonly redisNodes: RedisNodeAddress[] | undefined;
+  /** Only cases whose id (`redis-cluster 100x10`) contains this. */
+  readonly only: string | undefined;
+  /** Run the server children with `--cpu-prof`, profiles into this folder. */
+  readonly serverCpuProfDir: string | undefined;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'redis-cluster': { type: 'string' },
+      only: { type: 'string' },
+      'server-cpu-prof': { type: 'string' },
+    },
+    strict: true,
+  });
+  return {
+    config: values.smoke ? SMOKE : FULL,
+    outDir: values.out ?? DEFAULT_OUT_DIR,
+    redisNodes: values['redis-cluster'] === undefined ? undefined : parseNodes(values['redis-cluster']),
+    only: values.only,
+    serverCpuProfDir: values['server-cpu-prof'],
+  };
+}
+
+function parseNodes(text: string): RedisNodeAddress[] {
+  return text.split(',').map((item) => {
+    const colon = item.lastIndexOf(':');
+    const port = Number(item.slice(colon + 1));
+    if (colon <= 0 || !Number.isInteger(port)) throw new Error(`--redis-cluster: "${item}" is not host:port`);
+    return { host: item.slice(0, colon), port };
+  });
+}
+
+function caseId(backend: Backend, entities: number, features: number): string {
+  return `${backend} ${entities}x${features}`;
+}
+
+/** Cleanup steps, run newest first whatever happened. */
+class Cleanup {
+  readonly #steps: (() => Promise<void> | void)[] = [];
+  add(step: () => Promise<void> | void): void {
+    this.#steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        console.error(`bench: cleanup failed: ${String(error)}`);
+      }
+    }
+  }
+}
+
+/** Written rows of one view, kept to check that reads return them. */
+interface WrittenView {
+  readonly features: number;
+  readonly values: ReturnType<typeof featureValues>;
+}
+
+async function writeViews(
+  client: TesseraClient,
+  ids: readonly bigint[],
+  featureCounts: readonly number[],
+  config: RunConfig,
+): Promise<Map<number, WrittenView>> {
+  const written = new Map<number, WrittenView>();
+  const eventMillis = Date.now() - 3_600_000;
+  for (const features of featureCounts) {
+    const values = featureValues(features, ids.length, seededRandom(RANDOM_SEED + features));
+    for (let start = 0; start < ids.length; start += config.writeBatchRows) {
+      const end = Math.min(start + config.writeBatchRows, ids.length);
+      const columns: Record<string, Column> = { [JOIN_KEY]: toColumn('int64', ids.slice(start, end)) };
+      values.forEach((column, f) => {
+        columns[featureName(f)] = toColumn(featureType(f), column.slice(start, end));
+      });
+      const result = await client.write({
+        featureView: viewName(features),
+        target: WriteTarget.WRITE_TARGET_ONLINE,
+        columns,
+        eventTimestamps: toColumn('timestamp', new Array<number>(end - start).fill(eventMillis)),
+      });
+      if (result.rowsAppliedOnline !== BigInt(end - start)) {
+        throw new Error(`write to ${viewName(features)} applied ${result.rowsAppliedOnline} of ${end - start} rows`);
+      }
+    }
+    written.set(features, { features, values });
+  }
+  return written;
+}
+
+/** Fails unless a read returns every feature PRESENT with the written value: a benchmark of misses is no benchmark. */
+async function verifyRead(client: TesseraClient, view: WrittenView, ids: readonly bigint[], firstId: bigint): Promise<void> {
+  const refs = Array.from({ length: view.features }, (_, f) => `${viewName(view.features)}:${featureName(f)}`);
+  const result = await client.getOnlineFeatures({ features: refs, entities: { [JOIN_KEY]: [...ids] } });
+  for (let f = 0; f < view.features; f++) {
+    ids.forEach((id, i) => {
+      const expected = view.values[f]?.[Number(id - firstId)];
+      const status = result.statuses[f]?.[i];
+      const actual = result.values[f]?.[i];
+      if (status !== 'PRESENT' || actual !== expected) {
+        throw new Error(
+          `${refs[f]} of ${JOIN_KEY}=${id}: read ${String(status)} ${String(actual)}, wrote ${String(expected)}`,
+        );
+      }
+    });
+  }
+}
+
+async function connectCluster(nodes: readonly RedisNodeAddress[]): Promise<Cluster> {
+  const cluster = new Cluster([...nodes], { redisOptions: { commandTimeout: 5_000 } });
+  if (cluster.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', resolve);
+      cluster.once('error', reject);
+    });
+  }
+  return cluster;
+}
+
+async function redisVersion(cluster: Cluster): Promise<string> {
+  const info = await cluster.info('server');
+  return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+}
+
+function gitState(): { commit: string; changedFiles: number } | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    return { commit, changedFiles: status.split('\n').filter(Boolean).length };
+  } catch {
+    return undefined;
+  }
+}
+
+interface BackendContext {
+  readonly backend: Backend;
+  readonly client: TesseraClient;
+  readonly keyPrefix: string;
+  readonly cluster: Cluster | undefined;
+  readonly ids: readonly bigint[];
+}
+
+async function measureShape(
+  context: BackendContext,
+  entities: number,
+  features: number,
+  config: RunConfig,
+): Promise<CaseResult> {
+  const { backend, client, cluster } = context;
+  const random = seededRandom(RANDOM_SEED + entities * 1_000 + features);
+  const batches = requestBatches(context.ids, entities, config.requestsPerCase, random);
+  const refs = Array.from({ length: features }, (_, f) => `${viewName(features)}:${featureName(f)}`);
+  const columns = batches.map((ids) => ({ [JOIN_KEY]: toColumn('int64', ids) }));
+  const pick = <T>(items: readonly T[], i: number): T => items[i % items.length] as T;
+  const contenders: Contender[] = [
+    { name: 'tessera', call: (i) => client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) }) },
+    {
+      name: 'tesseraEndToEnd',
+      call: (i) => client.getOnlineFeatures({ features: refs, entities: { [JOIN_KEY]: pick(batches, i) } }),
+    },
+  ];
+  let rowBytes: number | undefined;
+  if (cluster) {
+    const view = (await client.get('feature_view', viewName(features))).object;
+    if (view?.$case !== 'featureView') throw new Error(`registry has no feature view ${viewName(features)}`);
+    const field = viewField(view.value.id, view.value.version);
+    const keys = batches.map((ids) => ids.map((id) => context.keyPrefix + entityKey(view.value.entities, [id])));
+    const rows = await pipelinedHmget(cluster, pick(keys, 0), field);
+    if (rows.some((row) => row === null)) throw new Error(`raw HMGET found no row for some of ${field} (${backend})`);
+    rowBytes = Math.round(rows.reduce((sum, row) => sum + (row?.length ?? 0), 0) / rows.length);
+    contenders.push({ name: 'rawHmget', call: (i) => pipelinedHmget(cluster, pick(keys, i), field) });
+  }
+  const summaries = await measureInterleaved(contenders, config.measure);
+  const get = (name: string): LatencySummary => {
+    const summary = summaries.get(name);
+    if (!summary) throw new Error(`no summary for ${name}`);
+    return summary;
+  };
+  const tessera = get('tessera');
+  const rawHmget = summaries.get('rawHmget');
+  return {
+    id: caseId(backend, entities, features),
+    backend,
+    entities,
+    features,
+    rowBytes,
+    tessera,
+    tesseraEndToEnd: get('tesseraEndToEnd'),
+    rawHmget,
+    ratio: rawHmget && {
+      p50: tessera.p50Millis / rawHmget.p50Millis,
+      p99: tessera.p99Millis / rawHmget.p99Millis,
+    },
+    p99TargetMillis: P99_TARGET_MILLIS[`${entities}x${features}`],
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const { config } = options;
+  const startedAt = new Date();
+  const loadAtStart = loadavg();
+  const shapes = SHAPES.filter((s) => s.entities <= config.maxEntitiesPerRequest);
+  const wanted = (backend: Backend): typeof shapes =>
+    shapes.filter((s) => !options.only || caseId(backend, s.entities, s.features).includes(options.only));
+  const featureCounts = [...new Set(shapes.map((s) => s.features))];
+  const ids = populationIds(config.populationSize);
+  const results: CaseResult[] = [];
+  const cleanup = new Cleanup();
+  let redis: string | undefined;
+  try {
+    let nodes = options.redisNodes;
+    if (!nodes) {
+      const startedCluster = Date.now();
+      const handle = await startRedisCluster();
+      cleanup.add(() => handle.stop());
+      nodes = [...handle.nodes];
+      console.error(`bench: Redis Cluster on ${nodes.map((n) => n.port).join(',')} in ${Date.now() - startedCluster} ms`);
+    }
+    const keyPrefix = `bench-${process.pid}-${startedAt.getTime().toString(36)}:`;
+    const cluster = await connectCluster(nodes);
+    cleanup.add(() => cluster.quit().then(() => undefined));
+    redis = await redisVersion(cluster);
+    const nodeArgs = options.serverCpuProfDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfDir}`]
+      : [];
+
+    for (const backend of BACKENDS) {
+      const backendShapes = wanted(backend);
+      if (backendShapes.length === 0) continue;
+      const backendCleanup = new Cleanup();
+      try {
+        let serverArgs: string[];
+        if (backend === 'embedded') {
+          const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-lmdb-'));
+          backendCleanup.add(() => rm(dataDir, { recursive: true, force: true }));
+          serverArgs = ['--data-dir', dataDir];
+        } else {
+          const hosts = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+          serverArgs = ['--redis-cluster', hosts, '--key-prefix', keyPrefix];
+          const keys = ids.map((id) => keyPrefix + entityKey([ENTITY], [id]));
+          backendCleanup.add(() => pipelinedUnlink(cluster, keys));
+        }
+        const server = await startServerProcess(CLI_BIN, serverArgs, nodeArgs);
+        backendCleanup.add(() => server.stop());
+        const client = new TesseraClient({ address: server.address, timeoutMillis: 30_000 });
+        backendCleanup.add(() => client.close());
+        await client.apply(benchDefinitions(featureCounts), { author: 'bench' });
+        const written = await writeViews(client, ids, featureCounts, config);
+        const sample = ids.slice(0, Math.min(100, ids.length));
+        for (const view of written.values()) await verifyRead(client, view, sample, ids[0] as bigint);
+        console.error(`bench: ${backend} server pid ${server.pid} on ${server.address}, ${ids.length} entities written`);
+        const context: BackendContext = {
+          backend,
+          client,
+          keyPrefix,
+          cluster: backend === 'redis-cluster' ? cluster : undefined,
+          ids,
+        };
+        for (const shape of backendShapes) {
+          const result = await measureShape(context, shape.entities, shape.features, config);
+          console.error(
+            `bench: ${result.id}: p50 ${result.tessera.p50Millis.toFixed(3)} ms, p99 ${result.tessera.p99Millis.toFixed(3)} ms` +
+              (result.ratio ? `, ${result.ratio.p50.toFixed(1)}× raw at p50` : ''),
+          );
+          results.push(result);
+        }
+      } finally {
+        await backendCleanup.run();
+      }
+    }
+  } finally {
+    await cleanup.run();
+  }
+
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: ['tsx', 'bench/online-latency.ts', ...process.argv.slice(2)].join(' '),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      totalMemoryBytes: totalmem(),
+      platform: `${process.platform} ${release()}`,
+      node: process.version,
+      redis,
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadavg(),
+    },
+    git: gitState(),
+    config: {
+      ...config,
+      redisCluster: options.redisNodes ? 'given (--redis-cluster)' : 'started by the bench: 3 masters + 3 replicas',
+      only: options.only,
+      serverCpuProfDir: options.serverCpuProfDir,
+      featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
+      transport: 'gRPC over loopback to a `tessera serve` child process; one call in flight',
+    },
+    cases: results,
+  };
+  await mkdir(options.outDir, { recursive: true });
+  const file = join(options.outDir, `online-latency-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`\`${report.command}\` — ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Redis ${redis ?? '?'}\n`);
+  console.log(markdownTable(results));
+  console.log(`\nAll times in ms. Full results: ${file}`);
+}
+
+await main();

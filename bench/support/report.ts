@@ -1,0 +1,72 @@
+import type { LatencySummary } from './latency.js';
+
+/** Latency p99 goals from the online-serving issue, by `entities×features`. */
+export const P99_TARGET_MILLIS: Readonly<Record<string, number>> = { '1x50': 1, '100x50': 5 };
+
+/** Results of one case: one backend, one batch shape. */
+export interface CaseResult {
+  readonly id: string;
+  readonly backend: 'embedded' | 'redis-cluster';
+  readonly entities: number;
+  readonly features: number;
+  /** Size of one stored packed row of the view, bytes. */
+  readonly rowBytes: number | undefined;
+  /** GetOnlineFeatures through `getOnlineFeaturesRaw`: gRPC and the server, no client-side conversion. */
+  readonly tessera: LatencySummary;
+  /** The same through `getOnlineFeatures`: also builds the request and converts the reply to JS values. */
+  readonly tesseraEndToEnd: LatencySummary;
+  /** Pipelined HMGET of the same rows from the bench process (Redis only). */
+  readonly rawHmget: LatencySummary | undefined;
+  /** tessera / rawHmget at p50 and p99 (Redis only). */
+  readonly ratio: { readonly p50: number; readonly p99: number } | undefined;
+  /** The issue's p99 goal for this shape, if it has one. */
+  readonly p99TargetMillis: number | undefined;
+}
+
+function ms(value: number): string {
+  return value < 10 ? value.toFixed(3) : value.toFixed(1);
+}
+
+function ratio(value: number): string {
+  return `${value.toFixed(1)}×`;
+}
+
+/** The results as a markdown table, one row per case. */
+export function markdownTable(cases: readonly CaseResult[]): string {
+  const header = [
+    'backend',
+    'entities × features',
+    'Tessera p50',
+    'Tessera p99',
+    'client e2e p50',
+    'client e2e p99',
+    'raw HMGET p50',
+    'raw HMGET p99',
+    'Tessera/raw p50',
+    'Tessera/raw p99',
+    'calls',
+    'p99 target',
+  ];
+  const rows = cases.map((c) => {
+    const target =
+      c.p99TargetMillis === undefined
+        ? ''
+        : `< ${c.p99TargetMillis} ms: ${c.tessera.p99Millis < c.p99TargetMillis ? 'met' : 'missed'}`;
+    return [
+      c.backend,
+      `${c.entities} × ${c.features}`,
+      ms(c.tessera.p50Millis),
+      ms(c.tessera.p99Millis),
+      ms(c.tesseraEndToEnd.p50Millis),
+      ms(c.tesseraEndToEnd.p99Millis),
+      c.rawHmget ? ms(c.rawHmget.p50Millis) : '—',
+      c.rawHmget ? ms(c.rawHmget.p99Millis) : '—',
+      c.ratio ? ratio(c.ratio.p50) : '—',
+      c.ratio ? ratio(c.ratio.p99) : '—',
+      String(Math.min(c.tessera.calls, c.tesseraEndToEnd.calls, c.rawHmget?.calls ?? Infinity)),
+      target,
+    ];
+  });
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+const START_TIMEOUT_MILLIS = 30_000;
+/** SIGTERM lets the server close and write its CPU profile; SIGKILL after this long. */
+const STOP_TIMEOUT_MILLIS = 10_000;
+const OUTPUT_TAIL_CHARS = 4_000;
+
+/** A `tessera serve` child process. */
+export interface ServerProcess {
+  /** `host:port` it serves on. */
+  readonly address: string;
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL if it has not exited in time. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Children not stopped yet, killed on exit so a failed run leaves no server behind. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Starts `node <cliBin> serve --port 0 <args>` and resolves once it prints its
+ * `tessera: serving on <address>` line. `nodeArgs` go before the script (`--cpu-prof`, ...).
+ */
+export async function startServerProcess(
+  cliBin: string,
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, cliBin, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
+  };
+  child.stderr.on('data', keep);
+  const exited = once(child, 'exit');
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tessera serve printed no "serving on" line in ${START_TIMEOUT_MILLIS} ms:\n${output}`)), START_TIMEOUT_MILLIS);
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      output = (output + line + '\n').slice(-OUTPUT_TAIL_CHARS);
+      const match = /serving on (\S+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    });
+    void exited.then(([code, signal]) => {
+      clearTimeout(timer);
+      reject(new Error(`tessera serve exited (${String(code ?? signal)}) before serving:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    child.kill('SIGKILL');
+    live.delete(child);
+    await exited;
+    throw error;
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    address,
+    pid: child.pid as number,
+    stop() {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MILLIS);
+          child.kill('SIGTERM');
+          await exited;
+          clearTimeout(timer);
+        }
+        live.delete(child);
+      })();
+      return stopped;
+    },
+  };
+}
