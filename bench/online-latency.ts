@@ -177,7 +177,12 @@ async function writeViews(
 }
 
 /** Fails unless a read returns every feature PRESENT with the written value: a benchmark of misses is no benchmark. */
-async function verifyRead(client: TesseraClient, view: WrittenView, ids: readonly bigint[], firstId: bigint): Promise<void> {
+async function verifyRead(
+  client: TesseraClient,
+  view: WrittenView,
+  ids: readonly bigint[],
+  firstId: bigint,
+): Promise<void> {
   const refs = Array.from({ length: view.features }, (_, f) => `${viewName(view.features)}:${featureName(f)}`);
   const result = await client.getOnlineFeatures({ features: refs, entities: { [JOIN_KEY]: [...ids] } });
   for (let f = 0; f < view.features; f++) {
@@ -288,6 +293,11 @@ async function main(): Promise<void> {
   const { config } = options;
   const startedAt = new Date();
   const loadAtStart = loadavg();
+  if ((loadAtStart[0] ?? 0) > cpus().length / 2) {
+    console.error(
+      `bench: warning: load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs; figures will be noisy`,
+    );
+  }
   const shapes = SHAPES.filter((s) => s.entities <= config.maxEntitiesPerRequest);
   const wanted = (backend: Backend): typeof shapes =>
     shapes.filter((s) => !options.only || caseId(backend, s.entities, s.features).includes(options.only));
@@ -303,15 +313,15 @@ async function main(): Promise<void> {
       const handle = await startRedisCluster();
       cleanup.add(() => handle.stop());
       nodes = [...handle.nodes];
-      console.error(`bench: Redis Cluster on ${nodes.map((n) => n.port).join(',')} in ${Date.now() - startedCluster} ms`);
+      console.error(
+        `bench: Redis Cluster on ${nodes.map((n) => n.port).join(',')} in ${Date.now() - startedCluster} ms`,
+      );
     }
     const keyPrefix = `bench-${process.pid}-${startedAt.getTime().toString(36)}:`;
     const cluster = await connectCluster(nodes);
     cleanup.add(() => cluster.quit().then(() => undefined));
     redis = await redisVersion(cluster);
-    const nodeArgs = options.serverCpuProfDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfDir}`]
-      : [];
+    const nodeArgs = options.serverCpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfDir}`] : [];
 
     for (const backend of BACKENDS) {
       const backendShapes = wanted(backend);
@@ -337,7 +347,9 @@ async function main(): Promise<void> {
         const written = await writeViews(client, ids, featureCounts, config);
         const sample = ids.slice(0, Math.min(100, ids.length));
         for (const view of written.values()) await verifyRead(client, view, sample, ids[0] as bigint);
-        console.error(`bench: ${backend} server pid ${server.pid} on ${server.address}, ${ids.length} entities written`);
+        console.error(
+          `bench: ${backend} server pid ${server.pid} on ${server.address}, ${ids.length} entities written`,
+        );
         const context: BackendContext = {
           backend,
           client,
@@ -389,7 +401,9 @@ async function main(): Promise<void> {
   await mkdir(options.outDir, { recursive: true });
   const file = join(options.outDir, `online-latency-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, JSON.stringify(report, null, 2) + '\n');
-  console.log(`\`${report.command}\` — ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Redis ${redis ?? '?'}\n`);
+  console.log(
+    `\`${report.command}\` — ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Redis ${redis ?? '?'}\n`,
+  );
   console.log(markdownTable(results));
   console.log(`\nAll times in ms. Full results: ${file}`);
 }

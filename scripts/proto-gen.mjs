@@ -32,8 +32,13 @@ function generate(out) {
   // The real FileDescriptorSet (with imports) so reflection serves true file names and dependencies.
   const binpb = join(out, 'descriptors.binpb');
   execFileSync(buf, ['build', '--as-file-descriptor-set', '-o', binpb], { cwd: root, stdio: 'inherit' });
-  const base64 = readFileSync(binpb).toString('base64');
+  // grpc.health.v1 (vendored from grpc-health-check into third_party/proto) joins the set: concatenated FileDescriptorSets
+  // are one set, as repeated fields merge on the wire.
+  const healthBinpb = join(out, 'health.binpb');
+  execFileSync(buf, ['build', 'third_party/proto', '--as-file-descriptor-set', '-o', healthBinpb], { cwd: root, stdio: 'inherit' });
+  const base64 = Buffer.concat([readFileSync(binpb), readFileSync(healthBinpb)]).toString('base64');
   rmSync(binpb);
+  rmSync(healthBinpb);
   const lines = base64.match(/.{1,100}/g) ?? [];
   writeFileSync(
     join(out, 'descriptor-set.ts'),

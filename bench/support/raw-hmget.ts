@@ -11,7 +11,11 @@ const calculateSlot = requireFromIoredis('cluster-key-slot') as (key: string) =>
  * all masters in parallel, Buffers out. Like Tessera, it computes every key's slot and groups by
  * the client's slot table on each call; unlike Tessera, it decodes nothing and retries nothing.
  */
-export async function pipelinedHmget(cluster: Cluster, keys: readonly string[], field: string): Promise<(Buffer | null)[]> {
+export async function pipelinedHmget(
+  cluster: Cluster,
+  keys: readonly string[],
+  field: string,
+): Promise<(Buffer | null)[]> {
   const groups = new Map<readonly string[] | undefined, number[]>();
   const slotTable = cluster.slots;
   for (let k = 0; k < keys.length; k++) {

@@ -43,7 +43,10 @@ export async function startServerProcess(
   child.stderr.on('data', keep);
   const exited = once(child, 'exit');
   const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tessera serve printed no "serving on" line in ${START_TIMEOUT_MILLIS} ms:\n${output}`)), START_TIMEOUT_MILLIS);
+    const timer = setTimeout(
+      () => reject(new Error(`tessera serve printed no "serving on" line in ${START_TIMEOUT_MILLIS} ms:\n${output}`)),
+      START_TIMEOUT_MILLIS,
+    );
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       output = (output + line + '\n').slice(-OUTPUT_TAIL_CHARS);

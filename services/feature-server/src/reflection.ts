@@ -1,19 +1,16 @@
 import { ReflectionService } from '@grpc/reflection';
-import { loadSync } from '@grpc/proto-loader';
 import type { Server } from '@grpc/grpc-js';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { descriptorSetBytes } from '@tessera/proto';
 
 /**
  * Server reflection from the real FileDescriptorSet of proto/ (true file names and imports), so
  * grpcurl and buf curl can resolve every message. A package definition loaded from .proto text
  * would serve invented file names without dependencies, which breaks clients as soon as a file
- * imports another. The health service's single self-contained file comes from its package.
+ * imports another. The set includes grpc.health.v1 (vendored in third_party/proto).
  */
 export function addReflection(server: Server): void {
   const files = splitDescriptorSet(descriptorSetBytes);
-  const health = loadSync(healthProtoPath);
-  const definition = { 'tessera.descriptors': { fileDescriptorProtos: files }, ...health };
+  const definition = { 'tessera.descriptors': { fileDescriptorProtos: files } };
   new ReflectionService(definition as never).addToServer(server);
 }
 
