@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { TesseraError, formatProblems, isTesseraError } from '@tessera/core';
+import { TesseraError, formatProblems, formatTtl, isTesseraError } from '@tessera/core';
 import type { JoinKeyValue } from '@tessera/core';
 import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from '@tessera/client';
 import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
@@ -256,7 +256,7 @@ export async function main(argv: readonly string[]): Promise<number> {
                   String(v.version),
                   v.entities.join(','),
                   String(v.features.length),
-                  v.ttlSeconds ? `${v.ttlSeconds}s` : 'none',
+                  v.ttlSeconds ? formatTtl(Number(v.ttlSeconds)) : 'none',
                   v.owner,
                 ]),
               ),

@@ -38,7 +38,10 @@ export interface RedisClusterOnlineStoreOptions {
   readonly cluster?: Cluster;
   /** Prepended to every entity key, outside the hash tag (so it must not contain `{`). Default ''. */
   readonly keyPrefix?: string;
-  /** Timeout of one Redis command; a hung node then counts as failed and is retried. Default 1,000. */
+  /**
+   * Timeout of one Redis command: a hung node then counts as failed and is retried. 0 = none
+   * (a hung node then holds its requests until their deadline). Default 1,000.
+   */
   readonly commandTimeoutMillis?: number;
   /** Deadline of a request that brings no `deadlineMillis`. Default 5,000. */
   readonly requestTimeoutMillis?: number;
@@ -188,6 +191,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
 function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
   const nodes = (options.nodes ?? []).map(({ host, port }) => ({ host, port }));
   const connectTimeoutMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
+  const commandTimeoutMillis = options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS;
   return new Cluster(nodes, {
     // Fail fast instead of queueing while disconnected: the store answers UNAVAILABLE and the
     // caller (or the next request) retries; reconnection keeps going in the background.
@@ -196,7 +200,8 @@ function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
     slotsRefreshTimeout: connectTimeoutMillis,
     redisOptions: {
       connectTimeout: connectTimeoutMillis,
-      commandTimeout: options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS,
+      // ioredis reads 0 as "time out at once", so 0 here means no per-command timeout at all.
+      ...(commandTimeoutMillis > 0 ? { commandTimeout: commandTimeoutMillis } : {}),
       maxRetriesPerRequest: 1,
     },
   });

@@ -1,0 +1,132 @@
+import { spawn, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GO_BIN_DIR, ensureGrpcurl } from '../infra/go-tools.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const README_ADDRESS = '127.0.0.1:6566';
+
+interface Example {
+  readonly file: string;
+  readonly command: string;
+  /** The output block printed right after the command, if any. */
+  readonly expected?: string;
+}
+
+/** Every runnable command of a README's `sh` blocks, with the output block that follows it. */
+function examplesOf(file: string): Example[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const blocks = [...text.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({
+    lang: m[1]!,
+    body: m[2]!,
+    end: m.index + m[0].length,
+    start: m.index,
+  }));
+  const examples: Example[] = [];
+  blocks.forEach((block, i) => {
+    if (block.lang !== 'sh') return;
+    const commands = block.body.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
+    // Commands that start servers or the test suite itself are exercised elsewhere.
+    const runnable = commands.filter((c) => !/npm (start|test)|tessera serve/.test(c));
+    const next = blocks[i + 1];
+    const followed = next && next.lang !== 'sh' && text.slice(block.end, next.start).trim() === '';
+    runnable.forEach((command, k) => {
+      const last = k === runnable.length - 1;
+      examples.push({ file, command, ...(followed && last ? { expected: next.body } : {}) });
+    });
+  });
+  return examples;
+}
+
+function normalise(output: string): string {
+  return output
+    .split('\n')
+    .filter((line) => !line.startsWith('npm warn'))
+    .map((line) => line.trimEnd())
+    .join('\n')
+    .trim();
+}
+
+/** The READMEs' examples, run as printed against a server started like `npm start`. */
+describe('README examples work as printed', () => {
+  let server: ChildProcess;
+  let address: string;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    await ensureGrpcurl();
+    dir = mkdtempSync(join(tmpdir(), 'tessera-readme-'));
+    await new Promise<void>((resolve, reject) =>
+      execFile('node', ['examples/generate.mjs', join(dir, 'data')], { cwd: ROOT }, (e) => (e ? reject(e) : resolve())),
+    );
+    // The arguments of `npm start`, on a free port and a fresh data directory.
+    server = spawn(
+      'node',
+      [
+        'packages/cli/bin/tessera.js',
+        'serve',
+        '--port',
+        '0',
+        '--data-dir',
+        join(dir, 'store'),
+        '--apply',
+        'examples/feature_repo',
+        '--load',
+        join(dir, 'data'),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    address = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      let found = '';
+      server.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        found ||= /serving on (\S+)/.exec(out)?.[1] ?? '';
+        // Ready once the last sample file is loaded.
+        if (found && out.includes('product_stats@1')) resolve(found);
+      });
+      server.once('exit', (code) => reject(new Error(`tessera serve exited with ${code}: ${out}`)));
+    });
+    env = {
+      ...process.env,
+      TESSERA_SERVER: address,
+      PATH: [GO_BIN_DIR, join(ROOT, 'node_modules', '.bin'), process.env['PATH'] ?? ''].join(delimiter),
+    };
+  }, 300_000);
+
+  afterAll(() => {
+    server?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the start script is the server these examples run against', () => {
+    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts['start']!;
+    expect(start).toContain('examples/generate.mjs');
+    expect(start).toContain('serve --apply examples/feature_repo --load examples/data');
+  });
+
+  for (const file of ['README.md', 'examples/README.md']) {
+    it(`runs every command of ${file}`, async () => {
+      const examples = examplesOf(file);
+      expect(examples.length).toBeGreaterThan(3);
+      for (const example of examples) {
+        const command = example.command.replaceAll(README_ADDRESS, address);
+        const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+          execFile('bash', ['-c', command], { cwd: ROOT, env }, (error, stdout, stderr) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+          );
+        });
+        const expectsFailure = example.expected?.startsWith('tessera: ') ?? false;
+        expect(result.code === 0, `${command}\n${result.stderr}`).toBe(!expectsFailure);
+        if (example.expected !== undefined) {
+          expect(normalise(expectsFailure ? result.stderr : result.stdout), command).toBe(normalise(example.expected));
+        }
+      }
+    });
+  }
+});
