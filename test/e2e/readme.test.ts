@@ -14,6 +14,8 @@ interface Example {
   readonly command: string;
   /** The output block printed right after the command, if any. */
   readonly expected?: string;
+  /** Language of the output block: json blocks are compared as JSON (formatting aside). */
+  readonly expectedLang?: string;
 }
 
 /** Every runnable command of a README's `sh` blocks, with the output block that follows it. */
@@ -35,7 +37,7 @@ function examplesOf(file: string): Example[] {
     const followed = next && next.lang !== 'sh' && text.slice(block.end, next.start).trim() === '';
     runnable.forEach((command, k) => {
       const last = k === runnable.length - 1;
-      examples.push({ file, command, ...(followed && last ? { expected: next.body } : {}) });
+      examples.push({ file, command, ...(followed && last ? { expected: next.body, expectedLang: next.lang } : {}) });
     });
   });
   return examples;
@@ -123,7 +125,9 @@ describe('README examples work as printed', () => {
         });
         const expectsFailure = example.expected?.startsWith('tessera: ') ?? false;
         expect(result.code === 0, `${command}\n${result.stderr}`).toBe(!expectsFailure);
-        if (example.expected !== undefined) {
+        if (example.expected !== undefined && example.expectedLang === 'json') {
+          expect(JSON.parse(result.stdout), command).toEqual(JSON.parse(example.expected));
+        } else if (example.expected !== undefined) {
           expect(normalise(expectsFailure ? result.stderr : result.stdout), command).toBe(normalise(example.expected));
         }
       }
