@@ -26,6 +26,7 @@ import {
   seededRandom,
   viewName,
 } from './support/dataset.js';
+import { GrpcFloor } from './support/grpc-floor.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
 import { pipelinedHmget, pipelinedUnlink } from './support/raw-hmget.js';
@@ -304,6 +305,7 @@ async function main(): Promise<void> {
   const featureCounts = [...new Set(shapes.map((s) => s.features))];
   const ids = populationIds(config.populationSize);
   const results: CaseResult[] = [];
+  const grpcFloor: Partial<Record<Backend, LatencySummary>> = {};
   const cleanup = new Cleanup();
   let redis: string | undefined;
   try {
@@ -350,6 +352,13 @@ async function main(): Promise<void> {
         console.error(
           `bench: ${backend} server pid ${server.pid} on ${server.address}, ${ids.length} entities written`,
         );
+        const floorClient = new GrpcFloor(server.address);
+        backendCleanup.add(() => floorClient.close());
+        const floor = await measureInterleaved(
+          [{ name: 'grpcFloor', call: () => floorClient.check() }],
+          config.measure,
+        );
+        grpcFloor[backend] = floor.get('grpcFloor');
         const context: BackendContext = {
           backend,
           client,
@@ -396,6 +405,7 @@ async function main(): Promise<void> {
       featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
       transport: 'gRPC over loopback to a `tessera serve` child process; one call in flight',
     },
+    grpcFloor,
     cases: results,
   };
   await mkdir(options.outDir, { recursive: true });
@@ -405,6 +415,12 @@ async function main(): Promise<void> {
     `\`${report.command}\` — ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Redis ${redis ?? '?'}\n`,
   );
   console.log(markdownTable(results));
+  for (const [backend, floor] of Object.entries(grpcFloor)) {
+    console.log(
+      `\ngRPC floor, ${backend} server (grpc.health.v1 Check, no store access): ` +
+        `p50 ${floor.p50Millis.toFixed(3)} ms, p99 ${floor.p99Millis.toFixed(3)} ms`,
+    );
+  }
   console.log(`\nAll times in ms. Full results: ${file}`);
 }
 

@@ -35,7 +35,10 @@ function generate(out) {
   // grpc.health.v1 (vendored from grpc-health-check into third_party/proto) joins the set: concatenated FileDescriptorSets
   // are one set, as repeated fields merge on the wire.
   const healthBinpb = join(out, 'health.binpb');
-  execFileSync(buf, ['build', 'third_party/proto', '--as-file-descriptor-set', '-o', healthBinpb], { cwd: root, stdio: 'inherit' });
+  execFileSync(buf, ['build', 'third_party/proto', '--as-file-descriptor-set', '-o', healthBinpb], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   const base64 = Buffer.concat([readFileSync(binpb), readFileSync(healthBinpb)]).toString('base64');
   rmSync(binpb);
   rmSync(healthBinpb);
