@@ -66,7 +66,7 @@ const FULL: RunConfig = {
   requestsPerCase: 64,
   writeBatchRows: 2_000,
   maxEntitiesPerRequest: 1_000,
-  measure: { warmupCalls: 200, calls: 2_000, maxCaseMillis: 15_000, blockCalls: 50 },
+  measure: { warmupCalls: 200, maxWarmupMillis: 1_000, calls: 2_000, maxCaseMillis: 15_000, blockCalls: 50 },
 };
 const SMOKE: RunConfig = {
   mode: 'smoke',
@@ -74,7 +74,7 @@ const SMOKE: RunConfig = {
   requestsPerCase: 8,
   writeBatchRows: 2_000,
   maxEntitiesPerRequest: 100,
-  measure: { warmupCalls: 5, calls: 20, maxCaseMillis: 5_000, blockCalls: 10 },
+  measure: { warmupCalls: 5, maxWarmupMillis: 1_000, calls: 20, maxCaseMillis: 5_000, blockCalls: 10 },
 };
 const RANDOM_SEED = 20_261_122;
 
@@ -253,7 +253,7 @@ async function measureShape(
       call: (i) => client.getOnlineFeatures({ features: refs, entities: { [JOIN_KEY]: pick(batches, i) } }),
     },
   ];
-  let rowBytes: number | undefined;
+  let rowBytes: number | null = null;
   if (cluster) {
     const view = (await client.get('feature_view', viewName(features))).object;
     if (view?.$case !== 'featureView') throw new Error(`registry has no feature view ${viewName(features)}`);
@@ -271,7 +271,7 @@ async function measureShape(
     return summary;
   };
   const tessera = get('tessera');
-  const rawHmget = summaries.get('rawHmget');
+  const rawHmget = summaries.get('rawHmget') ?? null;
   return {
     id: caseId(backend, entities, features),
     backend,
@@ -285,7 +285,7 @@ async function measureShape(
       p50: tessera.p50Millis / rawHmget.p50Millis,
       p99: tessera.p99Millis / rawHmget.p99Millis,
     },
-    p99TargetMillis: P99_TARGET_MILLIS[`${entities}x${features}`],
+    p99TargetMillis: P99_TARGET_MILLIS[`${entities}x${features}`] ?? null,
   };
 }
 

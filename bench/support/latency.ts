@@ -7,8 +7,10 @@ export interface Contender {
 
 /** Bounds of one measurement. */
 export interface MeasureOptions {
-  /** Calls per contender before any sample is kept. */
+  /** Calls per contender before any sample is kept... */
   readonly warmupCalls: number;
+  /** ...or fewer, when they take longer than this per contender. */
+  readonly maxWarmupMillis: number;
   /** Samples kept per contender at most. */
   readonly calls: number;
   /** Wall-clock budget of the whole case (warm-up included); measuring stops when it is spent. */
@@ -39,7 +41,8 @@ export async function measureInterleaved(
   const startedAt = Date.now();
   const outOfTime = (): boolean => Date.now() - startedAt > options.maxCaseMillis;
   for (const contender of contenders) {
-    for (let i = 0; i < options.warmupCalls && !outOfTime(); i++) await contender.call(i);
+    const warmupEnd = Date.now() + options.maxWarmupMillis;
+    for (let i = 0; i < options.warmupCalls && Date.now() < warmupEnd; i++) await contender.call(i);
   }
   const samples = contenders.map(() => [] as number[]);
   let next = 0;

@@ -9,18 +9,18 @@ export interface CaseResult {
   readonly backend: 'embedded' | 'redis-cluster';
   readonly entities: number;
   readonly features: number;
-  /** Size of one stored packed row of the view, bytes. */
-  readonly rowBytes: number | undefined;
+  /** Mean size of the stored packed rows read in the case, bytes (Redis only; null for LMDB). */
+  readonly rowBytes: number | null;
   /** GetOnlineFeatures through `getOnlineFeaturesRaw`: gRPC and the server, no client-side conversion. */
   readonly tessera: LatencySummary;
   /** The same through `getOnlineFeatures`: also builds the request and converts the reply to JS values. */
   readonly tesseraEndToEnd: LatencySummary;
   /** Pipelined HMGET of the same rows from the bench process (Redis only). */
-  readonly rawHmget: LatencySummary | undefined;
+  readonly rawHmget: LatencySummary | null;
   /** tessera / rawHmget at p50 and p99 (Redis only). */
-  readonly ratio: { readonly p50: number; readonly p99: number } | undefined;
+  readonly ratio: { readonly p50: number; readonly p99: number } | null;
   /** The issue's p99 goal for this shape, if it has one. */
-  readonly p99TargetMillis: number | undefined;
+  readonly p99TargetMillis: number | null;
 }
 
 function ms(value: number): string {
@@ -49,7 +49,7 @@ export function markdownTable(cases: readonly CaseResult[]): string {
   ];
   const rows = cases.map((c) => {
     const target =
-      c.p99TargetMillis === undefined
+      c.p99TargetMillis === null
         ? ''
         : `< ${c.p99TargetMillis} ms: ${c.tessera.p99Millis < c.p99TargetMillis ? 'met' : 'missed'}`;
     return [

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GO_BIN_DIR, ensureGrpcurl } from '../infra/go-tools.js';
 
@@ -62,9 +63,7 @@ describe('README examples work as printed', () => {
   beforeAll(async () => {
     await ensureGrpcurl();
     dir = mkdtempSync(join(tmpdir(), 'tessera-readme-'));
-    await new Promise<void>((resolve, reject) =>
-      execFile('node', ['examples/generate.mjs', join(dir, 'data')], { cwd: ROOT }, (e) => (e ? reject(e) : resolve())),
-    );
+    await promisify(execFile)('node', ['examples/generate.mjs', join(dir, 'data')], { cwd: ROOT });
     // The arguments of `npm start`, on a free port and a fresh data directory.
     server = spawn(
       'node',
