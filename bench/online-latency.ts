@@ -66,7 +66,7 @@ const FULL: RunConfig = {
   requestsPerCase: 64,
   writeBatchRows: 2_000,
   maxEntitiesPerRequest: 1_000,
-  measure: { warmupCalls: 200, maxWarmupMillis: 1_000, calls: 2_000, maxCaseMillis: 15_000, blockCalls: 50 },
+  measure: { warmupCalls: 200, maxWarmupMillis: 1_000, calls: 2_000, maxCaseMillis: 20_000, blockCalls: 50 },
 };
 const SMOKE: RunConfig = {
   mode: 'smoke',
@@ -229,6 +229,7 @@ function gitState(): { commit: string; changedFiles: number } | undefined {
 interface BackendContext {
   readonly backend: Backend;
   readonly client: TesseraClient;
+  readonly floorClient: GrpcFloor;
   readonly keyPrefix: string;
   readonly cluster: Cluster | undefined;
   readonly ids: readonly bigint[];
@@ -247,6 +248,7 @@ async function measureShape(
   const columns = batches.map((ids) => ({ [JOIN_KEY]: toColumn('int64', ids) }));
   const pick = <T>(items: readonly T[], i: number): T => items[i % items.length] as T;
   const contenders: Contender[] = [
+    { name: 'grpcFloor', call: () => context.floorClient.check() },
     { name: 'tessera', call: (i) => client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) }) },
     {
       name: 'tesseraEndToEnd',
@@ -280,6 +282,7 @@ async function measureShape(
     rowBytes,
     tessera,
     tesseraEndToEnd: get('tesseraEndToEnd'),
+    grpcFloor: get('grpcFloor'),
     rawHmget,
     ratio: rawHmget && {
       p50: tessera.p50Millis / rawHmget.p50Millis,
@@ -305,7 +308,6 @@ async function main(): Promise<void> {
   const featureCounts = [...new Set(shapes.map((s) => s.features))];
   const ids = populationIds(config.populationSize);
   const results: CaseResult[] = [];
-  const grpcFloor: Partial<Record<Backend, LatencySummary>> = {};
   const cleanup = new Cleanup();
   let redis: string | undefined;
   try {
@@ -354,14 +356,10 @@ async function main(): Promise<void> {
         );
         const floorClient = new GrpcFloor(server.address);
         backendCleanup.add(() => floorClient.close());
-        const floor = await measureInterleaved(
-          [{ name: 'grpcFloor', call: () => floorClient.check() }],
-          config.measure,
-        );
-        grpcFloor[backend] = floor.get('grpcFloor');
         const context: BackendContext = {
           backend,
           client,
+          floorClient,
           keyPrefix,
           cluster: backend === 'redis-cluster' ? cluster : undefined,
           ids,
@@ -405,7 +403,6 @@ async function main(): Promise<void> {
       featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
       transport: 'gRPC over loopback to a `tessera serve` child process; one call in flight',
     },
-    grpcFloor,
     cases: results,
   };
   await mkdir(options.outDir, { recursive: true });
@@ -415,12 +412,6 @@ async function main(): Promise<void> {
     `\`${report.command}\` — ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Redis ${redis ?? '?'}\n`,
   );
   console.log(markdownTable(results));
-  for (const [backend, floor] of Object.entries(grpcFloor)) {
-    console.log(
-      `\ngRPC floor, ${backend} server (grpc.health.v1 Check, no store access): ` +
-        `p50 ${floor.p50Millis.toFixed(3)} ms, p99 ${floor.p99Millis.toFixed(3)} ms`,
-    );
-  }
   console.log(`\nAll times in ms. Full results: ${file}`);
 }
 

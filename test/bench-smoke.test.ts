@@ -19,6 +19,7 @@ interface CaseResult {
   id: string;
   tessera: Summary;
   tesseraEndToEnd: Summary;
+  grpcFloor: Summary;
   rawHmget: Summary | null;
   ratio: { p50: number; p99: number } | null;
 }
@@ -61,7 +62,7 @@ describe('bench/online-latency.ts --smoke', () => {
         'redis-cluster 100x50',
       ]);
       for (const c of report.cases) {
-        const summaries = [c.tessera, c.tesseraEndToEnd, ...(c.rawHmget ? [c.rawHmget] : [])];
+        const summaries = [c.tessera, c.tesseraEndToEnd, c.grpcFloor, ...(c.rawHmget ? [c.rawHmget] : [])];
         for (const s of summaries) {
           expect(s.calls, c.id).toBeGreaterThan(0);
           expect(s.p50Millis, c.id).toBeGreaterThan(0);

@@ -15,6 +15,8 @@ export interface CaseResult {
   readonly tessera: LatencySummary;
   /** The same through `getOnlineFeatures`: also builds the request and converts the reply to JS values. */
   readonly tesseraEndToEnd: LatencySummary;
+  /** A gRPC health check to the same server in the same run: the round trip every call pays. */
+  readonly grpcFloor: LatencySummary;
   /** Pipelined HMGET of the same rows from the bench process (Redis only). */
   readonly rawHmget: LatencySummary | null;
   /** tessera / rawHmget at p50 and p99 (Redis only). */
@@ -44,6 +46,7 @@ export function markdownTable(cases: readonly CaseResult[]): string {
     'raw HMGET p99',
     'Tessera/raw p50',
     'Tessera/raw p99',
+    'gRPC floor p50',
     'calls',
     'p99 target',
   ];
@@ -63,6 +66,7 @@ export function markdownTable(cases: readonly CaseResult[]): string {
       c.rawHmget ? ms(c.rawHmget.p99Millis) : '—',
       c.ratio ? ratio(c.ratio.p50) : '—',
       c.ratio ? ratio(c.ratio.p99) : '—',
+      ms(c.grpcFloor.p50Millis),
       String(Math.min(c.tessera.calls, c.tesseraEndToEnd.calls, c.rawHmget?.calls ?? Infinity)),
       target,
     ];
