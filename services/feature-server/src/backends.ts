@@ -28,30 +28,24 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
   switch (options.kind) {
     case 'embedded': {
       const store = new LmdbOnlineStore({ path: join(options.dataDir, 'online') });
-      const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
-      return {
-        store,
-        registry,
-        close: async () => {
-          await registry.close();
-          await store.close();
-        },
-      };
+      return withClose(store, await Registry.open(new LmdbRegistryLog({ directory: options.dataDir })));
     }
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
-      const registry = await Registry.open(
-        new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` }),
-      );
-      return {
-        store,
-        registry,
-        close: async () => {
-          await registry.close();
-          await store.close();
-        },
-      };
+      const log = new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
+      return withClose(store, await Registry.open(log));
     }
   }
+}
+
+function withClose(store: OnlineStore, registry: Registry): Backends {
+  return {
+    store,
+    registry,
+    close: async () => {
+      await registry.close();
+      await store.close();
+    },
+  };
 }

@@ -6,6 +6,7 @@ import type {
   OnlineLookup,
   OnlineStore,
   RegisteredView,
+  ResolvedFeatures,
   ValueType,
 } from '@tessera/core';
 import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/client';
@@ -47,15 +48,8 @@ export interface ReadPlan {
   readonly joinKeys: readonly JoinKeySpec[];
 }
 
-/** A resolved feature: the view version and the storage index of the feature in it. */
-export interface ResolvedFeature {
-  readonly view: RegisteredView;
-  readonly featureIndex: number;
-  readonly ref: string;
-}
-
-/** Builds a read plan from resolved features (in request order). */
-export function buildReadPlan(features: readonly ResolvedFeature[]): ReadPlan {
+/** Builds a read plan from the registry's resolution of a request's features (in request order). */
+export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
   const groups: {
     entities: readonly string[];
     joinKeys: readonly JoinKeySpec[];
@@ -65,7 +59,8 @@ export function buildReadPlan(features: readonly ResolvedFeature[]): ReadPlan {
   const groupByEntities = new Map<string, number>();
   const joinKeys = new Map<string, JoinKeySpec>();
   const outputs: OutputFeature[] = [];
-  for (const f of features) {
+  for (const wanted of resolved.features) {
+    const f = { view: resolved.views[wanted.viewSlot]!.view, featureIndex: wanted.featureIndex, ref: wanted.ref };
     const entitiesId = f.view.entities.join(',');
     let g = groupByEntities.get(entitiesId);
     if (g === undefined) {

@@ -18,14 +18,7 @@ export function createRegistryAccess(registry: Registry): RegistryAccess {
   return {
     sequence: () => registry.state().sequence,
     readPlan(refs, featureService) {
-      const resolved = registry.resolveFeatures(featureService !== '' ? { featureService } : { refs });
-      return buildReadPlan(
-        resolved.features.map((f) => ({
-          view: resolved.views[f.viewSlot]!.view,
-          featureIndex: f.featureIndex,
-          ref: f.ref,
-        })),
-      );
+      return buildReadPlan(registry.resolveFeatures(featureService !== '' ? { featureService } : { refs }));
     },
     view(ref) {
       if (ref === '')
