@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { parseClusterNodes, parseInfo, SLOT_COUNT, slotOwners } from './cluster-nodes.js';
 import { ensureGrpcurl, GRPCURL } from './go-tools.js';
-import { isPortFree } from './ports.js';
+import { findFreePorts, isPortFree, isPortReserved, releasePorts } from './ports.js';
+import { sleep } from './processes.js';
 import { startRedisCluster } from './redis-cluster.js';
 import type { RedisClusterHandle, RedisNodeAddress } from './redis-cluster.js';
 import { RedisReplyError, sendRedisCommand, sendRedisTextCommand } from './redis-command.js';
@@ -12,8 +13,73 @@ import { RedisReplyError, sendRedisCommand, sendRedisTextCommand } from './redis
 /** With cluster-node-timeout 2000 ms a replica is promoted in about 3–5 s; 20 s leaves room on a busy CI. */
 const FAILOVER_BOUND_MILLIS = 20_000;
 
-async function readRole(address: RedisNodeAddress): Promise<string | undefined> {
-  return parseInfo(await sendRedisTextCommand(address, ['INFO', 'replication'])).get('role');
+/** Polls `read` every 100 ms until `done` holds or `timeoutMillis` passed, and returns the last value read. */
+async function pollFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMillis: number): Promise<T> {
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() >= deadline) return value;
+    await sleep(100);
+  }
+}
+
+/** {@link isPortReserved} as a separate Node process (another vitest fork) sees it. */
+async function isPortReservedInChild(port: number): Promise<boolean> {
+  const portsModule = new URL('./ports.ts', import.meta.url).href;
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    `import { isPortReserved } from ${JSON.stringify(portsModule)}; console.log(await isPortReserved(${port}));`,
+  ]);
+  return stdout.trim() === 'true';
+}
+
+async function readMyId(address: RedisNodeAddress): Promise<string> {
+  return sendRedisTextCommand(address, ['CLUSTER', 'MYID']);
+}
+
+/** Who the node on `address` is and whom it replicates, from the node itself. */
+interface ReplicationView {
+  readonly port: number;
+  readonly id: string;
+  readonly role: string | undefined;
+  /** For a replica: its master's port and cluster id; undefined for a master. */
+  readonly masterPort: number | undefined;
+  readonly masterId: string | undefined;
+  /** `master_replid` and `master_replid2`: which data set history the node carries. */
+  readonly replIds: readonly string[];
+}
+
+async function describeReplication(address: RedisNodeAddress): Promise<ReplicationView> {
+  const info = parseInfo(await sendRedisTextCommand(address, ['INFO', 'replication']));
+  const myself = parseClusterNodes(await sendRedisTextCommand(address, ['CLUSTER', 'NODES'])).find(
+    (entry) => entry.myself,
+  );
+  const masterPort = info.get('master_port');
+  return {
+    port: address.port,
+    id: myself?.id ?? '?',
+    role: info.get('role'),
+    masterPort: masterPort === undefined ? undefined : Number(masterPort),
+    masterId: myself?.masterId,
+    replIds: [info.get('master_replid') ?? '?', info.get('master_replid2') ?? '?'],
+  };
+}
+
+/** Every node of the cluster as `port=id-prefix role[>master port]`, for failure messages. */
+async function describeNodes(cluster: RedisClusterHandle): Promise<string> {
+  const views = await Promise.all(
+    cluster.nodes.map((node) =>
+      describeReplication(node).then(
+        (view) =>
+          `${view.port}=${view.id.slice(0, 8)} ${view.role ?? '?'}${view.masterPort ? `>${view.masterPort}` : ''}`,
+        (error: unknown) => `${node.port}: ${String(error)}`,
+      ),
+    ),
+  );
+  return views.join(', ');
 }
 
 /** Sets a key that the master on `address` owns (keys it does not own answer MOVED) and returns it. */
@@ -58,28 +124,84 @@ describe('dedicated Redis Cluster', () => {
     if (!victim) throw new Error('no master');
     const [replica] = await cluster.replicasOf(victim.port);
     if (!replica) throw new Error(`master ${victim.port} has no replica`);
+    const victimId = await readMyId(victim);
+    const replicaId = await readMyId(replica);
+    // The node on replica.port is the one replicating from the victim, by id and by replication link.
+    const before = await describeReplication(replica);
+    expect(before, `replica ${replica.port} (${replicaId}) before the failover`).toMatchObject({
+      role: 'slave',
+      masterPort: victim.port,
+      masterId: victimId,
+    });
     const key = await setKeyOwnedBy(victim, 'before-failover');
     // WAIT makes the write reach the replica, so it must survive the failover.
-    expect(await sendRedisCommand(victim, ['WAIT', 1, 5_000])).toBe(1);
+    expect(await sendRedisCommand(victim, ['WAIT', 1, 5_000]), `WAIT on ${victim.port} (${victimId})`).toBe(1);
 
     const stoppedAt = Date.now();
     await cluster.stopNode(victim.port);
-    expect(await isPortFree(victim.port)).toBe(true);
-    await expect
-      .poll(() => readRole(replica).catch(() => undefined), { timeout: FAILOVER_BOUND_MILLIS, interval: 100 })
-      .toBe('master');
+    expect(await isPortFree(victim.port), `port ${victim.port} after stopping ${victimId}`).toBe(true);
+    // The dead master's port stays reserved: a replica keeps reconnecting to it until it is promoted, and
+    // would full-resync from any other fork's redis-server started there.
+    expect(await isPortReservedInChild(victim.port), `stopped node ${victim.port} seen from another process`).toBe(
+      true,
+    );
+    const afterKill = await pollFor(
+      () => describeReplication(replica).catch((error: unknown) => String(error)),
+      (view) => typeof view !== 'string' && view.role === 'master',
+      FAILOVER_BOUND_MILLIS,
+    );
+    expect(afterKill, `replica ${replica.port} (${replicaId}) once its master ${victim.port} died`).toMatchObject({
+      id: replicaId,
+      role: 'master',
+    });
     const failoverMillis = Date.now() - stoppedAt;
     expect(failoverMillis).toBeLessThan(FAILOVER_BOUND_MILLIS);
 
     await cluster.waitForHealthy();
-    expect((await cluster.masters()).map((master) => master.port)).toContain(replica.port);
-    expect(await sendRedisCommand(replica, ['GET', key])).toBe('before-failover');
+    const promoted = await describeReplication(replica);
+    expect(promoted, `node on ${replica.port} after the failover`).toMatchObject({ id: replicaId, role: 'master' });
+    const masters = await cluster.masters();
+    expect(
+      masters.map((master) => master.port),
+      `masters after the failover: ${await describeNodes(cluster)}`,
+    ).toContain(replica.port);
+    expect(
+      await sendRedisCommand(replica, ['GET', key]),
+      `GET ${key} on promoted ${replica.port} (${replicaId}), keys there: ${String(await sendRedisCommand(replica, ['DBSIZE']))}, ` +
+        `replication ids ${promoted.replIds.join('/')}`,
+    ).toBe('before-failover');
 
     await cluster.startNode(victim.port);
     await cluster.waitForHealthy({ requireReplicas: true });
-    expect(await readRole(victim)).toBe('slave');
-    expect(await cluster.replicasOf(replica.port)).toEqual([victim]);
-    expect((await cluster.masters()).map((master) => master.port)).not.toContain(victim.port);
+    const rejoined = await describeReplication(victim);
+    expect(rejoined, `restarted node on ${victim.port}`).toMatchObject({
+      id: victimId,
+      role: 'slave',
+      masterPort: replica.port,
+      masterId: replicaId,
+    });
+    expect(
+      await cluster.replicasOf(replica.port),
+      `replicas of ${replica.port}: ${await describeNodes(cluster)}`,
+    ).toEqual([victim]);
+    expect(
+      (await cluster.masters()).map((master) => master.port),
+      `masters after the restart: ${await describeNodes(cluster)}`,
+    ).not.toContain(victim.port);
+  });
+
+  it('keeps the ports it hands out reserved against other processes until released', async () => {
+    const [port] = await findFreePorts(1, { offsets: [0, 10_000] });
+    if (port === undefined) throw new Error('findFreePorts returned no port');
+    try {
+      expect(await isPortReservedInChild(port), `port ${port} seen from another process`).toBe(true);
+      expect(await isPortReservedInChild(port + 10_000), `bus port ${port + 10_000} seen from another process`).toBe(
+        true,
+      );
+    } finally {
+      releasePorts([port], [0, 10_000]);
+    }
+    await expect.poll(() => isPortReservedInChild(port), { message: `port ${port} after release` }).toBe(false);
   });
 
   it('frees its ports and removes its directory on stop', async () => {
@@ -93,7 +215,10 @@ describe('dedicated Redis Cluster', () => {
       await cluster.stop();
 
       expect(existsSync(cluster.dir)).toBe(false);
-      for (const port of ports) expect(await isPortFree(port)).toBe(true);
+      for (const port of ports) {
+        expect(await isPortFree(port), `port ${port} after stop`).toBe(true);
+        expect(await isPortReserved(port), `reservation of port ${port} after stop`).toBe(false);
+      }
       await cluster.stop(); // a second stop is a no-op, as `await using` may call it again
     } finally {
       await cluster?.stop();
