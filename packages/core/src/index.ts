@@ -66,3 +66,12 @@ export { MAX_TIMESTAMP_MILLIS, TIMESTAMP_FORMATS_HINT, parseTimestamp, formatTim
 export { WRONG_TYPE, coerceFeatureValue, coerceJoinKey, formatValue, describeValue } from './values.js';
 export { DEFAULT_MAX_PROBLEMS, validateWriteBatch } from './validate-write.js';
 export type { WriteBatchInput, ValidateWriteOptions, ValidatedBatch } from './validate-write.js';
+export type {
+  OfflineStore,
+  OfflineBatch,
+  OfflineInsertOptions,
+  TypedColumn,
+  EntityRowsInput,
+  HistoricalRequest,
+  HistoricalChunk,
+} from './offline-store.js';

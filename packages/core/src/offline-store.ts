@@ -1,0 +1,88 @@
+/**
+ * The offline store contract: every written value kept with its event time, and point-in-time
+ * correct retrieval ("what did we know about each entity at each of these moments").
+ *
+ * Table layout (one table per feature view version, identifiers from the registry only):
+ * `fv_<view>__v<version>` with the view's join keys (Int64 / String, in `joinKeys` order),
+ * `event_ts DateTime64(3, 'UTC')`, `created_ts DateTime64(6, 'UTC')`, one Nullable column per
+ * scalar feature (named as the feature) and, for list features, `Array(...)` plus a
+ * `<feature>__is_null UInt8` column (ClickHouse has no Nullable arrays);
+ * ReplacingMergeTree(created_ts) ORDER BY (join keys, event_ts) PARTITION BY toYYYYMM(event_ts).
+ */
+import type { FeatureValue, JoinKeyValue, RegisteredView, ValueType } from './model.js';
+import type { ResolvedFeatures } from './registry/refs.js';
+
+/** A validated batch of one view version, columnar. */
+export interface OfflineBatch {
+  /** Per row, the join key values in `view.joinKeys` order. */
+  readonly joinKeyValues: readonly (readonly JoinKeyValue[])[];
+  readonly eventTsMillis: Float64Array;
+  /** Per feature (in `view.features` order), one value per row. */
+  readonly featureValues: readonly (readonly FeatureValue[])[];
+}
+
+export interface OfflineInsertOptions {
+  /** ClickHouse insert deduplication token: a retried insert with the same token writes nothing again. */
+  readonly dedupToken?: string;
+  /** Absolute deadline, ms since the epoch. */
+  readonly deadlineMillis?: number;
+}
+
+/** A typed column of values (null = no value). */
+export interface TypedColumn {
+  readonly name: string;
+  readonly type: ValueType;
+  readonly values: readonly FeatureValue[];
+}
+
+/** The rows a training set is built for. */
+export type EntityRowsInput =
+  | {
+      readonly kind: 'rows';
+      /** Join key name → one value per row. */
+      readonly keys: ReadonlyMap<string, readonly JoinKeyValue[]>;
+      /** The moment each row asks about, ms since the epoch. */
+      readonly eventTsMillis: readonly number[];
+      /** Extra columns (labels) passed through unchanged. */
+      readonly passthrough: readonly TypedColumn[];
+    }
+  | {
+      readonly kind: 'sql';
+      /** A ClickHouse SELECT returning the join keys and `event_ts` (other columns pass through). */
+      readonly sql: string;
+    };
+
+export interface HistoricalRequest {
+  readonly entities: EntityRowsInput;
+  readonly features: ResolvedFeatures;
+  /** Rows per chunk. */
+  readonly chunkRows: number;
+  readonly format: 'columns' | 'arrow';
+  readonly deadlineMillis?: number;
+  /** Cancels the query (client gone, deadline). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One chunk of a training set, rows in input order: the input columns (join keys, `event_ts`,
+ * passthrough) then one column per feature named `<view>__<feature>`.
+ */
+export interface HistoricalChunk {
+  /** Index of the chunk's first row in the input order. */
+  readonly firstRow: number;
+  readonly rowCount: number;
+  /** Set with format 'columns'. */
+  readonly columns?: readonly TypedColumn[];
+  /** Set with format 'arrow': one Arrow IPC stream holding this chunk's record batch. */
+  readonly arrowIpc?: Uint8Array;
+}
+
+export interface OfflineStore {
+  /** Creates, idempotently, the table of every given view version that lacks one. */
+  ensureTables(views: readonly RegisteredView[]): Promise<void>;
+  /** Inserts one validated batch of a view version as one insert. */
+  insert(view: RegisteredView, batch: OfflineBatch, options?: OfflineInsertOptions): Promise<void>;
+  /** Streams a point-in-time correct training set; a failure ends the stream with an error, never short. */
+  historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk>;
+  close(): Promise<void>;
+}
