@@ -84,7 +84,34 @@ for (let i = 0; i < PRODUCTS; i++) {
   });
 }
 
-mkdirSync(out, { recursive: true });
+// History for training sets: monthly snapshots of customer_stats through 2024 for customers
+// 1001–1020, at fixed dates (so the training set in the walk-through is the same everywhere).
+const history = [];
+for (let i = 0; i < 20; i++) {
+  const id = 1001 + i;
+  let loyalty = round(random() * 2, 1);
+  let purchases = Math.floor(random() * 4);
+  for (let month = 0; month < 12; month++) {
+    purchases = Math.max(0, purchases + Math.floor(random() * 5) - 2);
+    loyalty = round(Math.min(5, Math.max(0, loyalty + (random() - 0.4) * 0.8)), 1);
+    const basket = round(20 + random() * 80);
+    history.push({
+      customer_id: id,
+      event_ts: new Date(
+        Date.UTC(2024, month, 1 + Math.floor(random() * 27), 8 + Math.floor(random() * 10)),
+      ).toISOString(),
+      purchase_value_30d: round(purchases * basket),
+      purchases_30d: purchases,
+      avg_basket_value: purchases ? basket : 0,
+      loyalty_score: loyalty,
+      segment: purchases === 0 ? 'new' : loyalty >= 3.5 ? 'vip' : 'regular',
+      last_purchase_at: null,
+    });
+  }
+}
+
+mkdirSync(join(out, 'history'), { recursive: true });
+writeFileSync(join(out, 'history', 'customer_stats.csv'), csv(history));
 for (const [name, rows] of Object.entries({
   customer_stats: customerStats,
   customer_profile: customerProfile,

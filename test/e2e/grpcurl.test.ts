@@ -101,6 +101,6 @@ feature_views:
       (e: { stderr: string }) => e.stderr,
     );
     expect(failure).toContain('Unimplemented');
-    expect(failure).toContain('GetHistorical');
+    expect(failure).toContain('Materialize');
   });
 });

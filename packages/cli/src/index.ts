@@ -6,7 +6,8 @@ import type { JoinKeyValue } from '@tessera/core';
 import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from '@tessera/client';
 import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
 import type { BackendOptions } from '@tessera/feature-server';
-import { Durability } from '@tessera/proto';
+import { Durability, WriteTarget } from '@tessera/proto';
+import { buildTrainingSet } from './historical.js';
 import { cellText, displayRefs, table, toJsonRows } from './format.js';
 import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
 import { loadRepository } from './repo-files.js';
@@ -36,6 +37,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--data-dir <dir>', 'embedded data directory', '.tessera')
     .option('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,... (cluster mode)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (cluster mode)', '')
+    .option(
+      '--clickhouse-url <url>',
+      'ClickHouse HTTP endpoint of the offline store (default: embedded chDB under --data-dir; none in cluster mode)',
+    )
     .option('--apply <repo>', 'apply this feature repository once the server is up')
     .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
     .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
@@ -143,9 +148,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command('write')
-    .description('write rows from a CSV (header row) or JSONL file to a feature view, online')
+    .description('write rows from a CSV (header row), JSONL or Parquet file to a feature view')
     .argument('<view>', 'feature view, "name" or "name@version"')
-    .argument('<file>', '.csv or .jsonl file: join keys, event_ts, features')
+    .argument('<file>', '.csv, .jsonl or .parquet file: join keys, event_ts, features')
+    .addOption(
+      new Option('--target <target>', 'where the rows go').choices(['both', 'online', 'offline']).default('both'),
+    )
     .option('--timestamp-column <name>', "column holding each row's event time", DEFAULT_TIMESTAMP_COLUMN)
     .option('--batch-rows <n>', 'rows per streamed message', '5000')
     .option('--replicated', 'acknowledge only once a Redis replica has each write (WAIT 1)')
@@ -153,7 +161,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       async (
         viewRef: string,
         file: string,
-        opts: { timestampColumn: string; batchRows: string; replicated?: boolean },
+        opts: {
+          timestampColumn: string;
+          batchRows: string;
+          replicated?: boolean;
+          target: 'both' | 'online' | 'offline';
+        },
       ) => {
         const c = client();
         try {
@@ -161,6 +174,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             batchRows: Number(opts.batchRows),
             timestampColumn: opts.timestampColumn,
             replicated: opts.replicated ?? false,
+            target: opts.target,
           });
           console.log(result);
         } finally {
@@ -237,6 +251,41 @@ export async function main(argv: readonly string[]): Promise<number> {
         c.close();
       }
     });
+
+  program
+    .command('historical')
+    .description('build a point-in-time correct training set for entity rows')
+    .requiredOption('--entities <file>', 'entity rows: .csv or .parquet with join keys, event_ts and any label columns')
+    .requiredOption(
+      '--features <refs>',
+      'comma-separated refs (view:feature, view:*, view@2:feature) or a feature service name',
+    )
+    .requiredOption('--out <file>', 'train.parquet, train.csv or train.arrow')
+    .option('--timestamp-column <name>', 'column holding the moment each row asks about', DEFAULT_TIMESTAMP_COLUMN)
+    .option('--chunk-rows <n>', 'rows per streamed chunk', '65536')
+    .action(
+      async (opts: { entities: string; features: string; out: string; timestampColumn: string; chunkRows: string }) => {
+        const refs = opts.features
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        const isService = refs.length === 1 && !refs[0]!.includes(':');
+        const c = client();
+        try {
+          const summary = await buildTrainingSet(c, {
+            entities: opts.entities,
+            features: isService ? [] : refs,
+            ...(isService ? { featureService: refs[0]! } : {}),
+            out: opts.out,
+            timestampColumn: opts.timestampColumn,
+            chunkRows: Number(opts.chunkRows),
+          });
+          console.log(summary);
+        } finally {
+          c.close();
+        }
+      },
+    );
 
   program
     .command('ls')
@@ -323,7 +372,7 @@ async function writeFile(
   c: TesseraClient,
   viewRef: string,
   file: string,
-  opts: { batchRows: number; timestampColumn: string; replicated: boolean },
+  opts: { batchRows: number; timestampColumn: string; replicated: boolean; target?: 'both' | 'online' | 'offline' },
 ): Promise<string> {
   const got = await c.get('feature_view', viewRef);
   if (got.object?.$case !== 'featureView') throw new TesseraError('NOT_FOUND', `feature view ${viewRef} not found`);
@@ -337,6 +386,7 @@ async function writeFile(
           featureView: label,
           columns: batch.columns,
           eventTimestamps: batch.eventTimestamps,
+          target: WRITE_TARGETS[opts.target ?? 'both'],
           ...(opts.replicated ? { durability: Durability.DURABILITY_REPLICATED } : {}),
         };
       }
@@ -344,6 +394,12 @@ async function writeFile(
   );
   return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
 }
+
+const WRITE_TARGETS = {
+  both: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
+  online: WriteTarget.WRITE_TARGET_ONLINE,
+  offline: WriteTarget.WRITE_TARGET_OFFLINE,
+} as const;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

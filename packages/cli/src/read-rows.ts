@@ -4,6 +4,7 @@ import { parse } from 'csv-parse';
 import { TesseraError, parseTimestamp } from '@tessera/core';
 import type { FeatureValue, RegisteredView, ValueType } from '@tessera/core';
 import { toColumn } from '@tessera/client';
+import { readParquetFile } from './parquet.js';
 import type { Column } from '@tessera/proto';
 
 /** Name of the event time column in CSV and JSONL files unless `--timestamp-column` says otherwise. */
@@ -37,11 +38,13 @@ export async function* readRowBatches(
       ? readJsonl(path)
       : path.endsWith('.csv')
         ? readCsv(path)
-        : undefined;
+        : path.endsWith('.parquet')
+          ? readParquetRecords(path)
+          : undefined;
   if (!records)
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      `${path}: unsupported file type; use .csv (with a header row) or .jsonl`,
+      `${path}: unsupported file type; use .csv (with a header row), .jsonl or .parquet`,
     );
 
   let pending: { record: Record<string, Cell>; number: number }[] = [];
@@ -97,6 +100,26 @@ async function* readCsv(path: string): AsyncGenerator<{ record: Record<string, C
   for await (const record of parser as AsyncIterable<Record<string, string>>) {
     number++;
     yield { record, number };
+  }
+}
+
+/** Parquet rows as records: Arrow values (bigint, numbers, Dates, lists) go through the same conversion. */
+async function* readParquetRecords(path: string): AsyncGenerator<{ record: Record<string, Cell>; number: number }> {
+  const table = await readParquetFile(path);
+  const names = table.schema.fields.map((f) => f.name);
+  const vectors = names.map((_, c) => table.getChildAt(c)!);
+  for (let i = 0; i < table.numRows; i++) {
+    const record: Record<string, Cell> = {};
+    names.forEach((name, c) => {
+      const v: unknown = vectors[c]!.get(i);
+      record[name] =
+        v instanceof Date
+          ? v.getTime()
+          : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && Symbol.iterator in v
+            ? Array.from(v as Iterable<unknown>, (x) => (typeof x === 'bigint' ? x.toString() : x))
+            : v;
+    });
+    yield { record, number: i };
   }
 }
 

@@ -6,6 +6,8 @@ import { ChangeKind, Durability, FeatureStatus, FeatureStoreClient, RegistryClie
 import type {
   ApplyResponse,
   Column,
+  GetHistoricalRequest,
+  GetHistoricalResponse,
   GetOnlineFeaturesResponse,
   GetResponse,
   HistoryResponse,
@@ -157,7 +159,27 @@ export class TesseraClient {
     };
   }
 
-  /** Writes one columnar batch (online target by default until the offline store lands). */
+  /**
+   * Streams a training set chunk by chunk (GetHistorical). The stream ends with an error, never
+   * short, when the server fails midway.
+   */
+  async *getHistorical(
+    request: GetHistoricalRequest,
+    options: { timeoutMillis?: number } = {},
+  ): AsyncGenerator<GetHistoricalResponse> {
+    const stream = this.featureStore.getHistorical(request, new Metadata(), {
+      deadline: Date.now() + (options.timeoutMillis ?? this.timeoutMillis * 20),
+    });
+    try {
+      for await (const chunk of stream as AsyncIterable<GetHistoricalResponse>) yield chunk;
+    } catch (error) {
+      throw isServiceError(error) ? fromServiceError(error) : error;
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  /** Writes one columnar batch; the server's default target is online and offline. */
   write(request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>): Promise<WriteResponse> {
     return unary((cb) => this.featureStore.write(withWriteDefaults(request), new Metadata(), this.options(), cb));
   }
@@ -201,8 +223,8 @@ function withWriteDefaults(
     featureView: request.featureView,
     columns: request.columns,
     eventTimestamps: request.eventTimestamps,
-    target: request.target ?? WriteTarget.WRITE_TARGET_ONLINE,
-    durability: request.durability ?? Durability.DURABILITY_WRITE_BEHIND,
+    target: request.target ?? WriteTarget.WRITE_TARGET_UNSPECIFIED,
+    durability: request.durability ?? Durability.DURABILITY_UNSPECIFIED,
     idempotencyKey: request.idempotencyKey ?? '',
   };
 }
@@ -229,6 +251,10 @@ const GRPC_TO_CODE: Partial<Record<number, ErrorCode>> = {
   12: 'UNIMPLEMENTED',
   13: 'INTERNAL',
 };
+
+function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number' && 'metadata' in error;
+}
 
 function parseProblems(bytes: Buffer): Problem[] {
   try {

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import type { ServerUnaryCall, ServerWritableStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { OnlineStore } from '@tessera/core';
+import type { OfflineStore, OnlineStore } from '@tessera/core';
 import type {
   FeatureStoreServer,
   GetHistoricalRequest,
@@ -13,35 +13,32 @@ import type {
   WriteRequest,
   WriteResponse,
 } from '@tessera/proto';
+import { callDeadlineMillis } from './deadline.js';
 import { toGrpcStatus } from './grpc-status.js';
 import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
+import { streamHistorical } from './historical.js';
 import { executeWrite } from './write.js';
 
 export interface FeatureStoreLimits {
   /** Most entities one GetOnlineFeatures request may ask for, and rows one Write may carry. */
   readonly maxBatchRows: number;
+  /** Most inline entity rows of one GetHistorical request. */
+  readonly maxEntityRows: number;
 }
 
 /** Most distinct feature lists whose read plans stay cached. */
 const PLAN_CACHE_SIZE = 1_000;
 
-/** Absolute deadline of a call in ms, or undefined when the client set none. */
-export function callDeadlineMillis(call: { getDeadline(): Date | number }): number | undefined {
-  const deadline = call.getDeadline();
-  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
 function unimplemented(capability: string): { code: status; details: string } {
   return { code: status.UNIMPLEMENTED, details: `${capability} is not implemented yet` };
 }
 
-/** The FeatureStore service: online reads and writes over one online store. */
+/** The FeatureStore service: online reads, writes, and training sets from the offline store. */
 export function createFeatureStoreService(
   registry: RegistryAccess,
-  store: OnlineStore,
+  stores: { readonly online: OnlineStore; readonly offline: OfflineStore | undefined },
   limits: FeatureStoreLimits,
 ): FeatureStoreServer {
   const plans = new Map<string, ReadPlan>();
@@ -65,7 +62,7 @@ export function createFeatureStoreService(
 
   async function writeOne(request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse> {
     const view = registry.view(request.featureView);
-    return executeWrite(store, view, request, limits, deadlineMillis);
+    return executeWrite(stores, view, request, limits, deadlineMillis);
   }
 
   return {
@@ -88,7 +85,7 @@ export function createFeatureStoreService(
         }
         const plan = readPlan(request);
         const { rows, values } = readEntityColumns(plan, request.entities, limits.maxBatchRows);
-        run = executeReadPlan(store, plan, rows, values, {
+        run = executeReadPlan(stores.online, plan, rows, values, {
           includeEventTimestamps: request.includeEventTimestamps,
           nowMillis: Date.now(),
           ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
@@ -148,7 +145,7 @@ export function createFeatureStoreService(
     },
 
     getHistorical(call: ServerWritableStream<GetHistoricalRequest, GetHistoricalResponse>) {
-      call.emit('error', unimplemented('GetHistorical (point-in-time training sets from the offline store)'));
+      streamHistorical(call, registry, stores.offline, limits);
     },
 
     materialize(call: ServerWritableStream<MaterializeRequest, MaterializeProgress>) {

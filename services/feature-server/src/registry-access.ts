@@ -1,5 +1,5 @@
 import { TesseraError } from '@tessera/core';
-import type { RegisteredView } from '@tessera/core';
+import type { RegisteredView, ResolvedFeatures } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
 import { buildReadPlan } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
@@ -8,6 +8,8 @@ import type { ReadPlan } from './online-read.js';
 export interface RegistryAccess {
   /** Changes whenever the registry does; read plans are cached per sequence. */
   sequence(): number;
+  /** Resolves refs or a feature service (NOT_FOUND names the unknown ref). */
+  resolve(refs: readonly string[], featureService: string): ResolvedFeatures;
   /** Resolves refs or a feature service into a read plan (NOT_FOUND names the unknown ref). */
   readPlan(refs: readonly string[], featureService: string): ReadPlan;
   /** A view version by `name` (latest) or `name@version`. */
@@ -17,6 +19,9 @@ export interface RegistryAccess {
 export function createRegistryAccess(registry: Registry): RegistryAccess {
   return {
     sequence: () => registry.state().sequence,
+    resolve(refs, featureService) {
+      return registry.resolveFeatures(featureService !== '' ? { featureService } : { refs });
+    },
     readPlan(refs, featureService) {
       return buildReadPlan(registry.resolveFeatures(featureService !== '' ? { featureService } : { refs }));
     },

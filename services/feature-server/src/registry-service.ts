@@ -1,6 +1,6 @@
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { TesseraError, formatProblems } from '@tessera/core';
-import type { Change } from '@tessera/core';
+import type { Change, OfflineStore } from '@tessera/core';
 import { fromProtoDefinitions, toProtoEntity, toProtoService, toProtoView } from '@tessera/client';
 import { ChangeKind } from '@tessera/proto';
 import type {
@@ -17,6 +17,7 @@ import type {
 } from '@tessera/proto';
 import type { Registry } from '@tessera/registry';
 import { toGrpcStatus } from './grpc-status.js';
+import { allViewVersions } from './offline-tables.js';
 
 const CHANGE_KINDS: Record<Change['kind'], ChangeKind> = {
   create: ChangeKind.CHANGE_KIND_CREATE,
@@ -43,7 +44,7 @@ function toProtoChange(change: Change): ProtoChange {
 }
 
 /** The Registry service over one Registry (definitions, versions, history). */
-export function createRegistryService(registry: Registry): RegistryServer {
+export function createRegistryService(registry: Registry, offline: OfflineStore | undefined): RegistryServer {
   return {
     apply: answer<ApplyRequest, ApplyResponse>(async (request) => {
       if (!request.definitions) throw new TesseraError('INVALID_ARGUMENT', 'Apply: definitions are missing');
@@ -60,6 +61,8 @@ export function createRegistryService(registry: Registry): RegistryServer {
         author: request.author,
         prune: request.prune,
       });
+      // Every view version gets its offline table (or new columns) as part of the apply.
+      if (!result.dryRun) await offline?.ensureTables(allViewVersions(registry.state()));
       return {
         changes: result.changes.map(toProtoChange),
         dryRun: result.dryRun,

@@ -8,6 +8,7 @@ import { createRegistryAccess } from './registry-access.js';
 import { createRegistryService } from './registry-service.js';
 import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
+import { allViewVersions } from './offline-tables.js';
 import type { BackendOptions } from './backends.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
@@ -21,6 +22,8 @@ export interface FeatureServerOptions {
   readonly maxMessageBytes?: number;
   /** Most entities per GetOnlineFeatures and rows per Write message. Default 10,000. */
   readonly maxBatchRows?: number;
+  /** Most inline entity rows per GetHistorical (larger sets come from ClickHouse via entity_sql). Default 2,000,000. */
+  readonly maxEntityRows?: number;
   /** How often to check the online store for the health service, ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
 }
@@ -28,6 +31,7 @@ export interface FeatureServerOptions {
 export const DEFAULT_PORT = 6566;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_ROWS = 10_000;
+const DEFAULT_MAX_ENTITY_ROWS = 2_000_000;
 const DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS = 2_000;
 const SERVICE_NAMES = ['tessera.v1.FeatureStore', 'tessera.v1.Registry'];
 
@@ -49,12 +53,20 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
   });
-  const limits = { maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS };
+  const limits = {
+    maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
+    maxEntityRows: options.maxEntityRows ?? DEFAULT_MAX_ENTITY_ROWS,
+  };
+  await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
   server.addService(
     FeatureStoreService,
-    createFeatureStoreService(createRegistryAccess(backends.registry), backends.store, limits),
+    createFeatureStoreService(
+      createRegistryAccess(backends.registry),
+      { online: backends.store, offline: backends.offline },
+      limits,
+    ),
   );
-  server.addService(RegistryService, createRegistryService(backends.registry));
+  server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
 
   const health = new HealthImplementation({
     '': 'SERVING',

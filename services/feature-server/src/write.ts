@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { TesseraError, validateWriteBatch, viewField } from '@tessera/core';
-import type { OnlineStore, RegisteredView } from '@tessera/core';
+import type { OfflineStore, OnlineStore, RegisteredView } from '@tessera/core';
 import { columnRowCount, fromColumn } from '@tessera/client';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
@@ -10,35 +11,32 @@ export interface WriteLimits {
 }
 
 /**
- * Validates a whole Write batch, then writes it online with last-writer-wins. Nothing is
- * written unless every row is valid. Offline targets answer UNIMPLEMENTED until the offline
- * store exists: a write is never silently dropped.
+ * Validates a whole Write batch, then writes it: offline first (one insert, with a deduplication
+ * token derived from the batch so a retried write adds nothing twice), then online with
+ * last-writer-wins (idempotent by nature). Nothing is written unless every row is valid; a
+ * target this server cannot serve is refused, never silently dropped.
  */
 export async function executeWrite(
-  store: OnlineStore,
+  stores: { readonly online: OnlineStore; readonly offline: OfflineStore | undefined },
   view: RegisteredView,
   request: WriteRequest,
   limits: WriteLimits,
   deadlineMillis: number | undefined,
 ): Promise<WriteResponse> {
   const label = `${view.name}@${view.version}`;
-  switch (request.target) {
-    case WriteTarget.WRITE_TARGET_ONLINE:
-      break;
-    case WriteTarget.WRITE_TARGET_UNSPECIFIED:
-    case WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE:
-    case WriteTarget.WRITE_TARGET_OFFLINE:
-    case WriteTarget.UNRECOGNIZED:
+  const { online, offline } = targets(request.target, label);
+  if (offline) {
+    if (!stores.offline)
+      throw new TesseraError(
+        'UNAVAILABLE',
+        `Write to ${label}: this server runs without an offline store; write with target WRITE_TARGET_ONLINE`,
+      );
+    if (request.durability === Durability.DURABILITY_WRITE_BEHIND) {
       throw new TesseraError(
         'UNIMPLEMENTED',
-        `Write to ${label}: the offline store is not available yet (target ${WriteTarget[request.target]}; the default target is online+offline); write with target WRITE_TARGET_ONLINE`,
+        `Write to ${label}: write-behind offline writes are not available yet; leave durability unset or use DURABILITY_SYNC (the offline insert happens before the answer)`,
       );
-  }
-  if (request.durability === Durability.DURABILITY_SYNC) {
-    throw new TesseraError(
-      'UNIMPLEMENTED',
-      `Write to ${label}: durability SYNC writes offline, which is not available yet; use DURABILITY_WRITE_BEHIND or DURABILITY_REPLICATED`,
-    );
+    }
   }
   if (request.idempotencyKey !== '') {
     throw new TesseraError(
@@ -67,15 +65,53 @@ export async function executeWrite(
   }
   const eventTimestamps = request.eventTimestamps ? fromColumn(request.eventTimestamps) : [];
   const batch = validateWriteBatch(view, { columns, eventTimestamps });
-  const keys = batch.entityKeys;
+  const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
+  if (offline && stores.offline) {
+    await stores.offline.insert(
+      view,
+      { joinKeyValues: batch.joinKeyValues, eventTsMillis: batch.eventTsMillis, featureValues: batch.featureValues },
+      { dedupToken: batchDigest(label, batch.entityKeys, batch.rows), ...deadline },
+    );
+  }
+  if (!online) return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
-  const result = await store.write(
-    { field: viewField(view.id, view.version), ttlMillis: view.ttlSeconds * 1000, keys, rows: batch.rows },
-    { replicas, ...(deadlineMillis === undefined ? {} : { deadlineMillis }) },
+  const result = await stores.online.write(
+    {
+      field: viewField(view.id, view.version),
+      ttlMillis: view.ttlSeconds * 1000,
+      keys: batch.entityKeys,
+      rows: batch.rows,
+    },
+    { replicas, ...deadline },
   );
   return {
     rows: BigInt(batch.rowCount),
     rowsAppliedOnline: BigInt(result.applied),
     rowsStaleOnline: BigInt(result.stale),
   };
+}
+
+/** Which stores a target writes; unset means online and offline. */
+function targets(target: WriteTarget, label: string): { online: boolean; offline: boolean } {
+  switch (target) {
+    case WriteTarget.WRITE_TARGET_UNSPECIFIED:
+    case WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE:
+      return { online: true, offline: true };
+    case WriteTarget.WRITE_TARGET_ONLINE:
+      return { online: true, offline: false };
+    case WriteTarget.WRITE_TARGET_OFFLINE:
+      return { online: false, offline: true };
+    case WriteTarget.UNRECOGNIZED:
+      throw new TesseraError('INVALID_ARGUMENT', `Write to ${label}: unknown target ${String(target)}`);
+  }
+}
+
+/** A digest of a validated batch: the same rows for the same view version give the same token. */
+function batchDigest(label: string, keys: readonly string[], rows: readonly Uint8Array[]): string {
+  const hash = createHash('sha256').update(label);
+  for (let i = 0; i < keys.length; i++) {
+    hash.update(keys[i]!);
+    hash.update(rows[i]!);
+  }
+  return hash.digest('hex');
 }

@@ -1,0 +1,133 @@
+/**
+ * The offline store on ClickHouse: one table per feature view version, one insert per batch,
+ * point-in-time joins for training sets. The same class runs on chDB (embedded) and on a
+ * ClickHouse server or cluster over HTTP; only the executor differs.
+ */
+import { join } from 'node:path';
+import {
+  TesseraError,
+  type HistoricalChunk,
+  type HistoricalRequest,
+  type OfflineBatch,
+  type OfflineStore,
+  type RegisteredView,
+} from '@tessera/core';
+import type { ClickHouseExecutor } from './executor.js';
+import { ChdbExecutor, type ChdbExecutorOptions } from './chdb-executor.js';
+import { HttpExecutor, type HttpExecutorOptions } from './http-executor.js';
+import { assertIdentifier, createDatabaseSql, type ClusterOptions, type DdlOptions } from './ddl.js';
+import { insertOfflineBatch, type InsertBatchOptions } from './insert.js';
+import { ensureViewTables } from './migrate.js';
+import { runHistorical } from './historical/run.js';
+
+/** Database of the offline tables unless configured. */
+export const DEFAULT_OFFLINE_DATABASE = 'tessera';
+
+/** Options of {@link ClickHouseOfflineStore.open}. */
+export interface ClickHouseOfflineStoreOptions {
+  /** The engine; the store owns it from now on and closes it on {@link ClickHouseOfflineStore.close}. */
+  readonly executor: ClickHouseExecutor;
+  /** Database of the tables, created if missing. Default {@link DEFAULT_OFFLINE_DATABASE}. */
+  readonly database?: string;
+  /** Cluster mode (server only): Replicated tables `ON CLUSTER` behind Distributed tables. */
+  readonly cluster?: ClusterOptions;
+}
+
+/** {@link OfflineStore} over a {@link ClickHouseExecutor}. */
+export class ClickHouseOfflineStore implements OfflineStore {
+  readonly executor: ClickHouseExecutor;
+  readonly database: string;
+  readonly #ddl: DdlOptions;
+  #closed = false;
+
+  private constructor(options: ClickHouseOfflineStoreOptions) {
+    this.executor = options.executor;
+    this.database = options.database ?? DEFAULT_OFFLINE_DATABASE;
+    assertIdentifier(this.database, 'database name');
+    this.#ddl =
+      options.cluster === undefined
+        ? { database: this.database }
+        : { database: this.database, cluster: options.cluster };
+  }
+
+  /** Opens the store: creates its database if missing. Closes the executor when that fails. */
+  static async open(options: ClickHouseOfflineStoreOptions): Promise<ClickHouseOfflineStore> {
+    try {
+      const store = new ClickHouseOfflineStore(options);
+      await store.executor.command(createDatabaseSql(store.#ddl));
+      return store;
+    } catch (error) {
+      await options.executor.close();
+      throw error;
+    }
+  }
+
+  ensureTables(views: readonly RegisteredView[]): Promise<void> {
+    this.#assertOpen();
+    return ensureViewTables(this.executor, views, this.#ddl);
+  }
+
+  insert(view: RegisteredView, batch: OfflineBatch, options: InsertBatchOptions = {}): Promise<void> {
+    this.#assertOpen();
+    if (this.#ddl.cluster === undefined) return insertOfflineBatch(this.executor, this.database, view, batch, options);
+    // Insert synchronously into the shards, so the deduplication token reaches the replicated tables.
+    const settings = { distributed_foreground_insert: 1, ...options.settings };
+    return insertOfflineBatch(this.executor, this.database, view, batch, { ...options, settings });
+  }
+
+  async *historical(request: HistoricalRequest): AsyncGenerator<HistoricalChunk, void, undefined> {
+    this.#assertOpen();
+    yield* runHistorical(this.executor, this.database, request);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.executor.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TesseraError('UNAVAILABLE', `the offline store on database ${this.database} is closed`);
+  }
+}
+
+/** Options of {@link openEmbeddedOfflineStore}. */
+export interface EmbeddedOfflineStoreOptions {
+  readonly database?: string;
+  /** Engine settings given at connect (e.g. `max_memory_usage`); see {@link ChdbExecutorOptions}. */
+  readonly settings?: ChdbExecutorOptions['settings'];
+}
+
+/** The embedded offline store: chDB in this process, data under `<dataDir>/offline`. */
+export function openEmbeddedOfflineStore(
+  dataDir: string,
+  options: EmbeddedOfflineStoreOptions = {},
+): Promise<ClickHouseOfflineStore> {
+  const executor = ChdbExecutor.open({
+    path: join(dataDir, 'offline'),
+    ...(options.settings === undefined ? {} : { settings: options.settings }),
+  });
+  return ClickHouseOfflineStore.open({
+    executor,
+    ...(options.database === undefined ? {} : { database: options.database }),
+  });
+}
+
+/** Options of {@link openHttpOfflineStore}. */
+export interface HttpOfflineStoreOptions extends Omit<HttpExecutorOptions, 'url'> {
+  readonly database?: string;
+  readonly cluster?: ClusterOptions;
+}
+
+/** The offline store on a ClickHouse server or cluster at `url` (e.g. `http://user:pass@host:8123`). */
+export function openHttpOfflineStore(
+  url: string,
+  options: HttpOfflineStoreOptions = {},
+): Promise<ClickHouseOfflineStore> {
+  const { database, cluster, ...executorOptions } = options;
+  return ClickHouseOfflineStore.open({
+    executor: new HttpExecutor({ ...executorOptions, url }),
+    ...(database === undefined ? {} : { database }),
+    ...(cluster === undefined ? {} : { cluster }),
+  });
+}

@@ -1,0 +1,60 @@
+export type {
+  ClickHouseExecutor,
+  QueryParams,
+  QueryParamValue,
+  FormattedQueryOptions,
+  ExecuteOptions,
+  RawInsertFormat,
+  RawInsertOptions,
+} from './executor.js';
+export { ChdbExecutor } from './chdb-executor.js';
+export type { ChdbExecutorOptions } from './chdb-executor.js';
+export { HttpExecutor, DEFAULT_REQUEST_TIMEOUT_MILLIS } from './http-executor.js';
+export type { HttpExecutorOptions } from './http-executor.js';
+export {
+  IS_NULL_SUFFIX,
+  LOCAL_TABLE_SUFFIX,
+  EVENT_TS_COLUMN,
+  CREATED_TS_COLUMN,
+  NON_REPLICATED_DEDUPLICATION_WINDOW,
+  clickHouseTypeOf,
+  joinKeyClickHouseType,
+  isListType,
+  assertIdentifier,
+  quoteIdentifier,
+  tableName,
+  localTableName,
+  physicalTableName,
+  qualifiedName,
+  columnsOf,
+  createDatabaseSql,
+  createTableSql,
+  addColumnsSql,
+} from './ddl.js';
+export type { ClusterOptions, DdlOptions, ViewShape, OfflineColumn } from './ddl.js';
+export { ensureViewTables } from './migrate.js';
+export {
+  MIN_DATETIME64_MILLIS,
+  MAX_DATETIME64_MILLIS,
+  encodeTabSeparated,
+  formatDouble,
+  escapeTsvString,
+  escapeQuotedString,
+  escapeTsvBytes,
+  formatDateTime64Millis,
+  formatDateTime64Micros,
+} from './tsv.js';
+export type { TsvColumn } from './tsv.js';
+export { encodeOfflineBatch, insertOfflineBatch, nowMicros } from './insert.js';
+export type { InsertBatchOptions, EncodedBatch } from './insert.js';
+export {
+  ClickHouseOfflineStore,
+  DEFAULT_OFFLINE_DATABASE,
+  openEmbeddedOfflineStore,
+  openHttpOfflineStore,
+} from './clickhouse-offline-store.js';
+export type {
+  ClickHouseOfflineStoreOptions,
+  EmbeddedOfflineStoreOptions,
+  HttpOfflineStoreOptions,
+} from './clickhouse-offline-store.js';

@@ -1,0 +1,134 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { TesseraError } from '@tessera/core';
+import type { EntityRowsInput, HistoricalChunk, JoinKeyValue, OfflineStore, TypedColumn } from '@tessera/core';
+import { columnRowCount, columnValueType, fromColumn, toColumn } from '@tessera/client';
+import { HistoricalFormat } from '@tessera/proto';
+import type { Column, GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
+import { callDeadlineMillis } from './deadline.js';
+import { toGrpcStatus } from './grpc-status.js';
+import type { RegistryAccess } from './registry-access.js';
+
+/** Rows per chunk when the request names none. */
+const DEFAULT_CHUNK_ROWS = 65_536;
+const MAX_CHUNK_ROWS = 1_048_576;
+
+export interface HistoricalLimits {
+  /** Most inline entity rows one request may carry (larger sets go through entity_sql). */
+  readonly maxEntityRows: number;
+}
+
+/**
+ * Streams a training set: entity rows in, chunks of rows (input columns, then one column per
+ * feature) out. A failure ends the stream with an error status, never with a short success.
+ */
+export function streamHistorical(
+  call: ServerWritableStream<GetHistoricalRequest, GetHistoricalResponse>,
+  registry: RegistryAccess,
+  offline: OfflineStore | undefined,
+  limits: HistoricalLimits,
+): void {
+  const abort = new AbortController();
+  call.on('cancelled', () => abort.abort());
+  const run = async (): Promise<void> => {
+    if (!offline) throw new TesseraError('UNAVAILABLE', 'GetHistorical: this server runs without an offline store');
+    const request = call.request;
+    if (request.features.length === 0 && request.featureService === '') {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        'GetHistorical: name features (refs such as customer_stats:loyalty_score) or a feature_service',
+      );
+    }
+    const features = registry.resolve(request.features, request.featureService);
+    const format = request.format === HistoricalFormat.HISTORICAL_FORMAT_ARROW ? 'arrow' : 'columns';
+    const chunkRows = request.chunkRows === 0 ? DEFAULT_CHUNK_ROWS : Math.min(request.chunkRows, MAX_CHUNK_ROWS);
+    const deadlineMillis = callDeadlineMillis(call);
+    const chunks = offline.historical({
+      entities: entityRowsInput(request, limits),
+      features,
+      chunkRows,
+      format,
+      signal: abort.signal,
+      ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
+    });
+    for await (const chunk of chunks) {
+      if (!call.write(toResponse(chunk))) await new Promise<void>((resolve) => call.once('drain', resolve));
+      if (abort.signal.aborted) return;
+    }
+    call.end();
+  };
+  run().catch((error: unknown) => {
+    abort.abort();
+    call.emit('error', toGrpcStatus(error));
+  });
+}
+
+function toResponse(chunk: HistoricalChunk): GetHistoricalResponse {
+  return {
+    firstRow: BigInt(chunk.firstRow),
+    rowCount: chunk.rowCount,
+    names: (chunk.columns ?? []).map((c) => c.name),
+    columns: (chunk.columns ?? []).map((c): Column => toColumn(c.type, c.values)),
+    arrowIpc: chunk.arrowIpc
+      ? Buffer.from(chunk.arrowIpc.buffer, chunk.arrowIpc.byteOffset, chunk.arrowIpc.byteLength)
+      : Buffer.alloc(0),
+  };
+}
+
+/** Reads the request's entity rows: inline columns (checked for shape here) or a SELECT. */
+function entityRowsInput(request: GetHistoricalRequest, limits: HistoricalLimits): EntityRowsInput {
+  const entities = request.entities;
+  if (entities === undefined) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      'GetHistorical: give entity rows (rows) or a ClickHouse SELECT (entity_sql)',
+    );
+  }
+  if (entities.$case === 'entitySql') {
+    if (entities.value.trim() === '') throw new TesseraError('INVALID_ARGUMENT', 'GetHistorical: entity_sql is empty');
+    return { kind: 'sql', sql: entities.value };
+  }
+  const rows = entities.value;
+  const count = rows.eventTimestamps.length;
+  if (count > limits.maxEntityRows) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `GetHistorical: ${count} inline entity rows exceed the limit of ${limits.maxEntityRows}; stream larger sets from ClickHouse with entity_sql`,
+    );
+  }
+  const keys = new Map<string, JoinKeyValue[]>();
+  for (const [name, column] of Object.entries(rows.keys)) {
+    checkLength(name, column, count);
+    const type = columnValueType(column);
+    if (type !== 'int64' && type !== 'string') {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `GetHistorical: join key column ${name} must hold int64 or string values, got ${type ?? 'no values'}`,
+      );
+    }
+    if (column.nullRows.length > 0) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `GetHistorical: row ${column.nullRows[0]}, column ${name}: join keys cannot be null`,
+      );
+    }
+    keys.set(name, fromColumn(column) as JoinKeyValue[]);
+  }
+  const passthrough: TypedColumn[] = Object.entries(rows.passthrough).map(([name, column]) => {
+    checkLength(name, column, count);
+    const type = columnValueType(column);
+    if (type === undefined)
+      throw new TesseraError('INVALID_ARGUMENT', `GetHistorical: passthrough column ${name} has no values set`);
+    return { name, type, values: fromColumn(column) };
+  });
+  return { kind: 'rows', keys, eventTsMillis: rows.eventTimestamps.map(Number), passthrough };
+}
+
+function checkLength(name: string, column: Column, count: number): void {
+  const n = columnRowCount(column);
+  if (n !== count) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `GetHistorical: column ${name} has ${n} rows but there are ${count} event timestamps`,
+    );
+  }
+}

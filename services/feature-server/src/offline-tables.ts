@@ -1,0 +1,50 @@
+import type {
+  HistoricalChunk,
+  HistoricalRequest,
+  OfflineBatch,
+  OfflineInsertOptions,
+  OfflineStore,
+  RegisteredView,
+  RegistryState,
+} from '@tessera/core';
+
+/** Every version of every view the registry knows (deleted views too: their data stays readable). */
+export function allViewVersions(state: RegistryState): RegisteredView[] {
+  return [...state.featureViews.values()].flatMap((lineage) => [...lineage.versions]);
+}
+
+/**
+ * An offline store that keeps its tables in step with the registry: a view version's table (and
+ * columns added compatibly since) exists before anything is written to or read from it, even when
+ * another server applied the change. Ensuring is free once a version's current shape is known.
+ */
+export class TableEnsuringOfflineStore implements OfflineStore {
+  readonly #store: OfflineStore;
+  /** `id.version` → updatedAtMillis of the shape already ensured. */
+  readonly #ensured = new Map<string, number>();
+
+  constructor(store: OfflineStore) {
+    this.#store = store;
+  }
+
+  async ensureTables(views: readonly RegisteredView[]): Promise<void> {
+    const missing = views.filter((v) => this.#ensured.get(`${v.id}.${v.version}`) !== v.updatedAtMillis);
+    if (missing.length === 0) return;
+    await this.#store.ensureTables(missing);
+    for (const v of missing) this.#ensured.set(`${v.id}.${v.version}`, v.updatedAtMillis);
+  }
+
+  async insert(view: RegisteredView, batch: OfflineBatch, options?: OfflineInsertOptions): Promise<void> {
+    await this.ensureTables([view]);
+    await this.#store.insert(view, batch, options);
+  }
+
+  async *historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk> {
+    await this.ensureTables(request.features.views.map((v) => v.view));
+    yield* this.#store.historical(request);
+  }
+
+  close(): Promise<void> {
+    return this.#store.close();
+  }
+}
