@@ -95,7 +95,7 @@ feature_views:
       '-d',
       '{}',
       t.server.address,
-      'tessera.v1.FeatureStore/GetHistorical',
+      'tessera.v1.FeatureStore/Materialize',
     ]).then(
       () => undefined,
       (e: { stderr: string }) => e.stderr,

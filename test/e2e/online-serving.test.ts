@@ -211,6 +211,21 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     expect(result.values).toEqual([['FR'], [3n], [null]]);
   });
 
+  it('takes a batch with several events of one entity and keeps the latest online', async () => {
+    const now = Date.now();
+    const result = await writeStats(t.client, [
+      { id: 20, at: now - 3_000, purchases: 1 },
+      { id: 20, at: now - 1_000, purchases: 3 },
+      { id: 20, at: now - 2_000, purchases: 2 },
+    ]);
+    expect([result.rows, result.rowsAppliedOnline, result.rowsStaleOnline]).toEqual([3n, 1n, 2n]);
+    const got = await t.client.getOnlineFeatures({
+      features: ['customer_stats:purchases'],
+      entities: { customer_id: [20n] },
+    });
+    expect(got.values[0]).toEqual([3n]);
+  });
+
   it('serves a batch of 1,000 entities spread over all slots in one request', async () => {
     const ids = Array.from({ length: 1_000 }, (_, i) => 10_000 + i * 7919);
     const now = Date.now();
@@ -243,12 +258,15 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
   });
 
   describe('rejects bad writes whole, naming row, column and rule, and writes nothing', () => {
-    const base = () => ({
-      featureView: 'customer_stats',
-      target: WriteTarget.WRITE_TARGET_ONLINE,
-      columns: { customer_id: int64Keys(700, 701), loyalty: toColumn('double', [1, 2]) } as Record<string, Column>,
-      eventTimestamps: toColumn('timestamp', [Date.now(), Date.now()]),
-    });
+    const base = () => {
+      const now = Date.now();
+      return {
+        featureView: 'customer_stats',
+        target: WriteTarget.WRITE_TARGET_ONLINE,
+        columns: { customer_id: int64Keys(700, 701), loyalty: toColumn('double', [1, 2]) } as Record<string, Column>,
+        eventTimestamps: toColumn('timestamp', [now, now]),
+      };
+    };
     const nothingWritten = async () => {
       const result = await t.client.getOnlineFeatures({
         features: ['customer_stats:loyalty'],
@@ -304,7 +322,7 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
       );
       await nothingWritten();
     });
-    it('duplicate keys in one batch', async () => {
+    it('the same key at the same event time twice in one batch', async () => {
       const w = base();
       w.columns['customer_id'] = int64Keys(700, 700);
       await expectError(t.client.write(w), 'INVALID_ARGUMENT', 'row 1', 'row 0');

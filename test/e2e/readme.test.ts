@@ -63,8 +63,8 @@ describe('README examples work as printed', () => {
   beforeAll(async () => {
     await ensureGrpcurl();
     dir = mkdtempSync(join(tmpdir(), 'tessera-readme-'));
-    await promisify(execFile)('node', ['examples/generate.mjs', join(dir, 'data')], { cwd: ROOT });
-    // The arguments of `npm start`, on a free port and a fresh data directory.
+    await promisify(execFile)('node', ['examples/generate.mjs', join(ROOT, 'examples', 'data')], { cwd: ROOT });
+    // The arguments of `npm start` (its sample data in examples/data too), on a free port and a fresh store.
     server = spawn(
       'node',
       [
@@ -77,7 +77,7 @@ describe('README examples work as printed', () => {
         '--apply',
         'examples/feature_repo',
         '--load',
-        join(dir, 'data'),
+        join(ROOT, 'examples', 'data'),
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -102,6 +102,7 @@ describe('README examples work as printed', () => {
   afterAll(() => {
     server?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    rmSync(join(ROOT, 'train.csv'), { force: true });
   });
 
   it('the start script is the server these examples run against', () => {

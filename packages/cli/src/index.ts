@@ -392,6 +392,7 @@ async function writeFile(
       }
     })(),
   );
+  if (opts.target === 'offline') return `wrote ${result.rows} rows to ${label}, offline only`;
   return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
 }
 

@@ -26,8 +26,16 @@ export interface ValidatedBatch {
   readonly rowCount: number;
   /** Per row, the join key values in `view.joinKeys` order (int64 keys as bigint). */
   readonly joinKeyValues: readonly (readonly JoinKeyValue[])[];
-  /** Per row, the online entity key (`entityKey(view.entities, joinKeyValues[row])`); no key repeats. */
+  /**
+   * Per row, the online entity key (`entityKey(view.entities, joinKeyValues[row])`). A key may
+   * repeat with different event times (history backfills); the same key and event time may not.
+   */
   readonly entityKeys: readonly string[];
+  /**
+   * The rows the online store needs: per entity key, the one with the latest event time (the
+   * later row on a tie, as last-writer-wins would keep), in row order. Every row when no key repeats.
+   */
+  readonly latestRowPerKey: readonly number[];
   /** Per row, the event timestamp in epoch ms (an integer). */
   readonly eventTsMillis: Float64Array;
   /**
@@ -166,6 +174,7 @@ export function validateWriteBatch(
   const entityKeys: string[] = [];
   const featureValues: FeatureValue[][] = featureColumns.map(() => new Array<FeatureValue>(rowCount).fill(null));
   const firstRowOfKey = new Map<string, number>();
+  const latestRowOfKey = new Map<string, number>();
   const allKeyColumns = keyColumns.every((c) => c !== undefined && c.length === rowCount);
   for (let row = 0; row < maxLength; row++) {
     if (timestamps !== undefined && row < timestamps.length) {
@@ -217,17 +226,22 @@ export function validateWriteBatch(
 
     if (keysValid) {
       const key = entityKey(view.entities, keys);
-      const first = firstRowOfKey.get(key);
+      // Two rows of one entity at one event time contradict each other; at different times they are history.
+      const rowId = `${key}\u0000${eventTsMillis[row]}`;
+      const first = firstRowOfKey.get(rowId);
       if (first === undefined) {
-        firstRowOfKey.set(key, row);
+        firstRowOfKey.set(rowId, row);
       } else {
         const names = view.joinKeys.map((k) => k.name);
         const shown = view.joinKeys.map((k, i) => `${k.name}=${formatValue(keys[i])}`).join(', ');
         problems.add(
           `row ${row}, ${names.length === 1 ? 'column' : 'columns'} ${names.join(', ')}`,
-          `duplicate entity key ${shown} (also in row ${first})`,
+          `duplicate entity key ${shown} at the same event time (also in row ${first})`,
         );
       }
+      const latest = latestRowOfKey.get(key);
+      if (latest === undefined || (eventTsMillis[latest] as number) <= (eventTsMillis[row] as number))
+        latestRowOfKey.set(key, row);
       joinKeyValues.push(keys);
       entityKeys.push(key);
     }
@@ -250,7 +264,8 @@ export function validateWriteBatch(
     for (let f = 0; f < featureCount; f++) rowValues[f] = (featureValues[f] as FeatureValue[])[row] ?? null;
     rows[row] = compiled.encoder.encode(eventTsMillis[row] as number, rowValues);
   }
-  return { rowCount, joinKeyValues, entityKeys, eventTsMillis, featureValues, rows };
+  const latestRowPerKey = [...latestRowOfKey.values()].sort((a, b) => a - b);
+  return { rowCount, joinKeyValues, entityKeys, latestRowPerKey, eventTsMillis, featureValues, rows };
 }
 
 function parseRawTimestamp(raw: unknown): number | undefined {

@@ -274,21 +274,34 @@ describe('validateWriteBatch', () => {
     );
   });
 
-  it('rejects a duplicate entity key, naming both rows', () => {
+  it('rejects the same entity key at the same event time, naming both rows', () => {
     expectRejected(
-      batch({ customer_id: [1, 2, 1n] }),
-      'row 2, column customer_id: duplicate entity key customer_id=1 (also in row 0)',
+      batch({ customer_id: [1, 2, 1n] }, [7, 8, 7]),
+      'row 2, column customer_id: duplicate entity key customer_id=1 at the same event time (also in row 0)',
     );
     const error = rejection(
       {
         columns: { customer_id: [1, 1, 1], product_id: ['a', 'b', 'a'], clicks: [1, 2, 3] },
-        eventTimestamps: [1, 2, 3],
+        eventTimestamps: [1, 2, 1],
       },
       pairView,
     );
     expect(error.message).toBe(
-      'Write to pair_stats@1 rejected: row 2, columns customer_id, product_id: duplicate entity key customer_id=1, product_id="a" (also in row 0)',
+      'Write to pair_stats@1 rejected: row 2, columns customer_id, product_id: duplicate entity key customer_id=1, product_id="a" at the same event time (also in row 0)',
     );
+  });
+
+  it("accepts history (one entity at several event times) and picks each entity's latest row for online", () => {
+    const result = validateWriteBatch(
+      view,
+      batch(
+        { customer_id: [1, 2, 1n, 1n], loyalty_score: [1, 2, 3, 4], active: [true, true, true, true] },
+        [30, 10, 50, 40],
+      ),
+    );
+    expect(result.rowCount).toBe(4);
+    // Customer 1: row 2 (event time 50) although row 3 comes later; customer 2: row 1.
+    expect(result.latestRowPerKey).toEqual([1, 2]);
   });
 
   it('collects every problem before throwing and lists the first maxProblems', () => {
@@ -300,7 +313,7 @@ describe('validateWriteBatch', () => {
           active: [true, null, true],
           customer_id: [1, null, 1],
         },
-        [1, 'soon', 3],
+        [1, 'soon', 1],
       ),
     );
     expect(error.message).toBe(

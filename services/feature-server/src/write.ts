@@ -75,19 +75,23 @@ export async function executeWrite(
   }
   if (!online) return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
+  // A backfill may carry several events per entity; online only the latest of each matters.
+  const latest = batch.latestRowPerKey;
+  const everyRow = latest.length === batch.rowCount;
   const result = await stores.online.write(
     {
       field: viewField(view.id, view.version),
       ttlMillis: view.ttlSeconds * 1000,
-      keys: batch.entityKeys,
-      rows: batch.rows,
+      keys: everyRow ? batch.entityKeys : latest.map((r) => batch.entityKeys[r]!),
+      rows: everyRow ? batch.rows : latest.map((r) => batch.rows[r]!),
     },
     { replicas, ...deadline },
   );
   return {
     rows: BigInt(batch.rowCount),
     rowsAppliedOnline: BigInt(result.applied),
-    rowsStaleOnline: BigInt(result.stale),
+    // Rows superseded within the batch count as stale: a newer event of their entity won.
+    rowsStaleOnline: BigInt(result.stale + batch.rowCount - latest.length),
   };
 }
 
