@@ -57,6 +57,7 @@ export {
 } from './registry/serialize.js';
 export type { JsonValue } from './registry/serialize.js';
 export type { RegistryLog, RegistryLogEntry, RegistryLogRecord } from './registry/log.js';
+export { encodeRegistryRecord, decodeRegistryRecord } from './registry/log.js';
 export { viewHistory } from './registry/history.js';
 export type { ViewVersionHistory } from './registry/history.js';
 export { ROW_FORMAT_VERSION, ROW_HEADER_BYTES } from './codec/row-format.js';

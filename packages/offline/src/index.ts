@@ -58,3 +58,5 @@ export type {
   EmbeddedOfflineStoreOptions,
   HttpOfflineStoreOptions,
 } from './clickhouse-offline-store.js';
+export { ClickHouseRegistryLog, REGISTRY_LOG_TABLE } from './clickhouse-registry-log.js';
+export type { ClickHouseRegistryLogOptions } from './clickhouse-registry-log.js';

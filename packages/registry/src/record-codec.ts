@@ -1,19 +1,7 @@
 /** Log records to and from JSON text (shared by both logs, so their stored data reads the same). */
-import { TesseraError, fromJsonSafe, toJsonSafe, type RegistryLogEntry, type RegistryLogRecord } from '@tessera/core';
+import { TesseraError, type RegistryLogEntry } from '@tessera/core';
 
-export function encodeRecord(entry: RegistryLogEntry): string {
-  const record: RegistryLogRecord = {
-    sequence: entry.sequence,
-    author: entry.author,
-    appliedAtMillis: entry.appliedAtMillis,
-    changes: entry.changes,
-  };
-  return JSON.stringify(toJsonSafe(record));
-}
-
-export function decodeRecord(text: string): RegistryLogRecord {
-  return fromJsonSafe(JSON.parse(text)) as RegistryLogRecord;
-}
+export { encodeRegistryRecord as encodeRecord, decodeRegistryRecord as decodeRecord } from '@tessera/core';
 
 /** An entry must continue the sequence it expects; anything else is a caller bug. */
 export function checkEntrySequence(expectedSequence: number, entry: RegistryLogEntry): void {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { OfflineStore, OnlineStore } from '@tessera/core';
-import { openEmbeddedOfflineStore, openHttpOfflineStore } from '@tessera/offline';
+import { ClickHouseRegistryLog, openEmbeddedOfflineStore, openHttpOfflineStore } from '@tessera/offline';
 import { TableEnsuringOfflineStore } from './offline-tables.js';
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
@@ -44,8 +44,12 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
-      const log = new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
       const offline = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
+      // With ClickHouse the registry log lives beside the offline tables, shared by every server;
+      // without it, in the Redis Cluster.
+      const log = offline
+        ? await ClickHouseRegistryLog.open({ executor: offline.executor, database: offline.database })
+        : new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
       return withClose(store, offline, await Registry.open(log));
     }
   }

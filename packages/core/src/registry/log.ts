@@ -4,6 +4,7 @@
  * concurrency on the sequence number, so two servers applying at once never lose an apply.
  */
 import type { Change } from './plan.js';
+import { fromJsonSafe, toJsonSafe } from './serialize.js';
 import type { RegistryState } from './state.js';
 
 /** One apply as stored. */
@@ -34,4 +35,19 @@ export interface RegistryLog {
   /** Every appended entry without its state, oldest first. */
   records(): Promise<RegistryLogRecord[]>;
   close(): Promise<void>;
+}
+
+/** A log record as JSON text (every log stores records alike, so their data reads the same). */
+export function encodeRegistryRecord(entry: RegistryLogEntry): string {
+  const record: RegistryLogRecord = {
+    sequence: entry.sequence,
+    author: entry.author,
+    appliedAtMillis: entry.appliedAtMillis,
+    changes: entry.changes,
+  };
+  return JSON.stringify(toJsonSafe(record));
+}
+
+export function decodeRegistryRecord(text: string): RegistryLogRecord {
+  return fromJsonSafe(JSON.parse(text)) as RegistryLogRecord;
 }
