@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -83,18 +84,27 @@ export async function main(argv: readonly string[]): Promise<number> {
           }
         }
         if (opts.load) {
+          const hasOffline = backend.kind === 'embedded' || backend.clickhouseUrl !== undefined;
           const c = new TesseraClient({ address: server.address });
           try {
-            for (const name of (await readdir(opts.load)).sort()) {
-              const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
-              if (!match) continue;
-              const summary = await writeFile(c, match[1]!, join(opts.load, name), {
-                batchRows: 5000,
-                timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
-                replicated: false,
-              });
-              console.log(`tessera: ${summary}`);
-            }
+            // <view>.csv|jsonl: current values (online, and offline when there is an offline store);
+            // history/<view>.csv|jsonl: past events, offline only (the history training sets use).
+            const load = async (dir: string, target: 'both' | 'online' | 'offline') => {
+              for (const name of (await readdir(dir)).sort()) {
+                const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
+                if (!match) continue;
+                const summary = await writeFile(c, match[1]!, join(dir, name), {
+                  batchRows: 5000,
+                  timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
+                  replicated: false,
+                  target,
+                });
+                console.log(`tessera: ${summary}`);
+              }
+            };
+            await load(opts.load, hasOffline ? 'both' : 'online');
+            const history = join(opts.load, 'history');
+            if (hasOffline && existsSync(history)) await load(history, 'offline');
           } finally {
             c.close();
           }
