@@ -6,6 +6,7 @@
  *
  * The table's columns are positional (`k0…`, `p0…`): no user-given name becomes an identifier.
  */
+import { clickHouseTypeOf, isListType, joinKeyClickHouseType } from '../ddl.js';
 import { TesseraError, type FeatureValue, type JoinKeySpec, type JoinKeyType, type ValueType } from '@tessera/core';
 import type { EntityRowsInput, TypedColumn } from '@tessera/core';
 import type { ClickHouseExecutor } from '../executor.js';
@@ -39,36 +40,6 @@ export interface EntityTable {
   readonly columns: readonly EntityColumn[];
   /** Join key name → entity table column. */
   readonly keyColumns: ReadonlyMap<string, string>;
-}
-
-const LIST_TYPES: ReadonlySet<ValueType> = new Set(['float_list', 'double_list', 'int64_list', 'string_list']);
-
-function storageTypeOf(type: ValueType): string {
-  switch (type) {
-    case 'int64':
-      return 'Nullable(Int64)';
-    case 'double':
-      return 'Nullable(Float64)';
-    case 'string':
-    case 'bytes':
-      return 'Nullable(String)';
-    case 'bool':
-      return 'Nullable(Bool)';
-    case 'timestamp':
-      return "Nullable(DateTime64(3, 'UTC'))";
-    case 'float_list':
-      return 'Array(Float32)';
-    case 'double_list':
-      return 'Array(Float64)';
-    case 'int64_list':
-      return 'Array(Int64)';
-    case 'string_list':
-      return 'Array(String)';
-  }
-}
-
-function keyStorageType(type: JoinKeyType): string {
-  return type === 'int64' ? 'Int64' : 'String';
 }
 
 function invalid(message: string): TesseraError {
@@ -111,7 +82,7 @@ function hexOf(bytes: Uint8Array): string {
 
 /** TSV text of a passthrough value, or undefined when the value does not have the column's type. */
 function valueText(type: ValueType, value: FeatureValue): string | undefined {
-  if (value === null) return LIST_TYPES.has(type) ? '[]' : '\\N';
+  if (value === null) return isListType(type) ? '[]' : '\\N';
   switch (type) {
     case 'int64':
       return typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX ? value.toString() : undefined;
@@ -212,7 +183,7 @@ export async function uploadInlineRows(
     if (col.values.length !== n) {
       throw invalid(`entity rows: column "${col.name}" has ${col.values.length} values but there are ${n} rows`);
     }
-    const list = LIST_TYPES.has(col.type);
+    const list = isListType(col.type);
     columns.push({
       name: col.name,
       type: col.type,
@@ -225,12 +196,12 @@ export async function uploadInlineRows(
 
   const definitions = [
     `${ROW_ID_COLUMN} UInt64`,
-    ...keyTypeList.map((type, i) => `k${i} ${keyStorageType(type)}`),
+    ...keyTypeList.map((type, i) => `k${i} ${joinKeyClickHouseType(type)}`),
     `${EVENT_TS} DateTime64(3, 'UTC')`,
     ...passthrough.flatMap((col, p) =>
-      LIST_TYPES.has(col.type)
-        ? [`p${p} ${storageTypeOf(col.type)}`, `p${p}__null UInt8`]
-        : [`p${p} ${storageTypeOf(col.type)}`],
+      isListType(col.type)
+        ? [`p${p} ${clickHouseTypeOf(col.type)}`, `p${p}__null UInt8`]
+        : [`p${p} ${clickHouseTypeOf(col.type)}`],
     ),
   ];
   await executor.command(
@@ -256,7 +227,7 @@ export async function uploadInlineRows(
           throw invalid(`entity row ${row}: column "${col.name}" must hold ${col.type} values`);
         }
         fields.push(text);
-        if (LIST_TYPES.has(col.type)) fields.push(value === null ? '1' : '0');
+        if (isListType(col.type)) fields.push(value === null ? '1' : '0');
       }
       lines.push(fields.join('\t'));
     }
@@ -283,7 +254,7 @@ function normalize(chType: string): Normalized {
   const inner = unwrap(unwrap(unwrap(chType, 'LowCardinality'), 'Nullable'), 'LowCardinality');
   const scalar = (type: ValueType, fn: (c: string) => string): Normalized => ({
     type,
-    storage: storageTypeOf(type),
+    storage: clickHouseTypeOf(type),
     expression: fn,
   });
   if (/^U?Int(8|16|32|64|128|256)$/.test(inner)) return scalar('int64', (c) => `toInt64(${c})`);
@@ -301,7 +272,7 @@ function normalize(chType: string): Normalized {
   };
   const list = lists[inner];
   if (list !== undefined) {
-    const storage = storageTypeOf(list);
+    const storage = clickHouseTypeOf(list);
     return { type: list, storage, expression: (c) => `CAST(${c} AS ${storage})` };
   }
   return scalar('string', (c) => `toString(${c})`);
@@ -352,7 +323,9 @@ export async function materializeEntitySql(
     const type = keyTypes.get(c.name) as JoinKeyType;
     const column = `k${i}`;
     const nullable = c.type.includes('Nullable(');
-    definitions.push(`${column} ${nullable ? `Nullable(${keyStorageType(type)})` : keyStorageType(type)}`);
+    definitions.push(
+      `${column} ${nullable ? `Nullable(${joinKeyClickHouseType(type)})` : joinKeyClickHouseType(type)}`,
+    );
     expressions.push(
       type === 'int64' ? `toInt64(${quoteAnyIdentifier(c.name)})` : `toString(${quoteAnyIdentifier(c.name)})`,
     );
@@ -373,7 +346,7 @@ export async function materializeEntitySql(
       const column = `p${p}`;
       definitions.push(`${column} ${normal.storage}`);
       expressions.push(normal.expression(quoteAnyIdentifier(c.name)));
-      const list = LIST_TYPES.has(normal.type);
+      const list = isListType(normal.type);
       if (list) {
         definitions.push(`${column}__null UInt8`);
         expressions.push('0');
