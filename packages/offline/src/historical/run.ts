@@ -22,11 +22,12 @@ import { randomSuffix } from './sql-text.js';
 export type { JoinAlgorithm } from './query.js';
 
 /**
- * Entity rows up to which the hash ASOF join is used; above, `full_sorting_merge`, whose memory
- * sorts and merges instead of building every pruned view in memory. A guess to be re-tuned on the
- * 10M-row bench: on 1M-row views hash still won at 1M entity rows (query.ts).
+ * Entity rows up to which the hash ASOF join is used; above, `full_sorting_merge`, which sorts and
+ * merges instead of building every pruned view in memory. On the 10M-row bench (bench/README.md)
+ * 100k entity rows already touch ~3M feature rows: hash needed 1.2 GB against 0.96 GB and was no
+ * faster, and at 1M 5.7 GB against 2.2 GB. The better rule estimates the pruned view rows.
  */
-export const HASH_JOIN_MAX_ENTITY_ROWS = 500_000;
+export const HASH_JOIN_MAX_ENTITY_ROWS = 50_000;
 
 export interface HistoricalOptions {
   /** `auto` (default): hash up to {@link HASH_JOIN_MAX_ENTITY_ROWS} entity rows, else full_sorting_merge. */

@@ -1,0 +1,156 @@
+// Summaries and the markdown table of the historical bench.
+
+/** The issue's targets for Tessera's full path. */
+export const TARGETS = {
+  /** Up to this many entity rows, a training set must take at most {@link TARGETS.smallMillis}. */
+  smallEntityRows: 100_000,
+  smallMillis: 1_000,
+  /** Above it: faster than the plain query on the same tables in the same run. */
+  peakRssBytes: 1.5e9,
+} as const;
+
+export type Contender = 'plain' | 'tessera';
+
+/** One measurement: one child process. */
+export interface RunResult {
+  readonly repetition: number;
+  readonly millis: number;
+  readonly rows: number;
+  readonly nullsInFirstFeature: number;
+  readonly pieces: number;
+  readonly arrowBytes: number;
+  readonly peakRssBytes: number;
+  readonly rssBeforeBytes: number;
+  /** Wall time of the whole child, spawn to exit, ms (engine start, entity load and the run). */
+  readonly processMillis: number;
+  readonly loadAverage: number;
+}
+
+export interface CaseResult {
+  readonly id: string;
+  readonly entityRows: number;
+  readonly contender: Contender;
+  /** ClickHouse's default for the plain query; Tessera's option for runHistorical. */
+  readonly joinAlgorithm: 'hash (ClickHouse default)' | 'hash' | 'full_sorting_merge';
+  /** Whether `auto` (the default) picks this algorithm at this size. */
+  readonly pickedByAuto: boolean;
+  readonly runs: readonly RunResult[];
+  readonly failures: readonly string[];
+  readonly summary: Summary | null;
+  /** Tessera median time / plain median time, and peak RSS (max) ratio, at the same size. */
+  readonly vsPlain: { readonly time: number; readonly peakRss: number } | null;
+  readonly targets: Targets | null;
+}
+
+export interface Summary {
+  readonly runs: number;
+  readonly medianMillis: number;
+  readonly minMillis: number;
+  readonly maxMillis: number;
+  /** Entity rows per second at the median time. */
+  readonly rowsPerSecond: number;
+  readonly peakRssMaxBytes: number;
+  readonly peakRssMinBytes: number;
+}
+
+export interface Targets {
+  readonly time: string;
+  readonly timeMet: boolean;
+  readonly peakRssMet: boolean;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export function summarize(runs: readonly RunResult[], entityRows: number): Summary | null {
+  if (runs.length === 0) return null;
+  const times = runs.map((r) => r.millis);
+  const rss = runs.map((r) => r.peakRssBytes);
+  const medianMillis = median(times);
+  return {
+    runs: runs.length,
+    medianMillis,
+    minMillis: Math.min(...times),
+    maxMillis: Math.max(...times),
+    rowsPerSecond: entityRows / (medianMillis / 1000),
+    peakRssMaxBytes: Math.max(...rss),
+    peakRssMinBytes: Math.min(...rss),
+  };
+}
+
+export function targetsOf(entityRows: number, tessera: Summary, plain: Summary | null): Targets {
+  const small = entityRows <= TARGETS.smallEntityRows;
+  return {
+    time: small ? `≤ ${TARGETS.smallMillis / 1000} s` : 'faster than plain',
+    timeMet: small
+      ? tessera.medianMillis <= TARGETS.smallMillis
+      : plain !== null && tessera.medianMillis < plain.medianMillis,
+    peakRssMet: tessera.peakRssMaxBytes <= TARGETS.peakRssBytes,
+  };
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
+}
+
+function gb(bytes: number): string {
+  return (bytes / 1e9).toFixed(2);
+}
+
+function rate(rowsPerSecond: number): string {
+  if (rowsPerSecond >= 1e6) return `${(rowsPerSecond / 1e6).toFixed(2)}M`;
+  return `${Math.round(rowsPerSecond / 1000)}k`;
+}
+
+function count(rows: number): string {
+  return rows >= 1e6 && rows % 1e6 === 0
+    ? `${rows / 1e6}M`
+    : rows >= 1000 && rows % 1000 === 0
+      ? `${rows / 1000}k`
+      : `${rows}`;
+}
+
+/** The results as a markdown table, one row per case. */
+export function markdownTable(cases: readonly CaseResult[]): string {
+  const header = [
+    'entity rows',
+    'contender',
+    'join',
+    'runs',
+    'time median (min–max) s',
+    'rows/s',
+    'peak RSS max (min) GB',
+    'time / plain',
+    'RSS / plain',
+    'targets (time; RSS ≤ 1.5 GB)',
+  ];
+  const rows = cases.map((c) => {
+    const s = c.summary;
+    const join = c.pickedByAuto ? `${c.joinAlgorithm} (= auto)` : c.joinAlgorithm;
+    const targets =
+      c.targets === null
+        ? ''
+        : `${c.targets.time}: ${c.targets.timeMet ? 'met' : 'missed'}; RSS: ${c.targets.peakRssMet ? 'met' : 'missed'}`;
+    return [
+      count(c.entityRows),
+      c.contender === 'plain' ? 'plain query' : 'Tessera',
+      join,
+      s === null
+        ? `0 (${c.failures.length} failed)`
+        : String(s.runs) + (c.failures.length ? ` (+${c.failures.length} failed)` : ''),
+      s === null ? '—' : `${seconds(s.medianMillis)} (${seconds(s.minMillis)}–${seconds(s.maxMillis)})`,
+      s === null ? '—' : rate(s.rowsPerSecond),
+      s === null ? '—' : `${gb(s.peakRssMaxBytes)} (${gb(s.peakRssMinBytes)})`,
+      c.vsPlain === null ? '—' : `${c.vsPlain.time.toFixed(2)}×`,
+      c.vsPlain === null ? '—' : `${c.vsPlain.peakRss.toFixed(2)}×`,
+      targets,
+    ];
+  });
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
