@@ -13,6 +13,8 @@ import type { ClickHouseExecutor } from '../executor.js';
 import { quoteAnyIdentifier } from './sql-text.js';
 
 export const ROW_ID_COLUMN = '__tessera_row_id';
+/** Inline entity rows: the event time as sent, whole ms since the epoch (`event_ts` is computed from it). */
+const TS_MILLIS_COLUMN = '__tessera_ts_ms';
 export const EVENT_TS = 'event_ts';
 
 /** DateTime64(3) holds 1900-01-01 … 2299-12-31T23:59:59.999 UTC. */
@@ -197,12 +199,21 @@ export async function uploadInlineRows(
   const definitions = [
     `${ROW_ID_COLUMN} UInt64`,
     ...keyTypeList.map((type, i) => `k${i} ${joinKeyClickHouseType(type)}`),
-    `${EVENT_TS} DateTime64(3, 'UTC')`,
+    // Sent as whole milliseconds and converted by ClickHouse: formatting a date text per row in
+    // Node was half of the upload's time (0.9 s of 1.8 s for 1M rows).
+    `${TS_MILLIS_COLUMN} Int64`,
+    `${EVENT_TS} DateTime64(3, 'UTC') MATERIALIZED fromUnixTimestamp64Milli(${TS_MILLIS_COLUMN}, 'UTC')`,
     ...passthrough.flatMap((col, p) =>
       isListType(col.type)
         ? [`p${p} ${clickHouseTypeOf(col.type)}`, `p${p}__null UInt8`]
         : [`p${p} ${clickHouseTypeOf(col.type)}`],
     ),
+  ];
+  const insertColumns = [
+    ROW_ID_COLUMN,
+    ...keyTypeList.map((_, i) => `k${i}`),
+    TS_MILLIS_COLUMN,
+    ...passthrough.flatMap((col, p) => (isListType(col.type) ? [`p${p}`, `p${p}__null`] : [`p${p}`])),
   ];
   await executor.command(
     `CREATE TABLE ${table} (${definitions.join(', ')}) ENGINE = MergeTree ORDER BY ${ROW_ID_COLUMN}`,
@@ -219,7 +230,7 @@ export async function uploadInlineRows(
         const value = values[row] as bigint | string;
         fields.push(keyTypeList[i] === 'int64' ? (value as bigint).toString() : escapeTsv(value as string));
       });
-      fields.push(dateTime64Text(input.eventTsMillis[row] as number));
+      fields.push(String(input.eventTsMillis[row]));
       for (const col of passthrough) {
         const value = col.values[row] ?? null;
         const text = valueText(col.type, value);
@@ -232,7 +243,11 @@ export async function uploadInlineRows(
       lines.push(fields.join('\t'));
     }
     lines.push('');
-    await executor.insertRaw(insertTable, Buffer.from(lines.join('\n'), 'utf8'), { format: 'TabSeparated', signal });
+    await executor.insertRaw(insertTable, Buffer.from(lines.join('\n'), 'utf8'), {
+      format: 'TabSeparated',
+      columns: insertColumns,
+      signal,
+    });
   }
   return { rowCount: n, columns, keyColumns };
 }

@@ -149,6 +149,13 @@ export function buildHistoricalQuery(
   const settings = [
     'join_use_nulls = 1',
     `join_algorithm = '${joinAlgorithm}'`,
+    // Each view is read in sorting-key order (FINAL, and the merge join's input), one stream per
+    // partition merged into one. By default every stream is buffered ahead of that merge: measured
+    // on the 10M-row bench at 1M entity rows (full_sorting_merge), that buffering cost ~0.35 GB
+    // per view and bought no speed (peak RSS 2.09 → 1.64 GB, same time); 16k-row blocks took it to
+    // 1.54 GB, again at the same time, and made no difference at 100k.
+    'read_in_order_use_buffering = 0',
+    'max_block_size = 16384',
     "output_format_arrow_compression_method = 'none'",
     'output_format_arrow_string_as_string = 0',
     'output_format_arrow_low_cardinality_as_dictionary = 0',
