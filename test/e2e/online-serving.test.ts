@@ -345,15 +345,6 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
       await expectError(t.client.write(w), 'RESOURCE_EXHAUSTED');
       await nothingWritten();
     });
-    // The embedded server always has chDB (offline writes: historical.test.ts); cluster mode here runs without ClickHouse.
-    it.runIf(kind === 'redis-cluster')('offline targets on a server without an offline store', async () => {
-      await expectError(
-        t.client.write({ ...base(), target: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE }),
-        'UNAVAILABLE',
-        'offline store',
-      );
-      await nothingWritten();
-    });
   });
 
   describe('rejects bad reads', () => {
@@ -388,22 +379,6 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
         'INVALID_ARGUMENT',
         '2000',
       );
-    });
-    it.runIf(kind === 'redis-cluster')('GetHistorical on a server without an offline store', async () => {
-      const error = await new Promise<unknown>((resolve) => {
-        const stream = t.client.featureStore.getHistorical({
-          features: ['customer_stats:loyalty'],
-          featureService: '',
-          format: 0,
-          chunkRows: 0,
-          entities: { $case: 'entitySql', value: 'SELECT 1 AS customer_id, now64(3) AS event_ts' },
-        });
-        stream.on('error', resolve);
-        stream.on('end', () => resolve(undefined));
-        stream.on('data', () => undefined);
-      });
-      expect(error).toMatchObject({ code: 14 });
-      expect(String((error as Error).message)).toContain('offline store');
     });
   });
 
@@ -450,5 +425,54 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     expect(result.refs).toEqual(['customer_stats@1:purchases', 'customer_stats@2:purchases']);
     expect(result.values).toEqual([[1n], [null]]);
     expect(result.statuses).toEqual([['PRESENT'], ['NOT_FOUND']]);
+  });
+});
+
+/** Cluster mode without a ClickHouse endpoint: offline requests are refused, never dropped. */
+describe('a cluster-mode server without an offline store', () => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer(freshBackend('redis-cluster', inject('redisCluster').nodes).backend);
+    await t.client.apply(definitionsFromYaml(REPO), { author: 'e2e' });
+  });
+  afterAll(async () => {
+    await t[Symbol.asyncDispose]();
+  });
+
+  it('answers UNAVAILABLE to offline write targets and writes nothing', async () => {
+    const now = Date.now();
+    await expectError(
+      t.client.write({
+        featureView: 'customer_stats',
+        target: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
+        columns: { customer_id: int64Keys(900), loyalty: toColumn('double', [1]) },
+        eventTimestamps: toColumn('timestamp', [now]),
+      }),
+      'UNAVAILABLE',
+      'offline store',
+    );
+    const result = await t.client.getOnlineFeatures({
+      features: ['customer_stats:loyalty'],
+      entities: { customer_id: [900n] },
+    });
+    expect(result.statuses[0]).toEqual(['NOT_FOUND']);
+  });
+
+  it('answers UNAVAILABLE to GetHistorical', async () => {
+    const error = await new Promise<unknown>((resolve) => {
+      const stream = t.client.featureStore.getHistorical({
+        features: ['customer_stats:loyalty'],
+        featureService: '',
+        format: 0,
+        chunkRows: 0,
+        entities: { $case: 'entitySql', value: 'SELECT 1 AS customer_id, now64(3) AS event_ts' },
+      });
+      stream.on('error', resolve);
+      stream.on('end', () => resolve(undefined));
+      stream.on('data', () => undefined);
+    });
+    expect(error).toMatchObject({ code: 14 });
+    expect(String((error as Error).message)).toContain('offline store');
   });
 });
