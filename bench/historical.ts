@@ -2,11 +2,12 @@
 // entity rows: upload, pruned ASOF join, streaming, Arrow chunks) against one plain ASOF LEFT JOIN of
 // the same entity rows over the same whole tables, each measurement in its own child process.
 // How to run it and what each column means: bench/README.md.
-import { execFileSync, spawn } from 'node:child_process';
+import { gitState, loadAtStart, machineInfo } from './support/environment.js';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -196,26 +197,11 @@ function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
   });
 }
 
-function gitState(): { commit: string; changedFiles: number } | undefined {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    return { commit, changedFiles: status.split('\n').filter(Boolean).length };
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const { config } = options;
   const startedAt = new Date();
-  const loadAtStart = loadavg();
-  if ((loadAtStart[0] ?? 0) > cpus().length / 2) {
-    console.error(
-      `bench: warning: load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs; figures will be noisy`,
-    );
-  }
+  const loadAverageAtStart = loadAtStart();
   const chdb = chdbVersion();
   const params = dataParams(config.rowsPerView, config.entityRowCounts, chdb);
   const temporaryCache =
@@ -308,17 +294,8 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command,
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      totalMemoryBytes: totalmem(),
-      platform: `${process.platform} ${release()}`,
-      node: process.version,
-      chdb,
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: loadavg(),
-    },
-    git: gitState(),
+    machine: machineInfo(loadAverageAtStart, { chdb }),
+    git: gitState(REPO_ROOT),
     config: {
       ...config,
       repetitionsRun,

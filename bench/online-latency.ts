@@ -1,9 +1,9 @@
 // GetOnlineFeatures latency, p50/p99, on the embedded store (LMDB) and on a real 6-node Redis Cluster,
 // beside the floor under the Redis path: pipelined HMGET of the same rows from this process.
 // How to run it and what each column means: bench/README.md.
-import { execFileSync } from 'node:child_process';
+import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -216,16 +216,6 @@ async function redisVersion(cluster: Cluster): Promise<string> {
   return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
 }
 
-function gitState(): { commit: string; changedFiles: number } | undefined {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    return { commit, changedFiles: status.split('\n').filter(Boolean).length };
-  } catch {
-    return undefined;
-  }
-}
-
 interface BackendContext {
   readonly backend: Backend;
   readonly client: TesseraClient;
@@ -296,12 +286,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const { config } = options;
   const startedAt = new Date();
-  const loadAtStart = loadavg();
-  if ((loadAtStart[0] ?? 0) > cpus().length / 2) {
-    console.error(
-      `bench: warning: load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs; figures will be noisy`,
-    );
-  }
+  const loadAverageAtStart = loadAtStart();
   const shapes = SHAPES.filter((s) => s.entities <= config.maxEntitiesPerRequest);
   const wanted = (backend: Backend): typeof shapes =>
     shapes.filter((s) => !options.only || caseId(backend, s.entities, s.features).includes(options.only));
@@ -384,17 +369,8 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command: ['tsx', 'bench/online-latency.ts', ...process.argv.slice(2)].join(' '),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      totalMemoryBytes: totalmem(),
-      platform: `${process.platform} ${release()}`,
-      node: process.version,
-      redis,
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: loadavg(),
-    },
-    git: gitState(),
+    machine: machineInfo(loadAverageAtStart, { redis }),
+    git: gitState(REPO_ROOT),
     config: {
       ...config,
       redisCluster: options.redisNodes ? 'given (--redis-cluster)' : 'started by the bench: 3 masters + 3 replicas',
