@@ -2,6 +2,7 @@
 // their tables made by Tessera's own DDL, filled by `INSERT … SELECT … FROM numbers()` in chDB, and
 // the entity-row tables both contenders read. Shared by the parent (parameters, cache key) and the
 // child processes (SQL).
+import { viewField } from '@tessera/core';
 import type { FeatureDef, RegisteredView, ResolvedFeatures } from '@tessera/core';
 
 export const DATABASE = 'bench_historical';
@@ -74,7 +75,7 @@ export function resolvedAll(views: readonly RegisteredView[]): ResolvedFeatures 
     sequence: 0,
     views: views.map((v) => ({
       view: v,
-      field: `${v.id.toString(36)}.${v.version}`,
+      field: viewField(v.id, v.version),
       featureIndexes: v.features.map((_, i) => i),
       refs: v.features.map((f) => `${v.name}@${v.version}:${f.name}`),
     })),

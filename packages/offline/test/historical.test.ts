@@ -12,27 +12,16 @@ import {
   collect,
   concatColumns,
   createTables,
-  feature,
   insertRows,
   openEngine,
   resolvedAll,
   view,
   type Engine,
 } from './support/oracle-harness.js';
+import { EVERY_TYPE } from './support/views.js';
 
 const T0 = Date.UTC(2025, 0, 1);
-const EVERY = [
-  feature('f_int64', 'int64'),
-  feature('f_double', 'double'),
-  feature('f_string', 'string'),
-  feature('f_bool', 'bool'),
-  feature('f_timestamp', 'timestamp'),
-  feature('f_bytes', 'bytes'),
-  feature('f_float_list', 'float_list'),
-  feature('f_double_list', 'double_list'),
-  feature('f_int64_list', 'int64_list'),
-  feature('f_string_list', 'string_list'),
-];
+const EVERY = EVERY_TYPE;
 const users = view('h_users', [{ name: 'user_id', type: 'int64' }], EVERY);
 const VALUES: FeatureValue[] = [
   -9_223_372_036_854_775_808n,

@@ -26,11 +26,12 @@ import {
 } from '../../src/index.js';
 import { runHistorical, type HistoricalOptions } from '../../src/historical/run.js';
 import type { OracleFeatureRow } from './oracle.js';
+import { feature, registeredView } from './views.js';
+import { viewField } from '@tessera/core';
 
-export function feature(name: string, type: FeatureDef['type']): FeatureDef {
-  return { name, type, dimension: 0, constraints: { notNull: false, allowNaN: true }, description: '', tags: {} };
-}
+export { feature };
 
+/** A registered view version with a TTL (`registeredView` with `ttlSeconds`). */
 export function view(
   name: string,
   joinKeys: readonly JoinKeySpec[],
@@ -38,20 +39,7 @@ export function view(
   ttlSeconds = 0,
   version = 1,
 ): RegisteredView {
-  return {
-    name,
-    entities: joinKeys.map((k) => k.name),
-    features,
-    ttlSeconds,
-    owner: 'tests',
-    tags: {},
-    description: '',
-    id: 1,
-    version,
-    joinKeys,
-    createdAtMillis: 0,
-    updatedAtMillis: 0,
-  };
+  return { ...registeredView(name, joinKeys, features, version), ttlSeconds };
 }
 
 /** Every feature of every view, in order. */
@@ -60,7 +48,7 @@ export function resolvedAll(views: readonly RegisteredView[]): ResolvedFeatures 
     sequence: 0,
     views: views.map((v) => ({
       view: v,
-      field: `${v.id}.${v.version}`,
+      field: viewField(v.id, v.version),
       featureIndexes: v.features.map((_, i) => i),
       refs: v.features.map((f) => `${v.name}@${v.version}:${f.name}`),
     })),
