@@ -143,12 +143,22 @@ function runChild(task: ChildTask, timeoutMillis: number): Promise<{ result: Chi
   });
 }
 
-/** The prepared data directory for these parameters: reused when `params.json` matches, else rebuilt. */
+/** Whether data prepared with `cached` serves `wanted`: the same tables, and every wanted entity-row table among them. */
+function covers(cached: DataParams, wanted: DataParams): boolean {
+  const { entityRowCounts: cachedCounts, ...cachedRest } = cached;
+  const { entityRowCounts: wantedCounts, ...wantedRest } = wanted;
+  return (
+    JSON.stringify(cachedRest) === JSON.stringify(wantedRest) &&
+    wantedCounts.every((count) => cachedCounts.includes(count))
+  );
+}
+
+/** The prepared data directory for these parameters: reused when `params.json` covers them, else rebuilt. */
 async function preparedData(cacheDir: string, params: DataParams, config: RunConfig): Promise<string> {
   const dir = join(cacheDir, `rows-${params.rowsPerView}`);
   const paramsFile = join(dir, 'params.json');
   const dataDir = join(dir, 'chdb');
-  if (existsSync(paramsFile) && readFileSync(paramsFile, 'utf8').trim() === JSON.stringify(params)) {
+  if (existsSync(paramsFile) && covers(JSON.parse(readFileSync(paramsFile, 'utf8')) as DataParams, params)) {
     console.error(`bench: reusing prepared data in ${dir}`);
     return dataDir;
   }

@@ -63,7 +63,13 @@ export type { ViewVersionHistory } from './registry/history.js';
 export { ROW_FORMAT_VERSION, ROW_HEADER_BYTES } from './codec/row-format.js';
 export { RowEncoder, encodeRow } from './codec/row-encoder.js';
 export { RowDecoder, decodeRow, readRowEventTs } from './codec/row-decoder.js';
-export { MAX_TIMESTAMP_MILLIS, TIMESTAMP_FORMATS_HINT, parseTimestamp, formatTimestamp } from './timestamps.js';
+export {
+  MAX_TIMESTAMP_MILLIS,
+  TIMESTAMP_FORMATS_HINT,
+  parseTimestamp,
+  formatTimestamp,
+  nowMicros,
+} from './timestamps.js';
 export { WRONG_TYPE, coerceFeatureValue, coerceJoinKey, formatValue, describeValue } from './values.js';
 export { DEFAULT_MAX_PROBLEMS, validateWriteBatch } from './validate-write.js';
 export type { WriteBatchInput, ValidateWriteOptions, ValidatedBatch } from './validate-write.js';

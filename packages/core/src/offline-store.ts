@@ -19,6 +19,12 @@ export interface OfflineBatch {
   readonly eventTsMillis: Float64Array;
   /** Per feature (in `view.features` order), one value per row. */
   readonly featureValues: readonly (readonly FeatureValue[])[];
+  /**
+   * Per row, when the write was accepted (µs since the epoch): among rows with the same keys and
+   * event time the latest wins. Set by write-behind, which stamps each write when it is
+   * acknowledged, not when it reaches the store. Default: one moment for the whole insert.
+   */
+  readonly createdTsMicros?: BigInt64Array;
 }
 
 export interface OfflineInsertOptions {

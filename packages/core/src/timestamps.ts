@@ -91,3 +91,12 @@ function daysOf(year: number, month: number, day: number): number | undefined {
 export function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+let lastMicros = 0n;
+
+/** Now in µs since the epoch, strictly increasing within this process (rows' `created_ts`). */
+export function nowMicros(): bigint {
+  const micros = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  lastMicros = micros > lastMicros ? micros : lastMicros + 1n;
+  return lastMicros;
+}

@@ -45,7 +45,7 @@ export {
   formatDateTime64Micros,
 } from './tsv.js';
 export type { TsvColumn } from './tsv.js';
-export { encodeOfflineBatch, insertOfflineBatch, nowMicros } from './insert.js';
+export { encodeOfflineBatch, insertOfflineBatch } from './insert.js';
 export type { InsertBatchOptions, EncodedBatch } from './insert.js';
 export {
   ClickHouseOfflineStore,

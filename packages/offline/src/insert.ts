@@ -2,7 +2,7 @@
  * Offline writes: one validated batch of one view version becomes one ClickHouse insert of a
  * TabSeparated payload (values never enter SQL text), with the batch's deduplication token.
  */
-import { TesseraError, type OfflineBatch, type OfflineInsertOptions } from '@tessera/core';
+import { TesseraError, nowMicros, type OfflineBatch, type OfflineInsertOptions } from '@tessera/core';
 import type { ClickHouseExecutor } from './executor.js';
 import { columnsOf, qualifiedName, tableName, type ViewShape } from './ddl.js';
 import { encodeTabSeparated, formatDateTime64Micros, type TsvColumn } from './tsv.js';
@@ -24,15 +24,6 @@ export interface EncodedBatch {
   readonly payload: Buffer;
   readonly columns: readonly string[];
   readonly rowCount: number;
-}
-
-let lastCreatedTsMicros = 0n;
-
-/** Now in µs since the epoch, strictly increasing within this process. */
-export function nowMicros(): bigint {
-  const micros = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
-  lastCreatedTsMicros = micros > lastCreatedTsMicros ? micros : lastCreatedTsMicros + 1n;
-  return lastCreatedTsMicros;
 }
 
 /** Encodes a batch of `view` as the TabSeparated payload of its table. */
@@ -66,7 +57,9 @@ export function encodeOfflineBatch(view: ViewShape, batch: OfflineBatch, created
       case 'event_ts':
         return { kind: 'value', name: column.name, type: 'timestamp', values: batch.eventTsMillis };
       case 'created_ts':
-        return { kind: 'constant', name: column.name, text: createdTsText };
+        return batch.createdTsMicros === undefined
+          ? { kind: 'constant', name: column.name, text: createdTsText }
+          : { kind: 'micros', name: column.name, values: batch.createdTsMicros };
       case 'feature':
       case 'is_null': {
         const index = column.featureIndex ?? -1;

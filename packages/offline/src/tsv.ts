@@ -32,7 +32,9 @@ export type TsvColumn =
     }
   | { readonly kind: 'is_null'; readonly name: string; readonly values: ArrayLike<FeatureValue> }
   /** The same, already encoded, text on every row (e.g. `created_ts` of an insert). */
-  | { readonly kind: 'constant'; readonly name: string; readonly text: string };
+  | { readonly kind: 'constant'; readonly name: string; readonly text: string }
+  /** A DateTime64(6) per row, µs since the epoch (e.g. `created_ts` stamped per write). */
+  | { readonly kind: 'micros'; readonly name: string; readonly values: BigInt64Array };
 
 /** Bytes of each buffer the payload is written into (rows are never split across buffers). */
 const PAYLOAD_CHUNK_BYTES = 16 * 1024 * 1024;
@@ -84,6 +86,7 @@ function cellEncoderOf(column: TsvColumn, rowCount: number): CellEncoder {
       `offline insert: column ${name} has ${values.length} values for ${rowCount} rows`,
     );
   }
+  if (column.kind === 'micros') return (row) => formatDateTime64Micros(column.values[row] as bigint);
   if (column.kind === 'is_null') return (row) => (values[row] === null ? '1' : '0');
   const encodeValue = valueEncoderOf(column.type);
   return (row) => {

@@ -68,7 +68,39 @@ export class LmdbOnlineStore implements OnlineStore {
   }
 
   write(batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
-    return settle(() => this.#writeSync(batch));
+    return settle(() => this.#root.transactionSync(() => this.#writeSync(batch)));
+  }
+
+  /**
+   * `write`, with `alongside` run in the same transaction: both commit or neither does (the
+   * embedded write-behind commits its outbox entry this way). `batch` may be absent: then only
+   * `alongside` runs.
+   */
+  writeWith(batch: OnlineWriteBatch | undefined, alongside: () => void): Promise<OnlineWriteResult | undefined> {
+    return settle(() =>
+      this.#root.transactionSync(() => {
+        const result = batch === undefined ? undefined : this.#writeSync(batch);
+        alongside();
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * A named database in this store's environment (values msgpack-encoded), for records that must
+   * commit together with online writes through {@link writeWith}.
+   */
+  openDatabase<V, K extends string | number>(name: string): Database<V, K> {
+    if (name === 'rows' || name === 'deadlines' || name === 'by-deadline') {
+      throw new TesseraError('INVALID_ARGUMENT', `database name "${name}" is the online store's own`);
+    }
+    return this.#root.openDB<V, K>({ name, encoding: 'msgpack' });
+  }
+
+  /** Runs `work` in one write transaction of this environment. */
+  transaction<T>(work: () => T): T {
+    this.#checkOpen('transaction');
+    return this.#root.transactionSync(work);
   }
 
   #readSync(lookups: readonly OnlineLookup[]): (Uint8Array | null)[][] {
@@ -85,12 +117,13 @@ export class LmdbOnlineStore implements OnlineStore {
     return results;
   }
 
+  /** Writes a batch; the caller runs it inside a write transaction. */
   #writeSync(batch: OnlineWriteBatch): OnlineWriteResult {
     this.#checkOpen(`write to field ${batch.field}`);
     checkWriteBatch(batch.field, batch.ttlMillis, batch.keys, batch.rows);
     const retention = batch.ttlMillis === 0 ? 0 : retentionMillis(batch.ttlMillis);
     // One transaction: the whole batch commits or none of it, and the LWW compare sees no interleaved write.
-    const stale = this.#root.transactionSync(() => {
+    const stale = (() => {
       let staleRows = 0;
       for (let i = 0; i < batch.keys.length; i++) {
         const entry = this.#keyPrefix + (batch.keys[i] as string) + FIELD_SEPARATOR + batch.field;
@@ -113,7 +146,7 @@ export class LmdbOnlineStore implements OnlineStore {
         }
       }
       return staleRows;
-    });
+    })();
     return { applied: batch.keys.length - stale, stale };
   }
 

@@ -4,6 +4,14 @@ import { ClickHouseRegistryLog, openEmbeddedOfflineStore, openHttpOfflineStore }
 import { TableEnsuringOfflineStore } from './offline-tables.js';
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
+import { findViewVersion } from '@tessera/core';
+import {
+  BullmqWriteBehind,
+  LmdbWriteBehind,
+  OfflineStoreSink,
+  type FindView,
+  type WriteBehind,
+} from '@tessera/writebehind';
 
 /** Where a server keeps its data: embedded engines in one folder, or a Redis Cluster. */
 export type BackendOptions =
@@ -25,46 +33,77 @@ export type BackendOptions =
 
 export interface Backends {
   readonly store: OnlineStore;
-  /** Absent in cluster mode without a ClickHouse endpoint: offline targets then answer UNAVAILABLE. */
+  /** Absent in cluster mode without a ClickHouse endpoint: sync offline writes and training sets then answer UNAVAILABLE. */
   readonly offline: OfflineStore | undefined;
+  /** Where offline rows go by default: an LMDB outbox drained in-process (embedded) or BullMQ (cluster). */
+  readonly writeBehind: WriteBehind;
   readonly registry: Registry;
   close(): Promise<void>;
 }
 
-/** Opens the online store and the registry of a deployment. */
+/** Opens the online store, the offline store, write-behind and the registry of a deployment. */
 export async function openBackends(options: BackendOptions): Promise<Backends> {
   switch (options.kind) {
     case 'embedded': {
       const store = new LmdbOnlineStore({ path: join(options.dataDir, 'online') });
-      const offline = options.clickhouseUrl
-        ? await openHttpOfflineStore(options.clickhouseUrl)
-        : await openEmbeddedOfflineStore(options.dataDir);
-      return withClose(store, offline, await Registry.open(new LmdbRegistryLog({ directory: options.dataDir })));
+      const offline = new TableEnsuringOfflineStore(
+        options.clickhouseUrl
+          ? await openHttpOfflineStore(options.clickhouseUrl)
+          : await openEmbeddedOfflineStore(options.dataDir),
+      );
+      const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
+      const findView = registryLookup(registry);
+      const writeBehind = new LmdbWriteBehind({ store, sink: new OfflineStoreSink(offline, findView), findView });
+      return withClose(store, offline, writeBehind, registry);
     }
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
-      const offline = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
+      const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
       // With ClickHouse the registry log lives beside the offline tables, shared by every server;
       // without it, in the Redis Cluster.
-      const log = offline
-        ? await ClickHouseRegistryLog.open({ executor: offline.executor, database: offline.database })
+      const log = http
+        ? await ClickHouseRegistryLog.open({ executor: http.executor, database: http.database })
         : new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
-      return withClose(store, offline, await Registry.open(log));
+      // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
+      const writeBehind = new BullmqWriteBehind({ nodes: options.nodes, keyPrefix, online: store });
+      return withClose(
+        store,
+        http ? new TableEnsuringOfflineStore(http) : undefined,
+        writeBehind,
+        await Registry.open(log),
+      );
     }
   }
 }
 
-function withClose(store: OnlineStore, offline: OfflineStore | undefined, registry: Registry): Backends {
-  const tables = offline ? new TableEnsuringOfflineStore(offline) : undefined;
+/** A view version by name, refreshing the registry once when this process does not know it yet. */
+export function registryLookup(registry: Registry): FindView {
+  return async (name, version) => {
+    const found = findViewVersion(registry.state(), name, version);
+    if (found !== undefined) return found;
+    await registry.refresh();
+    return findViewVersion(registry.state(), name, version);
+  };
+}
+
+function withClose(
+  store: OnlineStore,
+  offline: OfflineStore | undefined,
+  writeBehind: WriteBehind,
+  registry: Registry,
+): Backends {
   return {
     store,
-    offline: tables,
+    offline,
+    writeBehind,
     registry,
     close: async () => {
+      // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into chDB).
+      await writeBehind.close();
       await registry.close();
       await store.close();
-      await tables?.close();
+      await offline?.close();
     },
   };
 }

@@ -1,7 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import type { ServerUnaryCall, ServerWritableStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { OfflineStore, OnlineStore } from '@tessera/core';
 import type {
   FeatureStoreServer,
   GetHistoricalRequest,
@@ -19,7 +18,7 @@ import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
-import { executeWrite } from './write.js';
+import { executeWrite, type WriteStores } from './write.js';
 
 export interface FeatureStoreLimits {
   /** Most entities one GetOnlineFeatures request may ask for, and rows one Write may carry. */
@@ -38,7 +37,7 @@ function unimplemented(capability: string): { code: status; details: string } {
 /** The FeatureStore service: online reads, writes, and training sets from the offline store. */
 export function createFeatureStoreService(
   registry: RegistryAccess,
-  stores: { readonly online: OnlineStore; readonly offline: OfflineStore | undefined },
+  stores: WriteStores,
   limits: FeatureStoreLimits,
 ): FeatureStoreServer {
   const plans = new Map<string, ReadPlan>();

@@ -2,6 +2,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { OnlineStore } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
+import type { WriteBehind } from '@tessera/writebehind';
 import { FeatureStoreService, RegistryService } from '@tessera/proto';
 import { createFeatureStoreService } from './feature-store-service.js';
 import { createRegistryAccess } from './registry-access.js';
@@ -41,6 +42,7 @@ export interface FeatureServer {
   readonly address: string;
   readonly registry: Registry;
   readonly store: OnlineStore;
+  readonly writeBehind: WriteBehind;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -62,7 +64,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     FeatureStoreService,
     createFeatureStoreService(
       createRegistryAccess(backends.registry),
-      { online: backends.store, offline: backends.offline },
+      { online: backends.store, offline: backends.offline, writeBehind: backends.writeBehind },
       limits,
     ),
   );
@@ -111,6 +113,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     address: `${host}:${port}`,
     registry: backends.registry,
     store: backends.store,
+    writeBehind: backends.writeBehind,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -4,20 +4,33 @@ import type { OfflineStore, OnlineStore, RegisteredView } from '@tessera/core';
 import { columnRowCount, fromColumn } from '@tessera/client';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
+import type { WriteBehind } from '@tessera/writebehind';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
   readonly maxBatchRows: number;
 }
 
+/** What a Write goes to: the online store, the offline store for sync writes, write-behind otherwise. */
+export interface WriteStores {
+  readonly online: OnlineStore;
+  readonly offline: OfflineStore | undefined;
+  readonly writeBehind: WriteBehind;
+}
+
 /**
- * Validates a whole Write batch, then writes it: offline first (one insert, with a deduplication
- * token derived from the batch so a retried write adds nothing twice), then online with
- * last-writer-wins (idempotent by nature). Nothing is written unless every row is valid; a
+ * Validates a whole Write batch, then writes it. Nothing is written unless every row is valid; a
  * target this server cannot serve is refused, never silently dropped.
+ * - Offline by write-behind (the default): the online write and the durable enqueue of the offline
+ *   rows happen together; the answer waits for both, never for ClickHouse.
+ * - `DURABILITY_SYNC`: offline first (one insert, with a deduplication token derived from the
+ *   batch so a retried write adds nothing twice), then online.
+ * - `DURABILITY_REPLICATED`: write-behind, and both the online rows and the queued job are
+ *   acknowledged by a replica (Redis `WAIT 1`) before the answer.
+ * Online writes are last-writer-wins by event time (idempotent by nature).
  */
 export async function executeWrite(
-  stores: { readonly online: OnlineStore; readonly offline: OfflineStore | undefined },
+  stores: WriteStores,
   view: RegisteredView,
   request: WriteRequest,
   limits: WriteLimits,
@@ -25,18 +38,15 @@ export async function executeWrite(
 ): Promise<WriteResponse> {
   const label = `${view.name}@${view.version}`;
   const { online, offline } = targets(request.target, label);
-  if (offline) {
-    if (!stores.offline)
-      throw new TesseraError(
-        'UNAVAILABLE',
-        `Write to ${label}: this server runs without an offline store; write with target WRITE_TARGET_ONLINE`,
-      );
-    if (request.durability === Durability.DURABILITY_WRITE_BEHIND) {
-      throw new TesseraError(
-        'UNIMPLEMENTED',
-        `Write to ${label}: write-behind offline writes are not available yet; leave durability unset or use DURABILITY_SYNC (the offline insert happens before the answer)`,
-      );
-    }
+  const sync = request.durability === Durability.DURABILITY_SYNC;
+  if (request.durability === Durability.UNRECOGNIZED) {
+    throw new TesseraError('INVALID_ARGUMENT', `Write to ${label}: unknown durability`);
+  }
+  if (offline && sync && !stores.offline) {
+    throw new TesseraError(
+      'UNAVAILABLE',
+      `Write to ${label}: this server has no ClickHouse connection for DURABILITY_SYNC offline writes; leave durability unset (write-behind) or use target WRITE_TARGET_ONLINE`,
+    );
   }
   if (request.idempotencyKey !== '') {
     throw new TesseraError(
@@ -66,33 +76,68 @@ export async function executeWrite(
   const eventTimestamps = request.eventTimestamps ? fromColumn(request.eventTimestamps) : [];
   const batch = validateWriteBatch(view, { columns, eventTimestamps });
   const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
-  if (offline && stores.offline) {
-    await stores.offline.insert(
-      view,
-      { joinKeyValues: batch.joinKeyValues, eventTsMillis: batch.eventTsMillis, featureValues: batch.featureValues },
-      { dedupToken: batchDigest(label, batch.entityKeys, batch.rows), ...deadline },
-    );
+  const offlineBatch = {
+    joinKeyValues: batch.joinKeyValues,
+    eventTsMillis: batch.eventTsMillis,
+    featureValues: batch.featureValues,
+  };
+  if (offline && sync && stores.offline) {
+    await stores.offline.insert(view, offlineBatch, {
+      dedupToken: batchDigest(label, batch.entityKeys, batch.rows),
+      ...deadline,
+    });
   }
-  if (!online) return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
   // A backfill may carry several events per entity; online only the latest of each matters.
   const latest = batch.latestRowPerKey;
   const everyRow = latest.length === batch.rowCount;
-  const result = await stores.online.write(
-    {
-      field: viewField(view.id, view.version),
-      ttlMillis: view.ttlSeconds * 1000,
-      keys: everyRow ? batch.entityKeys : latest.map((r) => batch.entityKeys[r]!),
-      rows: everyRow ? batch.rows : latest.map((r) => batch.rows[r]!),
-    },
-    { replicas, ...deadline },
-  );
+  const onlineWrite = online
+    ? {
+        batch: {
+          field: viewField(view.id, view.version),
+          ttlMillis: view.ttlSeconds * 1000,
+          keys: everyRow ? batch.entityKeys : latest.map((r) => batch.entityKeys[r]!),
+          rows: everyRow ? batch.rows : latest.map((r) => batch.rows[r]!),
+        },
+        options: { replicas, ...deadline },
+      }
+    : undefined;
+  const result =
+    offline && !sync
+      ? await withDeadline(stores.writeBehind.write(view, offlineBatch, onlineWrite), deadlineMillis, label)
+      : onlineWrite
+        ? await stores.online.write(onlineWrite.batch, onlineWrite.options)
+        : undefined;
+  if (result === undefined) return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
   return {
     rows: BigInt(batch.rowCount),
     rowsAppliedOnline: BigInt(result.applied),
     // Rows superseded within the batch count as stale: a newer event of their entity won.
     rowsStaleOnline: BigInt(result.stale + batch.rowCount - latest.length),
   };
+}
+
+/** The write, or DEADLINE_EXCEEDED once the deadline passes (the write may still complete: it was not acknowledged). */
+async function withDeadline<T>(work: Promise<T>, deadlineMillis: number | undefined, label: string): Promise<T> {
+  if (deadlineMillis === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new TesseraError(
+            'DEADLINE_EXCEEDED',
+            `Write to ${label}: the deadline passed before the write was stored; it may still land (once), retry to be sure`,
+          ),
+        ),
+      Math.max(0, deadlineMillis - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Which stores a target writes; unset means online and offline. */

@@ -1,0 +1,165 @@
+/**
+ * Write-behind over BullMQ on the Redis Cluster (cluster mode). The server buffers the offline rows
+ * of each view version for a few milliseconds (group commit), adds one job per buffer and answers
+ * the Writes of that buffer only once Redis holds the job (and, with replicated durability, once a
+ * replica does). Writers (`startOfflineWriter`) insert each job with its id as the deduplication token.
+ *
+ * All queue keys share one hash tag, so BullMQ's multi-key scripts work in cluster mode; the queue
+ * then lives on one master, which is what bounds its throughput (see bench/README.md).
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue, type JobsOptions } from 'bullmq';
+import { Cluster } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import {
+  TesseraError,
+  nowMicros,
+  type OfflineBatch,
+  type OnlineStore,
+  type OnlineWriteResult,
+  type RegisteredView,
+} from '@tessera/core';
+import { waitForReplicas } from '@tessera/online';
+import type { OnlineWrite, WriteBehind, WriteBehindStats } from './contract.js';
+import { GroupCommit, type GroupCommitLimits } from './group-commit.js';
+import { encodeOfflineJob, type AcceptedBatch, type OfflineJobData } from './offline-job.js';
+import { BullmqDeadLetters } from './bullmq-dead-letters.js';
+import { queuePrefix, queueStats, OFFLINE_QUEUE, type RedisNode } from './bullmq-queue.js';
+import { debugWriteBehind } from './debug.js';
+
+export interface BullmqWriteBehindOptions {
+  readonly nodes: readonly RedisNode[];
+  /** Prepended to the queue's keys, as the online store's `keyPrefix`. Default ''. */
+  readonly keyPrefix?: string;
+  readonly online: OnlineStore;
+  /** Group commit. Default 5,000 rows or 2 ms. */
+  readonly groupCommit?: Partial<GroupCommitLimits>;
+  /** Insert attempts of a job before it becomes a dead letter. Default 12. */
+  readonly attempts?: number;
+  /** First retry delay, doubled on every attempt, ms. Default 500 (12 attempts span ~17 minutes). */
+  readonly backoffMillis?: number;
+  /** How long adding a job may keep retrying through a failover, ms. Default 5,000. */
+  readonly enqueueTimeoutMillis?: number;
+}
+
+interface Item {
+  readonly view: RegisteredView;
+  readonly accepted: AcceptedBatch;
+  readonly replicas: number;
+}
+
+export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxRows: 5_000, maxDelayMillis: 2 };
+const DEFAULT_ATTEMPTS = 12;
+const DEFAULT_BACKOFF_MILLIS = 500;
+const DEFAULT_ENQUEUE_TIMEOUT_MILLIS = 5_000;
+const WAIT_TIMEOUT_MILLIS = 1_000;
+
+export class BullmqWriteBehind implements WriteBehind {
+  readonly deadLetters: BullmqDeadLetters;
+  readonly #connection: Cluster;
+  readonly #queue: Queue<OfflineJobData>;
+  readonly #online: OnlineStore;
+  readonly #group: GroupCommit<Item>;
+  readonly #jobOptions: JobsOptions;
+  readonly #enqueueTimeoutMillis: number;
+  readonly #queueSlot: Uint16Array;
+
+  constructor(options: BullmqWriteBehindOptions) {
+    this.#online = options.online;
+    this.#connection = new Cluster(
+      options.nodes.map(({ host, port }) => ({ host, port })),
+      {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
+        redisOptions: { connectTimeout: 1_000, commandTimeout: 2_000, maxRetriesPerRequest: 1 },
+      },
+    );
+    this.#connection.on('error', (error: unknown) => debugWriteBehind(`producer connection: ${String(error)}`));
+    const prefix = queuePrefix(options.keyPrefix);
+    this.#queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection: this.#connection, prefix });
+    this.#queue.on('error', (error: unknown) => debugWriteBehind(`queue: ${String(error)}`));
+    this.#queueSlot = Uint16Array.of(calculateSlot(prefix));
+    this.deadLetters = new BullmqDeadLetters(this.#queue);
+    this.#jobOptions = {
+      attempts: options.attempts ?? DEFAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: options.backoffMillis ?? DEFAULT_BACKOFF_MILLIS },
+      removeOnComplete: { age: 3_600, count: 10_000 },
+      // Failed jobs stay: they are the dead letters.
+      removeOnFail: false,
+    };
+    this.#enqueueTimeoutMillis = options.enqueueTimeoutMillis ?? DEFAULT_ENQUEUE_TIMEOUT_MILLIS;
+    this.#group = new GroupCommit<Item>((_, items) => this.#enqueue(items), {
+      ...DEFAULT_GROUP_COMMIT,
+      ...options.groupCommit,
+    });
+  }
+
+  async write(
+    view: RegisteredView,
+    offline: OfflineBatch,
+    online?: OnlineWrite,
+  ): Promise<OnlineWriteResult | undefined> {
+    const replicas = online?.options?.replicas ?? 0;
+    const item: Item = { view, accepted: { batch: offline, createdTsMicros: nowMicros() }, replicas };
+    const queued = this.#group.add(`${view.id}.${view.version}`, item, offline.eventTsMillis.length);
+    if (online === undefined) {
+      await queued;
+      return undefined;
+    }
+    const [, result] = await Promise.all([queued, this.#online.write(online.batch, online.options)]);
+    return result;
+  }
+
+  stats(): Promise<WriteBehindStats> {
+    return queueStats(this.#queue);
+  }
+
+  async close(): Promise<void> {
+    await this.#group.close();
+    await this.#queue.close();
+    // BullMQ does not close a connection it was given.
+    await this.#connection.quit().catch(() => this.#connection.disconnect());
+  }
+
+  /** Adds one job for `items` (Writes of one view version); retried through failovers (the job id makes it idempotent). */
+  async #enqueue(items: Item[]): Promise<void> {
+    const first = items[0];
+    if (first === undefined) return;
+    // The newest shape of the view among the Writes: compatible changes only add features.
+    const view = items.reduce((a, b) => (b.view.features.length > a.view.features.length ? b : a)).view;
+    const data = encodeOfflineJob(
+      view,
+      items.map((i) => i.accepted),
+    );
+    const jobId = randomUUID();
+    const label = `${view.name}@${view.version}`;
+    const deadline = Date.now() + this.#enqueueTimeoutMillis;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#queue.add(label, data, { ...this.#jobOptions, jobId });
+        break;
+      } catch (error) {
+        if (Date.now() + 100 * attempt > deadline) {
+          throw new TesseraError(
+            'UNAVAILABLE',
+            `Write to ${label}: the write-behind queue could not store the offline rows (${(error as Error).message}); nothing was acknowledged, retry the write`,
+            { cause: error },
+          );
+        }
+        debugWriteBehind(`enqueue ${jobId} attempt ${attempt} failed: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+    const replicas = Math.max(...items.map((i) => i.replicas));
+    if (replicas > 0) {
+      await waitForReplicas(
+        this.#connection,
+        this.#queueSlot,
+        replicas,
+        Date.now() + WAIT_TIMEOUT_MILLIS,
+        WAIT_TIMEOUT_MILLIS,
+        `Write to ${label} (write-behind job ${jobId})`,
+      );
+    }
+  }
+}

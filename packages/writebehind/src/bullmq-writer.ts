@@ -1,0 +1,106 @@
+/**
+ * The consumer of the write-behind queue (`services/writer`, any number of replicas): each job is
+ * one insert into ClickHouse with the job id as deduplication token, so a job run twice — a writer
+ * killed between its insert and BullMQ's acknowledgement, then the job taken over as stalled —
+ * adds its rows once. Failures retry with exponential backoff (set by the producer); after the
+ * last attempt the job stays in the failed set: the dead letters. A job that can never succeed
+ * (unreadable rows, rows the view cannot hold) goes there at once with its error.
+ */
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { TesseraError } from '@tessera/core';
+import type { WriteBehindStats } from './contract.js';
+import { BullmqDeadLetters } from './bullmq-dead-letters.js';
+import { OFFLINE_QUEUE, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
+import { debugWriteBehind } from './debug.js';
+import type { OfflineJobData } from './offline-job.js';
+import type { OfflineStoreSink } from './sink.js';
+
+export interface OfflineWriterOptions {
+  readonly nodes: readonly RedisNode[];
+  readonly keyPrefix?: string;
+  readonly sink: OfflineStoreSink;
+  /** Jobs inserted at once by this writer. Default 4. */
+  readonly concurrency?: number;
+  /** A job whose writer stopped renewing its lock for this long is taken over, ms. Default 30,000. */
+  readonly lockMillis?: number;
+}
+
+/** Errors after which a retry cannot succeed. */
+const PERMANENT = new Set(['INVALID_ARGUMENT', 'FAILED_PRECONDITION']);
+
+export interface OfflineWriter {
+  readonly deadLetters: BullmqDeadLetters;
+  stats(): Promise<WriteBehindStats>;
+  /** Finishes the jobs in hand (a rolling update loses nothing), then disconnects. */
+  close(): Promise<void>;
+}
+
+export async function startOfflineWriter(options: OfflineWriterOptions): Promise<OfflineWriter> {
+  const nodes = options.nodes.map(({ host, port }) => ({ host, port }));
+  // Workers block on Redis: BullMQ requires maxRetriesPerRequest null on their connections.
+  const connection = new Cluster(nodes, {
+    clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
+    redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: null },
+  });
+  connection.on('error', (error: unknown) => debugWriteBehind(`writer connection: ${String(error)}`));
+  const prefix = queuePrefix(options.keyPrefix);
+  const { sink } = options;
+  const worker = new Worker<OfflineJobData>(
+    OFFLINE_QUEUE,
+    async (job: Job<OfflineJobData>) => {
+      const token = job.id;
+      if (token === undefined) throw new UnrecoverableError('a job without an id cannot be deduplicated');
+      try {
+        await sink.insert(job.data, token);
+      } catch (error) {
+        debugWriteBehind(`job ${token} attempt ${job.attemptsMade + 1} failed: ${(error as Error).message}`);
+        if (error instanceof TesseraError && PERMANENT.has(error.code)) throw new UnrecoverableError(error.message);
+        throw error;
+      }
+    },
+    {
+      connection,
+      prefix,
+      concurrency: options.concurrency ?? 4,
+      lockDuration: options.lockMillis ?? 30_000,
+      // A stalled job (its writer died) is run again, never failed for stalling: its token keeps it single.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      stalledInterval: Math.min(options.lockMillis ?? 30_000, 30_000),
+    },
+  );
+  worker.on('error', (error: unknown) => debugWriteBehind(`worker: ${String(error)}`));
+  await worker.waitUntilReady();
+  const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix });
+  const deadLetters = new BullmqDeadLetters(queue);
+  return {
+    deadLetters,
+    stats: async () => ({ ...(await queueStats(queue)), inserted: sink.inserted, insertMillis: sink.insertLatency() }),
+    close: async () => {
+      await worker.close();
+      await queue.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
+
+/** The queue's dead letters and figures without consuming jobs (for `tessera dlq` and operators). */
+export function openBullmqDeadLetters(
+  nodes: readonly RedisNode[],
+  keyPrefix?: string,
+): { deadLetters: BullmqDeadLetters; stats(): Promise<WriteBehindStats>; close(): Promise<void> } {
+  const connection = new Cluster(
+    nodes.map(({ host, port }) => ({ host, port })),
+    { enableOfflineQueue: true, redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: 2 } },
+  );
+  connection.on('error', (error: unknown) => debugWriteBehind(`dead-letter connection: ${String(error)}`));
+  const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
+  return {
+    deadLetters: new BullmqDeadLetters(queue),
+    stats: () => queueStats(queue),
+    close: async () => {
+      await queue.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}

@@ -1,0 +1,24 @@
+export type {
+  DeadLetter,
+  DeadLetters,
+  LatencySummary,
+  OfflineJobSink,
+  OnlineWrite,
+  WriteBehind,
+  WriteBehindStats,
+} from './contract.js';
+export { GroupCommit } from './group-commit.js';
+export type { GroupCommitLimits } from './group-commit.js';
+export { encodeOfflineJob, decodeOfflineJob } from './offline-job.js';
+export type { AcceptedBatch, OfflineJobData } from './offline-job.js';
+export { OfflineStoreSink, LatencyWindow } from './sink.js';
+export type { FindView } from './sink.js';
+export { OFFLINE_QUEUE, queuePrefix } from './bullmq-queue.js';
+export type { RedisNode } from './bullmq-queue.js';
+export { BullmqWriteBehind, DEFAULT_GROUP_COMMIT } from './bullmq-write-behind.js';
+export type { BullmqWriteBehindOptions } from './bullmq-write-behind.js';
+export { BullmqDeadLetters } from './bullmq-dead-letters.js';
+export { startOfflineWriter, openBullmqDeadLetters } from './bullmq-writer.js';
+export type { OfflineWriter, OfflineWriterOptions } from './bullmq-writer.js';
+export { LmdbWriteBehind } from './lmdb-write-behind.js';
+export type { LmdbWriteBehindOptions } from './lmdb-write-behind.js';

@@ -1,0 +1,250 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { encodeRow, entityKey, viewField } from '@tessera/core';
+import type { FeatureDef, OfflineBatch, RegisteredView } from '@tessera/core';
+import { LmdbOnlineStore } from '@tessera/online';
+import { ChdbExecutor, ClickHouseOfflineStore, qualifiedName, tableName } from '@tessera/offline';
+import { LmdbWriteBehind, OfflineStoreSink } from '../src/index.js';
+import type { FindView } from '../src/index.js';
+import { FaultyExecutor } from './support/faulty-executor.js';
+
+// Real LMDB and real chDB; faults are injected only at the ClickHouse boundary (FaultyExecutor).
+
+const DATABASE = 'wb_lmdb';
+
+function doubleFeature(name: string): FeatureDef {
+  return {
+    name,
+    type: 'double',
+    dimension: 0,
+    constraints: { notNull: false, allowNaN: true },
+    description: '',
+    tags: {},
+  };
+}
+
+function view(name: string, id: number): RegisteredView {
+  return {
+    name,
+    entities: ['user'],
+    features: [doubleFeature('score')],
+    ttlSeconds: 0,
+    owner: 'tests',
+    tags: {},
+    description: '',
+    id,
+    version: 1,
+    joinKeys: [{ name: 'user_id', type: 'int64' }],
+    createdAtMillis: 0,
+    updatedAtMillis: 0,
+  };
+}
+
+const scores = view('wb_scores', 1);
+const clicks = view('wb_clicks', 2);
+const findView: FindView = (name, version) =>
+  Promise.resolve([scores, clicks].find((v) => v.name === name && v.version === version));
+
+/** Rows `first … first+count-1`: user i, event at i seconds, score i. */
+function rows(first: number, count: number): OfflineBatch {
+  const ids = Array.from({ length: count }, (_, i) => first + i);
+  return {
+    joinKeyValues: ids.map((i) => [BigInt(i)]),
+    eventTsMillis: Float64Array.from(ids, (i) => 1_700_000_000_000 + i * 1000),
+    featureValues: [ids.map((i) => i)],
+  };
+}
+
+function onlineOf(v: RegisteredView, batch: OfflineBatch) {
+  return {
+    batch: {
+      field: viewField(v.id, v.version),
+      ttlMillis: 0,
+      keys: batch.joinKeyValues.map((keys) => entityKey(v.entities, keys)),
+      rows: [...batch.eventTsMillis].map((ts, i) => encodeRow(['double'], ts, [batch.featureValues[0]?.[i] ?? null])),
+    },
+  };
+}
+
+let dir: string;
+let executor: FaultyExecutor;
+let offline: ClickHouseOfflineStore;
+let store: LmdbOnlineStore;
+let lmdbDir: string;
+
+async function offlineRows(v: RegisteredView): Promise<{ user_id: string; n: string }[]> {
+  return executor.queryJson<{ user_id: string; n: string }>(
+    `SELECT toString(user_id) AS user_id, toString(count()) AS n FROM ${qualifiedName(DATABASE, tableName(v))} GROUP BY user_id ORDER BY user_id`,
+  );
+}
+
+async function counts(v: RegisteredView): Promise<{ rows: number; duplicates: number }> {
+  const result = await offlineRows(v);
+  return {
+    rows: result.length,
+    duplicates: result.filter((r) => Number(r.n) > 1).length,
+  };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-wb-lmdb-'));
+  executor = new FaultyExecutor(ChdbExecutor.open({ path: join(dir, 'chdb') }));
+  offline = await ClickHouseOfflineStore.open({ executor, database: DATABASE });
+  await offline.ensureTables([scores, clicks]);
+});
+
+afterAll(async () => {
+  await offline.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  executor.mode = 'healthy';
+  await executor.command(`TRUNCATE TABLE ${qualifiedName(DATABASE, tableName(scores))}`);
+  await executor.command(`TRUNCATE TABLE ${qualifiedName(DATABASE, tableName(clicks))}`);
+  lmdbDir = await mkdtemp(join(dir, 'lmdb-'));
+  store = new LmdbOnlineStore({ path: lmdbDir, sweepIntervalMillis: 0 });
+});
+
+function writeBehind(options: Partial<ConstructorParameters<typeof LmdbWriteBehind>[0]> = {}): LmdbWriteBehind {
+  return new LmdbWriteBehind({
+    store,
+    sink: new OfflineStoreSink(offline, findView),
+    findView,
+    backoffMillis: 10,
+    ...options,
+  });
+}
+
+describe('embedded write-behind (LMDB outbox drained into chDB)', () => {
+  it('acknowledges a write once online and outbox committed, and drains every row exactly once, merging Writes', async () => {
+    const wb = writeBehind({ autoStart: false });
+    const writes = Array.from({ length: 40 }, (_, w) => rows(w * 25, 25));
+    const results = await Promise.all(writes.map((batch) => wb.write(scores, batch, onlineOf(scores, batch))));
+    expect(results.every((r) => r?.applied === 25)).toBe(true);
+    // Online at once, before anything reached ClickHouse.
+    const online = await store.read([{ key: entityKey(['user'], [999n]), fields: [viewField(1, 1)] }]);
+    expect(online[0]?.[0]).not.toBeNull();
+    expect(executor.inserts).toBe(0);
+    expect((await wb.stats()).pendingRows).toBe(1000);
+    const insertsBefore = executor.inserts;
+    wb.start();
+    expect(await wb.drained()).toBe(true);
+    expect(await counts(scores)).toEqual({ rows: 1000, duplicates: 0 });
+    // 40 Writes became far fewer inserts.
+    expect(executor.inserts - insertsBefore).toBeLessThan(5);
+    const stats = await wb.stats();
+    expect(stats).toMatchObject({ pendingJobs: 0, pendingRows: 0, deadLetters: 0, oldestPendingMillis: 0 });
+    await wb.close();
+    await store.close();
+  });
+
+  it('keeps each view in its own insert and stamps later Writes with later created_ts', async () => {
+    const wb = writeBehind({ autoStart: false });
+    await wb.write(scores, rows(1, 1));
+    await wb.write(clicks, rows(1, 1));
+    const later = { ...rows(1, 1), featureValues: [[42]] };
+    await wb.write(scores, later);
+    wb.start();
+    expect(await wb.drained()).toBe(true);
+    const [latest] = await executor.queryJson<{ score: number }>(
+      `SELECT score FROM ${qualifiedName(DATABASE, tableName(scores))} FINAL WHERE user_id = 1`,
+    );
+    expect(latest?.score).toBe(42);
+    expect(await counts(clicks)).toEqual({ rows: 1, duplicates: 0 });
+    await wb.close();
+    await store.close();
+  });
+
+  it('replays a claim with the same token after a crash between insert and outbox cleanup: no duplicates', async () => {
+    const first = writeBehind({ autoStart: false });
+    for (let w = 0; w < 10; w++) await first.write(scores, rows(w * 10, 10));
+    // The insert lands, then the process "dies" before it can delete the entries.
+    executor.mode = 'lose-answer';
+    first.start();
+    await expect.poll(() => executor.inserts, { timeout: 10_000 }).toBeGreaterThan(0);
+    await first.close(0);
+    await store.close();
+    executor.mode = 'healthy';
+    // Restart on the same LMDB environment.
+    store = new LmdbOnlineStore({ path: lmdbDir, sweepIntervalMillis: 0 });
+    const second = writeBehind();
+    expect(await second.drained()).toBe(true);
+    expect(await counts(scores)).toEqual({ rows: 100, duplicates: 0 });
+    await second.close();
+    await store.close();
+  });
+
+  it('retries while ClickHouse is down and loses nothing once it is back', async () => {
+    executor.mode = 'down';
+    const wb = writeBehind();
+    for (let w = 0; w < 5; w++) await wb.write(scores, rows(w * 10, 10));
+    await expect.poll(() => executor.refused, { timeout: 10_000 }).toBeGreaterThan(2);
+    expect((await wb.stats()).pendingRows).toBe(50);
+    executor.mode = 'healthy';
+    expect(await wb.drained()).toBe(true);
+    expect(await counts(scores)).toEqual({ rows: 50, duplicates: 0 });
+    expect((await wb.stats()).deadLetters).toBe(0);
+    await wb.close();
+    await store.close();
+  });
+
+  it('moves entries to the dead letters after the last attempt, with the error, and replays them once', async () => {
+    executor.mode = 'down';
+    const wb = writeBehind({ attempts: 3 });
+    await wb.write(scores, rows(0, 10));
+    await expect.poll(async () => (await wb.stats()).deadLetters, { timeout: 10_000 }).toBe(1);
+    const [letter] = await wb.deadLetters.list();
+    expect(letter).toMatchObject({ view: 'wb_scores', version: 1, rowCount: 10, attempts: 3 });
+    expect(letter?.error).toMatch(/ClickHouse is down/);
+    expect((await wb.stats()).pendingJobs).toBe(0);
+    await expect(wb.deadLetters.replay(letter?.id ?? '')).rejects.toThrow(/ClickHouse is down/);
+    expect(await wb.deadLetters.get(letter?.id ?? '')).toBeDefined();
+    executor.mode = 'healthy';
+    expect(await wb.deadLetters.replay(letter?.id ?? '')).toBe(true);
+    expect(await wb.deadLetters.replay(letter?.id ?? '')).toBe(false);
+    expect(await counts(scores)).toEqual({ rows: 10, duplicates: 0 });
+    await wb.close();
+    await store.close();
+  });
+
+  it('buries a poison entry at once and keeps draining the others; a dead letter can be dropped', async () => {
+    const wb = writeBehind({ autoStart: false });
+    await wb.write(scores, rows(0, 5));
+    // A job whose view version the registry does not know and whose rows cannot be decoded.
+    const poison = view('wb_scores', 1);
+    await wb.write(
+      { ...poison, features: [doubleFeature('a'), doubleFeature('b')] },
+      {
+        ...rows(100, 2),
+        featureValues: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    );
+    await wb.write(scores, rows(5, 5));
+    wb.start();
+    expect(await wb.drained()).toBe(true);
+    expect(await counts(scores)).toEqual({ rows: 10, duplicates: 0 });
+    const letters = await wb.deadLetters.list();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.error).toMatch(/2 features, the view has 1/);
+    expect(await wb.deadLetters.drop(letters[0]?.id ?? '')).toBe(true);
+    expect(await wb.deadLetters.list()).toEqual([]);
+    await wb.close();
+    await store.close();
+  });
+
+  it('refuses writes once closed, and a write whose online half is invalid commits nothing offline', async () => {
+    const wb = writeBehind({ autoStart: false });
+    const bad = { batch: { field: viewField(1, 1), ttlMillis: 0, keys: ['x'], rows: [new Uint8Array(2)] } };
+    await expect(wb.write(scores, rows(0, 1), bad)).rejects.toThrow();
+    expect((await wb.stats()).pendingJobs).toBe(0);
+    await wb.close();
+    await expect(wb.write(scores, rows(0, 1))).rejects.toThrow(/shutting down/);
+    await store.close();
+  });
+});
