@@ -4,7 +4,7 @@ import { TesseraError } from '@tessera/core';
 import type { FeatureValue } from '@tessera/core';
 import { toColumn } from '@tessera/client';
 import type { TesseraClient } from '@tessera/client';
-import { WriteTarget } from '@tessera/proto';
+import { Durability, WriteTarget } from '@tessera/proto';
 import type { Column } from '@tessera/proto';
 import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
 import type { BackendKind, TestServer } from '../support/server.js';
@@ -428,7 +428,10 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
   });
 });
 
-/** Cluster mode without a ClickHouse endpoint: offline requests are refused, never dropped. */
+/**
+ * Cluster mode without a ClickHouse endpoint: write-behind offline rows go to the queue for the
+ * writers; what needs ClickHouse in this server (sync writes, training sets) is refused, never dropped.
+ */
 describe('a cluster-mode server without an offline store', () => {
   let t: TestServer;
 
@@ -440,23 +443,42 @@ describe('a cluster-mode server without an offline store', () => {
     await t[Symbol.asyncDispose]();
   });
 
-  it('answers UNAVAILABLE to offline write targets and writes nothing', async () => {
+  it('answers UNAVAILABLE to DURABILITY_SYNC offline writes and writes nothing', async () => {
     const now = Date.now();
     await expectError(
       t.client.write({
         featureView: 'customer_stats',
         target: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
+        durability: Durability.DURABILITY_SYNC,
         columns: { customer_id: int64Keys(900), loyalty: toColumn('double', [1]) },
         eventTimestamps: toColumn('timestamp', [now]),
       }),
       'UNAVAILABLE',
-      'offline store',
+      'DURABILITY_SYNC',
     );
     const result = await t.client.getOnlineFeatures({
       features: ['customer_stats:loyalty'],
       entities: { customer_id: [900n] },
     });
     expect(result.statuses[0]).toEqual(['NOT_FOUND']);
+    expect((await t.server.writeBehind.stats()).pendingJobs).toBe(0);
+  });
+
+  it('accepts write-behind offline writes: online at once, the rows queued for the writers', async () => {
+    const now = Date.now();
+    await t.client.write({
+      featureView: 'customer_stats',
+      columns: { customer_id: int64Keys(901, 902), loyalty: toColumn('double', [1, 2]) },
+      eventTimestamps: toColumn('timestamp', [now, now]),
+    });
+    const result = await t.client.getOnlineFeatures({
+      features: ['customer_stats:loyalty'],
+      entities: { customer_id: [901n, 902n] },
+    });
+    expect(result.values).toEqual([[1, 2]]);
+    const stats = await t.server.writeBehind.stats();
+    expect(stats.pendingJobs).toBe(1);
+    expect(stats.oldestPendingMillis).toBeGreaterThanOrEqual(0);
   });
 
   it('answers UNAVAILABLE to GetHistorical', async () => {

@@ -53,6 +53,20 @@ const DEFAULT_ATTEMPTS = 12;
 const DEFAULT_BACKOFF_MILLIS = 500;
 const DEFAULT_ENQUEUE_TIMEOUT_MILLIS = 5_000;
 const WAIT_TIMEOUT_MILLIS = 1_000;
+const CLOSE_TIMEOUT_MILLIS = 2_000;
+
+/** `work`, or a rejection once `millis` pass (the work itself goes on). */
+async function withTimeout<T>(work: Promise<T>, millis: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${Math.max(0, millis)} ms`)), Math.max(0, millis));
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export class BullmqWriteBehind implements WriteBehind {
   readonly deadLetters: BullmqDeadLetters;
@@ -116,9 +130,9 @@ export class BullmqWriteBehind implements WriteBehind {
 
   async close(): Promise<void> {
     await this.#group.close();
-    await this.#queue.close();
+    await withTimeout(this.#queue.close(), CLOSE_TIMEOUT_MILLIS).catch(() => undefined);
     // BullMQ does not close a connection it was given.
-    await this.#connection.quit().catch(() => this.#connection.disconnect());
+    await withTimeout(this.#connection.quit(), CLOSE_TIMEOUT_MILLIS).catch(() => this.#connection.disconnect());
   }
 
   /** Adds one job for `items` (Writes of one view version); retried through failovers (the job id makes it idempotent). */
@@ -136,7 +150,9 @@ export class BullmqWriteBehind implements WriteBehind {
     const deadline = Date.now() + this.#enqueueTimeoutMillis;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#queue.add(label, data, { ...this.#jobOptions, jobId });
+        // BullMQ waits for a connection that is not ready yet without limit: bound it. An add that
+        // completes after we gave up is a job of an unacknowledged Write, stored once (its id).
+        await withTimeout(this.#queue.add(label, data, { ...this.#jobOptions, jobId }), deadline - Date.now());
         break;
       } catch (error) {
         if (Date.now() + 100 * attempt > deadline) {

@@ -2,71 +2,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { encodeRow, entityKey, viewField } from '@tessera/core';
-import type { FeatureDef, OfflineBatch, RegisteredView } from '@tessera/core';
+import { entityKey, viewField } from '@tessera/core';
+import type { RegisteredView } from '@tessera/core';
 import { LmdbOnlineStore } from '@tessera/online';
 import { ChdbExecutor, ClickHouseOfflineStore, qualifiedName, tableName } from '@tessera/offline';
 import { LmdbWriteBehind, OfflineStoreSink } from '../src/index.js';
-import type { FindView } from '../src/index.js';
 import { FaultyExecutor } from './support/faulty-executor.js';
+import { doubleFeature, finder, offlineCounts, onlineOf, rows, scoreView } from './support/fixtures.js';
 
 // Real LMDB and real chDB; faults are injected only at the ClickHouse boundary (FaultyExecutor).
 
 const DATABASE = 'wb_lmdb';
-
-function doubleFeature(name: string): FeatureDef {
-  return {
-    name,
-    type: 'double',
-    dimension: 0,
-    constraints: { notNull: false, allowNaN: true },
-    description: '',
-    tags: {},
-  };
-}
-
-function view(name: string, id: number): RegisteredView {
-  return {
-    name,
-    entities: ['user'],
-    features: [doubleFeature('score')],
-    ttlSeconds: 0,
-    owner: 'tests',
-    tags: {},
-    description: '',
-    id,
-    version: 1,
-    joinKeys: [{ name: 'user_id', type: 'int64' }],
-    createdAtMillis: 0,
-    updatedAtMillis: 0,
-  };
-}
-
-const scores = view('wb_scores', 1);
-const clicks = view('wb_clicks', 2);
-const findView: FindView = (name, version) =>
-  Promise.resolve([scores, clicks].find((v) => v.name === name && v.version === version));
-
-/** Rows `first … first+count-1`: user i, event at i seconds, score i. */
-function rows(first: number, count: number): OfflineBatch {
-  const ids = Array.from({ length: count }, (_, i) => first + i);
-  return {
-    joinKeyValues: ids.map((i) => [BigInt(i)]),
-    eventTsMillis: Float64Array.from(ids, (i) => 1_700_000_000_000 + i * 1000),
-    featureValues: [ids.map((i) => i)],
-  };
-}
-
-function onlineOf(v: RegisteredView, batch: OfflineBatch) {
-  return {
-    batch: {
-      field: viewField(v.id, v.version),
-      ttlMillis: 0,
-      keys: batch.joinKeyValues.map((keys) => entityKey(v.entities, keys)),
-      rows: [...batch.eventTsMillis].map((ts, i) => encodeRow(['double'], ts, [batch.featureValues[0]?.[i] ?? null])),
-    },
-  };
-}
+const scores = scoreView('wb_scores', 1);
+const clicks = scoreView('wb_clicks', 2);
+const findView = finder([scores, clicks]);
 
 let dir: string;
 let executor: FaultyExecutor;
@@ -74,18 +23,8 @@ let offline: ClickHouseOfflineStore;
 let store: LmdbOnlineStore;
 let lmdbDir: string;
 
-async function offlineRows(v: RegisteredView): Promise<{ user_id: string; n: string }[]> {
-  return executor.queryJson<{ user_id: string; n: string }>(
-    `SELECT toString(user_id) AS user_id, toString(count()) AS n FROM ${qualifiedName(DATABASE, tableName(v))} GROUP BY user_id ORDER BY user_id`,
-  );
-}
-
-async function counts(v: RegisteredView): Promise<{ rows: number; duplicates: number }> {
-  const result = await offlineRows(v);
-  return {
-    rows: result.length,
-    duplicates: result.filter((r) => Number(r.n) > 1).length,
-  };
+function counts(v: RegisteredView): Promise<{ rows: number; duplicates: number }> {
+  return offlineCounts(executor, DATABASE, v);
 }
 
 beforeAll(async () => {
@@ -214,7 +153,7 @@ describe('embedded write-behind (LMDB outbox drained into chDB)', () => {
     const wb = writeBehind({ autoStart: false });
     await wb.write(scores, rows(0, 5));
     // A job whose view version the registry does not know and whose rows cannot be decoded.
-    const poison = view('wb_scores', 1);
+    const poison = scoreView('wb_scores', 1);
     await wb.write(
       { ...poison, features: [doubleFeature('a'), doubleFeature('b')] },
       {
