@@ -8,6 +8,7 @@ import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from
 import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
 import type { BackendOptions } from '@tessera/feature-server';
 import { Durability, WriteTarget } from '@tessera/proto';
+import { startWriterProcess } from '@tessera/writer';
 import { buildTrainingSet } from './historical.js';
 import { cellText, displayRefs, table, toJsonRows } from './format.js';
 import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
@@ -53,14 +54,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         dataDir: string;
         redisCluster?: string;
         keyPrefix: string;
+        clickhouseUrl?: string;
         apply?: string;
         load?: string;
         maxBatchRows: string;
         maxMessageBytes: string;
       }) => {
+        const clickhouse = opts.clickhouseUrl === undefined ? {} : { clickhouseUrl: opts.clickhouseUrl };
         const backend: BackendOptions = opts.redisCluster
-          ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix }
-          : { kind: 'embedded', dataDir: opts.dataDir };
+          ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix, ...clickhouse }
+          : { kind: 'embedded', dataDir: opts.dataDir, ...clickhouse };
         const server = await startFeatureServer({
           host: opts.host,
           port: Number(opts.port),
@@ -118,6 +121,43 @@ export async function main(argv: readonly string[]): Promise<number> {
           process.once('SIGTERM', stop);
         });
         await server.close();
+      },
+    );
+
+  program
+    .command('writer')
+    .description('run a write-behind writer: insert the queued offline rows of a cluster-mode deployment into ClickHouse')
+    .requiredOption('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,...')
+    .option('--key-prefix <prefix>', 'prefix of every Redis key (as the servers)', '')
+    .option('--clickhouse-url <url>', 'ClickHouse HTTP endpoint (default: embedded chDB under --data-dir)')
+    .option('--data-dir <dir>', 'folder of the embedded chDB offline store', join('.tessera', 'writer'))
+    .option('--concurrency <n>', 'jobs inserted at once', '4')
+    .option('--lock-ms <ms>', 'how long a dead writer keeps its jobs before another writer takes them', '30000')
+    .action(
+      async (opts: {
+        redisCluster: string;
+        keyPrefix: string;
+        clickhouseUrl?: string;
+        dataDir: string;
+        concurrency: string;
+        lockMs: string;
+      }) => {
+        const writer = await startWriterProcess({
+          nodes: parseNodes(opts.redisCluster),
+          keyPrefix: opts.keyPrefix,
+          dataDir: opts.dataDir,
+          concurrency: Number(opts.concurrency),
+          lockMillis: Number(opts.lockMs),
+          ...(opts.clickhouseUrl === undefined ? {} : { clickhouseUrl: opts.clickhouseUrl }),
+        });
+        const target = opts.clickhouseUrl ?? `chDB in ${opts.dataDir}`;
+        console.log(`tessera: writer consuming the write-behind queue of ${opts.redisCluster} into ${target}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        console.log('tessera: writer finishing the jobs in hand');
+        await writer.close();
       },
     );
 

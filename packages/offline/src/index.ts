@@ -60,3 +60,4 @@ export type {
 } from './clickhouse-offline-store.js';
 export { ClickHouseRegistryLog, REGISTRY_LOG_TABLE } from './clickhouse-registry-log.js';
 export type { ClickHouseRegistryLogOptions } from './clickhouse-registry-log.js';
+export { TableEnsuringOfflineStore, allViewVersions } from './table-ensuring-store.js';

@@ -197,6 +197,14 @@ export class Registry {
     return history;
   }
 
+  /** A version of a view (deleted views included), refreshing from the log once when it is not known here yet. */
+  async findViewVersion(name: string, version: number): Promise<RegisteredView | undefined> {
+    const found = findViewVersion(this.#state, name, version);
+    if (found !== undefined) return found;
+    await this.refresh();
+    return findViewVersion(this.#state, name, version);
+  }
+
   /** Resolves a request's features against the cached state (cached per distinct request). */
   resolveFeatures(input: FeatureRefsInput): ResolvedFeatures {
     return this.#refs.resolve(this.#state, input);

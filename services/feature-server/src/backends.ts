@@ -1,10 +1,15 @@
 import { join } from 'node:path';
 import type { OfflineStore, OnlineStore } from '@tessera/core';
-import { ClickHouseRegistryLog, openEmbeddedOfflineStore, openHttpOfflineStore } from '@tessera/offline';
-import { TableEnsuringOfflineStore } from './offline-tables.js';
+import {
+  ClickHouseRegistryLog,
+  TableEnsuringOfflineStore,
+  openEmbeddedOfflineStore,
+  openHttpOfflineStore,
+  type ClickHouseOfflineStore,
+} from '@tessera/offline';
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
-import { findViewVersion } from '@tessera/core';
+import type { RegistryLog } from '@tessera/core';
 import {
   BullmqWriteBehind,
   LmdbWriteBehind,
@@ -52,7 +57,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
           : await openEmbeddedOfflineStore(options.dataDir),
       );
       const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
-      const findView = registryLookup(registry);
+      const findView: FindView = (name, version) => registry.findViewVersion(name, version);
       const writeBehind = new LmdbWriteBehind({ store, sink: new OfflineStoreSink(offline, findView), findView });
       return withClose(store, offline, writeBehind, registry);
     }
@@ -60,11 +65,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       const keyPrefix = options.keyPrefix ?? '';
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
       const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
-      // With ClickHouse the registry log lives beside the offline tables, shared by every server;
-      // without it, in the Redis Cluster.
-      const log = http
-        ? await ClickHouseRegistryLog.open({ executor: http.executor, database: http.database })
-        : new RedisRegistryLog({ nodes: options.nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
+      const log = await clusterRegistryLog(options.nodes, keyPrefix, http);
       // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
       const writeBehind = new BullmqWriteBehind({ nodes: options.nodes, keyPrefix, online: store });
       return withClose(
@@ -77,14 +78,18 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
   }
 }
 
-/** A view version by name, refreshing the registry once when this process does not know it yet. */
-export function registryLookup(registry: Registry): FindView {
-  return async (name, version) => {
-    const found = findViewVersion(registry.state(), name, version);
-    if (found !== undefined) return found;
-    await registry.refresh();
-    return findViewVersion(registry.state(), name, version);
-  };
+/**
+ * The registry log of a cluster-mode deployment: beside the offline tables when the deployment has a
+ * ClickHouse server (shared by every stateless server and writer), else in the Redis Cluster.
+ */
+export async function clusterRegistryLog(
+  nodes: readonly { readonly host: string; readonly port: number }[],
+  keyPrefix: string,
+  clickhouse: ClickHouseOfflineStore | undefined,
+): Promise<RegistryLog> {
+  return clickhouse
+    ? await ClickHouseRegistryLog.open({ executor: clickhouse.executor, database: clickhouse.database })
+    : new RedisRegistryLog({ nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
 }
 
 function withClose(

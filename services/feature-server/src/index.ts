@@ -1,4 +1,5 @@
 export { startFeatureServer, DEFAULT_PORT } from './server.js';
 export type { FeatureServer, FeatureServerOptions } from './server.js';
 export type { BackendOptions } from './backends.js';
+export { clusterRegistryLog } from './backends.js';
 export { toGrpcStatus } from './grpc-status.js';

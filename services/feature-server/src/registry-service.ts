@@ -17,7 +17,7 @@ import type {
 } from '@tessera/proto';
 import type { Registry } from '@tessera/registry';
 import { toGrpcStatus } from './grpc-status.js';
-import { allViewVersions } from './offline-tables.js';
+import { allViewVersions } from '@tessera/offline';
 
 const CHANGE_KINDS: Record<Change['kind'], ChangeKind> = {
   create: ChangeKind.CHANGE_KIND_CREATE,

@@ -9,7 +9,7 @@ import { createRegistryAccess } from './registry-access.js';
 import { createRegistryService } from './registry-service.js';
 import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
-import { allViewVersions } from './offline-tables.js';
+import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */

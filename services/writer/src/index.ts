@@ -1,0 +1,67 @@
+/**
+ * The writer process (cluster mode): consumes the write-behind queue on the Redis Cluster and
+ * inserts each job into ClickHouse — a server over HTTP, or chDB in a data directory of its own
+ * (one process owns a chDB directory, so a server and a writer never share one). It reads the same
+ * registry log as the servers. Run as many as the insert rate needs; SIGTERM lets the jobs in hand
+ * finish first, so a rolling update loses nothing.
+ */
+import { join } from 'node:path';
+import {
+  TableEnsuringOfflineStore,
+  openEmbeddedOfflineStore,
+  openHttpOfflineStore,
+  type ClickHouseOfflineStore,
+} from '@tessera/offline';
+import { Registry } from '@tessera/registry';
+import { OfflineStoreSink, startOfflineWriter, type OfflineWriter, type RedisNode } from '@tessera/writebehind';
+import { clusterRegistryLog } from '@tessera/feature-server';
+
+export interface WriterProcessOptions {
+  readonly nodes: readonly RedisNode[];
+  /** The deployment's Redis key prefix (as the servers'). Default ''. */
+  readonly keyPrefix?: string;
+  /** ClickHouse HTTP endpoint; without it, chDB under `<dataDir>/offline`. */
+  readonly clickhouseUrl?: string;
+  /** Folder of the embedded chDB offline store when there is no `clickhouseUrl`. */
+  readonly dataDir?: string;
+  /** Jobs inserted at once. Default 4. */
+  readonly concurrency?: number;
+  /** How long a job stays with a writer that stopped renewing its lock before another takes it, ms. Default 30,000. */
+  readonly lockMillis?: number;
+}
+
+export interface WriterProcess extends OfflineWriter {
+  readonly registry: Registry;
+  readonly offline: ClickHouseOfflineStore;
+}
+
+export async function startWriterProcess(options: WriterProcessOptions): Promise<WriterProcess> {
+  const keyPrefix = options.keyPrefix ?? '';
+  const offline = options.clickhouseUrl
+    ? await openHttpOfflineStore(options.clickhouseUrl)
+    : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
+  const registry = await Registry.open(
+    await clusterRegistryLog(options.nodes, keyPrefix, options.clickhouseUrl ? offline : undefined),
+  );
+  const sink = new OfflineStoreSink(new TableEnsuringOfflineStore(offline), (name, version) =>
+    registry.findViewVersion(name, version),
+  );
+  const writer = await startOfflineWriter({
+    nodes: options.nodes,
+    keyPrefix,
+    sink,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
+  });
+  return {
+    registry,
+    offline,
+    deadLetters: writer.deadLetters,
+    stats: () => writer.stats(),
+    close: async () => {
+      await writer.close();
+      await registry.close();
+      await offline.close();
+    },
+  };
+}

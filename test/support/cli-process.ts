@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.js');
+
+/** A `tessera` command running as a child process (a server or a writer), to be killed like a real one. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the first match of `pattern` in its output; rejects if it exits first or after `timeoutMillis`. */
+  waitFor(pattern: RegExp, timeoutMillis?: number): Promise<RegExpExecArray>;
+  /** Sends `signal` and resolves once the process has exited. */
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const child = spawn('node', [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer): void => {
+    out += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    output: () => out,
+    waitFor: (pattern, timeoutMillis = 60_000) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = (): void => {
+          const match = pattern.exec(out);
+          if (match) {
+            done();
+            resolve(match);
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no ${String(pattern)} within ${timeoutMillis} ms; output:\n${out}`));
+        }, timeoutMillis);
+        const onExit = (): void => {
+          done();
+          reject(new Error(`tessera ${args[0] ?? ''} exited before printing ${String(pattern)}; output:\n${out}`));
+        };
+        const done = (): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          child.off('exit', onExit);
+        };
+        listeners.add(check);
+        child.once('exit', onExit);
+        check();
+      }),
+    stop: async (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
