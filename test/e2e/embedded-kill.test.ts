@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { TesseraClient } from '@tessera/client';
+import { pollUntil } from '../infra/processes.js';
+import { startCli, type CliProcess } from '../support/cli-process.js';
+import { EVENTS_REPO, ROWS_PER_WRITE, assertExactlyOnce, offlineRowsPerUserIn, runWriteLoad, type LoadResult } from '../support/write-load.js';
+
+// kill -9 of the embedded server while its drainer moves the LMDB outbox into chDB: after a restart
+// every acknowledged write is online and offline exactly once.
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-embedded-kill-'));
+const servers: CliProcess[] = [];
+
+afterAll(async () => {
+  for (const server of servers) await server.stop('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startServer(): Promise<{ process: CliProcess; client: TesseraClient }> {
+  const process = startCli(['serve', '--port', '0', '--data-dir', dir]);
+  servers.push(process);
+  const [, address] = await process.waitFor(/serving on (\S+)/);
+  return { process, client: new TesseraClient({ address: address ?? '', timeoutMillis: 10_000 }) };
+}
+
+it('loses and duplicates nothing when the embedded server is killed mid-drain', async () => {
+  let server = await startServer();
+  await server.client.apply(EVENTS_REPO);
+  const load: LoadResult = { sent: 0, acknowledged: [], failed: 0 };
+  const client = () => server.client;
+  const loading = runWriteLoad(client, load, { concurrency: 8, maxWrites: 600, maxMillis: 30_000 });
+  await pollUntil(() => Promise.resolve(load.acknowledged.length >= 200), 30_000, 5);
+  await server.process.stop('SIGKILL');
+  await loading;
+  const killedAt = { sent: load.sent, acknowledged: load.acknowledged.length, failed: load.failed };
+  server.client.close();
+
+  server = await startServer();
+  await runWriteLoad(client, load, { concurrency: 8, maxWrites: 100, maxMillis: 30_000 });
+  const users = load.acknowledged.map((w) => BigInt(w * ROWS_PER_WRITE + ROWS_PER_WRITE - 1));
+  const online = await server.client.getOnlineFeatures({ features: ['events:amount'], entities: { user_id: users } });
+  expect(online.statuses[0]?.filter((s) => s !== 'PRESENT')).toEqual([]);
+  server.client.close();
+  // SIGTERM: the server drains its outbox before it exits.
+  await server.process.stop('SIGTERM');
+  expect(server.process.output()).toContain('shutting down');
+  console.log(`embedded kill: at the kill ${JSON.stringify(killedAt)}`);
+  assertExactlyOnce('embedded kill -9', load, await offlineRowsPerUserIn(join(dir, 'offline')));
+}, 180_000);
