@@ -26,6 +26,7 @@ import {
   seededRandom,
   viewName,
 } from './support/dataset.js';
+import { Cleanup } from './support/cleanup.js';
 import { GrpcFloor } from './support/grpc-floor.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
@@ -121,23 +122,6 @@ function parseNodes(text: string): RedisNodeAddress[] {
 
 function caseId(backend: Backend, entities: number, features: number): string {
   return `${backend} ${entities}x${features}`;
-}
-
-/** Cleanup steps, run newest first whatever happened. */
-class Cleanup {
-  readonly #steps: (() => Promise<void> | void)[] = [];
-  add(step: () => Promise<void> | void): void {
-    this.#steps.push(step);
-  }
-  async run(): Promise<void> {
-    for (const step of this.#steps.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        console.error(`bench: cleanup failed: ${String(error)}`);
-      }
-    }
-  }
 }
 
 /** Written rows of one view, kept to check that reads return them. */

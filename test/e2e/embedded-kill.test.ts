@@ -5,7 +5,14 @@ import { afterAll, expect, it } from 'vitest';
 import { TesseraClient } from '@tessera/client';
 import { pollUntil } from '../infra/processes.js';
 import { startCli, type CliProcess } from '../support/cli-process.js';
-import { EVENTS_REPO, ROWS_PER_WRITE, assertExactlyOnce, offlineRowsPerUserIn, runWriteLoad, type LoadResult } from '../support/write-load.js';
+import {
+  EVENTS_REPO,
+  ROWS_PER_WRITE,
+  assertExactlyOnce,
+  offlineRowsPerUserIn,
+  runWriteLoad,
+  type LoadResult,
+} from '../support/write-load.js';
 
 // kill -9 of the embedded server while its drainer moves the LMDB outbox into chDB: after a restart
 // every acknowledged write is online and offline exactly once.

@@ -41,11 +41,21 @@ feature_views:
 
   it('lists every service', async () => {
     const services = (await run(grpcurl, ['-plaintext', t.server.address, 'list'])).stdout.trim().split('\n');
-    expect(services).toEqual(['grpc.health.v1.Health', 'tessera.v1.FeatureStore', 'tessera.v1.Registry']);
+    expect(services).toEqual([
+      'grpc.health.v1.Health',
+      'tessera.v1.FeatureStore',
+      'tessera.v1.Operations',
+      'tessera.v1.Registry',
+    ]);
   });
 
   it('describes every service and the messages they import from other files', async () => {
-    for (const symbol of ['tessera.v1.FeatureStore', 'tessera.v1.Registry', 'grpc.health.v1.Health']) {
+    for (const symbol of [
+      'tessera.v1.FeatureStore',
+      'tessera.v1.Registry',
+      'tessera.v1.Operations',
+      'grpc.health.v1.Health',
+    ]) {
       expect(await call(undefined, 'describe', symbol)).toContain(`service ${symbol.split('.').at(-1)!}`);
     }
     // Column lives in types.proto, FeatureView's created_at in google/protobuf/timestamp.proto.

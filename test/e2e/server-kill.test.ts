@@ -7,7 +7,14 @@ import { TesseraClient } from '@tessera/client';
 import { startWriterProcess } from '@tessera/writer';
 import { pollUntil } from '../infra/processes.js';
 import { startCli, type CliProcess } from '../support/cli-process.js';
-import { EVENTS_REPO, ROWS_PER_WRITE, assertExactlyOnce, offlineRowsPerUser, runWriteLoad, type LoadResult } from '../support/write-load.js';
+import {
+  EVENTS_REPO,
+  ROWS_PER_WRITE,
+  assertExactlyOnce,
+  offlineRowsPerUser,
+  runWriteLoad,
+  type LoadResult,
+} from '../support/write-load.js';
 
 // kill -9 of a cluster-mode feature server under write load, i.e. between enqueue and ack for the
 // writes in flight: every acknowledged write reaches ClickHouse once; an unacknowledged one at most once.

@@ -7,7 +7,13 @@ import { openBullmqDeadLetters } from '@tessera/writebehind';
 import { pollUntil } from '../infra/processes.js';
 import { startCli, type CliProcess } from '../support/cli-process.js';
 import { startTestServer } from '../support/server.js';
-import { EVENTS_REPO, assertExactlyOnce, offlineRowsPerUserIn, runWriteLoad, type LoadResult } from '../support/write-load.js';
+import {
+  EVENTS_REPO,
+  assertExactlyOnce,
+  offlineRowsPerUserIn,
+  runWriteLoad,
+  type LoadResult,
+} from '../support/write-load.js';
 
 // kill -9 of a writer in the middle of inserts: the jobs it held are taken over once its lock
 // lapses and inserted with the same token, so every acknowledged write lands exactly once.

@@ -32,7 +32,10 @@ export function writeNumber(client: TesseraClient, w: number, durability = Durab
     featureView: 'events',
     durability,
     columns: { user_id: toColumn('int64', users), amount: toColumn('double', users.map(Number)) },
-    eventTimestamps: toColumn('timestamp', users.map(() => T0 + w)),
+    eventTimestamps: toColumn(
+      'timestamp',
+      users.map(() => T0 + w),
+    ),
   });
 }
 
@@ -52,7 +55,13 @@ export interface LoadResult {
 export async function runWriteLoad(
   client: () => TesseraClient,
   load: LoadResult,
-  options: { concurrency: number; maxWrites: number; maxMillis: number; until?: () => boolean; durability?: Durability },
+  options: {
+    concurrency: number;
+    maxWrites: number;
+    maxMillis: number;
+    until?: () => boolean;
+    durability?: Durability;
+  },
 ): Promise<void> {
   const deadline = Date.now() + options.maxMillis;
   const last = load.sent + options.maxWrites;

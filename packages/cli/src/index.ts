@@ -126,7 +126,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command('writer')
-    .description('run a write-behind writer: insert the queued offline rows of a cluster-mode deployment into ClickHouse')
+    .description(
+      'run a write-behind writer: insert the queued offline rows of a cluster-mode deployment into ClickHouse',
+    )
     .requiredOption('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,...')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (as the servers)', '')
     .option('--clickhouse-url <url>', 'ClickHouse HTTP endpoint (default: embedded chDB under --data-dir)')
@@ -160,6 +162,111 @@ export async function main(argv: readonly string[]): Promise<number> {
         await writer.close();
       },
     );
+
+  program
+    .command('queue')
+    .description('show the write-behind queue: pending jobs, offline lag, dead letters')
+    .action(async () => {
+      const c = client();
+      try {
+        const stats = await c.writeBehindStats();
+        const rows = [
+          ['pending jobs', String(stats.pendingJobs)],
+          ...(stats.pendingRows === undefined ? [] : [['pending rows', String(stats.pendingRows)]]),
+          ['offline lag', `${stats.oldestPendingMillis} ms`],
+          ['dead letters', String(stats.deadLetters)],
+          ...(stats.insertMillis
+            ? [
+                [
+                  'inserts',
+                  `${stats.inserted} (p50 ${stats.insertMillis.p50.toFixed(1)} ms, p99 ${stats.insertMillis.p99.toFixed(1)} ms)`,
+                ],
+              ]
+            : []),
+        ];
+        console.log(table(['', ''], rows));
+      } finally {
+        c.close();
+      }
+    });
+
+  const dlq = program
+    .command('dlq')
+    .description('dead letters: write-behind jobs that exhausted their retries (ls, show, replay, drop)');
+  dlq
+    .command('ls')
+    .description('list dead letters')
+    .option('--limit <n>', 'most to list', '100')
+    .action(async (opts: { limit: string }) => {
+      const c = client();
+      try {
+        const letters = await c.listDeadLetters(Number(opts.limit));
+        if (letters.length === 0) {
+          console.log('no dead letters');
+          return;
+        }
+        console.log(
+          table(
+            ['id', 'view', 'rows', 'attempts', 'failed at', 'error'],
+            letters.map((l) => [
+              l.id,
+              `${l.featureView}@${l.version}`,
+              String(l.rowCount),
+              String(l.attempts),
+              new Date(Number(l.failedAtMillis)).toISOString(),
+              l.error.length > 80 ? `${l.error.slice(0, 77)}...` : l.error,
+            ]),
+          ),
+        );
+      } finally {
+        c.close();
+      }
+    });
+  dlq
+    .command('show')
+    .description('show one dead letter with its whole error')
+    .argument('<id>', 'dead letter id (from tessera dlq ls)')
+    .action(async (id: string) => {
+      const c = client();
+      try {
+        const l = await c.getDeadLetter(id);
+        console.log(
+          [
+            `id:          ${l.id}`,
+            `view:        ${l.featureView}@${l.version}`,
+            `rows:        ${l.rowCount}`,
+            `attempts:    ${l.attempts}`,
+            `enqueued at: ${new Date(Number(l.enqueuedAtMillis)).toISOString()}`,
+            `failed at:   ${new Date(Number(l.failedAtMillis)).toISOString()}`,
+            `error:       ${l.error}`,
+          ].join('\n'),
+        );
+      } finally {
+        c.close();
+      }
+    });
+  for (const [name, description, act] of [
+    [
+      'replay',
+      'run a dead letter again (its original deduplication token: rows already in ClickHouse are not added twice)',
+      'replayed',
+    ],
+    ['drop', 'delete a dead letter for good', 'dropped'],
+  ] as const) {
+    dlq
+      .command(name)
+      .description(description)
+      .argument('<id>', 'dead letter id (from tessera dlq ls)')
+      .action(async (id: string) => {
+        const c = client();
+        try {
+          await (name === 'replay' ? c.replayDeadLetter(id) : c.dropDeadLetter(id));
+          console.log(`${act} ${id}`);
+        } finally {
+          c.close();
+        }
+      });
+  }
 
   program
     .command('apply')

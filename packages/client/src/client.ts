@@ -2,8 +2,19 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type { Definitions, ErrorCode, FeatureValue, JoinKeyValue, Problem, ValueType } from '@tessera/core';
-import { ChangeKind, Durability, FeatureStatus, FeatureStoreClient, RegistryClient, WriteTarget } from '@tessera/proto';
+import {
+  ChangeKind,
+  Durability,
+  FeatureStatus,
+  FeatureStoreClient,
+  OperationsClient,
+  RegistryClient,
+  WriteTarget,
+} from '@tessera/proto';
 import type {
+  DeadLetter,
+  ListDeadLettersResponse,
+  WriteBehindStats,
   ApplyResponse,
   Column,
   GetHistoricalRequest,
@@ -53,6 +64,7 @@ const STATUS_NAMES: Record<number, FeatureStatusName> = {
 export class TesseraClient {
   readonly featureStore: FeatureStoreClient;
   readonly registry: RegistryClient;
+  readonly operations: OperationsClient;
   private readonly timeoutMillis: number;
 
   constructor(options: TesseraClientOptions) {
@@ -64,6 +76,7 @@ export class TesseraClient {
     };
     this.featureStore = new FeatureStoreClient(options.address, creds, clientOptions);
     this.registry = new RegistryClient(options.address, creds, clientOptions);
+    this.operations = new OperationsClient(options.address, creds, clientOptions);
     this.timeoutMillis = options.timeoutMillis ?? 30_000;
   }
 
@@ -189,7 +202,9 @@ export class TesseraClient {
    * backpressure: each batch is written only when the channel accepts more.
    */
   async writeStream(
-    batches: AsyncIterable<Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>>,
+    batches:
+      | AsyncIterable<Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>>
+      | Iterable<Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>>,
   ): Promise<WriteResponse> {
     let stream: ReturnType<FeatureStoreClient['writeStream']> | undefined;
     const result = new Promise<WriteResponse>((resolve, reject) => {
@@ -210,9 +225,35 @@ export class TesseraClient {
     return result;
   }
 
+  /** The write-behind queue's depth, offline lag and dead letters. */
+  writeBehindStats(): Promise<WriteBehindStats> {
+    return unary((cb) => this.operations.getWriteBehindStats({}, new Metadata(), this.options(), cb));
+  }
+
+  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
+    const response = await unary<ListDeadLettersResponse>((cb) =>
+      this.operations.listDeadLetters({ limit }, new Metadata(), this.options(), cb),
+    );
+    return response.deadLetters;
+  }
+
+  getDeadLetter(id: string): Promise<DeadLetter> {
+    return unary((cb) => this.operations.getDeadLetter({ id }, new Metadata(), this.options(), cb));
+  }
+
+  /** Runs a dead letter again (same deduplication token); NOT_FOUND when absent. */
+  async replayDeadLetter(id: string): Promise<void> {
+    await unary((cb) => this.operations.replayDeadLetter({ id }, new Metadata(), this.options(), cb));
+  }
+
+  async dropDeadLetter(id: string): Promise<void> {
+    await unary((cb) => this.operations.dropDeadLetter({ id }, new Metadata(), this.options(), cb));
+  }
+
   close(): void {
     this.featureStore.close();
     this.registry.close();
+    this.operations.close();
   }
 }
 

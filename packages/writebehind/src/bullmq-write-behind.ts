@@ -59,7 +59,10 @@ const CLOSE_TIMEOUT_MILLIS = 2_000;
 async function withTimeout<T>(work: Promise<T>, millis: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${Math.max(0, millis)} ms`)), Math.max(0, millis));
+    timer = setTimeout(
+      () => reject(new Error(`no answer from Redis within ${Math.max(0, millis)} ms`)),
+      Math.max(0, millis),
+    );
   });
   try {
     return await Promise.race([work, timeout]);

@@ -1,3 +1,4 @@
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { Metadata, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { formatProblems, isTesseraError } from '@tessera/core';
@@ -48,4 +49,16 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
   debug('server', 'internal error', error);
   console.error('tessera: internal error:', error);
   return { code: status.INTERNAL, details: `internal error: ${message}` };
+}
+
+/** Runs a handler and answers with its result or its error as a gRPC status. */
+export function answer<Req, Res>(work: (request: Req) => Res | Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => work(call.request))
+      .then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toGrpcStatus(error)),
+      );
+  };
 }

@@ -1,4 +1,3 @@
-import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { TesseraError, formatProblems } from '@tessera/core';
 import type { Change, OfflineStore } from '@tessera/core';
 import { fromProtoDefinitions, toProtoEntity, toProtoService, toProtoView } from '@tessera/client';
@@ -16,7 +15,7 @@ import type {
   RegistryServer,
 } from '@tessera/proto';
 import type { Registry } from '@tessera/registry';
-import { toGrpcStatus } from './grpc-status.js';
+import { answer } from './grpc-status.js';
 import { allViewVersions } from '@tessera/offline';
 
 const CHANGE_KINDS: Record<Change['kind'], ChangeKind> = {
@@ -26,18 +25,6 @@ const CHANGE_KINDS: Record<Change['kind'], ChangeKind> = {
   delete: ChangeKind.CHANGE_KIND_DELETE,
   unchanged: ChangeKind.CHANGE_KIND_UNCHANGED,
 };
-
-/** Runs a handler and answers with its result or its error as a gRPC status. */
-function answer<Req, Res>(work: (request: Req) => Res | Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    Promise.resolve()
-      .then(() => work(call.request))
-      .then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toGrpcStatus(error)),
-      );
-  };
-}
 
 function toProtoChange(change: Change): ProtoChange {
   return { ...change, details: [...change.details], kind: CHANGE_KINDS[change.kind] };

@@ -3,10 +3,11 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { OnlineStore } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
 import type { WriteBehind } from '@tessera/writebehind';
-import { FeatureStoreService, RegistryService } from '@tessera/proto';
+import { FeatureStoreService, OperationsService, RegistryService } from '@tessera/proto';
 import { createFeatureStoreService } from './feature-store-service.js';
 import { createRegistryAccess } from './registry-access.js';
 import { createRegistryService } from './registry-service.js';
+import { createOperationsService } from './operations-service.js';
 import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
@@ -34,7 +35,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_ROWS = 10_000;
 const DEFAULT_MAX_ENTITY_ROWS = 2_000_000;
 const DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS = 2_000;
-const SERVICE_NAMES = ['tessera.v1.FeatureStore', 'tessera.v1.Registry'];
+const SERVICE_NAMES = ['tessera.v1.FeatureStore', 'tessera.v1.Registry', 'tessera.v1.Operations'];
 
 /** A running feature server. */
 export interface FeatureServer {
@@ -69,6 +70,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     ),
   );
   server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
+  server.addService(OperationsService, createOperationsService(backends.writeBehind));
 
   const health = new HealthImplementation({
     '': 'SERVING',
