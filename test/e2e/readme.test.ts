@@ -32,8 +32,8 @@ function examplesOf(file: string): Example[] {
   blocks.forEach((block, i) => {
     if (block.lang !== 'sh') return;
     const commands = block.body.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
-    // Commands that start servers or the test suite itself are exercised elsewhere.
-    const runnable = commands.filter((c) => !/npm (start|test)|tessera serve/.test(c));
+    // Commands that start servers, writers or the test suite itself are exercised elsewhere.
+    const runnable = commands.filter((c) => !/npm (start|test)|tessera (serve|writer)/.test(c));
     const next = blocks[i + 1];
     const followed = next && next.lang !== 'sh' && text.slice(block.end, next.start).trim() === '';
     runnable.forEach((command, k) => {

@@ -99,7 +99,8 @@ export async function main(argv: readonly string[]): Promise<number> {
                 const summary = await writeFile(c, match[1]!, join(dir, name), {
                   batchRows: 5000,
                   timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
-                  replicated: false,
+                  // Sync: once loaded, the rows are in training sets too (no write-behind lag).
+                  durability: target === 'online' ? 'write-behind' : 'sync',
                   target,
                 });
                 console.log(`tessera: ${summary}`);
@@ -314,6 +315,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--timestamp-column <name>', "column holding each row's event time", DEFAULT_TIMESTAMP_COLUMN)
     .option('--batch-rows <n>', 'rows per streamed message', '5000')
     .option('--replicated', 'acknowledge only once a Redis replica has each write (WAIT 1)')
+    .option('--sync', 'answer only once the rows are in the offline store (default: write-behind)')
     .action(
       async (
         viewRef: string,
@@ -322,15 +324,19 @@ export async function main(argv: readonly string[]): Promise<number> {
           timestampColumn: string;
           batchRows: string;
           replicated?: boolean;
+          sync?: boolean;
           target: 'both' | 'online' | 'offline';
         },
       ) => {
+        if (opts.sync && opts.replicated) {
+          throw new TesseraError('INVALID_ARGUMENT', '--sync and --replicated cannot be combined: choose one durability');
+        }
         const c = client();
         try {
           const result = await writeFile(c, viewRef, file, {
             batchRows: Number(opts.batchRows),
             timestampColumn: opts.timestampColumn,
-            replicated: opts.replicated ?? false,
+            durability: opts.sync ? 'sync' : opts.replicated ? 'replicated' : 'write-behind',
             target: opts.target,
           });
           console.log(result);
@@ -529,7 +535,12 @@ async function writeFile(
   c: TesseraClient,
   viewRef: string,
   file: string,
-  opts: { batchRows: number; timestampColumn: string; replicated: boolean; target?: 'both' | 'online' | 'offline' },
+  opts: {
+    batchRows: number;
+    timestampColumn: string;
+    durability: 'write-behind' | 'sync' | 'replicated';
+    target?: 'both' | 'online' | 'offline';
+  },
 ): Promise<string> {
   const got = await c.get('feature_view', viewRef);
   if (got.object?.$case !== 'featureView') throw new TesseraError('NOT_FOUND', `feature view ${viewRef} not found`);
@@ -544,7 +555,7 @@ async function writeFile(
           columns: batch.columns,
           eventTimestamps: batch.eventTimestamps,
           target: WRITE_TARGETS[opts.target ?? 'both'],
-          ...(opts.replicated ? { durability: Durability.DURABILITY_REPLICATED } : {}),
+          durability: DURABILITIES[opts.durability],
         };
       }
     })(),
@@ -552,6 +563,12 @@ async function writeFile(
   if (opts.target === 'offline') return `wrote ${result.rows} rows to ${label}, offline only`;
   return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
 }
+
+const DURABILITIES = {
+  'write-behind': Durability.DURABILITY_WRITE_BEHIND,
+  sync: Durability.DURABILITY_SYNC,
+  replicated: Durability.DURABILITY_REPLICATED,
+} as const;
 
 const WRITE_TARGETS = {
   both: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
