@@ -329,7 +329,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
       ) => {
         if (opts.sync && opts.replicated) {
-          throw new TesseraError('INVALID_ARGUMENT', '--sync and --replicated cannot be combined: choose one durability');
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            '--sync and --replicated cannot be combined: choose one durability',
+          );
         }
         const c = client();
         try {
