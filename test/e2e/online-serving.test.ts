@@ -399,6 +399,56 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     expect(error?.code).toBe(4);
   });
 
+  describe('idempotency keys', () => {
+    const keyed = (key: string, id: number, at: number, loyalty: number) =>
+      t.client.write({
+        featureView: 'customer_stats',
+        idempotencyKey: key,
+        columns: { customer_id: int64Keys(id), loyalty: toColumn('double', [loyalty]) },
+        eventTimestamps: toColumn('timestamp', [at]),
+      });
+    const loyaltyOf = async (id: number) =>
+      (
+        await t.client.getOnlineFeatures({
+          features: ['customer_stats:loyalty'],
+          entities: { customer_id: [BigInt(id)] },
+        })
+      ).values[0]?.[0];
+
+    it('answer a repeated write with the first result and write nothing again', async () => {
+      const at = Date.now() - 10_000;
+      const first = await keyed(`k-${kind}-1`, 700, at, 1.5);
+      expect(first).toMatchObject({ rows: 1n, rowsAppliedOnline: 1n, rowsStaleOnline: 0n });
+      // A newer event in between: a second execution of the keyed write would now be stale.
+      await writeStats(t.client, [{ id: 700, at: at + 1_000, loyalty: 2.5 }]);
+      const pendingBefore = (await t.server.writeBehind.stats()).pendingJobs;
+      const again = await keyed(`k-${kind}-1`, 700, at, 1.5);
+      expect(again).toEqual(first);
+      expect(await loyaltyOf(700)).toBe(2.5);
+      expect((await t.server.writeBehind.stats()).pendingJobs).toBeLessThanOrEqual(pendingBefore);
+    });
+
+    it('answer concurrent repeats of one keyed write with one result from one execution', async () => {
+      const at = Date.now() - 5_000;
+      const results = await Promise.all(Array.from({ length: 5 }, () => keyed(`k-${kind}-2`, 701, at, 3.5)));
+      for (const r of results) expect(r).toEqual(results[0]);
+      expect(results[0]).toMatchObject({ rows: 1n, rowsAppliedOnline: 1n });
+      expect(await loyaltyOf(701)).toBe(3.5);
+    });
+
+    it('refuse a key reused for a different write, and write nothing', async () => {
+      const at = Date.now() - 5_000;
+      await keyed(`k-${kind}-3`, 702, at, 4.5);
+      await expectError(keyed(`k-${kind}-3`, 702, at + 1, 0.5), 'FAILED_PRECONDITION', 'different write');
+      expect(await loyaltyOf(702)).toBe(4.5);
+    });
+
+    it('refuse a key longer than 256 characters', async () => {
+      await expectError(keyed('x'.repeat(257), 703, Date.now(), 1), 'INVALID_ARGUMENT', 'idempotency key has 257');
+      expect(await loyaltyOf(703)).toBeNull();
+    });
+  });
+
   it('versions a view on a breaking change and keeps the old version readable', async () => {
     await writeStats(t.client, [{ id: 9, at: Date.now(), purchases: 1 }]);
     const breaking = definitionsFromYaml({

@@ -20,7 +20,7 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import { waitForReplicas } from '@tessera/online';
-import type { OnlineWrite, WriteBehind, WriteBehindStats } from './contract.js';
+import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
 import { GroupCommit, type GroupCommitLimits } from './group-commit.js';
 import { encodeOfflineJob, type AcceptedBatch, type OfflineJobData } from './offline-job.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
@@ -115,10 +115,14 @@ export class BullmqWriteBehind implements WriteBehind {
     view: RegisteredView,
     offline: OfflineBatch,
     online?: OnlineWrite,
+    options: WriteBehindOptions = {},
   ): Promise<OnlineWriteResult | undefined> {
     const replicas = online?.options?.replicas ?? 0;
     const item: Item = { view, accepted: { batch: offline, createdTsMicros: nowMicros() }, replicas };
-    const queued = this.#group.add(`${view.id}.${view.version}`, item, offline.eventTsMillis.length);
+    const queued =
+      options.token === undefined
+        ? this.#group.add(`${view.id}.${view.version}`, item, offline.eventTsMillis.length)
+        : this.#enqueue([item], options.token);
     if (online === undefined) {
       await queued;
       return undefined;
@@ -139,7 +143,7 @@ export class BullmqWriteBehind implements WriteBehind {
   }
 
   /** Adds one job for `items` (Writes of one view version); retried through failovers (the job id makes it idempotent). */
-  async #enqueue(items: Item[]): Promise<void> {
+  async #enqueue(items: Item[], token?: string): Promise<void> {
     const first = items[0];
     if (first === undefined) return;
     // The newest shape of the view among the Writes: compatible changes only add features.
@@ -148,7 +152,8 @@ export class BullmqWriteBehind implements WriteBehind {
       view,
       items.map((i) => i.accepted),
     );
-    const jobId = randomUUID();
+    // BullMQ adds nothing for an id it still holds; ClickHouse drops a repeated token.
+    const jobId = token ?? randomUUID();
     const label = `${view.name}@${view.version}`;
     const deadline = Date.now() + this.#enqueueTimeoutMillis;
     for (let attempt = 1; ; attempt++) {

@@ -23,13 +23,27 @@ export interface WriteBehind {
    * Writes `online` (when given) and makes `offline` durable in the queue; resolves once both hold.
    * A rejection means the Write is not acknowledged: its offline rows may still arrive (once).
    */
-  write(view: RegisteredView, offline: OfflineBatch, online?: OnlineWrite): Promise<OnlineWriteResult | undefined>;
+  write(
+    view: RegisteredView,
+    offline: OfflineBatch,
+    online?: OnlineWrite,
+    options?: WriteBehindOptions,
+  ): Promise<OnlineWriteResult | undefined>;
   /** Queue depth, lag and dead letters, for operators and the metrics endpoint. */
   stats(): Promise<WriteBehindStats>;
   /** The dead-letter set: jobs that exhausted their retries. */
   readonly deadLetters: DeadLetters;
   /** Stops accepting writes, flushes what is buffered and (where it drains in-process) drains. */
   close(): Promise<void>;
+}
+
+export interface WriteBehindOptions {
+  /**
+   * A deduplication token of this write alone (derived from an idempotency key): the write gets a
+   * job of its own under this token, so repeating it — after a crash, before its result was
+   * recorded — adds its offline rows once.
+   */
+  readonly token?: string;
 }
 
 export interface WriteBehindStats {

@@ -5,6 +5,7 @@ export type {
   OfflineJobSink,
   OnlineWrite,
   WriteBehind,
+  WriteBehindOptions,
   WriteBehindStats,
 } from './contract.js';
 export { GroupCommit } from './group-commit.js';

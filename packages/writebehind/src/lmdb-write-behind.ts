@@ -12,7 +12,14 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from 'lmdb';
 import { TesseraError, nowMicros, type OfflineBatch, type OnlineWriteResult, type RegisteredView } from '@tessera/core';
 import type { LmdbOnlineStore } from '@tessera/online';
-import type { DeadLetter, DeadLetters, OnlineWrite, WriteBehind, WriteBehindStats } from './contract.js';
+import type {
+  DeadLetter,
+  DeadLetters,
+  OnlineWrite,
+  WriteBehind,
+  WriteBehindOptions,
+  WriteBehindStats,
+} from './contract.js';
 import { debugWriteBehind } from './debug.js';
 import { decodeOfflineJob, encodeOfflineJob, type OfflineJobData } from './offline-job.js';
 import type { FindView, OfflineStoreSink } from './sink.js';
@@ -37,6 +44,8 @@ export interface LmdbWriteBehindOptions {
 
 interface OutboxEntry {
   readonly job: OfflineJobData;
+  /** A write's own deduplication token (idempotency keys): inserted alone, under it. */
+  readonly token?: string;
 }
 
 /** Entries being inserted under one token; survives a crash. */
@@ -101,12 +110,14 @@ export class LmdbWriteBehind implements WriteBehind {
     view: RegisteredView,
     offline: OfflineBatch,
     online?: OnlineWrite,
+    options: WriteBehindOptions = {},
   ): Promise<OnlineWriteResult | undefined> {
     if (this.#closed)
       throw new TesseraError('UNAVAILABLE', `Write to ${view.name}@${view.version}: the server is shutting down`);
     const job = encodeOfflineJob(view, [{ batch: offline, createdTsMicros: nowMicros() }]);
+    const entry: OutboxEntry = options.token === undefined ? { job } : { job, token: options.token };
     const result = await this.#store.writeWith(online?.batch, () => {
-      this.#outbox.putSync(this.#nextSequence, { job });
+      this.#outbox.putSync(this.#nextSequence, entry);
       this.#nextSequence++;
     });
     this.#schedule(this.#gatherMillis);
@@ -244,15 +255,29 @@ export class LmdbWriteBehind implements WriteBehind {
       let first: OfflineJobData | undefined;
       const sequences: number[] = [];
       let rows = 0;
+      let token: string | undefined;
       for (const { key, value } of this.#outbox.getRange({ limit: SCAN_ENTRIES })) {
-        first ??= value.job;
+        if (first === undefined) {
+          first = value.job;
+          token = value.token;
+        } else if (token !== undefined || value.token !== undefined) {
+          // A write with its own token is inserted alone, under that token.
+          continue;
+        }
         if (value.job.view !== first.view || value.job.version !== first.version) continue;
         if (sequences.length > 0 && rows + value.job.rowCount > this.#maxInsertRows) break;
         sequences.push(key);
         rows += value.job.rowCount;
+        if (token !== undefined) break;
       }
       if (first === undefined) return undefined;
-      const claim: Claim = { token: randomUUID(), view: first.view, version: first.version, sequences, attempts: 0 };
+      const claim: Claim = {
+        token: token ?? randomUUID(),
+        view: first.view,
+        version: first.version,
+        sequences,
+        attempts: 0,
+      };
       this.#claims.putSync(CLAIM_KEY, claim);
       return claim;
     });

@@ -175,6 +175,15 @@ describe('write-behind over BullMQ on the Redis Cluster', () => {
     expect(await offlineCounts(executor, DATABASE, view)).toEqual({ rows: 5, duplicates: 0 });
   });
 
+  it('gives a write with its own token a job under that id: repeating it adds nothing', async () => {
+    const { view, producer } = await setup();
+    await producer.write(view, rows(0, 4), undefined, { token: 'idem-b' });
+    await producer.write(view, rows(0, 4), undefined, { token: 'idem-b' });
+    await producer.write(view, rows(4, 4));
+    await until(async () => (await producer.stats()).pendingJobs === 0);
+    expect(await offlineCounts(executor, DATABASE, view)).toEqual({ rows: 8, duplicates: 0 });
+  });
+
   it('refuses a write with UNAVAILABLE, in bounded time, when the queue cannot store it', async () => {
     const view = scoreView('wb_unreachable', 999);
     const producer = new BullmqWriteBehind({

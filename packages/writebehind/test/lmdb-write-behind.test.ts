@@ -177,6 +177,22 @@ describe('embedded write-behind (LMDB outbox drained into chDB)', () => {
     await store.close();
   });
 
+  it('inserts a write with its own token alone and under that token: a repeat (a retry after a crash) lands once', async () => {
+    const wb = writeBehind({ autoStart: false });
+    await wb.write(scores, rows(0, 5));
+    await wb.write(scores, rows(100, 3), undefined, { token: 'idem-a' });
+    await wb.write(scores, rows(5, 5));
+    await wb.write(scores, rows(100, 3), undefined, { token: 'idem-a' });
+    const before = executor.inserts;
+    wb.start();
+    expect(await wb.drained()).toBe(true);
+    expect(await counts(scores)).toEqual({ rows: 13, duplicates: 0 });
+    // The two untokened writes merged into one insert; each tokened one went alone.
+    expect(executor.inserts - before).toBe(3);
+    await wb.close();
+    await store.close();
+  });
+
   it('refuses writes once closed, and a write whose online half is invalid commits nothing offline', async () => {
     const wb = writeBehind({ autoStart: false });
     const bad = { batch: { field: viewField(1, 1), ttlMillis: 0, keys: ['x'], rows: [new Uint8Array(2)] } };

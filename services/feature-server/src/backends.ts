@@ -10,6 +10,7 @@ import {
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
 import type { RegistryLog } from '@tessera/core';
+import { LmdbIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import {
   BullmqWriteBehind,
   LmdbWriteBehind,
@@ -42,6 +43,8 @@ export interface Backends {
   readonly offline: OfflineStore | undefined;
   /** Where offline rows go by default: an LMDB outbox drained in-process (embedded) or BullMQ (cluster). */
   readonly writeBehind: WriteBehind;
+  /** Idempotency keys of Writes: beside the online rows (LMDB or Redis Cluster). */
+  readonly idempotency: IdempotencyStore;
   readonly registry: Registry;
   close(): Promise<void>;
 }
@@ -59,7 +62,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
       const findView: FindView = (name, version) => registry.findViewVersion(name, version);
       const writeBehind = new LmdbWriteBehind({ store, sink: new OfflineStoreSink(offline, findView), findView });
-      return withClose(store, offline, writeBehind, registry);
+      return withClose(store, offline, writeBehind, new LmdbIdempotencyStore(store), registry);
     }
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
@@ -72,6 +75,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         store,
         http ? new TableEnsuringOfflineStore(http) : undefined,
         writeBehind,
+        new RedisIdempotencyStore(options.nodes, keyPrefix),
         await Registry.open(log),
       );
     }
@@ -96,16 +100,19 @@ function withClose(
   store: OnlineStore,
   offline: OfflineStore | undefined,
   writeBehind: WriteBehind,
+  idempotency: IdempotencyStore,
   registry: Registry,
 ): Backends {
   return {
     store,
     offline,
     writeBehind,
+    idempotency,
     registry,
     close: async () => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into chDB).
       await writeBehind.close();
+      await idempotency.close();
       await registry.close();
       await store.close();
       await offline?.close();

@@ -65,7 +65,12 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     FeatureStoreService,
     createFeatureStoreService(
       createRegistryAccess(backends.registry),
-      { online: backends.store, offline: backends.offline, writeBehind: backends.writeBehind },
+      {
+        online: backends.store,
+        offline: backends.offline,
+        writeBehind: backends.writeBehind,
+        idempotency: backends.idempotency,
+      },
       limits,
     ),
   );

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { TesseraError, validateWriteBatch, viewField } from '@tessera/core';
-import type { OfflineStore, OnlineStore, RegisteredView } from '@tessera/core';
+import type { OfflineStore, OnlineStore, RegisteredView, ValidatedBatch } from '@tessera/core';
 import { columnRowCount, fromColumn } from '@tessera/client';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import type { WriteBehind } from '@tessera/writebehind';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken, type IdempotencyStore } from './idempotency.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -16,7 +17,11 @@ export interface WriteStores {
   readonly online: OnlineStore;
   readonly offline: OfflineStore | undefined;
   readonly writeBehind: WriteBehind;
+  readonly idempotency: IdempotencyStore;
 }
+
+/** How long a Write waits for another in flight under the same idempotency key before answering UNAVAILABLE, ms. */
+const IDEMPOTENCY_WAIT_MILLIS = 5_000;
 
 /**
  * Validates a whole Write batch, then writes it. Nothing is written unless every row is valid; a
@@ -48,10 +53,10 @@ export async function executeWrite(
       `Write to ${label}: this server has no ClickHouse connection for DURABILITY_SYNC offline writes; leave durability unset (write-behind) or use target WRITE_TARGET_ONLINE`,
     );
   }
-  if (request.idempotencyKey !== '') {
+  if (request.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw new TesseraError(
-      'UNIMPLEMENTED',
-      `Write to ${label}: idempotency keys are not supported yet; send the write without one`,
+      'INVALID_ARGUMENT',
+      `Write to ${label}: the idempotency key has ${request.idempotencyKey.length} characters, at most ${MAX_IDEMPOTENCY_KEY_LENGTH} are allowed`,
     );
   }
   const columns = new Map<string, unknown[]>();
@@ -75,6 +80,68 @@ export async function executeWrite(
   }
   const eventTimestamps = request.eventTimestamps ? fromColumn(request.eventTimestamps) : [];
   const batch = validateWriteBatch(view, { columns, eventTimestamps });
+  const perform = (token: string | undefined) =>
+    performWrite(stores, view, request, batch, { online, offline, sync, token }, deadlineMillis);
+  if (request.idempotencyKey === '') return perform(undefined);
+  const key = request.idempotencyKey;
+  const digest = createHash('sha256')
+    .update(`${label}\n${request.target}\n${request.durability}\n`)
+    .update(batchDigest(label, batch.entityKeys, batch.rows))
+    .digest('hex');
+  const waitUntil = Math.min(deadlineMillis ?? Infinity, Date.now() + IDEMPOTENCY_WAIT_MILLIS);
+  for (;;) {
+    const claim = await stores.idempotency.claim(key, digest);
+    switch (claim.kind) {
+      case 'done':
+        return {
+          rows: BigInt(claim.result.rows),
+          rowsAppliedOnline: BigInt(claim.result.rowsAppliedOnline),
+          rowsStaleOnline: BigInt(claim.result.rowsStaleOnline),
+        };
+      case 'mismatch':
+        throw new TesseraError(
+          'FAILED_PRECONDITION',
+          `Write to ${label}: idempotency key "${key}" was used for a different write within the retention window; use a new key for a new write`,
+        );
+      case 'pending':
+        if (Date.now() >= waitUntil) {
+          throw new TesseraError(
+            'UNAVAILABLE',
+            `Write to ${label}: a write with idempotency key "${key}" is still in progress; retry to get its result`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      case 'new': {
+        let response: WriteResponse;
+        try {
+          response = await perform(idempotencyToken(key));
+        } catch (error) {
+          await stores.idempotency.release(key).catch(() => undefined);
+          throw error;
+        }
+        await stores.idempotency.complete(key, digest, {
+          rows: String(response.rows),
+          rowsAppliedOnline: String(response.rowsAppliedOnline),
+          rowsStaleOnline: String(response.rowsStaleOnline),
+        });
+        return response;
+      }
+    }
+  }
+}
+
+/** The writes of a validated batch: offline (sync or write-behind) and online, as the request asks. */
+async function performWrite(
+  stores: WriteStores,
+  view: RegisteredView,
+  request: WriteRequest,
+  batch: ValidatedBatch,
+  how: { online: boolean; offline: boolean; sync: boolean; token: string | undefined },
+  deadlineMillis: number | undefined,
+): Promise<WriteResponse> {
+  const label = `${view.name}@${view.version}`;
+  const { online, offline, sync } = how;
   const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
   const offlineBatch = {
     joinKeyValues: batch.joinKeyValues,
@@ -83,7 +150,7 @@ export async function executeWrite(
   };
   if (offline && sync && stores.offline) {
     await stores.offline.insert(view, offlineBatch, {
-      dedupToken: batchDigest(label, batch.entityKeys, batch.rows),
+      dedupToken: how.token ?? batchDigest(label, batch.entityKeys, batch.rows),
       ...deadline,
     });
   }
@@ -104,7 +171,16 @@ export async function executeWrite(
     : undefined;
   const result =
     offline && !sync
-      ? await withDeadline(stores.writeBehind.write(view, offlineBatch, onlineWrite), deadlineMillis, label)
+      ? await withDeadline(
+          stores.writeBehind.write(
+            view,
+            offlineBatch,
+            onlineWrite,
+            how.token === undefined ? {} : { token: how.token },
+          ),
+          deadlineMillis,
+          label,
+        )
       : onlineWrite
         ? await stores.online.write(onlineWrite.batch, onlineWrite.options)
         : undefined;

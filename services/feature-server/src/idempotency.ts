@@ -1,0 +1,167 @@
+/**
+ * Idempotency keys on Write: the same key within the retention window returns the first result and
+ * writes nothing again. A key is first claimed (pending, short-lived), then completed with the
+ * result; a failed write releases it so the client may retry. A key reused for a different request
+ * is refused rather than answered with another request's result.
+ *
+ * Crash safety: a server that dies between writing and recording the result leaves a pending claim
+ * that lapses after {@link PENDING_MILLIS}; the retry then writes again — online that is harmless
+ * (last-writer-wins, same rows), and offline the write carries a deduplication token derived from the
+ * key, so its rows land once.
+ */
+import { createHash } from 'node:crypto';
+import type { Database } from 'lmdb';
+import { Cluster } from 'ioredis';
+import { TesseraError } from '@tessera/core';
+import type { LmdbOnlineStore } from '@tessera/online';
+
+/** The result recorded for a key (the Write's response, as numbers). */
+export interface RecordedResult {
+  readonly rows: string;
+  readonly rowsAppliedOnline: string;
+  readonly rowsStaleOnline: string;
+}
+
+export type IdempotencyClaim =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'done'; readonly result: RecordedResult }
+  | { readonly kind: 'pending' }
+  | { readonly kind: 'mismatch' };
+
+export interface IdempotencyStore {
+  /** Claims `key` for a request with `digest`, or reports what holds it. */
+  claim(key: string, digest: string): Promise<IdempotencyClaim>;
+  /** Records the result of the claimed request for the retention window. */
+  complete(key: string, digest: string, result: RecordedResult): Promise<void>;
+  /** Gives a claim up (the write failed): the key is free again. */
+  release(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long a claim may stay pending before another request may take the key over, ms. */
+export const PENDING_MILLIS = 60_000;
+/** How long a completed key is remembered, ms (24 hours). */
+export const DEFAULT_IDEMPOTENCY_WINDOW_MILLIS = 24 * 3_600_000;
+/** Longest idempotency key accepted. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+interface StoredClaim {
+  readonly digest: string;
+  readonly result?: RecordedResult;
+  /** ms since the epoch after which the record is gone. */
+  readonly expiresAtMillis: number;
+}
+
+function classify(stored: StoredClaim | undefined, digest: string): IdempotencyClaim | undefined {
+  if (stored === undefined || stored.expiresAtMillis <= Date.now()) return undefined;
+  if (stored.digest !== digest) return { kind: 'mismatch' };
+  return stored.result === undefined ? { kind: 'pending' } : { kind: 'done', result: stored.result };
+}
+
+/** The deduplication token of the offline rows of the write made under `key`. */
+export function idempotencyToken(key: string): string {
+  return `idem-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+}
+
+/** Embedded: records in the online store's LMDB environment (expired ones are dropped when met). */
+export class LmdbIdempotencyStore implements IdempotencyStore {
+  readonly #store: LmdbOnlineStore;
+  readonly #db: Database<StoredClaim, string>;
+  readonly #windowMillis: number;
+
+  constructor(store: LmdbOnlineStore, windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS) {
+    this.#store = store;
+    this.#db = store.openDatabase<StoredClaim, string>('idempotency');
+    this.#windowMillis = windowMillis;
+  }
+
+  claim(key: string, digest: string): Promise<IdempotencyClaim> {
+    return Promise.resolve(
+      this.#store.transaction(() => {
+        const held = classify(this.#db.get(key), digest);
+        if (held !== undefined) return held;
+        this.#db.putSync(key, { digest, expiresAtMillis: Date.now() + PENDING_MILLIS });
+        return { kind: 'new' } as const;
+      }),
+    );
+  }
+
+  async complete(key: string, digest: string, result: RecordedResult): Promise<void> {
+    await this.#db.put(key, { digest, result, expiresAtMillis: Date.now() + this.#windowMillis });
+  }
+
+  async release(key: string): Promise<void> {
+    await this.#db.remove(key);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Cluster mode: one key per idempotency key on the Redis Cluster, expiring with the window. */
+export class RedisIdempotencyStore implements IdempotencyStore {
+  readonly #cluster: Cluster;
+  readonly #keyPrefix: string;
+  readonly #windowMillis: number;
+
+  constructor(
+    nodes: readonly { readonly host: string; readonly port: number }[],
+    keyPrefix: string,
+    windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS,
+  ) {
+    this.#cluster = new Cluster(
+      nodes.map(({ host, port }) => ({ host, port })),
+      {
+        enableOfflineQueue: false,
+        redisOptions: { connectTimeout: 1_000, commandTimeout: 2_000, maxRetriesPerRequest: 1 },
+      },
+    );
+    this.#cluster.on('error', () => undefined);
+    this.#keyPrefix = keyPrefix;
+    this.#windowMillis = windowMillis;
+  }
+
+  #key(key: string): string {
+    return `${this.#keyPrefix}{tessera:idem:${createHash('sha256').update(key).digest('hex').slice(0, 32)}}`;
+  }
+
+  async claim(key: string, digest: string, attempt = 1): Promise<IdempotencyClaim> {
+    const redisKey = this.#key(key);
+    const pending: StoredClaim = { digest, expiresAtMillis: Date.now() + PENDING_MILLIS };
+    const set = await this.#guard(() =>
+      this.#cluster.set(redisKey, JSON.stringify(pending), 'PX', PENDING_MILLIS, 'NX'),
+    );
+    if (set === 'OK') return { kind: 'new' };
+    const stored = await this.#guard(() => this.#cluster.get(redisKey));
+    const held = stored === null ? undefined : classify(JSON.parse(stored) as StoredClaim, digest);
+    if (held !== undefined) return held;
+    // Gone between SET NX and GET (released or expired): claim again, or report it as busy.
+    return attempt < 3 ? this.claim(key, digest, attempt + 1) : { kind: 'pending' };
+  }
+
+  async complete(key: string, digest: string, result: RecordedResult): Promise<void> {
+    const record: StoredClaim = { digest, result, expiresAtMillis: Date.now() + this.#windowMillis };
+    await this.#guard(() => this.#cluster.set(this.#key(key), JSON.stringify(record), 'PX', this.#windowMillis));
+  }
+
+  async release(key: string): Promise<void> {
+    await this.#guard(() => this.#cluster.del(this.#key(key)));
+  }
+
+  async close(): Promise<void> {
+    await this.#cluster.quit().catch(() => this.#cluster.disconnect());
+  }
+
+  async #guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw new TesseraError(
+        'UNAVAILABLE',
+        `idempotency key store on the Redis Cluster unreachable (${(error as Error).message}); the write was not made, retry it`,
+        { cause: error },
+      );
+    }
+  }
+}
