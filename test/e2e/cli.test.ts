@@ -165,6 +165,35 @@ describe('the tessera command', () => {
     );
   });
 
+  it('backfills offline only with --sync, then materializes it online, and refuses bad materialize options', async () => {
+    const applied = await tessera('apply', repo('good', GOOD_REPO));
+    expect(applied.code, applied.stderr).toBe(0);
+    const file = join(dir, 'history.csv');
+    writeFileSync(
+      file,
+      'user_id,event_ts,score\n41,2020-01-01T00:00:00Z,1\n41,2020-01-02T00:00:00Z,2\n42,2020-01-01T00:00:00Z,3\n',
+    );
+    const written = await tessera('write', 'user_features', file, '--target', 'offline', '--sync');
+    expect(written.stdout, written.stderr).toContain('wrote 3 rows to user_features@1, offline only');
+    const materialized = await tessera('materialize', 'user_features', '--start', '2020-01-01', '--end', '2020-02-01');
+    expect(materialized.stdout, materialized.stderr).toContain(
+      'materialized user_features@1: 2 entities read, 2 written online, 0 kept (fresher online)',
+    );
+    const got = await tessera('get', 'user_features:score', '--entity', 'user_id=41,42', '--json');
+    expect((JSON.parse(got.stdout) as Record<string, unknown>[]).map((r) => r['user_features:score'])).toEqual([2, 3]);
+
+    const both = await tessera('materialize', 'user_features', '--incremental', '--start', '2020-01-01');
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain('--incremental takes no --start');
+    const badTime = await tessera('materialize', 'user_features', '--start', 'yesterday');
+    expect(badTime.code).not.toBe(0);
+    expect(badTime.stderr).toContain('--start "yesterday" is not a time');
+    const neither = await tessera('materialize', 'user_features');
+    expect(neither.stderr).toContain('give --start');
+    const syncAndReplicated = await tessera('write', 'user_features', file, '--sync', '--replicated');
+    expect(syncAndReplicated.stderr).toContain('--sync and --replicated cannot be combined');
+  });
+
   it('reports an unknown ref as NOT_FOUND naming it', async () => {
     const result = await tessera('get', 'user_features:nope', '--entity', 'user_id=1');
     expect(result.code).toBe(1);

@@ -2,7 +2,14 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { TesseraError, formatProblems, formatTtl, isTesseraError } from '@tessera/core';
+import {
+  TIMESTAMP_FORMATS_HINT,
+  TesseraError,
+  formatProblems,
+  formatTtl,
+  isTesseraError,
+  parseTimestamp,
+} from '@tessera/core';
 import type { JoinKeyValue } from '@tessera/core';
 import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from '@tessera/client';
 import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
@@ -163,6 +170,52 @@ export async function main(argv: readonly string[]): Promise<number> {
         await writer.close();
       },
     );
+
+  program
+    .command('materialize')
+    .description(
+      'copy the latest offline values of feature views to the online store (never over fresher online values)',
+    )
+    .argument('<views...>', 'feature views, "name" or "name@version"')
+    .option('--start <time>', 'events at or after this time (RFC 3339, a date or epoch ms)')
+    .option('--end <time>', 'events before this time (default: now)')
+    .option('--incremental', 'from where the previous run of each view ended, up to now')
+    .action(async (views: string[], opts: { start?: string; end?: string; incremental?: boolean }) => {
+      if (opts.incremental && (opts.start !== undefined || opts.end !== undefined)) {
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          '--incremental takes no --start or --end: it continues from the last run',
+        );
+      }
+      if (!opts.incremental && opts.start === undefined) {
+        throw new TesseraError('INVALID_ARGUMENT', 'give --start (and optionally --end), or --incremental');
+      }
+      const c = client();
+      try {
+        const tty = process.stderr.isTTY;
+        const finals = await c.materialize(
+          {
+            featureViews: views,
+            incremental: opts.incremental ?? false,
+            ...(opts.start === undefined ? {} : { startMillis: timestampOption(opts.start, '--start') }),
+            ...(opts.end === undefined ? {} : { endMillis: timestampOption(opts.end, '--end') }),
+          },
+          (p) => {
+            if (tty && !p.done)
+              process.stderr.write(`\r${p.featureView}: ${p.rowsRead} rows read, ${p.rowsWritten} written`);
+          },
+        );
+        if (tty) process.stderr.write('\r\x1b[K');
+        for (const p of finals) {
+          console.log(
+            `materialized ${p.featureView}: ${p.rowsRead} entities read, ${p.rowsWritten} written online, ` +
+              `${p.rowsRead - p.rowsWritten} kept (fresher online)`,
+          );
+        }
+      } finally {
+        c.close();
+      }
+    });
 
   program
     .command('queue')
@@ -578,6 +631,14 @@ const WRITE_TARGETS = {
   online: WriteTarget.WRITE_TARGET_ONLINE,
   offline: WriteTarget.WRITE_TARGET_OFFLINE,
 } as const;
+
+/** A time given on the command line, or INVALID_ARGUMENT naming the option and the accepted forms. */
+function timestampOption(text: string, option: string): number {
+  const millis = parseTimestamp(/^-?\d+$/.test(text) ? Number(text) : text);
+  if (millis === undefined)
+    throw new TesseraError('INVALID_ARGUMENT', `${option} "${text}" is not a time: use ${TIMESTAMP_FORMATS_HINT}`);
+  return millis;
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

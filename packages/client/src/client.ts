@@ -13,6 +13,7 @@ import {
 } from '@tessera/proto';
 import type {
   DeadLetter,
+  MaterializeProgress,
   ListDeadLettersResponse,
   WriteBehindStats,
   ApplyResponse,
@@ -223,6 +224,37 @@ export class TesseraClient {
       s.end();
     }
     return result;
+  }
+
+  /**
+   * Copies the latest offline values of `featureViews` in a time range (or, incremental, since the
+   * last run) to the online store; `onProgress` sees every progress message. Resolves with the final
+   * message of each view.
+   */
+  async materialize(
+    request: { featureViews: readonly string[]; startMillis?: number; endMillis?: number; incremental?: boolean },
+    onProgress?: (progress: MaterializeProgress) => void,
+  ): Promise<MaterializeProgress[]> {
+    const stream = this.featureStore.materialize(
+      {
+        featureViews: [...request.featureViews],
+        startTime: BigInt(Math.floor(request.startMillis ?? 0)),
+        endTime: BigInt(Math.floor(request.endMillis ?? 0)),
+        incremental: request.incremental ?? false,
+      },
+      new Metadata(),
+      { deadline: Date.now() + this.timeoutMillis * 20 },
+    );
+    const finals: MaterializeProgress[] = [];
+    try {
+      for await (const progress of stream as AsyncIterable<MaterializeProgress>) {
+        onProgress?.(progress);
+        if (progress.done) finals.push(progress);
+      }
+    } catch (error) {
+      throw fromServiceError(error as ServiceError);
+    }
+    return finals;
   }
 
   /** The write-behind queue's depth, offline lag and dead letters. */

@@ -81,4 +81,6 @@ export type {
   EntityRowsInput,
   HistoricalRequest,
   HistoricalChunk,
+  OfflineRow,
+  LatestRowsRange,
 } from './offline-store.js';

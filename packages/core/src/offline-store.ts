@@ -83,11 +83,36 @@ export interface HistoricalChunk {
   readonly arrowIpc?: Uint8Array;
 }
 
+/** One stored row read back: join keys (in `view.joinKeys` order), event time, features (view order). */
+export interface OfflineRow {
+  readonly keys: JoinKeyValue[];
+  readonly eventTsMillis: number;
+  readonly features: FeatureValue[];
+}
+
+/** Which rows {@link OfflineStore.latestRows} reads. */
+export interface LatestRowsRange {
+  /** Events at or after this moment, ms since the epoch. */
+  readonly startMillis: number;
+  /** Events before this moment, ms since the epoch. */
+  readonly endMillis: number;
+  /** Read only the keys of part `part` of `parts` (split by a hash of the join keys). */
+  readonly part?: { readonly index: number; readonly count: number };
+  /** Rows per yielded batch. */
+  readonly batchRows: number;
+  readonly signal?: AbortSignal;
+}
+
 export interface OfflineStore {
   /** Creates, idempotently, the table of every given view version that lacks one. */
   ensureTables(views: readonly RegisteredView[]): Promise<void>;
   /** Inserts one validated batch of a view version as one insert. */
   insert(view: RegisteredView, batch: OfflineBatch, options?: OfflineInsertOptions): Promise<void>;
+  /**
+   * The latest row of every entity that has an event in the range (duplicates resolved by the
+   * latest `created_ts`), in batches: what materialization copies online.
+   */
+  latestRows(view: RegisteredView, range: LatestRowsRange): AsyncIterable<OfflineRow[]>;
   /** Streams a point-in-time correct training set; a failure ends the stream with an error, never short. */
   historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk>;
   close(): Promise<void>;

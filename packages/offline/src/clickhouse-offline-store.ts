@@ -8,6 +8,8 @@ import {
   TesseraError,
   type HistoricalChunk,
   type HistoricalRequest,
+  type LatestRowsRange,
+  type OfflineRow,
   type OfflineBatch,
   type OfflineStore,
   type RegisteredView,
@@ -19,6 +21,8 @@ import { assertIdentifier, createDatabaseSql, type ClusterOptions, type DdlOptio
 import { insertOfflineBatch, type InsertBatchOptions } from './insert.js';
 import { ensureViewTables } from './migrate.js';
 import { runHistorical } from './historical/run.js';
+import { latestRowsQuery } from './latest-rows.js';
+import { readOfflineRows } from './row-binary.js';
 
 /** Database of the offline tables unless configured. */
 export const DEFAULT_OFFLINE_DATABASE = 'tessera';
@@ -73,6 +77,20 @@ export class ClickHouseOfflineStore implements OfflineStore {
     // Insert synchronously into the shards, so the deduplication token reaches the replicated tables.
     const settings = { distributed_foreground_insert: 1, ...options.settings };
     return insertOfflineBatch(this.executor, this.database, view, batch, { ...options, settings });
+  }
+
+  async *latestRows(view: RegisteredView, range: LatestRowsRange): AsyncGenerator<OfflineRow[], void, undefined> {
+    this.#assertOpen();
+    const { sql, params } = latestRowsQuery(this.database, view, range);
+    yield* readOfflineRows(
+      this.executor.queryStream(sql, params, {
+        format: 'RowBinary',
+        ...(range.signal === undefined ? {} : { signal: range.signal }),
+      }),
+      view.joinKeys.map((key) => key.type),
+      view.features.map((feature) => feature.type),
+      range.batchRows,
+    );
   }
 
   async *historical(request: HistoricalRequest): AsyncGenerator<HistoricalChunk, void, undefined> {

@@ -1,6 +1,8 @@
 import type {
   HistoricalChunk,
   HistoricalRequest,
+  LatestRowsRange,
+  OfflineRow,
   OfflineBatch,
   OfflineInsertOptions,
   OfflineStore,
@@ -37,6 +39,11 @@ export class TableEnsuringOfflineStore implements OfflineStore {
   async insert(view: RegisteredView, batch: OfflineBatch, options?: OfflineInsertOptions): Promise<void> {
     await this.ensureTables([view]);
     await this.#store.insert(view, batch, options);
+  }
+
+  async *latestRows(view: RegisteredView, range: LatestRowsRange): AsyncIterable<OfflineRow[]> {
+    await this.ensureTables([view]);
+    yield* this.#store.latestRows(view, range);
   }
 
   async *historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk> {

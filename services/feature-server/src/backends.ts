@@ -10,6 +10,7 @@ import {
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
 import type { RegistryLog } from '@tessera/core';
+import { LmdbMaterializeState, RedisMaterializeState, type MaterializeState } from './materialize.js';
 import { LmdbIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import {
   BullmqWriteBehind,
@@ -45,6 +46,8 @@ export interface Backends {
   readonly writeBehind: WriteBehind;
   /** Idempotency keys of Writes: beside the online rows (LMDB or Redis Cluster). */
   readonly idempotency: IdempotencyStore;
+  /** The last materialized point of each view version (incremental Materialize). */
+  readonly materializeState: MaterializeState;
   readonly registry: Registry;
   close(): Promise<void>;
 }
@@ -62,7 +65,14 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
       const findView: FindView = (name, version) => registry.findViewVersion(name, version);
       const writeBehind = new LmdbWriteBehind({ store, sink: new OfflineStoreSink(offline, findView), findView });
-      return withClose(store, offline, writeBehind, new LmdbIdempotencyStore(store), registry);
+      return withClose(
+        store,
+        offline,
+        writeBehind,
+        new LmdbIdempotencyStore(store),
+        new LmdbMaterializeState(store),
+        registry,
+      );
     }
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
@@ -76,6 +86,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         http ? new TableEnsuringOfflineStore(http) : undefined,
         writeBehind,
         new RedisIdempotencyStore(options.nodes, keyPrefix),
+        new RedisMaterializeState(options.nodes, keyPrefix),
         await Registry.open(log),
       );
     }
@@ -101,6 +112,7 @@ function withClose(
   offline: OfflineStore | undefined,
   writeBehind: WriteBehind,
   idempotency: IdempotencyStore,
+  materializeState: MaterializeState,
   registry: Registry,
 ): Backends {
   return {
@@ -108,11 +120,13 @@ function withClose(
     offline,
     writeBehind,
     idempotency,
+    materializeState,
     registry,
     close: async () => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into chDB).
       await writeBehind.close();
       await idempotency.close();
+      await materializeState.close();
       await registry.close();
       await store.close();
       await offline?.close();

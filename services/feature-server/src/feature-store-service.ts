@@ -1,4 +1,3 @@
-import { status } from '@grpc/grpc-js';
 import type { ServerUnaryCall, ServerWritableStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type {
@@ -19,6 +18,7 @@ import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
 import { executeWrite, type WriteStores } from './write.js';
+import { streamMaterialize, type MaterializeState } from './materialize.js';
 
 export interface FeatureStoreLimits {
   /** Most entities one GetOnlineFeatures request may ask for, and rows one Write may carry. */
@@ -30,14 +30,10 @@ export interface FeatureStoreLimits {
 /** Most distinct feature lists whose read plans stay cached. */
 const PLAN_CACHE_SIZE = 1_000;
 
-function unimplemented(capability: string): { code: status; details: string } {
-  return { code: status.UNIMPLEMENTED, details: `${capability} is not implemented yet` };
-}
-
 /** The FeatureStore service: online reads, writes, and training sets from the offline store. */
 export function createFeatureStoreService(
   registry: RegistryAccess,
-  stores: WriteStores,
+  stores: WriteStores & { readonly materializeState: MaterializeState },
   limits: FeatureStoreLimits,
 ): FeatureStoreServer {
   const plans = new Map<string, ReadPlan>();
@@ -148,7 +144,11 @@ export function createFeatureStoreService(
     },
 
     materialize(call: ServerWritableStream<MaterializeRequest, MaterializeProgress>) {
-      call.emit('error', unimplemented('Materialize (copying offline values to the online store)'));
+      streamMaterialize(call, (ref) => registry.view(ref), {
+        offline: stores.offline,
+        online: stores.online,
+        state: stores.materializeState,
+      });
     },
   };
 }

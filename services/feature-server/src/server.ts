@@ -70,6 +70,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
         offline: backends.offline,
         writeBehind: backends.writeBehind,
         idempotency: backends.idempotency,
+        materializeState: backends.materializeState,
       },
       limits,
     ),
