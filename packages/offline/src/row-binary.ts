@@ -5,8 +5,8 @@
  */
 import { TesseraError, type FeatureValue, type JoinKeyType, type OfflineRow, type ValueType } from '@tessera/core';
 
-/** Thrown inside a read when the row runs past the bytes received so far. */
-const INCOMPLETE = Symbol('incomplete');
+/** Thrown inside a read when the row runs past the bytes received so far (one instance: no stack per throw). */
+const INCOMPLETE = new Error('RowBinary: incomplete row');
 
 class Cursor {
   pos = 0;
