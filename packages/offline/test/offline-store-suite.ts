@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError, type FeatureValue, type OfflineBatch, type RegisteredView } from '@tessera/core';
 import type { ClickHouseOfflineStore } from '../src/index.js';
-import { qualifiedName, tableName } from '../src/index.js';
+import { MAX_DATETIME64_MILLIS, MIN_DATETIME64_MILLIS, qualifiedName, tableName } from '../src/index.js';
 import { EVERY_TYPE, feature, registeredView } from './support/views.js';
 import { readBack } from './support/read-back.js';
 
@@ -203,6 +203,59 @@ export function describeOfflineStore(name: string, subject: OfflineStoreSubject)
         rows.map((row) => ({ keys: row.keys, ts: row.eventTsMillis, values: row.features })),
         sortRows(EDGE_ROWS),
       );
+    });
+
+    it('reads back the latest row of each entity in a range, every type exact, for materialization', async () => {
+      const view = registeredView('latest_rows', KEYS, EVERY_TYPE);
+      await store.ensureTables([view]);
+      await store.insert(view, batchOf(EDGE_ROWS, EVERY_TYPE.length));
+      // An older event of every key, and one after the range end.
+      const older = EDGE_ROWS.filter((row) => row.ts - 1_000 >= MIN_DATETIME64_MILLIS).map((row) => ({
+        ...row,
+        ts: row.ts - 1_000,
+        values: row.values.map(() => null),
+      }));
+      const end = Math.max(...EDGE_ROWS.map((row) => row.ts)) + 1;
+      await store.insert(view, batchOf(older, EVERY_TYPE.length));
+      const read = async (range: {
+        part?: { index: number; count: number };
+        batchRows: number;
+        startMillis?: number;
+        endMillis?: number;
+      }) => {
+        const rows: { keys: (bigint | string)[]; ts: number; values: FeatureValue[] }[] = [];
+        for await (const batch of store.latestRows(view, {
+          startMillis: MIN_DATETIME64_MILLIS,
+          endMillis: end,
+          ...range,
+        })) {
+          expect(batch.length).toBeLessThanOrEqual(range.batchRows);
+          for (const row of batch) rows.push({ keys: row.keys, ts: row.eventTsMillis, values: row.features });
+        }
+        return rows;
+      };
+      const expected = sortRows(EDGE_ROWS);
+      expectRowsEqual(sortRows(await read({ batchRows: 2 })), expected);
+      // Split by key hash into parts: together exactly the same rows, each in one part.
+      const parts = await Promise.all([0, 1, 2].map((index) => read({ part: { index, count: 3 }, batchRows: 100 })));
+      expectRowsEqual(sortRows(parts.flat()), expected);
+      // A range that ends mid-way: per key, the latest of all inserted rows before the end (brute force).
+      const sortedTs = EDGE_ROWS.map((row) => row.ts).sort((a, b) => a - b);
+      const cut = sortedTs[Math.floor(sortedTs.length / 2)] as number;
+      const latestBefore = new Map<string, (typeof EDGE_ROWS)[number]>();
+      for (const row of [...EDGE_ROWS, ...older]) {
+        if (row.ts >= cut) continue;
+        const id = row.keys.map(String).join('|');
+        const seen = latestBefore.get(id);
+        if (seen === undefined || seen.ts < row.ts) latestBefore.set(id, row);
+      }
+      expect(latestBefore.size).toBeGreaterThan(0);
+      expectRowsEqual(sortRows(await read({ batchRows: 100, endMillis: cut })), sortRows([...latestBefore.values()]));
+      await expect(
+        (async () => {
+          for await (const batch of store.latestRows(view, { startMillis: 5, endMillis: 5, batchRows: 1 })) void batch;
+        })(),
+      ).rejects.toThrow(/must be before its end/);
     });
 
     it('gives every row of one insert the same created_ts, later for a later insert', async () => {
