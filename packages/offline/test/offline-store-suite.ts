@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError, type FeatureValue, type OfflineBatch, type RegisteredView } from '@tessera/core';
 import type { ClickHouseOfflineStore } from '../src/index.js';
-import { MAX_DATETIME64_MILLIS, MIN_DATETIME64_MILLIS, qualifiedName, tableName } from '../src/index.js';
+import { MIN_DATETIME64_MILLIS, qualifiedName, tableName } from '../src/index.js';
 import { EVERY_TYPE, feature, registeredView } from './support/views.js';
 import { readBack } from './support/read-back.js';
 

@@ -34,7 +34,11 @@ SELECT toInt64(number) - 3 AS k, 'key-' || toString(number) AS s, toDateTime64(1
 FROM numbers(40)`;
 
 async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+  for (let i = 0; i < bytes.length; i += size) {
+    // A turn of the event loop between chunks, as from a real stream.
+    await Promise.resolve();
+    yield bytes.subarray(i, i + size);
+  }
 }
 
 async function readAll(source: AsyncIterable<Uint8Array>, batchRows: number): Promise<OfflineRow[]> {
