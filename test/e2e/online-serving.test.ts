@@ -531,14 +531,6 @@ describe('a cluster-mode server without an offline store', () => {
     expect(stats.oldestPendingMillis).toBeGreaterThanOrEqual(0);
   });
 
-  it('answers UNAVAILABLE to Materialize', async () => {
-    await expectError(
-      t.client.materialize({ featureViews: ['customer_stats'], startMillis: 0, endMillis: 1 }),
-      'UNAVAILABLE',
-      'without an offline store',
-    );
-  });
-
   it('answers UNAVAILABLE to GetHistorical', async () => {
     const error = await new Promise<unknown>((resolve) => {
       const stream = t.client.featureStore.getHistorical({

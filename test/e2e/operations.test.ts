@@ -14,6 +14,8 @@ import { pollUntil } from '../infra/processes.js';
 import { ROOT } from '../support/cli-process.js';
 import { definitionsFromYaml, startTestServer, type TestServer } from '../support/server.js';
 import { EVENTS_REPO } from '../support/write-load.js';
+import { toColumn } from '@tessera/client';
+import { WriteTarget } from '@tessera/proto';
 
 // Operating write-behind through the server: queue figures and dead letters over gRPC and with
 // `tessera queue` / `tessera dlq`, on the real cluster, BullMQ and a writer with chDB.
@@ -146,6 +148,42 @@ ${LATER}`,
     const queueOut = await cli('queue');
     expect(queueOut.stdout).toMatch(/pending jobs\s+0/);
     expect(queueOut.stdout).toMatch(/dead letters\s+0/);
+  });
+
+  it('materializes on the writers, as jobs split by key hash, never over fresher online values', async () => {
+    const users = Array.from({ length: 40 }, (_, i) => BigInt(5_000 + i));
+    await t.client.write({
+      featureView: 'events',
+      target: WriteTarget.WRITE_TARGET_OFFLINE,
+      columns: {
+        user_id: toColumn('int64', users),
+        amount: toColumn(
+          'double',
+          users.map((u) => Number(u)),
+        ),
+      },
+      eventTimestamps: toColumn(
+        'timestamp',
+        users.map(() => 1_000),
+      ),
+    });
+    // One of them fresher online already.
+    await t.client.write({
+      featureView: 'events',
+      target: WriteTarget.WRITE_TARGET_ONLINE,
+      columns: { user_id: toColumn('int64', [5_000n]), amount: toColumn('double', [-1]) },
+      eventTimestamps: toColumn('timestamp', [2_000]),
+    });
+    expect(await pollUntil(async () => (await t.client.writeBehindStats()).pendingJobs === 0n, 20_000)).toBe(true);
+    const progress: bigint[] = [];
+    const finals = await t.client.materialize({ featureViews: ['events'], startMillis: 0, endMillis: 10_000 }, (p) =>
+      progress.push(p.rowsRead),
+    );
+    expect(finals).toEqual([{ featureView: 'events@1', rowsRead: 40n, rowsWritten: 39n, done: true }]);
+    const result = await t.client.getOnlineFeatures({ features: ['events:amount'], entities: { user_id: users } });
+    expect(result.values[0]).toEqual([-1, ...users.slice(1).map(Number)]);
+    const again = await t.client.materialize({ featureViews: ['events'], incremental: true });
+    expect(again[0]).toMatchObject({ featureView: 'events@1', done: true });
   });
 
   it('answers NOT_FOUND naming the id for an unknown dead letter, and INVALID_ARGUMENT without one', async () => {

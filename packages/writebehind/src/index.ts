@@ -23,3 +23,10 @@ export { startOfflineWriter, openBullmqDeadLetters } from './bullmq-writer.js';
 export type { OfflineWriter, OfflineWriterOptions } from './bullmq-writer.js';
 export { LmdbWriteBehind } from './lmdb-write-behind.js';
 export type { LmdbWriteBehindOptions } from './lmdb-write-behind.js';
+export { BullmqMaterializer, MATERIALIZE_QUEUE, startMaterializeWorker } from './materialize-queue.js';
+export type {
+  MaterializeCounts,
+  MaterializeJobData,
+  MaterializeViewProgress,
+  MaterializeViewRequest,
+} from './materialize-queue.js';

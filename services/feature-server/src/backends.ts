@@ -10,9 +10,17 @@ import {
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
 import type { RegistryLog } from '@tessera/core';
-import { LmdbMaterializeState, RedisMaterializeState, type MaterializeState } from './materialize.js';
+import {
+  LmdbMaterializeState,
+  RedisMaterializeState,
+  inProcessRunner,
+  queuedRunner,
+  type MaterializeRunner,
+  type MaterializeState,
+} from './materialize.js';
 import { LmdbIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import {
+  BullmqMaterializer,
   BullmqWriteBehind,
   LmdbWriteBehind,
   OfflineStoreSink,
@@ -48,6 +56,8 @@ export interface Backends {
   readonly idempotency: IdempotencyStore;
   /** The last materialized point of each view version (incremental Materialize). */
   readonly materializeState: MaterializeState;
+  /** Where Materialize runs: in this process (embedded) or on the writers (cluster mode). */
+  readonly materializeRunner: MaterializeRunner;
   readonly registry: Registry;
   close(): Promise<void>;
 }
@@ -70,7 +80,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         offline,
         writeBehind,
         new LmdbIdempotencyStore(store),
-        new LmdbMaterializeState(store),
+        { state: new LmdbMaterializeState(store), runner: inProcessRunner(offline, store) },
         registry,
       );
     }
@@ -81,12 +91,17 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       const log = await clusterRegistryLog(options.nodes, keyPrefix, http);
       // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
       const writeBehind = new BullmqWriteBehind({ nodes: options.nodes, keyPrefix, online: store });
+      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix });
       return withClose(
         store,
         http ? new TableEnsuringOfflineStore(http) : undefined,
         writeBehind,
         new RedisIdempotencyStore(options.nodes, keyPrefix),
-        new RedisMaterializeState(options.nodes, keyPrefix),
+        {
+          state: new RedisMaterializeState(options.nodes, keyPrefix),
+          runner: queuedRunner(materializer),
+          close: () => materializer.close(),
+        },
         await Registry.open(log),
       );
     }
@@ -112,7 +127,7 @@ function withClose(
   offline: OfflineStore | undefined,
   writeBehind: WriteBehind,
   idempotency: IdempotencyStore,
-  materializeState: MaterializeState,
+  materialize: { state: MaterializeState; runner: MaterializeRunner; close?: () => Promise<void> },
   registry: Registry,
 ): Backends {
   return {
@@ -120,13 +135,15 @@ function withClose(
     offline,
     writeBehind,
     idempotency,
-    materializeState,
+    materializeState: materialize.state,
+    materializeRunner: materialize.runner,
     registry,
     close: async () => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into chDB).
       await writeBehind.close();
       await idempotency.close();
-      await materializeState.close();
+      await materialize.state.close();
+      await materialize.close?.();
       await registry.close();
       await store.close();
       await offline?.close();

@@ -18,7 +18,7 @@ import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
 import { executeWrite, type WriteStores } from './write.js';
-import { streamMaterialize, type MaterializeState } from './materialize.js';
+import { streamMaterialize, type MaterializeRunner, type MaterializeState } from './materialize.js';
 
 export interface FeatureStoreLimits {
   /** Most entities one GetOnlineFeatures request may ask for, and rows one Write may carry. */
@@ -33,7 +33,7 @@ const PLAN_CACHE_SIZE = 1_000;
 /** The FeatureStore service: online reads, writes, and training sets from the offline store. */
 export function createFeatureStoreService(
   registry: RegistryAccess,
-  stores: WriteStores & { readonly materializeState: MaterializeState },
+  stores: WriteStores & { readonly materializeState: MaterializeState; readonly materializeRunner: MaterializeRunner },
   limits: FeatureStoreLimits,
 ): FeatureStoreServer {
   const plans = new Map<string, ReadPlan>();
@@ -144,11 +144,7 @@ export function createFeatureStoreService(
     },
 
     materialize(call: ServerWritableStream<MaterializeRequest, MaterializeProgress>) {
-      streamMaterialize(call, (ref) => registry.view(ref), {
-        offline: stores.offline,
-        online: stores.online,
-        state: stores.materializeState,
-      });
+      streamMaterialize(call, (ref) => registry.view(ref), stores.materializeRunner, stores.materializeState);
     },
   };
 }

@@ -3,3 +3,4 @@ export type { FeatureServer, FeatureServerOptions } from './server.js';
 export type { BackendOptions } from './backends.js';
 export { clusterRegistryLog } from './backends.js';
 export { toGrpcStatus } from './grpc-status.js';
+export { materializeView } from './materialize.js';

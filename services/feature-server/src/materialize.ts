@@ -18,6 +18,7 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import type { LmdbOnlineStore } from '@tessera/online';
+import type { BullmqMaterializer } from '@tessera/writebehind';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
 
@@ -48,6 +49,8 @@ export async function* materializeView(options: {
   readonly view: RegisteredView;
   readonly startMillis: number;
   readonly endMillis: number;
+  /** Only the keys of this part (cluster mode splits a view into parts by key hash). */
+  readonly part?: { readonly index: number; readonly count: number };
   readonly signal?: AbortSignal;
   readonly nowMillis?: number;
 }): AsyncGenerator<MaterializeProgressEvent, void, undefined> {
@@ -68,6 +71,7 @@ export async function* materializeView(options: {
     startMillis,
     endMillis: options.endMillis,
     batchRows: MATERIALIZE_BATCH_ROWS,
+    ...(options.part === undefined ? {} : { part: options.part }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   for await (const rows of batches) {
@@ -163,29 +167,56 @@ export function materializeKey(view: RegisteredView): string {
   return `${view.name}@${view.version}`;
 }
 
-/** The stores one Materialize call uses. */
-export interface MaterializeStores {
-  readonly offline: OfflineStore | undefined;
-  readonly online: OnlineStore;
-  readonly state: MaterializeState;
+/** One view's share of a Materialize call. */
+export interface MaterializeTask {
+  readonly view: RegisteredView;
+  readonly startMillis: number;
+  readonly endMillis: number;
+}
+
+/** Progress of a task; `done` once the whole view is copied. */
+export interface MaterializeTaskProgress extends MaterializeProgressEvent {
+  readonly task: MaterializeTask;
+  readonly done: boolean;
+}
+
+/** Runs tasks in order: in this process (embedded) or as jobs on the writers (cluster mode). */
+export type MaterializeRunner = (
+  tasks: readonly MaterializeTask[],
+  signal: AbortSignal,
+) => AsyncIterable<MaterializeTaskProgress>;
+
+/** The runner of a server that reaches the offline store itself. */
+export function inProcessRunner(offline: OfflineStore | undefined, online: OnlineStore): MaterializeRunner {
+  return async function* (tasks, signal) {
+    if (!offline) throw new TesseraError('UNAVAILABLE', 'Materialize: this server runs without an offline store');
+    const now = Date.now();
+    for (const task of tasks) {
+      let last: MaterializeProgressEvent = { rowsRead: 0, rowsWritten: 0 };
+      for await (const progress of materializeView({ offline, online, ...task, signal, nowMillis: now })) {
+        last = progress;
+        yield { task, ...progress, done: false };
+      }
+      yield { task, ...last, done: true };
+    }
+  };
 }
 
 /**
  * Streams a Materialize call: each named view (latest version unless `name@version`) in turn,
- * progress after every batch and a final `done` message per view; the view's point advances
+ * progress as it moves and a final `done` message per view; a view's materialized point advances
  * once it is done. A failure ends the stream with an error status (views finished before it keep
  * their progress).
  */
 export function streamMaterialize(
   call: ServerWritableStream<MaterializeRequest, MaterializeProgress>,
   viewOf: (ref: string) => RegisteredView,
-  stores: MaterializeStores,
+  runner: MaterializeRunner,
+  state: MaterializeState,
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
   const run = async (): Promise<void> => {
-    const { offline } = stores;
-    if (!offline) throw new TesseraError('UNAVAILABLE', 'Materialize: this server runs without an offline store');
     const request = call.request;
     if (request.featureViews.length === 0) {
       throw new TesseraError('INVALID_ARGUMENT', 'Materialize: name at least one feature view');
@@ -193,49 +224,31 @@ export function streamMaterialize(
     const views = request.featureViews.map((ref) => viewOf(ref));
     const now = Date.now();
     const explicitEnd = Number(request.endTime);
-    if (!request.incremental) {
-      const start = Number(request.startTime);
-      const end = explicitEnd === 0 ? now : explicitEnd;
-      if (!(start < end)) {
-        throw new TesseraError(
-          'INVALID_ARGUMENT',
-          `Materialize: start_time (${start}) must be before end_time (${end}); use incremental to continue from the last run`,
-        );
-      }
+    const endMillis = request.incremental || explicitEnd === 0 ? now : explicitEnd;
+    if (!request.incremental && !(Number(request.startTime) < endMillis)) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `Materialize: start_time (${Number(request.startTime)}) must be before end_time (${endMillis}); use incremental to continue from the last run`,
+      );
     }
+    const tasks: MaterializeTask[] = [];
     for (const view of views) {
-      const label = materializeKey(view);
-      const startMillis = request.incremental ? ((await stores.state.get(label)) ?? 0) : Number(request.startTime);
-      const endMillis = request.incremental || explicitEnd === 0 ? now : explicitEnd;
-      let last: MaterializeProgressEvent = { rowsRead: 0, rowsWritten: 0 };
-      if (startMillis < endMillis) {
-        for await (const progress of materializeView({
-          offline,
-          online: stores.online,
-          view,
-          startMillis,
-          endMillis,
-          signal: abort.signal,
-          nowMillis: now,
-        })) {
-          last = progress;
-          const message = {
-            featureView: label,
-            rowsRead: BigInt(progress.rowsRead),
-            rowsWritten: BigInt(progress.rowsWritten),
-            done: false,
-          };
-          if (!call.write(message)) await new Promise<void>((resolve) => call.once('drain', resolve));
-          if (abort.signal.aborted) return;
-        }
-        await stores.state.advance(label, endMillis);
-      }
-      call.write({
+      const startMillis = request.incremental
+        ? ((await state.get(materializeKey(view))) ?? 0)
+        : Number(request.startTime);
+      tasks.push({ view, startMillis: Math.min(startMillis, endMillis), endMillis });
+    }
+    for await (const progress of runner(tasks, abort.signal)) {
+      const label = materializeKey(progress.task.view);
+      if (progress.done) await state.advance(label, progress.task.endMillis);
+      const message = {
         featureView: label,
-        rowsRead: BigInt(last.rowsRead),
-        rowsWritten: BigInt(last.rowsWritten),
-        done: true,
-      });
+        rowsRead: BigInt(progress.rowsRead),
+        rowsWritten: BigInt(progress.rowsWritten),
+        done: progress.done,
+      };
+      if (!call.write(message)) await new Promise<void>((resolve) => call.once('drain', resolve));
+      if (abort.signal.aborted) return;
     }
     call.end();
   };
@@ -243,4 +256,23 @@ export function streamMaterialize(
     abort.abort();
     call.emit('error', toGrpcStatus(error));
   });
+}
+
+/** The runner of a cluster-mode server: the writers run the parts as BullMQ jobs. */
+export function queuedRunner(materializer: BullmqMaterializer): MaterializeRunner {
+  return async function* (tasks, signal) {
+    const byLabel = new Map(tasks.map((task) => [materializeKey(task.view), task]));
+    const requests = tasks.map((task) => ({
+      view: task.view.name,
+      version: task.view.version,
+      startMillis: task.startMillis,
+      endMillis: task.endMillis,
+    }));
+    for await (const progress of materializer.run(requests, signal)) {
+      const task = byLabel.get(`${progress.view}@${progress.version}`);
+      if (task === undefined)
+        throw new TesseraError('INTERNAL', `materialize: progress of an unknown view ${progress.view}`);
+      yield { task, rowsRead: progress.rowsRead, rowsWritten: progress.rowsWritten, done: progress.done };
+    }
+  };
 }

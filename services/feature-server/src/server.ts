@@ -71,6 +71,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
         writeBehind: backends.writeBehind,
         idempotency: backends.idempotency,
         materializeState: backends.materializeState,
+        materializeRunner: backends.materializeRunner,
       },
       limits,
     ),

@@ -13,8 +13,16 @@ import {
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
 import { Registry } from '@tessera/registry';
-import { OfflineStoreSink, startOfflineWriter, type OfflineWriter, type RedisNode } from '@tessera/writebehind';
-import { clusterRegistryLog } from '@tessera/feature-server';
+import {
+  OfflineStoreSink,
+  startMaterializeWorker,
+  startOfflineWriter,
+  type OfflineWriter,
+  type RedisNode,
+} from '@tessera/writebehind';
+import { RedisClusterOnlineStore } from '@tessera/online';
+import { TesseraError } from '@tessera/core';
+import { clusterRegistryLog, materializeView } from '@tessera/feature-server';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
@@ -53,6 +61,30 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
   });
+  // Materialize parts (cluster mode): latest offline rows of a key-hash part, written online.
+  const online = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
+  const tables = new TableEnsuringOfflineStore(offline);
+  const materializer = await startMaterializeWorker({
+    nodes: options.nodes,
+    keyPrefix,
+    ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
+    run: async (job, report) => {
+      const view = await registry.findViewVersion(job.view, job.version);
+      if (view === undefined) {
+        throw new TesseraError('NOT_FOUND', `materialize: view ${job.view}@${job.version} is not in the registry`);
+      }
+      for await (const counts of materializeView({
+        offline: tables,
+        online,
+        view,
+        startMillis: job.startMillis,
+        endMillis: job.endMillis,
+        part: { index: job.part, count: job.parts },
+      })) {
+        await report(counts);
+      }
+    },
+  });
   return {
     registry,
     offline,
@@ -60,6 +92,8 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     stats: () => writer.stats(),
     close: async () => {
       await writer.close();
+      await materializer.close();
+      await online.close();
       await registry.close();
       await offline.close();
     },

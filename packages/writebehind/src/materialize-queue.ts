@@ -1,0 +1,173 @@
+/**
+ * Materialization in cluster mode, as BullMQ jobs: a Materialize call becomes one job per view and
+ * key-hash part, run by the writers (which hold the ClickHouse connection), so it scales across
+ * writers and a writer that dies mid-part leaves the part to another (copying again is harmless:
+ * the online write is last-writer-wins). The server that took the call follows the jobs' progress
+ * and streams it to the client.
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { TesseraError } from '@tessera/core';
+import { queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { debugWriteBehind } from './debug.js';
+
+export const MATERIALIZE_QUEUE = 'materialize';
+
+/** One part of one view's materialization. */
+export interface MaterializeJobData {
+  readonly runId: string;
+  readonly view: string;
+  readonly version: number;
+  readonly startMillis: number;
+  readonly endMillis: number;
+  readonly part: number;
+  readonly parts: number;
+}
+
+export interface MaterializeCounts {
+  readonly rowsRead: number;
+  readonly rowsWritten: number;
+}
+
+export interface MaterializeViewRequest {
+  readonly view: string;
+  readonly version: number;
+  readonly startMillis: number;
+  readonly endMillis: number;
+}
+
+/** Progress of one view across its parts; `done` once every part completed. */
+export interface MaterializeViewProgress extends MaterializeCounts {
+  readonly view: string;
+  readonly version: number;
+  readonly done: boolean;
+}
+
+function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
+  const cluster = new Cluster(
+    nodes.map(({ host, port }) => ({ host, port })),
+    {
+      clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
+      redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: blocking ? null : 2 },
+    },
+  );
+  cluster.on('error', (error: unknown) => debugWriteBehind(`materialize connection: ${String(error)}`));
+  return cluster;
+}
+
+/** The server side: enqueues the parts of a Materialize call and follows them. */
+export class BullmqMaterializer {
+  readonly #connection: Cluster;
+  readonly #queue: Queue<MaterializeJobData>;
+  readonly #parts: number;
+  readonly #pollMillis: number;
+
+  constructor(options: { nodes: readonly RedisNode[]; keyPrefix?: string; parts?: number; pollMillis?: number }) {
+    this.#connection = clusterOf(options.nodes, false);
+    this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
+      connection: this.#connection,
+      prefix: queuePrefix(options.keyPrefix),
+    });
+    this.#queue.on('error', (error: unknown) => debugWriteBehind(`materialize queue: ${String(error)}`));
+    this.#parts = options.parts ?? 8;
+    this.#pollMillis = options.pollMillis ?? 200;
+  }
+
+  /**
+   * Runs `views` (in order, all parts of a view at once) and yields their progress as it moves;
+   * throws with the error of a part that failed for good. `signal` stops following (the jobs go on).
+   */
+  async *run(views: readonly MaterializeViewRequest[], signal?: AbortSignal): AsyncGenerator<MaterializeViewProgress> {
+    const runId = randomUUID();
+    for (const request of views) {
+      const label = `${request.view}@${request.version}`;
+      const ids = Array.from({ length: this.#parts }, (_, part) => `${runId}:${label}:${part}`);
+      await this.#queue.addBulk(
+        ids.map((jobId, part) => ({
+          name: label,
+          data: { runId, ...request, part, parts: this.#parts },
+          opts: {
+            jobId,
+            attempts: 5,
+            backoff: { type: 'exponential', delay: 500 },
+            removeOnComplete: { age: 3_600 },
+            removeOnFail: { age: 7 * 86_400 },
+          },
+        })),
+      );
+      let last = '';
+      for (;;) {
+        if (signal?.aborted === true) return;
+        const jobs = await Promise.all(
+          ids.map((id) => this.#queue.getJob(id) as Promise<Job<MaterializeJobData> | undefined>),
+        );
+        let rowsRead = 0;
+        let rowsWritten = 0;
+        let completed = 0;
+        for (const [i, job] of jobs.entries()) {
+          if (job === undefined)
+            throw new TesseraError('INTERNAL', `materialize ${label}: job ${ids[i] ?? ''} vanished`);
+          const state = await job.getState();
+          if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+            throw new TesseraError(
+              'UNAVAILABLE',
+              `materialize ${label}: part ${job.data.part + 1} of ${job.data.parts} failed: ${job.failedReason}`,
+            );
+          }
+          const counts = job.progress as Partial<MaterializeCounts> | number;
+          if (typeof counts === 'object') {
+            rowsRead += counts.rowsRead ?? 0;
+            rowsWritten += counts.rowsWritten ?? 0;
+          }
+          if (state === 'completed') completed++;
+        }
+        const done = completed === jobs.length;
+        const key = `${rowsRead}/${rowsWritten}/${done}`;
+        if (key !== last || done) {
+          last = key;
+          yield { view: request.view, version: request.version, rowsRead, rowsWritten, done };
+        }
+        if (done) break;
+        await new Promise((resolve) => setTimeout(resolve, this.#pollMillis));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.close().catch(() => undefined);
+    await this.#connection.quit().catch(() => this.#connection.disconnect());
+  }
+}
+
+/** The writer side: runs materialization parts, reporting counts as job progress. */
+export async function startMaterializeWorker(options: {
+  readonly nodes: readonly RedisNode[];
+  readonly keyPrefix?: string;
+  readonly concurrency?: number;
+  readonly lockMillis?: number;
+  readonly run: (data: MaterializeJobData, report: (counts: MaterializeCounts) => Promise<void>) => Promise<void>;
+}): Promise<{ close(): Promise<void> }> {
+  const connection = clusterOf(options.nodes, true);
+  const worker = new Worker<MaterializeJobData>(
+    MATERIALIZE_QUEUE,
+    async (job: Job<MaterializeJobData>) => {
+      await options.run(job.data, (counts) => job.updateProgress({ ...counts }));
+    },
+    {
+      connection,
+      prefix: queuePrefix(options.keyPrefix),
+      concurrency: options.concurrency ?? 2,
+      lockDuration: options.lockMillis ?? 30_000,
+      maxStalledCount: 10,
+    },
+  );
+  worker.on('error', (error: unknown) => debugWriteBehind(`materialize worker: ${String(error)}`));
+  await worker.waitUntilReady();
+  return {
+    close: async () => {
+      await worker.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
