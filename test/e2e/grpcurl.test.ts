@@ -99,7 +99,7 @@ feature_views:
     });
   });
 
-  it('shows UNIMPLEMENTED with the capability for RPCs that come later', async () => {
+  it('shows the error status and message of a streaming RPC (Materialize without views)', async () => {
     const failure = await run(grpcurl, [
       '-plaintext',
       '-d',
@@ -110,7 +110,7 @@ feature_views:
       () => undefined,
       (e: { stderr: string }) => e.stderr,
     );
-    expect(failure).toContain('Unimplemented');
-    expect(failure).toContain('Materialize');
+    expect(failure).toContain('InvalidArgument');
+    expect(failure).toContain('Materialize: name at least one feature view');
   });
 });

@@ -1,5 +1,5 @@
 /** Names shared by the BullMQ producer, the writers and the dead-letter tools. */
-import type { Queue } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import type { WriteBehindStats } from './contract.js';
 import type { OfflineJobData } from './offline-job.js';
 
@@ -40,4 +40,23 @@ export async function queueStats(queue: Queue<OfflineJobData>): Promise<WriteBeh
     inserted: 0,
     insertMillis: undefined,
   };
+}
+
+/** How long a worker may take to finish the jobs in hand when it closes before it is forced, ms. */
+export const WORKER_CLOSE_TIMEOUT_MILLIS = 15_000;
+
+/**
+ * Closes a worker gracefully (the jobs in hand finish), or forcibly after the timeout — when Redis
+ * is gone a graceful close can wait forever. A job cut off that way is taken over by another
+ * worker once its lock lapses, and its deduplication token keeps it single.
+ */
+export async function closeWorker(worker: Worker, timeoutMillis = WORKER_CLOSE_TIMEOUT_MILLIS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMillis);
+  });
+  const outcome = await Promise.race([worker.close().then(() => 'closed' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout')
+    await Promise.race([worker.close(true), new Promise((resolve) => setTimeout(resolve, 1_000))]);
 }

@@ -11,7 +11,7 @@ import { Cluster } from 'ioredis';
 import { TesseraError } from '@tessera/core';
 import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
-import { OFFLINE_QUEUE, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
+import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
 import type { OfflineJobData } from './offline-job.js';
 import type { OfflineStoreSink } from './sink.js';
@@ -77,7 +77,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
     deadLetters,
     stats: async () => ({ ...(await queueStats(queue)), inserted: sink.inserted, insertMillis: sink.insertLatency() }),
     close: async () => {
-      await worker.close();
+      await closeWorker(worker);
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());
     },

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { TesseraError } from '@tessera/core';
-import { queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
@@ -166,7 +166,7 @@ export async function startMaterializeWorker(options: {
   await worker.waitUntilReady();
   return {
     close: async () => {
-      await worker.close();
+      await closeWorker(worker);
       await connection.quit().catch(() => connection.disconnect());
     },
   };
