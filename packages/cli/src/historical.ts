@@ -10,6 +10,7 @@ import { HistoricalFormat } from '@tessera/proto';
 import type { Column, EntityRows } from '@tessera/proto';
 import { readEntityFile } from './entity-file.js';
 import { toParquet } from './parquet.js';
+import { Progress } from './progress.js';
 
 export interface HistoricalOptions {
   readonly entities: string;
@@ -122,24 +123,4 @@ function csvValue(value: unknown, arrowType: string): string {
 
 function csvCell(text: string): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** A progress line on stderr for interactive terminals. */
-class Progress {
-  readonly #total: number;
-  #done = 0;
-  readonly #tty = process.stderr.isTTY;
-  constructor(total: number) {
-    this.#total = total;
-  }
-  add(rows: number): void {
-    this.#done += rows;
-    if (!this.#tty) return;
-    const width = 30;
-    const filled = Math.round((width * this.#done) / Math.max(this.#total, 1));
-    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.#done}/${this.#total} rows`);
-  }
-  done(): void {
-    if (this.#tty) process.stderr.write('\n');
-  }
 }

@@ -17,6 +17,7 @@ import type { BackendOptions } from '@tessera/feature-server';
 import { Durability, WriteTarget } from '@tessera/proto';
 import { startWriterProcess } from '@tessera/writer';
 import { buildTrainingSet } from './historical.js';
+import { Progress } from './progress.js';
 import { cellText, displayRefs, table, toJsonRows } from './format.js';
 import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
 import { loadRepository } from './repo-files.js';
@@ -192,7 +193,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       const c = client();
       try {
-        const tty = process.stderr.isTTY;
+        const progress = new Progress(undefined, 'entities read');
         const finals = await c.materialize(
           {
             featureViews: views,
@@ -200,12 +201,9 @@ export async function main(argv: readonly string[]): Promise<number> {
             ...(opts.start === undefined ? {} : { startMillis: timestampOption(opts.start, '--start') }),
             ...(opts.end === undefined ? {} : { endMillis: timestampOption(opts.end, '--end') }),
           },
-          (p) => {
-            if (tty && !p.done)
-              process.stderr.write(`\r${p.featureView}: ${p.rowsRead} rows read, ${p.rowsWritten} written`);
-          },
+          (p) => progress.set(Number(p.rowsRead)),
         );
-        if (tty) process.stderr.write('\r\x1b[K');
+        progress.done();
         for (const p of finals) {
           console.log(
             `materialized ${p.featureView}: ${p.rowsRead} entities read, ${p.rowsWritten} written online, ` +
@@ -603,9 +601,11 @@ async function writeFile(
   const view = fromProtoView(got.object.value);
   const label = `${view.name}@${view.version}`;
   const batches = readRowBatches(file, view, { batchRows: opts.batchRows, timestampColumn: opts.timestampColumn });
+  const progress = new Progress(undefined, `rows sent to ${label}`);
   const result = await c.writeStream(
     (async function* () {
       for await (const batch of batches) {
+        progress.add(batch.rows);
         yield {
           featureView: label,
           columns: batch.columns,
@@ -616,6 +616,7 @@ async function writeFile(
       }
     })(),
   );
+  progress.done();
   if (opts.target === 'offline') return `wrote ${result.rows} rows to ${label}, offline only`;
   return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
 }
