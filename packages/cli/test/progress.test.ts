@@ -28,7 +28,8 @@ describe('Progress', () => {
   it('counts with a rate when the total is unknown', () => {
     const writes = capture(true);
     new Progress(undefined, 'rows sent').set(1_234);
-    expect(writes[0]).toMatch(/^\r1234 rows sent \(\d+\/s\)\x1b\[K$/);
+    expect(writes[0]?.startsWith('\r1234 rows sent (')).toBe(true);
+    expect(writes[0]?.endsWith('/s)\x1b[K')).toBe(true);
   });
 
   it('writes nothing when stderr is not a terminal', () => {
