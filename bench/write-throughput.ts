@@ -11,7 +11,7 @@ import { Cluster } from 'ioredis';
 import { encodeRow, entityKey, viewField, type OfflineBatch, type RegisteredView, type ValueType } from '@tessera/core';
 import { TesseraClient, toColumn } from '@tessera/client';
 import { ChdbExecutor, ClickHouseOfflineStore } from '@tessera/offline';
-import type { WriteRequest } from '@tessera/proto';
+import { Durability, type WriteRequest } from '@tessera/proto';
 import { openBullmqDeadLetters } from '@tessera/writebehind';
 import { startRedisCluster } from '../test/infra/redis-cluster.js';
 import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
@@ -138,6 +138,35 @@ async function tesseraLoad(client: TesseraClient, config: Config): Promise<Throu
   return throughput(rows, performance.now() - started, config.features);
 }
 
+interface WriteLatency {
+  readonly calls: number;
+  readonly p50Millis: number;
+  readonly p99Millis: number;
+}
+
+/**
+ * One unary Write of `rows` rows at a time, `calls` times, with the given durability: what a caller
+ * waits per Write (write-behind: online + job stored; replicated: and a replica has both).
+ */
+async function unaryLatency(
+  client: TesseraClient,
+  config: Config,
+  durability: Durability,
+  calls: number,
+): Promise<WriteLatency> {
+  const millis: number[] = [];
+  const stream = durability === Durability.DURABILITY_REPLICATED ? 90 : 80;
+  for (let i = 0; i < calls; i++) {
+    const request = { ...writeRequest(stream, i, { ...config, batchRows: 100 }), durability };
+    const started = performance.now();
+    await client.write(request);
+    millis.push(performance.now() - started);
+  }
+  millis.sort((a, b) => a - b);
+  const at = (q: number) => millis[Math.min(millis.length - 1, Math.floor(q * millis.length))] ?? 0;
+  return { calls, p50Millis: at(0.5), p99Millis: at(0.99) };
+}
+
 /** Raw: the same rows as pipelined HSET per master (packed rows) and a direct chDB insert, together. */
 async function rawLoad(
   cluster: Cluster,
@@ -252,6 +281,13 @@ async function main(): Promise<void> {
     const drainMillis = performance.now() - loadEnded;
     sampling = false;
     await sampler;
+    const latencyCalls = config.seconds >= 10 ? 300 : 30;
+    const writeBehindLatency = await unaryLatency(client, config, Durability.DURABILITY_WRITE_BEHIND, latencyCalls);
+    const replicatedLatency = await unaryLatency(client, config, Durability.DURABILITY_REPLICATED, latencyCalls);
+    console.error(
+      `bench: unary Write of 100 rows p50/p99: write-behind ${writeBehindLatency.p50Millis.toFixed(2)}/${writeBehindLatency.p99Millis.toFixed(2)} ms, ` +
+        `replicated ${replicatedLatency.p50Millis.toFixed(2)}/${replicatedLatency.p99Millis.toFixed(2)} ms`,
+    );
     const deadLetters = (await queue.stats()).deadLetters;
     console.error(
       `bench: Tessera ${Math.round(tessera.featureValuesPerSecond)} feature values/s, drained ${drained} in ${drainMillis.toFixed(0)} ms`,
@@ -309,6 +345,7 @@ async function main(): Promise<void> {
         drained,
       },
       deadLetters,
+      unaryWrite100Rows: { writeBehind: writeBehindLatency, replicated: replicatedLatency },
       targets: {
         featureValuesPerSecond: 100_000,
         lagMillis: 2_000,

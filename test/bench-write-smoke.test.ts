@@ -40,6 +40,7 @@ describe('bench/write-throughput.ts --smoke', () => {
         ratio: number;
         lag: { drained: boolean; samples: number };
         deadLetters: number;
+        unaryWrite100Rows: Record<'writeBehind' | 'replicated', { calls: number; p50Millis: number }>;
       };
     };
     const { result } = report;
@@ -49,5 +50,9 @@ describe('bench/write-throughput.ts --smoke', () => {
     expect(result.lag.drained).toBe(true);
     expect(result.lag.samples).toBeGreaterThan(0);
     expect(result.deadLetters).toBe(0);
+    for (const latency of Object.values(result.unaryWrite100Rows)) {
+      expect(latency.calls).toBeGreaterThan(0);
+      expect(latency.p50Millis).toBeGreaterThan(0);
+    }
   }, 180_000);
 });
