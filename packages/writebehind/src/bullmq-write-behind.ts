@@ -32,7 +32,7 @@ export interface BullmqWriteBehindOptions {
   /** Prepended to the queue's keys, as the online store's `keyPrefix`. Default ''. */
   readonly keyPrefix?: string;
   readonly online: OnlineStore;
-  /** Group commit. Default 5,000 rows or 2 ms. */
+  /** Group commit: at most 5,000 rows per job, and at most 20 ms behind a job in flight. */
   readonly groupCommit?: Partial<GroupCommitLimits>;
   /** Insert attempts of a job before it becomes a dead letter. Default 12. */
   readonly attempts?: number;
@@ -48,7 +48,7 @@ interface Item {
   readonly replicas: number;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxRows: 5_000, maxDelayMillis: 2 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxRows: 5_000, maxDelayMillis: 20 };
 const DEFAULT_ATTEMPTS = 12;
 const DEFAULT_BACKOFF_MILLIS = 500;
 const DEFAULT_ENQUEUE_TIMEOUT_MILLIS = 5_000;

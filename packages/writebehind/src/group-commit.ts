@@ -1,13 +1,16 @@
 /**
- * Group commit: items added under the same key within a short window are flushed together, and
- * every `add` settles with the outcome of the flush that carried its item. A buffer is flushed when
- * it holds `maxRows` rows or its oldest item has waited `maxDelayMillis`, whichever comes first.
+ * Group commit: items of one key are flushed together, and every `add` settles with the outcome of
+ * the flush that carried its item. A key's first item is flushed on the next turn of the event loop
+ * (with whatever arrived in the same turn), so a lone write waits for nothing; items that arrive
+ * while a flush of their key is in flight wait for it and go together in the next one, so batches
+ * grow with the load. A buffer is also flushed at once when it holds `maxRows` rows, and after
+ * `maxDelayMillis` however busy its key is.
  */
 
 export interface GroupCommitLimits {
   /** Rows after which a buffer is flushed at once. */
   readonly maxRows: number;
-  /** Longest an item waits for company, ms (0 = flush on the next turn of the event loop). */
+  /** Longest an item waits behind a flush in flight before it is flushed anyway, ms. */
   readonly maxDelayMillis: number;
 }
 
@@ -21,12 +24,15 @@ interface Buffer<T> {
   readonly pending: Pending<T>[];
   rows: number;
   timer: NodeJS.Timeout | undefined;
+  scheduled: boolean;
 }
 
 export class GroupCommit<T> {
   readonly #flush: (key: string, items: T[]) => Promise<void>;
   readonly #limits: GroupCommitLimits;
   readonly #buffers = new Map<string, Buffer<T>>();
+  /** Flushes in flight per key. */
+  readonly #flying = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
 
@@ -41,7 +47,7 @@ export class GroupCommit<T> {
     return new Promise<void>((resolve, reject) => {
       let buffer = this.#buffers.get(key);
       if (buffer === undefined) {
-        buffer = { pending: [], rows: 0, timer: undefined };
+        buffer = { pending: [], rows: 0, timer: undefined, scheduled: false };
         this.#buffers.set(key, buffer);
         const created = buffer;
         created.timer = setTimeout(() => this.#flushBuffer(key, created), this.#limits.maxDelayMillis);
@@ -49,6 +55,7 @@ export class GroupCommit<T> {
       buffer.pending.push({ item, resolve, reject });
       buffer.rows += rows;
       if (buffer.rows >= this.#limits.maxRows) this.#flushBuffer(key, buffer);
+      else if (!this.#flying.has(key)) this.#schedule(key, buffer);
     });
   }
 
@@ -66,11 +73,19 @@ export class GroupCommit<T> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
+  /** Flushes `buffer` on the next turn of the event loop (items added in this turn join it). */
+  #schedule(key: string, buffer: Buffer<T>): void {
+    if (buffer.scheduled) return;
+    buffer.scheduled = true;
+    setImmediate(() => this.#flushBuffer(key, buffer));
+  }
+
   #flushBuffer(key: string, buffer: Buffer<T>): void {
     if (this.#buffers.get(key) !== buffer) return;
     this.#buffers.delete(key);
     clearTimeout(buffer.timer);
     const { pending } = buffer;
+    this.#flying.set(key, (this.#flying.get(key) ?? 0) + 1);
     const flight = (async () => {
       try {
         await this.#flush(
@@ -83,6 +98,14 @@ export class GroupCommit<T> {
       }
     })();
     this.#inFlight.add(flight);
-    void flight.finally(() => this.#inFlight.delete(flight));
+    void flight.finally(() => {
+      this.#inFlight.delete(flight);
+      const left = (this.#flying.get(key) ?? 1) - 1;
+      if (left > 0) this.#flying.set(key, left);
+      else this.#flying.delete(key);
+      // What gathered behind this flush goes now.
+      const next = this.#buffers.get(key);
+      if (next !== undefined && left === 0) this.#schedule(key, next);
+    });
   }
 }

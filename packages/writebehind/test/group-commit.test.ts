@@ -12,9 +12,9 @@ function recorder(fail?: (items: number[]) => boolean) {
 }
 
 describe('GroupCommit', () => {
-  it('gathers items of one key within the delay into one flush, keys apart, in order', async () => {
+  it('gathers the items of one key added in one turn into one flush, keys apart, in order', async () => {
     const { flushes, flush } = recorder();
-    const group = new GroupCommit<number>(flush, { maxRows: 1_000, maxDelayMillis: 20 });
+    const group = new GroupCommit<number>(flush, { maxRows: 1_000, maxDelayMillis: 60_000 });
     await Promise.all([group.add('a', 1, 1), group.add('b', 2, 1), group.add('a', 3, 1)]);
     expect(flushes).toEqual(
       expect.arrayContaining([
@@ -23,6 +23,43 @@ describe('GroupCommit', () => {
       ]),
     );
     expect(flushes).toHaveLength(2);
+  });
+
+  it('flushes a lone item without waiting, and gathers what arrives behind a flush in flight', async () => {
+    let release: () => void = () => undefined;
+    const flushes: number[][] = [];
+    const group = new GroupCommit<number>(
+      async (_, items) => {
+        flushes.push(items);
+        if (items[0] === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { maxRows: 1_000, maxDelayMillis: 60_000 },
+    );
+    const first = group.add('a', 1, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushes).toEqual([[1]]);
+    const behind = [group.add('a', 2, 1), group.add('a', 3, 1)];
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(flushes).toEqual([[1]]);
+    release();
+    await Promise.all([first, ...behind]);
+    expect(flushes).toEqual([[1], [2, 3]]);
+  });
+
+  it('flushes what waits behind a slow flush once the delay bound passes', async () => {
+    const flushes: number[][] = [];
+    const group = new GroupCommit<number>(
+      async (_, items) => {
+        flushes.push(items);
+        if (items[0] === 1) await new Promise((resolve) => setTimeout(resolve, 200));
+      },
+      { maxRows: 1_000, maxDelayMillis: 20 },
+    );
+    const first = group.add('a', 1, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await group.add('a', 2, 1);
+    expect(flushes).toEqual([[1], [2]]);
+    await first;
   });
 
   it('flushes at once when a buffer reaches its row limit', async () => {
