@@ -15,7 +15,7 @@ import { Durability, type WriteRequest } from '@tessera/proto';
 import { openBullmqDeadLetters } from '@tessera/writebehind';
 import { startRedisCluster } from '../test/infra/redis-cluster.js';
 import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
-import { startCli } from '../test/support/cli-process.js';
+import { startWriterCli } from '../test/support/cli-process.js';
 import { definitionsFromYaml } from '../test/support/server.js';
 import { Cleanup } from './support/cleanup.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
@@ -245,17 +245,8 @@ async function main(): Promise<void> {
     const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
     cleanup.add(() => client.close());
     await client.apply(definitions(config.features), { author: 'bench' });
-    const writer = startCli([
-      'writer',
-      '--redis-cluster',
-      nodeList,
-      '--key-prefix',
-      keyPrefix,
-      '--data-dir',
-      join(dir, 'writer'),
-    ]);
+    const writer = await startWriterCli(nodes, keyPrefix, join(dir, 'writer'));
     cleanup.add(() => writer.stop('SIGTERM'));
-    await writer.waitFor(/writer consuming/);
     const queue = openBullmqDeadLetters(nodes, keyPrefix);
     cleanup.add(() => queue.close());
 

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { TesseraClient } from '@tessera/client';
+import type { TesseraClient } from '@tessera/client';
 import { pollUntil } from '../infra/processes.js';
-import { startCli, type CliProcess } from '../support/cli-process.js';
+import { startServeProcess, type CliProcess } from '../support/cli-process.js';
 import {
   EVENTS_REPO,
   ROWS_PER_WRITE,
@@ -26,10 +26,9 @@ afterAll(async () => {
 });
 
 async function startServer(): Promise<{ process: CliProcess; client: TesseraClient }> {
-  const process = startCli(['serve', '--port', '0', '--data-dir', dir]);
-  servers.push(process);
-  const [, address] = await process.waitFor(/serving on (\S+)/);
-  return { process, client: new TesseraClient({ address: address ?? '', timeoutMillis: 10_000 }) };
+  const server = await startServeProcess(['--data-dir', dir]);
+  servers.push(server.process);
+  return server;
 }
 
 it('loses and duplicates nothing when the embedded server is killed mid-drain', async () => {

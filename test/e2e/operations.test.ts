@@ -13,7 +13,7 @@ import { startWriterProcess, type WriterProcess } from '@tessera/writer';
 import { pollUntil } from '../infra/processes.js';
 import { ROOT } from '../support/cli-process.js';
 import { definitionsFromYaml, startTestServer, type TestServer } from '../support/server.js';
-import { EVENTS_REPO } from '../support/write-load.js';
+import { EVENTS_REPO, EVENTS_YAML } from '../support/write-load.js';
 import { toColumn } from '@tessera/client';
 import { WriteTarget } from '@tessera/proto';
 
@@ -120,18 +120,7 @@ describe('write-behind operations', () => {
     expect(show.stdout).toContain('is not in the registry');
 
     // Once the view exists, the dead letter goes through.
-    await t.client.apply(
-      definitionsFromYaml({
-        'repo.yaml': `
-project: writebehind
-entities: [{ name: user, join_keys: [{ name: user_id, type: int64 }] }]
-feature_views:
-  - name: events
-    entities: [user]
-    features: [{ name: amount, type: double }]
-${LATER}`,
-      }),
-    );
+    await t.client.apply(definitionsFromYaml({ 'repo.yaml': EVENTS_YAML + LATER }));
     expect((await cli('dlq', 'replay', first ?? '')).stdout).toContain(`replayed ${first}`);
     expect((await cli('dlq', 'drop', second ?? '')).stdout).toContain(`dropped ${second}`);
     expect(

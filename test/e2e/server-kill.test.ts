@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, expect, inject, it } from 'vitest';
-import { TesseraClient } from '@tessera/client';
+import type { TesseraClient } from '@tessera/client';
 import { startWriterProcess } from '@tessera/writer';
 import { pollUntil } from '../infra/processes.js';
-import { startCli, type CliProcess } from '../support/cli-process.js';
+import { startServeProcess, type CliProcess } from '../support/cli-process.js';
 import {
   EVENTS_REPO,
   ROWS_PER_WRITE,
@@ -31,10 +31,9 @@ afterAll(async () => {
 });
 
 async function startServer(): Promise<{ process: CliProcess; client: TesseraClient }> {
-  const process = startCli(['serve', '--port', '0', '--redis-cluster', nodeList, '--key-prefix', keyPrefix]);
-  servers.push(process);
-  const [, address] = await process.waitFor(/serving on (\S+)/);
-  return { process, client: new TesseraClient({ address: address ?? '', timeoutMillis: 10_000 }) };
+  const server = await startServeProcess(['--redis-cluster', nodeList, '--key-prefix', keyPrefix]);
+  servers.push(server.process);
+  return server;
 }
 
 it('loses and duplicates nothing when the server is killed with writes in flight', async () => {

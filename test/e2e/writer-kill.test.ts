@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, expect, inject, it } from 'vitest';
 import { openBullmqDeadLetters } from '@tessera/writebehind';
 import { pollUntil } from '../infra/processes.js';
-import { startCli, type CliProcess } from '../support/cli-process.js';
+import { startWriterCli, type CliProcess } from '../support/cli-process.js';
 import { startTestServer } from '../support/server.js';
 import {
   EVENTS_REPO,
@@ -19,7 +19,6 @@ import {
 // lapses and inserted with the same token, so every acknowledged write lands exactly once.
 
 const { nodes } = inject('redisCluster');
-const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
 const keyPrefix = `wk${randomBytes(4).toString('hex')}:`;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-writer-kill-'));
 const writers: CliProcess[] = [];
@@ -29,20 +28,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function startWriter(): CliProcess {
-  const writer = startCli([
-    'writer',
-    '--redis-cluster',
-    nodeList,
-    '--key-prefix',
-    keyPrefix,
-    '--data-dir',
-    dir,
-    '--lock-ms',
-    '1500',
-    '--concurrency',
-    '2',
-  ]);
+async function startWriter(): Promise<CliProcess> {
+  const writer = await startWriterCli(nodes, keyPrefix, dir, ['--lock-ms', '1500', '--concurrency', '2']);
   writers.push(writer);
   return writer;
 }
@@ -52,8 +39,7 @@ it('loses and duplicates nothing when a writer is killed mid-insert and another 
   await t.client.apply(EVENTS_REPO);
   const queue = openBullmqDeadLetters(nodes, keyPrefix);
   try {
-    const first = startWriter();
-    await first.waitFor(/writer consuming/);
+    const first = await startWriter();
     const load: LoadResult = { sent: 0, acknowledged: [], failed: 0 };
     await runWriteLoad(() => t.client, load, { concurrency: 4, maxWrites: 150, maxMillis: 30_000 });
     // Killed while it works through the backlog (and while writes keep arriving).
@@ -66,8 +52,7 @@ it('loses and duplicates nothing when a writer is killed mid-insert and another 
     const afterKill = await queue.stats();
     expect(load.failed).toBe(0);
 
-    const second = startWriter();
-    await second.waitFor(/writer consuming/);
+    const second = await startWriter();
     const drained = await pollUntil(async () => (await queue.stats()).pendingJobs === 0, 60_000, 100);
     expect(drained, `queue not drained: ${JSON.stringify(await queue.stats())}`).toBe(true);
     expect((await queue.stats()).deadLetters).toBe(0);

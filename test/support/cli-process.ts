@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { TesseraClient } from '@tessera/client';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.js');
@@ -64,4 +65,35 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
       await exited;
     },
   };
+}
+
+/** `tessera serve --port 0 <args>`, once serving, with a client to it. */
+export async function startServeProcess(
+  args: readonly string[],
+): Promise<{ readonly process: CliProcess; readonly client: TesseraClient }> {
+  const process = startCli(['serve', '--port', '0', ...args]);
+  const [, address] = await process.waitFor(/serving on (\S+)/);
+  return { process, client: new TesseraClient({ address: address ?? '', timeoutMillis: 10_000 }) };
+}
+
+/** `tessera writer` on a deployment, with its chDB under `dataDir`, once it consumes. */
+export async function startWriterCli(
+  nodes: readonly { readonly host: string; readonly port: number }[],
+  keyPrefix: string,
+  dataDir: string,
+  extra: readonly string[] = [],
+): Promise<CliProcess> {
+  const list = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  const writer = startCli([
+    'writer',
+    '--redis-cluster',
+    list,
+    '--key-prefix',
+    keyPrefix,
+    '--data-dir',
+    dataDir,
+    ...extra,
+  ]);
+  await writer.waitFor(/writer consuming/);
+  return writer;
 }

@@ -13,16 +13,17 @@ import { definitionsFromYaml } from './server.js';
 export const ROWS_PER_WRITE = 10;
 const T0 = Date.UTC(2026, 0, 1);
 
-export const EVENTS_REPO = definitionsFromYaml({
-  'repo.yaml': `
+/** The events repository as YAML (tests extend it with more views). */
+export const EVENTS_YAML = `
 project: writebehind
 entities: [{ name: user, join_keys: [{ name: user_id, type: int64 }] }]
 feature_views:
   - name: events
     entities: [user]
     features: [{ name: amount, type: double }]
-`,
-});
+`;
+
+export const EVENTS_REPO = definitionsFromYaml({ 'repo.yaml': EVENTS_YAML });
 
 export const EVENTS_TABLE = `${DEFAULT_OFFLINE_DATABASE}.fv_events__v1`;
 

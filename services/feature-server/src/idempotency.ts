@@ -11,9 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database } from 'lmdb';
-import { Cluster } from 'ioredis';
-import { TesseraError } from '@tessera/core';
+import type { Cluster } from 'ioredis';
 import type { LmdbOnlineStore } from '@tessera/online';
+import { SmallRedisStore } from './small-redis-store.js';
 
 /** The result recorded for a key (the Write's response, as numbers). */
 export interface RecordedResult {
@@ -101,7 +101,7 @@ export class LmdbIdempotencyStore implements IdempotencyStore {
 
 /** Cluster mode: one key per idempotency key on the Redis Cluster, expiring with the window. */
 export class RedisIdempotencyStore implements IdempotencyStore {
-  readonly #cluster: Cluster;
+  readonly #redis: SmallRedisStore;
   readonly #keyPrefix: string;
   readonly #windowMillis: number;
 
@@ -110,14 +110,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     keyPrefix: string,
     windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS,
   ) {
-    this.#cluster = new Cluster(
-      nodes.map(({ host, port }) => ({ host, port })),
-      {
-        enableOfflineQueue: false,
-        redisOptions: { connectTimeout: 1_000, commandTimeout: 2_000, maxRetriesPerRequest: 1 },
-      },
-    );
-    this.#cluster.on('error', () => undefined);
+    this.#redis = new SmallRedisStore(nodes, 'idempotency key store');
     this.#keyPrefix = keyPrefix;
     this.#windowMillis = windowMillis;
   }
@@ -129,11 +122,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async claim(key: string, digest: string, attempt = 1): Promise<IdempotencyClaim> {
     const redisKey = this.#key(key);
     const pending: StoredClaim = { digest, expiresAtMillis: Date.now() + PENDING_MILLIS };
-    const set = await this.#guard(() =>
-      this.#cluster.set(redisKey, JSON.stringify(pending), 'PX', PENDING_MILLIS, 'NX'),
-    );
+    const set = await this.#run((c) => c.set(redisKey, JSON.stringify(pending), 'PX', PENDING_MILLIS, 'NX'));
     if (set === 'OK') return { kind: 'new' };
-    const stored = await this.#guard(() => this.#cluster.get(redisKey));
+    const stored = await this.#run((c) => c.get(redisKey));
     const held = stored === null ? undefined : classify(JSON.parse(stored) as StoredClaim, digest);
     if (held !== undefined) return held;
     // Gone between SET NX and GET (released or expired): claim again, or report it as busy.
@@ -142,26 +133,18 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async complete(key: string, digest: string, result: RecordedResult): Promise<void> {
     const record: StoredClaim = { digest, result, expiresAtMillis: Date.now() + this.#windowMillis };
-    await this.#guard(() => this.#cluster.set(this.#key(key), JSON.stringify(record), 'PX', this.#windowMillis));
+    await this.#run((c) => c.set(this.#key(key), JSON.stringify(record), 'PX', this.#windowMillis));
   }
 
   async release(key: string): Promise<void> {
-    await this.#guard(() => this.#cluster.del(this.#key(key)));
+    await this.#run((c) => c.del(this.#key(key)));
   }
 
-  async close(): Promise<void> {
-    await this.#cluster.quit().catch(() => this.#cluster.disconnect());
+  close(): Promise<void> {
+    return this.#redis.close();
   }
 
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw new TesseraError(
-        'UNAVAILABLE',
-        `idempotency key store on the Redis Cluster unreachable (${(error as Error).message}); the write was not made, retry it`,
-        { cause: error },
-      );
-    }
+  #run<T>(work: (cluster: Cluster) => Promise<T>): Promise<T> {
+    return this.#redis.run(work, '; the write was not made, retry it');
   }
 }

@@ -6,7 +6,6 @@
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Database } from 'lmdb';
-import { Cluster } from 'ioredis';
 import {
   RowEncoder,
   TesseraError,
@@ -21,6 +20,7 @@ import type { LmdbOnlineStore } from '@tessera/online';
 import type { BullmqMaterializer } from '@tessera/writebehind';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
+import { SmallRedisStore } from './small-redis-store.js';
 
 /** The last materialized point (an exclusive end, ms) of each view version. */
 export interface MaterializeState {
@@ -124,41 +124,25 @@ return 1`;
 
 /** Cluster mode: one hash on the Redis Cluster, shared by every server. */
 export class RedisMaterializeState implements MaterializeState {
-  readonly #cluster: Cluster;
+  readonly #redis: SmallRedisStore;
   readonly #key: string;
 
   constructor(nodes: readonly { readonly host: string; readonly port: number }[], keyPrefix: string) {
-    this.#cluster = new Cluster(
-      nodes.map(({ host, port }) => ({ host, port })),
-      { redisOptions: { connectTimeout: 1_000, commandTimeout: 2_000, maxRetriesPerRequest: 1 } },
-    );
-    this.#cluster.on('error', () => undefined);
+    this.#redis = new SmallRedisStore(nodes, 'materialization points');
     this.#key = `${keyPrefix}{tessera:materialized}`;
   }
 
   async get(view: string): Promise<number | undefined> {
-    const value = await this.#guard(() => this.#cluster.hget(this.#key, view));
+    const value = await this.#redis.run((c) => c.hget(this.#key, view));
     return value === null ? undefined : Number(value);
   }
 
   async advance(view: string, endMillis: number): Promise<void> {
-    await this.#guard(() => this.#cluster.eval(ADVANCE_SCRIPT, 1, this.#key, view, String(endMillis)));
+    await this.#redis.run((c) => c.eval(ADVANCE_SCRIPT, 1, this.#key, view, String(endMillis)));
   }
 
-  async close(): Promise<void> {
-    await this.#cluster.quit().catch(() => this.#cluster.disconnect());
-  }
-
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw new TesseraError(
-        'UNAVAILABLE',
-        `materialization points on the Redis Cluster unreachable (${(error as Error).message})`,
-        { cause: error },
-      );
-    }
+  close(): Promise<void> {
+    return this.#redis.close();
   }
 }
 
