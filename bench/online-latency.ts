@@ -10,8 +10,6 @@ import { parseArgs } from 'node:util';
 import { Cluster } from 'ioredis';
 import { entityKey, viewField } from '@tessera/core';
 import { TesseraClient, toColumn } from '@tessera/client';
-import { WriteTarget } from '@tessera/proto';
-import type { Column } from '@tessera/proto';
 import { startRedisCluster } from '../test/infra/redis-cluster.js';
 import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
 import {
@@ -19,12 +17,13 @@ import {
   JOIN_KEY,
   benchDefinitions,
   featureName,
-  featureType,
-  featureValues,
   populationIds,
+  RANDOM_SEED,
   requestBatches,
   seededRandom,
   viewName,
+  writeViews,
+  type WrittenView,
 } from './support/dataset.js';
 import { Cleanup } from './support/cleanup.js';
 import { GrpcFloor } from './support/grpc-floor.js';
@@ -77,7 +76,6 @@ const SMOKE: RunConfig = {
   maxEntitiesPerRequest: 100,
   measure: { warmupCalls: 5, maxWarmupMillis: 1_000, calls: 20, maxCaseMillis: 5_000, blockCalls: 10 },
 };
-const RANDOM_SEED = 20_261_122;
 
 interface Options {
   readonly config: RunConfig;
@@ -125,42 +123,6 @@ function caseId(backend: Backend, entities: number, features: number): string {
 }
 
 /** Written rows of one view, kept to check that reads return them. */
-interface WrittenView {
-  readonly features: number;
-  readonly values: ReturnType<typeof featureValues>;
-}
-
-async function writeViews(
-  client: TesseraClient,
-  ids: readonly bigint[],
-  featureCounts: readonly number[],
-  config: RunConfig,
-): Promise<Map<number, WrittenView>> {
-  const written = new Map<number, WrittenView>();
-  const eventMillis = Date.now() - 3_600_000;
-  for (const features of featureCounts) {
-    const values = featureValues(features, ids.length, seededRandom(RANDOM_SEED + features));
-    for (let start = 0; start < ids.length; start += config.writeBatchRows) {
-      const end = Math.min(start + config.writeBatchRows, ids.length);
-      const columns: Record<string, Column> = { [JOIN_KEY]: toColumn('int64', ids.slice(start, end)) };
-      values.forEach((column, f) => {
-        columns[featureName(f)] = toColumn(featureType(f), column.slice(start, end));
-      });
-      const result = await client.write({
-        featureView: viewName(features),
-        target: WriteTarget.WRITE_TARGET_ONLINE,
-        columns,
-        eventTimestamps: toColumn('timestamp', new Array<number>(end - start).fill(eventMillis)),
-      });
-      if (result.rowsAppliedOnline !== BigInt(end - start)) {
-        throw new Error(`write to ${viewName(features)} applied ${result.rowsAppliedOnline} of ${end - start} rows`);
-      }
-    }
-    written.set(features, { features, values });
-  }
-  return written;
-}
-
 /** Fails unless a read returns every feature PRESENT with the written value: a benchmark of misses is no benchmark. */
 async function verifyRead(
   client: TesseraClient,
@@ -317,7 +279,7 @@ async function main(): Promise<void> {
         const client = new TesseraClient({ address: server.address, timeoutMillis: 30_000 });
         backendCleanup.add(() => client.close());
         await client.apply(benchDefinitions(featureCounts), { author: 'bench' });
-        const written = await writeViews(client, ids, featureCounts, config);
+        const written = await writeViews(client, ids, featureCounts, config.writeBatchRows);
         const sample = ids.slice(0, Math.min(100, ids.length));
         for (const view of written.values()) await verifyRead(client, view, sample, ids[0] as bigint);
         console.error(

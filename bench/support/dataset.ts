@@ -1,9 +1,13 @@
 import { formatProblems, parseRepository } from '@tessera/core';
 import type { Definitions, FeatureValue, ValueType } from '@tessera/core';
+import { toColumn, type TesseraClient } from '@tessera/client';
+import { WriteTarget, type Column } from '@tessera/proto';
 
 /** Every view is keyed by this entity; one int64 join key. */
 export const ENTITY = 'customer';
 export const JOIN_KEY = 'customer_id';
+/** Seed of the generated values (and, offset, of request batches): the same data every run. */
+export const RANDOM_SEED = 20_261_122;
 /** First customer id; ids run from here, one per entity of the population. */
 const FIRST_ID = 1_000_000;
 
@@ -107,4 +111,41 @@ export function requestBatches(ids: readonly bigint[], size: number, count: numb
     }
     return pool.slice(0, size);
   });
+}
+
+export interface WrittenView {
+  readonly features: number;
+  readonly values: ReturnType<typeof featureValues>;
+}
+
+/** Writes every id of the population to each view (online only), checking every row applied. */
+export async function writeViews(
+  client: TesseraClient,
+  ids: readonly bigint[],
+  featureCounts: readonly number[],
+  writeBatchRows: number,
+): Promise<Map<number, WrittenView>> {
+  const written = new Map<number, WrittenView>();
+  const eventMillis = Date.now() - 3_600_000;
+  for (const features of featureCounts) {
+    const values = featureValues(features, ids.length, seededRandom(RANDOM_SEED + features));
+    for (let start = 0; start < ids.length; start += writeBatchRows) {
+      const end = Math.min(start + writeBatchRows, ids.length);
+      const columns: Record<string, Column> = { [JOIN_KEY]: toColumn('int64', ids.slice(start, end)) };
+      values.forEach((column, f) => {
+        columns[featureName(f)] = toColumn(featureType(f), column.slice(start, end));
+      });
+      const result = await client.write({
+        featureView: viewName(features),
+        target: WriteTarget.WRITE_TARGET_ONLINE,
+        columns,
+        eventTimestamps: toColumn('timestamp', new Array<number>(end - start).fill(eventMillis)),
+      });
+      if (result.rowsAppliedOnline !== BigInt(end - start)) {
+        throw new Error(`write to ${viewName(features)} applied ${result.rowsAppliedOnline} of ${end - start} rows`);
+      }
+    }
+    written.set(features, { features, values });
+  }
+  return written;
 }

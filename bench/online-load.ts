@@ -1,0 +1,303 @@
+// Online read load with ghz against a `tessera serve --redis-cluster` child process: closed-loop
+// maximum throughput and fixed-rate (open-loop) latency at fractions of it, to find the knee; and the
+// same lookups as pipelined HMGET per master from this process, closed-loop, as the raw baseline in
+// the same run. Server CPU and peak RSS from /proc. See bench/README.md.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Cluster } from 'ioredis';
+import { entityKey, viewField } from '@tessera/core';
+import { TesseraClient } from '@tessera/client';
+import { ensureGoTool } from '../test/infra/go-tools.js';
+import { startRedisCluster } from '../test/infra/redis-cluster.js';
+import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { Cleanup } from './support/cleanup.js';
+import {
+  ENTITY,
+  JOIN_KEY,
+  RANDOM_SEED,
+  benchDefinitions,
+  featureName,
+  populationIds,
+  requestBatches,
+  seededRandom,
+  viewName,
+  writeViews,
+} from './support/dataset.js';
+import { gitState, loadAtStart, machineInfo } from './support/environment.js';
+import { pipelinedHmget } from './support/raw-hmget.js';
+import { startServerProcess } from './support/server-process.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
+const execFileAsync = promisify(execFile);
+
+/** ghz, pinned: v0.120.0 builds with Go 1.26 in ~40 s. */
+export const GHZ = { modulePath: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0', binName: 'ghz' } as const;
+
+interface Shape {
+  readonly entities: number;
+  readonly features: number;
+}
+
+interface Config {
+  readonly population: number;
+  readonly shapes: readonly Shape[];
+  /** Requests in flight for the closed loop (ghz workers and raw loops alike). */
+  readonly concurrency: number;
+  readonly closedSeconds: number;
+  readonly openSeconds: number;
+  /** Fixed rates as fractions of the closed-loop maximum. */
+  readonly rateFractions: readonly number[];
+}
+
+const FULL: Config = {
+  population: 20_000,
+  shapes: [
+    { entities: 1, features: 10 },
+    { entities: 10, features: 10 },
+    { entities: 100, features: 10 },
+    { entities: 1, features: 100 },
+    { entities: 100, features: 100 },
+  ],
+  concurrency: 16,
+  closedSeconds: 10,
+  openSeconds: 8,
+  rateFractions: [0.25, 0.5, 0.75, 0.9],
+};
+const SMOKE: Config = {
+  population: 500,
+  shapes: [{ entities: 10, features: 10 }],
+  concurrency: 4,
+  closedSeconds: 1,
+  openSeconds: 1,
+  rateFractions: [0.5],
+};
+
+interface Figures {
+  readonly requests: number;
+  readonly errors: number;
+  readonly rps: number;
+  readonly p50Millis: number;
+  readonly p95Millis: number;
+  readonly p99Millis: number;
+  readonly maxMillis: number;
+}
+
+interface GhzReport {
+  count: number;
+  rps: number;
+  slowest: number;
+  latencyDistribution: { percentage: number; latency: number }[] | null;
+  statusCodeDistribution?: Record<string, number>;
+  errorDistribution?: Record<string, number> | null;
+}
+
+function fromGhz(report: GhzReport): Figures {
+  const at = (p: number) => (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? 0) / 1e6;
+  const errors = Object.values(report.errorDistribution ?? {}).reduce((a, b) => a + b, 0);
+  return {
+    requests: report.count,
+    errors,
+    rps: report.rps,
+    p50Millis: at(50),
+    p95Millis: at(95),
+    p99Millis: at(99),
+    maxMillis: report.slowest / 1e6,
+  };
+}
+
+/** CPU seconds (user + system) a process used so far, and its peak RSS. */
+function processUsage(pid: number): { cpuSeconds: number; peakRssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpuSeconds: ticks / 100, peakRssBytes: Number(hwm ?? 0) * 1024 };
+}
+
+async function ghz(
+  bin: string,
+  address: string,
+  body: string,
+  options: { concurrency: number; seconds: number; rps?: number },
+): Promise<Figures> {
+  const args = [
+    '--insecure',
+    '--call',
+    'tessera.v1.FeatureStore.GetOnlineFeatures',
+    '-d',
+    body,
+    '-c',
+    String(options.concurrency),
+    '--connections',
+    String(Math.min(4, options.concurrency)),
+    '-z',
+    `${options.seconds}s`,
+    '-n',
+    '100000000',
+    '-O',
+    'json',
+    ...(options.rps === undefined ? [] : ['--rps', String(Math.max(1, Math.round(options.rps)))]),
+    address,
+  ];
+  const { stdout } = await execFileAsync(bin, args, {
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: (options.seconds + 60) * 1000,
+  });
+  return fromGhz(JSON.parse(stdout) as GhzReport);
+}
+
+/** The raw baseline: `concurrency` loops of pipelined HMGET (one field per key) for `seconds`. */
+async function rawClosedLoop(
+  cluster: Cluster,
+  keySets: readonly string[][],
+  field: string,
+  concurrency: number,
+  seconds: number,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const keys = keySets[next++ % keySets.length] as string[];
+        const t = performance.now();
+        await pipelinedHmget(cluster, keys, field);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return {
+    requests: latencies.length,
+    errors: 0,
+    rps: latencies.length / elapsed,
+    p50Millis: at(0.5),
+    p95Millis: at(0.95),
+    p99Millis: at(0.99),
+    maxMillis: latencies.at(-1) ?? 0,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
+      'redis-cluster': { type: 'string' },
+    },
+  });
+  const config = values.smoke ? SMOKE : FULL;
+  const startedAt = new Date();
+  const loadAverageAtStart = loadAtStart();
+  const cleanup = new Cleanup();
+  const cases: Record<string, unknown>[] = [];
+  try {
+    const ghzBin = await ensureGoTool(GHZ.modulePath, GHZ.version, GHZ.binName);
+    let nodes: RedisNodeAddress[] | undefined = values['redis-cluster']?.split(',').map((item) => {
+      const [host, port] = item.split(':');
+      return { host: host ?? '127.0.0.1', port: Number(port) };
+    });
+    if (!nodes) {
+      const handle = await startRedisCluster();
+      cleanup.add(() => handle.stop());
+      nodes = [...handle.nodes];
+    }
+    const keyPrefix = `load-${process.pid}-${startedAt.getTime().toString(36)}:`;
+    const server = await startServerProcess(CLI_BIN, [
+      '--redis-cluster',
+      nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      '--key-prefix',
+      keyPrefix,
+    ]);
+    cleanup.add(() => server.stop());
+    const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
+    cleanup.add(() => client.close());
+    const featureCounts = [...new Set(config.shapes.map((s) => s.features))];
+    await client.apply(benchDefinitions(featureCounts), { author: 'bench' });
+    const ids = populationIds(config.population);
+    await writeViews(client, ids, featureCounts, 1_000);
+    const cluster = new Cluster(nodes.map(({ host, port }) => ({ host, port })));
+    cleanup.add(() => cluster.quit().then(() => undefined));
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', () => resolve());
+      cluster.once('error', reject);
+    });
+
+    for (const shape of config.shapes) {
+      const random = seededRandom(RANDOM_SEED + shape.entities * 1_000 + shape.features);
+      const [batch] = requestBatches(ids, shape.entities, 1, random);
+      const body = JSON.stringify({
+        features: Array.from({ length: shape.features }, (_, f) => `${viewName(shape.features)}:${featureName(f)}`),
+        entities: { [JOIN_KEY]: { int64Values: { values: (batch ?? []).map(String) } } },
+      });
+      const usageBefore = processUsage(server.pid);
+      const closedStarted = performance.now();
+      const closed = await ghz(ghzBin, server.address, body, {
+        concurrency: config.concurrency,
+        seconds: config.closedSeconds,
+      });
+      const usageAfter = processUsage(server.pid);
+      const serverCpuCores =
+        (usageAfter.cpuSeconds - usageBefore.cpuSeconds) / ((performance.now() - closedStarted) / 1000);
+      const open: (Figures & { targetRps: number })[] = [];
+      for (const fraction of config.rateFractions) {
+        const targetRps = closed.rps * fraction;
+        open.push({
+          targetRps,
+          ...(await ghz(ghzBin, server.address, body, {
+            concurrency: config.concurrency,
+            seconds: config.openSeconds,
+            rps: targetRps,
+          })),
+        });
+      }
+      // Raw: the same view's packed rows for request-sized key sets.
+      const field = (await client.get('feature_view', viewName(shape.features))).object;
+      const id = field?.$case === 'featureView' ? field.value.id : 0;
+      const keySets = requestBatches(ids, shape.entities, 256, random).map((set) =>
+        set.map((k) => keyPrefix + entityKey([ENTITY], [k])),
+      );
+      const raw = await rawClosedLoop(cluster, keySets, viewField(id, 1), config.concurrency, config.closedSeconds);
+      const result = {
+        id: `${shape.entities}x${shape.features}`,
+        ...shape,
+        closed,
+        open,
+        raw,
+        ratio: { rps: raw.rps / Math.max(closed.rps, 1e-9), p50: closed.p50Millis / Math.max(raw.p50Millis, 1e-9) },
+        server: { cpuCores: serverCpuCores, peakRssBytes: usageAfter.peakRssBytes },
+      };
+      cases.push(result);
+      console.error(
+        `bench: ${result.id}: ${Math.round(closed.rps)} req/s (raw ${Math.round(raw.rps)}), p99 ${closed.p99Millis.toFixed(2)} ms, ` +
+          `server ${serverCpuCores.toFixed(2)} cores`,
+      );
+    }
+  } finally {
+    await cleanup.run();
+  }
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: ['tsx', 'bench/online-load.ts', ...process.argv.slice(2)].join(' '),
+    machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version }),
+    git: gitState(REPO_ROOT),
+    config,
+    cases,
+  };
+  await mkdir(values.out, { recursive: true });
+  const file = join(values.out, `online-load-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`Full results: ${file}`);
+}
+
+await main();

@@ -1,0 +1,95 @@
+// One entry point for the benchmarks: `npm run bench -- <scenario|all> [--smoke]`, then a report
+// (markdown table and SVG charts) from the newest result of every scenario. Each scenario is its own
+// script and process; they run one after another so they do not disturb each other.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeReport } from './support/bench-report.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Scenario {
+  readonly script: string;
+  readonly description: string;
+  /** Rough duration of a full run on the 2-core machines, minutes. */
+  readonly minutes: number;
+  /** Extra arguments of a full run. */
+  readonly args?: readonly string[];
+}
+
+/** The scenarios, as data: what `all` runs, in this order. */
+export const SCENARIOS: Readonly<Record<string, Scenario>> = {
+  'online-latency': {
+    script: 'bench/online-latency.ts',
+    description: 'GetOnlineFeatures p50/p99, one call in flight, both stores, against raw HMGET',
+    minutes: 6,
+  },
+  'online-load': {
+    script: 'bench/online-load.ts',
+    description: 'ghz closed-loop throughput and fixed-rate latency (the knee), against raw HMGET loops',
+    minutes: 6,
+  },
+  write: {
+    script: 'bench/write-throughput.ts',
+    description: 'WriteStream throughput through write-behind and the offline lag, against HSET + chDB insert',
+    minutes: 2,
+  },
+  historical: {
+    script: 'bench/historical.ts',
+    description:
+      'GetHistorical 100k and 1M entity rows × 3 views × 10 features over 10M rows, against the plain ASOF query',
+    minutes: 15,
+    args: ['--repetitions', '2'],
+  },
+};
+
+function runScript(scenario: Scenario, extra: readonly string[]): Promise<number> {
+  const tsx = join(REPO_ROOT, 'node_modules/.bin/tsx');
+  return new Promise((resolve) => {
+    const child = spawn(tsx, [scenario.script, ...(scenario.args ?? []), ...extra], {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    });
+    child.once('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'report-only': { type: 'boolean', default: false },
+    },
+  });
+  const wanted = positionals[0] ?? 'all';
+  const names = wanted === 'all' ? Object.keys(SCENARIOS) : [wanted];
+  for (const name of names) {
+    if (SCENARIOS[name] === undefined) {
+      console.error(`bench: unknown scenario "${name}"; one of: all, ${Object.keys(SCENARIOS).join(', ')}`);
+      return 2;
+    }
+  }
+  const outDir = values.out ?? join(REPO_ROOT, 'bench/results');
+  let failed = 0;
+  if (!values['report-only']) {
+    for (const name of names) {
+      const scenario = SCENARIOS[name] as Scenario;
+      console.error(`bench: ${name} — ${scenario.description} (about ${scenario.minutes} min)`);
+      const extra = [...(values.smoke ? ['--smoke'] : []), '--out', outDir];
+      const code = await runScript(values.smoke ? { ...scenario, args: [] } : scenario, extra);
+      if (code !== 0) {
+        console.error(`bench: ${name} failed (exit ${code})`);
+        failed++;
+      }
+    }
+  }
+  const report = await writeReport(outDir);
+  console.log(report.markdown);
+  console.log(`\nReport: ${report.markdownFile}; charts: ${report.charts.join(', ')}`);
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,324 @@
+// The report step of `npm run bench`: the newest result of every scenario as one markdown table per
+// scenario and SVG charts (hand-drawn: no chart dependency for a few bars and lines).
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+interface Series {
+  readonly name: string;
+  readonly color: string;
+  readonly values: readonly number[];
+}
+
+const COLORS = ['#3366cc', '#dc3912', '#ff9900', '#109618', '#990099', '#0099c6'];
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function niceMax(value: number): number {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (value <= step * power) return step * power;
+  return 10 * power;
+}
+
+/** A grouped bar chart: one group per label, one bar per series. */
+export function barChart(title: string, unit: string, labels: readonly string[], series: readonly Series[]): string {
+  const width = 760;
+  const height = 360;
+  const left = 70;
+  const bottom = 60;
+  const top = 40;
+  const plotWidth = width - left - 20;
+  const plotHeight = height - top - bottom;
+  const max = niceMax(Math.max(...series.flatMap((s) => s.values), 0));
+  const groupWidth = plotWidth / Math.max(labels.length, 1);
+  const barWidth = (groupWidth * 0.8) / Math.max(series.length, 1);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const y = top + plotHeight - (plotHeight * i) / 4;
+    parts.push(`<line x1="${left}" y1="${y}" x2="${left + plotWidth}" y2="${y}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 6}" y="${y + 4}" text-anchor="end">${formatNumber((max * i) / 4)}</text>`);
+  }
+  parts.push(
+    `<text x="14" y="${top + plotHeight / 2}" transform="rotate(-90 14 ${top + plotHeight / 2})" text-anchor="middle">${escapeXml(unit)}</text>`,
+  );
+  labels.forEach((label, g) => {
+    const x0 = left + g * groupWidth + groupWidth * 0.1;
+    series.forEach((s, k) => {
+      const value = s.values[g] ?? 0;
+      const h = (plotHeight * value) / max;
+      parts.push(
+        `<rect x="${x0 + k * barWidth}" y="${top + plotHeight - h}" width="${barWidth - 2}" height="${h}" fill="${s.color}"><title>${escapeXml(`${s.name} ${label}: ${formatNumber(value)} ${unit}`)}</title></rect>`,
+      );
+    });
+    parts.push(
+      `<text x="${x0 + groupWidth * 0.4}" y="${top + plotHeight + 16}" text-anchor="middle">${escapeXml(label)}</text>`,
+    );
+  });
+  series.forEach((s, k) => {
+    const x = left + k * 170;
+    parts.push(`<rect x="${x}" y="${height - 24}" width="12" height="12" fill="${s.color}"/>`);
+    parts.push(`<text x="${x + 18}" y="${height - 14}">${escapeXml(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** A line chart of y against x, one line per series (x values per series). */
+export function lineChart(
+  title: string,
+  xUnit: string,
+  yUnit: string,
+  lines: readonly { name: string; points: readonly (readonly [number, number])[] }[],
+): string {
+  const width = 760;
+  const height = 360;
+  const left = 70;
+  const bottom = 60;
+  const top = 40;
+  const plotWidth = width - left - 20;
+  const plotHeight = height - top - bottom;
+  const maxX = niceMax(Math.max(...lines.flatMap((l) => l.points.map((p) => p[0])), 0));
+  const maxY = niceMax(Math.max(...lines.flatMap((l) => l.points.map((p) => p[1])), 0));
+  const sx = (x: number) => left + (plotWidth * x) / maxX;
+  const sy = (y: number) => top + plotHeight - (plotHeight * y) / maxY;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    parts.push(
+      `<line x1="${left}" y1="${sy((maxY * i) / 4)}" x2="${left + plotWidth}" y2="${sy((maxY * i) / 4)}" stroke="#ddd"/>`,
+    );
+    parts.push(
+      `<text x="${left - 6}" y="${sy((maxY * i) / 4) + 4}" text-anchor="end">${formatNumber((maxY * i) / 4)}</text>`,
+    );
+    parts.push(
+      `<text x="${sx((maxX * i) / 4)}" y="${top + plotHeight + 16}" text-anchor="middle">${formatNumber((maxX * i) / 4)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${left + plotWidth / 2}" y="${top + plotHeight + 34}" text-anchor="middle">${escapeXml(xUnit)}</text>`,
+  );
+  parts.push(
+    `<text x="14" y="${top + plotHeight / 2}" transform="rotate(-90 14 ${top + plotHeight / 2})" text-anchor="middle">${escapeXml(yUnit)}</text>`,
+  );
+  lines.forEach((line, k) => {
+    const color = COLORS[k % COLORS.length] as string;
+    const sorted = [...line.points].sort((a, b) => a[0] - b[0]);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${sorted.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' ')}"/>`,
+    );
+    for (const [x, y] of sorted) parts.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${color}"/>`);
+    parts.push(`<rect x="${left + k * 130}" y="${height - 24}" width="12" height="12" fill="${color}"/>`);
+    parts.push(`<text x="${left + k * 130 + 18}" y="${height - 14}">${escapeXml(line.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+function formatNumber(value: number): string {
+  if (value >= 1e6) return `${(value / 1e6).toFixed(value >= 1e7 ? 0 : 1)}M`;
+  if (value >= 1e4) return `${(value / 1e3).toFixed(0)}k`;
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 1) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+async function newest(dir: string, prefix: string): Promise<{ file: string; data: unknown } | undefined> {
+  const names = (await readdir(dir).catch(() => [] as string[]))
+    .filter((n) => n.startsWith(prefix) && n.endsWith('.json'))
+    .sort();
+  const name = names.at(-1);
+  if (name === undefined) return undefined;
+  return { file: name, data: JSON.parse(await readFile(join(dir, name), 'utf8')) as unknown };
+}
+
+interface LoadFigures {
+  rps: number;
+  p50Millis: number;
+  p99Millis: number;
+  errors: number;
+}
+interface LoadCase {
+  id: string;
+  closed: LoadFigures;
+  open: (LoadFigures & { targetRps: number })[];
+  raw: LoadFigures;
+  server: { cpuCores: number; peakRssBytes: number };
+}
+interface LatencyCase {
+  id: string;
+  tessera: { p50Millis: number; p99Millis: number };
+  rawHmget: { p50Millis: number; p99Millis: number } | null;
+}
+interface WriteResult {
+  tessera: { featureValuesPerSecond: number };
+  raw: { featureValuesPerSecond: number };
+  ratio: number;
+  lag: { p50Millis: number; maxMillis: number };
+}
+interface HistoricalCase {
+  id: string;
+  entityRows: number;
+  contender: string;
+  joinAlgorithm: string;
+  summary: { medianMillis: number; peakRssMaxBytes: number; rowsPerSecond: number } | null;
+}
+
+/** Writes `report-<time>.md` and the charts into `dir` from the newest results there. */
+export async function writeReport(dir: string): Promise<{ markdown: string; markdownFile: string; charts: string[] }> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const sections: string[] = ['# Benchmark report', ''];
+  const charts: string[] = [];
+  const chart = async (name: string, svg: string): Promise<string> => {
+    const file = `chart-${name}-${stamp}.svg`;
+    await writeFile(join(dir, file), svg);
+    charts.push(file);
+    return file;
+  };
+
+  const load = await newest(dir, 'online-load-');
+  if (load) {
+    const cases = (load.data as { cases: LoadCase[] }).cases;
+    sections.push(`## Online read load (ghz) — \`${load.file}\``, '');
+    sections.push(
+      '| shape | Tessera req/s | raw req/s | raw / Tessera | p50 / p99 ms (closed loop) | server cores | server peak RSS MB |',
+    );
+    sections.push('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const c of cases) {
+      sections.push(
+        `| ${c.id} | ${formatNumber(c.closed.rps)} | ${formatNumber(c.raw.rps)} | ${(c.raw.rps / Math.max(c.closed.rps, 1e-9)).toFixed(1)}× | ` +
+          `${c.closed.p50Millis.toFixed(2)} / ${c.closed.p99Millis.toFixed(2)} | ${c.server.cpuCores.toFixed(2)} | ${(c.server.peakRssBytes / 1e6).toFixed(0)} |`,
+      );
+    }
+    const throughput = await chart(
+      'online-load-throughput',
+      barChart(
+        'Closed-loop throughput: Tessera (ghz) vs raw HMGET',
+        'requests/s',
+        cases.map((c) => c.id),
+        [
+          { name: 'Tessera', color: COLORS[0] as string, values: cases.map((c) => c.closed.rps) },
+          { name: 'raw pipelined HMGET', color: COLORS[1] as string, values: cases.map((c) => c.raw.rps) },
+        ],
+      ),
+    );
+    const knee = await chart(
+      'online-load-knee',
+      lineChart(
+        'p99 latency against offered load (fixed rate)',
+        'offered requests/s',
+        'p99 ms',
+        cases.map((c) => ({ name: c.id, points: c.open.map((o) => [o.targetRps, o.p99Millis] as const) })),
+      ),
+    );
+    sections.push('', `![throughput](${throughput}) ![knee](${knee})`, '');
+  }
+
+  const latency = await newest(dir, 'online-latency-');
+  if (latency) {
+    const cases = (latency.data as { cases: LatencyCase[] }).cases;
+    sections.push(`## Online latency, one call in flight — \`${latency.file}\``, '');
+    sections.push('| case | Tessera p50 / p99 ms | raw HMGET p50 / p99 ms |', '| --- | --- | --- |');
+    for (const c of cases) {
+      sections.push(
+        `| ${c.id} | ${c.tessera.p50Millis.toFixed(2)} / ${c.tessera.p99Millis.toFixed(2)} | ` +
+          `${c.rawHmget ? `${c.rawHmget.p50Millis.toFixed(2)} / ${c.rawHmget.p99Millis.toFixed(2)}` : '—'} |`,
+      );
+    }
+    const file = await chart(
+      'online-latency',
+      barChart(
+        'GetOnlineFeatures p99, one call in flight',
+        'ms',
+        cases.map((c) => c.id),
+        [
+          { name: 'Tessera p99', color: COLORS[0] as string, values: cases.map((c) => c.tessera.p99Millis) },
+          { name: 'raw HMGET p99', color: COLORS[1] as string, values: cases.map((c) => c.rawHmget?.p99Millis ?? 0) },
+        ],
+      ),
+    );
+    sections.push('', `![latency](${file})`, '');
+  }
+
+  const write = await newest(dir, 'write-throughput-');
+  if (write) {
+    const r = (write.data as { result: WriteResult }).result;
+    sections.push(`## Writes through write-behind — \`${write.file}\``, '');
+    sections.push('| path | feature values/s | ratio | offline lag p50 / max ms |', '| --- | --- | --- | --- |');
+    sections.push(
+      `| Tessera | ${formatNumber(r.tessera.featureValuesPerSecond)} | ${r.ratio.toFixed(2)}× raw | ${r.lag.p50Millis} / ${r.lag.maxMillis} |`,
+    );
+    sections.push(`| raw HSET + chDB insert | ${formatNumber(r.raw.featureValuesPerSecond)} | — | — |`);
+    const file = await chart(
+      'write',
+      barChart(
+        'Sustained writes',
+        'feature values/s',
+        ['writes'],
+        [
+          {
+            name: 'Tessera (online + write-behind)',
+            color: COLORS[0] as string,
+            values: [r.tessera.featureValuesPerSecond],
+          },
+          { name: 'raw HSET + chDB insert', color: COLORS[1] as string, values: [r.raw.featureValuesPerSecond] },
+        ],
+      ),
+    );
+    sections.push('', `![writes](${file})`, '');
+  }
+
+  const historical = await newest(dir, 'historical-');
+  if (historical) {
+    const cases = (historical.data as { cases: HistoricalCase[] }).cases.filter((c) => c.summary !== null);
+    sections.push(`## Training sets (GetHistorical) — \`${historical.file}\``, '');
+    sections.push(
+      '| entity rows | contender | join | median s | rows/s | peak RSS GB |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
+    for (const c of cases) {
+      const s = c.summary!;
+      sections.push(
+        `| ${c.entityRows} | ${c.contender} | ${c.joinAlgorithm} | ${(s.medianMillis / 1000).toFixed(2)} | ${formatNumber(s.rowsPerSecond)} | ${(s.peakRssMaxBytes / 1e9).toFixed(2)} |`,
+      );
+    }
+    const sizes = [...new Set(cases.map((c) => c.entityRows))];
+    const contenders = [
+      ...new Set(cases.map((c) => `${c.contender} ${c.contender === 'plain' ? '' : c.joinAlgorithm}`.trim())),
+    ];
+    const file = await chart(
+      'historical',
+      barChart(
+        'Training set time',
+        'seconds',
+        sizes.map((n) => `${formatNumber(n)} rows`),
+        contenders.map((name, k) => ({
+          name,
+          color: COLORS[k % COLORS.length] as string,
+          values: sizes.map((n) => {
+            const c = cases.find(
+              (x) =>
+                x.entityRows === n &&
+                `${x.contender} ${x.contender === 'plain' ? '' : x.joinAlgorithm}`.trim() === name,
+            );
+            return (c?.summary?.medianMillis ?? 0) / 1000;
+          }),
+        })),
+      ),
+    );
+    sections.push('', `![historical](${file})`, '');
+  }
+
+  const markdown = sections.join('\n');
+  const markdownFile = `report-${stamp}.md`;
+  await writeFile(join(dir, markdownFile), markdown + '\n');
+  return { markdown, markdownFile, charts };
+}

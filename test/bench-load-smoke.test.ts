@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+
+const execFileAsync = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Figures {
+  requests: number;
+  rps: number;
+  p99Millis: number;
+  errors: number;
+}
+
+// Keeps `npm run bench -- online-load` (ghz built with go install) and the report step from rotting.
+describe('npm run bench -- online-load --smoke', () => {
+  let outDir: string | undefined;
+  afterAll(async () => {
+    if (outDir) await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('loads the server with ghz and raw loops, then writes the report and its charts', async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'tessera-load-smoke-'));
+    const nodes = inject('redisCluster')
+      .nodes.map((node) => `${node.host}:${node.port}`)
+      .join(',');
+    await execFileAsync(
+      join(REPO_ROOT, 'node_modules/.bin/tsx'),
+      ['bench/online-load.ts', '--smoke', '--out', outDir, '--redis-cluster', nodes],
+      { cwd: REPO_ROOT, timeout: 600_000 },
+    );
+    const { stdout } = await execFileAsync(
+      join(REPO_ROOT, 'node_modules/.bin/tsx'),
+      ['bench/run.ts', '--report-only', '--out', outDir],
+      { cwd: REPO_ROOT, timeout: 60_000 },
+    );
+    const files = await readdir(outDir);
+    const result = files.find((name) => /^online-load-.*\.json$/.test(name));
+    expect(result).toBeDefined();
+    const report = JSON.parse(await readFile(join(outDir, result as string), 'utf8')) as {
+      cases: { id: string; closed: Figures; open: (Figures & { targetRps: number })[]; raw: Figures }[];
+    };
+    const [shape] = report.cases;
+    expect(shape?.closed.requests).toBeGreaterThan(0);
+    expect(shape?.closed.errors).toBe(0);
+    expect(shape?.open.length).toBeGreaterThan(0);
+    expect(shape?.raw.requests).toBeGreaterThan(0);
+    expect(stdout).toContain('## Online read load (ghz)');
+    expect(files.filter((name) => /^chart-online-load-.*\.svg$/.test(name))).toHaveLength(2);
+    expect(files.some((name) => /^report-.*\.md$/.test(name))).toBe(true);
+  }, 660_000);
+});
