@@ -4,7 +4,8 @@
 // the same run. Server CPU and peak RSS from /proc. See bench/README.md.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -37,6 +38,9 @@ const execFileAsync = promisify(execFile);
 
 /** ghz, pinned: v0.120.0 builds with Go 1.26 in ~40 s. */
 export const GHZ = { modulePath: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0', binName: 'ghz' } as const;
+/** k6, pinned: v1.8.0 builds with Go 1.26 in ~90 s. */
+export const K6 = { modulePath: 'go.k6.io/k6', version: 'v1.8.0', binName: 'k6' } as const;
+const K6_SCRIPT = join(REPO_ROOT, 'bench/k6/online-read.js');
 
 interface Shape {
   readonly entities: number;
@@ -123,7 +127,7 @@ async function ghz(
   bin: string,
   address: string,
   body: string,
-  options: { concurrency: number; seconds: number; rps?: number },
+  options: { concurrency: number; seconds: number },
 ): Promise<Figures> {
   const args = [
     '--insecure',
@@ -141,7 +145,6 @@ async function ghz(
     '100000000',
     '-O',
     'json',
-    ...(options.rps === undefined ? [] : ['--rps', String(Math.max(1, Math.round(options.rps)))]),
     address,
   ];
   const { stdout } = await execFileAsync(bin, args, {
@@ -149,6 +152,53 @@ async function ghz(
     timeout: (options.seconds + 60) * 1000,
   });
   return fromGhz(JSON.parse(stdout) as GhzReport);
+}
+
+interface K6Summary {
+  metrics: Record<string, Record<string, number> | undefined>;
+}
+
+/** k6 at a constant arrival rate: open loop, so a slow server meets a growing queue, not fewer requests. */
+async function k6OpenLoop(
+  bin: string,
+  address: string,
+  body: string,
+  rate: number,
+  seconds: number,
+): Promise<Figures & { dropped: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-k6-'));
+  try {
+    const summary = join(dir, 'summary.json');
+    await execFileAsync(bin, ['run', '--quiet', '--no-usage-report', '--summary-export', summary, K6_SCRIPT], {
+      env: {
+        ...process.env,
+        TESSERA_ADDRESS: address,
+        TESSERA_BODY: body,
+        RATE: String(Math.max(1, Math.round(rate))),
+        DURATION: `${seconds}s`,
+        VUS: String(Math.max(4, Math.ceil(rate / 200))),
+        K6_NO_COLOR: 'true',
+      },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: (seconds + 90) * 1000,
+    });
+    const { metrics } = JSON.parse(await readFile(summary, 'utf8')) as K6Summary;
+    const duration = metrics['grpc_req_duration'] ?? {};
+    const iterations = metrics['iterations'] ?? {};
+    const checks = metrics['checks'] ?? {};
+    return {
+      requests: iterations['count'] ?? 0,
+      errors: checks['fails'] ?? 0,
+      rps: iterations['rate'] ?? 0,
+      p50Millis: duration['med'] ?? 0,
+      p95Millis: duration['p(95)'] ?? 0,
+      p99Millis: duration['p(99)'] ?? 0,
+      maxMillis: duration['max'] ?? 0,
+      dropped: metrics['dropped_iterations']?.['count'] ?? 0,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The raw baseline: `concurrency` loops of pipelined HMGET (one field per key) for `seconds`. */
@@ -202,6 +252,7 @@ async function main(): Promise<void> {
   const cases: Record<string, unknown>[] = [];
   try {
     const ghzBin = await ensureGoTool(GHZ.modulePath, GHZ.version, GHZ.binName);
+    const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
     let nodes: RedisNodeAddress[] | undefined = values['redis-cluster']?.split(',').map((item) => {
       const [host, port] = item.split(':');
       return { host: host ?? '127.0.0.1', port: Number(port) };
@@ -248,17 +299,10 @@ async function main(): Promise<void> {
       const usageAfter = processUsage(server.pid);
       const serverCpuCores =
         (usageAfter.cpuSeconds - usageBefore.cpuSeconds) / ((performance.now() - closedStarted) / 1000);
-      const open: (Figures & { targetRps: number })[] = [];
+      const open: (Figures & { targetRps: number; dropped: number })[] = [];
       for (const fraction of config.rateFractions) {
         const targetRps = closed.rps * fraction;
-        open.push({
-          targetRps,
-          ...(await ghz(ghzBin, server.address, body, {
-            concurrency: config.concurrency,
-            seconds: config.openSeconds,
-            rps: targetRps,
-          })),
-        });
+        open.push({ targetRps, ...(await k6OpenLoop(k6Bin, server.address, body, targetRps, config.openSeconds)) });
       }
       // Raw: the same view's packed rows for request-sized key sets.
       const field = (await client.get('feature_view', viewName(shape.features))).object;
@@ -289,7 +333,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command: ['tsx', 'bench/online-load.ts', ...process.argv.slice(2)].join(' '),
-    machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version }),
+    machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version, k6: K6.version }),
     git: gitState(REPO_ROOT),
     config,
     cases,
