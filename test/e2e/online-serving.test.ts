@@ -399,6 +399,31 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     expect(error?.code).toBe(4);
   });
 
+  it('refuses a Write with timestamps the offline store cannot hold, naming row and column, unless it is online only', async () => {
+    const year2400 = Date.UTC(2400, 0, 1);
+    await expectError(
+      t.client.write({
+        featureView: 'customer_stats',
+        columns: { customer_id: int64Keys(710, 711), last_seen: toColumn('timestamp', [Date.now(), year2400]) },
+        eventTimestamps: toColumn('timestamp', [Date.now(), Date.now()]),
+      }),
+      'INVALID_ARGUMENT',
+      'row 1, column last_seen',
+    );
+    const online = await t.client.getOnlineFeatures({
+      features: ['customer_stats:last_seen'],
+      entities: { customer_id: [710n] },
+    });
+    expect(online.statuses[0]).toEqual(['NOT_FOUND']);
+    const onlineOnly = await t.client.write({
+      featureView: 'customer_stats',
+      target: WriteTarget.WRITE_TARGET_ONLINE,
+      columns: { customer_id: int64Keys(711), last_seen: toColumn('timestamp', [year2400]) },
+      eventTimestamps: toColumn('timestamp', [Date.now()]),
+    });
+    expect(onlineOnly.rowsAppliedOnline).toBe(1n);
+  });
+
   describe('idempotency keys', () => {
     const keyed = (key: string, id: number, at: number, loyalty: number) =>
       t.client.write({

@@ -49,6 +49,9 @@ export class LmdbOnlineStore implements OnlineStore {
     this.#keyPrefix = options.keyPrefix ?? '';
     this.#root = open({
       path: options.path,
+      // A commit returns once it is on disk (lmdb would otherwise flush in the background): an
+      // acknowledged write, and the write-behind outbox entry with it, survive a power loss.
+      overlappingSync: false,
       ...(options.mapSizeBytes === undefined ? {} : { mapSize: options.mapSizeBytes }),
     });
     this.#rows = this.#root.openDB<Buffer, string>({ name: 'rows', encoding: 'binary' });

@@ -80,6 +80,7 @@ export class BullmqWriteBehind implements WriteBehind {
   readonly #jobOptions: JobsOptions;
   readonly #enqueueTimeoutMillis: number;
   readonly #queueSlot: Uint16Array;
+  #closed = false;
 
   constructor(options: BullmqWriteBehindOptions) {
     this.#online = options.online;
@@ -117,7 +118,13 @@ export class BullmqWriteBehind implements WriteBehind {
     online?: OnlineWrite,
     options: WriteBehindOptions = {},
   ): Promise<OnlineWriteResult | undefined> {
-    const replicas = online?.options?.replicas ?? 0;
+    if (this.#closed) {
+      throw new TesseraError(
+        'UNAVAILABLE',
+        `Write to ${view.name}@${view.version}: the server is shutting down; retry the write`,
+      );
+    }
+    const replicas = Math.max(options.replicas ?? 0, online?.options?.replicas ?? 0);
     const item: Item = { view, accepted: { batch: offline, createdTsMicros: nowMicros() }, replicas };
     const queued =
       options.token === undefined
@@ -136,6 +143,7 @@ export class BullmqWriteBehind implements WriteBehind {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#group.close();
     await withTimeout(this.#queue.close(), CLOSE_TIMEOUT_MILLIS).catch(() => undefined);
     // BullMQ does not close a connection it was given.

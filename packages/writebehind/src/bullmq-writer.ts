@@ -8,13 +8,12 @@
  */
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Cluster } from 'ioredis';
-import { TesseraError } from '@tessera/core';
 import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
 import type { OfflineJobData } from './offline-job.js';
-import type { OfflineStoreSink } from './sink.js';
+import { PoisonJobError, type OfflineStoreSink } from './sink.js';
 
 export interface OfflineWriterOptions {
   readonly nodes: readonly RedisNode[];
@@ -25,9 +24,6 @@ export interface OfflineWriterOptions {
   /** A job whose writer stopped renewing its lock for this long is taken over, ms. Default 30,000. */
   readonly lockMillis?: number;
 }
-
-/** Errors after which a retry cannot succeed. */
-const PERMANENT = new Set(['INVALID_ARGUMENT', 'FAILED_PRECONDITION']);
 
 export interface OfflineWriter {
   readonly deadLetters: BullmqDeadLetters;
@@ -55,7 +51,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
         await sink.insert(job.data, token);
       } catch (error) {
         debugWriteBehind(`job ${token} attempt ${job.attemptsMade + 1} failed: ${(error as Error).message}`);
-        if (error instanceof TesseraError && PERMANENT.has(error.code)) throw new UnrecoverableError(error.message);
+        if (error instanceof PoisonJobError) throw new UnrecoverableError(error.message);
         throw error;
       }
     },

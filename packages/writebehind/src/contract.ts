@@ -44,6 +44,8 @@ export interface WriteBehindOptions {
    * recorded — adds its offline rows once.
    */
   readonly token?: string;
+  /** Replicas that must hold the queued job before the write is acknowledged (Redis `WAIT`). */
+  readonly replicas?: number;
 }
 
 export interface WriteBehindStats {

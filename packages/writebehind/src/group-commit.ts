@@ -7,6 +7,8 @@
  * `maxDelayMillis` however busy its key is.
  */
 
+import { TesseraError } from '@tessera/core';
+
 export interface GroupCommitLimits {
   /** Rows after which a buffer is flushed at once. */
   readonly maxRows: number;
@@ -43,7 +45,11 @@ export class GroupCommit<T> {
 
   /** Resolves once the flush carrying `item` succeeded; rejects with its error. */
   add(key: string, item: T, rows: number): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('group commit: closed'));
+    if (this.#closed) {
+      return Promise.reject(
+        new TesseraError('UNAVAILABLE', 'write-behind: the server is shutting down; retry the write'),
+      );
+    }
     return new Promise<void>((resolve, reject) => {
       let buffer = this.#buffers.get(key);
       if (buffer === undefined) {

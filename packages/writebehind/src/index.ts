@@ -12,7 +12,7 @@ export { GroupCommit } from './group-commit.js';
 export type { GroupCommitLimits } from './group-commit.js';
 export { encodeOfflineJob, decodeOfflineJob } from './offline-job.js';
 export type { AcceptedBatch, OfflineJobData } from './offline-job.js';
-export { OfflineStoreSink, LatencyWindow } from './sink.js';
+export { OfflineStoreSink, LatencyWindow, PoisonJobError } from './sink.js';
 export type { FindView } from './sink.js';
 export { OFFLINE_QUEUE, queuePrefix } from './bullmq-queue.js';
 export type { RedisNode } from './bullmq-queue.js';

@@ -22,7 +22,7 @@ import type {
 } from './contract.js';
 import { debugWriteBehind } from './debug.js';
 import { decodeOfflineJob, encodeOfflineJob, type OfflineJobData } from './offline-job.js';
-import type { FindView, OfflineStoreSink } from './sink.js';
+import { PoisonJobError, type FindView, type OfflineStoreSink } from './sink.js';
 
 export interface LmdbWriteBehindOptions {
   /** The embedded online store: the outbox lives in its LMDB environment. */
@@ -235,7 +235,7 @@ export class LmdbWriteBehind implements WriteBehind {
     } catch (error) {
       const attempts = claim.attempts + 1;
       const message = (error as Error).message;
-      if ((error instanceof TesseraError && error.code === 'INVALID_ARGUMENT') || attempts >= this.#attempts) {
+      if (error instanceof PoisonJobError || attempts >= this.#attempts) {
         this.#bury({ ...claim, attempts }, present, error);
         return true;
       }
@@ -359,8 +359,11 @@ class LmdbDeadLetters implements DeadLetters {
     return this.#owner.replay(id);
   }
 
-  drop(id: string): Promise<boolean> {
-    return this.#owner.deadLetterRecords().remove(id);
+  async drop(id: string): Promise<boolean> {
+    const records = this.#owner.deadLetterRecords();
+    // lmdb's remove() resolves true for a missing key too.
+    if (records.get(id) === undefined) return false;
+    return records.remove(id);
   }
 }
 

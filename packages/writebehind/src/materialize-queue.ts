@@ -109,7 +109,8 @@ export class BullmqMaterializer {
           if (job === undefined)
             throw new TesseraError('INTERNAL', `materialize ${label}: job ${ids[i] ?? ''} vanished`);
           const state = await job.getState();
-          if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+          // Delayed between attempts; failed only once it will not run again.
+          if (state === 'failed') {
             throw new TesseraError(
               'UNAVAILABLE',
               `materialize ${label}: part ${job.data.part + 1} of ${job.data.parts} failed: ${job.failedReason}`,

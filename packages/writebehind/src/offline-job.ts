@@ -82,16 +82,11 @@ export function encodeOfflineJob(
   const keys: (readonly JoinKeyValue[])[] = new Array<readonly JoinKeyValue[]>(rowCount);
   const eventTs = new Float64Array(rowCount);
   const createdTs = new BigInt64Array(rowCount);
-  const featureCount = parts[0]?.batch.featureValues.length ?? view.features.length;
+  // Writes validated before a compatible change have fewer features: their new ones are NULL.
+  const featureCount = Math.max(view.features.length, ...parts.map((p) => p.batch.featureValues.length));
   const features: FeatureValue[][] = Array.from({ length: featureCount }, () => new Array<FeatureValue>(rowCount));
   let row = 0;
   for (const { batch, createdTsMicros } of parts) {
-    if (batch.featureValues.length !== featureCount) {
-      throw new TesseraError(
-        'INTERNAL',
-        `write-behind job for ${view.name}@${view.version}: batches with ${featureCount} and ${batch.featureValues.length} features`,
-      );
-    }
     const n = batch.eventTsMillis.length;
     eventTs.set(batch.eventTsMillis, row);
     for (let i = 0; i < n; i++) {
@@ -100,8 +95,8 @@ export function encodeOfflineJob(
     }
     for (let f = 0; f < featureCount; f++) {
       const target = features[f] as FeatureValue[];
-      const source = batch.featureValues[f] as readonly FeatureValue[];
-      for (let i = 0; i < n; i++) target[row + i] = source[i] as FeatureValue;
+      const source = batch.featureValues[f];
+      for (let i = 0; i < n; i++) target[row + i] = source === undefined ? null : (source[i] as FeatureValue);
     }
     row += n;
   }

@@ -29,9 +29,28 @@ export class OfflineStoreSink implements OfflineJobSink {
         `write-behind job ${dedupToken}: view ${job.view}@${job.version} is not in the registry`,
       );
     }
-    const batch = decodeOfflineJob(job, view);
+    let batch;
+    try {
+      batch = decodeOfflineJob(job, view);
+    } catch (error) {
+      if (job.rows.length > 0 && (error as Error).message.includes('features, the view has')) {
+        // A feature added since this process read the registry: retried once it has caught up.
+        throw new TesseraError(
+          'UNAVAILABLE',
+          `write-behind job ${dedupToken}: ${(error as Error).message}; the registry here is behind`,
+        );
+      }
+      throw new PoisonJobError((error as Error).message, error);
+    }
     const started = performance.now();
-    await this.#offline.insert(view, batch, { dedupToken });
+    try {
+      await this.#offline.insert(view, batch, { dedupToken });
+    } catch (error) {
+      // Rows ClickHouse cannot take will never go in; anything else (a table not there yet, rights,
+      // a server down) may pass on a later attempt.
+      if (isDataError(error)) throw new PoisonJobError((error as Error).message, error);
+      throw error;
+    }
     this.#latencies.add(performance.now() - started);
   }
 
@@ -42,6 +61,21 @@ export class OfflineStoreSink implements OfflineJobSink {
   insertLatency(): LatencySummary | undefined {
     return this.#latencies.summary();
   }
+}
+
+/** A job that can never be inserted (unreadable, or rows ClickHouse rejects): a dead letter at once. */
+export class PoisonJobError extends TesseraError {
+  constructor(message: string, cause: unknown) {
+    super('INVALID_ARGUMENT', message, { cause });
+  }
+}
+
+/** ClickHouse errors about the rows themselves, as opposed to the table, rights or the server. */
+const DATA_ERRORS =
+  /CANNOT_PARSE|TYPE_MISMATCH|INCORRECT_DATA|CANNOT_READ_ARRAY|SIZES_OF_ARRAYS|NUMBER_OF_COLUMNS_DOESNT_MATCH|CANNOT_CONVERT_TYPE|ARGUMENT_OUT_OF_BOUND|DECIMAL_OVERFLOW|outside the range ClickHouse DateTime64 stores/;
+
+function isDataError(error: unknown): boolean {
+  return error instanceof TesseraError && error.code === 'INVALID_ARGUMENT' && DATA_ERRORS.test(error.message);
 }
 
 /** The latest 1,024 samples of a latency, summarised on demand. */

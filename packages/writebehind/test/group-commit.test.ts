@@ -95,6 +95,6 @@ describe('GroupCommit', () => {
     await group.close();
     await Promise.all(pending);
     expect(flushes).toHaveLength(2);
-    await expect(group.add('a', 3, 1)).rejects.toThrow(/closed/);
+    await expect(group.add('a', 3, 1)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });

@@ -58,9 +58,12 @@ function classify(stored: StoredClaim | undefined, digest: string): IdempotencyC
   return stored.result === undefined ? { kind: 'pending' } : { kind: 'done', result: stored.result };
 }
 
-/** The deduplication token of the offline rows of the write made under `key`. */
-export function idempotencyToken(key: string): string {
-  return `idem-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+/**
+ * The deduplication token of the offline rows of the write made under `key` with `digest`: the same
+ * write repeated gets the same token; the key reused later for another write gets another.
+ */
+export function idempotencyToken(key: string, digest: string): string {
+  return `idem-${createHash('sha256').update(key).update('\n').update(digest).digest('hex').slice(0, 40)}`;
 }
 
 /** Embedded: records in the online store's LMDB environment (expired ones are dropped when met). */

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { TesseraError, validateWriteBatch, viewField } from '@tessera/core';
-import type { OfflineStore, OnlineStore, RegisteredView, ValidatedBatch } from '@tessera/core';
+import type { OfflineStore, OnlineStore, Problem, RegisteredView, ValidatedBatch } from '@tessera/core';
+import { MAX_DATETIME64_MILLIS, MIN_DATETIME64_MILLIS } from '@tessera/offline';
 import { columnRowCount, fromColumn } from '@tessera/client';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import type { WriteBehind } from '@tessera/writebehind';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken, type IdempotencyStore } from './idempotency.js';
+import { debug } from './debug.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -80,6 +82,7 @@ export async function executeWrite(
   }
   const eventTimestamps = request.eventTimestamps ? fromColumn(request.eventTimestamps) : [];
   const batch = validateWriteBatch(view, { columns, eventTimestamps });
+  if (offline) assertOfflineTimestamps(view, batch, label);
   const perform = (token: string | undefined) =>
     performWrite(stores, view, request, batch, { online, offline, sync, token }, deadlineMillis);
   if (request.idempotencyKey === '') return perform(undefined);
@@ -115,16 +118,20 @@ export async function executeWrite(
       case 'new': {
         let response: WriteResponse;
         try {
-          response = await perform(idempotencyToken(key));
+          response = await perform(idempotencyToken(key, digest));
         } catch (error) {
           await stores.idempotency.release(key).catch(() => undefined);
           throw error;
         }
-        await stores.idempotency.complete(key, digest, {
-          rows: String(response.rows),
-          rowsAppliedOnline: String(response.rowsAppliedOnline),
-          rowsStaleOnline: String(response.rowsStaleOnline),
-        });
+        // The write is made: a failure to record its result must not report it as failed. A repeat
+        // then waits out the pending claim and writes again (online LWW, offline the same token).
+        await stores.idempotency
+          .complete(key, digest, {
+            rows: String(response.rows),
+            rowsAppliedOnline: String(response.rowsAppliedOnline),
+            rowsStaleOnline: String(response.rowsStaleOnline),
+          })
+          .catch((error: unknown) => debug('server', `idempotency key ${key}: result not recorded: ${String(error)}`));
         return response;
       }
     }
@@ -172,12 +179,10 @@ async function performWrite(
   const result =
     offline && !sync
       ? await withDeadline(
-          stores.writeBehind.write(
-            view,
-            offlineBatch,
-            onlineWrite,
-            how.token === undefined ? {} : { token: how.token },
-          ),
+          stores.writeBehind.write(view, offlineBatch, onlineWrite, {
+            replicas,
+            ...(how.token === undefined ? {} : { token: how.token }),
+          }),
           deadlineMillis,
           label,
         )
@@ -233,10 +238,47 @@ function targets(target: WriteTarget, label: string): { online: boolean; offline
 
 /** A digest of a validated batch: the same rows for the same view version give the same token. */
 function batchDigest(label: string, keys: readonly string[], rows: readonly Uint8Array[]): string {
-  const hash = createHash('sha256').update(label);
+  // Every part length-prefixed, so two different batches never hash the same bytes.
+  const length = Buffer.alloc(4);
+  const hash = createHash('sha256');
+  const framed = (part: string | Uint8Array): void => {
+    const bytes = typeof part === 'string' ? Buffer.from(part) : part;
+    length.writeUInt32BE(bytes.length);
+    hash.update(length).update(bytes);
+  };
+  framed(label);
   for (let i = 0; i < keys.length; i++) {
-    hash.update(keys[i]!);
-    hash.update(rows[i]!);
+    framed(keys[i]!);
+    framed(rows[i]!);
   }
   return hash.digest('hex');
+}
+
+const RANGE_RULE = 'offline timestamps must be between 1900-01-01T00:00:00Z and 2299-12-31T23:59:59.999Z';
+
+/**
+ * Timestamps the offline store cannot hold (ClickHouse DateTime64: 1900–2299) refuse the whole
+ * Write up front, naming the row and column: accepted, they would reach ClickHouse only to fail.
+ */
+function assertOfflineTimestamps(view: RegisteredView, batch: ValidatedBatch, label: string): void {
+  const problems: Problem[] = [];
+  const outside = (millis: number) => millis < MIN_DATETIME64_MILLIS || millis > MAX_DATETIME64_MILLIS;
+  batch.eventTsMillis.forEach((millis, row) => {
+    if (outside(millis)) problems.push({ path: `row ${row}, column event_ts`, message: RANGE_RULE });
+  });
+  view.features.forEach((feature, f) => {
+    if (feature.type !== 'timestamp') return;
+    (batch.featureValues[f] ?? []).forEach((value, row) => {
+      if (typeof value === 'number' && outside(value)) {
+        problems.push({ path: `row ${row}, column ${feature.name}`, message: RANGE_RULE });
+      }
+    });
+  });
+  if (problems.length > 0) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `Write to ${label} rejected: ${problems.length} timestamp(s) outside what the offline store holds (first: ${problems[0]?.path ?? ''}); nothing was written`,
+      { details: problems },
+    );
+  }
 }
