@@ -56,6 +56,8 @@ interface Claim {
   readonly sequences: number[];
   readonly attempts: number;
   readonly lastError?: string;
+  /** Set (on disk) before the first insert: from then on the token and entries never change. */
+  readonly inserting?: boolean;
 }
 
 /** A claim that exhausted its attempts (or can never succeed), kept whole under its token. */
@@ -156,14 +158,19 @@ export class LmdbWriteBehind implements WriteBehind {
     this.#closed = true;
     clearTimeout(this.#timer);
     const deadline = Date.now() + timeoutMillis;
+    const untilDeadline = <T>(work: Promise<T> | undefined): Promise<T | undefined> =>
+      Promise.race([
+        work,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))),
+      ]);
     if (this.#running) {
       while (Date.now() < deadline) {
-        await this.#draining;
-        const progressed = await this.#drainOnce().catch(() => false);
-        if (!progressed) break;
+        await untilDeadline(this.#draining);
+        const progressed = await untilDeadline(this.#drainOnce().catch(() => false));
+        if (progressed !== true) break;
       }
-      await this.#draining;
     }
+    // What is left stays in the outbox (claims included) for the next start.
     this.#running = false;
   }
 
@@ -220,9 +227,11 @@ export class LmdbWriteBehind implements WriteBehind {
     try {
       job = await this.#mergedJob(claim, present);
     } catch (error) {
+      // A claim that may have reached ClickHouse keeps its token and entries: retried as it is.
+      if (claim.inserting === true) throw error;
       if (claim.sequences.length > 1) {
-        // One entry spoils the merge: go one entry at a time until it is passed (nothing was
-        // inserted under this claim's token, so the claim may change).
+        // One entry spoils the merge, and nothing was inserted under this claim: go one entry at a
+        // time until it is passed.
         const first = claim.sequences.slice(0, 1);
         await this.#claims.put(CLAIM_KEY, { ...claim, token: randomUUID(), sequences: first });
         return true;
@@ -230,6 +239,7 @@ export class LmdbWriteBehind implements WriteBehind {
       this.#bury(claim, present, error);
       return true;
     }
+    if (claim.inserting !== true) await this.#claims.put(CLAIM_KEY, { ...claim, inserting: true });
     try {
       await this.#sink.insert(job, claim.token);
     } catch (error) {

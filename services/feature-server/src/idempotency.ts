@@ -33,8 +33,8 @@ export interface IdempotencyStore {
   claim(key: string, digest: string): Promise<IdempotencyClaim>;
   /** Records the result of the claimed request for the retention window. */
   complete(key: string, digest: string, result: RecordedResult): Promise<void>;
-  /** Gives a claim up (the write failed): the key is free again. */
-  release(key: string): Promise<void>;
+  /** Gives the claim of the request with `digest` up (its write failed): the key is free again. */
+  release(key: string, digest: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,10 +72,19 @@ export class LmdbIdempotencyStore implements IdempotencyStore {
   readonly #db: Database<StoredClaim, string>;
   readonly #windowMillis: number;
 
+  readonly #sweeper: NodeJS.Timeout;
+
   constructor(store: LmdbOnlineStore, windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS) {
     this.#store = store;
     this.#db = store.openDatabase<StoredClaim, string>('idempotency');
     this.#windowMillis = windowMillis;
+    this.#sweeper = setInterval(() => {
+      try {
+        this.sweep();
+      } catch {
+        // The store may be closing; the next sweep catches up.
+      }
+    }, 3_600_000).unref();
   }
 
   claim(key: string, digest: string): Promise<IdempotencyClaim> {
@@ -93,14 +102,42 @@ export class LmdbIdempotencyStore implements IdempotencyStore {
     await this.#db.put(key, { digest, result, expiresAtMillis: Date.now() + this.#windowMillis });
   }
 
-  async release(key: string): Promise<void> {
-    await this.#db.remove(key);
+  release(key: string, digest: string): Promise<void> {
+    // Only the pending claim of this request: never a result another request recorded since.
+    this.#store.transaction(() => {
+      const held = this.#db.get(key);
+      if (held !== undefined && held.digest === digest && held.result === undefined) this.#db.removeSync(key);
+    });
+    return Promise.resolve();
+  }
+
+  /** Deletes records past their window (run hourly); returns how many. */
+  sweep(nowMillis = Date.now()): number {
+    let removed = 0;
+    this.#store.transaction(() => {
+      for (const { key, value } of this.#db.getRange()) {
+        if (value.expiresAtMillis <= nowMillis) {
+          this.#db.removeSync(key);
+          removed++;
+        }
+      }
+    });
+    return removed;
   }
 
   close(): Promise<void> {
+    clearInterval(this.#sweeper);
     return Promise.resolve();
   }
 }
+
+const RELEASE_SCRIPT = `
+local held = redis.call('GET', KEYS[1])
+if held then
+  local record = cjson.decode(held)
+  if record.digest == ARGV[1] and record.result == nil then redis.call('DEL', KEYS[1]) end
+end
+return 1`;
 
 /** Cluster mode: one key per idempotency key on the Redis Cluster, expiring with the window. */
 export class RedisIdempotencyStore implements IdempotencyStore {
@@ -139,8 +176,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     await this.#run((c) => c.set(this.#key(key), JSON.stringify(record), 'PX', this.#windowMillis));
   }
 
-  async release(key: string): Promise<void> {
-    await this.#run((c) => c.del(this.#key(key)));
+  async release(key: string, digest: string): Promise<void> {
+    // Compare and delete: only this request's pending claim, never a result recorded since.
+    await this.#run((c) => c.eval(RELEASE_SCRIPT, 1, this.#key(key), digest));
   }
 
   close(): Promise<void> {

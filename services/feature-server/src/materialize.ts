@@ -231,7 +231,13 @@ export function streamMaterialize(
         rowsWritten: BigInt(progress.rowsWritten),
         done: progress.done,
       };
-      if (!call.write(message)) await new Promise<void>((resolve) => call.once('drain', resolve));
+      if (!call.write(message)) {
+        // A cancelled call never drains: stop waiting then.
+        await new Promise<void>((resolve) => {
+          call.once('drain', resolve);
+          abort.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
       if (abort.signal.aborted) return;
     }
     call.end();

@@ -120,7 +120,7 @@ export async function executeWrite(
         try {
           response = await perform(idempotencyToken(key, digest));
         } catch (error) {
-          await stores.idempotency.release(key).catch(() => undefined);
+          await stores.idempotency.release(key, digest).catch(() => undefined);
           throw error;
         }
         // The write is made: a failure to record its result must not report it as failed. A repeat
