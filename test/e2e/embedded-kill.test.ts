@@ -7,7 +7,7 @@ import { pollUntil } from '../infra/processes.js';
 import { startServeProcess, type CliProcess } from '../support/cli-process.js';
 import {
   EVENTS_REPO,
-  ROWS_PER_WRITE,
+  acknowledgedOnline,
   assertExactlyOnce,
   offlineRowsPerUserIn,
   runWriteLoad,
@@ -45,13 +45,11 @@ it('loses and duplicates nothing when the embedded server is killed mid-drain', 
 
   server = await startServer();
   await runWriteLoad(client, load, { concurrency: 8, maxWrites: 100, maxMillis: 30_000 });
-  const users = load.acknowledged.map((w) => BigInt(w * ROWS_PER_WRITE + ROWS_PER_WRITE - 1));
-  const online = await server.client.getOnlineFeatures({ features: ['events:amount'], entities: { user_id: users } });
-  expect(online.statuses[0]?.filter((s) => s !== 'PRESENT')).toEqual([]);
+  const presentOnline = await acknowledgedOnline(server.client, load);
   server.client.close();
   // SIGTERM: the server drains its outbox before it exits.
   await server.process.stop('SIGTERM');
   expect(server.process.output()).toContain('shutting down');
   console.log(`embedded kill: at the kill ${JSON.stringify(killedAt)}`);
-  assertExactlyOnce('embedded kill -9', load, await offlineRowsPerUserIn(join(dir, 'offline')));
+  assertExactlyOnce('embedded kill -9', load, await offlineRowsPerUserIn(join(dir, 'offline')), presentOnline);
 }, 180_000);

@@ -9,7 +9,7 @@ import { pollUntil } from '../infra/processes.js';
 import { startServeProcess, type CliProcess } from '../support/cli-process.js';
 import {
   EVENTS_REPO,
-  ROWS_PER_WRITE,
+  acknowledgedOnline,
   assertExactlyOnce,
   offlineRowsPerUser,
   runWriteLoad,
@@ -53,10 +53,7 @@ it('loses and duplicates nothing when the server is killed with writes in flight
     server = await startServer();
     await runWriteLoad(client, load, { concurrency: 8, maxWrites: 100, maxMillis: 30_000 });
     expect(load.acknowledged.length).toBeGreaterThanOrEqual(killedAt.acknowledged + 100);
-    // Online: every acknowledged write is there.
-    const users = load.acknowledged.map((w) => BigInt(w * ROWS_PER_WRITE));
-    const online = await server.client.getOnlineFeatures({ features: ['events:amount'], entities: { user_id: users } });
-    expect(online.statuses[0]?.filter((s) => s !== 'PRESENT')).toEqual([]);
+    const presentOnline = await acknowledgedOnline(server.client, load);
 
     const drained = await pollUntil(async () => (await writer.stats()).pendingJobs === 0, 60_000, 100);
     expect(drained).toBe(true);
@@ -64,7 +61,7 @@ it('loses and duplicates nothing when the server is killed with writes in flight
     server.client.close();
     await server.process.stop('SIGTERM');
     console.log(`server kill: at the kill ${JSON.stringify(killedAt)}`);
-    assertExactlyOnce('server kill -9', load, await offlineRowsPerUser(writer.offline.executor));
+    assertExactlyOnce('server kill -9', load, await offlineRowsPerUser(writer.offline.executor), presentOnline);
   } finally {
     await writer.close();
   }

@@ -9,6 +9,7 @@ import { startWriterCli, type CliProcess } from '../support/cli-process.js';
 import { startTestServer } from '../support/server.js';
 import {
   EVENTS_REPO,
+  acknowledgedOnline,
   assertExactlyOnce,
   offlineRowsPerUserIn,
   runWriteLoad,
@@ -58,7 +59,12 @@ it('loses and duplicates nothing when a writer is killed mid-insert and another 
     expect((await queue.stats()).deadLetters).toBe(0);
     await second.stop('SIGTERM');
     console.log(`writer kill: ${afterKill.pendingJobs} jobs pending when the first writer died`);
-    assertExactlyOnce('writer kill -9', load, await offlineRowsPerUserIn(join(dir, 'offline')));
+    assertExactlyOnce(
+      'writer kill -9',
+      load,
+      await offlineRowsPerUserIn(join(dir, 'offline')),
+      await acknowledgedOnline(t.client, load),
+    );
   } finally {
     await queue.close();
   }

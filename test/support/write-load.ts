@@ -103,7 +103,12 @@ export async function offlineRowsPerUserIn(chdbDir: string): Promise<Map<number,
  * acknowledged Write is present whole and that no row is there twice (an unacknowledged Write may be
  * present, once). Returns the summary line for the test log.
  */
-export function assertExactlyOnce(label: string, load: LoadResult, rowsPerUser: ReadonlyMap<number, number>): string {
+export function assertExactlyOnce(
+  label: string,
+  load: LoadResult,
+  rowsPerUser: ReadonlyMap<number, number>,
+  presentOnline: number,
+): string {
   let duplicates = 0;
   for (const count of rowsPerUser.values()) if (count > 1) duplicates++;
   const present = new Set<number>();
@@ -114,9 +119,20 @@ export function assertExactlyOnce(label: string, load: LoadResult, rowsPerUser: 
   });
   const line =
     `${label}: sent ${load.sent}, acknowledged ${load.acknowledged.length}, failed ${load.failed}, ` +
-    `present offline ${present.size}, duplicates ${duplicates}`;
+    `present online ${presentOnline}, present offline ${present.size}, duplicates ${duplicates}`;
   console.log(line);
   expect(missing, `acknowledged writes missing offline (${line})`).toEqual([]);
+  expect(presentOnline, `acknowledged writes missing online (${line})`).toBeGreaterThanOrEqual(
+    load.acknowledged.length,
+  );
   expect(duplicates, line).toBe(0);
   return line;
+}
+
+/** How many of the acknowledged writes are online (their first user PRESENT). */
+export async function acknowledgedOnline(client: TesseraClient, load: LoadResult): Promise<number> {
+  if (load.acknowledged.length === 0) return 0;
+  const users = load.acknowledged.map((w) => BigInt(w * ROWS_PER_WRITE));
+  const result = await client.getOnlineFeatures({ features: ['events:amount'], entities: { user_id: users } });
+  return (result.statuses[0] ?? []).filter((s) => s === 'PRESENT').length;
 }
