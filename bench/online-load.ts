@@ -4,7 +4,7 @@
 // the same run. Server CPU and peak RSS from /proc. See bench/README.md.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -206,6 +206,65 @@ async function k6OpenLoop(
   }
 }
 
+/**
+ * redis-benchmark's own ceiling on the cluster: its built-in GET test (a custom command is not routed
+ * by slot in cluster mode), `concurrency` clients, no pipelining.
+ */
+async function redisBenchmark(node: RedisNodeAddress, concurrency: number, requests: number): Promise<number> {
+  const { stdout } = await execFileAsync(
+    'redis-benchmark',
+    [
+      '--cluster',
+      '-h',
+      node.host,
+      '-p',
+      String(node.port),
+      '-c',
+      String(concurrency),
+      '-n',
+      String(requests),
+      '--csv',
+      '-t',
+      'get',
+    ],
+    { timeout: 120_000 },
+  );
+  // "test","rps",...: the last line holds the figures.
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  const rps = Number(line.split(',')[1]?.replace(/"/g, ''));
+  return Number.isFinite(rps) ? rps : 0;
+}
+
+/** The five functions with the most self time in a V8 CPU profile (`--cpu-prof`), as % of busy samples. */
+async function topSelfTime(profileDir: string): Promise<{ function: string; percent: number }[]> {
+  const names = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
+  const totals = new Map<string, number>();
+  let all = 0;
+  for (const name of names) {
+    const profile = JSON.parse(await readFile(join(profileDir, name), 'utf8')) as {
+      nodes: { id: number; hitCount?: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    };
+    for (const node of profile.nodes) {
+      const hits = node.hitCount ?? 0;
+      if (hits === 0) continue;
+      const { functionName, url, lineNumber } = node.callFrame;
+      const where =
+        url === ''
+          ? ''
+          : ` ${url.replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^file:\/\/.*?\/(packages|services)\//, '$1/')}:${lineNumber + 1}`;
+      // Idle time is not work: percentages are of the busy samples.
+      if (functionName === '(idle)') continue;
+      const key = `${functionName || '(anonymous)'}${where}`;
+      totals.set(key, (totals.get(key) ?? 0) + hits);
+      all += hits;
+    }
+  }
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([fn, hits]) => ({ function: fn, percent: (100 * hits) / Math.max(all, 1) }));
+}
+
 /** The raw baseline: `concurrency` loops of pipelined HMGET (one field per key) for `seconds`. */
 async function rawClosedLoop(
   cluster: Cluster,
@@ -248,6 +307,7 @@ async function main(): Promise<void> {
       smoke: { type: 'boolean', default: false },
       out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
       'redis-cluster': { type: 'string' },
+      profile: { type: 'boolean', default: false },
     },
   });
   const config = values.smoke ? SMOKE : FULL;
@@ -255,6 +315,8 @@ async function main(): Promise<void> {
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
   const cases: Record<string, unknown>[] = [];
+  let profile: { function: string; percent: number }[] | undefined;
+  let redisCeiling = 0;
   try {
     const ghzBin = await ensureGoTool(GHZ.modulePath, GHZ.version, GHZ.binName);
     const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
@@ -268,13 +330,21 @@ async function main(): Promise<void> {
       nodes = [...handle.nodes];
     }
     const keyPrefix = `load-${process.pid}-${startedAt.getTime().toString(36)}:`;
-    const server = await startServerProcess(CLI_BIN, [
-      '--redis-cluster',
-      nodes.map((n) => `${n.host}:${n.port}`).join(','),
-      '--key-prefix',
-      keyPrefix,
-    ]);
+    const profileDir = values.profile ? await mkdtemp(join(tmpdir(), 'tessera-load-prof-')) : undefined;
+    const server = await startServerProcess(
+      CLI_BIN,
+      ['--redis-cluster', nodes.map((n) => `${n.host}:${n.port}`).join(','), '--key-prefix', keyPrefix],
+      profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+    );
     cleanup.add(() => server.stop());
+    if (profileDir !== undefined) {
+      // The profile is written when the server exits: stop it first, then read it.
+      cleanup.add(async () => {
+        await server.stop();
+        profile = await topSelfTime(profileDir);
+        await rm(profileDir, { recursive: true, force: true });
+      });
+    }
     const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
     cleanup.add(() => client.close());
     const featureCounts = [...new Set(config.shapes.map((s) => s.features))];
@@ -288,6 +358,12 @@ async function main(): Promise<void> {
       cluster.once('error', reject);
     });
 
+    redisCeiling = await redisBenchmark(
+      nodes[0] as RedisNodeAddress,
+      config.concurrency,
+      values.smoke ? 2_000 : 200_000,
+    );
+    console.error(`bench: redis-benchmark GET ceiling ${Math.round(redisCeiling)} req/s`);
     for (const shape of config.shapes) {
       const random = seededRandom(RANDOM_SEED + shape.entities * 1_000 + shape.features);
       const [batch] = requestBatches(ids, shape.entities, 1, random);
@@ -341,11 +417,17 @@ async function main(): Promise<void> {
     machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version, k6: K6.version }),
     git: gitState(REPO_ROOT),
     config,
+    redisBenchmarkGetPerSecond: redisCeiling,
     cases,
+    ...(profile === undefined ? {} : { serverProfileTopSelfTime: profile }),
   };
   await mkdir(values.out, { recursive: true });
   const file = join(values.out, `online-load-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  if (profile !== undefined) {
+    console.log('Server CPU profile, top self time:');
+    for (const entry of profile) console.log(`  ${entry.percent.toFixed(1)}%  ${entry.function}`);
+  }
   console.log(`Full results: ${file}`);
 }
 

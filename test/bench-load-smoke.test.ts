@@ -42,8 +42,10 @@ describe('npm run bench -- online-load --smoke', () => {
     const result = files.find((name) => /^online-load-.*\.json$/.test(name));
     expect(result).toBeDefined();
     const report = JSON.parse(await readFile(join(outDir, result as string), 'utf8')) as {
+      redisBenchmarkGetPerSecond: number;
       cases: { id: string; closed: Figures; open: (Figures & { targetRps: number })[]; raw: Figures }[];
     };
+    expect(report.redisBenchmarkGetPerSecond).toBeGreaterThan(0);
     const [shape] = report.cases;
     expect(shape?.closed.requests).toBeGreaterThan(0);
     expect(shape?.closed.errors).toBe(0);
