@@ -2,8 +2,7 @@
 // their tables made by Tessera's own DDL, filled by `INSERT … SELECT … FROM numbers()` in chDB, and
 // the entity-row tables both contenders read. Shared by the parent (parameters, cache key) and the
 // child processes (SQL).
-import { viewField } from '@tessera/core';
-import type { FeatureDef, RegisteredView, ResolvedFeatures } from '@tessera/core';
+import type { FeatureDef, RegisteredView } from '@tessera/core';
 
 export const DATABASE = 'bench_historical';
 export const JOIN_KEY = 'entity_id';
@@ -69,28 +68,6 @@ export function benchViews(): RegisteredView[] {
   }));
 }
 
-/** Every feature of every view, as the registry's resolver would return for `view:*` refs. */
-export function resolvedAll(views: readonly RegisteredView[]): ResolvedFeatures {
-  return {
-    sequence: 0,
-    views: views.map((v) => ({
-      view: v,
-      field: viewField(v.id, v.version),
-      featureIndexes: v.features.map((_, i) => i),
-      refs: v.features.map((f) => `${v.name}@${v.version}:${f.name}`),
-    })),
-    features: views.flatMap((v, slot) =>
-      v.features.map((f, i) => ({
-        viewSlot: slot,
-        featureIndex: i,
-        ref: `${v.name}@${v.version}:${f.name}`,
-        name: `${v.name}:${f.name}`,
-        type: f.type,
-      })),
-    ),
-  };
-}
-
 /**
  * Fills one view table: row `number` is entity `number % entities`, its event `number / entities`
  * in that entity's history; each event falls at a hashed moment inside its own slice of the year,
@@ -144,3 +121,5 @@ export function plainQuerySql(qualifiedTables: readonly string[], rows: number, 
     `SETTINGS join_use_nulls = 1, output_format_arrow_compression_method = 'none'`
   );
 }
+
+export { resolvedAll } from '../../packages/offline/test/support/views.js';

@@ -13,7 +13,6 @@ import type {
   HistoricalRequest,
   JoinKeySpec,
   RegisteredView,
-  ResolvedFeatures,
   TypedColumn,
 } from '@tessera/core';
 import {
@@ -26,10 +25,9 @@ import {
 } from '../../src/index.js';
 import { runHistorical, type HistoricalOptions } from '../../src/historical/run.js';
 import type { OracleFeatureRow } from './oracle.js';
-import { feature, registeredView } from './views.js';
-import { viewField } from '@tessera/core';
+import { feature, registeredView, resolvedAll } from './views.js';
 
-export { feature };
+export { feature, resolvedAll };
 
 /** A registered view version with a TTL (`registeredView` with `ttlSeconds`). */
 export function view(
@@ -40,28 +38,6 @@ export function view(
   version = 1,
 ): RegisteredView {
   return { ...registeredView(name, joinKeys, features, version), ttlSeconds };
-}
-
-/** Every feature of every view, in order. */
-export function resolvedAll(views: readonly RegisteredView[]): ResolvedFeatures {
-  return {
-    sequence: 0,
-    views: views.map((v) => ({
-      view: v,
-      field: viewField(v.id, v.version),
-      featureIndexes: v.features.map((_, i) => i),
-      refs: v.features.map((f) => `${v.name}@${v.version}:${f.name}`),
-    })),
-    features: views.flatMap((v, slot) =>
-      v.features.map((f, i) => ({
-        viewSlot: slot,
-        featureIndex: i,
-        ref: `${v.name}@${v.version}:${f.name}`,
-        name: `${v.name}:${f.name}`,
-        type: f.type,
-      })),
-    ),
-  };
 }
 
 export interface Engine {

@@ -1,4 +1,5 @@
-import type { FeatureDef, JoinKeySpec, RegisteredView, ValueType } from '@tessera/core';
+import { viewField } from '@tessera/core';
+import type { FeatureDef, JoinKeySpec, RegisteredView, ResolvedFeatures, ValueType } from '@tessera/core';
 
 /** A feature definition with defaults for everything the offline store ignores. */
 export function feature(name: string, type: ValueType): FeatureDef {
@@ -48,3 +49,25 @@ export const EVERY_TYPE: readonly FeatureDef[] = [
   feature('f_int64_list', 'int64_list'),
   feature('f_string_list', 'string_list'),
 ];
+
+/** Every feature of every view, in order: what the registry resolves `view:*` refs to. */
+export function resolvedAll(views: readonly RegisteredView[]): ResolvedFeatures {
+  return {
+    sequence: 0,
+    views: views.map((v) => ({
+      view: v,
+      field: viewField(v.id, v.version),
+      featureIndexes: v.features.map((_, i) => i),
+      refs: v.features.map((f) => `${v.name}@${v.version}:${f.name}`),
+    })),
+    features: views.flatMap((v, slot) =>
+      v.features.map((f, i) => ({
+        viewSlot: slot,
+        featureIndex: i,
+        ref: `${v.name}@${v.version}:${f.name}`,
+        name: `${v.name}:${f.name}`,
+        type: f.type,
+      })),
+    ),
+  };
+}
