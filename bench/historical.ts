@@ -185,7 +185,7 @@ interface CaseSpec {
 
 function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
   return config.entityRowCounts.flatMap((entityRows): CaseSpec[] => {
-    const auto = entityRows <= HASH_JOIN_MAX_ENTITY_ROWS ? 'hash' : 'full_sorting_merge';
+    const auto = entityRows <= HASH_JOIN_MAX_ENTITY_ROWS ? 'hash' : 'key_ranges';
     return [
       {
         id: `plain ${entityRows}`,
@@ -195,13 +195,13 @@ function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
         pickedByAuto: false,
         task: { kind: 'plain', dataDir, entityRows, featuresPerView: FEATURES_PER_VIEW },
       },
-      ...(['hash', 'full_sorting_merge'] as const).map((joinAlgorithm): CaseSpec => ({
+      ...(['hash', 'full_sorting_merge', 'key_ranges'] as const).map((joinAlgorithm): CaseSpec => ({
         id: `tessera ${joinAlgorithm} ${entityRows}`,
         entityRows,
         contender: 'tessera',
         joinAlgorithm,
         pickedByAuto: joinAlgorithm === auto,
-        task: { kind: 'tessera', dataDir, entityRows, joinAlgorithm, chunkRows: DEFAULT_CHUNK_ROWS },
+        task: { kind: 'tessera', dataDir, entityRows, plan: joinAlgorithm, chunkRows: DEFAULT_CHUNK_ROWS },
       })),
     ];
   });

@@ -12,7 +12,7 @@ import {
   tableName,
 } from '../../packages/offline/src/index.js';
 import { runHistorical } from '../../packages/offline/src/historical/run.js';
-import type { JoinAlgorithm } from '../../packages/offline/src/historical/run.js';
+import type { HistoricalPlan } from '../../packages/offline/src/historical/run.js';
 import {
   DATABASE,
   JOIN_KEY,
@@ -32,7 +32,7 @@ export type ChildTask =
       readonly kind: 'tessera';
       readonly dataDir: string;
       readonly entityRows: number;
-      readonly joinAlgorithm: 'auto' | JoinAlgorithm;
+      readonly plan: 'auto' | HistoricalPlan;
       readonly chunkRows: number;
     };
 
@@ -169,7 +169,7 @@ async function tessera(executor: ChdbExecutor, task: Extract<ChildTask, { kind: 
       chunkRows: task.chunkRows,
       format: 'arrow',
     },
-    { joinAlgorithm: task.joinAlgorithm },
+    { plan: task.plan },
   );
   for await (const chunk of chunks) {
     if (chunk.arrowIpc === undefined) throw new Error('an arrow chunk without arrowIpc');

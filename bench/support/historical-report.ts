@@ -31,7 +31,7 @@ export interface CaseResult {
   readonly entityRows: number;
   readonly contender: Contender;
   /** ClickHouse's default for the plain query; Tessera's option for runHistorical. */
-  readonly joinAlgorithm: 'hash (ClickHouse default)' | 'hash' | 'full_sorting_merge';
+  readonly joinAlgorithm: 'hash (ClickHouse default)' | 'hash' | 'full_sorting_merge' | 'key_ranges';
   /** Whether `auto` (the default) picks this algorithm at this size. */
   readonly pickedByAuto: boolean;
   readonly runs: readonly RunResult[];

@@ -7,6 +7,7 @@
  * that entity timestamps often equal event timestamps; duplicate (keys, event_ts) rows written
  * with different created_ts, in any order (late and out-of-order events); entity rows before
  * the first event, beyond the TTL, for entities with no rows; nulls in every type; embeddings.
+ * Each dataset runs one of the plans (hash, full_sorting_merge, key ranges of 1–12 rows).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
   type OracleFeatureRow,
   type OracleView,
 } from './support/oracle.js';
+import type { HistoricalOptions } from '../src/historical/run.js';
 import {
   collect,
   concatColumns,
@@ -115,6 +117,13 @@ const datasetArb = fc.record({
   ttls: fc.tuple(fc.constantFrom(0, 2, 5), fc.constantFrom(0, 3), fc.constantFrom(0, 1, 4)),
   cases: fc.array(subCaseArb, { minLength: 5, maxLength: 25 }),
   chunkRows: fc.integer({ min: 1, max: 64 }),
+  // Every plan must give the oracle's answer; key ranges with parts down to one entity row, so
+  // that part edges fall between equal keys, inside composite keys and on each group's own key.
+  options: fc.oneof(
+    fc.constant<HistoricalOptions>({}),
+    fc.constant<HistoricalOptions>({ plan: 'full_sorting_merge' }),
+    fc.integer({ min: 1, max: 12 }).map((partRows): HistoricalOptions => ({ plan: 'key_ranges', partRows })),
+  ),
 });
 
 describe('GetHistorical against the oracle', () => {
@@ -129,7 +138,7 @@ describe('GetHistorical against the oracle', () => {
     let subCases = 0;
     let entityRows = 0;
     await fc.assert(
-      fc.asyncProperty(datasetArb, async ({ ttls, cases, chunkRows }) => {
+      fc.asyncProperty(datasetArb, async ({ ttls, cases, chunkRows, options }) => {
         const vs = views(ttls);
         await truncate(engine, vs);
         const userOf = (c: number, u: number): bigint => BigInt(c) * 1_000_003n - 7n + BigInt(u);
@@ -175,20 +184,24 @@ describe('GetHistorical against the oracle', () => {
         for (const [slot, v] of vs.entries()) await insertRows(engine, v, oracleViews[slot]?.rows ?? []);
 
         const labels = entities.map((_, i) => (i % 7 === 0 ? null : i / 3));
-        const chunks = await collect(engine, {
-          entities: {
-            kind: 'rows',
-            keys: new Map([
-              ['user_id', entities.map((e) => e.keys.get('user_id') as JoinKeyValue)],
-              ['merchant', entities.map((e) => e.keys.get('merchant') as JoinKeyValue)],
-            ]),
-            eventTsMillis: entities.map((e) => e.eventTsMillis),
-            passthrough: [{ name: 'label', type: 'double', values: labels }],
+        const chunks = await collect(
+          engine,
+          {
+            entities: {
+              kind: 'rows',
+              keys: new Map([
+                ['user_id', entities.map((e) => e.keys.get('user_id') as JoinKeyValue)],
+                ['merchant', entities.map((e) => e.keys.get('merchant') as JoinKeyValue)],
+              ]),
+              eventTsMillis: entities.map((e) => e.eventTsMillis),
+              passthrough: [{ name: 'label', type: 'double', values: labels }],
+            },
+            features: resolvedAll(vs),
+            chunkRows,
+            format: 'columns',
           },
-          features: resolvedAll(vs),
-          chunkRows,
-          format: 'columns',
-        });
+          options,
+        );
         // Chunks: consecutive, exactly chunkRows each but the last.
         let next = 0;
         chunks.forEach((chunk, i) => {

@@ -222,6 +222,14 @@ describe('GetHistorical', () => {
     }
   });
 
+  it('rejects a part size that is not a positive integer before touching ClickHouse', async () => {
+    for (const partRows of [0, -1, 1.5, Number.NaN]) {
+      const error = await errorOf(collect(engine, request(inline([1n], [T0])), { plan: 'key_ranges', partRows }));
+      expect(isTesseraError(error) && error.code).toBe('INVALID_ARGUMENT');
+      expect((error as Error).message).toContain(`partRows must be a positive integer, got ${String(partRows)}`);
+    }
+  });
+
   it('returns one empty chunk with the columns for no entity rows', async () => {
     const chunks = await collect(engine, request(inline([], [])));
     expect(chunks).toHaveLength(1);
@@ -258,6 +266,15 @@ describe('GetHistorical', () => {
       collect(engine, request({ kind: 'sql', sql }, { deadlineMillis: Date.now() + 5, chunkRows: 1000 })),
     );
     expect(isTesseraError(late) && late.code).toBe('DEADLINE_EXCEEDED');
+    // A deadline that passes while the key-range plan runs its parts (100k parts of one key).
+    const manyKeys = 'SELECT toInt64(number) AS user_id, now64(3) AS event_ts FROM numbers(100000)';
+    const parted = await errorOf(
+      collect(engine, request({ kind: 'sql', sql: manyKeys }, { deadlineMillis: Date.now() + 1500 }), {
+        plan: 'key_ranges',
+        partRows: 1,
+      }),
+    );
+    expect(isTesseraError(parted) && parted.code).toBe('DEADLINE_EXCEEDED');
     const past = await errorOf(collect(engine, request(inline([1n], [T0]), { deadlineMillis: Date.now() - 1 })));
     expect(isTesseraError(past) && past.code).toBe('DEADLINE_EXCEEDED');
 

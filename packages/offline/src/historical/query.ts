@@ -60,20 +60,47 @@ function featureColumnNames(features: ResolvedFeatures): string[][] {
   });
 }
 
-export function buildHistoricalQuery(
+/** One requested view version in the join: where its features go and how it is joined. */
+export interface ViewJoin {
+  readonly slot: number;
+  /** The view's first join key (its tables' sorting-key prefix), quoted, and that key's entity table column. */
+  readonly firstKey: string;
+  readonly firstKeyColumn: string;
+  /** Output positions of its features (lists: value and flag). */
+  readonly positions: readonly number[];
+  /**
+   * The ASOF LEFT JOIN clause of this view for entity rows `e` read from `source` (a table or a
+   * parenthesised SELECT): the view is pruned to `source`'s keys and time range, and to `extra`
+   * conditions on its own columns.
+   */
+  join(source: string, extra?: readonly string[]): string;
+}
+
+/** Every output expression (by position, `e` = the entity rows) and every view's join. */
+export interface HistoricalLayout {
+  /** SQL expression of each output position; position 0 is the row id. */
+  readonly expressions: readonly string[];
+  readonly columns: readonly OutputColumn[];
+  /** Positions computed from the entity rows alone: the row id and the entity columns. */
+  readonly entityPositions: readonly number[];
+  /** The entity table's columns that the expressions and joins read (MATERIALIZED ones included). */
+  readonly entityColumns: readonly string[];
+  readonly views: readonly ViewJoin[];
+}
+
+export const ENTITY_ALIAS = 'e';
+
+export function historicalLayout(
   database: string,
-  entityTable: string,
   entities: EntityTable,
   features: ResolvedFeatures,
-  joinAlgorithm: JoinAlgorithm,
-): HistoricalQuery {
-  const e = 'e';
-  const select: string[] = [`${e}.${ROW_ID_COLUMN} AS c0`];
+): HistoricalLayout {
+  const e = ENTITY_ALIAS;
+  const expressions: string[] = [`${e}.${ROW_ID_COLUMN}`];
   const columns: OutputColumn[] = [];
   const next = (expression: string): number => {
-    const index = select.length;
-    select.push(`${expression} AS c${index}`);
-    return index;
+    expressions.push(expression);
+    return expressions.length - 1;
   };
   for (const column of entities.columns) {
     const expression = column.hex === true ? `unhex(${e}.${column.column})` : `${e}.${column.column}`;
@@ -86,9 +113,9 @@ export function buildHistoricalQuery(
       ...(flag === undefined ? {} : { nullFlagIndex: flag }),
     });
   }
+  const entityPositions = expressions.map((_, i) => i);
   const names = featureColumnNames(features);
-  const joins: string[] = [];
-  features.views.forEach((rv, slot) => {
+  const views: ViewJoin[] = features.views.map((rv, slot) => {
     const view = rv.view;
     const alias = `v${slot}`;
     const keys = view.joinKeys.map((key) => {
@@ -101,6 +128,7 @@ export function buildHistoricalQuery(
     const ttl = view.ttlSeconds > 0 ? Math.floor(view.ttlSeconds) : 0;
     const fresh = ttl > 0 ? `${alias}.__ts >= ${e}.${EVENT_TS} - toIntervalSecond(${ttl})` : `isNotNull(${alias}.__ts)`;
     const wanted: string[] = [];
+    const positions: number[] = [];
     rv.featureIndexes.forEach((featureIndex, i) => {
       const feature = view.features[featureIndex];
       if (feature === undefined)
@@ -113,28 +141,36 @@ export function buildHistoricalQuery(
         wanted.push(flagName);
         const index = next(`if(${fresh}, ${alias}.${quoted}, [])`);
         const flag = next(`toUInt8(ifNull(if(${fresh}, ${alias}.${flagName}, 1), 1))`);
+        positions.push(index, flag);
         columns.push({ name, type: feature.type, index, nullFlagIndex: flag });
       } else {
         const index = ttl > 0 ? next(`if(${fresh}, ${alias}.${quoted}, NULL)`) : next(`${alias}.${quoted}`);
+        positions.push(index);
         columns.push({ name, type: feature.type, index });
       }
     });
     const keyList = keys.map((k) => k.name).join(', ');
     const entityKeyList = keys.map((k) => k.column).join(', ');
-    const conditions = [
-      `(${keyList}) IN (SELECT ${entityKeyList} FROM ${entityTable})`,
-      `${quoteIdentifier(EVENT_TS)} <= (SELECT max(${EVENT_TS}) FROM ${entityTable})`,
-    ];
-    if (ttl > 0) {
-      conditions.push(
-        `${quoteIdentifier(EVENT_TS)} >= (SELECT min(${EVENT_TS}) FROM ${entityTable}) - toIntervalSecond(${ttl})`,
-      );
-    }
-    const right =
-      `(SELECT ${keyList}, ${quoteIdentifier(EVENT_TS)} AS __ts${wanted.length > 0 ? `, ${[...new Set(wanted)].join(', ')}` : ''} ` +
-      `FROM ${qualifiedName(database, tableName(view))} FINAL WHERE ${conditions.join(' AND ')})`;
-    const on = [...keys.map((k) => `${e}.${k.column} = ${alias}.${k.name}`), `${e}.${EVENT_TS} >= ${alias}.__ts`];
-    joins.push(`ASOF LEFT JOIN ${right} AS ${alias} ON ${on.join(' AND ')}`);
+    const first = keys[0];
+    if (first === undefined) throw new TesseraError('INTERNAL', `view ${view.name} has no join key`);
+    const join = (source: string, extra: readonly string[] = []): string => {
+      const conditions = [
+        ...extra,
+        `(${keyList}) IN (SELECT ${entityKeyList} FROM ${source})`,
+        `${quoteIdentifier(EVENT_TS)} <= (SELECT max(${EVENT_TS}) FROM ${source})`,
+      ];
+      if (ttl > 0) {
+        conditions.push(
+          `${quoteIdentifier(EVENT_TS)} >= (SELECT min(${EVENT_TS}) FROM ${source}) - toIntervalSecond(${ttl})`,
+        );
+      }
+      const right =
+        `(SELECT ${keyList}, ${quoteIdentifier(EVENT_TS)} AS __ts${wanted.length > 0 ? `, ${[...new Set(wanted)].join(', ')}` : ''} ` +
+        `FROM ${qualifiedName(database, tableName(view))} FINAL WHERE ${conditions.join(' AND ')})`;
+      const on = [...keys.map((k) => `${e}.${k.column} = ${alias}.${k.name}`), `${e}.${EVENT_TS} >= ${alias}.__ts`];
+      return `ASOF LEFT JOIN ${right} AS ${alias} ON ${on.join(' AND ')}`;
+    };
+    return { slot, firstKey: first.name, firstKeyColumn: first.column, positions, join };
   });
   const seen = new Set<string>();
   for (const column of columns) {
@@ -146,6 +182,35 @@ export function buildHistoricalQuery(
     }
     seen.add(column.name);
   }
+  const entityColumns = [
+    ...new Set([
+      ROW_ID_COLUMN,
+      EVENT_TS,
+      ...entities.keyColumns.values(),
+      ...entities.columns.flatMap((c) => (c.nullFlagColumn === undefined ? [c.column] : [c.column, c.nullFlagColumn])),
+    ]),
+  ];
+  return { expressions, columns, entityPositions, entityColumns, views };
+}
+
+/** Settings of every query whose result leaves ClickHouse as Arrow. */
+export const ARROW_OUTPUT_SETTINGS = [
+  "output_format_arrow_compression_method = 'none'",
+  'output_format_arrow_string_as_string = 0',
+  'output_format_arrow_low_cardinality_as_dictionary = 0',
+] as const;
+
+/** The whole training set as one query over the entity table. */
+export function buildHistoricalQuery(
+  database: string,
+  entityTable: string,
+  entities: EntityTable,
+  features: ResolvedFeatures,
+  joinAlgorithm: JoinAlgorithm,
+): HistoricalQuery {
+  const layout = historicalLayout(database, entities, features);
+  const select = layout.expressions.map((expression, i) => `${expression} AS c${i}`);
+  const joins = layout.views.map((view) => view.join(entityTable));
   const settings = [
     'join_use_nulls = 1',
     `join_algorithm = '${joinAlgorithm}'`,
@@ -156,12 +221,10 @@ export function buildHistoricalQuery(
     // 1.54 GB, again at the same time, and made no difference at 100k.
     'read_in_order_use_buffering = 0',
     'max_block_size = 16384',
-    "output_format_arrow_compression_method = 'none'",
-    'output_format_arrow_string_as_string = 0',
-    'output_format_arrow_low_cardinality_as_dictionary = 0',
+    ...ARROW_OUTPUT_SETTINGS,
   ];
   const sql =
-    `SELECT ${select.join(', ')} FROM ${entityTable} AS ${e} ${joins.join(' ')} ` +
+    `SELECT ${select.join(', ')} FROM ${entityTable} AS ${ENTITY_ALIAS} ${joins.join(' ')} ` +
     `ORDER BY c0 SETTINGS ${settings.join(', ')}`;
-  return { sql, columns, resultWidth: select.length };
+  return { sql, columns: layout.columns, resultWidth: select.length };
 }

@@ -7,31 +7,47 @@
  * every feature of V is NULL. Output: the input rows in input order with their columns (join
  * keys, event_ts, passthrough), then `<view>__<feature>` per requested feature, in chunks.
  *
- * Steps: entity rows into a per-request table with a row id (entities.ts), one query ASOF
- * LEFT JOINing each pruned, deduplicated view (query.ts), streamed as ArrowStream and cut into
- * chunks in Node (arrow.ts). The per-request table is dropped however the stream ends.
+ * Steps: entity rows into a per-request table with a row id (entities.ts); one query ASOF
+ * LEFT JOINing each pruned, deduplicated view (query.ts), or for large requests the same join
+ * part by part over ranges of join key (key-ranges.ts); the result streamed as ArrowStream and
+ * cut into chunks in Node (arrow.ts). Per-request tables are dropped however the stream ends.
  */
 import { TesseraError, type HistoricalChunk, type HistoricalRequest, type JoinKeySpec } from '@tessera/core';
 import type { ClickHouseExecutor } from '../executor.js';
 import { qualifiedName } from '../ddl.js';
 import { decodeChunks } from './arrow.js';
 import { materializeEntitySql, uploadInlineRows, type EntityTable } from './entities.js';
-import { buildHistoricalQuery, type JoinAlgorithm } from './query.js';
+import { buildHistoricalQuery, historicalLayout, type JoinAlgorithm, type OutputColumn } from './query.js';
+import { DEFAULT_PART_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
 import { randomSuffix } from './sql-text.js';
 
 export type { JoinAlgorithm } from './query.js';
+export { DEFAULT_PART_ROWS } from './key-ranges.js';
 
 /**
- * Entity rows up to which the hash ASOF join is used; above, `full_sorting_merge`, which sorts and
- * merges instead of building every pruned view in memory. On the 10M-row bench (bench/README.md)
- * 100k entity rows already touch ~3M feature rows: hash needed 1.2 GB against 0.96 GB and was no
- * faster, and at 1M 5.7 GB against 2.2 GB. The better rule estimates the pruned view rows.
+ * Entity rows up to which one query with a hash ASOF join answers the request; above, the
+ * key-range plan (key-ranges.ts) joins part by part. On the 10M-row bench (bench/README.md) one
+ * hash join over 1M entity rows needed 5.7 GB and one merge join 15 s; by key ranges the same
+ * request took less time than either in about 1.2 GB.
  */
 export const HASH_JOIN_MAX_ENTITY_ROWS = 50_000;
 
+/**
+ * How a request is joined: one query with a `hash` or `full_sorting_merge` ASOF join, or
+ * `key_ranges` (parts of {@link HistoricalOptions.partRows} entity rows by join-key range).
+ */
+export type HistoricalPlan = JoinAlgorithm | 'key_ranges';
+
 export interface HistoricalOptions {
-  /** `auto` (default): hash up to {@link HASH_JOIN_MAX_ENTITY_ROWS} entity rows, else full_sorting_merge. */
-  readonly joinAlgorithm?: 'auto' | JoinAlgorithm;
+  /** `auto` (default): hash up to {@link HASH_JOIN_MAX_ENTITY_ROWS} entity rows, else key_ranges. */
+  readonly plan?: 'auto' | HistoricalPlan;
+  /** Entity rows per part of the key-range plan ({@link DEFAULT_PART_ROWS} unless given). */
+  readonly partRows?: number;
+}
+
+function planOf(options: HistoricalOptions, rowCount: number): HistoricalPlan {
+  if (options.plan !== undefined && options.plan !== 'auto') return rowCount === 0 ? 'hash' : options.plan;
+  return rowCount <= HASH_JOIN_MAX_ENTITY_ROWS ? 'hash' : 'key_ranges';
 }
 
 function requiredKeysOf(request: HistoricalRequest): JoinKeySpec[] {
@@ -94,6 +110,10 @@ export async function* runHistorical(
       `chunkRows must be a positive integer, got ${String(request.chunkRows)}`,
     );
   }
+  const { partRows } = options;
+  if (partRows !== undefined && (!Number.isSafeInteger(partRows) || partRows < 1)) {
+    throw new TesseraError('INVALID_ARGUMENT', `partRows must be a positive integer, got ${String(partRows)}`);
+  }
   if (request.features.views.length === 0) {
     throw new TesseraError('INVALID_ARGUMENT', 'no features requested');
   }
@@ -102,6 +122,7 @@ export async function* runHistorical(
   const tableId = `tmp_historical_${randomSuffix()}`;
   const table = qualifiedName(database, tableId);
   let created = false;
+  let stageTables: string[] = [];
   try {
     let entities: EntityTable;
     created = true; // the table may exist even when its creation call failed half-way
@@ -117,21 +138,29 @@ export async function* runHistorical(
     } else {
       entities = await materializeEntitySql(executor, table, request.entities.sql, requiredKeys, signal);
     }
-    const algorithm =
-      options.joinAlgorithm === undefined || options.joinAlgorithm === 'auto'
-        ? entities.rowCount <= HASH_JOIN_MAX_ENTITY_ROWS
-          ? 'hash'
-          : 'full_sorting_merge'
-        : options.joinAlgorithm;
-    const query = buildHistoricalQuery(database, table, entities, request.features, algorithm);
-    const source = executor.queryStream(query.sql, undefined, { format: 'ArrowStream', signal });
-    for await (const chunk of decodeChunks(
-      source,
-      query.columns,
-      entities.rowCount,
-      request.chunkRows,
-      request.format,
-    )) {
+    const plan = planOf(options, entities.rowCount);
+    let source: AsyncIterable<Uint8Array>;
+    let columns: readonly OutputColumn[];
+    if (plan === 'key_ranges') {
+      const layout = historicalLayout(database, entities, request.features);
+      const name = tableNamer(database, tableId);
+      stageTables = keyRangeTables(name, layout);
+      columns = layout.columns;
+      ({ stream: source } = await runKeyRanges(
+        executor,
+        table,
+        entities.rowCount,
+        name,
+        layout,
+        options.partRows ?? DEFAULT_PART_ROWS,
+        signal,
+      ));
+    } else {
+      const query = buildHistoricalQuery(database, table, entities, request.features, plan);
+      columns = query.columns;
+      source = executor.queryStream(query.sql, undefined, { format: 'ArrowStream', signal });
+    }
+    for await (const chunk of decodeChunks(source, columns, entities.rowCount, request.chunkRows, request.format)) {
       if (signal.aborted) throw aborted(signal, request);
       yield chunk.arrowIpc === undefined
         ? { firstRow: chunk.firstRow, rowCount: chunk.rowCount, columns: chunk.columns ?? [] }
@@ -143,6 +172,8 @@ export async function* runHistorical(
     }
     throw error;
   } finally {
-    if (created) await executor.command(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    for (const name of created ? [table, ...stageTables] : []) {
+      await executor.command(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
+    }
   }
 }
