@@ -31,15 +31,12 @@ import {
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import { pipelinedHmget } from './support/raw-hmget.js';
 import { startServerProcess } from './support/server-process.js';
+import { GHZ, K6 } from './support/load-tools.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
 const execFileAsync = promisify(execFile);
 
-/** ghz, pinned: v0.120.0 builds with Go 1.26 in ~40 s. */
-export const GHZ = { modulePath: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0', binName: 'ghz' } as const;
-/** k6, pinned: v1.8.0 builds with Go 1.26 in ~90 s. */
-export const K6 = { modulePath: 'go.k6.io/k6', version: 'v1.8.0', binName: 'k6' } as const;
 const K6_SCRIPT = join(REPO_ROOT, 'bench/k6/online-read.js');
 
 interface Shape {

@@ -35,6 +35,18 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     description: 'WriteStream throughput through write-behind and the offline lag, against HSET + chDB insert',
     minutes: 2,
   },
+  mixed: {
+    script: 'bench/mixed.ts',
+    description:
+      '90 % reads / 10 % writes at 1,000 requests/s for 5 minutes, cluster mode: latency and memory over time',
+    minutes: 6,
+  },
+  'mixed-embedded': {
+    script: 'bench/mixed.ts',
+    description: 'the same mixed load against the embedded server (LMDB + outbox), 2 minutes',
+    minutes: 3,
+    args: ['--mode', 'embedded', '--minutes', '2'],
+  },
   historical: {
     script: 'bench/historical.ts',
     description:

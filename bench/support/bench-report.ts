@@ -2,6 +2,7 @@
 // scenario and SVG charts (hand-drawn: no chart dependency for a few bars and lines).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Segment } from './mixed-result.js';
 
 interface Series {
   readonly name: string;
@@ -172,6 +173,13 @@ interface HistoricalCase {
   summary: { medianMillis: number; peakRssMaxBytes: number; rowsPerSecond: number } | null;
 }
 
+interface MixedResult {
+  config: { rate: number; segments: number; segmentSeconds: number; readEntities: number; features: number };
+  readsAlone?: { p99Millis: number };
+  segments: Segment[];
+  summary: { readP99SpreadAcrossSegments: number; serverRssGrowthBytes: number; errors: number; dropped: number };
+}
+
 /** Writes `report-<time>.md` and the charts into `dir` from the newest results there. */
 export async function writeReport(dir: string): Promise<{ markdown: string; markdownFile: string; charts: string[] }> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -315,6 +323,40 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       ),
     );
     sections.push('', `![historical](${file})`, '');
+  }
+
+  for (const mode of ['cluster', 'embedded'] as const) {
+    const mixed = await newest(dir, `mixed-${mode}-`);
+    if (!mixed) continue;
+    const m = mixed.data as MixedResult;
+    sections.push(`## Mixed 90 % reads / 10 % writes, ${mode} — \`${mixed.file}\``, '');
+    sections.push(
+      `${m.config.rate} requests/s for ${(m.config.segments * m.config.segmentSeconds) / 60} min in ${m.config.segments} segments; ` +
+        `reads of ${m.config.readEntities} entities × ${m.config.features} features alone at the same read rate: p99 ` +
+        `${m.readsAlone?.p99Millis.toFixed(2) ?? '—'} ms. Read p99 spread across segments ${m.summary.readP99SpreadAcrossSegments.toFixed(2)}×, ` +
+        `server RSS growth ${(m.summary.serverRssGrowthBytes / 1e6).toFixed(0)} MB, errors ${m.summary.errors}, dropped ${m.summary.dropped}.`,
+      '',
+    );
+    sections.push(
+      '| segment | reads/s | read p50 / p99 ms | writes/s | write p50 / p99 ms | server RSS MB | server cores |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const seg of m.segments) {
+      sections.push(
+        `| ${seg.index + 1} | ${formatNumber(seg.reads.rps)} | ${seg.reads.p50Millis.toFixed(2)} / ${seg.reads.p99Millis.toFixed(2)} | ` +
+          `${formatNumber(seg.writes.rps)} | ${seg.writes.p50Millis.toFixed(2)} / ${seg.writes.p99Millis.toFixed(2)} | ` +
+          `${(seg.server.rssBytes / 1e6).toFixed(0)} | ${seg.server.cpuCores.toFixed(2)} |`,
+      );
+    }
+    const minutes = (i: number): number => ((i + 1) * m.config.segmentSeconds) / 60;
+    const file = await chart(
+      `mixed-${mode}`,
+      lineChart(`Mixed load (${mode}): p99 per segment`, 'minutes', 'p99 ms', [
+        { name: 'read p99', points: m.segments.map((seg) => [minutes(seg.index), seg.reads.p99Millis] as const) },
+        { name: 'write p99', points: m.segments.map((seg) => [minutes(seg.index), seg.writes.p99Millis] as const) },
+      ]),
+    );
+    sections.push('', `![mixed ${mode}](${file})`, '');
   }
 
   const markdown = sections.join('\n');
