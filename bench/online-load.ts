@@ -1,7 +1,9 @@
-// Online read load with ghz against a `tessera serve --redis-cluster` child process: closed-loop
-// maximum throughput and fixed-rate (open-loop) latency at fractions of it, to find the knee; and the
-// same lookups as pipelined HMGET per master from this process, closed-loop, as the raw baseline in
-// the same run. Server CPU and peak RSS from /proc. See bench/README.md.
+// Online read load with ghz against a `tessera serve` child process, in cluster mode (6-node Redis
+// Cluster) or embedded (LMDB): closed-loop maximum throughput and fixed-rate (open-loop) latency at
+// fractions of it, to find the knee; and the same lookups straight from the engine in this process,
+// closed-loop, as the raw baseline in the same run — pipelined HMGET per master (cluster), a loop of
+// LMDB gets on the server's own environment (embedded). Server CPU and peak RSS from /proc. See
+// bench/README.md.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { entityKey, viewField } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
+import { LmdbOnlineStore } from '@tessera/online';
 import { ensureGoTool } from '../test/infra/go-tools.js';
 import { startRedisCluster } from '../test/infra/redis-cluster.js';
 import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
@@ -262,9 +265,12 @@ async function topSelfTime(profileDir: string): Promise<{ function: string; perc
     .map(([fn, hits]) => ({ function: fn, percent: (100 * hits) / Math.max(all, 1) }));
 }
 
-/** The raw baseline: `concurrency` loops of pipelined HMGET (one field per key) for `seconds`. */
+/** Reads one field of each key straight from the engine. */
+type RawRead = (keys: readonly string[], field: string) => Promise<void>;
+
+/** The raw baseline: `concurrency` loops of `read` (one field per key) for `seconds`. */
 async function rawClosedLoop(
-  cluster: Cluster,
+  read: RawRead,
   keySets: readonly string[][],
   field: string,
   concurrency: number,
@@ -279,7 +285,7 @@ async function rawClosedLoop(
       while (performance.now() < deadline) {
         const keys = keySets[next++ % keySets.length] as string[];
         const t = performance.now();
-        await pipelinedHmget(cluster, keys, field);
+        await read(keys, field);
         latencies.push(performance.now() - t);
       }
     }),
@@ -304,9 +310,14 @@ async function main(): Promise<void> {
       smoke: { type: 'boolean', default: false },
       out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
       'redis-cluster': { type: 'string' },
+      mode: { type: 'string', default: 'cluster' },
       profile: { type: 'boolean', default: false },
     },
   });
+  if (values.mode !== 'cluster' && values.mode !== 'embedded') {
+    throw new Error(`--mode: cluster or embedded, got "${values.mode}"`);
+  }
+  const mode: 'cluster' | 'embedded' = values.mode;
   const config = values.smoke ? SMOKE : FULL;
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
@@ -317,20 +328,31 @@ async function main(): Promise<void> {
   try {
     const ghzBin = await ensureGoTool(GHZ.modulePath, GHZ.version, GHZ.binName);
     const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
-    let nodes: RedisNodeAddress[] | undefined = values['redis-cluster']?.split(',').map((item) => {
-      const [host, port] = item.split(':');
-      return { host: host ?? '127.0.0.1', port: Number(port) };
-    });
-    if (!nodes) {
-      const handle = await startRedisCluster();
-      cleanup.add(() => handle.stop());
-      nodes = [...handle.nodes];
+    const keyPrefix = mode === 'cluster' ? `load-${process.pid}-${startedAt.getTime().toString(36)}:` : '';
+    let nodes: RedisNodeAddress[] | undefined;
+    let serverArgs: string[];
+    let dataDir: string | undefined;
+    if (mode === 'cluster') {
+      nodes = values['redis-cluster']?.split(',').map((item) => {
+        const [host, port] = item.split(':');
+        return { host: host ?? '127.0.0.1', port: Number(port) };
+      });
+      if (!nodes) {
+        const handle = await startRedisCluster();
+        cleanup.add(() => handle.stop());
+        nodes = [...handle.nodes];
+      }
+      serverArgs = ['--redis-cluster', nodes.map((n) => `${n.host}:${n.port}`).join(','), '--key-prefix', keyPrefix];
+    } else {
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-load-lmdb-'));
+      cleanup.add(() => rm(dir, { recursive: true, force: true }));
+      dataDir = dir;
+      serverArgs = ['--data-dir', dir];
     }
-    const keyPrefix = `load-${process.pid}-${startedAt.getTime().toString(36)}:`;
     const profileDir = values.profile ? await mkdtemp(join(tmpdir(), 'tessera-load-prof-')) : undefined;
     const server = await startServerProcess(
       CLI_BIN,
-      ['--redis-cluster', nodes.map((n) => `${n.host}:${n.port}`).join(','), '--key-prefix', keyPrefix],
+      serverArgs,
       profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
     );
     cleanup.add(() => server.stop());
@@ -348,19 +370,32 @@ async function main(): Promise<void> {
     await client.apply(benchDefinitions(featureCounts), { author: 'bench' });
     const ids = populationIds(config.population);
     await writeViews(client, ids, featureCounts, 1_000);
-    const cluster = new Cluster(nodes.map(({ host, port }) => ({ host, port })));
-    cleanup.add(() => cluster.quit().then(() => undefined));
-    await new Promise<void>((resolve, reject) => {
-      cluster.once('ready', () => resolve());
-      cluster.once('error', reject);
-    });
-
-    redisCeiling = await redisBenchmark(
-      nodes[0] as RedisNodeAddress,
-      config.concurrency,
-      values.smoke ? 2_000 : 200_000,
-    );
-    console.error(`bench: redis-benchmark GET ceiling ${Math.round(redisCeiling)} req/s`);
+    let rawRead: RawRead;
+    if (nodes !== undefined) {
+      const cluster = new Cluster(nodes.map(({ host, port }) => ({ host, port })));
+      cleanup.add(() => cluster.quit().then(() => undefined));
+      await new Promise<void>((resolve, reject) => {
+        cluster.once('ready', () => resolve());
+        cluster.once('error', reject);
+      });
+      rawRead = async (keys, field) => {
+        await pipelinedHmget(cluster, keys, field);
+      };
+      redisCeiling = await redisBenchmark(
+        nodes[0] as RedisNodeAddress,
+        config.concurrency,
+        values.smoke ? 2_000 : 200_000,
+      );
+      console.error(`bench: redis-benchmark GET ceiling ${Math.round(redisCeiling)} req/s`);
+    } else {
+      // The server's own LMDB environment, opened a second time from this process (LMDB allows
+      // several processes on one environment): the store's read is a loop of synchronous gets.
+      const store = new LmdbOnlineStore({ path: join(dataDir as string, 'online'), sweepIntervalMillis: 0 });
+      cleanup.add(() => store.close());
+      rawRead = async (keys, field) => {
+        await store.read(keys.map((key) => ({ key, fields: [field] })));
+      };
+    }
     for (const shape of config.shapes) {
       const random = seededRandom(RANDOM_SEED + shape.entities * 1_000 + shape.features);
       const [batch] = requestBatches(ids, shape.entities, 1, random);
@@ -388,7 +423,7 @@ async function main(): Promise<void> {
       const keySets = requestBatches(ids, shape.entities, 256, random).map((set) =>
         set.map((k) => keyPrefix + entityKey([ENTITY], [k])),
       );
-      const raw = await rawClosedLoop(cluster, keySets, viewField(id, 1), config.concurrency, config.closedSeconds);
+      const raw = await rawClosedLoop(rawRead, keySets, viewField(id, 1), config.concurrency, config.closedSeconds);
       const result = {
         id: `${shape.entities}x${shape.features}`,
         ...shape,
@@ -411,6 +446,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command: ['tsx', 'bench/online-load.ts', ...process.argv.slice(2)].join(' '),
+    mode,
     machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version, k6: K6.version }),
     git: gitState(REPO_ROOT),
     config,
@@ -419,7 +455,7 @@ async function main(): Promise<void> {
     ...(profile === undefined ? {} : { serverProfileTopSelfTime: profile }),
   };
   await mkdir(values.out, { recursive: true });
-  const file = join(values.out, `online-load-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = join(values.out, `online-load-${mode}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, JSON.stringify(report, null, 2) + '\n');
   if (profile !== undefined) {
     console.log('Server CPU profile, top self time:');

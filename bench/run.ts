@@ -27,8 +27,15 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   },
   'online-load': {
     script: 'bench/online-load.ts',
+    args: ['--mode', 'cluster'],
     description: 'ghz closed-loop throughput and fixed-rate latency (the knee), against raw HMGET loops',
     minutes: 6,
+  },
+  'online-load-embedded': {
+    script: 'bench/online-load.ts',
+    args: ['--mode', 'embedded'],
+    description: 'the same load against the embedded server (LMDB), against raw LMDB gets',
+    minutes: 5,
   },
   write: {
     script: 'bench/write-throughput.ts',

@@ -23,36 +23,43 @@ describe('npm run bench -- online-load --smoke', () => {
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
-  it('loads the server with ghz and raw loops, then writes the report and its charts', async () => {
+  it('loads the server in both modes with ghz and raw loops, then writes the report and its charts', async () => {
     outDir = await mkdtemp(join(tmpdir(), 'tessera-load-smoke-'));
     const nodes = inject('redisCluster')
       .nodes.map((node) => `${node.host}:${node.port}`)
       .join(',');
-    await execFileAsync(
-      join(REPO_ROOT, 'node_modules/.bin/tsx'),
-      ['bench/online-load.ts', '--smoke', '--out', outDir, '--redis-cluster', nodes],
-      { cwd: REPO_ROOT, timeout: 600_000 },
-    );
+    for (const mode of ['cluster', 'embedded']) {
+      await execFileAsync(
+        join(REPO_ROOT, 'node_modules/.bin/tsx'),
+        ['bench/online-load.ts', '--smoke', '--mode', mode, '--out', outDir, '--redis-cluster', nodes],
+        { cwd: REPO_ROOT, timeout: 600_000 },
+      );
+    }
     const { stdout } = await execFileAsync(
       join(REPO_ROOT, 'node_modules/.bin/tsx'),
       ['bench/run.ts', '--report-only', '--out', outDir],
       { cwd: REPO_ROOT, timeout: 60_000 },
     );
     const files = await readdir(outDir);
-    const result = files.find((name) => /^online-load-.*\.json$/.test(name));
-    expect(result).toBeDefined();
-    const report = JSON.parse(await readFile(join(outDir, result as string), 'utf8')) as {
-      redisBenchmarkGetPerSecond: number;
-      cases: { id: string; closed: Figures; open: (Figures & { targetRps: number })[]; raw: Figures }[];
-    };
-    expect(report.redisBenchmarkGetPerSecond).toBeGreaterThan(0);
-    const [shape] = report.cases;
-    expect(shape?.closed.requests).toBeGreaterThan(0);
-    expect(shape?.closed.errors).toBe(0);
-    expect(shape?.open.length).toBeGreaterThan(0);
-    expect(shape?.raw.requests).toBeGreaterThan(0);
-    expect(stdout).toContain('## Online read load (ghz)');
-    expect(files.filter((name) => /^chart-online-load-.*\.svg$/.test(name))).toHaveLength(2);
+    for (const mode of ['cluster', 'embedded']) {
+      const result = files.find((name) => name.startsWith(`online-load-${mode}-`) && name.endsWith('.json'));
+      expect(result, mode).toBeDefined();
+      const report = JSON.parse(await readFile(join(outDir, result as string), 'utf8')) as {
+        mode: string;
+        redisBenchmarkGetPerSecond: number;
+        cases: { id: string; closed: Figures; open: (Figures & { targetRps: number })[]; raw: Figures }[];
+      };
+      expect(report.mode).toBe(mode);
+      // redis-benchmark is the cluster's ceiling; the embedded store has none.
+      if (mode === 'cluster') expect(report.redisBenchmarkGetPerSecond).toBeGreaterThan(0);
+      const [shape] = report.cases;
+      expect(shape?.closed.requests).toBeGreaterThan(0);
+      expect(shape?.closed.errors).toBe(0);
+      expect(shape?.open.length).toBeGreaterThan(0);
+      expect(shape?.raw.requests).toBeGreaterThan(0);
+      expect(stdout).toContain(`## Online read load (ghz), ${mode}`);
+    }
+    expect(files.filter((name) => /^chart-online-load-.*\.svg$/.test(name))).toHaveLength(4);
     expect(files.some((name) => /^report-.*\.md$/.test(name))).toBe(true);
   }, 660_000);
 });

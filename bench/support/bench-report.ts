@@ -192,10 +192,12 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     return file;
   };
 
-  const load = await newest(dir, 'online-load-');
-  if (load) {
+  for (const mode of ['cluster', 'embedded'] as const) {
+    const load = await newest(dir, `online-load-${mode}-`);
+    if (!load) continue;
     const cases = (load.data as { cases: LoadCase[] }).cases;
-    sections.push(`## Online read load (ghz) — \`${load.file}\``, '');
+    const rawName = mode === 'cluster' ? 'raw pipelined HMGET' : 'raw LMDB gets';
+    sections.push(`## Online read load (ghz), ${mode} — \`${load.file}\``, '');
     sections.push(
       '| shape | Tessera req/s | raw req/s | raw / Tessera | p50 / p99 ms (closed loop) | server cores | server peak RSS MB |',
     );
@@ -207,21 +209,21 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       );
     }
     const throughput = await chart(
-      'online-load-throughput',
+      `online-load-${mode}-throughput`,
       barChart(
-        'Closed-loop throughput: Tessera (ghz) vs raw HMGET',
+        `Closed-loop throughput (${mode}): Tessera (ghz) vs ${rawName}`,
         'requests/s',
         cases.map((c) => c.id),
         [
           { name: 'Tessera', color: COLORS[0] as string, values: cases.map((c) => c.closed.rps) },
-          { name: 'raw pipelined HMGET', color: COLORS[1] as string, values: cases.map((c) => c.raw.rps) },
+          { name: rawName, color: COLORS[1] as string, values: cases.map((c) => c.raw.rps) },
         ],
       ),
     );
     const knee = await chart(
-      'online-load-knee',
+      `online-load-${mode}-knee`,
       lineChart(
-        'p99 latency against offered load (fixed rate)',
+        `p99 latency against offered load (fixed rate, ${mode})`,
         'offered requests/s',
         'p99 ms',
         cases.map((c) => ({ name: c.id, points: c.open.map((o) => [o.targetRps, o.p99Millis] as const) })),
