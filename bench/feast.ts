@@ -1,0 +1,587 @@
+// Tessera beside Feast on the same machine, data and Redis Cluster, in one run (see bench/README.md):
+// - data: bench/feast/feast_bench.py writes the Parquet files (a deterministic function of the row
+//   number), defines the same views for Feast (Redis online store in redis_cluster mode, DuckDB
+//   offline store) and runs `feast materialize`; Tessera's tables are filled from the same Parquet
+//   files (bench/support/feast-child.ts) and its online store gets the same latest rows;
+// - online, one call at a time from each SDK: Feast's Python `get_online_features` (in process,
+//   straight to Redis) and Tessera's TypeScript client (gRPC to `tessera serve --redis-cluster`);
+// - online, under load: k6 closed loop, the same virtual users and duration, against Feast's feature
+//   server (`feast serve`, HTTP) and Tessera's (gRPC);
+// - training sets: Feast's `get_historical_features(...).to_arrow()` and Tessera's GetHistorical
+//   (runHistorical on chDB, Arrow chunks) over the same entity rows; the training sets must agree on
+//   the NULL count and the sum of the first feature.
+// Feast is installed by this script into .cache/feast-venv (pinned in bench/feast/requirements.txt).
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { parseRepository, formatProblems } from '@tessera/core';
+import { toColumn, TesseraClient } from '@tessera/client';
+import { GetOnlineFeaturesRequest } from '@tessera/proto';
+import { ensureGoTool } from '../test/infra/go-tools.js';
+import { startRedisCluster, type RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { Cleanup } from './support/cleanup.js';
+import { gitState, loadAtStart, machineInfo } from './support/environment.js';
+import type { FeastChildResult, FeastChildTask } from './support/feast-child.js';
+import { FEAST_JOIN_KEY, feastViewsYaml, type FeastShape } from './support/feast-views.js';
+import { summarize } from './support/latency.js';
+import { K6 } from './support/load-tools.js';
+import { startServerProcess } from './support/server-process.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
+const FEAST_DIR = join(REPO_ROOT, 'bench/feast');
+const VENV = join(REPO_ROOT, '.cache/feast-venv');
+const K6_SCRIPT = join(REPO_ROOT, 'bench/k6/closed-loop.js');
+const execFileAsync = promisify(execFile);
+
+interface Config {
+  readonly entities: number;
+  readonly rowsPerView: number;
+  readonly shape: FeastShape;
+  /** `<entities>x<features>` of the online comparisons. */
+  readonly onlineShapes: readonly string[];
+  readonly sdkCalls: number;
+  readonly sdkMaxSeconds: number;
+  readonly warmup: number;
+  readonly serveVus: number;
+  readonly serveSeconds: number;
+  readonly entityRowCounts: readonly number[];
+}
+
+const FULL: Config = {
+  entities: 20_000,
+  rowsPerView: 200_000,
+  shape: { views: 3, features: 10, ttlDays: 3650 },
+  onlineShapes: ['1x10', '10x10', '100x10', '100x30'],
+  sdkCalls: 2_000,
+  sdkMaxSeconds: 10,
+  warmup: 50,
+  serveVus: 8,
+  serveSeconds: 10,
+  entityRowCounts: [10_000, 100_000],
+};
+const SMOKE: Config = {
+  entities: 200,
+  rowsPerView: 1_000,
+  shape: { views: 3, features: 10, ttlDays: 3650 },
+  onlineShapes: ['10x10'],
+  sdkCalls: 30,
+  sdkMaxSeconds: 2,
+  warmup: 5,
+  serveVus: 2,
+  serveSeconds: 2,
+  entityRowCounts: [500],
+};
+
+function log(message: string): void {
+  console.error(`bench: ${message}`);
+}
+
+/** The venv's Python with Feast installed: created, and reinstalled when requirements.txt changes. */
+async function ensureFeast(): Promise<string> {
+  const python = join(VENV, 'bin/python');
+  const requirements = join(FEAST_DIR, 'requirements.txt');
+  const digest = createHash('sha256').update(readFileSync(requirements)).digest('hex');
+  const stamp = join(VENV, '.tessera-requirements');
+  if (existsSync(python) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return python;
+  const started = performance.now();
+  log('installing Feast into .cache/feast-venv (pip, a few minutes the first time)');
+  await execFileAsync('python3', ['-m', 'venv', VENV], { timeout: 120_000 });
+  await execFileAsync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
+    timeout: 20 * 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  await writeFile(stamp, digest);
+  log(`Feast installed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return python;
+}
+
+/** Runs a feast_bench.py subcommand; its last stdout line is one JSON object. */
+async function feastBench<T>(python: string, args: readonly string[], timeoutMillis: number): Promise<T> {
+  const { stdout } = await execFileAsync(python, [join(FEAST_DIR, 'feast_bench.py'), ...args], {
+    cwd: REPO_ROOT,
+    timeout: timeoutMillis,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(last) as T;
+}
+
+async function feastChild(task: FeastChildTask): Promise<FeastChildResult> {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'bench/support/feast-child.ts'), JSON.stringify(task)],
+    { cwd: REPO_ROOT, timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (line === undefined) throw new Error(`feast-child printed no RESULT line:\n${stdout}`);
+  return JSON.parse(line.slice('RESULT '.length)) as FeastChildResult;
+}
+
+/** CPU seconds and RSS of a process and all its descendants (feast serve runs workers). */
+function treeUsage(root: number): { cpuSeconds: number; rssBytes: number } {
+  const parents = new Map<number, number>();
+  const stats = new Map<number, string[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(name), Number(fields[1]));
+      stats.set(Number(name), fields);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true;
+    return false;
+  };
+  let cpuSeconds = 0;
+  let rssBytes = 0;
+  for (const [pid, fields] of stats) {
+    if (!inTree(pid)) continue;
+    cpuSeconds += (Number(fields[11]) + Number(fields[12])) / 100;
+    rssBytes += Number(fields[21]) * 4096;
+  }
+  return { cpuSeconds, rssBytes };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+interface Shape {
+  readonly id: string;
+  readonly entities: number;
+  readonly features: number;
+}
+
+function parseShape(id: string): Shape {
+  const [entities, features] = id.split('x').map(Number);
+  return { id, entities: entities ?? 1, features: features ?? 10 };
+}
+
+/** Feature refs of a shape: fv_0's features first, then fv_1's, … (as feast_bench.py takes them). */
+function featureRefs(shape: Shape, config: Config): string[] {
+  return Array.from(
+    { length: shape.features },
+    (_, k) => `fv_${Math.floor(k / config.shape.features)}:f${k % config.shape.features}`,
+  );
+}
+
+/** Deterministic entity batches (a multiplicative hash of the call number). */
+function entityBatch(call: number, size: number, population: number): number[] {
+  return Array.from({ length: size }, (_, j) => Number((BigInt(call * size + j) * 2654435761n) % BigInt(population)));
+}
+
+interface LoopFigures {
+  readonly requests: number;
+  readonly errors: number;
+  readonly rps: number;
+  readonly p50Millis: number;
+  readonly p99Millis: number;
+  readonly maxMillis: number;
+  readonly serverCpuCores: number;
+  readonly serverRssBytes: number;
+}
+
+async function k6ClosedLoop(
+  bin: string,
+  protocol: 'grpc' | 'http',
+  target: string,
+  bodies: readonly unknown[],
+  vus: number,
+  seconds: number,
+  serverPid: number,
+): Promise<LoopFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-k6-feast-'));
+  try {
+    const summaryFile = join(dir, 'summary.json');
+    const before = treeUsage(serverPid);
+    const started = performance.now();
+    await execFileAsync(bin, ['run', '--quiet', '--no-usage-report', '--summary-export', summaryFile, K6_SCRIPT], {
+      env: {
+        ...process.env,
+        PROTOCOL: protocol,
+        TARGET: target,
+        BODIES: JSON.stringify(bodies),
+        VUS: String(vus),
+        DURATION: `${seconds}s`,
+        K6_NO_COLOR: 'true',
+      },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: (seconds + 90) * 1000,
+    });
+    const elapsed = (performance.now() - started) / 1000;
+    const after = treeUsage(serverPid);
+    const { metrics } = JSON.parse(await readFile(summaryFile, 'utf8')) as {
+      metrics: Record<string, Record<string, number> | undefined>;
+    };
+    const duration = metrics[protocol === 'grpc' ? 'grpc_req_duration' : 'http_req_duration'] ?? {};
+    const iterations = metrics['iterations'] ?? {};
+    return {
+      requests: iterations['count'] ?? 0,
+      errors: metrics['checks']?.['fails'] ?? 0,
+      rps: iterations['rate'] ?? 0,
+      p50Millis: duration['med'] ?? 0,
+      p99Millis: duration['p(99)'] ?? 0,
+      maxMillis: duration['max'] ?? 0,
+      serverCpuCores: (after.cpuSeconds - before.cpuSeconds) / elapsed,
+      serverRssBytes: after.rssBytes,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts `feast serve` (HTTP) on a free port and waits until it answers a request. */
+async function startFeastServe(
+  repo: string,
+  probe: unknown,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const feast = join(VENV, 'bin/feast');
+  const child = spawn(feast, ['-c', repo, 'serve', '-h', '127.0.0.1', '-p', String(port)], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, PATH: `${join(VENV, 'bin')}:${process.env.PATH ?? ''}` },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  child.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  const url = `http://127.0.0.1:${port}/get-online-features`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(-(child.pid as number), 'SIGTERM');
+    const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`feast serve exited (${child.exitCode}):\n${output}`);
+    try {
+      const response = await fetch(url, { method: 'POST', body: JSON.stringify(probe) });
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`feast serve did not answer within 120 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return { url, pid: child.pid as number, stop };
+}
+
+interface FeastOnline {
+  shapes: { shape: string; calls: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number }[];
+}
+interface FeastHistorical {
+  entityRows: number;
+  seconds: number;
+  rows: number;
+  nullsInFirstFeature: number;
+  peakRssBytes: number;
+  entitiesFile: string;
+  firstFeatureColumn: string;
+  firstFeatureSum?: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
+      'redis-cluster': { type: 'string' },
+    },
+  });
+  const config = values.smoke ? SMOKE : FULL;
+  const startedAt = new Date();
+  const loadAverageAtStart = loadAtStart();
+  const cleanup = new Cleanup();
+  const online: Record<string, unknown>[] = [];
+  const serve: Record<string, unknown>[] = [];
+  const historical: Record<string, unknown>[] = [];
+  let prepare: Record<string, unknown> = {};
+  let feastVersion = '';
+  try {
+    const python = await ensureFeast();
+    const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
+    let nodes: RedisNodeAddress[] | undefined = values['redis-cluster']?.split(',').map((item) => {
+      const [host, port] = item.split(':');
+      return { host: host ?? '127.0.0.1', port: Number(port) };
+    });
+    if (nodes === undefined) {
+      const redis = await startRedisCluster();
+      cleanup.add(() => redis.stop());
+      nodes = [...redis.nodes];
+    }
+    const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-feast-'));
+    cleanup.add(() => rm(dir, { recursive: true, force: true }));
+    const repo = join(dir, 'feast_repo');
+
+    // Data, Feast's repository, apply and materialize.
+    const prepared = await feastBench<{
+      rows: number;
+      prepareSeconds: number;
+      materializeSeconds: number;
+      feast: string;
+    }>(
+      python,
+      [
+        'prepare',
+        '--repo',
+        repo,
+        '--entities',
+        String(config.entities),
+        '--rows-per-view',
+        String(config.rowsPerView),
+        '--views',
+        String(config.shape.views),
+        '--features',
+        String(config.shape.features),
+        '--redis',
+        nodeList,
+        '--ttl-days',
+        String(config.shape.ttlDays),
+      ],
+      30 * 60_000,
+    );
+    feastVersion = prepared.feast;
+    log(`Feast ${prepared.feast}: ${prepared.rows} rows, materialize ${prepared.materializeSeconds.toFixed(1)} s`);
+    const parquetDir = join(repo, 'data');
+    const chdbDir = join(dir, 'chdb');
+    const loaded = await feastChild({ kind: 'load', dataDir: chdbDir, parquetDir, shape: config.shape });
+    log(`Tessera tables: ${loaded.rows} rows loaded in ${(loaded.millis / 1000).toFixed(1)} s`);
+    prepare = { feast: prepared, tessera: { rows: loaded.rows, loadSeconds: loaded.millis / 1000 } };
+    if (loaded.rows !== prepared.rows)
+      throw new Error(`Tessera loaded ${loaded.rows} rows, Feast wrote ${prepared.rows}`);
+
+    // Tessera's online store: the latest row of each entity, as feast materialize wrote it.
+    const keyPrefix = `feast-cmp-${process.pid}:`;
+    const server = await startServerProcess(CLI_BIN, ['--redis-cluster', nodeList, '--key-prefix', keyPrefix]);
+    cleanup.add(() => server.stop());
+    const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
+    cleanup.add(() => client.close());
+    const parsed = parseRepository([{ path: 'feast.yaml', text: feastViewsYaml(config.shape) }]);
+    if (!parsed.definitions || parsed.problems.length > 0) throw new Error(formatProblems(parsed.problems));
+    await client.apply(parsed.definitions, { author: 'bench' });
+    for (let i = 0; i < config.shape.views; i += 1) {
+      await execFileAsync(
+        process.execPath,
+        [
+          CLI_BIN,
+          '--server',
+          server.address,
+          'write',
+          `fv_${i}`,
+          join(parquetDir, `latest_${i}.parquet`),
+          '--target',
+          'online',
+        ],
+        { cwd: REPO_ROOT, timeout: 300_000 },
+      );
+    }
+
+    // Online, one call at a time, each SDK.
+    const shapes = config.onlineShapes.map(parseShape);
+    const feastSdk = await feastBench<FeastOnline>(
+      python,
+      [
+        'online',
+        '--repo',
+        repo,
+        '--entities',
+        String(config.entities),
+        '--shapes',
+        config.onlineShapes.join(','),
+        '--calls',
+        String(config.sdkCalls),
+        '--max-seconds',
+        String(config.sdkMaxSeconds),
+        '--warmup',
+        String(config.warmup),
+      ],
+      30 * 60_000,
+    );
+    for (const shape of shapes) {
+      const features = featureRefs(shape, config);
+      const latencies: number[] = [];
+      const deadline = performance.now() + config.sdkMaxSeconds * 1000;
+      for (let call = -config.warmup; call < config.sdkCalls && performance.now() < deadline; call += 1) {
+        const batch = entityBatch(call + config.warmup, shape.entities, config.entities).map(BigInt);
+        const started = performance.now();
+        await client.getOnlineFeatures({ features, entities: { [FEAST_JOIN_KEY]: batch } });
+        if (call >= 0) latencies.push(performance.now() - started);
+      }
+      const tessera = summarize(latencies);
+      const feast = feastSdk.shapes.find((s) => s.shape === shape.id);
+      const ratio = feast === undefined ? null : feast.p99Ms / Math.max(tessera.p99Millis, 1e-9);
+      online.push({ shape: shape.id, tessera, feast, feastP99OverTessera: ratio });
+      log(
+        `SDK ${shape.id}: Tessera p50/p99 ${tessera.p50Millis.toFixed(2)}/${tessera.p99Millis.toFixed(2)} ms, ` +
+          `Feast ${feast?.p50Ms.toFixed(2) ?? '—'}/${feast?.p99Ms.toFixed(2) ?? '—'} ms`,
+      );
+    }
+
+    // Online under load: each feature server, the same k6 closed loop.
+    const firstShape = shapes[0] as Shape;
+    const probe = {
+      features: featureRefs(firstShape, config),
+      entities: { [FEAST_JOIN_KEY]: entityBatch(0, firstShape.entities, config.entities) },
+      full_feature_names: true,
+    };
+    const feastServe = await startFeastServe(repo, probe);
+    cleanup.add(() => feastServe.stop());
+    // The same values from both servers (a sample of entities of the first view).
+    const sample = entityBatch(1, 20, config.entities);
+    const sampleFeatures = featureRefs({ id: 'check', entities: 20, features: config.shape.features }, config);
+    const feastAnswer = (await (
+      await fetch(feastServe.url, {
+        method: 'POST',
+        body: JSON.stringify({
+          features: sampleFeatures,
+          entities: { [FEAST_JOIN_KEY]: sample },
+          full_feature_names: true,
+        }),
+      })
+    ).json()) as { metadata: { feature_names: string[] }; results: { values: (number | null)[] }[] };
+    const tesseraAnswer = await client.getOnlineFeatures({
+      features: sampleFeatures,
+      entities: { [FEAST_JOIN_KEY]: sample.map(BigInt) },
+    });
+    const mismatches = sampleFeatures.filter((ref, k) => {
+      const position = feastAnswer.metadata.feature_names.indexOf(ref.replace(':', '__'));
+      const theirs = feastAnswer.results[position]?.values ?? [];
+      const ours = tesseraAnswer.values[k] ?? [];
+      return sample.some((_, row) => theirs[row] !== ours[row]);
+    });
+    if (mismatches.length > 0) throw new Error(`Feast and Tessera serve different values for ${mismatches.join(', ')}`);
+    log(`both servers return the same values for ${sample.length} entities × ${sampleFeatures.length} features`);
+
+    for (const shape of shapes) {
+      const features = featureRefs(shape, config);
+      const batches = Array.from({ length: 64 }, (_, call) => entityBatch(call, shape.entities, config.entities));
+      // Full names (fv_0__f0): views share feature names, as Tessera's output names them.
+      const feastBodies = batches.map((batch) => ({
+        features,
+        entities: { [FEAST_JOIN_KEY]: batch },
+        full_feature_names: true,
+      }));
+      const tesseraBodies = batches.map((batch) =>
+        GetOnlineFeaturesRequest.toJSON(
+          GetOnlineFeaturesRequest.fromPartial({
+            features,
+            entities: { [FEAST_JOIN_KEY]: toColumn('int64', batch.map(BigInt)) },
+          }),
+        ),
+      );
+      const feastFigures = await k6ClosedLoop(
+        k6Bin,
+        'http',
+        feastServe.url,
+        feastBodies,
+        config.serveVus,
+        config.serveSeconds,
+        feastServe.pid,
+      );
+      const tesseraFigures = await k6ClosedLoop(
+        k6Bin,
+        'grpc',
+        server.address,
+        tesseraBodies,
+        config.serveVus,
+        config.serveSeconds,
+        server.pid,
+      );
+      serve.push({
+        shape: shape.id,
+        feast: feastFigures,
+        tessera: tesseraFigures,
+        tesseraRpsOverFeast: tesseraFigures.rps / Math.max(feastFigures.rps, 1e-9),
+        feastP99OverTessera: feastFigures.p99Millis / Math.max(tesseraFigures.p99Millis, 1e-9),
+      });
+      log(
+        `serve ${shape.id}: Tessera ${Math.round(tesseraFigures.rps)} req/s p99 ${tesseraFigures.p99Millis.toFixed(2)} ms, ` +
+          `Feast ${Math.round(feastFigures.rps)} req/s p99 ${feastFigures.p99Millis.toFixed(2)} ms`,
+      );
+    }
+    await feastServe.stop();
+
+    // Training sets over the same entity rows.
+    for (const entityRows of config.entityRowCounts) {
+      const feast = await feastBench<FeastHistorical>(
+        python,
+        ['historical', '--repo', repo, '--entity-rows', String(entityRows), '--entities', String(config.entities)],
+        30 * 60_000,
+      );
+      const tessera = await feastChild({
+        kind: 'historical',
+        dataDir: chdbDir,
+        entitiesParquet: feast.entitiesFile,
+        shape: config.shape,
+        chunkRows: 65_536,
+      });
+      const agree =
+        feast.rows === tessera.rows &&
+        feast.nullsInFirstFeature === tessera.nullsInFirstFeature &&
+        (feast.firstFeatureSum === undefined ||
+          Math.abs(feast.firstFeatureSum - tessera.firstFeatureSum) < 1e-6 * tessera.rows);
+      historical.push({
+        entityRows,
+        feast,
+        tessera: { ...tessera, seconds: tessera.millis / 1000 },
+        feastTimeOverTessera: feast.seconds / Math.max(tessera.millis / 1000, 1e-9),
+        agree,
+      });
+      log(
+        `historical ${entityRows}: Tessera ${(tessera.millis / 1000).toFixed(2)} s, Feast ${feast.seconds.toFixed(2)} s, ` +
+          `${agree ? 'same training set (rows, NULLs, sum of fv_0__f0)' : 'DIFFERENT training sets'}`,
+      );
+      if (!agree) {
+        throw new Error(
+          `training sets differ at ${entityRows} rows: Feast ${JSON.stringify(feast)}, Tessera ${JSON.stringify(tessera)}`,
+        );
+      }
+    }
+  } finally {
+    await cleanup.run();
+  }
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: ['tsx', 'bench/feast.ts', ...process.argv.slice(2)].join(' '),
+    machine: machineInfo(loadAverageAtStart, { feast: feastVersion, k6: K6.version }),
+    git: gitState(REPO_ROOT),
+    config,
+    prepare,
+    online,
+    serve,
+    historical,
+  };
+  await mkdir(values.out, { recursive: true });
+  const file = join(values.out, `feast-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`Full results: ${file}`);
+}
+
+await main();

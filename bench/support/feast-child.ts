@@ -1,0 +1,135 @@
+// Tessera's chDB side of the Feast comparison (bench/feast.ts), one process per step because chDB
+// allows one data directory per process and keeps its peak memory until the process ends:
+// - `load`: Tessera's tables for the views (its own DDL), filled from the very Parquet files Feast's
+//   offline store reads, and each view's latest row per entity written to `latest_<i>.parquet` for
+//   the online store (what `feast materialize` puts into Redis);
+// - `historical`: one GetHistorical (runHistorical, Arrow chunks, every chunk decoded) over the
+//   entity rows Feast was given (`entities_<E>.parquet`), timed from the rows in memory.
+// Prints one line `RESULT {...}`. Run as `node --import tsx bench/support/feast-child.ts '<json>'`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import {
+  ChdbExecutor,
+  createDatabaseSql,
+  ensureViewTables,
+  qualifiedName,
+  tableName,
+} from '../../packages/offline/src/index.js';
+import { runHistorical } from '../../packages/offline/src/historical/run.js';
+import { resolvedAll } from './historical-dataset.js';
+import { FEAST_DATABASE, FEAST_JOIN_KEY, feastViews, type FeastShape } from './feast-views.js';
+
+export type FeastChildTask =
+  | { readonly kind: 'load'; readonly dataDir: string; readonly parquetDir: string; readonly shape: FeastShape }
+  | {
+      readonly kind: 'historical';
+      readonly dataDir: string;
+      readonly entitiesParquet: string;
+      readonly shape: FeastShape;
+      readonly chunkRows: number;
+    };
+
+export interface FeastChildResult {
+  readonly millis: number;
+  readonly rows: number;
+  readonly nullsInFirstFeature: number;
+  /** Sum of the first feature over the training set: the same data must give the same sum. */
+  readonly firstFeatureSum: number;
+  readonly peakRssBytes: number;
+}
+
+function peakRss(): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+async function load(
+  executor: ChdbExecutor,
+  task: Extract<FeastChildTask, { kind: 'load' }>,
+): Promise<FeastChildResult> {
+  const started = performance.now();
+  const views = feastViews(task.shape);
+  await executor.command(createDatabaseSql({ database: FEAST_DATABASE }));
+  await ensureViewTables(executor, views, { database: FEAST_DATABASE });
+  let rows = 0;
+  for (const [i, view] of views.entries()) {
+    const table = qualifiedName(FEAST_DATABASE, tableName(view));
+    const source = `file('${join(task.parquetDir, `view_${i}.parquet`)}', Parquet)`;
+    const features = view.features.map((f) => f.name).join(', ');
+    await executor.command(
+      `INSERT INTO ${table} (${FEAST_JOIN_KEY}, event_ts, created_ts, ${features}) ` +
+        `SELECT ${FEAST_JOIN_KEY}, event_timestamp, created, ${features} FROM ${source}`,
+    );
+    await executor.command(`OPTIMIZE TABLE ${table} FINAL`);
+    await executor.command(
+      `INSERT INTO FUNCTION file('${join(task.parquetDir, `latest_${i}.parquet`)}', Parquet) ` +
+        `SELECT ${FEAST_JOIN_KEY}, toDateTime64(event_ts, 3, 'UTC') AS event_ts, ${features} FROM ${table} FINAL ` +
+        `ORDER BY ${FEAST_JOIN_KEY}, event_ts DESC LIMIT 1 BY ${FEAST_JOIN_KEY} ` +
+        `SETTINGS engine_file_truncate_on_insert = 1`,
+    );
+    const [count] = await executor.queryJson<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`);
+    rows += Number(count?.n ?? 0);
+  }
+  return {
+    millis: performance.now() - started,
+    rows,
+    nullsInFirstFeature: 0,
+    firstFeatureSum: 0,
+    peakRssBytes: peakRss(),
+  };
+}
+
+async function historical(
+  executor: ChdbExecutor,
+  task: Extract<FeastChildTask, { kind: 'historical' }>,
+): Promise<FeastChildResult> {
+  const bytes = await executor.queryBytes(
+    `SELECT ${FEAST_JOIN_KEY}, toUnixTimestamp64Milli(toDateTime64(event_timestamp, 3, 'UTC')) AS ts ` +
+      `FROM file('${task.entitiesParquet}', Parquet)`,
+    undefined,
+    { format: 'ArrowStream' },
+  );
+  const table = tableFromIPC(bytes);
+  const keys: bigint[] = [];
+  const ts: number[] = [];
+  for (const value of table.getChild(FEAST_JOIN_KEY) ?? []) keys.push(BigInt(value as bigint));
+  for (const value of table.getChild('ts') ?? []) ts.push(Number(value as bigint));
+  const first = 'fv_0__f0';
+  const started = performance.now();
+  let rows = 0;
+  let nulls = 0;
+  let sum = 0;
+  for await (const chunk of runHistorical(executor, FEAST_DATABASE, {
+    entities: { kind: 'rows', keys: new Map([[FEAST_JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
+    features: resolvedAll(feastViews(task.shape)),
+    chunkRows: task.chunkRows,
+    format: 'arrow',
+  })) {
+    if (chunk.arrowIpc === undefined) throw new Error('an arrow chunk without arrowIpc');
+    rows += chunk.rowCount;
+    const column = tableFromIPC(chunk.arrowIpc).getChild(first);
+    nulls += column?.nullCount ?? 0;
+    for (const value of column ?? []) if (typeof value === 'number') sum += value;
+  }
+  return {
+    millis: performance.now() - started,
+    rows,
+    nullsInFirstFeature: nulls,
+    firstFeatureSum: sum,
+    peakRssBytes: peakRss(),
+  };
+}
+
+async function main(): Promise<void> {
+  const task = JSON.parse(process.argv[2] ?? '') as FeastChildTask;
+  const executor = ChdbExecutor.open({ path: task.dataDir });
+  try {
+    const result = task.kind === 'load' ? await load(executor, task) : await historical(executor, task);
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  } finally {
+    await executor.close();
+  }
+}
+
+await main();

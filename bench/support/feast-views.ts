@@ -1,0 +1,57 @@
+// The views of the Feast comparison (bench/feast.ts) as Tessera holds them, shared by the parent and
+// its chDB child: names, key and features as bench/feast/feast_bench.py defines them for Feast.
+import type { FeatureDef, RegisteredView } from '@tessera/core';
+
+export const FEAST_DATABASE = 'bench_feast';
+export const FEAST_ENTITY = 'entity';
+export const FEAST_JOIN_KEY = 'entity_id';
+
+export interface FeastShape {
+  readonly views: number;
+  readonly features: number;
+  readonly ttlDays: number;
+}
+
+function feature(index: number): FeatureDef {
+  return {
+    name: `f${index}`,
+    type: 'double',
+    dimension: 0,
+    constraints: { notNull: false, allowNaN: true },
+    description: '',
+    tags: {},
+  };
+}
+
+/** The views Feast defines (fv_0 …), as Tessera's registry would hold them. */
+export function feastViews(shape: FeastShape): RegisteredView[] {
+  return Array.from({ length: shape.views }, (_, i) => ({
+    name: `fv_${i}`,
+    entities: [FEAST_ENTITY],
+    features: Array.from({ length: shape.features }, (_, f) => feature(f)),
+    ttlSeconds: shape.ttlDays * 86_400,
+    owner: 'bench',
+    tags: {},
+    description: `Feast comparison view ${i}`,
+    id: i + 1,
+    version: 1,
+    joinKeys: [{ name: FEAST_JOIN_KEY, type: 'int64' }],
+    createdAtMillis: 0,
+    updatedAtMillis: 0,
+  }));
+}
+
+/** The same views as a feature repository file, for `client.apply`. */
+export function feastViewsYaml(shape: FeastShape): string {
+  const lines = [
+    'project: bench_feast',
+    'entities:',
+    `  - { name: ${FEAST_ENTITY}, join_keys: [{ name: ${FEAST_JOIN_KEY}, type: int64 }] }`,
+    'feature_views:',
+  ];
+  for (let i = 0; i < shape.views; i += 1) {
+    lines.push(`  - name: fv_${i}`, `    entities: [${FEAST_ENTITY}]`, `    ttl: ${shape.ttlDays}d`, '    features:');
+    for (let f = 0; f < shape.features; f += 1) lines.push(`      - { name: f${f}, type: double }`);
+  }
+  return lines.join('\n') + '\n';
+}
