@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HASH_JOIN_MAX_ENTITY_ROWS } from '../packages/offline/src/historical/run.js';
+import { HASH_JOIN_MAX_ENTITY_ROWS, type HistoricalPlan } from '../packages/offline/src/historical/run.js';
 import type { ChildResult, ChildTask } from './support/historical-child.js';
 import { FEATURES_PER_VIEW, VIEW_NAMES, dataParams, type DataParams } from './support/historical-dataset.js';
 import { markdownTable, summarize, targetsOf } from './support/historical-report.js';
@@ -29,6 +29,8 @@ interface RunConfig {
   readonly rowsPerView: number;
   readonly entityRowCounts: readonly number[];
   readonly repetitions: number;
+  /** Tessera's plans to measure (the plain query always runs). */
+  readonly plans: readonly HistoricalPlan[];
   /** No new repetition starts after this much time has passed (the first always runs). */
   readonly budgetMillis: number;
   readonly childTimeoutMillis: number;
@@ -39,6 +41,7 @@ const FULL: RunConfig = {
   rowsPerView: 10_000_000,
   entityRowCounts: [100_000, 1_000_000],
   repetitions: 3,
+  plans: ['hash', 'full_sorting_merge', 'key_ranges'],
   budgetMillis: 20 * 60_000,
   childTimeoutMillis: 300_000,
 };
@@ -47,6 +50,7 @@ const SMOKE: RunConfig = {
   rowsPerView: 20_000,
   entityRowCounts: [2_000],
   repetitions: 1,
+  plans: ['hash', 'full_sorting_merge', 'key_ranges'],
   budgetMillis: 60_000,
   childTimeoutMillis: 60_000,
 };
@@ -65,6 +69,17 @@ function positiveIntegers(text: string, option: string): number[] {
   return values;
 }
 
+const PLANS: readonly HistoricalPlan[] = ['hash', 'full_sorting_merge', 'key_ranges'];
+
+function parsePlans(text: string): HistoricalPlan[] {
+  const plans = text.split(',');
+  const wrong = plans.filter((plan) => !(PLANS as readonly string[]).includes(plan));
+  if (wrong.length > 0 || plans.length === 0) {
+    throw new Error(`--plans: "${text}" is not a list of ${PLANS.join(', ')}`);
+  }
+  return plans as HistoricalPlan[];
+}
+
 function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
     args: [...argv],
@@ -74,6 +89,7 @@ function parseOptions(argv: readonly string[]): Options {
       rows: { type: 'string' },
       'entity-rows': { type: 'string' },
       repetitions: { type: 'string' },
+      plans: { type: 'string' },
       'budget-minutes': { type: 'string' },
       'cache-dir': { type: 'string' },
     },
@@ -86,6 +102,7 @@ function parseOptions(argv: readonly string[]): Options {
     ...(values['entity-rows'] === undefined
       ? {}
       : { entityRowCounts: positiveIntegers(values['entity-rows'], '--entity-rows') }),
+    ...(values.plans === undefined ? {} : { plans: parsePlans(values.plans) }),
     ...(values.repetitions === undefined
       ? {}
       : { repetitions: positiveIntegers(values.repetitions, '--repetitions')[0] as number }),
@@ -195,7 +212,7 @@ function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
         pickedByAuto: false,
         task: { kind: 'plain', dataDir, entityRows, featuresPerView: FEATURES_PER_VIEW },
       },
-      ...(['hash', 'full_sorting_merge', 'key_ranges'] as const).map((joinAlgorithm): CaseSpec => ({
+      ...config.plans.map((joinAlgorithm): CaseSpec => ({
         id: `tessera ${joinAlgorithm} ${entityRows}`,
         entityRows,
         contender: 'tessera',

@@ -311,6 +311,8 @@ async function main(): Promise<void> {
       out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
       'redis-cluster': { type: 'string' },
       mode: { type: 'string', default: 'cluster' },
+      shapes: { type: 'string' },
+      rates: { type: 'string' },
       profile: { type: 'boolean', default: false },
     },
   });
@@ -318,7 +320,22 @@ async function main(): Promise<void> {
     throw new Error(`--mode: cluster or embedded, got "${values.mode}"`);
   }
   const mode: 'cluster' | 'embedded' = values.mode;
-  const config = values.smoke ? SMOKE : FULL;
+  const base = values.smoke ? SMOKE : FULL;
+  const config: Config = {
+    ...base,
+    ...(values.shapes === undefined
+      ? {}
+      : {
+          shapes: values.shapes.split(',').map((id) => {
+            const [entities, features] = id.split('x').map(Number);
+            if (!Number.isSafeInteger(entities) || !Number.isSafeInteger(features)) {
+              throw new Error(`--shapes: "${id}" is not <entities>x<features>`);
+            }
+            return { entities: entities as number, features: features as number };
+          }),
+        }),
+    ...(values.rates === undefined ? {} : { rateFractions: values.rates.split(',').map(Number) }),
+  };
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();

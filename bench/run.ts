@@ -23,24 +23,24 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'online-latency': {
     script: 'bench/online-latency.ts',
     description: 'GetOnlineFeatures p50/p99, one call in flight, both stores, against raw HMGET',
-    minutes: 6,
+    minutes: 2,
   },
   'online-load': {
     script: 'bench/online-load.ts',
-    args: ['--mode', 'cluster'],
+    args: ['--mode', 'cluster', '--rates', '0.5,0.75,0.9'],
     description: 'ghz closed-loop throughput and fixed-rate latency (the knee), against raw HMGET loops',
-    minutes: 6,
+    minutes: 5,
   },
   'online-load-embedded': {
     script: 'bench/online-load.ts',
-    args: ['--mode', 'embedded'],
-    description: 'the same load against the embedded server (LMDB), against raw LMDB gets',
-    minutes: 5,
+    args: ['--mode', 'embedded', '--shapes', '1x10,10x10,100x100', '--rates', '0.5,0.9'],
+    description: 'the same load against the embedded server (LMDB), three shapes, against raw LMDB gets',
+    minutes: 2,
   },
   write: {
     script: 'bench/write-throughput.ts',
     description: 'WriteStream throughput through write-behind and the offline lag, against HSET + chDB insert',
-    minutes: 2,
+    minutes: 1,
   },
   mixed: {
     script: 'bench/mixed.ts',
@@ -50,16 +50,22 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   },
   'mixed-embedded': {
     script: 'bench/mixed.ts',
-    description: 'the same mixed load against the embedded server (LMDB + outbox), 2 minutes',
-    minutes: 3,
-    args: ['--mode', 'embedded', '--minutes', '2'],
+    description: 'the same mixed load against the embedded server (LMDB + outbox), 1 minute',
+    minutes: 2,
+    args: ['--mode', 'embedded', '--minutes', '1'],
+  },
+  feast: {
+    script: 'bench/feast.ts',
+    description:
+      'Tessera beside Feast 0.67 (Redis Cluster online, DuckDB offline): SDK latency, feature servers under k6, training sets',
+    minutes: 6,
   },
   historical: {
     script: 'bench/historical.ts',
     description:
       'GetHistorical 100k and 1M entity rows × 3 views × 10 features over 10M rows, against the plain ASOF query',
-    minutes: 15,
-    args: ['--repetitions', '2'],
+    minutes: 6,
+    args: ['--repetitions', '2', '--plans', 'hash,key_ranges'],
   },
 };
 

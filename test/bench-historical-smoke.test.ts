@@ -34,7 +34,7 @@ describe('bench/historical.ts --smoke', () => {
   });
 
   it(
-    'measures the plain query and both Tessera join algorithms in child processes and writes them as JSON',
+    'measures the plain query and every Tessera plan in child processes and writes them as JSON',
     async () => {
       outDir = await mkdtemp(join(tmpdir(), 'tessera-bench-historical-smoke-'));
       await execFileAsync(
@@ -56,6 +56,7 @@ describe('bench/historical.ts --smoke', () => {
         'plain 2000',
         'tessera hash 2000',
         'tessera full_sorting_merge 2000',
+        'tessera key_ranges 2000',
       ]);
       for (const c of report.cases) {
         expect(c.failures, c.id).toEqual([]);

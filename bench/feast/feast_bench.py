@@ -290,6 +290,7 @@ def cmd_prepare(args) -> dict:
         "rows": args.views * args.rows_per_view,
         "prepareSeconds": round(prepare_seconds, 4),
         "materializeSeconds": round(materialize_seconds, 4),
+        "dataDir": str(data),
         "feast": feast_version(),
     }
 
@@ -385,6 +386,9 @@ def cmd_online(args) -> dict:
             col = last.get("fv_0__f0")
             check = col[0] if col else None
         first_entity = _entity_ids(last_call, n_entities, args.entities)[0]
+        expected = None
+        if args.rows_per_view is not None:
+            expected = expected_latest_f(0, 0, first_entity, args.rows_per_view, args.entities)
         lat = sorted(latencies)
         results.append(
             {
@@ -398,6 +402,7 @@ def cmd_online(args) -> dict:
                 "nonNullValues": non_null,
                 "checkValue": check,
                 "checkEntity": first_entity,
+                "expectedCheckValue": expected,
                 "responseKeys": len(last) if last is not None else 0,
             }
         )
@@ -409,6 +414,7 @@ def cmd_online(args) -> dict:
 
 
 def cmd_historical(args) -> dict:
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     repo = Path(args.repo).resolve()
@@ -441,6 +447,8 @@ def cmd_historical(args) -> dict:
         "rows": result.num_rows,
         "columns": result.num_columns,
         "nullsInFirstFeature": result.column(first).null_count,
+        # Tessera must give the same training set: Node compares this sum with its own.
+        "firstFeatureSum": pc.sum(result.column(first)).as_py() or 0.0,
         "peakRssBytes": peak,
         "rssBeforeCallBytes": rss_before,
         "firstFeatureColumn": first,
@@ -477,6 +485,8 @@ def main(argv=None) -> int:
     p.add_argument("--calls", type=int, default=2000, help="most measured calls per shape")
     p.add_argument("--max-seconds", type=float, default=10.0, help="most seconds of measured calls per shape")
     p.add_argument("--warmup", type=int, default=50, help="unmeasured calls before each shape")
+    p.add_argument("--rows-per-view", type=int, default=None,
+                   help="R used by prepare: adds expectedCheckValue (fv_0:f0 of checkEntity's latest row)")
     p.set_defaults(func=cmd_online)
 
     p = sub.add_parser("historical", help="time get_historical_features(...).to_arrow()")

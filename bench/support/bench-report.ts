@@ -180,6 +180,30 @@ interface MixedResult {
   summary: { readP99SpreadAcrossSegments: number; serverRssGrowthBytes: number; errors: number; dropped: number };
 }
 
+interface FeastResult {
+  machine: { feast?: string };
+  config: { entities: number; rowsPerView: number; shape: { views: number; features: number }; serveVus: number };
+  online: {
+    shape: string;
+    tessera: { p50Millis: number; p99Millis: number };
+    feast?: { p50Ms: number; p99Ms: number };
+    feastP99OverTessera: number | null;
+  }[];
+  serve: {
+    shape: string;
+    tessera: { rps: number; p99Millis: number; serverCpuCores: number };
+    feast: { rps: number; p99Millis: number; serverCpuCores: number };
+    tesseraRpsOverFeast: number;
+  }[];
+  historical: {
+    entityRows: number;
+    tessera: { seconds: number; peakRssBytes: number };
+    feast: { seconds: number; peakRssBytes: number };
+    feastTimeOverTessera: number;
+    agree: boolean;
+  }[];
+}
+
 /** Writes `report-<time>.md` and the charts into `dir` from the newest results there. */
 export async function writeReport(dir: string): Promise<{ markdown: string; markdownFile: string; charts: string[] }> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -359,6 +383,69 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       ]),
     );
     sections.push('', `![mixed ${mode}](${file})`, '');
+  }
+
+  const feast = await newest(dir, 'feast-');
+  if (feast) {
+    const f = feast.data as FeastResult;
+    sections.push(`## Tessera beside Feast ${f.machine.feast ?? ''} — \`${feast.file}\``, '');
+    sections.push(
+      `Same data (${f.config.entities} entities, ${f.config.rowsPerView} rows per view × ${f.config.shape.views} views × ` +
+        `${f.config.shape.features} features), same Redis Cluster, same machine, one run.`,
+      '',
+      '| online, one call at a time | Tessera p50 / p99 ms (TS client → gRPC server) | Feast p50 / p99 ms (Python SDK, in process) | Feast p99 / Tessera p99 |',
+      '| --- | --- | --- | --- |',
+    );
+    for (const o of f.online) {
+      sections.push(
+        `| ${o.shape} | ${o.tessera.p50Millis.toFixed(2)} / ${o.tessera.p99Millis.toFixed(2)} | ` +
+          `${o.feast ? `${o.feast.p50Ms.toFixed(2)} / ${o.feast.p99Ms.toFixed(2)}` : '—'} | ${o.feastP99OverTessera?.toFixed(2) ?? '—'}× |`,
+      );
+    }
+    sections.push(
+      '',
+      `| servers under load (k6, ${f.config.serveVus} VUs closed loop) | Tessera req/s, p99 ms, cores | Feast (\`feast serve\`, HTTP) req/s, p99 ms, cores | Tessera / Feast req/s |`,
+      '| --- | --- | --- | --- |',
+    );
+    for (const v of f.serve) {
+      sections.push(
+        `| ${v.shape} | ${formatNumber(v.tessera.rps)}, ${v.tessera.p99Millis.toFixed(2)}, ${v.tessera.serverCpuCores.toFixed(2)} | ` +
+          `${formatNumber(v.feast.rps)}, ${v.feast.p99Millis.toFixed(2)}, ${v.feast.serverCpuCores.toFixed(2)} | ${v.tesseraRpsOverFeast.toFixed(2)}× |`,
+      );
+    }
+    sections.push(
+      '',
+      '| training set, entity rows | Tessera s (peak RSS GB) | Feast s (peak RSS GB) | Feast / Tessera time | same result |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const h of f.historical) {
+      sections.push(
+        `| ${formatNumber(h.entityRows)} | ${h.tessera.seconds.toFixed(2)} (${(h.tessera.peakRssBytes / 1e9).toFixed(2)}) | ` +
+          `${h.feast.seconds.toFixed(2)} (${(h.feast.peakRssBytes / 1e9).toFixed(2)}) | ${h.feastTimeOverTessera.toFixed(1)}× | ${h.agree ? 'yes' : 'NO'} |`,
+      );
+    }
+    const file = await chart(
+      'feast',
+      barChart(
+        'Feast time / Tessera time (higher: Tessera faster)',
+        '×',
+        [
+          ...f.online.map((o) => `SDK p99 ${o.shape}`),
+          ...f.historical.map((h) => `train ${formatNumber(h.entityRows)}`),
+        ],
+        [
+          {
+            name: 'Feast / Tessera',
+            color: COLORS[0] as string,
+            values: [
+              ...f.online.map((o) => o.feastP99OverTessera ?? 0),
+              ...f.historical.map((h) => h.feastTimeOverTessera),
+            ],
+          },
+        ],
+      ),
+    );
+    sections.push('', `![feast](${file})`, '');
   }
 
   const markdown = sections.join('\n');
