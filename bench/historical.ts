@@ -72,9 +72,9 @@ function positiveIntegers(text: string, option: string): number[] {
 const PLANS: readonly HistoricalPlan[] = ['hash', 'full_sorting_merge', 'key_ranges'];
 
 function parsePlans(text: string): HistoricalPlan[] {
-  const plans = text.split(',');
+  const plans = [...new Set(text.split(','))];
   const wrong = plans.filter((plan) => !(PLANS as readonly string[]).includes(plan));
-  if (wrong.length > 0 || plans.length === 0) {
+  if (wrong.length > 0) {
     throw new Error(`--plans: "${text}" is not a list of ${PLANS.join(', ')}`);
   }
   return plans as HistoricalPlan[];

@@ -62,7 +62,7 @@ const FULL: Config = {
   features: 10,
   readEntities: 10,
   writeRows: 10,
-  rate: 1_000,
+  rate: 200,
   writeFraction: 0.1,
   segments: 10,
   segmentSeconds: 30,
@@ -106,16 +106,18 @@ async function k6Segment(
   const dir = await mkdtemp(join(tmpdir(), 'tessera-k6-mixed-'));
   try {
     const summary = join(dir, 'summary.json');
+    const bodiesFile = join(dir, 'bodies.json');
+    await writeFile(bodiesFile, `{"reads":${bodies.reads},"writes":${bodies.writes}}`);
     await execFileAsync(bin, ['run', '--quiet', '--no-usage-report', '--summary-export', summary, K6_SCRIPT], {
       env: {
         ...process.env,
         TESSERA_ADDRESS: address,
-        READ_BODIES: bodies.reads,
-        WRITE_BODIES: bodies.writes,
+        BODIES_FILE: bodiesFile,
         READ_RATE: String(Math.max(1, Math.round(readRate))),
-        WRITE_RATE: String(Math.max(1, Math.round(writeRate))),
+        WRITE_RATE: String(writeRate === 0 ? 0 : Math.max(1, Math.round(writeRate))),
         DURATION: `${seconds}s`,
-        VUS: String(Math.max(4, Math.ceil((readRate + writeRate) / 100))),
+        // Pre-allocated: k6 creating VUs during the run drops iterations on these two cores.
+        VUS: String(Math.max(10, Math.ceil((readRate + writeRate) / 20))),
         K6_NO_COLOR: 'true',
       },
       maxBuffer: 64 * 1024 * 1024,
@@ -176,10 +178,10 @@ async function main(): Promise<void> {
   }
   const mode: Mode = values.mode;
   const base = values.smoke ? SMOKE : FULL;
+  const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
+  if (minutes !== undefined && !(minutes > 0)) throw new Error(`--minutes: a positive number, got "${values.minutes}"`);
   const config: Config =
-    values.minutes === undefined
-      ? base
-      : { ...base, segments: Math.max(1, Math.round((Number(values.minutes) * 60) / base.segmentSeconds)) };
+    minutes === undefined ? base : { ...base, segments: Math.max(1, Math.round((minutes * 60) / base.segmentSeconds)) };
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
@@ -226,7 +228,7 @@ async function main(): Promise<void> {
       server.address,
       { reads: bodies.reads, writes: bodies.writes },
       readRate,
-      1e-9,
+      0,
       config.segmentSeconds,
     );
     readOnly = alone.reads;

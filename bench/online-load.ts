@@ -334,7 +334,15 @@ async function main(): Promise<void> {
             return { entities: entities as number, features: features as number };
           }),
         }),
-    ...(values.rates === undefined ? {} : { rateFractions: values.rates.split(',').map(Number) }),
+    ...(values.rates === undefined
+      ? {}
+      : {
+          rateFractions: values.rates.split(',').map((text) => {
+            const fraction = Number(text);
+            if (!(fraction > 0 && fraction <= 1)) throw new Error(`--rates: "${text}" is not a fraction in (0, 1]`);
+            return fraction;
+          }),
+        }),
   };
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();

@@ -45,7 +45,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   mixed: {
     script: 'bench/mixed.ts',
     description:
-      '90 % reads / 10 % writes at 1,000 requests/s for 5 minutes, cluster mode: latency and memory over time',
+      '90 % reads / 10 % writes at 200 requests/s for 5 minutes, cluster mode: latency and memory over time',
     minutes: 6,
   },
   'mixed-embedded': {
@@ -104,7 +104,11 @@ async function main(): Promise<number> {
       const scenario = SCENARIOS[name] as Scenario;
       console.error(`bench: ${name} — ${scenario.description} (about ${scenario.minutes} min)`);
       const extra = [...(values.smoke ? ['--smoke'] : []), '--out', outDir];
-      const code = await runScript(values.smoke ? { ...scenario, args: [] } : scenario, extra);
+      // A smoke run keeps what a scenario is (its --mode) and drops its sizes.
+      const args = scenario.args ?? [];
+      const mode = args.indexOf('--mode');
+      const smokeArgs = mode === -1 ? [] : args.slice(mode, mode + 2);
+      const code = await runScript(values.smoke ? { ...scenario, args: smokeArgs } : scenario, extra);
       if (code !== 0) {
         console.error(`bench: ${name} failed (exit ${code})`);
         failed++;

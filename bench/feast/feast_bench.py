@@ -413,6 +413,27 @@ def cmd_online(args) -> dict:
 # --- historical -------------------------------------------------------------------------------
 
 
+def _training_set_checks(result) -> dict:
+    """Per view, for its first feature f0: [sum, sum of f0 × (entity_id % 1000 + 1), null count].
+
+    The weighted sum ties values to entities, so values moved between rows do not cancel out.
+    """
+    import pyarrow.compute as pc
+
+    ids = result.column("entity_id")  # non-negative: integer division is the floor
+    weight = pc.add(pc.subtract(ids, pc.multiply(pc.divide(ids, 1000), 1000)), 1)
+    checks = {}
+    for name in result.column_names:
+        if name.startswith("fv_") and name.endswith("__f0"):
+            column = result.column(name)
+            checks[name] = [
+                pc.sum(column).as_py() or 0.0,
+                pc.sum(pc.multiply(column, pc.cast(weight, "float64"))).as_py() or 0.0,
+                column.null_count,
+            ]
+    return checks
+
+
 def cmd_historical(args) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -447,8 +468,9 @@ def cmd_historical(args) -> dict:
         "rows": result.num_rows,
         "columns": result.num_columns,
         "nullsInFirstFeature": result.column(first).null_count,
-        # Tessera must give the same training set: Node compares this sum with its own.
+        # Tessera must give the same training set: Node compares these with its own.
         "firstFeatureSum": pc.sum(result.column(first)).as_py() or 0.0,
+        "checks": _training_set_checks(result),
         "peakRssBytes": peak,
         "rssBeforeCallBytes": rss_before,
         "firstFeatureColumn": first,

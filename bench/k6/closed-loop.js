@@ -1,14 +1,14 @@
 // k6 closed loop: VUS virtual users each sending one request after another for DURATION, over gRPC
 // (Tessera's GetOnlineFeatures) or HTTP (Feast's feature server, POST /get-online-features), so
 // both servers meet the same load generator. Run by bench/feast.ts with: PROTOCOL (grpc|http),
-// TARGET (host:port for gRPC, the URL for HTTP), BODIES (JSON array of request bodies, used in
-// turn), VUS, DURATION.
+// TARGET (host:port for gRPC, the URL for HTTP), BODIES_FILE (a JSON array of request bodies, used
+// in turn; a file because the environment cannot hold them), VUS, DURATION.
 import grpc from 'k6/net/grpc';
 import http from 'k6/http';
 import { check } from 'k6';
 
 const protocol = __ENV.PROTOCOL;
-const bodies = JSON.parse(__ENV.BODIES);
+const bodies = JSON.parse(open(__ENV.BODIES_FILE));
 const texts = bodies.map((body) => JSON.stringify(body));
 const client = protocol === 'grpc' ? new grpc.Client() : undefined;
 

@@ -36,7 +36,17 @@ export interface FeastChildResult {
   readonly nullsInFirstFeature: number;
   /** Sum of the first feature over the training set: the same data must give the same sum. */
   readonly firstFeatureSum: number;
+  /**
+   * Per view, of its feature f0 (`fv_<i>__f0`): [sum, sum of f0 × (entity_id % 1000 + 1), NULLs],
+   * as bench/feast/feast_bench.py computes them for Feast's training set.
+   */
+  readonly checks: Record<string, [number, number, number]>;
   readonly peakRssBytes: number;
+}
+
+/** A string literal for ClickHouse SQL (file paths of this bench). */
+function literal(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 function peakRss(): number {
@@ -55,7 +65,7 @@ async function load(
   let rows = 0;
   for (const [i, view] of views.entries()) {
     const table = qualifiedName(FEAST_DATABASE, tableName(view));
-    const source = `file('${join(task.parquetDir, `view_${i}.parquet`)}', Parquet)`;
+    const source = `file(${literal(join(task.parquetDir, `view_${i}.parquet`))}, Parquet)`;
     const features = view.features.map((f) => f.name).join(', ');
     await executor.command(
       `INSERT INTO ${table} (${FEAST_JOIN_KEY}, event_ts, created_ts, ${features}) ` +
@@ -63,7 +73,7 @@ async function load(
     );
     await executor.command(`OPTIMIZE TABLE ${table} FINAL`);
     await executor.command(
-      `INSERT INTO FUNCTION file('${join(task.parquetDir, `latest_${i}.parquet`)}', Parquet) ` +
+      `INSERT INTO FUNCTION file(${literal(join(task.parquetDir, `latest_${i}.parquet`))}, Parquet) ` +
         `SELECT ${FEAST_JOIN_KEY}, toDateTime64(event_ts, 3, 'UTC') AS event_ts, ${features} FROM ${table} FINAL ` +
         `ORDER BY ${FEAST_JOIN_KEY}, event_ts DESC LIMIT 1 BY ${FEAST_JOIN_KEY} ` +
         `SETTINGS engine_file_truncate_on_insert = 1`,
@@ -76,6 +86,7 @@ async function load(
     rows,
     nullsInFirstFeature: 0,
     firstFeatureSum: 0,
+    checks: {},
     peakRssBytes: peakRss(),
   };
 }
@@ -86,7 +97,7 @@ async function historical(
 ): Promise<FeastChildResult> {
   const bytes = await executor.queryBytes(
     `SELECT ${FEAST_JOIN_KEY}, toUnixTimestamp64Milli(toDateTime64(event_timestamp, 3, 'UTC')) AS ts ` +
-      `FROM file('${task.entitiesParquet}', Parquet)`,
+      `FROM file(${literal(task.entitiesParquet)}, Parquet)`,
     undefined,
     { format: 'ArrowStream' },
   );
@@ -100,6 +111,7 @@ async function historical(
   let rows = 0;
   let nulls = 0;
   let sum = 0;
+  const checks: Record<string, [number, number, number]> = {};
   for await (const chunk of runHistorical(executor, FEAST_DATABASE, {
     entities: { kind: 'rows', keys: new Map([[FEAST_JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
     features: resolvedAll(feastViews(task.shape)),
@@ -108,15 +120,31 @@ async function historical(
   })) {
     if (chunk.arrowIpc === undefined) throw new Error('an arrow chunk without arrowIpc');
     rows += chunk.rowCount;
-    const column = tableFromIPC(chunk.arrowIpc).getChild(first);
+    const decoded = tableFromIPC(chunk.arrowIpc);
+    const column = decoded.getChild(first);
     nulls += column?.nullCount ?? 0;
     for (const value of column ?? []) if (typeof value === 'number') sum += value;
+    // Checks outside the timed part would need the chunks kept: this loop costs ~1 % of the run.
+    const ids = decoded.getChild(FEAST_JOIN_KEY)?.toArray() as BigInt64Array | undefined;
+    for (let i = 0; i < task.shape.views; i += 1) {
+      const name = `fv_${i}__f0`;
+      const values = decoded.getChild(name);
+      const check = (checks[name] ??= [0, 0, 0]);
+      check[2] += values?.nullCount ?? 0;
+      for (let row = 0; row < chunk.rowCount; row += 1) {
+        const value = values?.get(row) as number | null | undefined;
+        if (typeof value !== 'number') continue;
+        check[0] += value;
+        check[1] += value * (Number((ids?.[row] ?? 0n) % 1000n) + 1);
+      }
+    }
   }
   return {
     millis: performance.now() - started,
     rows,
     nullsInFirstFeature: nulls,
     firstFeatureSum: sum,
+    checks,
     peakRssBytes: peakRss(),
   };
 }

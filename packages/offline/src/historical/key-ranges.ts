@@ -11,7 +11,7 @@
  *
  * Steps, for each group of views sharing their first join key (usually one group):
  * 0. the entity rows copied into a table sorted by that key;
- * 1. a bounds table: every `step`-th distinct key of the entity rows in key order, numbered;
+ * 1. a bounds table: the keys of every `step`-th entity row in key order, distinct, numbered;
  *    part p is the entity rows with bound p ≤ key < bound p+1 (the last part has no upper bound);
  * 2. a stage table (`CREATE … EMPTY AS SELECT` of the part query, so its column types are the
  *    join's own), ordered by row id;
@@ -92,7 +92,9 @@ export async function runKeyRanges(
     // The entity rows sorted by the group's key: each part's rows are then one index range
     // (read 7 times per part: the probe side, and each view's key set and time bounds).
     await executor.command(
-      `CREATE TABLE ${sorted} ENGINE = MergeTree ORDER BY ${key} AS SELECT ${layout.entityColumns.join(', ')} FROM ${entityTable}`,
+      // An entity SELECT may give its key a Nullable type (NULL values were refused already).
+      `CREATE TABLE ${sorted} ENGINE = MergeTree ORDER BY ${key} SETTINGS allow_nullable_key = 1 ` +
+        `AS SELECT ${layout.entityColumns.join(', ')} FROM ${entityTable}`,
       undefined,
       { signal },
     );
