@@ -44,8 +44,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   },
   mixed: {
     script: 'bench/mixed.ts',
-    description:
-      '90 % reads / 10 % writes at 200 requests/s for 5 minutes, cluster mode: latency and memory over time',
+    description: '90 % reads / 10 % writes at 200 requests/s for 5 minutes, cluster mode: latency and memory over time',
     minutes: 6,
   },
   'mixed-embedded': {
