@@ -53,6 +53,8 @@ interface Config {
   /** Requests in flight for the closed loop (ghz workers and raw loops alike). */
   readonly concurrency: number;
   readonly closedSeconds: number;
+  /** Closed loops (Tessera and raw alike) run this many times each: the spread goes in the results. */
+  readonly repetitions: number;
   readonly openSeconds: number;
   /** Fixed rates as fractions of the closed-loop maximum. */
   readonly rateFractions: readonly number[];
@@ -64,11 +66,15 @@ const FULL: Config = {
     { entities: 1, features: 10 },
     { entities: 10, features: 10 },
     { entities: 100, features: 10 },
+    { entities: 1_000, features: 10 },
     { entities: 1, features: 100 },
+    { entities: 10, features: 100 },
     { entities: 100, features: 100 },
+    { entities: 1_000, features: 100 },
   ],
   concurrency: 16,
-  closedSeconds: 10,
+  closedSeconds: 5,
+  repetitions: 2,
   openSeconds: 8,
   rateFractions: [0.25, 0.5, 0.75, 0.9],
 };
@@ -77,6 +83,7 @@ const SMOKE: Config = {
   shapes: [{ entities: 10, features: 10 }],
   concurrency: 4,
   closedSeconds: 1,
+  repetitions: 2,
   openSeconds: 1,
   rateFractions: [0.5],
 };
@@ -116,6 +123,24 @@ function fromGhz(report: GhzReport): Figures {
     p95Millis: at(95),
     p99Millis: at(99),
     maxMillis: report.slowest / 1e6,
+  };
+}
+
+/**
+ * Repetitions of one closed loop as one figure: mean throughput, the worst of each latency (the
+ * per-run figures stay in the results as the spread).
+ */
+function combine(runs: readonly Figures[]): Figures {
+  const sum = (pick: (f: Figures) => number): number => runs.reduce((total, f) => total + pick(f), 0);
+  const worst = (pick: (f: Figures) => number): number => Math.max(...runs.map(pick));
+  return {
+    requests: sum((f) => f.requests),
+    errors: sum((f) => f.errors),
+    rps: sum((f) => f.rps) / Math.max(runs.length, 1),
+    p50Millis: worst((f) => f.p50Millis),
+    p95Millis: worst((f) => f.p95Millis),
+    p99Millis: worst((f) => f.p99Millis),
+    maxMillis: worst((f) => f.maxMillis),
   };
 }
 
@@ -430,10 +455,13 @@ async function main(): Promise<void> {
       });
       const usageBefore = processUsage(server.pid);
       const closedStarted = performance.now();
-      const closed = await ghz(ghzBin, server.address, body, {
-        concurrency: config.concurrency,
-        seconds: config.closedSeconds,
-      });
+      const closedRuns: Figures[] = [];
+      for (let r = 0; r < config.repetitions; r += 1) {
+        closedRuns.push(
+          await ghz(ghzBin, server.address, body, { concurrency: config.concurrency, seconds: config.closedSeconds }),
+        );
+      }
+      const closed = combine(closedRuns);
       const usageAfter = processUsage(server.pid);
       const serverCpuCores =
         (usageAfter.cpuSeconds - usageBefore.cpuSeconds) / ((performance.now() - closedStarted) / 1000);
@@ -448,13 +476,19 @@ async function main(): Promise<void> {
       const keySets = requestBatches(ids, shape.entities, 256, random).map((set) =>
         set.map((k) => keyPrefix + entityKey([ENTITY], [k])),
       );
-      const raw = await rawClosedLoop(rawRead, keySets, viewField(id, 1), config.concurrency, config.closedSeconds);
+      const rawRuns: Figures[] = [];
+      for (let r = 0; r < config.repetitions; r += 1) {
+        rawRuns.push(await rawClosedLoop(rawRead, keySets, viewField(id, 1), config.concurrency, config.closedSeconds));
+      }
+      const raw = combine(rawRuns);
       const result = {
         id: `${shape.entities}x${shape.features}`,
         ...shape,
         closed,
+        closedRuns,
         open,
         raw,
+        rawRuns,
         ratio: { rps: raw.rps / Math.max(closed.rps, 1e-9), p50: closed.p50Millis / Math.max(raw.p50Millis, 1e-9) },
         server: { cpuCores: serverCpuCores, peakRssBytes: usageAfter.peakRssBytes },
       };

@@ -27,7 +27,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   },
   'online-load': {
     script: 'bench/online-load.ts',
-    args: ['--mode', 'cluster', '--rates', '0.5,0.75,0.9'],
+    args: ['--mode', 'cluster', '--rates', '0.5,0.9'],
     description: 'ghz closed-loop throughput and fixed-rate latency (the knee), against raw HMGET loops',
     minutes: 5,
   },

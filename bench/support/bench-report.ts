@@ -147,11 +147,20 @@ interface LoadFigures {
   p99Millis: number;
   errors: number;
 }
+/** ` (min–max)` of the runs' throughput, or nothing for a single run. */
+function spreadOf(runs: readonly LoadFigures[] | undefined): string {
+  if (runs === undefined || runs.length < 2) return '';
+  const rates = runs.map((r) => r.rps);
+  return ` (${formatNumber(Math.min(...rates))}–${formatNumber(Math.max(...rates))})`;
+}
+
 interface LoadCase {
   id: string;
   closed: LoadFigures;
+  closedRuns?: LoadFigures[];
   open: (LoadFigures & { targetRps: number })[];
   raw: LoadFigures;
+  rawRuns?: LoadFigures[];
   server: { cpuCores: number; peakRssBytes: number };
 }
 interface LatencyCase {
@@ -223,12 +232,13 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     const rawName = mode === 'cluster' ? 'raw pipelined HMGET' : 'raw LMDB gets';
     sections.push(`## Online read load (ghz), ${mode} — \`${load.file}\``, '');
     sections.push(
-      '| shape | Tessera req/s | raw req/s | raw / Tessera | p50 / p99 ms (closed loop) | server cores | server peak RSS MB |',
+      '| shape | Tessera req/s (runs min–max) | raw req/s (runs min–max) | raw / Tessera | p50 / p99 ms (closed loop, worst run) | server cores | server peak RSS MB |',
     );
     sections.push('| --- | --- | --- | --- | --- | --- | --- |');
     for (const c of cases) {
       sections.push(
-        `| ${c.id} | ${formatNumber(c.closed.rps)} | ${formatNumber(c.raw.rps)} | ${(c.raw.rps / Math.max(c.closed.rps, 1e-9)).toFixed(1)}× | ` +
+        `| ${c.id} | ${formatNumber(c.closed.rps)}${spreadOf(c.closedRuns)} | ${formatNumber(c.raw.rps)}${spreadOf(c.rawRuns)} | ` +
+          `${(c.raw.rps / Math.max(c.closed.rps, 1e-9)).toFixed(1)}× | ` +
           `${c.closed.p50Millis.toFixed(2)} / ${c.closed.p99Millis.toFixed(2)} | ${c.server.cpuCores.toFixed(2)} | ${(c.server.peakRssBytes / 1e6).toFixed(0)} |`,
       );
     }
