@@ -24,8 +24,8 @@ import { parseRepository, formatProblems } from '@tessera/core';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest } from '@tessera/proto';
 import { ensureGoTool } from '../test/infra/go-tools.js';
-import { startRedisCluster, type RedisNodeAddress } from '../test/infra/redis-cluster.js';
 import { Cleanup } from './support/cleanup.js';
+import { nodeList, redisNodes } from './support/redis-nodes.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import type { FeastChildResult, FeastChildTask } from './support/feast-child.js';
 import { FEAST_JOIN_KEY, feastViewsYaml, type FeastShape } from './support/feast-views.js';
@@ -376,16 +376,7 @@ async function main(): Promise<void> {
   try {
     const python = await ensureFeast();
     const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
-    let nodes: RedisNodeAddress[] | undefined = values['redis-cluster']?.split(',').map((item) => {
-      const [host, port] = item.split(':');
-      return { host: host ?? '127.0.0.1', port: Number(port) };
-    });
-    if (nodes === undefined) {
-      const redis = await startRedisCluster();
-      cleanup.add(() => redis.stop());
-      nodes = [...redis.nodes];
-    }
-    const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+    const nodes = nodeList(await redisNodes(values['redis-cluster'], cleanup));
     const dir = await mkdtemp(join(tmpdir(), 'tessera-feast-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
     const repo = join(dir, 'feast_repo');
@@ -411,7 +402,7 @@ async function main(): Promise<void> {
         '--features',
         String(config.shape.features),
         '--redis',
-        nodeList,
+        nodes,
         '--ttl-days',
         String(config.shape.ttlDays),
       ],
@@ -429,7 +420,7 @@ async function main(): Promise<void> {
 
     // Tessera's online store: the latest row of each entity, as feast materialize wrote it.
     const keyPrefix = `feast-cmp-${process.pid}:`;
-    const server = await startServerProcess(CLI_BIN, ['--redis-cluster', nodeList, '--key-prefix', keyPrefix]);
+    const server = await startServerProcess(CLI_BIN, ['--redis-cluster', nodes, '--key-prefix', keyPrefix]);
     cleanup.add(() => server.stop());
     const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
     cleanup.add(() => client.close());

@@ -266,6 +266,7 @@ async function main(): Promise<void> {
             peakRssBytes: result.peakRssBytes,
             rssBeforeBytes: result.rssBeforeBytes,
             processMillis,
+            ...(result.cpuMillis === undefined ? {} : { cpuMillis: result.cpuMillis }),
             loadAverage: load,
           };
           runs.set(spec.id, [...(runs.get(spec.id) ?? []), run]);

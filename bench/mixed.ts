@@ -15,9 +15,9 @@ import { parseArgs, promisify } from 'node:util';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest, WriteRequest, WriteTarget, type Column } from '@tessera/proto';
 import { ensureGoTool } from '../test/infra/go-tools.js';
-import { startRedisCluster } from '../test/infra/redis-cluster.js';
 import { startWriterCli } from '../test/support/cli-process.js';
 import { Cleanup } from './support/cleanup.js';
+import { nodeList, redisNodes } from './support/redis-nodes.js';
 import {
   JOIN_KEY,
   RANDOM_SEED,
@@ -90,6 +90,7 @@ function kind(metrics: K6Summary['metrics'], scenario: string, seconds: number):
     errors: checks['fails'] ?? 0,
     rps: requests / seconds,
     p50Millis: duration['med'] ?? 0,
+    p95Millis: duration['p(95)'] ?? 0,
     p99Millis: duration['p(99)'] ?? 0,
     maxMillis: duration['max'] ?? 0,
   };
@@ -194,17 +195,9 @@ async function main(): Promise<void> {
     let serverArgs: string[];
     let writerPid: number | undefined;
     if (mode === 'cluster') {
-      let nodes = values['redis-cluster']?.split(',').map((item) => {
-        const [host, port] = item.split(':');
-        return { host: host ?? '127.0.0.1', port: Number(port) };
-      });
-      if (nodes === undefined) {
-        const redis = await startRedisCluster();
-        cleanup.add(() => redis.stop());
-        nodes = [...redis.nodes];
-      }
+      const nodes = await redisNodes(values['redis-cluster'], cleanup);
       const keyPrefix = `mixed-${process.pid}-${startedAt.getTime().toString(36)}:`;
-      serverArgs = ['--redis-cluster', nodes.map((n) => `${n.host}:${n.port}`).join(','), '--key-prefix', keyPrefix];
+      serverArgs = ['--redis-cluster', nodeList(nodes), '--key-prefix', keyPrefix];
       const writer = await startWriterCli(nodes, keyPrefix, join(dir, 'writer'));
       cleanup.add(() => writer.stop('SIGTERM'));
       writerPid = writer.child.pid;

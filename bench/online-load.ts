@@ -16,9 +16,9 @@ import { entityKey, viewField } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
 import { LmdbOnlineStore } from '@tessera/online';
 import { ensureGoTool } from '../test/infra/go-tools.js';
-import { startRedisCluster } from '../test/infra/redis-cluster.js';
 import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
 import { Cleanup } from './support/cleanup.js';
+import { nodeList, redisNodes } from './support/redis-nodes.js';
 import {
   ENTITY,
   JOIN_KEY,
@@ -383,16 +383,8 @@ async function main(): Promise<void> {
     let serverArgs: string[];
     let dataDir: string | undefined;
     if (mode === 'cluster') {
-      nodes = values['redis-cluster']?.split(',').map((item) => {
-        const [host, port] = item.split(':');
-        return { host: host ?? '127.0.0.1', port: Number(port) };
-      });
-      if (!nodes) {
-        const handle = await startRedisCluster();
-        cleanup.add(() => handle.stop());
-        nodes = [...handle.nodes];
-      }
-      serverArgs = ['--redis-cluster', nodes.map((n) => `${n.host}:${n.port}`).join(','), '--key-prefix', keyPrefix];
+      nodes = await redisNodes(values['redis-cluster'], cleanup);
+      serverArgs = ['--redis-cluster', nodeList(nodes), '--key-prefix', keyPrefix];
     } else {
       const dir = await mkdtemp(join(tmpdir(), 'tessera-load-lmdb-'));
       cleanup.add(() => rm(dir, { recursive: true, force: true }));

@@ -29,7 +29,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     script: 'bench/online-load.ts',
     args: ['--mode', 'cluster', '--rates', '0.5,0.9'],
     description: 'ghz closed-loop throughput and fixed-rate latency (the knee), against raw HMGET loops',
-    minutes: 5,
+    minutes: 6,
   },
   'online-load-embedded': {
     script: 'bench/online-load.ts',

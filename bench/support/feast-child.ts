@@ -17,7 +17,7 @@ import {
   tableName,
 } from '../../packages/offline/src/index.js';
 import { runHistorical } from '../../packages/offline/src/historical/run.js';
-import { resolvedAll } from './historical-dataset.js';
+import { loadEntityRows, resolvedAll } from './historical-dataset.js';
 import { FEAST_DATABASE, FEAST_JOIN_KEY, feastViews, type FeastShape } from './feast-views.js';
 
 export type FeastChildTask =
@@ -95,17 +95,12 @@ async function historical(
   executor: ChdbExecutor,
   task: Extract<FeastChildTask, { kind: 'historical' }>,
 ): Promise<FeastChildResult> {
-  const bytes = await executor.queryBytes(
+  const { keys, ts } = await loadEntityRows(
+    executor,
     `SELECT ${FEAST_JOIN_KEY}, toUnixTimestamp64Milli(toDateTime64(event_timestamp, 3, 'UTC')) AS ts ` +
       `FROM file(${literal(task.entitiesParquet)}, Parquet)`,
-    undefined,
-    { format: 'ArrowStream' },
+    FEAST_JOIN_KEY,
   );
-  const table = tableFromIPC(bytes);
-  const keys: bigint[] = [];
-  const ts: number[] = [];
-  for (const value of table.getChild(FEAST_JOIN_KEY) ?? []) keys.push(BigInt(value as bigint));
-  for (const value of table.getChild('ts') ?? []) ts.push(Number(value as bigint));
   const first = 'fv_0__f0';
   const started = performance.now();
   let rows = 0;

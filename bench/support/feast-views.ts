@@ -1,6 +1,7 @@
 // The views of the Feast comparison (bench/feast.ts) as Tessera holds them, shared by the parent and
 // its chDB child: names, key and features as bench/feast/feast_bench.py defines them for Feast.
-import type { FeatureDef, RegisteredView } from '@tessera/core';
+import type { RegisteredView } from '@tessera/core';
+import { feature } from './historical-dataset.js';
 
 export const FEAST_DATABASE = 'bench_feast';
 export const FEAST_ENTITY = 'entity';
@@ -10,17 +11,6 @@ export interface FeastShape {
   readonly views: number;
   readonly features: number;
   readonly ttlDays: number;
-}
-
-function feature(index: number): FeatureDef {
-  return {
-    name: `f${index}`,
-    type: 'double',
-    dimension: 0,
-    constraints: { notNull: false, allowNaN: true },
-    description: '',
-    tags: {},
-  };
 }
 
 /** The views Feast defines (fv_0 …), as Tessera's registry would hold them. */

@@ -20,6 +20,7 @@ import {
   entityTable,
   entityTableSql,
   fillViewSql,
+  loadEntityRows,
   plainQuerySql,
   resolvedAll,
   type DataParams,
@@ -52,7 +53,14 @@ export interface ChildResult {
   readonly peakRssBytes: number;
   /** VmRSS just before the measured part started, bytes (engine open, entity rows loaded). */
   readonly rssBeforeBytes: number;
+  /** CPU time (user + system, all threads: chDB's too) of the measured part, ms. */
+  readonly cpuMillis?: number;
   readonly steps?: Readonly<Record<string, number>>;
+}
+
+function cpuMillisSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
 }
 
 function statusBytes(field: 'VmHWM' | 'VmRSS'): number {
@@ -99,6 +107,7 @@ async function plain(executor: ChdbExecutor, entityRows: number, featuresPerView
   const tables = benchViews().map((view) => qualifiedName(DATABASE, tableName(view)));
   const sql = plainQuerySql(tables, entityRows, featuresPerView);
   const rssBeforeBytes = statusBytes('VmRSS');
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let rows = 0;
   let nulls = 0;
@@ -131,30 +140,27 @@ async function plain(executor: ChdbExecutor, entityRows: number, featuresPerView
     arrowBytes,
     peakRssBytes: statusBytes('VmHWM'),
     rssBeforeBytes,
+    cpuMillis: cpuMillisSince(cpuBefore),
   };
 }
 
 /** The entity rows as a caller holds them: join keys as bigint, timestamps as ms (loaded before timing). */
-async function loadEntityRows(executor: ChdbExecutor, rows: number): Promise<{ keys: bigint[]; ts: number[] }> {
-  const bytes = await executor.queryBytes(
+async function entityRows(executor: ChdbExecutor, rows: number): Promise<{ keys: bigint[]; ts: number[] }> {
+  const loaded = await loadEntityRows(
+    executor,
     `SELECT ${JOIN_KEY}, toUnixTimestamp64Milli(event_ts) AS ts FROM ${entityTable(rows)} ORDER BY n`,
-    undefined,
-    { format: 'ArrowStream' },
+    JOIN_KEY,
   );
-  const table = tableFromIPC(bytes);
-  const keys: bigint[] = [];
-  const ts: number[] = [];
-  for (const value of table.getChild(JOIN_KEY) ?? []) keys.push(BigInt(value as bigint));
-  for (const value of table.getChild('ts') ?? []) ts.push(Number(value as bigint));
-  if (keys.length !== rows || ts.length !== rows)
-    throw new Error(`entity table has ${keys.length} rows, expected ${rows}`);
-  return { keys, ts };
+  if (loaded.keys.length !== rows || loaded.ts.length !== rows)
+    throw new Error(`entity table has ${loaded.keys.length} rows, expected ${rows}`);
+  return loaded;
 }
 
 async function tessera(executor: ChdbExecutor, task: Extract<ChildTask, { kind: 'tessera' }>): Promise<ChildResult> {
   const features = resolvedAll(benchViews());
-  const { keys, ts } = await loadEntityRows(executor, task.entityRows);
+  const { keys, ts } = await entityRows(executor, task.entityRows);
   const rssBeforeBytes = statusBytes('VmRSS');
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let rows = 0;
   let nulls = 0;
@@ -189,6 +195,7 @@ async function tessera(executor: ChdbExecutor, task: Extract<ChildTask, { kind: 
     arrowBytes,
     peakRssBytes: statusBytes('VmHWM'),
     rssBeforeBytes,
+    cpuMillis: cpuMillisSince(cpuBefore),
   };
 }
 

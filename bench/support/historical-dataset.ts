@@ -2,7 +2,9 @@
 // their tables made by Tessera's own DDL, filled by `INSERT … SELECT … FROM numbers()` in chDB, and
 // the entity-row tables both contenders read. Shared by the parent (parameters, cache key) and the
 // child processes (SQL).
+import { tableFromIPC } from 'apache-arrow';
 import type { FeatureDef, RegisteredView } from '@tessera/core';
+import type { ClickHouseExecutor } from '../../packages/offline/src/index.js';
 
 export const DATABASE = 'bench_historical';
 export const JOIN_KEY = 'entity_id';
@@ -39,7 +41,8 @@ export function dataParams(rowsPerView: number, entityRowCounts: readonly number
   };
 }
 
-function feature(index: number): FeatureDef {
+/** Feature `f<index>`, a nullable double: every view of the historical and Feast benches. */
+export function feature(index: number): FeatureDef {
   return {
     name: `f${index}`,
     type: 'double',
@@ -123,3 +126,20 @@ export function plainQuerySql(qualifiedTables: readonly string[], rows: number, 
 }
 
 export { resolvedAll } from '../../packages/offline/test/support/views.js';
+
+/**
+ * Entity rows as a caller holds them, loaded before any timing: join keys as bigint, timestamps as
+ * ms. `sql` returns the key column `keyColumn` and `ts` (ms since the epoch), in row order.
+ */
+export async function loadEntityRows(
+  executor: ClickHouseExecutor,
+  sql: string,
+  keyColumn: string,
+): Promise<{ keys: bigint[]; ts: number[] }> {
+  const table = tableFromIPC(await executor.queryBytes(sql, undefined, { format: 'ArrowStream' }));
+  const keys: bigint[] = [];
+  const ts: number[] = [];
+  for (const value of table.getChild(keyColumn) ?? []) keys.push(BigInt(value as bigint));
+  for (const value of table.getChild('ts') ?? []) ts.push(Number(value as bigint));
+  return { keys, ts };
+}

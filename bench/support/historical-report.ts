@@ -23,6 +23,8 @@ export interface RunResult {
   readonly rssBeforeBytes: number;
   /** Wall time of the whole child, spawn to exit, ms (engine start, entity load and the run). */
   readonly processMillis: number;
+  /** CPU time of the measured part (user + system, every thread of the child), ms. */
+  readonly cpuMillis?: number;
   readonly loadAverage: number;
 }
 

@@ -5,6 +5,7 @@ export interface KindFigures {
   readonly errors: number;
   readonly rps: number;
   readonly p50Millis: number;
+  readonly p95Millis: number;
   readonly p99Millis: number;
   readonly maxMillis: number;
 }
