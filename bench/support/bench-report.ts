@@ -23,15 +23,12 @@ function niceMax(value: number): number {
   return 10 * power;
 }
 
+/** Size and margins shared by every chart, px. */
+const FRAME = { width: 760, height: 360, left: 70, top: 40, plotWidth: 760 - 70 - 20, plotHeight: 360 - 40 - 60 };
+
 /** A grouped bar chart: one group per label, one bar per series. */
 export function barChart(title: string, unit: string, labels: readonly string[], series: readonly Series[]): string {
-  const width = 760;
-  const height = 360;
-  const left = 70;
-  const bottom = 60;
-  const top = 40;
-  const plotWidth = width - left - 20;
-  const plotHeight = height - top - bottom;
+  const { width, height, left, top, plotWidth, plotHeight } = FRAME;
   const max = niceMax(Math.max(...series.flatMap((s) => s.values), 0));
   const groupWidth = plotWidth / Math.max(labels.length, 1);
   const barWidth = (groupWidth * 0.8) / Math.max(series.length, 1);
@@ -77,13 +74,7 @@ export function lineChart(
   yUnit: string,
   lines: readonly { name: string; points: readonly (readonly [number, number])[] }[],
 ): string {
-  const width = 760;
-  const height = 360;
-  const left = 70;
-  const bottom = 60;
-  const top = 40;
-  const plotWidth = width - left - 20;
-  const plotHeight = height - top - bottom;
+  const { width, height, left, top, plotWidth, plotHeight } = FRAME;
   const maxX = niceMax(Math.max(...lines.flatMap((l) => l.points.map((p) => p[0])), 0));
   const maxY = niceMax(Math.max(...lines.flatMap((l) => l.points.map((p) => p[1])), 0));
   const sx = (x: number) => left + (plotWidth * x) / maxX;

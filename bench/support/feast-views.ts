@@ -1,7 +1,7 @@
 // The views of the Feast comparison (bench/feast.ts) as Tessera holds them, shared by the parent and
 // its chDB child: names, key and features as bench/feast/feast_bench.py defines them for Feast.
 import type { RegisteredView } from '@tessera/core';
-import { feature } from './historical-dataset.js';
+import { doubleViews } from './historical-dataset.js';
 
 export const FEAST_DATABASE = 'bench_feast';
 export const FEAST_ENTITY = 'entity';
@@ -15,20 +15,16 @@ export interface FeastShape {
 
 /** The views Feast defines (fv_0 …), as Tessera's registry would hold them. */
 export function feastViews(shape: FeastShape): RegisteredView[] {
-  return Array.from({ length: shape.views }, (_, i) => ({
-    name: `fv_${i}`,
-    entities: [FEAST_ENTITY],
-    features: Array.from({ length: shape.features }, (_, f) => feature(f)),
-    ttlSeconds: shape.ttlDays * 86_400,
-    owner: 'bench',
-    tags: {},
-    description: `Feast comparison view ${i}`,
-    id: i + 1,
-    version: 1,
-    joinKeys: [{ name: FEAST_JOIN_KEY, type: 'int64' }],
-    createdAtMillis: 0,
-    updatedAtMillis: 0,
-  }));
+  return doubleViews(
+    Array.from({ length: shape.views }, (_, i) => `fv_${i}`),
+    {
+      entity: FEAST_ENTITY,
+      joinKey: FEAST_JOIN_KEY,
+      features: shape.features,
+      ttlSeconds: shape.ttlDays * 86_400,
+      description: 'Feast comparison view',
+    },
+  );
 }
 
 /** The same views as a feature repository file, for `client.apply`. */

@@ -41,8 +41,8 @@ export function dataParams(rowsPerView: number, entityRowCounts: readonly number
   };
 }
 
-/** Feature `f<index>`, a nullable double: every view of the historical and Feast benches. */
-export function feature(index: number): FeatureDef {
+/** Feature `f<index>`, a nullable double. */
+function feature(index: number): FeatureDef {
   return {
     name: `f${index}`,
     type: 'double',
@@ -53,22 +53,36 @@ export function feature(index: number): FeatureDef {
   };
 }
 
-/** The three views as the registry would hold them (no TTL: every older value stays eligible). */
-export function benchViews(): RegisteredView[] {
-  return VIEW_NAMES.map((name, i) => ({
+/** Views of `features` double features keyed by one int64 `joinKey`, as the registry would hold them. */
+export function doubleViews(
+  names: readonly string[],
+  options: { entity: string; joinKey: string; features: number; ttlSeconds: number; description: string },
+): RegisteredView[] {
+  return names.map((name, i) => ({
     name,
-    entities: ['entity'],
-    features: Array.from({ length: FEATURES_PER_VIEW }, (_, f) => feature(f)),
-    ttlSeconds: 0,
+    entities: [options.entity],
+    features: Array.from({ length: options.features }, (_, f) => feature(f)),
+    ttlSeconds: options.ttlSeconds,
     owner: 'bench',
     tags: {},
-    description: `historical bench view ${i}`,
+    description: `${options.description} ${i}`,
     id: i + 1,
     version: 1,
-    joinKeys: [{ name: JOIN_KEY, type: 'int64' }],
+    joinKeys: [{ name: options.joinKey, type: 'int64' }],
     createdAtMillis: 0,
     updatedAtMillis: 0,
   }));
+}
+
+/** The three views (no TTL: every older value stays eligible). */
+export function benchViews(): RegisteredView[] {
+  return doubleViews(VIEW_NAMES, {
+    entity: 'entity',
+    joinKey: JOIN_KEY,
+    features: FEATURES_PER_VIEW,
+    ttlSeconds: 0,
+    description: 'historical bench view',
+  });
 }
 
 /**
