@@ -205,6 +205,14 @@ function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
     const auto = entityRows <= HASH_JOIN_MAX_ENTITY_ROWS ? 'hash' : 'key_ranges';
     return [
       {
+        id: `floor ${entityRows}`,
+        entityRows,
+        contender: 'floor',
+        joinAlgorithm: 'none (read only)',
+        pickedByAuto: false,
+        task: { kind: 'floor', dataDir, entityRows, featuresPerView: FEATURES_PER_VIEW },
+      },
+      {
         id: `plain ${entityRows}`,
         entityRows,
         contender: 'plain',
@@ -267,6 +275,7 @@ async function main(): Promise<void> {
             rssBeforeBytes: result.rssBeforeBytes,
             processMillis,
             ...(result.cpuMillis === undefined ? {} : { cpuMillis: result.cpuMillis }),
+            ...(result.granules === undefined ? {} : { granules: result.granules }),
             loadAverage: load,
           };
           runs.set(spec.id, [...(runs.get(spec.id) ?? []), run]);
@@ -289,6 +298,7 @@ async function main(): Promise<void> {
     const caseRuns = runs.get(spec.id) ?? [];
     const summary = summarize(caseRuns, spec.entityRows);
     const plain = summarize(runs.get(`plain ${spec.entityRows}`) ?? [], spec.entityRows);
+    const floor = summarize(runs.get(`floor ${spec.entityRows}`) ?? [], spec.entityRows);
     const tessera = spec.contender === 'tessera' && summary !== null;
     return {
       id: spec.id,
@@ -306,13 +316,16 @@ async function main(): Promise<void> {
               peakRss: summary.peakRssMaxBytes / plain.peakRssMaxBytes,
             }
           : null,
+      timeOverFloor: tessera && floor !== null ? summary.medianMillis / floor.medianMillis : null,
       targets: tessera ? targetsOf(spec.entityRows, summary, plain) : null,
     };
   });
   // Both contenders must return the same training set: the same NULL count in one feature column.
   const mismatches = config.entityRowCounts.filter((n) => {
     const nulls = new Set(
-      cases.filter((c) => c.entityRows === n).flatMap((c) => c.runs.map((r) => r.nullsInFirstFeature)),
+      cases
+        .filter((c) => c.entityRows === n && c.contender !== 'floor')
+        .flatMap((c) => c.runs.map((r) => r.nullsInFirstFeature)),
     );
     return nulls.size > 1;
   });

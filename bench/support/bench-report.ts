@@ -173,6 +173,11 @@ interface HistoricalCase {
   summary: { medianMillis: number; peakRssMaxBytes: number; rowsPerSecond: number } | null;
 }
 
+/** A historical case's series name: the contender, and for Tessera its plan. */
+function historicalName(c: HistoricalCase): string {
+  return c.contender === 'tessera' ? `tessera ${c.joinAlgorithm}` : c.contender;
+}
+
 interface MixedResult {
   config: { rate: number; segments: number; segmentSeconds: number; readEntities: number; features: number };
   readsAlone?: { p99Millis: number };
@@ -326,9 +331,7 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       );
     }
     const sizes = [...new Set(cases.map((c) => c.entityRows))];
-    const contenders = [
-      ...new Set(cases.map((c) => `${c.contender} ${c.contender === 'plain' ? '' : c.joinAlgorithm}`.trim())),
-    ];
+    const contenders = [...new Set(cases.map(historicalName))];
     const file = await chart(
       'historical',
       barChart(
@@ -339,11 +342,7 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
           name,
           color: COLORS[k % COLORS.length] as string,
           values: sizes.map((n) => {
-            const c = cases.find(
-              (x) =>
-                x.entityRows === n &&
-                `${x.contender} ${x.contender === 'plain' ? '' : x.joinAlgorithm}`.trim() === name,
-            );
+            const c = cases.find((x) => x.entityRows === n && historicalName(x) === name);
             return (c?.summary?.medianMillis ?? 0) / 1000;
           }),
         })),

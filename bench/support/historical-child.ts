@@ -21,7 +21,9 @@ import {
   entityTableSql,
   fillViewSql,
   loadEntityRows,
+  floorQuerySql,
   plainQuerySql,
+  prunedSelectSql,
   resolvedAll,
   type DataParams,
 } from './historical-dataset.js';
@@ -29,6 +31,7 @@ import {
 export type ChildTask =
   | { readonly kind: 'prepare'; readonly dataDir: string; readonly params: DataParams }
   | { readonly kind: 'plain'; readonly dataDir: string; readonly entityRows: number; readonly featuresPerView: number }
+  | { readonly kind: 'floor'; readonly dataDir: string; readonly entityRows: number; readonly featuresPerView: number }
   | {
       readonly kind: 'tessera';
       readonly dataDir: string;
@@ -56,6 +59,8 @@ export interface ChildResult {
   /** CPU time (user + system, all threads: chDB's too) of the measured part, ms. */
   readonly cpuMillis?: number;
   readonly steps?: Readonly<Record<string, number>>;
+  /** Floor only: granules (index marks) of the three tables the request's key and time filter selects, of all. */
+  readonly granules?: { readonly selected: number; readonly total: number };
 }
 
 function cpuMillisSince(before: NodeJS.CpuUsage): number {
@@ -144,6 +149,44 @@ async function plain(executor: ChdbExecutor, entityRows: number, featuresPerView
   };
 }
 
+/**
+ * The read floor: the columns the request needs (key, event_ts, every feature) of the three whole
+ * tables, read once and thrown away inside chDB — no join, no sort, nothing out of the engine.
+ * Alongside, how many granules the request's own key and time filter leaves to read: when it is
+ * all of them, no plan that reads the tables can take less than this.
+ */
+async function floor(executor: ChdbExecutor, entityRows: number, featuresPerView: number): Promise<ChildResult> {
+  const tables = benchViews().map((view) => qualifiedName(DATABASE, tableName(view)));
+  const marks = async (select: string): Promise<number> =>
+    (await executor.queryJson<{ marks: string }>(`EXPLAIN ESTIMATE ${select}`)).reduce(
+      (sum, row) => sum + Number(row.marks),
+      0,
+    );
+  let selected = 0;
+  let total = 0;
+  for (const table of tables) {
+    selected += await marks(prunedSelectSql(table, entityRows, featuresPerView));
+    total += await marks(`SELECT * FROM ${table}`);
+  }
+  const rssBeforeBytes = statusBytes('VmRSS');
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await executor.command(floorQuerySql(tables, featuresPerView));
+  const millis = performance.now() - started;
+  return {
+    kind: 'floor',
+    millis,
+    rows: entityRows,
+    nullsInFirstFeature: 0,
+    pieces: 0,
+    arrowBytes: 0,
+    peakRssBytes: statusBytes('VmHWM'),
+    rssBeforeBytes,
+    cpuMillis: cpuMillisSince(cpuBefore),
+    granules: { selected, total },
+  };
+}
+
 /** The entity rows as a caller holds them: join keys as bigint, timestamps as ms (loaded before timing). */
 async function entityRows(executor: ChdbExecutor, rows: number): Promise<{ keys: bigint[]; ts: number[] }> {
   const loaded = await loadEntityRows(
@@ -210,6 +253,9 @@ async function main(): Promise<void> {
         break;
       case 'plain':
         result = await plain(executor, task.entityRows, task.featuresPerView);
+        break;
+      case 'floor':
+        result = await floor(executor, task.entityRows, task.featuresPerView);
         break;
       case 'tessera':
         result = await tessera(executor, task);

@@ -139,6 +139,28 @@ export function plainQuerySql(qualifiedTables: readonly string[], rows: number, 
   );
 }
 
+function featureList(featuresPerView: number): string {
+  return Array.from({ length: featuresPerView }, (_, f) => `f${f}`).join(', ');
+}
+
+/** What a request over `rows` entity rows reads of one table: its keys, up to its latest moment (no TTL). */
+export function prunedSelectSql(qualifiedTable: string, rows: number, featuresPerView: number): string {
+  return (
+    `SELECT ${JOIN_KEY}, event_ts, ${featureList(featuresPerView)} FROM ${qualifiedTable} ` +
+    `WHERE ${JOIN_KEY} IN (SELECT ${JOIN_KEY} FROM ${entityTable(rows)}) ` +
+    `AND event_ts <= (SELECT max(event_ts) FROM ${entityTable(rows)})`
+  );
+}
+
+/** The read floor: every needed column of the whole tables read once, discarded inside the engine. */
+export function floorQuerySql(qualifiedTables: readonly string[], featuresPerView: number): string {
+  return (
+    qualifiedTables
+      .map((table) => `SELECT ${JOIN_KEY}, event_ts, ${featureList(featuresPerView)} FROM ${table}`)
+      .join(' UNION ALL ') + ' FORMAT Null'
+  );
+}
+
 export { resolvedAll } from '../../packages/offline/test/support/views.js';
 
 /**

@@ -9,7 +9,12 @@ export const TARGETS = {
   peakRssBytes: 1.5e9,
 } as const;
 
-export type Contender = 'plain' | 'tessera';
+/**
+ * `floor`: the needed columns of the whole tables read once inside chDB, no join — the least any
+ * plan pays when the request's keys touch every granule; `plain`: one ASOF LEFT JOIN of the whole
+ * tables; `tessera`: runHistorical, the full path.
+ */
+export type Contender = 'floor' | 'plain' | 'tessera';
 
 /** One measurement: one child process. */
 export interface RunResult {
@@ -26,6 +31,8 @@ export interface RunResult {
   /** CPU time of the measured part (user + system, every thread of the child), ms. */
   readonly cpuMillis?: number;
   readonly loadAverage: number;
+  /** Floor only: granules of the three tables the request's key and time filter selects, of all. */
+  readonly granules?: { readonly selected: number; readonly total: number };
 }
 
 export interface CaseResult {
@@ -33,7 +40,8 @@ export interface CaseResult {
   readonly entityRows: number;
   readonly contender: Contender;
   /** ClickHouse's default for the plain query; Tessera's option for runHistorical. */
-  readonly joinAlgorithm: 'hash (ClickHouse default)' | 'hash' | 'full_sorting_merge' | 'key_ranges';
+  readonly joinAlgorithm:
+    'none (read only)' | 'hash (ClickHouse default)' | 'hash' | 'full_sorting_merge' | 'key_ranges';
   /** Whether `auto` (the default) picks this algorithm at this size. */
   readonly pickedByAuto: boolean;
   readonly runs: readonly RunResult[];
@@ -41,6 +49,8 @@ export interface CaseResult {
   readonly summary: Summary | null;
   /** Tessera median time / plain median time, and peak RSS (max) ratio, at the same size. */
   readonly vsPlain: { readonly time: number; readonly peakRss: number } | null;
+  /** Tessera median time / the read floor's median time at the same size. */
+  readonly timeOverFloor: number | null;
   readonly targets: Targets | null;
 }
 
@@ -117,6 +127,20 @@ function count(rows: number): string {
       : `${rows}`;
 }
 
+const CONTENDER_LABELS: Readonly<Record<Contender, string>> = {
+  floor: 'read floor',
+  plain: 'plain query',
+  tessera: 'Tessera',
+};
+
+/** ", request's filter keeps 1,226 of 1,226 granules" from a floor run. */
+function granulesNote(runs: readonly RunResult[]): string {
+  const granules = runs.find((run) => run.granules !== undefined)?.granules;
+  return granules === undefined
+    ? ''
+    : `; the request's filter keeps ${granules.selected.toLocaleString('en-US')} of ${granules.total.toLocaleString('en-US')} granules`;
+}
+
 /** The results as a markdown table, one row per case. */
 export function markdownTable(cases: readonly CaseResult[]): string {
   const header = [
@@ -129,6 +153,7 @@ export function markdownTable(cases: readonly CaseResult[]): string {
     'peak RSS max (min) GB',
     'time / plain',
     'RSS / plain',
+    'time / floor',
     'targets (time; RSS ≤ 1.5 GB)',
   ];
   const rows = cases.map((c) => {
@@ -140,8 +165,8 @@ export function markdownTable(cases: readonly CaseResult[]): string {
         : `${c.targets.time}: ${c.targets.timeMet ? 'met' : 'missed'}; RSS: ${c.targets.peakRssMet ? 'met' : 'missed'}`;
     return [
       count(c.entityRows),
-      c.contender === 'plain' ? 'plain query' : 'Tessera',
-      join,
+      CONTENDER_LABELS[c.contender],
+      c.contender === 'floor' ? `${join}${granulesNote(c.runs)}` : join,
       s === null
         ? `0 (${c.failures.length} failed)`
         : String(s.runs) + (c.failures.length ? ` (+${c.failures.length} failed)` : ''),
@@ -150,6 +175,7 @@ export function markdownTable(cases: readonly CaseResult[]): string {
       s === null ? '—' : `${gb(s.peakRssMaxBytes)} (${gb(s.peakRssMinBytes)})`,
       c.vsPlain === null ? '—' : `${c.vsPlain.time.toFixed(2)}×`,
       c.vsPlain === null ? '—' : `${c.vsPlain.peakRss.toFixed(2)}×`,
+      c.timeOverFloor === null ? '—' : `${c.timeOverFloor.toFixed(2)}×`,
       targets,
     ];
   });

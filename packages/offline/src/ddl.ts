@@ -51,6 +51,11 @@ export interface DdlOptions {
   readonly cluster?: ClusterOptions;
 }
 
+/** The partition of a row whose event time is `eventTs` (an SQL expression): its UTC month. */
+export function partitionOf(eventTs: string): string {
+  return `toYYYYMM(${eventTs})`;
+}
+
 /** The part of a view the DDL depends on. */
 export type ViewShape = Pick<RegisteredView, 'name' | 'version' | 'joinKeys' | 'features'>;
 
@@ -227,7 +232,7 @@ export function createTableSql(view: ViewShape, options: DdlOptions): string[] {
   const orderBy = [...view.joinKeys.map((key) => quoteIdentifier(key.name)), quoteIdentifier(EVENT_TS_COLUMN)].join(
     ', ',
   );
-  const layout = `PARTITION BY toYYYYMM(${quoteIdentifier(EVENT_TS_COLUMN)})\n` + `ORDER BY (${orderBy})`;
+  const layout = `PARTITION BY ${partitionOf(quoteIdentifier(EVENT_TS_COLUMN))}\n` + `ORDER BY (${orderBy})`;
   const { cluster } = options;
   if (cluster === undefined) {
     return [

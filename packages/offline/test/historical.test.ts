@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError, type FeatureValue, type HistoricalRequest, type TypedColumn } from '@tessera/core';
 import { qualifiedName, tableName } from '../src/index.js';
+import { timePruning } from '../src/historical/query.js';
 import { runHistorical } from '../src/historical/run.js';
 import { comparable } from './support/oracle.js';
 import {
@@ -18,7 +19,7 @@ import {
   view,
   type Engine,
 } from './support/oracle-harness.js';
-import { EVERY_TYPE } from './support/views.js';
+import { EVERY_TYPE, feature } from './support/views.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const EVERY = EVERY_TYPE;
@@ -36,6 +37,10 @@ const VALUES: FeatureValue[] = [
   ['a', "b'c", ''],
 ];
 const NULLS: FeatureValue[] = EVERY.map(() => null);
+const DAY = 86_400_000;
+/** Rows in January, February and March 2025 (three monthly partitions); a 10-day TTL. */
+const months = view('h_months', [{ name: 'user_id', type: 'int64' }], [feature('amount', 'double')], 10 * 86_400);
+const undated = view('h_undated', [{ name: 'user_id', type: 'int64' }], [feature('amount', 'double')]);
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -84,8 +89,92 @@ describe('GetHistorical', () => {
         ],
       },
     ]);
+    await createTables(engine, [months, undated]);
+    for (const v of [months, undated]) {
+      await insertRows(
+        engine,
+        v,
+        [0, 31, 59].map((day, i) => ({
+          keys: [1n],
+          eventTsMillis: T0 + day * DAY,
+          createdTsMicros: 10n,
+          values: [i + 1],
+        })),
+      );
+    }
   });
   afterAll(() => engine.close());
+
+  it('bounds each view in time only where the bound skips a monthly partition', async () => {
+    const entityTable = qualifiedName(engine.database, 'pruning_entities');
+    const pruningAt = async (...days: number[]): Promise<unknown> => {
+      await engine.executor.command(`DROP TABLE IF EXISTS ${entityTable}`);
+      await engine.executor.command(`CREATE TABLE ${entityTable} (event_ts DateTime64(3, 'UTC')) ENGINE = Memory`);
+      await engine.executor.command(
+        `INSERT INTO ${entityTable} SELECT fromUnixTimestamp64Milli(arrayJoin({ts:Array(Int64)}), 'UTC')`,
+        { ts: days.map((day) => BigInt(T0 + day * DAY)) },
+      );
+      return timePruning(
+        engine.executor,
+        engine.database,
+        entityTable,
+        resolvedAll([months, undated]),
+        AbortSignal.timeout(30_000),
+      );
+    };
+    // Mid-January: February and March are later than every entity row; January is within the TTL.
+    expect(await pruningAt(14, 15)).toEqual([
+      { upper: true, lower: false },
+      { upper: true, lower: false },
+    ]);
+    // March 20: nothing is later; January and February are older than March 20 − 10 days (TTL view only).
+    expect(await pruningAt(78)).toEqual([
+      { upper: false, lower: true },
+      { upper: false, lower: false },
+    ]);
+    // And the values are the same whichever bounds are kept.
+    const columns = concatColumns(
+      await collect(engine, {
+        entities: inline([1n, 1n, 1n], [T0 + 5 * DAY, T0 + 40 * DAY, T0 + 78 * DAY]),
+        features: resolvedAll([months, undated]),
+        chunkRows: 10,
+        format: 'columns',
+      }),
+    );
+    expect(columns.slice(2).map((c) => c.values)).toEqual([
+      [1, 2, null], // March 1 is 19 days before March 20: past the TTL
+      [1, 2, 3],
+    ]);
+  });
+
+  it('takes the latest created_ts among rows of one key and event time, whatever order they were written in', async () => {
+    const corrected = view('h_corrected', [{ name: 'user_id', type: 'int64' }], [feature('amount', 'double')]);
+    await createTables(engine, [corrected]);
+    // Each insert its own part. User 1: the correction (created later) is written before the
+    // original; user 2: after it. A tie-break by write order gets one of them wrong.
+    const write = (keys: bigint, eventTsMillis: number, created: bigint, value: number): Promise<void> =>
+      insertRows(engine, corrected, [{ keys: [keys], eventTsMillis, createdTsMicros: created, values: [value] }]);
+    await write(1n, T0, 20n, 2);
+    await write(1n, T0, 10n, 1);
+    await write(2n, T0, 10n, 1);
+    await write(2n, T0, 20n, 2);
+    await write(1n, T0 - 1, 30n, 0);
+    for (const plan of ['hash', 'full_sorting_merge', 'key_ranges'] as const) {
+      const columns = concatColumns(
+        await collect(
+          engine,
+          {
+            entities: inline([1n, 2n, 1n], [T0, T0, T0 - 1]),
+            features: resolvedAll([corrected]),
+            chunkRows: 10,
+            format: 'columns',
+          },
+          { plan },
+        ),
+      );
+      expect(columns[2]?.values, plan).toEqual([2, 2, 0]);
+    }
+  });
 
   it('gives NULL, never a type default, where nothing is known (join_use_nulls)', async () => {
     const columns = concatColumns(

@@ -17,7 +17,7 @@ import type { ClickHouseExecutor } from '../executor.js';
 import { qualifiedName } from '../ddl.js';
 import { decodeChunks } from './arrow.js';
 import { materializeEntitySql, uploadInlineRows, type EntityTable } from './entities.js';
-import { buildHistoricalQuery, historicalLayout, type JoinAlgorithm, type OutputColumn } from './query.js';
+import { buildHistoricalQuery, historicalLayout, timePruning, type JoinAlgorithm, type OutputColumn } from './query.js';
 import { DEFAULT_PART_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
 import { randomSuffix } from './sql-text.js';
 
@@ -140,10 +140,11 @@ export async function* runHistorical(
       entities = await materializeEntitySql(executor, table, request.entities.sql, requiredKeys, signal);
     }
     const plan = planOf(options, entities.rowCount);
+    const pruning = await timePruning(executor, database, table, request.features, signal);
     let source: AsyncIterable<Uint8Array>;
     let columns: readonly OutputColumn[];
     if (plan === 'key_ranges') {
-      const layout = historicalLayout(database, entities, request.features);
+      const layout = historicalLayout(database, entities, request.features, pruning);
       const name = tableNamer(database, tableId);
       stageTables = keyRangeTables(name, layout);
       columns = layout.columns;
@@ -157,7 +158,7 @@ export async function* runHistorical(
         signal,
       ));
     } else {
-      const query = buildHistoricalQuery(database, table, entities, request.features, plan);
+      const query = buildHistoricalQuery(database, table, entities, request.features, plan, pruning);
       columns = query.columns;
       source = executor.queryStream(query.sql, undefined, { format: 'ArrowStream', signal });
     }
