@@ -201,7 +201,9 @@ export function historicalLayout(
       return { name: quoteIdentifier(key.name), column };
     });
     const ttl = view.ttlSeconds > 0 ? Math.floor(view.ttlSeconds) : 0;
-    const fresh = ttl > 0 ? `${alias}.__ts >= ${e}.${EVENT_TS} - toIntervalSecond(${ttl})` : `isNotNull(${alias}.__ts)`;
+    // The matched row's event time is read only to apply a TTL; without one, a match is a non-NULL ASOF value.
+    const fresh =
+      ttl > 0 ? `${alias}.__ts >= ${e}.${EVENT_TS} - toIntervalSecond(${ttl})` : `isNotNull(${alias}.__asof)`;
     const wanted: string[] = [];
     const positions: number[] = [];
     rv.featureIndexes.forEach((featureIndex, i) => {
@@ -238,7 +240,7 @@ export function historicalLayout(
         );
       }
       const right =
-        `(SELECT ${keyList}, ${quoteIdentifier(EVENT_TS)} AS __ts, ${viewAsofExpression()} AS __asof` +
+        `(SELECT ${keyList}${ttl > 0 ? `, ${quoteIdentifier(EVENT_TS)} AS __ts` : ''}, ${viewAsofExpression()} AS __asof` +
         `${wanted.length > 0 ? `, ${[...new Set(wanted)].join(', ')}` : ''} ` +
         `FROM ${qualifiedName(database, tableName(view))} WHERE ${conditions.join(' AND ')})`;
       const on = [
