@@ -90,7 +90,8 @@ export async function runKeyRanges(
     const stage = name(`s${g}`);
     const key = group.firstKeyColumn;
     // The entity rows sorted by the group's key: each part's rows are then one index range
-    // (read 7 times per part: the probe side, and each view's key set and time bounds).
+    // (read several times per part: the probe side, each view's key set, and its time bounds
+    // where they prune).
     await executor.command(
       // An entity SELECT may give its key a Nullable type (NULL values were refused already).
       `CREATE TABLE ${sorted} ENGINE = MergeTree ORDER BY ${key} SETTINGS allow_nullable_key = 1 ` +
