@@ -15,15 +15,17 @@ interface Run {
   rows: number;
   peakRssBytes: number;
   nullsInFirstFeature: number;
+  granules?: { selected: number; total: number };
 }
 interface CaseResult {
   id: string;
   entityRows: number;
-  contender: 'plain' | 'tessera';
+  contender: 'floor' | 'plain' | 'tessera';
   runs: Run[];
   failures: string[];
   summary: { medianMillis: number; rowsPerSecond: number; peakRssMaxBytes: number } | null;
   vsPlain: { time: number; peakRss: number } | null;
+  timeOverFloor: number | null;
 }
 
 // Checks that the historical benchmark still runs end to end against the current code, not its timings.
@@ -34,7 +36,7 @@ describe('bench/historical.ts --smoke', () => {
   });
 
   it(
-    'measures the plain query and every Tessera plan in child processes and writes them as JSON',
+    'measures the read floor, the plain query and every Tessera plan in child processes and writes them as JSON',
     async () => {
       outDir = await mkdtemp(join(tmpdir(), 'tessera-bench-historical-smoke-'));
       await execFileAsync(
@@ -53,6 +55,7 @@ describe('bench/historical.ts --smoke', () => {
       expect(report.machine.chdb).toMatch(/^\d+\.\d+/);
       expect(report.nullCountMismatch).toEqual([]);
       expect(report.cases.map((c) => c.id)).toEqual([
+        'floor 2000',
         'plain 2000',
         'tessera hash 2000',
         'tessera full_sorting_merge 2000',
@@ -70,6 +73,14 @@ describe('bench/historical.ts --smoke', () => {
         if (c.contender === 'tessera') {
           expect(c.vsPlain?.time, c.id).toBeGreaterThan(0);
           expect(c.vsPlain?.peakRss, c.id).toBeGreaterThan(0);
+          expect(c.timeOverFloor, c.id).toBeGreaterThan(0);
+        }
+        if (c.contender === 'floor') {
+          // Granules of the three tables, and how many the request's own filter leaves to read.
+          const granules = c.runs[0]?.granules;
+          expect(granules?.total, c.id).toBeGreaterThan(0);
+          expect(granules?.selected, c.id).toBeGreaterThan(0);
+          expect(granules?.selected, c.id).toBeLessThanOrEqual(granules?.total ?? 0);
         }
       }
     },
