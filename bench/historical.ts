@@ -200,26 +200,24 @@ interface CaseSpec {
   readonly task: ChildTask;
 }
 
+/** The cases every size measures besides Tessera's plans: the read floor and the plain query. */
+const BASELINES = [
+  ['floor', 'none (read only)'],
+  ['plain', 'hash (ClickHouse default)'],
+] as const;
+
 function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
   return config.entityRowCounts.flatMap((entityRows): CaseSpec[] => {
     const auto = entityRows <= HASH_JOIN_MAX_ENTITY_ROWS ? 'hash' : 'key_ranges';
     return [
-      {
-        id: `floor ${entityRows}`,
+      ...BASELINES.map(([kind, joinAlgorithm]): CaseSpec => ({
+        id: `${kind} ${entityRows}`,
         entityRows,
-        contender: 'floor',
-        joinAlgorithm: 'none (read only)',
+        contender: kind,
+        joinAlgorithm,
         pickedByAuto: false,
-        task: { kind: 'floor', dataDir, entityRows, featuresPerView: FEATURES_PER_VIEW },
-      },
-      {
-        id: `plain ${entityRows}`,
-        entityRows,
-        contender: 'plain',
-        joinAlgorithm: 'hash (ClickHouse default)',
-        pickedByAuto: false,
-        task: { kind: 'plain', dataDir, entityRows, featuresPerView: FEATURES_PER_VIEW },
-      },
+        task: { kind, dataDir, entityRows, featuresPerView: FEATURES_PER_VIEW },
+      })),
       ...config.plans.map((joinAlgorithm): CaseSpec => ({
         id: `tessera ${joinAlgorithm} ${entityRows}`,
         entityRows,

@@ -30,8 +30,12 @@ import {
 
 export type ChildTask =
   | { readonly kind: 'prepare'; readonly dataDir: string; readonly params: DataParams }
-  | { readonly kind: 'plain'; readonly dataDir: string; readonly entityRows: number; readonly featuresPerView: number }
-  | { readonly kind: 'floor'; readonly dataDir: string; readonly entityRows: number; readonly featuresPerView: number }
+  | {
+      readonly kind: 'floor' | 'plain';
+      readonly dataDir: string;
+      readonly entityRows: number;
+      readonly featuresPerView: number;
+    }
   | {
       readonly kind: 'tessera';
       readonly dataDir: string;
