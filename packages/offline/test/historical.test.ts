@@ -159,12 +159,15 @@ describe('GetHistorical', () => {
     await write(2n, T0, 10n, 1);
     await write(2n, T0, 20n, 2);
     await write(1n, T0 - 1, 30n, 0);
+    // User 3: write times either side of 1970 (the ASOF key holds a signed created_ts).
+    await write(3n, T0, 5n, 2);
+    await write(3n, T0, -5_000_000n, 1);
     for (const plan of ['hash', 'full_sorting_merge', 'key_ranges'] as const) {
       const columns = concatColumns(
         await collect(
           engine,
           {
-            entities: inline([1n, 2n, 1n], [T0, T0, T0 - 1]),
+            entities: inline([1n, 2n, 1n, 3n], [T0, T0, T0 - 1, T0]),
             features: resolvedAll([corrected]),
             chunkRows: 10,
             format: 'columns',
@@ -172,7 +175,7 @@ describe('GetHistorical', () => {
           { plan },
         ),
       );
-      expect(columns[2]?.values, plan).toEqual([2, 2, 0]);
+      expect(columns[2]?.values, plan).toEqual([2, 2, 0, 2]);
     }
   });
 

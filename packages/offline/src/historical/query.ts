@@ -77,9 +77,10 @@ function featureColumnNames(features: ResolvedFeatures): string[][] {
 }
 
 /**
- * The ASOF column of a view's rows: `event_ts` in milliseconds in the high 64 bits, `created_ts` in
- * microseconds (never negative: it is the write's own time) in the low 64, so ordering by it is
- * ordering by (event_ts, created_ts). {@link entityAsofExpression} is its match for an entity row.
+ * The ASOF column of a view's rows: `event_ts` in milliseconds times 2^64 plus `created_ts` in
+ * microseconds. Any created_ts fits in ±2^63 µs, and t·2^64 + c orders as (t, c) for every such c, so
+ * ordering by it is ordering by (event_ts, created_ts). {@link entityAsofExpression} is its match for
+ * an entity row.
  */
 function viewAsofExpression(): string {
   return (
@@ -88,7 +89,7 @@ function viewAsofExpression(): string {
   );
 }
 
-/** An entity row's ASOF value: its ts with the largest possible created_ts, so equal event times match. */
+/** An entity row's ASOF value: its ts with a created part above any row's (2^64 − 1), so equal event times match. */
 function entityAsofExpression(entityAlias: string): string {
   return `bitShiftLeft(toInt128(toUnixTimestamp64Milli(${entityAlias}.${EVENT_TS})), 64) + toInt128(18446744073709551615)`;
 }
