@@ -180,7 +180,7 @@ async function floor(executor: ChdbExecutor, entityRows: number, featuresPerView
   return {
     kind: 'floor',
     millis,
-    rows: entityRows,
+    rows: entityRows, // the request's size: the floor returns nothing
     nullsInFirstFeature: 0,
     pieces: 0,
     arrowBytes: 0,

@@ -164,12 +164,12 @@ export interface HistoricalLayout {
 
 export const ENTITY_ALIAS = 'e';
 
-/** `pruning`: per requested view, the time bounds worth putting on its rows (all of them unless given). */
+/** `pruning`: per requested view, the time bounds worth putting on its rows ({@link timePruning}). */
 export function historicalLayout(
   database: string,
   entities: EntityTable,
   features: ResolvedFeatures,
-  pruning: readonly TimePruning[] = [],
+  pruning: readonly TimePruning[],
 ): HistoricalLayout {
   const e = ENTITY_ALIAS;
   const expressions: string[] = [`${e}.${ROW_ID_COLUMN}`];
@@ -287,7 +287,7 @@ export function buildHistoricalQuery(
   entities: EntityTable,
   features: ResolvedFeatures,
   joinAlgorithm: JoinAlgorithm,
-  pruning: readonly TimePruning[] = [],
+  pruning: readonly TimePruning[],
 ): HistoricalQuery {
   const layout = historicalLayout(database, entities, features, pruning);
   const select = layout.expressions.map((expression, i) => `${expression} AS c${i}`);
