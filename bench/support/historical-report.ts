@@ -133,7 +133,7 @@ const CONTENDER_LABELS: Readonly<Record<Contender, string>> = {
   tessera: 'Tessera',
 };
 
-/** ", request's filter keeps 1,226 of 1,226 granules" from a floor run. */
+/** "; the request's filter keeps 3,678 of 3,678 granules" from a floor run (empty for other contenders). */
 function granulesNote(runs: readonly RunResult[]): string {
   const granules = runs.find((run) => run.granules !== undefined)?.granules;
   return granules === undefined
