@@ -21,6 +21,8 @@ import { Progress } from './progress.js';
 import { cellText, displayRefs, table, toJsonRows } from './format.js';
 import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
 import { loadRepository } from './repo-files.js';
+import { addConnectionOptions, checkNoSecretInArgv, clientOptions, type ConnectionFlags } from './connection.js';
+import { registerKeysCommand } from './commands/keys.js';
 
 const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
 
@@ -33,13 +35,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .option('--timeout <ms>', 'deadline of each call in milliseconds', '30000')
     .showHelpAfterError();
+  addConnectionOptions(program);
 
   const client = (): TesseraClient => {
-    const opts = program.opts<{ server: string; timeout: string }>();
-    return new TesseraClient({ address: opts.server, timeoutMillis: Number(opts.timeout) });
+    const opts = program.opts<{ server: string; timeout: string } & ConnectionFlags>();
+    return new TesseraClient(clientOptions(opts.server, Number(opts.timeout), opts));
   };
 
-  program
+  const serveCommand = program
     .command('serve')
     .description('run a feature server (embedded LMDB store under ./.tessera by default)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -47,16 +50,32 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--data-dir <dir>', 'embedded data directory', '.tessera')
     .option('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,... (cluster mode)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (cluster mode)', '')
-    .option(
-      '--clickhouse-url <url>',
-      'ClickHouse HTTP endpoint of the offline store (default: embedded chDB under --data-dir; none in cluster mode)',
+    .addOption(
+      new Option(
+        '--clickhouse-url <url>',
+        'ClickHouse HTTP endpoint of the offline store (default: embedded chDB under --data-dir; none in cluster mode); with a password, set TESSERA_CLICKHOUSE_URL instead',
+      ).env('TESSERA_CLICKHOUSE_URL'),
     )
     .option('--apply <repo>', 'apply this feature repository once the server is up')
     .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
     .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
     .option('--max-message-bytes <n>', 'largest gRPC message in bytes', String(64 * 1024 * 1024))
+    .addOption(new Option('--auth', 'require an API key on every call (tessera keys create)').env('TESSERA_AUTH'))
+    .addOption(new Option('--tls-cert <file>', 'TLS certificate chain (PEM)').env('TESSERA_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'TLS private key (PEM)').env('TESSERA_TLS_KEY'))
+    .addOption(
+      new Option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)').env(
+        'TESSERA_TLS_CLIENT_CA',
+      ),
+    )
+    .option('--insecure', 'allow a non-loopback --host without --auth and TLS (logs a warning on every start)')
     .action(
       async (opts: {
+        auth?: boolean;
+        tlsCert?: string;
+        tlsKey?: string;
+        tlsClientCa?: string;
+        insecure?: boolean;
         host: string;
         port: string;
         dataDir: string;
@@ -72,27 +91,47 @@ export async function main(argv: readonly string[]): Promise<number> {
         const backend: BackendOptions = opts.redisCluster
           ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix, ...clickhouse }
           : { kind: 'embedded', dataDir: opts.dataDir, ...clickhouse };
+        checkNoSecretInArgv(serveCommand, 'clickhouseUrl', '--clickhouse-url', 'TESSERA_CLICKHOUSE_URL');
+        if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+          throw new TesseraError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
+        }
+        if (opts.tlsClientCa !== undefined && opts.tlsCert === undefined) {
+          throw new TesseraError('INVALID_ARGUMENT', '--tls-client-ca needs --tls-cert and --tls-key');
+        }
+        if (opts.load !== undefined && (opts.auth === true || opts.tlsCert !== undefined)) {
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            '--load is for the plaintext demo server; with --auth or TLS, load data with `tessera write` and a write key',
+          );
+        }
+        // Files the server creates (LMDB, chDB parts, key hashes) are readable by their owner only.
+        process.umask(0o077);
+        const tls =
+          opts.tlsCert === undefined || opts.tlsKey === undefined
+            ? undefined
+            : {
+                certFile: opts.tlsCert,
+                keyFile: opts.tlsKey,
+                ...(opts.tlsClientCa === undefined ? {} : { clientCaFile: opts.tlsClientCa }),
+              };
         const server = await startFeatureServer({
           host: opts.host,
           port: Number(opts.port),
           backend,
           maxBatchRows: Number(opts.maxBatchRows),
           maxMessageBytes: Number(opts.maxMessageBytes),
+          auth: opts.auth === true,
+          ...(tls === undefined ? {} : { tls }),
+          insecure: opts.insecure === true,
         });
         const mode =
           backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
         console.log(`tessera: serving on ${server.address} (${mode})`);
         if (opts.apply) {
           const defs = await loadRepository(opts.apply);
-          const c = new TesseraClient({ address: server.address });
-          try {
-            const result = await c.apply(defs, { author: 'tessera serve --apply' });
-            console.log(
-              `tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => changeKindName(ch.kind)))})`,
-            );
-          } finally {
-            c.close();
-          }
+          // In-process: works whatever the server demands of network clients (keys, client certificates).
+          const result = await server.apply(defs, { author: 'tessera serve --apply' });
+          console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
         }
         if (opts.load) {
           const hasOffline = backend.kind === 'embedded' || backend.clickhouseUrl !== undefined;
@@ -133,14 +172,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     );
 
-  program
+  const writerCommand = program
     .command('writer')
     .description(
       'run a write-behind writer: insert the queued offline rows of a cluster-mode deployment into ClickHouse',
     )
     .requiredOption('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,...')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (as the servers)', '')
-    .option('--clickhouse-url <url>', 'ClickHouse HTTP endpoint (default: embedded chDB under --data-dir)')
+    .addOption(
+      new Option(
+        '--clickhouse-url <url>',
+        'ClickHouse HTTP endpoint (default: embedded chDB under --data-dir); with a password, set TESSERA_CLICKHOUSE_URL instead',
+      ).env('TESSERA_CLICKHOUSE_URL'),
+    )
     .option('--data-dir <dir>', 'folder of the embedded chDB offline store', join('.tessera', 'writer'))
     .option('--concurrency <n>', 'jobs inserted at once', '4')
     .option('--lock-ms <ms>', 'how long a dead writer keeps its jobs before another writer takes them', '30000')
@@ -153,6 +197,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         concurrency: string;
         lockMs: string;
       }) => {
+        checkNoSecretInArgv(writerCommand, 'clickhouseUrl', '--clickhouse-url', 'TESSERA_CLICKHOUSE_URL');
+        process.umask(0o077);
         const writer = await startWriterProcess({
           nodes: parseNodes(opts.redisCluster),
           keyPrefix: opts.keyPrefix,
@@ -569,6 +615,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         c.close();
       }
     });
+
+  registerKeysCommand(program, client, parseNodes);
 
   try {
     await program.parseAsync(argv);

@@ -1,7 +1,8 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { credentials, InterceptingCall, Metadata } from '@grpc/grpc-js';
+import type { CallOptions, ChannelCredentials, ClientOptions, Interceptor, ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { Definitions, ErrorCode, FeatureValue, JoinKeyValue, Problem, ValueType } from '@tessera/core';
+import type { Definitions, ErrorCode, FeatureValue, JoinKeyValue, Problem, Scope, ValueType } from '@tessera/core';
 import {
   ChangeKind,
   Durability,
@@ -16,6 +17,9 @@ import type {
   MaterializeProgress,
   ListDeadLettersResponse,
   WriteBehindStats,
+  ApiKey,
+  CreateApiKeyResponse,
+  ListApiKeysResponse,
   ApplyResponse,
   Column,
   GetHistoricalRequest,
@@ -29,15 +33,49 @@ import type {
 } from '@tessera/proto';
 import { columnValueType, fromColumn, fromProtoValueType, toColumn } from './columns.js';
 import { toProtoDefinitions } from './definitions.js';
+import { toProtoScope } from './api-keys.js';
 
 export interface TesseraClientOptions {
   /** `host:port` of a feature server. */
   readonly address: string;
   /** Default per-call deadline in ms. Default 30,000. */
   readonly timeoutMillis?: number;
+  /** Channel credentials as grpc-js takes them; overrides `tls`. */
   readonly credentials?: ChannelCredentials;
+  /** TLS to the server (PEM files); plaintext when absent. */
+  readonly tls?: ClientTlsOptions;
+  /** API key sent as `authorization: Bearer <key>` on every call (keep it out of argv and logs). */
+  readonly apiKey?: string;
   /** Largest message accepted, bytes. Default 64 MiB. */
   readonly maxMessageBytes?: number;
+}
+
+/** TLS of a client: trust anchors and, for mTLS, the client's own certificate. */
+export interface ClientTlsOptions {
+  /** CA certificate(s) that signed the server's certificate; the system roots when absent. */
+  readonly caFile?: string;
+  /** Client certificate and key for mTLS. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+/** Channel credentials for `tls` (plaintext without it). */
+export function channelCredentials(tls: ClientTlsOptions | undefined): ChannelCredentials {
+  if (tls === undefined) return credentials.createInsecure();
+  const read = (path: string | undefined): Buffer | null => (path === undefined ? null : readFileSync(path));
+  return credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile));
+}
+
+/** A client interceptor that adds the API key to every call, whatever the channel. */
+function apiKeyInterceptor(apiKey: string): Interceptor {
+  const value = `Bearer ${apiKey}`;
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', value);
+        next(metadata, listener);
+      },
+    });
 }
 
 /** Status of one feature value for one entity. */
@@ -69,11 +107,12 @@ export class TesseraClient {
   private readonly timeoutMillis: number;
 
   constructor(options: TesseraClientOptions) {
-    const creds = options.credentials ?? credentials.createInsecure();
+    const creds = options.credentials ?? channelCredentials(options.tls);
     const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     const clientOptions: Partial<ClientOptions> = {
       'grpc.max_receive_message_length': maxBytes,
       'grpc.max_send_message_length': maxBytes,
+      ...(options.apiKey === undefined ? {} : { interceptors: [apiKeyInterceptor(options.apiKey)] }),
     };
     this.featureStore = new FeatureStoreClient(options.address, creds, clientOptions);
     this.registry = new RegistryClient(options.address, creds, clientOptions);
@@ -281,6 +320,25 @@ export class TesseraClient {
   async dropDeadLetter(id: string): Promise<void> {
     await unary((cb) => this.operations.dropDeadLetter({ id }, new Metadata(), this.options(), cb));
   }
+  /** Creates an API key (admin scope); the token in the answer is shown once. */
+  createApiKey(name: string, scopes: readonly Scope[]): Promise<CreateApiKeyResponse> {
+    return unary((cb) =>
+      this.operations.createApiKey({ name, scopes: scopes.map(toProtoScope) }, new Metadata(), this.options(), cb),
+    );
+  }
+
+  listApiKeys(includeRevoked = false): Promise<ListApiKeysResponse> {
+    return unary((cb) => this.operations.listApiKeys({ includeRevoked }, new Metadata(), this.options(), cb));
+  }
+
+  /** A new secret for the named key; the old one stops working. */
+  rotateApiKey(name: string): Promise<CreateApiKeyResponse> {
+    return unary((cb) => this.operations.rotateApiKey({ name }, new Metadata(), this.options(), cb));
+  }
+
+  revokeApiKey(name: string): Promise<ApiKey> {
+    return unary((cb) => this.operations.revokeApiKey({ name }, new Metadata(), this.options(), cb));
+  }
 
   close(): void {
     this.featureStore.close();
@@ -322,6 +380,8 @@ const GRPC_TO_CODE: Partial<Record<number, ErrorCode>> = {
   14: 'UNAVAILABLE',
   4: 'DEADLINE_EXCEEDED',
   12: 'UNIMPLEMENTED',
+  16: 'UNAUTHENTICATED',
+  7: 'PERMISSION_DENIED',
   13: 'INTERNAL',
 };
 

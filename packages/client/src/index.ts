@@ -1,5 +1,5 @@
-export { TesseraClient, fromServiceError, changeKindName } from './client.js';
-export type { TesseraClientOptions, OnlineFeatures, FeatureStatusName } from './client.js';
+export { TesseraClient, fromServiceError, changeKindName, channelCredentials } from './client.js';
+export type { TesseraClientOptions, ClientTlsOptions, OnlineFeatures, FeatureStatusName } from './client.js';
 export {
   toColumn,
   fromColumn,
@@ -16,3 +16,4 @@ export {
   fromProtoDefinitions,
   fromProtoView,
 } from './definitions.js';
+export { toProtoScope, fromProtoScope, toProtoApiKey } from './api-keys.js';

@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'UNAVAILABLE',
   'DEADLINE_EXCEEDED',
   'UNIMPLEMENTED',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

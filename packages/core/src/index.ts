@@ -84,3 +84,5 @@ export type {
   OfflineRow,
   LatestRowsRange,
 } from './offline-store.js';
+export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
+export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';

@@ -13,6 +13,7 @@ import type {
 } from '@tessera/proto';
 import { callDeadlineMillis } from './deadline.js';
 import { toGrpcStatus } from './grpc-status.js';
+import { callAllows } from './auth.js';
 import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
@@ -140,6 +141,16 @@ export function createFeatureStoreService(
     },
 
     getHistorical(call: ServerWritableStream<GetHistoricalRequest, GetHistoricalResponse>) {
+      // Ad-hoc SQL is an administrator's tool; readers use the built-in and registered entity sets.
+      if (call.request.entities?.$case === 'entitySql' && !callAllows(call, 'admin')) {
+        call.emit(
+          'error',
+          toGrpcStatus(
+            new TesseraError('PERMISSION_DENIED', 'GetHistorical: entity_sql needs an API key with the admin scope'),
+          ),
+        );
+        return;
+      }
       streamHistorical(call, registry, stores.offline, limits);
     },
 

@@ -14,6 +14,8 @@ const CODES: Record<ErrorCode, status> = {
   UNAVAILABLE: status.UNAVAILABLE,
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
   UNIMPLEMENTED: status.UNIMPLEMENTED,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
   INTERNAL: status.INTERNAL,
 };
 
@@ -52,10 +54,10 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
 }
 
 /** Runs a handler and answers with its result or its error as a gRPC status. */
-export function answer<Req, Res>(work: (request: Req) => Res | Promise<Res>) {
+export function answer<Req, Res>(work: (request: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     Promise.resolve()
-      .then(() => work(call.request))
+      .then(() => work(call.request, call))
       .then(
         (response) => callback(null, response),
         (error: unknown) => callback(toGrpcStatus(error)),

@@ -4,3 +4,8 @@ export type { BackendOptions } from './backends.js';
 export { clusterRegistryLog } from './backends.js';
 export { toGrpcStatus } from './grpc-status.js';
 export { materializeView } from './materialize.js';
+export { openApiKeyStore } from './api-key-store.js';
+export { METHOD_SCOPES } from './auth.js';
+export type { ServerAuthOptions } from './server.js';
+export type { ServerTlsOptions } from './tls.js';
+export type { RateLimit } from './rate-limit.js';

@@ -1,5 +1,15 @@
 import { TesseraError } from '@tessera/core';
+import type { ApiKeyStore } from '@tessera/core';
+import { fromProtoScope, toProtoApiKey } from '@tessera/client';
+import { createKey, revokeKey, rotateKey } from '@tessera/registry';
 import type {
+  ApiKey,
+  CreateApiKeyRequest,
+  CreateApiKeyResponse,
+  ListApiKeysRequest,
+  ListApiKeysResponse,
+  RevokeApiKeyRequest,
+  RotateApiKeyRequest,
   DeadLetter as ProtoDeadLetter,
   DeadLetterActionResponse,
   DeadLetterRequest,
@@ -37,8 +47,25 @@ function requireId(request: DeadLetterRequest): string {
 }
 
 /** The Operations service: write-behind figures and dead letters of this deployment. */
-export function createOperationsService(writeBehind: WriteBehind): OperationsServer {
+export function createOperationsService(writeBehind: WriteBehind, apiKeys: ApiKeyStore): OperationsServer {
   return {
+    createApiKey: answer<CreateApiKeyRequest, CreateApiKeyResponse>(async (request) => {
+      const { token, record } = await createKey(apiKeys, request.name, request.scopes.map(fromProtoScope));
+      return { key: toProtoApiKey(record), token };
+    }),
+    listApiKeys: answer<ListApiKeysRequest, ListApiKeysResponse>(async (request) => ({
+      keys: (await apiKeys.list())
+        .filter((k) => request.includeRevoked || k.revokedAtMillis === undefined)
+        .sort((a, b) => a.name.localeCompare(b.name) || a.createdAtMillis - b.createdAtMillis)
+        .map(toProtoApiKey),
+    })),
+    rotateApiKey: answer<RotateApiKeyRequest, CreateApiKeyResponse>(async (request) => {
+      const { token, record } = await rotateKey(apiKeys, request.name);
+      return { key: toProtoApiKey(record), token };
+    }),
+    revokeApiKey: answer<RevokeApiKeyRequest, ApiKey>(async (request) =>
+      toProtoApiKey(await revokeKey(apiKeys, request.name)),
+    ),
     getWriteBehindStats: answer<GetWriteBehindStatsRequest, WriteBehindStats>(async () => {
       const stats = await writeBehind.stats();
       return {

@@ -1,5 +1,5 @@
 import { TesseraError, formatProblems } from '@tessera/core';
-import type { Change, OfflineStore } from '@tessera/core';
+import type { Change, Definitions, OfflineStore } from '@tessera/core';
 import { fromProtoDefinitions, toProtoEntity, toProtoService, toProtoView } from '@tessera/client';
 import { ChangeKind } from '@tessera/proto';
 import type {
@@ -14,8 +14,9 @@ import type {
   ListResponse,
   RegistryServer,
 } from '@tessera/proto';
-import type { Registry } from '@tessera/registry';
+import type { ApplyResult, Registry } from '@tessera/registry';
 import { answer } from './grpc-status.js';
+import { principalOf } from './auth.js';
 import { allViewVersions } from '@tessera/offline';
 
 const CHANGE_KINDS: Record<Change['kind'], ChangeKind> = {
@@ -30,10 +31,22 @@ function toProtoChange(change: Change): ProtoChange {
   return { ...change, details: [...change.details], kind: CHANGE_KINDS[change.kind] };
 }
 
+/** Applies definitions and gives every view version its offline table (or new columns) as part of it. */
+export async function applyDefinitions(
+  registry: Registry,
+  offline: OfflineStore | undefined,
+  definitions: Definitions,
+  options: { readonly dryRun: boolean; readonly author: string; readonly prune: boolean },
+): Promise<ApplyResult> {
+  const result = await registry.apply(definitions, options);
+  if (!result.dryRun) await offline?.ensureTables(allViewVersions(registry.state()));
+  return result;
+}
+
 /** The Registry service over one Registry (definitions, versions, history). */
 export function createRegistryService(registry: Registry, offline: OfflineStore | undefined): RegistryServer {
   return {
-    apply: answer<ApplyRequest, ApplyResponse>(async (request) => {
+    apply: answer<ApplyRequest, ApplyResponse>(async (request, call) => {
       if (!request.definitions) throw new TesseraError('INVALID_ARGUMENT', 'Apply: definitions are missing');
       const { definitions, problems } = fromProtoDefinitions(request.definitions);
       if (problems.length > 0) {
@@ -43,13 +56,12 @@ export function createRegistryService(registry: Registry, offline: OfflineStore 
           { details: problems },
         );
       }
-      const result = await registry.apply(definitions, {
+      const result = await applyDefinitions(registry, offline, definitions, {
         dryRun: request.dryRun,
-        author: request.author,
+        // With authentication, the author is the key that applied, whatever the request claims.
+        author: principalOf(call)?.name ?? request.author,
         prune: request.prune,
       });
-      // Every view version gets its offline table (or new columns) as part of the apply.
-      if (!result.dryRun) await offline?.ensureTables(allViewVersions(registry.state()));
       return {
         changes: result.changes.map(toProtoChange),
         dryRun: result.dryRun,

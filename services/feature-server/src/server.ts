@@ -1,17 +1,24 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { Server } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import type { OnlineStore } from '@tessera/core';
-import type { Registry } from '@tessera/registry';
+import { TesseraError } from '@tessera/core';
+import type { ApiKeyStore, Definitions, OnlineStore } from '@tessera/core';
+import { ApiKeyAuthenticator } from '@tessera/registry';
+import type { ApplyResult, Registry } from '@tessera/registry';
 import type { WriteBehind } from '@tessera/writebehind';
 import { FeatureStoreService, OperationsService, RegistryService } from '@tessera/proto';
 import { createFeatureStoreService } from './feature-store-service.js';
 import { createRegistryAccess } from './registry-access.js';
-import { createRegistryService } from './registry-service.js';
+import { applyDefinitions, createRegistryService } from './registry-service.js';
 import { createOperationsService } from './operations-service.js';
 import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
+import { authInterceptor } from './auth.js';
+import { openApiKeyStore } from './api-key-store.js';
+import type { RateLimit } from './rate-limit.js';
+import { isLoopbackHost, serverCredentials, type ServerTlsOptions } from './tls.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -28,6 +35,28 @@ export interface FeatureServerOptions {
   readonly maxEntityRows?: number;
   /** How often to check the online store for the health service, ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
+  /**
+   * API key authentication: every call but health needs a bearer key with the method's scope. Keys live
+   * in the deployment's store (data directory or Redis Cluster). Off by default (loopback use only).
+   */
+  readonly auth?: boolean | ServerAuthOptions;
+  /** TLS (and mTLS with a client CA). Off by default (loopback use only). */
+  readonly tls?: ServerTlsOptions;
+  /**
+   * Allow binding a non-loopback address without both auth and TLS. Meant for a trusted network or a
+   * proxy that terminates TLS and authenticates; a warning is logged on every start.
+   */
+  readonly insecure?: boolean;
+  /** Where warnings go. Default console.warn. */
+  readonly warn?: (message: string) => void;
+}
+
+/** Tuning of API key authentication. */
+export interface ServerAuthOptions {
+  /** Per-key request budget; beyond it RESOURCE_EXHAUSTED. Default 2,000/s, burst 4,000. */
+  readonly rateLimit?: RateLimit;
+  /** How often every server reloads changed keys, ms (a revocation takes effect within it). Default 1,000. */
+  readonly refreshIntervalMillis?: number;
 }
 
 export const DEFAULT_PORT = 6566;
@@ -44,6 +73,14 @@ export interface FeatureServer {
   readonly registry: Registry;
   readonly store: OnlineStore;
   readonly writeBehind: WriteBehind;
+  /** The deployment's API keys (used whether or not this server enforces them). */
+  readonly apiKeys: ApiKeyStore;
+  /** Whether calls need an API key. */
+  readonly authEnabled: boolean;
+  /** Whether the port speaks TLS. */
+  readonly tlsEnabled: boolean;
+  /** Applies definitions in-process (as Registry.Apply does, with `author` recorded). */
+  apply(definitions: Definitions, options: { readonly author: string; readonly prune?: boolean }): Promise<ApplyResult>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -51,10 +88,50 @@ export interface FeatureServer {
 /** Starts a feature server: FeatureStore, Registry, grpc.health.v1.Health and reflection. */
 export async function startFeatureServer(options: FeatureServerOptions): Promise<FeatureServer> {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const host = options.host ?? '127.0.0.1';
+  const warn = options.warn ?? ((message: string) => console.warn(message));
+  checkExposure(host, options);
+  // Checked before any store opens: a bad certificate path fails fast and leaves nothing behind.
+  const credentials = serverCredentials(options.tls);
+  if (options.backend.kind === 'embedded') keepPrivate(options.backend.dataDir);
   const backends = await openBackends(options.backend);
+  const apiKeys = openApiKeyStore(options.backend);
+  const authOptions = options.auth === true ? {} : options.auth === false ? undefined : options.auth;
+  let authenticator: ApiKeyAuthenticator | undefined;
+  try {
+    authenticator =
+      authOptions === undefined
+        ? undefined
+        : await ApiKeyAuthenticator.open(apiKeys, {
+            ...(authOptions.refreshIntervalMillis === undefined
+              ? {}
+              : { refreshIntervalMillis: authOptions.refreshIntervalMillis }),
+            onRefreshError: (error) =>
+              warn(`tessera: reloading API keys failed (the loaded keys stay in force): ${String(error)}`),
+          });
+  } catch (error) {
+    await apiKeys.close();
+    await backends.close();
+    throw error;
+  }
+  if (options.insecure === true && !isLoopbackHost(host)) {
+    warn(
+      `tessera: WARNING --insecure: serving ${host} without ${[authenticator ? '' : 'authentication', options.tls ? '' : 'TLS'].filter(Boolean).join(' or ')}; anyone who reaches the port can ${authenticator ? 'read the traffic' : 'read, write and administer this deployment'}`,
+    );
+  }
+  if (authenticator !== undefined && authenticator.activeKeyCount() === 0) {
+    warn('tessera: authentication is on but no API key exists yet: create one with `tessera keys create`');
+  }
   const server = new Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
+    interceptors: [
+      authInterceptor(
+        authenticator === undefined
+          ? undefined
+          : { authenticator, ...(authOptions?.rateLimit === undefined ? {} : { rateLimit: authOptions.rateLimit }) },
+      ),
+    ],
   });
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
@@ -77,7 +154,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     ),
   );
   server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
-  server.addService(OperationsService, createOperationsService(backends.writeBehind));
+  server.addService(OperationsService, createOperationsService(backends.writeBehind, apiKeys));
 
   const health = new HealthImplementation({
     '': 'SERVING',
@@ -95,9 +172,8 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   }, options.healthCheckIntervalMillis ?? DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS);
   healthTimer.unref();
 
-  const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${options.port ?? DEFAULT_PORT}`, ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`${host}:${options.port ?? DEFAULT_PORT}`, credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });
@@ -113,6 +189,8 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
           resolve();
         });
       });
+      authenticator?.close();
+      await apiKeys.close();
       await backends.close();
     })();
     return closing;
@@ -123,7 +201,39 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     registry: backends.registry,
     store: backends.store,
     writeBehind: backends.writeBehind,
+    apiKeys,
+    authEnabled: authenticator !== undefined,
+    tlsEnabled: options.tls !== undefined,
+    apply: (definitions, applyOptions) =>
+      applyDefinitions(backends.registry, backends.offline, definitions, {
+        dryRun: false,
+        author: applyOptions.author,
+        prune: applyOptions.prune ?? false,
+      }),
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * Refuses to expose a server without authentication and TLS: only loopback may go without them,
+ * unless the operator says --insecure.
+ */
+function checkExposure(host: string, options: FeatureServerOptions): void {
+  const auth = options.auth !== undefined && options.auth !== false;
+  if (isLoopbackHost(host) || (auth && options.tls !== undefined) || options.insecure === true) return;
+  const missing = [auth ? '' : 'authentication (--auth)', options.tls ? '' : 'TLS (--tls-cert and --tls-key)']
+    .filter(Boolean)
+    .join(' and ');
+  throw new TesseraError(
+    'FAILED_PRECONDITION',
+    `refusing to serve ${host} without ${missing}: only loopback addresses may go without them. ` +
+      'Turn them on, bind 127.0.0.1, or pass --insecure to accept the risk.',
+  );
+}
+
+/** The data directory holds every feature value and the API key hashes: owner only. */
+function keepPrivate(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
 }

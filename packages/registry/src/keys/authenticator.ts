@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import type { ApiKeyRecord, ApiKeyStore, Scope } from '@tessera/core';
+import { parseApiKeyToken, verifyApiKeySecret } from './api-key-token.js';
+
+/** Who a verified token belongs to. */
+export interface ApiKeyPrincipal {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+}
+
+export type AuthenticationResult =
+  | { readonly ok: true; readonly principal: ApiKeyPrincipal }
+  | { readonly ok: false; readonly reason: 'malformed' | 'unknown' | 'revoked' };
+
+export interface ApiKeyAuthenticatorOptions {
+  /** How often the store's change mark is checked, ms; a revocation takes effect within it. Default 1,000. */
+  readonly refreshIntervalMillis?: number;
+  /** Most verified tokens remembered (each saves one scrypt). Default 10,000. */
+  readonly maxCachedTokens?: number;
+  /** Called when a refresh fails (the previous keys stay in force). */
+  readonly onRefreshError?: (error: unknown) => void;
+}
+
+const DEFAULT_REFRESH_INTERVAL_MILLIS = 1_000;
+const DEFAULT_MAX_CACHED_TOKENS = 10_000;
+
+/**
+ * Checks bearer tokens against a deployment's keys. The keys are held in memory and reloaded when
+ * the store's change mark moves, so a revocation reaches every server within one refresh interval.
+ * scrypt is paid once per token: a verified token is remembered by its SHA-256 (never in clear),
+ * and every use is checked against the current key set, so a revoked key fails at once.
+ */
+export class ApiKeyAuthenticator {
+  readonly #store: ApiKeyStore;
+  readonly #maxCached: number;
+  #records = new Map<string, ApiKeyRecord>();
+  #mark = '';
+  /** SHA-256 of a verified token → key id; SHA-256 of a refused secret → key id it failed for. */
+  readonly #verified = new Map<string, string>();
+  readonly #refused = new Map<string, string>();
+  readonly #timer: NodeJS.Timeout;
+  #refreshing: Promise<void> | undefined;
+
+  private constructor(store: ApiKeyStore, options: ApiKeyAuthenticatorOptions) {
+    this.#store = store;
+    this.#maxCached = options.maxCachedTokens ?? DEFAULT_MAX_CACHED_TOKENS;
+    this.#timer = setInterval(() => {
+      this.refresh().catch((error: unknown) => options.onRefreshError?.(error));
+    }, options.refreshIntervalMillis ?? DEFAULT_REFRESH_INTERVAL_MILLIS);
+    this.#timer.unref();
+  }
+
+  /** Loads the keys once (failing when the store cannot be read), then keeps them fresh. */
+  static async open(store: ApiKeyStore, options: ApiKeyAuthenticatorOptions = {}): Promise<ApiKeyAuthenticator> {
+    const authenticator = new ApiKeyAuthenticator(store, options);
+    try {
+      await authenticator.refresh();
+    } catch (error) {
+      authenticator.close();
+      throw error;
+    }
+    return authenticator;
+  }
+
+  /** Number of active keys (a server with none cannot be used: worth a warning). */
+  activeKeyCount(): number {
+    let n = 0;
+    for (const record of this.#records.values()) if (record.revokedAtMillis === undefined) n += 1;
+    return n;
+  }
+
+  /** Reloads the keys when the store changed. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      try {
+        const mark = await this.#store.changeMark();
+        if (mark === this.#mark) return;
+        const records = await this.#store.list();
+        this.#records = new Map(records.map((r) => [r.id, r]));
+        this.#mark = mark;
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async authenticate(token: string): Promise<AuthenticationResult> {
+    const parsed = parseApiKeyToken(token);
+    if (parsed === undefined) return { ok: false, reason: 'malformed' };
+    const record = this.#records.get(parsed.id);
+    if (record === undefined) return { ok: false, reason: 'unknown' };
+    if (record.revokedAtMillis !== undefined) return { ok: false, reason: 'revoked' };
+    const digest = createHash('sha256').update(token).digest('base64');
+    const known = this.#verified.get(digest);
+    if (known !== record.id) {
+      // A wrong secret for a real id costs one scrypt; remembering it keeps repeats cheap.
+      if (this.#refused.get(digest) === record.id) return { ok: false, reason: 'unknown' };
+      const ok = await verifyApiKeySecret(record, parsed.secret);
+      remember(ok ? this.#verified : this.#refused, digest, record.id, this.#maxCached);
+      if (!ok) return { ok: false, reason: 'unknown' };
+      // The key may have been revoked while scrypt ran.
+      if (this.#records.get(record.id)?.revokedAtMillis !== undefined) return { ok: false, reason: 'revoked' };
+    }
+    return { ok: true, principal: { id: record.id, name: record.name, scopes: record.scopes } };
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+function remember(cache: Map<string, string>, digest: string, id: string, max: number): void {
+  if (cache.size >= max) cache.clear();
+  cache.set(digest, id);
+}
