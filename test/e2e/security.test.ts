@@ -50,15 +50,15 @@ const writeRequest = (score: number): WriteRequest => ({
   idempotencyKey: '',
 });
 
-type Call = (c: TesseraClient) => Promise<number>;
+type Call = (c: TesseraClient) => Promise<status>;
 
 /** Status code of a unary call (0 = OK). */
-function unaryCode(start: (done: (error: ServiceError | null) => void) => void): Promise<number> {
+function unaryCode(start: (done: (error: ServiceError | null) => void) => void): Promise<status> {
   return new Promise((resolve) => start((error) => resolve(error ? error.code : status.OK)));
 }
 
 /** Status code of a server-streaming call once it ends. */
-function streamCode(stream: NodeJS.EventEmitter): Promise<number> {
+function streamCode(stream: NodeJS.EventEmitter): Promise<status> {
   return new Promise((resolve) => {
     stream.on('data', () => undefined);
     stream.once('error', (error: ServiceError) => resolve(error.code));
@@ -193,7 +193,9 @@ describe('API keys and scopes', () => {
     }
     // The server sees keys made beside it at its next refresh.
     const reader = clientFor(tokens.get('read'));
-    expect(await pollUntil(async () => (await CALLS['/tessera.v1.Registry/List']!(reader)) === 0, 5_000)).toBe(true);
+    expect(await pollUntil(async () => (await CALLS['/tessera.v1.Registry/List']!(reader)) === status.OK, 5_000)).toBe(
+      true,
+    );
   });
 
   afterAll(async () => {
