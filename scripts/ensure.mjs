@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--test');
 const isCI = Boolean(process.env.CI) && !['0', 'false'].includes(process.env.CI.toLowerCase());
-const REDIS_INSTALL_COMMAND = 'apt-get install -y redis-server';
 
 function log(line) {
   process.stderr.write(`ensure: ${line}\n`);
@@ -102,23 +101,30 @@ function build() {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json']);
 }
 
-function ensureRedis() {
-  if (findOnPath('redis-server') && findOnPath('redis-cli')) return;
+/** Installs a Debian package when one of its commands is missing (as root with apt-get), else says how. */
+function ensureDebianPackage(pkg, commands, why) {
+  if (commands.every((c) => findOnPath(c))) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && findOnPath('apt-get')) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    log('redis-server is missing; the tests run a real Redis Cluster. Running: apt-get update');
+    log(`${commands.join(' or ')} is missing; ${why}. Running: apt-get update`);
     // An unreachable mirror fails the update, yet the install may still work from the cached lists.
     run('apt-get', ['update'], { env, allowFailure: true });
-    log(`running: ${REDIS_INSTALL_COMMAND}`);
-    run('apt-get', ['install', '-y', 'redis-server'], { env });
-    if (findOnPath('redis-server') && findOnPath('redis-cli')) return;
-    log('apt-get finished but redis-server or redis-cli is still not on PATH.');
+    log(`running: apt-get install -y ${pkg}`);
+    run('apt-get', ['install', '-y', pkg], { env });
+    if (commands.every((c) => findOnPath(c))) return;
+    log(`apt-get finished but ${commands.join(' or ')} is still not on PATH.`);
     process.exit(1);
   }
-  log('redis-server is missing; the tests run a real Redis Cluster (Redis 7). Install it with:');
-  log(`  sudo ${REDIS_INSTALL_COMMAND}`);
+  log(`${commands.join(' or ')} is missing; ${why}. Install it with:`);
+  log(`  sudo apt-get install -y ${pkg}`);
   process.exit(1);
+}
+
+function ensureRedis() {
+  ensureDebianPackage('redis-server', ['redis-server', 'redis-cli'], 'the tests run a real Redis Cluster (Redis 7)');
+  // The TLS tests make their certificates at test time.
+  ensureDebianPackage('openssl', ['openssl'], 'the TLS tests make their certificates with it');
 }
 
 ensureNodeVersion();
