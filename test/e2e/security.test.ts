@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -601,3 +601,46 @@ function listFiles(dir: string): string[] {
     entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
   );
 }
+
+describe("README's key management transcript", () => {
+  it('runs as printed against a server with --auth and TLS on a Redis Cluster', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('**Key management.**'), readme.indexOf('**TLS.**'));
+    const commands = [...section.matchAll(/^\$ (.+)$/gm)].map((m) => (m[1] ?? '').replace(/\s+#.*$/, ''));
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    using certs = makeTestCertificates();
+    // The README's deployment has no key prefix: this is the one test that uses the cluster without one.
+    const server = await startFeatureServer({
+      port: 0,
+      backend: { kind: 'redis-cluster', nodes },
+      auth: { refreshIntervalMillis: 100 },
+      tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
+      warn: () => undefined,
+    });
+    const cwd = mkdtempSync(join(tmpdir(), 'tessera-readme-keys-'));
+    try {
+      const script = commands
+        .map((c) =>
+          c
+            .replaceAll('npx tessera', `node ${CLI}`)
+            .replaceAll('10.0.0.5:7000', nodes.map((n) => `${n.host}:${n.port}`).join(','))
+            .replaceAll('10.0.0.5:6566', server.address)
+            .replaceAll('ca.pem', certs.caFile),
+        )
+        // The key created just before reaches the server at its next refresh.
+        .join(' && sleep 0.3 && ');
+      const { stdout } = await execFileAsync('bash', ['-ec', script], {
+        cwd,
+        env: { ...process.env, TESSERA_API_KEY: '' },
+      });
+      expect(readFileSync(join(cwd, 'trainer.key'), 'utf8')).toMatch(/^tsk_[0-9a-f]{16}_/);
+      expect(stdout).toMatch(/trainer\s+[0-9a-f]{16}\s+read/);
+      expect(stdout).toMatch(/revoked API key "trainer"/);
+      const active = (await server.apiKeys.list()).filter((k) => k.revokedAtMillis === undefined).map((k) => k.name);
+      expect(active).toEqual(['ops']);
+    } finally {
+      await server.close();
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});

@@ -49,6 +49,14 @@ export interface FeatureServerOptions {
   readonly insecure?: boolean;
   /** Where warnings go. Default console.warn. */
   readonly warn?: (message: string) => void;
+  /** Calls in flight on one client connection; more wait for a free stream. Default 256. */
+  readonly maxConcurrentStreams?: number;
+  /** Interval of the server's keepalive pings on a connection, ms. Default 60,000. */
+  readonly keepaliveTimeMillis?: number;
+  /** A connection that does not answer a keepalive ping within this is closed, ms. Default 20,000. */
+  readonly keepaliveTimeoutMillis?: number;
+  /** A connection with no call for this long is closed (clients reconnect on their next call), ms. Default 600,000. */
+  readonly maxConnectionIdleMillis?: number;
 }
 
 /** Tuning of API key authentication. */
@@ -60,6 +68,10 @@ export interface ServerAuthOptions {
 }
 
 export const DEFAULT_PORT = 6566;
+const DEFAULT_MAX_CONCURRENT_STREAMS = 256;
+const DEFAULT_KEEPALIVE_TIME_MILLIS = 60_000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MILLIS = 20_000;
+const DEFAULT_MAX_CONNECTION_IDLE_MILLIS = 600_000;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_ROWS = 10_000;
 const DEFAULT_MAX_ENTITY_ROWS = 2_000_000;
@@ -125,6 +137,10 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const server = new Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
+    'grpc.max_concurrent_streams': options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+    'grpc.keepalive_time_ms': options.keepaliveTimeMillis ?? DEFAULT_KEEPALIVE_TIME_MILLIS,
+    'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMillis ?? DEFAULT_KEEPALIVE_TIMEOUT_MILLIS,
+    'grpc.max_connection_idle_ms': options.maxConnectionIdleMillis ?? DEFAULT_MAX_CONNECTION_IDLE_MILLIS,
     interceptors: [
       authInterceptor(
         authenticator === undefined
