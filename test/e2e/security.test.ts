@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -519,6 +519,36 @@ describe('TLS', () => {
     ]);
     expect(wrongCa.code).toBe(1);
     expect(wrongCa.stderr).toMatch(/UNAVAILABLE/);
+  });
+
+  it('reloads certificate files that change, without a restart', async () => {
+    using next = makeTestCertificates();
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-rotate-'));
+    dirs.push(dir);
+    const certFile = join(dir, 'server.pem');
+    const keyFile = join(dir, 'server.key');
+    copyFileSync(certs.serverCertFile, certFile);
+    copyFileSync(certs.serverKeyFile, keyFile);
+    const rotating = await startFeatureServer({
+      port: 0,
+      backend: freshBackend('redis-cluster', nodes).backend,
+      tls: { certFile, keyFile, reloadIntervalMillis: 50 },
+      warn: () => undefined,
+    });
+    try {
+      expect(await listCode({ tls: { caFile: certs.caFile } }, rotating.address)).toBe(status.OK);
+      // A certificate from another CA replaces the first (key first: a half-done rotation is skipped).
+      copyFileSync(next.serverKeyFile, keyFile);
+      copyFileSync(next.serverCertFile, certFile);
+      const rotated = await pollUntil(
+        async () => (await listCode({ tls: { caFile: next.caFile } }, rotating.address)) === status.OK,
+        5_000,
+      );
+      expect(rotated).toBe(true);
+      expect(await listCode({ tls: { caFile: certs.caFile } }, rotating.address)).toBe(status.UNAVAILABLE);
+    } finally {
+      await rotating.close();
+    }
   });
 
   it('refuses to start with a certificate file it cannot read, naming it', async () => {

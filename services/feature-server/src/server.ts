@@ -18,7 +18,7 @@ import type { BackendOptions } from './backends.js';
 import { authInterceptor } from './auth.js';
 import { openApiKeyStore } from './api-key-store.js';
 import type { RateLimit } from './rate-limit.js';
-import { isLoopbackHost, serverCredentials, type ServerTlsOptions } from './tls.js';
+import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -104,7 +104,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const warn = options.warn ?? ((message: string) => console.warn(message));
   checkExposure(host, options);
   // Checked before any store opens: a bad certificate path fails fast and leaves nothing behind.
-  const credentials = serverCredentials(options.tls);
+  const transport = serverTransport(options.tls, warn);
   if (options.backend.kind === 'embedded') keepPrivate(options.backend.dataDir);
   const backends = await openBackends(options.backend);
   const apiKeys = openApiKeyStore(options.backend);
@@ -122,6 +122,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
               warn(`tessera: reloading API keys failed (the loaded keys stay in force): ${String(error)}`),
           });
   } catch (error) {
+    transport.stop();
     await apiKeys.close();
     await backends.close();
     throw error;
@@ -189,7 +190,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   healthTimer.unref();
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${options.port ?? DEFAULT_PORT}`, credentials, (error, bound) =>
+    server.bindAsync(`${host}:${options.port ?? DEFAULT_PORT}`, transport.credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });
@@ -206,6 +207,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
         });
       });
       authenticator?.close();
+      transport.stop();
       await apiKeys.close();
       await backends.close();
     })();
