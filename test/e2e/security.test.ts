@@ -29,8 +29,7 @@ const { nodes } = inject('redisCluster');
 const execFileAsync = promisify(execFile);
 const CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.js');
 
-const REPO = definitionsFromYaml({
-  'repo.yaml': `
+const REPO_YAML = `
 project: security
 entities:
   - { name: user, join_keys: [{ name: user_id, type: int64 }] }
@@ -38,8 +37,8 @@ feature_views:
   - name: scores
     entities: [user]
     features: [{ name: score, type: double }]
-`,
-});
+`;
+const REPO = definitionsFromYaml({ 'repo.yaml': REPO_YAML });
 
 const writeRequest = (score: number): WriteRequest => ({
   featureView: 'scores',
@@ -264,16 +263,10 @@ describe('API keys and scopes', () => {
 
   it('records the key name as the author of an apply, whatever the request claims', async () => {
     const changed = definitionsFromYaml({
-      'repo.yaml': `
-project: security
-entities:
-  - { name: user, join_keys: [{ name: user_id, type: int64 }] }
-feature_views:
-  - name: scores
-    entities: [user]
-    description: now with a description
-    features: [{ name: score, type: double }]
-`,
+      'repo.yaml': REPO_YAML.replace(
+        '    entities: [user]\n',
+        '    entities: [user]\n    description: now with a description\n',
+      ),
     });
     const code = await unaryCode((done) =>
       clientFor(tokens.get('admin')).registry.apply(
