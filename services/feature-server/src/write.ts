@@ -94,6 +94,7 @@ export async function executeWrite(
     { maxEventTimeSkewMillis: limits.maxEventTimeSkewMillis, minEventTsMillis: MIN_EVENT_TS_MILLIS },
   );
   if (offline) assertOfflineTimestamps(view, batch, label);
+  checkDeadline(deadlineMillis, label);
   const perform = (token: string | undefined) => {
     // The last point where the write may still be refused whole: past it, it runs to its end.
     checkDeadline(deadlineMillis, label);
