@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MAX_STRING_KEY_BYTES, TesseraError } from '@tessera/core';
 import { fromServiceError, toColumn } from '@tessera/client';
 import { ChdbExecutor } from '@tessera/offline';
-import { GetOnlineFeaturesRequest, WriteRequest, WriteTarget } from '@tessera/proto';
+import { Durability, GetOnlineFeaturesRequest, HistoricalFormat, WriteRequest, WriteTarget } from '@tessera/proto';
 import type { Column, WriteResponse } from '@tessera/proto';
 import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
 import type { BackendKind, TestServer } from '../support/server.js';
@@ -179,7 +179,12 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
 
     it('refuses longer keys (counted in UTF-8 bytes) on Write and read, naming row and column', async () => {
       for (const id of ['k'.repeat(MAX_STRING_KEY_BYTES + 1), 'ü'.repeat(513), 'k'.repeat(2_000)]) {
-        await refusal(writeProducts(['ok', id]), 'INVALID_ARGUMENT', 'row 1, column product_id', 'MAX_STRING_KEY_BYTES');
+        await refusal(
+          writeProducts(['ok', id]),
+          'INVALID_ARGUMENT',
+          'row 1, column product_id',
+          'MAX_STRING_KEY_BYTES',
+        );
         await refusal(statusesOf(['ok', id]), 'INVALID_ARGUMENT', 'row 1, column product_id', 'MAX_STRING_KEY_BYTES');
       }
       expect(await statusesOf(['ok'])).toEqual(['NOT_FOUND']);
@@ -205,7 +210,12 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
 
     it('in a string key of a Write, naming the column and row; nothing is written', async () => {
       const bytes = withBytes(writeBytes(['utf-a', 'utf-b@@'], ['a', 'b']), [0xff, 0xfe]);
-      await refusal(rawUnary(t.server.address, 'Write', bytes), 'INVALID_ARGUMENT', 'column product_id, row 1', 'UTF-8');
+      await refusal(
+        rawUnary(t.server.address, 'Write', bytes),
+        'INVALID_ARGUMENT',
+        'column product_id, row 1',
+        'UTF-8',
+      );
       expect(await statusesOf(['utf-a', 'utf-b\uFFFD\uFFFD'])).toEqual(['NOT_FOUND', 'NOT_FOUND']);
     });
 
@@ -241,8 +251,13 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
       });
 
     it('refuses durability = 99 and target = 99 and writes nothing', async () => {
-      await refusal(write({ durability: 99 }), 'INVALID_ARGUMENT', 'durability = 99', 'DURABILITY_SYNC (2)');
-      await refusal(write({ target: 99 }), 'INVALID_ARGUMENT', 'target = 99', 'WRITE_TARGET_ONLINE (2)');
+      await refusal(
+        write({ durability: 99 as Durability }),
+        'INVALID_ARGUMENT',
+        'durability = 99',
+        'DURABILITY_SYNC (2)',
+      );
+      await refusal(write({ target: 99 as WriteTarget }), 'INVALID_ARGUMENT', 'target = 99', 'WRITE_TARGET_ONLINE (2)');
       expect(await loyaltyStatuses([900])).toEqual(['NOT_FOUND']);
     });
 
@@ -250,11 +265,15 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
       const stream = t.client.getHistorical({
         features: ['customer_stats:loyalty'],
         featureService: '',
-        format: 99,
+        format: 99 as HistoricalFormat,
         chunkRows: 0,
         entities: {
           $case: 'rows',
-          value: { keys: { customer_id: toColumn('int64', [1n]) }, eventTimestamps: [BigInt(Date.now())], passthrough: {} },
+          value: {
+            keys: { customer_id: toColumn('int64', [1n]) },
+            eventTimestamps: [BigInt(Date.now())],
+            passthrough: {},
+          },
         },
       });
       await refusal(stream.next(), 'INVALID_ARGUMENT', 'format = 99', 'HISTORICAL_FORMAT_ARROW (2)');
@@ -370,22 +389,27 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
         })
         .next();
 
-    it.runIf(kind === 'embedded')('refuses unknown join keys and oversized keys in GetHistorical inline rows', async () => {
-      await refusal(
-        historical(['customer_stats:loyalty'], {
-          customer_id: toColumn('int64', [1n]),
-          custmer_id: toColumn('int64', [1n]),
-        }),
-        'INVALID_ARGUMENT',
-        'unknown join key column custmer_id',
-      );
-      await refusal(
-        historical(['product_stats:label'], { product_id: toColumn('string', ['p'.repeat(MAX_STRING_KEY_BYTES + 1)]) }),
-        'INVALID_ARGUMENT',
-        'row 0, column product_id',
-        'MAX_STRING_KEY_BYTES',
-      );
-    });
+    it.runIf(kind === 'embedded')(
+      'refuses unknown join keys and oversized keys in GetHistorical inline rows',
+      async () => {
+        await refusal(
+          historical(['customer_stats:loyalty'], {
+            customer_id: toColumn('int64', [1n]),
+            custmer_id: toColumn('int64', [1n]),
+          }),
+          'INVALID_ARGUMENT',
+          'unknown join key column custmer_id',
+        );
+        await refusal(
+          historical(['product_stats:label'], {
+            product_id: toColumn('string', ['p'.repeat(MAX_STRING_KEY_BYTES + 1)]),
+          }),
+          'INVALID_ARGUMENT',
+          'row 0, column product_id',
+          'MAX_STRING_KEY_BYTES',
+        );
+      },
+    );
 
     it('refuses a Materialize range that ends before it starts, or ends far in the future', async () => {
       const now = Date.now();
@@ -433,7 +457,7 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
       idempotencyKey: key,
     });
     const presentOnline = async () =>
-      (await loyaltyStatuses(Array.from({ length: ROWS }, (_, i) => base + i))).filter((s) => s === 'PRESENT').length;
+      (await loyaltyStatuses(Array.from({ length: ROWS }, (_, i) => base + i)))?.filter((s) => s === 'PRESENT').length;
     /** Offline rows (embedded: in chDB) or, in cluster mode without writers, queued jobs × ROWS (a keyed write is one job of its own). */
     const offlineRows = async (): Promise<number> => {
       if (dataDir === undefined) return (await t.server.writeBehind.stats()).pendingJobs * ROWS;
@@ -456,7 +480,7 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
       const offlineBefore = await offlineRows();
       const first = await new Promise<WriteResponse | TesseraError>((resolve) =>
         t.client.featureStore.write(request(key), new Metadata(), { deadline: Date.now() + 5 }, (error, response) =>
-          resolve(error ? fromServiceError(error) : response!),
+          resolve(error ? fromServiceError(error) : response),
         ),
       );
       if (first instanceof TesseraError) expect(first.code, first.message).toBe('DEADLINE_EXCEEDED');

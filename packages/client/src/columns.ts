@@ -167,7 +167,10 @@ export function fromColumn(column: Column): FeatureValue[] {
   const kind = column.kind;
   if (kind === undefined) {
     if (column.nullRows.length > 0) {
-      throw new TesseraError('INVALID_ARGUMENT', `null_rows names row ${column.nullRows[0]}, but the column has no values set`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `null_rows names row ${column.nullRows[0]}, but the column has no values set`,
+      );
     }
     return [];
   }

@@ -36,7 +36,13 @@ export {
 export { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, RESERVED_COLUMN_NAMES } from './definitions/names.js';
 export { parseTtl, formatTtl } from './definitions/ttl.js';
 export type { TtlParseResult } from './definitions/ttl.js';
-export { MAX_REF_LENGTH, checkRefLength, parseViewRef, parseFeatureRef, formatFeatureRef } from './definitions/ref-syntax.js';
+export {
+  MAX_REF_LENGTH,
+  checkRefLength,
+  parseViewRef,
+  parseFeatureRef,
+  formatFeatureRef,
+} from './definitions/ref-syntax.js';
 export { MAX_QUOTED_CHARS, quoteInput, showName } from './quote.js';
 export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
 export { validateDefinitions } from './definitions/validate.js';

@@ -324,10 +324,14 @@ export function validateWriteBatch(
 function sizeProblem(value: NonNullable<FeatureValue>, maxBytes: number, maxListLength: number): string | undefined {
   if (typeof value === 'string') {
     const bytes = utf8BytesOver(value, maxBytes);
-    return bytes === undefined ? undefined : `string of ${bytes} UTF-8 bytes is longer than the limit of ${maxBytes} (maxValueBytes)`;
+    return bytes === undefined
+      ? undefined
+      : `string of ${bytes} UTF-8 bytes is longer than the limit of ${maxBytes} (maxValueBytes)`;
   }
   if (value instanceof Uint8Array) {
-    return value.length > maxBytes ? `${value.length} bytes is longer than the limit of ${maxBytes} (maxValueBytes)` : undefined;
+    return value.length > maxBytes
+      ? `${value.length} bytes is longer than the limit of ${maxBytes} (maxValueBytes)`
+      : undefined;
   }
   if (Array.isArray(value) || ArrayBuffer.isView(value)) {
     const list = value as ArrayLike<unknown>;

@@ -166,7 +166,8 @@ export class Registry {
       }
       case 'feature_service': {
         const featureService = state.featureServices.get(name);
-        if (featureService === undefined) throw new TesseraError('NOT_FOUND', `Unknown feature service ${quoteInput(name)}`);
+        if (featureService === undefined)
+          throw new TesseraError('NOT_FOUND', `Unknown feature service ${quoteInput(name)}`);
         return { objectType, featureService };
       }
       default:

@@ -146,7 +146,10 @@ function entityRowsInput(
     checkLength(name, column, count);
     const type = columnValueType(column);
     if (type === undefined)
-      throw new TesseraError('INVALID_ARGUMENT', `GetHistorical: passthrough column ${showName(name)} has no values set`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `GetHistorical: passthrough column ${showName(name)} has no values set`,
+      );
     return { name, type, values: readColumn(name, column) };
   });
   return { kind: 'rows', keys, eventTsMillis: rows.eventTimestamps.map(Number), passthrough };

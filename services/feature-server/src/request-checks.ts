@@ -12,7 +12,12 @@ export const DEFAULT_MAX_REFS_PER_REQUEST = 1_000;
  * Throws INVALID_ARGUMENT unless `value` is one of the numbers declared in `enumObject` (a
  * generated TS enum), naming the field and the allowed values.
  */
-export function checkEnum(enumObject: Record<string, string | number>, value: number, field: string, what: string): void {
+export function checkEnum(
+  enumObject: Record<string, string | number>,
+  value: number,
+  field: string,
+  what: string,
+): void {
   const allowed = Object.entries(enumObject).filter(
     (entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] >= 0,
   );

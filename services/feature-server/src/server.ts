@@ -65,7 +65,10 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
     maxEntityRows: options.maxEntityRows ?? DEFAULT_MAX_ENTITY_ROWS,
-    ...pickDefined({ maxRefsPerRequest: options.maxRefsPerRequest, maxEventTimeSkewMillis: options.maxEventTimeSkewMillis }),
+    ...pickDefined({
+      maxRefsPerRequest: options.maxRefsPerRequest,
+      maxEventTimeSkewMillis: options.maxEventTimeSkewMillis,
+    }),
   };
   await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
   server.addService(

@@ -102,7 +102,10 @@ function findField(value: unknown, path: string, invalid: ReadonlySet<string>): 
 }
 
 interface StringsColumn {
-  readonly kind: { readonly $case: string; readonly value: { readonly values: unknown[]; readonly lengths?: number[] } };
+  readonly kind: {
+    readonly $case: string;
+    readonly value: { readonly values: unknown[]; readonly lengths?: number[] };
+  };
 }
 
 function isColumn(value: object): value is StringsColumn {

@@ -86,7 +86,10 @@ export async function executeWrite(
   try {
     if (request.eventTimestamps) eventTimestamps = fromColumn(request.eventTimestamps);
   } catch (error) {
-    throw new TesseraError('INVALID_ARGUMENT', `Write to ${label} rejected: event timestamps: ${(error as Error).message}`);
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `Write to ${label} rejected: event timestamps: ${(error as Error).message}`,
+    );
   }
   const batch = validateWriteBatch(
     view,

@@ -29,7 +29,11 @@ const kinds: [string, () => BackendOptions][] = [
   ['embedded', () => ({ kind: 'embedded', dataDir: dir })],
   [
     'redis-cluster',
-    () => ({ kind: 'redis-cluster', nodes: inject('redisCluster').nodes, keyPrefix: `d${randomBytes(4).toString('hex')}:` }),
+    () => ({
+      kind: 'redis-cluster',
+      nodes: inject('redisCluster').nodes,
+      keyPrefix: `d${randomBytes(4).toString('hex')}:`,
+    }),
   ],
 ];
 
@@ -60,7 +64,9 @@ describe.each(kinds)('a Write past its deadline (%s)', (_, options) => {
     idempotencyKey: key,
   });
   const online = async (id: bigint) =>
-    (await backends.store.read([{ key: entityKey(['customer'], [id]), fields: [viewField(view.id, view.version)] }]))[0]?.[0];
+    (
+      await backends.store.read([{ key: entityKey(['customer'], [id]), fields: [viewField(view.id, view.version)] }])
+    )[0]?.[0];
   const stores = () => ({ ...backends, online: backends.store });
 
   it('writes nothing online or offline, answers DEADLINE_EXCEEDED, and frees its idempotency key', async () => {

@@ -115,7 +115,10 @@ function refsOf(state: RegistryState, input: FeatureRefsInput): readonly string[
   const service = state.featureServices.get(serviceName);
   if (service === undefined) {
     const known = [...state.featureServices.keys()].slice(0, 20).join(', ') || '(none)';
-    throw new TesseraError('NOT_FOUND', `Unknown feature service ${quoteInput(serviceName)}; registered services: ${known}`);
+    throw new TesseraError(
+      'NOT_FOUND',
+      `Unknown feature service ${quoteInput(serviceName)}; registered services: ${known}`,
+    );
   }
   return service.features;
 }
