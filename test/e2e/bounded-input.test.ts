@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Client, Metadata, credentials } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MAX_STRING_KEY_BYTES, TesseraError } from '@tessera/core';
+import { MAX_LIST_LENGTH, MAX_STRING_KEY_BYTES, MAX_VALUE_BYTES, TesseraError } from '@tessera/core';
 import { fromServiceError, toColumn } from '@tessera/client';
 import { ChdbExecutor } from '@tessera/offline';
 import { Durability, GetOnlineFeaturesRequest, HistoricalFormat, WriteRequest, WriteTarget } from '@tessera/proto';
@@ -26,6 +26,7 @@ feature_views:
     features:
       - { name: loyalty, type: double }
       - { name: embedding, type: float_list, dimension: 3 }
+      - { name: scores, type: double_list }
   - name: product_stats
     entities: [product]
     features:
@@ -34,6 +35,8 @@ feature_views:
 };
 
 const DAY = 86_400_000;
+/** MAX_PASSTHROUGH_COLUMNS of the server's historical.ts (the server package exports no internals). */
+const MAX_PASSTHROUGH_COLUMNS = 256;
 /** Status messages stay short whatever the input: the quoted part, the length, the rule. */
 const MAX_MESSAGE_CHARS = 600;
 
@@ -341,6 +344,31 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
       expect(await loyaltyStatuses([920])).toEqual(['NOT_FOUND']);
     });
 
+    it('refuses a string value over maxValueBytes and a list over maxListLength, naming row and column', async () => {
+      await refusal(
+        writeProducts(['big-1', 'big-2'], ['ok', 'é'.repeat(MAX_VALUE_BYTES / 2 + 1)]),
+        'INVALID_ARGUMENT',
+        'row 1, column label',
+        'maxValueBytes',
+      );
+      expect(await statusesOf(['big-1'])).toEqual(['NOT_FOUND']);
+      await refusal(
+        t.client.write({
+          featureView: 'customer_stats',
+          target: WriteTarget.WRITE_TARGET_ONLINE,
+          columns: {
+            customer_id: toColumn('int64', [921n]),
+            scores: toColumn('double_list', [new Float64Array(MAX_LIST_LENGTH + 1)]),
+          },
+          eventTimestamps: toColumn('timestamp', [Date.now()]),
+        }),
+        'INVALID_ARGUMENT',
+        'row 0, column scores',
+        'maxListLength',
+      );
+      expect(await loyaltyStatuses([921])).toEqual(['NOT_FOUND']);
+    });
+
     it('refuses null_rows past the last row', async () => {
       const column = { ...toColumn('float_list', [Float32Array.from([1, 2, 3])]), nullRows: [5] };
       await refusal(embeddingWrite(column), 'INVALID_ARGUMENT', 'column embedding', 'null_rows names row 5');
@@ -400,6 +428,26 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('bounded input (%s)', 
           'INVALID_ARGUMENT',
           'unknown join key column custmer_id',
         );
+        const passthrough = Object.fromEntries(
+          Array.from({ length: MAX_PASSTHROUGH_COLUMNS + 1 }, (_, i) => [`c${i}`, toColumn('int64', [1n])]),
+        );
+        const tooWide = t.client
+          .getHistorical({
+            features: ['customer_stats:loyalty'],
+            featureService: '',
+            format: 0,
+            chunkRows: 0,
+            entities: {
+              $case: 'rows',
+              value: {
+                keys: { customer_id: toColumn('int64', [1n]) },
+                eventTimestamps: [BigInt(Date.now())],
+                passthrough,
+              },
+            },
+          })
+          .next();
+        await refusal(tooWide, 'INVALID_ARGUMENT', `${MAX_PASSTHROUGH_COLUMNS + 1} passthrough columns`);
         await refusal(
           historical(['product_stats:label'], {
             product_id: toColumn('string', ['p'.repeat(MAX_STRING_KEY_BYTES + 1)]),

@@ -81,6 +81,9 @@ function toResponse(chunk: HistoricalChunk): GetHistoricalResponse {
   };
 }
 
+/** Most passthrough columns of inline entity rows: each becomes a column of the request's entity table. */
+export const MAX_PASSTHROUGH_COLUMNS = 256;
+
 /**
  * Reads the request's entity rows: inline columns (checked for shape here: lengths, nulls, types,
  * key sizes, and no key column the features do not use) or a SELECT.
@@ -107,6 +110,13 @@ function entityRowsInput(
     throw new TesseraError(
       'INVALID_ARGUMENT',
       `GetHistorical: ${count} inline entity rows exceed the limit of ${limits.maxEntityRows}; stream larger sets from ClickHouse with entity_sql`,
+    );
+  }
+  const passthroughCount = Object.keys(rows.passthrough).length;
+  if (passthroughCount > MAX_PASSTHROUGH_COLUMNS) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `GetHistorical: ${passthroughCount} passthrough columns exceed the limit of ${MAX_PASSTHROUGH_COLUMNS} (MAX_PASSTHROUGH_COLUMNS)`,
     );
   }
   const needed = new Set(features.views.flatMap((v) => v.view.joinKeys.map((k) => k.name)));
