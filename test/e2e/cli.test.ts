@@ -96,13 +96,13 @@ describe('the tessera command', () => {
       [
         {
           user_id: 1,
-          event_ts: '2030-01-01T00:00:00Z',
+          event_ts: '2025-01-01T00:00:00Z',
           score: 12.5,
           vec: [0.5, 1],
           labels: ['a', 'b'],
           seen_at: '2029-12-31T23:00:00Z',
         },
-        { user_id: 2, event_ts: 1893456000000, score: null, vec: [0, 0], labels: [] },
+        { user_id: 2, event_ts: 1735689600000, score: null, vec: [0, 0], labels: [] },
       ]
         .map((r) => JSON.stringify(r))
         .join('\n') + '\n',
@@ -155,7 +155,7 @@ describe('the tessera command', () => {
 
   it('names the file, record and column of a cell it cannot read, and writes nothing', async () => {
     const file = join(dir, 'bad.csv');
-    writeFileSync(file, 'user_id,event_ts,score\n10,2030-01-01T00:00:00Z,1\n11,2030-01-01T00:00:00Z,lots\n');
+    writeFileSync(file, 'user_id,event_ts,score\n10,2025-01-01T00:00:00Z,1\n11,2025-01-01T00:00:00Z,lots\n');
     const result = await tessera('write', 'user_features', file);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('record 3, column score: "lots" is not a double');

@@ -77,7 +77,7 @@ feature_views:
     expect(list.featureViews.map((v) => v.name)).toEqual(['stats']);
 
     await call(
-      '{"featureView": "stats", "target": "WRITE_TARGET_ONLINE", "columns": {"customer_id": {"int64Values": {"values": ["7"]}}, "score": {"doubleValues": {"values": [0.5]}}}, "eventTimestamps": {"stringValues": {"values": ["2030-01-01T00:00:00Z"]}}}',
+      '{"featureView": "stats", "target": "WRITE_TARGET_ONLINE", "columns": {"customer_id": {"int64Values": {"values": ["7"]}}, "score": {"doubleValues": {"values": [0.5]}}}, "eventTimestamps": {"stringValues": {"values": ["2025-01-01T00:00:00Z"]}}}',
       'tessera.v1.FeatureStore/Write',
     );
     const got = JSON.parse(

@@ -159,11 +159,21 @@ export function toColumn(type: CoreValueType, values: readonly FeatureValue[]): 
 
 /**
  * Reads a wire column into in-memory values (core's FeatureValue representation), null where
- * the column names a null row. Timestamps become numbers (ms since the epoch).
+ * the column names a null row. Timestamps become numbers (ms since the epoch). A malformed column
+ * is refused (INVALID_ARGUMENT), never repaired: a null row past the last row, or list values
+ * that the lengths do not account for (too few or too many).
  */
 export function fromColumn(column: Column): FeatureValue[] {
   const kind = column.kind;
-  if (kind === undefined) return [];
+  if (kind === undefined) {
+    if (column.nullRows.length > 0) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `null_rows names row ${column.nullRows[0]}, but the column has no values set`,
+      );
+    }
+    return [];
+  }
   let out: FeatureValue[];
   switch (kind.$case) {
     case 'int64Values':
@@ -192,7 +202,13 @@ export function fromColumn(column: Column): FeatureValue[] {
       break;
   }
   for (const row of column.nullRows) {
-    if (row < out.length) out[row] = null;
+    if (!(row < out.length)) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `null_rows names row ${row}, but the column has ${out.length} rows (rows are numbered from 0)`,
+      );
+    }
+    out[row] = null;
   }
   return out;
 }
@@ -214,6 +230,13 @@ function splitLists<T, R extends FeatureValue>(
     }
     out[i] = make(flat.slice(offset, offset + len));
     offset += len;
+  }
+  if (offset !== flat.length) {
+    // Values past the last row's length belong to no row: dropping them would hide a bad encoder.
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `list column is malformed: its lengths add up to ${offset} values but the column holds ${flat.length}`,
+    );
   }
   return out;
 }

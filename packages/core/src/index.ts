@@ -25,11 +25,25 @@ export type {
   OnlineWriteOptions,
   OnlineWriteResult,
 } from './online-store.js';
-export { entityKey, viewField } from './keys.js';
+export {
+  MAX_ENTITY_KEY_BYTES,
+  MAX_STRING_KEY_BYTES,
+  entityKey,
+  entityKeyProblem,
+  keyValueProblem,
+  viewField,
+} from './keys.js';
 export { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, RESERVED_COLUMN_NAMES } from './definitions/names.js';
 export { parseTtl, formatTtl } from './definitions/ttl.js';
 export type { TtlParseResult } from './definitions/ttl.js';
-export { parseViewRef, parseFeatureRef, formatFeatureRef } from './definitions/ref-syntax.js';
+export {
+  MAX_REF_LENGTH,
+  checkRefLength,
+  parseViewRef,
+  parseFeatureRef,
+  formatFeatureRef,
+} from './definitions/ref-syntax.js';
+export { MAX_QUOTED_CHARS, quoteInput, showName } from './quote.js';
 export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
 export { validateDefinitions } from './definitions/validate.js';
 export { parseRepository } from './definitions/yaml-repository.js';
@@ -71,7 +85,13 @@ export {
   nowMicros,
 } from './timestamps.js';
 export { WRONG_TYPE, coerceFeatureValue, coerceJoinKey, formatValue, describeValue } from './values.js';
-export { DEFAULT_MAX_PROBLEMS, validateWriteBatch } from './validate-write.js';
+export {
+  DEFAULT_MAX_PROBLEMS,
+  MAX_LIST_LENGTH,
+  MAX_VALUE_BYTES,
+  MIN_EVENT_TS_MILLIS,
+  validateWriteBatch,
+} from './validate-write.js';
 export type { WriteBatchInput, ValidateWriteOptions, ValidatedBatch } from './validate-write.js';
 export type {
   OfflineStore,

@@ -3,9 +3,10 @@ import { TesseraError } from './errors.js';
 import { compileFeatureChecks } from './internal/feature-checks.js';
 import type { FeatureChecks } from './internal/feature-checks.js';
 import { ProblemList } from './internal/problem-list.js';
-import { entityKey } from './keys.js';
+import { entityKey, entityKeyProblem, keyValueProblem, utf8BytesOver } from './keys.js';
+import { showName } from './quote.js';
 import type { FeatureValue, JoinKeyValue, RegisteredView } from './model.js';
-import { TIMESTAMP_FORMATS_HINT, parseTimestamp } from './timestamps.js';
+import { TIMESTAMP_FORMATS_HINT, formatTimestamp, parseTimestamp } from './timestamps.js';
 import { WRONG_TYPE, coerceFeatureValue, coerceJoinKey, describeValue, formatValue } from './values.js';
 
 /** A columnar write batch for one view version, as decoded from the wire. */
@@ -19,7 +20,27 @@ export interface WriteBatchInput {
 export interface ValidateWriteOptions {
   /** Problems listed in the error's details (all are counted); default 20. */
   readonly maxProblems?: number;
+  /**
+   * Event times later than `nowMillis + maxEventTimeSkewMillis` are refused: last-writer-wins would
+   * let one far-future event shadow every real one. Default: no bound (a server always sets one).
+   */
+  readonly maxEventTimeSkewMillis?: number;
+  /** The clock the skew is measured from, epoch ms. Default `Date.now()`. */
+  readonly nowMillis?: number;
+  /** Earliest event time accepted, epoch ms. Default: no bound (a server sets {@link MIN_EVENT_TS_MILLIS}). */
+  readonly minEventTsMillis?: number;
+  /** Most UTF-8 bytes of one string value, one string list element, or one bytes value. Default {@link MAX_VALUE_BYTES}. */
+  readonly maxValueBytes?: number;
+  /** Most elements of one list value. Default {@link MAX_LIST_LENGTH}. */
+  readonly maxListLength?: number;
 }
+
+/** Earliest event time a server accepts: 1900-01-01T00:00:00Z, the earliest the offline store holds. */
+export const MIN_EVENT_TS_MILLIS = Date.UTC(1900, 0, 1);
+/** Default of {@link ValidateWriteOptions.maxValueBytes}: 1 MiB per string or bytes value. */
+export const MAX_VALUE_BYTES = 1_048_576;
+/** Default of {@link ValidateWriteOptions.maxListLength}: elements of one list value (embedding dimension). */
+export const MAX_LIST_LENGTH = 65_536;
 
 /** A batch that passed validation, ready for the online and offline stores. */
 export interface ValidatedBatch {
@@ -112,6 +133,13 @@ export function validateWriteBatch(
   const problems = new ProblemList(`write ${compiled.label}`, Math.max(1, options.maxProblems ?? DEFAULT_MAX_PROBLEMS));
   const keyCount = view.joinKeys.length;
   const featureCount = view.features.length;
+  const maxEventTsMillis =
+    options.maxEventTimeSkewMillis === undefined
+      ? Infinity
+      : (options.nowMillis ?? Date.now()) + options.maxEventTimeSkewMillis;
+  const minEventTsMillis = options.minEventTsMillis ?? -Infinity;
+  const maxValueBytes = options.maxValueBytes ?? MAX_VALUE_BYTES;
+  const maxListLength = options.maxListLength ?? MAX_LIST_LENGTH;
 
   // Columns: sort into join keys and features.
   const keyColumns = new Array<ArrayLike<unknown> | undefined>(keyCount).fill(undefined);
@@ -123,9 +151,9 @@ export function validateWriteBatch(
     const k = compiled.joinKeyIndex.get(name);
     const f = compiled.featureIndex.get(name);
     if (k === undefined && f === undefined) {
-      problems.add(`column ${name}`, compiled.unknownColumnHint);
+      problems.add(`column ${showName(name)}`, compiled.unknownColumnHint);
     } else if (!isColumn(column)) {
-      problems.add(`column ${name}`, `expected an array of values, got ${describeValue(column)}`);
+      problems.add(`column ${showName(name)}`, `expected an array of values, got ${describeValue(column)}`);
       reported.add(name);
     } else if (k !== undefined) {
       keyColumns[k] = column;
@@ -180,8 +208,20 @@ export function validateWriteBatch(
     if (timestamps !== undefined && row < timestamps.length) {
       const raw = timestamps[row];
       const ts = raw === null || raw === undefined ? undefined : parseRawTimestamp(raw);
-      if (ts !== undefined) eventTsMillis[row] = ts;
-      else if (raw === null || raw === undefined)
+      if (ts !== undefined) {
+        eventTsMillis[row] = ts;
+        if (ts > maxEventTsMillis)
+          problems.add(
+            `row ${row}, event timestamp`,
+            `${formatTimestamp(ts)} is later than the server's clock plus ${options.maxEventTimeSkewMillis} ms ` +
+              `(${formatTimestamp(maxEventTsMillis)}; maxEventTimeSkewMillis): future events would shadow every real one`,
+          );
+        else if (ts < minEventTsMillis)
+          problems.add(
+            `row ${row}, event timestamp`,
+            `${formatTimestamp(ts)} is earlier than the earliest event time ${formatTimestamp(minEventTsMillis)}`,
+          );
+      } else if (raw === null || raw === undefined)
         problems.add(`row ${row}, event timestamp`, 'missing event timestamp');
       else
         problems.add(
@@ -199,7 +239,13 @@ export function validateWriteBatch(
       const raw = column[row];
       const value = coerceJoinKey(spec.type, raw);
       if (value !== undefined) {
-        keys[k] = value;
+        const problem = keyValueProblem(value);
+        if (problem === undefined) {
+          keys[k] = value;
+          continue;
+        }
+        keysValid = false;
+        problems.add(`row ${row}, column ${spec.name}`, problem);
         continue;
       }
       keysValid = false;
@@ -218,7 +264,7 @@ export function validateWriteBatch(
       } else if (value === null) {
         if (checks.notNull) problems.add(`row ${row}, column ${checks.name}`, 'null is not allowed (not_null)');
       } else {
-        const problem = checks.check(value);
+        const problem = sizeProblem(value, maxValueBytes, maxListLength) ?? checks.check(value);
         if (problem !== undefined) problems.add(`row ${row}, column ${checks.name}`, problem);
         else if (row < rowCount) (featureValues[f] as FeatureValue[])[row] = value;
       }
@@ -226,6 +272,12 @@ export function validateWriteBatch(
 
     if (keysValid) {
       const key = entityKey(view.entities, keys);
+      const keyProblem = entityKeyProblem(key);
+      if (keyProblem !== undefined) {
+        const names = view.joinKeys.map((k) => k.name);
+        problems.add(`row ${row}, ${names.length === 1 ? 'column' : 'columns'} ${names.join(', ')}`, keyProblem);
+        continue;
+      }
       // Two rows of one entity at one event time contradict each other; at different times they are history.
       const rowId = `${key}\u0000${eventTsMillis[row]}`;
       const first = firstRowOfKey.get(rowId);
@@ -266,6 +318,34 @@ export function validateWriteBatch(
   }
   const latestRowPerKey = [...latestRowOfKey.values()].sort((a, b) => a - b);
   return { rowCount, joinKeyValues, entityKeys, latestRowPerKey, eventTsMillis, featureValues, rows };
+}
+
+/** Why a value is too large to store (string or bytes value, list length, string list element), or undefined. */
+function sizeProblem(value: NonNullable<FeatureValue>, maxBytes: number, maxListLength: number): string | undefined {
+  if (typeof value === 'string') {
+    const bytes = utf8BytesOver(value, maxBytes);
+    return bytes === undefined
+      ? undefined
+      : `string of ${bytes} UTF-8 bytes is longer than the limit of ${maxBytes} (maxValueBytes)`;
+  }
+  if (value instanceof Uint8Array) {
+    return value.length > maxBytes
+      ? `${value.length} bytes is longer than the limit of ${maxBytes} (maxValueBytes)`
+      : undefined;
+  }
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+    const list = value as ArrayLike<unknown>;
+    if (list.length > maxListLength)
+      return `list of ${list.length} elements is longer than the limit of ${maxListLength} (maxListLength)`;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < list.length; i++) {
+        const bytes = utf8BytesOver(list[i] as string, maxBytes);
+        if (bytes !== undefined)
+          return `element ${i}: string of ${bytes} UTF-8 bytes is longer than the limit of ${maxBytes} (maxValueBytes)`;
+      }
+    }
+  }
+  return undefined;
 }
 
 function parseRawTimestamp(raw: unknown): number | undefined {

@@ -1,4 +1,5 @@
 import type { FeatureValue, JoinKeyType, JoinKeyValue, ValueType } from './model.js';
+import { quoteInput } from './quote.js';
 import { parseTimestamp } from './timestamps.js';
 
 /**
@@ -91,10 +92,13 @@ function isArrayOf(raw: unknown, elementType: 'number' | 'string'): raw is never
 
 const MAX_SHOWN_CHARS = 40;
 
-/** A value as it appears in an error message: `7.5`, `-0`, `"gold"`, `42`, `true`, `null`, `12 bytes`, `list of 3`. */
+/**
+ * A value as it appears in an error message: `7.5`, `-0`, `"gold"`, `42`, `true`, `null`, `12 bytes`,
+ * `list of 3`; a long string is cut, then its length: `"aaaa…" (5000 chars)`.
+ */
 export function formatValue(v: unknown): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'string') return JSON.stringify(v.length > MAX_SHOWN_CHARS ? `${v.slice(0, MAX_SHOWN_CHARS)}…` : v);
+  if (typeof v === 'string') return quoteInput(v, MAX_SHOWN_CHARS);
   if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
   if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   if (v instanceof Uint8Array) return `${v.length} bytes`;

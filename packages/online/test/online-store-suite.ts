@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isTesseraError, type OnlineStore } from '@tessera/core';
+import { MAX_ENTITY_KEY_BYTES, isTesseraError, type OnlineStore } from '@tessera/core';
 
 /** What the suite needs from one implementation. */
 export interface OnlineStoreHarness {
@@ -159,6 +159,19 @@ export function describeOnlineStore(name: string, harness: OnlineStoreHarness): 
       await expect(short).rejects.toSatisfy((e) => isTesseraError(e) && e.code === 'INVALID_ARGUMENT');
       const misaligned = store.write({ field: '1.1', ttlMillis: 0, keys: [key, key], rows: [packRow(1, '')] });
       await expect(misaligned).rejects.toSatisfy((e) => isTesseraError(e) && e.code === 'INVALID_ARGUMENT');
+    });
+
+    it('takes keys up to MAX_ENTITY_KEY_BYTES and refuses longer ones with INVALID_ARGUMENT, whatever the store', async () => {
+      const fits = `{suite:${'k'.repeat(MAX_ENTITY_KEY_BYTES - 8)}}`;
+      expect(Buffer.byteLength(fits)).toBe(MAX_ENTITY_KEY_BYTES);
+      await writeOne(fits, '1.1', 1, 'fits');
+      expect(await readOne(fits, '1.1')).toBe('fits');
+      const tooLong = `{suite:${'k'.repeat(MAX_ENTITY_KEY_BYTES - 7)}}`;
+      const refused = writeOne(tooLong, '1.1', 1, 'no');
+      await expect(refused).rejects.toSatisfy(
+        (e) => isTesseraError(e) && e.code === 'INVALID_ARGUMENT' && e.message.includes('MAX_ENTITY_KEY_BYTES'),
+      );
+      expect(await readOne(tooLong, '1.1')).toBeNull();
     });
 
     describe('retention', () => {

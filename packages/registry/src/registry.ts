@@ -8,6 +8,7 @@ import {
   listLatestViews,
   parseViewRef,
   planApply,
+  quoteInput,
   validateDefinitions,
   viewHistory,
   type Change,
@@ -150,7 +151,7 @@ export class Registry {
     switch (objectType) {
       case 'entity': {
         const entity = state.entities.get(name);
-        if (entity === undefined) throw new TesseraError('NOT_FOUND', `Unknown entity "${name}"`);
+        if (entity === undefined) throw new TesseraError('NOT_FOUND', `Unknown entity ${quoteInput(name)}`);
         return { objectType, entity };
       }
       case 'feature_view': {
@@ -159,19 +160,20 @@ export class Registry {
         if (featureView === undefined) {
           const versions = state.featureViews.get(ref.view)?.versions.length ?? 0;
           const known = versions > 0 && ref.version > 0 ? ` (versions 1..${versions})` : '';
-          throw new TesseraError('NOT_FOUND', `Unknown feature view "${name}"${known}`);
+          throw new TesseraError('NOT_FOUND', `Unknown feature view ${quoteInput(name)}${known}`);
         }
         return { objectType, featureView };
       }
       case 'feature_service': {
         const featureService = state.featureServices.get(name);
-        if (featureService === undefined) throw new TesseraError('NOT_FOUND', `Unknown feature service "${name}"`);
+        if (featureService === undefined)
+          throw new TesseraError('NOT_FOUND', `Unknown feature service ${quoteInput(name)}`);
         return { objectType, featureService };
       }
       default:
         throw new TesseraError(
           'INVALID_ARGUMENT',
-          `Unknown object type "${String(objectType)}"; use entity, feature_view or feature_service`,
+          `Unknown object type ${quoteInput(String(objectType))}; use entity, feature_view or feature_service`,
         );
     }
   }
@@ -193,7 +195,7 @@ export class Registry {
     await this.refresh();
     const records = await this.#log.records();
     const history = viewHistory(this.#state, records, viewName);
-    if (history.length === 0) throw new TesseraError('NOT_FOUND', `Unknown feature view "${viewName}"`);
+    if (history.length === 0) throw new TesseraError('NOT_FOUND', `Unknown feature view ${quoteInput(viewName)}`);
     return history;
   }
 

@@ -1,5 +1,6 @@
 import type { ServerUnaryCall, ServerWritableStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
-import { TesseraError } from '@tessera/core';
+import { TesseraError, checkRefLength } from '@tessera/core';
+import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type {
   FeatureStoreServer,
   GetHistoricalRequest,
@@ -12,8 +13,11 @@ import type {
   WriteResponse,
 } from '@tessera/proto';
 import { callDeadlineMillis } from './deadline.js';
-import { toGrpcStatus } from './grpc-status.js';
+import { capDetails, toGrpcStatus } from './grpc-status.js';
 import { callAllows } from './auth.js';
+import { DEFAULT_MAX_REFS_PER_REQUEST, checkEnum, checkRefs } from './request-checks.js';
+import { assertValidUtf8 } from './strict-utf8.js';
+import { DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS } from './write.js';
 import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
@@ -26,6 +30,13 @@ export interface FeatureStoreLimits {
   readonly maxBatchRows: number;
   /** Most inline entity rows of one GetHistorical request. */
   readonly maxEntityRows: number;
+  /** Most feature refs one request names (and views one Materialize names). Default 1,000. */
+  readonly maxRefsPerRequest?: number;
+  /**
+   * How far past the server's clock an event time (and a Materialize end) may be, ms; later ones
+   * are refused, since one far-future event would win every last-writer-wins compare. Default 1 day.
+   */
+  readonly maxEventTimeSkewMillis?: number;
 }
 
 /** Most distinct feature lists whose read plans stay cached. */
@@ -37,6 +48,11 @@ export function createFeatureStoreService(
   stores: WriteStores & { readonly materializeState: MaterializeState; readonly materializeRunner: MaterializeRunner },
   limits: FeatureStoreLimits,
 ): FeatureStoreServer {
+  const maxRefs = limits.maxRefsPerRequest ?? DEFAULT_MAX_REFS_PER_REQUEST;
+  const writeLimits = {
+    maxBatchRows: limits.maxBatchRows,
+    maxEventTimeSkewMillis: limits.maxEventTimeSkewMillis ?? DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS,
+  };
   const plans = new Map<string, ReadPlan>();
   let plansSequence = -1;
 
@@ -57,8 +73,23 @@ export function createFeatureStoreService(
   }
 
   async function writeOne(request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse> {
+    assertValidUtf8(request, 'Write');
+    checkRefLength(request.featureView, 'Write: feature_view');
+    checkEnum(WriteTarget, request.target, 'target', 'Write');
+    checkEnum(Durability, request.durability, 'durability', 'Write');
     const view = registry.view(request.featureView);
-    return executeWrite(stores, view, request, limits, deadlineMillis);
+    return executeWrite(stores, view, request, writeLimits, deadlineMillis);
+  }
+
+  /** Checks of a GetHistorical or Materialize request before it starts; an error ends the call. */
+  function checkStreamRequest(call: ServerWritableStream<unknown, unknown>, check: () => void): boolean {
+    try {
+      check();
+      return true;
+    } catch (error) {
+      call.emit('error', toGrpcStatus(error));
+      return false;
+    }
   }
 
   return {
@@ -70,6 +101,8 @@ export function createFeatureStoreService(
       const deadlineMillis = callDeadlineMillis(call);
       let run: Promise<GetOnlineFeaturesResponse>;
       try {
+        assertValidUtf8(request, 'GetOnlineFeatures');
+        checkRefs(request.features, request.featureService, maxRefs, 'GetOnlineFeatures');
         if (request.features.length === 0 && request.featureService === '') {
           throw new TesseraError(
             'INVALID_ARGUMENT',
@@ -126,7 +159,9 @@ export function createFeatureStoreService(
           .catch((error: unknown) => {
             failed = true;
             const grpcStatus = toGrpcStatus(error);
-            grpcStatus.details = `WriteStream message ${index} failed (messages before it, ${total.rows} rows, were written): ${grpcStatus.details ?? ''}`;
+            grpcStatus.details = capDetails(
+              `WriteStream message ${index} failed (messages before it, ${total.rows} rows, were written): ${grpcStatus.details ?? ''}`,
+            );
             callback(grpcStatus);
           });
       });
@@ -141,21 +176,33 @@ export function createFeatureStoreService(
     },
 
     getHistorical(call: ServerWritableStream<GetHistoricalRequest, GetHistoricalResponse>) {
-      // Ad-hoc SQL is an administrator's tool; readers use the built-in and registered entity sets.
-      if (call.request.entities?.$case === 'entitySql' && !callAllows(call, 'admin')) {
-        call.emit(
-          'error',
-          toGrpcStatus(
-            new TesseraError('PERMISSION_DENIED', 'GetHistorical: entity_sql needs an API key with the admin scope'),
-          ),
-        );
-        return;
-      }
-      streamHistorical(call, registry, stores.offline, limits);
+      const request = call.request;
+      const checked = checkStreamRequest(call, () => {
+        // Ad-hoc SQL is an administrator's tool; readers use the built-in and registered entity sets.
+        if (request.entities?.$case === 'entitySql' && !callAllows(call, 'admin')) {
+          throw new TesseraError('PERMISSION_DENIED', 'GetHistorical: entity_sql needs an API key with the admin scope');
+        }
+        assertValidUtf8(request, 'GetHistorical');
+        checkRefs(request.features, request.featureService, maxRefs, 'GetHistorical');
+        checkEnum(HistoricalFormat, request.format, 'format', 'GetHistorical');
+      });
+      if (checked) streamHistorical(call, registry, stores.offline, limits);
     },
 
     materialize(call: ServerWritableStream<MaterializeRequest, MaterializeProgress>) {
-      streamMaterialize(call, (ref) => registry.view(ref), stores.materializeRunner, stores.materializeState);
+      const request = call.request;
+      const checked = checkStreamRequest(call, () => {
+        assertValidUtf8(request, 'Materialize');
+        checkRefs(request.featureViews, '', maxRefs, 'Materialize', 'feature_views');
+      });
+      if (checked)
+        streamMaterialize(
+          call,
+          (ref) => registry.view(ref),
+          stores.materializeRunner,
+          stores.materializeState,
+          writeLimits.maxEventTimeSkewMillis,
+        );
     },
   };
 }

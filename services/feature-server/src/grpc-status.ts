@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { Metadata, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
@@ -22,16 +23,24 @@ const CODES: Record<ErrorCode, status> = {
 /** Longest problem list sent in trailing metadata (the message already names the first problem). */
 const MAX_DETAIL_BYTES = 8_000;
 const MAX_DETAILS = 50;
+/**
+ * Longest status message sent, in characters. Messages quote input at most ~200 characters at a
+ * time (`quoteInput`); this is the last guard: a status message travels in an HTTP/2 trailer, and
+ * one of 100 KB stalled the channel and reached the client as UNAVAILABLE.
+ */
+export const MAX_STATUS_DETAILS_CHARS = 2_000;
 /** Trailer carrying the JSON list of problems (file, path, message) of an INVALID_ARGUMENT. */
 export const PROBLEMS_METADATA_KEY = 'tessera-problems-bin';
 
 /**
  * The one place where anything thrown becomes a gRPC status. A TesseraError keeps its code and
- * message (its problem list goes into the `tessera-problems` trailer); anything else is a bug
- * and becomes INTERNAL with the original message, logged.
+ * message (its problem list goes into the `tessera-problems` trailer), cut to
+ * {@link MAX_STATUS_DETAILS_CHARS}. An INTERNAL error (a TesseraError of that code, or anything else
+ * thrown, which is a bug) never carries internal details to the caller: it answers a generic message
+ * with a short correlation id, and the real error is logged with that id.
  */
 export function toGrpcStatus(error: unknown): Partial<ServiceError> {
-  if (isTesseraError(error)) {
+  if (isTesseraError(error) && error.code !== 'INTERNAL') {
     const metadata = new Metadata();
     if (error.details.length > 1) {
       // Binary metadata: problems may hold newlines and quotes, which text metadata forbids.
@@ -45,12 +54,22 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
         ),
       );
     }
-    return { code: CODES[error.code], details: error.message, metadata };
+    return { code: CODES[error.code], details: capDetails(error.message), metadata };
   }
-  const message = error instanceof Error ? error.message : String(error);
-  debug('server', 'internal error', error);
-  console.error('tessera: internal error:', error);
-  return { code: status.INTERNAL, details: `internal error: ${message}` };
+  const id = randomBytes(6).toString('hex');
+  debug('server', `internal error ${id}`, error);
+  console.error(`tessera: internal error ${id}:`, error);
+  return {
+    code: status.INTERNAL,
+    details: `internal error (id ${id}); the server log has the details under this id`,
+  };
+}
+
+/** A status message cut to {@link MAX_STATUS_DETAILS_CHARS} characters, then its length. */
+export function capDetails(details: string): string {
+  return details.length <= MAX_STATUS_DETAILS_CHARS
+    ? details
+    : `${details.slice(0, MAX_STATUS_DETAILS_CHARS)}… (${details.length} chars)`;
 }
 
 /** Runs a handler and answers with its result or its error as a gRPC status. */

@@ -1,6 +1,13 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { TesseraError } from '@tessera/core';
-import type { EntityRowsInput, HistoricalChunk, JoinKeyValue, OfflineStore, TypedColumn } from '@tessera/core';
+import { TesseraError, keyValueProblem, showName } from '@tessera/core';
+import type {
+  EntityRowsInput,
+  HistoricalChunk,
+  JoinKeyValue,
+  OfflineStore,
+  ResolvedFeatures,
+  TypedColumn,
+} from '@tessera/core';
 import { columnRowCount, columnValueType, fromColumn, toColumn } from '@tessera/client';
 import { HistoricalFormat } from '@tessera/proto';
 import type { Column, GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
@@ -43,7 +50,7 @@ export function streamHistorical(
     const chunkRows = request.chunkRows === 0 ? DEFAULT_CHUNK_ROWS : Math.min(request.chunkRows, MAX_CHUNK_ROWS);
     const deadlineMillis = callDeadlineMillis(call);
     const chunks = offline.historical({
-      entities: entityRowsInput(request, limits),
+      entities: entityRowsInput(request, limits, features),
       features,
       chunkRows,
       format,
@@ -74,8 +81,18 @@ function toResponse(chunk: HistoricalChunk): GetHistoricalResponse {
   };
 }
 
-/** Reads the request's entity rows: inline columns (checked for shape here) or a SELECT. */
-function entityRowsInput(request: GetHistoricalRequest, limits: HistoricalLimits): EntityRowsInput {
+/** Most passthrough columns of inline entity rows: each becomes a column of the request's entity table. */
+export const MAX_PASSTHROUGH_COLUMNS = 256;
+
+/**
+ * Reads the request's entity rows: inline columns (checked for shape here: lengths, nulls, types,
+ * key sizes, and no key column the features do not use) or a SELECT.
+ */
+function entityRowsInput(
+  request: GetHistoricalRequest,
+  limits: HistoricalLimits,
+  features: ResolvedFeatures,
+): EntityRowsInput {
   const entities = request.entities;
   if (entities === undefined) {
     throw new TesseraError(
@@ -95,6 +112,22 @@ function entityRowsInput(request: GetHistoricalRequest, limits: HistoricalLimits
       `GetHistorical: ${count} inline entity rows exceed the limit of ${limits.maxEntityRows}; stream larger sets from ClickHouse with entity_sql`,
     );
   }
+  const passthroughCount = Object.keys(rows.passthrough).length;
+  if (passthroughCount > MAX_PASSTHROUGH_COLUMNS) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `GetHistorical: ${passthroughCount} passthrough columns exceed the limit of ${MAX_PASSTHROUGH_COLUMNS} (MAX_PASSTHROUGH_COLUMNS)`,
+    );
+  }
+  const needed = new Set(features.views.flatMap((v) => v.view.joinKeys.map((k) => k.name)));
+  const unknown = Object.keys(rows.keys).filter((name) => !needed.has(name));
+  if (unknown.length > 0) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `GetHistorical: unknown join key column${unknown.length === 1 ? '' : 's'} ${unknown.slice(0, 5).map(showName).join(', ')}; ` +
+        `the requested features use ${[...needed].join(', ')} (carry other columns as passthrough)`,
+    );
+  }
   const keys = new Map<string, JoinKeyValue[]>();
   for (const [name, column] of Object.entries(rows.keys)) {
     checkLength(name, column, count);
@@ -111,16 +144,34 @@ function entityRowsInput(request: GetHistoricalRequest, limits: HistoricalLimits
         `GetHistorical: row ${column.nullRows[0]}, column ${name}: join keys cannot be null`,
       );
     }
-    keys.set(name, fromColumn(column) as JoinKeyValue[]);
+    const values = readColumn(name, column) as JoinKeyValue[];
+    values.forEach((value, row) => {
+      const problem = keyValueProblem(value);
+      if (problem !== undefined)
+        throw new TesseraError('INVALID_ARGUMENT', `GetHistorical: row ${row}, column ${name}: ${problem}`);
+    });
+    keys.set(name, values);
   }
   const passthrough: TypedColumn[] = Object.entries(rows.passthrough).map(([name, column]) => {
     checkLength(name, column, count);
     const type = columnValueType(column);
     if (type === undefined)
-      throw new TesseraError('INVALID_ARGUMENT', `GetHistorical: passthrough column ${name} has no values set`);
-    return { name, type, values: fromColumn(column) };
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `GetHistorical: passthrough column ${showName(name)} has no values set`,
+      );
+    return { name, type, values: readColumn(name, column) };
   });
   return { kind: 'rows', keys, eventTsMillis: rows.eventTimestamps.map(Number), passthrough };
+}
+
+/** A column's values; a malformed column (null rows or list lengths that do not fit) is refused, naming it. */
+function readColumn(name: string, column: Column): ReturnType<typeof fromColumn> {
+  try {
+    return fromColumn(column);
+  } catch (error) {
+    throw new TesseraError('INVALID_ARGUMENT', `GetHistorical: column ${showName(name)}: ${(error as Error).message}`);
+  }
 }
 
 function checkLength(name: string, column: Column, count: number): void {
@@ -128,7 +179,7 @@ function checkLength(name: string, column: Column, count: number): void {
   if (n !== count) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      `GetHistorical: column ${name} has ${n} rows but there are ${count} event timestamps`,
+      `GetHistorical: column ${showName(name)} has ${n} rows but there are ${count} event timestamps`,
     );
   }
 }

@@ -20,6 +20,7 @@ import type { LmdbOnlineStore } from '@tessera/online';
 import type { BullmqMaterializer } from '@tessera/writebehind';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
+import { materializeEndMillis } from './materialize-range.js';
 import { SmallRedisStore } from './small-redis-store.js';
 
 /** The last materialized point (an exclusive end, ms) of each view version. */
@@ -197,6 +198,7 @@ export function streamMaterialize(
   viewOf: (ref: string) => RegisteredView,
   runner: MaterializeRunner,
   state: MaterializeState,
+  maxEventTimeSkewMillis: number,
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
@@ -206,15 +208,7 @@ export function streamMaterialize(
       throw new TesseraError('INVALID_ARGUMENT', 'Materialize: name at least one feature view');
     }
     const views = request.featureViews.map((ref) => viewOf(ref));
-    const now = Date.now();
-    const explicitEnd = Number(request.endTime);
-    const endMillis = request.incremental || explicitEnd === 0 ? now : explicitEnd;
-    if (!request.incremental && !(Number(request.startTime) < endMillis)) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `Materialize: start_time (${Number(request.startTime)}) must be before end_time (${endMillis}); use incremental to continue from the last run`,
-      );
-    }
+    const endMillis = materializeEndMillis(request, Date.now(), maxEventTimeSkewMillis);
     const tasks: MaterializeTask[] = [];
     for (const view of views) {
       const startMillis = request.incremental

@@ -1,4 +1,13 @@
-import { RowDecoder, TesseraError, entityKey, viewField } from '@tessera/core';
+import {
+  RowDecoder,
+  TesseraError,
+  entityKey,
+  entityKeyProblem,
+  keyValueProblem,
+  quoteInput,
+  showName,
+  viewField,
+} from '@tessera/core';
 import type {
   FeatureValue,
   JoinKeySpec,
@@ -124,13 +133,23 @@ export function readEntityColumns(
 ): { rows: number; values: Map<string, JoinKeyValue[]> } {
   let rows = -1;
   const values = new Map<string, JoinKeyValue[]>();
+  const needed = plan.joinKeys.map((k) => k.name);
+  const unknown = Object.keys(entities).filter((name) => !needed.includes(name));
+  if (unknown.length > 0) {
+    // A key the features do not use is a mistake (a typo, the wrong feature list), not a hint to ignore.
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `entities: unknown join key column${unknown.length === 1 ? '' : 's'} ${unknown.slice(0, 5).map(showName).join(', ')}` +
+        `${unknown.length > 5 ? ` (and ${unknown.length - 5} more)` : ''}; the requested features use ${needed.join(', ')}`,
+    );
+  }
   for (const key of plan.joinKeys) {
     const column = entities[key.name];
     if (!column) {
       const given = Object.keys(entities);
       throw new TesseraError(
         'INVALID_ARGUMENT',
-        `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.join(', ')}` : ''}`,
+        `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.slice(0, 5).map(showName).join(', ')}` : ''}`,
       );
     }
     const n = columnRowCount(column);
@@ -158,24 +177,42 @@ export function readEntityColumns(
   return { rows: Math.max(rows, 0), values };
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
   const type = columnValueType(column);
-  const raw = fromColumn(column);
+  let raw: unknown[];
+  try {
+    raw = fromColumn(column);
+  } catch (error) {
+    throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name}: ${(error as Error).message}`);
+  }
   if (key.type === 'string') {
     if (type !== 'string')
       throw new TesseraError(
         'INVALID_ARGUMENT',
         `entities: column ${key.name} must hold string values (stringValues), got ${type ?? 'no values'}`,
       );
-    return raw as string[];
+    const strings = raw as string[];
+    for (let row = 0; row < strings.length; row++) {
+      const problem = keyValueProblem(strings[row]!);
+      if (problem !== undefined)
+        throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: ${problem}`);
+    }
+    return strings;
   }
   if (type === 'int64') return raw as bigint[];
   if (type === 'string') {
     // Accept decimal strings for int64 keys: JSON clients (grpcurl) and CSV files carry them so.
     return (raw as string[]).map((s, row) => {
-      if (!/^-?\d{1,19}$/.test(s))
-        throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: "${s}" is not an int64`);
-      return BigInt(s);
+      const value = /^-?\d{1,19}$/.test(s) ? BigInt(s) : undefined;
+      if (value === undefined || value < INT64_MIN || value > INT64_MAX)
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `entities: row ${row}, column ${key.name}: ${quoteInput(s, 40)} is not an int64 (-9223372036854775808 to 9223372036854775807)`,
+        );
+      return value;
     });
   }
   throw new TesseraError(
@@ -198,7 +235,15 @@ export async function executeReadPlan(
     const tuple = new Array<JoinKeyValue>(cols.length);
     for (let i = 0; i < rows; i++) {
       for (let k = 0; k < cols.length; k++) tuple[k] = cols[k]![i]!;
-      lookups.push({ key: entityKey(group.entities, tuple), fields: group.fields });
+      const key = entityKey(group.entities, tuple);
+      const problem = entityKeyProblem(key);
+      if (problem !== undefined) {
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `entities: row ${i}, columns ${group.joinKeys.map((k) => k.name).join(', ')}: ${problem}`,
+        );
+      }
+      lookups.push({ key, fields: group.fields });
     }
   }
   const result = await store.read(

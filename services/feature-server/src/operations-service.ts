@@ -1,4 +1,4 @@
-import { TesseraError } from '@tessera/core';
+import { TesseraError, quoteInput } from '@tessera/core';
 import type { ApiKeyStore } from '@tessera/core';
 import { fromProtoScope, toProtoApiKey } from '@tessera/client';
 import { createKey, revokeKey, rotateKey } from '@tessera/registry';
@@ -38,7 +38,7 @@ function toProto(letter: DeadLetter): ProtoDeadLetter {
 }
 
 function notFound(id: string): TesseraError {
-  return new TesseraError('NOT_FOUND', `no dead letter with id "${id}" (tessera dlq ls lists them)`);
+  return new TesseraError('NOT_FOUND', `no dead letter with id ${quoteInput(id, 80)} (tessera dlq ls lists them)`);
 }
 
 function requireId(request: DeadLetterRequest): string {

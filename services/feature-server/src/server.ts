@@ -6,7 +6,9 @@ import type { ApiKeyStore, Definitions, OnlineStore } from '@tessera/core';
 import { ApiKeyAuthenticator } from '@tessera/registry';
 import type { ApplyResult, Registry } from '@tessera/registry';
 import type { WriteBehind } from '@tessera/writebehind';
-import { FeatureStoreService, OperationsService, RegistryService } from '@tessera/proto';
+import { OperationsService, RegistryService } from '@tessera/proto';
+import { StrictUtf8FeatureStoreService } from './strict-utf8.js';
+import { pickDefined } from './request-checks.js';
 import { createFeatureStoreService } from './feature-store-service.js';
 import { createRegistryAccess } from './registry-access.js';
 import { applyDefinitions, createRegistryService } from './registry-service.js';
@@ -33,6 +35,10 @@ export interface FeatureServerOptions {
   readonly maxBatchRows?: number;
   /** Most inline entity rows per GetHistorical (larger sets come from ClickHouse via entity_sql). Default 2,000,000. */
   readonly maxEntityRows?: number;
+  /** Most feature refs per request (and views per Materialize); INVALID_ARGUMENT beyond. Default 1,000. */
+  readonly maxRefsPerRequest?: number;
+  /** How far past the server's clock an event time (or a Materialize end) may be, ms; INVALID_ARGUMENT beyond. Default 86,400,000 (1 day). */
+  readonly maxEventTimeSkewMillis?: number;
   /** How often to check the online store for the health service, ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
   /**
@@ -153,10 +159,14 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
     maxEntityRows: options.maxEntityRows ?? DEFAULT_MAX_ENTITY_ROWS,
+    ...pickDefined({
+      maxRefsPerRequest: options.maxRefsPerRequest,
+      maxEventTimeSkewMillis: options.maxEventTimeSkewMillis,
+    }),
   };
   await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
   server.addService(
-    FeatureStoreService,
+    StrictUtf8FeatureStoreService,
     createFeatureStoreService(
       createRegistryAccess(backends.registry),
       {

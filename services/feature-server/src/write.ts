@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TesseraError, validateWriteBatch, viewField } from '@tessera/core';
+import { MIN_EVENT_TS_MILLIS, TesseraError, quoteInput, showName, validateWriteBatch, viewField } from '@tessera/core';
 import type { OfflineStore, OnlineStore, Problem, RegisteredView, ValidatedBatch } from '@tessera/core';
 import { MAX_DATETIME64_MILLIS, MIN_DATETIME64_MILLIS } from '@tessera/offline';
 import { columnRowCount, fromColumn } from '@tessera/client';
@@ -12,7 +12,12 @@ import { debug } from './debug.js';
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
   readonly maxBatchRows: number;
+  /** How far past the server's clock an event time may be, ms (see FeatureStoreLimits). */
+  readonly maxEventTimeSkewMillis: number;
 }
+
+/** Default of `maxEventTimeSkewMillis`: one day. */
+export const DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS = 86_400_000;
 
 /** What a Write goes to: the online store, the offline store for sync writes, write-behind otherwise. */
 export interface WriteStores {
@@ -46,9 +51,6 @@ export async function executeWrite(
   const label = `${view.name}@${view.version}`;
   const { online, offline } = targets(request.target, label);
   const sync = request.durability === Durability.DURABILITY_SYNC;
-  if (request.durability === Durability.UNRECOGNIZED) {
-    throw new TesseraError('INVALID_ARGUMENT', `Write to ${label}: unknown durability`);
-  }
   if (offline && sync && !stores.offline) {
     throw new TesseraError(
       'UNAVAILABLE',
@@ -69,7 +71,7 @@ export async function executeWrite(
     } catch (error) {
       throw new TesseraError(
         'INVALID_ARGUMENT',
-        `Write to ${label} rejected: column ${name}: ${(error as Error).message}`,
+        `Write to ${label} rejected: column ${showName(name)}: ${(error as Error).message}`,
       );
     }
     rows = Math.max(rows, columnRowCount(column));
@@ -80,12 +82,28 @@ export async function executeWrite(
       `Write to ${label} rejected: ${rows} rows exceed the limit of ${limits.maxBatchRows} rows per message (maxBatchRows); split the batch or use WriteStream`,
     );
   }
-  const eventTimestamps = request.eventTimestamps ? fromColumn(request.eventTimestamps) : [];
-  const batch = validateWriteBatch(view, { columns, eventTimestamps });
+  let eventTimestamps: unknown[] = [];
+  try {
+    if (request.eventTimestamps) eventTimestamps = fromColumn(request.eventTimestamps);
+  } catch (error) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `Write to ${label} rejected: event timestamps: ${(error as Error).message}`,
+    );
+  }
+  const batch = validateWriteBatch(
+    view,
+    { columns, eventTimestamps },
+    { maxEventTimeSkewMillis: limits.maxEventTimeSkewMillis, minEventTsMillis: MIN_EVENT_TS_MILLIS },
+  );
   if (offline) assertOfflineTimestamps(view, batch, label);
-  const perform = (token: string | undefined) =>
-    performWrite(stores, view, request, batch, { online, offline, sync, token }, deadlineMillis);
-  if (request.idempotencyKey === '') return perform(undefined);
+  checkDeadline(deadlineMillis, label);
+  const perform = (token: string | undefined) => {
+    // The last point where the write may still be refused whole: past it, it runs to its end.
+    checkDeadline(deadlineMillis, label);
+    return performWrite(stores, view, request, batch, { online, offline, sync, token }, deadlineMillis);
+  };
+  if (request.idempotencyKey === '') return answerByDeadline(perform(undefined), deadlineMillis, label);
   const key = request.idempotencyKey;
   const digest = createHash('sha256')
     .update(`${label}\n${request.target}\n${request.durability}\n`)
@@ -104,35 +122,43 @@ export async function executeWrite(
       case 'mismatch':
         throw new TesseraError(
           'FAILED_PRECONDITION',
-          `Write to ${label}: idempotency key "${key}" was used for a different write within the retention window; use a new key for a new write`,
+          `Write to ${label}: idempotency key ${quoteInput(key, 64)} was used for a different write within the retention window; use a new key for a new write`,
         );
       case 'pending':
         if (Date.now() >= waitUntil) {
           throw new TesseraError(
             'UNAVAILABLE',
-            `Write to ${label}: a write with idempotency key "${key}" is still in progress; retry to get its result`,
+            `Write to ${label}: a write with idempotency key ${quoteInput(key, 64)} is still in progress; retry to get its result`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
         continue;
       case 'new': {
-        let response: WriteResponse;
-        try {
-          response = await perform(idempotencyToken(key, digest));
-        } catch (error) {
-          await stores.idempotency.release(key, digest).catch(() => undefined);
-          throw error;
-        }
-        // The write is made: a failure to record its result must not report it as failed. A repeat
-        // then waits out the pending claim and writes again (online LWW, offline the same token).
-        await stores.idempotency
-          .complete(key, digest, {
-            rows: String(response.rows),
-            rowsAppliedOnline: String(response.rowsAppliedOnline),
-            rowsStaleOnline: String(response.rowsStaleOnline),
-          })
-          .catch((error: unknown) => debug('server', `idempotency key ${key}: result not recorded: ${String(error)}`));
-        return response;
+        // The claim follows the write, not the answer: a write that outlives its caller's deadline
+        // still records its result (or frees the key if it fails), so a retry under the same key
+        // waits for it or returns its result, and never writes the rows a second time.
+        const settled = (async () => {
+          let response: WriteResponse;
+          try {
+            response = await perform(idempotencyToken(key, digest));
+          } catch (error) {
+            await stores.idempotency.release(key, digest).catch(() => undefined);
+            throw error;
+          }
+          // The write is made: a failure to record its result must not report it as failed. A repeat
+          // then waits out the pending claim and writes again (online LWW, offline the same token).
+          await stores.idempotency
+            .complete(key, digest, {
+              rows: String(response.rows),
+              rowsAppliedOnline: String(response.rowsAppliedOnline),
+              rowsStaleOnline: String(response.rowsStaleOnline),
+            })
+            .catch((error: unknown) =>
+              debug('server', `idempotency key ${key}: result not recorded: ${String(error)}`),
+            );
+          return response;
+        })();
+        return answerByDeadline(settled, deadlineMillis, label);
       }
     }
   }
@@ -162,6 +188,10 @@ async function performWrite(
     });
   }
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
+  // Once committing, the write runs to its end whatever the caller's deadline (the answer is
+  // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
+  // middle would leave it half done. A sync write's offline insert may still be cut by the
+  // deadline: nothing is written online then.
   // A backfill may carry several events per entity; online only the latest of each matters.
   const latest = batch.latestRowPerKey;
   const everyRow = latest.length === batch.rowCount;
@@ -173,19 +203,15 @@ async function performWrite(
           keys: everyRow ? batch.entityKeys : latest.map((r) => batch.entityKeys[r]!),
           rows: everyRow ? batch.rows : latest.map((r) => batch.rows[r]!),
         },
-        options: { replicas, ...deadline },
+        options: { replicas },
       }
     : undefined;
   const result =
     offline && !sync
-      ? await withDeadline(
-          stores.writeBehind.write(view, offlineBatch, onlineWrite, {
-            replicas,
-            ...(how.token === undefined ? {} : { token: how.token }),
-          }),
-          deadlineMillis,
-          label,
-        )
+      ? await stores.writeBehind.write(view, offlineBatch, onlineWrite, {
+          replicas,
+          ...(how.token === undefined ? {} : { token: how.token }),
+        })
       : onlineWrite
         ? await stores.online.write(onlineWrite.batch, onlineWrite.options)
         : undefined;
@@ -198,8 +224,21 @@ async function performWrite(
   };
 }
 
-/** The write, or DEADLINE_EXCEEDED once the deadline passes (the write may still complete: it was not acknowledged). */
-async function withDeadline<T>(work: Promise<T>, deadlineMillis: number | undefined, label: string): Promise<T> {
+/** DEADLINE_EXCEEDED when the deadline has passed: checked just before a write commits anything. */
+function checkDeadline(deadlineMillis: number | undefined, label: string): void {
+  if (deadlineMillis !== undefined && Date.now() >= deadlineMillis) {
+    throw new TesseraError(
+      'DEADLINE_EXCEEDED',
+      `Write to ${label}: the deadline passed before the write was committed; nothing was written`,
+    );
+  }
+}
+
+/**
+ * The write's answer, or DEADLINE_EXCEEDED once the deadline passes. The write then goes on to its
+ * end (whole, or not at all): retry with the same idempotency key to learn its result.
+ */
+async function answerByDeadline<T>(work: Promise<T>, deadlineMillis: number | undefined, label: string): Promise<T> {
   if (deadlineMillis === undefined) return work;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -208,7 +247,7 @@ async function withDeadline<T>(work: Promise<T>, deadlineMillis: number | undefi
         reject(
           new TesseraError(
             'DEADLINE_EXCEEDED',
-            `Write to ${label}: the deadline passed before the write was stored; it may still land (once), retry to be sure`,
+            `Write to ${label}: the deadline passed while the write was committing; it lands whole or not at all — retry with the same idempotency key to learn which, without writing twice`,
           ),
         ),
       Math.max(0, deadlineMillis - Date.now()),
@@ -232,7 +271,8 @@ function targets(target: WriteTarget, label: string): { online: boolean; offline
     case WriteTarget.WRITE_TARGET_OFFLINE:
       return { online: false, offline: true };
     case WriteTarget.UNRECOGNIZED:
-      throw new TesseraError('INVALID_ARGUMENT', `Write to ${label}: unknown target ${String(target)}`);
+    default:
+      throw new TesseraError('INVALID_ARGUMENT', `Write to ${label}: target = ${String(target)} is not a known value`);
   }
 }
 

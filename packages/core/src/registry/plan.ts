@@ -32,6 +32,7 @@ import type {
   RegisteredView,
 } from '../model.js';
 import { parseFeatureRef } from '../definitions/ref-syntax.js';
+import { quoteInput } from '../quote.js';
 import type { RegistryState, ViewLineage } from './state.js';
 import { describeNewView, describeTags, diffEntity, diffView } from './view-diff.js';
 
@@ -73,7 +74,7 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
   if (state.project !== '' && state.project !== defs.project) {
     throw new TesseraError(
       'FAILED_PRECONDITION',
-      `This registry holds project "${state.project}"; the definitions name project "${defs.project}"`,
+      `This registry holds project ${quoteInput(state.project)}; the definitions name project ${quoteInput(defs.project)}`,
     );
   }
   const now = options.nowMillis;
@@ -305,7 +306,7 @@ function checkServiceRefs(next: RegistryState, defs: Definitions): Problem[] {
       if (lineage === undefined || lineage.deletedAtMillis !== undefined) {
         problems.push({
           path,
-          message: `feature service ${service.name}: ref "${text}" names feature view ${ref.view}, which would not exist`,
+          message: `feature service ${service.name}: ref ${quoteInput(text)} names feature view ${ref.view}, which would not exist`,
         });
         return;
       }
@@ -314,12 +315,12 @@ function checkServiceRefs(next: RegistryState, defs: Definitions): Problem[] {
       if (view === undefined) {
         problems.push({
           path,
-          message: `feature service ${service.name}: ref "${text}": feature view ${ref.view} has versions 1..${lineage.versions.length}`,
+          message: `feature service ${service.name}: ref ${quoteInput(text)}: feature view ${ref.view} has versions 1..${lineage.versions.length}`,
         });
       } else if (ref.feature !== '*' && !view.features.some((f) => f.name === ref.feature)) {
         problems.push({
           path,
-          message: `feature service ${service.name}: ref "${text}": feature view ${ref.view}@${version} has no feature ${ref.feature}`,
+          message: `feature service ${service.name}: ref ${quoteInput(text)}: feature view ${ref.view}@${version} has no feature ${ref.feature}`,
         });
       }
     });

@@ -8,6 +8,7 @@ import { TesseraError } from '../errors.js';
 import type { RegisteredView, ValueType } from '../model.js';
 import { viewField } from '../keys.js';
 import { parseFeatureRef } from '../definitions/ref-syntax.js';
+import { quoteInput } from '../quote.js';
 import type { RegistryState } from './state.js';
 
 /** What a request asks for: feature refs, or the name of a feature service (exactly one). */
@@ -78,7 +79,7 @@ export function resolveFeatureRefs(state: RegistryState, input: FeatureRefsInput
       if (earlier !== undefined) {
         throw new TesseraError(
           'INVALID_ARGUMENT',
-          `Feature ref "${text}" requests ${canonical} again (already requested by "${earlier}"); list each feature once`,
+          `Feature ref ${quoteInput(text)} requests ${canonical} again (already requested by ${quoteInput(earlier)}); list each feature once`,
         );
       }
       requestedBy.set(canonical, text);
@@ -114,7 +115,10 @@ function refsOf(state: RegistryState, input: FeatureRefsInput): readonly string[
   const service = state.featureServices.get(serviceName);
   if (service === undefined) {
     const known = [...state.featureServices.keys()].slice(0, 20).join(', ') || '(none)';
-    throw new TesseraError('NOT_FOUND', `Unknown feature service "${serviceName}"; registered services: ${known}`);
+    throw new TesseraError(
+      'NOT_FOUND',
+      `Unknown feature service ${quoteInput(serviceName)}; registered services: ${known}`,
+    );
   }
   return service.features;
 }
@@ -122,16 +126,16 @@ function refsOf(state: RegistryState, input: FeatureRefsInput): readonly string[
 function findView(state: RegistryState, text: string, name: string, version: number): RegisteredView {
   const lineage = state.featureViews.get(name);
   if (lineage === undefined) {
-    throw new TesseraError('NOT_FOUND', `Unknown feature ref "${text}": no feature view ${name}`);
+    throw new TesseraError('NOT_FOUND', `Unknown feature ref ${quoteInput(text)}: no feature view ${name}`);
   }
   if (lineage.deletedAtMillis !== undefined) {
-    throw new TesseraError('NOT_FOUND', `Unknown feature ref "${text}": feature view ${name} was deleted`);
+    throw new TesseraError('NOT_FOUND', `Unknown feature ref ${quoteInput(text)}: feature view ${name} was deleted`);
   }
   const view = lineage.versions[(version === 0 ? lineage.versions.length : version) - 1];
   if (view === undefined) {
     throw new TesseraError(
       'NOT_FOUND',
-      `Unknown feature ref "${text}": feature view ${name} has no version ${version} (versions 1..${lineage.versions.length})`,
+      `Unknown feature ref ${quoteInput(text)}: feature view ${name} has no version ${version} (versions 1..${lineage.versions.length})`,
     );
   }
   return view;
@@ -142,7 +146,7 @@ function featureIndex(view: RegisteredView, text: string, name: string): number 
   if (index < 0) {
     throw new TesseraError(
       'NOT_FOUND',
-      `Unknown feature ref "${text}": view ${view.name}@${view.version} has no feature ${name}`,
+      `Unknown feature ref ${quoteInput(text)}: view ${view.name}@${view.version} has no feature ${name}`,
     );
   }
   return index;
