@@ -180,7 +180,8 @@ const plausibleWrite: fc.Arbitrary<WriteRequest> = rowCount.chain((n) =>
       .array(fc.integer({ min: NOW - 30 * 86_400_000, max: NOW }), { minLength: n, maxLength: n })
       .map((v) => toColumn('timestamp', v)),
     target: fc.constantFrom(0, 1, 2, 3),
-    durability: fc.constantFrom(0, 1, 2),
+    // Sync writes insert into chDB before answering (tens of ms): fewer of them.
+    durability: fc.constantFrom(0, 0, 1, 1, 1, 2),
     idempotencyKey: fc.oneof(fc.constant(''), fc.constantFrom('k1', 'k2')),
   }),
 );
@@ -199,7 +200,22 @@ const anyWrite: fc.Arbitrary<WriteRequest> = fc.oneof(
   ),
 );
 
-const onlineRequest: fc.Arbitrary<GetOnlineFeaturesRequest> = rowCount.chain((n) =>
+const goodRefs = fc.array(fc.constantFrom('scores:score', 'scores:*', 'scores@1:label', 'scores:vec', 'scores:tags'), {
+  minLength: 1,
+  maxLength: 3,
+});
+
+/** Requests that mostly succeed, so the success paths are fuzzed too. */
+const plausibleOnline: fc.Arbitrary<GetOnlineFeaturesRequest> = rowCount.chain((n) =>
+  fc.record({
+    features: goodRefs,
+    featureService: fc.constant(''),
+    entities: fc.array(userIds, { minLength: n, maxLength: n }).map((v) => ({ user_id: toColumn('int64', v) })),
+    includeEventTimestamps: fc.boolean(),
+  }),
+);
+
+const randomOnline: fc.Arbitrary<GetOnlineFeaturesRequest> = rowCount.chain((n) =>
   fc.record({
     features: fc.array(refs, { maxLength: 4 }),
     featureService: fc.oneof(fc.constant(''), fc.constant(''), fc.string({ maxLength: 10 })),
@@ -211,6 +227,8 @@ const onlineRequest: fc.Arbitrary<GetOnlineFeaturesRequest> = rowCount.chain((n)
   }),
 );
 
+const onlineRequest = fc.oneof(plausibleOnline, randomOnline);
+
 const FORBIDDEN_SQL = [
   "SELECT * FROM file('/etc/passwd')",
   "SELECT * FROM url('http://127.0.0.1:1/')",
@@ -221,7 +239,27 @@ const FORBIDDEN_SQL = [
   'not sql at all',
 ];
 
-const historicalRequest: fc.Arbitrary<GetHistoricalRequest> = rowCount.chain((n) =>
+const plausibleHistorical: fc.Arbitrary<GetHistoricalRequest> = rowCount.chain((n) =>
+  fc.record({
+    entities: fc.record({
+      $case: fc.constant('rows' as const),
+      value: fc.record({
+        keys: fc.array(userIds, { minLength: n, maxLength: n }).map((v) => ({ user_id: toColumn('int64', v) })),
+        eventTimestamps: fc.array(fc.integer({ min: NOW - 60 * 86_400_000, max: NOW }).map(BigInt), {
+          minLength: n,
+          maxLength: n,
+        }),
+        passthrough: fc.constant({}),
+      }),
+    }),
+    features: goodRefs,
+    featureService: fc.constant(''),
+    format: fc.constantFrom(0, 1, 2),
+    chunkRows: fc.integer({ min: 0, max: 4 }),
+  }),
+);
+
+const randomHistorical: fc.Arbitrary<GetHistoricalRequest> = rowCount.chain((n) =>
   fc.record({
     entities: fc.oneof(
       fc.record({
@@ -246,6 +284,12 @@ const historicalRequest: fc.Arbitrary<GetHistoricalRequest> = rowCount.chain((n)
     format: enumNumber,
     chunkRows: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5 }), fc.constant(4_294_967_295)),
   }),
+);
+
+// Successful training sets cost tens of ms each on chDB: one in five keeps the run within a minute.
+const historicalRequest = fc.oneof(
+  { arbitrary: plausibleHistorical, weight: 1 },
+  { arbitrary: randomHistorical, weight: 4 },
 );
 
 const materializeRequest: fc.Arbitrary<MaterializeRequest> = fc.record({
