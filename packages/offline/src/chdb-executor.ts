@@ -12,6 +12,10 @@
  *   opens a Session of its own on the same path (cheap: the engine is shared) and closes it when
  *   the stream ends. Consequence for callers: Session state (TEMPORARY tables, SET) is not shared
  *   between calls — use ordinary tables named per request and drop them.
+ * - Two facts of bound queries (`queryBindAsync`), measured: one waits for every other bound
+ *   query of the process to end, whatever its Session; and `system.processes` shows a bound query
+ *   re-formatted (comments gone, parameters substituted). A query that may run long must
+ *   therefore not be bound, or it holds up every bound query and cannot be found to be killed.
  * - A Session runs its queries one after another, and chDB cannot interrupt a single-shot query
  *   (its abort only settles the promise early). A query given `settings` (its limits) therefore
  *   runs on a Session of its own, with the settings as that connection's arguments, and starts
@@ -288,6 +292,7 @@ export class ChdbExecutor implements ClickHouseExecutor {
       () => undefined,
       () => undefined,
     );
+
     void settled.then(() => {
       ended = true;
       isolated.session.close();
@@ -318,10 +323,10 @@ export class ChdbExecutor implements ClickHouseExecutor {
     const session = new Session(this.path, { connectionArgs: [...this.#engine.connectionArgs] });
     try {
       for (let attempt = 0; attempt < KILL_ATTEMPTS && !ended(); attempt += 1) {
-        // The tag opens the killed query's text; this statement's own text starts with KILL.
-        await session
-          .queryBindAsync('KILL QUERY WHERE startsWith(query, {prefix:String}) ASYNC', { prefix: `/* ${tag} */` })
-          .catch(() => undefined);
+        // The tag opens the killed query's text; this statement's own text starts with KILL. The
+        // tag is a UUID Tessera made, so it is spliced: a bound query waits for every other
+        // bound query of the process to end, the runaway included.
+        await session.queryAsync(`KILL QUERY WHERE startsWith(query, '/* ${tag} */') ASYNC`).catch(() => undefined);
         await new Promise((resolveWait) => setTimeout(resolveWait, KILL_RETRY_MILLIS));
       }
     } finally {

@@ -119,7 +119,7 @@ describe('GetHistorical', () => {
         engine.database,
         entityTable,
         resolvedAll([months, undated]),
-        AbortSignal.timeout(30_000),
+        { signal: AbortSignal.timeout(30_000), settings: () => ({}) },
       );
     };
     // Mid-January: February and March are later than every entity row; January is within the TTL.
@@ -279,7 +279,9 @@ describe('GetHistorical', () => {
   });
 
   it("rejects a failing entity SELECT with ClickHouse's message", async () => {
-    const error = await errorOf(collect(engine, request({ kind: 'sql', sql: 'SELECT * FROM no_such_table_here' })));
+    const error = await errorOf(
+      collect(engine, request({ kind: 'sql', sql: `SELECT * FROM ${engine.database}.no_such_table_here` })),
+    );
     expect(isTesseraError(error) && error.code).toBe('INVALID_ARGUMENT');
     expect(String(error)).toMatch(/entity SELECT failed.*no_such_table_here/s);
     const runtime = await errorOf(

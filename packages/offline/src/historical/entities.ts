@@ -314,6 +314,17 @@ function resourceExhausted(message: string): TesseraError {
   return new TesseraError('RESOURCE_EXHAUSTED', message);
 }
 
+/**
+ * A whole number Tessera computed, as SQL text. The queries that may run long (the entity
+ * SELECT, the view spine, the join) are not bound queries: on chDB a bound query waits for every
+ * other bound query to end and cannot be found by `KILL QUERY` (chdb-executor.ts). Only integers
+ * checked here enter their text; caller input never does.
+ */
+export function unboundInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new TesseraError('INTERNAL', `not a safe integer: ${String(value)}`);
+  return String(value);
+}
+
 /** Options of a query of `context`: its signal and the limits of a query started now. */
 export function queryOptions(context: QueryContext): { signal: AbortSignal; settings: QuerySettings } {
   return { signal: context.signal, settings: context.settings() };
@@ -407,10 +418,11 @@ export async function materializeEntitySql(
   );
   try {
     // One thread: rows are numbered in the order the SELECT returns them. One row past the limit
-    // tells "too many" from "exactly the limit" without counting the whole SELECT.
+    // tells "too many" from "exactly the limit" without counting the whole SELECT. Not a bound
+    // query: see unboundInteger.
     await executor.command(
-      `INSERT INTO ${table} SELECT ${expressions.join(', ')} FROM (${canonical}) LIMIT {limit:UInt64} SETTINGS max_threads = 1`,
-      { limit: BigInt(maxRows) + 1n },
+      `INSERT INTO ${table} SELECT ${expressions.join(', ')} FROM (${canonical}) LIMIT ${unboundInteger(maxRows + 1)} SETTINGS max_threads = 1`,
+      undefined,
       queryOptions(context),
     );
   } catch (error) {

@@ -50,7 +50,7 @@ export interface HistoricalOptions {
 }
 
 /** Most rows an entity SELECT or view entity set may produce when the request names no limit. */
-export const DEFAULT_MAX_ENTITY_ROWS = 2_000_000;
+export const DEFAULT_MAX_ENTITY_ROWS = 10_000_000;
 
 function planOf(options: HistoricalOptions, rowCount: number): HistoricalPlan {
   // No entity rows: the one query gives the empty training set with its columns, whatever the plan.

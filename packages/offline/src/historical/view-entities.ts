@@ -1,8 +1,9 @@
 /**
  * The built-in entity set of a historical request, no caller SQL: every entity of one view with
  * events in [start, end), either at each of its event times or at each point of a hop grid
- * (start, start + hop, … before end). Tessera writes the SQL: identifiers come from the registry,
- * the range, hop and row limit travel as query parameters.
+ * (start, start + hop, … before end). Tessera writes the SQL: identifiers come from the registry;
+ * the range, hop and row limit are integers checked here (not query parameters: see
+ * {@link unboundInteger}).
  */
 import { TesseraError, type EntityRowsInput, type JoinKeySpec } from '@tessera/core';
 import { joinKeyClickHouseType, qualifiedName, quoteIdentifier, tableName } from '../ddl.js';
@@ -17,6 +18,7 @@ import {
   type EntityTable,
   type QueryContext,
   queryOptions,
+  unboundInteger,
 } from './entities.js';
 
 /** The shortest hop of a hop grid: 1 s (finer grids are event-time spines in disguise). */
@@ -107,29 +109,26 @@ export async function materializeViewEntities(
     { signal: context.signal },
   );
   const source = qualifiedName(database, tableName(input.view));
+  // Integers checked above, as text: the spine may run long, so it is not a bound query.
+  const startMs = unboundInteger(input.startMillis);
   const inRange =
-    `${EVENT_TS} >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') ` +
-    `AND ${EVENT_TS} < fromUnixTimestamp64Milli({end:Int64}, 'UTC')`;
+    `${EVENT_TS} >= fromUnixTimestamp64Milli(toInt64(${startMs}), 'UTC') ` +
+    `AND ${EVENT_TS} < fromUnixTimestamp64Milli(toInt64(${unboundInteger(input.endMillis)}), 'UTC')`;
   const keySelect = keys.map((key, i) => `${quoteIdentifier(key.name)} AS k${i}`).join(', ');
   // DISTINCT: a replayed or corrected row repeats (keys, event_ts) with a newer created_ts.
   const spine =
     hop === 0
       ? `SELECT DISTINCT ${keySelect}, ${EVENT_TS} FROM ${source} WHERE ${inRange}`
-      : `SELECT ${keyList}, fromUnixTimestamp64Milli({start:Int64} + toInt64(grid.number) * {hop:Int64}, 'UTC') AS ${EVENT_TS} ` +
+      : `SELECT ${keyList}, fromUnixTimestamp64Milli(toInt64(${startMs}) + toInt64(grid.number) * ${unboundInteger(hop)}, 'UTC') AS ${EVENT_TS} ` +
         `FROM (SELECT DISTINCT ${keySelect} FROM ${source} WHERE ${inRange}) AS entities ` +
-        `CROSS JOIN numbers({points:UInt64}) AS grid`;
+        `CROSS JOIN numbers(${unboundInteger(gridPoints(input))}) AS grid`;
   // One thread and an ORDER BY: row ids follow (keys, time). One row past the limit tells
   // "too many" from "exactly the limit".
   await executor.command(
     `INSERT INTO ${table} (${ROW_ID_COLUMN}, ${keyList}, ${EVENT_TS}) ` +
-      `SELECT rowNumberInAllBlocks(), ${keyList}, ${EVENT_TS} FROM (${spine} ORDER BY ${keyList}, ${EVENT_TS} LIMIT {limit:UInt64}) ` +
-      'SETTINGS max_threads = 1',
-    {
-      start: BigInt(input.startMillis),
-      end: BigInt(input.endMillis),
-      limit: BigInt(maxRows) + 1n,
-      ...(hop === 0 ? {} : { hop: BigInt(hop), points: BigInt(gridPoints(input)) }),
-    },
+      `SELECT rowNumberInAllBlocks(), ${keyList}, ${EVENT_TS} FROM (${spine} ORDER BY ${keyList}, ${EVENT_TS} ` +
+      `LIMIT ${unboundInteger(maxRows + 1)}) SETTINGS max_threads = 1`,
+    undefined,
     queryOptions(context),
   );
   const rowCount = await countRows(executor, table, context);
