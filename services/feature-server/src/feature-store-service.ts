@@ -17,6 +17,7 @@ import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
+import type { Lanes } from './lanes.js';
 import { executeWrite, type WriteStores } from './write.js';
 import { streamMaterialize, type MaterializeRunner, type MaterializeState } from './materialize.js';
 
@@ -25,6 +26,10 @@ export interface FeatureStoreLimits {
   readonly maxBatchRows: number;
   /** Most inline entity rows of one GetHistorical request. */
   readonly maxEntityRows: number;
+  /** Most rows an entity SELECT or view entity set may produce (the offline store's default unless given). */
+  readonly maxEntitySetRows?: number;
+  /** Bounded lanes of GetHistorical and Materialize; unbounded without. */
+  readonly lanes?: Lanes;
 }
 
 /** Most distinct feature lists whose read plans stay cached. */
@@ -144,7 +149,13 @@ export function createFeatureStoreService(
     },
 
     materialize(call: ServerWritableStream<MaterializeRequest, MaterializeProgress>) {
-      streamMaterialize(call, (ref) => registry.view(ref), stores.materializeRunner, stores.materializeState);
+      streamMaterialize(
+        call,
+        (ref) => registry.view(ref),
+        stores.materializeRunner,
+        stores.materializeState,
+        limits.lanes?.materialize,
+      );
     },
   };
 }

@@ -20,6 +20,7 @@ import type { LmdbOnlineStore } from '@tessera/online';
 import type { BullmqMaterializer } from '@tessera/writebehind';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
+import type { Lane } from './lanes.js';
 import { SmallRedisStore } from './small-redis-store.js';
 
 /** The last materialized point (an exclusive end, ms) of each view version. */
@@ -197,10 +198,14 @@ export function streamMaterialize(
   viewOf: (ref: string) => RegisteredView,
   runner: MaterializeRunner,
   state: MaterializeState,
+  /** The lane Materialize calls take a slot of; unbounded without one. */
+  lane?: Lane,
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
+  let release = (): void => undefined;
   const run = async (): Promise<void> => {
+    if (lane !== undefined) release = lane.enter();
     const request = call.request;
     if (request.featureViews.length === 0) {
       throw new TesseraError('INVALID_ARGUMENT', 'Materialize: name at least one feature view');
@@ -242,10 +247,12 @@ export function streamMaterialize(
     }
     call.end();
   };
-  run().catch((error: unknown) => {
-    abort.abort();
-    call.emit('error', toGrpcStatus(error));
-  });
+  run()
+    .catch((error: unknown) => {
+      abort.abort();
+      call.emit('error', toGrpcStatus(error));
+    })
+    .finally(() => release());
 }
 
 /** The runner of a cluster-mode server: the writers run the parts as BullMQ jobs. */

@@ -12,6 +12,7 @@ import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
+import { createLanes, type LaneOptions } from './lanes.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -26,6 +27,10 @@ export interface FeatureServerOptions {
   readonly maxBatchRows?: number;
   /** Most inline entity rows per GetHistorical (larger sets come from ClickHouse via entity_sql). Default 2,000,000. */
   readonly maxEntityRows?: number;
+  /** GetHistorical and Materialize calls running at once, each in its own lane (RESOURCE_EXHAUSTED beyond). Defaults 4 and 2. */
+  readonly lanes?: LaneOptions;
+  /** Most rows an entity SELECT or view entity set may produce. Default 10,000,000. */
+  readonly maxEntitySetRows?: number;
   /** How often to check the online store for the health service, ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
 }
@@ -59,6 +64,8 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
     maxEntityRows: options.maxEntityRows ?? DEFAULT_MAX_ENTITY_ROWS,
+    ...(options.maxEntitySetRows === undefined ? {} : { maxEntitySetRows: options.maxEntitySetRows }),
+    lanes: createLanes(options.lanes),
   };
   await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
   server.addService(
