@@ -89,10 +89,7 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
     chunkRows: 1000,
   });
 
-  async function rows(
-    request: GetHistoricalRequest,
-    timeoutMillis?: number,
-  ): Promise<Record<string, unknown[]>> {
+  async function rows(request: GetHistoricalRequest, timeoutMillis?: number): Promise<Record<string, unknown[]>> {
     const chunks: GetHistoricalResponse[] = [];
     for await (const chunk of t.client.getHistorical(request, timeoutMillis === undefined ? {} : { timeoutMillis }))
       chunks.push(chunk);
@@ -144,7 +141,9 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
     }
     expect(existsSync(written)).toBe(false);
     // The view's table is still there: an allowed SELECT over it works end to end.
-    const result = await rows(sql(`SELECT customer_id, event_ts FROM ${TABLE} WHERE customer_id = 1 ORDER BY event_ts`));
+    const result = await rows(
+      sql(`SELECT customer_id, event_ts FROM ${TABLE} WHERE customer_id = 1 ORDER BY event_ts`),
+    );
     expect(result['customer_id']).toEqual([1n, 1n]);
     expect(result['orders__amount']).toEqual([10, 11]);
     rmSync(dir, { recursive: true, force: true });
@@ -182,7 +181,10 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
     expect(grid['orders__amount']).toEqual(ids.flatMap((id) => points.map((at) => latest(id, at))));
 
     const bad = await failure(
-      base({ $case: 'viewEntities', value: { featureView: 'orders', startTime: BigInt(end), endTime: BigInt(start), hopMillis: 0n } }),
+      base({
+        $case: 'viewEntities',
+        value: { featureView: 'orders', startTime: BigInt(end), endTime: BigInt(start), hopMillis: 0n },
+      }),
     );
     expect(bad.code).toBe('INVALID_ARGUMENT');
     expect(bad.message).toMatch(/start_time .* must be before end_time/);
@@ -219,7 +221,8 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
 
     for (const error of await Promise.all(runaways)) expect(error.code).toBe('DEADLINE_EXCEEDED');
     for (const marker of markers) {
-      while ((await running(marker)) > 0 && Date.now() - deadlineMillis < 5_000) await new Promise((r) => setTimeout(r, 20));
+      while ((await running(marker)) > 0 && Date.now() - deadlineMillis < 5_000)
+        await new Promise((r) => setTimeout(r, 20));
     }
     expect(Date.now() - deadlineMillis).toBeLessThan(1000);
 

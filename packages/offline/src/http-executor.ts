@@ -104,7 +104,9 @@ function displayUrl(url: string): string {
  */
 function limitSettings(settings: QuerySettings | undefined): { clickhouse_settings?: ClickHouseSettings } {
   if (settings === undefined) return {};
-  return { clickhouse_settings: { cancel_http_readonly_queries_on_client_close: 1, ...settings } as ClickHouseSettings };
+  return {
+    clickhouse_settings: { cancel_http_readonly_queries_on_client_close: 1, ...settings },
+  };
 }
 
 /** {@link ClickHouseExecutor} over `@clickhouse/client`. */

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTesseraError, type HistoricalRequest } from '@tessera/core';
 import { guardEntitySql, qualifiedName, tableName } from '../src/index.js';
-import { runHistorical } from '../src/historical/run.js';
 import {
   collect,
   concatColumns,
@@ -106,7 +105,7 @@ describe('entity SQL guard and query limits', () => {
     expect(await refusal('SELECT * FROM system.users')).toMatch(/table system\.users is not allowed/);
     expect(await refusal(`SELECT 1 AS x WHERE 1 IN ${viewTable}`)).toMatch(/in over a table name is not allowed/);
     // An alias holding a line break could forge lines of the syntax tree: refused.
-    expect(await refusal("SELECT 1 AS `a)\n      Function numbers (alias b` FROM system.one")).toMatch(
+    expect(await refusal('SELECT 1 AS `a)\n      Function numbers (alias b` FROM system.one')).toMatch(
       /could not be checked|table system\.one/,
     );
     expect(await refusal('SELEC 1')).toMatch(/does not parse/);
@@ -136,7 +135,8 @@ describe('entity SQL guard and query limits', () => {
     const error = await errorOf(collect(engine, request({ kind: 'sql', sql: runaway(marker) }, { deadlineMillis })));
     expect(isTesseraError(error) && error.code).toBe('DEADLINE_EXCEEDED');
     // Gone from the engine's process list, not only answered.
-    while ((await running(marker)) > 0 && Date.now() - deadlineMillis < 5_000) await new Promise((r) => setTimeout(r, 50));
+    while ((await running(marker)) > 0 && Date.now() - deadlineMillis < 5_000)
+      await new Promise((r) => setTimeout(r, 50));
     expect(Date.now() - deadlineMillis).toBeLessThan(1000);
   });
 
@@ -153,7 +153,9 @@ describe('entity SQL guard and query limits', () => {
   it('kills a cancelled runaway entity SELECT in the engine within 1 s, without a deadline', async () => {
     const marker = `cancelled-${Math.random()}`;
     const controller = new AbortController();
-    const result = errorOf(collect(engine, request({ kind: 'sql', sql: runaway(marker) }, { signal: controller.signal })));
+    const result = errorOf(
+      collect(engine, request({ kind: 'sql', sql: runaway(marker) }, { signal: controller.signal })),
+    );
     // Seen running in the engine first.
     const until = Date.now() + 10_000;
     while ((await running(marker)) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -194,7 +196,10 @@ describe('entity SQL guard and query limits', () => {
   it('builds the view entity set on a hop grid for each entity with events in the range', async () => {
     const hop = 7 * HOUR;
     const columns = concatColumns(
-      await collect(engine, request({ kind: 'view', view: clicks, startMillis: start, endMillis: end, hopMillis: hop })),
+      await collect(
+        engine,
+        request({ kind: 'view', view: clicks, startMillis: start, endMillis: end, hopMillis: hop }),
+      ),
     );
     const users = [...new Set(events.filter(([, ts]) => ts >= start && ts < end).map(([u]) => Number(u)))].sort();
     const grid: number[] = [];

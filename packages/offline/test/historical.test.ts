@@ -114,13 +114,10 @@ describe('GetHistorical', () => {
         `INSERT INTO ${entityTable} SELECT fromUnixTimestamp64Milli(arrayJoin({ts:Array(Int64)}), 'UTC')`,
         { ts: days.map((day) => BigInt(T0 + day * DAY)) },
       );
-      return timePruning(
-        engine.executor,
-        engine.database,
-        entityTable,
-        resolvedAll([months, undated]),
-        { signal: AbortSignal.timeout(30_000), settings: () => ({}) },
-      );
+      return timePruning(engine.executor, engine.database, entityTable, resolvedAll([months, undated]), {
+        signal: AbortSignal.timeout(30_000),
+        settings: () => ({}),
+      });
     };
     // Mid-January: February and March are later than every entity row; January is within the TTL.
     expect(await pruningAt(14, 15)).toEqual([

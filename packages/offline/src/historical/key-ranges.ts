@@ -132,7 +132,11 @@ export async function runKeyRanges(
       queryOptions(context),
     );
     for (let p = 0; p < count; p += 1) {
-      await executor.command(`INSERT INTO ${stage} ${partSql(p)} SETTINGS ${PART_SETTINGS}`, undefined, queryOptions(context));
+      await executor.command(
+        `INSERT INTO ${stage} ${partSql(p)} SETTINGS ${PART_SETTINGS}`,
+        undefined,
+        queryOptions(context),
+      );
     }
     parts.push(count);
   }

@@ -127,7 +127,8 @@ export async function timePruning(
         : '0';
     return [`${upper} AS u${slot}`, `${lower} AS l${slot}`];
   });
-  const [row] = await executor.queryJson<Record<string, number | null>>(`SELECT ${columns.join(', ')}`,
+  const [row] = await executor.queryJson<Record<string, number | null>>(
+    `SELECT ${columns.join(', ')}`,
     undefined,
     queryOptions(context),
   );

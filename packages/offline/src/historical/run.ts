@@ -188,7 +188,11 @@ export async function* runHistorical(
     } else {
       const query = buildHistoricalQuery(database, table, entities, request.features, plan, pruning);
       columns = query.columns;
-      source = executor.queryStream(query.sql, undefined, { format: 'ArrowStream', signal, settings: context.settings() });
+      source = executor.queryStream(query.sql, undefined, {
+        format: 'ArrowStream',
+        signal,
+        settings: context.settings(),
+      });
     }
     for await (const chunk of decodeChunks(source, columns, entities.rowCount, request.chunkRows, request.format)) {
       if (signal.aborted) throw aborted(signal, request);

@@ -159,7 +159,9 @@ function walk(node: AstNode, database: string): void {
       } else if (IN_FUNCTIONS.has(name.toLowerCase())) {
         const target = node.children[0]?.children[1];
         if (target?.type === 'Identifier') {
-          throw refuse(`${nameText(name)} over a table name is not allowed; write IN (SELECT … FROM ${database}.<table>)`);
+          throw refuse(
+            `${nameText(name)} over a table name is not allowed; write IN (SELECT … FROM ${database}.<table>)`,
+          );
         }
       }
       break;
@@ -196,7 +198,11 @@ export async function guardEntitySql(
   const base = { settings: PARSE_SETTINGS, ...(options.signal === undefined ? {} : { signal: options.signal }) };
   let canonical: string;
   try {
-    const rows = await executor.queryJson<{ q: string }>('SELECT formatQuerySingleLine({sql:String}) AS q', { sql }, base);
+    const rows = await executor.queryJson<{ q: string }>(
+      'SELECT formatQuerySingleLine({sql:String}) AS q',
+      { sql },
+      base,
+    );
     canonical = rows[0]?.q ?? '';
   } catch (error) {
     if (error instanceof TesseraError && error.code !== 'INVALID_ARGUMENT') throw error;
