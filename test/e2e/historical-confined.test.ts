@@ -5,9 +5,11 @@
  * answers RESOURCE_EXHAUSTED when full and holds up neither other calls nor offline writes.
  * Real server, real chDB.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TesseraError } from '@tessera/core';
 import { fromColumn, toColumn } from '@tessera/client';
@@ -31,6 +33,8 @@ feature_views:
 `,
 };
 
+const CLI = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'tessera.js');
+const run = promisify(execFile);
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1);
 /** (customer, event time, amount) written offline. */
@@ -192,6 +196,54 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
       base({ $case: 'viewEntities', value: { featureView: 'nope', startTime: 0n, endTime: 1n, hopMillis: 0n } }),
     );
     expect(unknown.code).toBe('NOT_FOUND');
+  });
+
+  it('builds a view entity set training file with the CLI, no entity file needed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-confined-cli-'));
+    const out = join(dir, 'train.csv');
+    const cli = (...args: string[]) => run('node', [CLI, '--server', t.server.address, ...args]);
+    const start = new Date(T0).toISOString();
+    const end = new Date(T0 + 24 * HOUR).toISOString();
+    await cli(
+      'historical',
+      '--view-entities',
+      'orders',
+      '--start',
+      start,
+      '--end',
+      end,
+      '--hop',
+      '12h',
+      '--features',
+      'orders:amount',
+      '--out',
+      out,
+    );
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('customer_id,event_ts,orders__amount');
+    // Customers 1, 2, 3 have events in the day; the grid is T0 and T0 + 12 h.
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['1', '1', '2', '2', '3', '3']);
+    const missing = await cli('historical', '--features', 'orders:amount', '--out', out).catch(
+      (e: { stderr: string }) => e,
+    );
+    expect(String((missing as { stderr?: string }).stderr)).toMatch(/give --entities <file> or --view-entities <view>/);
+    const badHop = await cli(
+      'historical',
+      '--view-entities',
+      'orders',
+      '--start',
+      start,
+      '--end',
+      end,
+      '--hop',
+      'soon',
+      '--features',
+      'orders:amount',
+      '--out',
+      out,
+    ).catch((e: { stderr: string }) => e);
+    expect(String((badHop as { stderr?: string }).stderr)).toMatch(/--hop "soon": use a duration/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('stops a runaway query at its deadline; meanwhile a full lane refuses at once and sync offline writes flow', async () => {
