@@ -3,17 +3,28 @@ import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { RecordBatch } from 'apache-arrow';
-import { TesseraError, formatTimestamp } from '@tessera/core';
+import { TIMESTAMP_FORMATS_HINT, TesseraError, formatTimestamp, parseTimestamp } from '@tessera/core';
 import { fromProtoValueType, toColumn } from '@tessera/client';
 import type { TesseraClient } from '@tessera/client';
 import { HistoricalFormat } from '@tessera/proto';
-import type { Column, EntityRows } from '@tessera/proto';
+import type { Column, EntityRows, GetHistoricalRequest } from '@tessera/proto';
 import { readEntityFile } from './entity-file.js';
 import { toParquet } from './parquet.js';
 import { Progress } from './progress.js';
 
+/** The built-in entity set: every entity of a view with events in [start, end), at each event or hop. */
+export interface ViewEntitiesOption {
+  readonly view: string;
+  readonly startMillis: number;
+  readonly endMillis: number;
+  /** 0: each event time. */
+  readonly hopMillis: number;
+}
+
 export interface HistoricalOptions {
-  readonly entities: string;
+  /** Entity rows file; or give {@link viewEntities}. */
+  readonly entities?: string;
+  readonly viewEntities?: ViewEntitiesOption;
   readonly features: readonly string[];
   readonly featureService?: string;
   readonly out: string;
@@ -37,20 +48,31 @@ export async function buildTrainingSet(client: TesseraClient, options: Historica
       ]),
     ),
   );
-  const input = await readEntityFile(options.entities, { timestampColumn: options.timestampColumn, joinKeyTypes });
-  const rows: EntityRows = {
-    keys: Object.fromEntries(input.keys.map((c): [string, Column] => [c.name, toColumn(c.type, c.values)])),
-    eventTimestamps: input.eventTsMillis.map((ms) => BigInt(ms)),
-    passthrough: Object.fromEntries(
-      input.passthrough.map((c): [string, Column] => [c.name, toColumn(c.type, c.values)]),
-    ),
-  };
-  const progress = new Progress(input.eventTsMillis.length);
+  const spine = options.viewEntities;
+  const input =
+    spine === undefined
+      ? await readEntityFile(requiredEntities(options), { timestampColumn: options.timestampColumn, joinKeyTypes })
+      : { keys: [], passthrough: [], eventTsMillis: [], columnOrder: [] };
+  const entities: GetHistoricalRequest['entities'] =
+    spine === undefined
+      ? { $case: 'rows', value: entityRows(input) }
+      : {
+          $case: 'viewEntities',
+          value: {
+            featureView: spine.view,
+            startTime: BigInt(spine.startMillis),
+            endTime: BigInt(spine.endMillis),
+            hopMillis: BigInt(spine.hopMillis),
+          },
+        };
+  // A view entity set's size is known only as it arrives.
+  const progress = new Progress(spine === undefined ? input.eventTsMillis.length : 0);
+  let rowCount = 0;
   const batches: RecordBatch[] = [];
   let csv: ReturnType<typeof createWriteStream> | undefined;
   let order: string[] | undefined;
   for await (const chunk of client.getHistorical({
-    entities: { $case: 'rows', value: rows },
+    entities,
     features: [...options.features],
     featureService: options.featureService ?? '',
     format: HistoricalFormat.HISTORICAL_FORMAT_ARROW,
@@ -73,6 +95,7 @@ export async function buildTrainingSet(client: TesseraClient, options: Historica
       }
     }
     progress.add(chunk.rowCount);
+    rowCount += chunk.rowCount;
   }
   progress.done();
   if (format === 'csv') {
@@ -85,7 +108,64 @@ export async function buildTrainingSet(client: TesseraClient, options: Historica
     const table = new Table(batches);
     await writeFile(options.out, format === 'arrow' ? tableToIPC(table, 'file') : await toParquet(table));
   }
-  return `wrote ${input.eventTsMillis.length} rows × ${order?.length ?? 0} columns to ${options.out}`;
+  return `wrote ${rowCount} rows × ${order?.length ?? 0} columns to ${options.out}`;
+}
+
+function requiredEntities(options: HistoricalOptions): string {
+  if (options.entities === undefined) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      'give --entities <file> or --view-entities <view> with --start and --end',
+    );
+  }
+  return options.entities;
+}
+
+function entityRows(input: Awaited<ReturnType<typeof readEntityFile>>): EntityRows {
+  return {
+    keys: Object.fromEntries(input.keys.map((c): [string, Column] => [c.name, toColumn(c.type, c.values)])),
+    eventTimestamps: input.eventTsMillis.map((ms) => BigInt(ms)),
+    passthrough: Object.fromEntries(
+      input.passthrough.map((c): [string, Column] => [c.name, toColumn(c.type, c.values)]),
+    ),
+  };
+}
+
+const HOP_UNITS_MILLIS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Reads the view entity set flags: `--start`/`--end` as timestamps (RFC 3339, a date or epoch
+ * ms), `--hop` as a duration (`90s`, `15m`, `1h`, `1d`, or ms); no hop means each event time.
+ */
+export function viewEntitiesOption(
+  view: string,
+  start: string | undefined,
+  end: string | undefined,
+  hop: string | undefined,
+): ViewEntitiesOption {
+  const time = (flag: string, text: string | undefined): number => {
+    const ms = text === undefined ? undefined : parseTimestamp(/^-?\d+$/.test(text) ? Number(text) : text);
+    if (ms === undefined) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `--${flag} ${text === undefined ? 'is required with --view-entities' : `${JSON.stringify(text.slice(0, 200))} is not a time`}: use ${TIMESTAMP_FORMATS_HINT}`,
+      );
+    }
+    return ms;
+  };
+  let hopMillis = 0;
+  if (hop !== undefined) {
+    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(hop);
+    const unit = HOP_UNITS_MILLIS[match?.[2] ?? 'ms'];
+    if (match === null || unit === undefined) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `--hop ${JSON.stringify(hop.slice(0, 200))}: use a duration such as 90s, 15m, 1h, 1d or milliseconds`,
+      );
+    }
+    hopMillis = Number(match[1]) * unit;
+  }
+  return { view, startMillis: time('start', start), endMillis: time('end', end), hopMillis };
 }
 
 function outputFormat(path: string): 'parquet' | 'csv' | 'arrow' {

@@ -16,7 +16,7 @@ import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
 import type { BackendOptions } from '@tessera/feature-server';
 import { Durability, WriteTarget } from '@tessera/proto';
 import { startWriterProcess } from '@tessera/writer';
-import { buildTrainingSet } from './historical.js';
+import { buildTrainingSet, viewEntitiesOption } from './historical.js';
 import { Progress } from './progress.js';
 import { cellText, displayRefs, table, toJsonRows } from './format.js';
 import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
@@ -518,7 +518,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .command('historical')
     .description('build a point-in-time correct training set for entity rows')
-    .requiredOption('--entities <file>', 'entity rows: .csv or .parquet with join keys, event_ts and any label columns')
+    .option('--entities <file>', 'entity rows: .csv or .parquet with join keys, event_ts and any label columns')
+    .option(
+      '--view-entities <view>',
+      'instead of --entities: every entity of this view with events in [--start, --end)',
+    )
+    .option('--start <time>', 'with --view-entities: start of the range (RFC 3339, a date or epoch ms), inclusive')
+    .option('--end <time>', 'with --view-entities: end of the range, exclusive')
+    .option(
+      '--hop <duration>',
+      'with --view-entities: one row per entity every hop (90s, 15m, 1h, 1d); default each event',
+    )
     .requiredOption(
       '--features <refs>',
       'comma-separated refs (view:feature, view:*, view@2:feature) or a feature service name',
@@ -527,7 +537,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--timestamp-column <name>', 'column holding the moment each row asks about', DEFAULT_TIMESTAMP_COLUMN)
     .option('--chunk-rows <n>', 'rows per streamed chunk', '65536')
     .action(
-      async (opts: { entities: string; features: string; out: string; timestampColumn: string; chunkRows: string }) => {
+      async (opts: {
+        entities?: string;
+        viewEntities?: string;
+        start?: string;
+        end?: string;
+        hop?: string;
+        features: string;
+        out: string;
+        timestampColumn: string;
+        chunkRows: string;
+      }) => {
         const refs = opts.features
           .split(',')
           .map((s) => s.trim())
@@ -536,7 +556,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const c = client();
         try {
           const summary = await buildTrainingSet(c, {
-            entities: opts.entities,
+            ...(opts.entities === undefined ? {} : { entities: opts.entities }),
+            ...(opts.viewEntities === undefined
+              ? {}
+              : { viewEntities: viewEntitiesOption(opts.viewEntities, opts.start, opts.end, opts.hop) }),
             features: isService ? [] : refs,
             ...(isService ? { featureService: refs[0]! } : {}),
             out: opts.out,

@@ -56,6 +56,17 @@ export type EntityRowsInput =
       readonly kind: 'sql';
       /** A ClickHouse SELECT returning the join keys and `event_ts` (other columns pass through). */
       readonly sql: string;
+    }
+  | {
+      /** Every entity of `view` with events in [start, end): at each of its event times, or at each hop. */
+      readonly kind: 'view';
+      readonly view: RegisteredView;
+      /** Inclusive start, ms since the epoch. */
+      readonly startMillis: number;
+      /** Exclusive end, ms since the epoch. */
+      readonly endMillis: number;
+      /** 0: at each event time of the entity; else at start, start + hop, … before end. */
+      readonly hopMillis: number;
     };
 
 export interface HistoricalRequest {
@@ -64,6 +75,8 @@ export interface HistoricalRequest {
   /** Rows per chunk. */
   readonly chunkRows: number;
   readonly format: 'columns' | 'arrow';
+  /** Most entity rows a SELECT or view entity set may produce (RESOURCE_EXHAUSTED beyond). */
+  readonly maxEntityRows?: number;
   readonly deadlineMillis?: number;
   /** Cancels the query (client gone, deadline). */
   readonly signal?: AbortSignal;

@@ -21,6 +21,7 @@ import { assertIdentifier, createDatabaseSql, type ClusterOptions, type DdlOptio
 import { insertOfflineBatch, type InsertBatchOptions } from './insert.js';
 import { ensureViewTables } from './migrate.js';
 import { runHistorical } from './historical/run.js';
+import { DEFAULT_HISTORICAL_QUERY_LIMITS, type HistoricalQueryLimits } from './historical/limits.js';
 import { latestRowsQuery } from './latest-rows.js';
 import { readOfflineRows } from './row-binary.js';
 
@@ -35,6 +36,8 @@ export interface ClickHouseOfflineStoreOptions {
   readonly database?: string;
   /** Cluster mode (server only): Replicated tables `ON CLUSTER` behind Distributed tables. */
   readonly cluster?: ClusterOptions;
+  /** Engine limits of historical queries; {@link DEFAULT_HISTORICAL_QUERY_LIMITS} unless given. */
+  readonly historicalLimits?: HistoricalQueryLimits;
 }
 
 /** {@link OfflineStore} over a {@link ClickHouseExecutor}. */
@@ -42,11 +45,13 @@ export class ClickHouseOfflineStore implements OfflineStore {
   readonly executor: ClickHouseExecutor;
   readonly database: string;
   readonly #ddl: DdlOptions;
+  readonly #historicalLimits: HistoricalQueryLimits;
   #closed = false;
 
   private constructor(options: ClickHouseOfflineStoreOptions) {
     this.executor = options.executor;
     this.database = options.database ?? DEFAULT_OFFLINE_DATABASE;
+    this.#historicalLimits = options.historicalLimits ?? DEFAULT_HISTORICAL_QUERY_LIMITS;
     assertIdentifier(this.database, 'database name');
     this.#ddl =
       options.cluster === undefined
@@ -95,7 +100,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   async *historical(request: HistoricalRequest): AsyncGenerator<HistoricalChunk, void, undefined> {
     this.#assertOpen();
-    yield* runHistorical(this.executor, this.database, request);
+    yield* runHistorical(this.executor, this.database, request, { limits: this.#historicalLimits });
   }
 
   async close(): Promise<void> {

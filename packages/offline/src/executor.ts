@@ -16,17 +16,26 @@ export type QueryParams = Readonly<Record<string, QueryParamValue>>;
 /** One query parameter value. */
 export type QueryParamValue = string | number | bigint | boolean | null | readonly QueryParamValue[];
 
-/** Options of a query whose result comes back in a named ClickHouse output format. */
-export interface FormattedQueryOptions {
-  /** A ClickHouse output format name, e.g. `ArrowStream`, `Parquet`, `TabSeparated`, `JSONEachRow`. */
-  readonly format: string;
-  /** Cancels the query; the returned promise or stream rejects with DEADLINE_EXCEEDED-style abort. */
-  readonly signal?: AbortSignal;
-}
+/** ClickHouse settings of one query, by name. */
+export type QuerySettings = Readonly<Record<string, string | number | boolean>>;
 
 /** Options of a query or command that returns no rows (or rows as JSON). */
 export interface ExecuteOptions {
+  /** Cancels the query; the returned promise or stream rejects with DEADLINE_EXCEEDED-style abort. */
   readonly signal?: AbortSignal;
+  /**
+   * Settings of this query only, typically its limits (`max_execution_time`, `max_memory_usage`,
+   * …). A query given settings is *isolated*: on chDB it runs on a connection of its own (so it
+   * neither waits behind nor holds up the shared one) and an abort kills it in the engine
+   * (`KILL QUERY`), not only in Node.
+   */
+  readonly settings?: QuerySettings;
+}
+
+/** Options of a query whose result comes back in a named ClickHouse output format. */
+export interface FormattedQueryOptions extends ExecuteOptions {
+  /** A ClickHouse output format name, e.g. `ArrowStream`, `Parquet`, `TabSeparated`, `JSONEachRow`. */
+  readonly format: string;
 }
 
 /** Insert payload formats both executors accept. */

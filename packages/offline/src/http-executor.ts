@@ -4,13 +4,20 @@
  * as the request body in its format.
  */
 import { Readable } from 'node:stream';
-import { createClient, ClickHouseError, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import {
+  createClient,
+  ClickHouseError,
+  ClickHouseLogLevel,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+} from '@clickhouse/client';
 import { TesseraError } from '@tessera/core';
 import type {
   ClickHouseExecutor,
   ExecuteOptions,
   FormattedQueryOptions,
   QueryParams,
+  QuerySettings,
   RawInsertOptions,
 } from './executor.js';
 import { abortedError, clickHouseError } from './internal/clickhouse-errors.js';
@@ -90,6 +97,18 @@ function displayUrl(url: string): string {
   }
 }
 
+/**
+ * The `clickhouse_settings` of a query given settings. A server cancels a read-only query whose
+ * client hung up only with `cancel_http_readonly_queries_on_client_close`; anything else runs
+ * on to its `max_execution_time`.
+ */
+function limitSettings(settings: QuerySettings | undefined): { clickhouse_settings?: ClickHouseSettings } {
+  if (settings === undefined) return {};
+  return {
+    clickhouse_settings: { cancel_http_readonly_queries_on_client_close: 1, ...settings },
+  };
+}
+
 /** {@link ClickHouseExecutor} over `@clickhouse/client`. */
 export class HttpExecutor implements ClickHouseExecutor {
   readonly kind = 'http' as const;
@@ -124,6 +143,7 @@ export class HttpExecutor implements ClickHouseExecutor {
       await this.#client.command({
         query: sql,
         ...(hasParams(params) ? { query_params: { ...params } } : {}),
+        ...limitSettings(options.settings),
         ...(signal === undefined ? {} : { abort_signal: signal }),
       });
     } catch (error) {
@@ -135,6 +155,7 @@ export class HttpExecutor implements ClickHouseExecutor {
     const bytes = await this.queryBytes(sql, params, {
       format: 'JSONEachRow',
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.settings === undefined ? {} : { settings: options.settings }),
     });
     return parseJsonEachRow<T>(bytes);
   }
@@ -165,6 +186,7 @@ export class HttpExecutor implements ClickHouseExecutor {
       const result = await this.#client.exec({
         query: `${stripTrailingSemicolons(sql)}\nFORMAT ${options.format}`,
         ...(hasParams(params) ? { query_params: { ...params } } : {}),
+        ...limitSettings(options.settings),
         abort_signal: controller.signal,
       });
       for await (const chunk of result.stream as AsyncIterable<Buffer>) {

@@ -1,6 +1,7 @@
 export type {
   ClickHouseExecutor,
   QueryParams,
+  QuerySettings,
   QueryParamValue,
   FormattedQueryOptions,
   ExecuteOptions,
@@ -61,3 +62,9 @@ export type {
 export { ClickHouseRegistryLog, REGISTRY_LOG_TABLE } from './clickhouse-registry-log.js';
 export type { ClickHouseRegistryLogOptions } from './clickhouse-registry-log.js';
 export { TableEnsuringOfflineStore, allViewVersions } from './table-ensuring-store.js';
+export { guardEntitySql, ALLOWED_TABLE_FUNCTIONS, MAX_ENTITY_SQL_CHARS } from './historical/sql-guard.js';
+export type { EntitySqlGuardOptions } from './historical/sql-guard.js';
+export { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings } from './historical/limits.js';
+export type { HistoricalQueryLimits } from './historical/limits.js';
+export { checkViewEntities, MIN_HOP_MILLIS } from './historical/view-entities.js';
+export { DEFAULT_MAX_ENTITY_ROWS } from './historical/run.js';

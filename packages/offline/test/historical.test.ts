@@ -114,13 +114,10 @@ describe('GetHistorical', () => {
         `INSERT INTO ${entityTable} SELECT fromUnixTimestamp64Milli(arrayJoin({ts:Array(Int64)}), 'UTC')`,
         { ts: days.map((day) => BigInt(T0 + day * DAY)) },
       );
-      return timePruning(
-        engine.executor,
-        engine.database,
-        entityTable,
-        resolvedAll([months, undated]),
-        AbortSignal.timeout(30_000),
-      );
+      return timePruning(engine.executor, engine.database, entityTable, resolvedAll([months, undated]), {
+        signal: AbortSignal.timeout(30_000),
+        settings: () => ({}),
+      });
     };
     // Mid-January: February and March are later than every entity row; January is within the TTL.
     expect(await pruningAt(14, 15)).toEqual([
@@ -279,7 +276,9 @@ describe('GetHistorical', () => {
   });
 
   it("rejects a failing entity SELECT with ClickHouse's message", async () => {
-    const error = await errorOf(collect(engine, request({ kind: 'sql', sql: 'SELECT * FROM no_such_table_here' })));
+    const error = await errorOf(
+      collect(engine, request({ kind: 'sql', sql: `SELECT * FROM ${engine.database}.no_such_table_here` })),
+    );
     expect(isTesseraError(error) && error.code).toBe('INVALID_ARGUMENT');
     expect(String(error)).toMatch(/entity SELECT failed.*no_such_table_here/s);
     const runtime = await errorOf(

@@ -22,6 +22,7 @@ import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
 import type { RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
+import type { Lanes } from './lanes.js';
 import { executeWrite, type WriteStores } from './write.js';
 import { streamMaterialize, type MaterializeRunner, type MaterializeState } from './materialize.js';
 
@@ -37,6 +38,10 @@ export interface FeatureStoreLimits {
    * are refused, since one far-future event would win every last-writer-wins compare. Default 1 day.
    */
   readonly maxEventTimeSkewMillis?: number;
+  /** Most rows an entity SELECT or view entity set may produce (the offline store's default unless given). */
+  readonly maxEntitySetRows?: number;
+  /** Bounded lanes of GetHistorical and Materialize; unbounded without. */
+  readonly lanes?: Lanes;
 }
 
 /** Most distinct feature lists whose read plans stay cached. */
@@ -202,6 +207,7 @@ export function createFeatureStoreService(
           stores.materializeRunner,
           stores.materializeState,
           writeLimits.maxEventTimeSkewMillis,
+          limits.lanes?.materialize,
         );
     },
   };

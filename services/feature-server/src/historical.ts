@@ -13,6 +13,7 @@ import { HistoricalFormat } from '@tessera/proto';
 import type { Column, GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
 import { callDeadlineMillis } from './deadline.js';
 import { toGrpcStatus } from './grpc-status.js';
+import type { Lanes } from './lanes.js';
 import type { RegistryAccess } from './registry-access.js';
 
 /** Rows per chunk when the request names none. */
@@ -22,6 +23,10 @@ const MAX_CHUNK_ROWS = 1_048_576;
 export interface HistoricalLimits {
   /** Most inline entity rows one request may carry (larger sets go through entity_sql). */
   readonly maxEntityRows: number;
+  /** Most rows an entity SELECT or a view entity set may produce; the offline store's default unless given. */
+  readonly maxEntitySetRows?: number;
+  /** The lane GetHistorical calls take a slot of; unbounded without one. */
+  readonly lanes?: Pick<Lanes, 'historical'>;
 }
 
 /**
@@ -36,8 +41,10 @@ export function streamHistorical(
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
+  let release = (): void => undefined;
   const run = async (): Promise<void> => {
     if (!offline) throw new TesseraError('UNAVAILABLE', 'GetHistorical: this server runs without an offline store');
+    if (limits.lanes !== undefined) release = limits.lanes.historical.enter();
     const request = call.request;
     if (request.features.length === 0 && request.featureService === '') {
       throw new TesseraError(
@@ -50,7 +57,8 @@ export function streamHistorical(
     const chunkRows = request.chunkRows === 0 ? DEFAULT_CHUNK_ROWS : Math.min(request.chunkRows, MAX_CHUNK_ROWS);
     const deadlineMillis = callDeadlineMillis(call);
     const chunks = offline.historical({
-      entities: entityRowsInput(request, limits, features),
+      entities: entityRowsInput(request, limits, features, registry),
+      ...(limits.maxEntitySetRows === undefined ? {} : { maxEntityRows: limits.maxEntitySetRows }),
       features,
       chunkRows,
       format,
@@ -63,10 +71,12 @@ export function streamHistorical(
     }
     call.end();
   };
-  run().catch((error: unknown) => {
-    abort.abort();
-    call.emit('error', toGrpcStatus(error));
-  });
+  run()
+    .catch((error: unknown) => {
+      abort.abort();
+      call.emit('error', toGrpcStatus(error));
+    })
+    .finally(() => release());
 }
 
 function toResponse(chunk: HistoricalChunk): GetHistoricalResponse {
@@ -86,30 +96,45 @@ export const MAX_PASSTHROUGH_COLUMNS = 256;
 
 /**
  * Reads the request's entity rows: inline columns (checked for shape here: lengths, nulls, types,
- * key sizes, and no key column the features do not use) or a SELECT.
+ * key sizes, and no key column the features do not use), a view's entities, or a SELECT.
  */
 function entityRowsInput(
   request: GetHistoricalRequest,
   limits: HistoricalLimits,
   features: ResolvedFeatures,
+  registry: RegistryAccess,
 ): EntityRowsInput {
   const entities = request.entities;
   if (entities === undefined) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      'GetHistorical: give entity rows (rows) or a ClickHouse SELECT (entity_sql)',
+      'GetHistorical: give entity rows (rows), a view entity set (view_entities) or a ClickHouse SELECT (entity_sql)',
     );
   }
   if (entities.$case === 'entitySql') {
     if (entities.value.trim() === '') throw new TesseraError('INVALID_ARGUMENT', 'GetHistorical: entity_sql is empty');
     return { kind: 'sql', sql: entities.value };
   }
+  if (entities.$case === 'viewEntities') {
+    const spec = entities.value;
+    if (spec.featureView === '') {
+      throw new TesseraError('INVALID_ARGUMENT', 'GetHistorical: view_entities.feature_view is empty');
+    }
+    // Checked by the offline store (range, hop, keys); int64 beyond 2^53 fail its safe-integer check.
+    return {
+      kind: 'view',
+      view: registry.view(spec.featureView),
+      startMillis: Number(spec.startTime),
+      endMillis: Number(spec.endTime),
+      hopMillis: Number(spec.hopMillis),
+    };
+  }
   const rows = entities.value;
   const count = rows.eventTimestamps.length;
   if (count > limits.maxEntityRows) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      `GetHistorical: ${count} inline entity rows exceed the limit of ${limits.maxEntityRows}; stream larger sets from ClickHouse with entity_sql`,
+      `GetHistorical: ${count} inline entity rows exceed the limit of ${limits.maxEntityRows}; build larger sets in ClickHouse with view_entities`,
     );
   }
   const passthroughCount = Object.keys(rows.passthrough).length;

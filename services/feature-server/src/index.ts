@@ -9,3 +9,5 @@ export { METHOD_SCOPES } from './auth.js';
 export type { ServerAuthOptions } from './server.js';
 export type { ServerTlsOptions } from './tls.js';
 export type { RateLimit } from './rate-limit.js';
+export { Lane, createLanes, DEFAULT_HISTORICAL_LANE_LIMIT, DEFAULT_MATERIALIZE_LANE_LIMIT } from './lanes.js';
+export type { Lanes, LaneOptions } from './lanes.js';

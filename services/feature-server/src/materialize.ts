@@ -21,6 +21,7 @@ import type { BullmqMaterializer } from '@tessera/writebehind';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
 import { materializeEndMillis } from './materialize-range.js';
+import type { Lane } from './lanes.js';
 import { SmallRedisStore } from './small-redis-store.js';
 
 /** The last materialized point (an exclusive end, ms) of each view version. */
@@ -199,10 +200,14 @@ export function streamMaterialize(
   runner: MaterializeRunner,
   state: MaterializeState,
   maxEventTimeSkewMillis: number,
+  /** The lane Materialize calls take a slot of; unbounded without one. */
+  lane?: Lane,
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
+  let release = (): void => undefined;
   const run = async (): Promise<void> => {
+    if (lane !== undefined) release = lane.enter();
     const request = call.request;
     if (request.featureViews.length === 0) {
       throw new TesseraError('INVALID_ARGUMENT', 'Materialize: name at least one feature view');
@@ -236,10 +241,12 @@ export function streamMaterialize(
     }
     call.end();
   };
-  run().catch((error: unknown) => {
-    abort.abort();
-    call.emit('error', toGrpcStatus(error));
-  });
+  run()
+    .catch((error: unknown) => {
+      abort.abort();
+      call.emit('error', toGrpcStatus(error));
+    })
+    .finally(() => release());
 }
 
 /** The runner of a cluster-mode server: the writers run the parts as BullMQ jobs. */

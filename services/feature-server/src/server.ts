@@ -21,6 +21,7 @@ import { authInterceptor } from './auth.js';
 import { openApiKeyStore } from './api-key-store.js';
 import type { RateLimit } from './rate-limit.js';
 import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
+import { createLanes, type LaneOptions } from './lanes.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -39,6 +40,10 @@ export interface FeatureServerOptions {
   readonly maxRefsPerRequest?: number;
   /** How far past the server's clock an event time (or a Materialize end) may be, ms; INVALID_ARGUMENT beyond. Default 86,400,000 (1 day). */
   readonly maxEventTimeSkewMillis?: number;
+  /** GetHistorical and Materialize calls running at once, each in its own lane (RESOURCE_EXHAUSTED beyond). Defaults 4 and 2. */
+  readonly lanes?: LaneOptions;
+  /** Most rows an entity SELECT or view entity set may produce. Default 10,000,000. */
+  readonly maxEntitySetRows?: number;
   /** How often to check the online store for the health service, ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
   /**
@@ -163,6 +168,8 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
       maxRefsPerRequest: options.maxRefsPerRequest,
       maxEventTimeSkewMillis: options.maxEventTimeSkewMillis,
     }),
+    ...(options.maxEntitySetRows === undefined ? {} : { maxEntitySetRows: options.maxEntitySetRows }),
+    lanes: createLanes(options.lanes),
   };
   await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
   server.addService(

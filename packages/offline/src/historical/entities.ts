@@ -9,7 +9,9 @@
 import { clickHouseTypeOf, isListType, joinKeyClickHouseType } from '../ddl.js';
 import { TesseraError, type FeatureValue, type JoinKeySpec, type JoinKeyType, type ValueType } from '@tessera/core';
 import type { EntityRowsInput, TypedColumn } from '@tessera/core';
-import type { ClickHouseExecutor } from '../executor.js';
+import type { ClickHouseExecutor, QuerySettings } from '../executor.js';
+import { quoteInput } from './quote-input.js';
+import { guardEntitySql } from './sql-guard.js';
 import { quoteAnyIdentifier } from './sql-text.js';
 
 export const ROW_ID_COLUMN = '__tessera_row_id';
@@ -301,21 +303,56 @@ function entitySqlError(error: unknown): unknown {
   return error;
 }
 
-/** Checks and materialises an entity SELECT into `table`. */
+/** How the queries of one request run: cancelled by `signal`, bounded by `settings()` (taken per query). */
+export interface QueryContext {
+  readonly signal: AbortSignal;
+  /** The limits of a query started now (its time limit shrinks with the call's deadline). */
+  settings(): QuerySettings;
+}
+
+function resourceExhausted(message: string): TesseraError {
+  return new TesseraError('RESOURCE_EXHAUSTED', message);
+}
+
+/**
+ * A whole number Tessera computed, as SQL text. The queries that may run long (the entity
+ * SELECT, the view spine, the join) are not bound queries: on chDB a bound query waits for every
+ * other bound query to end and cannot be found by `KILL QUERY` (chdb-executor.ts). Only integers
+ * checked here enter their text; caller input never does.
+ */
+export function unboundInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new TesseraError('INTERNAL', `not a safe integer: ${String(value)}`);
+  return String(value);
+}
+
+/** Options of a query of `context`: its signal and the limits of a query started now. */
+export function queryOptions(context: QueryContext): { signal: AbortSignal; settings: QuerySettings } {
+  return { signal: context.signal, settings: context.settings() };
+}
+
+/**
+ * Checks an entity SELECT with the SQL guard (sql-guard.ts: one SELECT over the offline
+ * database's tables, nothing else) and materialises at most `maxRows` of its rows into `table`.
+ * Throws INVALID_ARGUMENT for a refused or failing SELECT, RESOURCE_EXHAUSTED when it returns
+ * more than `maxRows` rows.
+ */
 export async function materializeEntitySql(
   executor: ClickHouseExecutor,
   table: string,
   sql: string,
   requiredKeys: readonly JoinKeySpec[],
-  signal: AbortSignal,
+  database: string,
+  maxRows: number,
+  context: QueryContext,
 ): Promise<EntityTable> {
-  const trimmed = sql.trim().replace(/;\s*$/, '');
-  if (trimmed === '') throw invalid('the entity SELECT is empty');
+  const canonical = await guardEntitySql(executor, sql, { database, signal: context.signal });
   let described: { name: string; type: string }[];
   try {
-    described = await executor.queryJson<{ name: string; type: string }>(`DESCRIBE (${trimmed})`, undefined, {
-      signal,
-    });
+    described = await executor.queryJson<{ name: string; type: string }>(
+      `DESCRIBE (${canonical})`,
+      undefined,
+      queryOptions(context),
+    );
   } catch (error) {
     throw entitySqlError(error);
   }
@@ -324,7 +361,7 @@ export async function materializeEntitySql(
   if (missing.length > 0) {
     throw invalid(
       `the entity SELECT lacks the column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} ` +
-        `(it returns ${described.map((c) => c.name).join(', ') || 'no columns'}; the requested features need the join keys and ${EVENT_TS})`,
+        `(it returns ${quoteInput(described.map((c) => c.name).join(', ')) || 'no columns'}; the requested features need the join keys and ${EVENT_TS})`,
     );
   }
   const keyTypes = new Map(requiredKeys.map((k) => [k.name, k.type]));
@@ -377,14 +414,16 @@ export async function materializeEntitySql(
   await executor.command(
     `CREATE TABLE ${table} (${definitions.join(', ')}) ENGINE = MergeTree ORDER BY ${ROW_ID_COLUMN}`,
     undefined,
-    { signal },
+    { signal: context.signal },
   );
   try {
-    // One thread: rows are numbered in the order the SELECT returns them.
+    // One thread: rows are numbered in the order the SELECT returns them. One row past the limit
+    // tells "too many" from "exactly the limit" without counting the whole SELECT. Not a bound
+    // query: see unboundInteger.
     await executor.command(
-      `INSERT INTO ${table} SELECT ${expressions.join(', ')} FROM (${trimmed}) SETTINGS max_threads = 1`,
+      `INSERT INTO ${table} SELECT ${expressions.join(', ')} FROM (${canonical}) LIMIT ${unboundInteger(maxRows + 1)} SETTINGS max_threads = 1`,
       undefined,
-      { signal },
+      queryOptions(context),
     );
   } catch (error) {
     throw entitySqlError(error);
@@ -393,7 +432,7 @@ export async function materializeEntitySql(
     const rows = await executor.queryJson<{ row: string }>(
       `SELECT toString(${ROW_ID_COLUMN}) AS row FROM ${table} WHERE isNull(${check.column}) ORDER BY ${ROW_ID_COLUMN} LIMIT 1`,
       undefined,
-      { signal },
+      queryOptions(context),
     );
     const first = rows[0];
     if (first !== undefined) {
@@ -402,8 +441,19 @@ export async function materializeEntitySql(
       );
     }
   }
-  const count = await executor.queryJson<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`, undefined, {
-    signal,
-  });
-  return { rowCount: Number(count[0]?.n ?? 0), columns, keyColumns };
+  const rowCount = await countRows(executor, table, context);
+  if (rowCount > maxRows) {
+    throw resourceExhausted(`the entity SELECT returns more than the limit of ${maxRows} entity rows`);
+  }
+  return { rowCount, columns, keyColumns };
+}
+
+/** Rows of the entity table. */
+export async function countRows(executor: ClickHouseExecutor, table: string, context: QueryContext): Promise<number> {
+  const count = await executor.queryJson<{ n: string }>(
+    `SELECT toString(count()) AS n FROM ${table}`,
+    undefined,
+    queryOptions(context),
+  );
+  return Number(count[0]?.n ?? 0);
 }

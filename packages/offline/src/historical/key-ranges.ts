@@ -23,6 +23,7 @@
 import type { ClickHouseExecutor } from '../executor.js';
 import { qualifiedName } from '../ddl.js';
 import { ARROW_OUTPUT_SETTINGS, ENTITY_ALIAS, type HistoricalLayout, type ViewJoin } from './query.js';
+import { queryOptions, type QueryContext } from './entities.js';
 
 /** Entity rows per part when the caller does not say (bench/README.md: 1M rows in 10 parts). */
 export const DEFAULT_PART_ROWS = 100_000;
@@ -78,7 +79,7 @@ export async function runKeyRanges(
   name: TableNamer,
   layout: HistoricalLayout,
   partRows: number,
-  signal: AbortSignal,
+  context: QueryContext,
 ): Promise<KeyRangeRun> {
   const groups = groupsOf(layout);
   const wantedParts = Math.max(1, Math.ceil(rowCount / partRows));
@@ -97,7 +98,7 @@ export async function runKeyRanges(
       `CREATE TABLE ${sorted} ENGINE = MergeTree ORDER BY ${key} SETTINGS allow_nullable_key = 1 ` +
         `AS SELECT ${layout.entityColumns.join(', ')} FROM ${entityTable}`,
       undefined,
-      { signal },
+      queryOptions(context),
     );
     await executor.command(
       `CREATE TABLE ${bounds} ENGINE = MergeTree ORDER BY part AS ` +
@@ -105,12 +106,12 @@ export async function runKeyRanges(
         `SELECT DISTINCT k FROM (SELECT k, row_number() OVER (ORDER BY k) - 1 AS rn FROM (SELECT ${key} AS k FROM ${sorted})) ` +
         `WHERE rn % ${step} = 0)`,
       undefined,
-      { signal },
+      queryOptions(context),
     );
     const [counted] = await executor.queryJson<{ n: string }>(
       `SELECT toString(count()) AS n FROM ${bounds}`,
       undefined,
-      { signal },
+      queryOptions(context),
     );
     const count = Number(counted?.n ?? 0);
     const select = group.positions
@@ -128,10 +129,14 @@ export async function runKeyRanges(
     await executor.command(
       `CREATE TABLE ${stage} ENGINE = MergeTree ORDER BY c0 EMPTY AS ${partSql(0)} SETTINGS ${PART_SETTINGS}`,
       undefined,
-      { signal },
+      queryOptions(context),
     );
     for (let p = 0; p < count; p += 1) {
-      await executor.command(`INSERT INTO ${stage} ${partSql(p)} SETTINGS ${PART_SETTINGS}`, undefined, { signal });
+      await executor.command(
+        `INSERT INTO ${stage} ${partSql(p)} SETTINGS ${PART_SETTINGS}`,
+        undefined,
+        queryOptions(context),
+      );
     }
     parts.push(count);
   }
@@ -150,7 +155,7 @@ export async function runKeyRanges(
     ...ARROW_OUTPUT_SETTINGS,
   ];
   const sql = `SELECT ${select} FROM ${name('s0')} AS s0 ${joins} ORDER BY c0 SETTINGS ${settings.join(', ')}`;
-  return { stream: executor.queryStream(sql, undefined, { format: 'ArrowStream', signal }), parts };
+  return { stream: executor.queryStream(sql, undefined, { format: 'ArrowStream', ...queryOptions(context) }), parts };
 }
 
 /** Every table {@link runKeyRanges} may create for `layout`. */

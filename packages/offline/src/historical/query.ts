@@ -39,7 +39,7 @@ import {
   quoteIdentifier,
   tableName,
 } from '../ddl.js';
-import { EVENT_TS, ROW_ID_COLUMN, type EntityTable } from './entities.js';
+import { EVENT_TS, ROW_ID_COLUMN, queryOptions, type EntityTable, type QueryContext } from './entities.js';
 
 /** How the join runs: `hash` is fastest; `full_sorting_merge` bounds memory on large requests. */
 export type JoinAlgorithm = 'hash' | 'full_sorting_merge';
@@ -113,7 +113,7 @@ export async function timePruning(
   database: string,
   entityTable: string,
   features: ResolvedFeatures,
-  signal: AbortSignal,
+  context: QueryContext,
 ): Promise<TimePruning[]> {
   const ts = quoteIdentifier(EVENT_TS);
   const columns = features.views.flatMap((rv, slot) => {
@@ -127,9 +127,11 @@ export async function timePruning(
         : '0';
     return [`${upper} AS u${slot}`, `${lower} AS l${slot}`];
   });
-  const [row] = await executor.queryJson<Record<string, number | null>>(`SELECT ${columns.join(', ')}`, undefined, {
-    signal,
-  });
+  const [row] = await executor.queryJson<Record<string, number | null>>(
+    `SELECT ${columns.join(', ')}`,
+    undefined,
+    queryOptions(context),
+  );
   // NULL (no entity rows) or a missing answer keeps the bound: it can only make the read smaller.
   return features.views.map((_, slot) => ({ upper: row?.[`u${slot}`] !== 0, lower: row?.[`l${slot}`] !== 0 }));
 }

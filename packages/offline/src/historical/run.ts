@@ -16,7 +16,9 @@ import { TesseraError, type HistoricalChunk, type HistoricalRequest, type JoinKe
 import type { ClickHouseExecutor } from '../executor.js';
 import { qualifiedName } from '../ddl.js';
 import { decodeChunks } from './arrow.js';
-import { materializeEntitySql, uploadInlineRows, type EntityTable } from './entities.js';
+import { materializeEntitySql, uploadInlineRows, type EntityTable, type QueryContext } from './entities.js';
+import { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings, type HistoricalQueryLimits } from './limits.js';
+import { materializeViewEntities } from './view-entities.js';
 import { buildHistoricalQuery, historicalLayout, timePruning, type JoinAlgorithm, type OutputColumn } from './query.js';
 import { DEFAULT_PART_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
 import { randomSuffix } from './sql-text.js';
@@ -43,7 +45,12 @@ export interface HistoricalOptions {
   readonly plan?: 'auto' | HistoricalPlan;
   /** Entity rows per part of the key-range plan ({@link DEFAULT_PART_ROWS} unless given). */
   readonly partRows?: number;
+  /** Engine limits of every query of a request ({@link DEFAULT_HISTORICAL_QUERY_LIMITS} unless given). */
+  readonly limits?: HistoricalQueryLimits;
 }
+
+/** Most rows an entity SELECT or view entity set may produce when the request names no limit. */
+export const DEFAULT_MAX_ENTITY_ROWS = 10_000_000;
 
 function planOf(options: HistoricalOptions, rowCount: number): HistoricalPlan {
   // No entity rows: the one query gives the empty training set with its columns, whatever the plan.
@@ -120,6 +127,9 @@ export async function* runHistorical(
   }
   const requiredKeys = requiredKeysOf(request);
   const signal = signalOf(request);
+  const limits = options.limits ?? DEFAULT_HISTORICAL_QUERY_LIMITS;
+  const context: QueryContext = { signal, settings: () => querySettings(limits, request.deadlineMillis) };
+  const maxEntityRows = request.maxEntityRows ?? DEFAULT_MAX_ENTITY_ROWS;
   const tableId = `tmp_historical_${randomSuffix()}`;
   const table = qualifiedName(database, tableId);
   let created = false;
@@ -136,11 +146,29 @@ export async function* runHistorical(
         requiredKeys,
         signal,
       );
+    } else if (request.entities.kind === 'view') {
+      entities = await materializeViewEntities(
+        executor,
+        table,
+        database,
+        request.entities,
+        requiredKeys,
+        maxEntityRows,
+        context,
+      );
     } else {
-      entities = await materializeEntitySql(executor, table, request.entities.sql, requiredKeys, signal);
+      entities = await materializeEntitySql(
+        executor,
+        table,
+        request.entities.sql,
+        requiredKeys,
+        database,
+        maxEntityRows,
+        context,
+      );
     }
     const plan = planOf(options, entities.rowCount);
-    const pruning = await timePruning(executor, database, table, request.features, signal);
+    const pruning = await timePruning(executor, database, table, request.features, context);
     let source: AsyncIterable<Uint8Array>;
     let columns: readonly OutputColumn[];
     if (plan === 'key_ranges') {
@@ -155,12 +183,16 @@ export async function* runHistorical(
         name,
         layout,
         options.partRows ?? DEFAULT_PART_ROWS,
-        signal,
+        context,
       ));
     } else {
       const query = buildHistoricalQuery(database, table, entities, request.features, plan, pruning);
       columns = query.columns;
-      source = executor.queryStream(query.sql, undefined, { format: 'ArrowStream', signal });
+      source = executor.queryStream(query.sql, undefined, {
+        format: 'ArrowStream',
+        signal,
+        settings: context.settings(),
+      });
     }
     for await (const chunk of decodeChunks(source, columns, entities.rowCount, request.chunkRows, request.format)) {
       if (signal.aborted) throw aborted(signal, request);

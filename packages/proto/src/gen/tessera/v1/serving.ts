@@ -255,10 +255,32 @@ export interface EntityRows_PassthroughEntry {
   value?: Column | undefined;
 }
 
+/**
+ * Every entity of one feature view with events in [start_time, end_time): at each of its event
+ * times (hop_millis = 0) or at start_time, start_time + hop_millis, ... before end_time.
+ */
+export interface ViewEntities {
+  /** A view ref: "customer_stats" (latest version) or "customer_stats@2". */
+  featureView: string;
+  /** Milliseconds since the Unix epoch, inclusive; within 1900-01-01 .. 2299-12-31 UTC. */
+  startTime: bigint;
+  /** Milliseconds since the Unix epoch, exclusive; after start_time. */
+  endTime: bigint;
+  /** 0: each event time of the entity; else a hop grid, at least 1000 ms. */
+  hopMillis: bigint;
+}
+
 export interface GetHistoricalRequest {
   entities?: { $case: "rows"; value: EntityRows } | //
-  /** A ClickHouse SELECT returning the join keys and an event_ts column. */
-  { $case: "entitySql"; value: string } | undefined;
+  /**
+   * A ClickHouse SELECT returning the join keys and an event_ts column. Confined: exactly one
+   * SELECT over tables of the offline database and generators (numbers, zeros, values,
+   * generateSeries); no SETTINGS, table functions that reach files, URLs, servers or
+   * processes, or dictionary/file functions. Admin only.
+   */
+  { $case: "entitySql"; value: string } | //
+  /** The built-in entity set: no SQL. */
+  { $case: "viewEntities"; value: ViewEntities } | undefined;
   features: string[];
   featureService: string;
   format: HistoricalFormat;
@@ -1161,6 +1183,144 @@ export const EntityRows_PassthroughEntry: MessageFns<EntityRows_PassthroughEntry
   },
 };
 
+function createBaseViewEntities(): ViewEntities {
+  return { featureView: "", startTime: 0n, endTime: 0n, hopMillis: 0n };
+}
+
+export const ViewEntities: MessageFns<ViewEntities> = {
+  encode(message: ViewEntities, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.featureView !== "") {
+      writer.uint32(10).string(message.featureView);
+    }
+    if (message.startTime !== 0n) {
+      if (BigInt.asIntN(64, message.startTime) !== message.startTime) {
+        throw new globalThis.Error("value provided for field message.startTime of type int64 too large");
+      }
+      writer.uint32(16).int64(message.startTime);
+    }
+    if (message.endTime !== 0n) {
+      if (BigInt.asIntN(64, message.endTime) !== message.endTime) {
+        throw new globalThis.Error("value provided for field message.endTime of type int64 too large");
+      }
+      writer.uint32(24).int64(message.endTime);
+    }
+    if (message.hopMillis !== 0n) {
+      if (BigInt.asIntN(64, message.hopMillis) !== message.hopMillis) {
+        throw new globalThis.Error("value provided for field message.hopMillis of type int64 too large");
+      }
+      writer.uint32(32).int64(message.hopMillis);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ViewEntities {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseViewEntities();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.featureView = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startTime = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.endTime = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hopMillis = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ViewEntities {
+    return {
+      featureView: isSet(object.featureView)
+        ? globalThis.String(object.featureView)
+        : isSet(object.feature_view)
+        ? globalThis.String(object.feature_view)
+        : "",
+      startTime: isSet(object.startTime)
+        ? BigInt(object.startTime)
+        : isSet(object.start_time)
+        ? BigInt(object.start_time)
+        : 0n,
+      endTime: isSet(object.endTime) ? BigInt(object.endTime) : isSet(object.end_time) ? BigInt(object.end_time) : 0n,
+      hopMillis: isSet(object.hopMillis)
+        ? BigInt(object.hopMillis)
+        : isSet(object.hop_millis)
+        ? BigInt(object.hop_millis)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ViewEntities): unknown {
+    const obj: any = {};
+    if (message.featureView !== "") {
+      obj.featureView = message.featureView;
+    }
+    if (message.startTime !== 0n) {
+      obj.startTime = message.startTime.toString();
+    }
+    if (message.endTime !== 0n) {
+      obj.endTime = message.endTime.toString();
+    }
+    if (message.hopMillis !== 0n) {
+      obj.hopMillis = message.hopMillis.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ViewEntities>): ViewEntities {
+    return ViewEntities.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ViewEntities>): ViewEntities {
+    const message = createBaseViewEntities();
+    message.featureView = object.featureView ?? "";
+    message.startTime = (object.startTime !== undefined && object.startTime !== null) ? BigInt(object.startTime) : 0n;
+    message.endTime = (object.endTime !== undefined && object.endTime !== null) ? BigInt(object.endTime) : 0n;
+    message.hopMillis = (object.hopMillis !== undefined && object.hopMillis !== null) ? BigInt(object.hopMillis) : 0n;
+    return message;
+  },
+};
+
 function createBaseGetHistoricalRequest(): GetHistoricalRequest {
   return { entities: undefined, features: [], featureService: "", format: 0, chunkRows: 0 };
 }
@@ -1173,6 +1333,9 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
         break;
       case "entitySql":
         writer.uint32(18).string(message.entities.value);
+        break;
+      case "viewEntities":
+        ViewEntities.encode(message.entities.value, writer.uint32(58).fork()).join();
         break;
     }
     for (const v of message.features) {
@@ -1217,6 +1380,14 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
             }
 
             message.entities = { $case: "entitySql", value: reader.string() };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.entities = { $case: "viewEntities", value: ViewEntities.decode(reader, reader.uint32()) };
             continue;
           }
           case 3: {
@@ -1271,6 +1442,10 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
         ? { $case: "entitySql", value: globalThis.String(object.entitySql) }
         : isSet(object.entity_sql)
         ? { $case: "entitySql", value: globalThis.String(object.entity_sql) }
+        : isSet(object.viewEntities)
+        ? { $case: "viewEntities", value: ViewEntities.fromJSON(object.viewEntities) }
+        : isSet(object.view_entities)
+        ? { $case: "viewEntities", value: ViewEntities.fromJSON(object.view_entities) }
         : undefined,
       features: globalThis.Array.isArray(object?.features) ? object.features.map((e: any) => globalThis.String(e)) : [],
       featureService: isSet(object.featureService)
@@ -1293,6 +1468,8 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
       obj.rows = EntityRows.toJSON(message.entities.value);
     } else if (message.entities?.$case === "entitySql") {
       obj.entitySql = message.entities.value;
+    } else if (message.entities?.$case === "viewEntities") {
+      obj.viewEntities = ViewEntities.toJSON(message.entities.value);
     }
     if (message.features?.length) {
       obj.features = message.features;
@@ -1324,6 +1501,12 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
       case "entitySql": {
         if (object.entities?.value !== undefined && object.entities?.value !== null) {
           message.entities = { $case: "entitySql", value: object.entities.value };
+        }
+        break;
+      }
+      case "viewEntities": {
+        if (object.entities?.value !== undefined && object.entities?.value !== null) {
+          message.entities = { $case: "viewEntities", value: ViewEntities.fromPartial(object.entities.value) };
         }
         break;
       }
