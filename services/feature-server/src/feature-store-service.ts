@@ -185,7 +185,10 @@ export function createFeatureStoreService(
       const checked = checkStreamRequest(call, () => {
         // Ad-hoc SQL is an administrator's tool; readers use the built-in and registered entity sets.
         if (request.entities?.$case === 'entitySql' && !callAllows(call, 'admin')) {
-          throw new TesseraError('PERMISSION_DENIED', 'GetHistorical: entity_sql needs an API key with the admin scope');
+          throw new TesseraError(
+            'PERMISSION_DENIED',
+            'GetHistorical: entity_sql needs an API key with the admin scope',
+          );
         }
         assertValidUtf8(request, 'GetHistorical');
         checkRefs(request.features, request.featureService, maxRefs, 'GetHistorical');
