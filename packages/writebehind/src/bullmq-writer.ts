@@ -89,7 +89,12 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
  * exponential backoff: `delay × 2^(attempt−1)`), or as a dead letter after the last attempt.
  * Jobs are independent: one in backoff does not hold up the others.
  */
-function reportJobFailure(report: ReportWriteBehindFailure, job: Job<OfflineJobData>, id: string, error: unknown): void {
+function reportJobFailure(
+  report: ReportWriteBehindFailure,
+  job: Job<OfflineJobData>,
+  id: string,
+  error: unknown,
+): void {
   const attempt = job.attemptsMade + 1;
   const attempts = job.opts.attempts ?? 1;
   const backoff = job.opts.backoff;

@@ -77,6 +77,9 @@ export class LmdbWriteBehind implements WriteBehind {
   readonly #backoffMillis: number;
   readonly #report: ReportWriteBehindFailure;
   #nextSequence: number;
+  /** Entries and rows in the outbox, kept as they change (stats are polled by health checks). */
+  #pendingJobs = 0;
+  #pendingRows = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAtMillis = Infinity;
   #draining: Promise<void> | undefined;
@@ -98,7 +101,11 @@ export class LmdbWriteBehind implements WriteBehind {
     this.#backoffMillis = options.backoffMillis ?? DEFAULT_BACKOFF_MILLIS;
     this.#report = options.reportFailure ?? warnWriteBehindFailure;
     let last = 0;
-    for (const key of this.#outbox.getKeys({ reverse: true, limit: 1 })) last = key;
+    for (const { key, value } of this.#outbox.getRange()) {
+      last = key;
+      this.#pendingJobs++;
+      this.#pendingRows += value.job.rowCount;
+    }
     this.#nextSequence = last + 1;
     this.deadLetters = new LmdbDeadLetters(this);
     if (options.autoStart ?? true) this.start();
@@ -118,6 +125,8 @@ export class LmdbWriteBehind implements WriteBehind {
       this.#outbox.putSync(this.#nextSequence, entry);
       this.#nextSequence++;
     });
+    this.#pendingJobs++;
+    this.#pendingRows += job.rowCount;
     this.#schedule(this.#gatherMillis);
     return result;
   }
@@ -130,17 +139,12 @@ export class LmdbWriteBehind implements WriteBehind {
   }
 
   stats(): Promise<WriteBehindStats> {
-    let pendingJobs = 0;
-    let pendingRows = 0;
     let oldest = Infinity;
-    for (const { value } of this.#outbox.getRange()) {
-      pendingJobs++;
-      pendingRows += value.job.rowCount;
-      oldest = Math.min(oldest, value.job.enqueuedAtMillis);
-    }
+    // Sequences grow with time: the first entry is the oldest.
+    for (const { value } of this.#outbox.getRange({ limit: 1 })) oldest = value.job.enqueuedAtMillis;
     return Promise.resolve({
-      pendingJobs,
-      pendingRows,
+      pendingJobs: this.#pendingJobs,
+      pendingRows: this.#pendingRows,
       oldestPendingMillis: oldest === Infinity ? 0 : Math.max(0, Date.now() - oldest),
       deadLetters: this.#dead.getCount(),
       inserted: this.#sink.inserted,
@@ -245,7 +249,8 @@ export class LmdbWriteBehind implements WriteBehind {
         else if (due === undefined || firstSequence(value) < firstSequence(due.claim)) due = { key, claim: value };
       }
       const record = due ?? this.#claimNext(claimed);
-      if (record === undefined) return nextRetry === Infinity ? { progressed: false } : { progressed: false, retryAtMillis: nextRetry };
+      if (record === undefined)
+        return nextRetry === Infinity ? { progressed: false } : { progressed: false, retryAtMillis: nextRetry };
       await this.#attempt(record);
       return { progressed: true };
     } catch (error) {
@@ -292,6 +297,12 @@ export class LmdbWriteBehind implements WriteBehind {
       for (const sequence of claim.sequences) this.#outbox.removeSync(sequence);
       this.#claims.removeSync(key);
     });
+    this.#removed(present);
+  }
+
+  #removed(entries: readonly OutboxEntry[]): void {
+    this.#pendingJobs -= entries.length;
+    for (const entry of entries) this.#pendingRows -= entry.job.rowCount;
   }
 
   /** Counts a failed attempt: backoff before the next one, or a dead letter after the last. */
@@ -392,6 +403,7 @@ export class LmdbWriteBehind implements WriteBehind {
       for (const sequence of claim.sequences) this.#outbox.removeSync(sequence);
       this.#claims.removeSync(key);
     });
+    this.#removed(entries);
     this.#reportFailure(claim, entries, message);
   }
 

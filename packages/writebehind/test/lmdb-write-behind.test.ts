@@ -237,9 +237,16 @@ describe('embedded write-behind (LMDB outbox drained into chDB)', () => {
       retryInMillis: 1_000,
     };
     const retry = formatWriteBehindFailure(failure);
-    expect(retry).toMatch(/clicks@2 failed \(attempt 2 of 5, 7 rows, id tok-1\): Table x does not exist second line; next retry in 1000 ms/);
+    expect(retry).toMatch(
+      /clicks@2 failed \(attempt 2 of 5, 7 rows, id tok-1\): Table x does not exist second line; next retry in 1000 ms/,
+    );
     expect(retry).not.toContain('\n');
-    const dead = formatWriteBehindFailure({ ...failure, attempt: 5, retryInMillis: undefined, error: 'e'.repeat(1_000) });
+    const dead = formatWriteBehindFailure({
+      ...failure,
+      attempt: 5,
+      retryInMillis: undefined,
+      error: 'e'.repeat(1_000),
+    });
     expect(dead).toMatch(/now dead letter tok-1 \(tessera dlq show tok-1\)$/);
     expect(dead).toContain('(1000 chars)');
     expect(dead.length).toBeLessThan(600);

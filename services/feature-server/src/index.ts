@@ -4,3 +4,5 @@ export type { BackendOptions } from './backends.js';
 export { clusterRegistryLog } from './backends.js';
 export { toGrpcStatus } from './grpc-status.js';
 export { materializeView } from './materialize.js';
+export type { WriteBehindRetryOptions } from './backends.js';
+export { HEALTH_SERVICE } from './health.js';

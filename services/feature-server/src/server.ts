@@ -1,5 +1,4 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import type { OnlineStore } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
 import type { WriteBehind } from '@tessera/writebehind';
@@ -12,6 +11,8 @@ import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
+import { debug } from './debug.js';
+import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -26,16 +27,22 @@ export interface FeatureServerOptions {
   readonly maxBatchRows?: number;
   /** Most inline entity rows per GetHistorical (larger sets come from ClickHouse via entity_sql). Default 2,000,000. */
   readonly maxEntityRows?: number;
-  /** How often to check the online store for the health service, ms. Default 2,000. */
+  /** How often the health service checks each component (see health.ts), ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
+  /** Age of the oldest pending write-behind entry before `tessera.writebehind.drain` is NOT_SERVING, ms. Default 60,000. */
+  readonly maxDrainLagMillis?: number;
+  /**
+   * On close, how long calls in flight may take to finish before they are cancelled, ms. New calls
+   * are refused from the start of the close. Default 10,000.
+   */
+  readonly shutdownGraceMillis?: number;
 }
 
 export const DEFAULT_PORT = 6566;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_ROWS = 10_000;
 const DEFAULT_MAX_ENTITY_ROWS = 2_000_000;
-const DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS = 2_000;
-const SERVICE_NAMES = ['tessera.v1.FeatureStore', 'tessera.v1.Registry', 'tessera.v1.Operations'];
+const DEFAULT_SHUTDOWN_GRACE_MILLIS = 10_000;
 
 /** A running feature server. */
 export interface FeatureServer {
@@ -79,21 +86,21 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
   server.addService(OperationsService, createOperationsService(backends.writeBehind));
 
-  const health = new HealthImplementation({
-    '': 'SERVING',
-    ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])),
-  });
+  const health = new ServerHealth(
+    {
+      online: () => backends.store.ping(),
+      ...(backends.pingOffline === undefined ? {} : { offline: backends.pingOffline }),
+      writeBehind: () => backends.writeBehind.stats(),
+    },
+    {
+      intervalMillis: options.healthCheckIntervalMillis ?? DEFAULT_HEALTH_INTERVAL_MILLIS,
+      ...(options.maxDrainLagMillis === undefined ? {} : { maxDrainLagMillis: options.maxDrainLagMillis }),
+    },
+  );
   health.addToServer(server);
   addReflection(server);
-
-  // The health status follows the online store: NOT_SERVING while it cannot be reached.
-  const healthTimer = setInterval(() => {
-    backends.store.ping().then(
-      () => SERVICE_NAMES.concat('').forEach((s) => health.setStatus(s, 'SERVING')),
-      () => SERVICE_NAMES.concat('').forEach((s) => health.setStatus(s, 'NOT_SERVING')),
-    );
-  }, options.healthCheckIntervalMillis ?? DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS);
-  healthTimer.unref();
+  // The first check before the port opens: a probe never sees a status that was not measured.
+  await health.start();
 
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
@@ -105,15 +112,12 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      clearInterval(healthTimer);
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), 5_000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      const started = performance.now();
+      health.stop();
+      await shutdownServer(server, options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS);
+      debug('shutdown', `gRPC server stopped in ${(performance.now() - started).toFixed(0)} ms`);
       await backends.close();
+      debug('shutdown', `closed in ${(performance.now() - started).toFixed(0)} ms`);
     })();
     return closing;
   };
@@ -126,4 +130,22 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * Stops accepting calls at once and lets the calls in flight finish for up to `graceMillis`, then
+ * cancels what is left. Idle connections are closed without waiting (HTTP/2 GOAWAY).
+ */
+function shutdownServer(server: Server, graceMillis: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      debug('shutdown', `calls still in flight after ${graceMillis} ms: cancelling them`);
+      server.forceShutdown();
+      resolve();
+    }, graceMillis);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
 }
