@@ -18,6 +18,7 @@ import { Durability, WriteTarget } from '@tessera/proto';
 import { startWriterProcess } from '@tessera/writer';
 import { buildTrainingSet } from './historical.js';
 import { Progress } from './progress.js';
+import { listenForStop } from './stop-signal.js';
 import { cellText, displayRefs, table, toJsonRows } from './format.js';
 import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
 import { loadRepository } from './repo-files.js';
@@ -55,6 +56,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
     .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
     .option('--max-message-bytes <n>', 'largest gRPC message in bytes', String(64 * 1024 * 1024))
+    .option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long calls in flight may take to finish before they are cancelled',
+      '10000',
+    )
     .action(
       async (opts: {
         host: string;
@@ -67,7 +73,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         load?: string;
         maxBatchRows: string;
         maxMessageBytes: string;
+        shutdownGraceMs: string;
       }) => {
+        const stop = listenForStop();
+        const shutdownGraceMillis = Number(opts.shutdownGraceMs);
         const clickhouse = opts.clickhouseUrl === undefined ? {} : { clickhouseUrl: opts.clickhouseUrl };
         const backend: BackendOptions = opts.redisCluster
           ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix, ...clickhouse }
@@ -78,11 +87,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           backend,
           maxBatchRows: Number(opts.maxBatchRows),
           maxMessageBytes: Number(opts.maxMessageBytes),
+          shutdownGraceMillis,
         });
         const mode =
           backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
         console.log(`tessera: serving on ${server.address} (${mode})`);
-        if (opts.apply) {
+        if (opts.apply && !stop.requested()) {
           const defs = await loadRepository(opts.apply);
           const c = new TesseraClient({ address: server.address });
           try {
@@ -94,7 +104,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             c.close();
           }
         }
-        if (opts.load) {
+        if (opts.load && !stop.requested()) {
           const hasOffline = backend.kind === 'embedded' || backend.clickhouseUrl !== undefined;
           const c = new TesseraClient({ address: server.address });
           try {
@@ -121,14 +131,9 @@ export async function main(argv: readonly string[]): Promise<number> {
             c.close();
           }
         }
-        await new Promise<void>((resolve) => {
-          const stop = (): void => {
-            console.log('tessera: shutting down');
-            resolve();
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
+        await stop.received;
+        console.log('tessera: shutting down');
+        stop.bound(shutdownGraceMillis);
         await server.close();
       },
     );
@@ -144,6 +149,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--data-dir <dir>', 'folder of the embedded chDB offline store', join('.tessera', 'writer'))
     .option('--concurrency <n>', 'jobs inserted at once', '4')
     .option('--lock-ms <ms>', 'how long a dead writer keeps its jobs before another writer takes them', '30000')
+    .option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long the jobs in hand may take to finish before they are left to another writer',
+      '10000',
+    )
     .action(
       async (opts: {
         redisCluster: string;
@@ -152,22 +162,24 @@ export async function main(argv: readonly string[]): Promise<number> {
         dataDir: string;
         concurrency: string;
         lockMs: string;
+        shutdownGraceMs: string;
       }) => {
+        const stop = listenForStop();
+        const shutdownGraceMillis = Number(opts.shutdownGraceMs);
         const writer = await startWriterProcess({
           nodes: parseNodes(opts.redisCluster),
           keyPrefix: opts.keyPrefix,
           dataDir: opts.dataDir,
           concurrency: Number(opts.concurrency),
           lockMillis: Number(opts.lockMs),
+          shutdownGraceMillis,
           ...(opts.clickhouseUrl === undefined ? {} : { clickhouseUrl: opts.clickhouseUrl }),
         });
         const target = opts.clickhouseUrl ?? `chDB in ${opts.dataDir}`;
         console.log(`tessera: writer consuming the write-behind queue of ${opts.redisCluster} into ${target}`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
+        await stop.received;
         console.log('tessera: writer finishing the jobs in hand');
+        stop.bound(shutdownGraceMillis);
         await writer.close();
       },
     );

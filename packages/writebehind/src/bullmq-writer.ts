@@ -26,6 +26,8 @@ export interface OfflineWriterOptions {
   readonly lockMillis?: number;
   /** Where each failed insert attempt is reported. Default: one line on stderr. */
   readonly reportFailure?: ReportWriteBehindFailure;
+  /** On close, how long the jobs in hand may take to finish before they are cut off, ms. Default 15,000. */
+  readonly closeTimeoutMillis?: number;
 }
 
 export interface OfflineWriter {
@@ -77,7 +79,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
     deadLetters,
     stats: async () => ({ ...(await queueStats(queue)), inserted: sink.inserted, insertMillis: sink.insertLatency() }),
     close: async () => {
-      await closeWorker(worker);
+      await closeWorker(worker, options.closeTimeoutMillis);
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());
     },

@@ -29,6 +29,9 @@ import {
   type WriteBehind,
 } from '@tessera/writebehind';
 
+/** How long closing lets the embedded outbox drain into the offline store, ms (the rest waits, durable, for the next start). */
+const DEFAULT_CLOSE_DRAIN_MILLIS = 5_000;
+
 /** Retries of write-behind inserts before the rows become a dead letter. */
 export interface WriteBehindRetryOptions {
   /** Insert attempts before a dead letter. Default 12. */
@@ -73,7 +76,8 @@ export interface Backends {
   readonly registry: Registry;
   /** Answers once the offline store does (`SELECT 1`); absent without an offline store. */
   readonly pingOffline: (() => Promise<void>) | undefined;
-  close(): Promise<void>;
+  /** Closes everything; the embedded outbox drains for up to `drainMillis` first. Default 5,000. */
+  close(drainMillis?: number): Promise<void>;
 }
 
 /** Opens the online store, the offline store, write-behind and the registry of a deployment. */
@@ -165,10 +169,10 @@ function withClose(
     materializeState: materialize.state,
     materializeRunner: materialize.runner,
     registry,
-    close: async () => {
+    close: async (drainMillis = DEFAULT_CLOSE_DRAIN_MILLIS) => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into
       // chDB). Then the rest in parallel: none depends on another, and each may wait on a socket.
-      await timed('write-behind', () => writeBehind.close());
+      await timed('write-behind', () => writeBehind.close(drainMillis));
       await Promise.all([
         timed('idempotency', () => idempotency.close()),
         timed('materialize state', () => materialize.state.close()),
