@@ -11,18 +11,22 @@ import {
   parseTimestamp,
 } from '@tessera/core';
 import type { JoinKeyValue } from '@tessera/core';
-import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from '@tessera/client';
-import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
+import { TesseraClient, changeKindName, fromProtoValueType } from '@tessera/client';
 import type { BackendOptions } from '@tessera/feature-server';
-import { Durability, WriteTarget } from '@tessera/proto';
-import { startWriterProcess } from '@tessera/writer';
 import { buildTrainingSet } from './historical.js';
 import { Progress } from './progress.js';
 import { listenForStop } from './stop-signal.js';
-import { cellText, displayRefs, table, toJsonRows } from './format.js';
-import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
+import { cellText, displayRefs, keyValueLines, table, toJsonRows } from './format.js';
+import { DEFAULT_TIMESTAMP_COLUMN } from './read-rows.js';
+import { writeFile } from './write-file.js';
 import { loadRepository } from './repo-files.js';
 
+/**
+ * The feature server's default port (its DEFAULT_PORT). Not imported: the server and the writer
+ * (chDB, LMDB, BullMQ) load only for `serve` and `writer`, so client commands start in a fraction
+ * of the time.
+ */
+const DEFAULT_PORT = 6566;
 const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
 
 /** Runs the `tessera` command line; resolves with the process exit code. */
@@ -81,6 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const backend: BackendOptions = opts.redisCluster
           ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix, ...clickhouse }
           : { kind: 'embedded', dataDir: opts.dataDir, ...clickhouse };
+        const { startFeatureServer } = await import('@tessera/feature-server');
         const server = await startFeatureServer({
           host: opts.host,
           port: Number(opts.port),
@@ -166,6 +171,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }) => {
         const stop = listenForStop();
         const shutdownGraceMillis = Number(opts.shutdownGraceMs);
+        const { startWriterProcess } = await import('@tessera/writer');
         const writer = await startWriterProcess({
           nodes: parseNodes(opts.redisCluster),
           keyPrefix: opts.keyPrefix,
@@ -248,7 +254,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               ]
             : []),
         ];
-        console.log(table(['', ''], rows));
+        console.log(keyValueLines(rows));
       } finally {
         c.close();
       }
@@ -595,55 +601,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 }
-
-/** Streams a CSV/JSONL file into a view; returns the one-line summary. */
-async function writeFile(
-  c: TesseraClient,
-  viewRef: string,
-  file: string,
-  opts: {
-    batchRows: number;
-    timestampColumn: string;
-    durability: 'write-behind' | 'sync' | 'replicated';
-    target?: 'both' | 'online' | 'offline';
-  },
-): Promise<string> {
-  const got = await c.get('feature_view', viewRef);
-  if (got.object?.$case !== 'featureView') throw new TesseraError('NOT_FOUND', `feature view ${viewRef} not found`);
-  const view = fromProtoView(got.object.value);
-  const label = `${view.name}@${view.version}`;
-  const batches = readRowBatches(file, view, { batchRows: opts.batchRows, timestampColumn: opts.timestampColumn });
-  const progress = new Progress(undefined, `rows sent to ${label}`);
-  const result = await c.writeStream(
-    (async function* () {
-      for await (const batch of batches) {
-        progress.add(batch.rows);
-        yield {
-          featureView: label,
-          columns: batch.columns,
-          eventTimestamps: batch.eventTimestamps,
-          target: WRITE_TARGETS[opts.target ?? 'both'],
-          durability: DURABILITIES[opts.durability],
-        };
-      }
-    })(),
-  );
-  progress.done();
-  if (opts.target === 'offline') return `wrote ${result.rows} rows to ${label}, offline only`;
-  return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
-}
-
-const DURABILITIES = {
-  'write-behind': Durability.DURABILITY_WRITE_BEHIND,
-  sync: Durability.DURABILITY_SYNC,
-  replicated: Durability.DURABILITY_REPLICATED,
-} as const;
-
-const WRITE_TARGETS = {
-  both: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
-  online: WriteTarget.WRITE_TARGET_ONLINE,
-  offline: WriteTarget.WRITE_TARGET_OFFLINE,
-} as const;
 
 /** A time given on the command line, or INVALID_ARGUMENT naming the option and the accepted forms. */
 function timestampOption(text: string, option: string): number {
