@@ -291,8 +291,22 @@ describe('the tessera command', () => {
     expect(result.code, result.stderr).toBe(0);
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
     expect(lines[0]).toBe('account_id,event_ts,zip,big_id,note,flag,ledger__amount');
-    expect(lines[1]).toMatch(/^1,2024-03-01T10:00:00.000Z,02139,12345678901234567890, two  spaces ,true,/);
-    expect(lines[2]).toMatch(/^2,2024-03-02T00:00:00.000Z,00501,00000000000000000001,,1.50,/);
+    expect(lines[1]?.split(',').slice(0, 6)).toEqual([
+      '1',
+      '2024-03-01T10:00:00.000Z',
+      '02139',
+      '12345678901234567890',
+      ' two  spaces ',
+      'true',
+    ]);
+    expect(lines[2]?.split(',').slice(0, 6)).toEqual([
+      '2',
+      '2024-03-02T00:00:00.000Z',
+      '00501',
+      '00000000000000000001',
+      '',
+      '1.50',
+    ]);
   });
 
   it('prints the write-behind queue figures without an empty header line', async () => {
