@@ -176,6 +176,7 @@ describe('the tessera command', () => {
     const result = await tessera('write', 'user_features', file);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('record 3, column score: "lots" is not a double');
+    expect(result.stderr).toContain('; nothing was acknowledged');
     const got = await tessera('get', 'user_features:score', '--entity', 'user_id=10', '--json');
     expect((JSON.parse(got.stdout) as { status: Record<string, string> }[])[0]!.status['user_features:score']).toBe(
       'NOT_FOUND',
@@ -364,7 +365,7 @@ describe('tessera write when the server goes away mid-file', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines, result.stderr).toHaveLength(1);
     const match =
-      /^tessera: UNAVAILABLE: write to ledger@1 stopped: .* \((\d+) rows were acknowledged before it; the rest from record (\d+) of .*many\.csv was not\)$/.exec(
+      /^tessera: UNAVAILABLE: write to ledger@1 stopped: .*; (\d+) rows were acknowledged before it; the rest, from record (\d+) of .*many\.csv, was not$/.exec(
         lines[0] ?? '',
       );
     expect(match, lines[0]).not.toBeNull();

@@ -69,10 +69,15 @@ function partialWriteError(
 ): TesseraError {
   const code = isTesseraError(error) ? error.code : 'UNAVAILABLE';
   const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
-  const from = at.nextRecord === undefined ? '' : ` from record ${at.nextRecord} of ${at.file}`;
   const acknowledged =
-    at.rows === 0 ? `nothing was acknowledged` : `${at.rows} rows were acknowledged before it; the rest${from} was not`;
-  return new TesseraError(code, `write to ${at.label} stopped: ${message} (${acknowledged})`, {
+    at.rows === 0
+      ? 'nothing was acknowledged'
+      : `${at.rows} rows were acknowledged before it; the rest` +
+        (at.nextRecord === undefined ? '' : `, from record ${at.nextRecord} of ${at.file},`) +
+        ' was not';
+  // The server's rejections already name the view ("Write to v@1 rejected: ...").
+  const what = message.startsWith(`Write to ${at.label}`) ? message : `write to ${at.label} stopped: ${message}`;
+  return new TesseraError(code, `${what}; ${acknowledged}`, {
     cause: error,
     details: isTesseraError(error) ? error.details : [],
   });
