@@ -132,9 +132,9 @@ export class ServerHealth {
   async #checkOnce(): Promise<void> {
     const { online, offline, writeBehind } = this.#checks;
     const [onlineResult, offlineResult, queueResult] = await Promise.allSettled([
-      this.#within('online store', online()),
-      offline === undefined ? Promise.resolve() : this.#within('offline store', offline()),
-      this.#within('write-behind queue', writeBehind()),
+      this.#within('online store', online),
+      offline === undefined ? Promise.resolve() : this.#within('offline store', offline),
+      this.#within('write-behind queue', writeBehind),
     ]);
     if (this.#stopped) return;
     const reasons = new Map<string, string>();
@@ -211,7 +211,9 @@ export class ServerHealth {
   }
 
   /** `work`, or a rejection naming the component once the check timeout passes. */
-  async #within<T>(component: string, work: Promise<T>): Promise<T> {
+  async #within<T>(component: string, probe: () => Promise<T>): Promise<T> {
+    // A probe that throws at once counts as down, like one that rejects.
+    const work = Promise.resolve().then(probe);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
