@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toColumn } from '@tessera/client';
-import { ChdbExecutor, ClickHouseOfflineStore, qualifiedName, tableName } from '@tessera/offline';
+import { createServer, type Server as TcpServer } from 'node:net';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ServerHealth } from '@tessera/feature-server';
+import { ChdbExecutor, ClickHouseOfflineStore, HttpExecutor, qualifiedName, tableName } from '@tessera/offline';
 import { pollUntil } from '../infra/processes.js';
 import { startRedisCluster, type RedisClusterHandle } from '../infra/redis-cluster.js';
 import { healthProbe, type HealthAnswer, type HealthProbe } from '../support/health-client.js';
@@ -43,8 +46,9 @@ describe('health on the embedded engines', () => {
 
   beforeAll(async () => {
     t = await startTestServer(
-      { kind: 'embedded', dataDir, writeBehind: { attempts: 2, backoffMillis: 50 } },
-      { healthCheckIntervalMillis: 100 },
+      // A failing view waits 2 s before its second (last) attempt; the drain alert fires after 300 ms.
+      { kind: 'embedded', dataDir, writeBehind: { attempts: 2, backoffMillis: 2_000 } },
+      { healthCheckIntervalMillis: 100, maxDrainLagMillis: 300 },
     );
     await t.client.apply(REPO);
     probe = healthProbe(t.server.address);
@@ -115,7 +119,7 @@ describe('health on the embedded engines', () => {
     expect(await probe.check('no.such.service')).toBe('error 5');
   });
 
-  it('dead-letters the rows of a view whose table is gone while other views flow, shows it in health, and replays it once', async () => {
+  it('shows a view whose table is gone as drain lag, then a dead letter, while other views flow and readiness holds; replays it once', async () => {
     await write('clicks', 0, 3);
     await write('scores', 0, 3);
     expect(
@@ -127,6 +131,10 @@ describe('health on the embedded engines', () => {
     await write('clicks', 100, 4);
     await write('scores', 100, 4);
     expect(await pollUntil(async () => (await offlineRows('scores')) === 7, 20_000)).toBe(true);
+    // While clicks waits out its backoff, its rows age: the drain alert fires before any dead letter.
+    await until(probe, 'tessera.writebehind.drain', 'NOT_SERVING');
+    expect(await t.client.writeBehindStats()).toMatchObject({ pendingRows: 4n, deadLetters: 0n });
+    expect(await probe.check('readiness')).toBe('SERVING');
     expect(await pollUntil(async () => (await t.client.listDeadLetters()).length > 0, 20_000)).toBe(true);
     const [letter] = await t.client.listDeadLetters();
     expect(letter).toMatchObject({ featureView: 'clicks', version: 1, rowCount: 4n, attempts: 2 });
@@ -147,6 +155,71 @@ describe('health on the embedded engines', () => {
     expect(await offlineRows('clicks')).toBe(4);
     await until(probe, 'tessera.writebehind.drain', 'SERVING');
   });
+});
+
+describe('health of an offline store that refuses or does not answer', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-health-offline-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /** A TCP server that accepts connections and never answers (a ClickHouse stuck on a query). */
+  async function silentServer(): Promise<{ port: number; server: TcpServer }> {
+    const server = createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as { port: number }).port, server };
+  }
+
+  it.each(['refuses connections', 'does not answer'])(
+    'turns tessera.offline NOT_SERVING when the offline store %s, naming why, while readiness stays SERVING',
+    async (fault) => {
+      await using t = await startTestServer({ kind: 'embedded', dataDir: join(dataDir, fault.replace(/ /g, '-')) });
+      const silent = await silentServer();
+      // A closed port: listened on, then closed.
+      const refusedPort = await silentServer().then(
+        ({ port, server }) => new Promise<number>((resolve) => server.close(() => resolve(port))),
+      );
+      const port = fault === 'refuses connections' ? refusedPort : silent.port;
+      const executor = new HttpExecutor({ url: `http://127.0.0.1:${port}`, requestTimeoutMillis: 30_000 });
+      const lines: string[] = [];
+      const health = new ServerHealth(
+        {
+          online: () => t.server.store.ping(),
+          offline: async () => {
+            await executor.queryJson('SELECT 1');
+          },
+          writeBehind: () => t.server.writeBehind.stats(),
+        },
+        { intervalMillis: 100, timeoutMillis: 500, log: (line) => lines.push(line) },
+      );
+      const grpc = new Server();
+      health.addToServer(grpc);
+      const bound = await new Promise<number>((resolve, reject) =>
+        grpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      );
+      const probe = healthProbe(`127.0.0.1:${bound}`);
+      try {
+        await health.start();
+        expect(await statuses(probe, ['tessera.offline', 'readiness', 'liveness', 'tessera.online'])).toEqual({
+          'tessera.offline': 'NOT_SERVING',
+          readiness: 'SERVING',
+          liveness: 'SERVING',
+          'tessera.online': 'SERVING',
+        });
+        const line = lines.find((l) => l.includes('tessera.offline NOT_SERVING'));
+        expect(line).toMatch(
+          fault === 'does not answer' ? /did not answer within 500 ms/ : /ECONNREFUSED|refused|unreachable/i,
+        );
+        health.stop();
+        expect(await probe.check('readiness')).toBe('NOT_SERVING');
+        expect(await probe.check('liveness')).toBe('SERVING');
+      } finally {
+        probe.close();
+        health.stop();
+        grpc.forceShutdown();
+        await executor.close();
+        silent.server.close();
+      }
+    },
+  );
 });
 
 describe('health of a cluster-mode server when its Redis Cluster stops', () => {

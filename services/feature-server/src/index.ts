@@ -5,4 +5,5 @@ export { clusterRegistryLog } from './backends.js';
 export { toGrpcStatus } from './grpc-status.js';
 export { materializeView } from './materialize.js';
 export type { WriteBehindRetryOptions } from './backends.js';
-export { HEALTH_SERVICE } from './health.js';
+export { HEALTH_SERVICE, ServerHealth } from './health.js';
+export type { HealthChecks, HealthOptions } from './health.js';
