@@ -4,8 +4,8 @@
  * the first signal asks for a graceful stop, a second one exits at once.
  */
 
-/** How much longer than its grace period a graceful stop may take before the process exits anyway, ms. */
-const STOP_MARGIN_MILLIS = 5_000;
+/** How much longer than its grace period a stop may take (the outbox drain, closing stores) before the process exits anyway, ms. */
+const STOP_MARGIN_MILLIS = 10_000;
 
 export interface StopSignal {
   /** Resolves with the first SIGTERM or SIGINT. */
