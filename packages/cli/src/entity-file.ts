@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { DataType, Precision } from 'apache-arrow';
 import type { Field, Vector } from 'apache-arrow';
-import { TesseraError, parseTimestamp } from '@tessera/core';
+import { TIMESTAMP_FORMATS_HINT, TesseraError } from '@tessera/core';
 import type { FeatureValue, JoinKeyType, TypedColumn, ValueType } from '@tessera/core';
-import { convertCell } from './read-rows.js';
+import { convertCell, quoteCell, timestampOf } from './read-rows.js';
 import { readParquetFile } from './parquet.js';
 
 /** Entity rows of a training set, as read from a file. */
@@ -40,16 +40,12 @@ export async function readEntityFile(path: string, options: EntityFileOptions): 
     );
   }
   const eventTsMillis = timestamps.values.map((v, i) => {
-    const ms =
-      v instanceof Date
-        ? v.getTime()
-        : v === null || v === ''
-          ? undefined
-          : parseTimestamp(v as string | number | bigint);
+    const missing = v === null || v === undefined || (typeof v === 'string' && v.trim() === '');
+    const ms = v instanceof Date ? v.getTime() : missing ? undefined : timestampOf(v);
     if (ms === undefined) {
       throw new TesseraError(
         'INVALID_ARGUMENT',
-        `${path}: row ${i}, column ${options.timestampColumn}: ${v === null || v === '' ? 'missing timestamp' : `${JSON.stringify(v)} is not a timestamp`}`,
+        `${path}: row ${i}, column ${options.timestampColumn}: ${missing ? 'missing timestamp' : `${quoteCell(v)} is not a timestamp: use ${TIMESTAMP_FORMATS_HINT}`}`,
       );
     }
     return ms;
@@ -65,7 +61,7 @@ export async function readEntityFile(path: string, options: EntityFileOptions): 
         type: keyType,
         values: column.values.map((v, i) => {
           const value = convertCell(
-            typeof v === 'bigint' ? v.toString() : v,
+            typeof v === 'bigint' ? v.toString() : typeof v === 'string' ? v.trim() : v,
             keyType,
             () => `${path}: row ${i}, column ${column.name}`,
           );
@@ -78,11 +74,10 @@ export async function readEntityFile(path: string, options: EntityFileOptions): 
         }),
       });
     } else {
-      passthrough.push({
-        name: column.name,
-        type: column.type ?? inferType(column.values),
-        values: normalise(column.values, column.type ?? inferType(column.values)),
-      });
+      // Labels pass through as they are: typed as the Parquet file declares them, and from CSV
+      // as strings, byte for byte — never guessed (a ZIP code 02139 or a 20-digit id stays itself).
+      const type = column.type ?? 'string';
+      passthrough.push({ name: column.name, type, values: normalise(column.values, type) });
     }
   }
   if (keys.length === 0) {
@@ -96,13 +91,17 @@ export async function readEntityFile(path: string, options: EntityFileOptions): 
 
 interface RawColumn {
   readonly name: string;
-  /** Known from Parquet; inferred for CSV. */
+  /** Known from Parquet; undefined for CSV (every cell is text). */
   readonly type?: ValueType | undefined;
   readonly values: unknown[];
 }
 
 async function readCsvColumns(path: string): Promise<RawColumn[]> {
-  const parser = createReadStream(path).pipe(parse({ columns: true, skip_empty_lines: true, trim: true }));
+  // Cells untrimmed (labels are kept byte for byte; keys and times are trimmed where they are read);
+  // header names trimmed and a UTF-8 byte-order mark dropped.
+  const parser = createReadStream(path).pipe(
+    parse({ columns: (header: string[]) => header.map((name) => name.trim()), bom: true, skip_empty_lines: true }),
+  );
   const columns = new Map<string, unknown[]>();
   let row = 0;
   for await (const record of parser as AsyncIterable<Record<string, string>>) {
@@ -116,18 +115,14 @@ async function readCsvColumns(path: string): Promise<RawColumn[]> {
   return [...columns].map(([name, values]) => ({ name, values }));
 }
 
-/** CSV labels: int64 when every cell is an integer, double when numeric, else string; '' is null. */
-function inferType(values: readonly unknown[]): ValueType {
-  const cells = values.filter((v) => v !== '' && v !== null && v !== undefined).map(String);
-  if (cells.length > 0 && cells.every((c) => /^-?\d{1,18}$/.test(c))) return 'int64';
-  if (cells.length > 0 && cells.every((c) => c.trim() !== '' && !Number.isNaN(Number(c)))) return 'double';
-  if (cells.length > 0 && cells.every((c) => c === 'true' || c === 'false')) return 'bool';
-  return 'string';
-}
-
+/** Label cells as values of `type`; an empty cell is null. */
 function normalise(values: readonly unknown[], type: ValueType): FeatureValue[] {
   return values.map((v, i) =>
-    v === '' || v === undefined ? null : convertCell(v instanceof Date ? v.getTime() : v, type, () => `row ${i}`),
+    v === '' || v === undefined
+      ? null
+      : type === 'string' && typeof v === 'string'
+        ? v
+        : convertCell(v instanceof Date ? v.getTime() : v, type, () => `row ${i}`),
   );
 }
 

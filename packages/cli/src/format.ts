@@ -82,3 +82,9 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** `name  value` lines, names padded to one width: a table without a header. */
+export function keyValueLines(rows: readonly (readonly string[])[]): string {
+  const width = Math.max(0, ...rows.map((r) => (r[0] ?? '').length));
+  return rows.map((r) => `${(r[0] ?? '').padEnd(width)}  ${r[1] ?? ''}`.trimEnd()).join('\n');
+}

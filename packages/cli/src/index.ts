@@ -11,19 +11,24 @@ import {
   parseTimestamp,
 } from '@tessera/core';
 import type { JoinKeyValue } from '@tessera/core';
-import { TesseraClient, changeKindName, fromProtoView, fromProtoValueType } from '@tessera/client';
-import { DEFAULT_PORT, startFeatureServer } from '@tessera/feature-server';
+import { TesseraClient, changeKindName, fromProtoValueType } from '@tessera/client';
 import type { BackendOptions } from '@tessera/feature-server';
-import { Durability, WriteTarget } from '@tessera/proto';
-import { startWriterProcess } from '@tessera/writer';
 import { buildTrainingSet, viewEntitiesOption } from './historical.js';
 import { Progress } from './progress.js';
-import { cellText, displayRefs, table, toJsonRows } from './format.js';
-import { DEFAULT_TIMESTAMP_COLUMN, readRowBatches } from './read-rows.js';
+import { listenForStop } from './stop-signal.js';
+import { cellText, displayRefs, keyValueLines, table, toJsonRows } from './format.js';
+import { DEFAULT_TIMESTAMP_COLUMN } from './read-rows.js';
+import { writeFile } from './write-file.js';
 import { loadRepository } from './repo-files.js';
 import { addConnectionOptions, checkNoSecretInArgv, clientOptions, type ConnectionFlags } from './connection.js';
 import { registerKeysCommand } from './commands/keys.js';
 
+/**
+ * The feature server's default port (its DEFAULT_PORT). Not imported: the server and the writer
+ * (chDB, LMDB, BullMQ) load only for `serve` and `writer`, so client commands start in a fraction
+ * of the time.
+ */
+const DEFAULT_PORT = 6566;
 const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
 
 /** Runs the `tessera` command line; resolves with the process exit code. */
@@ -69,6 +74,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       ),
     )
     .option('--insecure', 'allow a non-loopback --host without --auth and TLS (logs a warning on every start)')
+    .option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long calls in flight may take to finish before they are cancelled',
+      '10000',
+    )
     .action(
       async (opts: {
         auth?: boolean;
@@ -86,7 +96,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         load?: string;
         maxBatchRows: string;
         maxMessageBytes: string;
+        shutdownGraceMs: string;
       }) => {
+        const stop = listenForStop();
+        const shutdownGraceMillis = Number(opts.shutdownGraceMs);
         const clickhouse = opts.clickhouseUrl === undefined ? {} : { clickhouseUrl: opts.clickhouseUrl };
         const backend: BackendOptions = opts.redisCluster
           ? { kind: 'redis-cluster', nodes: parseNodes(opts.redisCluster), keyPrefix: opts.keyPrefix, ...clickhouse }
@@ -114,6 +127,7 @@ export async function main(argv: readonly string[]): Promise<number> {
                 keyFile: opts.tlsKey,
                 ...(opts.tlsClientCa === undefined ? {} : { clientCaFile: opts.tlsClientCa }),
               };
+        const { startFeatureServer } = await import('@tessera/feature-server');
         const server = await startFeatureServer({
           host: opts.host,
           port: Number(opts.port),
@@ -123,17 +137,18 @@ export async function main(argv: readonly string[]): Promise<number> {
           auth: opts.auth === true,
           ...(tls === undefined ? {} : { tls }),
           insecure: opts.insecure === true,
+          shutdownGraceMillis,
         });
         const mode =
           backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
         console.log(`tessera: serving on ${server.address} (${mode})`);
-        if (opts.apply) {
+        if (opts.apply && !stop.requested()) {
           const defs = await loadRepository(opts.apply);
           // In-process: works whatever the server demands of network clients (keys, client certificates).
           const result = await server.apply(defs, { author: 'tessera serve --apply' });
           console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
         }
-        if (opts.load) {
+        if (opts.load && !stop.requested()) {
           const hasOffline = backend.kind === 'embedded' || backend.clickhouseUrl !== undefined;
           const c = new TesseraClient({ address: server.address });
           try {
@@ -160,14 +175,9 @@ export async function main(argv: readonly string[]): Promise<number> {
             c.close();
           }
         }
-        await new Promise<void>((resolve) => {
-          const stop = (): void => {
-            console.log('tessera: shutting down');
-            resolve();
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
+        await stop.received;
+        console.log('tessera: shutting down');
+        stop.bound(shutdownGraceMillis);
         await server.close();
       },
     );
@@ -188,6 +198,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--data-dir <dir>', 'folder of the embedded chDB offline store', join('.tessera', 'writer'))
     .option('--concurrency <n>', 'jobs inserted at once', '4')
     .option('--lock-ms <ms>', 'how long a dead writer keeps its jobs before another writer takes them', '30000')
+    .option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long the jobs in hand may take to finish before they are left to another writer',
+      '10000',
+    )
     .action(
       async (opts: {
         redisCluster: string;
@@ -196,24 +211,27 @@ export async function main(argv: readonly string[]): Promise<number> {
         dataDir: string;
         concurrency: string;
         lockMs: string;
+        shutdownGraceMs: string;
       }) => {
         checkNoSecretInArgv(writerCommand, 'clickhouseUrl', '--clickhouse-url', 'TESSERA_CLICKHOUSE_URL');
         process.umask(0o077);
+        const stop = listenForStop();
+        const shutdownGraceMillis = Number(opts.shutdownGraceMs);
+        const { startWriterProcess } = await import('@tessera/writer');
         const writer = await startWriterProcess({
           nodes: parseNodes(opts.redisCluster),
           keyPrefix: opts.keyPrefix,
           dataDir: opts.dataDir,
           concurrency: Number(opts.concurrency),
           lockMillis: Number(opts.lockMs),
+          shutdownGraceMillis,
           ...(opts.clickhouseUrl === undefined ? {} : { clickhouseUrl: opts.clickhouseUrl }),
         });
         const target = opts.clickhouseUrl ?? `chDB in ${opts.dataDir}`;
         console.log(`tessera: writer consuming the write-behind queue of ${opts.redisCluster} into ${target}`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
+        await stop.received;
         console.log('tessera: writer finishing the jobs in hand');
+        stop.bound(shutdownGraceMillis);
         await writer.close();
       },
     );
@@ -282,7 +300,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               ]
             : []),
         ];
-        console.log(table(['', ''], rows));
+        console.log(keyValueLines(rows));
       } finally {
         c.close();
       }
@@ -654,55 +672,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 }
-
-/** Streams a CSV/JSONL file into a view; returns the one-line summary. */
-async function writeFile(
-  c: TesseraClient,
-  viewRef: string,
-  file: string,
-  opts: {
-    batchRows: number;
-    timestampColumn: string;
-    durability: 'write-behind' | 'sync' | 'replicated';
-    target?: 'both' | 'online' | 'offline';
-  },
-): Promise<string> {
-  const got = await c.get('feature_view', viewRef);
-  if (got.object?.$case !== 'featureView') throw new TesseraError('NOT_FOUND', `feature view ${viewRef} not found`);
-  const view = fromProtoView(got.object.value);
-  const label = `${view.name}@${view.version}`;
-  const batches = readRowBatches(file, view, { batchRows: opts.batchRows, timestampColumn: opts.timestampColumn });
-  const progress = new Progress(undefined, `rows sent to ${label}`);
-  const result = await c.writeStream(
-    (async function* () {
-      for await (const batch of batches) {
-        progress.add(batch.rows);
-        yield {
-          featureView: label,
-          columns: batch.columns,
-          eventTimestamps: batch.eventTimestamps,
-          target: WRITE_TARGETS[opts.target ?? 'both'],
-          durability: DURABILITIES[opts.durability],
-        };
-      }
-    })(),
-  );
-  progress.done();
-  if (opts.target === 'offline') return `wrote ${result.rows} rows to ${label}, offline only`;
-  return `wrote ${result.rows} rows to ${label}: ${result.rowsAppliedOnline} applied online, ${result.rowsStaleOnline} older than the stored values (kept the newer)`;
-}
-
-const DURABILITIES = {
-  'write-behind': Durability.DURABILITY_WRITE_BEHIND,
-  sync: Durability.DURABILITY_SYNC,
-  replicated: Durability.DURABILITY_REPLICATED,
-} as const;
-
-const WRITE_TARGETS = {
-  both: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
-  online: WriteTarget.WRITE_TARGET_ONLINE,
-  offline: WriteTarget.WRITE_TARGET_OFFLINE,
-} as const;
 
 /** A time given on the command line, or INVALID_ARGUMENT naming the option and the accepted forms. */
 function timestampOption(text: string, option: string): number {

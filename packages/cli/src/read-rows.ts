@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
-import { TesseraError, parseTimestamp } from '@tessera/core';
+import { JSONParse } from 'json-with-bigint';
+import { TIMESTAMP_FORMATS_HINT, TesseraError, parseTimestamp } from '@tessera/core';
 import type { FeatureValue, RegisteredView, ValueType } from '@tessera/core';
 import { toColumn } from '@tessera/client';
 import { readParquetFile } from './parquet.js';
@@ -55,11 +56,12 @@ export async function* readRowBatches(
     const timestamps: number[] = [];
     for (const { record, number } of pending) {
       const raw = record[options.timestampColumn];
-      const ts = raw === undefined || raw === null || raw === '' ? undefined : parseTimestamp(raw as string | number);
+      const missing = raw === undefined || raw === null || raw === '';
+      const ts = missing ? undefined : timestampOf(raw);
       if (ts === undefined) {
         throw new TesseraError(
           'INVALID_ARGUMENT',
-          `${path}: record ${number}, column ${options.timestampColumn}: ${raw === undefined || raw === '' ? 'missing event timestamp' : `${JSON.stringify(raw)} is not a timestamp (use RFC 3339 such as 2024-03-01T10:00:00Z, or epoch milliseconds)`}`,
+          `${path}: record ${number}, column ${options.timestampColumn}: ${missing ? 'missing event timestamp' : `${quoteCell(raw)} is not a timestamp: use ${TIMESTAMP_FORMATS_HINT}`}`,
         );
       }
       timestamps.push(ts);
@@ -131,7 +133,8 @@ async function* readJsonl(path: string): AsyncGenerator<{ record: Record<string,
     if (line.trim() === '') continue;
     let record: unknown;
     try {
-      record = JSON.parse(line);
+      // Integers beyond 2^53 come back as bigint, exact (JSON.parse would round them).
+      record = JSONParse(line);
     } catch (error) {
       throw new TesseraError(
         'INVALID_ARGUMENT',
@@ -149,7 +152,22 @@ async function* readJsonl(path: string): AsyncGenerator<{ record: Record<string,
 export function convertCell(cell: Cell, type: ValueType, where: () => string): FeatureValue {
   if (cell === undefined || cell === null || cell === '') return null;
   const fail = (expected: string): never => {
-    throw new TesseraError('INVALID_ARGUMENT', `${where()}: ${JSON.stringify(cell)} is not ${expected}`);
+    throw new TesseraError('INVALID_ARGUMENT', `${where()}: ${quoteCell(cell)} is not ${expected}`);
+  };
+  const int64 = (value: unknown, what: string): bigint => {
+    if (typeof value === 'bigint') return inInt64Range(value) ? value : fail(`${what} (out of the int64 range)`);
+    if (typeof value === 'number') {
+      // A JSON number that is not an exact integer literal (1.0e20, 9007199254740993.0) was
+      // already rounded when it was read: refused rather than stored wrong.
+      if (!Number.isInteger(value)) return fail(what);
+      return Number.isSafeInteger(value)
+        ? BigInt(value)
+        : fail(`${what} exactly (beyond 2^53 it must be written as an integer literal or a string)`);
+    }
+    const s = cellText(value).trim();
+    if (!/^-?\d+$/.test(s)) return fail(what);
+    const n = BigInt(s);
+    return inInt64Range(n) ? n : fail(`${what} (out of the int64 range)`);
   };
   // JSONL cells may be objects; they then fail every scalar rule, naming what they were.
   const text = cellText(cell);
@@ -157,7 +175,7 @@ export function convertCell(cell: Cell, type: ValueType, where: () => string): F
     let value: unknown = cell;
     if (typeof value === 'string') {
       try {
-        value = JSON.parse(value) as unknown;
+        value = JSONParse(value) as unknown;
       } catch {
         return fail(`a ${type} (write lists as JSON arrays, e.g. [0.1, 0.2])`);
       }
@@ -165,12 +183,11 @@ export function convertCell(cell: Cell, type: ValueType, where: () => string): F
     return Array.isArray(value) ? value : fail(`a ${type} (a JSON array)`);
   };
   switch (type) {
-    case 'int64': {
-      const s = text.trim();
-      return /^-?\d+$/.test(s) ? BigInt(s) : fail('an int64');
-    }
+    case 'int64':
+      return int64(cell, 'an int64');
     case 'double': {
       if (typeof cell === 'number') return cell;
+      if (typeof cell === 'bigint') return Number(cell);
       const s = text.trim();
       const n = s === 'NaN' ? NaN : Number(s);
       return Number.isNaN(n) && s !== 'NaN' ? fail('a double') : n;
@@ -182,23 +199,15 @@ export function convertCell(cell: Cell, type: ValueType, where: () => string): F
       return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : fail('a bool (true/false)');
     }
     case 'timestamp':
-      return parseTimestamp(cell as string | number) ?? fail('a timestamp (RFC 3339 or epoch milliseconds)');
+      return timestampOf(cell) ?? fail(`a timestamp: use ${TIMESTAMP_FORMATS_HINT}`);
     case 'bytes':
       return typeof cell === 'string' ? new Uint8Array(Buffer.from(cell, 'base64')) : fail('bytes (base64)');
     case 'float_list':
-      return Float32Array.from(list().map((x) => (typeof x === 'number' ? x : fail(`a ${type} of numbers`))));
+      return Float32Array.from(list().map((x) => numberOf(x) ?? fail(`a ${type} of numbers`)));
     case 'double_list':
-      return Float64Array.from(list().map((x) => (typeof x === 'number' ? x : fail(`a ${type} of numbers`))));
+      return Float64Array.from(list().map((x) => numberOf(x) ?? fail(`a ${type} of numbers`)));
     case 'int64_list':
-      return BigInt64Array.from(
-        list().map((x) =>
-          typeof x === 'number' && Number.isInteger(x)
-            ? BigInt(x)
-            : typeof x === 'string' && /^-?\d+$/.test(x)
-              ? BigInt(x)
-              : fail(`a ${type} of integers`),
-        ),
-      );
+      return BigInt64Array.from(list().map((x) => int64(x, `a ${type} of integers`)));
     case 'string_list':
       return list().map((x) => (typeof x === 'string' ? x : fail(`a ${type} of strings`)));
   }
@@ -216,4 +225,32 @@ function cellText(cell: unknown): string {
     default:
       return JSON.stringify(cell) ?? '';
   }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function inInt64Range(n: bigint): boolean {
+  return n >= INT64_MIN && n <= INT64_MAX;
+}
+
+function numberOf(x: unknown): number | undefined {
+  return typeof x === 'number' ? x : typeof x === 'bigint' ? Number(x) : undefined;
+}
+
+/**
+ * A time cell: RFC 3339 or a date as text, or integer epoch milliseconds — as a JSON number or
+ * bigint, or as text of digits (every CSV cell is text).
+ */
+export function timestampOf(cell: unknown): number | undefined {
+  if (typeof cell === 'number' || typeof cell === 'bigint') return parseTimestamp(cell);
+  if (typeof cell !== 'string') return undefined;
+  const s = cell.trim();
+  return /^-?\d+$/.test(s) ? parseTimestamp(BigInt(s)) : parseTimestamp(s);
+}
+
+/** A cell as quoted in an error message: at most 200 characters, then its length. */
+export function quoteCell(cell: unknown): string {
+  const text = typeof cell === 'bigint' ? cell.toString() : (JSON.stringify(cell) ?? String(cell));
+  return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text;
 }

@@ -11,3 +11,5 @@ export type { RedisApiKeyStoreOptions } from './keys/redis-api-key-store.js';
 export { ApiKeyAuthenticator } from './keys/authenticator.js';
 export type { ApiKeyPrincipal, AuthenticationResult, ApiKeyAuthenticatorOptions } from './keys/authenticator.js';
 export { createKey, rotateKey, revokeKey } from './keys/manage.js';
+export { openApiKeyStore } from './keys/open-store.js';
+export type { ApiKeyStoreLocation } from './keys/open-store.js';

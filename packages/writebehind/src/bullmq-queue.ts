@@ -50,7 +50,7 @@ export const WORKER_CLOSE_TIMEOUT_MILLIS = 15_000;
  * is gone a graceful close can wait forever. A job cut off that way is taken over by another
  * worker once its lock lapses, and its deduplication token keeps it single.
  */
-export async function closeWorker(worker: Worker, timeoutMillis = WORKER_CLOSE_TIMEOUT_MILLIS): Promise<void> {
+export async function closeWorker(worker: Worker, timeoutMillis: number = WORKER_CLOSE_TIMEOUT_MILLIS): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMillis);

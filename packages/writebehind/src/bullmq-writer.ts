@@ -12,6 +12,7 @@ import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
+import { backoffMillis, warnWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
 import type { OfflineJobData } from './offline-job.js';
 import { PoisonJobError, type OfflineStoreSink } from './sink.js';
 
@@ -23,6 +24,10 @@ export interface OfflineWriterOptions {
   readonly concurrency?: number;
   /** A job whose writer stopped renewing its lock for this long is taken over, ms. Default 30,000. */
   readonly lockMillis?: number;
+  /** Where each failed insert attempt is reported. Default: one line on stderr. */
+  readonly reportFailure?: ReportWriteBehindFailure;
+  /** On close, how long the jobs in hand may take to finish before they are cut off, ms. Default 15,000. */
+  readonly closeTimeoutMillis?: number;
 }
 
 export interface OfflineWriter {
@@ -42,6 +47,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
   connection.on('error', (error: unknown) => debugWriteBehind(`writer connection: ${String(error)}`));
   const prefix = queuePrefix(options.keyPrefix);
   const { sink } = options;
+  const report = options.reportFailure ?? warnWriteBehindFailure;
   const worker = new Worker<OfflineJobData>(
     OFFLINE_QUEUE,
     async (job: Job<OfflineJobData>) => {
@@ -50,7 +56,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
       try {
         await sink.insert(job.data, token);
       } catch (error) {
-        debugWriteBehind(`job ${token} attempt ${job.attemptsMade + 1} failed: ${(error as Error).message}`);
+        reportJobFailure(report, job, token, error);
         if (error instanceof PoisonJobError) throw new UnrecoverableError(error.message);
         throw error;
       }
@@ -73,11 +79,43 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
     deadLetters,
     stats: async () => ({ ...(await queueStats(queue)), inserted: sink.inserted, insertMillis: sink.insertLatency() }),
     close: async () => {
-      await closeWorker(worker);
+      await closeWorker(worker, options.closeTimeoutMillis);
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());
     },
   };
+}
+
+/**
+ * Reports a failed attempt of a job, with the delay BullMQ will wait before the next one (its
+ * exponential backoff: `delay × 2^(attempt−1)`), or as a dead letter after the last attempt.
+ * Jobs are independent: one in backoff does not hold up the others.
+ */
+function reportJobFailure(
+  report: ReportWriteBehindFailure,
+  job: Job<OfflineJobData>,
+  id: string,
+  error: unknown,
+): void {
+  const attempt = job.attemptsMade + 1;
+  const attempts = job.opts.attempts ?? 1;
+  const backoff = job.opts.backoff;
+  const firstMillis = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 0);
+  const last = error instanceof PoisonJobError || attempt >= attempts;
+  try {
+    report({
+      view: job.data.view,
+      version: job.data.version,
+      id,
+      rowCount: job.data.rowCount,
+      attempt,
+      attempts,
+      error: error instanceof Error ? error.message : String(error),
+      retryInMillis: last ? undefined : backoffMillis(attempt, firstMillis),
+    });
+  } catch {
+    // A reporter that fails must not change the job's outcome.
+  }
 }
 
 /** The queue's dead letters and figures without consuming jobs (for `tessera dlq` and operators). */

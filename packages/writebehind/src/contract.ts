@@ -33,8 +33,11 @@ export interface WriteBehind {
   stats(): Promise<WriteBehindStats>;
   /** The dead-letter set: jobs that exhausted their retries. */
   readonly deadLetters: DeadLetters;
-  /** Stops accepting writes, flushes what is buffered and (where it drains in-process) drains. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting writes, flushes what is buffered and (where it drains in-process) drains for up
+   * to `drainMillis` (what is left stays durable for the next start).
+   */
+  close(drainMillis?: number): Promise<void>;
 }
 
 export interface WriteBehindOptions {

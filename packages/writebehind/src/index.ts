@@ -21,7 +21,10 @@ export type { BullmqWriteBehindOptions } from './bullmq-write-behind.js';
 export { BullmqDeadLetters } from './bullmq-dead-letters.js';
 export { startOfflineWriter, openBullmqDeadLetters } from './bullmq-writer.js';
 export type { OfflineWriter, OfflineWriterOptions } from './bullmq-writer.js';
-export { LmdbWriteBehind } from './lmdb-write-behind.js';
+export { LmdbWriteBehind, MAX_BACKOFF_MILLIS } from './lmdb-write-behind.js';
+export { LmdbDeadLetters } from './lmdb-dead-letters.js';
+export { formatWriteBehindFailure, warnWriteBehindFailure } from './failure-report.js';
+export type { WriteBehindFailure, ReportWriteBehindFailure } from './failure-report.js';
 export type { LmdbWriteBehindOptions } from './lmdb-write-behind.js';
 export { BullmqMaterializer, MATERIALIZE_QUEUE, startMaterializeWorker } from './materialize-queue.js';
 export type {

@@ -7,20 +7,19 @@
  * token and the entries it covers) in LMDB; after the insert it deletes the entries and the claim
  * in one transaction. A process that dies in between finds the claim on restart and inserts the
  * same entries with the same token, which ClickHouse drops if the first insert had landed.
+ *
+ * Failures are contained per view version: each view version has at most one claim, a claim that
+ * fails waits out its backoff while the drainer goes on with the entries of every other view, and
+ * after its last attempt it becomes a dead letter (with its reason) so its view flows again.
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'lmdb';
 import { TesseraError, nowMicros, type OfflineBatch, type OnlineWriteResult, type RegisteredView } from '@tessera/core';
 import type { LmdbOnlineStore } from '@tessera/online';
-import type {
-  DeadLetter,
-  DeadLetters,
-  OnlineWrite,
-  WriteBehind,
-  WriteBehindOptions,
-  WriteBehindStats,
-} from './contract.js';
+import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
 import { debugWriteBehind } from './debug.js';
+import { backoffMillis, warnWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
+import { LmdbDeadLetters, type Claim, type StoredDeadLetter } from './lmdb-dead-letters.js';
 import { decodeOfflineJob, encodeOfflineJob, type OfflineJobData } from './offline-job.js';
 import { PoisonJobError, type FindView, type OfflineStoreSink } from './sink.js';
 
@@ -34,10 +33,12 @@ export interface LmdbWriteBehindOptions {
   readonly maxInsertRows?: number;
   /** How long the drainer lets Writes gather before an insert, ms. Default 5. */
   readonly gatherMillis?: number;
-  /** Insert attempts before the entries become a dead letter. Default 12. */
+  /** Insert attempts of a claim before its entries become a dead letter. Default 12 (~5 minutes). */
   readonly attempts?: number;
-  /** First retry delay, doubled per attempt (at most a minute), ms. Default 500. */
+  /** First retry delay, doubled per attempt (at most {@link MAX_BACKOFF_MILLIS}), ms. Default 500. */
   readonly backoffMillis?: number;
+  /** Where each failed attempt is reported. Default: one line on stderr. */
+  readonly reportFailure?: ReportWriteBehindFailure;
   /** Start draining at once. Default true (tests start it themselves to stage a crash). */
   readonly autoStart?: boolean;
 }
@@ -48,32 +49,22 @@ interface OutboxEntry {
   readonly token?: string;
 }
 
-/** Entries being inserted under one token; survives a crash. */
-interface Claim {
-  readonly token: string;
-  readonly view: string;
-  readonly version: number;
-  readonly sequences: number[];
-  readonly attempts: number;
-  readonly lastError?: string;
-  /** Set (on disk) before the first insert: from then on the token and entries never change. */
-  readonly inserting?: boolean;
-}
-
-/** A claim that exhausted its attempts (or can never succeed), kept whole under its token. */
-interface StoredDeadLetter {
+/** A claim with the key it is stored under (one per view version; `current` in older data). */
+interface ClaimRecord {
+  readonly key: string;
   readonly claim: Claim;
-  readonly jobs: readonly OfflineJobData[];
-  readonly error: string;
-  readonly failedAtMillis: number;
 }
 
-const CLAIM_KEY = 'current';
-const MAX_BACKOFF_MILLIS = 60_000;
-const SCAN_ENTRIES = 10_000;
+/** The outcome of one drain step: never an exception (background work reports, it does not throw). */
+type DrainStep = { readonly progressed: true } | { readonly progressed: false; readonly retryAtMillis?: number };
+
+/** Longest wait between two attempts of a failing claim, ms. */
+export const MAX_BACKOFF_MILLIS = 60_000;
+const DEFAULT_ATTEMPTS = 12;
+const DEFAULT_BACKOFF_MILLIS = 500;
 
 export class LmdbWriteBehind implements WriteBehind {
-  readonly deadLetters: DeadLetters;
+  readonly deadLetters: LmdbDeadLetters;
   readonly #store: LmdbOnlineStore;
   readonly #sink: OfflineStoreSink;
   readonly #findView: FindView;
@@ -84,9 +75,16 @@ export class LmdbWriteBehind implements WriteBehind {
   readonly #gatherMillis: number;
   readonly #attempts: number;
   readonly #backoffMillis: number;
+  readonly #report: ReportWriteBehindFailure;
   #nextSequence: number;
+  /** Entries and rows in the outbox, kept as they change (stats are polled by health checks). */
+  #pendingJobs = 0;
+  #pendingRows = 0;
   #timer: NodeJS.Timeout | undefined;
+  #timerAtMillis = Infinity;
   #draining: Promise<void> | undefined;
+  /** A drain was asked for while one ran: run again when it ends. */
+  #again = false;
   #running = false;
   #closed = false;
 
@@ -99,10 +97,15 @@ export class LmdbWriteBehind implements WriteBehind {
     this.#dead = options.store.openDatabase<StoredDeadLetter, string>('writebehind-dead');
     this.#maxInsertRows = options.maxInsertRows ?? 50_000;
     this.#gatherMillis = options.gatherMillis ?? 5;
-    this.#attempts = options.attempts ?? 12;
-    this.#backoffMillis = options.backoffMillis ?? 500;
+    this.#attempts = Math.max(1, options.attempts ?? DEFAULT_ATTEMPTS);
+    this.#backoffMillis = options.backoffMillis ?? DEFAULT_BACKOFF_MILLIS;
+    this.#report = options.reportFailure ?? warnWriteBehindFailure;
     let last = 0;
-    for (const key of this.#outbox.getKeys({ reverse: true, limit: 1 })) last = key;
+    for (const { key, value } of this.#outbox.getRange()) {
+      last = key;
+      this.#pendingJobs++;
+      this.#pendingRows += value.job.rowCount;
+    }
     this.#nextSequence = last + 1;
     this.deadLetters = new LmdbDeadLetters(this);
     if (options.autoStart ?? true) this.start();
@@ -122,11 +125,13 @@ export class LmdbWriteBehind implements WriteBehind {
       this.#outbox.putSync(this.#nextSequence, entry);
       this.#nextSequence++;
     });
+    this.#pendingJobs++;
+    this.#pendingRows += job.rowCount;
     this.#schedule(this.#gatherMillis);
     return result;
   }
 
-  /** Starts the drainer (a claim left by a crash is finished first). */
+  /** Starts the drainer (claims left by a crash are finished first). */
   start(): void {
     if (this.#running || this.#closed) return;
     this.#running = true;
@@ -134,17 +139,12 @@ export class LmdbWriteBehind implements WriteBehind {
   }
 
   stats(): Promise<WriteBehindStats> {
-    let pendingJobs = 0;
-    let pendingRows = 0;
     let oldest = Infinity;
-    for (const { value } of this.#outbox.getRange()) {
-      pendingJobs++;
-      pendingRows += value.job.rowCount;
-      oldest = Math.min(oldest, value.job.enqueuedAtMillis);
-    }
+    // Sequences grow with time: the first entry is the oldest.
+    for (const { value } of this.#outbox.getRange({ limit: 1 })) oldest = value.job.enqueuedAtMillis;
     return Promise.resolve({
-      pendingJobs,
-      pendingRows,
+      pendingJobs: this.#pendingJobs,
+      pendingRows: this.#pendingRows,
       oldestPendingMillis: oldest === Infinity ? 0 : Math.max(0, Date.now() - oldest),
       deadLetters: this.#dead.getCount(),
       inserted: this.#sink.inserted,
@@ -156,18 +156,25 @@ export class LmdbWriteBehind implements WriteBehind {
   async close(timeoutMillis = 10_000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#clearTimer();
     const deadline = Date.now() + timeoutMillis;
-    const untilDeadline = <T>(work: Promise<T> | undefined): Promise<T | undefined> =>
-      Promise.race([
-        work,
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))),
-      ]);
+    const untilDeadline = async <T>(work: Promise<T> | undefined): Promise<T | undefined> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+      });
+      try {
+        return await Promise.race([work, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     if (this.#running) {
+      await untilDeadline(this.#draining);
+      // Whatever is due now, once: claims in backoff keep their backoff (they are not retried here).
       while (Date.now() < deadline) {
-        await untilDeadline(this.#draining);
-        const progressed = await untilDeadline(this.#drainOnce().catch(() => false));
-        if (progressed !== true) break;
+        const step = await untilDeadline(this.#drainOnce());
+        if (step?.progressed !== true) break;
       }
     }
     // What is left stays in the outbox (claims included) for the next start.
@@ -178,96 +185,168 @@ export class LmdbWriteBehind implements WriteBehind {
   async drained(timeoutMillis = 30_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMillis;
     while (Date.now() < deadline) {
-      if (this.#outbox.getKeysCount({ limit: 1 }) === 0 && this.#claims.get(CLAIM_KEY) === undefined) return true;
+      if (this.#outbox.getKeysCount({ limit: 1 }) === 0 && this.#claims.getKeysCount({ limit: 1 }) === 0) return true;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     return false;
   }
 
+  /** Runs the drainer in `delayMillis` (or sooner, if it was already due sooner). */
   #schedule(delayMillis: number): void {
-    if (!this.#running || this.#closed || this.#timer !== undefined) return;
+    if (!this.#running || this.#closed) return;
+    const at = Date.now() + Math.max(0, delayMillis);
+    if (this.#timer !== undefined && this.#timerAtMillis <= at) return;
+    this.#clearTimer();
+    this.#timerAtMillis = at;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#draining !== undefined) return;
+      this.#timerAtMillis = Infinity;
+      if (this.#draining !== undefined) {
+        this.#again = true;
+        return;
+      }
       this.#draining = this.#drainLoop().finally(() => {
         this.#draining = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#schedule(0);
+        }
       });
-    }, delayMillis);
+    }, at - Date.now());
+  }
+
+  #clearTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAtMillis = Infinity;
   }
 
   async #drainLoop(): Promise<void> {
     for (;;) {
       if (this.#closed) return;
-      let progressed: boolean;
-      try {
-        progressed = await this.#drainOnce();
-      } catch (error) {
-        const claim = this.#claims.get(CLAIM_KEY);
-        const delay = Math.min(MAX_BACKOFF_MILLIS, this.#backoffMillis * 2 ** Math.max(0, (claim?.attempts ?? 1) - 1));
-        debugWriteBehind(`drain failed (${(error as Error).message}); next attempt in ${delay} ms`);
-        this.#schedule(delay);
+      const step = await this.#drainOnce();
+      if (!step.progressed) {
+        if (step.retryAtMillis !== undefined) this.#schedule(step.retryAtMillis - Date.now());
         return;
       }
-      if (!progressed) return;
     }
   }
 
-  /** One insert: the pending claim, or a new one over the oldest entries. False when nothing is left. */
-  async #drainOnce(): Promise<boolean> {
-    const claim = this.#claims.get(CLAIM_KEY) ?? this.#claimNext();
-    if (claim === undefined) return false;
+  /**
+   * One step: a claim whose backoff is over, else a new claim over the oldest entries of a view
+   * version that has none. A failure is recorded on the claim (and reported), never thrown.
+   */
+  async #drainOnce(): Promise<DrainStep> {
+    try {
+      const now = Date.now();
+      const claimed = new Set<string>();
+      let due: ClaimRecord | undefined;
+      let nextRetry = Infinity;
+      for (const { key, value } of this.#claims.getRange()) {
+        claimed.add(versionKey(value.view, value.version));
+        const at = value.retryAtMillis ?? 0;
+        if (at > now) nextRetry = Math.min(nextRetry, at);
+        else if (due === undefined || firstSequence(value) < firstSequence(due.claim)) due = { key, claim: value };
+      }
+      const record = due ?? this.#claimNext(claimed);
+      if (record === undefined)
+        return nextRetry === Infinity ? { progressed: false } : { progressed: false, retryAtMillis: nextRetry };
+      await this.#attempt(record);
+      return { progressed: true };
+    } catch (error) {
+      // The outbox itself failed (LMDB): nothing to attribute to one view; try again later.
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`tessera: write-behind drain failed: ${message}\n`);
+      return { progressed: false, retryAtMillis: Date.now() + this.#backoffMillis };
+    }
+  }
+
+  /** Inserts one claim; on failure records the attempt (backoff) or buries it. */
+  async #attempt(record: ClaimRecord): Promise<void> {
+    const { key, claim } = record;
     const present = claim.sequences
       .map((sequence) => this.#outbox.get(sequence))
       .filter((entry): entry is OutboxEntry => entry !== undefined);
     if (present.length === 0) {
-      await this.#claims.remove(CLAIM_KEY);
-      return true;
+      await this.#claims.remove(key);
+      return;
     }
     let job: OfflineJobData;
     try {
       job = await this.#mergedJob(claim, present);
     } catch (error) {
       // A claim that may have reached ClickHouse keeps its token and entries: retried as it is.
-      if (claim.inserting === true) throw error;
+      if (claim.inserting === true) return this.#failed(record, present, error);
       if (claim.sequences.length > 1) {
         // One entry spoils the merge, and nothing was inserted under this claim: go one entry at a
         // time until it is passed.
         const first = claim.sequences.slice(0, 1);
-        await this.#claims.put(CLAIM_KEY, { ...claim, token: randomUUID(), sequences: first });
-        return true;
+        await this.#claims.put(key, { ...claim, token: randomUUID(), sequences: first });
+        return;
       }
-      this.#bury(claim, present, error);
-      return true;
+      this.#bury(record, present, error);
+      return;
     }
-    if (claim.inserting !== true) await this.#claims.put(CLAIM_KEY, { ...claim, inserting: true });
+    if (claim.inserting !== true) await this.#claims.put(key, { ...claim, inserting: true });
     try {
       await this.#sink.insert(job, claim.token);
     } catch (error) {
-      const attempts = claim.attempts + 1;
-      const message = (error as Error).message;
-      if (error instanceof PoisonJobError || attempts >= this.#attempts) {
-        this.#bury({ ...claim, attempts }, present, error);
-        return true;
-      }
-      await this.#claims.put(CLAIM_KEY, { ...claim, attempts, lastError: message });
-      throw error;
+      return this.#failed(record, present, error);
     }
     this.#store.transaction(() => {
       for (const sequence of claim.sequences) this.#outbox.removeSync(sequence);
-      this.#claims.removeSync(CLAIM_KEY);
+      this.#claims.removeSync(key);
     });
-    return true;
+    this.#removed(present);
   }
 
-  /** Claims the oldest entries of the first entry's view version, up to the insert size. */
-  #claimNext(): Claim | undefined {
+  #removed(entries: readonly OutboxEntry[]): void {
+    this.#pendingJobs -= entries.length;
+    for (const entry of entries) this.#pendingRows -= entry.job.rowCount;
+  }
+
+  /** Counts a failed attempt: backoff before the next one, or a dead letter after the last. */
+  async #failed(record: ClaimRecord, entries: readonly OutboxEntry[], error: unknown): Promise<void> {
+    const attempts = record.claim.attempts + 1;
+    const message = error instanceof Error ? error.message : String(error);
+    const claim: Claim = { ...record.claim, attempts, lastError: message };
+    if (error instanceof PoisonJobError || attempts >= this.#attempts) {
+      this.#bury({ key: record.key, claim }, entries, error);
+      return;
+    }
+    const delay = backoffMillis(attempts, this.#backoffMillis, MAX_BACKOFF_MILLIS);
+    await this.#claims.put(record.key, { ...claim, retryAtMillis: Date.now() + delay });
+    this.#reportFailure(claim, entries, message, delay);
+  }
+
+  #reportFailure(claim: Claim, entries: readonly OutboxEntry[], error: string, retryInMillis?: number): void {
+    try {
+      this.#report({
+        view: claim.view,
+        version: claim.version,
+        id: claim.token,
+        rowCount: entries.reduce((sum, entry) => sum + entry.job.rowCount, 0),
+        attempt: Math.max(1, claim.attempts),
+        attempts: this.#attempts,
+        error,
+        retryInMillis,
+      });
+    } catch {
+      // A reporter that fails must not stop the drain.
+    }
+  }
+
+  /** Claims the oldest entries of the oldest unclaimed view version, up to the insert size. */
+  #claimNext(claimed: ReadonlySet<string>): ClaimRecord | undefined {
     return this.#store.transaction(() => {
       let first: OfflineJobData | undefined;
       const sequences: number[] = [];
       let rows = 0;
       let token: string | undefined;
-      for (const { key, value } of this.#outbox.getRange({ limit: SCAN_ENTRIES })) {
+      // Entries of a view version in backoff are passed over: the other views keep flowing.
+      for (const { key, value } of this.#outbox.getRange()) {
         if (first === undefined) {
+          if (claimed.has(versionKey(value.job.view, value.job.version))) continue;
           first = value.job;
           token = value.token;
         } else if (token !== undefined || value.token !== undefined) {
@@ -288,8 +367,9 @@ export class LmdbWriteBehind implements WriteBehind {
         sequences,
         attempts: 0,
       };
-      this.#claims.putSync(CLAIM_KEY, claim);
-      return claim;
+      const key = versionKey(first.view, first.version);
+      this.#claims.putSync(key, claim);
+      return { key, claim };
     });
   }
 
@@ -309,7 +389,8 @@ export class LmdbWriteBehind implements WriteBehind {
   }
 
   /** Moves a claim's entries to the dead letters, with the error that put them there. */
-  #bury(claim: Claim, entries: readonly OutboxEntry[], error: unknown): void {
+  #bury(record: ClaimRecord, entries: readonly OutboxEntry[], error: unknown): void {
+    const { key, claim } = record;
     const message = error instanceof Error ? error.message : String(error);
     debugWriteBehind(`dead letter ${claim.token} (${claim.view}@${claim.version}): ${message}`);
     this.#store.transaction(() => {
@@ -320,8 +401,10 @@ export class LmdbWriteBehind implements WriteBehind {
         failedAtMillis: Date.now(),
       });
       for (const sequence of claim.sequences) this.#outbox.removeSync(sequence);
-      this.#claims.removeSync(CLAIM_KEY);
+      this.#claims.removeSync(key);
     });
+    this.#removed(entries);
+    this.#reportFailure(claim, entries, message);
   }
 
   /** Dead-letter access for {@link LmdbDeadLetters}. */
@@ -346,46 +429,10 @@ export class LmdbWriteBehind implements WriteBehind {
   }
 }
 
-class LmdbDeadLetters implements DeadLetters {
-  readonly #owner: LmdbWriteBehind;
-
-  constructor(owner: LmdbWriteBehind) {
-    this.#owner = owner;
-  }
-
-  list(limit = 100): Promise<DeadLetter[]> {
-    const letters: DeadLetter[] = [];
-    for (const { key, value } of this.#owner.deadLetterRecords().getRange({ limit }))
-      letters.push(letterOf(key, value));
-    return Promise.resolve(letters);
-  }
-
-  get(id: string): Promise<DeadLetter | undefined> {
-    const value = this.#owner.deadLetterRecords().get(id);
-    return Promise.resolve(value === undefined ? undefined : letterOf(id, value));
-  }
-
-  replay(id: string): Promise<boolean> {
-    return this.#owner.replay(id);
-  }
-
-  async drop(id: string): Promise<boolean> {
-    const records = this.#owner.deadLetterRecords();
-    // lmdb's remove() resolves true for a missing key too.
-    if (records.get(id) === undefined) return false;
-    return records.remove(id);
-  }
+function versionKey(view: string, version: number): string {
+  return `${view}@${version}`;
 }
 
-function letterOf(id: string, record: StoredDeadLetter): DeadLetter {
-  return {
-    id,
-    view: record.claim.view,
-    version: record.claim.version,
-    rowCount: record.jobs.reduce((sum, job) => sum + job.rowCount, 0),
-    attempts: record.claim.attempts,
-    error: record.error,
-    enqueuedAtMillis: Math.min(...record.jobs.map((job) => job.enqueuedAtMillis)),
-    failedAtMillis: record.failedAtMillis,
-  };
+function firstSequence(claim: Claim): number {
+  return claim.sequences[0] ?? Infinity;
 }

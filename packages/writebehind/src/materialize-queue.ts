@@ -147,6 +147,8 @@ export async function startMaterializeWorker(options: {
   readonly keyPrefix?: string;
   readonly concurrency?: number;
   readonly lockMillis?: number;
+  /** On close, how long the parts in hand may take to finish before they are cut off, ms. Default 15,000. */
+  readonly closeTimeoutMillis?: number;
   readonly run: (data: MaterializeJobData, report: (counts: MaterializeCounts) => Promise<void>) => Promise<void>;
 }): Promise<{ close(): Promise<void> }> {
   const connection = clusterOf(options.nodes, true);
@@ -167,7 +169,7 @@ export async function startMaterializeWorker(options: {
   await worker.waitUntilReady();
   return {
     close: async () => {
-      await closeWorker(worker);
+      await closeWorker(worker, options.closeTimeoutMillis);
       await connection.quit().catch(() => connection.disconnect());
     },
   };

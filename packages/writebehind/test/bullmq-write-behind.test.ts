@@ -7,7 +7,7 @@ import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { viewField, entityKey } from '@tessera/core';
 import { RedisClusterOnlineStore } from '@tessera/online';
-import { ChdbExecutor, ClickHouseOfflineStore } from '@tessera/offline';
+import { ChdbExecutor, ClickHouseOfflineStore, qualifiedName, tableName } from '@tessera/offline';
 import {
   BullmqWriteBehind,
   OFFLINE_QUEUE,
@@ -17,7 +17,7 @@ import {
   queuePrefix,
   startOfflineWriter,
 } from '../src/index.js';
-import type { OfflineJobData, OfflineWriter } from '../src/index.js';
+import type { OfflineJobData, OfflineWriter, WriteBehindFailure } from '../src/index.js';
 import { FaultyExecutor } from './support/faulty-executor.js';
 import { finder, offlineCounts, onlineOf, rows, scoreView } from './support/fixtures.js';
 
@@ -34,6 +34,8 @@ let offline: ClickHouseOfflineStore;
 let online: RedisClusterOnlineStore;
 const closers: (() => Promise<void>)[] = [];
 let nextViewId = 100;
+/** Failures the writers under test reported (instead of stderr). */
+const failures: WriteBehindFailure[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-wb-bullmq-'));
@@ -68,7 +70,13 @@ async function setup(options: { attempts?: number; writer?: boolean } = {}) {
   closers.push(() => producer.close());
   const sink = new OfflineStoreSink(offline, finder([view]));
   const startWriter = async (): Promise<OfflineWriter> => {
-    const writer = await startOfflineWriter({ nodes, keyPrefix, sink, concurrency: 2 });
+    const writer = await startOfflineWriter({
+      nodes,
+      keyPrefix,
+      sink,
+      concurrency: 2,
+      reportFailure: (failure) => failures.push(failure),
+    });
     closers.push(() => writer.close());
     return writer;
   };
@@ -173,6 +181,49 @@ describe('write-behind over BullMQ on the Redis Cluster', () => {
     expect(letter?.attempts).toBe(1);
     expect(letter?.error).toMatch(/not a batch of 99 rows/);
     expect(await offlineCounts(executor, DATABASE, view)).toEqual({ rows: 5, duplicates: 0 });
+  });
+
+  it('keeps inserting other views while one view has no table; its job becomes a dead letter with the reason, each attempt reported', async () => {
+    const gone = scoreView(`wb_view_${nextViewId}`, nextViewId++);
+    const kept = scoreView(`wb_view_${nextViewId}`, nextViewId++);
+    await offline.ensureTables([gone, kept]);
+    const keyPrefix = `wb-${randomUUID()}:`;
+    const producer = new BullmqWriteBehind({ nodes, keyPrefix, online, attempts: 3, backoffMillis: 300 });
+    closers.push(() => producer.close());
+    const writer = await startOfflineWriter({
+      nodes,
+      keyPrefix,
+      sink: new OfflineStoreSink(offline, finder([gone, kept])),
+      concurrency: 1,
+      reportFailure: (failure) => failures.push(failure),
+    });
+    closers.push(() => writer.close());
+    await executor.command(`DROP TABLE ${qualifiedName(DATABASE, tableName(gone))}`);
+    try {
+      await producer.write(gone, rows(0, 6));
+      await until(() => Promise.resolve(failures.some((f) => f.view === gone.name)));
+      // With one job at a time, the other view's jobs still go in while the failing one waits.
+      for (let w = 0; w < 3; w++) await producer.write(kept, rows(w * 10, 10));
+      await until(async () => (await offlineCounts(executor, DATABASE, kept)).rows === 30);
+      expect((await producer.stats()).deadLetters).toBe(0);
+      await until(async () => (await producer.stats()).deadLetters === 1);
+      const [letter] = await producer.deadLetters.list();
+      expect(letter).toMatchObject({ view: gone.name, rowCount: 6, attempts: 3 });
+      expect(letter?.error).toMatch(/UNKNOWN_TABLE|does not exist/);
+      const reported = failures.filter((f) => f.view === gone.name);
+      expect(reported.map((f) => [f.attempt, f.attempts, f.retryInMillis])).toEqual([
+        [1, 3, 300],
+        [2, 3, 600],
+        [3, 3, undefined],
+      ]);
+      expect(reported.every((f) => f.id === letter?.id && f.rowCount === 6)).toBe(true);
+    } finally {
+      await offline.ensureTables([gone]);
+    }
+    const [letter] = await producer.deadLetters.list();
+    expect(await producer.deadLetters.replay(letter?.id ?? '')).toBe(true);
+    await until(async () => (await producer.stats()).pendingJobs === 0 && (await producer.stats()).deadLetters === 0);
+    expect(await offlineCounts(executor, DATABASE, gone)).toEqual({ rows: 6, duplicates: 0 });
   });
 
   it('gives a write with its own token a job under that id: repeating it adds nothing', async () => {

@@ -6,7 +6,8 @@ import { entityKey, viewField } from '@tessera/core';
 import type { RegisteredView } from '@tessera/core';
 import { LmdbOnlineStore } from '@tessera/online';
 import { ChdbExecutor, ClickHouseOfflineStore, qualifiedName, tableName } from '@tessera/offline';
-import { LmdbWriteBehind, OfflineStoreSink } from '../src/index.js';
+import { LmdbWriteBehind, OfflineStoreSink, formatWriteBehindFailure } from '../src/index.js';
+import type { WriteBehindFailure } from '../src/index.js';
 import { FaultyExecutor } from './support/faulty-executor.js';
 import { doubleFeature, finder, offlineCounts, onlineOf, rows, scoreView } from './support/fixtures.js';
 
@@ -22,6 +23,8 @@ let executor: FaultyExecutor;
 let offline: ClickHouseOfflineStore;
 let store: LmdbOnlineStore;
 let lmdbDir: string;
+/** Failures the write-behind under test reported (instead of stderr). */
+let failures: WriteBehindFailure[];
 
 function counts(v: RegisteredView): Promise<{ rows: number; duplicates: number }> {
   return offlineCounts(executor, DATABASE, v);
@@ -43,6 +46,7 @@ beforeEach(async () => {
   executor.mode = 'healthy';
   await executor.command(`TRUNCATE TABLE ${qualifiedName(DATABASE, tableName(scores))}`);
   await executor.command(`TRUNCATE TABLE ${qualifiedName(DATABASE, tableName(clicks))}`);
+  failures = [];
   lmdbDir = await mkdtemp(join(dir, 'lmdb-'));
   store = new LmdbOnlineStore({ path: lmdbDir, sweepIntervalMillis: 0 });
 });
@@ -53,6 +57,7 @@ function writeBehind(options: Partial<ConstructorParameters<typeof LmdbWriteBehi
     sink: new OfflineStoreSink(offline, findView),
     findView,
     backoffMillis: 10,
+    reportFailure: (failure) => failures.push(failure),
     ...options,
   });
 }
@@ -175,6 +180,76 @@ describe('embedded write-behind (LMDB outbox drained into chDB)', () => {
     expect(await wb.deadLetters.list()).toEqual([]);
     await wb.close();
     await store.close();
+  });
+
+  it('keeps other views flowing while one view has no table, dead-letters it after its attempts with the reason, and replays it once', async () => {
+    const wb = writeBehind({ attempts: 3, backoffMillis: 800 });
+    await wb.write(scores, rows(0, 5));
+    await wb.write(clicks, rows(0, 5));
+    expect(await wb.drained()).toBe(true);
+    // The table of one view disappears (dropped behind the server's back).
+    await executor.command(`DROP TABLE ${qualifiedName(DATABASE, tableName(clicks))}`);
+    try {
+      await wb.write(clicks, rows(100, 4));
+      await expect.poll(() => failures.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      // clicks waits out its backoff (0.8 s, then 1.6 s): scores, written after it, is not held up.
+      await wb.write(scores, rows(5, 5));
+      await wb.write(clicks, rows(104, 4));
+      await wb.write(scores, rows(10, 5));
+      await expect.poll(async () => (await counts(scores)).rows, { timeout: 10_000 }).toBe(15);
+      expect((await wb.stats()).deadLetters).toBe(0);
+      expect((await wb.stats()).pendingRows).toBe(8);
+
+      await expect.poll(async () => (await wb.stats()).pendingJobs, { timeout: 20_000 }).toBe(0);
+      const letters = await wb.deadLetters.list();
+      expect(letters.length).toBeGreaterThan(0);
+      expect(letters.reduce((sum, l) => sum + l.rowCount, 0)).toBe(8);
+      for (const letter of letters) {
+        expect(letter).toMatchObject({ view: 'wb_clicks', version: 1, attempts: 3 });
+        expect(letter.error).toMatch(/UNKNOWN_TABLE|does not exist/);
+      }
+      // One report per failed attempt: the retries say when, the last one names the dead letter.
+      const first = failures.filter((f) => f.id === letters[0]?.id);
+      expect(first.map((f) => f.attempt)).toEqual([1, 2, 3]);
+      expect(first.map((f) => f.retryInMillis)).toEqual([800, 1_600, undefined]);
+      expect(failures.every((f) => f.view === 'wb_clicks' && f.attempts === 3)).toBe(true);
+    } finally {
+      await offline.ensureTables([clicks]);
+    }
+    // Once the table is back, replaying every dead letter inserts its rows once.
+    for (const letter of await wb.deadLetters.list()) expect(await wb.deadLetters.replay(letter.id)).toBe(true);
+    expect(await wb.deadLetters.list()).toEqual([]);
+    expect(await counts(clicks)).toEqual({ rows: 8, duplicates: 0 });
+    expect(await counts(scores)).toEqual({ rows: 15, duplicates: 0 });
+    await wb.close();
+    await store.close();
+  });
+
+  it('reports a failure as one line naming the view, the attempt and the next retry or the dead letter', () => {
+    const failure: WriteBehindFailure = {
+      view: 'clicks',
+      version: 2,
+      id: 'tok-1',
+      rowCount: 7,
+      attempt: 2,
+      attempts: 5,
+      error: 'Table x does not exist\nsecond line',
+      retryInMillis: 1_000,
+    };
+    const retry = formatWriteBehindFailure(failure);
+    expect(retry).toMatch(
+      /clicks@2 failed \(attempt 2 of 5, 7 rows, id tok-1\): Table x does not exist second line; next retry in 1000 ms/,
+    );
+    expect(retry).not.toContain('\n');
+    const dead = formatWriteBehindFailure({
+      ...failure,
+      attempt: 5,
+      retryInMillis: undefined,
+      error: 'e'.repeat(1_000),
+    });
+    expect(dead).toMatch(/now dead letter tok-1 \(tessera dlq show tok-1\)$/);
+    expect(dead).toContain('(1000 chars)');
+    expect(dead.length).toBeLessThan(600);
   });
 
   it('inserts a write with its own token alone and under that token: a repeat (a retry after a crash) lands once', async () => {

@@ -18,6 +18,7 @@ import {
   type MaterializeRunner,
   type MaterializeState,
 } from './materialize.js';
+import { debug } from './debug.js';
 import { LmdbIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import {
   BullmqMaterializer,
@@ -28,6 +29,17 @@ import {
   type WriteBehind,
 } from '@tessera/writebehind';
 
+/** How long closing lets the embedded outbox drain into the offline store, ms (the rest waits, durable, for the next start). */
+const DEFAULT_CLOSE_DRAIN_MILLIS = 5_000;
+
+/** Retries of write-behind inserts before the rows become a dead letter. */
+export interface WriteBehindRetryOptions {
+  /** Insert attempts before a dead letter. Default 12. */
+  readonly attempts?: number;
+  /** First retry delay, doubled per attempt, ms. Default 500 (12 attempts span about 5 minutes embedded). */
+  readonly backoffMillis?: number;
+}
+
 /** Where a server keeps its data: embedded engines in one folder, or a Redis Cluster. */
 export type BackendOptions =
   | {
@@ -36,6 +48,7 @@ export type BackendOptions =
       readonly dataDir: string;
       /** A ClickHouse server's HTTP endpoint instead of the embedded chDB offline store. */
       readonly clickhouseUrl?: string;
+      readonly writeBehind?: WriteBehindRetryOptions;
     }
   | {
       readonly kind: 'redis-cluster';
@@ -44,6 +57,8 @@ export type BackendOptions =
       readonly keyPrefix?: string;
       /** ClickHouse HTTP endpoint of the offline store; without it the server has none. */
       readonly clickhouseUrl?: string;
+      /** Retries of the jobs this server enqueues (the writers run them). */
+      readonly writeBehind?: WriteBehindRetryOptions;
     };
 
 export interface Backends {
@@ -59,7 +74,10 @@ export interface Backends {
   /** Where Materialize runs: in this process (embedded) or on the writers (cluster mode). */
   readonly materializeRunner: MaterializeRunner;
   readonly registry: Registry;
-  close(): Promise<void>;
+  /** Answers once the offline store does (`SELECT 1`); absent without an offline store. */
+  readonly pingOffline: (() => Promise<void>) | undefined;
+  /** Closes everything; the embedded outbox drains for up to `drainMillis` first. Default 5,000. */
+  close(drainMillis?: number): Promise<void>;
 }
 
 /** Opens the online store, the offline store, write-behind and the registry of a deployment. */
@@ -67,14 +85,18 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
   switch (options.kind) {
     case 'embedded': {
       const store = new LmdbOnlineStore({ path: join(options.dataDir, 'online') });
-      const offline = new TableEnsuringOfflineStore(
-        options.clickhouseUrl
-          ? await openHttpOfflineStore(options.clickhouseUrl)
-          : await openEmbeddedOfflineStore(options.dataDir),
-      );
+      const clickhouse = options.clickhouseUrl
+        ? await openHttpOfflineStore(options.clickhouseUrl)
+        : await openEmbeddedOfflineStore(options.dataDir);
+      const offline = new TableEnsuringOfflineStore(clickhouse);
       const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
       const findView: FindView = (name, version) => registry.findViewVersion(name, version);
-      const writeBehind = new LmdbWriteBehind({ store, sink: new OfflineStoreSink(offline, findView), findView });
+      const writeBehind = new LmdbWriteBehind({
+        store,
+        sink: new OfflineStoreSink(offline, findView),
+        findView,
+        ...options.writeBehind,
+      });
       return withClose(
         store,
         offline,
@@ -82,6 +104,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         new LmdbIdempotencyStore(store),
         { state: new LmdbMaterializeState(store), runner: inProcessRunner(offline, store) },
         registry,
+        pingOf(clickhouse),
       );
     }
     case 'redis-cluster': {
@@ -90,7 +113,12 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
       const log = await clusterRegistryLog(options.nodes, keyPrefix, http);
       // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
-      const writeBehind = new BullmqWriteBehind({ nodes: options.nodes, keyPrefix, online: store });
+      const writeBehind = new BullmqWriteBehind({
+        nodes: options.nodes,
+        keyPrefix,
+        online: store,
+        ...options.writeBehind,
+      });
       const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix });
       return withClose(
         store,
@@ -103,6 +131,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
           close: () => materializer.close(),
         },
         await Registry.open(log),
+        http === undefined ? undefined : pingOf(http),
       );
     }
   }
@@ -129,8 +158,10 @@ function withClose(
   idempotency: IdempotencyStore,
   materialize: { state: MaterializeState; runner: MaterializeRunner; close?: () => Promise<void> },
   registry: Registry,
+  pingOffline: (() => Promise<void>) | undefined,
 ): Backends {
   return {
+    pingOffline,
     store,
     offline,
     writeBehind,
@@ -138,15 +169,36 @@ function withClose(
     materializeState: materialize.state,
     materializeRunner: materialize.runner,
     registry,
-    close: async () => {
-      // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into chDB).
-      await writeBehind.close();
-      await idempotency.close();
-      await materialize.state.close();
-      await materialize.close?.();
-      await registry.close();
-      await store.close();
-      await offline?.close();
+    close: async (drainMillis = DEFAULT_CLOSE_DRAIN_MILLIS) => {
+      // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into
+      // chDB). Then the rest in parallel: none depends on another, and each may wait on a socket.
+      await timed('write-behind', () => writeBehind.close(drainMillis));
+      await Promise.all([
+        timed('idempotency', () => idempotency.close()),
+        timed('materialize state', () => materialize.state.close()),
+        timed('materialize queue', () => materialize.close?.() ?? Promise.resolve()),
+        timed('registry', () => registry.close()),
+      ]);
+      // The online store after the stores that share its LMDB environment; the offline store last.
+      await timed('online store', () => store.close());
+      await timed('offline store', () => offline?.close() ?? Promise.resolve());
     },
   };
+}
+
+/** The offline store's liveness probe: the cheapest query the engine must answer. */
+function pingOf(clickhouse: ClickHouseOfflineStore): () => Promise<void> {
+  return async () => {
+    await clickhouse.executor.queryJson('SELECT 1');
+  };
+}
+
+/** Runs one step of closing, traced under `TESSERA_DEBUG=shutdown` with how long it took. */
+async function timed(step: string, close: () => Promise<void>): Promise<void> {
+  const started = performance.now();
+  try {
+    await close();
+  } finally {
+    debug('shutdown', `${step} closed in ${(performance.now() - started).toFixed(0)} ms`);
+  }
 }

@@ -1,6 +1,5 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { Server } from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import { TesseraError } from '@tessera/core';
 import type { ApiKeyStore, Definitions, OnlineStore } from '@tessera/core';
 import { ApiKeyAuthenticator } from '@tessera/registry';
@@ -18,10 +17,12 @@ import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
 import { authInterceptor } from './auth.js';
-import { openApiKeyStore } from './api-key-store.js';
+import { openApiKeyStore } from '@tessera/registry';
 import type { RateLimit } from './rate-limit.js';
 import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
 import { createLanes, type LaneOptions } from './lanes.js';
+import { debug } from './debug.js';
+import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -44,8 +45,15 @@ export interface FeatureServerOptions {
   readonly lanes?: LaneOptions;
   /** Most rows an entity SELECT or view entity set may produce. Default 10,000,000. */
   readonly maxEntitySetRows?: number;
-  /** How often to check the online store for the health service, ms. Default 2,000. */
+  /** How often the health service checks each component (see health.ts), ms. Default 2,000. */
   readonly healthCheckIntervalMillis?: number;
+  /** Age of the oldest pending write-behind entry before `tessera.writebehind.drain` is NOT_SERVING, ms. Default 60,000. */
+  readonly maxDrainLagMillis?: number;
+  /**
+   * On close, how long calls in flight may take to finish before they are cancelled, ms. New calls
+   * are refused from the start of the close. Default 10,000.
+   */
+  readonly shutdownGraceMillis?: number;
   /**
    * API key authentication: every call but health needs a bearer key with the method's scope. Keys live
    * in the deployment's store (data directory or Redis Cluster). Off by default (loopback use only).
@@ -86,8 +94,7 @@ const DEFAULT_MAX_CONNECTION_IDLE_MILLIS = 600_000;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_ROWS = 10_000;
 const DEFAULT_MAX_ENTITY_ROWS = 2_000_000;
-const DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS = 2_000;
-const SERVICE_NAMES = ['tessera.v1.FeatureStore', 'tessera.v1.Registry', 'tessera.v1.Operations'];
+const DEFAULT_SHUTDOWN_GRACE_MILLIS = 10_000;
 
 /** A running feature server. */
 export interface FeatureServer {
@@ -190,21 +197,21 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
   server.addService(OperationsService, createOperationsService(backends.writeBehind, apiKeys));
 
-  const health = new HealthImplementation({
-    '': 'SERVING',
-    ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])),
-  });
+  const health = new ServerHealth(
+    {
+      online: () => backends.store.ping(),
+      ...(backends.pingOffline === undefined ? {} : { offline: backends.pingOffline }),
+      writeBehind: () => backends.writeBehind.stats(),
+    },
+    {
+      intervalMillis: options.healthCheckIntervalMillis ?? DEFAULT_HEALTH_INTERVAL_MILLIS,
+      ...(options.maxDrainLagMillis === undefined ? {} : { maxDrainLagMillis: options.maxDrainLagMillis }),
+    },
+  );
   health.addToServer(server);
   addReflection(server);
-
-  // The health status follows the online store: NOT_SERVING while it cannot be reached.
-  const healthTimer = setInterval(() => {
-    backends.store.ping().then(
-      () => SERVICE_NAMES.concat('').forEach((s) => health.setStatus(s, 'SERVING')),
-      () => SERVICE_NAMES.concat('').forEach((s) => health.setStatus(s, 'NOT_SERVING')),
-    );
-  }, options.healthCheckIntervalMillis ?? DEFAULT_HEALTH_CHECK_INTERVAL_MILLIS);
-  healthTimer.unref();
+  // The first check before the port opens: a probe never sees a status that was not measured.
+  await health.start();
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${options.port ?? DEFAULT_PORT}`, transport.credentials, (error, bound) =>
@@ -215,18 +222,15 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      clearInterval(healthTimer);
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), 5_000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      const started = performance.now();
+      health.stop();
+      await shutdownServer(server, options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS);
+      debug('shutdown', `gRPC server stopped in ${(performance.now() - started).toFixed(0)} ms`);
       authenticator?.close();
       transport.stop();
       await apiKeys.close();
       await backends.close();
+      debug('shutdown', `closed in ${(performance.now() - started).toFixed(0)} ms`);
     })();
     return closing;
   };
@@ -271,4 +275,22 @@ function checkExposure(host: string, options: FeatureServerOptions): void {
 function keepPrivate(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
+}
+
+/**
+ * Stops accepting calls at once and lets the calls in flight finish for up to `graceMillis`, then
+ * cancels what is left. Idle connections are closed without waiting (HTTP/2 GOAWAY).
+ */
+function shutdownServer(server: Server, graceMillis: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      debug('shutdown', `calls still in flight after ${graceMillis} ms: cancelling them`);
+      server.forceShutdown();
+      resolve();
+    }, graceMillis);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
 }

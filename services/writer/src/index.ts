@@ -36,7 +36,14 @@ export interface WriterProcessOptions {
   readonly concurrency?: number;
   /** How long a job stays with a writer that stopped renewing its lock before another takes it, ms. Default 30,000. */
   readonly lockMillis?: number;
+  /**
+   * On close, how long the jobs in hand (inserts, Materialize parts) may take to finish before they
+   * are cut off (another writer takes them over; their tokens keep them single), ms. Default 10,000.
+   */
+  readonly shutdownGraceMillis?: number;
 }
+
+const DEFAULT_SHUTDOWN_GRACE_MILLIS = 10_000;
 
 export interface WriterProcess extends OfflineWriter {
   readonly registry: Registry;
@@ -45,6 +52,7 @@ export interface WriterProcess extends OfflineWriter {
 
 export async function startWriterProcess(options: WriterProcessOptions): Promise<WriterProcess> {
   const keyPrefix = options.keyPrefix ?? '';
+  const grace = options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS;
   const offline = options.clickhouseUrl
     ? await openHttpOfflineStore(options.clickhouseUrl)
     : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
@@ -60,6 +68,7 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     sink,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
+    closeTimeoutMillis: grace,
   });
   // Materialize parts (cluster mode): latest offline rows of a key-hash part, written online.
   const online = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
@@ -68,6 +77,7 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     nodes: options.nodes,
     keyPrefix,
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
+    closeTimeoutMillis: grace,
     run: async (job, report) => {
       const view = await registry.findViewVersion(job.view, job.version);
       if (view === undefined) {
@@ -91,8 +101,8 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     deadLetters: writer.deadLetters,
     stats: () => writer.stats(),
     close: async () => {
-      await writer.close();
-      await materializer.close();
+      // Both workers finish their jobs in hand at the same time: the grace period is not spent twice.
+      await Promise.all([writer.close(), materializer.close()]);
       await online.close();
       await registry.close();
       await offline.close();

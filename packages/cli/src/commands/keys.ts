@@ -5,8 +5,7 @@
 import type { Command } from 'commander';
 import { parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
 import { fromProtoScope, type TesseraClient } from '@tessera/client';
-import { openApiKeyStore, type BackendOptions } from '@tessera/feature-server';
-import { createKey, revokeKey, rotateKey } from '@tessera/registry';
+import { createKey, openApiKeyStore, revokeKey, rotateKey, type ApiKeyStoreLocation } from '@tessera/registry';
 import type { ApiKey } from '@tessera/proto';
 import { table } from '../format.js';
 
@@ -58,7 +57,7 @@ export function registerKeysCommand(
 
   /** Runs `work` on the key store when a store flag is given, else returns undefined. */
   async function onStore<T>(flags: StoreFlags, work: (store: ApiKeyStore) => Promise<T>): Promise<T | undefined> {
-    const backend: BackendOptions | undefined =
+    const backend: ApiKeyStoreLocation | undefined =
       flags.redisCluster !== undefined
         ? { kind: 'redis-cluster', nodes: parseNodes(flags.redisCluster), keyPrefix: flags.keyPrefix ?? '' }
         : flags.dataDir !== undefined
