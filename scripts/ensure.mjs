@@ -73,9 +73,10 @@ function manifestPaths() {
 }
 
 function ensureNodeVersion() {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 20) {
-    log(`Node ${process.versions.node} is too old: Tessera needs Node 20 or newer.`);
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  // 20.12 brought crypto.hash (the API key check of every call).
+  if (major < 20 || (major === 20 && minor < 12)) {
+    log(`Node ${process.versions.node} is too old: Tessera needs Node 20.12 or newer.`);
     process.exit(1);
   }
 }

@@ -278,6 +278,19 @@ describe.each<BackendKind>(['embedded', 'redis-cluster'])('online serving over g
     it('unknown view', async () => {
       await expectError(t.client.write({ ...base(), featureView: 'nope' }), 'NOT_FOUND', 'nope');
     });
+    it('a WriteStream that fails while the client still produces batches', async () => {
+      let produced = 0;
+      async function* batches() {
+        for (; produced < 2_000; produced += 1) {
+          yield { ...base(), featureView: produced === 0 ? 'nope' : 'customer_stats' };
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+      // The failure reaches the caller from the promise, the client stops sending, and nothing is written.
+      await expectError(t.client.writeStream(batches()), 'NOT_FOUND', 'nope');
+      expect(produced).toBeLessThan(2_000);
+      await nothingWritten();
+    });
     it('unknown column', async () => {
       const w = base();
       w.columns['colour'] = toColumn('string', ['red', 'blue']);

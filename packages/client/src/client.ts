@@ -255,9 +255,20 @@ export class TesseraClient {
       );
     });
     const s = stream!;
+    // The call can fail while batches are still being produced: stop sending then, and let the
+    // caller see that failure from the returned promise (never as an unhandled rejection).
+    let ended = false;
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    void settled.then(() => (ended = true));
     try {
       for await (const batch of batches) {
-        if (!s.write(withWriteDefaults(batch))) await new Promise<void>((resolve) => s.once('drain', resolve));
+        if (ended) break;
+        if (!s.write(withWriteDefaults(batch))) {
+          await Promise.race([new Promise<void>((resolve) => s.once('drain', resolve)), settled]);
+        }
       }
     } finally {
       s.end();
@@ -382,6 +393,9 @@ const GRPC_TO_CODE: Partial<Record<number, ErrorCode>> = {
   12: 'UNIMPLEMENTED',
   16: 'UNAUTHENTICATED',
   7: 'PERMISSION_DENIED',
+  // CANCELLED reaches a client when the server cancels its call (a shutdown past its grace period).
+  1: 'UNAVAILABLE',
+  11: 'INVALID_ARGUMENT',
   13: 'INTERNAL',
 };
 

@@ -8,7 +8,7 @@
 import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status } from '@grpc/grpc-js';
 import type { ServerInterceptor } from '@grpc/grpc-js';
 import { scopeAllows, SCOPES, type Scope } from '@tessera/core';
-import type { ApiKeyAuthenticator, ApiKeyPrincipal } from '@tessera/registry';
+import type { ApiKeyAuthenticator, ApiKeyPrincipal, AuthenticationResult } from '@tessera/registry';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
 
 /** Metadata keys the interceptor sets for handlers (stripped from what clients send). */
@@ -88,31 +88,37 @@ export function authInterceptor(auth: AuthOptions | undefined): ServerIntercepto
           refuse(status.UNAUTHENTICATED, "this server needs an API key: send metadata 'authorization: Bearer <key>'");
           return;
         }
-        auth.authenticator.authenticate(token).then(
-          (result) => {
-            if (!result.ok) {
-              refuse(
-                status.UNAUTHENTICATED,
-                result.reason === 'revoked' ? 'the API key was revoked' : 'the API key is not valid',
-              );
-            } else if (!scopeAllows(result.principal.scopes, required)) {
-              refuse(
-                status.PERMISSION_DENIED,
-                `API key "${result.principal.name}" (scopes ${result.principal.scopes.join(',')}) lacks the ${required} scope ${methodDescriptor.path} needs`,
-              );
-            } else if (limiter?.take(result.principal.id) === false) {
-              refuse(
-                status.RESOURCE_EXHAUSTED,
-                `API key "${result.principal.name}" is over its rate limit of ${limiter.requestsPerSecond} requests/s; retry with backoff`,
-              );
-            } else {
-              metadata.set(PRINCIPAL_NAME_KEY, result.principal.name);
-              metadata.set(PRINCIPAL_SCOPES_KEY, result.principal.scopes.join(','));
-              next(metadata);
-            }
-          },
-          () => refuse(status.UNAVAILABLE, 'API keys cannot be checked right now; retry'),
-        );
+        const decide = (result: AuthenticationResult): void => {
+          if (!result.ok) {
+            refuse(
+              status.UNAUTHENTICATED,
+              result.reason === 'revoked' ? 'the API key was revoked' : 'the API key is not valid',
+            );
+          } else if (!scopeAllows(result.principal.scopes, required)) {
+            refuse(
+              status.PERMISSION_DENIED,
+              `API key "${result.principal.name}" (scopes ${result.principal.scopes.join(',')}) lacks the ${required} scope ${methodDescriptor.path} needs`,
+            );
+          } else if (limiter?.take(result.principal.id) === false) {
+            refuse(
+              status.RESOURCE_EXHAUSTED,
+              `API key "${result.principal.name}" is over its rate limit of ${limiter.requestsPerSecond} requests/s; retry with backoff`,
+            );
+          } else {
+            metadata.set(PRINCIPAL_NAME_KEY, result.principal.name);
+            metadata.set(PRINCIPAL_SCOPES_KEY, result.principal.scopes.join(','));
+            next(metadata);
+          }
+        };
+        // A token seen before is decided now; only a new one waits for scrypt.
+        const cached = auth.authenticator.authenticateCached(token);
+        if (cached !== undefined) {
+          decide(cached);
+          return;
+        }
+        auth.authenticator
+          .authenticate(token)
+          .then(decide, () => refuse(status.UNAVAILABLE, 'API keys cannot be checked right now; retry'));
       })
       .build();
     const responder = new ResponderBuilder().withStart((next) => next(listener)).build();
