@@ -21,6 +21,7 @@ import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import { GrpcFloor } from './support/grpc-floor.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
+import { processCpuMillis } from './support/process-cpu.js';
 import { pipelinedUnlink } from './support/raw-hmget.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
@@ -266,35 +267,64 @@ async function measureShape(
   const columns = batches.map((batch) => ({ [JOIN_KEY]: toColumn('int64', batch) }));
   const pick = <T>(items: readonly T[], i: number): T => items[i % items.length] as T;
   const plain = running.find((r) => r.variant === 'plain');
-  // Health is open (no key), so on a TLS server it measures the TLS round trip alone.
-  const tlsServer = running.find((r) => r.tls !== undefined && VARIANTS[r.variant].tls === 'tls');
+  const tlsServer = running.find((r) => VARIANTS[r.variant].tls === 'tls');
   if (!plain || !tlsServer) throw new Error(`${backend}: the plain and a TLS variant are both needed`);
+  // CPU per call, beside latency: less at the mercy of a busy machine. The client's is read around
+  // each call (one in flight, nothing else runs here); each server's around the whole case (it
+  // serves nothing else then: the floors are measured after, in a pass of their own).
+  const calls = new Map<string, { count: number; clientCpuMicros: number }>();
+  const counted = (name: string, call: Contender['call']): Contender => {
+    const tally = { count: 0, clientCpuMicros: 0 };
+    calls.set(name, tally);
+    return {
+      name,
+      call: async (i) => {
+        const before = process.cpuUsage();
+        await call(i);
+        const used = process.cpuUsage(before);
+        tally.count += 1;
+        tally.clientCpuMicros += used.user + used.system;
+      },
+    };
+  };
+  const contenders = running.map((r) =>
+    counted(r.variant, (i) => r.client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) })),
+  );
+  const cpuBefore = await Promise.all(running.map((r) => processCpuMillis(r.server.pid)));
+  const summaries = await measureInterleaved(contenders, config.measure);
+  const cpuAfter = await Promise.all(running.map((r) => processCpuMillis(r.server.pid)));
+
+  // Health is open (no key), so on a TLS server it measures the TLS round trip alone.
   const floorPlain = new GrpcFloor(plain.server.address);
   const floorTls = new GrpcFloor(tlsServer.server.address, channelCredentials(tlsServer.tls));
   cleanup.add(() => floorPlain.close());
   cleanup.add(() => floorTls.close());
-  const contenders: Contender[] = [
-    { name: 'floor:plain', call: () => floorPlain.check() },
-    { name: 'floor:tls', call: () => floorTls.check() },
-    ...running.map((r): Contender => ({
-      name: r.variant,
-      call: (i) => r.client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) }),
-    })),
-  ];
-  const summaries = await measureInterleaved(contenders, config.measure);
-  const get = (name: string): LatencySummary => {
-    const summary = summaries.get(name);
+  const floors = await measureInterleaved(
+    [
+      { name: 'floor:plain', call: () => floorPlain.check() },
+      { name: 'floor:tls', call: () => floorTls.check() },
+    ],
+    config.measure,
+  );
+  const get = (from: Map<string, LatencySummary>, name: string): LatencySummary => {
+    const summary = from.get(name);
     if (!summary) throw new Error(`no summary for ${name}`);
     return summary;
   };
-  const base = get('plain');
-  const variants = running.map((r): VariantResult => {
-    const latency = get(r.variant);
+  const base = get(summaries, 'plain');
+  const variants = running.map((r, k): VariantResult => {
+    const latency = get(summaries, r.variant);
+    const tally = calls.get(r.variant) as { count: number; clientCpuMicros: number };
+    const before = cpuBefore[k];
+    const after = cpuAfter[k];
     return {
       variant: r.variant,
       latency,
       ratio: { p50: latency.p50Millis / base.p50Millis, p99: latency.p99Millis / base.p99Millis },
       p50DeltaMillis: latency.p50Millis - base.p50Millis,
+      clientCpuMicrosPerCall: tally.clientCpuMicros / tally.count,
+      serverCpuMicrosPerCall:
+        before === undefined || after === undefined ? null : ((after - before) * 1000) / tally.count,
     };
   });
   return {
@@ -303,7 +333,7 @@ async function measureShape(
     entities,
     features,
     variants,
-    floors: { plain: get('floor:plain'), tls: get('floor:tls') },
+    floors: { plain: get(floors, 'floor:plain'), tls: get(floors, 'floor:tls') },
     p50RatioTarget: P50_RATIO_TARGET,
   };
 }

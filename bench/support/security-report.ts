@@ -14,6 +14,10 @@ export interface VariantResult {
   readonly ratio: { readonly p50: number; readonly p99: number };
   /** p50 minus plain's p50, ms: the absolute cost, clearer than a ratio when calls are short. */
   readonly p50DeltaMillis: number;
+  /** CPU the bench (the client) spent per call, µs, all calls of the case including warm-up. */
+  readonly clientCpuMicrosPerCall: number;
+  /** CPU the variant's server process spent per call over the case, µs (null without /proc). */
+  readonly serverCpuMicrosPerCall: number | null;
 }
 
 /** Results of one case: one backend, one batch shape, every variant measured interleaved. */
@@ -24,8 +28,8 @@ export interface SecurityCaseResult {
   readonly features: number;
   readonly variants: readonly VariantResult[];
   /**
-   * gRPC health checks (open: no key needed) to the plaintext server and to the TLS-only server:
-   * the round trip alone, so `tls − plain` here is TLS's share of the cost.
+   * gRPC health checks (open: no key needed) to the plaintext server and to a TLS server, measured
+   * interleaved after the variants: the round trip alone, so `tls − plain` here is TLS's own cost.
    */
   readonly floors: { readonly plain: LatencySummary; readonly tls: LatencySummary };
   /** The target for `auth+tls` over `plain` at p50 (not asserted: reported beside the ratio). */
@@ -54,6 +58,8 @@ export function securityMarkdownTable(cases: readonly SecurityCaseResult[]): str
     'p50 / plain',
     'p99 / plain',
     'p50 − plain',
+    'server CPU µs/call',
+    'client CPU µs/call',
     'calls',
   ];
   const rows = cases.flatMap((c) => [
@@ -66,6 +72,8 @@ export function securityMarkdownTable(cases: readonly SecurityCaseResult[]): str
       v.variant === 'plain' ? '—' : ratioCell(c, v),
       v.variant === 'plain' ? '—' : `${v.ratio.p99.toFixed(2)}×`,
       v.variant === 'plain' ? '—' : `${(v.p50DeltaMillis * 1000).toFixed(0)} µs`,
+      v.serverCpuMicrosPerCall === null ? '—' : v.serverCpuMicrosPerCall.toFixed(0),
+      v.clientCpuMicrosPerCall.toFixed(0),
       String(v.latency.calls),
     ]),
     [
@@ -77,6 +85,8 @@ export function securityMarkdownTable(cases: readonly SecurityCaseResult[]): str
       `${(c.floors.tls.p50Millis / c.floors.plain.p50Millis).toFixed(2)}×`,
       `${(c.floors.tls.p99Millis / c.floors.plain.p99Millis).toFixed(2)}×`,
       `${((c.floors.tls.p50Millis - c.floors.plain.p50Millis) * 1000).toFixed(0)} µs`,
+      '',
+      '',
       String(Math.min(c.floors.plain.calls, c.floors.tls.calls)),
     ],
   ]);
