@@ -187,7 +187,7 @@ async function verifyRead(
   }
 }
 
-/** Storage that a set of servers share: the first one writes the data, the rest only read it. */
+/** Storage that a set of measured servers share. */
 interface StorageGroup {
   readonly variants: readonly SecurityVariant[];
   /** `serve` flags naming the storage. */
@@ -196,7 +196,11 @@ interface StorageGroup {
   readonly keyStoreArgs: readonly string[];
 }
 
-/** Starts every variant of one backend, writes the data, checks each reads it back. */
+/**
+ * Writes the data of every group through a plaintext server of its own, stopped after, then starts
+ * the measured variants all alike — none is the one that wrote (a warmer JIT, a bigger heap) — and
+ * checks each reads the data back.
+ */
 async function startBackend(
   groups: readonly StorageGroup[],
   ids: readonly bigint[],
@@ -206,29 +210,29 @@ async function startBackend(
   cleanup: Cleanup,
 ): Promise<RunningVariant[]> {
   const running: RunningVariant[] = [];
-  const start = async (variant: SecurityVariant, group: StorageGroup, apiKey: string | undefined) => {
-    const server = await startServerProcess(CLI_BIN, [...group.serveArgs, ...serverArgs(variant, certs)], nodeArgs);
-    cleanup.add(() => server.stop());
-    return withClient({ variant, server, tls: clientTls(variant, certs) }, apiKey, cleanup);
-  };
   for (const group of groups) {
-    const needsKeys = group.variants.some((v) => VARIANTS[v].auth);
-    // The reading variants use a read-only key, as a model server would; the writer needs admin (Apply).
-    const readToken = needsKeys ? await createKeyToken(group.keyStoreArgs, 'bench-read', 'read') : undefined;
-    const [writerVariant, ...readers] = group.variants as [SecurityVariant, ...SecurityVariant[]];
-    const setupToken = VARIANTS[writerVariant].auth
-      ? await createKeyToken(group.keyStoreArgs, 'bench-setup', 'admin')
-      : undefined;
-    const writer = await start(writerVariant, group, setupToken);
-    await writer.client.apply(benchDefinitions([FEATURES]), { author: 'bench' });
-    const written = await writeViews(writer.client, ids, [FEATURES], config.writeBatchRows);
-    const view = written.get(FEATURES) as WrittenView;
-    // The writer's server is measured through a read-only key too; servers started after the write
-    // load the registry as it now is.
-    const all = [
-      setupToken === undefined ? writer : withClient(writer, readToken, cleanup),
-      ...(await Promise.all(readers.map((v) => start(v, group, VARIANTS[v].auth ? readToken : undefined)))),
-    ];
+    const writerServer = await startServerProcess(CLI_BIN, group.serveArgs);
+    const writer = withClient({ variant: 'plain', server: writerServer, tls: undefined }, undefined, cleanup);
+    let view: WrittenView;
+    try {
+      await writer.client.apply(benchDefinitions([FEATURES]), { author: 'bench' });
+      const written = await writeViews(writer.client, ids, [FEATURES], config.writeBatchRows);
+      view = written.get(FEATURES) as WrittenView;
+    } finally {
+      writer.client.close();
+      await writerServer.stop();
+    }
+    // A read-only key, as a model server would hold.
+    const needsKey = group.variants.some((v) => VARIANTS[v].auth);
+    const readToken = needsKey ? await createKeyToken(group.keyStoreArgs, 'bench-read', 'read') : undefined;
+    const all = await Promise.all(
+      group.variants.map(async (variant) => {
+        const server = await startServerProcess(CLI_BIN, [...group.serveArgs, ...serverArgs(variant, certs)], nodeArgs);
+        cleanup.add(() => server.stop());
+        const apiKey = VARIANTS[variant].auth ? readToken : undefined;
+        return withClient({ variant, server, tls: clientTls(variant, certs) }, apiKey, cleanup);
+      }),
+    );
     const sample = ids.slice(0, Math.min(100, ids.length));
     for (const r of all) await verifyRead(r, view, sample, ids[0] as bigint);
     running.push(...all);
