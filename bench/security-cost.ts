@@ -209,35 +209,45 @@ async function startBackend(
   nodeArgs: readonly string[],
   cleanup: Cleanup,
 ): Promise<RunningVariant[]> {
-  const running: RunningVariant[] = [];
-  for (const group of groups) {
-    const writerServer = await startServerProcess(CLI_BIN, group.serveArgs);
-    const writer = withClient({ variant: 'plain', server: writerServer, tls: undefined }, undefined, cleanup);
-    let view: WrittenView;
-    try {
-      await writer.client.apply(benchDefinitions([FEATURES]), { author: 'bench' });
-      const written = await writeViews(writer.client, ids, [FEATURES], config.writeBatchRows);
-      view = written.get(FEATURES) as WrittenView;
-    } finally {
-      writer.client.close();
-      await writerServer.stop();
-    }
-    // A read-only key, as a model server would hold.
-    const needsKey = group.variants.some((v) => VARIANTS[v].auth);
-    const readToken = needsKey ? await createKeyToken(group.keyStoreArgs, 'bench-read', 'read') : undefined;
-    const all = await Promise.all(
-      group.variants.map(async (variant) => {
-        const server = await startServerProcess(CLI_BIN, [...group.serveArgs, ...serverArgs(variant, certs)], nodeArgs);
-        cleanup.add(() => server.stop());
-        const apiKey = VARIANTS[variant].auth ? readToken : undefined;
-        return withClient({ variant, server, tls: clientTls(variant, certs) }, apiKey, cleanup);
-      }),
-    );
-    const sample = ids.slice(0, Math.min(100, ids.length));
-    for (const r of all) await verifyRead(r, view, sample, ids[0] as bigint);
-    running.push(...all);
-  }
-  return running;
+  // Stopped together: an embedded server takes seconds to stop, one after another adds up.
+  const servers: ServerProcess[] = [];
+  cleanup.add(async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+  const perGroup = await Promise.all(
+    groups.map(async (group) => {
+      const writerServer = await startServerProcess(CLI_BIN, group.serveArgs);
+      const writer = withClient({ variant: 'plain', server: writerServer, tls: undefined }, undefined, cleanup);
+      let view: WrittenView;
+      try {
+        await writer.client.apply(benchDefinitions([FEATURES]), { author: 'bench' });
+        const written = await writeViews(writer.client, ids, [FEATURES], config.writeBatchRows);
+        view = written.get(FEATURES) as WrittenView;
+      } finally {
+        writer.client.close();
+        await writerServer.stop();
+      }
+      // A read-only key, as a model server would hold.
+      const needsKey = group.variants.some((v) => VARIANTS[v].auth);
+      const readToken = needsKey ? await createKeyToken(group.keyStoreArgs, 'bench-read', 'read') : undefined;
+      const started = await Promise.all(
+        group.variants.map(async (variant) => {
+          const server = await startServerProcess(
+            CLI_BIN,
+            [...group.serveArgs, ...serverArgs(variant, certs)],
+            nodeArgs,
+          );
+          servers.push(server);
+          const apiKey = VARIANTS[variant].auth ? readToken : undefined;
+          return withClient({ variant, server, tls: clientTls(variant, certs) }, apiKey, cleanup);
+        }),
+      );
+      const sample = ids.slice(0, Math.min(100, ids.length));
+      for (const r of started) await verifyRead(r, view, sample, ids[0] as bigint);
+      return started;
+    }),
+  );
+  return perGroup.flat();
 }
 
 /** `running` with a client of its own, connecting as a real caller of that server would. */
