@@ -37,6 +37,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     description: 'the same load against the embedded server (LMDB), three shapes, against raw LMDB gets',
     minutes: 2,
   },
+  'security-cost': {
+    script: 'bench/security-cost.ts',
+    description:
+      'GetOnlineFeatures 1×50 and 100×50 on plaintext, TLS, auth, auth+TLS and auth+mTLS servers, interleaved: the cost of security as a ratio',
+    minutes: 4,
+  },
   write: {
     script: 'bench/write-throughput.ts',
     description: 'WriteStream throughput through write-behind and the offline lag, against HSET + chDB insert',

@@ -3,6 +3,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Segment } from './mixed-result.js';
+import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
 
 interface Series {
   readonly name: string;
@@ -286,6 +287,13 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       ),
     );
     sections.push('', `![latency](${file})`, '');
+  }
+
+  const security = await newest(dir, 'security-cost-');
+  if (security) {
+    const cases = (security.data as { cases: SecurityCaseResult[] }).cases;
+    sections.push(`## Cost of auth + TLS on online reads, interleaved with plaintext — \`${security.file}\``, '');
+    sections.push(securityMarkdownTable(cases), '');
   }
 
   const write = await newest(dir, 'write-throughput-');

@@ -1,4 +1,5 @@
 import { Client, credentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 
 const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check';
 /** An empty HealthCheckRequest (service "": the server as a whole) encodes to zero bytes. */
@@ -10,8 +11,9 @@ const EMPTY_REQUEST = Buffer.alloc(0);
  */
 export class GrpcFloor {
   readonly #client: Client;
-  constructor(address: string) {
-    this.#client = new Client(address, credentials.createInsecure());
+  /** `channelCredentials`: plaintext by default; TLS ones measure the floor of a TLS server. */
+  constructor(address: string, channelCredentials: ChannelCredentials = credentials.createInsecure()) {
+    this.#client = new Client(address, channelCredentials);
   }
 
   check(): Promise<Buffer> {

@@ -1,0 +1,469 @@
+// What authentication and TLS cost on online reads: the same `tessera serve` started several ways on
+// the same data — plaintext without auth (the baseline), TLS alone, auth alone, auth + TLS, auth + mTLS
+// — and GetOnlineFeatures 1×50 and 100×50 measured interleaved across all of them in one run, so
+// machine noise lands on every variant alike. Reports p50/p99 and each variant's ratio to plaintext.
+// How to run it and what each column means: bench/README.md.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Cluster } from 'ioredis';
+import { TesseraClient, channelCredentials, toColumn } from '@tessera/client';
+import type { ClientTlsOptions } from '@tessera/client';
+import { makeTestCertificates, type TestCertificates } from '../test/support/certs.js';
+import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { JOIN_KEY, RANDOM_SEED, benchDefinitions, featureName, populationIds } from './support/dataset.js';
+import { requestBatches, seededRandom, viewName, writeViews, type WrittenView } from './support/dataset.js';
+import { Cleanup } from './support/cleanup.js';
+import { gitState, loadAtStart, machineInfo } from './support/environment.js';
+import { GrpcFloor } from './support/grpc-floor.js';
+import { measureInterleaved } from './support/latency.js';
+import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
+import { processCpuMillis } from './support/process-cpu.js';
+import { pipelinedUnlink } from './support/raw-hmget.js';
+import { nodeList, redisNodes } from './support/redis-nodes.js';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
+import { P50_RATIO_TARGET, securityMarkdownTable } from './support/security-report.js';
+import type { SecurityCaseResult, SecurityVariant, VariantResult } from './support/security-report.js';
+
+const execFileAsync = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
+const DEFAULT_OUT_DIR = join(REPO_ROOT, 'bench/results');
+
+/** The issue's two shapes: one entity and a hundred, 50 features each. */
+const SHAPES = [
+  { entities: 1, features: 50 },
+  { entities: 100, features: 50 },
+] as const;
+const FEATURES = 50;
+
+const BACKENDS = ['redis-cluster', 'embedded'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+/** How each variant's server is started and its client connects. */
+const VARIANTS: Readonly<Record<SecurityVariant, { readonly auth: boolean; readonly tls: 'none' | 'tls' | 'mtls' }>> = {
+  plain: { auth: false, tls: 'none' },
+  tls: { auth: false, tls: 'tls' },
+  auth: { auth: true, tls: 'none' },
+  'auth+tls': { auth: true, tls: 'tls' },
+  'auth+mtls': { auth: true, tls: 'mtls' },
+};
+
+/**
+ * Variants per backend. Redis Cluster, the production shape, gets all of them on one key prefix (the
+ * servers share the data, written once). The embedded store is one directory per server, so it gets
+ * only the two the issue compares, each written alike.
+ */
+const BACKEND_VARIANTS: Readonly<Record<Backend, readonly SecurityVariant[]>> = {
+  'redis-cluster': ['plain', 'tls', 'auth', 'auth+tls', 'auth+mtls'],
+  embedded: ['plain', 'auth+tls'],
+};
+
+interface RunConfig {
+  readonly mode: 'full' | 'smoke';
+  readonly populationSize: number;
+  /** Distinct prepared requests per case, used in turn. */
+  readonly requestsPerCase: number;
+  readonly writeBatchRows: number;
+  readonly measure: MeasureOptions;
+}
+
+const FULL: RunConfig = {
+  mode: 'full',
+  populationSize: 10_000,
+  requestsPerCase: 64,
+  writeBatchRows: 2_000,
+  measure: { warmupCalls: 200, maxWarmupMillis: 2_000, calls: 2_000, maxCaseMillis: 120_000, blockCalls: 50 },
+};
+const SMOKE: RunConfig = {
+  mode: 'smoke',
+  populationSize: 300,
+  requestsPerCase: 8,
+  writeBatchRows: 2_000,
+  measure: { warmupCalls: 5, maxWarmupMillis: 1_000, calls: 20, maxCaseMillis: 5_000, blockCalls: 10 },
+};
+
+interface Options {
+  readonly config: RunConfig;
+  readonly outDir: string;
+  readonly redisCluster: string | undefined;
+  readonly backends: readonly Backend[];
+  /** Run the server children with `--cpu-prof`, profiles into this folder. */
+  readonly serverCpuProfDir: string | undefined;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'redis-cluster': { type: 'string' },
+      backends: { type: 'string', default: BACKENDS.join(',') },
+      'server-cpu-prof': { type: 'string' },
+    },
+    strict: true,
+  });
+  const backends = values.backends.split(',').map((b) => {
+    if (!(BACKENDS as readonly string[]).includes(b)) {
+      throw new Error(`--backends: "${b}" is not one of ${BACKENDS.join(', ')}`);
+    }
+    return b as Backend;
+  });
+  return {
+    config: values.smoke ? SMOKE : FULL,
+    outDir: values.out ?? DEFAULT_OUT_DIR,
+    redisCluster: values['redis-cluster'],
+    backends,
+    serverCpuProfDir: values['server-cpu-prof'],
+  };
+}
+
+/** One running variant: its server and a client configured as a real caller of that server would be. */
+interface RunningVariant {
+  readonly variant: SecurityVariant;
+  readonly server: ServerProcess;
+  readonly client: TesseraClient;
+  readonly tls: ClientTlsOptions | undefined;
+}
+
+/** `tessera keys create` against a deployment's key store, as an operator would; returns the token. */
+async function createKeyToken(storeArgs: readonly string[], name: string, scopes: string): Promise<string> {
+  const { stdout } = await execFileAsync(process.execPath, [
+    CLI_BIN,
+    'keys',
+    'create',
+    name,
+    '--scopes',
+    scopes,
+    ...storeArgs,
+  ]);
+  const token = stdout.trim();
+  if (!/^\S+$/.test(token)) throw new Error(`tessera keys create printed no token for ${name}`);
+  return token;
+}
+
+function serverArgs(variant: SecurityVariant, certs: TestCertificates): string[] {
+  const spec = VARIANTS[variant];
+  return [
+    ...(spec.auth ? ['--auth'] : []),
+    ...(spec.tls === 'none' ? [] : ['--tls-cert', certs.serverCertFile, '--tls-key', certs.serverKeyFile]),
+    ...(spec.tls === 'mtls' ? ['--tls-client-ca', certs.caFile] : []),
+  ];
+}
+
+function clientTls(variant: SecurityVariant, certs: TestCertificates): ClientTlsOptions | undefined {
+  switch (VARIANTS[variant].tls) {
+    case 'none':
+      return undefined;
+    case 'tls':
+      return { caFile: certs.caFile };
+    case 'mtls':
+      return { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile };
+  }
+}
+
+/** Fails unless every variant reads back what was written: a benchmark of misses or refusals is no benchmark. */
+async function verifyRead(
+  running: RunningVariant,
+  view: WrittenView,
+  ids: readonly bigint[],
+  firstId: bigint,
+): Promise<void> {
+  const refs = Array.from({ length: view.features }, (_, f) => `${viewName(view.features)}:${featureName(f)}`);
+  const result = await running.client.getOnlineFeatures({ features: refs, entities: { [JOIN_KEY]: [...ids] } });
+  for (let f = 0; f < view.features; f++) {
+    ids.forEach((id, i) => {
+      const expected = view.values[f]?.[Number(id - firstId)];
+      if (result.statuses[f]?.[i] !== 'PRESENT' || result.values[f]?.[i] !== expected) {
+        throw new Error(
+          `${running.variant}: ${refs[f]} of ${JOIN_KEY}=${id}: read ${String(result.values[f]?.[i])}, wrote ${String(expected)}`,
+        );
+      }
+    });
+  }
+}
+
+/** Storage that a set of measured servers share. */
+interface StorageGroup {
+  readonly variants: readonly SecurityVariant[];
+  /** `serve` flags naming the storage. */
+  readonly serveArgs: readonly string[];
+  /** `keys create` flags naming the same deployment's key store. */
+  readonly keyStoreArgs: readonly string[];
+}
+
+/**
+ * Writes the data of every group through a plaintext server of its own, stopped after, then starts
+ * the measured variants all alike — none is the one that wrote (a warmer JIT, a bigger heap) — and
+ * checks each reads the data back.
+ */
+async function startBackend(
+  groups: readonly StorageGroup[],
+  ids: readonly bigint[],
+  config: RunConfig,
+  certs: TestCertificates,
+  nodeArgs: readonly string[],
+  cleanup: Cleanup,
+): Promise<RunningVariant[]> {
+  // Stopped together: an embedded server takes seconds to stop, one after another adds up.
+  const servers: ServerProcess[] = [];
+  cleanup.add(async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+  const perGroup = await Promise.all(
+    groups.map(async (group) => {
+      const writerServer = await startServerProcess(CLI_BIN, group.serveArgs);
+      const writer = withClient({ variant: 'plain', server: writerServer, tls: undefined }, undefined, cleanup);
+      let view: WrittenView;
+      try {
+        await writer.client.apply(benchDefinitions([FEATURES]), { author: 'bench' });
+        const written = await writeViews(writer.client, ids, [FEATURES], config.writeBatchRows);
+        view = written.get(FEATURES) as WrittenView;
+      } finally {
+        writer.client.close();
+        await writerServer.stop();
+      }
+      // A read-only key, as a model server would hold.
+      const needsKey = group.variants.some((v) => VARIANTS[v].auth);
+      const readToken = needsKey ? await createKeyToken(group.keyStoreArgs, 'bench-read', 'read') : undefined;
+      const started = await Promise.all(
+        group.variants.map(async (variant) => {
+          const server = await startServerProcess(
+            CLI_BIN,
+            [...group.serveArgs, ...serverArgs(variant, certs)],
+            nodeArgs,
+          );
+          servers.push(server);
+          const apiKey = VARIANTS[variant].auth ? readToken : undefined;
+          return withClient({ variant, server, tls: clientTls(variant, certs) }, apiKey, cleanup);
+        }),
+      );
+      const sample = ids.slice(0, Math.min(100, ids.length));
+      for (const r of started) await verifyRead(r, view, sample, ids[0] as bigint);
+      return started;
+    }),
+  );
+  return perGroup.flat();
+}
+
+/** `running` with a client of its own, connecting as a real caller of that server would. */
+function withClient(
+  running: Omit<RunningVariant, 'client'>,
+  apiKey: string | undefined,
+  cleanup: Cleanup,
+): RunningVariant {
+  const client = new TesseraClient({
+    address: running.server.address,
+    timeoutMillis: 30_000,
+    ...(running.tls === undefined ? {} : { tls: running.tls }),
+    ...(apiKey === undefined ? {} : { apiKey }),
+  });
+  cleanup.add(() => client.close());
+  return { ...running, client };
+}
+
+async function measureShape(
+  backend: Backend,
+  running: readonly RunningVariant[],
+  ids: readonly bigint[],
+  entities: number,
+  features: number,
+  config: RunConfig,
+  cleanup: Cleanup,
+): Promise<SecurityCaseResult> {
+  const random = seededRandom(RANDOM_SEED + entities * 1_000 + features);
+  const batches = requestBatches(ids, entities, config.requestsPerCase, random);
+  const refs = Array.from({ length: features }, (_, f) => `${viewName(features)}:${featureName(f)}`);
+  const columns = batches.map((batch) => ({ [JOIN_KEY]: toColumn('int64', batch) }));
+  const pick = <T>(items: readonly T[], i: number): T => items[i % items.length] as T;
+  const plain = running.find((r) => r.variant === 'plain');
+  const tlsServer = running.find((r) => VARIANTS[r.variant].tls === 'tls');
+  if (!plain || !tlsServer) throw new Error(`${backend}: the plain and a TLS variant are both needed`);
+  // CPU per call, beside latency: less at the mercy of a busy machine. The client's is read around
+  // each call (one in flight, nothing else runs here); each server's around the whole case (it
+  // serves nothing else then: the floors are measured after, in a pass of their own).
+  const calls = new Map<string, { count: number; clientCpuMicros: number }>();
+  const counted = (name: string, call: Contender['call']): Contender => {
+    const tally = { count: 0, clientCpuMicros: 0 };
+    calls.set(name, tally);
+    return {
+      name,
+      call: async (i) => {
+        const before = process.cpuUsage();
+        await call(i);
+        const used = process.cpuUsage(before);
+        tally.count += 1;
+        tally.clientCpuMicros += used.user + used.system;
+      },
+    };
+  };
+  const contenders = running.map((r) =>
+    counted(r.variant, (i) => r.client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) })),
+  );
+  const cpuBefore = await Promise.all(running.map((r) => processCpuMillis(r.server.pid)));
+  const summaries = await measureInterleaved(contenders, config.measure);
+  const cpuAfter = await Promise.all(running.map((r) => processCpuMillis(r.server.pid)));
+
+  // Health is open (no key), so on a TLS server it measures the TLS round trip alone.
+  const floorPlain = new GrpcFloor(plain.server.address);
+  const floorTls = new GrpcFloor(tlsServer.server.address, channelCredentials(tlsServer.tls));
+  cleanup.add(() => floorPlain.close());
+  cleanup.add(() => floorTls.close());
+  const floors = await measureInterleaved(
+    [
+      { name: 'floor:plain', call: () => floorPlain.check() },
+      { name: 'floor:tls', call: () => floorTls.check() },
+    ],
+    config.measure,
+  );
+  const get = (from: Map<string, LatencySummary>, name: string): LatencySummary => {
+    const summary = from.get(name);
+    if (!summary) throw new Error(`no summary for ${name}`);
+    return summary;
+  };
+  const base = get(summaries, 'plain');
+  const variants = running.map((r, k): VariantResult => {
+    const latency = get(summaries, r.variant);
+    const tally = calls.get(r.variant) as { count: number; clientCpuMicros: number };
+    const before = cpuBefore[k];
+    const after = cpuAfter[k];
+    return {
+      variant: r.variant,
+      latency,
+      ratio: { p50: latency.p50Millis / base.p50Millis, p99: latency.p99Millis / base.p99Millis },
+      p50DeltaMillis: latency.p50Millis - base.p50Millis,
+      clientCpuMicrosPerCall: tally.clientCpuMicros / tally.count,
+      serverCpuMicrosPerCall:
+        before === undefined || after === undefined ? null : ((after - before) * 1000) / tally.count,
+    };
+  });
+  return {
+    id: `${backend} ${entities}x${features}`,
+    backend,
+    entities,
+    features,
+    variants,
+    floors: { plain: get(floors, 'floor:plain'), tls: get(floors, 'floor:tls') },
+    p50RatioTarget: P50_RATIO_TARGET,
+  };
+}
+
+async function connectCluster(nodes: readonly RedisNodeAddress[]): Promise<Cluster> {
+  const cluster = new Cluster([...nodes], { redisOptions: { commandTimeout: 5_000 } });
+  if (cluster.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', resolve);
+      cluster.once('error', reject);
+    });
+  }
+  return cluster;
+}
+
+/** Every key of the run's prefix (rows, registry, API keys), scanned on each master and unlinked. */
+async function unlinkPrefix(cluster: Cluster, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for (const node of cluster.nodes('master')) {
+    for await (const batch of node.scanStream({ match: `${prefix}*`, count: 1_000 })) {
+      keys.push(...(batch as string[]));
+    }
+  }
+  await pipelinedUnlink(cluster, keys);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const { config } = options;
+  const startedAt = new Date();
+  const loadAverageAtStart = loadAtStart();
+  const ids = populationIds(config.populationSize);
+  const nodeArgs = options.serverCpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfDir}`] : [];
+  const results: SecurityCaseResult[] = [];
+  const cleanup = new Cleanup();
+  let redis: string | undefined;
+  try {
+    const certs = makeTestCertificates();
+    cleanup.add(() => certs[Symbol.dispose]());
+    for (const backend of options.backends) {
+      const backendCleanup = new Cleanup();
+      try {
+        let groups: StorageGroup[];
+        if (backend === 'redis-cluster') {
+          const nodes = await redisNodes(options.redisCluster, cleanup);
+          const cluster = await connectCluster(nodes);
+          backendCleanup.add(() => cluster.quit().then(() => undefined));
+          redis = /redis_version:(\S+)/.exec(await cluster.info('server'))?.[1] ?? 'unknown';
+          const keyPrefix = `bench-sec-${process.pid}-${startedAt.getTime().toString(36)}:`;
+          backendCleanup.add(() => unlinkPrefix(cluster, keyPrefix));
+          const storage = ['--redis-cluster', nodeList(nodes), '--key-prefix', keyPrefix];
+          groups = [{ variants: BACKEND_VARIANTS[backend], serveArgs: storage, keyStoreArgs: storage }];
+        } else {
+          groups = [];
+          for (const variant of BACKEND_VARIANTS[backend]) {
+            const dataDir = await mkdtemp(join(tmpdir(), `tessera-bench-sec-${variant.replace('+', '-')}-`));
+            backendCleanup.add(() => rm(dataDir, { recursive: true, force: true }));
+            const storage = ['--data-dir', dataDir];
+            groups.push({ variants: [variant], serveArgs: storage, keyStoreArgs: storage });
+          }
+        }
+        const running = await startBackend(groups, ids, config, certs, nodeArgs, backendCleanup);
+        console.error(
+          `bench: ${backend}: ${running.map((r) => `${r.variant} (pid ${r.server.pid})`).join(', ')}; ${ids.length} entities`,
+        );
+        for (const shape of SHAPES) {
+          const result = await measureShape(
+            backend,
+            running,
+            ids,
+            shape.entities,
+            shape.features,
+            config,
+            backendCleanup,
+          );
+          const secure = result.variants.find((v) => v.variant === 'auth+tls');
+          console.error(
+            `bench: ${result.id}: plain p50 ${result.variants[0]?.latency.p50Millis.toFixed(3)} ms, auth+tls p50 ` +
+              `${secure?.latency.p50Millis.toFixed(3)} ms (${secure?.ratio.p50.toFixed(2)}×, target ≤ ${P50_RATIO_TARGET})`,
+          );
+          results.push(result);
+        }
+      } finally {
+        await backendCleanup.run();
+      }
+    }
+  } finally {
+    await cleanup.run();
+  }
+
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: ['tsx', 'bench/security-cost.ts', ...process.argv.slice(2)].join(' '),
+    machine: machineInfo(loadAverageAtStart, { redis }),
+    git: gitState(REPO_ROOT),
+    config: {
+      ...config,
+      backends: options.backends,
+      variants: BACKEND_VARIANTS,
+      redisCluster: options.redisCluster ? 'given (--redis-cluster)' : 'started by the bench: 3 masters + 3 replicas',
+      serverCpuProfDir: options.serverCpuProfDir,
+      certificates: 'RSA 2048, made with openssl at start (test/support/certs.ts)',
+      featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
+      transport: 'gRPC over loopback to `tessera serve` child processes, one per variant; one call in flight',
+    },
+    cases: results,
+  };
+  await mkdir(options.outDir, { recursive: true });
+  const file = join(options.outDir, `security-cost-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(
+    `\`${report.command}\` — ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Redis ${redis ?? '?'}\n`,
+  );
+  console.log(securityMarkdownTable(results));
+  console.log(`\nAll times in ms. Target: auth+tls p50 / plain p50 ≤ ${P50_RATIO_TARGET}. Full results: ${file}`);
+}
+
+await main();

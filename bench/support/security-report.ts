@@ -1,0 +1,95 @@
+import type { LatencySummary } from './latency.js';
+
+/** The issue's goal: auth + TLS costs at most 10 % at p50 over plaintext without auth. */
+export const P50_RATIO_TARGET = 1.1;
+
+/** How a server of the security bench is exposed. `plain` is the baseline every ratio divides by. */
+export type SecurityVariant = 'plain' | 'tls' | 'auth' | 'auth+tls' | 'auth+mtls';
+
+/** One variant's GetOnlineFeatures latency and its ratio to `plain` in the same interleaved run. */
+export interface VariantResult {
+  readonly variant: SecurityVariant;
+  readonly latency: LatencySummary;
+  /** latency / plain latency, at p50 and p99 (1 for `plain` itself). */
+  readonly ratio: { readonly p50: number; readonly p99: number };
+  /** p50 minus plain's p50, ms: the absolute cost, clearer than a ratio when calls are short. */
+  readonly p50DeltaMillis: number;
+  /** CPU the bench (the client) spent per call, µs, all calls of the case including warm-up. */
+  readonly clientCpuMicrosPerCall: number;
+  /** CPU the variant's server process spent per call over the case, µs (null without /proc). */
+  readonly serverCpuMicrosPerCall: number | null;
+}
+
+/** Results of one case: one backend, one batch shape, every variant measured interleaved. */
+export interface SecurityCaseResult {
+  readonly id: string;
+  readonly backend: 'embedded' | 'redis-cluster';
+  readonly entities: number;
+  readonly features: number;
+  readonly variants: readonly VariantResult[];
+  /**
+   * gRPC health checks (open: no key needed) to the plaintext server and to a TLS server, measured
+   * interleaved after the variants: the round trip alone, so `tls − plain` here is TLS's own cost.
+   */
+  readonly floors: { readonly plain: LatencySummary; readonly tls: LatencySummary };
+  /** The target for `auth+tls` over `plain` at p50 (not asserted: reported beside the ratio). */
+  readonly p50RatioTarget: number;
+}
+
+function ms(value: number): string {
+  return value < 10 ? value.toFixed(3) : value.toFixed(1);
+}
+
+/** `1.07× (target ≤ 1.10: met)` for auth+tls, the bare ratio for the others. */
+function ratioCell(c: SecurityCaseResult, v: VariantResult): string {
+  const text = `${v.ratio.p50.toFixed(2)}×`;
+  if (v.variant !== 'auth+tls') return text;
+  return `${text} (target ≤ ${c.p50RatioTarget.toFixed(2)}: ${v.ratio.p50 <= c.p50RatioTarget ? 'met' : 'missed'})`;
+}
+
+/** The results as a markdown table: one row per case and variant. */
+export function securityMarkdownTable(cases: readonly SecurityCaseResult[]): string {
+  const header = [
+    'backend',
+    'entities × features',
+    'variant',
+    'p50',
+    'p99',
+    'p50 / plain',
+    'p99 / plain',
+    'p50 − plain',
+    'server CPU µs/call',
+    'client CPU µs/call',
+    'calls',
+  ];
+  const rows = cases.flatMap((c) => [
+    ...c.variants.map((v) => [
+      c.backend,
+      `${c.entities} × ${c.features}`,
+      v.variant,
+      ms(v.latency.p50Millis),
+      ms(v.latency.p99Millis),
+      v.variant === 'plain' ? '—' : ratioCell(c, v),
+      v.variant === 'plain' ? '—' : `${v.ratio.p99.toFixed(2)}×`,
+      v.variant === 'plain' ? '—' : `${(v.p50DeltaMillis * 1000).toFixed(0)} µs`,
+      v.serverCpuMicrosPerCall === null ? '—' : v.serverCpuMicrosPerCall.toFixed(0),
+      v.clientCpuMicrosPerCall.toFixed(0),
+      String(v.latency.calls),
+    ]),
+    [
+      c.backend,
+      `${c.entities} × ${c.features}`,
+      'health check (floor): plain / TLS',
+      `${ms(c.floors.plain.p50Millis)} / ${ms(c.floors.tls.p50Millis)}`,
+      `${ms(c.floors.plain.p99Millis)} / ${ms(c.floors.tls.p99Millis)}`,
+      `${(c.floors.tls.p50Millis / c.floors.plain.p50Millis).toFixed(2)}×`,
+      `${(c.floors.tls.p99Millis / c.floors.plain.p99Millis).toFixed(2)}×`,
+      `${((c.floors.tls.p50Millis - c.floors.plain.p50Millis) * 1000).toFixed(0)} µs`,
+      '',
+      '',
+      String(Math.min(c.floors.plain.calls, c.floors.tls.calls)),
+    ],
+  ]);
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
