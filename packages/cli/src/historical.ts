@@ -21,10 +21,17 @@ export interface ViewEntitiesOption {
   readonly hopMillis: number;
 }
 
+/** A registered entity source and its parameter values as text (parsed by the server). */
+export interface EntitySourceOption {
+  readonly name: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
 export interface HistoricalOptions {
-  /** Entity rows file; or give {@link viewEntities}. */
+  /** Entity rows file; or give {@link viewEntities} or {@link entitySource}. */
   readonly entities?: string;
   readonly viewEntities?: ViewEntitiesOption;
+  readonly entitySource?: EntitySourceOption;
   readonly features: readonly string[];
   readonly featureService?: string;
   readonly out: string;
@@ -49,24 +56,29 @@ export async function buildTrainingSet(client: TesseraClient, options: Historica
     ),
   );
   const spine = options.viewEntities;
-  const input =
-    spine === undefined
-      ? await readEntityFile(requiredEntities(options), { timestampColumn: options.timestampColumn, joinKeyTypes })
-      : { keys: [], passthrough: [], eventTsMillis: [], columnOrder: [] };
-  const entities: GetHistoricalRequest['entities'] =
-    spine === undefined
-      ? { $case: 'rows', value: entityRows(input) }
-      : {
-          $case: 'viewEntities',
-          value: {
-            featureView: spine.view,
-            startTime: BigInt(spine.startMillis),
-            endTime: BigInt(spine.endMillis),
-            hopMillis: BigInt(spine.hopMillis),
-          },
-        };
-  // A view entity set's size is known only as it arrives.
-  const progress = new Progress(spine === undefined ? input.eventTsMillis.length : 0);
+  const source = options.entitySource;
+  const fromFile = spine === undefined && source === undefined;
+  const input = fromFile
+    ? await readEntityFile(requiredEntities(options), { timestampColumn: options.timestampColumn, joinKeyTypes })
+    : { keys: [], passthrough: [], eventTsMillis: [], columnOrder: [] };
+  let entities: GetHistoricalRequest['entities'];
+  if (source !== undefined) {
+    entities = { $case: 'entitySource', value: { name: source.name, params: { ...source.params } } };
+  } else if (spine !== undefined) {
+    entities = {
+      $case: 'viewEntities',
+      value: {
+        featureView: spine.view,
+        startTime: BigInt(spine.startMillis),
+        endTime: BigInt(spine.endMillis),
+        hopMillis: BigInt(spine.hopMillis),
+      },
+    };
+  } else {
+    entities = { $case: 'rows', value: entityRows(input) };
+  }
+  // The size of a view entity set or an entity source is known only as it arrives.
+  const progress = new Progress(fromFile ? input.eventTsMillis.length : 0);
   let rowCount = 0;
   const batches: RecordBatch[] = [];
   let csv: ReturnType<typeof createWriteStream> | undefined;
@@ -115,7 +127,7 @@ function requiredEntities(options: HistoricalOptions): string {
   if (options.entities === undefined) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      'give --entities <file> or --view-entities <view> with --start and --end',
+      'give --entities <file>, --view-entities <view> with --start and --end, or --entity-source <name> with --param key=value',
     );
   }
   return options.entities;
@@ -129,6 +141,25 @@ function entityRows(input: Awaited<ReturnType<typeof readEntityFile>>): EntityRo
       input.passthrough.map((c): [string, Column] => [c.name, toColumn(c.type, c.values)]),
     ),
   };
+}
+
+/**
+ * Collects one `--param key=value` flag (repeatable) into `previous`; the value is text, parsed by
+ * the server by the parameter's declared type.
+ */
+export function collectParam(flag: string, previous: Readonly<Record<string, string>>): Record<string, string> {
+  const at = flag.indexOf('=');
+  const key = at < 0 ? '' : flag.slice(0, at);
+  if (at <= 0 || key.trim() !== key) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `--param ${JSON.stringify(flag.slice(0, 200))}: write key=value, e.g. --param start=2026-01-01T00:00:00Z`,
+    );
+  }
+  if (Object.hasOwn(previous, key)) {
+    throw new TesseraError('INVALID_ARGUMENT', `--param ${key} is given twice`);
+  }
+  return { ...previous, [key]: flag.slice(at + 1) };
 }
 
 const HOP_UNITS_MILLIS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };

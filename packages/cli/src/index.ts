@@ -13,7 +13,7 @@ import {
 import type { JoinKeyValue } from '@tessera/core';
 import { TesseraClient, changeKindName, fromProtoValueType } from '@tessera/client';
 import type { BackendOptions } from '@tessera/feature-server';
-import { buildTrainingSet, viewEntitiesOption } from './historical.js';
+import { buildTrainingSet, collectParam, viewEntitiesOption } from './historical.js';
 import { Progress } from './progress.js';
 import { listenForStop } from './stop-signal.js';
 import { cellText, displayRefs, keyValueLines, table, toJsonRows } from './format.js';
@@ -547,6 +547,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       '--hop <duration>',
       'with --view-entities: one row per entity every hop (90s, 15m, 1h, 1d); default each event',
     )
+    .option('--entity-source <name>', 'instead of --entities: a registered entity source (tessera ls sources)')
+    .option(
+      '--param <key=value>',
+      'with --entity-source: a parameter value (repeat per parameter), parsed by its declared type',
+      collectParam,
+      {},
+    )
     .requiredOption(
       '--features <refs>',
       'comma-separated refs (view:feature, view:*, view@2:feature) or a feature service name',
@@ -561,6 +568,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         start?: string;
         end?: string;
         hop?: string;
+        entitySource?: string;
+        param: Record<string, string>;
         features: string;
         out: string;
         timestampColumn: string;
@@ -578,6 +587,9 @@ export async function main(argv: readonly string[]): Promise<number> {
             ...(opts.viewEntities === undefined
               ? {}
               : { viewEntities: viewEntitiesOption(opts.viewEntities, opts.start, opts.end, opts.hop) }),
+            ...(opts.entitySource === undefined
+              ? {}
+              : { entitySource: { name: opts.entitySource, params: opts.param } }),
             features: isService ? [] : refs,
             ...(isService ? { featureService: refs[0]! } : {}),
             out: opts.out,
@@ -593,8 +605,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command('ls')
-    .description('list feature views and their features (or entities, services)')
-    .argument('[what]', 'views | features | entities | services', 'views')
+    .description('list feature views and their features (or entities, services, entity sources)')
+    .argument('[what]', 'views | features | entities | services | sources', 'views')
     .action(async (what: string) => {
       const c = client();
       try {
@@ -649,8 +661,24 @@ export async function main(argv: readonly string[]): Promise<number> {
               ),
             );
             break;
+          case 'sources':
+            console.log(
+              table(
+                ['source', 'params', 'owner', 'description'],
+                list.entitySources.map((s) => [
+                  s.name,
+                  s.params.map((p) => `${p.name}:${p.type}`).join(','),
+                  s.owner,
+                  s.description,
+                ]),
+              ),
+            );
+            break;
           default:
-            throw new TesseraError('INVALID_ARGUMENT', `ls ${what}: expected views, features, entities or services`);
+            throw new TesseraError(
+              'INVALID_ARGUMENT',
+              `ls ${what}: expected views, features, entities, services or sources`,
+            );
         }
       } finally {
         c.close();

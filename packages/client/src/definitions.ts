@@ -2,6 +2,8 @@ import type {
   Constraints,
   Definitions,
   EntityDef,
+  EntitySourceDef,
+  EntitySourceParamType,
   FeatureDef,
   FeatureServiceDef,
   FeatureViewDef,
@@ -13,6 +15,7 @@ import type {
 import type {
   Definitions as ProtoDefinitions,
   Entity,
+  EntitySource,
   Feature,
   FeatureConstraints,
   FeatureService,
@@ -29,6 +32,33 @@ export function toProtoDefinitions(defs: Definitions): ProtoDefinitions {
     entities: defs.entities.map(toProtoEntity),
     featureViews: defs.featureViews.map(toProtoView),
     featureServices: defs.featureServices.map(toProtoService),
+    entitySources: (defs.entitySources ?? []).map(toProtoEntitySource),
+  };
+}
+
+/** An entity source in wire form. */
+export function toProtoEntitySource(source: EntitySourceDef): EntitySource {
+  return {
+    name: source.name,
+    description: source.description,
+    owner: source.owner,
+    sql: source.sql,
+    params: source.params.map((p) => ({ name: p.name, type: p.type, description: p.description })),
+  };
+}
+
+/** An entity source from its wire form (the parameter types are checked by validation). */
+export function fromProtoEntitySource(source: EntitySource): EntitySourceDef {
+  return {
+    name: source.name,
+    description: source.description,
+    owner: source.owner,
+    sql: source.sql,
+    params: source.params.map((p) => ({
+      name: p.name,
+      type: p.type as EntitySourceParamType,
+      description: p.description,
+    })),
   };
 }
 
@@ -157,7 +187,8 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
     owner: s.owner,
     tags: { ...s.tags },
   }));
-  return { definitions: { project: defs.project, entities, featureViews, featureServices }, problems };
+  const entitySources = defs.entitySources.map(fromProtoEntitySource);
+  return { definitions: { project: defs.project, entities, featureViews, featureServices, entitySources }, problems };
 }
 
 function fromProtoFeature(
@@ -207,6 +238,7 @@ export function fromProtoView(view: FeatureView): RegisteredView {
     entities: [],
     featureViews: [view],
     featureServices: [],
+    entitySources: [],
   });
   const def = definitions.featureViews[0] as FeatureViewDef;
   return {

@@ -15,5 +15,7 @@ export {
   toProtoService,
   fromProtoDefinitions,
   fromProtoView,
+  toProtoEntitySource,
+  fromProtoEntitySource,
 } from './definitions.js';
 export { toProtoScope, fromProtoScope, toProtoApiKey } from './api-keys.js';

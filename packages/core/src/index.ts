@@ -1,4 +1,4 @@
-export { VALUE_TYPES, JOIN_KEY_TYPES } from './model.js';
+export { VALUE_TYPES, JOIN_KEY_TYPES, ENTITY_SOURCE_PARAM_TYPES } from './model.js';
 export type {
   ValueType,
   JoinKeyType,
@@ -11,6 +11,9 @@ export type {
   SourceDef,
   FeatureViewDef,
   FeatureServiceDef,
+  EntitySourceDef,
+  EntitySourceParamDef,
+  EntitySourceParamType,
   Definitions,
   RegisteredView,
 } from './model.js';
@@ -45,7 +48,7 @@ export {
 } from './definitions/ref-syntax.js';
 export { MAX_QUOTED_CHARS, quoteInput, showName } from './quote.js';
 export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
-export { validateDefinitions } from './definitions/validate.js';
+export { validateDefinitions, MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate.js';
 export { parseRepository } from './definitions/yaml-repository.js';
 export type { RepositoryFile, ParseRepositoryResult } from './definitions/yaml-repository.js';
 export { emptyRegistryState, latestView, findViewVersion, listLatestViews } from './registry/state.js';

@@ -105,12 +105,37 @@ export interface FeatureServiceDef {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/** Types of entity source parameters, written `{name:Type}` in the source's SQL. */
+export const ENTITY_SOURCE_PARAM_TYPES = ['int64', 'double', 'string', 'bool', 'timestamp'] as const;
+export type EntitySourceParamType = (typeof ENTITY_SOURCE_PARAM_TYPES)[number];
+
+/** One typed parameter of an entity source. */
+export interface EntitySourceParamDef {
+  readonly name: string;
+  readonly type: EntitySourceParamType;
+  readonly description: string;
+}
+
+/**
+ * An entity set declared by an admin: a named SELECT (checked by the offline SQL guard) with typed
+ * parameters. Callers pass the name and parameter values; the values are bound, never spliced.
+ */
+export interface EntitySourceDef {
+  readonly name: string;
+  readonly description: string;
+  readonly owner: string;
+  readonly sql: string;
+  readonly params: readonly EntitySourceParamDef[];
+}
+
 /** A whole feature repository, as loaded from YAML or received by Registry.Apply. */
 export interface Definitions {
   readonly project: string;
   readonly entities: readonly EntityDef[];
   readonly featureViews: readonly FeatureViewDef[];
   readonly featureServices: readonly FeatureServiceDef[];
+  /** Absent = none. */
+  readonly entitySources?: readonly EntitySourceDef[];
 }
 
 /**

@@ -9,7 +9,7 @@
  * `<feature>__is_null UInt8` column (ClickHouse has no Nullable arrays);
  * ReplacingMergeTree(created_ts) ORDER BY (join keys, event_ts) PARTITION BY toYYYYMM(event_ts).
  */
-import type { FeatureValue, JoinKeyValue, RegisteredView, ValueType } from './model.js';
+import type { EntitySourceDef, FeatureValue, JoinKeyValue, RegisteredView, ValueType } from './model.js';
 import type { ResolvedFeatures } from './registry/refs.js';
 
 /** A validated batch of one view version, columnar. */
@@ -56,6 +56,12 @@ export type EntityRowsInput =
       readonly kind: 'sql';
       /** A ClickHouse SELECT returning the join keys and `event_ts` (other columns pass through). */
       readonly sql: string;
+    }
+  | {
+      /** A registered entity source run with the caller's parameter values (text, parsed by declared type). */
+      readonly kind: 'source';
+      readonly source: EntitySourceDef;
+      readonly params: ReadonlyMap<string, string>;
     }
   | {
       /** Every entity of `view` with events in [start, end): at each of its event times, or at each hop. */
@@ -128,5 +134,10 @@ export interface OfflineStore {
   latestRows(view: RegisteredView, range: LatestRowsRange): AsyncIterable<OfflineRow[]>;
   /** Streams a point-in-time correct training set; a failure ends the stream with an error, never short. */
   historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk>;
+  /**
+   * Checks that an entity source's SQL may be stored: it parses with its declared parameters and
+   * the SQL guard accepts it. INVALID_ARGUMENT naming the source and the reason otherwise.
+   */
+  checkEntitySource?(source: EntitySourceDef): Promise<void>;
   close(): Promise<void>;
 }

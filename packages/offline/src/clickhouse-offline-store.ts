@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import {
   TesseraError,
+  type EntitySourceDef,
   type HistoricalChunk,
   type HistoricalRequest,
   type LatestRowsRange,
@@ -21,6 +22,7 @@ import { assertIdentifier, createDatabaseSql, type ClusterOptions, type DdlOptio
 import { insertOfflineBatch, type InsertBatchOptions } from './insert.js';
 import { ensureViewTables } from './migrate.js';
 import { runHistorical } from './historical/run.js';
+import { checkEntitySource } from './historical/entity-source.js';
 import { DEFAULT_HISTORICAL_QUERY_LIMITS, type HistoricalQueryLimits } from './historical/limits.js';
 import { latestRowsQuery } from './latest-rows.js';
 import { readOfflineRows } from './row-binary.js';
@@ -101,6 +103,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
   async *historical(request: HistoricalRequest): AsyncGenerator<HistoricalChunk, void, undefined> {
     this.#assertOpen();
     yield* runHistorical(this.executor, this.database, request, { limits: this.#historicalLimits });
+  }
+
+  async checkEntitySource(source: EntitySourceDef): Promise<void> {
+    this.#assertOpen();
+    await checkEntitySource(this.executor, source, this.database);
   }
 
   async close(): Promise<void> {

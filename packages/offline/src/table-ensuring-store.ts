@@ -1,4 +1,5 @@
 import type {
+  EntitySourceDef,
   HistoricalChunk,
   HistoricalRequest,
   LatestRowsRange,
@@ -49,6 +50,10 @@ export class TableEnsuringOfflineStore implements OfflineStore {
   async *historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk> {
     await this.ensureTables(request.features.views.map((v) => v.view));
     yield* this.#store.historical(request);
+  }
+
+  async checkEntitySource(source: EntitySourceDef): Promise<void> {
+    await this.#store.checkEntitySource?.(source);
   }
 
   close(): Promise<void> {

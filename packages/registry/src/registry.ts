@@ -15,6 +15,7 @@ import {
   type Definitions,
   type EntityDef,
   type FeatureRefsInput,
+  type EntitySourceDef,
   type FeatureServiceDef,
   type RegisteredView,
   type RegistryLog,
@@ -63,7 +64,8 @@ export interface ApplyResult {
 export type RegistryObject =
   | { readonly objectType: 'entity'; readonly entity: EntityDef }
   | { readonly objectType: 'feature_view'; readonly featureView: RegisteredView }
-  | { readonly objectType: 'feature_service'; readonly featureService: FeatureServiceDef };
+  | { readonly objectType: 'feature_service'; readonly featureService: FeatureServiceDef }
+  | { readonly objectType: 'entity_source'; readonly entitySource: EntitySourceDef };
 
 export interface RegistryListing {
   readonly project: string;
@@ -72,6 +74,7 @@ export interface RegistryListing {
   /** Latest version of each live view. */
   readonly featureViews: readonly RegisteredView[];
   readonly featureServices: readonly FeatureServiceDef[];
+  readonly entitySources: readonly EntitySourceDef[];
 }
 
 /**
@@ -145,7 +148,7 @@ export class Registry {
     throw new TesseraError('UNAVAILABLE', `Registry apply lost ${attempts} races with concurrent applies; retry`);
   }
 
-  /** One entity, feature view (`name` or `name@version`) or feature service; NOT_FOUND when absent. */
+  /** One entity, feature view (`name` or `name@version`), feature service or entity source; NOT_FOUND when absent. */
   get(objectType: RegistryObjectType, name: string): RegistryObject {
     const state = this.#state;
     switch (objectType) {
@@ -170,10 +173,18 @@ export class Registry {
           throw new TesseraError('NOT_FOUND', `Unknown feature service ${quoteInput(name)}`);
         return { objectType, featureService };
       }
+      case 'entity_source': {
+        const entitySource = state.entitySources.get(name);
+        if (entitySource === undefined) {
+          const known = [...state.entitySources.keys()].slice(0, 20).join(', ') || '(none)';
+          throw new TesseraError('NOT_FOUND', `Unknown entity source ${quoteInput(name)}; registered sources: ${known}`);
+        }
+        return { objectType, entitySource };
+      }
       default:
         throw new TesseraError(
           'INVALID_ARGUMENT',
-          `Unknown object type ${quoteInput(String(objectType))}; use entity, feature_view or feature_service`,
+          `Unknown object type ${quoteInput(String(objectType))}; use entity, feature_view, feature_service or entity_source`,
         );
     }
   }
@@ -187,6 +198,7 @@ export class Registry {
       entities: [...state.entities.values()],
       featureViews: listLatestViews(state),
       featureServices: [...state.featureServices.values()],
+      entitySources: [...state.entitySources.values()],
     };
   }
 

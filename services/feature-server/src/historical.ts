@@ -108,12 +108,20 @@ function entityRowsInput(
   if (entities === undefined) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      'GetHistorical: give entity rows (rows), a view entity set (view_entities) or a ClickHouse SELECT (entity_sql)',
+      'GetHistorical: give entity rows (rows), a view entity set (view_entities), a registered entity source (entity_source) or a ClickHouse SELECT (entity_sql)',
     );
   }
   if (entities.$case === 'entitySql') {
     if (entities.value.trim() === '') throw new TesseraError('INVALID_ARGUMENT', 'GetHistorical: entity_sql is empty');
     return { kind: 'sql', sql: entities.value };
+  }
+  if (entities.$case === 'entitySource') {
+    // Parameters are parsed by their declared types and bound by the offline store (never spliced).
+    return {
+      kind: 'source',
+      source: registry.entitySource(entities.value.name),
+      params: new Map(Object.entries(entities.value.params)),
+    };
   }
   if (entities.$case === 'viewEntities') {
     const spec = entities.value;

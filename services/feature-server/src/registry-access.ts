@@ -1,5 +1,5 @@
 import { TesseraError } from '@tessera/core';
-import type { RegisteredView, ResolvedFeatures } from '@tessera/core';
+import type { EntitySourceDef, RegisteredView, ResolvedFeatures } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
 import { buildReadPlan } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
@@ -14,6 +14,8 @@ export interface RegistryAccess {
   readPlan(refs: readonly string[], featureService: string): ReadPlan;
   /** A view version by `name` (latest) or `name@version`. */
   view(ref: string): RegisteredView;
+  /** A registered entity source by name (NOT_FOUND names it). */
+  entitySource(name: string): EntitySourceDef;
 }
 
 export function createRegistryAccess(registry: Registry): RegistryAccess {
@@ -35,6 +37,13 @@ export function createRegistryAccess(registry: Registry): RegistryAccess {
       if (found.objectType !== 'feature_view')
         throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for view ${ref}`);
       return found.featureView;
+    },
+    entitySource(name) {
+      if (name === '') throw new TesseraError('INVALID_ARGUMENT', 'entity_source.name is empty: name a registered source');
+      const found = registry.get('entity_source', name);
+      if (found.objectType !== 'entity_source')
+        throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for entity source ${name}`);
+      return found.entitySource;
     },
   };
 }

@@ -1,6 +1,12 @@
-import { TesseraError, formatProblems } from '@tessera/core';
+import { TesseraError, formatProblems, validateDefinitions } from '@tessera/core';
 import type { Change, Definitions, OfflineStore } from '@tessera/core';
-import { fromProtoDefinitions, toProtoEntity, toProtoService, toProtoView } from '@tessera/client';
+import {
+  fromProtoDefinitions,
+  toProtoEntity,
+  toProtoEntitySource,
+  toProtoService,
+  toProtoView,
+} from '@tessera/client';
 import { ChangeKind } from '@tessera/proto';
 import type {
   ApplyRequest,
@@ -31,13 +37,22 @@ function toProtoChange(change: Change): ProtoChange {
   return { ...change, details: [...change.details], kind: CHANGE_KINDS[change.kind] };
 }
 
-/** Applies definitions and gives every view version its offline table (or new columns) as part of it. */
+/**
+ * Applies definitions and gives every view version its offline table (or new columns) as part of
+ * it. With an offline store, every entity source's SQL is checked by the SQL guard first: one it
+ * refuses fails the whole apply (INVALID_ARGUMENT naming the source and reason), nothing applied.
+ */
 export async function applyDefinitions(
   registry: Registry,
   offline: OfflineStore | undefined,
   definitions: Definitions,
   options: { readonly dryRun: boolean; readonly author: string; readonly prune: boolean },
 ): Promise<ApplyResult> {
+  // Definitions with problems are refused by the registry with every problem listed; only valid
+  // sources are worth running through the engine.
+  if (validateDefinitions(definitions).length === 0) {
+    for (const source of definitions.entitySources ?? []) await offline?.checkEntitySource?.(source);
+  }
   const result = await registry.apply(definitions, options);
   if (!result.dryRun) await offline?.ensureTables(allViewVersions(registry.state()));
   return result;
@@ -77,6 +92,8 @@ export function createRegistryService(registry: Registry, offline: OfflineStore 
           return { object: { $case: 'featureView', value: toProtoView(found.featureView) } };
         case 'feature_service':
           return { object: { $case: 'featureService', value: toProtoService(found.featureService) } };
+        case 'entity_source':
+          return { object: { $case: 'entitySource', value: toProtoEntitySource(found.entitySource) } };
       }
     }),
     list: answer<ListRequest, ListResponse>(() => {
@@ -87,6 +104,7 @@ export function createRegistryService(registry: Registry, offline: OfflineStore 
         featureViews: listing.featureViews.map(toProtoView),
         featureServices: listing.featureServices.map(toProtoService),
         registryVersion: BigInt(listing.sequence),
+        entitySources: listing.entitySources.map(toProtoEntitySource),
       };
     }),
     history: answer<HistoryRequest, HistoryResponse>(async (request) => {

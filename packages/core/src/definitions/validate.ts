@@ -5,8 +5,15 @@
  * is enough. Constraints are flat in paths (`features[0].min`), as they are in YAML.
  */
 import type { Problem } from '../errors.js';
-import type { Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef } from '../model.js';
-import { JOIN_KEY_TYPES } from '../model.js';
+import type {
+  Definitions,
+  EntityDef,
+  EntitySourceDef,
+  FeatureDef,
+  FeatureServiceDef,
+  FeatureViewDef,
+} from '../model.js';
+import { ENTITY_SOURCE_PARAM_TYPES, JOIN_KEY_TYPES } from '../model.js';
 import { columnNameProblem, identifierProblem } from './names.js';
 import { parseFeatureRef } from './ref-syntax.js';
 import {
@@ -22,7 +29,10 @@ import {
 } from './value-type-rules.js';
 
 /** The top-level lists of a repository, in YAML spelling. */
-export type DefinitionSection = 'entities' | 'feature_views' | 'feature_services';
+export type DefinitionSection = 'entities' | 'feature_views' | 'feature_services' | 'entity_sources';
+
+/** Longest entity source SQL, in characters: the offline SQL guard's limit (MAX_ENTITY_SQL_CHARS). */
+export const MAX_ENTITY_SOURCE_SQL_CHARS = 100_000;
 
 /**
  * Describes where an object was defined, for messages such as "first defined at …". The YAML
@@ -83,6 +93,18 @@ export function validateDefinitionsAt(defs: Definitions, locate: LocateObject): 
       add(
         `feature_services[${i}].name`,
         `duplicate feature service name "${service.name}" (first defined at ${locate('feature_services', first)})`,
+      );
+    }
+  });
+
+  const sources = defs.entitySources ?? [];
+  sources.forEach((source, i) => {
+    validateEntitySource(source, `entity_sources[${i}]`, add);
+    const first = firstIndex(sources, source.name);
+    if (first !== i) {
+      add(
+        `entity_sources[${i}].name`,
+        `duplicate entity source name "${source.name}" (first defined at ${locate('entity_sources', first)})`,
       );
     }
   });
@@ -301,6 +323,38 @@ function validateStrings(description: unknown, tags: unknown, path: string, what
   for (const [key, value] of Object.entries(tags)) {
     if (typeof value !== 'string') add(`${path}.tags.${key}`, `${what}: tag ${key} must be a string`);
   }
+}
+
+/**
+ * An entity source: a valid name, non-empty SQL within {@link MAX_ENTITY_SOURCE_SQL_CHARS}, and
+ * parameters with unique identifier names and known types. What the SQL may read is checked by
+ * the server (the offline SQL guard) when it applies the definitions.
+ */
+function validateEntitySource(source: EntitySourceDef, path: string, add: Add): void {
+  const nameProblem = identifierProblem(source.name);
+  if (nameProblem !== undefined) add(`${path}.name`, `entity source ${nameProblem}`);
+  const what = `entity source ${source.name}`;
+  if (typeof source.description !== 'string') add(`${path}.description`, `${what}: description must be a string`);
+  if (typeof source.owner !== 'string') add(`${path}.owner`, `${what}: owner must be a string`);
+  if (typeof source.sql !== 'string' || source.sql.trim() === '') {
+    add(`${path}.sql`, `${what}: sql is empty; write one SELECT returning the join keys and event_ts`);
+  } else if (source.sql.length > MAX_ENTITY_SOURCE_SQL_CHARS) {
+    add(`${path}.sql`, `${what}: sql is ${source.sql.length} characters long; the limit is ${MAX_ENTITY_SOURCE_SQL_CHARS}`);
+  }
+  source.params.forEach((param, j) => {
+    const paramPath = `${path}.params[${j}]`;
+    const problem = identifierProblem(param.name);
+    if (problem !== undefined) add(`${paramPath}.name`, `${what}: parameter ${problem}`);
+    else if (source.params.findIndex((p) => p.name === param.name) !== j) {
+      add(`${paramPath}.name`, `${what}: duplicate parameter name "${param.name}"`);
+    }
+    if (!(ENTITY_SOURCE_PARAM_TYPES as readonly string[]).includes(param.type)) {
+      add(
+        `${paramPath}.type`,
+        `${what}: parameter ${param.name}: unknown type ${JSON.stringify(param.type)} (use one of ${ENTITY_SOURCE_PARAM_TYPES.join(', ')})`,
+      );
+    }
+  });
 }
 
 function validateService(

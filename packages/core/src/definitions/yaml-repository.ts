@@ -1,6 +1,6 @@
 /**
  * Loads a feature repository: a folder of YAML files, each holding any of `project:`,
- * `entities:`, `feature_views:` and `feature_services:`. The format is described in
+ * `entities:`, `feature_views:`, `feature_services:` and `entity_sources:`. The format is described in
  * packages/core/README.md. Every problem of every file is reported at once, with its file, its
  * path (`feature_views[0].features[2].type`), its line and the rule it breaks.
  */
@@ -10,6 +10,9 @@ import type {
   Constraints,
   Definitions,
   EntityDef,
+  EntitySourceDef,
+  EntitySourceParamDef,
+  EntitySourceParamType,
   FeatureDef,
   FeatureServiceDef,
   FeatureViewDef,
@@ -41,7 +44,9 @@ interface Origin {
   readonly node: Node | null;
 }
 
-const TOP_KEYS = ['project', 'entities', 'feature_views', 'feature_services'];
+const TOP_KEYS = ['project', 'entities', 'feature_views', 'feature_services', 'entity_sources'];
+const ENTITY_SOURCE_KEYS = ['name', 'description', 'owner', 'sql', 'params'];
+const PARAM_KEYS = ['name', 'type', 'description'];
 const ENTITY_KEYS = ['name', 'join_keys', 'description', 'tags'];
 const JOIN_KEY_KEYS = ['name', 'type'];
 const VIEW_KEYS = ['name', 'entities', 'features', 'ttl', 'ttl_seconds', 'owner', 'tags', 'description', 'source'];
@@ -70,7 +75,13 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
   const entities: EntityDef[] = [];
   const views: FeatureViewDef[] = [];
   const services: FeatureServiceDef[] = [];
-  const origins: Record<DefinitionSection, Origin[]> = { entities: [], feature_views: [], feature_services: [] };
+  const sources: EntitySourceDef[] = [];
+  const origins: Record<DefinitionSection, Origin[]> = {
+    entities: [],
+    feature_views: [],
+    feature_services: [],
+    entity_sources: [],
+  };
   const projects: { name: string; reader: YamlReader; node: Node | null }[] = [];
 
   if (files.length === 0) {
@@ -118,6 +129,9 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
       read('feature_services', '[{ name: checkout_model, features: [customer_stats:*] }]', services, (n, p) =>
         readService(reader, n, p),
       );
+      read('entity_sources', '[{ name: recent_orders, sql: SELECT …, params: [...] }]', sources, (n, p) =>
+        readEntitySource(reader, n, p),
+      );
     }
     problems.push(...reader.problems);
   }
@@ -140,6 +154,7 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
     entities,
     featureViews: views,
     featureServices: services,
+    entitySources: sources,
   };
   const locate = (section: DefinitionSection, index: number): string => {
     const origin = origins[section][index];
@@ -160,7 +175,7 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
   return problems.length === 0 ? { definitions: defs, problems } : { problems };
 }
 
-const SECTION_PATH = /^(entities|feature_views|feature_services)\[(\d+)\](.*)$/;
+const SECTION_PATH = /^(entities|feature_views|feature_services|entity_sources)\[(\d+)\](.*)$/;
 
 /** Maps a problem on the combined definitions back to its file, local index and line. */
 function mapProblem(
@@ -333,5 +348,30 @@ function readService(r: YamlReader, node: Node | null, path: string): FeatureSer
     description: r.string(m?.get('description'), joinPath(path, 'description'), `${what}: description`) ?? '',
     owner: r.string(m?.get('owner'), joinPath(path, 'owner'), `${what}: owner`) ?? '',
     tags: r.tags(m?.get('tags'), joinPath(path, 'tags'), what) ?? {},
+  };
+}
+
+function readEntitySource(r: YamlReader, node: Node | null, path: string): EntitySourceDef {
+  const m = r.map(node, path, 'an entity source', ENTITY_SOURCE_KEYS, ['name', 'sql']);
+  const name = r.string(m?.get('name'), joinPath(path, 'name'), 'entity source name') ?? '';
+  const what = `entity source ${name}`;
+  const paramsPath = joinPath(path, 'params');
+  const items = r.seq(m?.get('params'), paramsPath, `${what}: params`, '[{ name: start, type: timestamp }]') ?? [];
+  const params = items.map((item, i): EntitySourceParamDef => {
+    const p = `${paramsPath}[${i}]`;
+    const pm = r.map(item, p, `${what}: a parameter`, PARAM_KEYS, ['name', 'type']);
+    return {
+      name: r.string(pm?.get('name'), joinPath(p, 'name'), `${what}: parameter name`) ?? '',
+      // Checked against the known types by validation, which names the allowed ones.
+      type: (r.string(pm?.get('type'), joinPath(p, 'type'), `${what}: parameter type`) ?? '') as EntitySourceParamType,
+      description: r.string(pm?.get('description'), joinPath(p, 'description'), `${what}: parameter description`) ?? '',
+    };
+  });
+  return {
+    name,
+    description: r.string(m?.get('description'), joinPath(path, 'description'), `${what}: description`) ?? '',
+    owner: r.string(m?.get('owner'), joinPath(path, 'owner'), `${what}: owner`) ?? '',
+    sql: r.string(m?.get('sql'), joinPath(path, 'sql'), `${what}: sql`) ?? '',
+    params,
   };
 }

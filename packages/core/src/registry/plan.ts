@@ -16,7 +16,7 @@
  * takes the definition's order.
  *
  * Without prune, registered objects missing from the definitions stay as they are. With prune
- * they are deleted: entities and feature services are removed; a view is marked deleted (gone
+ * they are deleted: entities, feature services and entity sources are removed; a view is marked deleted (gone
  * from listings and refs, its versions kept for History; re-creating it continues its id and
  * version numbers).
  */
@@ -25,6 +25,7 @@ import type {
   Constraints,
   Definitions,
   EntityDef,
+  EntitySourceDef,
   FeatureDef,
   FeatureServiceDef,
   FeatureViewDef,
@@ -36,7 +37,7 @@ import { quoteInput } from '../quote.js';
 import type { RegistryState, ViewLineage } from './state.js';
 import { describeNewView, describeTags, diffEntity, diffView } from './view-diff.js';
 
-export type RegistryObjectType = 'entity' | 'feature_view' | 'feature_service';
+export type RegistryObjectType = 'entity' | 'feature_view' | 'feature_service' | 'entity_source';
 export type ChangeKind = 'create' | 'update' | 'new_version' | 'delete' | 'unchanged';
 
 /** One object's change in an apply. Versions are 0 where they do not apply (entities, services, none yet). */
@@ -193,6 +194,24 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     }
   }
 
+  // Entity sources.
+  const sources = new Map<string, EntitySourceDef>(prune ? [] : state.entitySources);
+  for (const def of defs.entitySources ?? []) {
+    const old = state.entitySources.get(def.name);
+    sources.set(def.name, def);
+    if (old === undefined) {
+      changes.push(change('entity_source', def.name, 'create', 0, 0, [`params: ${describeParams(def) || '(none)'}`]));
+      continue;
+    }
+    const details = diffSource(old, def);
+    changes.push(change('entity_source', def.name, details.length > 0 ? 'update' : 'unchanged', 0, 0, details));
+  }
+  if (prune) {
+    for (const name of state.entitySources.keys()) {
+      if (!sources.has(name)) changes.push(change('entity_source', name, 'delete', 0, 0, ['deleted']));
+    }
+  }
+
   const changed = changes.some((c) => c.kind !== 'unchanged') || state.project !== defs.project;
   if (!changed) return { changes, next: state, changed };
   const next: RegistryState = {
@@ -202,6 +221,7 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     entities,
     featureViews: views,
     featureServices: services,
+    entitySources: sources,
   };
   const problems = checkServiceRefs(next, defs);
   if (problems.length > 0) {
@@ -263,6 +283,24 @@ function normalizeFeature(feature: FeatureDef): FeatureDef {
     allowedValues: allowed.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
   };
   return { ...feature, constraints };
+}
+
+function describeParams(def: EntitySourceDef): string {
+  return def.params.map((p) => `${p.name} ${p.type}`).join(', ');
+}
+
+function diffSource(old: EntitySourceDef, def: EntitySourceDef): string[] {
+  const details: string[] = [];
+  if (old.sql !== def.sql) details.push('sql changed');
+  if (describeParams(old) !== describeParams(def)) {
+    details.push(`params: ${describeParams(old) || '(none)'} -> ${describeParams(def) || '(none)'}`);
+  }
+  if (old.params.map((p) => p.description).join('\u0000') !== def.params.map((p) => p.description).join('\u0000')) {
+    details.push('parameter descriptions changed');
+  }
+  if (old.description !== def.description) details.push('description changed');
+  if (old.owner !== def.owner) details.push(`owner: ${JSON.stringify(old.owner)} -> ${JSON.stringify(def.owner)}`);
+  return details;
 }
 
 function diffService(old: FeatureServiceDef, def: FeatureServiceDef): string[] {

@@ -4,7 +4,7 @@
  * `{ "$int64": "…" }`, so nothing is lost through JSON.
  */
 import { TesseraError } from '../errors.js';
-import type { EntityDef, FeatureServiceDef, RegisteredView } from '../model.js';
+import type { EntityDef, EntitySourceDef, FeatureServiceDef, RegisteredView } from '../model.js';
 import type { RegistryState, ViewLineage } from './state.js';
 
 /** Format of the stored state; bump on incompatible changes and keep reading the old ones. */
@@ -23,6 +23,7 @@ export function registryStateToJson(state: RegistryState): JsonValue {
     entities: [...state.entities.values()],
     featureViews: [...state.featureViews.entries()].map(([name, lineage]) => ({ name, ...lineage })),
     featureServices: [...state.featureServices.values()],
+    entitySources: [...state.entitySources.values()],
   });
 }
 
@@ -36,6 +37,8 @@ export function registryStateFromJson(data: unknown): RegistryState {
     entities: EntityDef[];
     featureViews: (ViewLineage & { name: string })[];
     featureServices: FeatureServiceDef[];
+    /** Absent in states stored before entity sources existed. */
+    entitySources?: EntitySourceDef[];
   };
   if (typeof raw !== 'object' || raw === null || raw.format !== REGISTRY_STATE_FORMAT) {
     throw new TesseraError(
@@ -52,6 +55,7 @@ export function registryStateFromJson(data: unknown): RegistryState {
       raw.featureViews.map(({ name, ...lineage }) => [name, lineage as ViewLineage & { versions: RegisteredView[] }]),
     ),
     featureServices: new Map(raw.featureServices.map((s) => [s.name, s])),
+    entitySources: new Map((raw.entitySources ?? []).map((s) => [s.name, s])),
   };
 }
 

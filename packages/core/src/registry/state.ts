@@ -2,7 +2,7 @@
  * What the registry knows after a sequence of applies. Immutable: planApply returns a new state,
  * so a server can swap its cached state in one assignment while requests read the old one.
  */
-import type { EntityDef, FeatureServiceDef, RegisteredView } from '../model.js';
+import type { EntityDef, EntitySourceDef, FeatureServiceDef, RegisteredView } from '../model.js';
 
 /** Every version of one feature view, oldest first (`versions[v - 1].version === v`). */
 export interface ViewLineage {
@@ -27,6 +27,8 @@ export interface RegistryState {
   readonly entities: ReadonlyMap<string, EntityDef>;
   readonly featureViews: ReadonlyMap<string, ViewLineage>;
   readonly featureServices: ReadonlyMap<string, FeatureServiceDef>;
+  /** Entity sources declared by an admin, by name. */
+  readonly entitySources: ReadonlyMap<string, EntitySourceDef>;
 }
 
 /** A registry with nothing applied yet. */
@@ -38,6 +40,7 @@ export function emptyRegistryState(project = ''): RegistryState {
     entities: new Map(),
     featureViews: new Map(),
     featureServices: new Map(),
+    entitySources: new Map(),
   };
 }
 

@@ -19,6 +19,7 @@ import { decodeChunks } from './arrow.js';
 import { materializeEntitySql, uploadInlineRows, type EntityTable, type QueryContext } from './entities.js';
 import { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings, type HistoricalQueryLimits } from './limits.js';
 import { materializeViewEntities } from './view-entities.js';
+import { entitySourceParams, renderEntitySource } from './entity-source.js';
 import { buildHistoricalQuery, historicalLayout, timePruning, type JoinAlgorithm, type OutputColumn } from './query.js';
 import { DEFAULT_PART_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
 import { randomSuffix } from './sql-text.js';
@@ -157,10 +158,21 @@ export async function* runHistorical(
         context,
       );
     } else {
+      // A declared source runs through the same path as entity_sql once the engine has written
+      // the caller's values into it as literals (entity-source.ts).
+      const sql =
+        request.entities.kind === 'sql'
+          ? request.entities.sql
+          : await renderEntitySource(
+              executor,
+              request.entities.source,
+              entitySourceParams(request.entities.source, request.entities.params),
+              { database, signal },
+            );
       entities = await materializeEntitySql(
         executor,
         table,
-        request.entities.sql,
+        sql,
         requiredKeys,
         database,
         maxEntityRows,

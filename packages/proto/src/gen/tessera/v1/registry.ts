@@ -183,11 +183,34 @@ export interface FeatureService_TagsEntry {
   value: string;
 }
 
+/**
+ * A parameter of an entity source: its name and type ("int64", "double", "string", "bool" or
+ * "timestamp"), written {name:Type} in the source's SQL.
+ */
+export interface EntitySourceParam {
+  name: string;
+  type: string;
+  description: string;
+}
+
+/**
+ * An entity set declared by an admin: a named SELECT with typed parameters. Callers of
+ * GetHistorical name it and pass parameter values, which are bound, never spliced.
+ */
+export interface EntitySource {
+  name: string;
+  description: string;
+  owner: string;
+  sql: string;
+  params: EntitySourceParam[];
+}
+
 export interface Definitions {
   project: string;
   entities: Entity[];
   featureViews: FeatureView[];
   featureServices: FeatureService[];
+  entitySources: EntitySource[];
 }
 
 export interface ApplyRequest {
@@ -203,7 +226,7 @@ export interface ApplyRequest {
 }
 
 export interface Change {
-  /** "entity", "feature_view" or "feature_service". */
+  /** "entity", "feature_view", "feature_service" or "entity_source". */
   objectType: string;
   name: string;
   kind: ChangeKind;
@@ -221,17 +244,19 @@ export interface ApplyResponse {
 }
 
 export interface GetRequest {
-  /** "entity", "feature_view" or "feature_service". */
+  /** "entity", "feature_view", "feature_service" or "entity_source". */
   objectType: string;
   /** For a feature view, "name" (latest) or "name@version". */
   name: string;
 }
 
 export interface GetResponse {
-  object?: { $case: "entity"; value: Entity } | { $case: "featureView"; value: FeatureView } | {
-    $case: "featureService";
-    value: FeatureService;
-  } | undefined;
+  object?:
+    | { $case: "entity"; value: Entity }
+    | { $case: "featureView"; value: FeatureView }
+    | { $case: "featureService"; value: FeatureService }
+    | { $case: "entitySource"; value: EntitySource }
+    | undefined;
 }
 
 export interface ListRequest {
@@ -244,6 +269,7 @@ export interface ListResponse {
   featureViews: FeatureView[];
   featureServices: FeatureService[];
   registryVersion: bigint;
+  entitySources: EntitySource[];
 }
 
 export interface HistoryRequest {
@@ -1779,8 +1805,244 @@ export const FeatureService_TagsEntry: MessageFns<FeatureService_TagsEntry> = {
   },
 };
 
+function createBaseEntitySourceParam(): EntitySourceParam {
+  return { name: "", type: "", description: "" };
+}
+
+export const EntitySourceParam: MessageFns<EntitySourceParam> = {
+  encode(message: EntitySourceParam, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EntitySourceParam {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEntitySourceParam();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EntitySourceParam {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: EntitySourceParam): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EntitySourceParam>): EntitySourceParam {
+    return EntitySourceParam.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EntitySourceParam>): EntitySourceParam {
+    const message = createBaseEntitySourceParam();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseEntitySource(): EntitySource {
+  return { name: "", description: "", owner: "", sql: "", params: [] };
+}
+
+export const EntitySource: MessageFns<EntitySource> = {
+  encode(message: EntitySource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.sql !== "") {
+      writer.uint32(34).string(message.sql);
+    }
+    for (const v of message.params) {
+      EntitySourceParam.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EntitySource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEntitySource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sql = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.params.push(EntitySourceParam.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EntitySource {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      sql: isSet(object.sql) ? globalThis.String(object.sql) : "",
+      params: globalThis.Array.isArray(object?.params)
+        ? object.params.map((e: any) => EntitySourceParam.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EntitySource): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.sql !== "") {
+      obj.sql = message.sql;
+    }
+    if (message.params?.length) {
+      obj.params = message.params.map((e) => EntitySourceParam.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EntitySource>): EntitySource {
+    return EntitySource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EntitySource>): EntitySource {
+    const message = createBaseEntitySource();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.owner = object.owner ?? "";
+    message.sql = object.sql ?? "";
+    message.params = object.params?.map((e) => EntitySourceParam.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseDefinitions(): Definitions {
-  return { project: "", entities: [], featureViews: [], featureServices: [] };
+  return { project: "", entities: [], featureViews: [], featureServices: [], entitySources: [] };
 }
 
 export const Definitions: MessageFns<Definitions> = {
@@ -1796,6 +2058,9 @@ export const Definitions: MessageFns<Definitions> = {
     }
     for (const v of message.featureServices) {
       FeatureService.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.entitySources) {
+      EntitySource.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1845,6 +2110,14 @@ export const Definitions: MessageFns<Definitions> = {
             message.featureServices.push(FeatureService.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.entitySources.push(EntitySource.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1871,6 +2144,11 @@ export const Definitions: MessageFns<Definitions> = {
         : globalThis.Array.isArray(object?.feature_services)
         ? object.feature_services.map((e: any) => FeatureService.fromJSON(e))
         : [],
+      entitySources: globalThis.Array.isArray(object?.entitySources)
+        ? object.entitySources.map((e: any) => EntitySource.fromJSON(e))
+        : globalThis.Array.isArray(object?.entity_sources)
+        ? object.entity_sources.map((e: any) => EntitySource.fromJSON(e))
+        : [],
     };
   },
 
@@ -1888,6 +2166,9 @@ export const Definitions: MessageFns<Definitions> = {
     if (message.featureServices?.length) {
       obj.featureServices = message.featureServices.map((e) => FeatureService.toJSON(e));
     }
+    if (message.entitySources?.length) {
+      obj.entitySources = message.entitySources.map((e) => EntitySource.toJSON(e));
+    }
     return obj;
   },
 
@@ -1900,6 +2181,7 @@ export const Definitions: MessageFns<Definitions> = {
     message.entities = object.entities?.map((e) => Entity.fromPartial(e)) || [];
     message.featureViews = object.featureViews?.map((e) => FeatureView.fromPartial(e)) || [];
     message.featureServices = object.featureServices?.map((e) => FeatureService.fromPartial(e)) || [];
+    message.entitySources = object.entitySources?.map((e) => EntitySource.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2409,6 +2691,9 @@ export const GetResponse: MessageFns<GetResponse> = {
       case "featureService":
         FeatureService.encode(message.object.value, writer.uint32(26).fork()).join();
         break;
+      case "entitySource":
+        EntitySource.encode(message.object.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2450,6 +2735,14 @@ export const GetResponse: MessageFns<GetResponse> = {
             message.object = { $case: "featureService", value: FeatureService.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.object = { $case: "entitySource", value: EntitySource.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2474,6 +2767,10 @@ export const GetResponse: MessageFns<GetResponse> = {
         ? { $case: "featureService", value: FeatureService.fromJSON(object.featureService) }
         : isSet(object.feature_service)
         ? { $case: "featureService", value: FeatureService.fromJSON(object.feature_service) }
+        : isSet(object.entitySource)
+        ? { $case: "entitySource", value: EntitySource.fromJSON(object.entitySource) }
+        : isSet(object.entity_source)
+        ? { $case: "entitySource", value: EntitySource.fromJSON(object.entity_source) }
         : undefined,
     };
   },
@@ -2486,6 +2783,8 @@ export const GetResponse: MessageFns<GetResponse> = {
       obj.featureView = FeatureView.toJSON(message.object.value);
     } else if (message.object?.$case === "featureService") {
       obj.featureService = FeatureService.toJSON(message.object.value);
+    } else if (message.object?.$case === "entitySource") {
+      obj.entitySource = EntitySource.toJSON(message.object.value);
     }
     return obj;
   },
@@ -2511,6 +2810,12 @@ export const GetResponse: MessageFns<GetResponse> = {
       case "featureService": {
         if (object.object?.value !== undefined && object.object?.value !== null) {
           message.object = { $case: "featureService", value: FeatureService.fromPartial(object.object.value) };
+        }
+        break;
+      }
+      case "entitySource": {
+        if (object.object?.value !== undefined && object.object?.value !== null) {
+          message.object = { $case: "entitySource", value: EntitySource.fromPartial(object.object.value) };
         }
         break;
       }
@@ -2572,7 +2877,7 @@ export const ListRequest: MessageFns<ListRequest> = {
 };
 
 function createBaseListResponse(): ListResponse {
-  return { project: "", entities: [], featureViews: [], featureServices: [], registryVersion: 0n };
+  return { project: "", entities: [], featureViews: [], featureServices: [], registryVersion: 0n, entitySources: [] };
 }
 
 export const ListResponse: MessageFns<ListResponse> = {
@@ -2594,6 +2899,9 @@ export const ListResponse: MessageFns<ListResponse> = {
         throw new globalThis.Error("value provided for field message.registryVersion of type uint64 too large");
       }
       writer.uint32(40).uint64(message.registryVersion);
+    }
+    for (const v of message.entitySources) {
+      EntitySource.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2651,6 +2959,14 @@ export const ListResponse: MessageFns<ListResponse> = {
             message.registryVersion = reader.uint64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.entitySources.push(EntitySource.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2682,6 +2998,11 @@ export const ListResponse: MessageFns<ListResponse> = {
         : isSet(object.registry_version)
         ? BigInt(object.registry_version)
         : 0n,
+      entitySources: globalThis.Array.isArray(object?.entitySources)
+        ? object.entitySources.map((e: any) => EntitySource.fromJSON(e))
+        : globalThis.Array.isArray(object?.entity_sources)
+        ? object.entity_sources.map((e: any) => EntitySource.fromJSON(e))
+        : [],
     };
   },
 
@@ -2702,6 +3023,9 @@ export const ListResponse: MessageFns<ListResponse> = {
     if (message.registryVersion !== 0n) {
       obj.registryVersion = message.registryVersion.toString();
     }
+    if (message.entitySources?.length) {
+      obj.entitySources = message.entitySources.map((e) => EntitySource.toJSON(e));
+    }
     return obj;
   },
 
@@ -2717,6 +3041,7 @@ export const ListResponse: MessageFns<ListResponse> = {
     message.registryVersion = (object.registryVersion !== undefined && object.registryVersion !== null)
       ? BigInt(object.registryVersion)
       : 0n;
+    message.entitySources = object.entitySources?.map((e) => EntitySource.fromPartial(e)) || [];
     return message;
   },
 };

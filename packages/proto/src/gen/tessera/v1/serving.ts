@@ -280,12 +280,29 @@ export interface GetHistoricalRequest {
    */
   { $case: "entitySql"; value: string } | //
   /** The built-in entity set: no SQL. */
-  { $case: "viewEntities"; value: ViewEntities } | undefined;
+  { $case: "viewEntities"; value: ViewEntities } | //
+  /** An entity source declared in the registry: no caller SQL, read scope is enough. */
+  { $case: "entitySource"; value: EntitySourceCall } | undefined;
   features: string[];
   featureService: string;
   format: HistoricalFormat;
   /** Rows per streamed chunk. */
   chunkRows: number;
+}
+
+/**
+ * A call of a registered entity source: its name and its parameter values as text, parsed by the
+ * declared type (int64 decimal, double, bool true/false, timestamp RFC 3339 or epoch ms, string
+ * as is) and bound, never spliced into SQL.
+ */
+export interface EntitySourceCall {
+  name: string;
+  params: { [key: string]: string };
+}
+
+export interface EntitySourceCall_ParamsEntry {
+  key: string;
+  value: string;
 }
 
 export interface GetHistoricalResponse {
@@ -1337,6 +1354,9 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
       case "viewEntities":
         ViewEntities.encode(message.entities.value, writer.uint32(58).fork()).join();
         break;
+      case "entitySource":
+        EntitySourceCall.encode(message.entities.value, writer.uint32(66).fork()).join();
+        break;
     }
     for (const v of message.features) {
       writer.uint32(26).string(v!);
@@ -1388,6 +1408,14 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
             }
 
             message.entities = { $case: "viewEntities", value: ViewEntities.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.entities = { $case: "entitySource", value: EntitySourceCall.decode(reader, reader.uint32()) };
             continue;
           }
           case 3: {
@@ -1446,6 +1474,10 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
         ? { $case: "viewEntities", value: ViewEntities.fromJSON(object.viewEntities) }
         : isSet(object.view_entities)
         ? { $case: "viewEntities", value: ViewEntities.fromJSON(object.view_entities) }
+        : isSet(object.entitySource)
+        ? { $case: "entitySource", value: EntitySourceCall.fromJSON(object.entitySource) }
+        : isSet(object.entity_source)
+        ? { $case: "entitySource", value: EntitySourceCall.fromJSON(object.entity_source) }
         : undefined,
       features: globalThis.Array.isArray(object?.features) ? object.features.map((e: any) => globalThis.String(e)) : [],
       featureService: isSet(object.featureService)
@@ -1470,6 +1502,8 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
       obj.entitySql = message.entities.value;
     } else if (message.entities?.$case === "viewEntities") {
       obj.viewEntities = ViewEntities.toJSON(message.entities.value);
+    } else if (message.entities?.$case === "entitySource") {
+      obj.entitySource = EntitySourceCall.toJSON(message.entities.value);
     }
     if (message.features?.length) {
       obj.features = message.features;
@@ -1510,11 +1544,217 @@ export const GetHistoricalRequest: MessageFns<GetHistoricalRequest> = {
         }
         break;
       }
+      case "entitySource": {
+        if (object.entities?.value !== undefined && object.entities?.value !== null) {
+          message.entities = { $case: "entitySource", value: EntitySourceCall.fromPartial(object.entities.value) };
+        }
+        break;
+      }
     }
     message.features = object.features?.map((e) => e) || [];
     message.featureService = object.featureService ?? "";
     message.format = object.format ?? 0;
     message.chunkRows = object.chunkRows ?? 0;
+    return message;
+  },
+};
+
+function createBaseEntitySourceCall(): EntitySourceCall {
+  return { name: "", params: {} };
+}
+
+export const EntitySourceCall: MessageFns<EntitySourceCall> = {
+  encode(message: EntitySourceCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    globalThis.Object.entries(message.params).forEach(([key, value]: [string, string]) => {
+      EntitySourceCall_ParamsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EntitySourceCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEntitySourceCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = EntitySourceCall_ParamsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.params[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EntitySourceCall {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      params: isObject(object.params)
+        ? (globalThis.Object.entries(object.params) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: EntitySourceCall): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.params) {
+      const entries = globalThis.Object.entries(message.params) as [string, string][];
+      if (entries.length > 0) {
+        obj.params = {};
+        entries.forEach(([k, v]) => {
+          obj.params[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EntitySourceCall>): EntitySourceCall {
+    return EntitySourceCall.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EntitySourceCall>): EntitySourceCall {
+    const message = createBaseEntitySourceCall();
+    message.name = object.name ?? "";
+    message.params = (globalThis.Object.entries(object.params ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseEntitySourceCall_ParamsEntry(): EntitySourceCall_ParamsEntry {
+  return { key: "", value: "" };
+}
+
+export const EntitySourceCall_ParamsEntry: MessageFns<EntitySourceCall_ParamsEntry> = {
+  encode(message: EntitySourceCall_ParamsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EntitySourceCall_ParamsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEntitySourceCall_ParamsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EntitySourceCall_ParamsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: EntitySourceCall_ParamsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EntitySourceCall_ParamsEntry>): EntitySourceCall_ParamsEntry {
+    return EntitySourceCall_ParamsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EntitySourceCall_ParamsEntry>): EntitySourceCall_ParamsEntry {
+    const message = createBaseEntitySourceCall_ParamsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
