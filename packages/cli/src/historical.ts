@@ -127,7 +127,7 @@ function requiredEntities(options: HistoricalOptions): string {
   if (options.entities === undefined) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      'give --entities <file>, --view-entities <view> with --start and --end, or --entity-source <name> with --param key=value',
+      'give --entities <file> or --view-entities <view> with --start and --end, or --entity-source <name> with --param key=value',
     );
   }
   return options.entities;

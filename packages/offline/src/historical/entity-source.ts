@@ -8,21 +8,33 @@
  * line breaks and `'); DROP TABLE x; --` in a string: one literal comes back). That text passes the
  * SQL guard again and then runs unbound like `entity_sql`: on chDB a bound query blocks every
  * other bound query and cannot be killed, so only this parse-only query is bound.
+ *
+ * Timestamps are bound as Int64 milliseconds since the epoch (the SQL writes
+ * `fromUnixTimestamp64Milli({start:Int64}, 'UTC')`): measured on chDB 3.4, EXPLAIN SYNTAX writes a
+ * `{x:DateTime64(3, 'UTC')}` value as epoch seconds in a string (`_CAST('7200', 'DateTime64…')`),
+ * which the engine reads back wrong or not at all ('7200' is the year 7200, '0' and '86400' do
+ * not parse). A rendered source holding such a cast is refused, at apply and at call.
  */
 import { TesseraError, type EntitySourceDef, type EntitySourceParamType } from '@tessera/core';
 import type { ClickHouseExecutor, QueryParams, QueryParamValue, QuerySettings } from '../executor.js';
-import { dateTime64Text, MAX_TS_MILLIS, MIN_TS_MILLIS } from './entities.js';
+import { MAX_TS_MILLIS, MIN_TS_MILLIS } from './entities.js';
 import { quoteInput } from './quote-input.js';
 import { guardEntitySql } from './sql-guard.js';
 
-/** ClickHouse type of each parameter type, as the source SQL writes it (`{start:DateTime64(3, 'UTC')}`). */
+/**
+ * ClickHouse type of each parameter type, as the source SQL writes its placeholder
+ * (`{min_amount:Float64}`); a timestamp is Int64 ms since the epoch (see the file comment).
+ */
 export const ENTITY_SOURCE_CLICKHOUSE_TYPES: Readonly<Record<EntitySourceParamType, string>> = {
   int64: 'Int64',
   double: 'Float64',
   string: 'String',
   bool: 'Bool',
-  timestamp: "DateTime64(3, 'UTC')",
+  timestamp: 'Int64',
 };
+
+/** A parameter value the engine wrote as a date text, which it does not read back faithfully. */
+const DATE_PARAMETER_CAST = /_CAST\('[^']*', '(Date|DateTime|DateTime64|Date32)\b/;
 
 /** Settings of the parse-only EXPLAIN: it executes nothing, but stays bounded. */
 const EXPLAIN_SETTINGS: QuerySettings = { max_execution_time: 10, timeout_overflow_mode: 'throw' };
@@ -37,6 +49,13 @@ function invalid(source: string, message: string): TesseraError {
 }
 
 type Parsed = { readonly value: QueryParamValue } | { readonly problem: string };
+
+function datePlaceholder(source: string): TesseraError {
+  return invalid(
+    source,
+    "a Date or DateTime parameter placeholder is not read back faithfully by the engine; bind timestamps as ms since the epoch: fromUnixTimestamp64Milli({start:Int64}, 'UTC')",
+  );
+}
 
 /** The bound value of one parameter given as text, or why it does not parse. */
 function parseValue(type: EntitySourceParamType, text: string): Parsed {
@@ -61,7 +80,7 @@ function parseValue(type: EntitySourceParamType, text: string): Parsed {
       if (whole < MIN_TS_MILLIS || whole > MAX_TS_MILLIS) {
         return { problem: 'must be between 1900-01-01 and 2299-12-31 UTC' };
       }
-      return { value: dateTime64Text(whole) };
+      return { value: BigInt(whole) };
     }
     case 'string':
       return { value: text };
@@ -100,7 +119,7 @@ function sampleParams(source: EntitySourceDef): QueryParams {
     double: 0,
     string: '',
     bool: false,
-    timestamp: dateTime64Text(0),
+    timestamp: 0n,
   };
   return Object.fromEntries(source.params.map((p) => [p.name, samples[p.type]]));
 }
@@ -128,8 +147,10 @@ export async function renderEntitySource(
     if (error instanceof TesseraError && error.code !== 'INVALID_ARGUMENT') throw error;
     const message = error instanceof Error ? error.message : String(error);
     const reason = message.replace(/^.*?DB::Exception: /s, '').replace(/[:.]?\s*In scope[\s\S]*$/, '');
+    if (/as (Date|DateTime|DateTime64|Date32)\b.* for query parameter/.test(reason)) throw datePlaceholder(source.name);
     throw invalid(source.name, `its SQL does not parse with its parameters: ${quoteInput(reason)}`);
   }
+  if (lines.some((line) => DATE_PARAMETER_CAST.test(line))) throw datePlaceholder(source.name);
   try {
     return await guardEntitySql(executor, lines.join('\n'), { database: options.database, ...signal });
   } catch (error) {
