@@ -148,10 +148,7 @@ export class TesseraClient {
     return unary((cb) => this.registry.list({}, new Metadata(), this.options(), cb));
   }
 
-  get(
-    objectType: 'entity' | 'feature_view' | 'feature_service' | 'entity_source',
-    name: string,
-  ): Promise<GetResponse> {
+  get(objectType: 'entity' | 'feature_view' | 'feature_service' | 'entity_source', name: string): Promise<GetResponse> {
     return unary((cb) => this.registry.get({ objectType, name }, new Metadata(), this.options(), cb));
   }
 

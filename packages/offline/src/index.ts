@@ -68,4 +68,9 @@ export { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings } from './historical/lim
 export type { HistoricalQueryLimits } from './historical/limits.js';
 export { checkViewEntities, MIN_HOP_MILLIS } from './historical/view-entities.js';
 export { DEFAULT_MAX_ENTITY_ROWS } from './historical/run.js';
-export { entitySourceParams, renderEntitySource, checkEntitySource, ENTITY_SOURCE_CLICKHOUSE_TYPES } from './historical/entity-source.js';
+export {
+  entitySourceParams,
+  renderEntitySource,
+  checkEntitySource,
+  ENTITY_SOURCE_CLICKHOUSE_TYPES,
+} from './historical/entity-source.js';

@@ -177,7 +177,10 @@ export class Registry {
         const entitySource = state.entitySources.get(name);
         if (entitySource === undefined) {
           const known = [...state.entitySources.keys()].slice(0, 20).join(', ') || '(none)';
-          throw new TesseraError('NOT_FOUND', `Unknown entity source ${quoteInput(name)}; registered sources: ${known}`);
+          throw new TesseraError(
+            'NOT_FOUND',
+            `Unknown entity source ${quoteInput(name)}; registered sources: ${known}`,
+          );
         }
         return { objectType, entitySource };
       }

@@ -39,7 +39,8 @@ export function createRegistryAccess(registry: Registry): RegistryAccess {
       return found.featureView;
     },
     entitySource(name) {
-      if (name === '') throw new TesseraError('INVALID_ARGUMENT', 'entity_source.name is empty: name a registered source');
+      if (name === '')
+        throw new TesseraError('INVALID_ARGUMENT', 'entity_source.name is empty: name a registered source');
       const found = registry.get('entity_source', name);
       if (found.objectType !== 'entity_source')
         throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for entity source ${name}`);

@@ -339,7 +339,10 @@ function validateEntitySource(source: EntitySourceDef, path: string, add: Add): 
   if (typeof source.sql !== 'string' || source.sql.trim() === '') {
     add(`${path}.sql`, `${what}: sql is empty; write one SELECT returning the join keys and event_ts`);
   } else if (source.sql.length > MAX_ENTITY_SOURCE_SQL_CHARS) {
-    add(`${path}.sql`, `${what}: sql is ${source.sql.length} characters long; the limit is ${MAX_ENTITY_SOURCE_SQL_CHARS}`);
+    add(
+      `${path}.sql`,
+      `${what}: sql is ${source.sql.length} characters long; the limit is ${MAX_ENTITY_SOURCE_SQL_CHARS}`,
+    );
   }
   source.params.forEach((param, j) => {
     const paramPath = `${path}.params[${j}]`;

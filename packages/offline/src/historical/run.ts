@@ -169,15 +169,7 @@ export async function* runHistorical(
               entitySourceParams(request.entities.source, request.entities.params),
               { database, signal },
             );
-      entities = await materializeEntitySql(
-        executor,
-        table,
-        sql,
-        requiredKeys,
-        database,
-        maxEntityRows,
-        context,
-      );
+      entities = await materializeEntitySql(executor, table, sql, requiredKeys, database, maxEntityRows, context);
     }
     const plan = planOf(options, entities.rowCount);
     const pruning = await timePruning(executor, database, table, request.features, context);
