@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRepository, type TesseraError } from '@tessera/core';
+import { MAX_ENTITY_SOURCE_SQL_CHARS, parseRepository, type TesseraError } from '@tessera/core';
 import { TesseraClient, fromColumn, toColumn } from '@tessera/client';
 import { startFeatureServer, type FeatureServer } from '@tessera/feature-server';
 import { createKey } from '@tessera/registry';
-import { ChdbExecutor, entitySourceParams, renderEntitySource } from '@tessera/offline';
+import { ChdbExecutor, MAX_ENTITY_SQL_CHARS, entitySourceParams, renderEntitySource } from '@tessera/offline';
 import { ChangeKind, Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
 import { pollUntil } from '../infra/processes.js';
@@ -344,6 +344,8 @@ entity_sources:
       },
     ]);
     const found = problems.map((p) => `${p.file ?? ''} ${p.path}: ${p.message}`);
+    // Validation's SQL length limit is the guard's.
+    expect(MAX_ENTITY_SOURCE_SQL_CHARS).toBe(MAX_ENTITY_SQL_CHARS);
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^src\.yaml entity_sources\[0\]\.name: entity source name "Bad-Name"/),

@@ -1,10 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { validateDefinitions, type Definitions, type ValueType } from '../src/index.js';
+import { MAX_ENTITY_SOURCE_SQL_CHARS, validateDefinitions, type Definitions, type ValueType } from '../src/index.js';
 import { definitions, feature, featureView, service } from './registry-fixtures.js';
 
 describe('validateDefinitions', () => {
   it('accepts valid definitions', () => {
     expect(validateDefinitions(definitions())).toEqual([]);
+  });
+
+  it('refuses entity source SQL longer than the guard accepts and a duplicate source name', () => {
+    const source = { name: 'src', description: '', owner: '', params: [] };
+    const longest = `SELECT ${'1'.repeat(MAX_ENTITY_SOURCE_SQL_CHARS - 7)}`;
+    const defs: Definitions = {
+      ...definitions(),
+      entitySources: [
+        { ...source, sql: longest },
+        { ...source, name: 'long', sql: `${longest} ` },
+        { ...source, sql: 'SELECT 1' },
+      ],
+    };
+    expect(validateDefinitions(defs).map((p) => `${p.path}: ${p.message}`)).toEqual([
+      `entity_sources[1].sql: entity source long: sql is ${MAX_ENTITY_SOURCE_SQL_CHARS + 1} characters long; the limit is ${MAX_ENTITY_SOURCE_SQL_CHARS}`,
+      'entity_sources[2].name: duplicate entity source name "src" (first defined at entity_sources[0])',
+    ]);
   });
 
   it('reports every problem of structured definitions with YAML-style paths', () => {

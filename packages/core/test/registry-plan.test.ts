@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  deserializeRegistryState,
   emptyRegistryState,
   latestView,
   planApply,
@@ -7,6 +8,7 @@ import {
   validateDefinitions,
   type Change,
   type Definitions,
+  type EntitySourceDef,
   type RegistryState,
 } from '../src/index.js';
 import {
@@ -283,5 +285,40 @@ describe('planApply', () => {
     const plan = apply(base, withStats([loyalty]));
     expect(latestView(plan.next, 'product_stats')).toBe(latestView(base, 'product_stats'));
     expect(productStats.name).toBe('product_stats');
+  });
+});
+
+describe('entity sources in an apply', () => {
+  const source = (name: string, sql = 'SELECT customer_id, event_ts FROM tessera.t'): EntitySourceDef => ({
+    name,
+    description: '',
+    owner: 'data',
+    sql,
+    params: [{ name: 'start', type: 'timestamp', description: '' }],
+  });
+
+  it('creates, keeps, updates and prunes sources, and stores them through serialization', () => {
+    const created = apply(base, { ...definitions(), entitySources: [source('a'), source('b')] });
+    expect(created.changes.filter((c) => c.objectType === 'entity_source').map((c) => `${c.name}:${c.kind}`)).toEqual([
+      'a:create',
+      'b:create',
+    ]);
+    expect(changeOf(created.changes, 'a').details).toEqual(['params: start timestamp']);
+    const state = deserializeRegistryState(serializeRegistryState(created.next));
+    expect([...state.entitySources.values()]).toEqual([source('a'), source('b')]);
+    const same = apply(state, { ...definitions(), entitySources: [source('a'), source('b')] });
+    expect(same.changed).toBe(false);
+    const edited = apply(state, { ...definitions(), entitySources: [source('a', 'SELECT 1')] }, true);
+    expect(changeOf(edited.changes, 'a')).toMatchObject({ kind: 'update', details: ['sql changed'] });
+    expect(changeOf(edited.changes, 'b')).toMatchObject({ kind: 'delete', details: ['deleted'] });
+    expect([...edited.next.entitySources.keys()]).toEqual(['a']);
+    // Without prune a source missing from the definitions stays.
+    expect([...apply(state, definitions()).next.entitySources.keys()]).toEqual(['a', 'b']);
+  });
+
+  it('reads a state stored before entity sources existed as having none', () => {
+    const stored = JSON.parse(serializeRegistryState(base)) as Record<string, unknown>;
+    delete stored['entitySources'];
+    expect(deserializeRegistryState(JSON.stringify(stored)).entitySources.size).toBe(0);
   });
 });
