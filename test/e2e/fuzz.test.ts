@@ -40,6 +40,12 @@ project: fuzz
 entities:
   - { name: user, join_keys: [{ name: user_id, type: int64 }] }
   - { name: item, join_keys: [{ name: item_id, type: string }] }
+entity_sources:
+  - name: recent_users
+    sql: >-
+      SELECT DISTINCT user_id, event_ts FROM tessera.fv_scores__v1
+      WHERE event_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    params: [{ name: since, type: timestamp }]
 feature_views:
   - name: scores
     entities: [user]
@@ -277,6 +283,25 @@ const randomHistorical: fc.Arbitrary<GetHistoricalRequest> = rowCount.chain((n) 
         }),
       }),
       fc.record({ $case: fc.constant('entitySql' as const), value: fc.constantFrom(...FORBIDDEN_SQL) }),
+      fc.record({
+        $case: fc.constant('viewEntities' as const),
+        value: fc.record({
+          featureView: fc.constantFrom('scores', 'items', 'nope', ''),
+          startTime: eventTimes,
+          endTime: eventTimes,
+          hopMillis: fc.oneof(fc.constant(0n), fc.bigInt({ min: -1n, max: 10n ** 12n }), fc.constant(2n ** 62n)),
+        }),
+      }),
+      fc.record({
+        $case: fc.constant('entitySource' as const),
+        value: fc.record({
+          name: fc.constantFrom('recent_users', 'nope', ''),
+          params: fc.dictionary(
+            fc.constantFrom('since', 'ghost', ''),
+            fc.oneof(strings, fc.constantFrom('2024-01-01', '0', "'); DROP TABLE x; --")),
+          ),
+        }),
+      }),
       fc.constant(undefined),
     ),
     features: fc.array(refs, { maxLength: 3 }),
