@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HASH_JOIN_MAX_ENTITY_ROWS, type HistoricalPlan } from '../packages/offline/src/historical/run.js';
+import { HASH_JOIN_MAX_ENTITY_ROWS, type HistoricalPlan } from '@tessera/offline';
 import type { ChildResult, ChildTask } from './support/historical-child.js';
 import { FEATURES_PER_VIEW, VIEW_NAMES, dataParams, type DataParams } from './support/historical-dataset.js';
 import { markdownTable, summarize, targetsOf } from './support/historical-report.js';

@@ -15,8 +15,8 @@ import {
   ensureViewTables,
   qualifiedName,
   tableName,
-} from '../../packages/offline/src/index.js';
-import { runHistorical } from '../../packages/offline/src/historical/run.js';
+  runHistorical,
+} from '@tessera/offline';
 import { loadEntityRows, resolvedAll } from './historical-dataset.js';
 import { FEAST_DATABASE, FEAST_JOIN_KEY, feastViews, type FeastShape } from './feast-views.js';
 

@@ -10,9 +10,9 @@ import {
   ensureViewTables,
   qualifiedName,
   tableName,
-} from '../../packages/offline/src/index.js';
-import { runHistorical } from '../../packages/offline/src/historical/run.js';
-import type { HistoricalPlan } from '../../packages/offline/src/historical/run.js';
+  runHistorical,
+  type HistoricalPlan,
+} from '@tessera/offline';
 import {
   DATABASE,
   JOIN_KEY,

@@ -4,7 +4,7 @@
 // child processes (SQL).
 import { tableFromIPC } from 'apache-arrow';
 import type { FeatureDef, RegisteredView } from '@tessera/core';
-import type { ClickHouseExecutor } from '../../packages/offline/src/index.js';
+import type { ClickHouseExecutor } from '@tessera/offline';
 
 export const DATABASE = 'bench_historical';
 export const JOIN_KEY = 'entity_id';

@@ -67,7 +67,8 @@ export type { EntitySqlGuardOptions } from './historical/sql-guard.js';
 export { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings } from './historical/limits.js';
 export type { HistoricalQueryLimits } from './historical/limits.js';
 export { checkViewEntities, MIN_HOP_MILLIS } from './historical/view-entities.js';
-export { DEFAULT_MAX_ENTITY_ROWS } from './historical/run.js';
+export { DEFAULT_MAX_ENTITY_ROWS, HASH_JOIN_MAX_ENTITY_ROWS, runHistorical } from './historical/run.js';
+export type { HistoricalPlan, HistoricalOptions } from './historical/run.js';
 export {
   entitySourceParams,
   renderEntitySource,
