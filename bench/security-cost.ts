@@ -1,7 +1,8 @@
 // What authentication and TLS cost on online reads: the same `tessera serve` started several ways on
-// the same data — plaintext without auth (the baseline), TLS alone, auth alone, auth + TLS, auth + mTLS
-// — and GetOnlineFeatures 1×50 and 100×50 measured interleaved across all of them in one run, so
-// machine noise lands on every variant alike. Reports p50/p99 and each variant's ratio to plaintext.
+// the same data — TLS alone, auth alone, auth + TLS, auth + mTLS — each also serving a local plaintext
+// listener without auth (`--local-port`), the variant's baseline in the same process. GetOnlineFeatures
+// 1×50 and 100×50 are measured interleaved across every port in one run, so machine noise lands on all
+// alike, and each ratio compares two ports of one process: only the transport and the key check differ.
 // How to run it and what each column means: bench/README.md.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -45,7 +46,6 @@ type Backend = (typeof BACKENDS)[number];
 
 /** How each variant's server is started and its client connects. */
 const VARIANTS: Readonly<Record<SecurityVariant, { readonly auth: boolean; readonly tls: 'none' | 'tls' | 'mtls' }>> = {
-  plain: { auth: false, tls: 'none' },
   tls: { auth: false, tls: 'tls' },
   auth: { auth: true, tls: 'none' },
   'auth+tls': { auth: true, tls: 'tls' },
@@ -55,11 +55,11 @@ const VARIANTS: Readonly<Record<SecurityVariant, { readonly auth: boolean; reado
 /**
  * Variants per backend. Redis Cluster, the production shape, gets all of them on one key prefix (the
  * servers share the data, written once). The embedded store is one directory per server, so it gets
- * only the two the issue compares, each written alike.
+ * the one the issue asks for.
  */
 const BACKEND_VARIANTS: Readonly<Record<Backend, readonly SecurityVariant[]>> = {
-  'redis-cluster': ['plain', 'tls', 'auth', 'auth+tls', 'auth+mtls'],
-  embedded: ['plain', 'auth+tls'],
+  'redis-cluster': ['tls', 'auth', 'auth+tls', 'auth+mtls'],
+  embedded: ['auth+tls'],
 };
 
 interface RunConfig {
@@ -122,11 +122,15 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-/** One running variant: its server and a client configured as a real caller of that server would be. */
+/**
+ * One running variant: its server, a client configured as a real caller of its main port would be,
+ * and a plaintext client without a key on its local listener.
+ */
 interface RunningVariant {
   readonly variant: SecurityVariant;
   readonly server: ServerProcess;
   readonly client: TesseraClient;
+  readonly plainClient: TesseraClient;
   readonly tls: ClientTlsOptions | undefined;
 }
 
@@ -149,6 +153,8 @@ async function createKeyToken(storeArgs: readonly string[], name: string, scopes
 function serverArgs(variant: SecurityVariant, certs: TestCertificates): string[] {
   const spec = VARIANTS[variant];
   return [
+    '--local-port',
+    '0',
     ...(spec.auth ? ['--auth'] : []),
     ...(spec.tls === 'none' ? [] : ['--tls-cert', certs.serverCertFile, '--tls-key', certs.serverKeyFile]),
     ...(spec.tls === 'mtls' ? ['--tls-client-ca', certs.caFile] : []),
@@ -166,9 +172,9 @@ function clientTls(variant: SecurityVariant, certs: TestCertificates): ClientTls
   }
 }
 
-/** Fails unless every variant reads back what was written: a benchmark of misses or refusals is no benchmark. */
+/** Fails unless every port reads back what was written: a benchmark of misses or refusals is no benchmark. */
 async function verifyRead(
-  running: RunningVariant,
+  running: { readonly variant: string; readonly client: TesseraClient },
   view: WrittenView,
   ids: readonly bigint[],
   firstId: bigint,
@@ -217,14 +223,14 @@ async function startBackend(
   const perGroup = await Promise.all(
     groups.map(async (group) => {
       const writerServer = await startServerProcess(CLI_BIN, group.serveArgs);
-      const writer = withClient({ variant: 'plain', server: writerServer, tls: undefined }, undefined, cleanup);
+      const writer = new TesseraClient({ address: writerServer.address, timeoutMillis: 30_000 });
       let view: WrittenView;
       try {
-        await writer.client.apply(benchDefinitions([FEATURES]), { author: 'bench' });
-        const written = await writeViews(writer.client, ids, [FEATURES], config.writeBatchRows);
+        await writer.apply(benchDefinitions([FEATURES]), { author: 'bench' });
+        const written = await writeViews(writer, ids, [FEATURES], config.writeBatchRows);
         view = written.get(FEATURES) as WrittenView;
       } finally {
-        writer.client.close();
+        writer.close();
         await writerServer.stop();
       }
       // A read-only key, as a model server would hold.
@@ -243,27 +249,39 @@ async function startBackend(
         }),
       );
       const sample = ids.slice(0, Math.min(100, ids.length));
-      for (const r of started) await verifyRead(r, view, sample, ids[0] as bigint);
+      for (const r of started) {
+        await verifyRead(r, view, sample, ids[0] as bigint);
+        await verifyRead(
+          { variant: `${r.variant}'s local listener`, client: r.plainClient },
+          view,
+          sample,
+          ids[0] as bigint,
+        );
+      }
       return started;
     }),
   );
   return perGroup.flat();
 }
 
-/** `running` with a client of its own, connecting as a real caller of that server would. */
+/** `running` with its two clients: a real caller of its main port, and a plaintext one of its local listener. */
 function withClient(
-  running: Omit<RunningVariant, 'client'>,
+  running: Omit<RunningVariant, 'client' | 'plainClient'>,
   apiKey: string | undefined,
   cleanup: Cleanup,
 ): RunningVariant {
+  const { localAddress } = running.server;
+  if (localAddress === undefined) throw new Error(`${running.variant}: the server has no local listener`);
   const client = new TesseraClient({
     address: running.server.address,
     timeoutMillis: 30_000,
     ...(running.tls === undefined ? {} : { tls: running.tls }),
     ...(apiKey === undefined ? {} : { apiKey }),
   });
+  const plainClient = new TesseraClient({ address: localAddress, timeoutMillis: 30_000 });
   cleanup.add(() => client.close());
-  return { ...running, client };
+  cleanup.add(() => plainClient.close());
+  return { ...running, client, plainClient };
 }
 
 async function measureShape(
@@ -280,9 +298,8 @@ async function measureShape(
   const refs = Array.from({ length: features }, (_, f) => `${viewName(features)}:${featureName(f)}`);
   const columns = batches.map((batch) => ({ [JOIN_KEY]: toColumn('int64', batch) }));
   const pick = <T>(items: readonly T[], i: number): T => items[i % items.length] as T;
-  const plain = running.find((r) => r.variant === 'plain');
-  const tlsServer = running.find((r) => VARIANTS[r.variant].tls === 'tls');
-  if (!plain || !tlsServer) throw new Error(`${backend}: the plain and a TLS variant are both needed`);
+  const secure = running.find((r) => r.variant === 'auth+tls');
+  if (!secure) throw new Error(`${backend}: the auth+tls variant is needed`);
   // CPU per call, beside latency: less at the mercy of a busy machine. The client's is read around
   // each call (one in flight, nothing else runs here); each server's around the whole case (it
   // serves nothing else then: the floors are measured after, in a pass of their own).
@@ -301,16 +318,20 @@ async function measureShape(
       },
     };
   };
-  const contenders = running.map((r) =>
+  const plainName = (variant: SecurityVariant): string => `${variant}:plain`;
+  const contenders = running.flatMap((r) => [
     counted(r.variant, (i) => r.client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) })),
-  );
+    counted(plainName(r.variant), (i) =>
+      r.plainClient.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) }),
+    ),
+  ]);
   const cpuBefore = await Promise.all(running.map((r) => processCpuMillis(r.server.pid)));
   const summaries = await measureInterleaved(contenders, config.measure);
   const cpuAfter = await Promise.all(running.map((r) => processCpuMillis(r.server.pid)));
 
-  // Health is open (no key), so on a TLS server it measures the TLS round trip alone.
-  const floorPlain = new GrpcFloor(plain.server.address);
-  const floorTls = new GrpcFloor(tlsServer.server.address, channelCredentials(tlsServer.tls));
+  // Health is open (no key), so on the TLS port it measures the TLS round trip alone.
+  const floorPlain = new GrpcFloor(secure.server.localAddress as string);
+  const floorTls = new GrpcFloor(secure.server.address, channelCredentials(secure.tls));
   cleanup.add(() => floorPlain.close());
   cleanup.add(() => floorTls.close());
   const floors = await measureInterleaved(
@@ -325,20 +346,25 @@ async function measureShape(
     if (!summary) throw new Error(`no summary for ${name}`);
     return summary;
   };
-  const base = get(summaries, 'plain');
+  const cpuPerCall = (name: string): number => {
+    const tally = calls.get(name) as { count: number; clientCpuMicros: number };
+    return tally.clientCpuMicros / tally.count;
+  };
   const variants = running.map((r, k): VariantResult => {
     const latency = get(summaries, r.variant);
-    const tally = calls.get(r.variant) as { count: number; clientCpuMicros: number };
+    const plain = get(summaries, plainName(r.variant));
     const before = cpuBefore[k];
     const after = cpuAfter[k];
+    const serverCalls = (calls.get(r.variant)?.count ?? 0) + (calls.get(plainName(r.variant))?.count ?? 0);
     return {
       variant: r.variant,
       latency,
-      ratio: { p50: latency.p50Millis / base.p50Millis, p99: latency.p99Millis / base.p99Millis },
-      p50DeltaMillis: latency.p50Millis - base.p50Millis,
-      clientCpuMicrosPerCall: tally.clientCpuMicros / tally.count,
+      plain,
+      ratio: { p50: latency.p50Millis / plain.p50Millis, p99: latency.p99Millis / plain.p99Millis },
+      p50DeltaMillis: latency.p50Millis - plain.p50Millis,
+      clientCpuMicrosPerCall: { variant: cpuPerCall(r.variant), plain: cpuPerCall(plainName(r.variant)) },
       serverCpuMicrosPerCall:
-        before === undefined || after === undefined ? null : ((after - before) * 1000) / tally.count,
+        before === undefined || after === undefined ? null : ((after - before) * 1000) / serverCalls,
     };
   });
   return {
@@ -425,7 +451,7 @@ async function main(): Promise<void> {
           );
           const secure = result.variants.find((v) => v.variant === 'auth+tls');
           console.error(
-            `bench: ${result.id}: plain p50 ${result.variants[0]?.latency.p50Millis.toFixed(3)} ms, auth+tls p50 ` +
+            `bench: ${result.id}: plain p50 ${secure?.plain.p50Millis.toFixed(3)} ms, auth+tls p50 ` +
               `${secure?.latency.p50Millis.toFixed(3)} ms (${secure?.ratio.p50.toFixed(2)}×, target ≤ ${P50_RATIO_TARGET})`,
           );
           results.push(result);
@@ -452,7 +478,8 @@ async function main(): Promise<void> {
       serverCpuProfDir: options.serverCpuProfDir,
       certificates: 'RSA 2048, made with openssl at start (test/support/certs.ts)',
       featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
-      transport: 'gRPC over loopback to `tessera serve` child processes, one per variant; one call in flight',
+      transport:
+        'gRPC over loopback to `tessera serve` child processes, one per variant, each also serving its plaintext baseline on a local listener (--local-port); one call in flight',
     },
     cases: results,
   };

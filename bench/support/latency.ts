@@ -1,3 +1,5 @@
+import { seededRandom } from './dataset.js';
+
 /** One way of making the call under test; resolves when the reply is in. */
 export interface Contender {
   readonly name: string;
@@ -32,7 +34,9 @@ export interface LatencySummary {
 /**
  * Measures each contender with one call in flight (latency, not throughput). Contenders take turns
  * in blocks, so a burst of machine noise (another process, a GC of the server) lands on all of them
- * instead of on whichever happened to run then.
+ * instead of on whichever happened to run then. The turn order is shuffled every round (seeded, so
+ * runs repeat): the first block after a switch pays for waking another process and cold caches, and
+ * a fixed order would charge that to the same contenders every round.
  */
 export async function measureInterleaved(
   contenders: readonly Contender[],
@@ -45,9 +49,12 @@ export async function measureInterleaved(
     for (let i = 0; i < options.warmupCalls && Date.now() < warmupEnd; i++) await contender.call(i);
   }
   const samples = contenders.map(() => [] as number[]);
+  const order = contenders.map((_, c) => c);
+  const random = seededRandom(ORDER_SEED);
   let next = 0;
   while (!outOfTime() && samples.some((s) => s.length < options.calls)) {
-    for (let c = 0; c < contenders.length; c++) {
+    shuffle(order, random);
+    for (const c of order) {
       const contender = contenders[c] as Contender;
       const kept = samples[c] as number[];
       const blockEnd = Math.min(kept.length + options.blockCalls, options.calls);
@@ -59,6 +66,16 @@ export async function measureInterleaved(
     }
   }
   return new Map(contenders.map((contender, c) => [contender.name, summarize(samples[c] as number[])]));
+}
+
+const ORDER_SEED = 0x5eed;
+
+/** Fisher–Yates, in place. */
+function shuffle(items: number[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as number, items[i] as number];
+  }
 }
 
 /** Nearest-rank percentiles: the value below which `q` of the samples fall, never interpolated. */

@@ -12,6 +12,8 @@ const OUTPUT_TAIL_CHARS = 4_000;
 export interface ServerProcess {
   /** `host:port` it serves on. */
   readonly address: string;
+  /** `127.0.0.1:port` of its local plaintext listener, when started with `--local-port`. */
+  readonly localAddress: string | undefined;
   readonly pid: number;
   /** SIGTERM, then SIGKILL if it has not exited in time. Safe to call twice. */
   stop(): Promise<void>;
@@ -25,7 +27,8 @@ process.on('exit', () => {
 
 /**
  * Starts `node <cliBin> serve --port 0 <args>` and resolves once it prints its
- * `tessera: serving on <address>` line. `nodeArgs` go before the script (`--cpu-prof`, ...).
+ * `tessera: serving on <address>` line (and, with `--local-port` in `args`, its
+ * `serving this host on <address>` line). `nodeArgs` go before the script (`--cpu-prof`, ...).
  */
 export async function startServerProcess(
   cliBin: string,
@@ -42,7 +45,10 @@ export async function startServerProcess(
   };
   child.stderr.on('data', keep);
   const exited = once(child, 'exit');
+  const expectLocal = args.includes('--local-port');
+  let localAddress: string | undefined;
   const address = await new Promise<string>((resolve, reject) => {
+    let served: string | undefined;
     const timer = setTimeout(
       () => reject(new Error(`tessera serve printed no "serving on" line in ${START_TIMEOUT_MILLIS} ms:\n${output}`)),
       START_TIMEOUT_MILLIS,
@@ -50,10 +56,11 @@ export async function startServerProcess(
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       output = (output + line + '\n').slice(-OUTPUT_TAIL_CHARS);
-      const match = /serving on (\S+)/.exec(line);
-      if (match) {
+      served ??= /serving on (\S+)/.exec(line)?.[1];
+      localAddress ??= /serving this host on (\S+)/.exec(line)?.[1];
+      if (served !== undefined && (!expectLocal || localAddress !== undefined)) {
         clearTimeout(timer);
-        resolve(match[1] as string);
+        resolve(served);
       }
     });
     void exited.then(([code, signal]) => {
@@ -69,6 +76,7 @@ export async function startServerProcess(
   let stopped: Promise<void> | undefined;
   return {
     address,
+    localAddress,
     pid: child.pid as number,
     stop() {
       stopped ??= (async () => {

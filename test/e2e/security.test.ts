@@ -439,7 +439,7 @@ describe('TLS', () => {
     const backend = freshBackend('redis-cluster', nodes).backend;
     token = (await withKeyStore(backend, (store) => createKey(store, 'tls-reader', ['read']))).token;
     const tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
-    server = await startFeatureServer({ port: 0, backend, auth: true, tls, warn: () => undefined });
+    server = await startFeatureServer({ port: 0, backend, auth: true, tls, localPort: 0, warn: () => undefined });
     mtls = await startFeatureServer({
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
@@ -471,6 +471,26 @@ describe('TLS', () => {
     );
     // Plaintext against a TLS port fails too.
     expect(await listCode({ apiKey: token }, server.address)).toBe(status.UNAVAILABLE);
+  });
+
+  it('serves this host on the local listener in plaintext without a key, while its TLS port still demands one', async () => {
+    const local = server.localAddress;
+    expect(local).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(await listCode({}, local!)).toBe(status.OK);
+    expect(await listCode({ tls: { caFile: certs.caFile } }, server.address)).toBe(status.UNAUTHENTICATED);
+    // TLS on the local listener fails: it is plaintext only.
+    expect(await listCode({ tls: { caFile: certs.caFile } }, local!)).toBe(status.UNAVAILABLE);
+  });
+
+  it('fails to start, leaving nothing open, when the local port is taken', async () => {
+    const taken = Number(server.localAddress!.split(':')[1]);
+    const fresh = freshBackend('redis-cluster', nodes).backend;
+    await expect(
+      startFeatureServer({ port: 0, backend: fresh, localPort: taken, warn: () => undefined }),
+    ).rejects.toThrow(`cannot listen on 127.0.0.1:${taken}`);
+    // The same storage starts again at once: the failed start released what it had opened.
+    const again = await startFeatureServer({ port: 0, backend: fresh, localPort: 0, warn: () => undefined });
+    await again.close();
   });
 
   it('with mTLS, refuses a client without a certificate and serves one with a certificate from its CA', async () => {

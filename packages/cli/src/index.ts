@@ -75,6 +75,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .option('--insecure', 'allow a non-loopback --host without --auth and TLS (logs a warning on every start)')
     .option(
+      '--local-port <port>',
+      'also serve 127.0.0.1:<port> in plaintext without authentication, for clients on this host or pod (0 = any free port)',
+    )
+    .option(
       '--shutdown-grace-ms <ms>',
       'on SIGTERM, how long calls in flight may take to finish before they are cancelled',
       '10000',
@@ -86,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         tlsKey?: string;
         tlsClientCa?: string;
         insecure?: boolean;
+        localPort?: string;
         host: string;
         port: string;
         dataDir: string;
@@ -137,11 +142,15 @@ export async function main(argv: readonly string[]): Promise<number> {
           auth: opts.auth === true,
           ...(tls === undefined ? {} : { tls }),
           insecure: opts.insecure === true,
+          ...(opts.localPort === undefined ? {} : { localPort: Number(opts.localPort) }),
           shutdownGraceMillis,
         });
         const mode =
           backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${opts.redisCluster}`;
         console.log(`tessera: serving on ${server.address} (${mode})`);
+        if (server.localAddress !== undefined) {
+          console.log(`tessera: serving this host on ${server.localAddress} (plaintext, no authentication)`);
+        }
         if (opts.apply && !stop.requested()) {
           const defs = await loadRepository(opts.apply);
           // In-process: works whatever the server demands of network clients (keys, client certificates).

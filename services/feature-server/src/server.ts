@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync } from 'node:fs';
-import { Server } from '@grpc/grpc-js';
+import { Server, ServerCredentials, experimental } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type { ApiKeyStore, Definitions, OnlineStore } from '@tessera/core';
 import { ApiKeyAuthenticator } from '@tessera/registry';
@@ -62,6 +62,12 @@ export interface FeatureServerOptions {
   /** TLS (and mTLS with a client CA). Off by default (loopback use only). */
   readonly tls?: ServerTlsOptions;
   /**
+   * A second listener on 127.0.0.1 at this port (0 picks a free one), plaintext and without
+   * authentication, for clients on the same host or pod: a model server beside this one, a sidecar.
+   * Every process of the host can use it with every scope, so it stays off on shared hosts. Off by default.
+   */
+  readonly localPort?: number;
+  /**
    * Allow binding a non-loopback address without both auth and TLS. Meant for a trusted network or a
    * proxy that terminates TLS and authenticates; a warning is logged on every start.
    */
@@ -109,6 +115,8 @@ export interface FeatureServer {
   readonly authEnabled: boolean;
   /** Whether the port speaks TLS. */
   readonly tlsEnabled: boolean;
+  /** `127.0.0.1:port` of the local plaintext listener, when `localPort` was given. */
+  readonly localAddress?: string;
   /** Applies definitions in-process (as Registry.Apply does, with `author` recorded). */
   apply(definitions: Definitions, options: { readonly author: string; readonly prune?: boolean }): Promise<ApplyResult>;
   close(): Promise<void>;
@@ -160,13 +168,6 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     'grpc.keepalive_time_ms': options.keepaliveTimeMillis ?? DEFAULT_KEEPALIVE_TIME_MILLIS,
     'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMillis ?? DEFAULT_KEEPALIVE_TIMEOUT_MILLIS,
     'grpc.max_connection_idle_ms': options.maxConnectionIdleMillis ?? DEFAULT_MAX_CONNECTION_IDLE_MILLIS,
-    interceptors: [
-      authInterceptor(
-        authenticator === undefined
-          ? undefined
-          : { authenticator, ...(authOptions?.rateLimit === undefined ? {} : { rateLimit: authOptions.rateLimit }) },
-      ),
-    ],
   });
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
@@ -213,12 +214,6 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   // The first check before the port opens: a probe never sees a status that was not measured.
   await health.start();
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${options.port ?? DEFAULT_PORT}`, transport.credentials, (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    );
-  });
-
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -234,6 +229,39 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     })();
     return closing;
   };
+  // Authentication belongs to the listener: the local one (when asked for) goes without, and both
+  // strip the principal headers a client might send.
+  const auth =
+    authenticator === undefined
+      ? undefined
+      : { authenticator, ...(authOptions?.rateLimit === undefined ? {} : { rateLimit: authOptions.rateLimit }) };
+  let port: number;
+  let localAddress: string | undefined;
+  try {
+    port = await bind(
+      server,
+      `${host}:${options.port ?? DEFAULT_PORT}`,
+      experimental.createServerCredentialsWithInterceptors(transport.credentials, [authInterceptor(auth)]),
+    );
+    if (options.localPort !== undefined) {
+      const localPort = await bind(
+        server,
+        `127.0.0.1:${options.localPort}`,
+        experimental.createServerCredentialsWithInterceptors(ServerCredentials.createInsecure(), [
+          authInterceptor(undefined),
+        ]),
+      );
+      localAddress = `127.0.0.1:${localPort}`;
+      if (authenticator !== undefined || options.tls !== undefined) {
+        warn(`tessera: the local listener ${localAddress} serves this host without authentication or TLS`);
+      }
+    }
+  } catch (error) {
+    // A port taken or not allowed: nothing stays open behind the failed start.
+    await close();
+    throw error;
+  }
+
   return {
     port,
     address: `${host}:${port}`,
@@ -243,6 +271,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     apiKeys,
     authEnabled: authenticator !== undefined,
     tlsEnabled: options.tls !== undefined,
+    ...(localAddress === undefined ? {} : { localAddress }),
     apply: (definitions, applyOptions) =>
       applyDefinitions(backends.registry, backends.offline, definitions, {
         dryRun: false,
@@ -269,6 +298,17 @@ function checkExposure(host: string, options: FeatureServerOptions): void {
     `refusing to serve ${host} without ${missing}: only loopback addresses may go without them. ` +
       'Turn them on, bind 127.0.0.1, or pass --insecure to accept the risk.',
   );
+}
+
+/** Opens one listener of the server; a port taken or not allowed is named. */
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, credentials, (error, bound) =>
+      error
+        ? reject(new TesseraError('FAILED_PRECONDITION', `cannot listen on ${address}: ${error.message}`))
+        : resolve(bound),
+    );
+  });
 }
 
 /** The data directory holds every feature value and the API key hashes: owner only. */

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore, Scope } from '@tessera/core';
 import { parseApiKeyToken, verifyApiKeySecret } from './api-key-token.js';
 
@@ -28,16 +28,20 @@ const DEFAULT_MAX_CACHED_TOKENS = 10_000;
 /**
  * Checks bearer tokens against a deployment's keys. The keys are held in memory and reloaded when
  * the store's change mark moves, so a revocation reaches every server within one refresh interval.
- * scrypt is paid once per token: a verified token is remembered by its SHA-256 (never in clear),
- * and every use is checked against the current key set, so a revoked key fails at once.
+ * scrypt is paid once per token: a verified secret is remembered beside its key's stored hash and
+ * compared in constant time on every use (no digest per call: on a busy server a SHA-256 per call cost
+ * more than the rest of the key check), and every use is checked against the current key set, so a
+ * revoked or rotated key fails at once. The secrets remembered are those of keys in use, which this
+ * process sees in every call's metadata anyway.
  */
 export class ApiKeyAuthenticator {
   readonly #store: ApiKeyStore;
   readonly #maxCached: number;
   #records = new Map<string, ApiKeyRecord>();
   #mark = '';
-  /** SHA-256 of a verified token → key id; SHA-256 of a refused secret → key id it failed for. */
-  readonly #verified = new Map<string, string>();
+  /** Key id → its verified secret and the stored hash it was verified against. */
+  readonly #verified = new Map<string, VerifiedSecret>();
+  /** SHA-256 of a refused token → key id it failed for. */
   readonly #refused = new Map<string, string>();
   readonly #timer: NodeJS.Timeout;
   #refreshing: Promise<void> | undefined;
@@ -96,12 +100,15 @@ export class ApiKeyAuthenticator {
     const record = this.#records.get(parsed.id);
     if (record === undefined) return { ok: false, reason: 'unknown' };
     if (record.revokedAtMillis !== undefined) return { ok: false, reason: 'revoked' };
-    const digest = hash('sha256', token, 'base64');
-    if (this.#verified.get(digest) === record.id) {
-      return { ok: true, principal: { id: record.id, name: record.name, scopes: record.scopes } };
+    const verified = this.#verified.get(record.id);
+    if (verified !== undefined && verified.hash === record.hash) {
+      const secret = Buffer.from(parsed.secret);
+      if (secret.length === verified.secret.length && timingSafeEqual(secret, verified.secret)) {
+        return { ok: true, principal: { id: record.id, name: record.name, scopes: record.scopes } };
+      }
     }
     // A wrong secret for a real id costs one scrypt; remembering it keeps repeats cheap.
-    if (this.#refused.get(digest) === record.id) return { ok: false, reason: 'unknown' };
+    if (this.#refused.get(hash('sha256', token, 'base64')) === record.id) return { ok: false, reason: 'unknown' };
     return undefined;
   }
 
@@ -110,9 +117,12 @@ export class ApiKeyAuthenticator {
     if (cached !== undefined) return cached;
     const parsed = parseApiKeyToken(token) as { id: string; secret: string };
     const record = this.#records.get(parsed.id) as ApiKeyRecord;
-    const digest = hash('sha256', token, 'base64');
     const ok = await verifyApiKeySecret(record, parsed.secret);
-    remember(ok ? this.#verified : this.#refused, digest, record.id, this.#maxCached);
+    if (ok) {
+      remember(this.#verified, record.id, { secret: Buffer.from(parsed.secret), hash: record.hash }, this.#maxCached);
+    } else {
+      remember(this.#refused, hash('sha256', token, 'base64'), record.id, this.#maxCached);
+    }
     if (!ok) return { ok: false, reason: 'unknown' };
     // The key may have been revoked while scrypt ran.
     if (this.#records.get(record.id)?.revokedAtMillis !== undefined) return { ok: false, reason: 'revoked' };
@@ -124,7 +134,13 @@ export class ApiKeyAuthenticator {
   }
 }
 
-function remember(cache: Map<string, string>, digest: string, id: string, max: number): void {
+interface VerifiedSecret {
+  readonly secret: Buffer;
+  /** The key's stored scrypt hash when the secret was verified: a rotation changes it. */
+  readonly hash: string;
+}
+
+function remember<T>(cache: Map<string, T>, key: string, value: T, max: number): void {
   if (cache.size >= max) cache.clear();
-  cache.set(digest, id);
+  cache.set(key, value);
 }
