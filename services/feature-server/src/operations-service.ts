@@ -1,6 +1,6 @@
 import { TesseraError, quoteInput } from '@tessera/core';
 import type { ApiKeyStore } from '@tessera/core';
-import { fromProtoScope, toProtoApiKey } from '@tessera/client';
+import { fromProtoScope, toProtoApiKey } from '@tessera/wire';
 import { createKey, revokeKey, rotateKey } from '@tessera/registry';
 import type {
   ApiKey,
