@@ -109,3 +109,20 @@ export type {
 } from './offline-store.js';
 export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
 export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';
+export type {
+  DeadLetter,
+  DeadLetters,
+  LatencySummary,
+  OnlineWrite,
+  WriteBehind,
+  WriteBehindOptions,
+  WriteBehindStats,
+} from './ports/write-behind.js';
+export type { IdempotencyClaim, IdempotencyStore, RecordedResult } from './ports/idempotency.js';
+export type { MaterializeState } from './ports/materialize-state.js';
+export type {
+  EmbeddedEnvironment,
+  EmbeddedOnlineStore,
+  EmbeddedRangeOptions,
+  EmbeddedTable,
+} from './ports/embedded-environment.js';

@@ -7,12 +7,13 @@
  */
 import { join } from 'node:path';
 import {
+  ClickHouseRegistryLog,
   TableEnsuringOfflineStore,
   openEmbeddedOfflineStore,
   openHttpOfflineStore,
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
-import { Registry } from '@tessera/registry';
+import { Registry, clusterRegistryLog } from '@tessera/registry';
 import {
   OfflineStoreSink,
   startMaterializeWorker,
@@ -22,7 +23,7 @@ import {
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
 import { TesseraError } from '@tessera/core';
-import { clusterRegistryLog, materializeView } from '@tessera/feature-server';
+import { materializeView } from '@tessera/materialize';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
@@ -56,8 +57,15 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
   const offline = options.clickhouseUrl
     ? await openHttpOfflineStore(options.clickhouseUrl)
     : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
+  // With a ClickHouse server, the registry log is beside its tables (as the servers read it).
   const registry = await Registry.open(
-    await clusterRegistryLog(options.nodes, keyPrefix, options.clickhouseUrl ? offline : undefined),
+    await clusterRegistryLog(
+      options.nodes,
+      keyPrefix,
+      options.clickhouseUrl
+        ? () => ClickHouseRegistryLog.open({ executor: offline.executor, database: offline.database })
+        : undefined,
+    ),
   );
   const sink = new OfflineStoreSink(new TableEnsuringOfflineStore(offline), (name, version) =>
     registry.findViewVersion(name, version),
