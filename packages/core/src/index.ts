@@ -48,7 +48,8 @@ export {
 } from './definitions/ref-syntax.js';
 export { MAX_QUOTED_CHARS, quoteInput, showName } from './quote.js';
 export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
-export { validateDefinitions, MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate.js';
+export { validateDefinitions } from './definitions/validate.js';
+export { MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate-entity-source.js';
 export { parseRepository } from './definitions/yaml-repository.js';
 export type { RepositoryFile, ParseRepositoryResult } from './definitions/yaml-repository.js';
 export { emptyRegistryState, latestView, findViewVersion, listLatestViews } from './registry/state.js';
