@@ -21,7 +21,6 @@ const POLICY: StructurePolicy = {
       'packages/writebehind/src/lmdb-write-behind.ts',
       'the outbox, its drainer and its dead letters share one transaction discipline',
     ],
-    ['packages/offline/src/historical/entities.ts', 'to split: entity value text and entity SQL'],
   ]),
 };
 
