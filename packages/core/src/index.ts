@@ -127,3 +127,9 @@ export type {
   EmbeddedRangeOptions,
   EmbeddedTable,
 } from './ports/embedded-environment.js';
+export type {
+  MaterializeCounts,
+  MaterializeQueue,
+  MaterializeViewProgress,
+  MaterializeViewRequest,
+} from './ports/materialize-queue.js';

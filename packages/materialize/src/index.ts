@@ -1,4 +1,4 @@
 export { MATERIALIZE_BATCH_ROWS, materializeView } from './materialize-view.js';
 export type { MaterializeProgressEvent } from './materialize-view.js';
-export { inProcessRunner, materializeKey } from './tasks.js';
+export { inProcessRunner, materializeKey, queuedRunner } from './tasks.js';
 export type { MaterializeRunner, MaterializeTask, MaterializeTaskProgress } from './tasks.js';

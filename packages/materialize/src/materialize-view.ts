@@ -9,16 +9,14 @@ import {
   entityKey,
   retentionMillis,
   viewField,
+  type MaterializeCounts,
   type OfflineStore,
   type OnlineStore,
   type RegisteredView,
 } from '@tessera/core';
 
-/** Running counts of a materialization. */
-export interface MaterializeProgressEvent {
-  readonly rowsRead: number;
-  readonly rowsWritten: number;
-}
+/** Running counts of a materialization (the counts the writers report as queued parts' progress). */
+export type MaterializeProgressEvent = MaterializeCounts;
 
 /** Rows read from ClickHouse and written online per step. */
 export const MATERIALIZE_BATCH_ROWS = 5_000;

@@ -1,4 +1,10 @@
-import { TesseraError, type OfflineStore, type OnlineStore, type RegisteredView } from '@tessera/core';
+import {
+  TesseraError,
+  type MaterializeQueue,
+  type OfflineStore,
+  type OnlineStore,
+  type RegisteredView,
+} from '@tessera/core';
 import { materializeView, type MaterializeProgressEvent } from './materialize-view.js';
 
 /** A short stable name of a view version for the state (`name@version`). */
@@ -37,6 +43,25 @@ export function inProcessRunner(offline: OfflineStore | undefined, online: Onlin
         yield { task, ...progress, done: false };
       }
       yield { task, ...last, done: true };
+    }
+  };
+}
+
+/** The runner of a cluster-mode server: the writers run the parts as queued jobs. */
+export function queuedRunner(materializer: MaterializeQueue): MaterializeRunner {
+  return async function* (tasks, signal) {
+    const byLabel = new Map(tasks.map((task) => [materializeKey(task.view), task]));
+    const requests = tasks.map((task) => ({
+      view: task.view.name,
+      version: task.view.version,
+      startMillis: task.startMillis,
+      endMillis: task.endMillis,
+    }));
+    for await (const progress of materializer.run(requests, signal)) {
+      const task = byLabel.get(`${progress.view}@${progress.version}`);
+      if (task === undefined)
+        throw new TesseraError('INTERNAL', `materialize: progress of an unknown view ${progress.view}`);
+      yield { task, rowsRead: progress.rowsRead, rowsWritten: progress.rowsWritten, done: progress.done };
     }
   };
 }

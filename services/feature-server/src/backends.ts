@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { IdempotencyStore, MaterializeState, OfflineStore, OnlineStore } from '@tessera/core';
-import { inProcessRunner, type MaterializeRunner } from '@tessera/materialize';
+import { inProcessRunner, queuedRunner, type MaterializeRunner } from '@tessera/materialize';
 import {
   ClickHouseRegistryLog,
   TableEnsuringOfflineStore,
@@ -11,7 +11,6 @@ import {
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, clusterRegistryLog } from '@tessera/registry';
 import { LmdbMaterializeState, RedisMaterializeState } from './materialize-state.js';
-import { queuedRunner } from './materialize.js';
 import { debug } from './debug.js';
 import { LmdbIdempotencyStore, RedisIdempotencyStore } from './idempotency.js';
 import {

@@ -6,7 +6,6 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { TesseraError, type MaterializeState, type RegisteredView } from '@tessera/core';
 import { materializeKey, type MaterializeRunner, type MaterializeTask } from '@tessera/materialize';
-import type { BullmqMaterializer } from '@tessera/writebehind';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
 import { materializeEndMillis } from './materialize-range.js';
@@ -71,23 +70,4 @@ export function streamMaterialize(
       call.emit('error', toGrpcStatus(error));
     })
     .finally(() => release());
-}
-
-/** The runner of a cluster-mode server: the writers run the parts as BullMQ jobs. */
-export function queuedRunner(materializer: BullmqMaterializer): MaterializeRunner {
-  return async function* (tasks, signal) {
-    const byLabel = new Map(tasks.map((task) => [materializeKey(task.view), task]));
-    const requests = tasks.map((task) => ({
-      view: task.view.name,
-      version: task.view.version,
-      startMillis: task.startMillis,
-      endMillis: task.endMillis,
-    }));
-    for await (const progress of materializer.run(requests, signal)) {
-      const task = byLabel.get(`${progress.view}@${progress.version}`);
-      if (task === undefined)
-        throw new TesseraError('INTERNAL', `materialize: progress of an unknown view ${progress.view}`);
-      yield { task, rowsRead: progress.rowsRead, rowsWritten: progress.rowsWritten, done: progress.done };
-    }
-  };
 }
