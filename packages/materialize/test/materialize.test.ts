@@ -13,7 +13,13 @@ import {
 } from '@tessera/core';
 import { ChdbExecutor, ClickHouseOfflineStore } from '@tessera/offline';
 import { LmdbOnlineStore } from '@tessera/online';
-import { inProcessRunner, materializeKey, materializeView, type MaterializeTaskProgress } from '../src/index.js';
+import {
+  inProcessRunner,
+  materializeKey,
+  materializePartRunner,
+  materializeView,
+  type MaterializeTaskProgress,
+} from '../src/index.js';
 
 // Real chDB offline store and real LMDB online store.
 
@@ -160,5 +166,38 @@ describe('inProcessRunner', () => {
     }
     expect(isTesseraError(error) && error.code).toBe('UNAVAILABLE');
     expect((error as Error).message).toBe('Materialize: this server runs without an offline store');
+  });
+});
+
+describe('materializePartRunner', () => {
+  const findView = (name: string, version: number): Promise<RegisteredView | undefined> =>
+    Promise.resolve([scores, recent].find((v) => v.name === name && v.version === version));
+
+  it('splits a view into parts by key hash that together read every entity once', async () => {
+    const run = materializePartRunner({ offline, online, findView });
+    const parts = 4;
+    const finals: number[] = [];
+    for (let part = 0; part < parts; part++) {
+      let rowsRead = 0;
+      await run(
+        { view: 'mat_scores', version: 1, startMillis: T0, endMillis: T0 + 120 * SECOND, part, parts },
+        (counts) => {
+          rowsRead = counts.rowsRead;
+          return Promise.resolve();
+        },
+      );
+      finals.push(rowsRead);
+    }
+    expect(finals.reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it('refuses a view version the registry does not hold with NOT_FOUND naming it', async () => {
+    const run = materializePartRunner({ offline, online, findView });
+    const failure = run(
+      { view: 'mat_scores', version: 9, startMillis: T0, endMillis: T0 + SECOND, part: 0, parts: 1 },
+      () => Promise.resolve(),
+    );
+    await expect(failure).rejects.toThrow('materialize: view mat_scores@9 is not in the registry');
+    await expect(failure).rejects.toSatisfy((error: unknown) => isTesseraError(error) && error.code === 'NOT_FOUND');
   });
 });

@@ -22,8 +22,7 @@ import {
   type RedisNode,
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
-import { TesseraError } from '@tessera/core';
-import { materializeView } from '@tessera/materialize';
+import { materializePartRunner } from '@tessera/materialize';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
@@ -86,22 +85,11 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     keyPrefix,
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
     closeTimeoutMillis: grace,
-    run: async (job, report) => {
-      const view = await registry.findViewVersion(job.view, job.version);
-      if (view === undefined) {
-        throw new TesseraError('NOT_FOUND', `materialize: view ${job.view}@${job.version} is not in the registry`);
-      }
-      for await (const counts of materializeView({
-        offline: tables,
-        online,
-        view,
-        startMillis: job.startMillis,
-        endMillis: job.endMillis,
-        part: { index: job.part, count: job.parts },
-      })) {
-        await report(counts);
-      }
-    },
+    run: materializePartRunner({
+      offline: tables,
+      online,
+      findView: (name, version) => registry.findViewVersion(name, version),
+    }),
   });
   return {
     registry,
