@@ -8,11 +8,16 @@ import {
   openHttpOfflineStore,
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
-import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
+import {
+  LmdbIdempotencyStore,
+  LmdbMaterializeState,
+  LmdbOnlineStore,
+  RedisClusterOnlineStore,
+  RedisIdempotencyStore,
+  RedisMaterializeState,
+} from '@tessera/online';
 import { LmdbRegistryLog, Registry, clusterRegistryLog } from '@tessera/registry';
-import { LmdbMaterializeState, RedisMaterializeState } from './materialize-state.js';
 import { debug } from './debug.js';
-import { LmdbIdempotencyStore, RedisIdempotencyStore } from './idempotency.js';
 import {
   BullmqMaterializer,
   BullmqWriteBehind,

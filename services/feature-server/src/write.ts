@@ -13,7 +13,7 @@ import { MAX_DATETIME64_MILLIS, MIN_DATETIME64_MILLIS } from '@tessera/offline';
 import { columnRowCount, fromColumn } from '@tessera/wire';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
-import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from './idempotency.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import { debug } from './debug.js';
 
 export interface WriteLimits {
