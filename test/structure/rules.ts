@@ -127,7 +127,29 @@ export function findViolations(workspace: Workspace, policy: StructurePolicy): s
   }
   for (const file of workspace.outside) checkImports(file, undefined);
   violations.push(...cycles(workspace.packages));
+  violations.push(...staleExceptions(workspace, policy));
   return violations;
+}
+
+/** Exceptions that no longer apply: the rules only ever get stricter, so each is removed once unneeded. */
+function staleExceptions(workspace: Workspace, policy: StructurePolicy): string[] {
+  const stale: string[] = [];
+  const edges = new Set(workspace.packages.flatMap((p) => p.dependencies.map((to) => `${p.name} -> ${to}`)));
+  for (const edge of policy.allowedEdges.keys()) {
+    if (!edges.has(edge)) stale.push(`allowed edge ${edge} is no longer a dependency: remove the exception`);
+  }
+  const lines = new Map(
+    workspace.packages
+      .flatMap((p) => p.files)
+      .map((f) => [f.path, f.text.split('\n').length - (f.text.endsWith('\n') ? 1 : 0)]),
+  );
+  for (const path of policy.longFiles.keys()) {
+    const count = lines.get(path);
+    if (count === undefined || count <= policy.maxLines) {
+      stale.push(`long-file exception ${path} is ${count === undefined ? 'gone' : `${count} lines now`}: remove it`);
+    }
+  }
+  return stale;
 }
 
 /** Run-time dependency cycles between packages (each reported once, from its first package). */

@@ -110,6 +110,25 @@ describe('structure rules', () => {
     ]);
   });
 
+  it('reports an exception that no longer applies, so the rules only get stricter', () => {
+    const online = pkg('@tessera/online', 'packages/online', {
+      files: [{ path: 'packages/online/src/short.ts', text: 'a\n' }],
+    });
+    const stale: StructurePolicy = {
+      ...policy,
+      allowedEdges: new Map([['@tessera/online -> @tessera/offline', 'once needed']]),
+      longFiles: new Map([
+        ['packages/online/src/short.ts', 'once long'],
+        ['packages/online/src/gone.ts', 'once long'],
+      ]),
+    };
+    expect(findViolations({ packages: [core, online], outside: [] }, stale)).toEqual([
+      'allowed edge @tessera/online -> @tessera/offline is no longer a dependency: remove the exception',
+      'long-file exception packages/online/src/short.ts is 1 lines now: remove it',
+      'long-file exception packages/online/src/gone.ts is gone: remove it',
+    ]);
+  });
+
   it('refuses a source file over the line limit, but not a generated one or a test', () => {
     const long = 'a\nb\nc\nd\n';
     const proto = pkg('@tessera/proto', 'packages/proto', {
