@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { RecordBatch } from 'apache-arrow';
 import { TIMESTAMP_FORMATS_HINT, TesseraError, formatTimestamp, parseTimestamp } from '@tessera/core';
-import { fromProtoValueType, toColumn } from '@tessera/client';
+import { fromProtoValueType, toColumn } from '@tessera/wire';
 import type { TesseraClient } from '@tessera/client';
 import { HistoricalFormat } from '@tessera/proto';
 import type { Column, EntityRows, GetHistoricalRequest } from '@tessera/proto';

@@ -4,7 +4,7 @@ import { parse } from 'csv-parse';
 import { JSONParse } from 'json-with-bigint';
 import { TIMESTAMP_FORMATS_HINT, TesseraError, parseTimestamp } from '@tessera/core';
 import type { FeatureValue, RegisteredView, ValueType } from '@tessera/core';
-import { toColumn } from '@tessera/client';
+import { toColumn } from '@tessera/wire';
 import { readParquetFile } from './parquet.js';
 import type { Column } from '@tessera/proto';
 

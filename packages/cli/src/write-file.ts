@@ -1,5 +1,6 @@
 import { TesseraError, isTesseraError } from '@tessera/core';
-import { fromProtoView, type TesseraClient } from '@tessera/client';
+import type { TesseraClient } from '@tessera/client';
+import { fromProtoView } from '@tessera/wire';
 import { Durability, WriteTarget } from '@tessera/proto';
 import { Progress } from './progress.js';
 import { readRowBatches } from './read-rows.js';

@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { credentials, InterceptingCall, Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ChannelCredentials, ClientOptions, Interceptor, ServiceError } from '@grpc/grpc-js';
-import { TesseraError } from '@tessera/core';
-import type { Definitions, ErrorCode, FeatureValue, JoinKeyValue, Problem, Scope, ValueType } from '@tessera/core';
+import { Metadata } from '@grpc/grpc-js';
+import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import type { Definitions, FeatureValue, JoinKeyValue, Scope, ValueType } from '@tessera/core';
 import {
-  ChangeKind,
   Durability,
   FeatureStatus,
   FeatureStoreClient,
@@ -31,9 +28,16 @@ import type {
   WriteRequest,
   WriteResponse,
 } from '@tessera/proto';
-import { columnValueType, fromColumn, fromProtoValueType, toColumn } from './columns.js';
-import { toProtoDefinitions } from './definitions.js';
-import { toProtoScope } from './api-keys.js';
+import {
+  columnValueType,
+  fromColumn,
+  fromProtoValueType,
+  toColumn,
+  toProtoDefinitions,
+  toProtoScope,
+} from '@tessera/wire';
+import { apiKeyInterceptor, channelCredentials, type ClientTlsOptions } from './credentials.js';
+import { fromServiceError, isServiceError, unary } from './service-error.js';
 
 export interface TesseraClientOptions {
   /** `host:port` of a feature server. */
@@ -48,34 +52,6 @@ export interface TesseraClientOptions {
   readonly apiKey?: string;
   /** Largest message accepted, bytes. Default 64 MiB. */
   readonly maxMessageBytes?: number;
-}
-
-/** TLS of a client: trust anchors and, for mTLS, the client's own certificate. */
-export interface ClientTlsOptions {
-  /** CA certificate(s) that signed the server's certificate; the system roots when absent. */
-  readonly caFile?: string;
-  /** Client certificate and key for mTLS. */
-  readonly certFile?: string;
-  readonly keyFile?: string;
-}
-
-/** Channel credentials for `tls` (plaintext without it). */
-export function channelCredentials(tls: ClientTlsOptions | undefined): ChannelCredentials {
-  if (tls === undefined) return credentials.createInsecure();
-  const read = (path: string | undefined): Buffer | null => (path === undefined ? null : readFileSync(path));
-  return credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile));
-}
-
-/** A client interceptor that adds the API key to every call, whatever the channel. */
-function apiKeyInterceptor(apiKey: string): Interceptor {
-  const value = `Bearer ${apiKey}`;
-  return (options, nextCall) =>
-    new InterceptingCall(nextCall(options), {
-      start(metadata, listener, next) {
-        metadata.set('authorization', value);
-        next(metadata, listener);
-      },
-    });
 }
 
 /** Status of one feature value for one entity. */
@@ -369,56 +345,4 @@ function withWriteDefaults(
     durability: request.durability ?? Durability.DURABILITY_UNSPECIFIED,
     idempotencyKey: request.idempotencyKey ?? '',
   };
-}
-
-/** Turns a gRPC error into a TesseraError with the server's message and problem list. */
-export function fromServiceError(error: ServiceError): TesseraError {
-  const problems = error.metadata?.get('tessera-problems-bin')[0];
-  const code = GRPC_TO_CODE[error.code as number] ?? 'INTERNAL';
-  const message = error.details || error.message;
-  return new TesseraError(code, message, {
-    cause: error,
-    details: problems instanceof Buffer ? parseProblems(problems) : [],
-  });
-}
-
-const GRPC_TO_CODE: Partial<Record<number, ErrorCode>> = {
-  3: 'INVALID_ARGUMENT',
-  5: 'NOT_FOUND',
-  6: 'ALREADY_EXISTS',
-  9: 'FAILED_PRECONDITION',
-  8: 'RESOURCE_EXHAUSTED',
-  14: 'UNAVAILABLE',
-  4: 'DEADLINE_EXCEEDED',
-  12: 'UNIMPLEMENTED',
-  16: 'UNAUTHENTICATED',
-  7: 'PERMISSION_DENIED',
-  // CANCELLED reaches a client when the server cancels its call (a shutdown past its grace period).
-  1: 'UNAVAILABLE',
-  11: 'INVALID_ARGUMENT',
-  13: 'INTERNAL',
-};
-
-function isServiceError(error: unknown): error is ServiceError {
-  return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number' && 'metadata' in error;
-}
-
-function parseProblems(bytes: Buffer): Problem[] {
-  try {
-    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
-    return Array.isArray(parsed) ? (parsed as Problem[]) : [];
-  } catch {
-    return [];
-  }
-}
-
-function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void) => unknown): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    start((error, response) => (error ? reject(fromServiceError(error)) : resolve(response as T)));
-  });
-}
-
-/** Human name of a change kind (`create`, `update`, `new_version`, …). */
-export function changeKindName(kind: ChangeKind): string {
-  return ChangeKind[kind]?.replace('CHANGE_KIND_', '').toLowerCase() ?? 'unknown';
 }

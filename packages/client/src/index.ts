@@ -1,5 +1,9 @@
-export { TesseraClient, fromServiceError, changeKindName, channelCredentials } from './client.js';
-export type { TesseraClientOptions, ClientTlsOptions, OnlineFeatures, FeatureStatusName } from './client.js';
+export { TesseraClient } from './client.js';
+export type { TesseraClientOptions, OnlineFeatures, FeatureStatusName } from './client.js';
+export { channelCredentials } from './credentials.js';
+export type { ClientTlsOptions } from './credentials.js';
+export { fromServiceError } from './service-error.js';
+// The wire codec, re-exported so code written against the client keeps working.
 export {
   toColumn,
   fromColumn,
@@ -7,8 +11,6 @@ export {
   columnValueType,
   toProtoValueType,
   fromProtoValueType,
-} from './columns.js';
-export {
   toProtoDefinitions,
   toProtoEntity,
   toProtoView,
@@ -17,5 +19,8 @@ export {
   fromProtoView,
   toProtoEntitySource,
   fromProtoEntitySource,
-} from './definitions.js';
-export { toProtoScope, fromProtoScope, toProtoApiKey } from './api-keys.js';
+  toProtoScope,
+  fromProtoScope,
+  toProtoApiKey,
+  changeKindName,
+} from '@tessera/wire';

@@ -48,7 +48,8 @@ export {
 } from './definitions/ref-syntax.js';
 export { MAX_QUOTED_CHARS, quoteInput, showName } from './quote.js';
 export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
-export { validateDefinitions, MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate.js';
+export { validateDefinitions } from './definitions/validate.js';
+export { MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate-entity-source.js';
 export { parseRepository } from './definitions/yaml-repository.js';
 export type { RepositoryFile, ParseRepositoryResult } from './definitions/yaml-repository.js';
 export { emptyRegistryState, latestView, findViewVersion, listLatestViews } from './registry/state.js';
@@ -109,3 +110,26 @@ export type {
 } from './offline-store.js';
 export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
 export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';
+export type {
+  DeadLetter,
+  DeadLetters,
+  LatencySummary,
+  OnlineWrite,
+  WriteBehind,
+  WriteBehindOptions,
+  WriteBehindStats,
+} from './ports/write-behind.js';
+export type { IdempotencyClaim, IdempotencyStore, RecordedResult } from './ports/idempotency.js';
+export type { MaterializeState } from './ports/materialize-state.js';
+export type {
+  EmbeddedEnvironment,
+  EmbeddedOnlineStore,
+  EmbeddedRangeOptions,
+  EmbeddedTable,
+} from './ports/embedded-environment.js';
+export type {
+  MaterializeCounts,
+  MaterializeQueue,
+  MaterializeViewProgress,
+  MaterializeViewRequest,
+} from './ports/materialize-queue.js';

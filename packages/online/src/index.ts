@@ -3,3 +3,13 @@ export type { RedisClusterOnlineStoreOptions } from './redis-cluster-online-stor
 export { LmdbOnlineStore } from './lmdb-online-store.js';
 export type { LmdbOnlineStoreOptions } from './lmdb-online-store.js';
 export { waitForReplicas } from './internal/wait-for-replicas.js';
+// The small records kept beside the online rows: adapters of core's idempotency and materialize-state ports.
+export {
+  DEFAULT_IDEMPOTENCY_WINDOW_MILLIS,
+  LmdbIdempotencyStore,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  PENDING_MILLIS,
+  RedisIdempotencyStore,
+  idempotencyToken,
+} from './idempotency.js';
+export { LmdbMaterializeState, RedisMaterializeState } from './materialize-state.js';

@@ -3,7 +3,7 @@ import {
   TesseraError,
   retentionMillis,
   type OnlineLookup,
-  type OnlineStore,
+  type EmbeddedOnlineStore,
   type OnlineWriteBatch,
   type OnlineWriteResult,
 } from '@tessera/core';
@@ -34,7 +34,7 @@ export interface LmdbOnlineStoreOptions {
  * its retention there; both are allowed by the contract): a second database indexes rows by
  * retention deadline and `sweep()` deletes the due ones.
  */
-export class LmdbOnlineStore implements OnlineStore {
+export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #root: RootDatabase;
   readonly #rows: Database<Buffer, string>;
   /** entry key → retention deadline (ms), for rows that expire. */

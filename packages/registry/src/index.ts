@@ -4,6 +4,7 @@ export { LmdbRegistryLog } from './lmdb-registry-log.js';
 export type { LmdbRegistryLogOptions } from './lmdb-registry-log.js';
 export { RedisRegistryLog, DEFAULT_REGISTRY_KEY_PREFIX } from './redis-registry-log.js';
 export type { RedisRegistryLogOptions } from './redis-registry-log.js';
+export { clusterRegistryLog } from './cluster-registry-log.js';
 export { LmdbApiKeyStore } from './keys/lmdb-api-key-store.js';
 export type { LmdbApiKeyStoreOptions } from './keys/lmdb-api-key-store.js';
 export { RedisApiKeyStore } from './keys/redis-api-key-store.js';

@@ -27,9 +27,6 @@ export { formatWriteBehindFailure, warnWriteBehindFailure } from './failure-repo
 export type { WriteBehindFailure, ReportWriteBehindFailure } from './failure-report.js';
 export type { LmdbWriteBehindOptions } from './lmdb-write-behind.js';
 export { BullmqMaterializer, MATERIALIZE_QUEUE, startMaterializeWorker } from './materialize-queue.js';
-export type {
-  MaterializeCounts,
-  MaterializeJobData,
-  MaterializeViewProgress,
-  MaterializeViewRequest,
-} from './materialize-queue.js';
+export type { MaterializeJobData } from './materialize-queue.js';
+// Named here too for code written before they became core's materialization-queue port.
+export type { MaterializeCounts, MaterializeViewProgress, MaterializeViewRequest } from '@tessera/core';

@@ -1,4 +1,4 @@
-import type { Database } from 'lmdb';
+import type { EmbeddedTable } from '@tessera/core';
 import type { DeadLetter, DeadLetters } from './contract.js';
 import type { OfflineJobData } from './offline-job.js';
 
@@ -27,7 +27,7 @@ export interface StoredDeadLetter {
 
 /** What {@link LmdbDeadLetters} needs of the write-behind that owns the records. */
 export interface DeadLetterOwner {
-  deadLetterRecords(): Database<StoredDeadLetter, string>;
+  deadLetterRecords(): EmbeddedTable<StoredDeadLetter, string>;
   replay(id: string): Promise<boolean>;
 }
 

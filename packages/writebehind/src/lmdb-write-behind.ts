@@ -13,9 +13,15 @@
  * after its last attempt it becomes a dead letter (with its reason) so its view flows again.
  */
 import { randomUUID } from 'node:crypto';
-import type { Database } from 'lmdb';
-import { TesseraError, nowMicros, type OfflineBatch, type OnlineWriteResult, type RegisteredView } from '@tessera/core';
-import type { LmdbOnlineStore } from '@tessera/online';
+import {
+  TesseraError,
+  nowMicros,
+  type EmbeddedOnlineStore,
+  type EmbeddedTable,
+  type OfflineBatch,
+  type OnlineWriteResult,
+  type RegisteredView,
+} from '@tessera/core';
 import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
 import { debugWriteBehind } from './debug.js';
 import { backoffMillis, warnWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
@@ -25,7 +31,7 @@ import { PoisonJobError, type FindView, type OfflineStoreSink } from './sink.js'
 
 export interface LmdbWriteBehindOptions {
   /** The embedded online store: the outbox lives in its LMDB environment. */
-  readonly store: LmdbOnlineStore;
+  readonly store: EmbeddedOnlineStore;
   readonly sink: OfflineStoreSink;
   /** The view of a job, to merge the rows of several Writes (the registry's lookup). */
   readonly findView: FindView;
@@ -65,12 +71,12 @@ const DEFAULT_BACKOFF_MILLIS = 500;
 
 export class LmdbWriteBehind implements WriteBehind {
   readonly deadLetters: LmdbDeadLetters;
-  readonly #store: LmdbOnlineStore;
+  readonly #store: EmbeddedOnlineStore;
   readonly #sink: OfflineStoreSink;
   readonly #findView: FindView;
-  readonly #outbox: Database<OutboxEntry, number>;
-  readonly #claims: Database<Claim, string>;
-  readonly #dead: Database<StoredDeadLetter, string>;
+  readonly #outbox: EmbeddedTable<OutboxEntry, number>;
+  readonly #claims: EmbeddedTable<Claim, string>;
+  readonly #dead: EmbeddedTable<StoredDeadLetter, string>;
   readonly #maxInsertRows: number;
   readonly #gatherMillis: number;
   readonly #attempts: number;
@@ -408,7 +414,7 @@ export class LmdbWriteBehind implements WriteBehind {
   }
 
   /** Dead-letter access for {@link LmdbDeadLetters}. */
-  deadLetterRecords(): Database<StoredDeadLetter, string> {
+  deadLetterRecords(): EmbeddedTable<StoredDeadLetter, string> {
     return this.#dead;
   }
 

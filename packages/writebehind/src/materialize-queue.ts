@@ -8,7 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Cluster } from 'ioredis';
-import { TesseraError } from '@tessera/core';
+import {
+  TesseraError,
+  type MaterializeCounts,
+  type MaterializeQueue,
+  type MaterializeViewProgress,
+  type MaterializeViewRequest,
+} from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
 
@@ -25,25 +31,6 @@ export interface MaterializeJobData {
   readonly parts: number;
 }
 
-export interface MaterializeCounts {
-  readonly rowsRead: number;
-  readonly rowsWritten: number;
-}
-
-export interface MaterializeViewRequest {
-  readonly view: string;
-  readonly version: number;
-  readonly startMillis: number;
-  readonly endMillis: number;
-}
-
-/** Progress of one view across its parts; `done` once every part completed. */
-export interface MaterializeViewProgress extends MaterializeCounts {
-  readonly view: string;
-  readonly version: number;
-  readonly done: boolean;
-}
-
 function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
   const cluster = new Cluster(
     nodes.map(({ host, port }) => ({ host, port })),
@@ -57,7 +44,7 @@ function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
 }
 
 /** The server side: enqueues the parts of a Materialize call and follows them. */
-export class BullmqMaterializer {
+export class BullmqMaterializer implements MaterializeQueue {
   readonly #connection: Cluster;
   readonly #queue: Queue<MaterializeJobData>;
   readonly #parts: number;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { OfflineStore, OnlineStore } from '@tessera/core';
+import type { IdempotencyStore, MaterializeState, OfflineStore, OnlineStore } from '@tessera/core';
+import { inProcessRunner, queuedRunner, type MaterializeRunner } from '@tessera/materialize';
 import {
   ClickHouseRegistryLog,
   TableEnsuringOfflineStore,
@@ -7,19 +8,16 @@ import {
   openHttpOfflineStore,
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
-import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
-import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
-import type { RegistryLog } from '@tessera/core';
 import {
+  LmdbIdempotencyStore,
   LmdbMaterializeState,
+  LmdbOnlineStore,
+  RedisClusterOnlineStore,
+  RedisIdempotencyStore,
   RedisMaterializeState,
-  inProcessRunner,
-  queuedRunner,
-  type MaterializeRunner,
-  type MaterializeState,
-} from './materialize.js';
+} from '@tessera/online';
+import { LmdbRegistryLog, Registry, clusterRegistryLog } from '@tessera/registry';
 import { debug } from './debug.js';
-import { LmdbIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import {
   BullmqMaterializer,
   BullmqWriteBehind,
@@ -111,7 +109,11 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       const keyPrefix = options.keyPrefix ?? '';
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
       const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
-      const log = await clusterRegistryLog(options.nodes, keyPrefix, http);
+      const log = await clusterRegistryLog(
+        options.nodes,
+        keyPrefix,
+        http && (() => ClickHouseRegistryLog.open({ executor: http.executor, database: http.database })),
+      );
       // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
       const writeBehind = new BullmqWriteBehind({
         nodes: options.nodes,
@@ -135,20 +137,6 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
       );
     }
   }
-}
-
-/**
- * The registry log of a cluster-mode deployment: beside the offline tables when the deployment has a
- * ClickHouse server (shared by every stateless server and writer), else in the Redis Cluster.
- */
-export async function clusterRegistryLog(
-  nodes: readonly { readonly host: string; readonly port: number }[],
-  keyPrefix: string,
-  clickhouse: ClickHouseOfflineStore | undefined,
-): Promise<RegistryLog> {
-  return clickhouse
-    ? await ClickHouseRegistryLog.open({ executor: clickhouse.executor, database: clickhouse.database })
-    : new RedisRegistryLog({ nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
 }
 
 function withClose(

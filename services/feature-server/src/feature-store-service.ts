@@ -24,7 +24,9 @@ import type { RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
 import type { Lanes } from './lanes.js';
 import { executeWrite, type WriteStores } from './write.js';
-import { streamMaterialize, type MaterializeRunner, type MaterializeState } from './materialize.js';
+import type { MaterializeState } from '@tessera/core';
+import type { MaterializeRunner } from '@tessera/materialize';
+import { streamMaterialize } from './materialize.js';
 
 export interface FeatureStoreLimits {
   /** Most entities one GetOnlineFeatures request may ask for, and rows one Write may carry. */

@@ -21,7 +21,7 @@
  */
 import type { Server } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import type { WriteBehindStats } from '@tessera/writebehind';
+import type { WriteBehindStats } from '@tessera/core';
 
 /** Health service names. */
 export const HEALTH_SERVICE = {

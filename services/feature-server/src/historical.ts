@@ -8,7 +8,7 @@ import type {
   ResolvedFeatures,
   TypedColumn,
 } from '@tessera/core';
-import { columnRowCount, columnValueType, fromColumn, toColumn } from '@tessera/client';
+import { columnRowCount, columnValueType, fromColumn, toColumn } from '@tessera/wire';
 import { HistoricalFormat } from '@tessera/proto';
 import type { Column, GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
 import { callDeadlineMillis } from './deadline.js';

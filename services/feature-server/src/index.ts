@@ -1,9 +1,7 @@
 export { startFeatureServer, DEFAULT_PORT } from './server.js';
 export type { FeatureServer, FeatureServerOptions } from './server.js';
 export type { BackendOptions } from './backends.js';
-export { clusterRegistryLog } from './backends.js';
 export { toGrpcStatus } from './grpc-status.js';
-export { materializeView } from './materialize.js';
 export { openApiKeyStore } from '@tessera/registry';
 export { METHOD_SCOPES } from './auth.js';
 export type { ServerAuthOptions } from './server.js';

@@ -18,7 +18,7 @@ import type {
   ResolvedFeatures,
   ValueType,
 } from '@tessera/core';
-import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/client';
+import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 

@@ -1,6 +1,6 @@
 import { TesseraError, quoteInput } from '@tessera/core';
-import type { ApiKeyStore } from '@tessera/core';
-import { fromProtoScope, toProtoApiKey } from '@tessera/client';
+import type { ApiKeyStore, DeadLetter, WriteBehind } from '@tessera/core';
+import { fromProtoScope, toProtoApiKey } from '@tessera/wire';
 import { createKey, revokeKey, rotateKey } from '@tessera/registry';
 import type {
   ApiKey,
@@ -19,7 +19,6 @@ import type {
   OperationsServer,
   WriteBehindStats,
 } from '@tessera/proto';
-import type { DeadLetter, WriteBehind } from '@tessera/writebehind';
 import { answer } from './grpc-status.js';
 
 const DEFAULT_LIST_LIMIT = 100;

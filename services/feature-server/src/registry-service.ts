@@ -1,6 +1,6 @@
 import { TesseraError, formatProblems, validateDefinitions } from '@tessera/core';
 import type { Change, Definitions, OfflineStore } from '@tessera/core';
-import { fromProtoDefinitions, toProtoEntity, toProtoEntitySource, toProtoService, toProtoView } from '@tessera/client';
+import { fromProtoDefinitions, toProtoEntity, toProtoEntitySource, toProtoService, toProtoView } from '@tessera/wire';
 import { ChangeKind } from '@tessera/proto';
 import type {
   ApplyRequest,

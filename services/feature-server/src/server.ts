@@ -1,10 +1,9 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { Server, ServerCredentials, experimental } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { ApiKeyStore, Definitions, OnlineStore } from '@tessera/core';
+import type { ApiKeyStore, Definitions, OnlineStore, WriteBehind } from '@tessera/core';
 import { ApiKeyAuthenticator } from '@tessera/registry';
 import type { ApplyResult, Registry } from '@tessera/registry';
-import type { WriteBehind } from '@tessera/writebehind';
 import { OperationsService, RegistryService } from '@tessera/proto';
 import { StrictUtf8FeatureStoreService } from './strict-utf8.js';
 import { pickDefined } from './request-checks.js';

@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
 import { MIN_EVENT_TS_MILLIS, TesseraError, quoteInput, showName, validateWriteBatch, viewField } from '@tessera/core';
-import type { OfflineStore, OnlineStore, Problem, RegisteredView, ValidatedBatch } from '@tessera/core';
+import type {
+  IdempotencyStore,
+  OfflineStore,
+  OnlineStore,
+  Problem,
+  RegisteredView,
+  ValidatedBatch,
+  WriteBehind,
+} from '@tessera/core';
 import { MAX_DATETIME64_MILLIS, MIN_DATETIME64_MILLIS } from '@tessera/offline';
-import { columnRowCount, fromColumn } from '@tessera/client';
+import { columnRowCount, fromColumn } from '@tessera/wire';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
-import type { WriteBehind } from '@tessera/writebehind';
-import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken, type IdempotencyStore } from './idempotency.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import { debug } from './debug.js';
 
 export interface WriteLimits {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TesseraError, entityKey, parseRepository, viewField } from '@tessera/core';
 import type { RegisteredView } from '@tessera/core';
-import { toColumn } from '@tessera/client';
+import { toColumn } from '@tessera/wire';
 import { WriteTarget } from '@tessera/proto';
 import type { WriteRequest } from '@tessera/proto';
 import { openBackends, type Backends, type BackendOptions } from '../src/backends.js';

@@ -7,12 +7,13 @@
  */
 import { join } from 'node:path';
 import {
+  ClickHouseRegistryLog,
   TableEnsuringOfflineStore,
   openEmbeddedOfflineStore,
   openHttpOfflineStore,
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
-import { Registry } from '@tessera/registry';
+import { Registry, clusterRegistryLog } from '@tessera/registry';
 import {
   OfflineStoreSink,
   startMaterializeWorker,
@@ -21,8 +22,7 @@ import {
   type RedisNode,
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
-import { TesseraError } from '@tessera/core';
-import { clusterRegistryLog, materializeView } from '@tessera/feature-server';
+import { materializePartRunner } from '@tessera/materialize';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
@@ -56,8 +56,15 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
   const offline = options.clickhouseUrl
     ? await openHttpOfflineStore(options.clickhouseUrl)
     : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
+  // With a ClickHouse server, the registry log is beside its tables (as the servers read it).
   const registry = await Registry.open(
-    await clusterRegistryLog(options.nodes, keyPrefix, options.clickhouseUrl ? offline : undefined),
+    await clusterRegistryLog(
+      options.nodes,
+      keyPrefix,
+      options.clickhouseUrl
+        ? () => ClickHouseRegistryLog.open({ executor: offline.executor, database: offline.database })
+        : undefined,
+    ),
   );
   const sink = new OfflineStoreSink(new TableEnsuringOfflineStore(offline), (name, version) =>
     registry.findViewVersion(name, version),
@@ -78,22 +85,11 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     keyPrefix,
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
     closeTimeoutMillis: grace,
-    run: async (job, report) => {
-      const view = await registry.findViewVersion(job.view, job.version);
-      if (view === undefined) {
-        throw new TesseraError('NOT_FOUND', `materialize: view ${job.view}@${job.version} is not in the registry`);
-      }
-      for await (const counts of materializeView({
-        offline: tables,
-        online,
-        view,
-        startMillis: job.startMillis,
-        endMillis: job.endMillis,
-        part: { index: job.part, count: job.parts },
-      })) {
-        await report(counts);
-      }
-    },
+    run: materializePartRunner({
+      offline: tables,
+      online,
+      findView: (name, version) => registry.findViewVersion(name, version),
+    }),
   });
   return {
     registry,

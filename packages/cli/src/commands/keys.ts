@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
-import { fromProtoScope, type TesseraClient } from '@tessera/client';
+import type { TesseraClient } from '@tessera/client';
+import { fromProtoScope } from '@tessera/wire';
 import { createKey, openApiKeyStore, revokeKey, rotateKey, type ApiKeyStoreLocation } from '@tessera/registry';
 import type { ApiKey } from '@tessera/proto';
 import { table } from '../format.js';

@@ -5,34 +5,16 @@
  * is enough. Constraints are flat in paths (`features[0].min`), as they are in YAML.
  */
 import type { Problem } from '../errors.js';
-import type {
-  Definitions,
-  EntityDef,
-  EntitySourceDef,
-  FeatureDef,
-  FeatureServiceDef,
-  FeatureViewDef,
-} from '../model.js';
-import { ENTITY_SOURCE_PARAM_TYPES, JOIN_KEY_TYPES } from '../model.js';
+import type { Definitions, EntityDef, FeatureServiceDef, FeatureViewDef } from '../model.js';
+import { JOIN_KEY_TYPES } from '../model.js';
 import { columnNameProblem, identifierProblem } from './names.js';
 import { parseFeatureRef } from './ref-syntax.js';
-import {
-  ALLOWED_VALUES_TYPES,
-  LIST_TYPES,
-  MAX_LENGTH_TYPES,
-  MIN_MAX_TYPES,
-  NAN_TYPES,
-  elementType,
-  isJoinKeyType,
-  isValueType,
-  unknownTypeMessage,
-} from './value-type-rules.js';
+import { isJoinKeyType } from './value-type-rules.js';
+import { validateEntitySource } from './validate-entity-source.js';
+import { validateFeature, validateStrings, type AddProblem } from './validate-feature.js';
 
 /** The top-level lists of a repository, in YAML spelling. */
 export type DefinitionSection = 'entities' | 'feature_views' | 'feature_services' | 'entity_sources';
-
-/** Longest entity source SQL, in characters: the offline SQL guard's limit (MAX_ENTITY_SQL_CHARS). */
-export const MAX_ENTITY_SOURCE_SQL_CHARS = 100_000;
 
 /**
  * Describes where an object was defined, for messages such as "first defined at …". The YAML
@@ -111,13 +93,11 @@ export function validateDefinitionsAt(defs: Definitions, locate: LocateObject): 
   return problems;
 }
 
-type Add = (path: string, message: string) => void;
-
 function firstIndex(objects: readonly { readonly name: string }[], name: string): number {
   return objects.findIndex((o) => o.name === name);
 }
 
-function validateEntity(entity: EntityDef, path: string, add: Add): void {
+function validateEntity(entity: EntityDef, path: string, add: AddProblem): void {
   const nameProblem = identifierProblem(entity.name);
   if (nameProblem !== undefined) add(`${path}.name`, `entity ${nameProblem}`);
   const what = `entity ${entity.name}`;
@@ -144,7 +124,12 @@ function validateEntity(entity: EntityDef, path: string, add: Add): void {
   validateStrings(entity.description, entity.tags, path, what, add);
 }
 
-function validateView(view: FeatureViewDef, path: string, entities: ReadonlyMap<string, EntityDef>, add: Add): void {
+function validateView(
+  view: FeatureViewDef,
+  path: string,
+  entities: ReadonlyMap<string, EntityDef>,
+  add: AddProblem,
+): void {
   const nameProblem = identifierProblem(view.name);
   if (nameProblem !== undefined) add(`${path}.name`, `feature view ${nameProblem}`);
   const what = `feature view ${view.name}`;
@@ -212,159 +197,11 @@ function validateView(view: FeatureViewDef, path: string, entities: ReadonlyMap<
   });
 }
 
-function validateFeature(feature: FeatureDef, path: string, what: string, add: Add): void {
-  const nameProblem = columnNameProblem(feature.name);
-  if (nameProblem !== undefined) add(`${path}.name`, `${what}: feature ${nameProblem}`);
-  validateStrings(feature.description, feature.tags, path, what, add);
-  const type = feature.type;
-  if (!isValueType(type)) {
-    add(`${path}.type`, `${what}: ${unknownTypeMessage(type)}`);
-    return; // the type-dependent rules below would only repeat the same mistake
-  }
-  if (!Number.isSafeInteger(feature.dimension) || feature.dimension < 0) {
-    add(`${path}.dimension`, `${what}: dimension ${String(feature.dimension)} must be a whole number >= 0`);
-  } else if (feature.dimension !== 0 && !LIST_TYPES.has(type)) {
-    add(
-      `${path}.dimension`,
-      `${what}: dimension applies only to list types (${[...LIST_TYPES].join(', ')}), not ${type}`,
-    );
-  }
-
-  const c = feature.constraints;
-  if (typeof c.notNull !== 'boolean') add(`${path}.not_null`, `${what}: not_null must be true or false`);
-  for (const bound of ['min', 'max'] as const) {
-    const value = c[bound];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      add(`${path}.${bound}`, `${what}: ${bound} must be a finite number`);
-    } else if (!MIN_MAX_TYPES.has(type)) {
-      add(`${path}.${bound}`, `${what}: ${bound} applies only to ${[...MIN_MAX_TYPES].join(', ')}, not ${type}`);
-    }
-  }
-  if (typeof c.min === 'number' && typeof c.max === 'number' && c.min > c.max) {
-    add(`${path}.min`, `${what}: min ${c.min} is greater than max ${c.max}`);
-  }
-  if (c.maxLength !== undefined) {
-    if (!Number.isSafeInteger(c.maxLength) || c.maxLength < 0) {
-      add(`${path}.max_length`, `${what}: max_length ${String(c.maxLength)} must be a whole number >= 0`);
-    } else if (!MAX_LENGTH_TYPES.has(type)) {
-      add(`${path}.max_length`, `${what}: max_length applies only to ${[...MAX_LENGTH_TYPES].join(', ')}, not ${type}`);
-    }
-  }
-  if (typeof c.allowNaN !== 'boolean') {
-    add(`${path}.allow_nan`, `${what}: allow_nan must be true or false`);
-  } else if (c.allowNaN && !NAN_TYPES.has(type)) {
-    add(`${path}.allow_nan`, `${what}: allow_nan applies only to ${[...NAN_TYPES].join(', ')}, not ${type}`);
-  }
-  if (c.allowedValues !== undefined) validateAllowedValues(feature, path, what, add);
-}
-
-function validateAllowedValues(feature: FeatureDef, path: string, what: string, add: Add): void {
-  const values = feature.constraints.allowedValues ?? [];
-  const type = feature.type;
-  if (!ALLOWED_VALUES_TYPES.has(type)) {
-    add(
-      `${path}.allowed_values`,
-      `${what}: allowed_values applies only to ${[...ALLOWED_VALUES_TYPES].join(', ')}, not ${type}`,
-    );
-    return;
-  }
-  if (values.length === 0) {
-    add(`${path}.allowed_values`, `${what}: allowed_values is empty; remove it or list at least one value`);
-    return;
-  }
-  const element = elementType(type);
-  const { min, max } = feature.constraints;
-  const seen = new Set<string>();
-  values.forEach((value, j) => {
-    const valuePath = `${path}.allowed_values[${j}]`;
-    if (!allowedValueFits(value, element)) {
-      add(
-        valuePath,
-        `${what}: allowed value ${describeValue(value)} is not a${element === 'int64' ? 'n' : ''} ${element}`,
-      );
-      return;
-    }
-    const key = `${typeof value}:${String(value)}`;
-    if (seen.has(key)) add(valuePath, `${what}: allowed value ${describeValue(value)} is listed twice`);
-    seen.add(key);
-    if (typeof value !== 'string') {
-      const n = Number(value);
-      if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
-        add(valuePath, `${what}: allowed value ${describeValue(value)} is outside min/max`);
-      }
-    }
-  });
-}
-
-function allowedValueFits(value: unknown, element: string): boolean {
-  switch (element) {
-    case 'string':
-      return typeof value === 'string';
-    case 'int64':
-      return typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value));
-    case 'double':
-      return typeof value === 'number' && Number.isFinite(value);
-    default:
-      return false;
-  }
-}
-
-function describeValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-function validateStrings(description: unknown, tags: unknown, path: string, what: string, add: Add): void {
-  if (typeof description !== 'string') add(`${path}.description`, `${what}: description must be a string`);
-  if (typeof tags !== 'object' || tags === null) {
-    add(`${path}.tags`, `${what}: tags must be a map of names to strings`);
-    return;
-  }
-  for (const [key, value] of Object.entries(tags)) {
-    if (typeof value !== 'string') add(`${path}.tags.${key}`, `${what}: tag ${key} must be a string`);
-  }
-}
-
-/**
- * An entity source: a valid name, non-empty SQL within {@link MAX_ENTITY_SOURCE_SQL_CHARS}, and
- * parameters with unique identifier names and known types. What the SQL may read is checked by
- * the server (the offline SQL guard) when it applies the definitions.
- */
-function validateEntitySource(source: EntitySourceDef, path: string, add: Add): void {
-  const nameProblem = identifierProblem(source.name);
-  if (nameProblem !== undefined) add(`${path}.name`, `entity source ${nameProblem}`);
-  const what = `entity source ${source.name}`;
-  if (typeof source.description !== 'string') add(`${path}.description`, `${what}: description must be a string`);
-  if (typeof source.owner !== 'string') add(`${path}.owner`, `${what}: owner must be a string`);
-  if (typeof source.sql !== 'string' || source.sql.trim() === '') {
-    add(`${path}.sql`, `${what}: sql is empty; write one SELECT returning the join keys and event_ts`);
-  } else if (source.sql.length > MAX_ENTITY_SOURCE_SQL_CHARS) {
-    add(
-      `${path}.sql`,
-      `${what}: sql is ${source.sql.length} characters long; the limit is ${MAX_ENTITY_SOURCE_SQL_CHARS}`,
-    );
-  }
-  source.params.forEach((param, j) => {
-    const paramPath = `${path}.params[${j}]`;
-    const problem = identifierProblem(param.name);
-    if (problem !== undefined) add(`${paramPath}.name`, `${what}: parameter ${problem}`);
-    else if (source.params.findIndex((p) => p.name === param.name) !== j) {
-      add(`${paramPath}.name`, `${what}: duplicate parameter name "${param.name}"`);
-    }
-    if (!(ENTITY_SOURCE_PARAM_TYPES as readonly string[]).includes(param.type)) {
-      add(
-        `${paramPath}.type`,
-        `${what}: parameter ${param.name}: unknown type ${JSON.stringify(param.type)} (use one of ${ENTITY_SOURCE_PARAM_TYPES.join(', ')})`,
-      );
-    }
-  });
-}
-
 function validateService(
   service: FeatureServiceDef,
   path: string,
   views: ReadonlyMap<string, FeatureViewDef>,
-  add: Add,
+  add: AddProblem,
 ): void {
   const nameProblem = identifierProblem(service.name);
   if (nameProblem !== undefined) add(`${path}.name`, `feature service ${nameProblem}`);

@@ -17,7 +17,7 @@
  */
 import { TesseraError, type EntitySourceDef, type EntitySourceParamType } from '@tessera/core';
 import type { ClickHouseExecutor, QueryParams, QueryParamValue, QuerySettings } from '../executor.js';
-import { MAX_TS_MILLIS, MIN_TS_MILLIS } from './entities.js';
+import { MAX_TS_MILLIS, MIN_TS_MILLIS } from './entity-tsv.js';
 import { quoteInput } from './quote-input.js';
 import { guardEntitySql } from './sql-guard.js';
 

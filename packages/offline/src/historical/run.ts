@@ -16,7 +16,8 @@ import { TesseraError, type HistoricalChunk, type HistoricalRequest, type JoinKe
 import type { ClickHouseExecutor } from '../executor.js';
 import { qualifiedName } from '../ddl.js';
 import { decodeChunks } from './arrow.js';
-import { materializeEntitySql, uploadInlineRows, type EntityTable, type QueryContext } from './entities.js';
+import { uploadInlineRows, type EntityTable, type QueryContext } from './entities.js';
+import { materializeEntitySql } from './entity-select.js';
 import { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings, type HistoricalQueryLimits } from './limits.js';
 import { materializeViewEntities } from './view-entities.js';
 import { entitySourceParams, renderEntitySource } from './entity-source.js';

@@ -11,8 +11,6 @@ import type { ClickHouseExecutor } from '../executor.js';
 import {
   countRows,
   EVENT_TS,
-  MAX_TS_MILLIS,
-  MIN_TS_MILLIS,
   ROW_ID_COLUMN,
   type EntityColumn,
   type EntityTable,
@@ -20,6 +18,7 @@ import {
   queryOptions,
   unboundInteger,
 } from './entities.js';
+import { MAX_TS_MILLIS, MIN_TS_MILLIS } from './entity-tsv.js';
 
 /** The shortest hop of a hop grid: 1 s (finer grids are event-time spines in disguise). */
 export const MIN_HOP_MILLIS = 1_000;

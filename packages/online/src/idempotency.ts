@@ -10,33 +10,15 @@
  * key, so its rows land once.
  */
 import { createHash } from 'node:crypto';
-import type { Database } from 'lmdb';
 import type { Cluster } from 'ioredis';
-import type { LmdbOnlineStore } from '@tessera/online';
+import type {
+  EmbeddedEnvironment,
+  EmbeddedTable,
+  IdempotencyClaim,
+  IdempotencyStore,
+  RecordedResult,
+} from '@tessera/core';
 import { SmallRedisStore } from './small-redis-store.js';
-
-/** The result recorded for a key (the Write's response, as numbers). */
-export interface RecordedResult {
-  readonly rows: string;
-  readonly rowsAppliedOnline: string;
-  readonly rowsStaleOnline: string;
-}
-
-export type IdempotencyClaim =
-  | { readonly kind: 'new' }
-  | { readonly kind: 'done'; readonly result: RecordedResult }
-  | { readonly kind: 'pending' }
-  | { readonly kind: 'mismatch' };
-
-export interface IdempotencyStore {
-  /** Claims `key` for a request with `digest`, or reports what holds it. */
-  claim(key: string, digest: string): Promise<IdempotencyClaim>;
-  /** Records the result of the claimed request for the retention window. */
-  complete(key: string, digest: string, result: RecordedResult): Promise<void>;
-  /** Gives the claim of the request with `digest` up (its write failed): the key is free again. */
-  release(key: string, digest: string): Promise<void>;
-  close(): Promise<void>;
-}
 
 /** How long a claim may stay pending before another request may take the key over, ms. */
 export const PENDING_MILLIS = 60_000;
@@ -68,13 +50,13 @@ export function idempotencyToken(key: string, digest: string): string {
 
 /** Embedded: records in the online store's LMDB environment (expired ones are dropped when met). */
 export class LmdbIdempotencyStore implements IdempotencyStore {
-  readonly #store: LmdbOnlineStore;
-  readonly #db: Database<StoredClaim, string>;
+  readonly #store: EmbeddedEnvironment;
+  readonly #db: EmbeddedTable<StoredClaim, string>;
   readonly #windowMillis: number;
 
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(store: LmdbOnlineStore, windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS) {
+  constructor(store: EmbeddedEnvironment, windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS) {
     this.#store = store;
     this.#db = store.openDatabase<StoredClaim, string>('idempotency');
     this.#windowMillis = windowMillis;

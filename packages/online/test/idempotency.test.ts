@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { LmdbOnlineStore } from '@tessera/online';
-import { LmdbIdempotencyStore, RedisIdempotencyStore, idempotencyToken } from '../src/idempotency.js';
-import type { IdempotencyStore } from '../src/idempotency.js';
+import { LmdbIdempotencyStore, LmdbOnlineStore, RedisIdempotencyStore, idempotencyToken } from '../src/index.js';
+import type { IdempotencyStore } from '@tessera/core';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-idem-'));
 const lmdb = new LmdbOnlineStore({ path: dir, sweepIntervalMillis: 0 });

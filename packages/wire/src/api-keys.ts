@@ -8,6 +8,7 @@ const TO_PROTO: Record<Scope, ProtoScope> = {
   admin: ProtoScope.SCOPE_ADMIN,
 };
 
+/** The wire enum of a scope. */
 export function toProtoScope(scope: Scope): ProtoScope {
   return TO_PROTO[scope];
 }
