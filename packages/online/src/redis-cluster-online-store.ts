@@ -1,4 +1,5 @@
-import { Cluster, type ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Cluster } from 'ioredis';
+import { createRedisCluster, waitForReplicas } from '@tessera/redis';
 import {
   TesseraError,
   retentionMillis,
@@ -15,7 +16,6 @@ import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
 import { checkWriteBatch } from './internal/packed-row.js';
 import { describeError } from './internal/redis-errors.js';
-import { waitForReplicas } from './internal/wait-for-replicas.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MILLIS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MILLIS = 1_000;
@@ -189,21 +189,19 @@ export class RedisClusterOnlineStore implements OnlineStore {
 }
 
 function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
-  const nodes = (options.nodes ?? []).map(({ host, port }) => ({ host, port }));
   const connectTimeoutMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
-  const commandTimeoutMillis = options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS;
-  return new Cluster(nodes, {
+  return createRedisCluster({
+    nodes: options.nodes ?? [],
     // Fail fast instead of queueing while disconnected: the store answers UNAVAILABLE and the
     // caller (or the next request) retries; reconnection keeps going in the background.
     enableOfflineQueue: false,
-    clusterRetryStrategy: (times: number) => Math.min(50 * times, MAX_RECONNECT_DELAY_MILLIS),
-    slotsRefreshTimeout: connectTimeoutMillis,
-    redisOptions: {
-      connectTimeout: connectTimeoutMillis,
-      // ioredis reads 0 as "time out at once", so 0 here means no per-command timeout at all.
-      ...(commandTimeoutMillis > 0 ? { commandTimeout: commandTimeoutMillis } : {}),
-      maxRetriesPerRequest: 1,
-    },
+    reconnectStepMillis: 50,
+    maxReconnectDelayMillis: MAX_RECONNECT_DELAY_MILLIS,
+    slotsRefreshTimeoutMillis: connectTimeoutMillis,
+    connectTimeoutMillis,
+    // 0 = no per-command timeout.
+    commandTimeoutMillis: options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS,
+    maxRetriesPerRequest: 1,
   });
 }
 

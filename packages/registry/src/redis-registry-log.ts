@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster } from '@tessera/redis';
 import {
   TesseraError,
   deserializeRegistryState,
@@ -53,10 +54,7 @@ export class RedisRegistryLog implements RegistryLog {
       this.cluster = options.cluster;
       this.#ownsCluster = false;
     } else if (options.nodes !== undefined && options.nodes.length > 0) {
-      this.cluster = new Cluster(
-        options.nodes.map((n) => ({ host: n.host, port: n.port })),
-        { scaleReads: 'master' },
-      );
+      this.cluster = createRedisCluster({ nodes: options.nodes, scaleReads: 'master' });
       this.#ownsCluster = true;
     } else {
       throw new TesseraError('INVALID_ARGUMENT', 'RedisRegistryLog needs cluster nodes or a connection');

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster } from '@tessera/redis';
 import { TesseraError } from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
@@ -45,15 +46,13 @@ export interface MaterializeViewProgress extends MaterializeCounts {
 }
 
 function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
-  const cluster = new Cluster(
-    nodes.map(({ host, port }) => ({ host, port })),
-    {
-      clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
-      redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: blocking ? null : 2 },
-    },
-  );
-  cluster.on('error', (error: unknown) => debugWriteBehind(`materialize connection: ${String(error)}`));
-  return cluster;
+  return createRedisCluster({
+    nodes,
+    maxReconnectDelayMillis: 1_000,
+    connectTimeoutMillis: 1_000,
+    maxRetriesPerRequest: blocking ? null : 2,
+    onError: (error) => debugWriteBehind(`materialize connection: ${String(error)}`),
+  });
 }
 
 /** The server side: enqueues the parts of a Materialize call and follows them. */

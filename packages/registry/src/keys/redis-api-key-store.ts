@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster } from '@tessera/redis';
 import { TesseraError, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
 import { decodeApiKeyRecord, encodeApiKeyRecord, nameTaken } from './record-json.js';
 
@@ -22,10 +23,7 @@ export class RedisApiKeyStore implements ApiKeyStore {
 
   constructor(options: RedisApiKeyStoreOptions) {
     if (options.nodes.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'RedisApiKeyStore needs cluster nodes');
-    this.#cluster = new Cluster(
-      options.nodes.map((n) => ({ host: n.host, port: n.port })),
-      { scaleReads: 'master' },
-    );
+    this.#cluster = createRedisCluster({ nodes: options.nodes, scaleReads: 'master' });
     const prefix = `${options.keyPrefix ?? ''}{tessera:keys}:`;
     this.#keys = [`${prefix}records`, `${prefix}active`, `${prefix}mark`];
   }
