@@ -55,9 +55,10 @@ export const backendSchema = z
       })
       .prefault({}),
   })
+  // Reported at `kind`: that is the value the user set (the node list is missing, so has no source).
   .refine((b) => b.kind !== 'redis-cluster' || b.redis.nodes.length > 0, {
     message: 'redis-cluster needs at least one node in backend.redis.nodes',
-    path: ['redis', 'nodes'],
+    path: ['kind'],
   });
 
 export const serverSchema = z.strictObject({
@@ -96,9 +97,14 @@ export const tlsSchema = z
     clientCaFile: z.string().min(1).optional(),
     reloadIntervalMillis: positiveInt.optional(),
   })
-  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
-    message: 'certFile and keyFile go together',
-    path: ['keyFile'],
+  // Reported at the one that is given, so the problem names where it came from.
+  .superRefine((t, context) => {
+    if ((t.certFile === undefined) === (t.keyFile === undefined)) return;
+    context.addIssue({
+      code: 'custom',
+      message: 'certFile and keyFile go together',
+      path: [t.certFile === undefined ? 'keyFile' : 'certFile'],
+    });
   })
   .refine((t) => t.clientCaFile === undefined || t.certFile !== undefined, {
     message: 'clientCaFile (mTLS) needs certFile and keyFile',
