@@ -6,6 +6,7 @@ import { Option, type Command } from 'commander';
 import { loadConfiguration, type FlagSetting, type LoadedConfiguration, type TesseraConfig } from '@tessera/config';
 import type { BackendOptions, FeatureServerOptions } from '@tessera/feature-server';
 import type { WriterProcessOptions } from '@tessera/writer';
+import type { RedisClientSettings } from '@tessera/redis';
 
 /** A command-line flag that sets a configuration path. */
 export interface DeploymentFlag {
@@ -143,7 +144,13 @@ export function backendOptions(config: TesseraConfig): BackendOptions {
     }),
   };
   return backend.kind === 'redis-cluster'
-    ? { kind: 'redis-cluster', nodes: backend.redis.nodes, keyPrefix: backend.redis.keyPrefix, ...common }
+    ? {
+        kind: 'redis-cluster',
+        nodes: backend.redis.nodes,
+        keyPrefix: backend.redis.keyPrefix,
+        redis: redisSettings(config),
+        ...common,
+      }
     : { kind: 'embedded', dataDir: backend.dataDir, ...common };
 }
 
@@ -153,11 +160,30 @@ export function writerProcessOptions(config: TesseraConfig): WriterProcessOption
   return {
     nodes: backend.redis.nodes,
     keyPrefix: backend.redis.keyPrefix,
+    redis: redisSettings(config),
     dataDir: writer.dataDir,
     concurrency: writer.concurrency,
     lockMillis: writer.lockMillis,
     shutdownGraceMillis: writer.shutdownGraceMillis,
     ...definedOnly({ clickhouseUrl: backend.clickhouseUrl }),
+  };
+}
+
+/** Authentication and TLS of the deployment's Redis clients. */
+export function redisSettings(config: TesseraConfig): RedisClientSettings {
+  const { username, password, tls } = config.backend.redis;
+  return {
+    ...definedOnly({ username, password }),
+    ...(tls.enabled
+      ? {
+          tls: definedOnly({
+            caFile: tls.caFile,
+            certFile: tls.certFile,
+            keyFile: tls.keyFile,
+            serverName: tls.serverName,
+          }),
+        }
+      : {}),
   };
 }
 

@@ -15,7 +15,10 @@ export const redisNodeSchema = z.strictObject({
   port: z.number().int().min(1).max(65_535),
 });
 
-/** How every Redis client of the deployment connects (see @tessera/redis for each default). */
+/**
+ * Where the deployment's Redis Cluster is and how every client authenticates to it. Timeouts and
+ * retries stay with each client (@tessera/redis): they depend on its use (BullMQ workers block).
+ */
 export const redisSchema = z.strictObject({
   /** Seed nodes of the Redis Cluster (cluster mode). */
   nodes: z.array(redisNodeSchema).default([]),
@@ -33,8 +36,6 @@ export const redisSchema = z.strictObject({
       serverName: z.string().min(1).optional(),
     })
     .prefault({}),
-  connectTimeoutMillis: positiveInt.optional(),
-  commandTimeoutMillis: nonNegativeInt.optional(),
 });
 
 export const backendSchema = z

@@ -50,8 +50,6 @@ export const SETTINGS: readonly Setting[] = [
   s('backend.redis.tls.certFile', 'string'),
   s('backend.redis.tls.keyFile', 'string'),
   s('backend.redis.tls.serverName', 'string'),
-  s('backend.redis.connectTimeoutMillis', 'integer'),
-  s('backend.redis.commandTimeoutMillis', 'integer'),
   s('backend.writeBehind.attempts', 'integer'),
   s('backend.writeBehind.backoffMillis', 'integer'),
   s('writer.dataDir', 'string'),

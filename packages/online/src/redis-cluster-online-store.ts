@@ -1,5 +1,5 @@
 import type { ChainableCommander, Cluster } from 'ioredis';
-import { createRedisCluster, waitForReplicas } from '@tessera/redis';
+import { createRedisCluster, waitForReplicas, type RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
   retentionMillis,
@@ -29,6 +29,8 @@ const LWW_WRITE_COMMAND = 'tesseraLwwWrite1';
 export interface RedisClusterOnlineStoreOptions {
   /** Startup nodes of the cluster; the store creates, configures and closes its own clients. */
   readonly nodes?: readonly { readonly host: string; readonly port: number }[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /**
    * An existing client instead of `nodes`, used for reads and never closed by the store. Writes go
    * through `cluster.duplicate()` (owned and closed by the store), because `WAIT` blocks the
@@ -191,6 +193,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
 function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
   const connectTimeoutMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
   return createRedisCluster({
+    ...options.redis,
     nodes: options.nodes ?? [],
     // Fail fast instead of queueing while disconnected: the store answers UNAVAILABLE and the
     // caller (or the next request) retries; reconnection keeps going in the background.

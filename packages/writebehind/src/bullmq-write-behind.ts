@@ -19,7 +19,7 @@ import {
   type OnlineWriteResult,
   type RegisteredView,
 } from '@tessera/core';
-import { createRedisCluster, waitForReplicas } from '@tessera/redis';
+import { createRedisCluster, waitForReplicas, type RedisClientSettings } from '@tessera/redis';
 import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
 import { GroupCommit, type GroupCommitLimits } from './group-commit.js';
 import { encodeOfflineJob, type AcceptedBatch, type OfflineJobData } from './offline-job.js';
@@ -29,6 +29,8 @@ import { debugWriteBehind } from './debug.js';
 
 export interface BullmqWriteBehindOptions {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /** Prepended to the queue's keys, as the online store's `keyPrefix`. Default ''. */
   readonly keyPrefix?: string;
   readonly online: OnlineStore;
@@ -85,6 +87,7 @@ export class BullmqWriteBehind implements WriteBehind {
   constructor(options: BullmqWriteBehindOptions) {
     this.#online = options.online;
     this.#connection = createRedisCluster({
+      ...options.redis,
       nodes: options.nodes,
       enableOfflineQueue: false,
       maxReconnectDelayMillis: 1_000,

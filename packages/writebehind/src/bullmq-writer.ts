@@ -7,7 +7,7 @@
  * (unreadable rows, rows the view cannot hold) goes there at once with its error.
  */
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createRedisCluster } from '@tessera/redis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
@@ -18,6 +18,8 @@ import { PoisonJobError, type OfflineStoreSink } from './sink.js';
 
 export interface OfflineWriterOptions {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   readonly keyPrefix?: string;
   readonly sink: OfflineStoreSink;
   /** Jobs inserted at once by this writer. Default 4. */
@@ -40,6 +42,7 @@ export interface OfflineWriter {
 export async function startOfflineWriter(options: OfflineWriterOptions): Promise<OfflineWriter> {
   // Workers block on Redis: BullMQ requires maxRetriesPerRequest null on their connections.
   const connection = createRedisCluster({
+    ...options.redis,
     nodes: options.nodes,
     maxReconnectDelayMillis: 1_000,
     connectTimeoutMillis: 1_000,
@@ -123,8 +126,10 @@ function reportJobFailure(
 export function openBullmqDeadLetters(
   nodes: readonly RedisNode[],
   keyPrefix?: string,
+  redis?: RedisClientSettings,
 ): { deadLetters: BullmqDeadLetters; stats(): Promise<WriteBehindStats>; close(): Promise<void> } {
   const connection = createRedisCluster({
+    ...redis,
     nodes,
     enableOfflineQueue: true,
     connectTimeoutMillis: 1_000,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Cluster } from 'ioredis';
-import { createRedisCluster } from '@tessera/redis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import { TesseraError } from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
 import { debugWriteBehind } from './debug.js';
@@ -45,8 +45,9 @@ export interface MaterializeViewProgress extends MaterializeCounts {
   readonly done: boolean;
 }
 
-function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
+function clusterOf(nodes: readonly RedisNode[], blocking: boolean, redis: RedisClientSettings | undefined): Cluster {
   return createRedisCluster({
+    ...redis,
     nodes,
     maxReconnectDelayMillis: 1_000,
     connectTimeoutMillis: 1_000,
@@ -62,8 +63,14 @@ export class BullmqMaterializer {
   readonly #parts: number;
   readonly #pollMillis: number;
 
-  constructor(options: { nodes: readonly RedisNode[]; keyPrefix?: string; parts?: number; pollMillis?: number }) {
-    this.#connection = clusterOf(options.nodes, false);
+  constructor(options: {
+    nodes: readonly RedisNode[];
+    redis?: RedisClientSettings | undefined;
+    keyPrefix?: string;
+    parts?: number;
+    pollMillis?: number;
+  }) {
+    this.#connection = clusterOf(options.nodes, false, options.redis);
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
@@ -143,6 +150,8 @@ export class BullmqMaterializer {
 /** The writer side: runs materialization parts, reporting counts as job progress. */
 export async function startMaterializeWorker(options: {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   readonly keyPrefix?: string;
   readonly concurrency?: number;
   readonly lockMillis?: number;
@@ -150,7 +159,7 @@ export async function startMaterializeWorker(options: {
   readonly closeTimeoutMillis?: number;
   readonly run: (data: MaterializeJobData, report: (counts: MaterializeCounts) => Promise<void>) => Promise<void>;
 }): Promise<{ close(): Promise<void> }> {
-  const connection = clusterOf(options.nodes, true);
+  const connection = clusterOf(options.nodes, true, options.redis);
   const worker = new Worker<MaterializeJobData>(
     MATERIALIZE_QUEUE,
     async (job: Job<MaterializeJobData>) => {

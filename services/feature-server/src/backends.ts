@@ -10,6 +10,7 @@ import {
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
 import type { RegistryLog } from '@tessera/core';
+import type { RedisClientSettings } from '@tessera/redis';
 import {
   LmdbMaterializeState,
   RedisMaterializeState,
@@ -55,6 +56,8 @@ export type BackendOptions =
       readonly nodes: readonly { readonly host: string; readonly port: number }[];
       /** Prepended to every key, so several deployments can share one cluster. */
       readonly keyPrefix?: string;
+      /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+      readonly redis?: RedisClientSettings | undefined;
       /** ClickHouse HTTP endpoint of the offline store; without it the server has none. */
       readonly clickhouseUrl?: string;
       /** Retries of the jobs this server enqueues (the writers run them). */
@@ -109,24 +112,25 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
     }
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
-      const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
+      const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix, redis: options.redis });
       const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
-      const log = await clusterRegistryLog(options.nodes, keyPrefix, http);
+      const log = await clusterRegistryLog(options.nodes, keyPrefix, http, options.redis);
       // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
       const writeBehind = new BullmqWriteBehind({
         nodes: options.nodes,
+        redis: options.redis,
         keyPrefix,
         online: store,
         ...options.writeBehind,
       });
-      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix });
+      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix, redis: options.redis });
       return withClose(
         store,
         http ? new TableEnsuringOfflineStore(http) : undefined,
         writeBehind,
-        new RedisIdempotencyStore(options.nodes, keyPrefix),
+        new RedisIdempotencyStore(options.nodes, keyPrefix, undefined, options.redis),
         {
-          state: new RedisMaterializeState(options.nodes, keyPrefix),
+          state: new RedisMaterializeState(options.nodes, keyPrefix, options.redis),
           runner: queuedRunner(materializer),
           close: () => materializer.close(),
         },
@@ -145,10 +149,11 @@ export async function clusterRegistryLog(
   nodes: readonly { readonly host: string; readonly port: number }[],
   keyPrefix: string,
   clickhouse: ClickHouseOfflineStore | undefined,
+  redis?: RedisClientSettings,
 ): Promise<RegistryLog> {
   return clickhouse
     ? await ClickHouseRegistryLog.open({ executor: clickhouse.executor, database: clickhouse.database })
-    : new RedisRegistryLog({ nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
+    : new RedisRegistryLog({ nodes, keyPrefix: `${keyPrefix}{tessera:registry}:`, redis });
 }
 
 function withClose(

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'lmdb';
 import type { Cluster } from 'ioredis';
+import type { RedisClientSettings } from '@tessera/redis';
 import type { LmdbOnlineStore } from '@tessera/online';
 import { SmallRedisStore } from './small-redis-store.js';
 
@@ -149,8 +150,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     nodes: readonly { readonly host: string; readonly port: number }[],
     keyPrefix: string,
     windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS,
+    redis?: RedisClientSettings,
   ) {
-    this.#redis = new SmallRedisStore(nodes, 'idempotency key store');
+    this.#redis = new SmallRedisStore(nodes, 'idempotency key store', redis);
     this.#keyPrefix = keyPrefix;
     this.#windowMillis = windowMillis;
   }

@@ -5,6 +5,7 @@
  * version beside the online rows). Progress streams per batch.
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { RedisClientSettings } from '@tessera/redis';
 import type { Database } from 'lmdb';
 import {
   RowEncoder,
@@ -129,8 +130,12 @@ export class RedisMaterializeState implements MaterializeState {
   readonly #redis: SmallRedisStore;
   readonly #key: string;
 
-  constructor(nodes: readonly { readonly host: string; readonly port: number }[], keyPrefix: string) {
-    this.#redis = new SmallRedisStore(nodes, 'materialization points');
+  constructor(
+    nodes: readonly { readonly host: string; readonly port: number }[],
+    keyPrefix: string,
+    redis?: RedisClientSettings,
+  ) {
+    this.#redis = new SmallRedisStore(nodes, 'materialization points', redis);
     this.#key = `${keyPrefix}{tessera:materialized}`;
   }
 

@@ -1,5 +1,5 @@
 import type { Cluster } from 'ioredis';
-import { createRedisCluster } from '@tessera/redis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import { TesseraError } from '@tessera/core';
 
 /**
@@ -11,9 +11,14 @@ export class SmallRedisStore {
   readonly cluster: Cluster;
   readonly #what: string;
 
-  constructor(nodes: readonly { readonly host: string; readonly port: number }[], what: string) {
+  constructor(
+    nodes: readonly { readonly host: string; readonly port: number }[],
+    what: string,
+    redis?: RedisClientSettings,
+  ) {
     // Failures surface on the commands (the factory's default error listener drops the events).
     this.cluster = createRedisCluster({
+      ...redis,
       nodes,
       enableOfflineQueue: false,
       connectTimeoutMillis: 1_000,

@@ -22,10 +22,13 @@ import {
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
 import { TesseraError } from '@tessera/core';
+import type { RedisClientSettings } from '@tessera/redis';
 import { clusterRegistryLog, materializeView } from '@tessera/feature-server';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /** The deployment's Redis key prefix (as the servers'). Default ''. */
   readonly keyPrefix?: string;
   /** ClickHouse HTTP endpoint; without it, chDB under `<dataDir>/offline`. */
@@ -57,13 +60,14 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     ? await openHttpOfflineStore(options.clickhouseUrl)
     : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
   const registry = await Registry.open(
-    await clusterRegistryLog(options.nodes, keyPrefix, options.clickhouseUrl ? offline : undefined),
+    await clusterRegistryLog(options.nodes, keyPrefix, options.clickhouseUrl ? offline : undefined, options.redis),
   );
   const sink = new OfflineStoreSink(new TableEnsuringOfflineStore(offline), (name, version) =>
     registry.findViewVersion(name, version),
   );
   const writer = await startOfflineWriter({
     nodes: options.nodes,
+    redis: options.redis,
     keyPrefix,
     sink,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
@@ -71,10 +75,11 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     closeTimeoutMillis: grace,
   });
   // Materialize parts (cluster mode): latest offline rows of a key-hash part, written online.
-  const online = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
+  const online = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix, redis: options.redis });
   const tables = new TableEnsuringOfflineStore(offline);
   const materializer = await startMaterializeWorker({
     nodes: options.nodes,
+    redis: options.redis,
     keyPrefix,
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
     closeTimeoutMillis: grace,
