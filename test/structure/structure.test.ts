@@ -10,13 +10,9 @@ const POLICY: StructurePolicy = {
   // The `tessera` command starts the server and the writer in its own process.
   compositionRoots: new Set(['@tessera/cli']),
   adapters: new Set(['@tessera/online', '@tessera/offline', '@tessera/registry', '@tessera/writebehind']),
-  allowedEdges: new Map([
-    // Until the Redis connection factory package takes waitForReplicas over from the online store.
-    ['@tessera/writebehind -> @tessera/online', 'waitForReplicas (Redis WAIT) lives in @tessera/online for now'],
-  ]),
+  allowedEdges: new Map(),
   maxLines: 400,
   longFiles: new Map([
-    ['packages/cli/src/index.ts', 'being split into one module per command'],
     [
       'packages/writebehind/src/lmdb-write-behind.ts',
       'the outbox, its drainer and its dead letters share one transaction discipline',

@@ -18,6 +18,7 @@ import type {
   IdempotencyStore,
   RecordedResult,
 } from '@tessera/core';
+import type { RedisClientSettings } from '@tessera/redis';
 import { SmallRedisStore } from './small-redis-store.js';
 
 /** How long a claim may stay pending before another request may take the key over, ms. */
@@ -131,8 +132,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     nodes: readonly { readonly host: string; readonly port: number }[],
     keyPrefix: string,
     windowMillis = DEFAULT_IDEMPOTENCY_WINDOW_MILLIS,
+    redis?: RedisClientSettings,
   ) {
-    this.#redis = new SmallRedisStore(nodes, 'idempotency key store');
+    this.#redis = new SmallRedisStore(nodes, 'idempotency key store', redis);
     this.#keyPrefix = keyPrefix;
     this.#windowMillis = windowMillis;
   }

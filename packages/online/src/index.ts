@@ -2,7 +2,6 @@ export { RedisClusterOnlineStore } from './redis-cluster-online-store.js';
 export type { RedisClusterOnlineStoreOptions } from './redis-cluster-online-store.js';
 export { LmdbOnlineStore } from './lmdb-online-store.js';
 export type { LmdbOnlineStoreOptions } from './lmdb-online-store.js';
-export { waitForReplicas } from './internal/wait-for-replicas.js';
 // The small records kept beside the online rows: adapters of core's idempotency and materialize-state ports.
 export {
   DEFAULT_IDEMPOTENCY_WINDOW_MILLIS,

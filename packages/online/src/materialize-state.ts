@@ -3,6 +3,7 @@
  * beside the online rows (the embedded environment, or one hash on the Redis Cluster).
  */
 import type { EmbeddedEnvironment, EmbeddedTable, MaterializeState } from '@tessera/core';
+import type { RedisClientSettings } from '@tessera/redis';
 import { SmallRedisStore } from './small-redis-store.js';
 
 /** Embedded: the points in the online store's LMDB environment. */
@@ -44,8 +45,12 @@ export class RedisMaterializeState implements MaterializeState {
   readonly #redis: SmallRedisStore;
   readonly #key: string;
 
-  constructor(nodes: readonly { readonly host: string; readonly port: number }[], keyPrefix: string) {
-    this.#redis = new SmallRedisStore(nodes, 'materialization points');
+  constructor(
+    nodes: readonly { readonly host: string; readonly port: number }[],
+    keyPrefix: string,
+    redis?: RedisClientSettings,
+  ) {
+    this.#redis = new SmallRedisStore(nodes, 'materialization points', redis);
     this.#key = `${keyPrefix}{tessera:materialized}`;
   }
 

@@ -1,4 +1,5 @@
-import { Cluster, type ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Cluster } from 'ioredis';
+import { createRedisCluster, waitForReplicas, type RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
   retentionMillis,
@@ -15,7 +16,6 @@ import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
 import { checkWriteBatch } from './internal/packed-row.js';
 import { describeError } from './internal/redis-errors.js';
-import { waitForReplicas } from './internal/wait-for-replicas.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MILLIS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MILLIS = 1_000;
@@ -29,6 +29,8 @@ const LWW_WRITE_COMMAND = 'tesseraLwwWrite1';
 export interface RedisClusterOnlineStoreOptions {
   /** Startup nodes of the cluster; the store creates, configures and closes its own clients. */
   readonly nodes?: readonly { readonly host: string; readonly port: number }[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /**
    * An existing client instead of `nodes`, used for reads and never closed by the store. Writes go
    * through `cluster.duplicate()` (owned and closed by the store), because `WAIT` blocks the
@@ -189,21 +191,20 @@ export class RedisClusterOnlineStore implements OnlineStore {
 }
 
 function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
-  const nodes = (options.nodes ?? []).map(({ host, port }) => ({ host, port }));
   const connectTimeoutMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
-  const commandTimeoutMillis = options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS;
-  return new Cluster(nodes, {
+  return createRedisCluster({
+    ...options.redis,
+    nodes: options.nodes ?? [],
     // Fail fast instead of queueing while disconnected: the store answers UNAVAILABLE and the
     // caller (or the next request) retries; reconnection keeps going in the background.
     enableOfflineQueue: false,
-    clusterRetryStrategy: (times: number) => Math.min(50 * times, MAX_RECONNECT_DELAY_MILLIS),
-    slotsRefreshTimeout: connectTimeoutMillis,
-    redisOptions: {
-      connectTimeout: connectTimeoutMillis,
-      // ioredis reads 0 as "time out at once", so 0 here means no per-command timeout at all.
-      ...(commandTimeoutMillis > 0 ? { commandTimeout: commandTimeoutMillis } : {}),
-      maxRetriesPerRequest: 1,
-    },
+    reconnectStepMillis: 50,
+    maxReconnectDelayMillis: MAX_RECONNECT_DELAY_MILLIS,
+    slotsRefreshTimeoutMillis: connectTimeoutMillis,
+    connectTimeoutMillis,
+    // 0 = no per-command timeout.
+    commandTimeoutMillis: options.commandTimeoutMillis ?? DEFAULT_COMMAND_TIMEOUT_MILLIS,
+    maxRetriesPerRequest: 1,
   });
 }
 

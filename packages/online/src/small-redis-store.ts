@@ -1,4 +1,5 @@
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import { TesseraError } from '@tessera/core';
 
 /**
@@ -10,16 +11,20 @@ export class SmallRedisStore {
   readonly cluster: Cluster;
   readonly #what: string;
 
-  constructor(nodes: readonly { readonly host: string; readonly port: number }[], what: string) {
-    this.cluster = new Cluster(
-      nodes.map(({ host, port }) => ({ host, port })),
-      {
-        enableOfflineQueue: false,
-        redisOptions: { connectTimeout: 1_000, commandTimeout: 2_000, maxRetriesPerRequest: 1 },
-      },
-    );
-    // Failures surface on the commands; an 'error' event without a listener would end the process.
-    this.cluster.on('error', () => undefined);
+  constructor(
+    nodes: readonly { readonly host: string; readonly port: number }[],
+    what: string,
+    redis?: RedisClientSettings,
+  ) {
+    // Failures surface on the commands (the factory's default error listener drops the events).
+    this.cluster = createRedisCluster({
+      ...redis,
+      nodes,
+      enableOfflineQueue: false,
+      connectTimeoutMillis: 1_000,
+      commandTimeoutMillis: 2_000,
+      maxRetriesPerRequest: 1,
+    });
     this.#what = what;
   }
 

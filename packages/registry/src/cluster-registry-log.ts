@@ -1,3 +1,4 @@
+import type { RedisClientSettings } from '@tessera/redis';
 import type { RegistryLog } from '@tessera/core';
 import { RedisRegistryLog } from './redis-registry-log.js';
 
@@ -11,8 +12,9 @@ export async function clusterRegistryLog(
   nodes: readonly { readonly host: string; readonly port: number }[],
   keyPrefix: string,
   openClickHouseLog: (() => Promise<RegistryLog>) | undefined,
+  redis?: RedisClientSettings,
 ): Promise<RegistryLog> {
   return openClickHouseLog
     ? await openClickHouseLog()
-    : new RedisRegistryLog({ nodes, keyPrefix: `${keyPrefix}{tessera:registry}:` });
+    : new RedisRegistryLog({ nodes, keyPrefix: `${keyPrefix}{tessera:registry}:`, redis });
 }

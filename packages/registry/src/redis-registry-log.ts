@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
   deserializeRegistryState,
@@ -20,6 +21,8 @@ export const DEFAULT_REGISTRY_KEY_PREFIX = '{tessera:registry}:';
 export interface RedisRegistryLogOptions {
   /** Seed nodes of the Redis Cluster (ignored when `cluster` is given). */
   readonly nodes?: readonly { readonly host: string; readonly port: number }[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /** An existing connection to use; it is not closed by close(). */
   readonly cluster?: Cluster;
   /**
@@ -53,10 +56,7 @@ export class RedisRegistryLog implements RegistryLog {
       this.cluster = options.cluster;
       this.#ownsCluster = false;
     } else if (options.nodes !== undefined && options.nodes.length > 0) {
-      this.cluster = new Cluster(
-        options.nodes.map((n) => ({ host: n.host, port: n.port })),
-        { scaleReads: 'master' },
-      );
+      this.cluster = createRedisCluster({ ...options.redis, nodes: options.nodes, scaleReads: 'master' });
       this.#ownsCluster = true;
     } else {
       throw new TesseraError('INVALID_ARGUMENT', 'RedisRegistryLog needs cluster nodes or a connection');

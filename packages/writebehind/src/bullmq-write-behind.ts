@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import {
   TesseraError,
@@ -19,7 +19,7 @@ import {
   type OnlineWriteResult,
   type RegisteredView,
 } from '@tessera/core';
-import { waitForReplicas } from '@tessera/online';
+import { createRedisCluster, waitForReplicas, type RedisClientSettings } from '@tessera/redis';
 import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
 import { GroupCommit, type GroupCommitLimits } from './group-commit.js';
 import { encodeOfflineJob, type AcceptedBatch, type OfflineJobData } from './offline-job.js';
@@ -29,6 +29,8 @@ import { debugWriteBehind } from './debug.js';
 
 export interface BullmqWriteBehindOptions {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /** Prepended to the queue's keys, as the online store's `keyPrefix`. Default ''. */
   readonly keyPrefix?: string;
   readonly online: OnlineStore;
@@ -84,15 +86,16 @@ export class BullmqWriteBehind implements WriteBehind {
 
   constructor(options: BullmqWriteBehindOptions) {
     this.#online = options.online;
-    this.#connection = new Cluster(
-      options.nodes.map(({ host, port }) => ({ host, port })),
-      {
-        enableOfflineQueue: false,
-        clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
-        redisOptions: { connectTimeout: 1_000, commandTimeout: 2_000, maxRetriesPerRequest: 1 },
-      },
-    );
-    this.#connection.on('error', (error: unknown) => debugWriteBehind(`producer connection: ${String(error)}`));
+    this.#connection = createRedisCluster({
+      ...options.redis,
+      nodes: options.nodes,
+      enableOfflineQueue: false,
+      maxReconnectDelayMillis: 1_000,
+      connectTimeoutMillis: 1_000,
+      commandTimeoutMillis: 2_000,
+      maxRetriesPerRequest: 1,
+      onError: (error) => debugWriteBehind(`producer connection: ${String(error)}`),
+    });
     const prefix = queuePrefix(options.keyPrefix);
     this.#queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection: this.#connection, prefix });
     this.#queue.on('error', (error: unknown) => debugWriteBehind(`queue: ${String(error)}`));

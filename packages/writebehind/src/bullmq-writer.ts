@@ -7,7 +7,7 @@
  * (unreadable rows, rows the view cannot hold) goes there at once with its error.
  */
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Cluster } from 'ioredis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
@@ -18,6 +18,8 @@ import { PoisonJobError, type OfflineStoreSink } from './sink.js';
 
 export interface OfflineWriterOptions {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   readonly keyPrefix?: string;
   readonly sink: OfflineStoreSink;
   /** Jobs inserted at once by this writer. Default 4. */
@@ -38,13 +40,15 @@ export interface OfflineWriter {
 }
 
 export async function startOfflineWriter(options: OfflineWriterOptions): Promise<OfflineWriter> {
-  const nodes = options.nodes.map(({ host, port }) => ({ host, port }));
   // Workers block on Redis: BullMQ requires maxRetriesPerRequest null on their connections.
-  const connection = new Cluster(nodes, {
-    clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
-    redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: null },
+  const connection = createRedisCluster({
+    ...options.redis,
+    nodes: options.nodes,
+    maxReconnectDelayMillis: 1_000,
+    connectTimeoutMillis: 1_000,
+    maxRetriesPerRequest: null,
+    onError: (error) => debugWriteBehind(`writer connection: ${String(error)}`),
   });
-  connection.on('error', (error: unknown) => debugWriteBehind(`writer connection: ${String(error)}`));
   const prefix = queuePrefix(options.keyPrefix);
   const { sink } = options;
   const report = options.reportFailure ?? warnWriteBehindFailure;
@@ -122,12 +126,16 @@ function reportJobFailure(
 export function openBullmqDeadLetters(
   nodes: readonly RedisNode[],
   keyPrefix?: string,
+  redis?: RedisClientSettings,
 ): { deadLetters: BullmqDeadLetters; stats(): Promise<WriteBehindStats>; close(): Promise<void> } {
-  const connection = new Cluster(
-    nodes.map(({ host, port }) => ({ host, port })),
-    { enableOfflineQueue: true, redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: 2 } },
-  );
-  connection.on('error', (error: unknown) => debugWriteBehind(`dead-letter connection: ${String(error)}`));
+  const connection = createRedisCluster({
+    ...redis,
+    nodes,
+    enableOfflineQueue: true,
+    connectTimeoutMillis: 1_000,
+    maxRetriesPerRequest: 2,
+    onError: (error) => debugWriteBehind(`dead-letter connection: ${String(error)}`),
+  });
   const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
   return {
     deadLetters: new BullmqDeadLetters(queue),

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
   type MaterializeCounts,
@@ -31,16 +32,15 @@ export interface MaterializeJobData {
   readonly parts: number;
 }
 
-function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
-  const cluster = new Cluster(
-    nodes.map(({ host, port }) => ({ host, port })),
-    {
-      clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
-      redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: blocking ? null : 2 },
-    },
-  );
-  cluster.on('error', (error: unknown) => debugWriteBehind(`materialize connection: ${String(error)}`));
-  return cluster;
+function clusterOf(nodes: readonly RedisNode[], blocking: boolean, redis: RedisClientSettings | undefined): Cluster {
+  return createRedisCluster({
+    ...redis,
+    nodes,
+    maxReconnectDelayMillis: 1_000,
+    connectTimeoutMillis: 1_000,
+    maxRetriesPerRequest: blocking ? null : 2,
+    onError: (error) => debugWriteBehind(`materialize connection: ${String(error)}`),
+  });
 }
 
 /** The server side: enqueues the parts of a Materialize call and follows them. */
@@ -50,8 +50,14 @@ export class BullmqMaterializer implements MaterializeQueue {
   readonly #parts: number;
   readonly #pollMillis: number;
 
-  constructor(options: { nodes: readonly RedisNode[]; keyPrefix?: string; parts?: number; pollMillis?: number }) {
-    this.#connection = clusterOf(options.nodes, false);
+  constructor(options: {
+    nodes: readonly RedisNode[];
+    redis?: RedisClientSettings | undefined;
+    keyPrefix?: string;
+    parts?: number;
+    pollMillis?: number;
+  }) {
+    this.#connection = clusterOf(options.nodes, false, options.redis);
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
@@ -131,6 +137,8 @@ export class BullmqMaterializer implements MaterializeQueue {
 /** The writer side: runs materialization parts, reporting counts as job progress. */
 export async function startMaterializeWorker(options: {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   readonly keyPrefix?: string;
   readonly concurrency?: number;
   readonly lockMillis?: number;
@@ -138,7 +146,7 @@ export async function startMaterializeWorker(options: {
   readonly closeTimeoutMillis?: number;
   readonly run: (data: MaterializeJobData, report: (counts: MaterializeCounts) => Promise<void>) => Promise<void>;
 }): Promise<{ close(): Promise<void> }> {
-  const connection = clusterOf(options.nodes, true);
+  const connection = clusterOf(options.nodes, true, options.redis);
   const worker = new Worker<MaterializeJobData>(
     MATERIALIZE_QUEUE,
     async (job: Job<MaterializeJobData>) => {

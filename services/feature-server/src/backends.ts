@@ -8,6 +8,7 @@ import {
   openHttpOfflineStore,
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
+import type { RedisClientSettings } from '@tessera/redis';
 import {
   LmdbIdempotencyStore,
   LmdbMaterializeState,
@@ -53,6 +54,8 @@ export type BackendOptions =
       readonly nodes: readonly { readonly host: string; readonly port: number }[];
       /** Prepended to every key, so several deployments can share one cluster. */
       readonly keyPrefix?: string;
+      /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+      readonly redis?: RedisClientSettings | undefined;
       /** ClickHouse HTTP endpoint of the offline store; without it the server has none. */
       readonly clickhouseUrl?: string;
       /** Retries of the jobs this server enqueues (the writers run them). */
@@ -107,28 +110,30 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
     }
     case 'redis-cluster': {
       const keyPrefix = options.keyPrefix ?? '';
-      const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
+      const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix, redis: options.redis });
       const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
       const log = await clusterRegistryLog(
         options.nodes,
         keyPrefix,
         http && (() => ClickHouseRegistryLog.open({ executor: http.executor, database: http.database })),
+        options.redis,
       );
       // Offline rows go to the queue whether or not this server reaches ClickHouse: the writers insert them.
       const writeBehind = new BullmqWriteBehind({
         nodes: options.nodes,
+        redis: options.redis,
         keyPrefix,
         online: store,
         ...options.writeBehind,
       });
-      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix });
+      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix, redis: options.redis });
       return withClose(
         store,
         http ? new TableEnsuringOfflineStore(http) : undefined,
         writeBehind,
-        new RedisIdempotencyStore(options.nodes, keyPrefix),
+        new RedisIdempotencyStore(options.nodes, keyPrefix, undefined, options.redis),
         {
-          state: new RedisMaterializeState(options.nodes, keyPrefix),
+          state: new RedisMaterializeState(options.nodes, keyPrefix, options.redis),
           runner: queuedRunner(materializer),
           close: () => materializer.close(),
         },

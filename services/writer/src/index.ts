@@ -23,9 +23,12 @@ import {
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
 import { materializePartRunner } from '@tessera/materialize';
+import type { RedisClientSettings } from '@tessera/redis';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /** The deployment's Redis key prefix (as the servers'). Default ''. */
   readonly keyPrefix?: string;
   /** ClickHouse HTTP endpoint; without it, chDB under `<dataDir>/offline`. */
@@ -64,6 +67,7 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
       options.clickhouseUrl
         ? () => ClickHouseRegistryLog.open({ executor: offline.executor, database: offline.database })
         : undefined,
+      options.redis,
     ),
   );
   const sink = new OfflineStoreSink(new TableEnsuringOfflineStore(offline), (name, version) =>
@@ -71,6 +75,7 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
   );
   const writer = await startOfflineWriter({
     nodes: options.nodes,
+    redis: options.redis,
     keyPrefix,
     sink,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
@@ -78,10 +83,11 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     closeTimeoutMillis: grace,
   });
   // Materialize parts (cluster mode): latest offline rows of a key-hash part, written online.
-  const online = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix });
+  const online = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix, redis: options.redis });
   const tables = new TableEnsuringOfflineStore(offline);
   const materializer = await startMaterializeWorker({
     nodes: options.nodes,
+    redis: options.redis,
     keyPrefix,
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
     closeTimeoutMillis: grace,

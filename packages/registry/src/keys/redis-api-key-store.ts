@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import { TesseraError, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
 import { decodeApiKeyRecord, encodeApiKeyRecord, nameTaken } from './record-json.js';
 
@@ -8,6 +9,8 @@ const REVOKE_LUA = readFileSync(new URL('../../src/lua/api-key-revoke-3.lua', im
 
 export interface RedisApiKeyStoreOptions {
   readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
+  readonly redis?: RedisClientSettings | undefined;
   /** The deployment's key prefix (`--key-prefix`); the store adds its own hash tag. */
   readonly keyPrefix?: string;
 }
@@ -22,10 +25,7 @@ export class RedisApiKeyStore implements ApiKeyStore {
 
   constructor(options: RedisApiKeyStoreOptions) {
     if (options.nodes.length === 0) throw new TesseraError('INVALID_ARGUMENT', 'RedisApiKeyStore needs cluster nodes');
-    this.#cluster = new Cluster(
-      options.nodes.map((n) => ({ host: n.host, port: n.port })),
-      { scaleReads: 'master' },
-    );
+    this.#cluster = createRedisCluster({ ...options.redis, nodes: options.nodes, scaleReads: 'master' });
     const prefix = `${options.keyPrefix ?? ''}{tessera:keys}:`;
     this.#keys = [`${prefix}records`, `${prefix}active`, `${prefix}mark`];
   }

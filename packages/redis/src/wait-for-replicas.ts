@@ -1,6 +1,5 @@
 import type { Cluster } from 'ioredis';
 import { TesseraError } from '@tessera/core';
-import { describeError } from './redis-errors.js';
 
 /**
  * `WAIT replicas timeout` on every master that owns one of `slots`, through the connection that
@@ -48,4 +47,9 @@ export async function waitForReplicas(
       }
     }),
   );
+}
+
+/** First line of an error's message, for the UNAVAILABLE text. */
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.message.split('\n', 1)[0] ?? error.name) : String(error);
 }

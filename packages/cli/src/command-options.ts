@@ -1,0 +1,37 @@
+/** Helpers the command modules share: the client factory, node lists, times and repeatable options. */
+import { TIMESTAMP_FORMATS_HINT, TesseraError, parseTimestamp } from '@tessera/core';
+import type { TesseraClient } from '@tessera/client';
+
+/** Builds a client from the program's global options (server, timeout, TLS, API key). */
+export type ClientFactory = () => TesseraClient;
+
+/**
+ * The feature server's default port (its DEFAULT_PORT). Not imported: the server and the writer
+ * (chDB, LMDB, BullMQ) load only for `serve` and `writer`, so client commands start in a fraction
+ * of the time.
+ */
+export const DEFAULT_PORT = 6566;
+export const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
+
+/** A time given on the command line, or INVALID_ARGUMENT naming the option and the accepted forms. */
+export function timestampOption(text: string, option: string): number {
+  const millis = parseTimestamp(/^-?\d+$/.test(text) ? Number(text) : text);
+  if (millis === undefined)
+    throw new TesseraError('INVALID_ARGUMENT', `${option} "${text}" is not a time: use ${TIMESTAMP_FORMATS_HINT}`);
+  return millis;
+}
+
+/** Commander reducer of a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `host:port,host:port` as nodes, or INVALID_ARGUMENT naming the bad entry. */
+export function parseNodes(spec: string): { host: string; port: number }[] {
+  return spec.split(',').map((s) => {
+    const [host, port] = s.trim().split(':');
+    if (!host || !port || !/^\d+$/.test(port))
+      throw new TesseraError('INVALID_ARGUMENT', `--redis-cluster: "${s}" is not host:port`);
+    return { host, port: Number(port) };
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * `tessera ls`: lists views, features, entities, services or entity sources.
+ */
+import type { Command } from 'commander';
+import { TesseraError, formatTtl } from '@tessera/core';
+import { fromProtoValueType } from '@tessera/client';
+import { table } from '../format.js';
+import type { ClientFactory } from '../command-options.js';
+
+/** Registers `ls` on the program. */
+export function registerLsCommand(program: Command, client: ClientFactory): void {
+  program
+    .command('ls')
+    .description('list feature views and their features (or entities, services, entity sources)')
+    .argument('[what]', 'views | features | entities | services | sources', 'views')
+    .action(async (what: string) => {
+      const c = client();
+      try {
+        const list = await c.list();
+        switch (what) {
+          case 'views':
+            console.log(
+              table(
+                ['view', 'version', 'entities', 'features', 'ttl', 'owner'],
+                list.featureViews.map((v) => [
+                  v.name,
+                  String(v.version),
+                  v.entities.join(','),
+                  String(v.features.length),
+                  v.ttlSeconds ? formatTtl(Number(v.ttlSeconds)) : 'none',
+                  v.owner,
+                ]),
+              ),
+            );
+            break;
+          case 'features':
+            console.log(
+              table(
+                ['ref', 'type', 'description'],
+                list.featureViews.flatMap((v) =>
+                  v.features.map((f) => [
+                    `${v.name}:${f.name}`,
+                    (fromProtoValueType(f.type) ?? '?') + (f.dimension ? `[${f.dimension}]` : ''),
+                    f.description,
+                  ]),
+                ),
+              ),
+            );
+            break;
+          case 'entities':
+            console.log(
+              table(
+                ['entity', 'join keys', 'description'],
+                list.entities.map((e) => [
+                  e.name,
+                  e.joinKeys.map((k) => `${k.name}:${fromProtoValueType(k.type) ?? '?'}`).join(','),
+                  e.description,
+                ]),
+              ),
+            );
+            break;
+          case 'services':
+            console.log(
+              table(
+                ['service', 'features', 'description'],
+                list.featureServices.map((s) => [s.name, s.features.join(','), s.description]),
+              ),
+            );
+            break;
+          case 'sources':
+            console.log(
+              table(
+                ['source', 'params', 'owner', 'description'],
+                list.entitySources.map((s) => [
+                  s.name,
+                  s.params.map((p) => `${p.name}:${p.type}`).join(','),
+                  s.owner,
+                  s.description,
+                ]),
+              ),
+            );
+            break;
+          default:
+            throw new TesseraError(
+              'INVALID_ARGUMENT',
+              `ls ${what}: expected views, features, entities, services or sources`,
+            );
+        }
+      } finally {
+        c.close();
+      }
+    });
+}

@@ -1,0 +1,53 @@
+/**
+ * `tessera materialize`: copies the latest offline values of views to the online store.
+ */
+import type { Command } from 'commander';
+import { TesseraError } from '@tessera/core';
+import { Progress } from '../progress.js';
+import { timestampOption, type ClientFactory } from '../command-options.js';
+
+/** Registers `materialize` on the program. */
+export function registerMaterializeCommand(program: Command, client: ClientFactory): void {
+  program
+    .command('materialize')
+    .description(
+      'copy the latest offline values of feature views to the online store (never over fresher online values)',
+    )
+    .argument('<views...>', 'feature views, "name" or "name@version"')
+    .option('--start <time>', 'events at or after this time (RFC 3339, a date or epoch ms)')
+    .option('--end <time>', 'events before this time (default: now)')
+    .option('--incremental', 'from where the previous run of each view ended, up to now')
+    .action(async (views: string[], opts: { start?: string; end?: string; incremental?: boolean }) => {
+      if (opts.incremental && (opts.start !== undefined || opts.end !== undefined)) {
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          '--incremental takes no --start or --end: it continues from the last run',
+        );
+      }
+      if (!opts.incremental && opts.start === undefined) {
+        throw new TesseraError('INVALID_ARGUMENT', 'give --start (and optionally --end), or --incremental');
+      }
+      const c = client();
+      try {
+        const progress = new Progress(undefined, 'entities read');
+        const finals = await c.materialize(
+          {
+            featureViews: views,
+            incremental: opts.incremental ?? false,
+            ...(opts.start === undefined ? {} : { startMillis: timestampOption(opts.start, '--start') }),
+            ...(opts.end === undefined ? {} : { endMillis: timestampOption(opts.end, '--end') }),
+          },
+          (p) => progress.set(Number(p.rowsRead)),
+        );
+        progress.done();
+        for (const p of finals) {
+          console.log(
+            `materialized ${p.featureView}: ${p.rowsRead} entities read, ${p.rowsWritten} written online, ` +
+              `${p.rowsRead - p.rowsWritten} kept (fresher online)`,
+          );
+        }
+      } finally {
+        c.close();
+      }
+    });
+}

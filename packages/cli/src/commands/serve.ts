@@ -1,0 +1,131 @@
+/**
+ * `tessera serve`: runs a feature server from the deployment configuration (flags, TESSERA_*
+ * variables, a --config file), then optionally applies a repository and loads data into it.
+ */
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { TesseraError } from '@tessera/core';
+import { TesseraClient } from '@tessera/client';
+import { listenForStop } from '../stop-signal.js';
+import { DEFAULT_TIMESTAMP_COLUMN } from '../read-rows.js';
+import { writeFile } from '../write-file.js';
+import { loadRepository } from '../repo-files.js';
+import { checkNoSecretInArgv } from '../connection.js';
+import { DEFAULT_PORT } from '../command-options.js';
+import {
+  SERVE_FLAGS,
+  addConfigOptions,
+  featureServerOptions,
+  loadCommandConfiguration,
+  nodeList,
+} from '../deployment.js';
+
+/** Adds the server's flags (shared with `config print`, which shows what they make). */
+export function addServeOptions(command: Command): Command {
+  return addConfigOptions(command)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', String(DEFAULT_PORT))
+    .option('--data-dir <dir>', 'embedded data directory', '.tessera')
+    .option('--redis-cluster <nodes>', 'Redis Cluster seed nodes host:port,... (cluster mode)')
+    .option('--key-prefix <prefix>', 'prefix of every Redis key (cluster mode)', '')
+    .option(
+      '--clickhouse-url <url>',
+      'ClickHouse HTTP endpoint of the offline store (default: embedded chDB under --data-dir; none in cluster mode); with a password, set TESSERA_CLICKHOUSE_URL instead',
+    )
+    .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
+    .option('--max-message-bytes <n>', 'largest gRPC message in bytes', String(64 * 1024 * 1024))
+    .option('--auth', 'require an API key on every call (tessera keys create); also TESSERA_AUTH')
+    .option('--tls-cert <file>', 'TLS certificate chain (PEM); also TESSERA_TLS_CERT')
+    .option('--tls-key <file>', 'TLS private key (PEM); also TESSERA_TLS_KEY')
+    .option(
+      '--tls-client-ca <file>',
+      'require client certificates signed by this CA (mTLS); also TESSERA_TLS_CLIENT_CA',
+    )
+    .option('--insecure', 'allow a non-loopback --host without --auth and TLS (logs a warning on every start)')
+    .option(
+      '--local-port <port>',
+      'also serve 127.0.0.1:<port> in plaintext without authentication, for clients on this host or pod (0 = any free port)',
+    )
+    .option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long calls in flight may take to finish before they are cancelled',
+      '10000',
+    );
+}
+
+/** Registers `serve` on the program. */
+export function registerServeCommand(program: Command): void {
+  const serveCommand = addServeOptions(
+    program.command('serve').description('run a feature server (embedded LMDB store under ./.tessera by default)'),
+  )
+    .option('--apply <repo>', 'apply this feature repository once the server is up')
+    .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
+    .action(async (opts: { apply?: string; load?: string }) => {
+      checkNoSecretInArgv(serveCommand, 'clickhouseUrl', '--clickhouse-url', 'TESSERA_CLICKHOUSE_URL');
+      const { config } = loadCommandConfiguration(serveCommand, SERVE_FLAGS);
+      if (opts.load !== undefined && (config.auth.enabled || config.tls.certFile !== undefined)) {
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          '--load is for the plaintext demo server; with --auth or TLS, load data with `tessera write` and a write key',
+        );
+      }
+      const stop = listenForStop();
+      const options = featureServerOptions(config);
+      const { backend } = options;
+      // Files the server creates (LMDB, chDB parts, key hashes) are readable by their owner only.
+      process.umask(0o077);
+      const { startFeatureServer } = await import('@tessera/feature-server');
+      const server = await startFeatureServer(options);
+      const mode =
+        backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${nodeList(config)}`;
+      console.log(`tessera: serving on ${server.address} (${mode})`);
+      if (server.localAddress !== undefined) {
+        console.log(`tessera: serving this host on ${server.localAddress} (plaintext, no authentication)`);
+      }
+      if (opts.apply && !stop.requested()) {
+        const defs = await loadRepository(opts.apply);
+        // In-process: works whatever the server demands of network clients (keys, client certificates).
+        const result = await server.apply(defs, { author: 'tessera serve --apply' });
+        console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
+      }
+      if (opts.load && !stop.requested()) {
+        const hasOffline = backend.kind === 'embedded' || backend.clickhouseUrl !== undefined;
+        const c = new TesseraClient({ address: server.address });
+        try {
+          // <view>.csv|jsonl: current values (online, and offline when there is an offline store);
+          // history/<view>.csv|jsonl: past events, offline only (the history training sets use).
+          const load = async (dir: string, target: 'both' | 'online' | 'offline') => {
+            for (const name of (await readdir(dir)).sort()) {
+              const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
+              if (!match) continue;
+              const summary = await writeFile(c, match[1]!, join(dir, name), {
+                batchRows: 5000,
+                timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
+                // Sync: once loaded, the rows are in training sets too (no write-behind lag).
+                durability: target === 'online' ? 'write-behind' : 'sync',
+                target,
+              });
+              console.log(`tessera: ${summary}`);
+            }
+          };
+          await load(opts.load, hasOffline ? 'both' : 'online');
+          const history = join(opts.load, 'history');
+          if (hasOffline && existsSync(history)) await load(history, 'offline');
+        } finally {
+          c.close();
+        }
+      }
+      await stop.received;
+      console.log('tessera: shutting down');
+      stop.bound(config.server.shutdownGraceMillis);
+      await server.close();
+    });
+}
+
+function summarizeChanges(kinds: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${k}`).join(', ') || 'no changes';
+}
