@@ -24,7 +24,7 @@ import { parseArgs, promisify } from 'node:util';
 import { parseRepository, formatProblems } from '@tessera/core';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest } from '@tessera/proto';
-import { ensureTool, tesseraCacheDir } from '../test/infra/go-tools.js';
+import { ensureTool, tesseraCacheDir } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';

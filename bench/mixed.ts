@@ -13,8 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest, WriteRequest, WriteTarget, type Column } from '@tessera/proto';
-import { ensureTool } from '../test/infra/go-tools.js';
-import { startWriterCli } from '../test/support/cli-process.js';
+import { ensureTool, startWriterCli } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import {

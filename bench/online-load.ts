@@ -15,8 +15,7 @@ import { Cluster } from 'ioredis';
 import { entityKey, viewField } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
 import { LmdbOnlineStore } from '@tessera/online';
-import { ensureTool } from '../test/infra/go-tools.js';
-import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { ensureTool, type RedisNodeAddress } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import {

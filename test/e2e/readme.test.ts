@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureGrpcurl } from '../infra/go-tools.js';
+import { ensureGrpcurl } from '@tessera/testkit';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const README_ADDRESS = '127.0.0.1:6566';

@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { parseClusterNodes, parseInfo, SLOT_COUNT, slotOwners } from './cluster-nodes.js';
-import { ensureGrpcurl, GRPCURL } from './go-tools.js';
-import { findFreePorts, isPortFree, isPortReserved, releasePorts } from './ports.js';
-import { sleep } from './processes.js';
-import { startRedisCluster } from './redis-cluster.js';
-import type { RedisClusterHandle, RedisNodeAddress } from './redis-cluster.js';
-import { RedisReplyError, sendRedisCommand, sendRedisTextCommand } from './redis-command.js';
+import { parseClusterNodes, parseInfo, SLOT_COUNT, slotOwners } from '../src/cluster-nodes.js';
+import { ensureGrpcurl, GRPCURL } from '../src/go-tools.js';
+import { findFreePorts, isPortFree, isPortReserved, releasePorts } from '../src/ports.js';
+import { sleep } from '../src/processes.js';
+import { startRedisCluster } from '../src/redis-cluster.js';
+import type { RedisClusterHandle, RedisNodeAddress } from '../src/redis-cluster.js';
+import { RedisReplyError, sendRedisCommand, sendRedisTextCommand } from '../src/redis-command.js';
 
 /** With cluster-node-timeout 2000 ms a replica is promoted in about 3–5 s; 20 s leaves room on a busy CI. */
 const FAILOVER_BOUND_MILLIS = 20_000;
@@ -25,7 +25,7 @@ async function pollFor<T>(read: () => Promise<T>, done: (value: T) => boolean, t
 
 /** {@link isPortReserved} as a separate Node process (another vitest fork) sees it. */
 async function isPortReservedInChild(port: number): Promise<boolean> {
-  const portsModule = new URL('./ports.ts', import.meta.url).href;
+  const portsModule = new URL('../src/ports.ts', import.meta.url).href;
   const { stdout } = await promisify(execFile)(process.execPath, [
     '--import',
     'tsx',
