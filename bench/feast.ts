@@ -5,39 +5,39 @@
 //   files (bench/support/feast-child.ts) and its online store gets the same latest rows;
 // - online, one call at a time from each SDK: Feast's Python `get_online_features` (in process,
 //   straight to Redis) and Tessera's TypeScript client (gRPC to `tessera serve --redis-cluster`);
-// - online, under load: k6 closed loop, the same virtual users and duration, against Feast's feature
-//   server (`feast serve`, HTTP) and Tessera's (gRPC);
+// - online, under load: a closed loop with the same number of requests in flight and duration against
+//   Feast's feature server (`feast serve`, HTTP, driven by vegeta) and Tessera's (gRPC, driven by ghz);
 // - training sets: Feast's `get_historical_features(...).to_arrow()` and Tessera's GetHistorical
 //   (runHistorical on chDB, Arrow chunks) over the same entity rows; the training sets must agree on
 //   the NULL count and the sum of the first feature.
-// Feast is installed by this script into .cache/feast-venv (pinned in bench/feast/requirements.txt).
+// Feast is installed by this script into a venv in the per-user cache, outside the checkout
+// (`~/.cache/tessera/feast-venv-<digest>`, pinned in bench/feast/requirements.txt).
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { parseRepository, formatProblems } from '@tessera/core';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest } from '@tessera/proto';
-import { ensureGoTool } from '../test/infra/go-tools.js';
+import { ensureTool, tesseraCacheDir } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import type { FeastChildResult, FeastChildTask } from './support/feast-child.js';
 import { FEAST_JOIN_KEY, feastViewsYaml, type FeastShape } from './support/feast-views.js';
 import { summarize } from './support/latency.js';
-import { K6 } from './support/load-tools.js';
+import { runGhz } from './support/ghz.js';
+import { GHZ, VEGETA } from './support/load-tools.js';
 import { startServerProcess } from './support/server-process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
 const FEAST_DIR = join(REPO_ROOT, 'bench/feast');
-const VENV = join(REPO_ROOT, '.cache/feast-venv');
-const K6_SCRIPT = join(REPO_ROOT, 'bench/k6/closed-loop.js');
 const execFileAsync = promisify(execFile);
 /** feast serve answers 422 without it. */
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -51,7 +51,8 @@ interface Config {
   readonly sdkCalls: number;
   readonly sdkMaxSeconds: number;
   readonly warmup: number;
-  readonly serveVus: number;
+  /** Requests in flight in the servers' closed loops (ghz workers, vegeta workers). */
+  readonly serveConcurrency: number;
   readonly serveSeconds: number;
   readonly serveRepetitions: number;
   readonly entityRowCounts: readonly number[];
@@ -65,7 +66,7 @@ const FULL: Config = {
   sdkCalls: 2_000,
   sdkMaxSeconds: 6,
   warmup: 50,
-  serveVus: 8,
+  serveConcurrency: 8,
   serveSeconds: 4,
   serveRepetitions: 2,
   entityRowCounts: [100_000, 1_000_000],
@@ -78,7 +79,7 @@ const SMOKE: Config = {
   sdkCalls: 30,
   sdkMaxSeconds: 2,
   warmup: 5,
-  serveVus: 2,
+  serveConcurrency: 2,
   serveSeconds: 1,
   serveRepetitions: 2,
   entityRowCounts: [500],
@@ -88,23 +89,58 @@ function log(message: string): void {
   console.error(`bench: ${message}`);
 }
 
-/** The venv's Python with Feast installed: created, and reinstalled when requirements.txt changes. */
+/** A venv being created by another process is waited for this long, then its lock counts as stale. */
+const VENV_LOCK_STALE_MILLIS = 30 * 60_000;
+
+/**
+ * The venv's Python with Feast installed. The venv lives in the per-user cache outside the checkout
+ * (`<tessera cache>/feast-venv-<digest of requirements.txt>`), so a fresh clone reuses it and a changed
+ * pin gets a new one. A venv cannot be moved once built (its scripts name their own path), so two
+ * processes creating it at once take turns on a lock folder instead of building aside and renaming.
+ */
 async function ensureFeast(): Promise<string> {
-  const python = join(VENV, 'bin/python');
   const requirements = join(FEAST_DIR, 'requirements.txt');
   const digest = createHash('sha256').update(readFileSync(requirements)).digest('hex');
-  const stamp = join(VENV, '.tessera-requirements');
-  if (existsSync(python) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return python;
-  const started = performance.now();
-  log('installing Feast into .cache/feast-venv (pip, a few minutes the first time)');
-  await execFileAsync('python3', ['-m', 'venv', VENV], { timeout: 120_000 });
-  await execFileAsync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
-    timeout: 20 * 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  await writeFile(stamp, digest);
-  log(`Feast installed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  return python;
+  const venv = join(tesseraCacheDir(), `feast-venv-${digest.slice(0, 16)}`);
+  const python = join(venv, 'bin/python');
+  const stamp = join(venv, '.tessera-requirements');
+  const ready = (): boolean => existsSync(python) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest;
+  if (ready()) return python;
+  await mkdir(dirname(venv), { recursive: true });
+  const lock = `${venv}.lock`;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > VENV_LOCK_STALE_MILLIS) await rm(lock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 2_000));
+      if (ready()) return python;
+    }
+  }
+  try {
+    if (ready()) return python;
+    // Whatever a process that died half-way left behind.
+    await rm(venv, { recursive: true, force: true });
+    const started = performance.now();
+    log(`installing Feast into ${venv} (pip, a few minutes the first time)`);
+    await execFileAsync('python3', ['-m', 'venv', venv], { timeout: 120_000 });
+    await execFileAsync(
+      python,
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements],
+      {
+        timeout: 20 * 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    await writeFile(stamp, digest);
+    log(`Feast installed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return python;
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /** Runs a feast_bench.py subcommand; its last stdout line is one JSON object. */
@@ -221,52 +257,119 @@ function combineLoops(runs: readonly LoopFigures[]): LoopFigures {
   };
 }
 
-async function k6ClosedLoop(
+/** Runs `measure` and adds the server's CPU (process tree) over that time and its RSS after it. */
+async function withServerUsage(
+  serverPid: number,
+  measure: () => Promise<Omit<LoopFigures, 'serverCpuCores' | 'serverRssBytes'>>,
+): Promise<LoopFigures> {
+  const before = treeUsage(serverPid);
+  const started = performance.now();
+  const figures = await measure();
+  const elapsed = (performance.now() - started) / 1000;
+  const after = treeUsage(serverPid);
+  return {
+    ...figures,
+    serverCpuCores: (after.cpuSeconds - before.cpuSeconds) / elapsed,
+    serverRssBytes: after.rssBytes,
+  };
+}
+
+/** ghz closed loop against Tessera: `concurrency` workers, one connection each, taking the bodies in turn. */
+async function ghzClosedLoop(
   bin: string,
-  protocol: 'grpc' | 'http',
-  target: string,
+  address: string,
   bodies: readonly unknown[],
-  vus: number,
+  concurrency: number,
   seconds: number,
   serverPid: number,
 ): Promise<LoopFigures> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-k6-feast-'));
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-ghz-feast-'));
   try {
-    const summaryFile = join(dir, 'summary.json');
-    const bodiesFile = join(dir, 'bodies.json');
-    await writeFile(bodiesFile, JSON.stringify(bodies));
-    const before = treeUsage(serverPid);
-    const started = performance.now();
-    await execFileAsync(bin, ['run', '--quiet', '--no-usage-report', '--summary-export', summaryFile, K6_SCRIPT], {
-      env: {
-        ...process.env,
-        PROTOCOL: protocol,
-        TARGET: target,
-        BODIES_FILE: bodiesFile,
-        VUS: String(vus),
-        DURATION: `${seconds}s`,
-        K6_NO_COLOR: 'true',
-      },
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: (seconds + 90) * 1000,
+    const file = join(dir, 'bodies.json');
+    await writeFile(file, JSON.stringify(bodies));
+    return await withServerUsage(serverPid, () =>
+      runGhz({
+        bin,
+        address,
+        call: 'tessera.v1.FeatureStore.GetOnlineFeatures',
+        data: { file },
+        concurrency,
+        connections: concurrency,
+        seconds,
+      }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The fields of `vegeta report -type=json` read here (latencies in nanoseconds). */
+interface VegetaReport {
+  latencies: Record<'50th' | '95th' | '99th' | 'max', number>;
+  requests: number;
+  rate: number;
+  status_codes: Record<string, number> | null;
+}
+
+/**
+ * vegeta closed loop against `feast serve`: `-rate=0` (no pacing) with exactly `concurrency` workers,
+ * each sending its next POST when the previous one is answered, taking the bodies in turn.
+ */
+async function vegetaClosedLoop(
+  bin: string,
+  url: string,
+  bodies: readonly unknown[],
+  concurrency: number,
+  seconds: number,
+  serverPid: number,
+): Promise<LoopFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-vegeta-feast-'));
+  try {
+    const targets = join(dir, 'targets.jsonl');
+    const results = join(dir, 'results.bin');
+    await writeFile(
+      targets,
+      bodies
+        .map((body) =>
+          JSON.stringify({
+            method: 'POST',
+            url,
+            header: { 'Content-Type': ['application/json'] },
+            body: Buffer.from(JSON.stringify(body)).toString('base64'),
+          }),
+        )
+        .join('\n') + '\n',
+    );
+    return await withServerUsage(serverPid, async () => {
+      await execFileAsync(
+        bin,
+        [
+          'attack',
+          '-format=json',
+          `-targets=${targets}`,
+          '-rate=0',
+          `-workers=${concurrency}`,
+          `-max-workers=${concurrency}`,
+          `-duration=${seconds}s`,
+          `-output=${results}`,
+        ],
+        { timeout: (seconds + 90) * 1000, maxBuffer: 16 * 1024 * 1024 },
+      );
+      const { stdout } = await execFileAsync(bin, ['report', '-type=json', results], {
+        timeout: 60_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      const report = JSON.parse(stdout) as VegetaReport;
+      const ok = report.status_codes?.['200'] ?? 0;
+      return {
+        requests: report.requests,
+        errors: report.requests - ok,
+        rps: report.rate,
+        p50Millis: report.latencies['50th'] / 1e6,
+        p99Millis: report.latencies['99th'] / 1e6,
+        maxMillis: report.latencies.max / 1e6,
+      };
     });
-    const elapsed = (performance.now() - started) / 1000;
-    const after = treeUsage(serverPid);
-    const { metrics } = JSON.parse(await readFile(summaryFile, 'utf8')) as {
-      metrics: Record<string, Record<string, number> | undefined>;
-    };
-    const duration = metrics[protocol === 'grpc' ? 'grpc_req_duration' : 'http_req_duration'] ?? {};
-    const iterations = metrics['iterations'] ?? {};
-    return {
-      requests: iterations['count'] ?? 0,
-      errors: metrics['checks']?.['fails'] ?? 0,
-      rps: iterations['rate'] ?? 0,
-      p50Millis: duration['med'] ?? 0,
-      p99Millis: duration['p(99)'] ?? 0,
-      maxMillis: duration['max'] ?? 0,
-      serverCpuCores: (after.cpuSeconds - before.cpuSeconds) / elapsed,
-      serverRssBytes: after.rssBytes,
-    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -288,11 +391,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 /** Starts `feast serve` (HTTP) on a free port and waits until it answers a request. */
 async function startFeastServe(
+  venvBin: string,
   repo: string,
   probe: unknown,
 ): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const feast = join(VENV, 'bin/feast');
+  const feast = join(venvBin, 'feast');
   // gunicorn restarts its worker every 1,000 requests by default: latency spikes under load.
   const child = spawn(
     feast,
@@ -301,7 +405,7 @@ async function startFeastServe(
       cwd: repo,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, PATH: `${join(VENV, 'bin')}:${process.env.PATH ?? ''}` },
+      env: { ...process.env, PATH: `${venvBin}:${process.env.PATH ?? ''}` },
     },
   );
   feastGroups.add(child.pid as number);
@@ -375,7 +479,8 @@ async function main(): Promise<void> {
   let feastVersion = '';
   try {
     const python = await ensureFeast();
-    const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
+    const ghzBin = await ensureTool(GHZ);
+    const vegetaBin = await ensureTool(VEGETA);
     const nodes = nodeList(await redisNodes(values['redis-cluster'], cleanup));
     const dir = await mkdtemp(join(tmpdir(), 'tessera-feast-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
@@ -485,14 +590,14 @@ async function main(): Promise<void> {
       );
     }
 
-    // Online under load: each feature server, the same k6 closed loop.
+    // Online under load: each feature server, the same closed loop (vegeta for HTTP, ghz for gRPC).
     const firstShape = shapes[0] as Shape;
     const probe = {
       features: featureRefs(firstShape, config),
       entities: { [FEAST_JOIN_KEY]: entityBatch(0, firstShape.entities, config.entities) },
       full_feature_names: true,
     };
-    const feastServe = await startFeastServe(repo, probe);
+    const feastServe = await startFeastServe(dirname(python), repo, probe);
     cleanup.add(() => feastServe.stop());
     // The same values from both servers (a sample of entities of the first view).
     const sample = entityBatch(1, 20, config.entities);
@@ -545,23 +650,21 @@ async function main(): Promise<void> {
       const tesseraRuns: LoopFigures[] = [];
       for (let r = 0; r < config.serveRepetitions; r += 1) {
         feastRuns.push(
-          await k6ClosedLoop(
-            k6Bin,
-            'http',
+          await vegetaClosedLoop(
+            vegetaBin,
             feastServe.url,
             feastBodies,
-            config.serveVus,
+            config.serveConcurrency,
             config.serveSeconds,
             feastServe.pid,
           ),
         );
         tesseraRuns.push(
-          await k6ClosedLoop(
-            k6Bin,
-            'grpc',
+          await ghzClosedLoop(
+            ghzBin,
             server.address,
             tesseraBodies,
-            config.serveVus,
+            config.serveConcurrency,
             config.serveSeconds,
             server.pid,
           ),
@@ -639,7 +742,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command: ['tsx', 'bench/feast.ts', ...process.argv.slice(2)].join(' '),
-    machine: machineInfo(loadAverageAtStart, { feast: feastVersion, k6: K6.version }),
+    machine: machineInfo(loadAverageAtStart, { feast: feastVersion, ghz: GHZ.version, vegeta: VEGETA.version }),
     git: gitState(REPO_ROOT),
     config,
     prepare,

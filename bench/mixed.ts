@@ -1,21 +1,19 @@
 // Mixed load at a fixed rate for minutes: 90 % GetOnlineFeatures, 10 % Write (online + offline,
-// write-behind), both open loop with k6, against `tessera serve` as a child process — cluster mode
+// write-behind), both open loop with ghz (one process per kind, side by side), against `tessera serve` as a child process — cluster mode
 // (6-node Redis Cluster, BullMQ, a `tessera writer` into chDB) or embedded (LMDB, the outbox into
 // chDB). The run is cut into segments of equal length: each gives read and write p50/p99 and the
 // server's (and writer's) RSS and CPU, so drift in latency or memory shows. The baseline measured
 // in the same run: the same reads as raw pipelined HMGETs at the same rate (cluster mode), the
 // server's read-only p99 at the same read rate before the mixed load. See bench/README.md.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest, WriteRequest, WriteTarget, type Column } from '@tessera/proto';
-import { ensureGoTool } from '../test/infra/go-tools.js';
-import { startWriterCli } from '../test/support/cli-process.js';
+import { ensureTool, startWriterCli } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import {
@@ -33,13 +31,12 @@ import {
 } from './support/dataset.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import { startServerProcess } from './support/server-process.js';
-import { K6 } from './support/load-tools.js';
+import { runGhz } from './support/ghz.js';
+import { GHZ } from './support/load-tools.js';
 import type { KindFigures, Segment } from './support/mixed-result.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
-const K6_SCRIPT = join(REPO_ROOT, 'bench/k6/mixed.js');
-const execFileAsync = promisify(execFile);
 
 export type Mode = 'cluster' | 'embedded';
 
@@ -53,7 +50,7 @@ interface Config {
   readonly writeFraction: number;
   readonly segments: number;
   readonly segmentSeconds: number;
-  /** Distinct request bodies k6 cycles through, per kind. */
+  /** Distinct request bodies the load generator cycles through, per kind. */
   readonly bodies: number;
 }
 
@@ -70,10 +67,6 @@ const FULL: Config = {
 };
 const SMOKE: Config = { ...FULL, population: 500, rate: 100, segments: 2, segmentSeconds: 2, bodies: 8 };
 
-interface K6Summary {
-  metrics: Record<string, Record<string, number> | undefined>;
-}
-
 function usage(pid: number): { cpuSeconds: number; rssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -81,61 +74,54 @@ function usage(pid: number): { cpuSeconds: number; rssBytes: number } {
   return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, rssBytes: Number(rss ?? 0) * 1024 };
 }
 
-function kind(metrics: K6Summary['metrics'], scenario: string, seconds: number): KindFigures {
-  const duration = metrics[`grpc_req_duration{scenario:${scenario}}`] ?? {};
-  const checks = metrics[`checks{scenario:${scenario}}`] ?? {};
-  const requests = metrics[`iterations{scenario:${scenario}}`]?.['count'] ?? 0;
-  return {
-    requests,
-    errors: checks['fails'] ?? 0,
-    rps: requests / seconds,
-    p50Millis: duration['med'] ?? 0,
-    p95Millis: duration['p(95)'] ?? 0,
-    p99Millis: duration['p(99)'] ?? 0,
-    maxMillis: duration['max'] ?? 0,
-  };
+/** Where each kind's requests are (JSON arrays ghz takes in turn: too large for an argument). */
+interface BodyFiles {
+  readonly reads: string;
+  readonly writes: string;
 }
 
-async function k6Segment(
+const EMPTY: KindFigures = { requests: 0, errors: 0, rps: 0, p50Millis: 0, p95Millis: 0, p99Millis: 0, maxMillis: 0 };
+
+/**
+ * One segment: reads and writes at their constant arrival rates, each from its own ghz process
+ * (`--async --rps`: open loop), started together. `dropped` counts the requests the generators did not
+ * start at the offered rates (target minus sent): the load generator falling behind, not the server.
+ */
+async function ghzSegment(
   bin: string,
   address: string,
-  bodies: { reads: string; writes: string },
+  files: BodyFiles,
   readRate: number,
   writeRate: number,
   seconds: number,
 ): Promise<{ reads: KindFigures; writes: KindFigures; dropped: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-k6-mixed-'));
-  try {
-    const summary = join(dir, 'summary.json');
-    const bodiesFile = join(dir, 'bodies.json');
-    await writeFile(bodiesFile, `{"reads":${bodies.reads},"writes":${bodies.writes}}`);
-    await execFileAsync(bin, ['run', '--quiet', '--no-usage-report', '--summary-export', summary, K6_SCRIPT], {
-      env: {
-        ...process.env,
-        TESSERA_ADDRESS: address,
-        BODIES_FILE: bodiesFile,
-        READ_RATE: String(Math.max(1, Math.round(readRate))),
-        WRITE_RATE: String(writeRate === 0 ? 0 : Math.max(1, Math.round(writeRate))),
-        DURATION: `${seconds}s`,
-        // Pre-allocated: k6 creating VUs during the run drops iterations on these two cores.
-        VUS: String(Math.max(10, Math.ceil((readRate + writeRate) / 20))),
-        K6_NO_COLOR: 'true',
-      },
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: (seconds + 90) * 1000,
-    });
-    const { metrics } = JSON.parse(await readFile(summary, 'utf8')) as K6Summary;
-    return {
-      reads: kind(metrics, 'reads', seconds),
-      writes: kind(metrics, 'writes', seconds),
-      dropped: metrics['dropped_iterations']?.['count'] ?? 0,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const rounded = (rate: number): number => (rate === 0 ? 0 : Math.max(1, Math.round(rate)));
+  const kind = (call: string, file: string, rate: number): Promise<KindFigures> =>
+    rate === 0
+      ? Promise.resolve(EMPTY)
+      : runGhz({
+          bin,
+          address,
+          call,
+          data: { file },
+          seconds,
+          rps: rounded(rate),
+          concurrency: 4,
+          connections: 1,
+        }).then((figures) => ({ ...figures, rps: figures.requests / seconds }));
+  const [reads, writes] = await Promise.all([
+    kind('tessera.v1.FeatureStore.GetOnlineFeatures', files.reads, readRate),
+    kind('tessera.v1.FeatureStore.Write', files.writes, writeRate),
+  ]);
+  const missing = (figures: KindFigures, rate: number): number =>
+    Math.max(0, Math.round(rounded(rate) * seconds) - figures.requests);
+  return { reads, writes, dropped: missing(reads, readRate) + missing(writes, writeRate) };
 }
 
-/** Request bodies in proto3 JSON, as k6's gRPC client takes them. */
+/**
+ * Request bodies in proto3 JSON, as ghz takes them. Each Write's event time is ghz's
+ * `{{.TimestampUnixMilli}}`, filled in per request, so every write is fresh.
+ */
 function requestBodies(config: Config, ids: readonly bigint[]): { reads: string; writes: string } {
   const view = viewName(config.features);
   const features = Array.from({ length: config.features }, (_, f) => `${view}:${featureName(f)}`);
@@ -151,9 +137,13 @@ function requestBodies(config: Config, ids: readonly bigint[]): { reads: string;
     values.forEach((column, f) => {
       columns[featureName(f)] = toColumn(featureType(f), column);
     });
-    return WriteRequest.toJSON(
+    const body = WriteRequest.toJSON(
       WriteRequest.fromPartial({ featureView: view, target: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE, columns }),
-    );
+    ) as Record<string, unknown>;
+    return {
+      ...body,
+      eventTimestamps: { timestampValues: { values: batch.map(() => '{{.TimestampUnixMilli}}') } },
+    };
   });
   return { reads: JSON.stringify(reads), writes: JSON.stringify(writes) };
 }
@@ -189,7 +179,7 @@ async function main(): Promise<void> {
   const segments: Segment[] = [];
   let readOnly: KindFigures | undefined;
   try {
-    const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
+    const ghzBin = await ensureTool(GHZ);
     const dir = await mkdtemp(join(tmpdir(), 'tessera-mixed-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
     let serverArgs: string[];
@@ -212,18 +202,14 @@ async function main(): Promise<void> {
     const ids = populationIds(config.population);
     await writeViews(client, ids, [config.features], 1_000);
     const bodies = requestBodies(config, ids);
+    const files: BodyFiles = { reads: join(dir, 'reads.json'), writes: join(dir, 'writes.json') };
+    await writeFile(files.reads, bodies.reads);
+    await writeFile(files.writes, bodies.writes);
     const writeRate = config.rate * config.writeFraction;
     const readRate = config.rate - writeRate;
 
     // Baseline in the same run: the same reads alone, at the same read rate.
-    const alone = await k6Segment(
-      k6Bin,
-      server.address,
-      { reads: bodies.reads, writes: bodies.writes },
-      readRate,
-      0,
-      config.segmentSeconds,
-    );
+    const alone = await ghzSegment(ghzBin, server.address, files, readRate, 0, config.segmentSeconds);
     readOnly = alone.reads;
     console.error(`bench: reads alone at ${Math.round(readRate)}/s: p99 ${readOnly.p99Millis.toFixed(2)} ms`);
 
@@ -231,7 +217,7 @@ async function main(): Promise<void> {
       const serverBefore = usage(server.pid);
       const writerBefore = writerPid === undefined ? undefined : usage(writerPid);
       const started = performance.now();
-      const figures = await k6Segment(k6Bin, server.address, bodies, readRate, writeRate, config.segmentSeconds);
+      const figures = await ghzSegment(ghzBin, server.address, files, readRate, writeRate, config.segmentSeconds);
       const seconds = (performance.now() - started) / 1000;
       const serverAfter = usage(server.pid);
       const writerAfter = writerPid === undefined ? undefined : usage(writerPid);
@@ -281,7 +267,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command: ['tsx', 'bench/mixed.ts', ...process.argv.slice(2)].join(' '),
-    machine: machineInfo(loadAverageAtStart, { k6: K6.version }),
+    machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version }),
     git: gitState(REPO_ROOT),
     mode,
     config,

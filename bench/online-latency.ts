@@ -10,8 +10,7 @@ import { parseArgs } from 'node:util';
 import { Cluster } from 'ioredis';
 import { entityKey, viewField } from '@tessera/core';
 import { TesseraClient, toColumn } from '@tessera/client';
-import { startRedisCluster } from '../test/infra/redis-cluster.js';
-import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { type RedisNodeAddress, startRedisCluster } from '@tessera/testkit';
 import {
   ENTITY,
   JOIN_KEY,

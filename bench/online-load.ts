@@ -15,8 +15,7 @@ import { Cluster } from 'ioredis';
 import { entityKey, viewField } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
 import { LmdbOnlineStore } from '@tessera/online';
-import { ensureGoTool } from '../test/infra/go-tools.js';
-import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { ensureTool, type RedisNodeAddress } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import {
@@ -34,13 +33,12 @@ import {
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
 import { pipelinedHmget } from './support/raw-hmget.js';
 import { startServerProcess } from './support/server-process.js';
-import { GHZ, K6 } from './support/load-tools.js';
+import { runGhz, type LoadFigures } from './support/ghz.js';
+import { GHZ } from './support/load-tools.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
 const execFileAsync = promisify(execFile);
-
-const K6_SCRIPT = join(REPO_ROOT, 'bench/k6/online-read.js');
 
 interface Shape {
   readonly entities: number;
@@ -88,43 +86,7 @@ const SMOKE: Config = {
   rateFractions: [0.5],
 };
 
-interface Figures {
-  readonly requests: number;
-  readonly errors: number;
-  readonly rps: number;
-  readonly p50Millis: number;
-  readonly p95Millis: number;
-  readonly p99Millis: number;
-  readonly maxMillis: number;
-}
-
-interface GhzReport {
-  count: number;
-  rps: number;
-  slowest: number;
-  latencyDistribution: { percentage: number; latency: number }[] | null;
-  statusCodeDistribution?: Record<string, number>;
-  errorDistribution?: Record<string, number> | null;
-}
-
-function fromGhz(report: GhzReport): Figures {
-  const at = (p: number) => (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? 0) / 1e6;
-  // With -z, ghz cancels the calls still in flight when the time is up and counts them as errors:
-  // those are the run ending, not the server failing.
-  const endOfRun = /Canceled|client connection is closing|context canceled|use of closed network connection/;
-  const errors = Object.entries(report.errorDistribution ?? {})
-    .filter(([message]) => !endOfRun.test(message))
-    .reduce((sum, [, count]) => sum + count, 0);
-  return {
-    requests: report.count,
-    errors,
-    rps: report.rps,
-    p50Millis: at(50),
-    p95Millis: at(95),
-    p99Millis: at(99),
-    maxMillis: report.slowest / 1e6,
-  };
-}
+type Figures = LoadFigures;
 
 /**
  * Repetitions of one closed loop as one figure: mean throughput, the worst of each latency (the
@@ -153,82 +115,30 @@ function processUsage(pid: number): { cpuSeconds: number; peakRssBytes: number }
   return { cpuSeconds: ticks / 100, peakRssBytes: Number(hwm ?? 0) * 1024 };
 }
 
-async function ghz(
-  bin: string,
-  address: string,
-  body: string,
-  options: { concurrency: number; seconds: number },
-): Promise<Figures> {
-  const args = [
-    '--insecure',
-    '--call',
-    'tessera.v1.FeatureStore.GetOnlineFeatures',
-    '-d',
-    body,
-    '-c',
-    String(options.concurrency),
-    '--connections',
-    String(Math.min(4, options.concurrency)),
-    '-z',
-    `${options.seconds}s`,
-    '-n',
-    '100000000',
-    '-O',
-    'json',
-    address,
-  ];
-  const { stdout } = await execFileAsync(bin, args, {
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: (options.seconds + 60) * 1000,
-  });
-  return fromGhz(JSON.parse(stdout) as GhzReport);
-}
+const GET_ONLINE_FEATURES = 'tessera.v1.FeatureStore.GetOnlineFeatures';
 
-interface K6Summary {
-  metrics: Record<string, Record<string, number> | undefined>;
-}
-
-/** k6 at a constant arrival rate: open loop, so a slow server meets a growing queue, not fewer requests. */
-async function k6OpenLoop(
+/**
+ * ghz at a constant arrival rate (`--async --rps`): open loop, so a slow server meets a growing queue,
+ * not fewer requests. `dropped` counts the requests the generator did not start at the offered rate
+ * (the run's target minus what it sent), which is the load generator falling behind, not the server.
+ */
+async function ghzOpenLoop(
   bin: string,
   address: string,
   body: string,
   rate: number,
   seconds: number,
 ): Promise<Figures & { dropped: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-k6-'));
-  try {
-    const summary = join(dir, 'summary.json');
-    await execFileAsync(bin, ['run', '--quiet', '--no-usage-report', '--summary-export', summary, K6_SCRIPT], {
-      env: {
-        ...process.env,
-        TESSERA_ADDRESS: address,
-        TESSERA_BODY: body,
-        RATE: String(Math.max(1, Math.round(rate))),
-        DURATION: `${seconds}s`,
-        VUS: String(Math.max(4, Math.ceil(rate / 200))),
-        K6_NO_COLOR: 'true',
-      },
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: (seconds + 90) * 1000,
-    });
-    const { metrics } = JSON.parse(await readFile(summary, 'utf8')) as K6Summary;
-    const duration = metrics['grpc_req_duration'] ?? {};
-    const iterations = metrics['iterations'] ?? {};
-    const checks = metrics['checks'] ?? {};
-    return {
-      requests: iterations['count'] ?? 0,
-      errors: checks['fails'] ?? 0,
-      rps: iterations['rate'] ?? 0,
-      p50Millis: duration['med'] ?? 0,
-      p95Millis: duration['p(95)'] ?? 0,
-      p99Millis: duration['p(99)'] ?? 0,
-      maxMillis: duration['max'] ?? 0,
-      dropped: metrics['dropped_iterations']?.['count'] ?? 0,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const figures = await runGhz({
+    bin,
+    address,
+    call: GET_ONLINE_FEATURES,
+    data: { json: body },
+    seconds,
+    rps: rate,
+    concurrency: 4,
+  });
+  return { ...figures, dropped: Math.max(0, Math.round(Math.max(1, Math.round(rate)) * seconds) - figures.requests) };
 }
 
 /**
@@ -376,8 +286,7 @@ async function main(): Promise<void> {
   let profile: { function: string; percent: number }[] | undefined;
   let redisCeiling = 0;
   try {
-    const ghzBin = await ensureGoTool(GHZ.modulePath, GHZ.version, GHZ.binName);
-    const k6Bin = await ensureGoTool(K6.modulePath, K6.version, K6.binName);
+    const ghzBin = await ensureTool(GHZ);
     const keyPrefix = mode === 'cluster' ? `load-${process.pid}-${startedAt.getTime().toString(36)}:` : '';
     let nodes: RedisNodeAddress[] | undefined;
     let serverArgs: string[];
@@ -450,7 +359,14 @@ async function main(): Promise<void> {
       const closedRuns: Figures[] = [];
       for (let r = 0; r < config.repetitions; r += 1) {
         closedRuns.push(
-          await ghz(ghzBin, server.address, body, { concurrency: config.concurrency, seconds: config.closedSeconds }),
+          await runGhz({
+            bin: ghzBin,
+            address: server.address,
+            call: GET_ONLINE_FEATURES,
+            data: { json: body },
+            concurrency: config.concurrency,
+            seconds: config.closedSeconds,
+          }),
         );
       }
       const closed = combine(closedRuns);
@@ -460,7 +376,7 @@ async function main(): Promise<void> {
       const open: (Figures & { targetRps: number; dropped: number })[] = [];
       for (const fraction of config.rateFractions) {
         const targetRps = closed.rps * fraction;
-        open.push({ targetRps, ...(await k6OpenLoop(k6Bin, server.address, body, targetRps, config.openSeconds)) });
+        open.push({ targetRps, ...(await ghzOpenLoop(ghzBin, server.address, body, targetRps, config.openSeconds)) });
       }
       // Raw: the same view's packed rows for request-sized key sets.
       const field = (await client.get('feature_view', viewName(shape.features))).object;
@@ -498,7 +414,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     command: ['tsx', 'bench/online-load.ts', ...process.argv.slice(2)].join(' '),
     mode,
-    machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version, k6: K6.version }),
+    machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version }),
     git: gitState(REPO_ROOT),
     config,
     redisBenchmarkGetPerSecond: redisCeiling,

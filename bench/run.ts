@@ -62,7 +62,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   feast: {
     script: 'bench/feast.ts',
     description:
-      'Tessera beside Feast 0.67 (Redis Cluster online, DuckDB offline): SDK latency, feature servers under k6, training sets',
+      'Tessera beside Feast 0.67 (Redis Cluster online, DuckDB offline): SDK latency, feature servers under ghz and vegeta, training sets',
     minutes: 6,
   },
   historical: {

@@ -13,8 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { TesseraClient, channelCredentials, toColumn } from '@tessera/client';
 import type { ClientTlsOptions } from '@tessera/client';
-import { makeTestCertificates, type TestCertificates } from '../test/support/certs.js';
-import type { RedisNodeAddress } from '../test/infra/redis-cluster.js';
+import { makeTestCertificates, type RedisNodeAddress, type TestCertificates } from '@tessera/testkit';
 import { JOIN_KEY, RANDOM_SEED, benchDefinitions, featureName, populationIds } from './support/dataset.js';
 import { requestBatches, seededRandom, viewName, writeViews, type WrittenView } from './support/dataset.js';
 import { Cleanup } from './support/cleanup.js';
@@ -476,7 +475,7 @@ async function main(): Promise<void> {
       variants: BACKEND_VARIANTS,
       redisCluster: options.redisCluster ? 'given (--redis-cluster)' : 'started by the bench: 3 masters + 3 replicas',
       serverCpuProfDir: options.serverCpuProfDir,
-      certificates: 'RSA 2048, made with openssl at start (test/support/certs.ts)',
+      certificates: 'RSA 2048, made with openssl at start (@tessera/testkit makeTestCertificates)',
       featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
       transport:
         'gRPC over loopback to `tessera serve` child processes, one per variant, each also serving its plaintext baseline on a local listener (--local-port); one call in flight',

@@ -16,8 +16,9 @@ interface Figures {
   rps: number;
 }
 
-// Keeps `npm run bench -- feast` from rotting: Feast installed into .cache/feast-venv by the script
-// (pip, ~40 s the first time), its own Redis Cluster, every comparison at tiny sizes.
+// Keeps `npm run bench -- feast` from rotting: Feast installed into a venv in the per-user cache by the
+// script (pip, ~40 s the first time), its own Redis Cluster, the servers loaded with vegeta (Feast,
+// HTTP) and ghz (Tessera, gRPC), every comparison at tiny sizes.
 describe('npm run bench -- feast --smoke', () => {
   let outDir: string | undefined;
   afterAll(async () => {

@@ -11,7 +11,7 @@ const execFileAsync = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
 
-// Keeps `npm run bench -- mixed` (k6 reads + writes, both server modes) and its report from rotting.
+// Keeps `npm run bench -- mixed` (ghz reads + writes side by side, both server modes) and its report from rotting.
 describe('npm run bench -- mixed --smoke', () => {
   let outDir: string | undefined;
   afterAll(async () => {

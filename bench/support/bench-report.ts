@@ -188,7 +188,14 @@ interface MixedResult {
 
 interface FeastResult {
   machine: { feast?: string };
-  config: { entities: number; rowsPerView: number; shape: { views: number; features: number }; serveVus: number };
+  config: {
+    entities: number;
+    rowsPerView: number;
+    shape: { views: number; features: number };
+    serveConcurrency?: number;
+    /** Results written before the servers' load moved to ghz and vegeta. */
+    serveVus?: number;
+  };
   online: {
     shape: string;
     tessera: { p50Millis: number; p99Millis: number };
@@ -412,7 +419,7 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     }
     sections.push(
       '',
-      `| servers under load (k6, ${f.config.serveVus} VUs closed loop) | Tessera req/s, p99 ms, cores | Feast (\`feast serve\`, HTTP) req/s, p99 ms, cores | Tessera / Feast req/s |`,
+      `| servers under load (closed loop, ${f.config.serveConcurrency ?? f.config.serveVus ?? '—'} in flight) | Tessera (ghz) req/s, p99 ms, cores | Feast (\`feast serve\`, HTTP, vegeta) req/s, p99 ms, cores | Tessera / Feast req/s |`,
       '| --- | --- | --- | --- |',
     );
     for (const v of f.serve) {

@@ -1,6 +1,6 @@
-// The load generators the benchmarks build with `go install` (test/infra/go-tools.ts), pinned.
+// The load generators the benchmarks build with `go install` (`ensureTool` from `@tessera/testkit`), pinned.
 
-/** ghz, pinned: v0.120.0 builds with Go 1.26 in ~40 s. */
+/** ghz (gRPC, Apache-2.0), pinned: v0.120.0 builds with Go 1.26 in ~40 s. */
 export const GHZ = { modulePath: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0', binName: 'ghz' } as const;
-/** k6, pinned: v1.8.0 builds with Go 1.26 in ~90 s. */
-export const K6 = { modulePath: 'go.k6.io/k6', version: 'v1.8.0', binName: 'k6' } as const;
+/** vegeta (HTTP, MIT), pinned: v12.13.0 builds with Go 1.26 in ~10 s. */
+export const VEGETA = { modulePath: 'github.com/tsenart/vegeta/v12', version: 'v12.13.0', binName: 'vegeta' } as const;

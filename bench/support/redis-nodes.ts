@@ -1,6 +1,6 @@
 // The Redis Cluster a benchmark runs against: the nodes given with `--redis-cluster host:port,…`,
 // or a 6-node cluster of its own, started here and stopped by `cleanup`.
-import { startRedisCluster, type RedisNodeAddress } from '../../test/infra/redis-cluster.js';
+import { type RedisNodeAddress, startRedisCluster } from '@tessera/testkit';
 import type { Cleanup } from './cleanup.js';
 
 export async function redisNodes(option: string | undefined, cleanup: Cleanup): Promise<RedisNodeAddress[]> {

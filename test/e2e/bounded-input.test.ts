@@ -7,7 +7,8 @@ import { fromServiceError, toColumn } from '@tessera/client';
 import { ChdbExecutor } from '@tessera/offline';
 import { Durability, GetOnlineFeaturesRequest, HistoricalFormat, WriteRequest, WriteTarget } from '@tessera/proto';
 import type { Column, WriteResponse } from '@tessera/proto';
-import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer } from '../support/server.js';
 import type { BackendKind, TestServer } from '../support/server.js';
 
 // Bounded input and validation that says what is wrong (issue 13, items 6–10), on both online

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServeProcess } from '../support/cli-process.js';
+import { startServeProcess } from '@tessera/testkit';
 import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { TesseraClient } from '@tessera/client';
-import { pollUntil } from '../infra/processes.js';
-import { startServeProcess, type CliProcess } from '../support/cli-process.js';
+import { type CliProcess, pollUntil, startServeProcess } from '@tessera/testkit';
 import {
   EVENTS_REPO,
   acknowledgedOnline,

@@ -17,8 +17,8 @@ import { createKey } from '@tessera/registry';
 import { ChdbExecutor, MAX_ENTITY_SQL_CHARS, entitySourceParams, renderEntitySource } from '@tessera/offline';
 import { ChangeKind, Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
-import { pollUntil } from '../infra/processes.js';
-import { definitionsFromYaml, freshBackend } from '../support/server.js';
+import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
+import { freshBackend } from '../support/server.js';
 
 const TABLE = 'tessera.fv_orders__v1';
 const REPO = {

@@ -11,7 +11,8 @@ import type {
   WriteRequest,
 } from '@tessera/proto';
 import { openEmbeddedOfflineStore, qualifiedName, tableName } from '@tessera/offline';
-import { freshBackend, definitionsFromYaml, startTestServer, type TestServer } from '../support/server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
 
 // Property-based fuzzing of every RPC with generated protobuf messages, valid and not, against a real
 // server (embedded: LMDB online, chDB offline, the outbox in between). Whatever arrives, the server

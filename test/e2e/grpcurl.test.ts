@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureGrpcurl } from '../infra/go-tools.js';
-import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
+import { definitionsFromYaml, ensureGrpcurl } from '@tessera/testkit';
+import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 const run = promisify(execFile);

@@ -7,10 +7,9 @@ import { createServer, type Server as TcpServer } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ServerHealth } from '@tessera/feature-server';
 import { ChdbExecutor, ClickHouseOfflineStore, HttpExecutor, qualifiedName, tableName } from '@tessera/offline';
-import { pollUntil } from '../infra/processes.js';
-import { startRedisCluster, type RedisClusterHandle } from '../infra/redis-cluster.js';
+import { definitionsFromYaml, pollUntil, type RedisClusterHandle, startRedisCluster } from '@tessera/testkit';
 import { healthProbe, type HealthAnswer, type HealthProbe } from '../support/health-client.js';
-import { definitionsFromYaml, startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 // The health service against real engines: an embedded server (LMDB + chDB) whose write-behind
 // meets a view without a table, and a cluster-mode server whose private Redis Cluster is stopped.

@@ -17,7 +17,8 @@ import { ChdbExecutor } from '@tessera/offline';
 import { credentials } from '@grpc/grpc-js';
 import { Durability, FeatureStoreClient, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
-import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 const REPO = {

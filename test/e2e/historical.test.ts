@@ -9,7 +9,8 @@ import { TesseraError } from '@tessera/core';
 import { fromColumn, toColumn } from '@tessera/client';
 import { HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalResponse } from '@tessera/proto';
-import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

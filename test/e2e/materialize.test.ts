@@ -4,7 +4,8 @@ import type { FeatureValue } from '@tessera/core';
 import { toColumn } from '@tessera/client';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { Column } from '@tessera/proto';
-import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 // Materialize on the embedded server (LMDB online, chDB offline): the latest offline value of each

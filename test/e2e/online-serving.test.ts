@@ -6,7 +6,8 @@ import { toColumn } from '@tessera/client';
 import type { TesseraClient } from '@tessera/client';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { Column } from '@tessera/proto';
-import { definitionsFromYaml, freshBackend, startTestServer } from '../support/server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer } from '../support/server.js';
 import type { BackendKind, TestServer } from '../support/server.js';
 
 const REPO = {

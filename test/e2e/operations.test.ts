@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RegisteredView } from '@tessera/core';
 import { OFFLINE_QUEUE, encodeOfflineJob, queuePrefix, type OfflineJobData } from '@tessera/writebehind';
 import { startWriterProcess, type WriterProcess } from '@tessera/writer';
-import { pollUntil } from '../infra/processes.js';
-import { ROOT } from '../support/cli-process.js';
-import { definitionsFromYaml, startTestServer, type TestServer } from '../support/server.js';
+import { definitionsFromYaml, pollUntil, REPO_ROOT } from '@tessera/testkit';
+import { startTestServer, type TestServer } from '../support/server.js';
 import { EVENTS_REPO, EVENTS_YAML } from '../support/write-load.js';
 import { toColumn } from '@tessera/client';
 import { WriteTarget } from '@tessera/proto';
@@ -66,7 +65,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
       'node',
       ['packages/cli/bin/tessera.js', '--server', t.server.address, ...args],
       {
-        cwd: ROOT,
+        cwd: REPO_ROOT,
       },
     );
     return { code: 0, stdout, stderr };

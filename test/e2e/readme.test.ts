@@ -2,10 +2,10 @@ import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GO_BIN_DIR, ensureGrpcurl } from '../infra/go-tools.js';
+import { ensureGrpcurl } from '@tessera/testkit';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const README_ADDRESS = '127.0.0.1:6566';
@@ -61,7 +61,7 @@ describe('README examples work as printed', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    await ensureGrpcurl();
+    const grpcurlDir = dirname(await ensureGrpcurl());
     dir = mkdtempSync(join(tmpdir(), 'tessera-readme-'));
     await promisify(execFile)('node', ['examples/generate.mjs', join(ROOT, 'examples', 'data')], { cwd: ROOT });
     // The arguments of `npm start` (its sample data in examples/data too), on a free port and a fresh store.
@@ -95,7 +95,7 @@ describe('README examples work as printed', () => {
     env = {
       ...process.env,
       TESSERA_SERVER: address,
-      PATH: [GO_BIN_DIR, join(ROOT, 'node_modules', '.bin'), process.env['PATH'] ?? ''].join(delimiter),
+      PATH: [grpcurlDir, join(ROOT, 'node_modules', '.bin'), process.env['PATH'] ?? ''].join(delimiter),
     };
   }, 300_000);
 

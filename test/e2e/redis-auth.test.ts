@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCluster, createRedisStandalone } from '@tessera/redis';
-import { ROOT, startCli } from '../support/cli-process.js';
+import { REPO_ROOT as ROOT, startCli } from '@tessera/testkit';
 import { startPasswordCluster, type PasswordCluster } from '../support/secured-redis.js';
 
 const execFileAsync = promisify(execFile);

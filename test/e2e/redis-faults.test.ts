@@ -7,11 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queuePrefix } from '@tessera/writebehind';
 import { startWriterProcess, type WriterProcess } from '@tessera/writer';
-import { pollUntil } from '../infra/processes.js';
-import { startRedisCluster } from '../infra/redis-cluster.js';
-import type { RedisClusterHandle } from '../infra/redis-cluster.js';
-import { sendRedisCommand, type RedisNodeAddress } from '../infra/redis-command.js';
-import { definitionsFromYaml, startTestServer } from '../support/server.js';
+import {
+  definitionsFromYaml,
+  pollUntil,
+  type RedisClusterHandle,
+  type RedisNodeAddress,
+  sendRedisCommand,
+  startRedisCluster,
+} from '@tessera/testkit';
+import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 const REPO = {

@@ -17,17 +17,23 @@ import {
   type FeatureServer,
 } from '@tessera/feature-server';
 import type { WriteRequest } from '@tessera/proto';
-import { pollUntil } from '../infra/processes.js';
-import { makeTestCertificates, type TestCertificates } from '../support/certs.js';
-import { ROOT, startCli, type CliProcess } from '../support/cli-process.js';
-import { definitionsFromYaml, freshBackend } from '../support/server.js';
+import {
+  type CliProcess,
+  definitionsFromYaml,
+  makeTestCertificates,
+  pollUntil,
+  REPO_ROOT,
+  startCli,
+  type TestCertificates,
+} from '@tessera/testkit';
+import { freshBackend } from '../support/server.js';
 
 // Who may do what: API keys and scopes on every RPC, revocation across processes, TLS and mTLS,
 // and the defaults that keep a server from being exposed by accident. Real servers, real stores.
 
 const { nodes } = inject('redisCluster');
 const execFileAsync = promisify(execFile);
-const CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.js');
+const CLI = join(REPO_ROOT, 'packages', 'cli', 'bin', 'tessera.js');
 
 const REPO_YAML = `
 project: security
@@ -355,7 +361,7 @@ async function tessera(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await execFileAsync('node', [CLI, ...args], {
-      cwd: ROOT,
+      cwd: REPO_ROOT,
       env: { ...process.env, TESSERA_API_KEY: '', ...env },
     });
     return { code: 0, stdout, stderr };
@@ -647,7 +653,7 @@ function listFiles(dir: string): string[] {
 
 describe("README's key management transcript", () => {
   it('runs as printed against a server with --auth and TLS on a Redis Cluster', async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('**Key management.**'), readme.indexOf('**TLS.**'));
     const commands = [...section.matchAll(/^\$ (.+)$/gm)].map((m) => (m[1] ?? '').replace(/\s+#.*$/, ''));
     expect(commands.length).toBeGreaterThanOrEqual(5);

@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, expect, inject, it } from 'vitest';
 import type { TesseraClient } from '@tessera/client';
 import { startWriterProcess } from '@tessera/writer';
-import { pollUntil } from '../infra/processes.js';
-import { startServeProcess, type CliProcess } from '../support/cli-process.js';
+import { type CliProcess, pollUntil, startServeProcess } from '@tessera/testkit';
 import {
   EVENTS_REPO,
   acknowledgedOnline,

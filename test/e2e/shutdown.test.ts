@@ -7,7 +7,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TesseraClient, toColumn } from '@tessera/client';
 import type { ClientWritableStream, ServiceError } from '@grpc/grpc-js';
 import { WriteRequest, type WriteResponse } from '@tessera/proto';
-import { startServeProcess, startWriterCli, type CliProcess } from '../support/cli-process.js';
+import { type CliProcess, startServeProcess, startWriterCli } from '@tessera/testkit';
 
 // SIGTERM on the real processes (`tessera serve`, `tessera writer`): idle ones stop within 2 s with
 // exit code 0; calls in flight finish within the grace period, or are cancelled after it.

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, expect, inject, it } from 'vitest';
 import { openBullmqDeadLetters } from '@tessera/writebehind';
-import { pollUntil } from '../infra/processes.js';
-import { startWriterCli, type CliProcess } from '../support/cli-process.js';
+import { type CliProcess, pollUntil, startWriterCli } from '@tessera/testkit';
 import { startTestServer } from '../support/server.js';
 import {
   EVENTS_REPO,

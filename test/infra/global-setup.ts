@@ -1,6 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startRedisCluster } from './redis-cluster.js';
-import type { RedisNodeAddress } from './redis-cluster.js';
+import { type RedisNodeAddress, startRedisCluster } from '@tessera/testkit';
 
 /**
  * One Redis Cluster shared by every test file of the run. Tests isolate themselves by key prefix; a test

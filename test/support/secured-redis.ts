@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { findFreePorts, releasePorts } from '../infra/ports.js';
-import { pollUntil } from '../infra/processes.js';
+import { findFreePorts, pollUntil, releasePorts } from '@tessera/testkit';
 
 /** A standalone redis-server on loopback that demands TLS and a password, stopped by `stop()`. */
 export interface SecuredRedis {

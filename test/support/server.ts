@@ -2,8 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseRepository, formatProblems } from '@tessera/core';
-import type { Definitions } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
 import { startFeatureServer } from '@tessera/feature-server';
 import type { BackendOptions, FeatureServer, FeatureServerOptions } from '@tessera/feature-server';
@@ -43,11 +41,4 @@ export async function startTestServer(
       await server.close();
     },
   };
-}
-
-/** Definitions from inline YAML files; throws with every problem when they are invalid. */
-export function definitionsFromYaml(files: Record<string, string>): Definitions {
-  const { definitions, problems } = parseRepository(Object.entries(files).map(([path, text]) => ({ path, text })));
-  if (!definitions || problems.length > 0) throw new Error(formatProblems(problems));
-  return definitions;
 }

@@ -3,7 +3,7 @@ import { toColumn } from '@tessera/client';
 import type { TesseraClient } from '@tessera/client';
 import { ChdbExecutor, DEFAULT_OFFLINE_DATABASE, type ClickHouseExecutor } from '@tessera/offline';
 import { Durability } from '@tessera/proto';
-import { definitionsFromYaml } from './server.js';
+import { definitionsFromYaml } from '@tessera/testkit';
 
 /**
  * A write load whose every row is identifiable: Write `w` carries users `w*10 … w*10+9`, each with

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCli } from '../../../test/support/cli-process.js';
+import { startCli } from '@tessera/testkit';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'tessera.js');
 const dir = mkdtempSync(join(tmpdir(), 'tessera-config-cli-'));

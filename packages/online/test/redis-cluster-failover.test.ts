@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '@tessera/core';
-import { startRedisCluster, type RedisClusterHandle } from '../../../test/infra/redis-cluster.js';
+import { startRedisCluster, type RedisClusterHandle } from '@tessera/testkit';
 import { RedisClusterOnlineStore } from '../src/index.js';
 import { packRow, payloadOf } from './online-store-suite.js';
 import { freshKeyPrefix } from './support/shared-redis-cluster.js';

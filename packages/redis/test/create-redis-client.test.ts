@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isTesseraError } from '@tessera/core';
 import { createRedisClient, createRedisCluster, createRedisStandalone } from '../src/index.js';
 import { startSecuredRedis, type SecuredRedis } from '../../../test/support/secured-redis.js';
-import { findFreePorts, releasePorts } from '../../../test/infra/ports.js';
+import { findFreePorts, releasePorts } from '@tessera/testkit';
 
 const nodes = (): { host: string; port: number }[] => inject('redisCluster').nodes;
 

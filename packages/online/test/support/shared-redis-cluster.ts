@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import type { RedisNodeAddress } from '../../../../test/infra/redis-cluster.js';
+import type { RedisNodeAddress } from '@tessera/testkit';
 
 /** Nodes of the shared test cluster started by the vitest global setup (never stopped by a test). */
 export function sharedRedisNodes(): RedisNodeAddress[] {

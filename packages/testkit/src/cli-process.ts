@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { TesseraClient } from '@tessera/client';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.js');
+/** The repository's root (this file is packages/testkit/{src,dist}/cli-process.*). */
+export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
+const CLI = join(REPO_ROOT, 'packages', 'cli', 'bin', 'tessera.js');
 
 /** A `tessera` command running as a child process (a server or a writer), to be killed like a real one. */
 export interface CliProcess {
@@ -18,7 +19,7 @@ export interface CliProcess {
 
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const child = spawn('node', [CLI, ...args], {
-    cwd: ROOT,
+    cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,14 +1,17 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { parseClusterNodes, parseInfo, SLOT_COUNT, slotOwners } from './cluster-nodes.js';
-import { ensureGrpcurl, GRPCURL } from './go-tools.js';
-import { findFreePorts, isPortFree, isPortReserved, releasePorts } from './ports.js';
-import { sleep } from './processes.js';
-import { startRedisCluster } from './redis-cluster.js';
-import type { RedisClusterHandle, RedisNodeAddress } from './redis-cluster.js';
-import { RedisReplyError, sendRedisCommand, sendRedisTextCommand } from './redis-command.js';
+import { parseClusterNodes, parseInfo, SLOT_COUNT, slotOwners } from '../src/cluster-nodes.js';
+import { REPO_ROOT } from '../src/cli-process.js';
+import { ensureGoTool, ensureGrpcurl, goBinDir, goToolPath, GO_BIN_DIR_ENV, GRPCURL } from '../src/go-tools.js';
+import { findFreePorts, isPortFree, isPortReserved, releasePorts } from '../src/ports.js';
+import { sleep } from '../src/processes.js';
+import { startRedisCluster } from '../src/redis-cluster.js';
+import type { RedisClusterHandle, RedisNodeAddress } from '../src/redis-cluster.js';
+import { RedisReplyError, sendRedisCommand, sendRedisTextCommand } from '../src/redis-command.js';
 
 /** With cluster-node-timeout 2000 ms a replica is promoted in about 3–5 s; 20 s leaves room on a busy CI. */
 const FAILOVER_BOUND_MILLIS = 20_000;
@@ -25,7 +28,7 @@ async function pollFor<T>(read: () => Promise<T>, done: (value: T) => boolean, t
 
 /** {@link isPortReserved} as a separate Node process (another vitest fork) sees it. */
 async function isPortReservedInChild(port: number): Promise<boolean> {
-  const portsModule = new URL('./ports.ts', import.meta.url).href;
+  const portsModule = new URL('../src/ports.ts', import.meta.url).href;
   const { stdout } = await promisify(execFile)(process.execPath, [
     '--import',
     'tsx',
@@ -226,16 +229,74 @@ describe('dedicated Redis Cluster', () => {
   });
 });
 
+/** Runs `body` with the given environment variables set (undefined: unset), then restores them. */
+function withEnv<T>(vars: Record<string, string | undefined>, body: () => T): T {
+  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>): void => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(vars);
+  try {
+    return body();
+  } finally {
+    apply(saved);
+  }
+}
+
 describe('Go tools', () => {
+  it('caches built tools outside the checkout: TESSERA_GO_BIN_DIR, else $XDG_CACHE_HOME/tessera, else ~/.cache/tessera', () => {
+    expect(withEnv({ [GO_BIN_DIR_ENV]: '/tmp/tools', XDG_CACHE_HOME: '/tmp/xdg' }, goBinDir)).toBe('/tmp/tools');
+    expect(withEnv({ [GO_BIN_DIR_ENV]: undefined, XDG_CACHE_HOME: '/tmp/xdg' }, goBinDir)).toBe(
+      '/tmp/xdg/tessera/go-bin',
+    );
+    // A relative XDG_CACHE_HOME is invalid by the spec and ignored.
+    for (const xdg of [undefined, 'relative/cache']) {
+      expect(withEnv({ [GO_BIN_DIR_ENV]: undefined, XDG_CACHE_HOME: xdg }, goBinDir)).toBe(
+        join(homedir(), '.cache', 'tessera', 'go-bin'),
+      );
+    }
+  });
+
+  it('keys each binary by its version, so a changed pin builds anew beside the old one', () => {
+    expect(goToolPath('/c', 'ghz', 'v0.120.0')).toBe('/c/ghz@v0.120.0/ghz');
+    expect(goToolPath('/c', 'ghz', 'v0.121.0')).not.toBe(goToolPath('/c', 'ghz', 'v0.120.0'));
+  });
+
   it(
-    `builds grpcurl ${GRPCURL.version} once and reuses the binary`,
+    `builds grpcurl ${GRPCURL.version} once, outside the checkout, and reuses the binary`,
     async () => {
       const path = await ensureGrpcurl();
+      expect(relative(REPO_ROOT, path).startsWith('..')).toBe(true);
+      expect(path).toContain(`grpcurl@${GRPCURL.version}`);
       const { stdout, stderr } = await promisify(execFile)(path, ['-version']);
       expect(`${stdout}${stderr}`).toContain('grpcurl');
       const builtAt = statSync(path).mtimeMs;
       expect(await ensureGrpcurl()).toBe(path);
       expect(statSync(path).mtimeMs).toBe(builtAt);
+    },
+    10 * 60_000,
+  );
+
+  it(
+    'lets two builds of the same tool run at once: both get the whole binary, no build folder is left',
+    async () => {
+      // After the test above, Go's build cache makes these builds a link step each.
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-go-bin-'));
+      try {
+        const build = (): Promise<string> =>
+          withEnv({ [GO_BIN_DIR_ENV]: dir }, () => ensureGoTool(GRPCURL.modulePath, GRPCURL.version, GRPCURL.binName));
+        const [first, second] = await Promise.all([build(), build()]);
+        expect(first).toBe(goToolPath(dir, GRPCURL.binName, GRPCURL.version));
+        expect(second).toBe(first);
+        const { stdout, stderr } = await promisify(execFile)(first, ['-version']);
+        expect(`${stdout}${stderr}`).toContain('grpcurl');
+        expect(readdirSync(dir)).toEqual([`grpcurl@${GRPCURL.version}`]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
     10 * 60_000,
   );

@@ -1,0 +1,96 @@
+// ghz runs for the benchmarks: closed loops (a fixed number of requests in flight) and open loops
+// (a constant arrival rate, `--async`, so a slow server meets a growing queue, not fewer requests).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** What one load run measured, in the units every benchmark reports. */
+export interface LoadFigures {
+  readonly requests: number;
+  readonly errors: number;
+  readonly rps: number;
+  readonly p50Millis: number;
+  readonly p95Millis: number;
+  readonly p99Millis: number;
+  readonly maxMillis: number;
+}
+
+/** The fields of ghz's `-O json` report the benchmarks read. */
+export interface GhzReport {
+  count: number;
+  rps: number;
+  slowest: number;
+  latencyDistribution: { percentage: number; latency: number }[] | null;
+  statusCodeDistribution?: Record<string, number>;
+  errorDistribution?: Record<string, number> | null;
+}
+
+// With `--duration-stop close` ghz cancels the calls still in flight when the time is up and counts
+// them as errors: those are the run ending, not the server failing.
+const END_OF_RUN = /Canceled|client connection is closing|context canceled|use of closed network connection/;
+
+/** A ghz report as {@link LoadFigures} (ghz reports nanoseconds; errors exclude the end of the run). */
+export function fromGhz(report: GhzReport): LoadFigures {
+  const at = (p: number): number => (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? 0) / 1e6;
+  const errors = Object.entries(report.errorDistribution ?? {})
+    .filter(([message]) => !END_OF_RUN.test(message))
+    .reduce((sum, [, count]) => sum + count, 0);
+  return {
+    requests: report.count,
+    errors,
+    rps: report.rps,
+    p50Millis: at(50),
+    p95Millis: at(95),
+    p99Millis: at(99),
+    maxMillis: report.slowest / 1e6,
+  };
+}
+
+/** One ghz run against a Tessera server (plaintext, the method found through server reflection). */
+export interface GhzRun {
+  readonly bin: string;
+  readonly address: string;
+  /** `Service.Method`, e.g. `tessera.v1.FeatureStore.GetOnlineFeatures`. */
+  readonly call: string;
+  /** The request as proto3 JSON, or a file holding a JSON array of requests ghz takes in turn. */
+  readonly data: { readonly json: string } | { readonly file: string };
+  readonly seconds: number;
+  /** Closed loop: this many workers, each waiting for its answer before the next request. */
+  readonly concurrency?: number;
+  /** Open loop: requests started per second, whether or not earlier ones were answered. */
+  readonly rps?: number;
+  /** Connections the requests are spread over (ghz's default is 1). */
+  readonly connections?: number;
+}
+
+/** Runs ghz once and resolves with its figures; rejects if ghz fails to run. */
+export async function runGhz(run: GhzRun): Promise<LoadFigures> {
+  const open = run.rps !== undefined;
+  const concurrency = run.concurrency ?? 4;
+  const args = [
+    '--insecure',
+    '--call',
+    run.call,
+    ...('json' in run.data ? ['-d', run.data.json] : ['-D', run.data.file]),
+    '-c',
+    String(concurrency),
+    '--connections',
+    String(run.connections ?? Math.min(4, concurrency)),
+    '-z',
+    `${run.seconds}s`,
+    // -z rules; -n only has to be large enough not to end the run first.
+    '-n',
+    '100000000',
+    // Open loop: every request sent is awaited and counted, so a late answer shows as latency.
+    ...(open ? ['--async', '--rps', String(Math.max(1, Math.round(run.rps ?? 1))), '--duration-stop', 'wait'] : []),
+    '-O',
+    'json',
+    run.address,
+  ];
+  const { stdout } = await execFileAsync(run.bin, args, {
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: (run.seconds + 90) * 1000,
+  });
+  return fromGhz(JSON.parse(stdout) as GhzReport);
+}
