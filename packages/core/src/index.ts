@@ -109,3 +109,5 @@ export type {
 } from './offline-store.js';
 export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
 export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';
+export { silentLogger, stderrLogger } from './logger.js';
+export type { Logger, LogFields, LogMethod } from './logger.js';
