@@ -11,8 +11,8 @@ import { Cluster } from 'ioredis';
 import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
-import { debugWriteBehind } from './debug.js';
-import { backoffMillis, warnWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
+import { stderrLogger, type Logger } from '@tessera/core';
+import { backoffMillis, logWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
 import type { OfflineJobData } from './offline-job.js';
 import { PoisonJobError, type OfflineStoreSink } from './sink.js';
 
@@ -24,8 +24,10 @@ export interface OfflineWriterOptions {
   readonly concurrency?: number;
   /** A job whose writer stopped renewing its lock for this long is taken over, ms. Default 30,000. */
   readonly lockMillis?: number;
-  /** Where each failed insert attempt is reported. Default: one line on stderr. */
+  /** Where each failed insert attempt is reported. Default: logged (warn, or error for a dead letter). */
   readonly reportFailure?: ReportWriteBehindFailure;
+  /** Where failures (inserts, connections) are logged. Default: warnings and errors as JSON on stderr. */
+  readonly logger?: Logger;
   /** On close, how long the jobs in hand may take to finish before they are cut off, ms. Default 15,000. */
   readonly closeTimeoutMillis?: number;
 }
@@ -44,10 +46,11 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
     clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
     redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: null },
   });
-  connection.on('error', (error: unknown) => debugWriteBehind(`writer connection: ${String(error)}`));
+  const logger = (options.logger ?? stderrLogger()).child({ component: 'writer' });
+  connection.on('error', (error: unknown) => logger.warn({ err: error }, 'writer: Redis connection error'));
   const prefix = queuePrefix(options.keyPrefix);
   const { sink } = options;
-  const report = options.reportFailure ?? warnWriteBehindFailure;
+  const report = options.reportFailure ?? logWriteBehindFailure(logger);
   const worker = new Worker<OfflineJobData>(
     OFFLINE_QUEUE,
     async (job: Job<OfflineJobData>) => {
@@ -71,7 +74,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
       stalledInterval: Math.min(options.lockMillis ?? 30_000, 30_000),
     },
   );
-  worker.on('error', (error: unknown) => debugWriteBehind(`worker: ${String(error)}`));
+  worker.on('error', (error: unknown) => logger.warn({ err: error }, 'writer: BullMQ worker error'));
   await worker.waitUntilReady();
   const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix });
   const deadLetters = new BullmqDeadLetters(queue);
@@ -122,12 +125,13 @@ function reportJobFailure(
 export function openBullmqDeadLetters(
   nodes: readonly RedisNode[],
   keyPrefix?: string,
+  logger: Logger = stderrLogger(),
 ): { deadLetters: BullmqDeadLetters; stats(): Promise<WriteBehindStats>; close(): Promise<void> } {
   const connection = new Cluster(
     nodes.map(({ host, port }) => ({ host, port })),
     { enableOfflineQueue: true, redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: 2 } },
   );
-  connection.on('error', (error: unknown) => debugWriteBehind(`dead-letter connection: ${String(error)}`));
+  connection.on('error', (error: unknown) => logger.debug({ err: error }, 'dead letters: Redis connection error'));
   const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
   return {
     deadLetters: new BullmqDeadLetters(queue),

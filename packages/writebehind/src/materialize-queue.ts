@@ -8,9 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Cluster } from 'ioredis';
-import { TesseraError } from '@tessera/core';
+import { TesseraError, stderrLogger, type Logger } from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
-import { debugWriteBehind } from './debug.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
 
@@ -44,7 +43,7 @@ export interface MaterializeViewProgress extends MaterializeCounts {
   readonly done: boolean;
 }
 
-function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
+function clusterOf(nodes: readonly RedisNode[], blocking: boolean, logger: Logger): Cluster {
   const cluster = new Cluster(
     nodes.map(({ host, port }) => ({ host, port })),
     {
@@ -52,7 +51,12 @@ function clusterOf(nodes: readonly RedisNode[], blocking: boolean): Cluster {
       redisOptions: { connectTimeout: 1_000, maxRetriesPerRequest: blocking ? null : 2 },
     },
   );
-  cluster.on('error', (error: unknown) => debugWriteBehind(`materialize connection: ${String(error)}`));
+  cluster.on('error', (error: unknown) =>
+    // The worker's connection is background work (warn); the server's follows a call that reports its own failure.
+    blocking
+      ? logger.warn({ err: error }, 'materialize: Redis connection error')
+      : logger.debug({ err: error }, 'materialize: Redis connection error'),
+  );
   return cluster;
 }
 
@@ -63,13 +67,21 @@ export class BullmqMaterializer {
   readonly #parts: number;
   readonly #pollMillis: number;
 
-  constructor(options: { nodes: readonly RedisNode[]; keyPrefix?: string; parts?: number; pollMillis?: number }) {
-    this.#connection = clusterOf(options.nodes, false);
+  constructor(options: {
+    nodes: readonly RedisNode[];
+    keyPrefix?: string;
+    parts?: number;
+    pollMillis?: number;
+    /** Where connection errors go (debug). Default: warnings and errors as JSON on stderr. */
+    logger?: Logger;
+  }) {
+    const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
+    this.#connection = clusterOf(options.nodes, false, logger);
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
     });
-    this.#queue.on('error', (error: unknown) => debugWriteBehind(`materialize queue: ${String(error)}`));
+    this.#queue.on('error', (error: unknown) => logger.debug({ err: error }, 'materialize: queue error'));
     this.#parts = options.parts ?? 8;
     this.#pollMillis = options.pollMillis ?? 200;
   }
@@ -150,12 +162,24 @@ export async function startMaterializeWorker(options: {
   /** On close, how long the parts in hand may take to finish before they are cut off, ms. Default 15,000. */
   readonly closeTimeoutMillis?: number;
   readonly run: (data: MaterializeJobData, report: (counts: MaterializeCounts) => Promise<void>) => Promise<void>;
+  /** Where failed parts and connection errors are logged. Default: warnings and errors as JSON on stderr. */
+  readonly logger?: Logger;
 }): Promise<{ close(): Promise<void> }> {
-  const connection = clusterOf(options.nodes, true);
+  const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
+  const connection = clusterOf(options.nodes, true, logger);
   const worker = new Worker<MaterializeJobData>(
     MATERIALIZE_QUEUE,
     async (job: Job<MaterializeJobData>) => {
-      await options.run(job.data, (counts) => job.updateProgress({ ...counts }));
+      try {
+        await options.run(job.data, (counts) => job.updateProgress({ ...counts }));
+      } catch (error) {
+        const { view, version, part, parts } = job.data;
+        logger.error(
+          { err: error, view, version, part, parts, job: job.id, attempt: job.attemptsMade + 1 },
+          `materialize: part ${part + 1} of ${parts} of ${view}@${version} failed`,
+        );
+        throw error;
+      }
     },
     {
       connection,
@@ -165,7 +189,7 @@ export async function startMaterializeWorker(options: {
       maxStalledCount: 10,
     },
   );
-  worker.on('error', (error: unknown) => debugWriteBehind(`materialize worker: ${String(error)}`));
+  worker.on('error', (error: unknown) => logger.warn({ err: error }, 'materialize: BullMQ worker error'));
   await worker.waitUntilReady();
   return {
     close: async () => {
