@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ApiKeyStore, Scope } from '@tessera/core';
+import { silentLogger } from '@tessera/core';
+import { collectingLogger } from '../support/logs.js';
 import { TesseraClient, toColumn, toProtoDefinitions, toProtoScope } from '@tessera/client';
 import { createKey } from '@tessera/registry';
 import {
@@ -184,7 +186,7 @@ describe('API keys and scopes', () => {
       port: 0,
       backend: fresh.backend,
       auth: { refreshIntervalMillis: 100 },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     await server.apply(REPO, { author: 'setup' });
     for (const scope of ['read', 'write', 'admin'] as const) {
@@ -325,7 +327,7 @@ describe('API keys and scopes', () => {
       port: 0,
       backend: fresh.backend,
       auth: { rateLimit: { requestsPerSecond: 0.5, burst: 3 } },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     try {
       const c = new TesseraClient({ address: limited.address, apiKey: token });
@@ -390,7 +392,7 @@ describe('revocation', () => {
       port: 0,
       backend: { kind: 'redis-cluster', nodes, keyPrefix },
       auth: true,
-      warn: () => undefined,
+      logger: silentLogger,
     });
     let second: CliProcess | undefined;
     const clients: TesseraClient[] = [];
@@ -439,12 +441,12 @@ describe('TLS', () => {
     const backend = freshBackend('redis-cluster', nodes).backend;
     token = (await withKeyStore(backend, (store) => createKey(store, 'tls-reader', ['read']))).token;
     const tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
-    server = await startFeatureServer({ port: 0, backend, auth: true, tls, warn: () => undefined });
+    server = await startFeatureServer({ port: 0, backend, auth: true, tls, logger: silentLogger });
     mtls = await startFeatureServer({
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
       tls: { ...tls, clientCaFile: certs.caFile },
-      warn: () => undefined,
+      logger: silentLogger,
     });
   });
 
@@ -526,7 +528,7 @@ describe('TLS', () => {
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
       tls: { certFile, keyFile, reloadIntervalMillis: 50 },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     try {
       expect(await listCode({ tls: { caFile: certs.caFile } }, rotating.address)).toBe(status.OK);
@@ -581,15 +583,16 @@ describe('safe defaults', () => {
   });
 
   it('with --insecure, serves a non-loopback address and warns on start', async () => {
-    const warnings: string[] = [];
+    const { logger, lines } = collectingLogger();
     const server = await startFeatureServer({
       host: '0.0.0.0',
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
       insecure: true,
-      warn: (message) => warnings.push(message),
+      logger,
     });
     try {
+      const warnings = lines.filter((line) => line.level === 'warn').map((line) => line.message);
       expect(warnings.join('\n')).toMatch(/WARNING --insecure: serving 0\.0\.0\.0 without authentication or TLS/);
     } finally {
       await server.close();
@@ -638,7 +641,7 @@ describe("README's key management transcript", () => {
       backend: { kind: 'redis-cluster', nodes },
       auth: { refreshIntervalMillis: 100 },
       tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     const cwd = mkdtempSync(join(tmpdir(), 'tessera-readme-keys-'));
     try {

@@ -69,3 +69,14 @@ function cut(error: string): string {
 export function backoffMillis(attempt: number, firstMillis: number, maxMillis = Infinity): number {
   return Math.min(maxMillis, firstMillis * 2 ** Math.max(0, attempt - 1));
 }
+
+/** `report`, after telling `count` whether the failure made a dead letter (for a failures metric). */
+export function countedFailureReport(
+  report: ReportWriteBehindFailure,
+  count: (deadLetter: boolean) => void,
+): ReportWriteBehindFailure {
+  return (failure) => {
+    count(failure.retryInMillis === undefined);
+    report(failure);
+  };
+}

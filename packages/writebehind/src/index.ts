@@ -23,7 +23,7 @@ export { startOfflineWriter, openBullmqDeadLetters } from './bullmq-writer.js';
 export type { OfflineWriter, OfflineWriterOptions } from './bullmq-writer.js';
 export { LmdbWriteBehind, MAX_BACKOFF_MILLIS } from './lmdb-write-behind.js';
 export { LmdbDeadLetters } from './lmdb-dead-letters.js';
-export { formatWriteBehindFailure, logWriteBehindFailure } from './failure-report.js';
+export { countedFailureReport, formatWriteBehindFailure, logWriteBehindFailure } from './failure-report.js';
 export type { WriteBehindFailure, ReportWriteBehindFailure } from './failure-report.js';
 export type { LmdbWriteBehindOptions } from './lmdb-write-behind.js';
 export { BullmqMaterializer, MATERIALIZE_QUEUE, startMaterializeWorker } from './materialize-queue.js';

@@ -9,7 +9,9 @@ import {
 } from '@tessera/offline';
 import { LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
 import { LmdbRegistryLog, Registry, RedisRegistryLog } from '@tessera/registry';
-import type { RegistryLog } from '@tessera/core';
+import type { Logger, RegistryLog } from '@tessera/core';
+import { silentLogger } from '@tessera/core';
+import type { TesseraMetrics } from '@tessera/telemetry';
 import {
   LmdbMaterializeState,
   RedisMaterializeState,
@@ -18,13 +20,14 @@ import {
   type MaterializeRunner,
   type MaterializeState,
 } from './materialize.js';
-import { debug } from './debug.js';
 import { LmdbIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import {
   BullmqMaterializer,
   BullmqWriteBehind,
   LmdbWriteBehind,
   OfflineStoreSink,
+  countedFailureReport,
+  logWriteBehindFailure,
   type FindView,
   type WriteBehind,
 } from '@tessera/writebehind';
@@ -80,8 +83,26 @@ export interface Backends {
   close(drainMillis?: number): Promise<void>;
 }
 
+/** Where the background work of the backends logs its failures and counts its inserts. */
+export interface BackendTelemetry {
+  readonly logger: Logger;
+  readonly metrics?: TesseraMetrics | undefined;
+}
+
 /** Opens the online store, the offline store, write-behind and the registry of a deployment. */
-export async function openBackends(options: BackendOptions): Promise<Backends> {
+export async function openBackends(
+  options: BackendOptions,
+  telemetry: BackendTelemetry = { logger: silentLogger },
+): Promise<Backends> {
+  const { logger, metrics } = telemetry;
+  const registryOptions = { logger: logger.child({ component: 'registry' }) };
+  const onInserted =
+    metrics === undefined
+      ? {}
+      : {
+          onInserted: (view: string, version: number, rows: number, seconds: number) =>
+            metrics.recordInsert(view, version, rows, seconds),
+        };
   switch (options.kind) {
     case 'embedded': {
       const store = new LmdbOnlineStore({ path: join(options.dataDir, 'online') });
@@ -89,12 +110,21 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         ? await openHttpOfflineStore(options.clickhouseUrl)
         : await openEmbeddedOfflineStore(options.dataDir);
       const offline = new TableEnsuringOfflineStore(clickhouse);
-      const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
+      const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }), registryOptions);
       const findView: FindView = (name, version) => registry.findViewVersion(name, version);
       const writeBehind = new LmdbWriteBehind({
         store,
-        sink: new OfflineStoreSink(offline, findView),
+        sink: new OfflineStoreSink(offline, findView, onInserted),
         findView,
+        logger,
+        ...(metrics === undefined
+          ? {}
+          : {
+              reportFailure: countedFailureReport(
+                logWriteBehindFailure(logger.child({ component: 'outbox' })),
+                (dead) => metrics.recordInsertFailure(dead),
+              ),
+            }),
         ...options.writeBehind,
       });
       return withClose(
@@ -105,6 +135,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         { state: new LmdbMaterializeState(store), runner: inProcessRunner(offline, store) },
         registry,
         pingOf(clickhouse),
+        logger,
       );
     }
     case 'redis-cluster': {
@@ -117,9 +148,10 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         nodes: options.nodes,
         keyPrefix,
         online: store,
+        logger,
         ...options.writeBehind,
       });
-      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix });
+      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix, logger });
       return withClose(
         store,
         http ? new TableEnsuringOfflineStore(http) : undefined,
@@ -130,8 +162,9 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
           runner: queuedRunner(materializer),
           close: () => materializer.close(),
         },
-        await Registry.open(log),
+        await Registry.open(log, registryOptions),
         http === undefined ? undefined : pingOf(http),
+        logger,
       );
     }
   }
@@ -159,6 +192,7 @@ function withClose(
   materialize: { state: MaterializeState; runner: MaterializeRunner; close?: () => Promise<void> },
   registry: Registry,
   pingOffline: (() => Promise<void>) | undefined,
+  logger: Logger,
 ): Backends {
   return {
     pingOffline,
@@ -172,6 +206,7 @@ function withClose(
     close: async (drainMillis = DEFAULT_CLOSE_DRAIN_MILLIS) => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into
       // chDB). Then the rest in parallel: none depends on another, and each may wait on a socket.
+      const timed = (step: string, close: () => Promise<void>) => timedClose(logger, step, close);
       await timed('write-behind', () => writeBehind.close(drainMillis));
       await Promise.all([
         timed('idempotency', () => idempotency.close()),
@@ -193,12 +228,13 @@ function pingOf(clickhouse: ClickHouseOfflineStore): () => Promise<void> {
   };
 }
 
-/** Runs one step of closing, traced under `TESSERA_DEBUG=shutdown` with how long it took. */
-async function timed(step: string, close: () => Promise<void>): Promise<void> {
+/** Runs one step of closing, logged at debug with how long it took. */
+async function timedClose(logger: Logger, step: string, close: () => Promise<void>): Promise<void> {
   const started = performance.now();
   try {
     await close();
   } finally {
-    debug('shutdown', `${step} closed in ${(performance.now() - started).toFixed(0)} ms`);
+    const millis = Math.round(performance.now() - started);
+    logger.debug({ step, duration_ms: millis }, `shutdown: ${step} closed in ${millis} ms`);
   }
 }

@@ -122,6 +122,7 @@ export function createFeatureStoreService(
         run = executeReadPlan(stores.online, plan, rows, values, {
           includeEventTimestamps: request.includeEventTimestamps,
           nowMillis: Date.now(),
+          ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
           ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
         });
       } catch (error) {
