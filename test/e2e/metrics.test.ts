@@ -322,4 +322,19 @@ describe('metrics of a cluster-mode server and writer', () => {
       sample(serverAfter, 'tessera_view_freshness_age_seconds', { view: 'scores', version: '1', source: 'written' }),
     ).toBeGreaterThan(0);
   });
+
+  it('refuses to start a server whose metrics port is taken, naming the endpoint, while the first keeps serving', async () => {
+    const taken = t.server.metricsPort!;
+    await expect(
+      startTestServer(freshBackend('redis-cluster', nodes).backend, {
+        metrics: { port: taken },
+        logger: createLogger({ level: 'silent' }),
+      }),
+    ).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      message: expect.stringContaining(`metrics endpoint cannot listen on 127.0.0.1:${taken}`),
+    });
+    // The first server's endpoint still answers.
+    expect(sample(await scrape(taken), 'tessera_registry_version')).toBeGreaterThanOrEqual(1);
+  });
 });
