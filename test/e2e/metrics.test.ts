@@ -7,6 +7,8 @@ import { toColumn } from '@tessera/client';
 import { ChdbExecutor, qualifiedName, tableName } from '@tessera/offline';
 import { createLogger } from '@tessera/telemetry';
 import { startWriterProcess, type WriterProcess } from '@tessera/writer';
+import { BullmqMaterializer } from '@tessera/writebehind';
+import { silentLogger } from '@tessera/core';
 import { pollUntil, sleep } from '../infra/processes.js';
 import { ROOT } from '../support/cli-process.js';
 import { delta, sample, sampledNames, scrape, type Samples } from '../support/scrape.js';
@@ -137,6 +139,10 @@ describe('metrics and logs of an embedded server', () => {
   });
 
   it('counts Writes and the rows the outbox drain inserts offline, with their latency', async () => {
+    // Earlier writes drained first: their inserts must not land between the two scrapes.
+    const drained = async () =>
+      sample(await scrape(port), 'tessera_writebehind_pending_jobs', { queue: 'outbox' }) === 0;
+    expect(await pollUntil(drained, 20_000)).toBe(true);
     const before = await scrape(port);
     await write('scores', [10n, 11n, 12n, 13n], Date.now() - 1_000);
     await write('scores', [14n, 15n], Date.now() - 1_000);
@@ -176,6 +182,10 @@ describe('metrics and logs of an embedded server', () => {
   });
 
   it('shows a failing outbox entry in the dead-letter gauge and logs each failed attempt as JSON with its context', async () => {
+    // Earlier clicks rows drained first: only the rows written below meet the missing table.
+    const drained = async () =>
+      sample(await scrape(port), 'tessera_writebehind_pending_jobs', { queue: 'outbox' }) === 0;
+    expect(await pollUntil(drained, 20_000)).toBe(true);
     // The server's own chDB engine (one per process): a second handle on the same directory.
     const executor = ChdbExecutor.open({ path: join(dataDir, 'offline') });
     try {
@@ -204,7 +214,6 @@ describe('metrics and logs of an embedded server', () => {
     ]);
     expect(failures[0]?.['error']).toMatch(/UNKNOWN_TABLE|does not exist/);
     expect(failures[1]?.['msg']).toContain(`tessera dlq show ${letter!.id}`);
-    expect(failures[0]?.['service']).toBe(undefined); // the test's logger has no bindings; the server adds none
     await t.client.dropDeadLetter(letter!.id);
   });
 
@@ -265,6 +274,7 @@ describe('metrics of a cluster-mode server and writer', () => {
   const { nodes } = inject('redisCluster');
   const { backend } = freshBackend('redis-cluster', nodes);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-metrics-writer-'));
+  const writerLog = jsonLines();
   let t: TestServer;
   let writer: WriterProcess;
 
@@ -276,7 +286,7 @@ describe('metrics of a cluster-mode server and writer', () => {
       keyPrefix: backend.kind === 'redis-cluster' ? (backend.keyPrefix ?? '') : '',
       dataDir: dir,
       metrics: { port: 0 },
-      logger: createLogger({ level: 'silent' }),
+      logger: createLogger({ destination: writerLog.stream }),
     });
   });
   afterAll(async () => {
@@ -336,5 +346,37 @@ describe('metrics of a cluster-mode server and writer', () => {
     expect(refused?.message).toContain(`metrics endpoint cannot listen on 127.0.0.1:${taken}`);
     // The first server's endpoint still answers.
     expect(sample(await scrape(taken), 'tessera_registry_version')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('logs a Materialize part that fails on the writer at error, with the view, part and attempt', async () => {
+    const keyPrefix = backend.kind === 'redis-cluster' ? (backend.keyPrefix ?? '') : '';
+    const materializer = new BullmqMaterializer({ nodes, keyPrefix, parts: 1, pollMillis: 50, logger: silentLogger });
+    const abort = new AbortController();
+    // A view the registry does not know: the writer's part fails (NOT_FOUND) and is retried.
+    const following = (async () => {
+      for await (const progress of materializer.run(
+        [{ view: 'ghost', version: 1, startMillis: 0, endMillis: 1_000 }],
+        abort.signal,
+      )) {
+        void progress;
+      }
+    })().catch(() => undefined);
+    try {
+      const failed = () =>
+        writerLog.lines().find((line) => line['component'] === 'materialize' && line['view'] === 'ghost');
+      expect(await pollUntil(() => Promise.resolve(failed() !== undefined), 20_000)).toBe(true);
+      expect(failed()).toMatchObject({
+        level: 'error',
+        version: 1,
+        part: 0,
+        parts: 1,
+        attempt: 1,
+        err: { message: expect.stringContaining('ghost@1 is not in the registry') as unknown },
+      });
+    } finally {
+      abort.abort();
+      await following;
+      await materializer.close();
+    }
   });
 });
