@@ -379,4 +379,25 @@ describe('metrics of a cluster-mode server and writer', () => {
       await materializer.close();
     }
   });
+
+  it('logs a failed API key reload at warn and keeps the loaded keys in force', async () => {
+    const log = jsonLines();
+    const keyed = await startTestServer(freshBackend('redis-cluster', nodes).backend, {
+      auth: { refreshIntervalMillis: 50 },
+      logger: createLogger({ destination: log.stream }),
+    });
+    try {
+      // The key store's connection goes away under the server: every reload now fails.
+      await keyed.server.apiKeys.close();
+      const reload = () => log.lines().find((line) => line['component'] === 'auth');
+      expect(await pollUntil(() => Promise.resolve(reload() !== undefined), 20_000)).toBe(true);
+      expect(reload()).toMatchObject({
+        level: 'warn',
+        msg: 'reloading API keys failed (the loaded keys stay in force)',
+        err: { message: expect.any(String) as unknown },
+      });
+    } finally {
+      await keyed[Symbol.asyncDispose]();
+    }
+  });
 });
