@@ -40,7 +40,7 @@ export function stderrLogger(bindings: LogFields = {}): Logger {
     (level: 'warn' | 'error'): LogMethod =>
     (fields, message) => {
       process.stderr.write(
-        `${JSON.stringify({ level, time: Date.now(), ...bindings, ...serializeErrors(fields), msg: message })}\n`,
+        `${toJsonLine({ level, time: Date.now(), ...bindings, ...serializeErrors(fields), msg: message })}\n`,
       );
     };
   return {
@@ -62,4 +62,14 @@ function serializeErrors(fields: LogFields): LogFields {
     }
   }
   return out ?? fields;
+}
+
+/** One JSON line; a logger must never throw (bigints become strings, a cycle drops the fields). */
+function toJsonLine(line: Record<string, unknown>): string {
+  const replacer = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
+  try {
+    return JSON.stringify(line, replacer);
+  } catch {
+    return JSON.stringify({ level: line['level'], time: line['time'], msg: line['msg'], fields: 'unserializable' });
+  }
 }
