@@ -5,6 +5,7 @@ import { pino, stdSerializers, type DestinationStream, type LevelWithSilent } fr
 /** Levels a service may log at; `silent` turns logging off. */
 export type LogLevel = LevelWithSilent;
 
+/** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {
   /** Lowest level written. Default `info`. */
   readonly level?: LogLevel;

@@ -16,6 +16,7 @@ export interface QueueStats {
 /** Which write-behind queue a process watches: the embedded LMDB outbox or BullMQ on the cluster. */
 export type QueueKind = 'outbox' | 'bullmq';
 
+/** Options of {@link TesseraMetrics}. */
 export interface TesseraMetricsOptions {
   /** Process metrics (CPU, memory, event loop lag, GC: `process_*`, `nodejs_*`). Default true. */
   readonly processMetrics?: boolean;

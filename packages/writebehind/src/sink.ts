@@ -8,6 +8,7 @@ export type FindView = (name: string, version: number) => Promise<RegisteredView
 /** Told of every successful insert: the view version, its rows and how long the insert took (metrics). */
 export type InsertObserver = (view: string, version: number, rows: number, seconds: number) => void;
 
+/** Options of {@link OfflineStoreSink}. */
 export interface OfflineStoreSinkOptions {
   /** Called after each successful insert; must be cheap and must not throw. */
   readonly onInserted?: InsertObserver;
