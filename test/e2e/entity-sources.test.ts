@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ENTITY_SOURCE_SQL_CHARS, parseRepository, type TesseraError } from '@tessera/core';
+import { MAX_ENTITY_SOURCE_SQL_CHARS, parseRepository, silentLogger, type TesseraError } from '@tessera/core';
 import { TesseraClient, fromColumn, toColumn } from '@tessera/client';
 import { startFeatureServer, type FeatureServer } from '@tessera/feature-server';
 import { createKey } from '@tessera/registry';
@@ -98,7 +98,7 @@ describe('entity sources declared in the registry', () => {
       port: 0,
       backend: fresh.backend,
       auth: { refreshIntervalMillis: 100 },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     engine = ChdbExecutor.open({ path: join((fresh.backend as { dataDir: string }).dataDir, 'offline') });
     await server.apply(definitionsFromYaml(REPO), { author: 'setup' });

@@ -10,6 +10,7 @@ import { ChdbExecutor, ClickHouseOfflineStore, HttpExecutor, qualifiedName, tabl
 import { definitionsFromYaml, pollUntil, type RedisClusterHandle, startRedisCluster } from '@tessera/testkit';
 import { healthProbe, type HealthAnswer, type HealthProbe } from '../support/health-client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { collectingLogger } from '../support/logs.js';
 
 // The health service against real engines: an embedded server (LMDB + chDB) whose write-behind
 // meets a view without a table, and a cluster-mode server whose private Redis Cluster is stopped.
@@ -178,7 +179,7 @@ describe('health of an offline store that refuses or does not answer', () => {
       );
       const port = fault === 'refuses connections' ? refusedPort : silent.port;
       const executor = new HttpExecutor({ url: `http://127.0.0.1:${port}`, requestTimeoutMillis: 30_000 });
-      const lines: string[] = [];
+      const { logger, lines } = collectingLogger();
       const health = new ServerHealth(
         {
           online: () => t.server.store.ping(),
@@ -187,7 +188,7 @@ describe('health of an offline store that refuses or does not answer', () => {
           },
           writeBehind: () => t.server.writeBehind.stats(),
         },
-        { intervalMillis: 100, timeoutMillis: 500, log: (line) => lines.push(line) },
+        { intervalMillis: 100, timeoutMillis: 500, logger },
       );
       const grpc = new Server();
       health.addToServer(grpc);
@@ -203,8 +204,8 @@ describe('health of an offline store that refuses or does not answer', () => {
           liveness: 'SERVING',
           'tessera.online': 'SERVING',
         });
-        const line = lines.find((l) => l.includes('tessera.offline NOT_SERVING'));
-        expect(line).toMatch(
+        const line = lines.find((l) => l.level === 'warn' && l.message.includes('tessera.offline NOT_SERVING'));
+        expect(line?.fields['reason']).toMatch(
           fault === 'does not answer' ? /did not answer within 500 ms/ : /ECONNREFUSED|refused|unreachable/i,
         );
         health.stop();

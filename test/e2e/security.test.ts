@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ApiKeyStore, Scope } from '@tessera/core';
+import { silentLogger } from '@tessera/core';
+import { collectingLogger } from '../support/logs.js';
 import { TesseraClient, toColumn, toProtoDefinitions, toProtoScope } from '@tessera/client';
 import { createKey } from '@tessera/registry';
 import {
@@ -190,7 +192,7 @@ describe('API keys and scopes', () => {
       port: 0,
       backend: fresh.backend,
       auth: { refreshIntervalMillis: 100 },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     await server.apply(REPO, { author: 'setup' });
     for (const scope of ['read', 'write', 'admin'] as const) {
@@ -331,7 +333,7 @@ describe('API keys and scopes', () => {
       port: 0,
       backend: fresh.backend,
       auth: { rateLimit: { requestsPerSecond: 0.5, burst: 3 } },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     try {
       const c = new TesseraClient({ address: limited.address, apiKey: token });
@@ -396,7 +398,7 @@ describe('revocation', () => {
       port: 0,
       backend: { kind: 'redis-cluster', nodes, keyPrefix },
       auth: true,
-      warn: () => undefined,
+      logger: silentLogger,
     });
     let second: CliProcess | undefined;
     const clients: TesseraClient[] = [];
@@ -445,12 +447,12 @@ describe('TLS', () => {
     const backend = freshBackend('redis-cluster', nodes).backend;
     token = (await withKeyStore(backend, (store) => createKey(store, 'tls-reader', ['read']))).token;
     const tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
-    server = await startFeatureServer({ port: 0, backend, auth: true, tls, localPort: 0, warn: () => undefined });
+    server = await startFeatureServer({ port: 0, backend, auth: true, tls, localPort: 0, logger: silentLogger });
     mtls = await startFeatureServer({
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
       tls: { ...tls, clientCaFile: certs.caFile },
-      warn: () => undefined,
+      logger: silentLogger,
     });
   });
 
@@ -492,10 +494,10 @@ describe('TLS', () => {
     const taken = Number(server.localAddress!.split(':')[1]);
     const fresh = freshBackend('redis-cluster', nodes).backend;
     await expect(
-      startFeatureServer({ port: 0, backend: fresh, localPort: taken, warn: () => undefined }),
+      startFeatureServer({ port: 0, backend: fresh, localPort: taken, logger: silentLogger }),
     ).rejects.toThrow(`cannot listen on 127.0.0.1:${taken}`);
     // The same storage starts again at once: the failed start released what it had opened.
-    const again = await startFeatureServer({ port: 0, backend: fresh, localPort: 0, warn: () => undefined });
+    const again = await startFeatureServer({ port: 0, backend: fresh, localPort: 0, logger: silentLogger });
     await again.close();
   });
 
@@ -552,7 +554,7 @@ describe('TLS', () => {
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
       tls: { certFile, keyFile, reloadIntervalMillis: 50 },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     try {
       expect(await listCode({ tls: { caFile: certs.caFile } }, rotating.address)).toBe(status.OK);
@@ -607,15 +609,16 @@ describe('safe defaults', () => {
   });
 
   it('with --insecure, serves a non-loopback address and warns on start', async () => {
-    const warnings: string[] = [];
+    const { logger, lines } = collectingLogger();
     const server = await startFeatureServer({
       host: '0.0.0.0',
       port: 0,
       backend: freshBackend('redis-cluster', nodes).backend,
       insecure: true,
-      warn: (message) => warnings.push(message),
+      logger,
     });
     try {
+      const warnings = lines.filter((line) => line.level === 'warn').map((line) => line.message);
       expect(warnings.join('\n')).toMatch(/WARNING --insecure: serving 0\.0\.0\.0 without authentication or TLS/);
     } finally {
       await server.close();
@@ -664,7 +667,7 @@ describe("README's key management transcript", () => {
       backend: { kind: 'redis-cluster', nodes },
       auth: { refreshIntervalMillis: 100 },
       tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
-      warn: () => undefined,
+      logger: silentLogger,
     });
     const cwd = mkdtempSync(join(tmpdir(), 'tessera-readme-keys-'));
     try {

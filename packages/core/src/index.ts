@@ -133,3 +133,5 @@ export type {
   MaterializeViewProgress,
   MaterializeViewRequest,
 } from './ports/materialize-queue.js';
+export { silentLogger, stderrLogger } from './logger.js';
+export type { Logger, LogFields, LogMethod } from './logger.js';

@@ -23,6 +23,8 @@ import {
   type RegistryState,
   type ResolvedFeatures,
   type ViewVersionHistory,
+  stderrLogger,
+  type Logger,
 } from '@tessera/core';
 
 const DEFAULT_POLL_INTERVAL_MILLIS = 1_000;
@@ -38,8 +40,10 @@ export interface RegistryOptions {
   readonly maxApplyAttempts?: number;
   /** Called after the cached state changed, by an apply here or elsewhere. Must not throw. */
   readonly onChange?: (state: RegistryState, previous: RegistryState) => void;
-  /** Called when a background refresh fails (background work never throws). */
+  /** Called when a background refresh fails (background work never throws). Default: logged at warn. */
   readonly onError?: (error: unknown) => void;
+  /** Where failed background refreshes are logged. Default: warnings and errors as JSON on stderr. */
+  readonly logger?: Logger;
   /** Clock, for tests. */
   readonly nowMillis?: () => number;
 }
@@ -276,7 +280,12 @@ export class Registry {
     try {
       await this.refresh();
     } catch (error) {
-      (this.#options.onError ?? defaultOnError)(error);
+      if (this.#options.onError) this.#options.onError(error);
+      else
+        (this.#options.logger ?? stderrLogger()).warn(
+          { err: error, component: 'registry', sequence: this.#state.sequence },
+          'registry: background refresh failed; serving the cached definitions',
+        );
     }
   }
 
@@ -292,8 +301,4 @@ export class Registry {
   #now(): number {
     return (this.#options.nowMillis ?? Date.now)();
   }
-}
-
-function defaultOnError(error: unknown): void {
-  process.emitWarning(`Tessera registry refresh failed: ${(error as Error).message}`);
 }

@@ -20,12 +20,12 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import { createRedisCluster, waitForReplicas, type RedisClientSettings } from '@tessera/redis';
+import { stderrLogger, type Logger } from '@tessera/core';
 import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
 import { GroupCommit, type GroupCommitLimits } from './group-commit.js';
 import { encodeOfflineJob, type AcceptedBatch, type OfflineJobData } from './offline-job.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { queuePrefix, queueStats, OFFLINE_QUEUE, type RedisNode } from './bullmq-queue.js';
-import { debugWriteBehind } from './debug.js';
 
 export interface BullmqWriteBehindOptions {
   readonly nodes: readonly RedisNode[];
@@ -42,6 +42,11 @@ export interface BullmqWriteBehindOptions {
   readonly backoffMillis?: number;
   /** How long adding a job may keep retrying through a failover, ms. Default 5,000. */
   readonly enqueueTimeoutMillis?: number;
+  /**
+   * Where connection errors and enqueue retries are logged (at debug: a Write that fails answers
+   * UNAVAILABLE to its client). Default: warnings and errors as JSON on stderr.
+   */
+  readonly logger?: Logger;
 }
 
 interface Item {
@@ -82,10 +87,12 @@ export class BullmqWriteBehind implements WriteBehind {
   readonly #jobOptions: JobsOptions;
   readonly #enqueueTimeoutMillis: number;
   readonly #queueSlot: Uint16Array;
+  readonly #logger: Logger;
   #closed = false;
 
   constructor(options: BullmqWriteBehindOptions) {
     this.#online = options.online;
+    this.#logger = (options.logger ?? stderrLogger()).child({ component: 'write-behind' });
     this.#connection = createRedisCluster({
       ...options.redis,
       nodes: options.nodes,
@@ -94,11 +101,11 @@ export class BullmqWriteBehind implements WriteBehind {
       connectTimeoutMillis: 1_000,
       commandTimeoutMillis: 2_000,
       maxRetriesPerRequest: 1,
-      onError: (error) => debugWriteBehind(`producer connection: ${String(error)}`),
+      onError: (error) => this.#logger.debug({ err: error }, 'write-behind: producer Redis connection error'),
     });
     const prefix = queuePrefix(options.keyPrefix);
     this.#queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection: this.#connection, prefix });
-    this.#queue.on('error', (error: unknown) => debugWriteBehind(`queue: ${String(error)}`));
+    this.#queue.on('error', (error: unknown) => this.#logger.debug({ err: error }, 'write-behind: queue error'));
     this.#queueSlot = Uint16Array.of(calculateSlot(prefix));
     this.deadLetters = new BullmqDeadLetters(this.#queue);
     this.#jobOptions = {
@@ -181,7 +188,7 @@ export class BullmqWriteBehind implements WriteBehind {
             { cause: error },
           );
         }
-        debugWriteBehind(`enqueue ${jobId} attempt ${attempt} failed: ${(error as Error).message}`);
+        this.#logger.debug({ err: error, job: jobId, attempt }, 'write-behind: enqueue failed, retrying');
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }

@@ -11,8 +11,8 @@ import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import type { WriteBehindStats } from './contract.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { OFFLINE_QUEUE, closeWorker, queuePrefix, queueStats, type RedisNode } from './bullmq-queue.js';
-import { debugWriteBehind } from './debug.js';
-import { backoffMillis, warnWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
+import { stderrLogger, type Logger } from '@tessera/core';
+import { backoffMillis, logWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
 import type { OfflineJobData } from './offline-job.js';
 import { PoisonJobError, type OfflineStoreSink } from './sink.js';
 
@@ -26,8 +26,10 @@ export interface OfflineWriterOptions {
   readonly concurrency?: number;
   /** A job whose writer stopped renewing its lock for this long is taken over, ms. Default 30,000. */
   readonly lockMillis?: number;
-  /** Where each failed insert attempt is reported. Default: one line on stderr. */
+  /** Where each failed insert attempt is reported. Default: logged (warn, or error for a dead letter). */
   readonly reportFailure?: ReportWriteBehindFailure;
+  /** Where failures (inserts, connections) are logged. Default: warnings and errors as JSON on stderr. */
+  readonly logger?: Logger;
   /** On close, how long the jobs in hand may take to finish before they are cut off, ms. Default 15,000. */
   readonly closeTimeoutMillis?: number;
 }
@@ -41,17 +43,18 @@ export interface OfflineWriter {
 
 export async function startOfflineWriter(options: OfflineWriterOptions): Promise<OfflineWriter> {
   // Workers block on Redis: BullMQ requires maxRetriesPerRequest null on their connections.
+  const logger = (options.logger ?? stderrLogger()).child({ component: 'writer' });
   const connection = createRedisCluster({
     ...options.redis,
     nodes: options.nodes,
     maxReconnectDelayMillis: 1_000,
     connectTimeoutMillis: 1_000,
     maxRetriesPerRequest: null,
-    onError: (error) => debugWriteBehind(`writer connection: ${String(error)}`),
+    onError: (error) => logger.warn({ err: error }, 'writer: Redis connection error'),
   });
   const prefix = queuePrefix(options.keyPrefix);
   const { sink } = options;
-  const report = options.reportFailure ?? warnWriteBehindFailure;
+  const report = options.reportFailure ?? logWriteBehindFailure(logger);
   const worker = new Worker<OfflineJobData>(
     OFFLINE_QUEUE,
     async (job: Job<OfflineJobData>) => {
@@ -75,7 +78,7 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
       stalledInterval: Math.min(options.lockMillis ?? 30_000, 30_000),
     },
   );
-  worker.on('error', (error: unknown) => debugWriteBehind(`worker: ${String(error)}`));
+  worker.on('error', (error: unknown) => logger.warn({ err: error }, 'writer: BullMQ worker error'));
   await worker.waitUntilReady();
   const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix });
   const deadLetters = new BullmqDeadLetters(queue);
@@ -127,6 +130,7 @@ export function openBullmqDeadLetters(
   nodes: readonly RedisNode[],
   keyPrefix?: string,
   redis?: RedisClientSettings,
+  logger: Logger = stderrLogger(),
 ): { deadLetters: BullmqDeadLetters; stats(): Promise<WriteBehindStats>; close(): Promise<void> } {
   const connection = createRedisCluster({
     ...redis,
@@ -134,7 +138,7 @@ export function openBullmqDeadLetters(
     enableOfflineQueue: true,
     connectTimeoutMillis: 1_000,
     maxRetriesPerRequest: 2,
-    onError: (error) => debugWriteBehind(`dead-letter connection: ${String(error)}`),
+    onError: (error) => logger.debug({ err: error }, 'dead letters: Redis connection error'),
   });
   const queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
   return {

@@ -18,13 +18,14 @@ import {
   nowMicros,
   type EmbeddedOnlineStore,
   type EmbeddedTable,
+  stderrLogger,
+  type Logger,
   type OfflineBatch,
   type OnlineWriteResult,
   type RegisteredView,
 } from '@tessera/core';
 import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
-import { debugWriteBehind } from './debug.js';
-import { backoffMillis, warnWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
+import { backoffMillis, logWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
 import { LmdbDeadLetters, type Claim, type StoredDeadLetter } from './lmdb-dead-letters.js';
 import { decodeOfflineJob, encodeOfflineJob, type OfflineJobData } from './offline-job.js';
 import { PoisonJobError, type FindView, type OfflineStoreSink } from './sink.js';
@@ -43,8 +44,10 @@ export interface LmdbWriteBehindOptions {
   readonly attempts?: number;
   /** First retry delay, doubled per attempt (at most {@link MAX_BACKOFF_MILLIS}), ms. Default 500. */
   readonly backoffMillis?: number;
-  /** Where each failed attempt is reported. Default: one line on stderr. */
+  /** Where each failed attempt is reported. Default: logged (warn, or error for a dead letter). */
   readonly reportFailure?: ReportWriteBehindFailure;
+  /** Where drain failures are logged. Default: warnings and errors as JSON on stderr. */
+  readonly logger?: Logger;
   /** Start draining at once. Default true (tests start it themselves to stage a crash). */
   readonly autoStart?: boolean;
 }
@@ -82,6 +85,7 @@ export class LmdbWriteBehind implements WriteBehind {
   readonly #attempts: number;
   readonly #backoffMillis: number;
   readonly #report: ReportWriteBehindFailure;
+  readonly #logger: Logger;
   #nextSequence: number;
   /** Entries and rows in the outbox, kept as they change (stats are polled by health checks). */
   #pendingJobs = 0;
@@ -105,7 +109,8 @@ export class LmdbWriteBehind implements WriteBehind {
     this.#gatherMillis = options.gatherMillis ?? 5;
     this.#attempts = Math.max(1, options.attempts ?? DEFAULT_ATTEMPTS);
     this.#backoffMillis = options.backoffMillis ?? DEFAULT_BACKOFF_MILLIS;
-    this.#report = options.reportFailure ?? warnWriteBehindFailure;
+    this.#logger = (options.logger ?? stderrLogger()).child({ component: 'outbox' });
+    this.#report = options.reportFailure ?? logWriteBehindFailure(this.#logger);
     let last = 0;
     for (const { key, value } of this.#outbox.getRange()) {
       last = key;
@@ -261,8 +266,10 @@ export class LmdbWriteBehind implements WriteBehind {
       return { progressed: true };
     } catch (error) {
       // The outbox itself failed (LMDB): nothing to attribute to one view; try again later.
-      const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`tessera: write-behind drain failed: ${message}\n`);
+      this.#logger.error(
+        { err: error, retry_in_ms: this.#backoffMillis },
+        'write-behind: outbox drain failed; retrying',
+      );
       return { progressed: false, retryAtMillis: Date.now() + this.#backoffMillis };
     }
   }
@@ -398,7 +405,6 @@ export class LmdbWriteBehind implements WriteBehind {
   #bury(record: ClaimRecord, entries: readonly OutboxEntry[], error: unknown): void {
     const { key, claim } = record;
     const message = error instanceof Error ? error.message : String(error);
-    debugWriteBehind(`dead letter ${claim.token} (${claim.view}@${claim.version}): ${message}`);
     this.#store.transaction(() => {
       this.#dead.putSync(claim.token, {
         claim,

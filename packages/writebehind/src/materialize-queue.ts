@@ -11,13 +11,14 @@ import type { Cluster } from 'ioredis';
 import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
+  stderrLogger,
+  type Logger,
   type MaterializeCounts,
   type MaterializeQueue,
   type MaterializeViewProgress,
   type MaterializeViewRequest,
 } from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
-import { debugWriteBehind } from './debug.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
 
@@ -32,14 +33,23 @@ export interface MaterializeJobData {
   readonly parts: number;
 }
 
-function clusterOf(nodes: readonly RedisNode[], blocking: boolean, redis: RedisClientSettings | undefined): Cluster {
+function clusterOf(
+  nodes: readonly RedisNode[],
+  blocking: boolean,
+  redis: RedisClientSettings | undefined,
+  logger: Logger,
+): Cluster {
   return createRedisCluster({
     ...redis,
     nodes,
     maxReconnectDelayMillis: 1_000,
     connectTimeoutMillis: 1_000,
     maxRetriesPerRequest: blocking ? null : 2,
-    onError: (error) => debugWriteBehind(`materialize connection: ${String(error)}`),
+    // The worker's connection is background work (warn); the server's follows a call that reports its own failure.
+    onError: (error) =>
+      blocking
+        ? logger.warn({ err: error }, 'materialize: Redis connection error')
+        : logger.debug({ err: error }, 'materialize: Redis connection error'),
   });
 }
 
@@ -56,13 +66,16 @@ export class BullmqMaterializer implements MaterializeQueue {
     keyPrefix?: string;
     parts?: number;
     pollMillis?: number;
+    /** Where connection errors go (debug). Default: warnings and errors as JSON on stderr. */
+    logger?: Logger;
   }) {
-    this.#connection = clusterOf(options.nodes, false, options.redis);
+    const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
+    this.#connection = clusterOf(options.nodes, false, options.redis, logger);
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
     });
-    this.#queue.on('error', (error: unknown) => debugWriteBehind(`materialize queue: ${String(error)}`));
+    this.#queue.on('error', (error: unknown) => logger.debug({ err: error }, 'materialize: queue error'));
     this.#parts = options.parts ?? 8;
     this.#pollMillis = options.pollMillis ?? 200;
   }
@@ -145,12 +158,24 @@ export async function startMaterializeWorker(options: {
   /** On close, how long the parts in hand may take to finish before they are cut off, ms. Default 15,000. */
   readonly closeTimeoutMillis?: number;
   readonly run: (data: MaterializeJobData, report: (counts: MaterializeCounts) => Promise<void>) => Promise<void>;
+  /** Where failed parts and connection errors are logged. Default: warnings and errors as JSON on stderr. */
+  readonly logger?: Logger;
 }): Promise<{ close(): Promise<void> }> {
-  const connection = clusterOf(options.nodes, true, options.redis);
+  const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
+  const connection = clusterOf(options.nodes, true, options.redis, logger);
   const worker = new Worker<MaterializeJobData>(
     MATERIALIZE_QUEUE,
     async (job: Job<MaterializeJobData>) => {
-      await options.run(job.data, (counts) => job.updateProgress({ ...counts }));
+      try {
+        await options.run(job.data, (counts) => job.updateProgress({ ...counts }));
+      } catch (error) {
+        const { view, version, part, parts } = job.data;
+        logger.error(
+          { err: error, view, version, part, parts, job: job.id, attempt: job.attemptsMade + 1 },
+          `materialize: part ${part + 1} of ${parts} of ${view}@${version} failed`,
+        );
+        throw error;
+      }
     },
     {
       connection,
@@ -160,7 +185,7 @@ export async function startMaterializeWorker(options: {
       maxStalledCount: 10,
     },
   );
-  worker.on('error', (error: unknown) => debugWriteBehind(`materialize worker: ${String(error)}`));
+  worker.on('error', (error: unknown) => logger.warn({ err: error }, 'materialize: BullMQ worker error'));
   await worker.waitUntilReady();
   return {
     close: async () => {

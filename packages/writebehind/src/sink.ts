@@ -5,6 +5,15 @@ import { decodeOfflineJob, type OfflineJobData } from './offline-job.js';
 /** Looks up a view version; may refresh a cached registry when it does not know it yet. */
 export type FindView = (name: string, version: number) => Promise<RegisteredView | undefined>;
 
+/** Told of every successful insert: the view version, its rows and how long the insert took (metrics). */
+export type InsertObserver = (view: string, version: number, rows: number, seconds: number) => void;
+
+/** Options of {@link OfflineStoreSink}. */
+export interface OfflineStoreSinkOptions {
+  /** Called after each successful insert; must be cheap and must not throw. */
+  readonly onInserted?: InsertObserver;
+}
+
 /**
  * The consumer side shared by the BullMQ writer and the embedded drainer: a job becomes one insert
  * into its view version's table, with the job id as ClickHouse deduplication token, so a job run
@@ -14,10 +23,12 @@ export class OfflineStoreSink implements OfflineJobSink {
   readonly #offline: OfflineStore;
   readonly #findView: FindView;
   readonly #latencies = new LatencyWindow();
+  readonly #onInserted: InsertObserver | undefined;
 
-  constructor(offline: OfflineStore, findView: FindView) {
+  constructor(offline: OfflineStore, findView: FindView, options: OfflineStoreSinkOptions = {}) {
     this.#offline = offline;
     this.#findView = findView;
+    this.#onInserted = options.onInserted;
   }
 
   async insert(job: OfflineJobData, dedupToken: string): Promise<void> {
@@ -51,7 +62,9 @@ export class OfflineStoreSink implements OfflineJobSink {
       if (isDataError(error)) throw new PoisonJobError((error as Error).message, error);
       throw error;
     }
-    this.#latencies.add(performance.now() - started);
+    const millis = performance.now() - started;
+    this.#latencies.add(millis);
+    this.#onInserted?.(job.view, job.version, batch.eventTsMillis.length, millis / 1000);
   }
 
   get inserted(): number {

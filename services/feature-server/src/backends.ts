@@ -9,6 +9,8 @@ import {
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
 import type { RedisClientSettings } from '@tessera/redis';
+import { silentLogger, type Logger } from '@tessera/core';
+import type { TesseraMetrics } from '@tessera/telemetry';
 import {
   LmdbIdempotencyStore,
   LmdbMaterializeState,
@@ -18,12 +20,13 @@ import {
   RedisMaterializeState,
 } from '@tessera/online';
 import { LmdbRegistryLog, Registry, clusterRegistryLog } from '@tessera/registry';
-import { debug } from './debug.js';
 import {
   BullmqMaterializer,
   BullmqWriteBehind,
   LmdbWriteBehind,
   OfflineStoreSink,
+  countedFailureReport,
+  logWriteBehindFailure,
   type FindView,
   type WriteBehind,
 } from '@tessera/writebehind';
@@ -81,8 +84,26 @@ export interface Backends {
   close(drainMillis?: number): Promise<void>;
 }
 
+/** Where the background work of the backends logs its failures and counts its inserts. */
+export interface BackendTelemetry {
+  readonly logger: Logger;
+  readonly metrics?: TesseraMetrics | undefined;
+}
+
 /** Opens the online store, the offline store, write-behind and the registry of a deployment. */
-export async function openBackends(options: BackendOptions): Promise<Backends> {
+export async function openBackends(
+  options: BackendOptions,
+  telemetry: BackendTelemetry = { logger: silentLogger },
+): Promise<Backends> {
+  const { logger, metrics } = telemetry;
+  const registryOptions = { logger: logger.child({ component: 'registry' }) };
+  const onInserted =
+    metrics === undefined
+      ? {}
+      : {
+          onInserted: (view: string, version: number, rows: number, seconds: number) =>
+            metrics.recordInsert(view, version, rows, seconds),
+        };
   switch (options.kind) {
     case 'embedded': {
       const store = new LmdbOnlineStore({ path: join(options.dataDir, 'online') });
@@ -90,12 +111,21 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         ? await openHttpOfflineStore(options.clickhouseUrl)
         : await openEmbeddedOfflineStore(options.dataDir);
       const offline = new TableEnsuringOfflineStore(clickhouse);
-      const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }));
+      const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }), registryOptions);
       const findView: FindView = (name, version) => registry.findViewVersion(name, version);
       const writeBehind = new LmdbWriteBehind({
         store,
-        sink: new OfflineStoreSink(offline, findView),
+        sink: new OfflineStoreSink(offline, findView, onInserted),
         findView,
+        logger,
+        ...(metrics === undefined
+          ? {}
+          : {
+              reportFailure: countedFailureReport(
+                logWriteBehindFailure(logger.child({ component: 'outbox' })),
+                (dead) => metrics.recordInsertFailure(dead),
+              ),
+            }),
         ...options.writeBehind,
       });
       return withClose(
@@ -106,6 +136,7 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         { state: new LmdbMaterializeState(store), runner: inProcessRunner(offline, store) },
         registry,
         pingOf(clickhouse),
+        logger,
       );
     }
     case 'redis-cluster': {
@@ -124,9 +155,10 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
         redis: options.redis,
         keyPrefix,
         online: store,
+        logger,
         ...options.writeBehind,
       });
-      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix, redis: options.redis });
+      const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix, redis: options.redis, logger });
       return withClose(
         store,
         http ? new TableEnsuringOfflineStore(http) : undefined,
@@ -137,8 +169,9 @@ export async function openBackends(options: BackendOptions): Promise<Backends> {
           runner: queuedRunner(materializer),
           close: () => materializer.close(),
         },
-        await Registry.open(log),
+        await Registry.open(log, registryOptions),
         http === undefined ? undefined : pingOf(http),
+        logger,
       );
     }
   }
@@ -152,6 +185,7 @@ function withClose(
   materialize: { state: MaterializeState; runner: MaterializeRunner; close?: () => Promise<void> },
   registry: Registry,
   pingOffline: (() => Promise<void>) | undefined,
+  logger: Logger,
 ): Backends {
   return {
     pingOffline,
@@ -165,6 +199,7 @@ function withClose(
     close: async (drainMillis = DEFAULT_CLOSE_DRAIN_MILLIS) => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into
       // chDB). Then the rest in parallel: none depends on another, and each may wait on a socket.
+      const timed = (step: string, close: () => Promise<void>) => timedClose(logger, step, close);
       await timed('write-behind', () => writeBehind.close(drainMillis));
       await Promise.all([
         timed('idempotency', () => idempotency.close()),
@@ -186,12 +221,13 @@ function pingOf(clickhouse: ClickHouseOfflineStore): () => Promise<void> {
   };
 }
 
-/** Runs one step of closing, traced under `TESSERA_DEBUG=shutdown` with how long it took. */
-async function timed(step: string, close: () => Promise<void>): Promise<void> {
+/** Runs one step of closing, logged at debug with how long it took. */
+async function timedClose(logger: Logger, step: string, close: () => Promise<void>): Promise<void> {
   const started = performance.now();
   try {
     await close();
   } finally {
-    debug('shutdown', `${step} closed in ${(performance.now() - started).toFixed(0)} ms`);
+    const millis = Math.round(performance.now() - started);
+    logger.debug({ step, duration_ms: millis }, `shutdown: ${step} closed in ${millis} ms`);
   }
 }

@@ -124,6 +124,7 @@ export function createFeatureStoreService(
         run = executeReadPlan(stores.online, plan, rows, values, {
           includeEventTimestamps: request.includeEventTimestamps,
           nowMillis: Date.now(),
+          ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
           ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
         });
       } catch (error) {

@@ -4,7 +4,6 @@ import { Metadata, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { formatProblems, isTesseraError } from '@tessera/core';
 import type { ErrorCode } from '@tessera/core';
-import { debug } from './debug.js';
 
 const CODES: Record<ErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -37,7 +36,9 @@ export const PROBLEMS_METADATA_KEY = 'tessera-problems-bin';
  * message (its problem list goes into the `tessera-problems` trailer), cut to
  * {@link MAX_STATUS_DETAILS_CHARS}. An INTERNAL error (a TesseraError of that code, or anything else
  * thrown, which is a bug) never carries internal details to the caller: it answers a generic message
- * with a short correlation id, and the real error is logged with that id.
+ * with a short correlation id. The real error rides with the status's trailer object (never sent:
+ * a WeakMap entry) to the server's telemetry interceptor, which logs it once under that id with
+ * the method — this function stays free of any logger.
  */
 export function toGrpcStatus(error: unknown): Partial<ServiceError> {
   if (isTesseraError(error) && error.code !== 'INTERNAL') {
@@ -57,12 +58,28 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
     return { code: CODES[error.code], details: capDetails(error.message), metadata };
   }
   const id = randomBytes(6).toString('hex');
-  debug('server', `internal error ${id}`, error);
-  console.error(`tessera: internal error ${id}:`, error);
+  const metadata = new Metadata();
+  internalErrors.set(metadata, { id, error });
   return {
     code: status.INTERNAL,
     details: `internal error (id ${id}); the server log has the details under this id`,
+    metadata,
   };
+}
+
+/** An INTERNAL error behind a status: the id its client was told, and what was thrown. */
+export interface InternalError {
+  readonly id: string;
+  readonly error: unknown;
+}
+
+const internalErrors = new WeakMap<Metadata, InternalError>();
+
+/** The error behind an INTERNAL status's trailers, once (a second call answers undefined). */
+export function takeInternalError(metadata: Metadata): InternalError | undefined {
+  const internal = internalErrors.get(metadata);
+  internalErrors.delete(metadata);
+  return internal;
 }
 
 /** A status message cut to {@link MAX_STATUS_DETAILS_CHARS} characters, then its length. */

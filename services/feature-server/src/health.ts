@@ -21,7 +21,7 @@
  */
 import type { Server } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import type { WriteBehindStats } from '@tessera/core';
+import { stderrLogger, type Logger, type WriteBehindStats } from '@tessera/core';
 
 /** Health service names. */
 export const HEALTH_SERVICE = {
@@ -52,8 +52,11 @@ export interface HealthOptions {
   readonly timeoutMillis?: number;
   /** Oldest pending write-behind entry before `tessera.writebehind.drain` is NOT_SERVING, ms. Default 60,000. */
   readonly maxDrainLagMillis?: number;
-  /** Receives one line per status change. Default: stderr. */
-  readonly log?: (line: string) => void;
+  /**
+   * Receives one line per status change: warn when a component goes NOT_SERVING (with why), info
+   * when it recovers. Default: warnings and errors as JSON on stderr.
+   */
+  readonly logger?: Logger;
 }
 
 export const DEFAULT_HEALTH_INTERVAL_MILLIS = 2_000;
@@ -78,7 +81,7 @@ export class ServerHealth {
   readonly #intervalMillis: number;
   readonly #timeoutMillis: number;
   readonly #maxDrainLagMillis: number;
-  readonly #log: (line: string) => void;
+  readonly #logger: Logger;
   readonly #current: Statuses = {};
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -91,7 +94,7 @@ export class ServerHealth {
     this.#intervalMillis = options.intervalMillis ?? DEFAULT_HEALTH_INTERVAL_MILLIS;
     this.#timeoutMillis = options.timeoutMillis ?? DEFAULT_HEALTH_TIMEOUT_MILLIS;
     this.#maxDrainLagMillis = options.maxDrainLagMillis ?? DEFAULT_MAX_DRAIN_LAG_MILLIS;
-    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.#logger = (options.logger ?? stderrLogger()).child({ component: 'health' });
     // Nothing is known before the first check: not ready, but alive.
     const initial: Statuses = { [HEALTH_SERVICE.liveness]: 'SERVING' };
     for (const name of this.#names()) if (name !== HEALTH_SERVICE.liveness) initial[name] = 'NOT_SERVING';
@@ -126,7 +129,7 @@ export class ServerHealth {
     const statuses: Statuses = {};
     for (const name of this.#names()) statuses[name] = name === HEALTH_SERVICE.liveness ? 'SERVING' : 'NOT_SERVING';
     this.#publish(statuses, new Map(), false);
-    this.#log('tessera: health: every service NOT_SERVING but liveness: the server is shutting down');
+    this.#logger.info({}, 'health: every service NOT_SERVING but liveness: the server is shutting down');
   }
 
   async #checkOnce(): Promise<void> {
@@ -199,7 +202,10 @@ export class ServerHealth {
       // The overall and per-API names only repeat readiness and the queue: not logged.
       if (!news || !log || !LOGGED.has(name)) continue;
       const reason = reasons.get(name);
-      this.#log(`tessera: health: ${name || '(overall)'} ${status}${reason === undefined ? '' : `: ${reason}`}`);
+      const fields = { health_service: name || '(overall)', status, ...(reason === undefined ? {} : { reason }) };
+      const line = `health: ${name || '(overall)'} ${status}${reason === undefined ? '' : `: ${reason}`}`;
+      if (status === 'NOT_SERVING') this.#logger.warn(fields, line);
+      else this.#logger.info(fields, line);
     }
     this.#settled = true;
   }

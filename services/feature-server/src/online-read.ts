@@ -21,6 +21,7 @@ import type {
 import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
+import type { ServerTelemetry } from './server-telemetry.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
 interface KeyGroup {
@@ -227,8 +228,15 @@ export async function executeReadPlan(
   plan: ReadPlan,
   rows: number,
   keyValues: ReadonlyMap<string, JoinKeyValue[]>,
-  options: { deadlineMillis?: number; includeEventTimestamps: boolean; nowMillis: number },
+  options: {
+    deadlineMillis?: number;
+    includeEventTimestamps: boolean;
+    nowMillis: number;
+    /** Counts served values by status and notes each view's newest event served. */
+    telemetry?: ServerTelemetry;
+  },
 ): Promise<GetOnlineFeaturesResponse> {
+  const metrics = options.telemetry?.metrics;
   const lookups: OnlineLookup[] = [];
   for (const group of plan.groups) {
     const cols = group.joinKeys.map((k) => keyValues.get(k.name)!);
@@ -264,18 +272,28 @@ export async function executeReadPlan(
       const columns = slot.wanted.map(() => new Array<FeatureValue>(rows));
       const present = new Uint8Array(rows);
       const ts = new Float64Array(rows);
+      let newest = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < rows; i++) {
         const row = result[base + i]![v];
         if (!row) continue;
         present[i] = 1;
-        ts[i] = slot.decoder.decodeInto(row, columns, i);
+        const at = slot.decoder.decodeInto(row, columns, i);
+        ts[i] = at;
+        if (at > newest) newest = at;
       }
+      if (metrics !== undefined && newest > Number.NEGATIVE_INFINITY)
+        options.telemetry?.freshness(slot.view)?.served(newest);
       found[g]![v] = present;
       decoded[g]![v] = columns;
       eventTs[g]![v] = ts;
     });
   });
 
+  // Served values by status, counted in locals and added once per request (no labels per value).
+  let ok = 0;
+  let nulls = 0;
+  let notFound = 0;
+  let expired = 0;
   const features: FeatureColumn[] = plan.outputs.map((out) => {
     const values = new Array<FeatureValue>(rows);
     const statuses = new Array<FeatureStatus>(rows);
@@ -287,6 +305,7 @@ export async function executeReadPlan(
       if (!present[i]) {
         values[i] = null;
         statuses[i] = FeatureStatus.FEATURE_STATUS_NOT_FOUND;
+        notFound++;
         if (options.includeEventTimestamps) timestamps[i] = 0n;
         continue;
       }
@@ -295,9 +314,13 @@ export async function executeReadPlan(
       if (out.ttlMillis > 0 && options.nowMillis - at > out.ttlMillis) {
         values[i] = null;
         statuses[i] = FeatureStatus.FEATURE_STATUS_EXPIRED;
+        expired++;
       } else {
-        values[i] = column[i] ?? null;
+        const value = column[i] ?? null;
+        values[i] = value;
         statuses[i] = FeatureStatus.FEATURE_STATUS_PRESENT;
+        if (value === null) nulls++;
+        else ok++;
       }
     }
     return {
@@ -308,5 +331,11 @@ export async function executeReadPlan(
       eventTimestamps: timestamps,
     };
   });
+  if (metrics !== undefined) {
+    metrics.served.ok.inc(ok);
+    metrics.served.null.inc(nulls);
+    metrics.served.not_found.inc(notFound);
+    metrics.served.expired.inc(expired);
+  }
   return { features };
 }

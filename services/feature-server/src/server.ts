@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { Server, ServerCredentials, experimental } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
-import type { ApiKeyStore, Definitions, OnlineStore, WriteBehind } from '@tessera/core';
+import type { ApiKeyStore, Definitions, Logger, OnlineStore, WriteBehind } from '@tessera/core';
+import { TesseraMetrics, createLogger, startMetricsServer, type MetricsEndpointOptions } from '@tessera/telemetry';
 import { ApiKeyAuthenticator } from '@tessera/registry';
 import type { ApplyResult, Registry } from '@tessera/registry';
 import { OperationsService, RegistryService } from '@tessera/proto';
@@ -20,7 +21,9 @@ import { openApiKeyStore } from '@tessera/registry';
 import type { RateLimit } from './rate-limit.js';
 import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
 import { createLanes, type LaneOptions } from './lanes.js';
-import { debug } from './debug.js';
+import { telemetryInterceptor } from './telemetry-interceptor.js';
+import { serverTelemetry } from './server-telemetry.js';
+import { meteredOfflineStore, meteredOnlineStore } from './metered-stores.js';
 import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
@@ -71,8 +74,17 @@ export interface FeatureServerOptions {
    * proxy that terminates TLS and authenticates; a warning is logged on every start.
    */
   readonly insecure?: boolean;
-  /** Where warnings go. Default console.warn. */
-  readonly warn?: (message: string) => void;
+  /**
+   * Where the server logs: warnings (exposure, TLS reloads), every background failure (outbox drain,
+   * registry and key refresh, health changes) and each internal error under the id its client got.
+   * Default: pino JSON lines on stdout at `info`.
+   */
+  readonly logger?: Logger;
+  /**
+   * A Prometheus `/metrics` endpoint on a port of its own (host default 127.0.0.1; port 0 picks a
+   * free one, see `metricsPort`). Off by default: without it nothing is counted.
+   */
+  readonly metrics?: MetricsEndpointOptions;
   /** Calls in flight on one client connection; more wait for a free stream. Default 256. */
   readonly maxConcurrentStreams?: number;
   /** Interval of the server's keepalive pings on a connection, ms. Default 60,000. */
@@ -116,6 +128,8 @@ export interface FeatureServer {
   readonly tlsEnabled: boolean;
   /** `127.0.0.1:port` of the local plaintext listener, when `localPort` was given. */
   readonly localAddress?: string;
+  /** Port of the `/metrics` endpoint, when the server has one. */
+  readonly metricsPort: number | undefined;
   /** Applies definitions in-process (as Registry.Apply does, with `author` recorded). */
   apply(definitions: Definitions, options: { readonly author: string; readonly prune?: boolean }): Promise<ApplyResult>;
   close(): Promise<void>;
@@ -126,12 +140,18 @@ export interface FeatureServer {
 export async function startFeatureServer(options: FeatureServerOptions): Promise<FeatureServer> {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const host = options.host ?? '127.0.0.1';
-  const warn = options.warn ?? ((message: string) => console.warn(message));
+  const logger = options.logger ?? createLogger({ level: 'info', bindings: { service: 'tessera-server' } });
+  const warn = (message: string): void => logger.warn({}, message);
   checkExposure(host, options);
   // Checked before any store opens: a bad certificate path fails fast and leaves nothing behind.
   const transport = serverTransport(options.tls, warn);
   if (options.backend.kind === 'embedded') keepPrivate(options.backend.dataDir);
-  const backends = await openBackends(options.backend);
+  const metrics = options.metrics === undefined ? undefined : new TesseraMetrics({ logger });
+  const backends = await openBackends(options.backend, { logger, metrics });
+  metrics?.watchQueue(options.backend.kind === 'embedded' ? 'outbox' : 'bullmq', () => backends.writeBehind.stats());
+  metrics?.watchRegistry(() => backends.registry.state().sequence);
+  const telemetry = serverTelemetry(logger, metrics);
+  const online = meteredOnlineStore(backends.store, metrics);
   const apiKeys = openApiKeyStore(options.backend);
   const authOptions = options.auth === true ? {} : options.auth === false ? undefined : options.auth;
   let authenticator: ApiKeyAuthenticator | undefined;
@@ -144,7 +164,10 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
               ? {}
               : { refreshIntervalMillis: authOptions.refreshIntervalMillis }),
             onRefreshError: (error) =>
-              warn(`tessera: reloading API keys failed (the loaded keys stay in force): ${String(error)}`),
+              logger.warn(
+                { err: error, component: 'auth' },
+                'reloading API keys failed (the loaded keys stay in force)',
+              ),
           });
   } catch (error) {
     transport.stop();
@@ -167,6 +190,9 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     'grpc.keepalive_time_ms': options.keepaliveTimeMillis ?? DEFAULT_KEEPALIVE_TIME_MILLIS,
     'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMillis ?? DEFAULT_KEEPALIVE_TIMEOUT_MILLIS,
     'grpc.max_connection_idle_ms': options.maxConnectionIdleMillis ?? DEFAULT_MAX_CONNECTION_IDLE_MILLIS,
+    // Outermost (authentication is per listener, inside it): it times every call and sees the
+    // status of the refusals the auth interceptor makes.
+    interceptors: [telemetryInterceptor(logger, metrics)],
   });
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
@@ -184,8 +210,9 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     createFeatureStoreService(
       createRegistryAccess(backends.registry),
       {
-        online: backends.store,
-        offline: backends.offline,
+        online,
+        offline: meteredOfflineStore(backends.offline, metrics),
+        telemetry,
         writeBehind: backends.writeBehind,
         idempotency: backends.idempotency,
         materializeState: backends.materializeState,
@@ -199,12 +226,13 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
 
   const health = new ServerHealth(
     {
-      online: () => backends.store.ping(),
+      online: () => online.ping(),
       ...(backends.pingOffline === undefined ? {} : { offline: backends.pingOffline }),
       writeBehind: () => backends.writeBehind.stats(),
     },
     {
       intervalMillis: options.healthCheckIntervalMillis ?? DEFAULT_HEALTH_INTERVAL_MILLIS,
+      logger,
       ...(options.maxDrainLagMillis === undefined ? {} : { maxDrainLagMillis: options.maxDrainLagMillis }),
     },
   );
@@ -213,18 +241,22 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   // The first check before the port opens: a probe never sees a status that was not measured.
   await health.start();
 
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const started = performance.now();
+      const since = (): number => Math.round(performance.now() - started);
       health.stop();
-      await shutdownServer(server, options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS);
-      debug('shutdown', `gRPC server stopped in ${(performance.now() - started).toFixed(0)} ms`);
+      await shutdownServer(server, options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS, logger);
+      logger.debug({ duration_ms: since() }, `shutdown: gRPC server stopped in ${since()} ms`);
       authenticator?.close();
       transport.stop();
       await apiKeys.close();
       await backends.close();
-      debug('shutdown', `closed in ${(performance.now() - started).toFixed(0)} ms`);
+      // Last: a final scrape during shutdown still answers.
+      await metricsServer?.close();
+      logger.debug({ duration_ms: since() }, `shutdown: closed in ${since()} ms`);
     })();
     return closing;
   };
@@ -261,6 +293,19 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     throw error;
   }
 
+  if (metrics !== undefined && options.metrics !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(metrics, options.metrics, logger);
+    } catch (error) {
+      // A port taken or an address not ours: the server does not start half-observable.
+      await close();
+      throw new TesseraError(
+        'FAILED_PRECONDITION',
+        `the metrics endpoint cannot listen on ${options.metrics.host ?? '127.0.0.1'}:${options.metrics.port}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
   return {
     port,
     address: `${host}:${port}`,
@@ -271,6 +316,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     authEnabled: authenticator !== undefined,
     tlsEnabled: options.tls !== undefined,
     ...(localAddress === undefined ? {} : { localAddress }),
+    metricsPort: metricsServer?.port,
     apply: (definitions, applyOptions) =>
       applyDefinitions(backends.registry, backends.offline, definitions, {
         dryRun: false,
@@ -320,10 +366,13 @@ function keepPrivate(dataDir: string): void {
  * Stops accepting calls at once and lets the calls in flight finish for up to `graceMillis`, then
  * cancels what is left. Idle connections are closed without waiting (HTTP/2 GOAWAY).
  */
-function shutdownServer(server: Server, graceMillis: number): Promise<void> {
+function shutdownServer(server: Server, graceMillis: number, logger: Logger): Promise<void> {
   return new Promise<void>((resolve) => {
     const force = setTimeout(() => {
-      debug('shutdown', `calls still in flight after ${graceMillis} ms: cancelling them`);
+      logger.warn(
+        { grace_ms: graceMillis },
+        `shutdown: calls still in flight after ${graceMillis} ms: cancelling them`,
+      );
       server.forceShutdown();
       resolve();
     }, graceMillis);

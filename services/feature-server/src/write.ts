@@ -14,7 +14,7 @@ import { columnRowCount, fromColumn } from '@tessera/wire';
 import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
-import { debug } from './debug.js';
+import type { ServerTelemetry } from './server-telemetry.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -32,6 +32,8 @@ export interface WriteStores {
   readonly offline: OfflineStore | undefined;
   readonly writeBehind: WriteBehind;
   readonly idempotency: IdempotencyStore;
+  /** Where background failures are logged and the newest event written per view is noted. */
+  readonly telemetry?: ServerTelemetry;
 }
 
 /** How long a Write waits for another in flight under the same idempotency key before answering UNAVAILABLE, ms. */
@@ -161,7 +163,10 @@ export async function executeWrite(
               rowsStaleOnline: String(response.rowsStaleOnline),
             })
             .catch((error: unknown) =>
-              debug('server', `idempotency key ${key}: result not recorded: ${String(error)}`),
+              stores.telemetry?.logger.warn(
+                { err: error, view: view.name, version: view.version, idempotency_key: quoteInput(key, 64) },
+                `Write to ${label}: its result was not recorded under its idempotency key; a retry writes it again (online LWW, offline under the same token)`,
+              ),
             );
           return response;
         })();
@@ -222,6 +227,7 @@ async function performWrite(
       : onlineWrite
         ? await stores.online.write(onlineWrite.batch, onlineWrite.options)
         : undefined;
+  noteNewestEvent(stores.telemetry, view, batch.eventTsMillis);
   if (result === undefined) return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
   return {
     rows: BigInt(batch.rowCount),
@@ -328,4 +334,17 @@ function assertOfflineTimestamps(view: RegisteredView, batch: ValidatedBatch, la
       { details: problems },
     );
   }
+}
+
+/** Notes the newest event time of a written batch for the view's freshness (one pass, metrics on only). */
+function noteNewestEvent(
+  telemetry: ServerTelemetry | undefined,
+  view: RegisteredView,
+  eventTsMillis: Float64Array,
+): void {
+  const freshness = telemetry?.freshness(view);
+  if (freshness === undefined) return;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const at of eventTsMillis) if (at > newest) newest = at;
+  freshness.written(newest);
 }

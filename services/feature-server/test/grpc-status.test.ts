@@ -1,25 +1,27 @@
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TesseraError } from '@tessera/core';
-import { MAX_STATUS_DETAILS_CHARS, toGrpcStatus } from '../src/grpc-status.js';
+import { MAX_STATUS_DETAILS_CHARS, takeInternalError, toGrpcStatus } from '../src/grpc-status.js';
 
 describe('toGrpcStatus', () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it('answers INTERNAL with a generic message and a correlation id, and logs the real error under that id', () => {
-    const logged: unknown[][] = [];
-    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void logged.push(args));
+  it('answers INTERNAL with a generic message and a correlation id, and hands the real error over under that id', () => {
     const answers = [
       toGrpcStatus(new Error('ENOENT: /var/lib/tessera/secret.mdb')),
       toGrpcStatus(new TesseraError('INTERNAL', 'Row codec: feature 3 (double) cannot hold a string')),
     ];
-    for (const [i, answer] of answers.entries()) {
+    for (const answer of answers) {
       expect(answer.code).toBe(status.INTERNAL);
       expect(answer.details).not.toMatch(/secret|Row codec/);
+      expect(answer.metadata?.toJSON()).toEqual({});
       const id = /\(id ([0-9a-f]{12})\)/.exec(answer.details ?? '')?.[1];
       expect(id, answer.details).toBeDefined();
-      expect(String(logged[i]?.[0])).toContain(id);
-      expect(String(logged[i]?.[1])).toMatch(/secret|Row codec/);
+      const internal = takeInternalError(answer.metadata!);
+      expect(internal?.id).toBe(id);
+      expect(String(internal?.error)).toMatch(/secret|Row codec/);
+      // Logged once: the interceptor takes it, nothing is left for a second taker.
+      expect(takeInternalError(answer.metadata!)).toBeUndefined();
     }
     expect(answers[0]?.details).not.toBe(answers[1]?.details);
   });

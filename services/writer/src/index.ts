@@ -18,12 +18,16 @@ import {
   OfflineStoreSink,
   startMaterializeWorker,
   startOfflineWriter,
+  countedFailureReport,
+  logWriteBehindFailure,
   type OfflineWriter,
   type RedisNode,
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
 import { materializePartRunner } from '@tessera/materialize';
 import type { RedisClientSettings } from '@tessera/redis';
+import { TesseraError, type Logger } from '@tessera/core';
+import { TesseraMetrics, createLogger, startMetricsServer, type MetricsEndpointOptions } from '@tessera/telemetry';
 
 export interface WriterProcessOptions {
   readonly nodes: readonly RedisNode[];
@@ -44,6 +48,10 @@ export interface WriterProcessOptions {
    * are cut off (another writer takes them over; their tokens keep them single), ms. Default 10,000.
    */
   readonly shutdownGraceMillis?: number;
+  /** Where failed inserts, failed Materialize parts and connection errors are logged. Default: pino JSON on stdout at `info`. */
+  readonly logger?: Logger;
+  /** A Prometheus `/metrics` endpoint (host default 127.0.0.1, port 0 picks a free one). Off by default. */
+  readonly metrics?: MetricsEndpointOptions;
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MILLIS = 10_000;
@@ -51,11 +59,15 @@ const DEFAULT_SHUTDOWN_GRACE_MILLIS = 10_000;
 export interface WriterProcess extends OfflineWriter {
   readonly registry: Registry;
   readonly offline: ClickHouseOfflineStore;
+  /** Port of the `/metrics` endpoint, when the writer has one. */
+  readonly metricsPort: number | undefined;
 }
 
 export async function startWriterProcess(options: WriterProcessOptions): Promise<WriterProcess> {
   const keyPrefix = options.keyPrefix ?? '';
   const grace = options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS;
+  const logger = options.logger ?? createLogger({ level: 'info', bindings: { service: 'tessera-writer' } });
+  const metrics = options.metrics === undefined ? undefined : new TesseraMetrics({ logger });
   const offline = options.clickhouseUrl
     ? await openHttpOfflineStore(options.clickhouseUrl)
     : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
@@ -69,15 +81,28 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
         : undefined,
       options.redis,
     ),
+    { logger: logger.child({ component: 'registry' }) },
   );
-  const sink = new OfflineStoreSink(new TableEnsuringOfflineStore(offline), (name, version) =>
-    registry.findViewVersion(name, version),
+  const sink = new OfflineStoreSink(
+    new TableEnsuringOfflineStore(offline),
+    (name, version) => registry.findViewVersion(name, version),
+    metrics === undefined
+      ? {}
+      : { onInserted: (view, version, rows, seconds) => metrics.recordInsert(view, version, rows, seconds) },
   );
   const writer = await startOfflineWriter({
     nodes: options.nodes,
     redis: options.redis,
     keyPrefix,
     sink,
+    logger,
+    ...(metrics === undefined
+      ? {}
+      : {
+          reportFailure: countedFailureReport(logWriteBehindFailure(logger.child({ component: 'writer' })), (dead) =>
+            metrics.recordInsertFailure(dead),
+          ),
+        }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
     closeTimeoutMillis: grace,
@@ -91,23 +116,42 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
     keyPrefix,
     ...(options.lockMillis === undefined ? {} : { lockMillis: options.lockMillis }),
     closeTimeoutMillis: grace,
+    logger,
     run: materializePartRunner({
       offline: tables,
       online,
       findView: (name, version) => registry.findViewVersion(name, version),
     }),
   });
+  const close = async (): Promise<void> => {
+    // Both workers finish their jobs in hand at the same time: the grace period is not spent twice.
+    await Promise.all([writer.close(), materializer.close()]);
+    await online.close();
+    await registry.close();
+    await offline.close();
+    await metricsServer?.close();
+  };
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (metrics !== undefined && options.metrics !== undefined) {
+    metrics.watchQueue('bullmq', () => writer.stats());
+    metrics.watchRegistry(() => registry.state().sequence);
+    try {
+      metricsServer = await startMetricsServer(metrics, options.metrics, logger);
+    } catch (error) {
+      await close();
+      throw new TesseraError(
+        'FAILED_PRECONDITION',
+        `the metrics endpoint cannot listen on ${options.metrics.host ?? '127.0.0.1'}:${options.metrics.port}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
   return {
     registry,
     offline,
+    metricsPort: metricsServer?.port,
     deadLetters: writer.deadLetters,
     stats: () => writer.stats(),
-    close: async () => {
-      // Both workers finish their jobs in hand at the same time: the grace period is not spent twice.
-      await Promise.all([writer.close(), materializer.close()]);
-      await online.close();
-      await registry.close();
-      await offline.close();
-    },
+    close,
   };
 }
