@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * Jaeger v2 (all-in-one, OTLP receiver built in) for the tracing test and bench, built from the Go
+ * module proxy at a pinned version. `go install …/cmd/jaeger@v1.75.0` fails (its go.mod has replace
+ * directives), so it is built in a scratch module: `go get -tool` then `go build` (~3.5 min on 2 cores).
+ * The binary is cached once per machine outside the checkout, beside the other Go tools:
+ * `$TESSERA_GO_BIN_DIR` else `$XDG_CACHE_HOME/tessera/go-bin` else `~/.cache/tessera/go-bin`, as
+ * `jaeger@<version>/jaeger`.
+ */
+
+/** The pinned Jaeger: v1.75.0 is the v2 binary (v1.76.0 is skipped, see TOOLCHAIN.md). */
+export const JAEGER = {
+  modulePath: 'github.com/jaegertracing/jaeger/cmd/jaeger',
+  version: 'v1.75.0',
+  binName: 'jaeger',
+} as const;
+
+/** A first build downloads modules and compiles ~120 MB of Go: minutes, not seconds. */
+export const JAEGER_BUILD_TIMEOUT_MILLIS = 15 * 60_000;
+
+const GO_FALLBACK_DIRS = ['/usr/local/go/bin'];
+
+function goBinDir(): string {
+  const override = process.env['TESSERA_GO_BIN_DIR'];
+  if (override !== undefined && override.trim() !== '') return override;
+  const xdg = process.env['XDG_CACHE_HOME'];
+  // The XDG spec says a relative path is invalid and must be ignored.
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
+  return join(base, 'tessera', 'go-bin');
+}
+
+/** Where the pinned Jaeger binary lives (whether or not it is built yet). */
+export function jaegerPath(): string {
+  return join(goBinDir(), `${JAEGER.binName}@${JAEGER.version}`, JAEGER.binName);
+}
+
+function findGo(): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(':').filter((d) => d !== ''), ...GO_FALLBACK_DIRS];
+  const goroot = process.env['GOROOT'];
+  if (goroot) dirs.unshift(join(goroot, 'bin'));
+  return dirs.map((d) => join(d, 'go')).find((p) => existsSync(p));
+}
+
+/**
+ * Builds the pinned Jaeger unless it is cached, and resolves with the binary's path. Safe when several
+ * processes build at once: each builds in its own scratch folder and moves the binary into place with
+ * an atomic rename.
+ */
+export async function ensureJaeger(): Promise<string> {
+  const binPath = jaegerPath();
+  if (existsSync(binPath)) return binPath;
+  const go = findGo();
+  if (go === undefined) {
+    throw new Error(
+      `Building ${JAEGER.modulePath}@${JAEGER.version} needs Go, which is not installed. ` +
+        'Install Go from https://go.dev/doc/install (or put its bin directory on PATH).',
+    );
+  }
+  const toolDir = join(binPath, '..');
+  await mkdir(toolDir, { recursive: true });
+  const scratch = await mkdtemp(join(goBinDir(), `.build-${JAEGER.binName}-`));
+  const run = (args: string[]) =>
+    promisify(execFile)(go, args, {
+      cwd: scratch,
+      env: goEnvironment(scratch),
+      timeout: JAEGER_BUILD_TIMEOUT_MILLIS,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  try {
+    await writeFile(join(scratch, 'go.mod'), 'module tessera.local/jaeger-build\n\ngo 1.24\n');
+    await run(['get', '-tool', `${JAEGER.modulePath}@${JAEGER.version}`]);
+    const built = join(scratch, JAEGER.binName);
+    await run(['build', '-o', built, JAEGER.modulePath]);
+    await rename(built, binPath);
+  } catch (error) {
+    const { stderr = '' } = error as { stderr?: string };
+    throw new Error(`building ${JAEGER.modulePath}@${JAEGER.version} failed: ${stderr.trim() || String(error)}`, {
+      cause: error,
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return binPath;
+}
+
+function goEnvironment(scratch: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, GOFLAGS: '-mod=mod' };
+  // Go keeps its caches under $HOME; CI containers sometimes have none.
+  if (!env['HOME']) {
+    env['GOPATH'] ??= join(scratch, '..', '.go');
+    env['GOCACHE'] ??= join(scratch, '..', '.go-build');
+  }
+  return env;
+}
