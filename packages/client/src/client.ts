@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { credentials, InterceptingCall, Metadata } from '@grpc/grpc-js';
+import { traceContextInterceptor } from './trace-context.js';
 import type { CallOptions, ChannelCredentials, ClientOptions, Interceptor, ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type { Definitions, ErrorCode, FeatureValue, JoinKeyValue, Problem, Scope, ValueType } from '@tessera/core';
@@ -112,7 +113,10 @@ export class TesseraClient {
     const clientOptions: Partial<ClientOptions> = {
       'grpc.max_receive_message_length': maxBytes,
       'grpc.max_send_message_length': maxBytes,
-      ...(options.apiKey === undefined ? {} : { interceptors: [apiKeyInterceptor(options.apiKey)] }),
+      interceptors: [
+        traceContextInterceptor(),
+        ...(options.apiKey === undefined ? [] : [apiKeyInterceptor(options.apiKey)]),
+      ],
     };
     this.featureStore = new FeatureStoreClient(options.address, creds, clientOptions);
     this.registry = new RegistryClient(options.address, creds, clientOptions);

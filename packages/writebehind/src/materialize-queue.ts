@@ -10,6 +10,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { TesseraError } from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { bullmqTelemetry } from './tracing.js';
 import { debugWriteBehind } from './debug.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
@@ -68,6 +69,8 @@ export class BullmqMaterializer {
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
+      // Each part's job continues the trace of the Materialize call that queued it.
+      telemetry: bullmqTelemetry(),
     });
     this.#queue.on('error', (error: unknown) => debugWriteBehind(`materialize queue: ${String(error)}`));
     this.#parts = options.parts ?? 8;
@@ -160,6 +163,7 @@ export async function startMaterializeWorker(options: {
     {
       connection,
       prefix: queuePrefix(options.keyPrefix),
+      telemetry: bullmqTelemetry(),
       concurrency: options.concurrency ?? 2,
       lockDuration: options.lockMillis ?? 30_000,
       maxStalledCount: 10,

@@ -17,6 +17,7 @@ import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
 import { authInterceptor } from './auth.js';
+import { rpcTracingInterceptor } from './rpc-tracing.js';
 import { openApiKeyStore } from '@tessera/registry';
 import type { RateLimit } from './rate-limit.js';
 import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
@@ -160,7 +161,9 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     'grpc.keepalive_time_ms': options.keepaliveTimeMillis ?? DEFAULT_KEEPALIVE_TIME_MILLIS,
     'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMillis ?? DEFAULT_KEEPALIVE_TIMEOUT_MILLIS,
     'grpc.max_connection_idle_ms': options.maxConnectionIdleMillis ?? DEFAULT_MAX_CONNECTION_IDLE_MILLIS,
+    // Tracing first: grpc-js runs the first interceptor innermost (see rpc-tracing.ts).
     interceptors: [
+      rpcTracingInterceptor(),
       authInterceptor(
         authenticator === undefined
           ? undefined
