@@ -22,6 +22,7 @@ import { writeFile } from './write-file.js';
 import { loadRepository } from './repo-files.js';
 import { addConnectionOptions, checkNoSecretInArgv, clientOptions, type ConnectionFlags } from './connection.js';
 import { registerKeysCommand } from './commands/keys.js';
+import { startTracingFromEnv } from './tracing-from-env.js';
 
 /**
  * The feature server's default port (its DEFAULT_PORT). Not imported: the server and the writer
@@ -127,6 +128,8 @@ export async function main(argv: readonly string[]): Promise<number> {
                 keyFile: opts.tlsKey,
                 ...(opts.tlsClientCa === undefined ? {} : { clientCaFile: opts.tlsClientCa }),
               };
+        // TRACING (temporary, see tracing-from-env.ts): started before the server, stopped after it.
+        const tracing = await startTracingFromEnv('tessera-server');
         const { startFeatureServer } = await import('@tessera/feature-server');
         const server = await startFeatureServer({
           host: opts.host,
@@ -179,6 +182,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         console.log('tessera: shutting down');
         stop.bound(shutdownGraceMillis);
         await server.close();
+        await tracing.shutdown();
       },
     );
 
@@ -217,6 +221,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.umask(0o077);
         const stop = listenForStop();
         const shutdownGraceMillis = Number(opts.shutdownGraceMs);
+        // TRACING (temporary, see tracing-from-env.ts): started before the writer, stopped after it.
+        const tracing = await startTracingFromEnv('tessera-writer');
         const { startWriterProcess } = await import('@tessera/writer');
         const writer = await startWriterProcess({
           nodes: parseNodes(opts.redisCluster),
@@ -233,6 +239,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         console.log('tessera: writer finishing the jobs in hand');
         stop.bound(shutdownGraceMillis);
         await writer.close();
+        await tracing.shutdown();
       },
     );
 
