@@ -144,6 +144,22 @@ function masterAddresses(): Set<string> {
   return new Set(store.cluster.nodes('master').map((node) => `${node.options.host}:${node.options.port}`));
 }
 
+/** A GetHistorical of `events:amount` for `ids`, as of now. */
+const historicalRequest = (ids: readonly bigint[]) => ({
+  entities: {
+    $case: 'rows' as const,
+    value: {
+      keys: { user_id: toColumn('int64', ids) },
+      eventTimestamps: ids.map(() => BigInt(Date.now())),
+      passthrough: {},
+    },
+  },
+  features: ['events:amount'],
+  featureService: '',
+  format: HistoricalFormat.HISTORICAL_FORMAT_COLUMNS,
+  chunkRows: 100,
+});
+
 const users = (count: number, from = 0): bigint[] => Array.from({ length: count }, (_, i) => BigInt(from + i));
 
 describe('traces in Jaeger', () => {
@@ -237,6 +253,17 @@ describe('traces in Jaeger', () => {
     expect(get.tags.get('otel.status_code')).toBeUndefined();
   });
 
+  it('marks the server span failed when the server is at fault (UNAVAILABLE: no offline store here)', async () => {
+    const { traceId, result } = asCaller(async () => {
+      for await (const _ of (cluster as TestServer).client.getHistorical(historicalRequest(users(1))));
+    });
+    await expect(result).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const spans = await traceOf(traceId, (s) => s.length > 0);
+    const get = only(spans, 'tessera.v1.FeatureStore/GetHistorical');
+    expect(get.tags.get('rpc.grpc.status_code')).toBe(14);
+    expect(get.tags.get('otel.status_code')).toBe('ERROR');
+  });
+
   it('traces an embedded Write to its outbox append and a GetHistorical to its chDB queries', async () => {
     const ids = users(5);
     const write = asCaller(() =>
@@ -257,20 +284,7 @@ describe('traces in Jaeger', () => {
 
     const historical = asCaller(async () => {
       const chunks = [];
-      for await (const chunk of (embedded as TestServer).client.getHistorical({
-        entities: {
-          $case: 'rows' as const,
-          value: {
-            keys: { user_id: toColumn('int64', ids) },
-            eventTimestamps: ids.map(() => BigInt(Date.now())),
-            passthrough: {},
-          },
-        },
-        features: ['events:amount'],
-        featureService: '',
-        format: HistoricalFormat.HISTORICAL_FORMAT_COLUMNS,
-        chunkRows: 100,
-      }))
+      for await (const chunk of (embedded as TestServer).client.getHistorical(historicalRequest(ids)))
         chunks.push(chunk);
       return chunks;
     });

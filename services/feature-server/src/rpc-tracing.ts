@@ -24,6 +24,7 @@ import {
 } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('@tessera/feature-server');
+const HEALTH_PREFIX = '/grpc.health.v1.Health/';
 
 /** Reads text metadata for the propagator (binary `-bin` values carry no trace context). */
 const metadataGetter: TextMapGetter<Metadata> = {
@@ -53,6 +54,8 @@ const SERVER_ERRORS: ReadonlySet<status> = new Set([
  */
 export function rpcTracingInterceptor(): ServerInterceptor {
   return (methodDescriptor, call) => {
+    // Health probes (every few seconds from every prober) would bury the traces that matter.
+    if (methodDescriptor.path.startsWith(HEALTH_PREFIX)) return new ServerInterceptingCall(call);
     let span: Span | undefined;
     let spanContext: Context = ROOT_CONTEXT;
     const inSpan = <T>(next: () => T): T => (span === undefined ? next() : context.with(spanContext, next));
