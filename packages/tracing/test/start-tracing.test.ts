@@ -91,9 +91,8 @@ describe('startTracing', () => {
     [{ serviceName: ' ' }, /tracing\.serviceName must not be empty/],
   ])('refuses %o with INVALID_ARGUMENT naming the setting', (bad, message) => {
     const options = { serviceName: 'tracing-test', otlpEndpoint: 'http://127.0.0.1:4318', sampleRatio: 1, ...bad };
-    expect(() => startTracing(options)).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) }),
-    );
+    expect(() => startTracing(options)).toThrow(message);
+    expect(() => startTracing(options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     // Nothing was registered.
     expect(trace.getTracer('test').startSpan('none').isRecording()).toBe(false);
   });

@@ -50,7 +50,7 @@ export function endQuerySpan(span: Span, stats: QueryStats, error?: unknown): vo
     if (stats.resultBytes !== undefined) attributes['db.clickhouse.result_bytes'] = stats.resultBytes;
     span.setAttributes(attributes);
     if (error !== undefined) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : 'failed' });
       const code = (error as { code?: unknown }).code;
       span.setAttribute('error.type', typeof code === 'string' ? code : error instanceof Error ? error.name : 'Error');
     }
