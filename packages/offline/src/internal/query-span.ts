@@ -3,7 +3,7 @@
  * attributes. The SQL text is not recorded: an entity SELECT is the caller's own SQL. The
  * operation name is the statement's first keyword only (`SELECT`, `INSERT`, `CREATE`…).
  */
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('@tessera/offline');
 
@@ -21,8 +21,11 @@ export interface QueryStats {
 
 const FIRST_KEYWORD = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/;
 
-/** Starts the span of a query (`sql`) or of an insert into `table` (`sql` undefined). */
+/** Starts the span of a query (`sql`) or of an insert into `table` (`sql` undefined), under the active span. */
 export function startQuerySpan(engine: 'chdb' | 'http', sql: string | undefined, table?: string): Span {
+  // Only inside a traced operation: background queries (health pings, DDL at start) would each be a
+  // trace of their own.
+  if (trace.getSpan(context.active()) === undefined) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
   const span = tracer.startSpan('clickhouse', { kind: SpanKind.CLIENT });
   if (span.isRecording()) {
     let operation = sql === undefined ? 'INSERT' : (FIRST_KEYWORD.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY');

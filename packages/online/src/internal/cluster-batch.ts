@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { TesseraError, isTesseraError } from '@tessera/core';
 import { backoffMillis } from './backoff.js';
 import { debugOnline } from './debug.js';
@@ -64,8 +64,8 @@ export async function runPerNode(cluster: Cluster, command: PerKeyCommand): Prom
 const tracer = trace.getTracer('@tessera/online');
 
 /**
- * Runs one group's pipeline in a span of its own (one per master and attempt, the master's address
- * as `server.address`/`server.port`); see {@link execGroupIn}.
+ * Runs one group's pipeline in a span of its own under the caller's (one per master and attempt, the
+ * master's address as `server.address`/`server.port`); see {@link execGroupIn}.
  */
 async function execGroup(
   cluster: Cluster,
@@ -73,6 +73,8 @@ async function execGroup(
   command: PerKeyCommand,
   failed: number[],
 ): Promise<unknown> {
+  // Only inside a traced operation: a pipeline with no caller span would be a trace of its own.
+  if (trace.getSpan(context.active()) === undefined) return execGroupIn(cluster, group, command, failed);
   const operation = `BATCH ${command.command}`;
   return tracer.startActiveSpan(operation, { kind: SpanKind.CLIENT }, async (span) => {
     if (span.isRecording()) {
