@@ -43,6 +43,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       'GetOnlineFeatures 1×50 and 100×50 on plaintext, TLS, auth, auth+TLS and auth+mTLS servers, interleaved: the cost of security as a ratio',
     minutes: 4,
   },
+  'tracing-cost': {
+    script: 'bench/tracing-cost.ts',
+    description:
+      'GetOnlineFeatures 1×50 and Write 10×50 with tracing off, sampled 1 % and 100 % (OTLP to a real Jaeger), interleaved: the cost of tracing as a ratio',
+    minutes: 4,
+  },
   write: {
     script: 'bench/write-throughput.ts',
     description: 'WriteStream throughput through write-behind and the offline lag, against HSET + chDB insert',

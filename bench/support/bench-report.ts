@@ -4,6 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Segment } from './mixed-result.js';
 import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
+import { tracingMarkdownTable, type TracingCaseResult } from './tracing-report.js';
 
 interface Series {
   readonly name: string;
@@ -301,6 +302,16 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     const cases = (security.data as { cases: SecurityCaseResult[] }).cases;
     sections.push(`## Cost of auth + TLS on online reads, interleaved with plaintext — \`${security.file}\``, '');
     sections.push(securityMarkdownTable(cases), '');
+  }
+
+  const tracing = await newest(dir, 'tracing-cost-');
+  if (tracing) {
+    const cases = (tracing.data as { cases: TracingCaseResult[] }).cases;
+    sections.push(
+      `## Cost of tracing (1 % and 100 % sampled, OTLP to Jaeger), interleaved with tracing off — \`${tracing.file}\``,
+      '',
+    );
+    sections.push(tracingMarkdownTable(cases), '');
   }
 
   const write = await newest(dir, 'write-throughput-');

@@ -28,15 +28,18 @@ process.on('exit', () => {
 /**
  * Starts `node <cliBin> serve --port 0 <args>` and resolves once it prints its
  * `tessera: serving on <address>` line (and, with `--local-port` in `args`, its
- * `serving this host on <address>` line). `nodeArgs` go before the script (`--cpu-prof`, ...).
+ * `serving this host on <address>` line). `nodeArgs` go before the script (`--cpu-prof`, ...); `env`
+ * is added to this process's environment.
  */
 export async function startServerProcess(
   cliBin: string,
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...nodeArgs, cliBin, 'serve', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   live.add(child);
   let output = '';

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCluster, createRedisStandalone } from '@tessera/redis';
-import { REPO_ROOT as ROOT, startCli } from '@tessera/testkit';
-import { startPasswordCluster, type PasswordCluster } from '../support/secured-redis.js';
+import { REPO_ROOT as ROOT, startCli, startPasswordCluster, type PasswordCluster } from '@tessera/testkit';
 
 const execFileAsync = promisify(execFile);
 const CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.js');

@@ -1,6 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
 import type { Definitions, FeatureValue, JoinKeyValue, Scope, ValueType } from '@tessera/core';
+import { traceContextInterceptor } from './trace-context.js';
 import {
   Durability,
   FeatureStatus,
@@ -88,7 +89,10 @@ export class TesseraClient {
     const clientOptions: Partial<ClientOptions> = {
       'grpc.max_receive_message_length': maxBytes,
       'grpc.max_send_message_length': maxBytes,
-      ...(options.apiKey === undefined ? {} : { interceptors: [apiKeyInterceptor(options.apiKey)] }),
+      interceptors: [
+        traceContextInterceptor(),
+        ...(options.apiKey === undefined ? [] : [apiKeyInterceptor(options.apiKey)]),
+      ],
     };
     this.featureStore = new FeatureStoreClient(options.address, creds, clientOptions);
     this.registry = new RegistryClient(options.address, creds, clientOptions);

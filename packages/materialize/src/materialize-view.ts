@@ -4,6 +4,7 @@
  * never overwritten. Domain logic between the two store ports: the server runs it in-process
  * (embedded) and the writers run it as queued parts (cluster mode).
  */
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   RowEncoder,
   entityKey,
@@ -59,14 +60,48 @@ export async function* materializeView(options: {
   });
   for await (const rows of batches) {
     rowsRead += rows.length;
-    const result = await online.write({
-      field,
-      ttlMillis,
-      keys: rows.map((row) => entityKey(view.entities, row.keys)),
-      rows: rows.map((row) => encoder.encode(row.eventTsMillis, row.features)),
-    });
+    const result = await materializeChunkSpan(view, options.part, rows.length, () =>
+      online.write({
+        field,
+        ttlMillis,
+        keys: rows.map((row) => entityKey(view.entities, row.keys)),
+        rows: rows.map((row) => encoder.encode(row.eventTsMillis, row.features)),
+      }),
+    );
     rowsWritten += result.applied;
     yield { rowsRead, rowsWritten };
   }
   if (rowsRead === 0) yield { rowsRead, rowsWritten };
+}
+
+const tracer = trace.getTracer('@tessera/materialize');
+
+/** Runs one chunk's online write in a span `materialize <view>@<version>` (its Redis spans are children). */
+function materializeChunkSpan<T extends { readonly applied: number }>(
+  view: RegisteredView,
+  part: { readonly index: number; readonly count: number } | undefined,
+  rows: number,
+  write: () => Promise<T>,
+): Promise<T> {
+  return tracer.startActiveSpan(`materialize ${view.name}@${view.version}`, async (span) => {
+    if (span.isRecording()) {
+      span.setAttributes({
+        'tessera.view': `${view.name}@${view.version}`,
+        'tessera.materialize.rows_read': rows,
+        ...(part === undefined
+          ? {}
+          : { 'tessera.materialize.part': part.index, 'tessera.materialize.parts': part.count }),
+      });
+    }
+    try {
+      const result = await write();
+      if (span.isRecording()) span.setAttribute('tessera.materialize.rows_written', result.applied);
+      return result;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }

@@ -38,6 +38,7 @@ import type {
 } from './executor.js';
 import { abortedError, clickHouseError } from './internal/clickhouse-errors.js';
 import { DEFAULT_OUTPUT_SETTINGS } from './internal/default-settings.js';
+import { endQuerySpan, startQuerySpan } from './internal/query-span.js';
 import { parseJsonEachRow } from './internal/json-rows.js';
 
 /** Options of {@link ChdbExecutor.open}. */
@@ -160,6 +161,14 @@ interface IsolatedQuery {
   readonly tag: string;
 }
 
+/** What a query run gives back: its bytes and the engine's figures (and the tag of an isolated query). */
+interface RunResult {
+  bytes(): Uint8Array;
+  readonly rowsRead: number;
+  readonly bytesRead: number;
+  readonly tag?: string;
+}
+
 /** {@link ClickHouseExecutor} over the process's chDB engine. */
 export class ChdbExecutor implements ClickHouseExecutor {
   readonly kind = 'chdb' as const;
@@ -205,6 +214,8 @@ export class ChdbExecutor implements ClickHouseExecutor {
     if (signal?.aborted === true) throw abortedError('query', signal, signal.reason);
     // A Session of its own: another query on a Session ends that Session's open stream.
     const isolated = this.#isolate(sql, options.settings ?? {});
+    const span = startQuerySpan('chdb', sql);
+    let resultBytes = 0;
     let ended = false;
     // A stream's abort acts only between chunks: a query that produces no chunk for a while
     // (a sort, an aggregation) is killed in the engine.
@@ -217,11 +228,17 @@ export class ChdbExecutor implements ClickHouseExecutor {
         : isolated.session.queryStream(isolated.sql, streamOptions);
       for await (const chunk of stream) {
         const bytes = chunk.raw();
+        resultBytes += bytes.length;
         if (bytes.length > 0) yield bytes;
       }
+      endQuerySpan(span, { queryId: isolated.tag, resultBytes });
     } catch (error) {
-      throw mapChdbError('query', error, signal);
+      const mapped = mapChdbError('query', error, signal);
+      endQuerySpan(span, { queryId: isolated.tag, resultBytes }, mapped);
+      throw mapped;
     } finally {
+      // A consumer that stops early ends the stream here (the span is then closed as it stands).
+      if (span.isRecording()) endQuerySpan(span, { queryId: isolated.tag, resultBytes });
       ended = true;
       signal?.removeEventListener('abort', onAbort);
       isolated.session.close();
@@ -231,8 +248,9 @@ export class ChdbExecutor implements ClickHouseExecutor {
   async insertRaw(table: string, payload: Buffer, options: RawInsertOptions): Promise<void> {
     this.#assertOpen(`insert into ${table}`);
     const { signal } = options;
+    const span = startQuerySpan('chdb', undefined, table);
     try {
-      await this.#engine.session.insert({
+      const result = await this.#engine.session.insert({
         table,
         values: payload,
         format: options.format,
@@ -240,8 +258,11 @@ export class ChdbExecutor implements ClickHouseExecutor {
         ...(options.settings === undefined ? {} : { settings: { ...options.settings } }),
         ...(signal === undefined ? {} : { signal }),
       });
+      endQuerySpan(span, { writtenRows: result.rowsWritten, writtenBytes: result.bytesWritten });
     } catch (error) {
-      throw mapChdbError(`insert into ${table}`, error, signal);
+      const mapped = mapChdbError(`insert into ${table}`, error, signal);
+      endQuerySpan(span, {}, mapped);
+      throw mapped;
     }
   }
 
@@ -261,13 +282,37 @@ export class ChdbExecutor implements ClickHouseExecutor {
     settings?: QuerySettings,
   ): Promise<Uint8Array> {
     this.#assertOpen('query');
-    if (settings !== undefined) return this.#runIsolated(sql, params, format, settings, signal);
+    const span = startQuerySpan('chdb', sql);
+    try {
+      const result =
+        settings === undefined
+          ? await this.#runShared(sql, params, format, signal)
+          : await this.#runIsolated(sql, params, format, settings, signal);
+      const bytes = result.bytes();
+      endQuerySpan(span, {
+        queryId: result.tag,
+        readRows: result.rowsRead,
+        readBytes: result.bytesRead,
+        resultBytes: bytes.length,
+      });
+      return bytes;
+    } catch (error) {
+      endQuerySpan(span, {}, error);
+      throw error;
+    }
+  }
+
+  async #runShared(
+    sql: string,
+    params: QueryParams | undefined,
+    format: string,
+    signal: AbortSignal | undefined,
+  ): Promise<RunResult> {
     const options = signal === undefined ? { format } : { format, signal };
     try {
-      const result = hasParams(params)
+      return hasParams(params)
         ? await this.#engine.session.queryBindAsync(sql, params, options)
         : await this.#engine.session.queryAsync(sql, options);
-      return result.bytes();
     } catch (error) {
       throw mapChdbError('query', error, signal);
     }
@@ -279,7 +324,7 @@ export class ChdbExecutor implements ClickHouseExecutor {
     format: string,
     settings: QuerySettings,
     signal: AbortSignal | undefined,
-  ): Promise<Uint8Array> {
+  ): Promise<RunResult> {
     if (signal?.aborted === true) throw abortedError('query', signal, signal.reason);
     const isolated = this.#isolate(sql, settings);
     // No signal for chDB: its abort would settle the promise while the engine runs on. The
@@ -300,7 +345,10 @@ export class ChdbExecutor implements ClickHouseExecutor {
     const onAbort = (): void => void this.#kill(isolated.tag, () => ended);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return (await native).bytes();
+      const result = await native;
+      // Read before the session closes (on the next turn, above).
+      const bytes = result.bytes();
+      return { bytes: () => bytes, rowsRead: result.rowsRead, bytesRead: result.bytesRead, tag: isolated.tag };
     } catch (error) {
       throw mapChdbError('query', error, signal);
     } finally {

@@ -23,6 +23,7 @@ import type {
 import { abortedError, clickHouseError } from './internal/clickhouse-errors.js';
 import { DEFAULT_OUTPUT_SETTINGS } from './internal/default-settings.js';
 import { parseJsonEachRow } from './internal/json-rows.js';
+import { endQuerySpan, startQuerySpan, summaryNumber, type QueryStats } from './internal/query-span.js';
 
 /** Default time a request may take before the client gives up, ms (training sets take long). */
 export const DEFAULT_REQUEST_TIMEOUT_MILLIS = 3_600_000;
@@ -139,15 +140,19 @@ export class HttpExecutor implements ClickHouseExecutor {
   async command(sql: string, params?: QueryParams, options: ExecuteOptions = {}): Promise<void> {
     this.#assertOpen('query');
     const { signal } = options;
+    const span = startQuerySpan('http', sql);
     try {
-      await this.#client.command({
+      const result = await this.#client.command({
         query: sql,
         ...(hasParams(params) ? { query_params: { ...params } } : {}),
         ...limitSettings(options.settings),
         ...(signal === undefined ? {} : { abort_signal: signal }),
       });
+      endQuerySpan(span, summaryStats(result.query_id, result.summary));
     } catch (error) {
-      throw this.#mapError('query', error, signal);
+      const mapped = this.#mapError('query', error, signal);
+      endQuerySpan(span, {}, mapped);
+      throw mapped;
     }
   }
 
@@ -182,6 +187,9 @@ export class HttpExecutor implements ClickHouseExecutor {
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted === true) onAbort();
     let finished = false;
+    const span = startQuerySpan('http', sql);
+    let stats: QueryStats = {};
+    let resultBytes = 0;
     try {
       const result = await this.#client.exec({
         query: `${stripTrailingSemicolons(sql)}\nFORMAT ${options.format}`,
@@ -189,23 +197,31 @@ export class HttpExecutor implements ClickHouseExecutor {
         ...limitSettings(options.settings),
         abort_signal: controller.signal,
       });
+      stats = summaryStats(result.query_id, result.summary);
       for await (const chunk of result.stream as AsyncIterable<Buffer>) {
+        resultBytes += chunk.length;
         if (chunk.length > 0) yield chunk;
       }
       finished = true;
+      endQuerySpan(span, { ...stats, resultBytes });
     } catch (error) {
-      throw this.#mapError('query', error, signal);
+      const mapped = this.#mapError('query', error, signal);
+      endQuerySpan(span, { ...stats, resultBytes }, mapped);
+      throw mapped;
     } finally {
       signal?.removeEventListener('abort', onAbort);
       if (!finished) controller.abort();
+      // A consumer that stops early ends the stream here (the span is then closed as it stands).
+      if (span.isRecording()) endQuerySpan(span, { ...stats, resultBytes });
     }
   }
 
   async insertRaw(table: string, payload: Buffer, options: RawInsertOptions): Promise<void> {
     this.#assertOpen(`insert into ${table}`);
     const { signal } = options;
+    const span = startQuerySpan('http', undefined, table);
     try {
-      await this.#client.insert({
+      const result = await this.#client.insert({
         table,
         values: Readable.from([payload], { objectMode: false }),
         format: options.format,
@@ -215,8 +231,11 @@ export class HttpExecutor implements ClickHouseExecutor {
         ...(options.settings === undefined ? {} : { clickhouse_settings: { ...options.settings } }),
         ...(signal === undefined ? {} : { abort_signal: signal }),
       });
+      endQuerySpan(span, summaryStats(result.query_id, result.summary));
     } catch (error) {
-      throw this.#mapError(`insert into ${table}`, error, signal);
+      const mapped = this.#mapError(`insert into ${table}`, error, signal);
+      endQuerySpan(span, {}, mapped);
+      throw mapped;
     }
   }
 
@@ -268,6 +287,25 @@ export class HttpExecutor implements ClickHouseExecutor {
       );
     }
   }
+}
+
+/** The fields of ClickHouse's `X-ClickHouse-Summary` header the spans record (strings there). */
+interface SummaryFigures {
+  readonly read_rows?: string;
+  readonly read_bytes?: string;
+  readonly written_rows?: string;
+  readonly written_bytes?: string;
+}
+
+/** The figures of ClickHouse's `X-ClickHouse-Summary` header, for the query's span. */
+function summaryStats(queryId: string, summary: SummaryFigures | undefined): QueryStats {
+  return {
+    queryId,
+    readRows: summaryNumber(summary?.read_rows),
+    readBytes: summaryNumber(summary?.read_bytes),
+    writtenRows: summaryNumber(summary?.written_rows),
+    writtenBytes: summaryNumber(summary?.written_bytes),
+  };
 }
 
 function stripTrailingSemicolons(sql: string): string {

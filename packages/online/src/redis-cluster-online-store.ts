@@ -127,6 +127,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     if (keys.length === 0) return results;
     await runPerNode(this.#reader, {
       what: `read of ${lookups.length} entities`,
+      command: 'HMGET',
       keys,
       deadlineMillis,
       connectWaitMillis: this.#connectWaitMillis,
@@ -153,6 +154,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
     let stale = 0;
     const slots = await runPerNode(this.#writer, {
       what,
+      // The LWW script, run by its SHA (ioredis falls back to EVAL once per node).
+      command: 'EVALSHA',
       keys,
       deadlineMillis,
       connectWaitMillis: this.#connectWaitMillis,

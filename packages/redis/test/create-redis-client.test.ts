@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isTesseraError } from '@tessera/core';
 import { createRedisClient, createRedisCluster, createRedisStandalone } from '../src/index.js';
-import { startSecuredRedis, type SecuredRedis } from '../../../test/support/secured-redis.js';
-import { findFreePorts, releasePorts } from '@tessera/testkit';
+import { findFreePorts, releasePorts, startSecuredRedis, type SecuredRedis } from '@tessera/testkit';
 
 const nodes = (): { host: string; port: number }[] => inject('redisCluster').nodes;
 

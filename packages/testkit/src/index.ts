@@ -42,3 +42,12 @@ export {
   type RedisNodeAddress,
   type RedisReply,
 } from './redis-command.js';
+export {
+  JAEGER,
+  JAEGER_BUILD_TIMEOUT_MILLIS,
+  ensureJaeger,
+  jaegerPath,
+  startJaeger,
+  type RunningJaeger,
+} from './jaeger.js';
+export { startPasswordCluster, startSecuredRedis, type PasswordCluster, type SecuredRedis } from './secured-redis.js';

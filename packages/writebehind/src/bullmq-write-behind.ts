@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
+import { SpanKind, SpanStatusCode, context, trace, type Context, type Link } from '@opentelemetry/api';
 import {
   TesseraError,
   nowMicros,
@@ -26,6 +27,7 @@ import { GroupCommit, type GroupCommitLimits } from './group-commit.js';
 import { encodeOfflineJob, type AcceptedBatch, type OfflineJobData } from './offline-job.js';
 import { BullmqDeadLetters } from './bullmq-dead-letters.js';
 import { queuePrefix, queueStats, OFFLINE_QUEUE, type RedisNode } from './bullmq-queue.js';
+import { bullmqTelemetry, tracer } from './tracing.js';
 
 export interface BullmqWriteBehindOptions {
   readonly nodes: readonly RedisNode[];
@@ -53,6 +55,8 @@ interface Item {
   readonly view: RegisteredView;
   readonly accepted: AcceptedBatch;
   readonly replicas: number;
+  /** The trace context of the Write, so its job continues its trace (see #enqueue). */
+  readonly traceContext: Context;
 }
 
 export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxRows: 5_000, maxDelayMillis: 20 };
@@ -104,7 +108,11 @@ export class BullmqWriteBehind implements WriteBehind {
       onError: (error) => this.#logger.debug({ err: error }, 'write-behind: producer Redis connection error'),
     });
     const prefix = queuePrefix(options.keyPrefix);
-    this.#queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, { connection: this.#connection, prefix });
+    this.#queue = new Queue<OfflineJobData>(OFFLINE_QUEUE, {
+      connection: this.#connection,
+      prefix,
+      telemetry: bullmqTelemetry(),
+    });
     this.#queue.on('error', (error: unknown) => this.#logger.debug({ err: error }, 'write-behind: queue error'));
     this.#queueSlot = Uint16Array.of(calculateSlot(prefix));
     this.deadLetters = new BullmqDeadLetters(this.#queue);
@@ -135,7 +143,12 @@ export class BullmqWriteBehind implements WriteBehind {
       );
     }
     const replicas = Math.max(options.replicas ?? 0, online?.options?.replicas ?? 0);
-    const item: Item = { view, accepted: { batch: offline, createdTsMicros: nowMicros() }, replicas };
+    const item: Item = {
+      view,
+      accepted: { batch: offline, createdTsMicros: nowMicros() },
+      replicas,
+      traceContext: context.active(),
+    };
     const queued =
       options.token === undefined
         ? this.#group.add(`${view.id}.${view.version}`, item, offline.eventTsMillis.length)
@@ -160,8 +173,46 @@ export class BullmqWriteBehind implements WriteBehind {
     await withTimeout(this.#connection.quit(), CLOSE_TIMEOUT_MILLIS).catch(() => this.#connection.disconnect());
   }
 
+  /**
+   * Adds one job for `items` in a span of the first Write's trace (the job, and so its insert by a
+   * writer, continue that trace); the other Writes of a group commit are linked to it. A flush runs
+   * in whatever context started its timer or the flush before it, hence the explicit context.
+   */
+  #enqueue(items: Item[], token?: string): Promise<void> {
+    const first = items[0];
+    if (first === undefined) return Promise.resolve();
+    const links: Link[] = [];
+    for (let i = 1; i < items.length; i++) {
+      const linked = trace.getSpanContext((items[i] as Item).traceContext);
+      if (linked !== undefined) links.push({ context: linked });
+    }
+    return tracer.startActiveSpan(
+      `enqueue ${OFFLINE_QUEUE}`,
+      { kind: SpanKind.INTERNAL, links },
+      first.traceContext,
+      async (span) => {
+        if (span.isRecording()) {
+          span.setAttributes({
+            'messaging.system': 'bullmq',
+            'messaging.destination.name': OFFLINE_QUEUE,
+            'messaging.batch.message_count': items.length,
+            'tessera.view': `${first.view.name}@${first.view.version}`,
+          });
+        }
+        try {
+          await this.#enqueueIn(items, token);
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
   /** Adds one job for `items` (Writes of one view version); retried through failovers (the job id makes it idempotent). */
-  async #enqueue(items: Item[], token?: string): Promise<void> {
+  async #enqueueIn(items: Item[], token?: string): Promise<void> {
     const first = items[0];
     if (first === undefined) return;
     // The newest shape of the view among the Writes: compatible changes only add features.

@@ -15,6 +15,7 @@ import { stderrLogger, type Logger } from '@tessera/core';
 import { backoffMillis, logWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
 import type { OfflineJobData } from './offline-job.js';
 import { PoisonJobError, type OfflineStoreSink } from './sink.js';
+import { bullmqTelemetry } from './tracing.js';
 
 export interface OfflineWriterOptions {
   readonly nodes: readonly RedisNode[];
@@ -71,6 +72,8 @@ export async function startOfflineWriter(options: OfflineWriterOptions): Promise
     {
       connection,
       prefix,
+      // The job's insert continues the trace of the Write that queued it.
+      telemetry: bullmqTelemetry(),
       concurrency: options.concurrency ?? 4,
       lockDuration: options.lockMillis ?? 30_000,
       // A stalled job (its writer died) is run again, never failed for stalling: its token keeps it single.

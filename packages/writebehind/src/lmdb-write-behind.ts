@@ -25,6 +25,8 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import type { OnlineWrite, WriteBehind, WriteBehindOptions, WriteBehindStats } from './contract.js';
+import { ROOT_CONTEXT, SpanStatusCode, context } from '@opentelemetry/api';
+import { tracer } from './tracing.js';
 import { backoffMillis, logWriteBehindFailure, type ReportWriteBehindFailure } from './failure-report.js';
 import { LmdbDeadLetters, type Claim, type StoredDeadLetter } from './lmdb-dead-letters.js';
 import { decodeOfflineJob, encodeOfflineJob, type OfflineJobData } from './offline-job.js';
@@ -132,9 +134,26 @@ export class LmdbWriteBehind implements WriteBehind {
       throw new TesseraError('UNAVAILABLE', `Write to ${view.name}@${view.version}: the server is shutting down`);
     const job = encodeOfflineJob(view, [{ batch: offline, createdTsMicros: nowMicros() }]);
     const entry: OutboxEntry = options.token === undefined ? { job } : { job, token: options.token };
-    const result = await this.#store.writeWith(online?.batch, () => {
-      this.#outbox.putSync(this.#nextSequence, entry);
-      this.#nextSequence++;
+    const result = await tracer.startActiveSpan('outbox append', async (span) => {
+      if (span.isRecording()) {
+        span.setAttributes({
+          'db.system.name': 'lmdb',
+          'tessera.view': `${view.name}@${view.version}`,
+          'tessera.writebehind.rows': job.rowCount,
+          'tessera.online.rows': online?.batch.keys.length ?? 0,
+        });
+      }
+      try {
+        return await this.#store.writeWith(online?.batch, () => {
+          this.#outbox.putSync(this.#nextSequence, entry);
+          this.#nextSequence++;
+        });
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
     });
     this.#pendingJobs++;
     this.#pendingRows += job.rowCount;
@@ -209,21 +228,25 @@ export class LmdbWriteBehind implements WriteBehind {
     if (this.#timer !== undefined && this.#timerAtMillis <= at) return;
     this.#clearTimer();
     this.#timerAtMillis = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAtMillis = Infinity;
-      if (this.#draining !== undefined) {
-        this.#again = true;
-        return;
+    // The drainer belongs to no request: detached from the trace of the Write that woke it.
+    this.#timer = setTimeout(() => context.with(ROOT_CONTEXT, () => this.#runDrainer()), at - Date.now());
+  }
+
+  /** One run of the drainer (or a note to run again when one is under way). */
+  #runDrainer(): void {
+    this.#timer = undefined;
+    this.#timerAtMillis = Infinity;
+    if (this.#draining !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#draining = this.#drainLoop().finally(() => {
+      this.#draining = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#schedule(0);
       }
-      this.#draining = this.#drainLoop().finally(() => {
-        this.#draining = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.#schedule(0);
-        }
-      });
-    }, at - Date.now());
+    });
   }
 
   #clearTimer(): void {

@@ -19,6 +19,7 @@ import {
   type MaterializeViewRequest,
 } from '@tessera/core';
 import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { bullmqTelemetry } from './tracing.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
 
@@ -74,6 +75,8 @@ export class BullmqMaterializer implements MaterializeQueue {
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
+      // Each part's job continues the trace of the Materialize call that queued it.
+      telemetry: bullmqTelemetry(),
     });
     this.#queue.on('error', (error: unknown) => logger.debug({ err: error }, 'materialize: queue error'));
     this.#parts = options.parts ?? 8;
@@ -180,6 +183,7 @@ export async function startMaterializeWorker(options: {
     {
       connection,
       prefix: queuePrefix(options.keyPrefix),
+      telemetry: bullmqTelemetry(),
       concurrency: options.concurrency ?? 2,
       lockDuration: options.lockMillis ?? 30_000,
       maxStalledCount: 10,

@@ -1,6 +1,8 @@
 import { TesseraError, type OfflineStore, type RegisteredView } from '@tessera/core';
 import type { LatencySummary, OfflineJobSink } from './contract.js';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { decodeOfflineJob, type OfflineJobData } from './offline-job.js';
+import { tracer } from './tracing.js';
 
 /** Looks up a view version; may refresh a cached registry when it does not know it yet. */
 export type FindView = (name: string, version: number) => Promise<RegisteredView | undefined>;
@@ -31,7 +33,28 @@ export class OfflineStoreSink implements OfflineJobSink {
     this.#onInserted = options.onInserted;
   }
 
-  async insert(job: OfflineJobData, dedupToken: string): Promise<void> {
+  /** Inserts `job` in a span `insert <view>@<version>` (a child of the job's consumer span, if any). */
+  insert(job: OfflineJobData, dedupToken: string): Promise<void> {
+    return tracer.startActiveSpan(`insert ${job.view}@${job.version}`, async (span) => {
+      if (span.isRecording()) {
+        span.setAttributes({
+          'tessera.view': `${job.view}@${job.version}`,
+          'tessera.writebehind.rows': job.rowCount,
+          'tessera.writebehind.job_id': dedupToken,
+        });
+      }
+      try {
+        await this.#insert(job, dedupToken);
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  async #insert(job: OfflineJobData, dedupToken: string): Promise<void> {
     const view = await this.#findView(job.view, job.version);
     if (view === undefined) {
       // Retried: the registry this process reads may not have caught up with the one that accepted the write.

@@ -17,6 +17,7 @@ import { openBackends } from './backends.js';
 import { allViewVersions } from '@tessera/offline';
 import type { BackendOptions } from './backends.js';
 import { authInterceptor } from './auth.js';
+import { rpcTracingInterceptor } from './rpc-tracing.js';
 import { openApiKeyStore } from '@tessera/registry';
 import type { RateLimit } from './rate-limit.js';
 import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
@@ -190,9 +191,6 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     'grpc.keepalive_time_ms': options.keepaliveTimeMillis ?? DEFAULT_KEEPALIVE_TIME_MILLIS,
     'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMillis ?? DEFAULT_KEEPALIVE_TIMEOUT_MILLIS,
     'grpc.max_connection_idle_ms': options.maxConnectionIdleMillis ?? DEFAULT_MAX_CONNECTION_IDLE_MILLIS,
-    // Outermost (authentication is per listener, inside it): it times every call and sees the
-    // status of the refusals the auth interceptor makes.
-    interceptors: [telemetryInterceptor(logger, metrics)],
   });
   const limits = {
     maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
@@ -261,7 +259,10 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     return closing;
   };
   // Authentication belongs to the listener: the local one (when asked for) goes without, and both
-  // strip the principal headers a client might send.
+  // strip the principal headers a client might send. grpc-js runs the first interceptor innermost:
+  // tracing and telemetry come first, so they see every call's metadata and every status, the
+  // refusals of authentication included.
+  const observing = [rpcTracingInterceptor(), telemetryInterceptor(logger, metrics)];
   const auth =
     authenticator === undefined
       ? undefined
@@ -272,13 +273,17 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     port = await bind(
       server,
       `${host}:${options.port ?? DEFAULT_PORT}`,
-      experimental.createServerCredentialsWithInterceptors(transport.credentials, [authInterceptor(auth)]),
+      experimental.createServerCredentialsWithInterceptors(transport.credentials, [
+        ...observing,
+        authInterceptor(auth),
+      ]),
     );
     if (options.localPort !== undefined) {
       const localPort = await bind(
         server,
         `127.0.0.1:${options.localPort}`,
         experimental.createServerCredentialsWithInterceptors(ServerCredentials.createInsecure(), [
+          ...observing,
           authInterceptor(undefined),
         ]),
       );

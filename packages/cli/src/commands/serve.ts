@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { TesseraError } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
+import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
 import { listenForStop } from '../stop-signal.js';
 import { DEFAULT_TIMESTAMP_COLUMN } from '../read-rows.js';
 import { writeFile } from '../write-file.js';
@@ -76,13 +77,27 @@ export function registerServeCommand(program: Command): void {
       const { backend } = options;
       // Files the server creates (LMDB, chDB parts, key hashes) are readable by their owner only.
       process.umask(0o077);
+      const logger = configuredLogger(config, 'tessera-server');
+      const metrics = configuredMetrics(config, serveCommand);
+      // Before the server: its spans need the provider from the first call on.
+      const tracing = await startConfiguredTracing(config, 'tessera-server');
       const { startFeatureServer } = await import('@tessera/feature-server');
-      const server = await startFeatureServer(options);
+      const server = await startFeatureServer({
+        ...options,
+        logger,
+        ...(metrics === undefined ? {} : { metrics }),
+      }).catch(async (error: unknown) => {
+        await tracing.shutdown();
+        throw error;
+      });
       const mode =
         backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${nodeList(config)}`;
       console.log(`tessera: serving on ${server.address} (${mode})`);
       if (server.localAddress !== undefined) {
         console.log(`tessera: serving this host on ${server.localAddress} (plaintext, no authentication)`);
+      }
+      if (server.metricsPort !== undefined) {
+        console.log(`tessera: metrics on http://${config.metrics.host}:${server.metricsPort}/metrics`);
       }
       if (opts.apply && !stop.requested()) {
         const defs = await loadRepository(opts.apply);
@@ -121,6 +136,7 @@ export function registerServeCommand(program: Command): void {
       console.log('tessera: shutting down');
       stop.bound(config.server.shutdownGraceMillis);
       await server.close();
+      await tracing.shutdown();
     });
 }
 

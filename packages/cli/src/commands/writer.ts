@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { TesseraError } from '@tessera/core';
+import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
 import { listenForStop } from '../stop-signal.js';
 import { checkNoSecretInArgv } from '../connection.js';
 import {
@@ -49,13 +50,27 @@ export function registerWriterCommand(program: Command): void {
       process.umask(0o077);
       const stop = listenForStop();
       const options = writerProcessOptions(config);
+      const logger = configuredLogger(config, 'tessera-writer');
+      const metrics = configuredMetrics(config, writerCommand);
+      const tracing = await startConfiguredTracing(config, 'tessera-writer');
       const { startWriterProcess } = await import('@tessera/writer');
-      const writer = await startWriterProcess(options);
+      const writer = await startWriterProcess({
+        ...options,
+        logger,
+        ...(metrics === undefined ? {} : { metrics }),
+      }).catch(async (error: unknown) => {
+        await tracing.shutdown();
+        throw error;
+      });
       const target = options.clickhouseUrl ?? `chDB in ${options.dataDir}`;
+      if (writer.metricsPort !== undefined) {
+        console.log(`tessera: metrics on http://${config.metrics.host}:${writer.metricsPort}/metrics`);
+      }
       console.log(`tessera: writer consuming the write-behind queue of ${nodeList(config)} into ${target}`);
       await stop.received;
       console.log('tessera: writer finishing the jobs in hand');
       stop.bound(config.writer.shutdownGraceMillis);
       await writer.close();
+      await tracing.shutdown();
     });
 }

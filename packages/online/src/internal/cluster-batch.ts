@@ -1,5 +1,6 @@
 import type { ChainableCommander, Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
+import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { TesseraError, isTesseraError } from '@tessera/core';
 import { backoffMillis } from './backoff.js';
 import { debugOnline } from './debug.js';
@@ -11,6 +12,8 @@ import { describeError, isRetriableRedisError } from './redis-errors.js';
 export interface PerKeyCommand {
   /** What the request is, for messages: `read of 100 entities`. */
   readonly what: string;
+  /** The Redis command sent per key, for traces: `HMGET`, `EVALSHA`. */
+  readonly command: string;
   /** Full Redis keys (prefix included). */
   readonly keys: readonly string[];
   /** Absolute deadline, ms since epoch. */
@@ -58,8 +61,55 @@ export async function runPerNode(cluster: Cluster, command: PerKeyCommand): Prom
   return slots;
 }
 
-/** Runs one group's pipeline; pushes retriable failures to `failed` and returns the last such error. */
+const tracer = trace.getTracer('@tessera/online');
+
+/**
+ * Runs one group's pipeline in a span of its own under the caller's (one per master and attempt, the
+ * master's address as `server.address`/`server.port`); see {@link execGroupIn}.
+ */
 async function execGroup(
+  cluster: Cluster,
+  group: NodeGroup,
+  command: PerKeyCommand,
+  failed: number[],
+): Promise<unknown> {
+  // Only inside a traced operation: a pipeline with no caller span would be a trace of its own.
+  if (trace.getSpan(context.active()) === undefined) return execGroupIn(cluster, group, command, failed);
+  const operation = `BATCH ${command.command}`;
+  return tracer.startActiveSpan(operation, { kind: SpanKind.CLIENT }, async (span) => {
+    if (span.isRecording()) {
+      const master = group.master ?? '';
+      const colon = master.lastIndexOf(':');
+      span.setAttributes({
+        'db.system.name': 'redis',
+        'db.operation.name': operation,
+        'db.operation.batch.size': group.indices.length,
+        ...(colon > 0
+          ? { 'server.address': master.slice(0, colon), 'server.port': Number(master.slice(colon + 1)) }
+          : {}),
+      });
+    }
+    try {
+      const lastError = await execGroupIn(cluster, group, command, failed);
+      if (lastError !== undefined) recordFailure(span, lastError);
+      return lastError;
+    } catch (error) {
+      recordFailure(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+function recordFailure(span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
+  span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+  span.setAttribute('error.type', error instanceof Error ? error.name : 'Error');
+}
+
+/** Runs one group's pipeline; pushes retriable failures to `failed` and returns the last such error. */
+async function execGroupIn(
   cluster: Cluster,
   group: NodeGroup,
   command: PerKeyCommand,

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { findFreePorts, pollUntil, releasePorts } from '@tessera/testkit';
+import { findFreePorts, releasePorts } from './ports.js';
+import { pollUntil } from './processes.js';
 
 /** A standalone redis-server on loopback that demands TLS and a password, stopped by `stop()`. */
 export interface SecuredRedis {

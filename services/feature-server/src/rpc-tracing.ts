@@ -1,0 +1,106 @@
+/**
+ * A server span per RPC, continuing the caller's W3C trace context (`traceparent`/`tracestate`
+ * metadata). This is our own interceptor rather than `@opentelemetry/instrumentation-grpc`: that
+ * instrumentation patches grpc-js when it is first required, which an ESM process that loads grpc-js
+ * before tracing starts (every entry point here, and the tests) defeats; an interceptor also sees
+ * the calls the auth interceptor refuses, and costs one no-op span per call when tracing is off.
+ *
+ * The handler runs inside the span's context, so the spans it causes (Redis pipelines, ClickHouse
+ * queries, the write-behind job) are its children. Attributes follow the OpenTelemetry RPC
+ * conventions: rpc.system, rpc.service, rpc.method, rpc.grpc.status_code.
+ */
+import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status } from '@grpc/grpc-js';
+import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+  type TextMapGetter,
+} from '@opentelemetry/api';
+
+const tracer = trace.getTracer('@tessera/feature-server');
+const HEALTH_PREFIX = '/grpc.health.v1.Health/';
+
+/** Reads text metadata for the propagator (binary `-bin` values carry no trace context). */
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (metadata) => Object.keys(metadata.getMap()),
+  get: (metadata, key) => {
+    const values = metadata.get(key).filter((v): v is string => typeof v === 'string');
+    return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
+  },
+};
+
+/**
+ * Codes that are the server's fault (ERROR status on a server span, per the OpenTelemetry gRPC
+ * conventions); the rest (INVALID_ARGUMENT, NOT_FOUND…) are the caller's and leave the span unset.
+ */
+const SERVER_ERRORS: ReadonlySet<status> = new Set([
+  status.UNKNOWN,
+  status.DEADLINE_EXCEEDED,
+  status.UNIMPLEMENTED,
+  status.INTERNAL,
+  status.UNAVAILABLE,
+  status.DATA_LOSS,
+]);
+
+/**
+ * The interceptor; put it first in the server's list (grpc-js runs the first one innermost, so it
+ * sees metadata before the auth interceptor and every status, refusals included).
+ */
+export function rpcTracingInterceptor(): ServerInterceptor {
+  return (methodDescriptor, call) => {
+    // Health probes (every few seconds from every prober) would bury the traces that matter.
+    if (methodDescriptor.path.startsWith(HEALTH_PREFIX)) return new ServerInterceptingCall(call);
+    let span: Span | undefined;
+    let spanContext: Context = ROOT_CONTEXT;
+    const inSpan = <T>(next: () => T): T => (span === undefined ? next() : context.with(spanContext, next));
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const { path } = methodDescriptor;
+        const parent = propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
+        // `/tessera.v1.FeatureStore/Write` → service `tessera.v1.FeatureStore`, method `Write`.
+        const name = path.startsWith('/') ? path.slice(1) : path;
+        span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
+        if (span.isRecording()) {
+          const slash = name.lastIndexOf('/');
+          span.setAttributes({
+            'rpc.system': 'grpc',
+            'rpc.service': name.slice(0, slash),
+            'rpc.method': name.slice(slash + 1),
+          });
+        }
+        spanContext = trace.setSpan(parent, span);
+        inSpan(() => next(metadata));
+      })
+      .withOnReceiveMessage((message, next) => inSpan(() => next(message)))
+      .withOnReceiveHalfClose((next) => inSpan(next))
+      .withOnCancel(() => {
+        if (span?.isRecording() === true)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'cancelled by the client' });
+        span?.end();
+        span = undefined;
+      })
+      .build();
+    const responder = new ResponderBuilder()
+      .withStart((next) => next(listener))
+      .withSendStatus((callStatus, next) => {
+        if (span !== undefined) {
+          if (span.isRecording()) {
+            span.setAttribute('rpc.grpc.status_code', callStatus.code);
+            if (SERVER_ERRORS.has(callStatus.code))
+              span.setStatus({ code: SpanStatusCode.ERROR, message: status[callStatus.code] });
+          }
+          span.end();
+          span = undefined;
+        }
+        next(callStatus);
+      })
+      .build();
+    return new ServerInterceptingCall(call, responder);
+  };
+}
