@@ -54,7 +54,7 @@ describe('npm run bench -- online-load --smoke', () => {
       if (mode === 'cluster') expect(report.redisBenchmarkGetPerSecond).toBeGreaterThan(0);
       const [shape] = report.cases;
       expect(shape?.closed.requests).toBeGreaterThan(0);
-      expect(shape?.closed.errors).toBe(0);
+      expect(shape?.closed.errors, JSON.stringify(shape?.closed)).toBe(0);
       expect(shape?.open.length).toBeGreaterThan(0);
       expect(shape?.raw.requests).toBeGreaterThan(0);
       expect(stdout).toContain(`## Online read load (ghz), ${mode}`);

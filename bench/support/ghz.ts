@@ -14,6 +14,8 @@ export interface LoadFigures {
   readonly p95Millis: number;
   readonly p99Millis: number;
   readonly maxMillis: number;
+  /** ghz's message of each kind of error counted in `errors`, with its count (the run's end excluded). */
+  readonly errorKinds?: Readonly<Record<string, number>>;
 }
 
 /** The fields of ghz's `-O json` report the benchmarks read. */
@@ -27,18 +29,19 @@ export interface GhzReport {
 }
 
 // With `--duration-stop close` ghz cancels the calls still in flight when the time is up and counts
-// them as errors: those are the run ending, not the server failing.
+// them as errors: those are the run ending, not the server failing. Runs here wait instead; the
+// filter stays for reports of runs made otherwise.
 const END_OF_RUN = /Canceled|client connection is closing|context canceled|use of closed network connection/;
 
 /** A ghz report as {@link LoadFigures} (ghz reports nanoseconds; errors exclude the end of the run). */
 export function fromGhz(report: GhzReport): LoadFigures {
   const at = (p: number): number => (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? 0) / 1e6;
-  const errors = Object.entries(report.errorDistribution ?? {})
-    .filter(([message]) => !END_OF_RUN.test(message))
-    .reduce((sum, [, count]) => sum + count, 0);
+  const kinds = Object.entries(report.errorDistribution ?? {}).filter(([message]) => !END_OF_RUN.test(message));
+  const errors = kinds.reduce((sum, [, count]) => sum + count, 0);
   return {
     requests: report.count,
     errors,
+    ...(kinds.length === 0 ? {} : { errorKinds: Object.fromEntries(kinds) }),
     rps: report.rps,
     p50Millis: at(50),
     p95Millis: at(95),
@@ -82,8 +85,11 @@ export async function runGhz(run: GhzRun): Promise<LoadFigures> {
     // -z rules; -n only has to be large enough not to end the run first.
     '-n',
     '100000000',
-    // Open loop: every request sent is awaited and counted, so a late answer shows as latency.
-    ...(open ? ['--async', '--rps', String(Math.max(1, Math.round(run.rps ?? 1))), '--duration-stop', 'wait'] : []),
+    // Every request sent is awaited and counted (no call cut off by the run's end, which ghz would
+    // report as an error); in an open loop a late answer shows as latency.
+    '--duration-stop',
+    'wait',
+    ...(open ? ['--async', '--rps', String(Math.max(1, Math.round(run.rps ?? 1)))] : []),
     '-O',
     'json',
     run.address,
