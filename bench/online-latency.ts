@@ -29,6 +29,7 @@ import { GrpcFloor } from './support/grpc-floor.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
 import { pipelinedHmget, pipelinedUnlink } from './support/raw-hmget.js';
+import { connectCluster } from './support/redis-nodes.js';
 import { startServerProcess } from './support/server-process.js';
 import { P99_TARGET_MILLIS, markdownTable } from './support/report.js';
 import type { CaseResult } from './support/report.js';
@@ -143,17 +144,6 @@ async function verifyRead(
       }
     });
   }
-}
-
-async function connectCluster(nodes: readonly RedisNodeAddress[]): Promise<Cluster> {
-  const cluster = new Cluster([...nodes], { redisOptions: { commandTimeout: 5_000 } });
-  if (cluster.status !== 'ready') {
-    await new Promise<void>((resolve, reject) => {
-      cluster.once('ready', resolve);
-      cluster.once('error', reject);
-    });
-  }
-  return cluster;
 }
 
 async function redisVersion(cluster: Cluster): Promise<string> {

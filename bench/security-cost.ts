@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { Cluster } from 'ioredis';
 import { TesseraClient, channelCredentials, toColumn } from '@tessera/client';
 import type { ClientTlsOptions } from '@tessera/client';
-import { makeTestCertificates, type RedisNodeAddress, type TestCertificates } from '@tessera/testkit';
+import { makeTestCertificates, type TestCertificates } from '@tessera/testkit';
 import { JOIN_KEY, RANDOM_SEED, benchDefinitions, featureName, populationIds } from './support/dataset.js';
 import { requestBatches, seededRandom, viewName, writeViews, type WrittenView } from './support/dataset.js';
 import { Cleanup } from './support/cleanup.js';
@@ -22,8 +21,7 @@ import { GrpcFloor } from './support/grpc-floor.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
 import { processCpuMillis } from './support/process-cpu.js';
-import { pipelinedUnlink } from './support/raw-hmget.js';
-import { nodeList, redisNodes } from './support/redis-nodes.js';
+import { connectCluster, nodeList, redisNodes, unlinkMatching } from './support/redis-nodes.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import { P50_RATIO_TARGET, securityMarkdownTable } from './support/security-report.js';
 import type { SecurityCaseResult, SecurityVariant, VariantResult } from './support/security-report.js';
@@ -377,28 +375,6 @@ async function measureShape(
   };
 }
 
-async function connectCluster(nodes: readonly RedisNodeAddress[]): Promise<Cluster> {
-  const cluster = new Cluster([...nodes], { redisOptions: { commandTimeout: 5_000 } });
-  if (cluster.status !== 'ready') {
-    await new Promise<void>((resolve, reject) => {
-      cluster.once('ready', resolve);
-      cluster.once('error', reject);
-    });
-  }
-  return cluster;
-}
-
-/** Every key of the run's prefix (rows, registry, API keys), scanned on each master and unlinked. */
-async function unlinkPrefix(cluster: Cluster, prefix: string): Promise<void> {
-  const keys: string[] = [];
-  for (const node of cluster.nodes('master')) {
-    for await (const batch of node.scanStream({ match: `${prefix}*`, count: 1_000 })) {
-      keys.push(...(batch as string[]));
-    }
-  }
-  await pipelinedUnlink(cluster, keys);
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const { config } = options;
@@ -422,7 +398,7 @@ async function main(): Promise<void> {
           backendCleanup.add(() => cluster.quit().then(() => undefined));
           redis = /redis_version:(\S+)/.exec(await cluster.info('server'))?.[1] ?? 'unknown';
           const keyPrefix = `bench-sec-${process.pid}-${startedAt.getTime().toString(36)}:`;
-          backendCleanup.add(() => unlinkPrefix(cluster, keyPrefix));
+          backendCleanup.add(() => unlinkMatching(cluster, `${keyPrefix}*`));
           const storage = ['--redis-cluster', nodeList(nodes), '--key-prefix', keyPrefix];
           groups = [{ variants: BACKEND_VARIANTS[backend], serveArgs: storage, keyStoreArgs: storage }];
         } else {

@@ -8,10 +8,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Cluster } from 'ioredis';
 import { TesseraClient, toColumn } from '@tessera/client';
 import type { Column } from '@tessera/proto';
-import { startJaeger, type RedisNodeAddress } from '@tessera/testkit';
+import { startJaeger } from '@tessera/testkit';
 import { JOIN_KEY, RANDOM_SEED, benchDefinitions, featureName, featureType, featureValues } from './support/dataset.js';
 import { populationIds, requestBatches, seededRandom, viewName, writeViews } from './support/dataset.js';
 import { Cleanup } from './support/cleanup.js';
@@ -23,8 +22,7 @@ import {
   type TracingVariantResult as VariantResult,
 } from './support/tracing-report.js';
 import { processCpuMillis } from './support/process-cpu.js';
-import { pipelinedUnlink } from './support/raw-hmget.js';
-import { nodeList, redisNodes } from './support/redis-nodes.js';
+import { connectCluster, nodeList, redisNodes, unlinkMatching } from './support/redis-nodes.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -89,28 +87,6 @@ function parseOptions(argv: readonly string[]) {
     outDir: values.out ?? DEFAULT_OUT_DIR,
     redisCluster: values['redis-cluster'],
   };
-}
-
-async function connectCluster(nodes: readonly RedisNodeAddress[]): Promise<Cluster> {
-  const cluster = new Cluster([...nodes], { redisOptions: { commandTimeout: 5_000 } });
-  if (cluster.status !== 'ready') {
-    await new Promise<void>((resolve, reject) => {
-      cluster.once('ready', resolve);
-      cluster.once('error', reject);
-    });
-  }
-  return cluster;
-}
-
-/** Every key of the run's prefix (rows, registry, queued jobs), scanned on each master and unlinked. */
-async function unlinkPrefix(cluster: Cluster, prefix: string): Promise<void> {
-  const keys: string[] = [];
-  for (const node of cluster.nodes('master')) {
-    for await (const batch of node.scanStream({ match: `*${prefix}*`, count: 1_000 })) {
-      keys.push(...(batch as string[]));
-    }
-  }
-  await pipelinedUnlink(cluster, keys);
 }
 
 /** Measures `call` on every variant interleaved, with each server's CPU per call. */
@@ -178,7 +154,7 @@ async function main(): Promise<void> {
     cleanup.add(() => cluster.quit().then(() => undefined));
     redis = /redis_version:(\S+)/.exec(await cluster.info('server'))?.[1] ?? 'unknown';
     const keyPrefix = `bench-trc-${process.pid}-${startedAt.getTime().toString(36)}:`;
-    cleanup.add(() => unlinkPrefix(cluster, keyPrefix));
+    cleanup.add(() => unlinkMatching(cluster, `*${keyPrefix}*`));
     const storage = ['--redis-cluster', nodeList(nodes), '--key-prefix', keyPrefix];
 
     // The data is written through a server of its own (tracing off), stopped before measuring.
