@@ -12,19 +12,27 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { TesseraClient, channelCredentials, toColumn } from '@tessera/client';
 import type { ClientTlsOptions } from '@tessera/client';
-import { makeTestCertificates, type TestCertificates } from '@tessera/testkit';
+import { GetOnlineFeaturesRequest } from '@tessera/proto';
+import { ensureTool, makeTestCertificates, type TestCertificates } from '@tessera/testkit';
 import { JOIN_KEY, RANDOM_SEED, benchDefinitions, featureName, populationIds } from './support/dataset.js';
 import { requestBatches, seededRandom, viewName, writeViews, type WrittenView } from './support/dataset.js';
 import { Cleanup } from './support/cleanup.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
+import { runGhz } from './support/ghz.js';
 import { GrpcFloor } from './support/grpc-floor.js';
+import { GHZ } from './support/load-tools.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
 import { processCpuMillis } from './support/process-cpu.js';
 import { connectCluster, nodeList, redisNodes, unlinkMatching } from './support/redis-nodes.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import { P50_RATIO_TARGET, securityMarkdownTable } from './support/security-report.js';
-import type { SecurityCaseResult, SecurityVariant, VariantResult } from './support/security-report.js';
+import type {
+  GoClientComparison,
+  SecurityCaseResult,
+  SecurityVariant,
+  VariantResult,
+} from './support/security-report.js';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,6 +74,8 @@ interface RunConfig {
   readonly requestsPerCase: number;
   readonly writeBatchRows: number;
   readonly measure: MeasureOptions;
+  /** The Go client's comparison: ghz runs per side, alternating plain and auth+tls, and seconds per run. */
+  readonly ghz: { readonly rounds: number; readonly seconds: number };
 }
 
 const FULL: RunConfig = {
@@ -74,6 +84,7 @@ const FULL: RunConfig = {
   requestsPerCase: 64,
   writeBatchRows: 2_000,
   measure: { warmupCalls: 200, maxWarmupMillis: 2_000, calls: 2_000, maxCaseMillis: 120_000, blockCalls: 50 },
+  ghz: { rounds: 4, seconds: 4 },
 };
 const SMOKE: RunConfig = {
   mode: 'smoke',
@@ -81,6 +92,7 @@ const SMOKE: RunConfig = {
   requestsPerCase: 8,
   writeBatchRows: 2_000,
   measure: { warmupCalls: 5, maxWarmupMillis: 1_000, calls: 20, maxCaseMillis: 5_000, blockCalls: 10 },
+  ghz: { rounds: 1, seconds: 1 },
 };
 
 interface Options {
@@ -129,6 +141,8 @@ interface RunningVariant {
   readonly client: TesseraClient;
   readonly plainClient: TesseraClient;
   readonly tls: ClientTlsOptions | undefined;
+  /** The read key its client sends, if the variant needs one. */
+  readonly apiKey: string | undefined;
 }
 
 /** `tessera keys create` against a deployment's key store, as an operator would; returns the token. */
@@ -263,7 +277,7 @@ async function startBackend(
 
 /** `running` with its two clients: a real caller of its main port, and a plaintext one of its local listener. */
 function withClient(
-  running: Omit<RunningVariant, 'client' | 'plainClient'>,
+  running: Omit<RunningVariant, 'client' | 'plainClient' | 'apiKey'>,
   apiKey: string | undefined,
   cleanup: Cleanup,
 ): RunningVariant {
@@ -278,7 +292,83 @@ function withClient(
   const plainClient = new TesseraClient({ address: localAddress, timeoutMillis: 30_000 });
   cleanup.add(() => client.close());
   cleanup.add(() => plainClient.close());
-  return { ...running, client, plainClient };
+  return { ...running, client, plainClient, apiKey };
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * The same comparison through another client: ghz (Go's gRPC and TLS), one call in flight on one
+ * connection, against the auth+tls port and the same process's plaintext listener, in runs that
+ * alternate (plain first in even rounds, auth+tls first in odd ones). A Node client pays Node's TLS on
+ * both ends of every call; this one shows what a Go or other non-Node caller of the server pays.
+ */
+async function measureGoClient(
+  ghzBin: string,
+  secure: RunningVariant,
+  refs: readonly string[],
+  columns: readonly Record<string, ReturnType<typeof toColumn>>[],
+  config: RunConfig,
+): Promise<GoClientComparison> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-ghz-security-'));
+  try {
+    const file = join(dir, 'bodies.json');
+    const bodies = columns.map((entities) =>
+      GetOnlineFeaturesRequest.toJSON(GetOnlineFeaturesRequest.fromPartial({ features: [...refs], entities })),
+    );
+    await writeFile(file, JSON.stringify(bodies));
+    const base = {
+      bin: ghzBin,
+      call: 'tessera.v1.FeatureStore.GetOnlineFeatures',
+      data: { file },
+      concurrency: 1,
+      connections: 1,
+      seconds: config.ghz.seconds,
+    };
+    const tls = secure.tls === undefined ? undefined : { caFile: secure.tls.caFile as string };
+    const runPlain = () => runGhz({ ...base, address: secure.server.localAddress as string });
+    const runSecure = () =>
+      runGhz({
+        ...base,
+        address: secure.server.address,
+        ...(tls === undefined ? {} : { tls }),
+        ...(secure.apiKey === undefined ? {} : { metadata: { authorization: `Bearer ${secure.apiKey}` } }),
+      });
+    const plain: number[] = [];
+    const secured: number[] = [];
+    let calls = 0;
+    let errors = 0;
+    for (let round = 0; round < config.ghz.rounds; round++) {
+      const order = round % 2 === 0 ? ([runPlain, runSecure] as const) : ([runSecure, runPlain] as const);
+      for (const run of order) {
+        const figures = await run();
+        (run === runPlain ? plain : secured).push(figures.p50Millis);
+        calls += figures.requests;
+        errors += figures.errors;
+      }
+    }
+    if (errors > 0) throw new Error(`ghz: ${errors} of ${calls} calls failed`);
+    const plainP50Millis = median(plain);
+    const securedP50Millis = median(secured);
+    return {
+      client: `ghz ${GHZ.version}, one call in flight, one connection`,
+      plainP50Millis,
+      securedP50Millis,
+      ratioP50: securedP50Millis / plainP50Millis,
+      runs: { plain, secured },
+      secondsPerRun: config.ghz.seconds,
+      calls,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function measureShape(
@@ -288,6 +378,7 @@ async function measureShape(
   entities: number,
   features: number,
   config: RunConfig,
+  ghzBin: string,
   cleanup: Cleanup,
 ): Promise<SecurityCaseResult> {
   const random = seededRandom(RANDOM_SEED + entities * 1_000 + features);
@@ -371,6 +462,7 @@ async function measureShape(
     features,
     variants,
     floors: { plain: get(floors, 'floor:plain'), tls: get(floors, 'floor:tls') },
+    goClient: await measureGoClient(ghzBin, secure, refs, columns, config),
     p50RatioTarget: P50_RATIO_TARGET,
   };
 }
@@ -386,6 +478,7 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   let redis: string | undefined;
   try {
+    const ghzBin = await ensureTool(GHZ);
     const certs = makeTestCertificates();
     cleanup.add(() => certs[Symbol.dispose]());
     for (const backend of options.backends) {
@@ -422,6 +515,7 @@ async function main(): Promise<void> {
             shape.entities,
             shape.features,
             config,
+            ghzBin,
             backendCleanup,
           );
           const secure = result.variants.find((v) => v.variant === 'auth+tls');

@@ -50,7 +50,7 @@ export function fromGhz(report: GhzReport): LoadFigures {
   };
 }
 
-/** One ghz run against a Tessera server (plaintext, the method found through server reflection). */
+/** One ghz run against a Tessera server (the method found through server reflection). */
 export interface GhzRun {
   readonly bin: string;
   readonly address: string;
@@ -65,14 +65,27 @@ export interface GhzRun {
   readonly rps?: number;
   /** Connections the requests are spread over (ghz's default is 1). */
   readonly connections?: number;
+  /** TLS to the server (plaintext without it): the CA that signed its certificate, and a client pair for mTLS. */
+  readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
+  /** Metadata sent with every call and with the reflection calls, e.g. `authorization`. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Runs ghz once and resolves with its figures; rejects if ghz fails to run. */
 export async function runGhz(run: GhzRun): Promise<LoadFigures> {
   const open = run.rps !== undefined;
   const concurrency = run.concurrency ?? 4;
+  const metadata = run.metadata === undefined ? [] : JSON.stringify(run.metadata);
   const args = [
-    '--insecure',
+    ...(run.tls === undefined
+      ? ['--insecure']
+      : [
+          '--cacert',
+          run.tls.caFile,
+          ...(run.tls.certFile === undefined ? [] : ['--cert', run.tls.certFile]),
+          ...(run.tls.keyFile === undefined ? [] : ['--key', run.tls.keyFile]),
+        ]),
+    ...(typeof metadata === 'string' ? ['--metadata', metadata, '--reflect-metadata', metadata] : []),
     '--call',
     run.call,
     ...('json' in run.data ? ['-d', run.data.json] : ['-D', run.data.file]),

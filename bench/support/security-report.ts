@@ -27,6 +27,20 @@ export interface VariantResult {
   readonly serverCpuMicrosPerCall: number | null;
 }
 
+/**
+ * auth+tls over plain through ghz (Go's gRPC and TLS) instead of the Node client: p50 per run of each
+ * side, the runs alternating, and the ratio of their medians.
+ */
+export interface GoClientComparison {
+  readonly client: string;
+  readonly plainP50Millis: number;
+  readonly securedP50Millis: number;
+  readonly ratioP50: number;
+  readonly runs: { readonly plain: readonly number[]; readonly secured: readonly number[] };
+  readonly secondsPerRun: number;
+  readonly calls: number;
+}
+
 /** Results of one case: one backend, one batch shape, every variant measured interleaved. */
 export interface SecurityCaseResult {
   readonly id: string;
@@ -40,6 +54,8 @@ export interface SecurityCaseResult {
    * TLS's own cost.
    */
   readonly floors: { readonly plain: LatencySummary; readonly tls: LatencySummary };
+  /** auth+tls against plain through a Go client (absent in results made before it was measured). */
+  readonly goClient?: GoClientComparison;
   /** The target for `auth+tls` over `plain` at p50 (not asserted: reported beside the ratio). */
   readonly p50RatioTarget: number;
 }
@@ -53,6 +69,24 @@ function ratioCell(c: SecurityCaseResult, v: VariantResult): string {
   const text = `${v.ratio.p50.toFixed(2)}×`;
   if (v.variant !== 'auth+tls') return text;
   return `${text} (target ≤ ${c.p50RatioTarget.toFixed(2)}: ${v.ratio.p50 <= c.p50RatioTarget ? 'met' : 'missed'})`;
+}
+
+/** The Go client's row: medians over its runs, the ratio judged against the same target. */
+function goClientRow(c: SecurityCaseResult, g: GoClientComparison): string[] {
+  const verdict = g.ratioP50 <= c.p50RatioTarget ? 'met' : 'missed';
+  return [
+    c.backend,
+    `${c.entities} × ${c.features}`,
+    `auth+tls, Go client (ghz, median of ${g.runs.secured.length} runs)`,
+    ms(g.securedP50Millis),
+    ms(g.plainP50Millis),
+    `${g.ratioP50.toFixed(2)}× (target ≤ ${c.p50RatioTarget.toFixed(2)}: ${verdict})`,
+    '',
+    `${((g.securedP50Millis - g.plainP50Millis) * 1000).toFixed(0)} µs`,
+    '',
+    '',
+    String(g.calls),
+  ];
 }
 
 /** The results as a markdown table: one row per case and variant. */
@@ -97,6 +131,7 @@ export function securityMarkdownTable(cases: readonly SecurityCaseResult[]): str
       '',
       String(Math.min(c.floors.plain.calls, c.floors.tls.calls)),
     ],
+    ...(c.goClient === undefined ? [] : [goClientRow(c, c.goClient)]),
   ]);
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
