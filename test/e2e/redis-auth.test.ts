@@ -86,4 +86,46 @@ describe('a deployment on a password-protected Redis Cluster', () => {
       await Promise.all([serve.stop('SIGTERM'), writer.stop('SIGTERM')]);
     }
   });
+
+  it('keeps its API keys there: `tessera keys` on the store takes the password from the environment or --config', async () => {
+    const keys = (args: readonly string[], childEnv: NodeJS.ProcessEnv) =>
+      execFileAsync('node', [CLI, 'keys', ...args], {
+        cwd: ROOT,
+        timeout: 15_000,
+        env: { ...process.env, ...childEnv },
+      });
+    const prefix = `keys${process.pid}:`;
+    const created = await keys(
+      ['create', 'ops', '--scopes', 'admin', '--redis-cluster', nodeList, '--key-prefix', prefix],
+      env,
+    );
+    expect(created.stdout.trim()).toMatch(/^\S{20,}$/);
+
+    // The same store through the services' configuration file (password in the file, for the test).
+    const config = join(dir, 'keys.yaml');
+    writeFileSync(
+      config,
+      [
+        'backend:',
+        '  kind: redis-cluster',
+        `  redis: { nodes: [${cluster.nodes.map((n) => `{ host: "${n.host}", port: ${n.port} }`).join(', ')}], keyPrefix: "${prefix}", password: "${cluster.password}" }`,
+        '',
+      ].join('\n'),
+    );
+    const listed = await keys(['ls', '--config', config], {});
+    expect(listed.stdout).toMatch(/\bops\b.*\badmin\b/);
+
+    // Without the password the store never answers, and the command says so at its deadline instead of hanging.
+    const refused = execFileAsync(
+      'node',
+      [CLI, '--timeout', '3000', 'keys', 'ls', '--redis-cluster', nodeList, '--key-prefix', prefix],
+      { cwd: ROOT, timeout: 20_000 },
+    );
+    const failure = (await refused.then(
+      () => undefined,
+      (error: unknown) => error,
+    )) as { code?: number; stderr?: string } | undefined;
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(/UNAVAILABLE: the key store did not answer within 3000 ms: check .*password/);
+  }, 60_000);
 });

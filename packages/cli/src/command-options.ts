@@ -25,13 +25,3 @@ export function timestampOption(text: string, option: string): number {
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
-
-/** `host:port,host:port` as nodes, or INVALID_ARGUMENT naming the bad entry. */
-export function parseNodes(spec: string): { host: string; port: number }[] {
-  return spec.split(',').map((s) => {
-    const [host, port] = s.trim().split(':');
-    if (!host || !port || !/^\d+$/.test(port))
-      throw new TesseraError('INVALID_ARGUMENT', `--redis-cluster: "${s}" is not host:port`);
-    return { host, port: Number(port) };
-  });
-}

@@ -59,6 +59,16 @@ export const WRITER_FLAGS: readonly DeploymentFlag[] = [
   { attribute: 'metricsPort', flag: '--metrics-port', path: 'metrics.port' },
 ];
 
+/**
+ * Flags of `keys` on a key store, by configuration path: the store is the deployment's, so its Redis
+ * credentials and TLS come from TESSERA_* variables or a `--config` file like the services'.
+ */
+export const KEY_STORE_FLAGS: readonly DeploymentFlag[] = [
+  { attribute: 'dataDir', flag: '--data-dir', path: 'backend.dataDir' },
+  REDIS_CLUSTER_FLAG,
+  { attribute: 'keyPrefix', flag: '--key-prefix', path: 'backend.redis.keyPrefix' },
+];
+
 /** Adds `--config` (also TESSERA_CONFIG) and the flags every service command shares. */
 export function addConfigOptions(command: Command): Command {
   return command

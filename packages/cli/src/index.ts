@@ -7,7 +7,7 @@ import { formatProblems, isTesseraError } from '@tessera/core';
 import { isConfigurationError } from '@tessera/config';
 import { TesseraClient } from '@tessera/client';
 import { addConnectionOptions, clientOptions, type ConnectionFlags } from './connection.js';
-import { DEFAULT_SERVER, parseNodes, type ClientFactory } from './command-options.js';
+import { DEFAULT_SERVER, type ClientFactory } from './command-options.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWriterCommand } from './commands/writer.js';
 import { registerConfigCommand } from './commands/config.js';
@@ -50,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerGetCommand(program, client);
   registerHistoricalCommand(program, client);
   registerLsCommand(program, client);
-  registerKeysCommand(program, client, parseNodes);
+  registerKeysCommand(program, client);
   registerConfigCommand(program);
 
   try {

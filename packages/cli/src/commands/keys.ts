@@ -3,17 +3,22 @@
  * deployment's key store (`--data-dir` or `--redis-cluster`) to create the first admin key.
  */
 import type { Command } from 'commander';
-import { parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
+import { TesseraError, parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
 import type { TesseraClient } from '@tessera/client';
 import { fromProtoScope } from '@tessera/wire';
 import { createKey, openApiKeyStore, revokeKey, rotateKey, type ApiKeyStoreLocation } from '@tessera/registry';
 import type { ApiKey } from '@tessera/proto';
 import { table } from '../format.js';
+import { KEY_STORE_FLAGS, loadCommandConfiguration, redisSettings } from '../deployment.js';
+
+/** Deadline of a command on the key store when the program's `--timeout` is not at hand, ms. */
+const DEFAULT_DEADLINE_MILLIS = 30_000;
 
 interface StoreFlags {
   readonly dataDir?: string;
   readonly redisCluster?: string;
   readonly keyPrefix?: string;
+  readonly config?: string;
 }
 
 /** One key as the CLI shows it (never a secret). */
@@ -40,36 +45,70 @@ function fromProto(key: ApiKey): KeyRow {
 }
 
 /** Registers `keys` and its subcommands on the program. */
-export function registerKeysCommand(
-  program: Command,
-  client: () => TesseraClient,
-  parseNodes: (spec: string) => { host: string; port: number }[],
-): void {
+export function registerKeysCommand(program: Command, client: () => TesseraClient): void {
   const keys = program
     .command('keys')
     .description(
-      'API keys: create, list, rotate, revoke (over --server with an admin key, or on the store with --data-dir / --redis-cluster)',
+      'API keys: create, list, rotate, revoke (over --server with an admin key, or on the store with --data-dir / --redis-cluster / --config)',
     );
   const withStore = (command: Command): Command =>
     command
       .option('--data-dir <dir>', 'act on the key store of this embedded data directory (no server needed)')
       .option('--redis-cluster <nodes>', "act on the key store of this Redis Cluster's deployment (no server needed)")
-      .option('--key-prefix <prefix>', 'key prefix of that deployment (cluster mode)', '');
+      .option('--key-prefix <prefix>', 'key prefix of that deployment (cluster mode)', '')
+      .option(
+        '--config <file>',
+        "act on the key store of the deployment this YAML configuration describes (the services' file; TESSERA_* variables apply)",
+      );
 
-  /** Runs `work` on the key store when a store flag is given, else returns undefined. */
-  async function onStore<T>(flags: StoreFlags, work: (store: ApiKeyStore) => Promise<T>): Promise<T | undefined> {
-    const backend: ApiKeyStoreLocation | undefined =
-      flags.redisCluster !== undefined
-        ? { kind: 'redis-cluster', nodes: parseNodes(flags.redisCluster), keyPrefix: flags.keyPrefix ?? '' }
-        : flags.dataDir !== undefined
-          ? { kind: 'embedded', dataDir: flags.dataDir }
-          : undefined;
-    if (backend === undefined) return undefined;
-    const store = openApiKeyStore(backend);
+  /**
+   * Runs `work` on the key store when a store flag is given, else returns undefined. The store is
+   * found as the services find it: flags over TESSERA_* variables over the `--config` file, so a
+   * Redis password or TLS settings reach it the same way.
+   */
+  async function onStore<T>(
+    command: Command,
+    flags: StoreFlags,
+    work: (store: ApiKeyStore) => Promise<T>,
+  ): Promise<T | undefined> {
+    if (flags.redisCluster === undefined && flags.dataDir === undefined && flags.config === undefined) return undefined;
+    const { config } = loadCommandConfiguration(command, KEY_STORE_FLAGS);
+    const { backend } = config;
+    const location: ApiKeyStoreLocation =
+      backend.kind === 'redis-cluster'
+        ? {
+            kind: 'redis-cluster',
+            nodes: backend.redis.nodes,
+            keyPrefix: backend.redis.keyPrefix,
+            redis: redisSettings(config),
+          }
+        : { kind: 'embedded', dataDir: backend.dataDir };
+    const store = openApiKeyStore(location);
+    // A store that never answers (a wrong Redis password or TLS setting makes the cluster client
+    // reconnect forever) fails the command at the call deadline instead of hanging it.
+    const deadlineMillis = Number(command.optsWithGlobals<{ timeout?: string }>().timeout ?? DEFAULT_DEADLINE_MILLIS);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new TesseraError(
+            'UNAVAILABLE',
+            `the key store did not answer within ${deadlineMillis} ms: check the Redis nodes, the password ` +
+              '(TESSERA_BACKEND_REDIS_PASSWORD) and the TLS settings',
+          ),
+        );
+      }, deadlineMillis);
+    });
+    let answered = false;
     try {
-      return await work(store);
+      const result = await Promise.race([work(store), expired]);
+      answered = true;
+      return result;
     } finally {
-      await store.close();
+      clearTimeout(timer);
+      // After a timeout, closing may wait on the same reconnecting client: let it go unawaited.
+      if (answered) await store.close();
+      else void store.close().catch(() => undefined);
     }
   }
 
@@ -85,10 +124,10 @@ export function registerKeysCommand(
   withStore(keys.command('create').argument('<name>', 'name of the key (letters, digits, . _ -)'))
     .requiredOption('--scopes <list>', 'read, write, admin (comma-separated; admin includes the others)')
     .description('create a key; prints its token once')
-    .action(async (name: string, opts: StoreFlags & { scopes: string }) => {
+    .action(async (name: string, opts: StoreFlags & { scopes: string }, command: Command) => {
       const scopes = parseScopes(opts.scopes);
       const created =
-        (await onStore(opts, async (store) => {
+        (await onStore(command, opts, async (store) => {
           const { token, record } = await createKey(store, name, scopes);
           return { token, row: fromRecord(record) };
         })) ??
@@ -102,9 +141,9 @@ export function registerKeysCommand(
   withStore(keys.command('ls'))
     .option('--all', 'include revoked keys')
     .description('list keys (names, ids, scopes; never secrets)')
-    .action(async (opts: StoreFlags & { all?: boolean }) => {
+    .action(async (opts: StoreFlags & { all?: boolean }, command: Command) => {
       const rows =
-        (await onStore(opts, async (store) => (await store.list()).map(fromRecord))) ??
+        (await onStore(command, opts, async (store) => (await store.list()).map(fromRecord))) ??
         (await withClient(client, async (c) => (await c.listApiKeys(opts.all === true)).keys.map(fromProto)));
       const shown = rows
         .filter((r) => opts.all === true || r.revokedAtMillis === undefined)
@@ -125,9 +164,9 @@ export function registerKeysCommand(
 
   withStore(keys.command('rotate').argument('<name>', 'name of the key'))
     .description('issue a new token for a key (same scopes); the old token stops working')
-    .action(async (name: string, opts: StoreFlags) => {
+    .action(async (name: string, opts: StoreFlags, command: Command) => {
       const rotated =
-        (await onStore(opts, async (store) => {
+        (await onStore(command, opts, async (store) => {
           const { token, record } = await rotateKey(store, name);
           return { token, row: fromRecord(record) };
         })) ??
@@ -140,9 +179,9 @@ export function registerKeysCommand(
 
   withStore(keys.command('revoke').argument('<name>', 'name of the key'))
     .description('revoke a key; every server refuses it within seconds')
-    .action(async (name: string, opts: StoreFlags) => {
+    .action(async (name: string, opts: StoreFlags, command: Command) => {
       const row =
-        (await onStore(opts, async (store) => fromRecord(await revokeKey(store, name)))) ??
+        (await onStore(command, opts, async (store) => fromRecord(await revokeKey(store, name)))) ??
         (await withClient(client, async (c) => fromProto(await c.revokeApiKey(name))));
       console.log(`tessera: revoked API key "${row.name}" (id ${row.id})`);
     });
