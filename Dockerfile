@@ -15,9 +15,10 @@ ARG NODE_IMAGE=node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942
 FROM ${NODE_IMAGE} AS build
 ENV CI=true
 WORKDIR /src
-# The lockfile alone fills pnpm's store, a layer that is kept while the lockfile stays the same.
+# The lockfile alone fills pnpm's store, a layer that is kept while the lockfile stays the same. The
+# partial node_modules that `fetch` leaves would pass for a finished install: only the store is kept.
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
-RUN npx --yes pnpm@10.34.9 fetch
+RUN npx --yes pnpm@10.34.9 fetch && rm -rf node_modules
 COPY . .
 # Installs (frozen lockfile), compiles and deploys the production dependencies into dist/bundle.
 RUN node scripts/bundle.mjs --out /src/dist/bundle

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,10 +23,14 @@ import { EVENTS_REPO, offlineRowsPerUserIn, writeNumber } from '../support/write
 
 // The production bundle the Dockerfile copies, built by the same script (scripts/bundle.mjs), run
 // from its own folder with nothing but `node`: no pnpm, no tsx, no dev dependencies, no checkout.
+// As in the image, `.tessera` in the bundle links to a data volume and the commands keep their
+// default data directories.
 
 const { nodes } = inject('redisCluster');
 const work = mkdtempSync(join(tmpdir(), 'tessera-bundle-'));
 const bundle = join(work, 'bundle');
+/** The image's /data. */
+const volume = join(work, 'data');
 /** What a container gives the process: node on PATH and a home folder; nothing from this test run. */
 const SCRUBBED_ENV = { PATH: dirname(process.execPath), HOME: join(work, 'home') };
 const cliDir = join(bundle, 'packages', 'cli');
@@ -26,6 +39,7 @@ let filesBefore: Map<string, string>;
 
 beforeAll(async () => {
   mkdirSync(SCRUBBED_ENV.HOME);
+  mkdirSync(volume);
   const startedAt = Date.now();
   await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'scripts', 'bundle.mjs'), '--out', bundle], {
     cwd: REPO_ROOT,
@@ -33,6 +47,8 @@ beforeAll(async () => {
   });
   console.log(`bundle built in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   filesBefore = listFiles(bundle);
+  // The Dockerfile's `RUN ln -s /data /app/.tessera`, made after the listing: the one link that leaves.
+  symlinkSync(volume, join(bundle, '.tessera'));
 }, 300_000);
 
 afterAll(async () => {
@@ -112,8 +128,7 @@ it('is self-contained and runs compiled JavaScript: no link leaves it, no TypeSc
 });
 
 it('serves the embedded engines (LMDB and chDB) from the bundle with nothing but node', async () => {
-  const dataDir = join(work, 'embedded');
-  const serve = startBundled(['serve', '--port', '0', '--data-dir', dataDir]);
+  const serve = startBundled(['serve', '--port', '0']);
   const [, address = ''] = await serve.waitFor(/serving on (\S+)/);
   const probe = healthProbe(address);
   const client = new TesseraClient({ address, timeoutMillis: 20_000 });
@@ -150,22 +165,14 @@ it('serves the embedded engines (LMDB and chDB) from the bundle with nothing but
     client.close();
   }
   await stopCleanly(serve);
+  expect(readdirSync(volume)).toEqual(expect.arrayContaining(['online', 'offline']));
 }, 120_000);
 
 it('runs a writer on the Redis Cluster that inserts a write acknowledged by a bundled server', async () => {
   const keyPrefix = `bd${randomBytes(4).toString('hex')}:`;
   const cluster = nodes.map((node) => `${node.host}:${node.port}`).join(',');
-  const writerDir = join(work, 'writer');
   const serve = startBundled(['serve', '--port', '0', '--redis-cluster', cluster, '--key-prefix', keyPrefix]);
-  const writer = startBundled([
-    'writer',
-    '--redis-cluster',
-    cluster,
-    '--key-prefix',
-    keyPrefix,
-    '--data-dir',
-    writerDir,
-  ]);
+  const writer = startBundled(['writer', '--redis-cluster', cluster, '--key-prefix', keyPrefix]);
   const [, address = ''] = await serve.waitFor(/serving on (\S+)/);
   await writer.waitFor(/writer consuming/);
   const probe = healthProbe(address);
@@ -186,12 +193,16 @@ it('runs a writer on the Redis Cluster that inserts a write acknowledged by a bu
   await stopCleanly(writer);
   expect(writer.output()).toContain('writer finishing the jobs in hand');
   await stopCleanly(serve);
-  // The writer's chDB, opened once the writer is gone: the ten rows of write 0, each once.
-  const rows = await offlineRowsPerUserIn(join(writerDir, 'offline'));
+  // The writer's chDB (default .tessera/writer, on the volume), opened once the writer is gone: the
+  // ten rows of write 0, each once.
+  const rows = await offlineRowsPerUserIn(join(volume, 'writer', 'offline'));
   expect([...rows.entries()].sort(([a], [b]) => a - b)).toEqual(Array.from({ length: 10 }, (_, user) => [user, 1]));
 }, 120_000);
 
-it('writes nothing into its own folder at run time (a read-only root filesystem is enough)', () => {
-  const changed = [...listFiles(bundle)].filter(([path, what]) => filesBefore.get(path) !== what);
+it('writes nothing into its own folder or its home at run time (a read-only root filesystem is enough)', () => {
+  const after = listFiles(bundle);
+  after.delete('.tessera');
+  const changed = [...after].filter(([path, what]) => filesBefore.get(path) !== what);
   expect(changed.map(([path]) => path)).toEqual([]);
+  expect(readdirSync(SCRUBBED_ENV.HOME)).toEqual([]);
 });
