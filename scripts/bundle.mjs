@@ -10,7 +10,7 @@
 // through their `files`), not hand-written copying. Node builtins only, like scripts/ensure.mjs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,12 +97,22 @@ function checkBundle(out) {
   if (!existsSync(join(out, CLI_DIR, 'dist', 'index.js'))) fail(`no compiled ${CLI_DIR}/dist/index.js in ${out}`);
 }
 
+/** Empties the output folder, refusing anything but an empty folder or an earlier bundle (never `--out .`). */
+function clearOutput(out) {
+  const inside = relative(out, root);
+  if (inside === '' || !inside.startsWith('..')) fail(`--out ${out} holds the repository; choose a folder of its own`);
+  if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(join(out, CLI_DIR, 'node_modules', '.pnpm'))) {
+    fail(`--out ${out} is neither empty nor an earlier bundle; not deleting it`);
+  }
+  rmSync(out, { recursive: true, force: true });
+}
+
 const options = parseArgs(process.argv.slice(2));
 // Installs the workspace (with its dev dependencies: the compiler) when needed, then builds.
 if (options.build) run(process.execPath, [join(root, 'scripts', 'ensure.mjs')]);
 const packageManager = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
 if (typeof packageManager !== 'string') fail('package.json names no packageManager');
-rmSync(options.out, { recursive: true, force: true });
+clearOutput(options.out);
 const startedAt = Date.now();
 // pnpm 10 deploys from the lockfile only for injected workspace packages; setting it for this command
 // alone copies each workspace package (its `files`: compiled dist) instead of linking the source folder,

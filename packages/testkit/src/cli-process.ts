@@ -24,6 +24,10 @@ export interface StartCliOptions {
   readonly replaceEnv?: boolean;
 }
 
+/**
+ * `node <root>/packages/cli/bin/tessera.js <args>` as a child process, from the repository or (with
+ * `options.root`) from a production bundle.
+ */
 export function startCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
