@@ -5,8 +5,8 @@
 #
 # The build stage makes the production bundle with scripts/bundle.mjs, the same script CI tests
 # (test/deploy/bundle.test.ts); the runtime stage holds only that bundle and Node: no pnpm, no
-# compiler, no sources, no dev dependencies. The bundle is linux-x64 (chDB ships no other Linux build
-# through npm here), so build for linux/amd64.
+# compiler, no sources, no dev dependencies. The lockfile holds chDB's engine for linux-x64 only, so
+# build for linux/amd64 (`docker build --platform linux/amd64`; bundle.mjs fails without the engine).
 #
 # The base is node:20-bookworm-slim (Node 20.20.2, Debian 12) pinned by the digest of its multi-arch
 # index; bump the digest deliberately (docker buildx imagetools inspect node:20-bookworm-slim).
