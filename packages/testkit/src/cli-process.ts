@@ -4,7 +4,6 @@ import { TesseraClient } from '@tessera/client';
 
 /** The repository's root (this file is packages/testkit/{src,dist}/cli-process.*). */
 export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
-const CLI = join(REPO_ROOT, 'packages', 'cli', 'bin', 'tessera.js');
 
 /** A `tessera` command running as a child process (a server or a writer), to be killed like a real one. */
 export interface CliProcess {
@@ -17,10 +16,27 @@ export interface CliProcess {
   stop(signal: NodeJS.Signals): Promise<void>;
 }
 
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn('node', [CLI, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+/** Where `startCli` finds the command and what environment it passes on. */
+export interface StartCliOptions {
+  /** Folder holding `packages/cli/bin/tessera.js`, also the working directory (default: the repository). */
+  readonly root?: string;
+  /** Pass `env` alone instead of adding it to this process's environment (default false). */
+  readonly replaceEnv?: boolean;
+}
+
+/**
+ * `node <root>/packages/cli/bin/tessera.js <args>` as a child process, from the repository or (with
+ * `options.root`) from a production bundle.
+ */
+export function startCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  options: StartCliOptions = {},
+): CliProcess {
+  const root = options.root ?? REPO_ROOT;
+  const child = spawn('node', [join(root, 'packages', 'cli', 'bin', 'tessera.js'), ...args], {
+    cwd: root,
+    env: options.replaceEnv === true ? env : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -9,7 +9,14 @@ export {
   type ClusterNodeEntry,
 } from './cluster-nodes.js';
 export { makeTestCertificates, type TestCertificates } from './certs.js';
-export { REPO_ROOT, startCli, startServeProcess, startWriterCli, type CliProcess } from './cli-process.js';
+export {
+  REPO_ROOT,
+  startCli,
+  startServeProcess,
+  startWriterCli,
+  type CliProcess,
+  type StartCliOptions,
+} from './cli-process.js';
 export { definitionsFromYaml } from './definitions.js';
 export { findExecutable } from './executables.js';
 export {
