@@ -84,7 +84,10 @@ function ensureNodeVersion() {
 function ensureDependencies() {
   const stateFile = join(root, 'node_modules', '.modules.yaml');
   const newestManifest = Math.max(...manifestPaths().map(mtimeMillis));
-  if (existsSync(stateFile) && mtimeMillis(stateFile) >= newestManifest) return;
+  // `pnpm fetch` (the image's cached layer) leaves a state file without linking the packages: a
+  // finished install also has the compiler the build runs.
+  const linked = existsSync(join(root, 'node_modules', 'typescript', 'bin', 'tsc'));
+  if (linked && existsSync(stateFile) && mtimeMillis(stateFile) >= newestManifest) return;
   const packageManager = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager ?? 'pnpm@10';
   const args = ['--yes', packageManager, 'install', ...(isCI ? ['--frozen-lockfile'] : [])];
   log(`installing dependencies: npx ${args.join(' ')}`);
