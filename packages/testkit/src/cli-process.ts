@@ -98,3 +98,26 @@ export async function startWriterCli(
   await writer.waitFor(/writer consuming/);
   return writer;
 }
+
+/** A running `tessera offline-server` and where it listens. */
+export interface OfflineServerCli {
+  readonly process: CliProcess;
+  readonly port: number;
+  /** `host:port`, what `--offline-server` takes. */
+  readonly address: string;
+}
+
+/**
+ * `tessera offline-server --port 0` over chDB in `dataDir`, once serving. `extra` adds flags
+ * (`--auth --redis-cluster … --key-prefix …`); `env` adds variables (TESSERA_* settings).
+ */
+export async function startOfflineServerCli(
+  dataDir: string,
+  extra: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<OfflineServerCli> {
+  const process = startCli(['offline-server', '--port', '0', '--data-dir', dataDir, ...extra], env);
+  const [, address] = await process.waitFor(/serving on (\S+)/);
+  const port = Number(address?.slice(address.lastIndexOf(':') + 1));
+  return { process, port, address: address ?? '' };
+}

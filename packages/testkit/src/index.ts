@@ -9,7 +9,15 @@ export {
   type ClusterNodeEntry,
 } from './cluster-nodes.js';
 export { makeTestCertificates, type TestCertificates } from './certs.js';
-export { REPO_ROOT, startCli, startServeProcess, startWriterCli, type CliProcess } from './cli-process.js';
+export {
+  REPO_ROOT,
+  startCli,
+  startOfflineServerCli,
+  startServeProcess,
+  startWriterCli,
+  type CliProcess,
+  type OfflineServerCli,
+} from './cli-process.js';
 export { definitionsFromYaml } from './definitions.js';
 export { findExecutable } from './executables.js';
 export {
