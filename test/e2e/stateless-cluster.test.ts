@@ -5,9 +5,24 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TesseraClient } from '@tessera/client';
+import { TesseraClient, fromColumn, toColumn } from '@tessera/client';
+import { HistoricalFormat, type GetHistoricalResponse } from '@tessera/proto';
 import { openBullmqDeadLetters } from '@tessera/writebehind';
-import { type CliProcess, definitionsFromYaml, pollUntil, startServeProcess, startWriterCli } from '@tessera/testkit';
+import {
+  type CliProcess,
+  type OfflineServerCli,
+  definitionsFromYaml,
+  pollUntil,
+  startOfflineServerCli,
+} from '@tessera/testkit';
+import {
+  type ClusterDeployment,
+  type ServeProcess,
+  createClusterKeyCli,
+  nodeList,
+  startServeOnCluster,
+  startWriterOnCluster,
+} from '../support/cluster-processes.js';
 import { TrackedWriteLoad } from '../support/round-robin-load.js';
 import {
   EVENTS_YAML,
@@ -21,13 +36,15 @@ import {
 } from '../support/write-load.js';
 
 // Issue 15: feature servers hold no state. Three `tessera serve` and two `tessera writer` processes
-// on one Redis Cluster (one key prefix for this file): any server answers any read, an apply through
-// one is in force on all, and kill -9 of a server or of a writer loses and duplicates nothing.
+// on one Redis Cluster (one key prefix for this file) and one offline store: a `tessera
+// offline-server` owns the chDB directory and serves it over gRPC to all five (chDB allows one
+// process per directory). Any server answers any read, an apply through one is in force on all,
+// and kill -9 of a server or of a writer loses and duplicates nothing.
 
 const { nodes } = inject('redisCluster');
-const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
 const keyPrefix = `sc${randomBytes(4).toString('hex')}:`;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-stateless-cluster-'));
+const offlineDir = join(dir, 'offline-server');
 
 /** The issue's bound: an apply through one server is in force on every server within 2 s. */
 const APPLY_IN_FORCE_MILLIS = 2_000;
@@ -51,32 +68,12 @@ const REPO_V2 = definitionsFromYaml({
 `,
 });
 
-interface ServerProcess {
-  readonly process: CliProcess;
-  readonly client: TesseraClient;
-  /** `127.0.0.1:<port>`, as the server printed it. */
-  readonly address: string;
-}
-
-const servers: ServerProcess[] = [];
+const servers: ServeProcess[] = [];
 const writers: CliProcess[] = [];
 const clients: TesseraClient[] = [];
+let offline: OfflineServerCli | undefined;
 /** Every numbered Write of this file, whichever server took it: checked offline at the end. */
-const load: LoadResult = { sent: 0, acknowledged: [], failed: 0 };
-
-async function startServer(): Promise<ServerProcess> {
-  const { process, client } = await startServeProcess(['--redis-cluster', nodeList, '--key-prefix', keyPrefix]);
-  const [, address] = await process.waitFor(/serving on (\S+)/);
-  const server = { process, client, address: address ?? '' };
-  servers.push(server);
-  return server;
-}
-
-async function startWriter(name: string): Promise<CliProcess> {
-  const writer = await startWriterCli(nodes, keyPrefix, join(dir, name), ['--lock-ms', '1500', '--concurrency', '2']);
-  writers.push(writer);
-  return writer;
-}
+const load: LoadResult = { sent: 0, acknowledged: [], failed: 0, errors: [] };
 
 /** Writes number `w` through `client`, counted in the file's load. */
 async function writeThrough(client: TesseraClient): Promise<number> {
@@ -90,9 +87,43 @@ function usersOf(w: number): bigint[] {
   return Array.from({ length: ROWS_PER_WRITE }, (_, i) => BigInt(w * ROWS_PER_WRITE + i));
 }
 
+/** `events:amount` of `users` in a training set (GetHistorical) a day after every event of this file. */
+async function trainingAmounts(client: TesseraClient, users: readonly bigint[]): Promise<unknown[]> {
+  const chunks: GetHistoricalResponse[] = [];
+  const at = BigInt(Date.UTC(2026, 0, 2));
+  for await (const chunk of client.getHistorical({
+    entities: {
+      $case: 'rows',
+      value: { keys: { user_id: toColumn('int64', users) }, eventTimestamps: users.map(() => at), passthrough: {} },
+    },
+    features: ['events:amount'],
+    featureService: '',
+    format: HistoricalFormat.HISTORICAL_FORMAT_COLUMNS,
+    chunkRows: 0,
+  }))
+    chunks.push(chunk);
+  return chunks.flatMap((c) => fromColumn(c.columns[c.names.indexOf('events__amount')]!));
+}
+
 beforeAll(async () => {
-  await Promise.all([startServer(), startServer(), startServer()]);
-  await Promise.all([startWriter('writer-a'), startWriter('writer-b')]);
+  // The deployment's admin key, made as an operator would (in the Redis Cluster, no server needed).
+  const offlineApiKey = await createClusterKeyCli(nodes, keyPrefix, 'offline-store', 'admin');
+  offline = await startOfflineServerCli(offlineDir, [
+    '--redis-cluster',
+    nodeList(nodes),
+    '--key-prefix',
+    keyPrefix,
+    '--auth',
+  ]);
+  const deployment: ClusterDeployment = { nodes, keyPrefix, offlineServer: offline.address, offlineApiKey };
+  servers.push(...(await Promise.all([1, 2, 3].map(() => startServeOnCluster(deployment)))));
+  writers.push(
+    ...(await Promise.all(
+      ['writer-a', 'writer-b'].map((name) =>
+        startWriterOnCluster(deployment, join(dir, name), ['--lock-ms', '1500', '--concurrency', '2']),
+      ),
+    )),
+  );
   await servers[0]!.client.apply(REPO_V1, { author: 'stateless-cluster' });
 }, 120_000);
 
@@ -103,6 +134,7 @@ afterAll(async () => {
     await server.process.stop('SIGKILL');
   }
   for (const writer of writers) await writer.stop('SIGKILL');
+  await offline?.process.stop('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -140,8 +172,8 @@ describe('three feature servers and two writers on one Redis Cluster', () => {
   });
 
   it(`puts an apply through one server in force on all within ${APPLY_IN_FORCE_MILLIS} ms`, async () => {
-    const [first, applier, third] = servers as [ServerProcess, ServerProcess, ServerProcess];
-    const resolvedScore = async (server: ServerProcess): Promise<string | undefined> =>
+    const [first, applier, third] = servers as [ServeProcess, ServeProcess, ServeProcess];
+    const resolvedScore = async (server: ServeProcess): Promise<string | undefined> =>
       (await server.client.getOnlineFeatures({ features: ['profile:score'], entities: { user_id: [1n] } })).refs[0];
     for (const server of servers) expect(await resolvedScore(server)).toBe('profile@1:score');
 
@@ -182,7 +214,7 @@ describe('three feature servers and two writers on one Redis Cluster', () => {
 
     // Round robin: the calls spread over all three servers.
     await tracked.run({ concurrency: 6, maxWrites: 60, maxMillis: 30_000 });
-    expect(tracked.failures()).toEqual([]);
+    expect(tracked.describeFailures()).toEqual([]);
     expect([...tracked.successesByPeer().keys()].sort()).toEqual(servers.map((s) => s.address).sort());
 
     // Writes started and acknowledged when the killed server had exited (set below, read by the load).
@@ -238,6 +270,7 @@ describe('three feature servers and two writers on one Redis Cluster', () => {
       await killing;
       const afterKill = await queue.stats();
       await runWriteLoad(() => client, load, { concurrency: 4, maxWrites: 60, maxMillis: 30_000 });
+      expect(load.errors?.slice(failedBefore), 'writes failed while a writer was killed').toEqual([]);
       expect(load.failed).toBe(failedBefore);
 
       const drained = await pollUntil(async () => (await queue.stats()).pendingJobs === 0, 60_000, 100);
@@ -246,12 +279,18 @@ describe('three feature servers and two writers on one Redis Cluster', () => {
       const presentOnline = await acknowledgedOnline(servers[0]!.client, load);
       await survivor.stop('SIGTERM');
       console.log(`writer kill: ${afterKill.pendingJobs} jobs pending when the first writer died`);
-      const rows = new Map<number, number>();
-      for (const name of ['writer-a', 'writer-b']) {
-        for (const [user, n] of await offlineRowsPerUserIn(join(dir, name, 'offline'))) {
-          rows.set(user, (rows.get(user) ?? 0) + n);
-        }
+
+      // The servers read the store the writers inserted into: a training set through each survivor.
+      const sample = [...load.acknowledged.slice(0, 5), ...load.acknowledged.slice(-5)].flatMap(usersOf);
+      for (const server of servers.slice(0, 2)) {
+        expect(await trainingAmounts(server.client, sample), `training set through ${server.address}`).toEqual(
+          sample.map(Number),
+        );
       }
+
+      // Counted in the offline server's own chDB directory, once it has stopped.
+      await offline!.process.stop('SIGTERM');
+      const rows = await offlineRowsPerUserIn(join(offlineDir, 'offline'));
       assertExactlyOnce('stateless cluster', load, rows, presentOnline);
     } finally {
       await queue.close();

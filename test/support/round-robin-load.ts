@@ -12,6 +12,8 @@ export interface TrackedWrite {
   peer?: string;
   /** The gRPC status code it ended with (0 = OK). */
   code?: GrpcStatus;
+  /** The status message of a failure. */
+  details?: string;
 }
 
 /**
@@ -34,6 +36,11 @@ export class TrackedWriteLoad {
   /** The calls in flight (and the server each had been sent to) when the first call failed. */
   inFlightAtFirstFailure(): readonly { readonly write: TrackedWrite; readonly peer: string }[] | undefined {
     return this.#atFirstFailure;
+  }
+
+  /** The failed calls, as `write w on peer: CODE details` lines (for assertion messages). */
+  describeFailures(): string[] {
+    return this.failures().map((t) => `write ${t.w} on ${t.peer ?? '?'}: ${GrpcStatus[t.code!]} ${t.details ?? ''}`);
   }
 
   failures(): TrackedWrite[] {
@@ -78,10 +85,12 @@ export class TrackedWriteLoad {
         (error: ServiceError | null) => {
           tracked.peer = call.getPeer();
           tracked.code = error ? error.code : GrpcStatus.OK;
+          if (error) tracked.details = error.details;
           if (error) {
             // Taken before this call leaves the in-flight set: it was in flight too.
             this.#atFirstFailure ??= [...this.#inFlight].map((t) => ({ write: t, peer: t.call.getPeer() }));
             this.load.failed++;
+            this.load.errors?.push(`write ${w}: ${GrpcStatus[error.code]} ${error.details}`);
           } else {
             this.load.acknowledged.push(w);
           }

@@ -54,6 +54,8 @@ export interface LoadResult {
   readonly acknowledged: number[];
   /** Writes that failed (not acknowledged). */
   failed: number;
+  /** When present, the message of every failure is added here (for assertion messages). */
+  readonly errors?: string[];
 }
 
 /**
@@ -79,8 +81,9 @@ export async function runWriteLoad(
       try {
         await writeNumber(client(), w, options.durability);
         load.acknowledged.push(w);
-      } catch {
+      } catch (error) {
         load.failed++;
+        load.errors?.push(`write ${w}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   };
