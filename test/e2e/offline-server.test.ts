@@ -24,6 +24,7 @@ import {
   startWriterCli,
   type CliProcess,
 } from '@tessera/testkit';
+import { healthProbe } from '../support/health-client.js';
 
 const { nodes } = inject('redisCluster');
 const keyPrefix = `offsrv${randomBytes(4).toString('hex')}:`;
@@ -77,6 +78,10 @@ it('serves training sets from the offline server that the writer inserted into',
   ]);
   processes.push(offline.process);
   expect(offline.port).toBeGreaterThan(0);
+  // Probes need no key.
+  const health = healthProbe(offline.address);
+  expect([await health.check(''), await health.check('tessera.offline')]).toEqual(['SERVING', 'SERVING']);
+  health.close();
 
   const cluster = ['--redis-cluster', list, '--key-prefix', keyPrefix, '--offline-server', offline.address];
   const { process: serve, client } = await startServeProcess(cluster, env);
@@ -127,4 +132,10 @@ it('serves training sets from the offline server that the writer inserted into',
   } finally {
     client.close();
   }
+  // SIGTERM: the offline server drains and exits cleanly.
+  await writer.stop('SIGTERM');
+  await serve.stop('SIGTERM');
+  await offline.process.stop('SIGTERM');
+  expect(offline.process.child.exitCode).toBe(0);
+  expect(offline.process.output()).toContain('tessera: shutting down');
 });

@@ -14,7 +14,7 @@ import { ApiKeyAuthenticator, openApiKeyStore, type ApiKeyStoreLocation } from '
 import { createLogger } from '@tessera/telemetry';
 import { authInterceptor } from './auth.js';
 import { OfflineServerHealth } from './offline-health.js';
-import { addReflection } from './reflection.js';
+import { OFFLINE_SERVER_SERVICES, addReflection } from './reflection.js';
 import { rpcTracingInterceptor } from './rpc-tracing.js';
 import { bind, checkExposure, keepPrivate, shutdownServer, type ServerAuthOptions } from './server.js';
 import { telemetryInterceptor } from './telemetry-interceptor.js';
@@ -120,7 +120,7 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
   );
   const health = new OfflineServerHealth(ping, logger, options.healthCheckIntervalMillis);
   health.addToServer(server);
-  addReflection(server);
+  addReflection(server, OFFLINE_SERVER_SERVICES);
   await health.start();
 
   let closing: Promise<void> | undefined;
