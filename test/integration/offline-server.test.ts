@@ -30,6 +30,7 @@ const REPO = {
 project: hop
 entities:
   - { name: customer, join_keys: [{ name: customer_id, type: int64 }] }
+  - { name: region, join_keys: [{ name: region_code, type: string }] }
 feature_views:
   - name: orders
     entities: [customer]
@@ -37,6 +38,19 @@ feature_views:
       - { name: amount, type: double }
       - { name: note, type: string }
       - { name: tags, type: string_list }
+  - name: every
+    entities: [customer, region]
+    features:
+      - { name: i, type: int64 }
+      - { name: d, type: double }
+      - { name: s, type: string }
+      - { name: b, type: bool }
+      - { name: t, type: timestamp }
+      - { name: y, type: bytes }
+      - { name: fl, type: float_list }
+      - { name: dl, type: double_list }
+      - { name: il, type: int64_list }
+      - { name: sl, type: string_list }
 `,
 };
 
@@ -179,6 +193,54 @@ describe('the offline store through an offline server (real chDB)', () => {
     const local = await failure(direct.checkEntitySource(source));
     expect(overHop).toEqual(local);
     expect(overHop.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('carries every value type both ways: inserted over the hop, read back over it as the store reads it', async () => {
+    const every = latestView(registry.state(), 'every') as RegisteredView;
+    await remote.insert(every, {
+      joinKeyValues: [
+        [9_223_372_036_854_775_807n, 'eu'],
+        [-1n, ''],
+      ],
+      eventTsMillis: Float64Array.from([T0 + HOUR, T0 + 2 * HOUR]),
+      featureValues: [
+        [-9_223_372_036_854_775_808n, null],
+        [Number.NaN, -0],
+        ['é 🌍 \t\n\\ \'"', null],
+        [true, false],
+        [T0 + 5, null],
+        [Uint8Array.from([0, 255, 10]), null],
+        [Float32Array.from([1.5, -2]), null],
+        [Float64Array.from([Number.MAX_VALUE]), Float64Array.from([])],
+        [BigInt64Array.from([1n, -1n]), null],
+        [['a', ''], null],
+      ],
+    });
+    const range = { startMillis: T0, endMillis: T0 + 10 * HOUR, batchRows: 100 };
+    const overHop = [];
+    for await (const rows of remote.latestRows(every, range)) overHop.push(...rows);
+    const local = [];
+    for await (const rows of direct.latestRows(every, range)) local.push(...rows);
+    expect(overHop).toHaveLength(2);
+    expect(overHop).toEqual(local);
+    const refs = resolveFeatureRefs(registry.state(), { refs: ['every:*'] });
+    const historical = (format: 'columns' | 'arrow'): HistoricalRequest => ({
+      entities: {
+        kind: 'rows',
+        keys: new Map<string, (bigint | string)[]>([
+          ['customer_id', [9_223_372_036_854_775_807n, -1n]],
+          ['region_code', ['eu', '']],
+        ]),
+        eventTsMillis: [T0 + 3 * HOUR, T0 + 3 * HOUR],
+        passthrough: [],
+      },
+      features: refs,
+      chunkRows: 10,
+      format,
+    });
+    expect(await collect(remote.historical(historical('columns')))).toEqual(
+      await collect(direct.historical(historical('columns'))),
+    );
   });
 
   it('refuses a view whose names are not identifiers before anything reaches chDB', async () => {

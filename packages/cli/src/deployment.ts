@@ -68,6 +68,7 @@ export const OFFLINE_SERVER_FLAGS: readonly DeploymentFlag[] = [
   { attribute: 'insecure', flag: '--insecure', path: 'server.insecure' },
   { attribute: 'shutdownGraceMs', flag: '--shutdown-grace-ms', path: 'server.shutdownGraceMillis' },
   { attribute: 'logLevel', flag: '--log-level', path: 'log.level' },
+  { attribute: 'metricsPort', flag: '--metrics-port', path: 'metrics.port' },
 ];
 
 /** Flags of `writer`, by configuration path. */

@@ -7,14 +7,14 @@
  */
 import { Server, experimental } from '@grpc/grpc-js';
 import { TesseraError, type Logger } from '@tessera/core';
-import { openEmbeddedOfflineStore } from '@tessera/offline';
+import { TableEnsuringOfflineStore, openEmbeddedOfflineStore } from '@tessera/offline';
 import { createOfflineStoreService } from '@tessera/offline-remote';
 import { OfflineStoreService } from '@tessera/proto';
 import { ApiKeyAuthenticator, openApiKeyStore, type ApiKeyStoreLocation } from '@tessera/registry';
-import { createLogger } from '@tessera/telemetry';
+import { TesseraMetrics, createLogger, startMetricsServer, type MetricsEndpointOptions } from '@tessera/telemetry';
 import { authInterceptor } from './auth.js';
 import { OfflineServerHealth } from './offline-health.js';
-import { addReflection } from './reflection.js';
+import { OFFLINE_SERVER_SERVICES, addReflection } from './reflection.js';
 import { rpcTracingInterceptor } from './rpc-tracing.js';
 import { bind, checkExposure, keepPrivate, shutdownServer, type ServerAuthOptions } from './server.js';
 import { telemetryInterceptor } from './telemetry-interceptor.js';
@@ -45,6 +45,8 @@ export interface OfflineServerOptions {
   readonly healthCheckIntervalMillis?: number;
   /** Default: pino JSON lines on stdout at `info`. */
   readonly logger?: Logger;
+  /** A Prometheus `/metrics` endpoint (RPC latencies and statuses). Off by default. */
+  readonly metrics?: MetricsEndpointOptions;
 }
 
 /** A running offline server. */
@@ -53,6 +55,8 @@ export interface OfflineServer {
   readonly address: string;
   readonly authEnabled: boolean;
   readonly tlsEnabled: boolean;
+  /** Port of the `/metrics` endpoint, when the server has one. */
+  readonly metricsPort: number | undefined;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -111,7 +115,8 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
   });
   server.addService(
     OfflineStoreService,
-    createOfflineStoreService(store, {
+    // Tables are ensured here too: a caller that skipped EnsureTables still writes into the right table.
+    createOfflineStoreService(new TableEnsuringOfflineStore(store), {
       ping,
       ...(options.maxEntitySetRows === undefined ? {} : { maxEntitySetRows: options.maxEntitySetRows }),
       onInternalError: (error, method) =>
@@ -120,9 +125,11 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
   );
   const health = new OfflineServerHealth(ping, logger, options.healthCheckIntervalMillis);
   health.addToServer(server);
-  addReflection(server);
+  addReflection(server, OFFLINE_SERVER_SERVICES);
   await health.start();
 
+  const metrics = options.metrics === undefined ? undefined : new TesseraMetrics({ logger });
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -132,6 +139,7 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
       transport.stop();
       await apiKeys.close();
       await store.close();
+      await metricsServer?.close();
     })();
     return closing;
   };
@@ -146,7 +154,7 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
       `${host}:${options.port ?? DEFAULT_OFFLINE_SERVER_PORT}`,
       experimental.createServerCredentialsWithInterceptors(transport.credentials, [
         rpcTracingInterceptor(),
-        telemetryInterceptor(logger, undefined),
+        telemetryInterceptor(logger, metrics),
         authInterceptor(auth),
       ]),
     );
@@ -154,11 +162,24 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
     await close();
     throw error instanceof TesseraError ? error : new TesseraError('FAILED_PRECONDITION', String(error));
   }
+  if (metrics !== undefined && options.metrics !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(metrics, options.metrics, logger);
+    } catch (error) {
+      await close();
+      throw new TesseraError(
+        'FAILED_PRECONDITION',
+        `the metrics endpoint cannot listen on ${options.metrics.host ?? '127.0.0.1'}:${options.metrics.port}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
   return {
     port,
     address: `${host}:${port}`,
     authEnabled: authenticator !== undefined,
     tlsEnabled: options.tls !== undefined,
+    metricsPort: metricsServer?.port,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -4,7 +4,7 @@
  * (they point at it with --offline-server host:port).
  */
 import type { Command } from 'commander';
-import { configuredLogger, startConfiguredTracing } from '../observability.js';
+import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
 import { listenForStop } from '../stop-signal.js';
 import {
   OFFLINE_SERVER_FLAGS,
@@ -45,6 +45,7 @@ export function registerOfflineServerCommand(program: Command): void {
       // chDB parts and key hashes are readable by their owner only.
       process.umask(0o077);
       const logger = configuredLogger(config, 'tessera-offline-server');
+      const metrics = configuredMetrics(config, command);
       const tracing = await startConfiguredTracing(config, 'tessera-offline-server');
       const { startOfflineServer } = await import('@tessera/feature-server');
       const cluster = backend.kind === 'redis-cluster';
@@ -86,6 +87,7 @@ export function registerOfflineServerCommand(program: Command): void {
               },
             }),
         logger,
+        ...(metrics === undefined ? {} : { metrics }),
       }).catch(async (error: unknown) => {
         await tracing.shutdown();
         throw error;
@@ -94,6 +96,9 @@ export function registerOfflineServerCommand(program: Command): void {
       console.log(
         `tessera: serving on ${offline.address} (offline store: chDB in ${backend.dataDir}; ${auth.enabled ? keys : 'no authentication'})`,
       );
+      if (offline.metricsPort !== undefined) {
+        console.log(`tessera: metrics on http://${config.metrics.host}:${offline.metricsPort}/metrics`);
+      }
       await stop.received;
       console.log('tessera: shutting down');
       stop.bound(server.shutdownGraceMillis);
