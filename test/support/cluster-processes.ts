@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TesseraClient } from '@tessera/client';
-import { REPO_ROOT, startCli, type CliProcess } from '@tessera/testkit';
+import { REPO_ROOT, startServeProcess, startWriterCli, type CliProcess } from '@tessera/testkit';
 
 const CLI = join(REPO_ROOT, 'packages', 'cli', 'bin', 'tessera.js');
 
@@ -47,38 +47,37 @@ export async function createClusterKeyCli(
   return stdout.trim();
 }
 
-function deploymentArgs(deployment: ClusterDeployment): string[] {
-  return [
-    '--redis-cluster',
-    nodeList(deployment.nodes),
-    '--key-prefix',
-    deployment.keyPrefix,
-    '--offline-server',
-    deployment.offlineServer,
-  ];
+function offlineArgs(deployment: ClusterDeployment): string[] {
+  return ['--offline-server', deployment.offlineServer];
 }
 
-function deploymentEnv(deployment: ClusterDeployment): NodeJS.ProcessEnv {
+function offlineEnv(deployment: ClusterDeployment): NodeJS.ProcessEnv {
   return { TESSERA_OFFLINE_API_KEY: deployment.offlineApiKey };
 }
 
 /** `tessera serve --port 0` on the deployment, once serving. */
 export async function startServeOnCluster(deployment: ClusterDeployment): Promise<ServeProcess> {
-  const process = startCli(['serve', '--port', '0', ...deploymentArgs(deployment)], deploymentEnv(deployment));
+  const { process, client: shortDeadlineClient } = await startServeProcess(
+    ['--redis-cluster', nodeList(deployment.nodes), '--key-prefix', deployment.keyPrefix, ...offlineArgs(deployment)],
+    offlineEnv(deployment),
+  );
+  shortDeadlineClient.close();
   const [, address = ''] = await process.waitFor(/serving on (\S+)/);
+  // Deadlines long enough for a machine shared with other work (the load loops are bounded anyway).
   return { process, client: new TesseraClient({ address, timeoutMillis: 20_000 }), address };
 }
 
 /** `tessera writer` on the deployment (inserting through the offline server), once it consumes. */
-export async function startWriterOnCluster(
+export function startWriterOnCluster(
   deployment: ClusterDeployment,
   dataDir: string,
   extra: readonly string[] = [],
 ): Promise<CliProcess> {
-  const writer = startCli(
-    ['writer', ...deploymentArgs(deployment), '--data-dir', dataDir, ...extra],
-    deploymentEnv(deployment),
+  return startWriterCli(
+    deployment.nodes,
+    deployment.keyPrefix,
+    dataDir,
+    [...offlineArgs(deployment), ...extra],
+    offlineEnv(deployment),
   );
-  await writer.waitFor(/writer consuming/);
-  return writer;
 }
