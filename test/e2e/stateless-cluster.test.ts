@@ -116,13 +116,14 @@ beforeAll(async () => {
     '--auth',
   ]);
   const deployment: ClusterDeployment = { nodes, keyPrefix, offlineServer: offline.address, offlineApiKey };
-  servers.push(...(await Promise.all([1, 2, 3].map(() => startServeOnCluster(deployment)))));
-  writers.push(
-    ...(await Promise.all(
-      ['writer-a', 'writer-b'].map((name) =>
-        startWriterOnCluster(deployment, join(dir, name), ['--lock-ms', '1500', '--concurrency', '2']),
+  // Each one is tracked as soon as it runs, so afterAll stops it even when another fails to start.
+  await Promise.all([1, 2, 3].map(async () => servers.push(await startServeOnCluster(deployment))));
+  await Promise.all(
+    ['writer-a', 'writer-b'].map(async (name) =>
+      writers.push(
+        await startWriterOnCluster(deployment, join(dir, name), ['--lock-ms', '1500', '--concurrency', '2']),
       ),
-    )),
+    ),
   );
   await servers[0]!.client.apply(REPO_V1, { author: 'stateless-cluster' });
 }, 120_000);
