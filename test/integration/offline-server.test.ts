@@ -19,7 +19,10 @@ import {
   type ResolvedFeatures,
 } from '@tessera/core';
 import { openEmbeddedOfflineStore, type ClickHouseOfflineStore } from '@tessera/offline';
-import { RemoteOfflineStore } from '@tessera/offline-remote';
+import { RemoteOfflineStore, toWireView } from '@tessera/offline-remote';
+import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { OfflineStoreClient, type InsertRequest } from '@tessera/proto';
+import { toColumn } from '@tessera/wire';
 import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
 import { LmdbRegistryLog, Registry, createKey, openApiKeyStore } from '@tessera/registry';
 import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
@@ -287,5 +290,59 @@ describe('the offline store through an offline server (real chDB)', () => {
     expect(await pollUntil(async () => !(await seen()), 30_000, 100)).toBe(true);
     // The offline server answers the next call.
     await remote.ping();
+  });
+
+  it('ends a training set at its deadline with DEADLINE_EXCEEDED, and the query with it', async () => {
+    const marker = `hop_deadline_${process.pid}_${Date.now()}`;
+    const result = await failure(
+      collect(
+        remote.historical({
+          ...request('arrow'),
+          entities: { kind: 'sql', sql: runaway(marker) },
+          deadlineMillis: Date.now() + 1_500,
+        }),
+      ),
+    );
+    expect(result.code).toBe('DEADLINE_EXCEEDED');
+    const running = async (): Promise<boolean> => {
+      const rows = await direct.executor.queryJson<{ n: string }>(
+        `SELECT count() AS n FROM system.processes WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.processes%'`,
+      );
+      return Number(rows[0]?.n) > 0;
+    };
+    expect(await pollUntil(async () => !(await running()), 30_000, 100)).toBe(true);
+  });
+
+  it('refuses a batch whose columns do not fit the view, naming the column', async () => {
+    const client = new OfflineStoreClient(server.address, credentials.createInsecure());
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${adminToken}`);
+    const insert = (request: Partial<InsertRequest>): Promise<ServiceError | null> =>
+      new Promise((resolve) =>
+        client.insert(
+          {
+            view: toWireView(view),
+            joinKeys: [toColumn('int64', [1n])],
+            eventTsMillis: [T0],
+            features: [],
+            createdTsMicros: [],
+            dedupToken: '',
+            ...request,
+          },
+          metadata,
+          (error) => resolve(error),
+        ),
+      );
+    try {
+      const wrongType = await insert({ features: [toColumn('string', ['x'])] });
+      expect(wrongType?.code).toBe(status.INVALID_ARGUMENT);
+      expect(wrongType?.details).toMatch(/feature amount: a double column was expected, got string/);
+      const nullKey = await insert({ joinKeys: [toColumn('int64', [null])] });
+      expect(nullKey?.details).toMatch(/join key customer_id has null rows/);
+      const short = await insert({ eventTsMillis: [T0, T0 + 1] });
+      expect(short?.details).toMatch(/join key customer_id: 1 values for 2 rows/);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -30,6 +30,7 @@ import {
 import { OfflineStoreClient } from '@tessera/proto';
 import { toProtoEntitySource } from '@tessera/wire';
 import { fromOfflineStatus } from './status.js';
+import { traceContextInterceptor } from './trace-context.js';
 import { toInsertRequest, fromLatestRowsBatch } from './rows.js';
 import { fromWireChunk, toWireHistorical } from './historical.js';
 import { toWireView } from './views.js';
@@ -77,7 +78,10 @@ export class RemoteOfflineStore implements OfflineStore {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
       ...(serverName === undefined ? {} : { 'grpc.ssl_target_name_override': serverName }),
-      interceptors: options.apiKey === undefined ? [] : [apiKeyInterceptor(options.apiKey)],
+      interceptors: [
+        traceContextInterceptor(),
+        ...(options.apiKey === undefined ? [] : [apiKeyInterceptor(options.apiKey)]),
+      ],
     });
   }
 
