@@ -128,7 +128,7 @@ describe('write-behind operations', () => {
         return stats.deadLetters === 0n && stats.pendingJobs === 0n;
       }, 20_000),
     ).toBe(true);
-    const rows = await writer.offline.executor.queryJson<{ n: string }>(
+    const rows = await writer.clickhouse!.executor.queryJson<{ n: string }>(
       'SELECT toString(count()) AS n FROM tessera.fv_events_later__v1',
     );
     expect(rows[0]?.n).toBe('2');

@@ -133,7 +133,7 @@ describe('the server under Redis Cluster faults', () => {
 
     // Offline: the writer drains the queue (jobs it held on the dead master are run again, same token).
     expect(await pollUntil(async () => (await writer.stats()).pendingJobs === 0, 60_000, 100)).toBe(true);
-    const offline = await writer.offline.executor.queryJson<{ id: string; n: string }>(
+    const offline = await writer.clickhouse!.executor.queryJson<{ id: string; n: string }>(
       'SELECT toString(account_id) AS id, toString(count()) AS n FROM tessera.fv_balance__v1 GROUP BY account_id',
     );
     const offlineCount = new Map(offline.map((r) => [Number(r.id), Number(r.n)]));

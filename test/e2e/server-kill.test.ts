@@ -60,7 +60,7 @@ it('loses and duplicates nothing when the server is killed with writes in flight
     server.client.close();
     await server.process.stop('SIGTERM');
     console.log(`server kill: at the kill ${JSON.stringify(killedAt)}`);
-    assertExactlyOnce('server kill -9', load, await offlineRowsPerUser(writer.offline.executor), presentOnline);
+    assertExactlyOnce('server kill -9', load, await offlineRowsPerUser(writer.clickhouse!.executor), presentOnline);
   } finally {
     await writer.close();
   }

@@ -9,7 +9,13 @@ const POLICY: StructurePolicy = {
   centre: '@tessera/core',
   // The `tessera` command starts the server and the writer in its own process.
   compositionRoots: new Set(['@tessera/cli']),
-  adapters: new Set(['@tessera/online', '@tessera/offline', '@tessera/registry', '@tessera/writebehind']),
+  adapters: new Set([
+    '@tessera/online',
+    '@tessera/offline',
+    '@tessera/offline-remote',
+    '@tessera/registry',
+    '@tessera/writebehind',
+  ]),
   allowedEdges: new Map(),
   maxLines: 400,
   longFiles: new Map([

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { toColumn } from '@tessera/client';
 import type { TesseraClient } from '@tessera/client';
 import { ChdbExecutor, DEFAULT_OFFLINE_DATABASE, type ClickHouseExecutor } from '@tessera/offline';
-import { Durability } from '@tessera/proto';
+import { Durability, WriteTarget, type WriteRequest } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 
 /**
@@ -27,17 +27,24 @@ export const EVENTS_REPO = definitionsFromYaml({ 'repo.yaml': EVENTS_YAML });
 
 export const EVENTS_TABLE = `${DEFAULT_OFFLINE_DATABASE}.fv_events__v1`;
 
-export function writeNumber(client: TesseraClient, w: number, durability = Durability.DURABILITY_UNSPECIFIED) {
+/** The Write request of write number `w` (online and offline). */
+export function writeRequest(w: number, durability = Durability.DURABILITY_UNSPECIFIED): WriteRequest {
   const users = Array.from({ length: ROWS_PER_WRITE }, (_, i) => BigInt(w * ROWS_PER_WRITE + i));
-  return client.write({
+  return {
     featureView: 'events',
+    target: WriteTarget.WRITE_TARGET_UNSPECIFIED,
     durability,
+    idempotencyKey: '',
     columns: { user_id: toColumn('int64', users), amount: toColumn('double', users.map(Number)) },
     eventTimestamps: toColumn(
       'timestamp',
       users.map(() => T0 + w),
     ),
-  });
+  };
+}
+
+export function writeNumber(client: TesseraClient, w: number, durability = Durability.DURABILITY_UNSPECIFIED) {
+  return client.write(writeRequest(w, durability));
 }
 
 export interface LoadResult {
@@ -47,6 +54,8 @@ export interface LoadResult {
   readonly acknowledged: number[];
   /** Writes that failed (not acknowledged). */
   failed: number;
+  /** When present, the message of every failure is added here (for assertion messages). */
+  readonly errors?: string[];
 }
 
 /**
@@ -72,8 +81,9 @@ export async function runWriteLoad(
       try {
         await writeNumber(client(), w, options.durability);
         load.acknowledged.push(w);
-      } catch {
+      } catch (error) {
         load.failed++;
+        load.errors?.push(`write ${w}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   };

@@ -25,6 +25,12 @@ const REDIS_CLUSTER_FLAG: DeploymentFlag = {
   implies: [{ path: 'backend.kind', value: 'redis-cluster' }],
 };
 
+const OFFLINE_SERVER_FLAG: DeploymentFlag = {
+  attribute: 'offlineServer',
+  flag: '--offline-server',
+  path: 'backend.offlineServer.address',
+};
+
 /** Flags of `serve` (and `config print`), by configuration path. */
 export const SERVE_FLAGS: readonly DeploymentFlag[] = [
   { attribute: 'host', flag: '--host', path: 'server.host' },
@@ -33,6 +39,7 @@ export const SERVE_FLAGS: readonly DeploymentFlag[] = [
   REDIS_CLUSTER_FLAG,
   { attribute: 'keyPrefix', flag: '--key-prefix', path: 'backend.redis.keyPrefix' },
   { attribute: 'clickhouseUrl', flag: '--clickhouse-url', path: 'backend.clickhouseUrl' },
+  OFFLINE_SERVER_FLAG,
   { attribute: 'maxBatchRows', flag: '--max-batch-rows', path: 'limits.maxBatchRows' },
   { attribute: 'maxMessageBytes', flag: '--max-message-bytes', path: 'server.maxMessageBytes' },
   { attribute: 'auth', flag: '--auth', path: 'auth.enabled' },
@@ -46,11 +53,30 @@ export const SERVE_FLAGS: readonly DeploymentFlag[] = [
   { attribute: 'metricsPort', flag: '--metrics-port', path: 'metrics.port' },
 ];
 
+/** Flags of `offline-server`, by configuration path. */
+export const OFFLINE_SERVER_FLAGS: readonly DeploymentFlag[] = [
+  { attribute: 'host', flag: '--host', path: 'server.host' },
+  { attribute: 'port', flag: '--port', path: 'server.port' },
+  { attribute: 'dataDir', flag: '--data-dir', path: 'backend.dataDir' },
+  REDIS_CLUSTER_FLAG,
+  { attribute: 'keyPrefix', flag: '--key-prefix', path: 'backend.redis.keyPrefix' },
+  { attribute: 'maxMessageBytes', flag: '--max-message-bytes', path: 'server.maxMessageBytes' },
+  { attribute: 'auth', flag: '--auth', path: 'auth.enabled' },
+  { attribute: 'tlsCert', flag: '--tls-cert', path: 'tls.certFile' },
+  { attribute: 'tlsKey', flag: '--tls-key', path: 'tls.keyFile' },
+  { attribute: 'tlsClientCa', flag: '--tls-client-ca', path: 'tls.clientCaFile' },
+  { attribute: 'insecure', flag: '--insecure', path: 'server.insecure' },
+  { attribute: 'shutdownGraceMs', flag: '--shutdown-grace-ms', path: 'server.shutdownGraceMillis' },
+  { attribute: 'logLevel', flag: '--log-level', path: 'log.level' },
+  { attribute: 'metricsPort', flag: '--metrics-port', path: 'metrics.port' },
+];
+
 /** Flags of `writer`, by configuration path. */
 export const WRITER_FLAGS: readonly DeploymentFlag[] = [
   REDIS_CLUSTER_FLAG,
   { attribute: 'keyPrefix', flag: '--key-prefix', path: 'backend.redis.keyPrefix' },
   { attribute: 'clickhouseUrl', flag: '--clickhouse-url', path: 'backend.clickhouseUrl' },
+  OFFLINE_SERVER_FLAG,
   { attribute: 'dataDir', flag: '--data-dir', path: 'writer.dataDir' },
   { attribute: 'concurrency', flag: '--concurrency', path: 'writer.concurrency' },
   { attribute: 'lockMs', flag: '--lock-ms', path: 'writer.lockMillis' },
@@ -148,8 +174,10 @@ export function featureServerOptions(config: TesseraConfig): FeatureServerOption
 /** Where the server keeps its data. */
 export function backendOptions(config: TesseraConfig): BackendOptions {
   const { backend } = config;
+  const offlineServer = offlineServerOptions(config);
   const common = {
     ...definedOnly({ clickhouseUrl: backend.clickhouseUrl }),
+    ...(offlineServer === undefined ? {} : { offlineServer }),
     writeBehind: definedOnly({
       attempts: backend.writeBehind.attempts,
       backoffMillis: backend.writeBehind.backoffMillis,
@@ -169,6 +197,7 @@ export function backendOptions(config: TesseraConfig): BackendOptions {
 /** The writer's options. */
 export function writerProcessOptions(config: TesseraConfig): WriterProcessOptions {
   const { backend, writer } = config;
+  const offlineServer = offlineServerOptions(config);
   return {
     nodes: backend.redis.nodes,
     keyPrefix: backend.redis.keyPrefix,
@@ -178,6 +207,30 @@ export function writerProcessOptions(config: TesseraConfig): WriterProcessOption
     lockMillis: writer.lockMillis,
     shutdownGraceMillis: writer.shutdownGraceMillis,
     ...definedOnly({ clickhouseUrl: backend.clickhouseUrl }),
+    ...(offlineServer === undefined ? {} : { offlineServer }),
+  };
+}
+
+type RemoteOfflineStoreOptions = NonNullable<WriterProcessOptions['offlineServer']>;
+
+/** The remote offline store of servers and writers, when `backend.offlineServer.address` is set. */
+export function offlineServerOptions(config: TesseraConfig): RemoteOfflineStoreOptions | undefined {
+  const { address, apiKey, tls } = config.backend.offlineServer;
+  if (address === undefined) return undefined;
+  return {
+    address,
+    maxMessageBytes: config.server.maxMessageBytes,
+    ...definedOnly({ apiKey }),
+    ...(tls.enabled
+      ? {
+          tls: definedOnly({
+            caFile: tls.caFile,
+            certFile: tls.certFile,
+            keyFile: tls.keyFile,
+            serverName: tls.serverName,
+          }),
+        }
+      : {}),
   };
 }
 

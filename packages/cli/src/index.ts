@@ -10,6 +10,7 @@ import { addConnectionOptions, clientOptions, type ConnectionFlags } from './con
 import { DEFAULT_SERVER, type ClientFactory } from './command-options.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWriterCommand } from './commands/writer.js';
+import { registerOfflineServerCommand } from './commands/offline-server.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerMaterializeCommand } from './commands/materialize.js';
 import { registerQueueCommand } from './commands/queue.js';
@@ -42,6 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   registerServeCommand(program);
   registerWriterCommand(program);
+  registerOfflineServerCommand(program);
   registerMaterializeCommand(program, client);
   registerQueueCommand(program, client);
   registerDlqCommand(program, client);

@@ -40,9 +40,25 @@ import {
 import { apiKeyInterceptor, channelCredentials, type ClientTlsOptions } from './credentials.js';
 import { fromServiceError, isServiceError, unary } from './service-error.js';
 
+/** How a client spreads its calls over the addresses its target resolves to (gRPC load-balancing policies). */
+export type LoadBalancingPolicy = 'pick_first' | 'round_robin';
+
 export interface TesseraClientOptions {
-  /** `host:port` of a feature server. */
+  /**
+   * `host:port` of a feature server, or any gRPC target name: `dns:///tessera-headless.ns.svc:50051`
+   * (every address the name resolves to, e.g. a headless Service's pods) or
+   * `ipv4:10.0.0.1:50051,10.0.0.2:50051` (a fixed list). Use `loadBalancing: 'round_robin'` with
+   * a name of several addresses.
+   */
   readonly address: string;
+  /**
+   * `round_robin` keeps a connection to every address of `address` and sends each call to the next
+   * ready one: calls spread over all servers (one long-lived HTTP/2 connection through a kube-proxy
+   * Service would pin every call to one pod), and when a server dies only the calls in flight on its
+   * connection fail, later calls go to the others. Default `pick_first`: one connection, to the first
+   * address that answers.
+   */
+  readonly loadBalancing?: LoadBalancingPolicy;
   /** Default per-call deadline in ms. Default 30,000. */
   readonly timeoutMillis?: number;
   /** Channel credentials as grpc-js takes them; overrides `tls`. */
@@ -89,6 +105,9 @@ export class TesseraClient {
     const clientOptions: Partial<ClientOptions> = {
       'grpc.max_receive_message_length': maxBytes,
       'grpc.max_send_message_length': maxBytes,
+      ...(options.loadBalancing === undefined
+        ? {}
+        : { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ [options.loadBalancing]: {} }] }) }),
       interceptors: [
         traceContextInterceptor(),
         ...(options.apiKey === undefined ? [] : [apiKeyInterceptor(options.apiKey)]),

@@ -1,5 +1,5 @@
 export { TesseraClient } from './client.js';
-export type { TesseraClientOptions, OnlineFeatures, FeatureStatusName } from './client.js';
+export type { TesseraClientOptions, LoadBalancingPolicy, OnlineFeatures, FeatureStatusName } from './client.js';
 export { channelCredentials } from './credentials.js';
 export type { ClientTlsOptions } from './credentials.js';
 export { fromServiceError } from './service-error.js';

@@ -2,6 +2,7 @@ export {
   LOG_LEVELS,
   authSchema,
   backendSchema,
+  offlineServerSchema,
   configSchema,
   limitsSchema,
   logSchema,

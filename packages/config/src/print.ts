@@ -5,8 +5,8 @@ import type { TesseraConfig } from './schema.js';
 export const REDACTED = '<redacted>';
 
 /**
- * The configuration with its secrets replaced: the Redis password, and the password inside the
- * ClickHouse URL (the rest of the URL stays, so an operator sees where it points).
+ * The configuration with its secrets replaced: the Redis password, the offline server's API key,
+ * and the password inside the ClickHouse URL (the rest of the URL stays, so an operator sees where it points).
  */
 export function redactConfiguration(config: TesseraConfig): TesseraConfig {
   const { backend } = config;
@@ -15,6 +15,10 @@ export function redactConfiguration(config: TesseraConfig): TesseraConfig {
     backend: {
       ...backend,
       ...(backend.clickhouseUrl === undefined ? {} : { clickhouseUrl: redactUrl(backend.clickhouseUrl) }),
+      offlineServer: {
+        ...backend.offlineServer,
+        ...(backend.offlineServer.apiKey === undefined ? {} : { apiKey: REDACTED }),
+      },
       redis: {
         ...backend.redis,
         ...(backend.redis.password === undefined ? {} : { password: REDACTED }),

@@ -38,6 +38,26 @@ export const redisSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * A `tessera offline-server` as the offline store of servers and writers: the one process that owns
+ * the deployment's chDB data directory, when there is no ClickHouse server. Used when `address` is set.
+ */
+export const offlineServerSchema = z.strictObject({
+  /** `host:port` of the offline server. */
+  address: z.string().min(1).optional(),
+  /** Secret: an API key of the deployment with the admin scope, when the offline server checks keys. */
+  apiKey: z.string().min(1).optional(),
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      caFile: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      serverName: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+
 export const backendSchema = z
   .strictObject({
     /** `embedded` (LMDB + chDB in one folder) or `redis-cluster`. */
@@ -46,6 +66,7 @@ export const backendSchema = z
     dataDir: z.string().min(1).default('.tessera'),
     /** ClickHouse HTTP endpoint of the offline store. Secret when it carries a password. */
     clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    offlineServer: offlineServerSchema.prefault({}),
     redis: redisSchema.prefault({}),
     writeBehind: z
       .strictObject({
@@ -60,6 +81,10 @@ export const backendSchema = z
   .refine((b) => b.kind !== 'redis-cluster' || b.redis.nodes.length > 0, {
     message: 'redis-cluster needs at least one node in backend.redis.nodes',
     path: ['kind'],
+  })
+  .refine((b) => b.clickhouseUrl === undefined || b.offlineServer.address === undefined, {
+    message: 'one offline store: a ClickHouse server (backend.clickhouseUrl) or an offline server, not both',
+    path: ['offlineServer', 'address'],
   });
 
 export const serverSchema = z.strictObject({

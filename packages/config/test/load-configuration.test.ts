@@ -184,3 +184,32 @@ describe('printConfiguration', () => {
     expect(reloaded.config).toEqual(config);
   });
 });
+
+describe('backend.offlineServer', () => {
+  it('takes its API key from TESSERA_OFFLINE_API_KEY, redacted when printed, and refused as a flag', () => {
+    const { config } = loadConfiguration({
+      env: { TESSERA_OFFLINE_API_KEY: 'tsk_secret' },
+      flags: [{ flag: '--offline-server', path: 'backend.offlineServer.address', value: '127.0.0.1:6567' }],
+    });
+    expect(config.backend.offlineServer).toMatchObject({ address: '127.0.0.1:6567', apiKey: 'tsk_secret' });
+    expect(printConfiguration(config)).not.toContain('tsk_secret');
+    expect(
+      problemsOf({ env: {}, flags: [{ flag: '--offline-key', path: 'backend.offlineServer.apiKey', value: 'tsk_x' }] }),
+    ).toContainEqual(expect.objectContaining({ path: 'backend.offlineServer.apiKey' }));
+  });
+
+  it('refuses an offline server together with a ClickHouse URL, naming both', () => {
+    const problems = problemsOf({
+      file: configFile(
+        'backend:\n  clickhouseUrl: http://127.0.0.1:8123\n  offlineServer: { address: 127.0.0.1:6567 }\n',
+      ),
+      env: {},
+    });
+    expect(problems).toEqual([
+      expect.objectContaining({
+        path: 'backend.offlineServer.address',
+        message: expect.stringMatching(/clickhouseUrl.*offline server.*not both/) as string,
+      }),
+    ]);
+  });
+});

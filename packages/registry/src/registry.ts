@@ -93,6 +93,7 @@ export class Registry {
   #state: RegistryState;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<boolean> | undefined;
+  #missRefreshing: Promise<boolean> | undefined;
   #lastMissRefreshMillis = Number.NEGATIVE_INFINITY;
 
   private constructor(log: RegistryLog, state: RegistryState, options: RegistryOptions) {
@@ -244,13 +245,29 @@ export class Registry {
     }
   }
 
-  /** A refresh after a miss, at most once per missRefreshIntervalMillis; true when the state changed. */
+  /**
+   * A refresh after a miss, started at most once per missRefreshIntervalMillis; true when the state
+   * changed. Misses while one runs wait for it (an apply through another server makes every call
+   * naming the new view miss at once), and it reads the log only after a refresh already under way
+   * ends: that one may have read the sequence before the apply that caused the miss.
+   */
   async refreshOnMiss(): Promise<boolean> {
-    const now = this.#now();
-    const interval = this.#options.missRefreshIntervalMillis ?? DEFAULT_MISS_REFRESH_INTERVAL_MILLIS;
-    if (now - this.#lastMissRefreshMillis < interval) return false;
-    this.#lastMissRefreshMillis = now;
-    return this.refresh();
+    const sequence = this.#state.sequence;
+    if (this.#missRefreshing === undefined) {
+      const now = this.#now();
+      const interval = this.#options.missRefreshIntervalMillis ?? DEFAULT_MISS_REFRESH_INTERVAL_MILLIS;
+      if (now - this.#lastMissRefreshMillis < interval) return false;
+      this.#lastMissRefreshMillis = now;
+      const earlier = this.#refreshing?.catch(() => false);
+      this.#missRefreshing = (async () => {
+        await earlier;
+        return this.refresh();
+      })().finally(() => {
+        this.#missRefreshing = undefined;
+      });
+    }
+    await this.#missRefreshing;
+    return this.#state.sequence !== sequence;
   }
 
   /** Re-reads the log if its sequence moved; true when the cached state changed. Concurrent calls share one read. */
@@ -266,6 +283,7 @@ export class Registry {
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#refreshing?.catch(() => undefined);
+    await this.#missRefreshing?.catch(() => undefined);
     await this.#log.close();
   }
 

@@ -184,17 +184,51 @@ export function describeRegistryLog(name: string, harness: RegistryLogHarness): 
       expect(seen).toEqual([1]);
 
       const logC = await harness.sameAs(logA);
-      const polled = new Promise<number>((resolve) => {
-        void Registry.open(logC, { pollIntervalMillis: 20, onChange: (state) => resolve(state.sequence) }).then((c) =>
-          track(c),
-        );
-      });
-      // Registry.open reads sequence 1; the apply below is only seen by polling.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      let onPolled: (sequence: number) => void = () => undefined;
+      const polled = new Promise<number>((resolve) => (onPolled = resolve));
+      // Open before the apply below (a loaded machine may take longer than any fixed wait), so it
+      // reads sequence 1 and sees the apply only by polling.
+      track(await Registry.open(logC, { pollIntervalMillis: 20, onChange: (state) => onPolled(state.sequence) }));
       await a.apply(definitionsOf(`${FEATURES_V1}      - { name: visits, type: int64 }\n`), { author: 'bo' });
       expect(await polled).toBe(2);
       expect(await b.refresh()).toBe(true);
       expect(b.get('feature_view', 'customer_stats')).toMatchObject({ featureView: { version: 1 } });
+    });
+
+    it('refreshes on a miss past a poll that read the log before the apply, once for concurrent misses', async () => {
+      const logA = await harness.fresh();
+      const logB = await harness.sameAs(logA);
+      const a = track(await Registry.open(logA, { pollIntervalMillis: 0 }));
+      // B's first sequence read (a poll under way when the apply lands) answers only once released.
+      let release = (): void => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let sequenceReads = 0;
+      const heldLog = new Proxy(logB, {
+        get(target, property) {
+          if (property !== 'readSequence') {
+            // Bound to the log itself: its methods use private fields.
+            const value = Reflect.get(target, property) as unknown;
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          }
+          return async () => {
+            const sequence = await target.readSequence();
+            if (sequenceReads++ === 0) await held;
+            return sequence;
+          };
+        },
+      });
+      const b = track(await Registry.open(heldLog, { pollIntervalMillis: 0 }));
+      const polling = b.refresh();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await a.apply(definitionsOf(FEATURES_V1), { author: 'ana' });
+      const misses = [1, 2, 3].map(() => b.resolveFeaturesWithRefresh({ refs: ['customer_stats:tier'] }));
+      release();
+      expect(await polling).toBe(false);
+      for (const resolved of await Promise.all(misses)) {
+        expect(resolved.features[0]?.ref).toBe('customer_stats@1:tier');
+      }
+      // The held poll, then one refresh for the three misses.
+      expect(sequenceReads).toBe(2);
     });
 
     it('retries an apply that lost a race, re-planning on the winner', async () => {

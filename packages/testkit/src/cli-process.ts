@@ -84,33 +84,52 @@ export function startCli(
   };
 }
 
-/** `tessera serve --port 0 <args>`, once serving, with a client to it. */
+/** `tessera serve --port 0 <args>` (with `env` added to its variables), once serving, with a client to it. */
 export async function startServeProcess(
   args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ readonly process: CliProcess; readonly client: TesseraClient }> {
-  const process = startCli(['serve', '--port', '0', ...args]);
+  const process = startCli(['serve', '--port', '0', ...args], env);
   const [, address] = await process.waitFor(/serving on (\S+)/);
   return { process, client: new TesseraClient({ address: address ?? '', timeoutMillis: 10_000 }) };
 }
 
-/** `tessera writer` on a deployment, with its chDB under `dataDir`, once it consumes. */
+/** `tessera writer` on a deployment, with its chDB under `dataDir` (and `env` added to its variables), once it consumes. */
 export async function startWriterCli(
   nodes: readonly { readonly host: string; readonly port: number }[],
   keyPrefix: string,
   dataDir: string,
   extra: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<CliProcess> {
   const list = nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  const writer = startCli([
-    'writer',
-    '--redis-cluster',
-    list,
-    '--key-prefix',
-    keyPrefix,
-    '--data-dir',
-    dataDir,
-    ...extra,
-  ]);
+  const writer = startCli(
+    ['writer', '--redis-cluster', list, '--key-prefix', keyPrefix, '--data-dir', dataDir, ...extra],
+    env,
+  );
   await writer.waitFor(/writer consuming/);
   return writer;
+}
+
+/** A running `tessera offline-server` and where it listens. */
+export interface OfflineServerCli {
+  readonly process: CliProcess;
+  readonly port: number;
+  /** `host:port`, what `--offline-server` takes. */
+  readonly address: string;
+}
+
+/**
+ * `tessera offline-server --port 0` over chDB in `dataDir`, once serving. `extra` adds flags
+ * (`--auth --redis-cluster … --key-prefix …`); `env` adds variables (TESSERA_* settings).
+ */
+export async function startOfflineServerCli(
+  dataDir: string,
+  extra: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<OfflineServerCli> {
+  const process = startCli(['offline-server', '--port', '0', '--data-dir', dataDir, ...extra], env);
+  const [, address] = await process.waitFor(/serving on (\S+)/);
+  const port = Number(address?.slice(address.lastIndexOf(':') + 1));
+  return { process, port, address: address ?? '' };
 }

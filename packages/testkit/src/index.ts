@@ -12,9 +12,11 @@ export { makeTestCertificates, type TestCertificates } from './certs.js';
 export {
   REPO_ROOT,
   startCli,
+  startOfflineServerCli,
   startServeProcess,
   startWriterCli,
   type CliProcess,
+  type OfflineServerCli,
   type StartCliOptions,
 } from './cli-process.js';
 export { definitionsFromYaml } from './definitions.js';

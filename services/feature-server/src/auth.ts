@@ -35,6 +35,13 @@ export const METHOD_SCOPES: Readonly<Record<string, Scope | 'open'>> = {
   '/tessera.v1.Operations/ListApiKeys': 'admin',
   '/tessera.v1.Operations/RotateApiKey': 'admin',
   '/tessera.v1.Operations/RevokeApiKey': 'admin',
+  // The offline server's internal service: Tessera processes holding an admin key.
+  '/tessera.offline.v1.OfflineStore/EnsureTables': 'admin',
+  '/tessera.offline.v1.OfflineStore/Insert': 'admin',
+  '/tessera.offline.v1.OfflineStore/LatestRows': 'admin',
+  '/tessera.offline.v1.OfflineStore/Historical': 'admin',
+  '/tessera.offline.v1.OfflineStore/CheckEntitySource': 'admin',
+  '/tessera.offline.v1.OfflineStore/Ping': 'admin',
   '/grpc.health.v1.Health/Check': 'open',
   '/grpc.health.v1.Health/Watch': 'open',
   '/grpc.health.v1.Health/List': 'open',

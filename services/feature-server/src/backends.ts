@@ -8,8 +8,9 @@ import {
   openHttpOfflineStore,
   type ClickHouseOfflineStore,
 } from '@tessera/offline';
+import { RemoteOfflineStore, type RemoteOfflineStoreOptions } from '@tessera/offline-remote';
 import type { RedisClientSettings } from '@tessera/redis';
-import { silentLogger, type Logger } from '@tessera/core';
+import { TesseraError, silentLogger, type Logger } from '@tessera/core';
 import type { TesseraMetrics } from '@tessera/telemetry';
 import {
   LmdbIdempotencyStore,
@@ -50,6 +51,8 @@ export type BackendOptions =
       readonly dataDir: string;
       /** A ClickHouse server's HTTP endpoint instead of the embedded chDB offline store. */
       readonly clickhouseUrl?: string;
+      /** A `tessera offline-server` instead of the embedded chDB offline store (not with `clickhouseUrl`). */
+      readonly offlineServer?: RemoteOfflineStoreOptions;
       readonly writeBehind?: WriteBehindRetryOptions;
     }
   | {
@@ -59,8 +62,10 @@ export type BackendOptions =
       readonly keyPrefix?: string;
       /** Authentication and TLS of every Redis connection (see @tessera/redis). Default: none. */
       readonly redis?: RedisClientSettings | undefined;
-      /** ClickHouse HTTP endpoint of the offline store; without it the server has none. */
+      /** ClickHouse HTTP endpoint of the offline store; without it (and `offlineServer`) the server has none. */
       readonly clickhouseUrl?: string;
+      /** A `tessera offline-server` as the offline store (not with `clickhouseUrl`). */
+      readonly offlineServer?: RemoteOfflineStoreOptions;
       /** Retries of the jobs this server enqueues (the writers run them). */
       readonly writeBehind?: WriteBehindRetryOptions;
     };
@@ -106,11 +111,16 @@ export async function openBackends(
         };
   switch (options.kind) {
     case 'embedded': {
+      checkOneOfflineStore(options);
       const store = new LmdbOnlineStore({ path: join(options.dataDir, 'online') });
-      const clickhouse = options.clickhouseUrl
-        ? await openHttpOfflineStore(options.clickhouseUrl)
-        : await openEmbeddedOfflineStore(options.dataDir);
-      const offline = new TableEnsuringOfflineStore(clickhouse);
+      const remote = options.offlineServer === undefined ? undefined : new RemoteOfflineStore(options.offlineServer);
+      const clickhouse =
+        remote === undefined
+          ? options.clickhouseUrl
+            ? await openHttpOfflineStore(options.clickhouseUrl)
+            : await openEmbeddedOfflineStore(options.dataDir)
+          : undefined;
+      const offline = new TableEnsuringOfflineStore(remote ?? (clickhouse as ClickHouseOfflineStore));
       const registry = await Registry.open(new LmdbRegistryLog({ directory: options.dataDir }), registryOptions);
       const findView: FindView = (name, version) => registry.findViewVersion(name, version);
       const writeBehind = new LmdbWriteBehind({
@@ -135,12 +145,14 @@ export async function openBackends(
         new LmdbIdempotencyStore(store),
         { state: new LmdbMaterializeState(store), runner: inProcessRunner(offline, store) },
         registry,
-        pingOf(clickhouse),
+        remote === undefined ? pingOf(clickhouse as ClickHouseOfflineStore) : () => remote.ping(),
         logger,
       );
     }
     case 'redis-cluster': {
+      checkOneOfflineStore(options);
       const keyPrefix = options.keyPrefix ?? '';
+      const remote = options.offlineServer === undefined ? undefined : new RemoteOfflineStore(options.offlineServer);
       const store = new RedisClusterOnlineStore({ nodes: options.nodes, keyPrefix, redis: options.redis });
       const http = options.clickhouseUrl ? await openHttpOfflineStore(options.clickhouseUrl) : undefined;
       const log = await clusterRegistryLog(
@@ -161,7 +173,7 @@ export async function openBackends(
       const materializer = new BullmqMaterializer({ nodes: options.nodes, keyPrefix, redis: options.redis, logger });
       return withClose(
         store,
-        http ? new TableEnsuringOfflineStore(http) : undefined,
+        http ? new TableEnsuringOfflineStore(http) : remote ? new TableEnsuringOfflineStore(remote) : undefined,
         writeBehind,
         new RedisIdempotencyStore(options.nodes, keyPrefix, undefined, options.redis),
         {
@@ -170,7 +182,7 @@ export async function openBackends(
           close: () => materializer.close(),
         },
         await Registry.open(log, registryOptions),
-        http === undefined ? undefined : pingOf(http),
+        http !== undefined ? pingOf(http) : remote !== undefined ? () => remote.ping() : undefined,
         logger,
       );
     }
@@ -212,6 +224,16 @@ function withClose(
       await timed('offline store', () => offline?.close() ?? Promise.resolve());
     },
   };
+}
+
+/** One offline store: a ClickHouse server or an offline server, not both. */
+function checkOneOfflineStore(options: BackendOptions): void {
+  if (options.clickhouseUrl !== undefined && options.offlineServer !== undefined) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      'give one offline store: a ClickHouse server (clickhouseUrl) or an offline server (offlineServer), not both',
+    );
+  }
 }
 
 /** The offline store's liveness probe: the cheapest query the engine must answer. */

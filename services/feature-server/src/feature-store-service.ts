@@ -20,7 +20,7 @@ import { assertValidUtf8 } from './strict-utf8.js';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS } from './write.js';
 import { executeReadPlan, readEntityColumns } from './online-read.js';
 import type { ReadPlan } from './online-read.js';
-import type { RegistryAccess } from './registry-access.js';
+import { withRefreshOnMiss, type RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
 import type { Lanes } from './lanes.js';
 import { executeWrite, type WriteStores } from './write.js';
@@ -84,7 +84,7 @@ export function createFeatureStoreService(
     checkRefLength(request.featureView, 'Write: feature_view');
     checkEnum(WriteTarget, request.target, 'target', 'Write');
     checkEnum(Durability, request.durability, 'durability', 'Write');
-    const view = registry.view(request.featureView);
+    const view = await withRefreshOnMiss(registry, () => registry.view(request.featureView));
     return executeWrite(stores, view, request, writeLimits, deadlineMillis);
   }
 
@@ -119,14 +119,17 @@ export function createFeatureStoreService(
         if (request.features.length > 0 && request.featureService !== '') {
           throw new TesseraError('INVALID_ARGUMENT', 'GetOnlineFeatures: give features or feature_service, not both');
         }
-        const plan = readPlan(request);
-        const { rows, values } = readEntityColumns(plan, request.entities, limits.maxBatchRows);
-        run = executeReadPlan(stores.online, plan, rows, values, {
-          includeEventTimestamps: request.includeEventTimestamps,
-          nowMillis: Date.now(),
-          ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
-          ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
-        });
+        const read = (plan: ReadPlan): Promise<GetOnlineFeaturesResponse> => {
+          const { rows, values } = readEntityColumns(plan, request.entities, limits.maxBatchRows);
+          return executeReadPlan(stores.online, plan, rows, values, {
+            includeEventTimestamps: request.includeEventTimestamps,
+            nowMillis: Date.now(),
+            ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
+            ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
+          });
+        };
+        const plan = withRefreshOnMiss(registry, () => readPlan(request));
+        run = plan instanceof Promise ? plan.then(read) : read(plan);
       } catch (error) {
         callback(toGrpcStatus(error));
         return;

@@ -14,7 +14,7 @@ import type { Column, GetHistoricalRequest, GetHistoricalResponse } from '@tesse
 import { callDeadlineMillis } from './deadline.js';
 import { toGrpcStatus } from './grpc-status.js';
 import type { Lanes } from './lanes.js';
-import type { RegistryAccess } from './registry-access.js';
+import { withRefreshOnMiss, type RegistryAccess } from './registry-access.js';
 
 /** Rows per chunk when the request names none. */
 const DEFAULT_CHUNK_ROWS = 65_536;
@@ -52,7 +52,9 @@ export function streamHistorical(
         'GetHistorical: name features (refs such as customer_stats:loyalty_score) or a feature_service',
       );
     }
-    const features = registry.resolve(request.features, request.featureService);
+    const features = await withRefreshOnMiss(registry, () =>
+      registry.resolve(request.features, request.featureService),
+    );
     const format = request.format === HistoricalFormat.HISTORICAL_FORMAT_ARROW ? 'arrow' : 'columns';
     const chunkRows = request.chunkRows === 0 ? DEFAULT_CHUNK_ROWS : Math.min(request.chunkRows, MAX_CHUNK_ROWS);
     const deadlineMillis = callDeadlineMillis(call);

@@ -12,3 +12,6 @@ export type { Lanes, LaneOptions } from './lanes.js';
 export type { WriteBehindRetryOptions } from './backends.js';
 export { HEALTH_SERVICE, ServerHealth } from './health.js';
 export type { HealthChecks, HealthOptions } from './health.js';
+export { startOfflineServer, DEFAULT_OFFLINE_SERVER_PORT } from './offline-server.js';
+export type { OfflineServer, OfflineServerOptions } from './offline-server.js';
+export { OFFLINE_HEALTH_SERVICE } from './offline-health.js';

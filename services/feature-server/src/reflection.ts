@@ -8,11 +8,23 @@ import { descriptorSetBytes } from '@tessera/proto';
  * would serve invented file names without dependencies, which breaks clients as soon as a file
  * imports another. The set includes grpc.health.v1 (vendored in third_party/proto).
  */
-export function addReflection(server: Server): void {
+export function addReflection(server: Server, services: readonly string[] = FEATURE_SERVER_SERVICES): void {
   const files = splitDescriptorSet(descriptorSetBytes);
   const definition = { 'tessera.descriptors': { fileDescriptorProtos: files } };
-  new ReflectionService(definition as never).addToServer(server);
+  // Only the services this server runs are listed; every message stays resolvable.
+  new ReflectionService(definition as never, { services: [...services] }).addToServer(server);
 }
+
+/** What a feature server serves (the offline server's internal service is not among them). */
+const FEATURE_SERVER_SERVICES = [
+  'grpc.health.v1.Health',
+  'tessera.v1.FeatureStore',
+  'tessera.v1.Operations',
+  'tessera.v1.Registry',
+];
+
+/** What an offline server serves. */
+export const OFFLINE_SERVER_SERVICES = ['grpc.health.v1.Health', 'tessera.offline.v1.OfflineStore'];
 
 /** Splits a FileDescriptorSet (field 1: repeated FileDescriptorProto) into its files' bytes. */
 function splitDescriptorSet(set: Uint8Array): Buffer[] {

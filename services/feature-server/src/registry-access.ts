@@ -1,4 +1,4 @@
-import { TesseraError } from '@tessera/core';
+import { TesseraError, isTesseraError } from '@tessera/core';
 import type { EntitySourceDef, RegisteredView, ResolvedFeatures } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
 import { buildReadPlan } from './online-read.js';
@@ -16,6 +16,22 @@ export interface RegistryAccess {
   view(ref: string): RegisteredView;
   /** A registered entity source by name (NOT_FOUND names it). */
   entitySource(name: string): EntitySourceDef;
+  /** Re-reads the shared registry after a miss (rate-limited, shared by concurrent misses). */
+  refreshOnMiss(): Promise<boolean>;
+}
+
+/**
+ * `lookup()`, and when it fails NOT_FOUND, one refresh of the registry and a second try: an apply
+ * through another server is known here at its next poll, and a client that applies and then calls
+ * any server (round robin) must not see the name missing until then. A hit stays synchronous.
+ */
+export function withRefreshOnMiss<T>(registry: RegistryAccess, lookup: () => T): T | Promise<T> {
+  try {
+    return lookup();
+  } catch (error) {
+    if (!isTesseraError(error) || error.code !== 'NOT_FOUND') throw error;
+    return registry.refreshOnMiss().then(lookup);
+  }
 }
 
 export function createRegistryAccess(registry: Registry): RegistryAccess {
@@ -46,5 +62,6 @@ export function createRegistryAccess(registry: Registry): RegistryAccess {
         throw new TesseraError('INTERNAL', `registry answered a ${found.objectType} for entity source ${name}`);
       return found.entitySource;
     },
+    refreshOnMiss: () => registry.refreshOnMiss(),
   };
 }

@@ -337,7 +337,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
  * Refuses to expose a server without authentication and TLS: only loopback may go without them,
  * unless the operator says --insecure.
  */
-function checkExposure(host: string, options: FeatureServerOptions): void {
+export function checkExposure(host: string, options: Pick<FeatureServerOptions, 'auth' | 'tls' | 'insecure'>): void {
   const auth = options.auth !== undefined && options.auth !== false;
   if (isLoopbackHost(host) || (auth && options.tls !== undefined) || options.insecure === true) return;
   const missing = [auth ? '' : 'authentication (--auth)', options.tls ? '' : 'TLS (--tls-cert and --tls-key)']
@@ -351,7 +351,7 @@ function checkExposure(host: string, options: FeatureServerOptions): void {
 }
 
 /** Opens one listener of the server; a port taken or not allowed is named. */
-function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+export function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.bindAsync(address, credentials, (error, bound) =>
       error
@@ -362,7 +362,7 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
 }
 
 /** The data directory holds every feature value and the API key hashes: owner only. */
-function keepPrivate(dataDir: string): void {
+export function keepPrivate(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
 }
@@ -371,7 +371,7 @@ function keepPrivate(dataDir: string): void {
  * Stops accepting calls at once and lets the calls in flight finish for up to `graceMillis`, then
  * cancels what is left. Idle connections are closed without waiting (HTTP/2 GOAWAY).
  */
-function shutdownServer(server: Server, graceMillis: number, logger: Logger): Promise<void> {
+export function shutdownServer(server: Server, graceMillis: number, logger: Logger): Promise<void> {
   return new Promise<void>((resolve) => {
     const force = setTimeout(() => {
       logger.warn(

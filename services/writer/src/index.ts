@@ -26,7 +26,8 @@ import {
 import { RedisClusterOnlineStore } from '@tessera/online';
 import { materializePartRunner } from '@tessera/materialize';
 import type { RedisClientSettings } from '@tessera/redis';
-import { TesseraError, type Logger } from '@tessera/core';
+import { RemoteOfflineStore, type RemoteOfflineStoreOptions } from '@tessera/offline-remote';
+import { TesseraError, type Logger, type OfflineStore } from '@tessera/core';
 import { TesseraMetrics, createLogger, startMetricsServer, type MetricsEndpointOptions } from '@tessera/telemetry';
 
 export interface WriterProcessOptions {
@@ -35,8 +36,10 @@ export interface WriterProcessOptions {
   readonly redis?: RedisClientSettings | undefined;
   /** The deployment's Redis key prefix (as the servers'). Default ''. */
   readonly keyPrefix?: string;
-  /** ClickHouse HTTP endpoint; without it, chDB under `<dataDir>/offline`. */
+  /** ClickHouse HTTP endpoint; without it (and `offlineServer`), chDB under `<dataDir>/offline`. */
   readonly clickhouseUrl?: string;
+  /** A `tessera offline-server` that owns the deployment's chDB store (not with `clickhouseUrl`). */
+  readonly offlineServer?: RemoteOfflineStoreOptions;
   /** Folder of the embedded chDB offline store when there is no `clickhouseUrl`. */
   readonly dataDir?: string;
   /** Jobs inserted at once. Default 4. */
@@ -58,7 +61,10 @@ const DEFAULT_SHUTDOWN_GRACE_MILLIS = 10_000;
 
 export interface WriterProcess extends OfflineWriter {
   readonly registry: Registry;
-  readonly offline: ClickHouseOfflineStore;
+  /** The store the writer inserts into: ClickHouse, its own chDB, or an offline server. */
+  readonly offline: OfflineStore;
+  /** The ClickHouse store behind `offline`, when the writer has one of its own (not with an offline server). */
+  readonly clickhouse: ClickHouseOfflineStore | undefined;
   /** Port of the `/metrics` endpoint, when the writer has one. */
   readonly metricsPort: number | undefined;
 }
@@ -68,17 +74,25 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
   const grace = options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS;
   const logger = options.logger ?? createLogger({ level: 'info', bindings: { service: 'tessera-writer' } });
   const metrics = options.metrics === undefined ? undefined : new TesseraMetrics({ logger });
-  const offline = options.clickhouseUrl
-    ? await openHttpOfflineStore(options.clickhouseUrl)
-    : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
+  if (options.clickhouseUrl !== undefined && options.offlineServer !== undefined) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      'give the writer one offline store: a ClickHouse server (clickhouseUrl) or an offline server (offlineServer), not both',
+    );
+  }
+  const offline: OfflineStore =
+    options.offlineServer !== undefined
+      ? new RemoteOfflineStore(options.offlineServer)
+      : options.clickhouseUrl
+        ? await openHttpOfflineStore(options.clickhouseUrl)
+        : await openEmbeddedOfflineStore(options.dataDir ?? join('.tessera', 'writer'));
   // With a ClickHouse server, the registry log is beside its tables (as the servers read it).
+  const http = options.clickhouseUrl === undefined ? undefined : (offline as ClickHouseOfflineStore);
   const registry = await Registry.open(
     await clusterRegistryLog(
       options.nodes,
       keyPrefix,
-      options.clickhouseUrl
-        ? () => ClickHouseRegistryLog.open({ executor: offline.executor, database: offline.database })
-        : undefined,
+      http ? () => ClickHouseRegistryLog.open({ executor: http.executor, database: http.database }) : undefined,
       options.redis,
     ),
     { logger: logger.child({ component: 'registry' }) },
@@ -149,6 +163,7 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
   return {
     registry,
     offline,
+    clickhouse: options.offlineServer === undefined ? (offline as ClickHouseOfflineStore) : undefined,
     metricsPort: metricsServer?.port,
     deadLetters: writer.deadLetters,
     stats: () => writer.stats(),

@@ -35,6 +35,10 @@ export function addServeOptions(command: Command): Command {
       '--clickhouse-url <url>',
       'ClickHouse HTTP endpoint of the offline store (default: embedded chDB under --data-dir; none in cluster mode); with a password, set TESSERA_CLICKHOUSE_URL instead',
     )
+    .option(
+      '--offline-server <address>',
+      'host:port of a `tessera offline-server` as the offline store (not with --clickhouse-url); its API key from TESSERA_OFFLINE_API_KEY',
+    )
     .option('--max-batch-rows <n>', 'most entities per read and rows per write message', '10000')
     .option('--max-message-bytes <n>', 'largest gRPC message in bytes', String(64 * 1024 * 1024))
     .option('--auth', 'require an API key on every call (tessera keys create); also TESSERA_AUTH')
@@ -90,8 +94,11 @@ export function registerServeCommand(program: Command): void {
         await tracing.shutdown();
         throw error;
       });
+      const offlineServer =
+        backend.offlineServer?.address === undefined ? '' : `, offline store ${backend.offlineServer?.address}`;
       const mode =
-        backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${nodeList(config)}`;
+        (backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${nodeList(config)}`) +
+        offlineServer;
       console.log(`tessera: serving on ${server.address} (${mode})`);
       if (server.localAddress !== undefined) {
         console.log(`tessera: serving this host on ${server.localAddress} (plaintext, no authentication)`);
@@ -106,7 +113,10 @@ export function registerServeCommand(program: Command): void {
         console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
       }
       if (opts.load && !stop.requested()) {
-        const hasOffline = backend.kind === 'embedded' || backend.clickhouseUrl !== undefined;
+        const hasOffline =
+          backend.kind === 'embedded' ||
+          backend.clickhouseUrl !== undefined ||
+          backend.offlineServer?.address !== undefined;
         const c = new TesseraClient({ address: server.address });
         try {
           // <view>.csv|jsonl: current values (online, and offline when there is an offline store);

@@ -30,6 +30,10 @@ export function registerWriterCommand(program: Command): void {
       '--clickhouse-url <url>',
       'ClickHouse HTTP endpoint (default: embedded chDB under --data-dir); with a password, set TESSERA_CLICKHOUSE_URL instead',
     )
+    .option(
+      '--offline-server <address>',
+      'host:port of a `tessera offline-server` to insert into (not with --clickhouse-url); its API key from TESSERA_OFFLINE_API_KEY',
+    )
     .option('--data-dir <dir>', 'folder of the embedded chDB offline store', '.tessera/writer')
     .option('--concurrency <n>', 'jobs inserted at once', '4')
     .option('--lock-ms <ms>', 'how long a dead writer keeps its jobs before another writer takes them', '30000')
@@ -62,7 +66,10 @@ export function registerWriterCommand(program: Command): void {
         await tracing.shutdown();
         throw error;
       });
-      const target = options.clickhouseUrl ?? `chDB in ${options.dataDir}`;
+      const target =
+        options.offlineServer === undefined
+          ? (options.clickhouseUrl ?? `chDB in ${options.dataDir}`)
+          : `the offline server ${options.offlineServer.address}`;
       if (writer.metricsPort !== undefined) {
         console.log(`tessera: metrics on http://${config.metrics.host}:${writer.metricsPort}/metrics`);
       }

@@ -1,0 +1,348 @@
+/**
+ * The offline store over the hop: a real offline server (in this process, real chDB) and the
+ * remote store feature servers and writers use. What goes through the hop must be what the store
+ * does directly: same rows, same Arrow bytes, same errors, deduplicated inserts, and a cancelled
+ * training set stops its query on the offline server.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  isTesseraError,
+  latestView,
+  resolveFeatureRefs,
+  type HistoricalChunk,
+  type HistoricalRequest,
+  type OfflineBatch,
+  type RegisteredView,
+  type ResolvedFeatures,
+} from '@tessera/core';
+import { openEmbeddedOfflineStore, type ClickHouseOfflineStore } from '@tessera/offline';
+import { RemoteOfflineStore, toWireView } from '@tessera/offline-remote';
+import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { OfflineStoreClient, type InsertRequest } from '@tessera/proto';
+import { toColumn } from '@tessera/wire';
+import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
+import { LmdbRegistryLog, Registry, createKey, openApiKeyStore } from '@tessera/registry';
+import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
+import { silentLogger } from '@tessera/core';
+
+const REPO = {
+  'repo.yaml': `
+project: hop
+entities:
+  - { name: customer, join_keys: [{ name: customer_id, type: int64 }] }
+  - { name: region, join_keys: [{ name: region_code, type: string }] }
+feature_views:
+  - name: orders
+    entities: [customer]
+    features:
+      - { name: amount, type: double }
+      - { name: note, type: string }
+      - { name: tags, type: string_list }
+  - name: every
+    entities: [customer, region]
+    features:
+      - { name: i, type: int64 }
+      - { name: d, type: double }
+      - { name: s, type: string }
+      - { name: b, type: bool }
+      - { name: t, type: timestamp }
+      - { name: y, type: bytes }
+      - { name: fl, type: float_list }
+      - { name: dl, type: double_list }
+      - { name: il, type: int64_list }
+      - { name: sl, type: string_list }
+`,
+};
+
+const T0 = Date.UTC(2024, 0, 1);
+const HOUR = 3_600_000;
+
+/** An entity SELECT that runs for minutes (a 10^12-pair sum), tagged by `marker`. */
+function runaway(marker: string): string {
+  return (
+    `SELECT toInt64(sum(a.number * b.number) % 3) AS customer_id, now64(3) AS event_ts, '${marker}' AS tag ` +
+    'FROM numbers(1000000) AS a CROSS JOIN numbers(1000000) AS b'
+  );
+}
+
+async function collect(chunks: AsyncIterable<HistoricalChunk>): Promise<HistoricalChunk[]> {
+  const out: HistoricalChunk[] = [];
+  for await (const chunk of chunks) out.push(chunk);
+  return out;
+}
+
+async function failure(work: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await work;
+  } catch (error) {
+    if (isTesseraError(error)) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('the offline store through an offline server (real chDB)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-offline-server-'));
+  let server: OfflineServer;
+  let direct: ClickHouseOfflineStore;
+  let remote: RemoteOfflineStore;
+  let registry: Registry;
+  let view: RegisteredView;
+  let features: ResolvedFeatures;
+  let adminToken: string;
+  let readToken: string;
+
+  beforeAll(async () => {
+    const keys = openApiKeyStore({ kind: 'embedded', dataDir });
+    adminToken = (await createKey(keys, 'hop-admin', ['admin'])).token;
+    readToken = (await createKey(keys, 'hop-reader', ['read'])).token;
+    await keys.close();
+    server = await startOfflineServer({
+      port: 0,
+      dataDir,
+      apiKeys: { kind: 'embedded', dataDir },
+      auth: true,
+      logger: silentLogger,
+    });
+    // The same engine as the server's (chDB shares one per directory and process): the direct reference.
+    direct = await openEmbeddedOfflineStore(dataDir);
+    remote = new RemoteOfflineStore({ address: server.address, apiKey: adminToken });
+    registry = await Registry.open(new LmdbRegistryLog({ directory: join(dataDir, 'registry') }));
+    await registry.apply(definitionsFromYaml(REPO));
+    view = latestView(registry.state(), 'orders') as RegisteredView;
+    features = resolveFeatureRefs(registry.state(), { refs: ['orders:amount', 'orders:note', 'orders:tags'] });
+    await remote.ensureTables([view]);
+  });
+
+  afterAll(async () => {
+    await remote?.close();
+    await registry?.close();
+    await direct?.close();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const batch: OfflineBatch = {
+    joinKeyValues: [[1n], [1n], [2n]],
+    eventTsMillis: Float64Array.from([T0 + HOUR, T0 + 3 * HOUR, T0 + 2 * HOUR]),
+    featureValues: [
+      [1.5, null, -0],
+      ['a', 'b', null],
+      [['x', 'y'], null, []],
+    ],
+    createdTsMicros: BigInt64Array.from([1n, 2n, 3n]),
+  };
+
+  const request = (format: 'arrow' | 'columns'): HistoricalRequest => ({
+    entities: {
+      kind: 'rows',
+      keys: new Map([['customer_id', [1n, 1n, 2n, 3n]]]),
+      eventTsMillis: [T0 + 2 * HOUR, T0 + 4 * HOUR, T0 + 4 * HOUR, T0 + 4 * HOUR],
+      passthrough: [{ name: 'label', type: 'bool', values: [true, false, null, true] }],
+    },
+    features,
+    chunkRows: 2,
+    format,
+  });
+
+  it('inserts once per deduplication token, however often the insert is retried', async () => {
+    await remote.insert(view, batch, { dedupToken: 'job-1' });
+    await remote.insert(view, batch, { dedupToken: 'job-1' });
+    const rows = await direct.executor.queryJson<{ n: string }>(
+      `SELECT count() AS n FROM ${direct.database}.fv_orders__v1`,
+    );
+    expect(Number(rows[0]?.n)).toBe(3);
+  });
+
+  it('returns the same training set over the hop as directly: Arrow bytes and columns', async () => {
+    const overHop = await collect(remote.historical(request('arrow')));
+    const local = await collect(direct.historical(request('arrow')));
+    expect(overHop.map((c) => [c.firstRow, c.rowCount])).toEqual([
+      [0, 2],
+      [2, 2],
+    ]);
+    expect(overHop.map((c) => Buffer.from(c.arrowIpc ?? []).toString('hex'))).toEqual(
+      local.map((c) => Buffer.from(c.arrowIpc ?? []).toString('hex')),
+    );
+    const columns = await collect(remote.historical(request('columns')));
+    expect(columns).toEqual(await collect(direct.historical(request('columns'))));
+    // Point in time: customer 1 at T0+2h sees the 1h event, at T0+4h the 3h one (a null amount).
+    const amount = columns.flatMap((c) => c.columns?.find((col) => col.name === 'orders__amount')?.values ?? []);
+    expect(amount).toEqual([1.5, null, -0, null]);
+  });
+
+  it('reads the latest rows as the store does', async () => {
+    const range = { startMillis: T0, endMillis: T0 + 10 * HOUR, batchRows: 1 };
+    const overHop = [];
+    for await (const rows of remote.latestRows(view, range)) overHop.push(rows);
+    const local = [];
+    for await (const rows of direct.latestRows(view, range)) local.push(rows);
+    expect(overHop).toEqual(local);
+    expect(overHop.flat().map((r) => r.keys[0])).toEqual(expect.arrayContaining([1n, 2n]));
+  });
+
+  it("keeps the store's errors: code and message of a refused entity source", async () => {
+    const source = {
+      name: 'bad_source',
+      description: '',
+      owner: '',
+      params: [],
+      sql: 'SELECT customer_id, event_ts FROM system.users',
+    };
+    const overHop = await failure(remote.checkEntitySource(source));
+    const local = await failure(direct.checkEntitySource(source));
+    expect(overHop).toEqual(local);
+    expect(overHop.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('carries every value type both ways: inserted over the hop, read back over it as the store reads it', async () => {
+    const every = latestView(registry.state(), 'every') as RegisteredView;
+    await remote.insert(every, {
+      joinKeyValues: [
+        [9_223_372_036_854_775_807n, 'eu'],
+        [-1n, ''],
+      ],
+      eventTsMillis: Float64Array.from([T0 + HOUR, T0 + 2 * HOUR]),
+      featureValues: [
+        [-9_223_372_036_854_775_808n, null],
+        [Number.NaN, -0],
+        ['é 🌍 \t\n\\ \'"', null],
+        [true, false],
+        [T0 + 5, null],
+        [Uint8Array.from([0, 255, 10]), null],
+        [Float32Array.from([1.5, -2]), null],
+        [Float64Array.from([Number.MAX_VALUE]), Float64Array.from([])],
+        [BigInt64Array.from([1n, -1n]), null],
+        [['a', ''], null],
+      ],
+    });
+    const range = { startMillis: T0, endMillis: T0 + 10 * HOUR, batchRows: 100 };
+    const overHop = [];
+    for await (const rows of remote.latestRows(every, range)) overHop.push(...rows);
+    const local = [];
+    for await (const rows of direct.latestRows(every, range)) local.push(...rows);
+    expect(overHop).toHaveLength(2);
+    expect(overHop).toEqual(local);
+    const refs = resolveFeatureRefs(registry.state(), { refs: ['every:*'] });
+    const historical = (format: 'columns' | 'arrow'): HistoricalRequest => ({
+      entities: {
+        kind: 'rows',
+        keys: new Map<string, (bigint | string)[]>([
+          ['customer_id', [9_223_372_036_854_775_807n, -1n]],
+          ['region_code', ['eu', '']],
+        ]),
+        eventTsMillis: [T0 + 3 * HOUR, T0 + 3 * HOUR],
+        passthrough: [],
+      },
+      features: refs,
+      chunkRows: 10,
+      format,
+    });
+    expect(await collect(remote.historical(historical('columns')))).toEqual(
+      await collect(direct.historical(historical('columns'))),
+    );
+  });
+
+  it('refuses a view whose names are not identifiers before anything reaches chDB', async () => {
+    const evil = { ...view, name: 'orders; DROP TABLE x' };
+    const result = await failure(remote.ensureTables([evil]));
+    expect(result.code).toBe('INVALID_ARGUMENT');
+    expect(result.message).toMatch(/EnsureTables\.views\[0\].*not a valid identifier/);
+  });
+
+  it('refuses a caller without a key, and a key without the admin scope', async () => {
+    const anonymous = new RemoteOfflineStore({ address: server.address });
+    const reader = new RemoteOfflineStore({ address: server.address, apiKey: readToken });
+    try {
+      expect((await failure(anonymous.ping())).code).toBe('UNAUTHENTICATED');
+      const denied = await failure(reader.insert(view, batch, { dedupToken: 'job-2' }));
+      expect(denied.code).toBe('PERMISSION_DENIED');
+      expect(denied.message).toMatch(/lacks the admin scope/);
+    } finally {
+      await anonymous.close();
+      await reader.close();
+    }
+    const rows = await direct.executor.queryJson<{ n: string }>(
+      `SELECT count() AS n FROM ${direct.database}.fv_orders__v1`,
+    );
+    expect(Number(rows[0]?.n)).toBe(3);
+  });
+
+  it('stops the query on the offline server when the caller cancels its training set', async () => {
+    const marker = `hop_cancel_${process.pid}_${Date.now()}`;
+    const abort = new AbortController();
+    const running = collect(
+      remote.historical({ ...request('arrow'), entities: { kind: 'sql', sql: runaway(marker) }, signal: abort.signal }),
+    );
+    const seen = async (): Promise<boolean> => {
+      const rows = await direct.executor.queryJson<{ n: string }>(
+        `SELECT count() AS n FROM system.processes WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.processes%'`,
+      );
+      return Number(rows[0]?.n) > 0;
+    };
+    expect(await pollUntil(seen, 30_000, 100)).toBe(true);
+    abort.abort();
+    const result = await failure(running);
+    expect(result.code).toBe('UNAVAILABLE');
+    expect(await pollUntil(async () => !(await seen()), 30_000, 100)).toBe(true);
+    // The offline server answers the next call.
+    await remote.ping();
+  });
+
+  it('ends a training set at its deadline with DEADLINE_EXCEEDED, and the query with it', async () => {
+    const marker = `hop_deadline_${process.pid}_${Date.now()}`;
+    const result = await failure(
+      collect(
+        remote.historical({
+          ...request('arrow'),
+          entities: { kind: 'sql', sql: runaway(marker) },
+          deadlineMillis: Date.now() + 1_500,
+        }),
+      ),
+    );
+    expect(result.code).toBe('DEADLINE_EXCEEDED');
+    const running = async (): Promise<boolean> => {
+      const rows = await direct.executor.queryJson<{ n: string }>(
+        `SELECT count() AS n FROM system.processes WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.processes%'`,
+      );
+      return Number(rows[0]?.n) > 0;
+    };
+    expect(await pollUntil(async () => !(await running()), 30_000, 100)).toBe(true);
+  });
+
+  it('refuses a batch whose columns do not fit the view, naming the column', async () => {
+    const client = new OfflineStoreClient(server.address, credentials.createInsecure());
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${adminToken}`);
+    const insert = (request: Partial<InsertRequest>): Promise<ServiceError | null> =>
+      new Promise((resolve) =>
+        client.insert(
+          {
+            view: toWireView(view),
+            joinKeys: [toColumn('int64', [1n])],
+            eventTsMillis: [T0],
+            features: [],
+            createdTsMicros: [],
+            dedupToken: '',
+            ...request,
+          },
+          metadata,
+          (error) => resolve(error),
+        ),
+      );
+    try {
+      const wrongType = await insert({ features: [toColumn('string', ['x'])] });
+      expect(wrongType?.code).toBe(status.INVALID_ARGUMENT);
+      expect(wrongType?.details).toMatch(/feature amount: a double column was expected, got string/);
+      const nullKey = await insert({ joinKeys: [toColumn('int64', [null])] });
+      expect(nullKey?.details).toMatch(/join key customer_id has null rows/);
+      const short = await insert({ eventTsMillis: [T0, T0 + 1] });
+      expect(short?.details).toMatch(/join key customer_id: 1 values for 2 rows/);
+    } finally {
+      client.close();
+    }
+  });
+});
