@@ -1,0 +1,347 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { envName, loadConfiguration, SETTINGS, settingAt } from '@tessera/config';
+import { parseRepository } from '@tessera/core';
+import { OFFLINE_QUEUE, queuePrefix } from '@tessera/writebehind';
+import { ensureHelm, ensurePythonVenv, makeTestCertificates, REPO_ROOT, startCli } from '@tessera/testkit';
+
+// The chart as CI checks it: helm lint and template over the values files in its ci/ folder, every
+// rendered manifest validated offline (Kubernetes schemas of pinned versions, the vendored CRDs), bad
+// values refused with their path, and the rendered configuration read by the services' own loader.
+
+const CHART = join(REPO_ROOT, 'deploy/helm/tessera');
+const CRD_DIR = join(REPO_ROOT, 'deploy/helm/crd-schemas');
+const BAD_VALUES_DIR = join(import.meta.dirname, 'bad-values');
+const VALIDATOR = join(import.meta.dirname, 'validate_manifests.py');
+const GOOD = ['minimal', 'production', 'existing-secrets', 'optional-off'] as const;
+/** The chart's kubeVersion floor and the newest release kubernetes-validate 1.37.0 knows. */
+const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
+const RELEASE = 'tessera';
+const FULLNAME = 'tessera';
+const CONFIG_PATH = '/etc/tessera/tessera.yaml';
+/** Inline secrets of ci/production-values.yaml: never in a container's command line. */
+const PRODUCTION_SECRETS = ['redis-s3cret', 'ch-s3cret'];
+/** Values for the secret variables when the loader reads a rendered configuration. */
+const SECRET_VALUES: Record<string, string> = {
+  TESSERA_BACKEND_REDIS_PASSWORD: 'from-the-secret',
+  TESSERA_BACKEND_CLICKHOUSE_URL: 'http://tessera:pw@clickhouse.example:8123',
+};
+const SETUP_TIMEOUT_MILLIS = 20 * 60_000;
+
+interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly annotations?: Record<string, string> };
+  readonly [key: string]: unknown;
+}
+
+interface Container {
+  readonly name: string;
+  readonly command?: string[];
+  readonly args?: string[];
+  readonly env?: { name: string; value?: string; valueFrom?: unknown }[];
+}
+
+const run = promisify(execFile);
+let helm = '';
+let python = '';
+let scratch = '';
+
+async function helmRun(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(helm, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout = '', stderr = '' } = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof code === 'number' ? code : 1, stdout, stderr };
+  }
+}
+
+const valuesFile = (name: (typeof GOOD)[number]): string => join(CHART, 'ci', `${name}-values.yaml`);
+
+async function template(files: readonly string[], extra: readonly string[] = []): Promise<Manifest[]> {
+  const result = await helmRun(['template', RELEASE, CHART, ...files.flatMap((f) => ['-f', f]), ...extra]);
+  if (result.code !== 0) throw new Error(`helm template failed: ${result.stderr}`);
+  return parseAllDocuments(result.stdout)
+    .map((doc) => doc.toJS() as Manifest | null)
+    .filter((doc): doc is Manifest => doc !== null);
+}
+
+const rendered = new Map<string, Promise<Manifest[]>>();
+function renderGood(name: (typeof GOOD)[number]): Promise<Manifest[]> {
+  let manifests = rendered.get(name);
+  if (manifests === undefined) {
+    manifests = template([valuesFile(name)]);
+    rendered.set(name, manifests);
+  }
+  return manifests;
+}
+
+function find(manifests: readonly Manifest[], kind: string, name: string): Manifest {
+  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
+  if (found === undefined) throw new Error(`no ${kind} ${name} among ${manifests.map((m) => m.kind).join(', ')}`);
+  return found;
+}
+
+function configMapFile(manifests: readonly Manifest[], name: string, key: string): string {
+  const data = find(manifests, 'ConfigMap', name)['data'] as Record<string, string>;
+  const text = data[key];
+  if (text === undefined) throw new Error(`ConfigMap ${name} has no ${key}`);
+  return text;
+}
+
+/** Every container (init containers included) of every workload. */
+function containersOf(manifests: readonly Manifest[]): Container[] {
+  return manifests.flatMap((m) => {
+    const spec = (m['spec'] as { template?: { spec?: { containers?: Container[]; initContainers?: Container[] } } })
+      ?.template?.spec;
+    return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+  });
+}
+
+/** The `# expect: <text>` lines of a bad values file: what helm's error must name. */
+function expectations(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('# expect: '))
+    .map((line) => line.slice('# expect: '.length));
+}
+
+beforeAll(async () => {
+  [helm, python] = await Promise.all([
+    ensureHelm(),
+    ensurePythonVenv({
+      name: 'k8s-validate',
+      requirements: readFileSync(join(import.meta.dirname, 'requirements.txt'), 'utf8'),
+    }),
+  ]);
+  scratch = mkdtempSync(join(tmpdir(), 'tessera-helm-'));
+}, SETUP_TIMEOUT_MILLIS);
+
+afterAll(() => {
+  if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('the vendored CRD schemas', () => {
+  it('are the files the README names, unchanged', () => {
+    const readme = readFileSync(join(CRD_DIR, 'README.md'), 'utf8');
+    const rows = [...readme.matchAll(/^\| `([^`]+\.yaml)`\s*\|\s*`([^`]+@v[^`]+)`\s*\|\s*`([^`]+)`\s*\|\s*`([0-9a-f]{64})`/gm)];
+    expect(rows.map((row) => row[1]).sort()).toEqual(
+      expect.arrayContaining([
+        'keda.sh_scaledobjects.yaml',
+        'keda.sh_triggerauthentications.yaml',
+        'monitoring.coreos.com_servicemonitors.yaml',
+      ]),
+    );
+    for (const [, file, , , digest] of rows) {
+      // A missing file fails here rather than leaving its custom resources unvalidated.
+      const text = readFileSync(join(CRD_DIR, file!));
+      expect(createHash('sha256').update(text).digest('hex'), file).toBe(digest);
+    }
+  });
+});
+
+describe('helm lint and template over the ci values files', () => {
+  it('passes helm lint --strict with each of them', async () => {
+    const files = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml'));
+    expect(files.sort()).toEqual(GOOD.map((name) => `${name}-values.yaml`).sort());
+    for (const file of files) {
+      const result = await helmRun(['lint', '--strict', CHART, '-f', join(CHART, 'ci', file)]);
+      expect(result.code, `${file}:\n${result.stdout}${result.stderr}`).toBe(0);
+    }
+  });
+
+  it.each(GOOD)(
+    'renders %s values into manifests that Kubernetes and the CRDs accept',
+    async (name) => {
+      const manifests = await renderGood(name);
+      const file = join(scratch, `${name}.yaml`);
+      writeFileSync(file, manifests.map((m) => JSON.stringify(m)).join('\n---\n'));
+      for (const version of KUBERNETES_VERSIONS) {
+        const { stdout } = await run(python, [VALIDATOR, file, version, CRD_DIR], { timeout: 120_000 }).catch(
+          (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }),
+        );
+        const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+          validated: [string, string, string, string][];
+          errors: string[];
+        };
+        expect(report.errors, `Kubernetes ${version}`).toEqual([]);
+        // Every document was validated, custom resources against their CRD.
+        expect(report.validated).toHaveLength(manifests.length);
+        for (const [, kind, , validator] of report.validated) {
+          const custom = ['ScaledObject', 'TriggerAuthentication', 'ServiceMonitor'].includes(kind);
+          expect(validator, kind).toBe(custom ? 'crd-schema' : 'kubernetes-validate');
+        }
+      }
+    },
+    120_000,
+  );
+
+  it('renders what each values file turns on, and nothing it turns off', async () => {
+    const kinds = async (name: (typeof GOOD)[number]): Promise<string[]> =>
+      [...new Set((await renderGood(name)).map((m) => m.kind))].sort();
+    expect(await kinds('production')).toEqual(
+      expect.arrayContaining(['HorizontalPodAutoscaler', 'Job', 'ScaledObject', 'ServiceMonitor', 'TriggerAuthentication']),
+    );
+    expect(await kinds('optional-off')).toEqual(['ConfigMap', 'Deployment', 'Service']);
+    const existing = await renderGood('existing-secrets');
+    expect(existing.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+});
+
+describe('values.schema.json and the chart checks', () => {
+  const bad = readdirSync(BAD_VALUES_DIR).filter((f) => f.endsWith('.yaml'));
+
+  it('has bad values files for every kind of mistake', () => {
+    expect(bad.length).toBeGreaterThanOrEqual(10);
+    for (const file of bad) expect(expectations(join(BAD_VALUES_DIR, file)), file).not.toEqual([]);
+  });
+
+  it.each(bad)('refuses %s, naming the offending path', async (file) => {
+    // Over the minimal values, so the only mistake is the one the file makes.
+    const result = await helmRun(['template', RELEASE, CHART, '-f', valuesFile('minimal'), '-f', join(BAD_VALUES_DIR, file)]);
+    expect(result.code, result.stdout).not.toBe(0);
+    for (const expected of expectations(join(BAD_VALUES_DIR, file))) expect(result.stderr).toContain(expected);
+  });
+});
+
+describe('the configuration the chart renders', () => {
+  it.each(GOOD)("is read by the services' own loader with %s values", async (name) => {
+    const manifests = await renderGood(name);
+    const values = parseAllDocuments(readFileSync(valuesFile(name), 'utf8'))[0]!.toJS() as {
+      config?: { server?: { shutdownGraceMillis?: number } };
+      redis: { nodes: { host: string; port: number }[] };
+    };
+    const variants = [[FULLNAME, 'service']];
+    if (manifests.some((m) => m.kind === 'Job')) variants.push([`${FULLNAME}-apply`, 'apply']);
+    for (const [configMap, variant] of variants) {
+      const file = join(scratch, `${name}-${variant}.yaml`);
+      writeFileSync(file, configMapFile(manifests, configMap!, 'tessera.yaml'));
+      const { config } = loadConfiguration({ file, env: SECRET_VALUES });
+      expect(config.backend.kind).toBe('redis-cluster');
+      expect(config.backend.redis.nodes).toEqual(values.redis.nodes);
+      expect(config.backend.redis.password).toBe(SECRET_VALUES['TESSERA_BACKEND_REDIS_PASSWORD']);
+      expect(config.server.shutdownGraceMillis).toBe(values.config?.server?.shutdownGraceMillis ?? 10_000);
+      // The apply Job's own server is for the pod alone.
+      expect(config.server.host).toBe(variant === 'apply' ? '127.0.0.1' : '0.0.0.0');
+      if (variant === 'apply') expect([config.auth.enabled, config.tls.certFile]).toEqual([false, undefined]);
+    }
+    // Both services read the file where the ConfigMap is mounted.
+    for (const container of containersOf(manifests).filter((c) => c.name === 'server' || c.name === 'writer')) {
+      expect(container.args?.slice(-2)).toEqual(['--config', CONFIG_PATH]);
+    }
+    // The servers are given time to drain before the kubelet kills them.
+    const server = find(manifests, 'Deployment', `${FULLNAME}-server`)['spec'] as {
+      template: { spec: { terminationGracePeriodSeconds: number } };
+    };
+    const graceSeconds = (values.config?.server?.shutdownGraceMillis ?? 10_000) / 1000;
+    expect(server.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(graceSeconds);
+  });
+
+  it('hands secrets to the pods only as variables the loader reads as secrets, never as arguments', async () => {
+    const names = new Set<string>();
+    for (const name of GOOD) {
+      for (const container of containersOf(await renderGood(name))) {
+        for (const variable of container.env ?? []) if (variable.name.startsWith('TESSERA_')) names.add(variable.name);
+        const line = [...(container.command ?? []), ...(container.args ?? [])].join(' ');
+        for (const secret of PRODUCTION_SECRETS) expect(line, container.name).not.toContain(secret);
+      }
+    }
+    expect([...names].sort()).toEqual(Object.keys(SECRET_VALUES).sort());
+    const byName = new Map(SETTINGS.map((setting) => [envName(setting.path), setting]));
+    for (const variable of names) {
+      expect(byName.get(variable)?.secret, variable).toBe(true);
+      expect(settingAt(byName.get(variable)!.path)).toBeDefined();
+    }
+    const { config } = loadConfiguration({ env: { ...SECRET_VALUES, TESSERA_BACKEND_REDIS_NODES: '127.0.0.1:7000' } });
+    expect(config.backend.clickhouseUrl).toBe(SECRET_VALUES['TESSERA_BACKEND_CLICKHOUSE_URL']);
+    expect(config.backend.redis.password).toBe(SECRET_VALUES['TESSERA_BACKEND_REDIS_PASSWORD']);
+  });
+
+  it('carries a feature repository the apply Job can load', async () => {
+    const manifests = await renderGood('production');
+    const data = find(manifests, 'ConfigMap', `${FULLNAME}-apply-repo`)['data'] as Record<string, string>;
+    const { definitions, problems } = parseRepository(
+      Object.entries(data).map(([path, text]) => ({ path, text })),
+    );
+    expect(problems).toEqual([]);
+    expect(definitions?.featureViews.map((view) => view.name)).toEqual(['customer_stats']);
+    const job = find(manifests, 'Job', `${FULLNAME}-apply`);
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+  });
+});
+
+describe('the chart on real components', () => {
+  it('scales writers on the wait list that the write-behind queue fills', async () => {
+    const nodes = inject('redisCluster').nodes;
+    const keyPrefix = `helm-${randomUUID().slice(0, 8)}:`;
+    const manifests = await template([valuesFile('production')], ['--set', `redis.keyPrefix=${keyPrefix}`]);
+    const trigger = (find(manifests, 'ScaledObject', `${FULLNAME}-writer`)['spec'] as {
+      triggers: { type: string; metadata: Record<string, string> }[];
+    }).triggers[0]!;
+    expect(trigger.type).toBe('redis-cluster');
+    expect(trigger.metadata['listName']).toBe(`${queuePrefix(keyPrefix)}:${OFFLINE_QUEUE}:wait`);
+
+    // The list KEDA reads is the one a queued, unclaimed job of that queue sits in.
+    const connection = new Cluster(nodes.map(({ host, port }) => ({ host, port })), {
+      redisOptions: { maxRetriesPerRequest: null },
+    });
+    const queue = new Queue(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
+    try {
+      await queue.add('batch', { rows: 1 });
+      await queue.add('batch', { rows: 2 });
+      expect(await connection.llen(trigger.metadata['listName']!)).toBe(2);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+
+  it('starts a real server from the rendered configuration, and its probes see it', async () => {
+    const nodes = inject('redisCluster').nodes;
+    using certs = makeTestCertificates();
+    const values = join(scratch, 'real-values.yaml');
+    writeFileSync(
+      values,
+      JSON.stringify({ redis: { nodes, keyPrefix: `helm-${randomUUID().slice(0, 8)}:` }, clickhouse: { enabled: false }, writer: { enabled: false } }),
+    );
+    const manifests = await template([valuesFile('minimal'), values]);
+    const config = join(scratch, 'real-tessera.yaml');
+    writeFileSync(config, configMapFile(manifests, FULLNAME, 'tessera.yaml'));
+    const probe = join(scratch, 'grpc-health.mjs');
+    writeFileSync(probe, configMapFile(manifests, FULLNAME, 'grpc-health.mjs'));
+    // The pod's paths and addresses, moved to this machine's loopback: flags and variables win over the file.
+    const server = startCli(['serve', '--config', config, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'], {
+      TESSERA_TLS_CERT_FILE: certs.serverCertFile,
+      TESSERA_TLS_KEY_FILE: certs.serverKeyFile,
+      TESSERA_METRICS_HOST: '127.0.0.1',
+    });
+    try {
+      const [, address] = await server.waitFor(/serving on (\S+)/);
+      const check = async (service: string): Promise<number> =>
+        run('node', [probe, address!, 'tls', service], { timeout: 30_000 }).then(
+          () => 0,
+          (error: { code?: number }) => error.code ?? 1,
+        );
+      // What the server Deployment's exec probes run (TLS: kubelet's gRPC probe cannot).
+      const deployment = JSON.stringify(find(manifests, 'Deployment', `${FULLNAME}-server`));
+      expect(deployment).toContain('"readiness"');
+      expect(deployment).toContain('"tls"');
+      expect(await check('liveness')).toBe(0);
+      await expect.poll(() => check('readiness'), { timeout: 20_000, interval: 500 }).toBe(0);
+      expect(await check('no.such.service')).toBe(1);
+    } finally {
+      await server.stop('SIGTERM');
+    }
+  }, 90_000);
+});
+
