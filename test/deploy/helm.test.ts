@@ -133,7 +133,9 @@ afterAll(() => {
 describe('the vendored CRD schemas', () => {
   it('are the files the README names, unchanged', () => {
     const readme = readFileSync(join(CRD_DIR, 'README.md'), 'utf8');
-    const rows = [...readme.matchAll(/^\| `([^`]+\.yaml)`\s*\|\s*`([^`]+@v[^`]+)`\s*\|\s*`([^`]+)`\s*\|\s*`([0-9a-f]{64})`/gm)];
+    const rows = [
+      ...readme.matchAll(/^\| `([^`]+\.yaml)`\s*\|\s*`([^`]+@v[^`]+)`\s*\|\s*`([^`]+)`\s*\|\s*`([0-9a-f]{64})`/gm),
+    ];
     expect(rows.map((row) => row[1]).sort()).toEqual(
       expect.arrayContaining([
         'keda.sh_scaledobjects.yaml',
@@ -189,7 +191,13 @@ describe('helm lint and template over the ci values files', () => {
     const kinds = async (name: (typeof GOOD)[number]): Promise<string[]> =>
       [...new Set((await renderGood(name)).map((m) => m.kind))].sort();
     expect(await kinds('production')).toEqual(
-      expect.arrayContaining(['HorizontalPodAutoscaler', 'Job', 'ScaledObject', 'ServiceMonitor', 'TriggerAuthentication']),
+      expect.arrayContaining([
+        'HorizontalPodAutoscaler',
+        'Job',
+        'ScaledObject',
+        'ServiceMonitor',
+        'TriggerAuthentication',
+      ]),
     );
     expect(await kinds('optional-off')).toEqual(['ConfigMap', 'Deployment', 'Service']);
     const existing = await renderGood('existing-secrets');
@@ -207,7 +215,15 @@ describe('values.schema.json and the chart checks', () => {
 
   it.each(bad)('refuses %s, naming the offending path', async (file) => {
     // Over the minimal values, so the only mistake is the one the file makes.
-    const result = await helmRun(['template', RELEASE, CHART, '-f', valuesFile('minimal'), '-f', join(BAD_VALUES_DIR, file)]);
+    const result = await helmRun([
+      'template',
+      RELEASE,
+      CHART,
+      '-f',
+      valuesFile('minimal'),
+      '-f',
+      join(BAD_VALUES_DIR, file),
+    ]);
     expect(result.code, result.stdout).not.toBe(0);
     for (const expected of expectations(join(BAD_VALUES_DIR, file))) expect(result.stderr).toContain(expected);
   });
@@ -269,9 +285,7 @@ describe('the configuration the chart renders', () => {
   it('carries a feature repository the apply Job can load', async () => {
     const manifests = await renderGood('production');
     const data = find(manifests, 'ConfigMap', `${FULLNAME}-apply-repo`)['data'] as Record<string, string>;
-    const { definitions, problems } = parseRepository(
-      Object.entries(data).map(([path, text]) => ({ path, text })),
-    );
+    const { definitions, problems } = parseRepository(Object.entries(data).map(([path, text]) => ({ path, text })));
     expect(problems).toEqual([]);
     expect(definitions?.featureViews.map((view) => view.name)).toEqual(['customer_stats']);
     const job = find(manifests, 'Job', `${FULLNAME}-apply`);
@@ -284,16 +298,21 @@ describe('the chart on real components', () => {
     const nodes = inject('redisCluster').nodes;
     const keyPrefix = `helm-${randomUUID().slice(0, 8)}:`;
     const manifests = await template([valuesFile('production')], ['--set', `redis.keyPrefix=${keyPrefix}`]);
-    const trigger = (find(manifests, 'ScaledObject', `${FULLNAME}-writer`)['spec'] as {
-      triggers: { type: string; metadata: Record<string, string> }[];
-    }).triggers[0]!;
+    const trigger = (
+      find(manifests, 'ScaledObject', `${FULLNAME}-writer`)['spec'] as {
+        triggers: { type: string; metadata: Record<string, string> }[];
+      }
+    ).triggers[0]!;
     expect(trigger.type).toBe('redis-cluster');
     expect(trigger.metadata['listName']).toBe(`${queuePrefix(keyPrefix)}:${OFFLINE_QUEUE}:wait`);
 
     // The list KEDA reads is the one a queued, unclaimed job of that queue sits in.
-    const connection = new Cluster(nodes.map(({ host, port }) => ({ host, port })), {
-      redisOptions: { maxRetriesPerRequest: null },
-    });
+    const connection = new Cluster(
+      nodes.map(({ host, port }) => ({ host, port })),
+      {
+        redisOptions: { maxRetriesPerRequest: null },
+      },
+    );
     const queue = new Queue(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
     try {
       await queue.add('batch', { rows: 1 });
@@ -312,7 +331,11 @@ describe('the chart on real components', () => {
     const values = join(scratch, 'real-values.yaml');
     writeFileSync(
       values,
-      JSON.stringify({ redis: { nodes, keyPrefix: `helm-${randomUUID().slice(0, 8)}:` }, clickhouse: { enabled: false }, writer: { enabled: false } }),
+      JSON.stringify({
+        redis: { nodes, keyPrefix: `helm-${randomUUID().slice(0, 8)}:` },
+        clickhouse: { enabled: false },
+        writer: { enabled: false },
+      }),
     );
     const manifests = await template([valuesFile('minimal'), values]);
     const config = join(scratch, 'real-tessera.yaml');
@@ -320,11 +343,14 @@ describe('the chart on real components', () => {
     const probe = join(scratch, 'grpc-health.mjs');
     writeFileSync(probe, configMapFile(manifests, FULLNAME, 'grpc-health.mjs'));
     // The pod's paths and addresses, moved to this machine's loopback: flags and variables win over the file.
-    const server = startCli(['serve', '--config', config, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'], {
-      TESSERA_TLS_CERT_FILE: certs.serverCertFile,
-      TESSERA_TLS_KEY_FILE: certs.serverKeyFile,
-      TESSERA_METRICS_HOST: '127.0.0.1',
-    });
+    const server = startCli(
+      ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'],
+      {
+        TESSERA_TLS_CERT_FILE: certs.serverCertFile,
+        TESSERA_TLS_KEY_FILE: certs.serverKeyFile,
+        TESSERA_METRICS_HOST: '127.0.0.1',
+      },
+    );
     try {
       const [, address] = await server.waitFor(/serving on (\S+)/);
       const check = async (service: string): Promise<number> =>
@@ -344,4 +370,3 @@ describe('the chart on real components', () => {
     }
   }, 90_000);
 });
-
