@@ -115,6 +115,24 @@ function expectations(file: string): string[] {
     .map((line) => line.slice('# expect: '.length));
 }
 
+/** A values.schema.json node, as far as listing its values needs. */
+interface SchemaNode {
+  readonly type?: string;
+  readonly properties?: Record<string, SchemaNode>;
+}
+
+/**
+ * Dotted paths of the values a user sets: leaves, and objects passed through whole (resources,
+ * security contexts, probe timings), whose fields are Kubernetes' own.
+ */
+function leafPaths(node: SchemaNode, prefix = ''): string[] {
+  return Object.entries(node.properties ?? {}).flatMap(([key, child]) => {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    const passedThrough = /(^|\.)(resources|podSecurityContext|securityContext)$|probes\.\w+$/.test(path);
+    return child.properties !== undefined && !passedThrough ? leafPaths(child, path) : [path];
+  });
+}
+
 beforeAll(async () => {
   [helm, python] = await Promise.all([
     ensureHelm(),
@@ -202,6 +220,15 @@ describe('helm lint and template over the ci values files', () => {
     expect(await kinds('optional-off')).toEqual(['ConfigMap', 'Deployment', 'Service']);
     const existing = await renderGood('existing-secrets');
     expect(existing.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+});
+
+describe('the chart README', () => {
+  it('lists every value the schema allows', () => {
+    const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
+    const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as SchemaNode;
+    const missing = leafPaths(schema).filter((path) => !readme.includes(`| \`${path}\``));
+    expect(missing).toEqual([]);
   });
 });
 
