@@ -11,7 +11,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { envName, loadConfiguration, SETTINGS, settingAt } from '@tessera/config';
 import { parseRepository } from '@tessera/core';
 import { OFFLINE_QUEUE, queuePrefix } from '@tessera/writebehind';
-import { ensureHelm, ensurePythonVenv, makeTestCertificates, REPO_ROOT, startCli } from '@tessera/testkit';
+import {
+  ensureHelm,
+  ensurePythonVenv,
+  findFreePorts,
+  makeTestCertificates,
+  releasePorts,
+  REPO_ROOT,
+  startCli,
+} from '@tessera/testkit';
 
 // The chart as CI checks it: helm lint and template over the values files in its ci/ folder, every
 // rendered manifest validated offline (Kubernetes schemas of pinned versions, the vendored CRDs), bad
@@ -131,6 +139,25 @@ function leafPaths(node: SchemaNode, prefix = ''): string[] {
     const passedThrough = /(^|\.)(resources|podSecurityContext|securityContext)$|probes\.\w+$/.test(path);
     return child.properties !== undefined && !passedThrough ? leafPaths(child, path) : [path];
   });
+}
+
+/** `Kind/name` of every ConfigMap, Secret and ServiceAccount a pod spec refers to. */
+function referencesOf(podSpec: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    const object = node as Record<string, unknown>;
+    const name = (value: unknown): string | undefined =>
+      typeof value === 'object' && value !== null ? ((value as { name?: string }).name ?? undefined) : undefined;
+    if (name(object['configMap']) !== undefined) found.add(`ConfigMap/${name(object['configMap'])}`);
+    if (name(object['secretKeyRef']) !== undefined) found.add(`Secret/${name(object['secretKeyRef'])}`);
+    if (typeof object['secretName'] === 'string') found.add(`Secret/${object['secretName']}`);
+    if (typeof object['serviceAccountName'] === 'string') found.add(`ServiceAccount/${object['serviceAccountName']}`);
+    Object.values(object).forEach(walk);
+  };
+  walk(podSpec);
+  return [...found];
 }
 
 beforeAll(async () => {
@@ -320,6 +347,25 @@ describe('the configuration the chart renders', () => {
   });
 });
 
+describe('the registry apply hook', () => {
+  it.each(['production', 'existing-secrets'] as const)(
+    'needs only what exists before the release objects do (%s values)',
+    async (name) => {
+      const manifests = await renderGood(name);
+      const isHook = (m: Manifest): boolean => m.metadata.annotations?.['helm.sh/hook'] !== undefined;
+      const own = new Set(manifests.filter((m) => !isHook(m)).map((m) => `${m.kind}/${m.metadata.name}`));
+      const hooks = new Set(manifests.filter(isHook).map((m) => `${m.kind}/${m.metadata.name}`));
+      const pod = (find(manifests, 'Job', `${FULLNAME}-apply`)['spec'] as { template: { spec: unknown } }).template
+        .spec;
+      const needed = referencesOf(pod);
+      expect(needed.length).toBeGreaterThan(0);
+      // A pre-install hook runs before the release's own ConfigMaps, Secrets and ServiceAccount exist.
+      for (const ref of needed) expect(own.has(ref), ref).toBe(false);
+      expect(needed.filter((ref) => hooks.has(ref))).toContain(`ConfigMap/${FULLNAME}-apply-repo`);
+    },
+  );
+});
+
 describe('the chart on real components', () => {
   it('scales writers on the wait list that the write-behind queue fills', async () => {
     const nodes = inject('redisCluster').nodes;
@@ -352,48 +398,70 @@ describe('the chart on real components', () => {
     }
   });
 
-  it('starts a real server from the rendered configuration, and its probes see it', async () => {
-    const nodes = inject('redisCluster').nodes;
-    using certs = makeTestCertificates();
-    const values = join(scratch, 'real-values.yaml');
-    writeFileSync(
-      values,
-      JSON.stringify({
-        redis: { nodes, keyPrefix: `helm-${randomUUID().slice(0, 8)}:` },
-        clickhouse: { enabled: false },
-        writer: { enabled: false },
-      }),
-    );
-    const manifests = await template([valuesFile('minimal'), values]);
-    const config = join(scratch, 'real-tessera.yaml');
-    writeFileSync(config, configMapFile(manifests, FULLNAME, 'tessera.yaml'));
-    const probe = join(scratch, 'grpc-health.mjs');
-    writeFileSync(probe, configMapFile(manifests, FULLNAME, 'grpc-health.mjs'));
-    // The pod's paths and addresses, moved to this machine's loopback: flags and variables win over the file.
-    const server = startCli(
-      ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'],
-      {
-        TESSERA_TLS_CERT_FILE: certs.serverCertFile,
-        TESSERA_TLS_KEY_FILE: certs.serverKeyFile,
-        TESSERA_METRICS_HOST: '127.0.0.1',
-      },
-    );
-    try {
-      const [, address] = await server.waitFor(/serving on (\S+)/);
-      const check = async (service: string): Promise<number> =>
-        run('node', [probe, address!, 'tls', service], { timeout: 30_000 }).then(
-          () => 0,
-          (error: { code?: number }) => error.code ?? 1,
+  it.each(['tls', 'mtls'] as const)(
+    'starts a real server from the rendered configuration, and its rendered probes see it (%s)',
+    async (variant) => {
+      const nodes = inject('redisCluster').nodes;
+      using certs = makeTestCertificates();
+      const [localPort] = await findFreePorts(1);
+      try {
+        const values = join(scratch, `real-${variant}-values.yaml`);
+        writeFileSync(
+          values,
+          JSON.stringify({
+            redis: { nodes, keyPrefix: `helm-${randomUUID().slice(0, 8)}:` },
+            clickhouse: { enabled: false },
+            writer: { enabled: false },
+            ...(variant === 'mtls' ? { tls: { clientCa: { enabled: true } }, server: { localPort } } : {}),
+          }),
         );
-      // What the server Deployment's exec probes run (TLS: kubelet's gRPC probe cannot).
-      const deployment = JSON.stringify(find(manifests, 'Deployment', `${FULLNAME}-server`));
-      expect(deployment).toContain('"readiness"');
-      expect(deployment).toContain('"tls"');
-      expect(await check('liveness')).toBe(0);
-      await expect.poll(() => check('readiness'), { timeout: 20_000, interval: 500 }).toBe(0);
-      expect(await check('no.such.service')).toBe(1);
-    } finally {
-      await server.stop('SIGTERM');
-    }
-  }, 90_000);
+        const manifests = await template([valuesFile('minimal'), values]);
+        const config = join(scratch, `real-${variant}.yaml`);
+        writeFileSync(config, configMapFile(manifests, FULLNAME, 'tessera.yaml'));
+        const script = join(scratch, 'grpc-health.mjs');
+        writeFileSync(script, configMapFile(manifests, FULLNAME, 'grpc-health.mjs'));
+        const container = containersOf(manifests).find((c) => c.name === 'server') as Container & {
+          readinessProbe: { exec: { command: string[] } };
+          livenessProbe: { exec: { command: string[] } };
+        };
+        // The pod's files and addresses, moved to this machine's loopback: flags and variables win over the file.
+        const server = startCli(
+          ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'],
+          {
+            TESSERA_TLS_CERT_FILE: certs.serverCertFile,
+            TESSERA_TLS_KEY_FILE: certs.serverKeyFile,
+            ...(variant === 'mtls' ? { TESSERA_TLS_CLIENT_CA_FILE: certs.caFile } : {}),
+            TESSERA_METRICS_HOST: '127.0.0.1',
+          },
+        );
+        try {
+          const [, address] = await server.waitFor(/serving on (\S+)/);
+          // The probe command as the kubelet runs it in the pod, on this machine's addresses.
+          const probe = async (command: readonly string[]): Promise<number> => {
+            const [node, , target, ...rest] = command;
+            const here = target === '127.0.0.1:6566' ? address! : target!;
+            return run(node!, [script, here, ...rest], { timeout: 30_000 }).then(
+              () => 0,
+              (error: { code?: number }) => (typeof error.code === 'number' ? error.code : 1),
+            );
+          };
+          const liveness = container.livenessProbe.exec.command;
+          const readiness = container.readinessProbe.exec.command;
+          expect(readiness.slice(-2)).toEqual([variant === 'mtls' ? 'plaintext' : 'tls', 'readiness']);
+          expect(await probe(liveness)).toBe(0);
+          await expect.poll(() => probe(readiness), { timeout: 20_000, interval: 500 }).toBe(0);
+          expect(await probe([...readiness.slice(0, -1), 'no.such.service'])).toBe(1);
+          if (variant === 'mtls') {
+            // Why the probe goes to the local listener: the gRPC port refuses a client without a certificate.
+            expect(await probe(['node', 'script', address!, 'tls', 'liveness'])).toBe(1);
+          }
+        } finally {
+          await server.stop('SIGTERM');
+        }
+      } finally {
+        releasePorts([localPort!]);
+      }
+    },
+    90_000,
+  );
 });
