@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { envName, loadConfiguration, SETTINGS, settingAt } from '@tessera/config';
 import { parseRepository } from '@tessera/core';
-import { OFFLINE_QUEUE, queuePrefix } from '@tessera/writebehind';
+import { MATERIALIZE_QUEUE, OFFLINE_QUEUE, queuePrefix } from '@tessera/writebehind';
 import {
   ensureHelm,
   ensurePythonVenv,
@@ -367,33 +367,35 @@ describe('the registry apply hook', () => {
 });
 
 describe('the chart on real components', () => {
-  it('scales writers on the wait list that the write-behind queue fills', async () => {
+  it('scales writers on the wait lists that the write-behind and Materialize queues fill', async () => {
     const nodes = inject('redisCluster').nodes;
     const keyPrefix = `helm-${randomUUID().slice(0, 8)}:`;
     const manifests = await template([valuesFile('production')], ['--set', `redis.keyPrefix=${keyPrefix}`]);
-    const trigger = (
-      find(manifests, 'ScaledObject', `${FULLNAME}-writer`)['spec'] as {
-        triggers: { type: string; metadata: Record<string, string> }[];
-      }
-    ).triggers[0]!;
-    expect(trigger.type).toBe('redis-cluster');
-    expect(trigger.metadata['listName']).toBe(`${queuePrefix(keyPrefix)}:${OFFLINE_QUEUE}:wait`);
+    const { triggers } = find(manifests, 'ScaledObject', `${FULLNAME}-writer`)['spec'] as {
+      triggers: { type: string; name: string; metadata: Record<string, string> }[];
+    };
+    expect(triggers.map((t) => [t.type, t.name])).toEqual([
+      ['redis-cluster', OFFLINE_QUEUE],
+      ['redis-cluster', MATERIALIZE_QUEUE],
+    ]);
 
-    // The list KEDA reads is the one a queued, unclaimed job of that queue sits in.
+    // The list KEDA reads is the one where that queue's jobs wait until a writer takes them.
     const connection = new Cluster(
       nodes.map(({ host, port }) => ({ host, port })),
-      {
-        redisOptions: { maxRetriesPerRequest: null },
-      },
+      { redisOptions: { maxRetriesPerRequest: null } },
     );
-    const queue = new Queue(OFFLINE_QUEUE, { connection, prefix: queuePrefix(keyPrefix) });
     try {
-      await queue.add('batch', { rows: 1 });
-      await queue.add('batch', { rows: 2 });
-      expect(await connection.llen(trigger.metadata['listName']!)).toBe(2);
+      for (const [index, trigger] of triggers.entries()) {
+        const queue = new Queue(trigger.name, { connection, prefix: queuePrefix(keyPrefix) });
+        try {
+          for (let job = 0; job <= index; job++) await queue.add('job', { job });
+          expect(await connection.llen(trigger.metadata['listName']!), trigger.name).toBe(index + 1);
+        } finally {
+          await queue.obliterate({ force: true });
+          await queue.close();
+        }
+      }
     } finally {
-      await queue.obliterate({ force: true });
-      await queue.close();
       connection.disconnect();
     }
   });
