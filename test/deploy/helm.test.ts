@@ -9,6 +9,7 @@ import { Cluster } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { envName, loadConfiguration, SETTINGS, settingAt } from '@tessera/config';
+import { TesseraClient } from '@tessera/client';
 import { parseRepository } from '@tessera/core';
 import { MATERIALIZE_QUEUE, OFFLINE_QUEUE, queuePrefix } from '@tessera/writebehind';
 import {
@@ -259,6 +260,42 @@ describe('the chart README', () => {
   });
 });
 
+describe('the install commands of the READMEs', () => {
+  /** `helm install|upgrade` commands of the ```shell blocks of a README section, as argument lists. */
+  function helmCommands(file: string, heading: string): string[][] {
+    const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+    const start = text.indexOf(heading);
+    const section = text.slice(start, text.indexOf('\n## ', start + heading.length));
+    const lines = [...section.matchAll(/```shell\n([\s\S]*?)```/g)].flatMap((m) =>
+      m[1]!.replace(/\\\n\s*/g, ' ').split('\n'),
+    );
+    return lines
+      .filter((line) => /^helm (install|upgrade) /.test(line))
+      .map((line) => [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!));
+  }
+
+  it.each([
+    ['README.md', '## Install on Kubernetes'],
+    ['deploy/helm/tessera/README.md', '## Install'],
+  ])('%s: helm install as printed renders, with the names the other commands use', async (file, heading) => {
+    const [install, ...upgrades] = helmCommands(file, heading);
+    expect(install?.slice(0, 4)).toEqual(['helm', 'install', 'tessera', 'deploy/helm/tessera']);
+    const sets = (args: readonly string[]): string[] =>
+      args.flatMap((a, i) => (args[i - 1] === '--set' ? ['--set', a] : []));
+    const render = async (args: readonly string[]): Promise<Manifest[]> => {
+      const result = await helmRun(['template', 'tessera', CHART, '--namespace', 'tessera', ...args]);
+      expect(result.stderr).toBe('');
+      return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as Manifest);
+    };
+    const manifests = await render(sets(install!));
+    find(manifests, 'Deployment', 'tessera-server');
+    expect(find(manifests, 'Service', 'tessera-server-headless')).toBeDefined();
+    // An upgrade keeps the install's values (--reuse-values) and adds its own.
+    expect(upgrades).toHaveLength(file === 'README.md' ? 1 : 0);
+    for (const upgrade of upgrades) await render([...sets(install!), ...sets(upgrade)]);
+  });
+});
+
 describe('values.schema.json and the chart checks', () => {
   const bad = readdirSync(BAD_VALUES_DIR).filter((f) => f.endsWith('.yaml'));
 
@@ -453,6 +490,48 @@ describe('the chart on real components', () => {
           expect(await probe(liveness)).toBe(0);
           await expect.poll(() => probe(readiness), { timeout: 20_000, interval: 500 }).toBe(0);
           expect(await probe([...readiness.slice(0, -1), 'no.such.service'])).toBe(1);
+          if (variant === 'tls') {
+            // The first admin key, made as NOTES.txt says: on the store the pod's configuration names.
+            const { stdout } = await run(
+              'node',
+              [
+                join(REPO_ROOT, 'packages/cli/bin/tessera.js'),
+                'keys',
+                'create',
+                'ops',
+                '--scopes',
+                'admin',
+                '--config',
+                config,
+              ],
+              { cwd: REPO_ROOT, timeout: 30_000 },
+            );
+            const anonymous = new TesseraClient({ address: address!, tls: { caFile: certs.caFile } });
+            await expect(anonymous.list()).rejects.toThrow(/needs an API key/);
+            anonymous.close();
+            const client = new TesseraClient({
+              address: address!,
+              tls: { caFile: certs.caFile },
+              apiKey: stdout.trim(),
+            });
+            try {
+              await expect
+                .poll(
+                  () =>
+                    client.list().then(
+                      () => 'ok',
+                      (error: Error) => error.message,
+                    ),
+                  {
+                    timeout: 10_000,
+                    interval: 250,
+                  },
+                )
+                .toBe('ok');
+            } finally {
+              client.close();
+            }
+          }
           if (variant === 'mtls') {
             // Why the probe goes to the local listener: the gRPC port refuses a client without a certificate.
             expect(await probe(['node', 'script', address!, 'tls', 'liveness'])).toBe(1);
