@@ -1,41 +1,39 @@
-import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { Queue } from 'bullmq';
-import { Cluster } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envName, loadConfiguration, SETTINGS, settingAt } from '@tessera/config';
-import { TesseraClient } from '@tessera/client';
 import { parseRepository } from '@tessera/core';
-import { MATERIALIZE_QUEUE, OFFLINE_QUEUE, queuePrefix } from '@tessera/writebehind';
+import { ensurePythonVenv, REPO_ROOT } from '@tessera/testkit';
 import {
-  ensureHelm,
-  ensurePythonVenv,
-  findFreePorts,
-  makeTestCertificates,
-  releasePorts,
-  REPO_ROOT,
-  startCli,
-} from '@tessera/testkit';
+  CHART,
+  configMapFile,
+  CONFIG_PATH,
+  containersOf,
+  find,
+  FULLNAME,
+  GOOD,
+  helmRun,
+  RELEASE,
+  renderGood,
+  run,
+  setUpHelm,
+  valuesFile,
+  type Manifest,
+} from './support/chart.js';
 
 // The chart as CI checks it: helm lint and template over the values files in its ci/ folder, every
 // rendered manifest validated offline (Kubernetes schemas of pinned versions, the vendored CRDs), bad
 // values refused with their path, and the rendered configuration read by the services' own loader.
+// helm-live.test.ts runs what the chart renders against real components.
 
-const CHART = join(REPO_ROOT, 'deploy/helm/tessera');
 const CRD_DIR = join(REPO_ROOT, 'deploy/helm/crd-schemas');
 const BAD_VALUES_DIR = join(import.meta.dirname, 'bad-values');
 const VALIDATOR = join(import.meta.dirname, 'validate_manifests.py');
-const GOOD = ['minimal', 'production', 'existing-secrets', 'optional-off'] as const;
 /** The chart's kubeVersion floor and the newest release kubernetes-validate 1.37.0 knows. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
-const RELEASE = 'tessera';
-const FULLNAME = 'tessera';
-const CONFIG_PATH = '/etc/tessera/tessera.yaml';
 /** Inline secrets of ci/production-values.yaml: never in a container's command line. */
 const PRODUCTION_SECRETS = ['redis-s3cret', 'ch-s3cret'];
 /** Values for the secret variables when the loader reads a rendered configuration. */
@@ -45,76 +43,8 @@ const SECRET_VALUES: Record<string, string> = {
 };
 const SETUP_TIMEOUT_MILLIS = 20 * 60_000;
 
-interface Manifest {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly annotations?: Record<string, string> };
-  readonly [key: string]: unknown;
-}
-
-interface Container {
-  readonly name: string;
-  readonly command?: string[];
-  readonly args?: string[];
-  readonly env?: { name: string; value?: string; valueFrom?: unknown }[];
-}
-
-const run = promisify(execFile);
-let helm = '';
 let python = '';
 let scratch = '';
-
-async function helmRun(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(helm, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout = '', stderr = '' } = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof code === 'number' ? code : 1, stdout, stderr };
-  }
-}
-
-const valuesFile = (name: (typeof GOOD)[number]): string => join(CHART, 'ci', `${name}-values.yaml`);
-
-async function template(files: readonly string[], extra: readonly string[] = []): Promise<Manifest[]> {
-  const result = await helmRun(['template', RELEASE, CHART, ...files.flatMap((f) => ['-f', f]), ...extra]);
-  if (result.code !== 0) throw new Error(`helm template failed: ${result.stderr}`);
-  return parseAllDocuments(result.stdout)
-    .map((doc) => doc.toJS() as Manifest | null)
-    .filter((doc): doc is Manifest => doc !== null);
-}
-
-const rendered = new Map<string, Promise<Manifest[]>>();
-function renderGood(name: (typeof GOOD)[number]): Promise<Manifest[]> {
-  let manifests = rendered.get(name);
-  if (manifests === undefined) {
-    manifests = template([valuesFile(name)]);
-    rendered.set(name, manifests);
-  }
-  return manifests;
-}
-
-function find(manifests: readonly Manifest[], kind: string, name: string): Manifest {
-  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
-  if (found === undefined) throw new Error(`no ${kind} ${name} among ${manifests.map((m) => m.kind).join(', ')}`);
-  return found;
-}
-
-function configMapFile(manifests: readonly Manifest[], name: string, key: string): string {
-  const data = find(manifests, 'ConfigMap', name)['data'] as Record<string, string>;
-  const text = data[key];
-  if (text === undefined) throw new Error(`ConfigMap ${name} has no ${key}`);
-  return text;
-}
-
-/** Every container (init containers included) of every workload. */
-function containersOf(manifests: readonly Manifest[]): Container[] {
-  return manifests.flatMap((m) => {
-    const spec = (m['spec'] as { template?: { spec?: { containers?: Container[]; initContainers?: Container[] } } })
-      ?.template?.spec;
-    return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
-  });
-}
 
 /** The `# expect: <text>` lines of a bad values file: what helm's error must name. */
 function expectations(file: string): string[] {
@@ -162,8 +92,8 @@ function referencesOf(podSpec: unknown): string[] {
 }
 
 beforeAll(async () => {
-  [helm, python] = await Promise.all([
-    ensureHelm(),
+  [, python] = await Promise.all([
+    setUpHelm(),
     ensurePythonVenv({
       name: 'k8s-validate',
       requirements: readFileSync(join(import.meta.dirname, 'requirements.txt'), 'utf8'),
@@ -400,149 +330,5 @@ describe('the registry apply hook', () => {
       for (const ref of needed) expect(own.has(ref), ref).toBe(false);
       expect(needed.filter((ref) => hooks.has(ref))).toContain(`ConfigMap/${FULLNAME}-apply-repo`);
     },
-  );
-});
-
-describe('the chart on real components', () => {
-  it('scales writers on the wait lists that the write-behind and Materialize queues fill', async () => {
-    const nodes = inject('redisCluster').nodes;
-    const keyPrefix = `helm-${randomUUID().slice(0, 8)}:`;
-    const manifests = await template([valuesFile('production')], ['--set', `redis.keyPrefix=${keyPrefix}`]);
-    const { triggers } = find(manifests, 'ScaledObject', `${FULLNAME}-writer`)['spec'] as {
-      triggers: { type: string; name: string; metadata: Record<string, string> }[];
-    };
-    expect(triggers.map((t) => [t.type, t.name])).toEqual([
-      ['redis-cluster', OFFLINE_QUEUE],
-      ['redis-cluster', MATERIALIZE_QUEUE],
-    ]);
-
-    // The list KEDA reads is the one where that queue's jobs wait until a writer takes them.
-    const connection = new Cluster(
-      nodes.map(({ host, port }) => ({ host, port })),
-      { redisOptions: { maxRetriesPerRequest: null } },
-    );
-    try {
-      for (const [index, trigger] of triggers.entries()) {
-        const queue = new Queue(trigger.name, { connection, prefix: queuePrefix(keyPrefix) });
-        try {
-          for (let job = 0; job <= index; job++) await queue.add('job', { job });
-          expect(await connection.llen(trigger.metadata['listName']!), trigger.name).toBe(index + 1);
-        } finally {
-          await queue.obliterate({ force: true });
-          await queue.close();
-        }
-      }
-    } finally {
-      connection.disconnect();
-    }
-  });
-
-  it.each(['tls', 'mtls'] as const)(
-    'starts a real server from the rendered configuration, and its rendered probes see it (%s)',
-    async (variant) => {
-      const nodes = inject('redisCluster').nodes;
-      using certs = makeTestCertificates();
-      const [localPort] = await findFreePorts(1);
-      try {
-        const values = join(scratch, `real-${variant}-values.yaml`);
-        writeFileSync(
-          values,
-          JSON.stringify({
-            redis: { nodes, keyPrefix: `helm-${randomUUID().slice(0, 8)}:` },
-            clickhouse: { enabled: false },
-            writer: { enabled: false },
-            ...(variant === 'mtls' ? { tls: { clientCa: { enabled: true } }, server: { localPort } } : {}),
-          }),
-        );
-        const manifests = await template([valuesFile('minimal'), values]);
-        const config = join(scratch, `real-${variant}.yaml`);
-        writeFileSync(config, configMapFile(manifests, FULLNAME, 'tessera.yaml'));
-        const script = join(scratch, 'grpc-health.mjs');
-        writeFileSync(script, configMapFile(manifests, FULLNAME, 'grpc-health.mjs'));
-        const container = containersOf(manifests).find((c) => c.name === 'server') as Container & {
-          readinessProbe: { exec: { command: string[] } };
-          livenessProbe: { exec: { command: string[] } };
-        };
-        // The pod's files and addresses, moved to this machine's loopback: flags and variables win over the file.
-        const server = startCli(
-          ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'],
-          {
-            TESSERA_TLS_CERT_FILE: certs.serverCertFile,
-            TESSERA_TLS_KEY_FILE: certs.serverKeyFile,
-            ...(variant === 'mtls' ? { TESSERA_TLS_CLIENT_CA_FILE: certs.caFile } : {}),
-            TESSERA_METRICS_HOST: '127.0.0.1',
-          },
-        );
-        try {
-          const [, address] = await server.waitFor(/serving on (\S+)/);
-          // The probe command as the kubelet runs it in the pod, on this machine's addresses.
-          const probe = async (command: readonly string[]): Promise<number> => {
-            const [node, , target, ...rest] = command;
-            const here = target === '127.0.0.1:6566' ? address! : target!;
-            return run(node!, [script, here, ...rest], { timeout: 30_000 }).then(
-              () => 0,
-              (error: { code?: number }) => (typeof error.code === 'number' ? error.code : 1),
-            );
-          };
-          const liveness = container.livenessProbe.exec.command;
-          const readiness = container.readinessProbe.exec.command;
-          expect(readiness.slice(-2)).toEqual([variant === 'mtls' ? 'plaintext' : 'tls', 'readiness']);
-          expect(await probe(liveness)).toBe(0);
-          await expect.poll(() => probe(readiness), { timeout: 20_000, interval: 500 }).toBe(0);
-          expect(await probe([...readiness.slice(0, -1), 'no.such.service'])).toBe(1);
-          if (variant === 'tls') {
-            // The first admin key, made as NOTES.txt says: on the store the pod's configuration names.
-            const { stdout } = await run(
-              'node',
-              [
-                join(REPO_ROOT, 'packages/cli/bin/tessera.js'),
-                'keys',
-                'create',
-                'ops',
-                '--scopes',
-                'admin',
-                '--config',
-                config,
-              ],
-              { cwd: REPO_ROOT, timeout: 30_000 },
-            );
-            const anonymous = new TesseraClient({ address: address!, tls: { caFile: certs.caFile } });
-            await expect(anonymous.list()).rejects.toThrow(/needs an API key/);
-            anonymous.close();
-            const client = new TesseraClient({
-              address: address!,
-              tls: { caFile: certs.caFile },
-              apiKey: stdout.trim(),
-            });
-            try {
-              await expect
-                .poll(
-                  () =>
-                    client.list().then(
-                      () => 'ok',
-                      (error: Error) => error.message,
-                    ),
-                  {
-                    timeout: 10_000,
-                    interval: 250,
-                  },
-                )
-                .toBe('ok');
-            } finally {
-              client.close();
-            }
-          }
-          if (variant === 'mtls') {
-            // Why the probe goes to the local listener: the gRPC port refuses a client without a certificate.
-            expect(await probe(['node', 'script', address!, 'tls', 'liveness'])).toBe(1);
-          }
-        } finally {
-          await server.stop('SIGTERM');
-        }
-      } finally {
-        releasePorts([localPort!]);
-      }
-    },
-    90_000,
   );
 });
