@@ -96,7 +96,7 @@ beforeAll(async () => {
     setUpHelm(),
     ensurePythonVenv({
       name: 'k8s-validate',
-      requirements: readFileSync(join(import.meta.dirname, 'requirements.txt'), 'utf8'),
+      requirements: readFileSync(join(import.meta.dirname, 'k8s-validate-requirements.txt'), 'utf8'),
     }),
   ]);
   scratch = mkdtempSync(join(tmpdir(), 'tessera-helm-'));
