@@ -63,8 +63,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "tessera.tlsDir" -}}/etc/tessera/tls{{- end -}}
 {{- define "tessera.redisTlsDir" -}}/etc/tessera/redis-tls{{- end -}}
 {{- define "tessera.probeScript" -}}/etc/tessera/probe/grpc-health.mjs{{- end -}}
-{{- define "tessera.writerDataDir" -}}/var/lib/tessera/writer{{- end -}}
-{{- define "tessera.serverDataDir" -}}/var/lib/tessera/server{{- end -}}
+{{- define "tessera.writerDataDir" -}}/data/writer{{- end -}}
+{{- define "tessera.serverDataDir" -}}/data/server{{- end -}}
 
 {{/* The chart's own Secret: only when some secret is given inline. */}}
 {{- define "tessera.secretName" -}}{{ include "tessera.fullname" . }}{{- end -}}
@@ -312,7 +312,7 @@ egress:
 - name: tmp
   mountPath: /tmp
 - name: data
-  mountPath: /var/lib/tessera
+  mountPath: /data
 {{- if .Values.registry.apply.enabled }}{{- if .Values.redis.tls.enabled }}
 - name: redis-tls
   mountPath: {{ include "tessera.redisTlsDir" . }}
