@@ -314,6 +314,28 @@ describe('the configuration the chart renders', () => {
   });
 });
 
+describe('the chart and the image', () => {
+  it('runs the CLI where the Dockerfile puts it, as the user the Dockerfile makes', () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const values = parseAllDocuments(readFileSync(join(CHART, 'values.yaml'), 'utf8'))[0]!.toJS() as {
+      cli: { command: string[]; path: string; workingDir: string };
+      podSecurityContext: { runAsUser: number; runAsGroup: number };
+    };
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toContain(`\nWORKDIR ${values.cli.workingDir}\n`);
+    expect(runtime).toContain(
+      `ENTRYPOINT ${JSON.stringify([...values.cli.command, join(values.cli.workingDir, values.cli.path)])}`.replaceAll(
+        ',',
+        ', ',
+      ),
+    );
+    expect(runtime).toContain(
+      `\nUSER ${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}\n`,
+    );
+    expect(readFileSync(join(REPO_ROOT, values.cli.path), 'utf8')).toContain('main(process.argv)');
+  });
+});
+
 describe('the registry apply hook', () => {
   it.each(['production', 'existing-secrets'] as const)(
     'needs only what exists before the release objects do (%s values)',
