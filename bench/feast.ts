@@ -13,9 +13,8 @@
 // Feast is installed by this script into a venv in the per-user cache, outside the checkout
 // (`~/.cache/tessera/feast-venv-<digest>`, pinned in bench/feast/requirements.txt).
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,7 +23,7 @@ import { parseArgs, promisify } from 'node:util';
 import { parseRepository, formatProblems } from '@tessera/core';
 import { toColumn, TesseraClient } from '@tessera/client';
 import { GetOnlineFeaturesRequest } from '@tessera/proto';
-import { ensureTool, tesseraCacheDir } from '@tessera/testkit';
+import { ensurePythonVenv, ensureTool } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
@@ -89,58 +88,17 @@ function log(message: string): void {
   console.error(`bench: ${message}`);
 }
 
-/** A venv being created by another process is waited for this long, then its lock counts as stale. */
-const VENV_LOCK_STALE_MILLIS = 30 * 60_000;
-
 /**
- * The venv's Python with Feast installed. The venv lives in the per-user cache outside the checkout
- * (`<tessera cache>/feast-venv-<digest of requirements.txt>`), so a fresh clone reuses it and a changed
- * pin gets a new one. A venv cannot be moved once built (its scripts name their own path), so two
- * processes creating it at once take turns on a lock folder instead of building aside and renaming.
+ * The venv's Python with Feast installed, in the per-user cache outside the checkout
+ * (`<tessera cache>/feast-venv-<digest of requirements.txt>`): a fresh clone reuses it and a changed
+ * pin gets a new one.
  */
-async function ensureFeast(): Promise<string> {
-  const requirements = join(FEAST_DIR, 'requirements.txt');
-  const digest = createHash('sha256').update(readFileSync(requirements)).digest('hex');
-  const venv = join(tesseraCacheDir(), `feast-venv-${digest.slice(0, 16)}`);
-  const python = join(venv, 'bin/python');
-  const stamp = join(venv, '.tessera-requirements');
-  const ready = (): boolean => existsSync(python) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest;
-  if (ready()) return python;
-  await mkdir(dirname(venv), { recursive: true });
-  const lock = `${venv}.lock`;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > VENV_LOCK_STALE_MILLIS) await rm(lock, { recursive: true, force: true });
-      else await new Promise((resolve) => setTimeout(resolve, 2_000));
-      if (ready()) return python;
-    }
-  }
-  try {
-    if (ready()) return python;
-    // Whatever a process that died half-way left behind.
-    await rm(venv, { recursive: true, force: true });
-    const started = performance.now();
-    log(`installing Feast into ${venv} (pip, a few minutes the first time)`);
-    await execFileAsync('python3', ['-m', 'venv', venv], { timeout: 120_000 });
-    await execFileAsync(
-      python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements],
-      {
-        timeout: 20 * 60_000,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-    await writeFile(stamp, digest);
-    log(`Feast installed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    return python;
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
+function ensureFeast(): Promise<string> {
+  return ensurePythonVenv({
+    name: 'feast',
+    requirements: readFileSync(join(FEAST_DIR, 'requirements.txt'), 'utf8'),
+    log,
+  });
 }
 
 /** Runs a feast_bench.py subcommand; its last stdout line is one JSON object. */

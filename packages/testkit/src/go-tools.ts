@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { findExecutable } from './executables.js';
 
 /**
- * Go programs used by tests and benchmarks (grpcurl, ghz, vegeta) are built from the Go module proxy
+ * Go programs used by tests and benchmarks (grpcurl, ghz, vegeta, helm) are built from the Go module proxy
  * at a pinned version into a per-user cache outside the checkout, so a fresh clone (CI) reuses what an
  * earlier clone on the same machine built: their npm namesakes download binaries at install time and
  * fail on these machines.
@@ -50,6 +50,13 @@ export const GRPCURL = {
   modulePath: 'github.com/fullstorydev/grpcurl/cmd/grpcurl',
   version: 'v1.9.4',
   binName: 'grpcurl',
+} as const satisfies GoTool;
+
+/** helm, pinned: v4.3.2 (the approved Helm 4 release); `lint --strict` and `template` work offline. */
+export const HELM = {
+  modulePath: 'helm.sh/helm/v4/cmd/helm',
+  version: 'v4.3.2',
+  binName: 'helm',
 } as const satisfies GoTool;
 
 /** Path of the `go` command, or undefined when Go is not installed. */
@@ -109,6 +116,11 @@ export function ensureTool(tool: GoTool): Promise<string> {
 /** Builds {@link GRPCURL} if needed and resolves with its path. */
 export function ensureGrpcurl(): Promise<string> {
   return ensureTool(GRPCURL);
+}
+
+/** Builds {@link HELM} if needed (about two minutes the first time) and resolves with its path. */
+export function ensureHelm(): Promise<string> {
+  return ensureTool(HELM);
 }
 
 function goEnvironment(gobin: string): NodeJS.ProcessEnv {

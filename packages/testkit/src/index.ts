@@ -24,6 +24,7 @@ export { findExecutable } from './executables.js';
 export {
   ensureGoTool,
   ensureGrpcurl,
+  ensureHelm,
   ensureTool,
   findGo,
   GO_BIN_DIR,
@@ -31,11 +32,13 @@ export {
   goBinDir,
   goToolPath,
   GRPCURL,
+  HELM,
   tesseraCacheDir,
   type GoTool,
 } from './go-tools.js';
 export { findFreePorts, isPortFree, isPortReserved, releasePorts, type FindFreePortsOptions } from './ports.js';
 export { isProcessAlive, pollUntil, sleep } from './processes.js';
+export { ensurePythonVenv, pythonVenvDir, type PythonVenvOptions } from './python-venv.js';
 export {
   assertRedisInstalled,
   REDIS_INSTALL_COMMAND,
