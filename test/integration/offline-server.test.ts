@@ -25,7 +25,7 @@ import { OfflineStoreClient, type InsertRequest } from '@tessera/proto';
 import { toColumn } from '@tessera/wire';
 import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
 import { LmdbRegistryLog, Registry, createKey, openApiKeyStore } from '@tessera/registry';
-import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
+import { definitionsFromYaml, makeTestCertificates, pollUntil } from '@tessera/testkit';
 import { silentLogger } from '@tessera/core';
 
 const REPO = {
@@ -311,6 +311,32 @@ describe('the offline store through an offline server (real chDB)', () => {
       return Number(rows[0]?.n) > 0;
     };
     expect(await pollUntil(async () => !(await running()), 30_000, 100)).toBe(true);
+  });
+
+  it('speaks mTLS when the offline server asks for client certificates', async () => {
+    using certs = makeTestCertificates();
+    await using secured = await startOfflineServer({
+      port: 0,
+      dataDir,
+      apiKeys: { kind: 'embedded', dataDir },
+      auth: true,
+      tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, clientCaFile: certs.caFile },
+      logger: silentLogger,
+    });
+    const tls = { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile };
+    const client = new RemoteOfflineStore({ address: secured.address, apiKey: adminToken, tls });
+    const noCertificate = new RemoteOfflineStore({
+      address: secured.address,
+      apiKey: adminToken,
+      tls: { caFile: certs.caFile },
+    });
+    try {
+      await client.ping();
+      expect((await failure(noCertificate.ping())).code).toBe('UNAVAILABLE');
+    } finally {
+      await client.close();
+      await noCertificate.close();
+    }
   });
 
   it('refuses a batch whose columns do not fit the view, naming the column', async () => {

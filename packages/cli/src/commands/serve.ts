@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { TesseraError } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
+import type { BackendOptions, FeatureServer } from '@tessera/feature-server';
 import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
-import { listenForStop } from '../stop-signal.js';
+import { listenForStop, type StopSignal } from '../stop-signal.js';
 import { DEFAULT_TIMESTAMP_COLUMN } from '../read-rows.js';
 import { writeFile } from '../write-file.js';
 import { loadRepository } from '../repo-files.js';
@@ -95,7 +96,7 @@ export function registerServeCommand(program: Command): void {
         throw error;
       });
       const offlineServer =
-        backend.offlineServer?.address === undefined ? '' : `, offline store ${backend.offlineServer?.address}`;
+        backend.offlineServer === undefined ? '' : `, offline store ${backend.offlineServer.address}`;
       const mode =
         (backend.kind === 'embedded' ? `embedded, data in ${backend.dataDir}` : `Redis Cluster ${nodeList(config)}`) +
         offlineServer;
@@ -106,48 +107,64 @@ export function registerServeCommand(program: Command): void {
       if (server.metricsPort !== undefined) {
         console.log(`tessera: metrics on http://${config.metrics.host}:${server.metricsPort}/metrics`);
       }
-      if (opts.apply && !stop.requested()) {
-        const defs = await loadRepository(opts.apply);
-        // In-process: works whatever the server demands of network clients (keys, client certificates).
-        const result = await server.apply(defs, { author: 'tessera serve --apply' });
-        console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
-      }
-      if (opts.load && !stop.requested()) {
-        const hasOffline =
-          backend.kind === 'embedded' ||
-          backend.clickhouseUrl !== undefined ||
-          backend.offlineServer?.address !== undefined;
-        const c = new TesseraClient({ address: server.address });
-        try {
-          // <view>.csv|jsonl: current values (online, and offline when there is an offline store);
-          // history/<view>.csv|jsonl: past events, offline only (the history training sets use).
-          const load = async (dir: string, target: 'both' | 'online' | 'offline') => {
-            for (const name of (await readdir(dir)).sort()) {
-              const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
-              if (!match) continue;
-              const summary = await writeFile(c, match[1]!, join(dir, name), {
-                batchRows: 5000,
-                timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
-                // Sync: once loaded, the rows are in training sets too (no write-behind lag).
-                durability: target === 'online' ? 'write-behind' : 'sync',
-                target,
-              });
-              console.log(`tessera: ${summary}`);
-            }
-          };
-          await load(opts.load, hasOffline ? 'both' : 'online');
-          const history = join(opts.load, 'history');
-          if (hasOffline && existsSync(history)) await load(history, 'offline');
-        } finally {
-          c.close();
-        }
-      }
+      // A failed --apply or --load stops the server too: the command fails as a whole, never half-started.
+      await prepare(server, opts, stop, hasOfflineStore(backend)).catch(async (error: unknown) => {
+        await server.close();
+        await tracing.shutdown();
+        throw error;
+      });
       await stop.received;
       console.log('tessera: shutting down');
       stop.bound(config.server.shutdownGraceMillis);
       await server.close();
       await tracing.shutdown();
     });
+}
+
+/** `--apply` then `--load`, on the running server. */
+async function prepare(
+  server: FeatureServer,
+  opts: { apply?: string; load?: string },
+  stop: StopSignal,
+  hasOffline: boolean,
+): Promise<void> {
+  if (opts.apply && !stop.requested()) {
+    const defs = await loadRepository(opts.apply);
+    // In-process: works whatever the server demands of network clients (keys, client certificates).
+    const result = await server.apply(defs, { author: 'tessera serve --apply' });
+    console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
+  }
+  if (opts.load && !stop.requested()) {
+    const c = new TesseraClient({ address: server.address });
+    try {
+      // <view>.csv|jsonl: current values (online, and offline when there is an offline store);
+      // history/<view>.csv|jsonl: past events, offline only (the history training sets use).
+      const load = async (dir: string, target: 'both' | 'online' | 'offline') => {
+        for (const name of (await readdir(dir)).sort()) {
+          const match = /^(\w+)\.(csv|jsonl)$/.exec(name);
+          if (!match) continue;
+          const summary = await writeFile(c, match[1]!, join(dir, name), {
+            batchRows: 5000,
+            timestampColumn: DEFAULT_TIMESTAMP_COLUMN,
+            // Sync: once loaded, the rows are in training sets too (no write-behind lag).
+            durability: target === 'online' ? 'write-behind' : 'sync',
+            target,
+          });
+          console.log(`tessera: ${summary}`);
+        }
+      };
+      await load(opts.load, hasOffline ? 'both' : 'online');
+      const history = join(opts.load, 'history');
+      if (hasOffline && existsSync(history)) await load(history, 'offline');
+    } finally {
+      c.close();
+    }
+  }
+}
+
+/** Whether the server writes offline (so --load also fills the offline store). */
+function hasOfflineStore(backend: BackendOptions): boolean {
+  return backend.kind === 'embedded' || backend.clickhouseUrl !== undefined || backend.offlineServer !== undefined;
 }
 
 function summarizeChanges(kinds: readonly string[]): string {
