@@ -37,4 +37,5 @@ execFileSync(
     env: { ...process.env, PATH: [...paths, process.env.PATH ?? ''].join(delimiter) },
   },
 );
-console.log('generated clients/go/tesserapb from proto/tessera/v1');
+// On stderr: `go generate && go run …` prints only the program's output.
+console.error('generated clients/go/tesserapb from proto/tessera/v1');
