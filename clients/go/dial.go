@@ -91,8 +91,8 @@ type Client struct {
 	retry   RetryPolicy
 }
 
-// Dial connects to target: `host:port`, or any gRPC target name (`dns:///tessera.ns.svc:6566`,
-// `ipv4:10.0.0.1:6566,10.0.0.2:6566`). Connections are made lazily: a server that is down fails the
+// Dial connects to target: `host:port`, a `dns:///` name (every address it resolves to, e.g. a
+// headless Service's pods), or a fixed list `ipv4:10.0.0.1:6566,10.0.0.2:6566` (as grpc-js takes it). Connections are made lazily: a server that is down fails the
 // first call (UNAVAILABLE, retried), not Dial. ctx bounds nothing after Dial returns.
 func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	if err := ctx.Err(); err != nil {
@@ -117,7 +117,12 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	if s.roundRobin {
 		dialOptions = append(dialOptions, grpc.WithDefaultServiceConfig(roundRobinConfig))
 	}
-	conn, err := grpc.NewClient(target, append(dialOptions, s.dialOptions...)...)
+	resolved, staticOptions, authority := staticTarget(target)
+	dialOptions = append(dialOptions, staticOptions...)
+	if authority != "" && !s.namesServer() {
+		dialOptions = append(dialOptions, grpc.WithAuthority(authority))
+	}
+	conn, err := grpc.NewClient(resolved, append(dialOptions, s.dialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("tessera: dial %s: %w", target, err)
 	}
@@ -230,3 +235,8 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 
 // RequireTransportSecurity makes grpc-go refuse to send the key over a connection without TLS.
 func (b bearer) RequireTransportSecurity() bool { return b.requireTLS }
+
+// namesServer tells whether the TLS settings name the server to check (TLSConfig.ServerName).
+func (s *settings) namesServer() bool {
+	return (s.tls != nil && s.tls.ServerName != "") || (s.tlsConfig != nil && s.tlsConfig.ServerName != "")
+}

@@ -94,3 +94,13 @@ func TestOnlyUnavailableIsRetryable(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticTargets(t *testing.T) {
+	if got, opts, authority := staticTarget("127.0.0.1:6566"); got != "127.0.0.1:6566" || opts != nil || authority != "" {
+		t.Errorf("host:port became %q (authority %q)", got, authority)
+	}
+	got, opts, authority := staticTarget("ipv4:10.0.0.1:1,10.0.0.2:2")
+	if got != staticScheme+":///10.0.0.1:1,10.0.0.2:2" || len(opts) != 1 || authority != "10.0.0.1" {
+		t.Errorf("ipv4 list became %q with %d options, authority %q", got, len(opts), authority)
+	}
+}

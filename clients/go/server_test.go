@@ -40,16 +40,21 @@ func server(t *testing.T) testServer {
 	return s
 }
 
-// dial connects with the read-write key over TLS, or with the options given instead.
+// dial connects to the server with the read-write key over TLS, or with the options given instead.
 func dial(t *testing.T, opts ...tessera.Option) *tessera.Client {
 	t.Helper()
 	s := server(t)
 	if opts == nil {
 		opts = []tessera.Option{tessera.WithAPIKey(s.apiKey), tessera.WithTLS(tessera.TLSConfig{CAFile: s.caFile})}
 	}
-	c, err := tessera.Dial(context.Background(), s.address, append(opts, tessera.WithTimeout(20*time.Second))...)
+	return dialTarget(t, s.address, opts...)
+}
+
+func dialTarget(t *testing.T, target string, opts ...tessera.Option) *tessera.Client {
+	t.Helper()
+	c, err := tessera.Dial(context.Background(), target, append(opts, tessera.WithTimeout(20*time.Second))...)
 	if err != nil {
-		t.Fatalf("Dial: %v", err)
+		t.Fatalf("Dial %s: %v", target, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -328,5 +333,27 @@ func TestAuthFailuresAreTypedErrors(t *testing.T) {
 	_, err = untrusted.GetOnlineFeatures(ctx, []string{"stats:score"}, entities)
 	if e := tesseraError(t, err, codes.Unavailable); e.Attempts != 2 {
 		t.Errorf("untrusted server: %d attempts, want 2", e.Attempts)
+	}
+}
+
+func TestRoundRobinOverAListOfAddressesAndDeadlines(t *testing.T) {
+	s := server(t)
+	// The same server twice: round_robin keeps a connection per address and alternates between them;
+	// TLS checks the first address (127.0.0.1, in the certificate) as no ServerName is given.
+	c := dialTarget(t, "ipv4:"+s.address+","+s.address, tessera.WithRoundRobin(), tessera.WithAPIKey(s.apiKey),
+		tessera.WithTLS(tessera.TLSConfig{CAFile: s.caFile}))
+	entities := map[string]tessera.Column{"customer_id": tessera.Int64s(1)}
+	ctx := context.Background()
+	for i := range 4 {
+		if _, err := c.GetOnlineFeatures(ctx, []string{"stats:score"}, entities); err != nil {
+			t.Fatalf("call %d over ipv4:%s,%s: %v", i, s.address, s.address, err)
+		}
+	}
+	// A context that has already run out is not retried: the answer is DEADLINE_EXCEEDED at once.
+	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := c.GetOnlineFeatures(expired, []string{"stats:score"}, entities)
+	if e := tesseraError(t, err, codes.DeadlineExceeded); e.Attempts != 1 {
+		t.Errorf("%d attempts after the deadline, want 1", e.Attempts)
 	}
 }

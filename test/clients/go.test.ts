@@ -145,6 +145,7 @@ it(
       'TestBadWriteIsATypedErrorNamingTheColumn',
       'TestHistoricalValuesArePointInTime',
       'TestAuthFailuresAreTypedErrors',
+      'TestRoundRobinOverAListOfAddressesAndDeadlines',
     ]) {
       expect(result.output, result.output).toContain(`--- PASS: ${name}`);
     }
