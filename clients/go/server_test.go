@@ -1,6 +1,6 @@
 package tessera_test
 
-// Tests against a real `tessera serve` (TLS, API keys, Redis Cluster, chDB offline server), started
+// Tests against a real `tessera serve` (mTLS, API keys, Redis Cluster, chDB offline server), started
 // by test/clients/go.test.ts, which applies testdata/repo.yaml and passes the address in the
 // environment. Without TESSERA_TEST_ADDRESS these tests are skipped.
 
@@ -22,7 +22,12 @@ import (
 )
 
 type testServer struct {
-	address, apiKey, readKey, caFile, otherCAFile string
+	address, apiKey, readKey, caFile, otherCAFile, clientCert, clientKey string
+}
+
+// tls is the server's CA and the client certificate the server requires (mTLS).
+func (s testServer) tls() tessera.TLSConfig {
+	return tessera.TLSConfig{CAFile: s.caFile, CertFile: s.clientCert, KeyFile: s.clientKey}
 }
 
 func server(t *testing.T) testServer {
@@ -33,6 +38,8 @@ func server(t *testing.T) testServer {
 		readKey:     os.Getenv("TESSERA_TEST_READ_KEY"),
 		caFile:      os.Getenv("TESSERA_TEST_CA_FILE"),
 		otherCAFile: os.Getenv("TESSERA_TEST_OTHER_CA_FILE"),
+		clientCert:  os.Getenv("TESSERA_TEST_CLIENT_CERT"),
+		clientKey:   os.Getenv("TESSERA_TEST_CLIENT_KEY"),
 	}
 	if s.address == "" {
 		t.Skip("TESSERA_TEST_ADDRESS is not set: run through test/clients/go.test.ts (npx vitest run test/clients/go.test.ts)")
@@ -45,7 +52,7 @@ func dial(t *testing.T, opts ...tessera.Option) *tessera.Client {
 	t.Helper()
 	s := server(t)
 	if opts == nil {
-		opts = []tessera.Option{tessera.WithAPIKey(s.apiKey), tessera.WithTLS(tessera.TLSConfig{CAFile: s.caFile})}
+		opts = []tessera.Option{tessera.WithAPIKey(s.apiKey), tessera.WithTLS(s.tls())}
 	}
 	return dialTarget(t, s.address, opts...)
 }
@@ -307,7 +314,7 @@ func columnValues(t *testing.T, record arrow.RecordBatch, name string) []any {
 func TestAuthFailuresAreTypedErrors(t *testing.T) {
 	s := server(t)
 	ctx := context.Background()
-	tls := tessera.WithTLS(tessera.TLSConfig{CAFile: s.caFile})
+	tls := tessera.WithTLS(s.tls())
 	entities := map[string]tessera.Column{"customer_id": tessera.Int64s(1)}
 
 	_, err := dial(t, tls).GetOnlineFeatures(ctx, []string{"stats:score"}, entities)
@@ -328,12 +335,17 @@ func TestAuthFailuresAreTypedErrors(t *testing.T) {
 	tesseraError(t, err, codes.PermissionDenied)
 
 	// A server whose certificate the client's CA did not sign is refused (and UNAVAILABLE is retried).
-	untrusted := dial(t, tessera.WithTLS(tessera.TLSConfig{CAFile: s.otherCAFile}), tessera.WithAPIKey(s.apiKey),
-		tessera.WithRetry(tessera.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}))
-	_, err = untrusted.GetOnlineFeatures(ctx, []string{"stats:score"}, entities)
+	twice := tessera.WithRetry(tessera.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	untrusted := s.tls()
+	untrusted.CAFile = s.otherCAFile
+	_, err = dial(t, tessera.WithTLS(untrusted), tessera.WithAPIKey(s.apiKey), twice).GetOnlineFeatures(ctx, []string{"stats:score"}, entities)
 	if e := tesseraError(t, err, codes.Unavailable); e.Attempts != 2 {
 		t.Errorf("untrusted server: %d attempts, want 2", e.Attempts)
 	}
+
+	// The server requires a client certificate: without one the call fails, whatever the key.
+	_, err = dial(t, tessera.WithTLS(tessera.TLSConfig{CAFile: s.caFile}), tessera.WithAPIKey(s.apiKey), twice).GetOnlineFeatures(ctx, []string{"stats:score"}, entities)
+	tesseraError(t, err, codes.Unavailable)
 }
 
 func TestRoundRobinOverAListOfAddressesAndDeadlines(t *testing.T) {
@@ -341,7 +353,7 @@ func TestRoundRobinOverAListOfAddressesAndDeadlines(t *testing.T) {
 	// The same server twice: round_robin keeps a connection per address and alternates between them;
 	// TLS checks the first address (127.0.0.1, in the certificate) as no ServerName is given.
 	c := dialTarget(t, "ipv4:"+s.address+","+s.address, tessera.WithRoundRobin(), tessera.WithAPIKey(s.apiKey),
-		tessera.WithTLS(tessera.TLSConfig{CAFile: s.caFile}))
+		tessera.WithTLS(s.tls()))
 	entities := map[string]tessera.Column{"customer_id": tessera.Int64s(1)}
 	ctx := context.Background()
 	for i := range 4 {

@@ -1,6 +1,6 @@
 /**
  * The Go client (clients/go) against a real server: builds the pinned protoc plugins, generates the
- * stubs (`go generate`, as clients/go/README.md says), starts `tessera serve` with TLS and API keys on
+ * stubs (`go generate`, as clients/go/README.md says), starts `tessera serve` with mTLS and API keys on
  * the test Redis Cluster (fresh key prefix) with a chDB offline server, applies the Go tests' repository
  * and runs `go test ./...` with the server's address and keys in the environment; then runs the
  * README's example as printed against the example shop (`npm start`'s server, embedded).
@@ -76,6 +76,9 @@ beforeAll(async () => {
     certs.serverCertFile,
     '--tls-key',
     certs.serverKeyFile,
+    // mTLS: every caller shows a certificate signed by the test CA.
+    '--tls-client-ca',
+    certs.caFile,
   ]);
   processes.push(serve.process);
   serve.client.close();
@@ -85,7 +88,7 @@ beforeAll(async () => {
   const admin = new TesseraClient({
     address,
     apiKey: keys.admin,
-    tls: { caFile: certs.caFile },
+    tls: { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
     timeoutMillis: 20_000,
   });
   try {
@@ -134,6 +137,8 @@ it(
       TESSERA_TEST_READ_KEY: keys.read,
       TESSERA_TEST_CA_FILE: certs.caFile,
       TESSERA_TEST_OTHER_CA_FILE: certs.otherCaFile,
+      TESSERA_TEST_CLIENT_CERT: certs.clientCertFile,
+      TESSERA_TEST_CLIENT_KEY: certs.clientKeyFile,
     });
     // The whole output on failure: which Go test failed and why.
     expect(result.code, result.output).toBe(0);
