@@ -92,8 +92,9 @@ type Client struct {
 }
 
 // Dial connects to target: `host:port`, a `dns:///` name (every address it resolves to, e.g. a
-// headless Service's pods), or a fixed list `ipv4:10.0.0.1:6566,10.0.0.2:6566` (as grpc-js takes it). Connections are made lazily: a server that is down fails the
-// first call (UNAVAILABLE, retried), not Dial. ctx bounds nothing after Dial returns.
+// headless Service's pods), or a fixed list `ipv4:10.0.0.1:6566,10.0.0.2:6566` (as grpc-js takes
+// it). Connections are made lazily: a server that is down fails the first call (UNAVAILABLE,
+// retried), not Dial. ctx bounds nothing after Dial returns.
 func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -138,7 +139,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Conn is the underlying gRPC connection, for the tesserapb stubs of calls this client does not wrap
-// (Registry, Operations, Materialize).
+// (Registry, Operations, Materialize); unary calls through it get the same key, retries and *Error.
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
 // withDefaultTimeout gives ctx the client's deadline unless it has one.
