@@ -1,0 +1,151 @@
+/**
+ * The Python client (clients/python) installed into a fresh virtual environment and its pytest
+ * suite run against a real `tessera serve`: Redis Cluster online store, chDB offline through a
+ * `tessera offline-server`, tests/repo applied. One server, two listeners: a TLS port that requires
+ * API keys (the suite gets the CA and a read-scope key) and a loopback plaintext one.
+ * pip's own cache (~/.cache/pip) makes every install after the first a local one.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import {
+  type CliProcess,
+  makeTestCertificates,
+  REPO_ROOT,
+  startCli,
+  startOfflineServerCli,
+  type TestCertificates,
+} from '@tessera/testkit';
+
+const run = promisify(execFile);
+const { nodes } = inject('redisCluster');
+const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+const keyPrefix = `pyc${randomBytes(4).toString('hex')}:`;
+const CLIENT_DIR = join(REPO_ROOT, 'clients', 'python');
+/** The first run on a machine downloads pandas, pyarrow, grpcio and grpcio-tools. */
+const PIP_TIMEOUT_MILLIS = 15 * 60_000;
+const PYTEST_TIMEOUT_MILLIS = 120_000;
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-python-client-'));
+const processes: CliProcess[] = [];
+let certs: TestCertificates;
+let python = '';
+let env: NodeJS.ProcessEnv = {};
+
+/** A fresh venv with `pip install ./clients/python[test]`: the package as a user installs it. */
+async function installClient(): Promise<string> {
+  const venv = join(dir, 'venv');
+  await run('python3', ['-m', 'venv', venv], { timeout: 120_000 });
+  const bin = join(venv, 'bin', 'python');
+  try {
+    await run(bin, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', `${CLIENT_DIR}[test]`], {
+      cwd: REPO_ROOT,
+      timeout: PIP_TIMEOUT_MILLIS,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`pip install ./clients/python[test] failed:\n${stdout}\n${stderr}`.slice(-4_000), {
+      cause: error,
+    });
+  }
+  return bin;
+}
+
+/** A read-scope key of the deployment, made on the store as an operator makes the first key. */
+async function createReadKey(): Promise<string> {
+  const { stdout } = await run(
+    'node',
+    [
+      join(REPO_ROOT, 'packages/cli/bin/tessera.js'),
+      'keys',
+      'create',
+      'python-reader',
+      '--scopes',
+      'read',
+      '--redis-cluster',
+      nodeList,
+      '--key-prefix',
+      keyPrefix,
+    ],
+    { cwd: REPO_ROOT, timeout: 60_000 },
+  );
+  return stdout.trim();
+}
+
+async function startServer(): Promise<{ tlsAddress: string; localAddress: string }> {
+  const offline = await startOfflineServerCli(join(dir, 'offline'));
+  processes.push(offline.process);
+  const serve = startCli([
+    'serve',
+    '--port',
+    '0',
+    '--redis-cluster',
+    nodeList,
+    '--key-prefix',
+    keyPrefix,
+    '--offline-server',
+    offline.address,
+    '--auth',
+    '--tls-cert',
+    certs.serverCertFile,
+    '--tls-key',
+    certs.serverKeyFile,
+    '--local-port',
+    '0',
+    '--apply',
+    join(CLIENT_DIR, 'tests', 'repo'),
+  ]);
+  processes.push(serve);
+  const [, tlsAddress = ''] = await serve.waitFor(/serving on (\S+)/);
+  const [, localAddress = ''] = await serve.waitFor(/serving this host on (\S+)/);
+  await serve.waitFor(/applied /);
+  return { tlsAddress, localAddress };
+}
+
+beforeAll(async () => {
+  certs = makeTestCertificates();
+  const [bin, server, readKey] = await Promise.all([installClient(), startServer(), createReadKey()]);
+  python = bin;
+  env = {
+    ...process.env,
+    TESSERA_TEST_ADDRESS: server.localAddress,
+    TESSERA_TEST_TLS_ADDRESS: server.tlsAddress.replace(/^[^:]+:/, 'localhost:'),
+    TESSERA_TEST_CA_FILE: certs.caFile,
+    TESSERA_TEST_READ_KEY: readKey,
+  };
+}, PIP_TIMEOUT_MILLIS + 60_000);
+
+afterAll(async () => {
+  for (const p of processes.reverse()) await p.stop('SIGTERM');
+  certs?.[Symbol.dispose]();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it(
+  'passes its pytest suite against a real server, skipping nothing',
+  async () => {
+    let code = 0;
+    let output = '';
+    try {
+      const { stdout, stderr } = await run(
+        python,
+        ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'tests'],
+        { cwd: CLIENT_DIR, env, timeout: PYTEST_TIMEOUT_MILLIS, maxBuffer: 16 * 1024 * 1024 },
+      );
+      output = stdout + stderr;
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      code = typeof failed.code === 'number' ? failed.code : -1;
+      output = `${failed.stdout ?? ''}${failed.stderr ?? ''}\n${String(error)}`;
+    }
+    expect(code, output).toBe(0);
+    expect(output, output).toMatch(/\d+ passed/);
+    expect(output, output).not.toMatch(/skipped/);
+  },
+  PYTEST_TIMEOUT_MILLIS + 10_000,
+);
