@@ -42,11 +42,15 @@ async function installClient(): Promise<string> {
   await run('python3', ['-m', 'venv', venv], { timeout: 120_000 });
   const bin = join(venv, 'bin', 'python');
   try {
-    await run(bin, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', `${CLIENT_DIR}[test]`], {
-      cwd: REPO_ROOT,
-      timeout: PIP_TIMEOUT_MILLIS,
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    await run(
+      bin,
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', `${CLIENT_DIR}[test]`],
+      {
+        cwd: REPO_ROOT,
+        timeout: PIP_TIMEOUT_MILLIS,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
     throw new Error(`pip install ./clients/python[test] failed:\n${stdout}\n${stderr}`.slice(-4_000), {
@@ -132,11 +136,12 @@ it(
     let code = 0;
     let output = '';
     try {
-      const { stdout, stderr } = await run(
-        python,
-        ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'tests'],
-        { cwd: CLIENT_DIR, env, timeout: PYTEST_TIMEOUT_MILLIS, maxBuffer: 16 * 1024 * 1024 },
-      );
+      const { stdout, stderr } = await run(python, ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'tests'], {
+        cwd: CLIENT_DIR,
+        env,
+        timeout: PYTEST_TIMEOUT_MILLIS,
+        maxBuffer: 16 * 1024 * 1024,
+      });
       output = stdout + stderr;
     } catch (error) {
       const failed = error as { code?: number; stdout?: string; stderr?: string };
