@@ -3,11 +3,12 @@
  * suite run against a real `tessera serve`: Redis Cluster online store, chDB offline through a
  * `tessera offline-server`, tests/repo applied. One server, two listeners: a TLS port that requires
  * API keys (the suite gets the CA and a read-scope key) and a loopback plaintext one.
+ * The README's example runs as printed against a server started like `npm start`.
  * pip's own cache (~/.cache/pip) makes every install after the first a local one.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +36,9 @@ const processes: CliProcess[] = [];
 let certs: TestCertificates;
 let python = '';
 let env: NodeJS.ProcessEnv = {};
+let exampleAddress = '';
+/** The address the README's example uses (`npm start`). */
+const README_ADDRESS = '127.0.0.1:6566';
 
 /** A fresh venv with `pip install ./clients/python[test]`: the package as a user installs it. */
 async function installClient(): Promise<string> {
@@ -111,10 +115,38 @@ async function startServer(): Promise<{ tlsAddress: string; localAddress: string
   return { tlsAddress, localAddress };
 }
 
+/** `npm start` on a free port and a fresh store: the example repository and its sample data. */
+async function startExampleServer(): Promise<string> {
+  const data = join(dir, 'example-data');
+  await run('node', [join(REPO_ROOT, 'examples/generate.mjs'), data], { cwd: REPO_ROOT, timeout: 60_000 });
+  const serve = startCli([
+    'serve',
+    '--port',
+    '0',
+    '--data-dir',
+    join(dir, 'example-store'),
+    '--apply',
+    'examples/feature_repo',
+    '--load',
+    data,
+  ]);
+  processes.push(serve);
+  const [, address = ''] = await serve.waitFor(/serving on (\S+)/);
+  // The last file loaded: the offline history.
+  await serve.waitFor(/offline only/);
+  return address;
+}
+
 beforeAll(async () => {
   certs = makeTestCertificates();
-  const [bin, server, readKey] = await Promise.all([installClient(), startServer(), createReadKey()]);
+  const [bin, server, readKey, example] = await Promise.all([
+    installClient(),
+    startServer(),
+    createReadKey(),
+    startExampleServer(),
+  ]);
   python = bin;
+  exampleAddress = example;
   env = {
     ...process.env,
     TESSERA_TEST_ADDRESS: server.localAddress,
@@ -151,6 +183,22 @@ it(
     expect(code, output).toBe(0);
     expect(output, output).toMatch(/\d+ passed/);
     expect(output, output).not.toMatch(/skipped/);
+  },
+  PYTEST_TIMEOUT_MILLIS + 10_000,
+);
+
+it(
+  'runs the README example as printed',
+  async () => {
+    const readme = readFileSync(join(CLIENT_DIR, 'README.md'), 'utf8');
+    const code = /```python\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    // Each `print(...)  # text` line of the example promises that output line.
+    const expected = [...code.matchAll(/^\s*print\(.*\)\s+# (.*)$/gm)].map((m) => m[1]);
+    expect(expected.length).toBeGreaterThan(2);
+    const script = join(dir, 'readme_example.py');
+    writeFileSync(script, code.replaceAll(README_ADDRESS, exampleAddress));
+    const { stdout } = await run(python, [script], { cwd: dir, timeout: PYTEST_TIMEOUT_MILLIS });
+    expect(stdout.trimEnd().split('\n')).toEqual(expected);
   },
   PYTEST_TIMEOUT_MILLIS + 10_000,
 );

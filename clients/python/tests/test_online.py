@@ -79,8 +79,7 @@ def test_returns_a_typed_frame(client: Client, new_id, now) -> None:
     ]
     assert str(frame["customer_stats@1:purchases"].dtype) == "Int64"
     assert str(frame["customer_stats@1:vip"].dtype) == "boolean"
-    assert str(frame["customer_stats@1:last_purchase_at"].dtype).startswith("datetime64")
-    assert str(frame["customer_stats@1:last_purchase_at"].dt.tz) == "UTC"
+    assert str(frame["customer_stats@1:last_purchase_at"].dtype) == "datetime64[ms, UTC]"
     assert frame["customer_stats@1:purchases"].tolist()[:2] == [4, 7]
     assert frame["customer_stats@1:purchases"].isna().tolist() == [False, False, True]
     assert frame["customer_stats@1:vip__status"].tolist() == ["PRESENT", "PRESENT", "NOT_FOUND"]

@@ -56,6 +56,12 @@ class FeatureStatus(str, Enum):
     EXPIRED = "EXPIRED"
     UNSPECIFIED = "UNSPECIFIED"
 
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
 
 _STATUS = {
     serving_pb2.FEATURE_STATUS_PRESENT: FeatureStatus.PRESENT,
@@ -235,7 +241,7 @@ class Client:
             columns[feature.ref + STATUS_SUFFIX] = [s.value for s in result[feature.ref + STATUS_SUFFIX]]
             if include_event_timestamps:
                 column = feature.ref + EVENT_TIMESTAMP_SUFFIX
-                columns[column] = pd.to_datetime(pd.Series(result[column], dtype=object), utc=True)
+                columns[column] = _utc_millis(result[column])
         return pd.DataFrame(columns)
 
     # -- historical ------------------------------------------------------------------------------
@@ -379,8 +385,13 @@ def _typed_series(values: list[Any], value_type: int) -> pd.Series:
     if value_type == types_pb2.VALUE_TYPE_DOUBLE:
         return pd.Series([float("nan") if v is None else v for v in values], dtype="float64")
     if value_type == types_pb2.VALUE_TYPE_TIMESTAMP:
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True)
+        return _utc_millis(values)
     return pd.Series(values, dtype=object)
+
+
+def _utc_millis(values: list[Any]) -> pd.Series:
+    """Datetimes (None for missing) as ``datetime64[ms, UTC]``, the unit training sets have too."""
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("ms")
 
 
 def _nullable_types(arrow_type: pa.DataType) -> Any:
