@@ -137,3 +137,4 @@ def test_raises_not_found_naming_an_unknown_view(client: Client) -> None:
     with pytest.raises(NotFound) as caught:
         client.get_online_features(["no_such_view:x"], {"customer_id": [1]})
     assert "no_such_view" in caught.value.message
+

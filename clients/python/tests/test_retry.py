@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tessera_client import Client, RetryPolicy, Unavailable
+from tessera_client import Client, DeadlineExceeded, RetryPolicy, Unavailable
 from tessera_client._retry import call_with_retry
 from tessera_client.errors import PROBLEMS_METADATA_KEY, InvalidArgument, from_rpc_error
 
@@ -136,3 +136,12 @@ def test_a_write_to_nothing_listening_retries_then_raises_unavailable() -> None:
     with Client("127.0.0.1:1", timeout=5, retry=policy) as client:
         with pytest.raises(Unavailable):
             client.write(pd.DataFrame({"k": [1], "event_timestamp": [0]}), "v")
+
+
+def test_a_call_without_time_left_raises_deadline_exceeded_without_calling() -> None:
+    calls: list[float] = []
+    with Client("127.0.0.1:1", timeout=0) as client:
+        client._store.GetOnlineFeatures = lambda *args, **kwargs: calls.append(1)  # type: ignore[method-assign]
+        with pytest.raises(DeadlineExceeded):
+            client.get_online_features(["v:f"], {"k": [1]})
+    assert calls == []

@@ -72,3 +72,8 @@ def test_carries_every_problem_of_a_rejected_batch(client: Client, new_id, now) 
 def test_raises_not_found_for_an_unknown_view(client: Client, now) -> None:
     with pytest.raises(NotFound):
         client.write(pd.DataFrame({"customer_id": [1], "event_timestamp": [now], "x": [1.0]}), "no_such_view")
+
+
+def test_writes_nothing_for_an_empty_frame(client: Client) -> None:
+    empty = pd.DataFrame({"customer_id": pd.Series([], dtype="int64"), "event_timestamp": pd.Series([], dtype="int64")})
+    assert client.write(empty, "customer_stats").batches == 0

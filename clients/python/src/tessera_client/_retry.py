@@ -13,6 +13,23 @@ import grpc
 T = TypeVar("T")
 
 
+class DeadlinePassed(grpc.RpcError):
+    """The call's deadline passed before an attempt could start: DEADLINE_EXCEEDED, raised locally."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__()
+        self._attempts = attempts
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+
+    def details(self) -> str:
+        return f"the call's deadline passed after {self._attempts} attempt(s)"
+
+    def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        return ()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How calls that end UNAVAILABLE are retried.
@@ -50,8 +67,10 @@ def call_with_retry(
     attempt = 1
     while True:
         remaining = deadline - clock()
+        if remaining <= 0:
+            raise DeadlinePassed(attempt - 1)
         try:
-            return attempt_call(max(remaining, 0.001))
+            return attempt_call(remaining)
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None  # type: ignore[attr-defined]
             if not retryable or code != grpc.StatusCode.UNAVAILABLE or attempt >= policy.max_attempts:

@@ -154,7 +154,6 @@ class Client:
         self._retry = retry if retry is not None else RetryPolicy()
         self._store = serving_pb2_grpc.FeatureStoreStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryStub(self._channel)
-        self._join_key_types: dict[str, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -186,11 +185,10 @@ class Client:
             raise from_rpc_error(error) from None
 
     def _join_keys(self, timeout: float | None) -> dict[str, int]:
-        """Join key name -> ValueType, from the registry (read once per client)."""
-        if self._join_key_types is None:
-            listing: registry_pb2.ListResponse = self._unary(self._registry.List, registry_pb2.ListRequest(), timeout)
-            self._join_key_types = {k.name: k.type for e in listing.entities for k in e.join_keys}
-        return self._join_key_types
+        """Join key name -> ValueType, from the registry: read per training set (one small call beside
+        a large one), so an entity applied since the last call is never taken for a passthrough column."""
+        listing: registry_pb2.ListResponse = self._unary(self._registry.List, registry_pb2.ListRequest(), timeout)
+        return {k.name: k.type for e in listing.entities for k in e.join_keys}
 
     # -- online ----------------------------------------------------------------------------------
 
@@ -354,6 +352,8 @@ class Client:
             raise ValueError(f"write: durability must be one of {sorted(_DURABILITY)}")
         if target not in _TARGET:
             raise ValueError(f"write: target must be one of {sorted(_TARGET)}")
+        if len(df) == 0:
+            return WriteResult(rows=0, rows_applied_online=0, rows_stale_online=0, batches=0)
         base_key = idempotency_key if idempotency_key is not None else uuid.uuid4().hex
         count = max(1, -(-len(df) // batch_rows))
         if len(base_key) + (len(f"#{count}") if count > 1 else 0) > MAX_IDEMPOTENCY_KEY_LENGTH:
