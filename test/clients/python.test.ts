@@ -2,7 +2,8 @@
  * The Python client (clients/python) installed into a fresh virtual environment and its pytest
  * suite run against a real `tessera serve`: Redis Cluster online store, chDB offline through a
  * `tessera offline-server`, tests/repo applied. One server, two listeners: a TLS port that requires
- * API keys (the suite gets the CA and a read-scope key) and a loopback plaintext one.
+ * client certificates and API keys (the suite gets the CA, a client certificate and a read-scope
+ * key) and a loopback plaintext one.
  * The README's example runs as printed against a server started like `npm start`.
  * pip's own cache (~/.cache/pip) makes every install after the first a local one.
  */
@@ -103,6 +104,8 @@ async function startServer(): Promise<{ tlsAddress: string; localAddress: string
     certs.serverCertFile,
     '--tls-key',
     certs.serverKeyFile,
+    '--tls-client-ca',
+    certs.caFile,
     '--local-port',
     '0',
     '--apply',
@@ -152,6 +155,8 @@ beforeAll(async () => {
     TESSERA_TEST_ADDRESS: server.localAddress,
     TESSERA_TEST_TLS_ADDRESS: server.tlsAddress.replace(/^[^:]+:/, 'localhost:'),
     TESSERA_TEST_CA_FILE: certs.caFile,
+    TESSERA_TEST_CLIENT_CERT: certs.clientCertFile,
+    TESSERA_TEST_CLIENT_KEY: certs.clientKeyFile,
     TESSERA_TEST_READ_KEY: readKey,
   };
 }, PIP_TIMEOUT_MILLIS + 60_000);

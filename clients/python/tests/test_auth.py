@@ -1,4 +1,4 @@
-"""TLS and API keys against the real server's authenticated listener."""
+"""mTLS and API keys against the real server's authenticated listener."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import env
-from tessera_client import Client, FeatureStatus, PermissionDenied, TLSConfig, Unauthenticated
+from tessera_client import Client, FeatureStatus, PermissionDenied, RetryPolicy, TLSConfig, Unauthenticated, Unavailable
 
 
 @pytest.fixture
@@ -16,7 +16,19 @@ def tls_address() -> str:
 
 @pytest.fixture
 def tls() -> TLSConfig:
-    return TLSConfig(ca_file=env("TESSERA_TEST_CA_FILE"))
+    return TLSConfig(
+        ca_file=env("TESSERA_TEST_CA_FILE"),
+        cert_file=env("TESSERA_TEST_CLIENT_CERT"),
+        key_file=env("TESSERA_TEST_CLIENT_KEY"),
+    )
+
+
+def test_cannot_connect_without_a_client_certificate(tls_address: str) -> None:
+    no_cert = TLSConfig(ca_file=env("TESSERA_TEST_CA_FILE"))
+    quick = RetryPolicy(max_attempts=2, initial_backoff_seconds=0.01, max_backoff_seconds=0.02)
+    with Client(tls_address, tls=no_cert, api_key=env("TESSERA_TEST_READ_KEY"), timeout=10, retry=quick) as client:
+        with pytest.raises(Unavailable):
+            client.get_online_features(["customer_stats:purchases"], {"customer_id": [1]})
 
 
 def test_refuses_a_call_without_a_key(tls_address: str, tls: TLSConfig) -> None:
