@@ -60,7 +60,6 @@ const ROWS: Row[] = [
   { driver_id: 1005, conv_rate: 1.5, trips: 2, city: null, event_timestamp: NOW - 3 * HOUR },
 ];
 /** 1004 was never written. */
-const PRESENT = [1001, 1002, 1005];
 const ASKED = [1001, 1004, 1002, 1005];
 const EXPIRED = 1003;
 
@@ -178,7 +177,9 @@ describe('Feast SDK with the remote online store pointed at Tessera', () => {
       const tesseraResult = tesseraSide[name]!;
       expect(tesseraResult.values.slice(0, rows), name).toEqual(feastResult.values.slice(0, rows));
       expect(tesseraResult.statuses.slice(0, rows), name).toEqual(feastResult.statuses.slice(0, rows));
-      expect(tesseraResult.event_timestamps?.slice(0, rows), name).toEqual(feastResult.event_timestamps?.slice(0, rows));
+      expect(tesseraResult.event_timestamps?.slice(0, rows), name).toEqual(
+        feastResult.event_timestamps?.slice(0, rows),
+      );
     }
     expect(tesseraSide.trips!.statuses.slice(0, rows)).toEqual(['PRESENT', 'NOT_FOUND', 'PRESENT', 'PRESENT']);
     expect(tesseraSide.city!.values.slice(0, rows)).toEqual(['Lyon', null, 'Oslo', null]);

@@ -55,7 +55,10 @@ const PLAN_CACHE_SIZE = 1_000;
  */
 export interface FeatureStoreCalls {
   /** GetOnlineFeatures; validation errors are thrown synchronously or reject, as TesseraErrors. */
-  getOnlineFeatures(request: GetOnlineFeaturesRequest, deadlineMillis: number | undefined): Promise<GetOnlineFeaturesResponse>;
+  getOnlineFeatures(
+    request: GetOnlineFeaturesRequest,
+    deadlineMillis: number | undefined,
+  ): Promise<GetOnlineFeaturesResponse>;
   /** Write (one message). */
   write(request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse>;
 }

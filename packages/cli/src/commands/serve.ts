@@ -109,7 +109,9 @@ export function registerServeCommand(program: Command): void {
         console.log(`tessera: serving this host on ${server.localAddress} (plaintext, no authentication)`);
       }
       if (server.feastPort !== undefined) {
-        console.log(`tessera: Feast HTTP endpoints on http${server.tlsEnabled ? 's' : ''}://${config.feast.host}:${server.feastPort}`);
+        console.log(
+          `tessera: Feast HTTP endpoints on http${server.tlsEnabled ? 's' : ''}://${config.feast.host}:${server.feastPort}`,
+        );
       }
       if (server.metricsPort !== undefined) {
         console.log(`tessera: metrics on http://${config.metrics.host}:${server.metricsPort}/metrics`);

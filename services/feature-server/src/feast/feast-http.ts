@@ -132,7 +132,10 @@ export async function startFeastHttpServer(options: FeastHttpOptions, deps: Feas
     if (deps.authenticator === undefined || scope === 'open') return;
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
     if (token === undefined) {
-      throw new TesseraError('UNAUTHENTICATED', "this server needs an API key: send the header 'Authorization: Bearer <key>'");
+      throw new TesseraError(
+        'UNAUTHENTICATED',
+        "this server needs an API key: send the header 'Authorization: Bearer <key>'",
+      );
     }
     let result: AuthenticationResult;
     try {
@@ -141,7 +144,10 @@ export async function startFeastHttpServer(options: FeastHttpOptions, deps: Feas
       throw new TesseraError('UNAVAILABLE', 'API keys cannot be checked right now; retry', { cause: error });
     }
     if (!result.ok) {
-      throw new TesseraError('UNAUTHENTICATED', result.reason === 'revoked' ? 'the API key was revoked' : 'the API key is not valid');
+      throw new TesseraError(
+        'UNAUTHENTICATED',
+        result.reason === 'revoked' ? 'the API key was revoked' : 'the API key is not valid',
+      );
     }
     if (!scopeAllows(result.principal.scopes, scope)) {
       throw new TesseraError(
@@ -174,7 +180,12 @@ export async function startFeastHttpServer(options: FeastHttpOptions, deps: Feas
   server.headersTimeout = Math.min(timeoutMillis, 60_000);
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', (error) =>
-      reject(new TesseraError('FAILED_PRECONDITION', `the Feast HTTP endpoint cannot listen on ${host}:${options.port}: ${error.message}`)),
+      reject(
+        new TesseraError(
+          'FAILED_PRECONDITION',
+          `the Feast HTTP endpoint cannot listen on ${host}:${options.port}: ${error.message}`,
+        ),
+      ),
     );
     server.listen(options.port, host, () => {
       const address = server.address();
@@ -226,9 +237,18 @@ function createRoutes(deps: FeastHttpDeps): Map<string, Route> {
           const request = objectBody(body, 'write-to-online-store');
           const name = request.feature_view_name;
           if (typeof name !== 'string' || name === '') {
-            throw new TesseraError('INVALID_ARGUMENT', 'write-to-online-store: feature_view_name must name a feature view');
+            throw new TesseraError(
+              'INVALID_ARGUMENT',
+              'write-to-online-store: feature_view_name must name a feature view',
+            );
           }
-          await write(name, request.df, WriteTarget.WRITE_TARGET_ONLINE, `write-to-online-store ${name}`, deadlineMillis);
+          await write(
+            name,
+            request.df,
+            WriteTarget.WRITE_TARGET_ONLINE,
+            `write-to-online-store ${name}`,
+            deadlineMillis,
+          );
           return 'null';
         },
       },
@@ -255,7 +275,8 @@ function createRoutes(deps: FeastHttpDeps): Map<string, Route> {
               `push: no feature view has the push source ${source} (source: {kind: push, location: ${source}})`,
             );
           }
-          for (const view of views) await write(view.name, request.df, target, `push ${source} → ${view.name}`, deadlineMillis);
+          for (const view of views)
+            await write(view.name, request.df, target, `push ${source} → ${view.name}`, deadlineMillis);
           return '';
         },
       },

@@ -77,7 +77,7 @@ export function parseReadBody(body: unknown): FeastReadRequest {
     columns[name] = entityColumn(name, values);
     entityColumns.push({ name, values: values as Json[] });
   }
-  const refs = (features ?? []) as string[];
+  const refs = features ?? [];
   // Feast gives feature_service precedence when both are sent.
   const service = typeof featureService === 'string' && featureService !== '' ? featureService : '';
   return {
@@ -95,7 +95,7 @@ export function parseReadBody(body: unknown): FeastReadRequest {
 /** A join key column: integers become int64, strings stay strings (decimal strings serve int64 keys too). */
 function entityColumn(name: string, values: readonly unknown[]): Column {
   const where = `get-online-features: entities.${showName(name)}`;
-  if (values.every((v) => typeof v === 'string')) return toColumn('string', values as string[]);
+  if (values.every((v) => typeof v === 'string')) return toColumn('string', values);
   if (values.every((v) => typeof v === 'number' && Number.isInteger(v))) {
     return toColumn(
       'int64',
@@ -123,7 +123,7 @@ function valueText(type: ValueType, value: FeatureValue): string {
   if (value === null) return 'null';
   switch (type) {
     case 'int64':
-      return String(value as bigint);
+      return String(value);
     case 'double':
       return floatText(value as number);
     case 'timestamp':
@@ -170,7 +170,7 @@ export function formatReadResponse(read: FeastReadRequest, response: GetOnlineFe
     if (type === undefined || feature.values === undefined) {
       throw new TesseraError('INTERNAL', `the answer for ${feature.ref} has no value type`);
     }
-    const values = fromColumn(feature.values) as FeatureValue[];
+    const values = fromColumn(feature.values);
     results.push(
       `{"values":[${values.map((v) => valueText(type, v)).join(',')}],` +
         `"statuses":[${feature.statuses.map((s) => `"${FEAST_STATUS[s]}"`).join(',')}],` +
@@ -190,12 +190,7 @@ function feastFeatureName(ref: string, full: boolean): string {
 }
 
 /** A Feast write frame (`df`: column name → list of values) as one Write to `view`. */
-export function frameToWrite(
-  view: RegisteredView,
-  frame: unknown,
-  target: WriteTarget,
-  where: string,
-): WriteRequest {
+export function frameToWrite(view: RegisteredView, frame: unknown, target: WriteTarget, where: string): WriteRequest {
   if (!isObject(frame)) throw invalid(`${where}: df must be an object of column name → list of values`);
   const byName = new Map<string, { type: ValueType }>();
   for (const key of view.joinKeys) byName.set(key.name, { type: key.type });
@@ -215,7 +210,8 @@ export function frameToWrite(
         'timestamp',
         values.map((v, row) => {
           const ms = timestampMillis(v, `${where}: df.event_timestamp[${row}]`);
-          if (ms === null) throw invalid(`${where}: df.event_timestamp[${row}] is empty; every row needs an event time`);
+          if (ms === null)
+            throw invalid(`${where}: df.event_timestamp[${row}] is empty; every row needs an event time`);
           return ms;
         }),
       );
@@ -291,14 +287,14 @@ function jsonToValue(type: ValueType, value: unknown, where: string): FeatureVal
     case 'float_list':
     case 'double_list': {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw wrong();
-      return type === 'float_list' ? Float32Array.from(value as number[]) : Float64Array.from(value as number[]);
+      return type === 'float_list' ? Float32Array.from(value) : Float64Array.from(value);
     }
     case 'int64_list':
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'number' && Number.isSafeInteger(v))) throw wrong();
       return BigInt64Array.from((value as number[]).map((v) => BigInt(v)));
     case 'string_list':
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw wrong();
-      return value as string[];
+      return value;
   }
 }
 
