@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TesseraClient } from '@tessera/client';
+import { parseRepository } from '@tessera/core';
 import { openApiKeyStore, createKey } from '@tessera/registry';
 import { toColumn } from '@tessera/wire';
 import { WriteTarget } from '@tessera/proto';
@@ -18,25 +19,30 @@ import { type CliProcess, definitionsFromYaml, ensurePythonVenv, startCli } from
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'test/e2e/feast/feast_remote.py');
+const CLI = join(ROOT, 'packages/cli/bin/tessera.js');
 const run = promisify(execFile);
 const { nodes } = inject('redisCluster');
 const keyPrefix = `fr${randomBytes(4).toString('hex')}:`;
 const backend = { kind: 'redis-cluster' as const, nodes, keyPrefix };
 
-const TESSERA_REPO = definitionsFromYaml({
+/** What `tessera import feast` must make of the Feast repository (feast/feast_remote.py DEFINITIONS). */
+const EXPECTED_IMPORT = definitionsFromYaml({
   'feast.yaml': `
 project: feast_remote
 entities:
-  - { name: driver, join_keys: [{ name: driver_id, type: int64 }] }
+  - { name: driver, description: A driver, join_keys: [{ name: driver_id, type: int64 }] }
 feature_views:
   - name: driver_stats
     entities: [driver]
     ttl: 1d
+    owner: rides@example.com
     source: { kind: push, location: driver_push, timestamp_field: event_timestamp }
     features:
       - { name: conv_rate, type: double }
       - { name: trips, type: int64 }
       - { name: city, type: string }
+feature_services:
+  - { name: driver_model, features: ['driver_stats:conv_rate', 'driver_stats:trips'] }
 `,
 });
 
@@ -76,6 +82,7 @@ let server: CliProcess;
 let client: TesseraClient;
 let feastUrl: string;
 let apiKey: string;
+let importReport: string;
 
 async function feast<T>(args: readonly string[]): Promise<T> {
   const { stdout } = await run(python, [SCRIPT, ...args], {
@@ -117,7 +124,19 @@ beforeAll(async () => {
   const [, url] = await server.waitFor(/Feast HTTP endpoints on (\S+)/);
   feastUrl = url ?? '';
   client = new TesseraClient({ address: address ?? '', apiKey, timeoutMillis: 20_000 });
-  await client.apply(TESSERA_REPO);
+  writeFileSync(join(repoDir, 'rows.json'), JSON.stringify(ROWS));
+  await feast(['setup', repoDir]);
+  // The Feast repository, imported: the definitions Tessera serves come from Feast's own parser.
+  const outDir = join(repoDir, 'tessera');
+  const imported = await run(process.execPath, [CLI, 'import', 'feast', repoDir, '--python', python, '--out', outDir], {
+    timeout: 120_000,
+  });
+  importReport = imported.stderr;
+  const parsed = parseRepository([
+    { path: 'feast_remote.yaml', text: readFileSync(join(outDir, 'feast_remote.yaml'), 'utf8') },
+  ]);
+  expect(parsed.problems).toEqual([]);
+  await client.apply(parsed.definitions!);
   await client.write({
     featureView: 'driver_stats',
     target: WriteTarget.WRITE_TARGET_ONLINE,
@@ -144,14 +163,29 @@ beforeAll(async () => {
       ROWS.map((r) => r.event_timestamp),
     ),
   });
-  writeFileSync(join(repoDir, 'rows.json'), JSON.stringify(ROWS));
-  await feast(['setup', repoDir]);
 }, 600_000);
 
 afterAll(async () => {
   client?.close();
   await server?.stop('SIGTERM');
   if (repoDir !== undefined) rmSync(repoDir, { recursive: true, force: true });
+});
+
+describe('tessera import feast', () => {
+  it("translates the repository Feast's parser reads, and names what it left out", async () => {
+    const parsed = parseRepository([
+      { path: 'feast_remote.yaml', text: readFileSync(join(repoDir, 'tessera', 'feast_remote.yaml'), 'utf8') },
+    ]);
+    expect(parsed.definitions).toEqual(EXPECTED_IMPORT);
+    expect(importReport).toContain('imported 1 entities, 1 feature views, 1 feature services');
+    expect(importReport).toMatch(/not translated: on_demand_feature_views\.driver_pct: .*conv_rate_pct/);
+    expect(importReport).toContain(
+      "not carried over: feature_views.driver_stats.source: the push source's batch source",
+    );
+    // Registered and served: the server answers for the imported view.
+    const registered = await client.get('feature_view', 'driver_stats');
+    expect(registered.object?.$case === 'featureView' ? registered.object.value.ttlSeconds : undefined).toBe(86_400n);
+  });
 });
 
 describe('Feast SDK with the remote online store pointed at Tessera', () => {

@@ -1,8 +1,8 @@
 """Feast's side of test/e2e/feast-remote.test.ts, run in the pinned Feast venv (bench/feast/requirements.txt).
 
   setup <repo_dir>                 writes a Feast repository (entity, file source, push source, a view
-                                   with a TTL), applies it and writes rows.json into Feast's own
-                                   (SQLite) online store
+                                   with a TTL, an on-demand view, a feature service), applies it and
+                                   writes rows.json into Feast's own (SQLite) online store
   compare <repo_dir> <url>         reads the same entities from Feast's own online store and through
                                    the remote online store at <url> (Tessera), prints both as JSON
   write <repo_dir> <url>           writes through the remote online store (write_to_online_store) and
@@ -14,44 +14,64 @@ The last stdout line is one JSON object.
 import json
 import os
 import sys
-from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 import requests
-from feast import Entity, FeatureStore, FeatureView, Field, FileSource, PushSource, RepoConfig
+from feast import FeatureStore, RepoConfig
 from feast.feature_server_utils import convert_response_to_dict
-from feast.types import Float64, Int64, String
-from feast.value_type import ValueType
+from feast.repo_operations import parse_repo
 
 FEATURES = ["driver_stats:conv_rate", "driver_stats:trips", "driver_stats:city"]
 
 
-def objects(repo_dir):
-    driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
-    file_source = FileSource(
-        name="driver_stats_file",
-        path=os.path.join(repo_dir, "driver_stats.parquet"),
-        timestamp_field="event_timestamp",
-    )
-    push_source = PushSource(name="driver_push", batch_source=file_source)
-    view = FeatureView(
-        name="driver_stats",
-        entities=[driver],
-        ttl=timedelta(days=1),
-        schema=[
-            Field(name="driver_id", dtype=Int64),
-            Field(name="conv_rate", dtype=Float64),
-            Field(name="trips", dtype=Int64),
-            Field(name="city", dtype=String),
-        ],
-        source=push_source,
-    )
-    return [driver, file_source, push_source, view]
+DEFINITIONS = """
+from datetime import timedelta
+
+import pandas as pd
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource
+from feast.on_demand_feature_view import on_demand_feature_view
+from feast.types import Float64, Int64, String
+from feast.value_type import ValueType
+
+driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64, description="A driver")
+driver_stats_file = FileSource(
+    name="driver_stats_file",
+    path=PATH,
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+)
+driver_push = PushSource(name="driver_push", batch_source=driver_stats_file)
+driver_stats = FeatureView(
+    name="driver_stats",
+    entities=[driver],
+    ttl=timedelta(days=1),
+    schema=[
+        Field(name="driver_id", dtype=Int64),
+        Field(name="conv_rate", dtype=Float64),
+        Field(name="trips", dtype=Int64),
+        Field(name="city", dtype=String),
+    ],
+    source=driver_push,
+    owner="rides@example.com",
+)
+
+
+@on_demand_feature_view(sources=[driver_stats], schema=[Field(name="conv_rate_pct", dtype=Float64)])
+def driver_pct(inputs: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame()
+    out["conv_rate_pct"] = inputs["conv_rate"] * 100
+    return out
+
+
+driver_model = FeatureService(name="driver_model", features=[driver_stats[["conv_rate", "trips"]]])
+"""
 
 
 def rows_frame(rows):
     frame = pd.DataFrame(rows)
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], unit="ms", utc=True)
+    frame["created"] = frame["event_timestamp"]
     return frame
 
 
@@ -85,8 +105,23 @@ def setup(repo_dir):
         rows = json.load(f)
     frame = rows_frame(rows)
     frame.to_parquet(os.path.join(repo_dir, "driver_stats.parquet"))
+    parquet = os.path.join(repo_dir, "driver_stats.parquet")
+    with open(os.path.join(repo_dir, "definitions.py"), "w") as f:
+        f.write(DEFINITIONS.replace("PATH", repr(parquet)))
+    # Applied as `feast apply` would: the objects Feast's own parser finds in the repository.
+    os.chdir(repo_dir)
+    sys.path.insert(0, repo_dir)
+    contents = parse_repo(Path(repo_dir))
     store = local_store(repo_dir)
-    store.apply(objects(repo_dir))
+    store.apply(
+        [
+            *contents.entities,
+            *contents.data_sources,
+            *contents.feature_views,
+            *contents.on_demand_feature_views,
+            *contents.feature_services,
+        ]
+    )
     store.write_to_online_store("driver_stats", frame)
     print(json.dumps({"rows": len(frame)}))
 
