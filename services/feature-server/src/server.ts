@@ -27,6 +27,7 @@ import { telemetryInterceptor } from './telemetry-interceptor.js';
 import { serverTelemetry } from './server-telemetry.js';
 import { meteredOfflineStore, meteredOnlineStore } from './metered-stores.js';
 import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
+import { shutdownServer } from './shutdown.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -391,25 +392,4 @@ export function bind(server: Server, address: string, credentials: ServerCredent
 export function keepPrivate(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-}
-
-/**
- * Stops accepting calls at once and lets the calls in flight finish for up to `graceMillis`, then
- * cancels what is left. Idle connections are closed without waiting (HTTP/2 GOAWAY).
- */
-export function shutdownServer(server: Server, graceMillis: number, logger: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const force = setTimeout(() => {
-      logger.warn(
-        { grace_ms: graceMillis },
-        `shutdown: calls still in flight after ${graceMillis} ms: cancelling them`,
-      );
-      server.forceShutdown();
-      resolve();
-    }, graceMillis);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }

@@ -120,10 +120,16 @@ export async function startFeastHttpServer(options: FeastHttpOptions, deps: Feas
       (text) => send(response, 200, text),
       (error: unknown) => {
         const known = isTesseraError(error);
-        if (!known) deps.logger.error({ err: error, component: 'feast-http' }, `feast ${path}: internal error`);
         const code: ErrorCode = known ? error.code : 'INTERNAL';
+        // As on gRPC: an internal error's text stays in the server's log, never in the answer.
+        if (code === 'INTERNAL')
+          deps.logger.error({ err: error, component: 'feast-http' }, `feast ${path}: internal error`);
         const status = error instanceof BodyTooLargeError ? 413 : ERROR_HTTP[code].status;
-        send(response, status, errorBody(code, known ? error.message : 'internal error'));
+        send(
+          response,
+          status,
+          errorBody(code, code === 'INTERNAL' || !known ? 'internal error (see the server log)' : error.message),
+        );
       },
     );
   };

@@ -105,9 +105,15 @@ function entityColumn(name: string, values: readonly unknown[]): Column {
       }),
     );
   }
-  const row = values.findIndex((v) => typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v)));
+  // The first value that is neither an integer nor a string, or whose kind differs from the first value's.
+  const kindOf = (v: unknown): string => (typeof v === 'number' && Number.isInteger(v) ? 'integer' : typeof v);
+  const first = kindOf(values[0]);
+  const row = Math.max(
+    0,
+    values.findIndex((v) => kindOf(v) !== first || (first !== 'integer' && first !== 'string')),
+  );
   throw invalid(
-    `${where}[${row < 0 ? 0 : row}]: join key values must be all integers or all strings, got ${JSON.stringify(values[row < 0 ? 0 : row])}`,
+    `${where}[${row}]: join key values must be all integers or all strings, got ${JSON.stringify(values[row])}`,
   );
 }
 
