@@ -51,6 +51,12 @@ export const SERVE_FLAGS: readonly DeploymentFlag[] = [
   { attribute: 'shutdownGraceMs', flag: '--shutdown-grace-ms', path: 'server.shutdownGraceMillis' },
   { attribute: 'logLevel', flag: '--log-level', path: 'log.level' },
   { attribute: 'metricsPort', flag: '--metrics-port', path: 'metrics.port' },
+  {
+    attribute: 'feastHttpPort',
+    flag: '--feast-http-port',
+    path: 'feast.port',
+    implies: [{ path: 'feast.enabled', value: 'true' }],
+  },
 ];
 
 /** Flags of `offline-server`, by configuration path. */
@@ -133,7 +139,7 @@ export function nodeList(config: TesseraConfig): string {
 
 /** The feature server's options. */
 export function featureServerOptions(config: TesseraConfig): FeatureServerOptions {
-  const { server, auth, tls, limits } = config;
+  const { server, auth, tls, limits, feast } = config;
   return {
     host: server.host,
     port: server.port,
@@ -156,6 +162,7 @@ export function featureServerOptions(config: TesseraConfig): FeatureServerOption
       healthCheckIntervalMillis: server.healthCheckIntervalMillis,
       maxDrainLagMillis: server.maxDrainLagMillis,
     }),
+    ...(feast.enabled ? { feast: { host: feast.host, port: feast.port, maxBodyBytes: feast.maxBodyBytes } } : {}),
     auth: auth.enabled
       ? definedOnly({ refreshIntervalMillis: auth.refreshIntervalMillis, rateLimit: auth.rateLimit })
       : false,

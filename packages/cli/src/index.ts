@@ -21,6 +21,7 @@ import { registerGetCommand } from './commands/get.js';
 import { registerHistoricalCommand } from './commands/historical.js';
 import { registerLsCommand } from './commands/ls.js';
 import { registerKeysCommand } from './commands/keys.js';
+import { registerImportCommand } from './commands/import.js';
 
 /** Exit code of a configuration that does not validate (every problem is printed). */
 export const CONFIGURATION_EXIT_CODE = 2;
@@ -54,6 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerLsCommand(program, client);
   registerKeysCommand(program, client);
   registerConfigCommand(program);
+  registerImportCommand(program);
 
   try {
     await program.parseAsync(argv);

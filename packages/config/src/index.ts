@@ -4,6 +4,7 @@ export {
   backendSchema,
   offlineServerSchema,
   configSchema,
+  feastSchema,
   limitsSchema,
   logSchema,
   metricsSchema,

@@ -164,6 +164,20 @@ export const metricsSchema = z.strictObject({
   port: port.default(9464),
 });
 
+/**
+ * Feast's HTTP feature-server endpoints on the feature server (`/get-online-features`, `/push`,
+ * `/write-to-online-store`, `/health`), for Feast SDKs with `online_store: {type: remote}`.
+ */
+export const feastSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Same exposure rule as the gRPC port: only loopback without auth and TLS. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 = any free port. Feast's own default, 6566, is Tessera's gRPC port. */
+  port: port.default(6567),
+  /** Largest request body, bytes (HTTP 413 beyond). */
+  maxBodyBytes: positiveInt.default(16 * 1024 * 1024),
+});
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export const logSchema = z.strictObject({ level: z.enum(LOG_LEVELS).default('info') });
@@ -178,6 +192,7 @@ export const configSchema = z.strictObject({
   limits: limitsSchema.prefault({}),
   tracing: tracingSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
+  feast: feastSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

@@ -86,6 +86,10 @@ export const SETTINGS: readonly Setting[] = [
   s('metrics.enabled', 'boolean'),
   s('metrics.host', 'string'),
   s('metrics.port', 'integer'),
+  s('feast.enabled', 'boolean'),
+  s('feast.host', 'string'),
+  s('feast.port', 'integer'),
+  s('feast.maxBodyBytes', 'integer'),
   s('log.level', 'string'),
 ];
 

@@ -49,12 +49,26 @@ export interface FeatureStoreLimits {
 /** Most distinct feature lists whose read plans stay cached. */
 const PLAN_CACHE_SIZE = 1_000;
 
-/** The FeatureStore service: online reads, writes, and training sets from the offline store. */
-export function createFeatureStoreService(
+/**
+ * The serving entry points behind every front door (the gRPC FeatureStore service, the Feast HTTP
+ * endpoints): one validation, one read plan cache, one write path.
+ */
+export interface FeatureStoreCalls {
+  /** GetOnlineFeatures; validation errors are thrown synchronously or reject, as TesseraErrors. */
+  getOnlineFeatures(
+    request: GetOnlineFeaturesRequest,
+    deadlineMillis: number | undefined,
+  ): Promise<GetOnlineFeaturesResponse>;
+  /** Write (one message). */
+  write(request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse>;
+}
+
+/** Builds the serving entry points (see {@link FeatureStoreCalls}). */
+export function createFeatureStoreCalls(
   registry: RegistryAccess,
-  stores: WriteStores & { readonly materializeState: MaterializeState; readonly materializeRunner: MaterializeRunner },
+  stores: WriteStores,
   limits: FeatureStoreLimits,
-): FeatureStoreServer {
+): FeatureStoreCalls {
   const maxRefs = limits.maxRefsPerRequest ?? DEFAULT_MAX_REFS_PER_REQUEST;
   const writeLimits = {
     maxBatchRows: limits.maxBatchRows,
@@ -79,14 +93,56 @@ export function createFeatureStoreService(
     return plan;
   }
 
-  async function writeOne(request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse> {
-    assertValidUtf8(request, 'Write');
-    checkRefLength(request.featureView, 'Write: feature_view');
-    checkEnum(WriteTarget, request.target, 'target', 'Write');
-    checkEnum(Durability, request.durability, 'durability', 'Write');
-    const view = await withRefreshOnMiss(registry, () => registry.view(request.featureView));
-    return executeWrite(stores, view, request, writeLimits, deadlineMillis);
-  }
+  return {
+    getOnlineFeatures(request, deadlineMillis) {
+      assertValidUtf8(request, 'GetOnlineFeatures');
+      checkRefs(request.features, request.featureService, maxRefs, 'GetOnlineFeatures');
+      if (request.features.length === 0 && request.featureService === '') {
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          'GetOnlineFeatures: name features (refs such as customer_stats:loyalty_score) or a feature_service',
+        );
+      }
+      if (request.features.length > 0 && request.featureService !== '') {
+        throw new TesseraError('INVALID_ARGUMENT', 'GetOnlineFeatures: give features or feature_service, not both');
+      }
+      const read = (plan: ReadPlan): Promise<GetOnlineFeaturesResponse> => {
+        const { rows, values } = readEntityColumns(plan, request.entities, limits.maxBatchRows);
+        return executeReadPlan(stores.online, plan, rows, values, {
+          includeEventTimestamps: request.includeEventTimestamps,
+          nowMillis: Date.now(),
+          ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
+          ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
+        });
+      };
+      const plan = withRefreshOnMiss(registry, () => readPlan(request));
+      return plan instanceof Promise ? plan.then(read) : read(plan);
+    },
+
+    async write(request, deadlineMillis) {
+      assertValidUtf8(request, 'Write');
+      checkRefLength(request.featureView, 'Write: feature_view');
+      checkEnum(WriteTarget, request.target, 'target', 'Write');
+      checkEnum(Durability, request.durability, 'durability', 'Write');
+      const view = await withRefreshOnMiss(registry, () => registry.view(request.featureView));
+      return executeWrite(stores, view, request, writeLimits, deadlineMillis);
+    },
+  };
+}
+
+/** The FeatureStore service: online reads, writes, and training sets from the offline store. */
+export function createFeatureStoreService(
+  registry: RegistryAccess,
+  stores: WriteStores & { readonly materializeState: MaterializeState; readonly materializeRunner: MaterializeRunner },
+  limits: FeatureStoreLimits,
+  calls: FeatureStoreCalls = createFeatureStoreCalls(registry, stores, limits),
+): FeatureStoreServer {
+  const maxRefs = limits.maxRefsPerRequest ?? DEFAULT_MAX_REFS_PER_REQUEST;
+  const writeLimits = {
+    maxEventTimeSkewMillis: limits.maxEventTimeSkewMillis ?? DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS,
+  };
+  const writeOne = (request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse> =>
+    calls.write(request, deadlineMillis);
 
   /** Checks of a GetHistorical or Materialize request before it starts; an error ends the call. */
   function checkStreamRequest(call: ServerWritableStream<unknown, unknown>, check: () => void): boolean {
@@ -104,32 +160,9 @@ export function createFeatureStoreService(
       call: ServerUnaryCall<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse>,
       callback: sendUnaryData<GetOnlineFeaturesResponse>,
     ) {
-      const request = call.request;
-      const deadlineMillis = callDeadlineMillis(call);
       let run: Promise<GetOnlineFeaturesResponse>;
       try {
-        assertValidUtf8(request, 'GetOnlineFeatures');
-        checkRefs(request.features, request.featureService, maxRefs, 'GetOnlineFeatures');
-        if (request.features.length === 0 && request.featureService === '') {
-          throw new TesseraError(
-            'INVALID_ARGUMENT',
-            'GetOnlineFeatures: name features (refs such as customer_stats:loyalty_score) or a feature_service',
-          );
-        }
-        if (request.features.length > 0 && request.featureService !== '') {
-          throw new TesseraError('INVALID_ARGUMENT', 'GetOnlineFeatures: give features or feature_service, not both');
-        }
-        const read = (plan: ReadPlan): Promise<GetOnlineFeaturesResponse> => {
-          const { rows, values } = readEntityColumns(plan, request.entities, limits.maxBatchRows);
-          return executeReadPlan(stores.online, plan, rows, values, {
-            includeEventTimestamps: request.includeEventTimestamps,
-            nowMillis: Date.now(),
-            ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
-            ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
-          });
-        };
-        const plan = withRefreshOnMiss(registry, () => readPlan(request));
-        run = plan instanceof Promise ? plan.then(read) : read(plan);
+        run = calls.getOnlineFeatures(call.request, callDeadlineMillis(call));
       } catch (error) {
         callback(toGrpcStatus(error));
         return;

@@ -15,3 +15,5 @@ export type { HealthChecks, HealthOptions } from './health.js';
 export { startOfflineServer, DEFAULT_OFFLINE_SERVER_PORT } from './offline-server.js';
 export type { OfflineServer, OfflineServerOptions } from './offline-server.js';
 export { OFFLINE_HEALTH_SERVICE } from './offline-health.js';
+export { startFeastHttpServer, DEFAULT_FEAST_MAX_BODY_BYTES } from './feast/feast-http.js';
+export type { FeastHttpOptions, FeastHttpServer } from './feast/feast-http.js';

@@ -16,7 +16,8 @@ import { authInterceptor } from './auth.js';
 import { OfflineServerHealth } from './offline-health.js';
 import { OFFLINE_SERVER_SERVICES, addReflection } from './reflection.js';
 import { rpcTracingInterceptor } from './rpc-tracing.js';
-import { bind, checkExposure, keepPrivate, shutdownServer, type ServerAuthOptions } from './server.js';
+import { bind, checkExposure, keepPrivate, type ServerAuthOptions } from './server.js';
+import { shutdownServer } from './shutdown.js';
 import { telemetryInterceptor } from './telemetry-interceptor.js';
 import { serverTransport, isLoopbackHost, type ServerTlsOptions } from './tls.js';
 

@@ -8,7 +8,8 @@ import type { ApplyResult, Registry } from '@tessera/registry';
 import { OperationsService, RegistryService } from '@tessera/proto';
 import { StrictUtf8FeatureStoreService } from './strict-utf8.js';
 import { pickDefined } from './request-checks.js';
-import { createFeatureStoreService } from './feature-store-service.js';
+import { createFeatureStoreCalls, createFeatureStoreService } from './feature-store-service.js';
+import { startFeastHttpServer, type FeastHttpOptions, type FeastHttpServer } from './feast/feast-http.js';
 import { createRegistryAccess } from './registry-access.js';
 import { applyDefinitions, createRegistryService } from './registry-service.js';
 import { createOperationsService } from './operations-service.js';
@@ -26,6 +27,7 @@ import { telemetryInterceptor } from './telemetry-interceptor.js';
 import { serverTelemetry } from './server-telemetry.js';
 import { meteredOfflineStore, meteredOnlineStore } from './metered-stores.js';
 import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
+import { shutdownServer } from './shutdown.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -88,6 +90,12 @@ export interface FeatureServerOptions {
   readonly metrics?: MetricsEndpointOptions;
   /** Calls in flight on one client connection; more wait for a free stream. Default 256. */
   readonly maxConcurrentStreams?: number;
+  /**
+   * Feast's HTTP feature-server endpoints (`/get-online-features`, `/push`, `/write-to-online-store`,
+   * `/health`) on a listener of their own, for Feast SDKs with the `remote` online store. Same keys,
+   * TLS files and exposure rule as the gRPC port. Off by default.
+   */
+  readonly feast?: FeastHttpOptions;
   /** Interval of the server's keepalive pings on a connection, ms. Default 60,000. */
   readonly keepaliveTimeMillis?: number;
   /** A connection that does not answer a keepalive ping within this is closed, ms. Default 20,000. */
@@ -131,6 +139,8 @@ export interface FeatureServer {
   readonly localAddress?: string;
   /** Port of the `/metrics` endpoint, when the server has one. */
   readonly metricsPort: number | undefined;
+  /** Port of the Feast HTTP endpoints, when the server has them. */
+  readonly feastPort: number | undefined;
   /** Applies definitions in-process (as Registry.Apply does, with `author` recorded). */
   apply(definitions: Definitions, options: { readonly author: string; readonly prune?: boolean }): Promise<ApplyResult>;
   close(): Promise<void>;
@@ -144,6 +154,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const logger = options.logger ?? createLogger({ level: 'info', bindings: { service: 'tessera-server' } });
   const warn = (message: string): void => logger.warn({}, message);
   checkExposure(host, options);
+  if (options.feast !== undefined) checkExposure(options.feast.host ?? '127.0.0.1', options);
   // Checked before any store opens: a bad certificate path fails fast and leaves nothing behind.
   const transport = serverTransport(options.tls, warn);
   if (options.backend.kind === 'embedded') keepPrivate(options.backend.dataDir);
@@ -203,22 +214,19 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     lanes: createLanes(options.lanes),
   };
   await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
-  server.addService(
-    StrictUtf8FeatureStoreService,
-    createFeatureStoreService(
-      createRegistryAccess(backends.registry),
-      {
-        online,
-        offline: meteredOfflineStore(backends.offline, metrics),
-        telemetry,
-        writeBehind: backends.writeBehind,
-        idempotency: backends.idempotency,
-        materializeState: backends.materializeState,
-        materializeRunner: backends.materializeRunner,
-      },
-      limits,
-    ),
-  );
+  const registryAccess = createRegistryAccess(backends.registry);
+  const stores = {
+    online,
+    offline: meteredOfflineStore(backends.offline, metrics),
+    telemetry,
+    writeBehind: backends.writeBehind,
+    idempotency: backends.idempotency,
+    materializeState: backends.materializeState,
+    materializeRunner: backends.materializeRunner,
+  };
+  // One set of entry points for every front door (gRPC, Feast HTTP): one read plan cache, one write path.
+  const calls = createFeatureStoreCalls(registryAccess, stores, limits);
+  server.addService(StrictUtf8FeatureStoreService, createFeatureStoreService(registryAccess, stores, limits, calls));
   server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
   server.addService(OperationsService, createOperationsService(backends.writeBehind, apiKeys));
 
@@ -240,12 +248,14 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   await health.start();
 
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let feastServer: FeastHttpServer | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const started = performance.now();
       const since = (): number => Math.round(performance.now() - started);
       health.stop();
+      await feastServer?.close();
       await shutdownServer(server, options.shutdownGraceMillis ?? DEFAULT_SHUTDOWN_GRACE_MILLIS, logger);
       logger.debug({ duration_ms: since() }, `shutdown: gRPC server stopped in ${since()} ms`);
       authenticator?.close();
@@ -311,9 +321,26 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
       );
     }
   }
+  if (options.feast !== undefined) {
+    try {
+      feastServer = await startFeastHttpServer(options.feast, {
+        calls,
+        registryAccess,
+        registry: backends.registry,
+        authenticator,
+        ...(authOptions?.rateLimit === undefined ? {} : { rateLimit: authOptions.rateLimit }),
+        tls: options.tls,
+        logger,
+      });
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
   return {
     port,
     address: `${host}:${port}`,
+    feastPort: feastServer?.port,
     registry: backends.registry,
     store: backends.store,
     writeBehind: backends.writeBehind,
@@ -365,25 +392,4 @@ export function bind(server: Server, address: string, credentials: ServerCredent
 export function keepPrivate(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-}
-
-/**
- * Stops accepting calls at once and lets the calls in flight finish for up to `graceMillis`, then
- * cancels what is left. Idle connections are closed without waiting (HTTP/2 GOAWAY).
- */
-export function shutdownServer(server: Server, graceMillis: number, logger: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const force = setTimeout(() => {
-      logger.warn(
-        { grace_ms: graceMillis },
-        `shutdown: calls still in flight after ${graceMillis} ms: cancelling them`,
-      );
-      server.forceShutdown();
-      resolve();
-    }, graceMillis);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }

@@ -55,6 +55,10 @@ export function addServeOptions(command: Command): Command {
       'also serve 127.0.0.1:<port> in plaintext without authentication, for clients on this host or pod (0 = any free port)',
     )
     .option(
+      '--feast-http-port <port>',
+      "also serve Feast's HTTP feature-server endpoints on this port, for Feast SDKs with the remote online store (0 = any free port; host from feast.host)",
+    )
+    .option(
       '--shutdown-grace-ms <ms>',
       'on SIGTERM, how long calls in flight may take to finish before they are cancelled',
       '10000',
@@ -103,6 +107,11 @@ export function registerServeCommand(program: Command): void {
       console.log(`tessera: serving on ${server.address} (${mode})`);
       if (server.localAddress !== undefined) {
         console.log(`tessera: serving this host on ${server.localAddress} (plaintext, no authentication)`);
+      }
+      if (server.feastPort !== undefined) {
+        console.log(
+          `tessera: Feast HTTP endpoints on http${server.tlsEnabled ? 's' : ''}://${config.feast.host}:${server.feastPort}`,
+        );
       }
       if (server.metricsPort !== undefined) {
         console.log(`tessera: metrics on http://${config.metrics.host}:${server.metricsPort}/metrics`);
