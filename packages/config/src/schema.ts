@@ -172,8 +172,8 @@ export const feastSchema = z.strictObject({
   enabled: z.boolean().default(false),
   /** Same exposure rule as the gRPC port: only loopback without auth and TLS. */
   host: z.string().min(1).default('127.0.0.1'),
-  /** 0 = any free port. Feast's own default, 6566, is Tessera's gRPC port. */
-  port: port.default(6567),
+  /** 0 = any free port. Feast's own default, 6566, is Tessera's gRPC port; 6567 is the offline server's. */
+  port: port.default(6568),
   /** Largest request body, bytes (HTTP 413 beyond). */
   maxBodyBytes: positiveInt.default(16 * 1024 * 1024),
 });
