@@ -249,8 +249,8 @@ describe.sequential('conformance vectors', () => {
           );
         }
       } else {
-        const why = mismatch(vector, answer as Answer, NOW);
-        if (why !== undefined) failures.push(report('getOnlineFeatures', vector, why, answer as Answer, NOW));
+        const why = mismatch(vector, answer, NOW);
+        if (why !== undefined) failures.push(report('getOnlineFeatures', vector, why, answer, NOW));
       }
     }
     expect(checked).toBeGreaterThanOrEqual(10);

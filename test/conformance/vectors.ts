@@ -72,7 +72,8 @@ export function normalise(value: unknown, ignore: readonly string[] = []): unkno
 function stripDefaults(value: unknown): unknown {
   if (Array.isArray(value)) {
     // Inside a list every element counts (a 0 or "" is a row), so only nested objects are cleaned.
-    return value.length === 0 ? undefined : value.map((v) => (isObject(v) ? (stripDefaults(v) ?? {}) : v));
+    const items = value as unknown[];
+    return items.length === 0 ? undefined : items.map((v) => (isObject(v) ? (stripDefaults(v) ?? {}) : v));
   }
   if (isObject(value)) {
     const entries = Object.keys(value)
