@@ -1,191 +1,50 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { CallOptions as GrpcCallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
-import type { Definitions, FeatureValue, JoinKeyValue, Scope, ValueType } from '@tessera/core';
-import { traceContextInterceptor } from './trace-context.js';
-import {
-  Durability,
-  FeatureStatus,
-  HistoricalFormat,
-  FeatureStoreClient,
-  OperationsClient,
-  RegistryClient,
-  WriteTarget,
-} from '@tessera/proto';
+import type { CallOptions as GrpcCallOptions, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import type { Definitions, Scope } from '@tessera/core';
+import { FeatureStoreClient, HistoricalFormat, OperationsClient, RegistryClient } from '@tessera/proto';
 import type {
-  DeadLetter,
-  EntityRows,
-  MaterializeProgress,
-  ListDeadLettersResponse,
-  WriteBehindStats,
   ApiKey,
-  CreateApiKeyResponse,
-  ListApiKeysResponse,
   ApplyResponse,
   Column,
+  CreateApiKeyResponse,
+  DeadLetter,
   GetHistoricalRequest,
   GetHistoricalResponse,
   GetOnlineFeaturesResponse,
   GetResponse,
   HistoryResponse,
+  ListApiKeysResponse,
+  ListDeadLettersResponse,
   ListResponse,
+  MaterializeProgress,
+  WriteBehindStats,
   WriteRequest,
   WriteResponse,
 } from '@tessera/proto';
+import { toProtoDefinitions, toProtoScope } from '@tessera/wire';
+import type { Table } from 'apache-arrow';
+import { apiKeyInterceptor, channelCredentials } from './credentials.js';
+import { tableFromChunks, toEntityRows } from './historical-features.js';
 import {
-  columnValueType,
-  fromColumn,
-  fromProtoValueType,
-  toColumn,
-  toProtoDefinitions,
-  toProtoScope,
-} from '@tessera/wire';
-import { tableFromIPC, Table } from 'apache-arrow';
-import type { RecordBatch } from 'apache-arrow';
-import { apiKeyInterceptor, channelCredentials, type ClientTlsOptions } from './credentials.js';
+  entityColumns,
+  onlineRequest,
+  toOnlineFeatures,
+  type OnlineEntities,
+  type OnlineFeatures,
+  type OnlineRequest,
+} from './online-features.js';
+import type {
+  CallOptions,
+  FeatureSelection,
+  HistoricalEntityRows,
+  TesseraClientOptions,
+  WriteOptions,
+} from './options.js';
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './retry.js';
-import { fromServiceError, isServiceError, TesseraClientError, unary } from './service-error.js';
-import {
-  DEFAULT_WRITE_BATCH_ROWS,
-  toEpochMillis,
-  toWriteBatches,
-  type TimeInput,
-  type WriteColumns,
-  type WriteRow,
-} from './write-batches.js';
-
-/** How a client spreads its calls over the addresses its target resolves to (gRPC load-balancing policies). */
-export type LoadBalancingPolicy = 'pick_first' | 'round_robin';
-
-export interface TesseraClientOptions {
-  /**
-   * `host:port` of a feature server, or any gRPC target name: `dns:///tessera-headless.ns.svc:50051`
-   * (every address the name resolves to, e.g. a headless Service's pods) or
-   * `ipv4:10.0.0.1:50051,10.0.0.2:50051` (a fixed list). Use `loadBalancing: 'round_robin'` with
-   * a name of several addresses.
-   */
-  readonly address: string;
-  /**
-   * `round_robin` keeps a connection to every address of `address` and sends each call to the next
-   * ready one: calls spread over all servers (one long-lived HTTP/2 connection through a kube-proxy
-   * Service would pin every call to one pod), and when a server dies only the calls in flight on its
-   * connection fail, later calls go to the others. Default `pick_first`: one connection, to the first
-   * address that answers.
-   */
-  readonly loadBalancing?: LoadBalancingPolicy;
-  /** Default per-call deadline in ms. Default 30,000. */
-  readonly timeoutMillis?: number;
-  /** Channel credentials as grpc-js takes them; overrides `tls`. */
-  readonly credentials?: ChannelCredentials;
-  /** TLS to the server (PEM files); plaintext when absent. */
-  readonly tls?: ClientTlsOptions;
-  /** API key sent as `authorization: Bearer <key>` on every call (keep it out of argv and logs). */
-  readonly apiKey?: string;
-  /** Largest message accepted, bytes. Default 64 MiB. */
-  readonly maxMessageBytes?: number;
-  /**
-   * Retries on UNAVAILABLE (and on no other status), within the call's one deadline: reads, and
-   * writes that carry an idempotency key (a write without one is never repeated). Default 4 attempts,
-   * backoff from 50 ms doubling to 2 s, with jitter. `{ maxAttempts: 1 }` turns retries off.
-   */
-  readonly retry?: Partial<RetryPolicy>;
-}
-
-/** Options of one call. */
-export interface CallOptions {
-  /** Deadline of the call, retries included, ms from now; the client's `timeoutMillis` when absent. */
-  readonly timeoutMillis?: number;
-}
-
-/** Where a write goes: both stores (the default), or only one. */
-export type WriteTargetName = 'online_and_offline' | 'online' | 'offline';
-/** When a write is acknowledged: `write_behind` (default), `sync` (offline written first), `replicated` (online copy on a replica). */
-export type DurabilityName = 'write_behind' | 'sync' | 'replicated';
-
-/** Options of {@link TesseraClient.write} with rows or columns. */
-export interface WriteOptions extends CallOptions {
-  readonly target?: WriteTargetName;
-  readonly durability?: DurabilityName;
-  /**
-   * Makes the write safe to repeat: the server answers a repeated key with the first result and
-   * writes nothing again, so the client retries such a write on UNAVAILABLE. With several batches,
-   * batch i carries `<key>#<i>` (batch 0 the key itself).
-   */
-  readonly idempotencyKey?: string;
-  /** Rows per Write message. Default 5,000 (the server refuses more than limits.maxBatchRows, 10,000 by default). */
-  readonly batchRows?: number;
-  /** The field of each row holding its event time (rows form). Default `event_timestamp`. */
-  readonly eventTimestampField?: string;
-}
-
-/** Entity rows of a training set: join key columns, one event time per row, and optional label columns. */
-export interface HistoricalEntityRows {
-  /** Join key → one value per row (bigint/number for int64 keys, string for string keys). */
-  readonly keys: Readonly<Record<string, readonly (JoinKeyValue | number)[]>>;
-  /** The moment each row asks about. */
-  readonly eventTimestamps: readonly TimeInput[];
-  /** Extra columns (labels) passed through unchanged. */
-  readonly passthrough?: Readonly<Record<string, Column>>;
-}
-
-/** Features of a request: refs (`view:feature`, `view:*`, `view@2:feature`) or a feature service. */
-export type FeatureSelection = readonly string[] | { readonly featureService: string };
-
-const TARGETS: Record<WriteTargetName, WriteTarget> = {
-  online_and_offline: WriteTarget.WRITE_TARGET_ONLINE_AND_OFFLINE,
-  online: WriteTarget.WRITE_TARGET_ONLINE,
-  offline: WriteTarget.WRITE_TARGET_OFFLINE,
-};
-const DURABILITIES: Record<DurabilityName, Durability> = {
-  write_behind: Durability.DURABILITY_WRITE_BEHIND,
-  sync: Durability.DURABILITY_SYNC,
-  replicated: Durability.DURABILITY_REPLICATED,
-};
-
-/** Status of one feature value for one entity. */
-export type FeatureStatusName = 'PRESENT' | 'NOT_FOUND' | 'EXPIRED';
-
-/** Online features, by entity row: what `tessera get` prints. */
-export interface OnlineFeatures {
-  /** Resolved refs (`view@version:feature`), in request order. */
-  readonly refs: readonly string[];
-  readonly types: readonly ValueType[];
-  /** values[f][i]: feature f of entity i. */
-  readonly values: readonly FeatureValue[][];
-  readonly statuses: readonly FeatureStatusName[][];
-  /** Event timestamps (ms) when asked; 0 when not present. */
-  readonly eventTimestamps?: readonly number[][];
-}
-
-const STATUS_NAMES: Record<number, FeatureStatusName> = {
-  [FeatureStatus.FEATURE_STATUS_PRESENT]: 'PRESENT',
-  [FeatureStatus.FEATURE_STATUS_NOT_FOUND]: 'NOT_FOUND',
-  [FeatureStatus.FEATURE_STATUS_EXPIRED]: 'EXPIRED',
-};
-
-/** One entity's features by resolved ref: each value with its status (and event time when asked). */
-export type OnlineFeatureRow = Record<
-  string,
-  { value: FeatureValue; status: FeatureStatusName; eventTimestamp?: number }
->;
-
-/** The answer of `getOnlineFeatures` as one object per entity, in request order. */
-export function onlineFeatureRows(features: OnlineFeatures): OnlineFeatureRow[] {
-  const count = features.statuses[0]?.length ?? 0;
-  const rows: OnlineFeatureRow[] = [];
-  for (let i = 0; i < count; i++) {
-    const row: OnlineFeatureRow = {};
-    features.refs.forEach((ref, f) => {
-      const eventTimestamp = features.eventTimestamps?.[f]?.[i];
-      row[ref] = {
-        value: features.values[f]?.[i] ?? null,
-        status: features.statuses[f]?.[i] ?? 'NOT_FOUND',
-        ...(eventTimestamp === undefined ? {} : { eventTimestamp }),
-      };
-    });
-    rows.push(row);
-  }
-  return rows;
-}
+import { fromServiceError, isServiceError, unary } from './service-error.js';
+import { traceContextInterceptor } from './trace-context.js';
+import { DEFAULT_WRITE_BATCH_ROWS, toWriteBatches, type WriteColumns, type WriteRow } from './write-batches.js';
+import { batchWriteRequest, viewColumnTypes, withWriteDefaults } from './write-request.js';
 
 /** The TypeScript client of a Tessera feature server (FeatureStore and Registry services). */
 export class TesseraClient {
@@ -297,60 +156,22 @@ export class TesseraClient {
    */
   getOnlineFeatures(
     refs: FeatureSelection,
-    entities: Readonly<Record<string, readonly (JoinKeyValue | number)[]>>,
+    entities: OnlineEntities,
     options?: CallOptions & { includeEventTimestamps?: boolean },
   ): Promise<OnlineFeatures>;
   /** The same, as one request object. */
-  getOnlineFeatures(request: {
-    features?: readonly string[];
-    featureService?: string;
-    entities: Readonly<Record<string, readonly (JoinKeyValue | number)[]>>;
-    includeEventTimestamps?: boolean;
-  }): Promise<OnlineFeatures>;
+  getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeatures>;
   async getOnlineFeatures(
-    first:
-      | FeatureSelection
-      | {
-          features?: readonly string[];
-          featureService?: string;
-          entities: Readonly<Record<string, readonly (JoinKeyValue | number)[]>>;
-          includeEventTimestamps?: boolean;
-        },
-    entitiesArg?: Readonly<Record<string, readonly (JoinKeyValue | number)[]>>,
+    first: FeatureSelection | OnlineRequest,
+    entities?: OnlineEntities,
     options: CallOptions & { includeEventTimestamps?: boolean } = {},
   ): Promise<OnlineFeatures> {
-    const request =
-      entitiesArg === undefined && !Array.isArray(first) && 'entities' in first
-        ? first
-        : {
-            ...(Array.isArray(first)
-              ? { features: first as readonly string[] }
-              : { featureService: (first as { featureService: string }).featureService }),
-            entities: entitiesArg ?? {},
-            includeEventTimestamps: options.includeEventTimestamps ?? false,
-          };
-    const entities: Record<string, Column> = {};
-    for (const [name, values] of Object.entries(request.entities)) {
-      const allStrings = values.every((v) => typeof v === 'string');
-      entities[name] = allStrings
-        ? toColumn('string', values)
-        : toColumn(
-            'int64',
-            values.map((v) => BigInt(v)),
-          );
-    }
-    const response = await this.getOnlineFeaturesRaw({ ...request, entities }, options);
-    return {
-      refs: response.features.map((f) => f.ref),
-      types: response.features.map(
-        (f) => fromProtoValueType(f.type) ?? (f.values ? columnValueType(f.values) : undefined) ?? 'string',
-      ),
-      values: response.features.map((f) => (f.values ? fromColumn(f.values) : [])),
-      statuses: response.features.map((f) => f.statuses.map((s) => STATUS_NAMES[s] ?? 'NOT_FOUND')),
-      ...(request.includeEventTimestamps
-        ? { eventTimestamps: response.features.map((f) => f.eventTimestamps.map(Number)) }
-        : {}),
-    };
+    const request = onlineRequest(first, entities, options.includeEventTimestamps ?? false);
+    const response = await this.getOnlineFeaturesRaw(
+      { ...request, entities: entityColumns(request.entities) },
+      options,
+    );
+    return toOnlineFeatures(response, request.includeEventTimestamps === true);
   }
 
   /**
@@ -393,40 +214,18 @@ export class TesseraClient {
     refs: FeatureSelection,
     options: { timeoutMillis?: number; chunkRows?: number } = {},
   ): Promise<Table> {
-    const rows: EntityRows = {
-      keys: Object.fromEntries(
-        Object.entries(entityRows.keys).map(([name, values]): [string, Column] => [
-          name,
-          values.every((v) => typeof v === 'string')
-            ? toColumn('string', values)
-            : toColumn(
-                'int64',
-                values.map((v) => BigInt(v)),
-              ),
-        ]),
+    return tableFromChunks(
+      this.getHistorical(
+        {
+          entities: { $case: 'rows', value: toEntityRows(entityRows) },
+          features: Array.isArray(refs) ? [...(refs as readonly string[])] : [],
+          featureService: Array.isArray(refs) ? '' : (refs as { featureService: string }).featureService,
+          format: HistoricalFormat.HISTORICAL_FORMAT_ARROW,
+          chunkRows: options.chunkRows ?? 0,
+        },
+        options,
       ),
-      eventTimestamps: entityRows.eventTimestamps.map((t, i) =>
-        BigInt(toEpochMillis(t, `entity row ${i}, event time`)),
-      ),
-      passthrough: { ...entityRows.passthrough },
-    };
-    const batches: RecordBatch[] = [];
-    let schema: Table['schema'] | undefined;
-    for await (const chunk of this.getHistorical(
-      {
-        entities: { $case: 'rows', value: rows },
-        features: Array.isArray(refs) ? [...(refs as readonly string[])] : [],
-        featureService: Array.isArray(refs) ? '' : (refs as { featureService: string }).featureService,
-        format: HistoricalFormat.HISTORICAL_FORMAT_ARROW,
-        chunkRows: options.chunkRows ?? 0,
-      },
-      options,
-    )) {
-      const table = tableFromIPC(chunk.arrowIpc);
-      schema ??= table.schema;
-      batches.push(...table.batches);
-    }
-    return batches.length > 0 ? new Table(batches) : new Table(schema ?? new Table().schema);
+    );
   }
 
   /**
@@ -443,26 +242,14 @@ export class TesseraClient {
     options: WriteOptions = {},
   ): Promise<WriteResponse> {
     if (typeof first !== 'string') return this.writeRequest(withWriteDefaults(first), {});
-    const { types, joinKeys } = await this.viewColumnTypes(first, options);
+    const { types, joinKeys } = viewColumnTypes(first, await this.get('feature_view', first, options));
     const batches = toWriteBatches(first, types, joinKeys, data ?? [], {
       batchRows: options.batchRows ?? DEFAULT_WRITE_BATCH_ROWS,
       eventTimestampField: options.eventTimestampField ?? 'event_timestamp',
     });
     const total = { rows: 0n, rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
     for (const [i, batch] of batches.entries()) {
-      const key = options.idempotencyKey ?? '';
-      const response = await this.writeRequest(
-        {
-          featureView: first,
-          columns: batch.columns,
-          eventTimestamps: batch.eventTimestamps,
-          target: options.target === undefined ? WriteTarget.WRITE_TARGET_UNSPECIFIED : TARGETS[options.target],
-          durability:
-            options.durability === undefined ? Durability.DURABILITY_UNSPECIFIED : DURABILITIES[options.durability],
-          idempotencyKey: key === '' || i === 0 ? key : `${key}#${i}`,
-        },
-        options,
-      );
+      const response = await this.writeRequest(batchWriteRequest(first, batch, i, options), options);
       total.rows += response.rows;
       total.rowsAppliedOnline += response.rowsAppliedOnline;
       total.rowsStaleOnline += response.rowsStaleOnline;
@@ -474,22 +261,6 @@ export class TesseraClient {
     return this.call(request.idempotencyKey !== '', options, (o, cb) =>
       this.featureStore.write(request, new Metadata(), o, cb),
     );
-  }
-
-  /** The type of every join key and feature of a view (`name` or `name@version`), from the registry. */
-  private async viewColumnTypes(
-    view: string,
-    options: CallOptions,
-  ): Promise<{ types: Map<string, ValueType>; joinKeys: string[] }> {
-    const response = await this.get('feature_view', view, options);
-    if (response.object?.$case !== 'featureView') {
-      throw new TesseraClientError('NOT_FOUND', `Unknown feature view "${view}"`, { grpcCode: 5 });
-    }
-    const definition = response.object.value;
-    const types = new Map<string, ValueType>();
-    for (const key of definition.joinKeys) types.set(key.name, fromProtoValueType(key.type) ?? 'string');
-    for (const feature of definition.features) types.set(feature.name, fromProtoValueType(feature.type) ?? 'string');
-    return { types, joinKeys: definition.joinKeys.map((k) => k.name) };
   }
 
   /**
@@ -611,17 +382,4 @@ export class TesseraClient {
     this.registry.close();
     this.operations.close();
   }
-}
-
-function withWriteDefaults(
-  request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>,
-): WriteRequest {
-  return {
-    featureView: request.featureView,
-    columns: request.columns,
-    eventTimestamps: request.eventTimestamps,
-    target: request.target ?? WriteTarget.WRITE_TARGET_UNSPECIFIED,
-    durability: request.durability ?? Durability.DURABILITY_UNSPECIFIED,
-    idempotencyKey: request.idempotencyKey ?? '',
-  };
 }

@@ -1,17 +1,22 @@
-export { TesseraClient, onlineFeatureRows } from './client.js';
+export { TesseraClient } from './client.js';
+export { onlineFeatureRows } from './online-features.js';
+export type {
+  OnlineEntities,
+  OnlineFeatures,
+  OnlineFeatureRow,
+  OnlineRequest,
+  FeatureStatusName,
+} from './online-features.js';
 export type {
   TesseraClientOptions,
   LoadBalancingPolicy,
-  OnlineFeatures,
-  OnlineFeatureRow,
-  FeatureStatusName,
   FeatureSelection,
   CallOptions,
   WriteOptions,
   WriteTargetName,
   DurabilityName,
   HistoricalEntityRows,
-} from './client.js';
+} from './options.js';
 export { DEFAULT_RETRY_POLICY, withRetry } from './retry.js';
 export type { RetryPolicy } from './retry.js';
 export { DEFAULT_WRITE_BATCH_ROWS, toEpochMillis, toWriteBatches } from './write-batches.js';
