@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT_CONTEXT, TraceFlags, context, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { toColumn } from '@tessera/client';
+import { TesseraClient, toColumn } from '@tessera/client';
 import type { RedisClusterOnlineStore } from '@tessera/online';
 import { Durability, HistoricalFormat } from '@tessera/proto';
 import { startTracing, type Tracing } from '@tessera/tracing';
@@ -267,10 +267,13 @@ describe('traces in Jaeger', () => {
   });
 
   it('marks the server span failed when the server is at fault (UNAVAILABLE: no offline store here)', async () => {
+    // One attempt: the client retries UNAVAILABLE by default, and each retry is a server span of its own.
+    const once = new TesseraClient({ address: (cluster as TestServer).server.address, retry: { maxAttempts: 1 } });
     const { traceId, result } = asCaller(async () => {
-      for await (const _ of (cluster as TestServer).client.getHistorical(historicalRequest(users(1))));
+      for await (const _ of once.getHistorical(historicalRequest(users(1))));
     });
     await expect(result).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    once.close();
     const spans = await traceOf(traceId, (s) => s.length > 0);
     const get = only(spans, 'tessera.v1.FeatureStore/GetHistorical');
     expect(get.tags.get('rpc.grpc.status_code')).toBe(14);

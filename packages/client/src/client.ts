@@ -1,96 +1,50 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
-import type { Definitions, FeatureValue, JoinKeyValue, Scope, ValueType } from '@tessera/core';
-import { traceContextInterceptor } from './trace-context.js';
-import {
-  Durability,
-  FeatureStatus,
-  FeatureStoreClient,
-  OperationsClient,
-  RegistryClient,
-  WriteTarget,
-} from '@tessera/proto';
+import type { CallOptions as GrpcCallOptions, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import type { Definitions, Scope } from '@tessera/core';
+import { FeatureStoreClient, HistoricalFormat, OperationsClient, RegistryClient } from '@tessera/proto';
 import type {
-  DeadLetter,
-  MaterializeProgress,
-  ListDeadLettersResponse,
-  WriteBehindStats,
   ApiKey,
-  CreateApiKeyResponse,
-  ListApiKeysResponse,
   ApplyResponse,
   Column,
+  CreateApiKeyResponse,
+  DeadLetter,
   GetHistoricalRequest,
   GetHistoricalResponse,
   GetOnlineFeaturesResponse,
   GetResponse,
   HistoryResponse,
+  ListApiKeysResponse,
+  ListDeadLettersResponse,
   ListResponse,
+  MaterializeProgress,
+  WriteBehindStats,
   WriteRequest,
   WriteResponse,
 } from '@tessera/proto';
+import { toProtoDefinitions, toProtoScope } from '@tessera/wire';
+import type { Table } from 'apache-arrow';
+import { apiKeyInterceptor, channelCredentials } from './credentials.js';
+import { tableFromChunks, toEntityRows } from './historical-features.js';
 import {
-  columnValueType,
-  fromColumn,
-  fromProtoValueType,
-  toColumn,
-  toProtoDefinitions,
-  toProtoScope,
-} from '@tessera/wire';
-import { apiKeyInterceptor, channelCredentials, type ClientTlsOptions } from './credentials.js';
+  entityColumns,
+  onlineRequest,
+  toOnlineFeatures,
+  type OnlineEntities,
+  type OnlineFeatures,
+  type OnlineRequest,
+} from './online-features.js';
+import type {
+  CallOptions,
+  FeatureSelection,
+  HistoricalEntityRows,
+  TesseraClientOptions,
+  WriteOptions,
+} from './options.js';
+import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './retry.js';
 import { fromServiceError, isServiceError, unary } from './service-error.js';
-
-/** How a client spreads its calls over the addresses its target resolves to (gRPC load-balancing policies). */
-export type LoadBalancingPolicy = 'pick_first' | 'round_robin';
-
-export interface TesseraClientOptions {
-  /**
-   * `host:port` of a feature server, or any gRPC target name: `dns:///tessera-headless.ns.svc:50051`
-   * (every address the name resolves to, e.g. a headless Service's pods) or
-   * `ipv4:10.0.0.1:50051,10.0.0.2:50051` (a fixed list). Use `loadBalancing: 'round_robin'` with
-   * a name of several addresses.
-   */
-  readonly address: string;
-  /**
-   * `round_robin` keeps a connection to every address of `address` and sends each call to the next
-   * ready one: calls spread over all servers (one long-lived HTTP/2 connection through a kube-proxy
-   * Service would pin every call to one pod), and when a server dies only the calls in flight on its
-   * connection fail, later calls go to the others. Default `pick_first`: one connection, to the first
-   * address that answers.
-   */
-  readonly loadBalancing?: LoadBalancingPolicy;
-  /** Default per-call deadline in ms. Default 30,000. */
-  readonly timeoutMillis?: number;
-  /** Channel credentials as grpc-js takes them; overrides `tls`. */
-  readonly credentials?: ChannelCredentials;
-  /** TLS to the server (PEM files); plaintext when absent. */
-  readonly tls?: ClientTlsOptions;
-  /** API key sent as `authorization: Bearer <key>` on every call (keep it out of argv and logs). */
-  readonly apiKey?: string;
-  /** Largest message accepted, bytes. Default 64 MiB. */
-  readonly maxMessageBytes?: number;
-}
-
-/** Status of one feature value for one entity. */
-export type FeatureStatusName = 'PRESENT' | 'NOT_FOUND' | 'EXPIRED';
-
-/** Online features, by entity row: what `tessera get` prints. */
-export interface OnlineFeatures {
-  /** Resolved refs (`view@version:feature`), in request order. */
-  readonly refs: readonly string[];
-  readonly types: readonly ValueType[];
-  /** values[f][i]: feature f of entity i. */
-  readonly values: readonly FeatureValue[][];
-  readonly statuses: readonly FeatureStatusName[][];
-  /** Event timestamps (ms) when asked; 0 when not present. */
-  readonly eventTimestamps?: readonly number[][];
-}
-
-const STATUS_NAMES: Record<number, FeatureStatusName> = {
-  [FeatureStatus.FEATURE_STATUS_PRESENT]: 'PRESENT',
-  [FeatureStatus.FEATURE_STATUS_NOT_FOUND]: 'NOT_FOUND',
-  [FeatureStatus.FEATURE_STATUS_EXPIRED]: 'EXPIRED',
-};
+import { traceContextInterceptor } from './trace-context.js';
+import { DEFAULT_WRITE_BATCH_ROWS, toWriteBatches, type WriteColumns, type WriteRow } from './write-batches.js';
+import { batchWriteRequest, viewColumnTypes, withWriteDefaults } from './write-request.js';
 
 /** The TypeScript client of a Tessera feature server (FeatureStore and Registry services). */
 export class TesseraClient {
@@ -98,6 +52,7 @@ export class TesseraClient {
   readonly registry: RegistryClient;
   readonly operations: OperationsClient;
   private readonly timeoutMillis: number;
+  private readonly retryPolicy: RetryPolicy;
 
   constructor(options: TesseraClientOptions) {
     const creds = options.credentials ?? channelCredentials(options.tls);
@@ -117,10 +72,25 @@ export class TesseraClient {
     this.registry = new RegistryClient(options.address, creds, clientOptions);
     this.operations = new OperationsClient(options.address, creds, clientOptions);
     this.timeoutMillis = options.timeoutMillis ?? 30_000;
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   }
 
-  private options(): Partial<CallOptions> {
+  private options(): Partial<GrpcCallOptions> {
     return { deadline: Date.now() + this.timeoutMillis };
+  }
+
+  /**
+   * One unary call under one deadline (retries included). `retry`: the call is safe to repeat, so an
+   * UNAVAILABLE answer is retried with backoff while attempts and deadline allow.
+   */
+  private call<T>(
+    retry: boolean,
+    options: CallOptions,
+    start: (callOptions: Partial<GrpcCallOptions>, cb: (error: ServiceError | null, response?: T) => void) => unknown,
+  ): Promise<T> {
+    const deadlineMillis = Date.now() + (options.timeoutMillis ?? this.timeoutMillis);
+    const once = (deadline: Date): Promise<T> => unary<T>((cb) => start({ deadline }, cb));
+    return retry ? withRetry(this.retryPolicy, deadlineMillis, once) : once(new Date(deadlineMillis));
   }
 
   /** Applies definitions (or with dryRun only computes the diff). */
@@ -143,87 +113,91 @@ export class TesseraClient {
     );
   }
 
-  list(): Promise<ListResponse> {
-    return unary((cb) => this.registry.list({}, new Metadata(), this.options(), cb));
+  list(options: CallOptions = {}): Promise<ListResponse> {
+    return this.call(true, options, (o, cb) => this.registry.list({}, new Metadata(), o, cb));
   }
 
-  get(objectType: 'entity' | 'feature_view' | 'feature_service' | 'entity_source', name: string): Promise<GetResponse> {
-    return unary((cb) => this.registry.get({ objectType, name }, new Metadata(), this.options(), cb));
+  get(
+    objectType: 'entity' | 'feature_view' | 'feature_service' | 'entity_source',
+    name: string,
+    options: CallOptions = {},
+  ): Promise<GetResponse> {
+    return this.call(true, options, (o, cb) => this.registry.get({ objectType, name }, new Metadata(), o, cb));
   }
 
-  history(featureView: string): Promise<HistoryResponse> {
-    return unary((cb) => this.registry.history({ featureView }, new Metadata(), this.options(), cb));
+  history(featureView: string, options: CallOptions = {}): Promise<HistoryResponse> {
+    return this.call(true, options, (o, cb) => this.registry.history({ featureView }, new Metadata(), o, cb));
   }
 
-  /** Raw columnar GetOnlineFeatures. */
-  getOnlineFeaturesRaw(request: {
-    features?: readonly string[];
-    featureService?: string;
-    entities: Record<string, Column>;
-    includeEventTimestamps?: boolean;
-  }): Promise<GetOnlineFeaturesResponse> {
-    return unary((cb) =>
-      this.featureStore.getOnlineFeatures(
-        {
-          features: [...(request.features ?? [])],
-          featureService: request.featureService ?? '',
-          entities: request.entities,
-          includeEventTimestamps: request.includeEventTimestamps ?? false,
-        },
-        new Metadata(),
-        this.options(),
-        cb,
-      ),
-    );
+  /** Raw columnar GetOnlineFeatures (retried on UNAVAILABLE). */
+  getOnlineFeaturesRaw(
+    request: {
+      features?: readonly string[];
+      featureService?: string;
+      entities: Record<string, Column>;
+      includeEventTimestamps?: boolean;
+    },
+    options: CallOptions = {},
+  ): Promise<GetOnlineFeaturesResponse> {
+    const message = {
+      features: [...(request.features ?? [])],
+      featureService: request.featureService ?? '',
+      entities: request.entities,
+      includeEventTimestamps: request.includeEventTimestamps ?? false,
+    };
+    return this.call(true, options, (o, cb) => this.featureStore.getOnlineFeatures(message, new Metadata(), o, cb));
   }
 
   /**
-   * Latest feature values for entities given as join key → values (bigint/number for int64
-   * keys, string for string keys).
+   * Latest feature values of `refs` (or a feature service) for entities given as join key → values
+   * (bigint/number for int64 keys, string for string keys), with a status per value: PRESENT,
+   * NOT_FOUND (no row) or EXPIRED (older than the view's TTL; the value is null).
+   * `onlineFeatureRows(result)` turns the answer into one object per entity.
    */
-  async getOnlineFeatures(request: {
-    features?: readonly string[];
-    featureService?: string;
-    entities: Record<string, readonly (JoinKeyValue | number)[]>;
-    includeEventTimestamps?: boolean;
-  }): Promise<OnlineFeatures> {
-    const entities: Record<string, Column> = {};
-    for (const [name, values] of Object.entries(request.entities)) {
-      const allStrings = values.every((v) => typeof v === 'string');
-      entities[name] = allStrings
-        ? toColumn('string', values)
-        : toColumn(
-            'int64',
-            values.map((v) => (typeof v === 'string' ? BigInt(v) : BigInt(v))),
-          );
-    }
-    const response = await this.getOnlineFeaturesRaw({ ...request, entities });
-    return {
-      refs: response.features.map((f) => f.ref),
-      types: response.features.map(
-        (f) => fromProtoValueType(f.type) ?? (f.values ? columnValueType(f.values) : undefined) ?? 'string',
-      ),
-      values: response.features.map((f) => (f.values ? fromColumn(f.values) : [])),
-      statuses: response.features.map((f) => f.statuses.map((s) => STATUS_NAMES[s] ?? 'NOT_FOUND')),
-      ...(request.includeEventTimestamps
-        ? { eventTimestamps: response.features.map((f) => f.eventTimestamps.map(Number)) }
-        : {}),
-    };
+  getOnlineFeatures(
+    refs: FeatureSelection,
+    entities: OnlineEntities,
+    options?: CallOptions & { includeEventTimestamps?: boolean },
+  ): Promise<OnlineFeatures>;
+  /** The same, as one request object. */
+  getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeatures>;
+  async getOnlineFeatures(
+    first: FeatureSelection | OnlineRequest,
+    entities?: OnlineEntities,
+    options: CallOptions & { includeEventTimestamps?: boolean } = {},
+  ): Promise<OnlineFeatures> {
+    const request = onlineRequest(first, entities, options.includeEventTimestamps ?? false);
+    const response = await this.getOnlineFeaturesRaw(
+      { ...request, entities: entityColumns(request.entities) },
+      options,
+    );
+    return toOnlineFeatures(response, request.includeEventTimestamps === true);
   }
 
   /**
    * Streams a training set chunk by chunk (GetHistorical). The stream ends with an error, never
-   * short, when the server fails midway.
+   * short, when the server fails midway. An UNAVAILABLE failure before the first chunk is retried
+   * (nothing was received yet); after it, never.
    */
   async *getHistorical(
     request: GetHistoricalRequest,
     options: { timeoutMillis?: number } = {},
   ): AsyncGenerator<GetHistoricalResponse> {
-    const stream = this.featureStore.getHistorical(request, new Metadata(), {
-      deadline: Date.now() + (options.timeoutMillis ?? this.timeoutMillis * 20),
+    const deadlineMillis = Date.now() + (options.timeoutMillis ?? this.timeoutMillis * 20);
+    const first = await withRetry(this.retryPolicy, deadlineMillis, async (deadline) => {
+      const stream = this.featureStore.getHistorical(request, new Metadata(), { deadline });
+      const iterator = (stream as AsyncIterable<GetHistoricalResponse>)[Symbol.asyncIterator]();
+      try {
+        return { stream, iterator, chunk: await iterator.next() };
+      } catch (error) {
+        stream.cancel();
+        throw isServiceError(error) ? fromServiceError(error) : error;
+      }
     });
+    const { stream, iterator } = first;
     try {
-      for await (const chunk of stream as AsyncIterable<GetHistoricalResponse>) yield chunk;
+      // Bounded by the stream: it ends, fails, or passes its deadline.
+      for (let next = first.chunk; next.done !== true; next = await iterator.next()) yield next.value;
     } catch (error) {
       throw isServiceError(error) ? fromServiceError(error) : error;
     } finally {
@@ -231,9 +205,62 @@ export class TesseraClient {
     }
   }
 
-  /** Writes one columnar batch; the server's default target is online and offline. */
-  write(request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>): Promise<WriteResponse> {
-    return unary((cb) => this.featureStore.write(withWriteDefaults(request), new Metadata(), this.options(), cb));
+  /**
+   * A point-in-time correct training set as one Arrow table: the entity rows' columns, then one
+   * `<view>__<feature>` column per feature (null where no value was known at the row's time).
+   */
+  async getHistoricalFeatures(
+    entityRows: HistoricalEntityRows,
+    refs: FeatureSelection,
+    options: { timeoutMillis?: number; chunkRows?: number } = {},
+  ): Promise<Table> {
+    return tableFromChunks(
+      this.getHistorical(
+        {
+          entities: { $case: 'rows', value: toEntityRows(entityRows) },
+          features: Array.isArray(refs) ? [...(refs as readonly string[])] : [],
+          featureService: Array.isArray(refs) ? '' : (refs as { featureService: string }).featureService,
+          format: HistoricalFormat.HISTORICAL_FORMAT_ARROW,
+          chunkRows: options.chunkRows ?? 0,
+        },
+        options,
+      ),
+    );
+  }
+
+  /**
+   * Writes rows (objects with join keys, features and an `event_timestamp`) or columns to `view`,
+   * typed by the view's definition and split into batches of `batchRows`. Resolves with the totals.
+   * Retried on UNAVAILABLE only when `idempotencyKey` is given.
+   */
+  write(view: string, data: readonly WriteRow[] | WriteColumns, options?: WriteOptions): Promise<WriteResponse>;
+  /** Writes one columnar batch as the proto message; the server's default target is online and offline. */
+  write(request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>): Promise<WriteResponse>;
+  async write(
+    first: string | (Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>),
+    data?: readonly WriteRow[] | WriteColumns,
+    options: WriteOptions = {},
+  ): Promise<WriteResponse> {
+    if (typeof first !== 'string') return this.writeRequest(withWriteDefaults(first), {});
+    const { types, joinKeys } = viewColumnTypes(first, await this.get('feature_view', first, options));
+    const batches = toWriteBatches(first, types, joinKeys, data ?? [], {
+      batchRows: options.batchRows ?? DEFAULT_WRITE_BATCH_ROWS,
+      eventTimestampField: options.eventTimestampField ?? 'event_timestamp',
+    });
+    const total = { rows: 0n, rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
+    for (const [i, batch] of batches.entries()) {
+      const response = await this.writeRequest(batchWriteRequest(first, batch, i, options), options);
+      total.rows += response.rows;
+      total.rowsAppliedOnline += response.rowsAppliedOnline;
+      total.rowsStaleOnline += response.rowsStaleOnline;
+    }
+    return total;
+  }
+
+  private writeRequest(request: WriteRequest, options: CallOptions): Promise<WriteResponse> {
+    return this.call(request.idempotencyKey !== '', options, (o, cb) =>
+      this.featureStore.write(request, new Metadata(), o, cb),
+    );
   }
 
   /**
@@ -308,18 +335,18 @@ export class TesseraClient {
 
   /** The write-behind queue's depth, offline lag and dead letters. */
   writeBehindStats(): Promise<WriteBehindStats> {
-    return unary((cb) => this.operations.getWriteBehindStats({}, new Metadata(), this.options(), cb));
+    return this.call(true, {}, (o, cb) => this.operations.getWriteBehindStats({}, new Metadata(), o, cb));
   }
 
   async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
-    const response = await unary<ListDeadLettersResponse>((cb) =>
-      this.operations.listDeadLetters({ limit }, new Metadata(), this.options(), cb),
+    const response = await this.call<ListDeadLettersResponse>(true, {}, (o, cb) =>
+      this.operations.listDeadLetters({ limit }, new Metadata(), o, cb),
     );
     return response.deadLetters;
   }
 
   getDeadLetter(id: string): Promise<DeadLetter> {
-    return unary((cb) => this.operations.getDeadLetter({ id }, new Metadata(), this.options(), cb));
+    return this.call(true, {}, (o, cb) => this.operations.getDeadLetter({ id }, new Metadata(), o, cb));
   }
 
   /** Runs a dead letter again (same deduplication token); NOT_FOUND when absent. */
@@ -338,7 +365,7 @@ export class TesseraClient {
   }
 
   listApiKeys(includeRevoked = false): Promise<ListApiKeysResponse> {
-    return unary((cb) => this.operations.listApiKeys({ includeRevoked }, new Metadata(), this.options(), cb));
+    return this.call(true, {}, (o, cb) => this.operations.listApiKeys({ includeRevoked }, new Metadata(), o, cb));
   }
 
   /** A new secret for the named key; the old one stops working. */
@@ -355,17 +382,4 @@ export class TesseraClient {
     this.registry.close();
     this.operations.close();
   }
-}
-
-function withWriteDefaults(
-  request: Partial<WriteRequest> & Pick<WriteRequest, 'featureView' | 'columns'>,
-): WriteRequest {
-  return {
-    featureView: request.featureView,
-    columns: request.columns,
-    eventTimestamps: request.eventTimestamps,
-    target: request.target ?? WriteTarget.WRITE_TARGET_UNSPECIFIED,
-    durability: request.durability ?? Durability.DURABILITY_UNSPECIFIED,
-    idempotencyKey: request.idempotencyKey ?? '',
-  };
 }

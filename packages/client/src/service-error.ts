@@ -2,14 +2,93 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type { ErrorCode, Problem } from '@tessera/core';
 
-/** Turns a gRPC error into a TesseraError with the server's message and problem list. */
-export function fromServiceError(error: ServiceError): TesseraError {
+/** Canonical gRPC status code names, by number. */
+const GRPC_CODE_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** A gRPC status code by its canonical name (`NOT_FOUND`, `UNAVAILABLE`, ...). */
+export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
+
+/** The canonical name of a gRPC status code number (`14` → `UNAVAILABLE`); `UNKNOWN` for a number out of range. */
+export function grpcCodeName(code: number): GrpcCodeName {
+  return GRPC_CODE_NAMES[code] ?? 'UNKNOWN';
+}
+
+/**
+ * A failed call as the client sees it: the server's status (code and message) and its problem list
+ * (row, column, rule) decoded from the `tessera-problems-bin` trailer. It is a {@link TesseraError}
+ * (same `code` list, `details` = `problems`), so code written against TesseraError keeps working;
+ * `grpcCode` keeps the exact status (`CANCELLED` and `UNAVAILABLE` share the code `UNAVAILABLE`).
+ */
+export class TesseraClientError extends TesseraError {
+  /** The gRPC status code number (14 = UNAVAILABLE). */
+  readonly grpcCode: number;
+  /** The gRPC status code's canonical name. */
+  readonly grpcCodeName: GrpcCodeName;
+  /** How many attempts the call made (more than 1 after retries on UNAVAILABLE). */
+  readonly attempts: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { grpcCode: number; problems?: readonly Problem[]; cause?: unknown; attempts?: number },
+  ) {
+    super(code, message, { details: options.problems ?? [], cause: options.cause });
+    // TesseraError declares name as its literal; the instance still says what it is.
+    Object.defineProperty(this, 'name', { value: 'TesseraClientError', enumerable: false });
+    this.grpcCode = options.grpcCode;
+    this.grpcCodeName = grpcCodeName(options.grpcCode);
+    this.attempts = options.attempts ?? 1;
+  }
+
+  /** The server's problems (one per bad row/column/rule); the message names the first. */
+  get problems(): readonly Problem[] {
+    return this.details;
+  }
+
+  /** The same error, counting `attempts` calls. */
+  withAttempts(attempts: number): TesseraClientError {
+    return new TesseraClientError(this.code, this.message, {
+      grpcCode: this.grpcCode,
+      problems: this.details,
+      cause: this.cause,
+      attempts,
+    });
+  }
+}
+
+/** Whether `error` is a {@link TesseraClientError}. */
+export function isTesseraClientError(error: unknown): error is TesseraClientError {
+  return error instanceof TesseraClientError;
+}
+
+/** Turns a gRPC error into a TesseraClientError with the server's message and problem list. */
+export function fromServiceError(error: ServiceError): TesseraClientError {
   const problems = error.metadata?.get('tessera-problems-bin')[0];
-  const code = GRPC_TO_CODE[error.code as number] ?? 'INTERNAL';
+  const grpcCode = typeof error.code === 'number' ? error.code : 2;
+  const code = GRPC_TO_CODE[grpcCode] ?? 'INTERNAL';
   const message = error.details || error.message;
-  return new TesseraError(code, message, {
+  return new TesseraClientError(code, message, {
+    grpcCode,
     cause: error,
-    details: problems instanceof Buffer ? parseProblems(problems) : [],
+    problems: problems instanceof Buffer ? parseProblems(problems) : [],
   });
 }
 
@@ -44,7 +123,7 @@ function parseProblems(bytes: Buffer): Problem[] {
   }
 }
 
-/** A unary call as a promise; a failed call rejects with a TesseraError. */
+/** A unary call as a promise; a failed call rejects with a TesseraClientError. */
 export function unary<T>(start: (cb: (error: ServiceError | null, response?: T) => void) => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     start((error, response) => (error ? reject(fromServiceError(error)) : resolve(response as T)));

@@ -1,0 +1,259 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TesseraClient, TesseraClientError, onlineFeatureRows } from '@tessera/client';
+import type { OnlineFeatures } from '@tessera/client';
+import type { FeatureValue } from '@tessera/core';
+import {
+  GetOnlineFeaturesRequest,
+  GetOnlineFeaturesResponse,
+  GetRequest,
+  GetResponse,
+  WriteRequest,
+  WriteResponse,
+} from '@tessera/proto';
+import { ensureGrpcurl, startCli, startOfflineServerCli, type CliProcess } from '@tessera/testkit';
+import {
+  CONFORMANCE_DIR,
+  GRPC_CODE_NAMES,
+  loadSetup,
+  loadVectors,
+  mismatch,
+  normalise,
+  onlineRowsFromJson,
+  report,
+  substituteNow,
+  type Answer,
+  type OnlineRowsView,
+  type Vector,
+} from './vectors.js';
+
+/**
+ * The conformance vectors (conformance/README.md) replayed against one real server (`tessera serve`
+ * on the test Redis Cluster, chDB behind a `tessera offline-server`) by the TypeScript client and by
+ * grpcurl through server reflection; both must match every vector and each other.
+ */
+const run = promisify(execFile);
+const vectors = loadVectors();
+const nodes = inject('redisCluster').nodes;
+const keyPrefix = `conf${randomBytes(4).toString('hex')}:`;
+const dir = mkdtempSync(join(tmpdir(), 'tessera-conformance-'));
+// One NOW for the setup and every runner, whole seconds (conformance/README.md "The now placeholder").
+const NOW = Math.floor(Date.now() / 1000) * 1000;
+
+let offline: CliProcess;
+let serve: CliProcess;
+let address: string;
+let client: TesseraClient;
+let grpcurl: string;
+const answers = new Map<string, Map<string, Answer>>();
+
+beforeAll(async () => {
+  const list = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  const cluster = ['--redis-cluster', list, '--key-prefix', keyPrefix];
+  const [tool, offlineServer] = await Promise.all([
+    ensureGrpcurl(),
+    startOfflineServerCli(join(dir, 'offline'), cluster),
+  ]);
+  grpcurl = tool;
+  offline = offlineServer.process;
+  serve = startCli([
+    'serve',
+    '--port',
+    '0',
+    ...cluster,
+    '--offline-server',
+    offlineServer.address,
+    '--max-batch-rows',
+    '5',
+    '--apply',
+    CONFORMANCE_DIR + '/repo',
+  ]);
+  address = (await serve.waitFor(/serving on (\S+)/))[1] ?? '';
+  await serve.waitFor(/applied /);
+  client = new TesseraClient({ address, timeoutMillis: 20_000 });
+  for (const { file, json } of loadSetup()) {
+    const response = await client.write(WriteRequest.fromJSON(substituteNow(json, NOW)));
+    expect(Number(response.rows), `setup ${file}`).toBeGreaterThan(0);
+  }
+}, 300_000);
+
+afterAll(async () => {
+  client?.close();
+  await serve?.stop('SIGTERM');
+  await offline?.stop('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function errorAnswer(error: unknown): Answer {
+  if (!(error instanceof TesseraClientError)) throw error;
+  return { error: { code: error.grpcCodeName, message: error.message, problems: error.problems } };
+}
+
+/** The TypeScript client: the request decoded from proto3 JSON, the call, the answer encoded back. */
+async function callWithClient(vector: Vector, request: unknown): Promise<Answer> {
+  try {
+    switch (vector.rpc) {
+      case 'tessera.v1.FeatureStore/GetOnlineFeatures':
+        return {
+          response: GetOnlineFeaturesResponse.toJSON(
+            await client.getOnlineFeaturesRaw(GetOnlineFeaturesRequest.fromJSON(request)),
+          ),
+        };
+      case 'tessera.v1.FeatureStore/Write':
+        return { response: WriteResponse.toJSON(await client.write(WriteRequest.fromJSON(request))) };
+      case 'tessera.v1.Registry/Get': {
+        const get = GetRequest.fromJSON(request);
+        return {
+          response: GetResponse.toJSON(await client.get(get.objectType as 'feature_view', get.name)),
+        };
+      }
+      default:
+        throw new Error(`vector ${vector.name}: the TypeScript runner does not know rpc ${vector.rpc}`);
+    }
+  } catch (error) {
+    return errorAnswer(error);
+  }
+}
+
+/** grpcurl through reflection: `-format-error` prints the status as JSON, `-v` the trailers (problems). */
+async function callWithGrpcurl(vector: Vector, request: unknown): Promise<Answer> {
+  const args = ['-plaintext', '-v', '-format-error', '-d', JSON.stringify(request), address, vector.rpc];
+  const outcome = await run(grpcurl, args, { timeout: 30_000 }).then(
+    ({ stdout }) => ({ ok: true as const, stdout, stderr: '' }),
+    (e: { stdout: string; stderr: string }) => ({ ok: false as const, stdout: e.stdout, stderr: e.stderr }),
+  );
+  if (outcome.ok) {
+    const start = outcome.stdout.indexOf('Response contents:');
+    const end = outcome.stdout.indexOf('Response trailers received:');
+    if (start < 0 || end < 0) throw new Error(`grpcurl printed no response for ${vector.name}:\n${outcome.stdout}`);
+    return { response: JSON.parse(outcome.stdout.slice(start + 'Response contents:'.length, end)) as unknown };
+  }
+  const status = JSON.parse(outcome.stderr.slice(outcome.stderr.indexOf('{'))) as { code: number; message: string };
+  const trailer = /^tessera-problems-bin: (\S+)$/m.exec(outcome.stdout);
+  return {
+    error: {
+      code: GRPC_CODE_NAMES[status.code] ?? `code ${status.code}`,
+      message: status.message,
+      problems: trailer ? (JSON.parse(Buffer.from(trailer[1]!, 'base64').toString('utf8')) as unknown[]) : [],
+    },
+  };
+}
+
+async function replay(runner: string, call: (vector: Vector, request: unknown) => Promise<Answer>): Promise<void> {
+  const got = new Map<string, Answer>();
+  answers.set(runner, got);
+  const failures: string[] = [];
+  for (const vector of vectors) {
+    const answer = await call(vector, substituteNow(vector.request, NOW));
+    got.set(vector.name, answer);
+    const why = mismatch(vector, answer, NOW);
+    if (why !== undefined) failures.push(report(runner, vector, why, answer, NOW));
+  }
+  expect(failures.join('\n\n'), `${failures.length} of ${vectors.length} vectors failed`).toBe('');
+}
+
+/** The client-level answer of getOnlineFeatures in the rows view of conformance/README.md. */
+function rowsFromClient(result: OnlineFeatures, withTimestamps: boolean): OnlineRowsView[] {
+  const rows = onlineFeatureRows(result);
+  return result.refs.map((ref, f) => ({
+    ref,
+    type: `VALUE_TYPE_${result.types[f]!.toUpperCase()}`,
+    rows: rows.map((row) => ({
+      status: row[ref]!.status,
+      value: jsonValue(row[ref]!.value, result.types[f]!),
+      ...(withTimestamps ? { eventTimestamp: String(row[ref]!.eventTimestamp ?? 0) } : {}),
+    })),
+  }));
+}
+
+function jsonValue(value: FeatureValue, type: string): unknown {
+  if (value === null) return null;
+  if (type === 'int64' || type === 'timestamp') return String(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (value instanceof BigInt64Array) return Array.from(value, String);
+  if (value instanceof Float32Array || value instanceof Float64Array) return Array.from(value);
+  return value;
+}
+
+describe.sequential('conformance vectors', () => {
+  it('has the documented shape', () => {
+    expect(vectors.length).toBeGreaterThanOrEqual(15);
+    for (const v of vectors) {
+      expect(typeof v.name, v.file).toBe('string');
+      expect((v.expect.response === undefined) !== (v.expect.error === undefined), v.file).toBe(true);
+    }
+  });
+
+  it('the TypeScript client answers every vector', async () => {
+    await replay('typescript', callWithClient);
+  });
+
+  it('grpcurl through server reflection answers every vector', async () => {
+    await replay('grpcurl', callWithGrpcurl);
+  });
+
+  it('the TypeScript client and grpcurl give identical answers', () => {
+    const ts = answers.get('typescript');
+    const go = answers.get('grpcurl');
+    expect(ts && go, 'both runners ran').toBeTruthy();
+    const differ = vectors
+      .filter((v) => {
+        const a = ts!.get(v.name)!;
+        const b = go!.get(v.name)!;
+        const show = (x: Answer): unknown => ('response' in x ? normalise(x.response) : x.error);
+        return JSON.stringify(show(a)) !== JSON.stringify(show(b));
+      })
+      .map(
+        (v) =>
+          `${v.name}\n  typescript: ${JSON.stringify(ts!.get(v.name))}\n  grpcurl:    ${JSON.stringify(go!.get(v.name))}`,
+      );
+    expect(differ.join('\n')).toBe('');
+  });
+
+  it('getOnlineFeatures(refs, entities) agrees with every GetOnlineFeatures vector, row by row', async () => {
+    const failures: string[] = [];
+    let checked = 0;
+    for (const vector of vectors.filter((v) => v.rpc === 'tessera.v1.FeatureStore/GetOnlineFeatures')) {
+      const request = substituteNow(vector.request, NOW) as {
+        features?: string[];
+        featureService?: string;
+        includeEventTimestamps?: boolean;
+        entities: Record<string, { int64Values?: { values: string[] }; stringValues?: { values: string[] } }>;
+      };
+      const entities: Record<string, (bigint | string)[]> = {};
+      let expressible = true;
+      for (const [name, column] of Object.entries(request.entities)) {
+        if (column.int64Values) entities[name] = column.int64Values.values.map(BigInt);
+        else if (column.stringValues) entities[name] = column.stringValues.values;
+        else expressible = false; // a wrongly typed key column: the typed API cannot even say it
+      }
+      if (!expressible) continue;
+      checked++;
+      const withTimestamps = request.includeEventTimestamps === true;
+      const refs = request.featureService ? { featureService: request.featureService } : (request.features ?? []);
+      const answer = await client
+        .getOnlineFeatures(refs, entities, { includeEventTimestamps: withTimestamps })
+        .then((r) => ({ rows: rowsFromClient(r, withTimestamps) }), errorAnswer);
+      const expected = substituteNow(vector.expect, NOW);
+      if ('rows' in answer) {
+        const want =
+          expected.response === undefined ? undefined : onlineRowsFromJson(expected.response, withTimestamps);
+        if (JSON.stringify(answer.rows) !== JSON.stringify(want)) {
+          failures.push(
+            `${vector.name}\n  expected: ${JSON.stringify(want ?? expected.error)}\n  actual:   ${JSON.stringify(answer.rows)}`,
+          );
+        }
+      } else {
+        const why = mismatch(vector, answer, NOW);
+        if (why !== undefined) failures.push(report('getOnlineFeatures', vector, why, answer, NOW));
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(10);
+    expect(failures.join('\n\n')).toBe('');
+  });
+});
