@@ -144,26 +144,7 @@ export function report(runner: string, vector: Vector, why: string, answer: Answ
   ].join('\n');
 }
 
-/** A canonical gRPC code name from grpcurl's numeric `-format-error` code. */
-export const GRPC_CODE_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
+export { GRPC_CODE_NAMES } from '@tessera/core';
 
 /** Client-level view of a GetOnlineFeatures response (proto3 JSON): per feature, per row status and value. */
 export interface OnlineRowsView {

@@ -1,35 +1,8 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { TesseraError } from '@tessera/core';
-import type { ErrorCode, Problem } from '@tessera/core';
+import { TesseraError, grpcCodeName } from '@tessera/core';
+import type { ErrorCode, GrpcCodeName, Problem } from '@tessera/core';
 
-/** Canonical gRPC status code names, by number. */
-const GRPC_CODE_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
-
-/** A gRPC status code by its canonical name (`NOT_FOUND`, `UNAVAILABLE`, ...). */
-export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
-
-/** The canonical name of a gRPC status code number (`14` → `UNAVAILABLE`); `UNKNOWN` for a number out of range. */
-export function grpcCodeName(code: number): GrpcCodeName {
-  return GRPC_CODE_NAMES[code] ?? 'UNKNOWN';
-}
+export { grpcCodeName, type GrpcCodeName };
 
 /**
  * A failed call as the client sees it: the server's status (code and message) and its problem list

@@ -14,6 +14,35 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Canonical gRPC status code names, by number (as grpc-go, grpcurl and OpenTelemetry spell them). */
+export const GRPC_CODE_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** A gRPC status code by its canonical name (`NOT_FOUND`, `UNAVAILABLE`, ...). */
+export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
+
+/** The canonical name of a gRPC status code number (`14` → `UNAVAILABLE`); `UNKNOWN` for a number out of range. */
+export function grpcCodeName(code: number): GrpcCodeName {
+  return GRPC_CODE_NAMES[code] ?? 'UNKNOWN';
+}
+
 /** One problem found in input: where it is and which rule it breaks. */
 export interface Problem {
   /** File (YAML repository) or request part, e.g. `features.yaml` or `write customer_stats@1`. */

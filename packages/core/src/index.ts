@@ -17,8 +17,8 @@ export type {
   Definitions,
   RegisteredView,
 } from './model.js';
-export { ERROR_CODES, TesseraError, formatProblems, isTesseraError } from './errors.js';
-export type { ErrorCode, Problem, TesseraErrorOptions } from './errors.js';
+export { ERROR_CODES, GRPC_CODE_NAMES, TesseraError, formatProblems, grpcCodeName, isTesseraError } from './errors.js';
+export type { ErrorCode, GrpcCodeName, Problem, TesseraErrorOptions } from './errors.js';
 export { retentionMillis } from './online-store.js';
 export type {
   OnlineStore,

@@ -5,24 +5,11 @@
  * failure as it would with the store in its own process.
  */
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { TesseraError, isTesseraError, type ErrorCode, type Problem } from '@tessera/core';
-
-const TO_GRPC: Record<ErrorCode, status> = {
-  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
-  NOT_FOUND: status.NOT_FOUND,
-  ALREADY_EXISTS: status.ALREADY_EXISTS,
-  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
-  RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
-  UNAVAILABLE: status.UNAVAILABLE,
-  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
-  UNIMPLEMENTED: status.UNIMPLEMENTED,
-  UNAUTHENTICATED: status.UNAUTHENTICATED,
-  PERMISSION_DENIED: status.PERMISSION_DENIED,
-  INTERNAL: status.INTERNAL,
-};
+import { ERROR_CODES, TesseraError, isTesseraError, type ErrorCode, type Problem } from '@tessera/core';
 
 const FROM_GRPC = new Map<number, ErrorCode>([
-  ...Object.entries(TO_GRPC).map(([code, grpc]) => [grpc, code as ErrorCode] as const),
+  // Every error code is also a gRPC status name.
+  ...ERROR_CODES.map((code) => [status[code], code] as const),
   // The offline server cancelled the call (its shutdown past the grace period), or the link broke.
   [status.CANCELLED, 'UNAVAILABLE'],
   [status.OUT_OF_RANGE, 'INVALID_ARGUMENT'],
@@ -54,7 +41,7 @@ export function toOfflineStatus(error: unknown, onInternal: (error: unknown) => 
     error.message.length <= MAX_DETAILS_CHARS
       ? error.message
       : `${error.message.slice(0, MAX_DETAILS_CHARS)}… (${error.message.length} chars)`;
-  return { code: TO_GRPC[error.code], details, metadata };
+  return { code: status[error.code], details, metadata };
 }
 
 /** The TesseraError of a failed offline call (the server's code, message and problems). */

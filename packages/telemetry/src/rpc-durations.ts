@@ -1,25 +1,5 @@
 import type { Histogram } from 'prom-client';
-
-/** gRPC status code names by number (the `code` label, as grpc-go and OpenTelemetry spell them). */
-const CODE_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
+import { GRPC_CODE_NAMES } from '@tessera/core';
 
 /** The children of one method, one per status code, bound on first use. */
 interface MethodChildren {
@@ -47,7 +27,7 @@ export class RpcDurations {
     }
     let child = children.byCode[code];
     if (child === undefined) {
-      child = this.#histogram.labels(children.service, children.method, CODE_NAMES[code] ?? String(code));
+      child = this.#histogram.labels(children.service, children.method, GRPC_CODE_NAMES[code] ?? String(code));
       children.byCode[code] = child;
     }
     child.observe(seconds);

@@ -3,21 +3,6 @@ import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { Metadata, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { formatProblems, isTesseraError } from '@tessera/core';
-import type { ErrorCode } from '@tessera/core';
-
-const CODES: Record<ErrorCode, status> = {
-  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
-  NOT_FOUND: status.NOT_FOUND,
-  ALREADY_EXISTS: status.ALREADY_EXISTS,
-  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
-  RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
-  UNAVAILABLE: status.UNAVAILABLE,
-  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
-  UNIMPLEMENTED: status.UNIMPLEMENTED,
-  UNAUTHENTICATED: status.UNAUTHENTICATED,
-  PERMISSION_DENIED: status.PERMISSION_DENIED,
-  INTERNAL: status.INTERNAL,
-};
 
 /** Longest problem list sent in trailing metadata (the message already names the first problem). */
 const MAX_DETAIL_BYTES = 8_000;
@@ -55,7 +40,7 @@ export function toGrpcStatus(error: unknown): Partial<ServiceError> {
         ),
       );
     }
-    return { code: CODES[error.code], details: capDetails(error.message), metadata };
+    return { code: status[error.code], details: capDetails(error.message), metadata };
   }
   const id = randomBytes(6).toString('hex');
   const metadata = new Metadata();

@@ -17,9 +17,10 @@ import { OfflineServerHealth } from './offline-health.js';
 import { OFFLINE_SERVER_SERVICES, addReflection } from './reflection.js';
 import { rpcTracingInterceptor } from './rpc-tracing.js';
 import { bind, checkExposure, keepPrivate, type ServerAuthOptions } from './server.js';
+import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
 import { telemetryInterceptor } from './telemetry-interceptor.js';
-import { serverTransport, isLoopbackHost, type ServerTlsOptions } from './tls.js';
+import { serverTransport, type ServerTlsOptions } from './tls.js';
 
 /** Options of an offline server. */
 export interface OfflineServerOptions {
@@ -86,30 +87,20 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
   const authOptions = options.auth === true ? {} : options.auth === false ? undefined : options.auth;
   let authenticator: ApiKeyAuthenticator | undefined;
   try {
-    authenticator =
-      authOptions === undefined
-        ? undefined
-        : await ApiKeyAuthenticator.open(apiKeys, {
-            ...(authOptions.refreshIntervalMillis === undefined
-              ? {}
-              : { refreshIntervalMillis: authOptions.refreshIntervalMillis }),
-            onRefreshError: (error) =>
-              logger.warn(
-                { err: error, component: 'auth' },
-                'reloading API keys failed (the loaded keys stay in force)',
-              ),
-          });
+    authenticator = await openAuthenticator(apiKeys, authOptions, logger);
   } catch (error) {
     transport.stop();
     await apiKeys.close();
     await store.close();
     throw error;
   }
-  if (options.insecure === true && !isLoopbackHost(host)) {
-    warn(
-      `tessera: WARNING --insecure: serving ${host} without ${[authenticator ? '' : 'authentication', options.tls ? '' : 'TLS'].filter(Boolean).join(' or ')}; anyone who reaches the port can ${authenticator ? 'read the traffic' : 'read and write every offline row'}`,
-    );
-  }
+  warnIfInsecure(warn, {
+    insecure: options.insecure,
+    host,
+    authenticated: authenticator !== undefined,
+    tls: options.tls !== undefined,
+    openTo: 'read and write every offline row',
+  });
   const server = new Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,

@@ -27,6 +27,7 @@ import { telemetryInterceptor } from './telemetry-interceptor.js';
 import { serverTelemetry } from './server-telemetry.js';
 import { meteredOfflineStore, meteredOnlineStore } from './metered-stores.js';
 import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
+import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
@@ -168,30 +169,20 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const authOptions = options.auth === true ? {} : options.auth === false ? undefined : options.auth;
   let authenticator: ApiKeyAuthenticator | undefined;
   try {
-    authenticator =
-      authOptions === undefined
-        ? undefined
-        : await ApiKeyAuthenticator.open(apiKeys, {
-            ...(authOptions.refreshIntervalMillis === undefined
-              ? {}
-              : { refreshIntervalMillis: authOptions.refreshIntervalMillis }),
-            onRefreshError: (error) =>
-              logger.warn(
-                { err: error, component: 'auth' },
-                'reloading API keys failed (the loaded keys stay in force)',
-              ),
-          });
+    authenticator = await openAuthenticator(apiKeys, authOptions, logger);
   } catch (error) {
     transport.stop();
     await apiKeys.close();
     await backends.close();
     throw error;
   }
-  if (options.insecure === true && !isLoopbackHost(host)) {
-    warn(
-      `tessera: WARNING --insecure: serving ${host} without ${[authenticator ? '' : 'authentication', options.tls ? '' : 'TLS'].filter(Boolean).join(' or ')}; anyone who reaches the port can ${authenticator ? 'read the traffic' : 'read, write and administer this deployment'}`,
-    );
-  }
+  warnIfInsecure(warn, {
+    insecure: options.insecure,
+    host,
+    authenticated: authenticator !== undefined,
+    tls: options.tls !== undefined,
+    openTo: 'read, write and administer this deployment',
+  });
   if (authenticator !== undefined && authenticator.activeKeyCount() === 0) {
     warn('tessera: authentication is on but no API key exists yet: create one with `tessera keys create`');
   }
