@@ -53,7 +53,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     script: 'bench/python-client.ts',
     description:
       'the Python client (tessera_client) against the raw grpcio stub, GetOnlineFeatures 1×10 and 100×10, one call in flight, interleaved: the client’s cost as a ratio',
-    minutes: 2,
+    minutes: 1,
   },
   write: {
     script: 'bench/write-throughput.ts',
