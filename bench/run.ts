@@ -49,6 +49,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       'GetOnlineFeatures 1×50 and Write 10×50 with tracing off, sampled 1 % and 100 % (OTLP to a real Jaeger), interleaved: the cost of tracing as a ratio',
     minutes: 4,
   },
+  'python-client': {
+    script: 'bench/python-client.ts',
+    description:
+      'the Python client (tessera_client) against the raw grpcio stub, GetOnlineFeatures 1×10 and 100×10, one call in flight, interleaved: the client’s cost as a ratio',
+    minutes: 1,
+  },
   write: {
     script: 'bench/write-throughput.ts',
     description: 'WriteStream throughput through write-behind and the offline lag, against HSET + chDB insert',

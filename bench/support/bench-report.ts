@@ -3,6 +3,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Segment } from './mixed-result.js';
+import { pythonClientMarkdownTable, type PythonClientCaseResult } from './python-client-report.js';
 import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
 import { tracingMarkdownTable, type TracingCaseResult } from './tracing-report.js';
 
@@ -302,6 +303,16 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     const cases = (security.data as { cases: SecurityCaseResult[] }).cases;
     sections.push(`## Cost of auth + TLS on online reads, interleaved with plaintext — \`${security.file}\``, '');
     sections.push(securityMarkdownTable(cases), '');
+  }
+
+  const pythonClient = await newest(dir, 'python-client-');
+  if (pythonClient) {
+    const cases = (pythonClient.data as { cases: PythonClientCaseResult[] }).cases;
+    sections.push(
+      `## The Python client against the raw grpcio stub, one call in flight, interleaved — \`${pythonClient.file}\``,
+      '',
+    );
+    sections.push(pythonClientMarkdownTable(cases), '');
   }
 
   const tracing = await newest(dir, 'tracing-cost-');
