@@ -138,6 +138,10 @@ def mismatch(vector: dict[str, Any], answer: dict[str, Any], now_ms: int) -> str
     return None if same else "response differs"
 
 
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def report(vector: dict[str, Any], why: str, answer: dict[str, Any], now_ms: int) -> str:
     expected = substitute_now(vector["expect"], now_ms)
     ignore = expected.get("ignore", [])
@@ -146,8 +150,8 @@ def report(vector: dict[str, Any], why: str, answer: dict[str, Any], now_ms: int
     return "\n".join(
         [
             f"[{RUNNER}] vector {vector['name']} ({vector['file']}): {why}",
-            f"  expected: {json.dumps(want, ensure_ascii=False)}",
-            f"  actual:   {json.dumps(got, ensure_ascii=False)}",
+            f"  expected: {compact(want)}",
+            f"  actual:   {compact(got)}",
         ]
     )
 
