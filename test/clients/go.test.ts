@@ -16,7 +16,6 @@ import { TesseraClient } from '@tessera/client';
 import {
   REPO_ROOT,
   definitionsFromYaml,
-  findGo,
   makeTestCertificates,
   startCli,
   startOfflineServerCli,
@@ -24,12 +23,13 @@ import {
   type CliProcess,
   type TestCertificates,
 } from '@tessera/testkit';
+import { GO_CLIENT_DIR, generateGoStubs, goCommand as runGo } from '../support/client-builds.js';
 
 const run = promisify(execFile);
 const { nodes } = inject('redisCluster');
 const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
 const keyPrefix = `goclient${randomBytes(4).toString('hex')}:`;
-const MODULE_DIR = join(REPO_ROOT, 'clients', 'go');
+const MODULE_DIR = GO_CLIENT_DIR;
 const CLI = join(REPO_ROOT, 'packages', 'cli', 'bin', 'tessera.js');
 /** First run builds two protoc plugins and compiles grpc-go and arrow-go: minutes on two shared cores. */
 const BUILD_TIMEOUT_MILLIS = 600_000;
@@ -51,10 +51,8 @@ async function createKey(name: string, scopes: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const go = findGo();
-  if (go === undefined) throw new Error('the Go client tests need Go (https://go.dev/doc/install)');
   // Stubs first (they are not committed): the documented `go generate` path.
-  await run(go, ['generate', './...'], { cwd: MODULE_DIR, timeout: BUILD_TIMEOUT_MILLIS });
+  await generateGoStubs(BUILD_TIMEOUT_MILLIS);
 
   certs = makeTestCertificates();
   [keys.admin, keys.readWrite, keys.read] = await Promise.all([
@@ -106,24 +104,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `go <args>` in clients/go: exit code, stdout and stderr, whatever the outcome. */
+/** `go <args>` in clients/go: exit code, stdout and stdout+stderr, whatever the outcome. */
 function goCommand(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; output: string }> {
-  return run(findGo() ?? 'go', args, {
-    cwd: MODULE_DIR,
-    timeout: BUILD_TIMEOUT_MILLIS,
-    maxBuffer: 16 * 1024 * 1024,
-    env: { ...process.env, ...env },
-  }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, output: stdout + stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({
-      code: typeof error.code === 'number' ? error.code : 1,
-      stdout: error.stdout ?? '',
-      output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
-    }),
-  );
+  return runGo(args, env, BUILD_TIMEOUT_MILLIS);
 }
 
 it(

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,13 @@ import {
 } from '@tessera/proto';
 import { ensureGrpcurl, startCli, startOfflineServerCli, type CliProcess } from '@tessera/testkit';
 import {
+  PYTHON_CLIENT_DIR,
+  PYTHON_INSTALL_TIMEOUT_MILLIS,
+  generateGoStubs,
+  goCommand,
+  installPythonClient,
+} from '../support/client-builds.js';
+import {
   CONFORMANCE_DIR,
   GRPC_CODE_NAMES,
   loadSetup,
@@ -34,8 +41,10 @@ import {
 
 /**
  * The conformance vectors (conformance/README.md) replayed against one real server (`tessera serve`
- * on the test Redis Cluster, chDB behind a `tessera offline-server`) by the TypeScript client and by
- * grpcurl through server reflection; both must match every vector and each other.
+ * on the test Redis Cluster, chDB behind a `tessera offline-server`) by the TypeScript client, by
+ * grpcurl through server reflection, by the Python client's stubs
+ * (clients/python/tests/conformance/run_conformance.py, in a cached venv) and by the Go client's stubs
+ * (`go test -tags conformance ./conformance` in clients/go); all must match every vector and each other.
  */
 const run = promisify(execFile);
 const vectors = loadVectors();
@@ -44,22 +53,29 @@ const keyPrefix = `conf${randomBytes(4).toString('hex')}:`;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-conformance-'));
 // One NOW for the setup and every runner, whole seconds (conformance/README.md "The now placeholder").
 const NOW = Math.floor(Date.now() / 1000) * 1000;
+/** A first run on a machine installs the Python venv and compiles grpc-go: minutes on two shared cores. */
+const BUILD_TIMEOUT_MILLIS = PYTHON_INSTALL_TIMEOUT_MILLIS;
+const RUNNER_TIMEOUT_MILLIS = 300_000;
 
 let offline: CliProcess;
 let serve: CliProcess;
 let address: string;
 let client: TesseraClient;
 let grpcurl: string;
+let python: string;
 const answers = new Map<string, Map<string, Answer>>();
 
 beforeAll(async () => {
   const list = nodes.map((n) => `${n.host}:${n.port}`).join(',');
   const cluster = ['--redis-cluster', list, '--key-prefix', keyPrefix];
-  const [tool, offlineServer] = await Promise.all([
+  const [tool, offlineServer, pythonBin] = await Promise.all([
     ensureGrpcurl(),
     startOfflineServerCli(join(dir, 'offline'), cluster),
+    installPythonClient(),
+    generateGoStubs(BUILD_TIMEOUT_MILLIS),
   ]);
   grpcurl = tool;
+  python = pythonBin;
   offline = offlineServer.process;
   serve = startCli([
     'serve',
@@ -80,7 +96,7 @@ beforeAll(async () => {
     const response = await client.write(WriteRequest.fromJSON(substituteNow(json, NOW)));
     expect(Number(response.rows), `setup ${file}`).toBeGreaterThan(0);
   }
-}, 300_000);
+}, BUILD_TIMEOUT_MILLIS);
 
 afterAll(async () => {
   client?.close();
@@ -157,6 +173,54 @@ async function replay(runner: string, call: (vector: Vector, request: unknown) =
   expect(failures.join('\n\n'), `${failures.length} of ${vectors.length} vectors failed`).toBe('');
 }
 
+/** The environment of a runner in another language: the server, NOW, and where to write its answers. */
+function runnerEnv(runner: string): { env: NodeJS.ProcessEnv; answersFile: string } {
+  const answersFile = join(dir, `${runner}-answers.json`);
+  return {
+    answersFile,
+    env: {
+      TESSERA_CONFORMANCE_TARGET: address,
+      TESSERA_CONFORMANCE_NOW_MS: String(NOW),
+      TESSERA_CONFORMANCE_DIR: CONFORMANCE_DIR,
+      TESSERA_CONFORMANCE_ANSWERS: answersFile,
+    },
+  };
+}
+
+/**
+ * A runner in another language has replayed the vectors (exit code 0, its own report in `output`): its
+ * answers file is checked here too, with the same rules, so a runner that compares wrongly cannot pass.
+ */
+function checkRunnerAnswers(runner: string, code: number, output: string, answersFile: string): void {
+  // Its answers first (the runner writes them even when a vector fails), for the identity check.
+  const written = existsSync(answersFile)
+    ? (JSON.parse(readFileSync(answersFile, 'utf8')) as Record<string, Answer>)
+    : {};
+  const got = new Map(Object.entries(written));
+  answers.set(runner, got);
+  expect(code, output).toBe(0);
+  const failures = vectors.flatMap((vector) => {
+    const answer = got.get(vector.name);
+    if (answer === undefined) return [`[${runner}] vector ${vector.name} (${vector.file}): no answer`];
+    const why = mismatch(vector, answer, NOW);
+    return why === undefined ? [] : [report(runner, vector, why, answer, NOW)];
+  });
+  expect(failures.join('\n\n'), output).toBe('');
+  expect(output).toContain(`[${runner}] ${vectors.length} of ${vectors.length} vectors passed`);
+}
+
+/** `value` with every object's keys in sorted order (for comparing JSON text). */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const object = value as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.keys(object)
+      .sort()
+      .map((k) => [k, sortKeys(object[k])]),
+  );
+}
+
 /** The client-level answer of getOnlineFeatures in the rows view of conformance/README.md. */
 function rowsFromClient(result: OnlineFeatures, withTimestamps: boolean): OnlineRowsView[] {
   const rows = onlineFeatureRows(result);
@@ -197,21 +261,56 @@ describe.sequential('conformance vectors', () => {
     await replay('grpcurl', callWithGrpcurl);
   });
 
-  it('the TypeScript client and grpcurl give identical answers', () => {
-    const ts = answers.get('typescript');
-    const go = answers.get('grpcurl');
-    expect(ts && go, 'both runners ran').toBeTruthy();
-    const differ = vectors
-      .filter((v) => {
-        const a = ts!.get(v.name)!;
-        const b = go!.get(v.name)!;
-        const show = (x: Answer): unknown => ('response' in x ? normalise(x.response) : x.error);
-        return JSON.stringify(show(a)) !== JSON.stringify(show(b));
-      })
-      .map(
-        (v) =>
-          `${v.name}\n  typescript: ${JSON.stringify(ts!.get(v.name))}\n  grpcurl:    ${JSON.stringify(go!.get(v.name))}`,
+  it(
+    'the Python client (generated stubs, json_format) answers every vector',
+    async () => {
+      const { env, answersFile } = runnerEnv('python');
+      const script = join(PYTHON_CLIENT_DIR, 'tests', 'conformance', 'run_conformance.py');
+      const result = await run(python, [script], {
+        cwd: PYTHON_CLIENT_DIR,
+        env: { ...process.env, ...env },
+        timeout: RUNNER_TIMEOUT_MILLIS,
+        maxBuffer: 16 * 1024 * 1024,
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+        (error: Error & { code?: number | string; stdout?: string; stderr?: string }) => ({
+          code: typeof error.code === 'number' ? error.code : -1,
+          output: `${error.stdout ?? ''}${error.stderr ?? ''}\n${error.message}`,
+        }),
       );
+      checkRunnerAnswers('python', result.code, result.output, answersFile);
+    },
+    RUNNER_TIMEOUT_MILLIS + 10_000,
+  );
+
+  it(
+    'the Go client (tesserapb stubs, protojson) answers every vector',
+    async () => {
+      const { env, answersFile } = runnerEnv('go');
+      const result = await goCommand(
+        ['test', '-tags', 'conformance', '-count=1', '-v', './conformance'],
+        env,
+        RUNNER_TIMEOUT_MILLIS,
+      );
+      checkRunnerAnswers('go', result.code, result.output, answersFile);
+      expect(result.output).toContain('--- PASS: TestConformanceVectors');
+    },
+    RUNNER_TIMEOUT_MILLIS + 10_000,
+  );
+
+  it('all four runners give identical answers', () => {
+    const runners = ['typescript', 'grpcurl', 'python', 'go'];
+    for (const runner of runners) expect(answers.has(runner), `${runner} ran`).toBe(true);
+    // Key order is no part of an answer (Go's encoding/json writes a problem's keys sorted).
+    const show = (x: Answer | undefined): string =>
+      JSON.stringify(x === undefined ? 'no answer' : 'response' in x ? normalise(x.response) : sortKeys(x.error));
+    const reference = answers.get('typescript')!;
+    const differ = vectors.flatMap((v) => {
+      const want = show(reference.get(v.name));
+      const others = runners.slice(1).filter((r) => show(answers.get(r)!.get(v.name)) !== want);
+      if (others.length === 0) return [];
+      return [`${v.name}\n${runners.map((r) => `  ${r.padEnd(10)}: ${show(answers.get(r)!.get(v.name))}`).join('\n')}`];
+    });
     expect(differ.join('\n')).toBe('');
   });
 
