@@ -188,58 +188,86 @@ describe('tessera import feast', () => {
   });
 });
 
-describe('Feast SDK with the remote online store pointed at Tessera', () => {
-  let answers: {
-    feast_http: { metadata: { feature_names: string[] }; results: ByName[string][] };
-    tessera_http: { status: number; body: { metadata: { feature_names: string[] }; results: ByName[string][] } };
-    feast_sdk: { values: Record<string, unknown[]>; statuses: Record<string, number[]> };
-    remote_sdk: { values: Record<string, unknown[]>; statuses: Record<string, number[]> };
-  };
+/** What test/e2e/feast/feast_remote.py `compare` prints: Feast's answers beside Tessera's. */
+interface Answers {
+  feast_http: { metadata: { feature_names: string[] }; results: ByName[string][] };
+  tessera_http: { status: number; body: { metadata: { feature_names: string[] }; results: ByName[string][] } };
+  feast_sdk: { values: Record<string, unknown[]>; statuses: Record<string, number[]> };
+  remote_sdk: { values: Record<string, unknown[]>; statuses: Record<string, number[]> };
+}
+
+/** The present, missing and null-valued entities, then the expired one (last). */
+const ENTITIES = [...ASKED, EXPIRED];
+
+describe('Feast SDK with the remote online store pointed at Tessera (feast.expired: serve-stale, the default)', () => {
+  let answers: Answers;
 
   beforeAll(async () => {
-    answers = await feast(['compare', repoDir, feastUrl, JSON.stringify([...ASKED, EXPIRED])]);
+    answers = await feast(['compare', repoDir, feastUrl, JSON.stringify(ENTITIES)]);
   }, 120_000);
 
-  it("answers /get-online-features exactly as Feast's feature server does for present and missing entities", () => {
+  it("answers /get-online-features exactly as Feast's feature server does, missing and expired entities included", () => {
     expect(answers.tessera_http.status).toBe(200);
     const feastSide = byName(answers.feast_http);
     const tesseraSide = byName(answers.tessera_http.body);
     expect(Object.keys(tesseraSide).sort()).toEqual(['city', 'conv_rate', 'driver_id', 'trips']);
-    expect(Object.keys(tesseraSide).sort()).toEqual(Object.keys(feastSide).sort());
-    const rows = ASKED.length; // the expired entity is last
-    for (const [name, feastResult] of Object.entries(feastSide)) {
-      const tesseraResult = tesseraSide[name]!;
-      expect(tesseraResult.values.slice(0, rows), name).toEqual(feastResult.values.slice(0, rows));
-      expect(tesseraResult.statuses.slice(0, rows), name).toEqual(feastResult.statuses.slice(0, rows));
-      expect(tesseraResult.event_timestamps?.slice(0, rows), name).toEqual(
-        feastResult.event_timestamps?.slice(0, rows),
-      );
-    }
-    expect(tesseraSide.trips!.statuses.slice(0, rows)).toEqual(['PRESENT', 'NOT_FOUND', 'PRESENT', 'PRESENT']);
-    expect(tesseraSide.city!.values.slice(0, rows)).toEqual(['Lyon', null, 'Oslo', null]);
+    expect(tesseraSide).toEqual(feastSide);
+    expect(tesseraSide.trips!.statuses).toEqual(['PRESENT', 'NOT_FOUND', 'PRESENT', 'PRESENT', 'PRESENT']);
+    expect(tesseraSide.city!.values).toEqual(['Lyon', null, 'Oslo', null, 'Pune']);
   });
 
-  it("serves a value older than the view's TTL as OUTSIDE_MAX_AGE, where Feast's own store still serves it", () => {
+  it("gives the SDK's get_online_features the values and statuses of Feast's own online store", () => {
+    expect(answers.remote_sdk).toEqual(answers.feast_sdk);
+    // Feast's online read ignores the TTL (feast-dev/feast#6821): the expired value comes back PRESENT.
+    expect(answers.remote_sdk.values.conv_rate).toEqual([0.25, null, 0.5, 1.5, 0.75]);
+    // FieldStatus: 1 PRESENT, 3 NOT_FOUND, 4 OUTSIDE_MAX_AGE.
+    expect(answers.remote_sdk.statuses.trips).toEqual([1, 3, 1, 1, 1]);
+  });
+});
+
+describe('feast.expired: outside-max-age, the rule of the gRPC API and of Feast training sets', () => {
+  let strict: CliProcess;
+  let answers: Answers;
+
+  beforeAll(async () => {
+    // A second server on the same store, configured through the environment as a deployment would be.
+    const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+    strict = startCli(
+      [
+        'serve',
+        '--port',
+        '0',
+        '--redis-cluster',
+        nodeList,
+        '--key-prefix',
+        keyPrefix,
+        '--auth',
+        '--feast-http-port',
+        '0',
+      ],
+      { TESSERA_FEAST_EXPIRED: 'outside-max-age' },
+    );
+    const [, url] = await strict.waitFor(/Feast HTTP endpoints on (\S+)/);
+    answers = await feast(['compare', repoDir, url ?? '', JSON.stringify(ENTITIES)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await strict?.stop('SIGTERM');
+  });
+
+  it("answers a value older than the view's TTL as OUTSIDE_MAX_AGE with no value, the rest as Feast does", () => {
     const last = ASKED.length;
     const feastSide = byName(answers.feast_http);
     const tesseraSide = byName(answers.tessera_http.body);
     for (const name of ['conv_rate', 'trips', 'city']) {
-      // Feast's online read ignores the TTL (feast-dev/feast#6821): the stale value comes back PRESENT.
       expect(feastSide[name]!.statuses[last], name).toBe('PRESENT');
       expect(tesseraSide[name]!.statuses[last], name).toBe('OUTSIDE_MAX_AGE');
       expect(tesseraSide[name]!.values[last], name).toBeNull();
+      expect(tesseraSide[name]!.values.slice(0, last), name).toEqual(feastSide[name]!.values.slice(0, last));
+      expect(tesseraSide[name]!.statuses.slice(0, last), name).toEqual(feastSide[name]!.statuses.slice(0, last));
     }
     expect(feastSide.trips!.values[last]).toBe(3);
-  });
-
-  it("gives the SDK's get_online_features the values and statuses of Feast's own online store", () => {
-    const rows = ASKED.length;
-    const cut = (record: Record<string, unknown[]>): Record<string, unknown[]> =>
-      Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v.slice(0, rows)]));
-    expect(cut(answers.remote_sdk.values)).toEqual(cut(answers.feast_sdk.values));
-    expect(cut(answers.remote_sdk.statuses)).toEqual(cut(answers.feast_sdk.statuses));
-    expect(answers.remote_sdk.values.conv_rate!.slice(0, rows)).toEqual([0.25, null, 0.5, 1.5]);
-    // FieldStatus: 1 PRESENT, 3 NOT_FOUND, 4 OUTSIDE_MAX_AGE.
+    expect(answers.remote_sdk.values.conv_rate).toEqual([0.25, null, 0.5, 1.5, null]);
     expect(answers.remote_sdk.statuses.trips).toEqual([1, 3, 1, 1, 4]);
   });
 });

@@ -162,7 +162,9 @@ export function featureServerOptions(config: TesseraConfig): FeatureServerOption
       healthCheckIntervalMillis: server.healthCheckIntervalMillis,
       maxDrainLagMillis: server.maxDrainLagMillis,
     }),
-    ...(feast.enabled ? { feast: { host: feast.host, port: feast.port, maxBodyBytes: feast.maxBodyBytes } } : {}),
+    ...(feast.enabled
+      ? { feast: { host: feast.host, port: feast.port, maxBodyBytes: feast.maxBodyBytes, expired: feast.expired } }
+      : {}),
     auth: auth.enabled
       ? definedOnly({ refreshIntervalMillis: auth.refreshIntervalMillis, rateLimit: auth.rateLimit })
       : false,

@@ -1,5 +1,6 @@
 export {
   LOG_LEVELS,
+  FEAST_EXPIRED_MODES,
   authSchema,
   backendSchema,
   offlineServerSchema,

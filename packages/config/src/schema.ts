@@ -164,6 +164,9 @@ export const metricsSchema = z.strictObject({
   port: port.default(9464),
 });
 
+/** How the Feast endpoints answer a value older than its view's TTL (see `feast.expired`). */
+export const FEAST_EXPIRED_MODES = ['serve-stale', 'outside-max-age'] as const;
+
 /**
  * Feast's HTTP feature-server endpoints on the feature server (`/get-online-features`, `/push`,
  * `/write-to-online-store`, `/health`), for Feast SDKs with `online_store: {type: remote}`.
@@ -176,6 +179,13 @@ export const feastSchema = z.strictObject({
   port: port.default(6568),
   /** Largest request body, bytes (HTTP 413 beyond). */
   maxBodyBytes: positiveInt.default(16 * 1024 * 1024),
+  /**
+   * A value older than its view's TTL on `/get-online-features`: `serve-stale` answers it as Feast's
+   * Python feature server does (the value, PRESENT: Feast's online read ignores the TTL);
+   * `outside-max-age` answers as Tessera's gRPC API and Feast's Go feature server do (OUTSIDE_MAX_AGE,
+   * no value), which is what a Feast training set holds for it.
+   */
+  expired: z.enum(FEAST_EXPIRED_MODES).default('serve-stale'),
 });
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

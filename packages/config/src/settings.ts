@@ -90,6 +90,7 @@ export const SETTINGS: readonly Setting[] = [
   s('feast.host', 'string'),
   s('feast.port', 'integer'),
   s('feast.maxBodyBytes', 'integer'),
+  s('feast.expired', 'string'),
   s('log.level', 'string'),
 ];
 

@@ -69,6 +69,21 @@ describe('loadConfiguration', () => {
     });
   });
 
+  it('answers expired values on the Feast endpoints as Feast does unless told otherwise, and names a bad mode', () => {
+    expect(loadConfiguration({ env: {} }).config.feast.expired).toBe('serve-stale');
+    expect(loadConfiguration({ env: { TESSERA_FEAST_EXPIRED: 'outside-max-age' } }).config.feast.expired).toBe(
+      'outside-max-age',
+    );
+    const problems = problemsOf({ env: { TESSERA_FEAST_EXPIRED: 'never' } });
+    expect(problems).toEqual([
+      {
+        file: 'env TESSERA_FEAST_EXPIRED',
+        path: 'feast.expired',
+        message: expect.stringMatching(/serve-stale.*outside-max-age/) as string,
+      },
+    ]);
+  });
+
   it('takes flags over variables over the file over defaults', () => {
     const file = configFile('server:\n  port: 7001\n  host: 10.1.1.1\nlimits:\n  maxBatchRows: 111\n');
     const { config, sources } = loadConfiguration({

@@ -49,6 +49,12 @@ export interface FeatureStoreLimits {
 /** Most distinct feature lists whose read plans stay cached. */
 const PLAN_CACHE_SIZE = 1_000;
 
+/** How one front door wants its online answers. */
+export interface OnlineCallOptions {
+  /** Values older than their view's TTL keep their value (status EXPIRED still); default null. */
+  readonly keepExpiredValues?: boolean;
+}
+
 /**
  * The serving entry points behind every front door (the gRPC FeatureStore service, the Feast HTTP
  * endpoints): one validation, one read plan cache, one write path.
@@ -58,6 +64,7 @@ export interface FeatureStoreCalls {
   getOnlineFeatures(
     request: GetOnlineFeaturesRequest,
     deadlineMillis: number | undefined,
+    options?: OnlineCallOptions,
   ): Promise<GetOnlineFeaturesResponse>;
   /** Write (one message). */
   write(request: WriteRequest, deadlineMillis: number | undefined): Promise<WriteResponse>;
@@ -94,7 +101,7 @@ export function createFeatureStoreCalls(
   }
 
   return {
-    getOnlineFeatures(request, deadlineMillis) {
+    getOnlineFeatures(request, deadlineMillis, callOptions) {
       assertValidUtf8(request, 'GetOnlineFeatures');
       checkRefs(request.features, request.featureService, maxRefs, 'GetOnlineFeatures');
       if (request.features.length === 0 && request.featureService === '') {
@@ -111,6 +118,7 @@ export function createFeatureStoreCalls(
         return executeReadPlan(stores.online, plan, rows, values, {
           includeEventTimestamps: request.includeEventTimestamps,
           nowMillis: Date.now(),
+          ...(callOptions?.keepExpiredValues === true ? { keepExpiredValues: true } : {}),
           ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
           ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
         });

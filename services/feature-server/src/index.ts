@@ -17,3 +17,4 @@ export type { OfflineServer, OfflineServerOptions } from './offline-server.js';
 export { OFFLINE_HEALTH_SERVICE } from './offline-health.js';
 export { startFeastHttpServer, DEFAULT_FEAST_MAX_BODY_BYTES } from './feast/feast-http.js';
 export type { FeastHttpOptions, FeastHttpServer } from './feast/feast-http.js';
+export type { FeastExpiredMode } from './feast/feast-json.js';

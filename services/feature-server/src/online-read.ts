@@ -232,6 +232,11 @@ export async function executeReadPlan(
     deadlineMillis?: number;
     includeEventTimestamps: boolean;
     nowMillis: number;
+    /**
+     * Keep the value of a row older than its view's TTL (its status stays EXPIRED): for front doors
+     * that serve stale values on purpose (the Feast endpoints' `serve-stale`). Default: null.
+     */
+    keepExpiredValues?: boolean;
     /** Counts served values by status and notes each view's newest event served. */
     telemetry?: ServerTelemetry;
   },
@@ -312,7 +317,7 @@ export async function executeReadPlan(
       const at = ts[i]!;
       if (options.includeEventTimestamps) timestamps[i] = BigInt(at);
       if (out.ttlMillis > 0 && options.nowMillis - at > out.ttlMillis) {
-        values[i] = null;
+        values[i] = options.keepExpiredValues === true ? (column[i] ?? null) : null;
         statuses[i] = FeatureStatus.FEATURE_STATUS_EXPIRED;
         expired++;
       } else {

@@ -9,6 +9,7 @@ import {
   frameToWrite,
   parseReadBody,
   pushTarget,
+  type FeastExpiredMode,
 } from '../src/feast/feast-json.js';
 
 const VIEW: RegisteredView = {
@@ -77,43 +78,61 @@ describe('Feast JSON', () => {
     );
   });
 
-  it("answers in the shape of Feast's feature server, statuses and timestamps included", () => {
+  /** One double feature over three entities: present (NaN), not found, expired (0.75 kept or nulled). */
+  function answer(expiredValue: number | null, expired: FeastExpiredMode): unknown {
     const read = parseReadBody({
       features: ['driver_stats:conv_rate'],
       entities: { driver_id: [7, 8, 9] },
       full_feature_names: true,
     });
-    const text = formatReadResponse(read, {
-      features: [
-        {
-          ref: 'driver_stats@2:conv_rate',
-          type: ValueType.VALUE_TYPE_DOUBLE,
-          values: toColumn('double', [Number.NaN, null, null]),
-          statuses: [
-            FeatureStatus.FEATURE_STATUS_PRESENT,
-            FeatureStatus.FEATURE_STATUS_NOT_FOUND,
-            FeatureStatus.FEATURE_STATUS_EXPIRED,
-          ],
-          eventTimestamps: [1_700_000_000_250n, 0n, 1_600_000_000_000n],
-        },
-      ],
-    });
-    expect(JSON.parse(text)).toEqual({
+    const text = formatReadResponse(
+      read,
+      {
+        features: [
+          {
+            ref: 'driver_stats@2:conv_rate',
+            type: ValueType.VALUE_TYPE_DOUBLE,
+            values: toColumn('double', [Number.NaN, null, expiredValue]),
+            statuses: [
+              FeatureStatus.FEATURE_STATUS_PRESENT,
+              FeatureStatus.FEATURE_STATUS_NOT_FOUND,
+              FeatureStatus.FEATURE_STATUS_EXPIRED,
+            ],
+            eventTimestamps: [1_700_000_000_250n, 0n, 1_600_000_000_000n],
+          },
+        ],
+      },
+      expired,
+    );
+    return JSON.parse(text);
+  }
+
+  const KEYS = {
+    values: [7, 8, 9],
+    statuses: ['PRESENT', 'PRESENT', 'PRESENT'],
+    event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
+  };
+  const TIMES = ['2023-11-14T22:13:20.250Z', '1970-01-01T00:00:00Z', '2020-09-13T12:26:40Z'];
+
+  it("answers in the shape of Feast's feature server: an expired value OUTSIDE_MAX_AGE in outside-max-age", () => {
+    expect(answer(null, 'outside-max-age')).toEqual({
       metadata: { feature_names: ['driver_id', 'driver_stats__conv_rate'] },
       results: [
-        {
-          values: [7, 8, 9],
-          statuses: ['PRESENT', 'PRESENT', 'PRESENT'],
-          event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
-        },
-        {
-          values: ['NaN', null, null],
-          statuses: ['PRESENT', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'],
-          event_timestamps: ['2023-11-14T22:13:20.250Z', '1970-01-01T00:00:00Z', '2020-09-13T12:26:40Z'],
-        },
+        KEYS,
+        { values: ['NaN', null, null], statuses: ['PRESENT', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'], event_timestamps: TIMES },
       ],
     });
     expect(feastTimestampText(1_600_000_000_000)).toBe('2020-09-13T12:26:40Z');
+  });
+
+  it("serves an expired value as PRESENT in serve-stale, as Feast's Python feature server does", () => {
+    expect(answer(0.75, 'serve-stale')).toEqual({
+      metadata: { feature_names: ['driver_id', 'driver_stats__conv_rate'] },
+      results: [
+        KEYS,
+        { values: ['NaN', null, 0.75], statuses: ['PRESENT', 'NOT_FOUND', 'PRESENT'], event_timestamps: TIMES },
+      ],
+    });
   });
 
   it('turns a write frame into one Write of the view, naive times meaning UTC', () => {

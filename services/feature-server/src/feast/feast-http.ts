@@ -19,7 +19,7 @@ import type { FeatureStoreCalls } from '../feature-store-service.js';
 import { withRefreshOnMiss, type RegistryAccess } from '../registry-access.js';
 import { RateLimiter, type RateLimit } from '../rate-limit.js';
 import type { ServerTlsOptions } from '../tls.js';
-import { formatReadResponse, frameToWrite, parseReadBody, pushTarget } from './feast-json.js';
+import { formatReadResponse, frameToWrite, parseReadBody, pushTarget, type FeastExpiredMode } from './feast-json.js';
 
 /** Largest request body by default, bytes (413 beyond). */
 export const DEFAULT_FEAST_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -36,6 +36,8 @@ export interface FeastHttpOptions {
   readonly maxBodyBytes?: number;
   /** Default 30,000. */
   readonly requestTimeoutMillis?: number;
+  /** A value older than its view's TTL: see {@link FeastExpiredMode}. Default `serve-stale`. */
+  readonly expired?: FeastExpiredMode;
 }
 
 /** What the listener serves with (built by the feature server). */
@@ -93,7 +95,7 @@ export async function startFeastHttpServer(options: FeastHttpOptions, deps: Feas
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_FEAST_MAX_BODY_BYTES;
   const timeoutMillis = options.requestTimeoutMillis ?? DEFAULT_FEAST_REQUEST_TIMEOUT_MILLIS;
   const limiter = deps.authenticator === undefined ? undefined : new RateLimiter(deps.rateLimit);
-  const routes = createRoutes(deps);
+  const routes = createRoutes(deps, options.expired ?? 'serve-stale');
   let closing = false;
 
   const serve = (request: IncomingMessage, response: ServerResponse): void => {
@@ -210,7 +212,7 @@ export async function startFeastHttpServer(options: FeastHttpOptions, deps: Feas
   };
 }
 
-function createRoutes(deps: FeastHttpDeps): Map<string, Route> {
+function createRoutes(deps: FeastHttpDeps, expired: FeastExpiredMode): Map<string, Route> {
   const write = async (
     viewName: string,
     frame: unknown,
@@ -229,8 +231,10 @@ function createRoutes(deps: FeastHttpDeps): Map<string, Route> {
         scope: 'read',
         async handle(body, deadlineMillis) {
           const read = parseReadBody(body);
-          const response = await deps.calls.getOnlineFeatures(read.request, deadlineMillis);
-          return formatReadResponse(read, response);
+          const response = await deps.calls.getOnlineFeatures(read.request, deadlineMillis, {
+            keepExpiredValues: expired === 'serve-stale',
+          });
+          return formatReadResponse(read, response, expired);
         },
       },
     ],

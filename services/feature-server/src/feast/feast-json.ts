@@ -2,14 +2,22 @@
  * Feast's feature-server JSON ⇄ Tessera's requests and responses. The shapes are Feast's own
  * (feast/feature_server.py and feature_server_utils.py at the version bench/feast pins): a Feast SDK
  * configured with `online_store: {type: remote}` parses these answers, so field names, status
- * strings, timestamp text and value encodings follow Feast exactly; where Tessera differs on purpose
- * (values older than the view's TTL) the difference is named here.
+ * strings, timestamp text and value encodings follow Feast exactly. Values older than their view's
+ * TTL follow the configured {@link FeastExpiredMode}.
  */
 import { TesseraError, showName } from '@tessera/core';
 import type { FeatureValue, RegisteredView, ValueType } from '@tessera/core';
 import { fromColumn, fromProtoValueType, toColumn } from '@tessera/wire';
 import { FeatureStatus, WriteTarget } from '@tessera/proto';
 import type { Column, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse, WriteRequest } from '@tessera/proto';
+
+/**
+ * A value older than its view's TTL: `serve-stale` as Feast's Python feature server answers it (the
+ * value, PRESENT — Feast's online read ignores the TTL, feast-dev/feast#6821); `outside-max-age` as
+ * Tessera's gRPC API and Feast's Go feature server answer it (OUTSIDE_MAX_AGE, no value: what a
+ * point-in-time training set holds for it).
+ */
+export type FeastExpiredMode = 'serve-stale' | 'outside-max-age';
 
 /** Feast's FieldStatus names. EXPIRED is Feast's OUTSIDE_MAX_AGE. */
 const FEAST_STATUS: Readonly<Record<FeatureStatus, string>> = {
@@ -18,6 +26,12 @@ const FEAST_STATUS: Readonly<Record<FeatureStatus, string>> = {
   [FeatureStatus.FEATURE_STATUS_NOT_FOUND]: 'NOT_FOUND',
   [FeatureStatus.FEATURE_STATUS_EXPIRED]: 'OUTSIDE_MAX_AGE',
   [FeatureStatus.UNRECOGNIZED]: 'INVALID',
+};
+
+/** Feast's Python feature server: an expired value is PRESENT. */
+const STALE_AS_PRESENT: Readonly<Record<FeatureStatus, string>> = {
+  ...FEAST_STATUS,
+  [FeatureStatus.FEATURE_STATUS_EXPIRED]: 'PRESENT',
 };
 
 /** Feast's text of a zero timestamp (join key columns, entities not found). */
@@ -158,9 +172,14 @@ function floatText(value: number): string {
 /**
  * The `/get-online-features` answer, as JSON text: join key columns first (values echoed, PRESENT,
  * zero timestamps), then one result per feature, named `feature` or `view__feature`. A value older
- * than its view's TTL is OUTSIDE_MAX_AGE with no value (Feast's own stores serve it as PRESENT).
+ * than its view's TTL is answered as `expired` says (the response holds its value for `serve-stale`).
  */
-export function formatReadResponse(read: FeastReadRequest, response: GetOnlineFeaturesResponse): string {
+export function formatReadResponse(
+  read: FeastReadRequest,
+  response: GetOnlineFeaturesResponse,
+  expired: FeastExpiredMode,
+): string {
+  const statusText = expired === 'serve-stale' ? STALE_AS_PRESENT : FEAST_STATUS;
   const names: string[] = [];
   const results: string[] = [];
   for (const entity of read.entityColumns) {
@@ -179,7 +198,7 @@ export function formatReadResponse(read: FeastReadRequest, response: GetOnlineFe
     const values = fromColumn(feature.values);
     results.push(
       `{"values":[${values.map((v) => valueText(type, v)).join(',')}],` +
-        `"statuses":[${feature.statuses.map((s) => `"${FEAST_STATUS[s]}"`).join(',')}],` +
+        `"statuses":[${feature.statuses.map((s) => `"${statusText[s]}"`).join(',')}],` +
         `"event_timestamps":[${feature.eventTimestamps.map((t) => `"${feastTimestampText(Number(t))}"`).join(',')}]}`,
     );
   }
