@@ -254,7 +254,10 @@ describe('the configuration the chart renders', () => {
   it.each(GOOD)("is read by the services' own loader with %s values", async (name) => {
     const manifests = await renderGood(name);
     const values = parseAllDocuments(readFileSync(valuesFile(name), 'utf8'))[0]!.toJS() as {
-      config?: { server?: { shutdownGraceMillis?: number } };
+      config?: {
+        server?: { shutdownGraceMillis?: number };
+        feast?: { enabled: boolean; port: number; expired?: string };
+      };
       redis: { nodes: { host: string; port: number }[] };
     };
     const variants = [[FULLNAME, 'service']];
@@ -270,6 +273,31 @@ describe('the configuration the chart renders', () => {
       // The apply Job's own server is for the pod alone.
       expect(config.server.host).toBe(variant === 'apply' ? '127.0.0.1' : '0.0.0.0');
       if (variant === 'apply') expect([config.auth.enabled, config.tls.certFile]).toEqual([false, undefined]);
+      // Feast's endpoints on every server's pod address when asked for; never in the apply Job.
+      const feast = values.config?.feast;
+      expect(config.feast.enabled).toBe(variant === 'service' && feast?.enabled === true);
+      if (config.feast.enabled) {
+        expect([config.feast.host, config.feast.port, config.feast.expired]).toEqual([
+          '0.0.0.0',
+          feast?.port,
+          feast?.expired ?? 'serve-stale',
+        ]);
+      }
+    }
+    // Its port is reachable: on the container, the Service and through the NetworkPolicy.
+    const feastPort = values.config?.feast?.enabled === true ? values.config.feast.port : undefined;
+    const serverContainer = containersOf(manifests).find((c) => c.name === 'server') as unknown as {
+      ports: { name: string; containerPort: number }[];
+    };
+    expect(serverContainer.ports.find((p) => p.name === 'feast-http')?.containerPort).toBe(feastPort);
+    const servicePorts = (
+      find(manifests, 'Service', `${FULLNAME}-server`)['spec'] as { ports: { name: string; port: number }[] }
+    ).ports;
+    expect(servicePorts.find((p) => p.name === 'feast-http')?.port).toBe(feastPort);
+    const policy = manifests.find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === `${FULLNAME}-server`);
+    if (policy !== undefined && feastPort !== undefined) {
+      const ingress = (policy['spec'] as { ingress: { ports: { port: number }[] }[] }).ingress;
+      expect(ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toContain(feastPort);
     }
     // Both services read the file where the ConfigMap is mounted.
     for (const container of containersOf(manifests).filter((c) => c.name === 'server' || c.name === 'writer')) {

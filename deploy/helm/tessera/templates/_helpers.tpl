@@ -172,12 +172,15 @@ metrics), for the apply beside it.
   "writer" (dict "dataDir" (include "tessera.writerDataDir" .))
   "tls" $tls
   "metrics" $metrics -}}
+{{- if $v.config.feast.enabled -}}{{- $_ := set $owned "feast" (dict "host" "0.0.0.0") -}}{{- end -}}
 {{- if $job -}}
 {{- $_ := set $owned "server" (dict "host" "127.0.0.1" "port" (int $v.server.port)) -}}
 {{- $_ := set $owned "tls" (dict) -}}
 {{- $_ := set $owned "metrics" (dict "enabled" false) -}}
 {{- $_ := set $c "tls" (dict) -}}
 {{- $_ := set $c "auth" (dict "enabled" false) -}}
+{{- $_ := set $c "feast" (dict "enabled" false) -}}
+{{- $_ := unset $owned "feast" -}}
 {{- end -}}
 {{- $merged := mustMergeOverwrite $c $owned -}}
 {{- toYaml $merged -}}
