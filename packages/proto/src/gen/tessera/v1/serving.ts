@@ -228,7 +228,10 @@ export interface FeatureColumn {
   /** One row per entity; rows that are not PRESENT are null. */
   values?: Column | undefined;
   statuses: FeatureStatus[];
-  /** Milliseconds since the Unix epoch (0 when not PRESENT); only when asked. */
+  /**
+   * Milliseconds since the Unix epoch: the value's event time (an EXPIRED value's too, so a caller sees
+   * how old it is), 0 when NOT_FOUND; only when asked.
+   */
   eventTimestamps: bigint[];
 }
 
