@@ -65,7 +65,7 @@ beforeAll(async () => {
   symlinkSync(dirname(dirname(python)), join(dir, '.venv'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   cpSync(join(REPO_ROOT, 'test/e2e/feast/feature_repo'), join(dir, 'feature_repo'), { recursive: true });
-  mkdirSync(join(dir, 'feature_repo', 'data'));
+  mkdirSync(join(dir, 'feature_repo', 'data'), { recursive: true });
   // The Feast user's starting point: the repository applied (its registry) and its data file.
   await Promise.all([
     run(join(dir, '.venv/bin/feast'), ['apply'], { cwd: join(dir, 'feature_repo'), timeout: STEP_TIMEOUT_MILLIS }),
