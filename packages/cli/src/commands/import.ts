@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { TesseraError, formatProblems, parseRepository } from '@tessera/core';
@@ -28,7 +28,9 @@ export function registerImportCommand(program: Command): void {
     .option('--python <path>', 'Python with Feast installed (default $TESSERA_FEAST_PYTHON or python3)')
     .action(async (repo: string, opts: { out?: string; python?: string }) => {
       const python = opts.python ?? process.env['TESSERA_FEAST_PYTHON'] ?? 'python3';
-      const exported = await exportFeastRepo(python, repo);
+      // The export runs in the repository's folder: a relative path (`.venv/bin/python`) means the
+      // one from here, a bare name (`python3`) is looked up on PATH.
+      const exported = await exportFeastRepo(python.includes(sep) ? resolve(python) : python, repo);
       const { repo: document, notCarried, untranslated } = translateFeastRepo(exported);
       const yamlText =
         `# Imported from the Feast repository ${repo} by \`tessera import feast\`.\n` + stringify(document);
