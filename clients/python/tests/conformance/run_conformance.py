@@ -7,7 +7,8 @@ Replays conformance/vectors/*.json against a running server twice:
    ``json_format.MessageToDict`` (lowerCamelCase names, enums by name, int64 as strings, defaults
    omitted), then normalised and compared as the README says.
 2. ``[python-client]`` through the client's own API, every vector it can express: GetOnlineFeatures
-   through ``Client.get_online_features`` (its dict answer turned into the README's rows view),
+   through ``Client.get_online_features`` (its dict answer turned into the README's rows view; the
+   same read with ``as_frame=True`` must give the same rows),
    Write through ``Client.write`` (a DataFrame built from the request's columns), and failures
    through the typed exceptions (``TesseraError``: code, message, problems).
 
@@ -439,6 +440,45 @@ def client_mismatch(vector: dict[str, Any], answer: dict[str, Any], now_ms: int)
     return None if json_equal(answer["rows"], expected_rows(vector, now_ms)) else "rows differ"
 
 
+def _frame_value(value: Any) -> Any:
+    """A DataFrame cell as the dict answer holds it: pandas' missing markers (NA, NaT, NaN) as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def frame_rows(frame: pd.DataFrame, with_timestamps: bool) -> list[dict[str, Any]]:
+    """The rows view of ``get_online_features(..., as_frame=True)``: its typed columns (``Int64``,
+    ``boolean``, ``datetime64[ms, UTC]``, …) read back cell by cell."""
+    columns = {str(name): [_frame_value(v) for v in frame[name].tolist()] for name in frame.columns}
+    return rows_of(columns, with_timestamps)
+
+
+def frame_check(client: Client, vector: dict[str, Any], request: dict[str, Any], rows: Any) -> str | None:
+    """The same read with ``as_frame=True`` must give the same rows view as the dict answer."""
+    with_timestamps = bool(request.get("includeEventTimestamps"))
+    frame = client.get_online_features(
+        request.get("features") or None,
+        _entities(request),
+        feature_service=request.get("featureService") or None,
+        include_event_timestamps=with_timestamps,
+        as_frame=True,
+    )
+    assert isinstance(frame, pd.DataFrame)
+    got = frame_rows(frame, with_timestamps)
+    if json_equal(got, rows):
+        return None
+    return "\n".join(
+        [
+            f"[{CLIENT_RUNNER}] vector {vector['name']} ({vector['file']}): as_frame=True differs from the dict answer",
+            f"  dict:     {compact(rows)}",
+            f"  as_frame: {compact(got)}",
+        ]
+    )
+
+
 def replay_client(target: str, vectors: list[dict[str, Any]], now_ms: int) -> tuple[dict[str, Any], list[str], int]:
     """The [python-client] pass: answers of the expressible vectors, failure reports, skipped count."""
     answers: dict[str, Any] = {}
@@ -455,6 +495,10 @@ def replay_client(target: str, vectors: list[dict[str, Any]], now_ms: int) -> tu
             why = client_mismatch(vector, answer, now_ms)
             if why is not None:
                 failures.append(report(vector, why, answer, now_ms, CLIENT_RUNNER))
+            elif "rows" in answer:
+                frame_failure = frame_check(client, vector, substitute_now(vector["request"], now_ms), answer["rows"])
+                if frame_failure is not None:
+                    failures.append(frame_failure)
     for name in skipped:
         print(f"[{CLIENT_RUNNER}] not expressible through the client's API: {name}")
     return answers, failures, len(skipped)
