@@ -43,7 +43,8 @@ type Feature struct {
 	Values Column
 	// Statuses holds one status per entity.
 	Statuses []Status
-	// EventTimes holds each value's event time (zero when not Present); only with WithEventTimes.
+	// EventTimes holds each value's stored event time (also when Expired; zero when NotFound); only
+	// with WithEventTimes.
 	EventTimes []time.Time
 }
 
@@ -115,7 +116,8 @@ func (c *Client) GetOnlineFeatures(ctx context.Context, refs []string, entities 
 		if millis := f.GetEventTimestamps(); len(millis) > 0 {
 			feature.EventTimes = make([]time.Time, len(millis))
 			for i, m := range millis {
-				if feature.Statuses[i] == Present {
+				// An Expired value keeps its stored event time (how old it is); NotFound has none.
+				if s := feature.Statuses[i]; s == Present || s == Expired {
 					feature.EventTimes[i] = time.UnixMilli(m).UTC()
 				}
 			}

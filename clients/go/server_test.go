@@ -115,8 +115,10 @@ func TestOnlineReadGivesValuesAndStatuses(t *testing.T) {
 		if f.Values.IsNull(0) || !f.Values.IsNull(1) || !f.Values.IsNull(2) {
 			t.Errorf("%s: only row 0 should hold a value: %v %v %v", f.Ref, f.Values.Any(0), f.Values.Any(1), f.Values.Any(2))
 		}
-		if !f.EventTimes[0].Equal(now.Add(-time.Minute)) || !f.EventTimes[1].IsZero() {
-			t.Errorf("%s event times %v, want %v then zero", f.Ref, f.EventTimes, now.Add(-time.Minute))
+		// An expired value keeps its stored event time, as the server sends it (conformance vector
+		// online-event-timestamps); a value never written has none.
+		if !f.EventTimes[0].Equal(now.Add(-time.Minute)) || !f.EventTimes[1].Equal(now.Add(-90*time.Minute)) || !f.EventTimes[2].IsZero() {
+			t.Errorf("%s event times %v, want %v, %v, zero", f.Ref, f.EventTimes, now.Add(-time.Minute), now.Add(-90*time.Minute))
 		}
 	}
 	score, ok := tessera.ColumnOf[float64](got.Feature("stats:score").Values)

@@ -27,14 +27,16 @@ import {
 import {
   CONFORMANCE_DIR,
   GRPC_CODE_NAMES,
+  clientMismatch,
+  clientReport,
   loadSetup,
   loadVectors,
   mismatch,
   normalise,
-  onlineRowsFromJson,
   report,
   substituteNow,
   type Answer,
+  type ClientAnswer,
   type OnlineRowsView,
   type Vector,
 } from './vectors.js';
@@ -45,6 +47,10 @@ import {
  * grpcurl through server reflection, by the Python client's stubs
  * (clients/python/tests/conformance/run_conformance.py, in a cached venv) and by the Go client's stubs
  * (`go test -tags conformance ./conformance` in clients/go); all must match every vector and each other.
+ * The clients' own APIs answer too (conformance/README.md "Client-level comparison"): TypeScript
+ * `getOnlineFeatures`, Python `Client.get_online_features` / `write` / typed exceptions, Go
+ * `Client.GetOnlineFeatures` / `Write` / `*tessera.Error`, every vector each can express; they must
+ * match the vectors and each other.
  */
 const run = promisify(execFile);
 const vectors = loadVectors();
@@ -64,6 +70,10 @@ let client: TesseraClient;
 let grpcurl: string;
 let python: string;
 const answers = new Map<string, Map<string, Answer>>();
+/** Client-level answers by runner (`typescript-client`, `python-client`, `go-client`), expressible vectors only. */
+const clientAnswers = new Map<string, Map<string, ClientAnswer>>();
+const ONLINE_RPC = 'tessera.v1.FeatureStore/GetOnlineFeatures';
+const WRITE_RPC = 'tessera.v1.FeatureStore/Write';
 
 beforeAll(async () => {
   const list = nodes.map((n) => `${n.host}:${n.port}`).join(',');
@@ -174,17 +184,72 @@ async function replay(runner: string, call: (vector: Vector, request: unknown) =
 }
 
 /** The environment of a runner in another language: the server, NOW, and where to write its answers. */
-function runnerEnv(runner: string): { env: NodeJS.ProcessEnv; answersFile: string } {
+function runnerEnv(runner: string): { env: NodeJS.ProcessEnv; answersFile: string; clientAnswersFile: string } {
   const answersFile = join(dir, `${runner}-answers.json`);
+  const clientAnswersFile = join(dir, `${runner}-client-answers.json`);
   return {
     answersFile,
+    clientAnswersFile,
     env: {
       TESSERA_CONFORMANCE_TARGET: address,
       TESSERA_CONFORMANCE_NOW_MS: String(NOW),
       TESSERA_CONFORMANCE_DIR: CONFORMANCE_DIR,
       TESSERA_CONFORMANCE_ANSWERS: answersFile,
+      TESSERA_CONFORMANCE_CLIENT_ANSWERS: clientAnswersFile,
     },
   };
+}
+
+/**
+ * The client-level answers of a runner in another language (its second pass, through the client's own
+ * API), checked here with the same rules. Each runner skips the vectors its API cannot say (it prints
+ * them), so a floor on how many it answered keeps a runner from passing by skipping.
+ */
+function checkClientAnswers(
+  runner: string,
+  output: string,
+  answersFile: string,
+  floor: { online: number; write: number },
+  typed: boolean,
+): void {
+  expect(existsSync(answersFile), `${runner} wrote ${answersFile}\n${output}`).toBe(true);
+  const got = new Map(Object.entries(JSON.parse(readFileSync(answersFile, 'utf8')) as Record<string, ClientAnswer>));
+  clientAnswers.set(runner, got);
+  for (const name of got.keys())
+    expect(
+      vectors.some((v) => v.name === name),
+      `${runner} answered ${name}`,
+    ).toBe(true);
+  const answered = vectors.filter((v) => got.has(v.name));
+  const failures = answered.flatMap((vector) => {
+    const answer = got.get(vector.name)!;
+    const why = clientMismatch(vector, answer, NOW, typed);
+    return why === undefined ? [] : [clientReport(runner, vector, why, answer, NOW, typed)];
+  });
+  expect(failures.join('\n\n'), output).toBe('');
+  expect(output).toContain(`[${runner}] ${answered.length} of ${answered.length} vectors passed`);
+  const online = answered.filter((v) => v.rpc === ONLINE_RPC);
+  expect(online.length, `${runner}: GetOnlineFeatures vectors answered`).toBeGreaterThanOrEqual(floor.online);
+  expect(online.filter((v) => 'rows' in got.get(v.name)!).length, `${runner}: rows answers`).toBeGreaterThan(0);
+  expect(online.filter((v) => 'error' in got.get(v.name)!).length, `${runner}: typed errors`).toBeGreaterThan(0);
+  expect(answered.filter((v) => v.rpc === WRITE_RPC).length, `${runner}: Write vectors`).toBeGreaterThanOrEqual(
+    floor.write,
+  );
+}
+
+/**
+ * A client-level answer as the identity check compares it: rows without `type` (Python's dicts carry
+ * none), a status by code, message and problems. Python's typed exception lists the message as its one
+ * problem when the server sent no list (`TesseraError.problems`): that is the same answer as none.
+ */
+function comparableClientAnswer(answer: ClientAnswer | undefined): string {
+  if (answer === undefined) return 'no answer';
+  if ('rows' in answer) return JSON.stringify(sortKeys(answer.rows.map(({ ref, rows }) => ({ ref, rows }))));
+  if ('response' in answer) return JSON.stringify(normalise(answer.response));
+  const { code, message, problems } = answer.error;
+  const only = problems.length === 1 ? (problems[0] as { file?: string; path?: string; message?: string }) : undefined;
+  const echoed = only !== undefined && only.file === undefined && only.path === '' && only.message === message;
+  return JSON.stringify(sortKeys({ code, message, problems: echoed ? [] : problems }));
 }
 
 /**
@@ -262,9 +327,9 @@ describe.sequential('conformance vectors', () => {
   });
 
   it(
-    'the Python client (generated stubs, json_format) answers every vector',
+    'the Python client (generated stubs, json_format; then get_online_features, write, typed exceptions) answers every vector',
     async () => {
-      const { env, answersFile } = runnerEnv('python');
+      const { env, answersFile, clientAnswersFile } = runnerEnv('python');
       const script = join(PYTHON_CLIENT_DIR, 'tests', 'conformance', 'run_conformance.py');
       const result = await run(python, [script], {
         cwd: PYTHON_CLIENT_DIR,
@@ -279,14 +344,16 @@ describe.sequential('conformance vectors', () => {
         }),
       );
       checkRunnerAnswers('python', result.code, result.output, answersFile);
+      // Only the double join key cannot be said (the API takes ints or strs; a float is refused).
+      checkClientAnswers('python-client', result.output, clientAnswersFile, { online: 18, write: 8 }, false);
     },
     RUNNER_TIMEOUT_MILLIS + 10_000,
   );
 
   it(
-    'the Go client (tesserapb stubs, protojson) answers every vector',
+    'the Go client (tesserapb stubs, protojson; then GetOnlineFeatures, Write, *tessera.Error) answers every vector',
     async () => {
-      const { env, answersFile } = runnerEnv('go');
+      const { env, answersFile, clientAnswersFile } = runnerEnv('go');
       const result = await goCommand(
         ['test', '-tags', 'conformance', '-count=1', '-v', './conformance'],
         env,
@@ -294,6 +361,9 @@ describe.sequential('conformance vectors', () => {
       );
       checkRunnerAnswers('go', result.code, result.output, answersFile);
       expect(result.output).toContain('--- PASS: TestConformanceVectors');
+      // Every GetOnlineFeatures vector, the double join key too (a Float64s column).
+      checkClientAnswers('go-client', result.output, clientAnswersFile, { online: 19, write: 8 }, true);
+      expect(result.output).toContain('--- PASS: TestClientConformanceVectors');
     },
     RUNNER_TIMEOUT_MILLIS + 10_000,
   );
@@ -317,6 +387,8 @@ describe.sequential('conformance vectors', () => {
   it('getOnlineFeatures(refs, entities) agrees with every GetOnlineFeatures vector, row by row', async () => {
     const failures: string[] = [];
     let checked = 0;
+    const got = new Map<string, ClientAnswer>();
+    clientAnswers.set('typescript-client', got);
     for (const vector of vectors.filter((v) => v.rpc === 'tessera.v1.FeatureStore/GetOnlineFeatures')) {
       const request = substituteNow(vector.request, NOW) as {
         features?: string[];
@@ -335,24 +407,33 @@ describe.sequential('conformance vectors', () => {
       checked++;
       const withTimestamps = request.includeEventTimestamps === true;
       const refs = request.featureService ? { featureService: request.featureService } : (request.features ?? []);
-      const answer = await client
+      const answer: ClientAnswer = await client
         .getOnlineFeatures(refs, entities, { includeEventTimestamps: withTimestamps })
         .then((r) => ({ rows: rowsFromClient(r, withTimestamps) }), errorAnswer);
-      const expected = substituteNow(vector.expect, NOW);
-      if ('rows' in answer) {
-        const want =
-          expected.response === undefined ? undefined : onlineRowsFromJson(expected.response, withTimestamps);
-        if (JSON.stringify(answer.rows) !== JSON.stringify(want)) {
-          failures.push(
-            `${vector.name}\n  expected: ${JSON.stringify(want ?? expected.error)}\n  actual:   ${JSON.stringify(answer.rows)}`,
-          );
-        }
-      } else {
-        const why = mismatch(vector, answer, NOW);
-        if (why !== undefined) failures.push(report('getOnlineFeatures', vector, why, answer, NOW));
-      }
+      got.set(vector.name, answer);
+      const why = clientMismatch(vector, answer, NOW, true);
+      if (why !== undefined) failures.push(clientReport('typescript-client', vector, why, answer, NOW, true));
     }
     expect(checked).toBeGreaterThanOrEqual(10);
     expect(failures.join('\n\n')).toBe('');
+  });
+
+  it('the TypeScript, Python and Go client APIs give identical answers wherever two or more express a vector', () => {
+    const runners = ['typescript-client', 'python-client', 'go-client'];
+    for (const runner of runners) expect(clientAnswers.has(runner), `${runner} ran`).toBe(true);
+    let compared = 0;
+    let byAllThree = 0;
+    const differ = vectors.flatMap((v) => {
+      const which = runners.filter((r) => clientAnswers.get(r)!.has(v.name));
+      if (which.length < 2) return [];
+      compared++;
+      if (which.length === 3) byAllThree++;
+      const shown = which.map((r) => comparableClientAnswer(clientAnswers.get(r)!.get(v.name)));
+      if (shown.every((x) => x === shown[0])) return [];
+      return [`${v.name}\n${which.map((r, i) => `  ${r.padEnd(17)}: ${shown[i]}`).join('\n')}`];
+    });
+    expect(differ.join('\n')).toBe('');
+    expect(byAllThree, 'GetOnlineFeatures vectors all three clients express').toBeGreaterThanOrEqual(18);
+    expect(compared).toBeGreaterThanOrEqual(byAllThree + 8);
   });
 });

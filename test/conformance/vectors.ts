@@ -189,3 +189,59 @@ export function onlineRowsFromJson(response: unknown, withTimestamps: boolean): 
     return { ref: f.ref, type: f.type, rows };
   });
 }
+
+/**
+ * What a client's own API answered (not the wire message): the rows view of a GetOnlineFeatures
+ * answer, or an Answer (a write's counts as a WriteResponse in proto3 JSON, or a typed error).
+ */
+export type ClientAnswer = Answer | { readonly rows: readonly OnlineRowsView[] };
+
+function requestsTimestamps(vector: Vector): boolean {
+  return (vector.request as { includeEventTimestamps?: boolean }).includeEventTimestamps === true;
+}
+
+/**
+ * The rows view of the vector's expected response; without `type` for a client whose answer carries
+ * none (Python's dicts: there the form of each value shows its type).
+ */
+export function expectedRows(vector: Vector, nowMillis: number, typed: boolean): unknown {
+  const rows = onlineRowsFromJson(substituteNow(vector.expect, nowMillis).response ?? {}, requestsTimestamps(vector));
+  return typed ? rows : rows.map(({ ref, rows: r }) => ({ ref, rows: r }));
+}
+
+/** A value as plain JSON (what a runner in another language wrote), so that key order and -0 do not count. */
+function asJson(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+/** Why a client-level answer does not meet the vector (rows compared in the rows view), or undefined. */
+export function clientMismatch(
+  vector: Vector,
+  answer: ClientAnswer,
+  nowMillis: number,
+  typed: boolean,
+): string | undefined {
+  if (!('rows' in answer)) return mismatch(vector, answer, nowMillis);
+  if (vector.expect.error !== undefined) return 'expected an error, got rows';
+  return isDeepStrictEqual(asJson(answer.rows), asJson(expectedRows(vector, nowMillis, typed)))
+    ? undefined
+    : 'rows differ';
+}
+
+/** clientMismatch's report: the vector, why, the expected and the actual answer (rows view or status). */
+export function clientReport(
+  runner: string,
+  vector: Vector,
+  why: string,
+  answer: ClientAnswer,
+  nowMillis: number,
+  typed: boolean,
+): string {
+  if (!('rows' in answer)) return report(runner, vector, why, answer, nowMillis);
+  const want = vector.expect.error ?? expectedRows(vector, nowMillis, typed);
+  return [
+    `[${runner}] vector ${vector.name} (${vector.file}): ${why}`,
+    `  expected: ${JSON.stringify(want)}`,
+    `  actual:   ${JSON.stringify(answer.rows)}`,
+  ].join('\n');
+}

@@ -107,10 +107,18 @@ def test_marks_values_older_than_the_ttl_expired(client: Client, new_id, now) ->
         target="online",
     )
 
-    result = client.get_online_features(["sessions:clicks"], {"customer_id": [old, fresh]})
+    result = client.get_online_features(
+        ["sessions:clicks"], {"customer_id": [old, fresh]}, include_event_timestamps=True
+    )
 
     assert result["sessions@1:clicks"] == [None, 12]
     assert result["sessions@1:clicks__status"] == [FeatureStatus.EXPIRED, FeatureStatus.PRESENT]
+    # An expired value keeps its stored event time, as the server sends it (conformance vector
+    # online-event-timestamps): it tells how old the value is.
+    assert result["sessions@1:clicks__event_timestamp"] == [
+        (now - pd.Timedelta(hours=2)).to_pydatetime(),
+        (now - pd.Timedelta(minutes=2)).to_pydatetime(),
+    ]
 
 
 def test_reads_a_feature_service_and_string_keys(client: Client, new_id, now) -> None:
@@ -138,3 +146,11 @@ def test_raises_not_found_naming_an_unknown_view(client: Client) -> None:
         client.get_online_features(["no_such_view:x"], {"customer_id": [1]})
     assert "no_such_view" in caught.value.message
 
+
+
+@pytest.mark.parametrize("key", [1.5, True, float("nan")])
+def test_refuses_a_join_key_that_is_not_a_whole_number(key: object) -> None:
+    # int(1.5) is 1: sending it would silently read entity 1. Refused before any call (no server needed).
+    with Client("127.0.0.1:9", timeout=1) as offline:
+        with pytest.raises(TypeError, match="join key values must be all str or all int"):
+            offline.get_online_features(["customer_stats:purchases"], {"customer_id": [7, key]})

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import grpc
 import pandas as pd
 import pytest
 
 from tessera_client import Client, FailedPrecondition, FeatureStatus, InvalidArgument, NotFound
+from tessera_client._proto.tessera.v1 import serving_pb2, serving_pb2_grpc, types_pb2
 
 
 def test_writes_in_batches_and_reads_every_row_back(client: Client, new_id, now) -> None:
@@ -40,6 +42,36 @@ def test_applies_a_repeated_write_with_the_same_idempotency_key_once(client: Cli
     assert "idempotency key" in caught.value.message
     read = client.get_online_features(["customer_stats:purchases"], {"customer_id": [a]})
     assert read["customer_stats@1:purchases"] == [1]
+
+
+def test_a_write_with_default_options_is_the_same_write_as_another_clients(
+    client: Client, address: str, new_id, now
+) -> None:
+    # Go and TypeScript send durability and target unset when not asked for; the server tells writes
+    # under one idempotency key apart by the exact request, so the Python client must send them unset
+    # too, or the same write retried from another client is refused (conformance vector write-idempotent).
+    a = next(new_id)
+    key = f"py-{uuid.uuid4().hex}"
+    millis = int(now.value // 1_000_000)
+    first = client.write(
+        pd.DataFrame({"customer_id": [a], "event_timestamp": [now], "purchases": [5]}),
+        "customer_stats",
+        idempotency_key=key,
+    )
+    as_another_client_sends_it = serving_pb2.WriteRequest(
+        feature_view="customer_stats",
+        columns={
+            "customer_id": types_pb2.Column(int64_values=types_pb2.Int64List(values=[a])),
+            "purchases": types_pb2.Column(int64_values=types_pb2.Int64List(values=[5])),
+        },
+        event_timestamps=types_pb2.Column(timestamp_values=types_pb2.Int64List(values=[millis])),
+        idempotency_key=key,
+    )
+    with grpc.insecure_channel(address) as channel:
+        again = serving_pb2_grpc.FeatureStoreStub(channel).Write(as_another_client_sends_it, timeout=20)
+
+    assert first.rows == 1
+    assert (again.rows, again.rows_applied_online) == (first.rows, first.rows_applied_online)
 
 
 def test_rejects_a_bad_type_naming_the_column_and_writes_nothing(client: Client, new_id, now) -> None:

@@ -58,6 +58,15 @@ def encode_keys(values: Sequence[Any]) -> types_pb2.Column:
     items = list(values)
     if all(isinstance(v, str) for v in items):
         return types_pb2.Column(string_values=types_pb2.StringList(values=items))
+    # int() would truncate 1.5 to 1 and read another entity: only whole numbers pass (1001.0 from a
+    # float column does), and never bools.
+    bad = [
+        v
+        for v in items
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (float, np.floating)) and not float(v).is_integer())
+    ]
+    if bad:
+        raise TypeError(f"join key values must be all str or all int, got {bad[0]!r}")
     try:
         ints = [int(v) for v in items]
     except (TypeError, ValueError) as error:

@@ -69,6 +69,9 @@ _STATUS = {
     serving_pb2.FEATURE_STATUS_EXPIRED: FeatureStatus.EXPIRED,
 }
 
+#: Statuses whose value has a stored event time (an EXPIRED one tells how old it is).
+_HAS_EVENT_TIME = (FeatureStatus.PRESENT, FeatureStatus.EXPIRED)
+
 #: Suffix of the status column of each feature in get_online_features results.
 STATUS_SUFFIX = "__status"
 #: Suffix of the event-time column of each feature (with include_event_timestamps).
@@ -210,7 +213,8 @@ class Client:
         Returns one list per column, one row per entity, as a dict (or a DataFrame with ``as_frame``):
         the join keys, then per feature its resolved ref (``view@1:feature``) holding the values
         (None when absent), ``<ref>__status`` holding a :class:`FeatureStatus` per value, and with
-        ``include_event_timestamps`` ``<ref>__event_timestamp`` (UTC datetimes, None when not PRESENT).
+        ``include_event_timestamps`` ``<ref>__event_timestamp`` (UTC datetimes: the stored event time of
+        a PRESENT or EXPIRED value, None when NOT_FOUND).
         """
         if refs is None and feature_service is None:
             raise ValueError("get_online_features: give refs or feature_service")
@@ -227,8 +231,9 @@ class Client:
             statuses = [_STATUS.get(s, FeatureStatus.UNSPECIFIED) for s in feature.statuses]
             result[feature.ref + STATUS_SUFFIX] = statuses
             if include_event_timestamps:
+                # An EXPIRED value keeps its stored event time (how old it is); NOT_FOUND has none.
                 result[feature.ref + EVENT_TIMESTAMP_SUFFIX] = [
-                    millis_to_datetime(ms) if s == FeatureStatus.PRESENT else None
+                    millis_to_datetime(ms) if s in _HAS_EVENT_TIME else None
                     for ms, s in zip(feature.event_timestamps, statuses)
                 ]
         if not as_frame:
@@ -328,8 +333,8 @@ class Client:
         view: str,
         *,
         timestamp_column: str = "event_timestamp",
-        durability: Durability = "write_behind",
-        target: WriteTarget = "online_and_offline",
+        durability: Durability | None = None,
+        target: WriteTarget | None = None,
         idempotency_key: str | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         timeout: float | None = None,
@@ -343,14 +348,19 @@ class Client:
         batch, ``<idempotency_key>#<n>`` for batch n of several; a random one when not given), so a
         batch retried after UNAVAILABLE, or a whole write repeated with the same key, is applied once.
         Batches before a failing one stay written.
+
+        ``durability`` and ``target`` left None are sent unset and the server applies its defaults
+        (``write_behind``, ``online_and_offline``), as the Go and TypeScript clients do: the server
+        tells writes apart by the exact request, so an idempotency key reused by another client for
+        the same rows finds the same write.
         """
         if batch_rows < 1:
             raise ValueError("write: batch_rows must be at least 1")
         if timestamp_column not in df.columns:
             raise ValueError(f"write: df has no {timestamp_column!r} column (each row's event time)")
-        if durability not in _DURABILITY:
+        if durability is not None and durability not in _DURABILITY:
             raise ValueError(f"write: durability must be one of {sorted(_DURABILITY)}")
-        if target not in _TARGET:
+        if target is not None and target not in _TARGET:
             raise ValueError(f"write: target must be one of {sorted(_TARGET)}")
         if len(df) == 0:
             return WriteResult(rows=0, rows_applied_online=0, rows_stale_online=0, batches=0)
@@ -365,8 +375,8 @@ class Client:
                 feature_view=view,
                 columns={str(name): encode_series(part[name]) for name in part.columns if name != timestamp_column},
                 event_timestamps=encode_timestamps(part[timestamp_column]),
-                target=_TARGET[target],
-                durability=_DURABILITY[durability],
+                target=_TARGET[target] if target is not None else serving_pb2.WRITE_TARGET_UNSPECIFIED,
+                durability=_DURABILITY[durability] if durability is not None else serving_pb2.DURABILITY_UNSPECIFIED,
                 idempotency_key=base_key if count == 1 else f"{base_key}#{index}",
             )
             response: serving_pb2.WriteResponse = self._unary(self._store.Write, request, timeout, retryable=True)
