@@ -96,6 +96,22 @@ describe('write(view, rows, options)', () => {
     expect(got.values).toEqual([[0.5]]);
   });
 
+  it('takes an unset target and durability for their defaults when it matches a repeated idempotency key', async () => {
+    const row = [{ user_id: 31n, score: 1, event_timestamp: now }];
+    const first = await t.client.write('stats', row, { idempotencyKey: 'surface-defaults' });
+    // A retry from a client that names the defaults is the same write, answered with the first result.
+    const again = await t.client.write('stats', row, {
+      idempotencyKey: 'surface-defaults',
+      durability: 'write_behind',
+      target: 'online_and_offline',
+    });
+    expect(again).toEqual(first);
+    const other = (await t.client
+      .write('stats', row, { idempotencyKey: 'surface-defaults', durability: 'sync' })
+      .catch((e: unknown) => e)) as TesseraClientError;
+    expect(other.grpcCodeName).toBe('FAILED_PRECONDITION');
+  });
+
   it('rejects a bad batch whole with a typed error carrying every problem', async () => {
     const error = await t.client
       .write('stats', [
@@ -114,7 +130,7 @@ describe('write(view, rows, options)', () => {
 
   it('refuses a column the view does not have before sending anything, naming it', async () => {
     await expect(t.client.write('stats', [{ user_id: 1n, height: 2, event_timestamp: now }])).rejects.toThrow(
-      'column height is neither a join key nor a feature',
+      'Write to stats@1 rejected: column height: unknown column: stats@1 has join keys user_id',
     );
   });
 

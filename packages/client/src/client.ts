@@ -242,8 +242,8 @@ export class TesseraClient {
     options: WriteOptions = {},
   ): Promise<WriteResponse> {
     if (typeof first !== 'string') return this.writeRequest(withWriteDefaults(first), {});
-    const { types, joinKeys } = viewColumnTypes(first, await this.get('feature_view', first, options));
-    const batches = toWriteBatches(first, types, joinKeys, data ?? [], {
+    const { label, types, joinKeys } = viewColumnTypes(first, await this.get('feature_view', first, options));
+    const batches = toWriteBatches(label, types, joinKeys, data ?? [], {
       batchRows: options.batchRows ?? DEFAULT_WRITE_BATCH_ROWS,
       eventTimestampField: options.eventTimestampField ?? 'event_timestamp',
     });

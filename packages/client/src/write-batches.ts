@@ -1,5 +1,6 @@
-import { TesseraError } from '@tessera/core';
+import { TesseraError, describeValue } from '@tessera/core';
 import type { FeatureValue, ValueType } from '@tessera/core';
+import { TesseraClientError } from './service-error.js';
 import { toColumn } from '@tessera/wire';
 import type { Column } from '@tessera/proto';
 
@@ -46,9 +47,25 @@ function describe(value: unknown): string {
 }
 
 /**
+ * A write refused before anything is sent, in the server's words: INVALID_ARGUMENT, the message
+ * naming the first problem, and the problem list (`file`, `path`, `message`).
+ */
+function refused(label: string, path: string, message: string): TesseraClientError {
+  return new TesseraClientError('INVALID_ARGUMENT', `Write to ${label} rejected: ${path}: ${message}`, {
+    grpcCode: 3,
+    problems: [{ file: `write ${label}`, path, message }],
+  });
+}
+
+/** Feature names the server lists for an unknown column (the first 20). */
+const MAX_SHOWN_FEATURES = 20;
+
+/**
  * Splits rows (or columns) into typed Write batches of at most `batchRows` rows. `types` holds every
- * join key and feature of the view; a column the view does not have is refused here, naming it,
- * before anything is sent. Missing features are null; a missing join key or event time is refused.
+ * join key and feature of the view; a column the view does not have, a value that does not fit its
+ * column, a missing join key or event time are refused here — as {@link TesseraClientError}s naming
+ * row, column and rule, as the server would — before anything is sent. Missing features are null.
+ * `view` is the view's label (`name@version`).
  */
 export function toWriteBatches(
   view: string,
@@ -58,29 +75,33 @@ export function toWriteBatches(
   options: { batchRows: number; eventTimestampField: string },
 ): WriteBatch[] {
   const columns = Array.isArray(data)
-    ? rowsToColumns(data as readonly WriteRow[], options.eventTimestampField)
+    ? rowsToColumns(data as readonly WriteRow[], options.eventTimestampField, view)
     : (data as WriteColumns);
   const rowCount = columns.eventTimestamps.length;
   for (const [name, values] of Object.entries(columns.columns)) {
     if (!types.has(name)) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `write ${view}: column ${name} is neither a join key nor a feature of the view (it has ${[...types.keys()].join(', ')})`,
+      const features = [...types.keys()].filter((k) => !joinKeys.includes(k));
+      const shown = features.length > MAX_SHOWN_FEATURES ? [...features.slice(0, MAX_SHOWN_FEATURES), '…'] : features;
+      throw refused(
+        view,
+        `column ${name}`,
+        `unknown column: ${view} has join keys ${joinKeys.join(', ')} and features ${shown.join(', ')}`,
       );
     }
     if (values.length !== rowCount) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `write ${view}: column ${name} has ${values.length} values for ${rowCount} event times`,
-      );
+      throw refused(view, `column ${name}`, `has ${values.length} values for ${rowCount} event times`);
     }
   }
   for (const key of joinKeys) {
-    if (columns.columns[key] === undefined) {
-      throw new TesseraError('INVALID_ARGUMENT', `write ${view}: join key column ${key} is missing`);
-    }
+    if (columns.columns[key] === undefined) throw refused(view, `column ${key}`, 'the join key column is missing');
   }
-  const eventMillis = columns.eventTimestamps.map((t, i) => toEpochMillis(t, `write ${view}: row ${i}, event time`));
+  const eventMillis = columns.eventTimestamps.map((t, i) => {
+    try {
+      return toEpochMillis(t, 'event time');
+    } catch (error) {
+      throw refused(view, `row ${i}, event time`, (error as Error).message.replace(/^event time: /, ''));
+    }
+  });
   const size = Math.max(1, Math.floor(options.batchRows));
   const batches: WriteBatch[] = [];
   for (let start = 0; start < rowCount || (start === 0 && rowCount === 0); start += size) {
@@ -89,9 +110,12 @@ export function toWriteBatches(
     for (const [name, values] of Object.entries(columns.columns)) {
       const type = types.get(name) ?? 'string';
       const slice = values.slice(start, end);
-      out[name] = toColumn(
+      out[name] = typedColumn(
         type,
         type === 'timestamp' ? slice.map((v, i) => timestampValue(v, view, name, start + i)) : slice,
+        view,
+        name,
+        start,
       );
     }
     batches.push({
@@ -104,22 +128,51 @@ export function toWriteBatches(
   return batches;
 }
 
-function timestampValue(value: FeatureValue, view: string, column: string, row: number): FeatureValue {
-  return value === null || value === undefined
-    ? null
-    : toEpochMillis(value, `write ${view}: row ${row}, column ${column}`);
+/** The column of `values` typed `type`; a value that does not fit is refused naming its row. */
+function typedColumn(
+  type: ValueType,
+  values: readonly FeatureValue[],
+  view: string,
+  column: string,
+  firstRow: number,
+): Column {
+  try {
+    return toColumn(type, values);
+  } catch {
+    // Find the first value that does not fit, to name its row.
+    const row = values.findIndex((value) => {
+      try {
+        toColumn(type, [value]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw refused(
+      view,
+      `row ${firstRow + Math.max(row, 0)}, column ${column}`,
+      `expected ${type}, got ${describeValue(values[Math.max(row, 0)])}`,
+    );
+  }
 }
 
-function rowsToColumns(rows: readonly WriteRow[], eventField: string): WriteColumns {
+function timestampValue(value: FeatureValue, view: string, column: string, row: number): FeatureValue {
+  if (value === null || value === undefined) return null;
+  try {
+    return toEpochMillis(value, 'value');
+  } catch (error) {
+    throw refused(view, `row ${row}, column ${column}`, (error as Error).message.replace(/^value: /, ''));
+  }
+}
+
+function rowsToColumns(rows: readonly WriteRow[], eventField: string, view: string): WriteColumns {
   const names = new Set<string>();
   for (const row of rows) for (const name of Object.keys(row)) if (name !== eventField) names.add(name);
   const columns: Record<string, FeatureValue[]> = {};
   for (const name of names) columns[name] = rows.map((row) => (row[name] ?? null) as FeatureValue);
   const eventTimestamps = rows.map((row, i) => {
     const t = row[eventField];
-    if (t === undefined || t === null) {
-      throw new TesseraError('INVALID_ARGUMENT', `row ${i}: no event time (field ${eventField})`);
-    }
+    if (t === undefined || t === null) throw refused(view, `row ${i}`, `no event time (field ${eventField})`);
     return t as TimeInput;
   });
   return { columns, eventTimestamps };

@@ -51,7 +51,7 @@ export function withWriteDefaults(
 export function viewColumnTypes(
   view: string,
   response: GetResponse,
-): { types: Map<string, ValueType>; joinKeys: string[] } {
+): { label: string; types: Map<string, ValueType>; joinKeys: string[] } {
   if (response.object?.$case !== 'featureView') {
     throw new TesseraClientError('NOT_FOUND', `Unknown feature view "${view}"`, { grpcCode: 5 });
   }
@@ -59,5 +59,5 @@ export function viewColumnTypes(
   const types = new Map<string, ValueType>();
   for (const key of definition.joinKeys) types.set(key.name, fromProtoValueType(key.type) ?? 'string');
   for (const feature of definition.features) types.set(feature.name, fromProtoValueType(feature.type) ?? 'string');
-  return { types, joinKeys: definition.joinKeys.map((k) => k.name) };
+  return { label: `${definition.name}@${definition.version}`, types, joinKeys: definition.joinKeys.map((k) => k.name) };
 }

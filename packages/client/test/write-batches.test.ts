@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ValueType } from '@tessera/core';
-import { fromColumn, toWriteBatches } from '../src/index.js';
+import { TesseraClientError, fromColumn, toWriteBatches } from '../src/index.js';
 
 const TYPES = new Map<string, ValueType>([
   ['user_id', 'int64'],
@@ -43,16 +43,66 @@ describe('toWriteBatches', () => {
     expect(batches.map((b) => b.rows)).toEqual([3]);
   });
 
-  it('refuses a column the view does not have, naming it and the view', () => {
-    expect(() =>
-      toWriteBatches('v', TYPES, ['user_id'], [{ user_id: 1n, height: 2, event_timestamp: 1 }], options),
-    ).toThrow(/write v: column height is neither a join key nor a feature/);
+  /** The error `write` throws, for its code, message and problem list. */
+  function refusal(write: () => unknown): TesseraClientError {
+    try {
+      write();
+    } catch (error) {
+      expect(error).toBeInstanceOf(TesseraClientError);
+      return error as TesseraClientError;
+    }
+    throw new Error('expected a refusal');
+  }
+
+  it('refuses a column the view does not have, in the words of the server, naming it and the view', () => {
+    const error = refusal(() =>
+      toWriteBatches('v@3', TYPES, ['user_id'], [{ user_id: 1n, height: 2, event_timestamp: 1 }], options),
+    );
+    expect([error.code, error.grpcCodeName]).toEqual(['INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+    expect(error.message).toBe(
+      'Write to v@3 rejected: column height: unknown column: v@3 has join keys user_id and features score, seen_at, tags',
+    );
+    expect(error.problems).toEqual([
+      {
+        file: 'write v@3',
+        path: 'column height',
+        message: 'unknown column: v@3 has join keys user_id and features score, seen_at, tags',
+      },
+    ]);
+  });
+
+  it('refuses a value that does not fit its column, naming its row and column', () => {
+    const error = refusal(() =>
+      toWriteBatches(
+        'v@3',
+        TYPES,
+        ['user_id'],
+        [
+          { user_id: 1n, event_timestamp: 1 },
+          { user_id: 2n, event_timestamp: 1 },
+          { user_id: 'x', event_timestamp: 1 },
+        ],
+        options,
+      ),
+    );
+    expect(error.message).toBe('Write to v@3 rejected: row 2, column user_id: expected int64, got string "x"');
+    expect(error.problems.map((p) => p.path)).toEqual(['row 2, column user_id']);
+    expect(
+      refusal(() =>
+        toWriteBatches('v@3', TYPES, ['user_id'], [{ user_id: 1n, seen_at: 'later', event_timestamp: 1 }], options),
+      ).problems[0]?.path,
+    ).toBe('row 0, column seen_at');
   });
 
   it('refuses a row without an event time, naming the row and the field', () => {
     expect(() =>
       toWriteBatches('v', TYPES, ['user_id'], [{ user_id: 1n, event_timestamp: 1 }, { user_id: 2n }], options),
     ).toThrow('row 1: no event time (field event_timestamp)');
+    expect(
+      refusal(() =>
+        toWriteBatches('v', TYPES, ['user_id'], [{ user_id: 1n, event_timestamp: 1 }, { user_id: 2n }], options),
+      ).problems[0]?.path,
+    ).toBe('row 1');
   });
 
   it('refuses an event time that is not a time, naming the row', () => {
@@ -64,9 +114,9 @@ describe('toWriteBatches', () => {
   it('refuses columns without the join key, and columns of unequal length', () => {
     expect(() =>
       toWriteBatches('v', TYPES, ['user_id'], { columns: { score: [1] }, eventTimestamps: [1] }, options),
-    ).toThrow('join key column user_id is missing');
+    ).toThrow('column user_id: the join key column is missing');
     expect(() =>
       toWriteBatches('v', TYPES, ['user_id'], { columns: { user_id: [1n, 2n] }, eventTimestamps: [1] }, options),
-    ).toThrow('column user_id has 2 values for 1 event times');
+    ).toThrow('column user_id: has 2 values for 1 event times');
   });
 });

@@ -28,7 +28,7 @@ export const PROBLEMS_METADATA_KEY = 'tessera-problems-bin';
 export function toGrpcStatus(error: unknown): Partial<ServiceError> {
   if (isTesseraError(error) && error.code !== 'INTERNAL') {
     const metadata = new Metadata();
-    if (error.details.length > 1) {
+    if (error.details.length > 0) {
       // Binary metadata: problems may hold newlines and quotes, which text metadata forbids.
       const json = JSON.stringify(error.details.slice(0, MAX_DETAILS));
       metadata.set(

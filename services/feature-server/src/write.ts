@@ -115,7 +115,11 @@ export async function executeWrite(
   if (request.idempotencyKey === '') return answerByDeadline(perform(undefined), deadlineMillis, label);
   const key = request.idempotencyKey;
   const digest = createHash('sha256')
-    .update(`${label}\n${request.target}\n${request.durability}\n`)
+    // What the write does, not how it was spelled: an unset target or durability is its default, so
+    // a retry from a client that names the default is the same write.
+    .update(
+      `${label}\n${online ? 'online' : ''}+${offline ? 'offline' : ''}\n${durabilityMeaning(request.durability)}\n`,
+    )
     .update(batchDigest(label, batch.entityKeys, batch.rows))
     .digest('hex');
   const waitUntil = Math.min(deadlineMillis ?? Infinity, Date.now() + IDEMPOTENCY_WAIT_MILLIS);
@@ -271,6 +275,13 @@ async function answerByDeadline<T>(work: Promise<T>, deadlineMillis: number | un
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What a durability does (an unset one is write-behind), for telling writes apart. */
+function durabilityMeaning(durability: Durability): string {
+  if (durability === Durability.DURABILITY_SYNC) return 'sync';
+  if (durability === Durability.DURABILITY_REPLICATED) return 'replicated';
+  return 'write-behind';
 }
 
 /** Which stores a target writes; unset means online and offline. */

@@ -28,8 +28,9 @@ class Problem:
 class TesseraError(Exception):
     """A failed call: the gRPC status code, the server's message and its problems.
 
-    ``problems`` holds every problem the server listed (an INVALID_ARGUMENT with several); when the
-    server named only one, it is in the message and ``problems`` holds it as one entry.
+    ``problems`` holds every problem the server listed (each bad row, column and rule of an
+    INVALID_ARGUMENT; the message names the first); [] when the error is not about itemised input
+    (an unknown view, a refused key), as in the Go and TypeScript clients.
     """
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
@@ -37,7 +38,7 @@ class TesseraError(Exception):
     def __init__(self, message: str, problems: list[Problem] | None = None, code: grpc.StatusCode | None = None):
         super().__init__(message)
         self.message = message
-        self.problems: list[Problem] = problems if problems else [Problem(path="", message=message)]
+        self.problems: list[Problem] = list(problems) if problems else []
         if code is not None:
             self.code = code
 
