@@ -64,7 +64,7 @@ const FULL: RunConfig = {
   calls: 1_500,
   blockCalls: 50,
   warmup: 50,
-  maxShapeSeconds: 60,
+  maxShapeSeconds: 90,
   batches: 64,
   checkBatches: 8,
 };
