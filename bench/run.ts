@@ -81,7 +81,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     script: 'bench/feast-remote.ts',
     description:
       'Feast 0.67 SDK get_online_features through its remote online store → Tessera’s Feast endpoints vs → feast serve, and its in-process Redis store, interleaved: 1×10 to 100×30',
-    minutes: 7,
+    minutes: 6,
   },
   historical: {
     script: 'bench/historical.ts',
