@@ -12,34 +12,34 @@
 //   the NULL count and the sum of the first feature.
 // Feast is installed by this script into a venv in the per-user cache, outside the checkout
 // (`~/.cache/tessera/feast-venv-<digest>`, pinned in bench/feast/requirements.txt).
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { parseRepository, formatProblems } from '@tessera/core';
-import { toColumn, TesseraClient } from '@tessera/client';
+import { toColumn } from '@tessera/client';
 import { GetOnlineFeaturesRequest } from '@tessera/proto';
-import { ensurePythonVenv, ensureTool } from '@tessera/testkit';
+import { ensureTool } from '@tessera/testkit';
 import { Cleanup } from './support/cleanup.js';
 import { nodeList, redisNodes } from './support/redis-nodes.js';
 import { gitState, loadAtStart, machineInfo } from './support/environment.js';
-import type { FeastChildResult, FeastChildTask } from './support/feast-child.js';
-import { FEAST_JOIN_KEY, feastViewsYaml, type FeastShape } from './support/feast-views.js';
+import { FEAST_JOIN_KEY, type FeastShape } from './support/feast-views.js';
+import {
+  JSON_HEADERS,
+  ensureFeast,
+  feastBench,
+  feastChild,
+  prepareFeastComparison,
+  startFeastServe,
+} from './support/feast-setup.js';
 import { summarize } from './support/latency.js';
 import { runGhz } from './support/ghz.js';
 import { GHZ, VEGETA } from './support/load-tools.js';
-import { startServerProcess } from './support/server-process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
-const FEAST_DIR = join(REPO_ROOT, 'bench/feast');
 const execFileAsync = promisify(execFile);
-/** feast serve answers 422 without it. */
-const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 interface Config {
   readonly entities: number;
@@ -88,41 +88,6 @@ function log(message: string): void {
   console.error(`bench: ${message}`);
 }
 
-/**
- * The venv's Python with Feast installed, in the per-user cache outside the checkout
- * (`<tessera cache>/feast-venv-<digest of requirements.txt>`): a fresh clone reuses it and a changed
- * pin gets a new one.
- */
-function ensureFeast(): Promise<string> {
-  return ensurePythonVenv({
-    name: 'feast',
-    requirements: readFileSync(join(FEAST_DIR, 'requirements.txt'), 'utf8'),
-    log,
-  });
-}
-
-/** Runs a feast_bench.py subcommand; its last stdout line is one JSON object. */
-async function feastBench<T>(python: string, args: readonly string[], timeoutMillis: number): Promise<T> {
-  const { stdout } = await execFileAsync(python, [join(FEAST_DIR, 'feast_bench.py'), ...args], {
-    cwd: REPO_ROOT,
-    timeout: timeoutMillis,
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const last = stdout.trim().split('\n').at(-1) ?? '';
-  return JSON.parse(last) as T;
-}
-
-async function feastChild(task: FeastChildTask): Promise<FeastChildResult> {
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'bench/support/feast-child.ts'), JSON.stringify(task)],
-    { cwd: REPO_ROOT, timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 },
-  );
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  if (line === undefined) throw new Error(`feast-child printed no RESULT line:\n${stdout}`);
-  return JSON.parse(line.slice('RESULT '.length)) as FeastChildResult;
-}
-
 /** CPU seconds and RSS of a process and all its descendants (feast serve runs workers). */
 function treeUsage(root: number): { cpuSeconds: number; rssBytes: number } {
   const parents = new Map<number, number>();
@@ -150,17 +115,6 @@ function treeUsage(root: number): { cpuSeconds: number; rssBytes: number } {
     rssBytes += Number(fields[21]) * 4096;
   }
   return { cpuSeconds, rssBytes };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 interface Shape {
@@ -333,76 +287,6 @@ async function vegetaClosedLoop(
   }
 }
 
-/** Process groups of `feast serve` still running: killed when this process exits, however it exits. */
-const feastGroups = new Set<number>();
-process.on('exit', () => {
-  for (const group of feastGroups) {
-    try {
-      process.kill(-group, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-// Ctrl-C or a SIGTERM would end this process without 'exit' handlers: turn them into an exit.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-
-/** Starts `feast serve` (HTTP) on a free port and waits until it answers a request. */
-async function startFeastServe(
-  venvBin: string,
-  repo: string,
-  probe: unknown,
-): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const feast = join(venvBin, 'feast');
-  // gunicorn restarts its worker every 1,000 requests by default: latency spikes under load.
-  const child = spawn(
-    feast,
-    ['-c', repo, 'serve', '-h', '127.0.0.1', '-p', String(port), '--no-access-log', '--max-requests', '0'],
-    {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      env: { ...process.env, PATH: `${venvBin}:${process.env.PATH ?? ''}` },
-    },
-  );
-  feastGroups.add(child.pid as number);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  child.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  const url = `http://127.0.0.1:${port}/get-online-features`;
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-(child.pid as number), 'SIGTERM');
-    const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    feastGroups.delete(child.pid as number);
-  };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`feast serve exited (${child.exitCode}):\n${output}`);
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: JSON_HEADERS,
-        body: JSON.stringify(probe),
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`feast serve did not answer within 120 s:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return { url, pid: child.pid as number, stop };
-}
-
 interface FeastOnline {
   shapes: { shape: string; calls: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number }[];
 }
@@ -436,76 +320,16 @@ async function main(): Promise<void> {
   let prepare: Record<string, unknown> = {};
   let feastVersion = '';
   try {
-    const python = await ensureFeast();
+    const python = await ensureFeast(log);
     const ghzBin = await ensureTool(GHZ);
     const vegetaBin = await ensureTool(VEGETA);
     const nodes = nodeList(await redisNodes(values['redis-cluster'], cleanup));
     const dir = await mkdtemp(join(tmpdir(), 'tessera-feast-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
-    const repo = join(dir, 'feast_repo');
-
-    // Data, Feast's repository, apply and materialize.
-    const prepared = await feastBench<{
-      rows: number;
-      prepareSeconds: number;
-      materializeSeconds: number;
-      feast: string;
-    }>(
-      python,
-      [
-        'prepare',
-        '--repo',
-        repo,
-        '--entities',
-        String(config.entities),
-        '--rows-per-view',
-        String(config.rowsPerView),
-        '--views',
-        String(config.shape.views),
-        '--features',
-        String(config.shape.features),
-        '--redis',
-        nodes,
-        '--ttl-days',
-        String(config.shape.ttlDays),
-      ],
-      30 * 60_000,
-    );
-    feastVersion = prepared.feast;
-    log(`Feast ${prepared.feast}: ${prepared.rows} rows, materialize ${prepared.materializeSeconds.toFixed(1)} s`);
-    const parquetDir = join(repo, 'data');
-    const chdbDir = join(dir, 'chdb');
-    const loaded = await feastChild({ kind: 'load', dataDir: chdbDir, parquetDir, shape: config.shape });
-    log(`Tessera tables: ${loaded.rows} rows loaded in ${(loaded.millis / 1000).toFixed(1)} s`);
-    prepare = { feast: prepared, tessera: { rows: loaded.rows, loadSeconds: loaded.millis / 1000 } };
-    if (loaded.rows !== prepared.rows)
-      throw new Error(`Tessera loaded ${loaded.rows} rows, Feast wrote ${prepared.rows}`);
-
-    // Tessera's online store: the latest row of each entity, as feast materialize wrote it.
-    const keyPrefix = `feast-cmp-${process.pid}:`;
-    const server = await startServerProcess(CLI_BIN, ['--redis-cluster', nodes, '--key-prefix', keyPrefix]);
-    cleanup.add(() => server.stop());
-    const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
-    cleanup.add(() => client.close());
-    const parsed = parseRepository([{ path: 'feast.yaml', text: feastViewsYaml(config.shape) }]);
-    if (!parsed.definitions || parsed.problems.length > 0) throw new Error(formatProblems(parsed.problems));
-    await client.apply(parsed.definitions, { author: 'bench' });
-    for (let i = 0; i < config.shape.views; i += 1) {
-      await execFileAsync(
-        process.execPath,
-        [
-          CLI_BIN,
-          '--server',
-          server.address,
-          'write',
-          `fv_${i}`,
-          join(parquetDir, `latest_${i}.parquet`),
-          '--target',
-          'online',
-        ],
-        { cwd: REPO_ROOT, timeout: 300_000 },
-      );
-    }
+    const data = await prepareFeastComparison({ python, nodes, dir, config, cleanup, log });
+    const { repo, chdbDir, server, client } = data;
+    feastVersion = data.prepared.feast;
+    prepare = { feast: data.prepared, tessera: { rows: data.loadedRows, loadSeconds: data.loadSeconds } };
 
     // Online, one call at a time, each SDK.
     const shapes = config.onlineShapes.map(parseShape);

@@ -77,6 +77,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       'Tessera beside Feast 0.67 (Redis Cluster online, DuckDB offline): SDK latency, feature servers under ghz and vegeta, training sets',
     minutes: 6,
   },
+  'feast-remote': {
+    script: 'bench/feast-remote.ts',
+    description:
+      'Feast 0.67 SDK get_online_features through its remote online store → Tessera’s Feast endpoints vs → feast serve, and its in-process Redis store, interleaved: 1×10 to 100×30',
+    minutes: 6,
+  },
   historical: {
     script: 'bench/historical.ts',
     description:

@@ -7,6 +7,9 @@ Subcommands (see README.md next to this file):
               apply the definitions and materialize everything into a Redis Cluster
   online      time sequential FeatureStore.get_online_features(...).to_dict() calls
   historical  time FeatureStore.get_historical_features(...).to_arrow() (DuckDB offline store)
+  remote      the same get_online_features(...).to_dict() through three online stores, interleaved:
+              `remote` pointed at Tessera's Feast endpoints, `remote` pointed at `feast serve`, and
+              the repository's own Redis store in process; values checked equal first
 
 Every subcommand prints exactly one JSON object, on the last (and only) line of stdout.
 Everything else (Feast's own prints, progress bars, logs) goes to stderr: file descriptor 1 is
@@ -480,6 +483,229 @@ def cmd_historical(args) -> dict:
     }
 
 
+# --- remote -----------------------------------------------------------------------------------
+
+REMOTE_STORES = ("tessera", "feast_serve", "in_process")
+# The same POST the remote store sends, without the SDK around it: what each server (and HTTP) costs.
+HTTP_CONTENDERS = ("tessera_http", "feast_serve_http")
+
+
+def _remote_store(repo: Path, url: str):
+    """The repository's own configuration with only `online_store` changed to `remote` at `url`."""
+    import yaml
+    from feast import FeatureStore, RepoConfig
+
+    raw = yaml.safe_load((repo / "feature_store.yaml").read_text())
+    raw["online_store"] = {"type": "remote", "path": url}
+    return FeatureStore(config=RepoConfig(repo_path=repo, **raw))
+
+
+def _summarize(samples: list[float]) -> dict:
+    """Nearest-rank percentiles in ms, as bench/support/latency.ts summarize()."""
+    ordered = sorted(samples)
+
+    def pct(p: float) -> float:
+        return ordered[max(1, math.ceil(p / 100.0 * len(ordered))) - 1]
+
+    return {
+        "calls": len(ordered),
+        "p50Millis": pct(50),
+        "p90Millis": pct(90),
+        "p99Millis": pct(99),
+        "maxMillis": ordered[-1],
+        "meanMillis": sum(ordered) / len(ordered),
+    }
+
+
+def _whole_double_as_int(theirs, ours) -> bool:
+    """A whole double (0.0) that came back as a Python int (0) through Tessera's endpoint.
+
+    Tessera's /get-online-features writes a double 0.0 as the JSON number `0` where feast serve writes
+    `0.0`, and the SDK's remote store types a JSON value by its Python type, so to_dict() gives `0`
+    (an Int64 ValueProto). Equal as numbers; counted and reported, not hidden (bench/README.md).
+    """
+    return type(theirs) is int and type(ours) is float and ours.is_integer() and theirs == ours
+
+
+def _check_equal(
+    shape: str, batch: list[int], refs: list[str], answers: dict, known: dict
+) -> tuple[int, int]:
+    """Every store's to_dict() and statuses equal the in-process store's, and every value PRESENT.
+
+    Returns (values compared, values present). Raises SystemExit naming the store, column, row and
+    both values at the first difference: timing stores that answer differently would compare nothing.
+    The one difference tolerated is counted in `known` (see _whole_double_as_int).
+    """
+    floor_values, floor_statuses = answers["in_process"]
+    compared = 0
+    for name, (values, statuses) in answers.items():
+        if sorted(values) != sorted(floor_values):
+            raise SystemExit(
+                f"{shape}: {name} answered columns {sorted(values)}, in_process {sorted(floor_values)}"
+            )
+        for column, floor_column in floor_values.items():
+            column_values = values[column]
+            for row, entity in enumerate(batch):
+                theirs = column_values[row] if row < len(column_values) else "<missing>"
+                ours = floor_column[row] if row < len(floor_column) else "<missing>"
+                if name == "tessera" and _whole_double_as_int(theirs, ours):
+                    known["wholeDoubleAsInt"] += 1
+                    known.setdefault(
+                        "example", f"{shape}: {column}[{row}] (entity_id {entity}): {theirs!r} for {ours!r}"
+                    )
+                elif theirs != ours or type(theirs) is not type(ours):
+                    raise SystemExit(
+                        f"{shape}: {name} differs from in_process at {column}[{row}] (entity_id {entity}): "
+                        f"{theirs!r} != {ours!r}"
+                    )
+            if name != "in_process":
+                compared += len(batch)
+        if statuses != floor_statuses:
+            raise SystemExit(f"{shape}: {name} statuses {statuses} != in_process {floor_statuses}")
+    present = 0
+    for feature, column_statuses in floor_statuses.items():
+        if feature == JOIN_KEY:
+            continue
+        for row, status in enumerate(column_statuses):
+            value = floor_values[feature][row]
+            if status != 1 or value is None:  # FieldStatus.PRESENT
+                raise SystemExit(
+                    f"{shape}: {feature}[{row}] (entity_id {batch[row]}) is not PRESENT everywhere "
+                    f"(status {status}, value {value!r}): a bench of misses measures nothing"
+                )
+            present += 1
+    if present != len(batch) * len(refs):
+        raise SystemExit(f"{shape}: {present} values PRESENT, expected {len(batch) * len(refs)}")
+    return compared, present
+
+
+def cmd_remote(args) -> dict:
+    import random
+
+    from feast import FeatureStore
+
+    repo = Path(args.repo).resolve()
+    stores = {
+        "tessera": _remote_store(repo, args.tessera_url),
+        "feast_serve": _remote_store(repo, args.feast_url),
+        "in_process": FeatureStore(repo_path=str(repo)),
+    }
+    view_features = _view_features(stores["in_process"])
+    rng = random.Random(args.seed)
+    # requests, as the SDK's remote store uses it (a pooled keep-alive session), one per server.
+    import requests
+
+    sessions = {name: requests.Session() for name in HTTP_CONTENDERS}
+    shapes_out = []
+    for shape in args.shapes.split(","):
+        shape = shape.strip()
+        n_entities, n_features = (int(x) for x in shape.lower().split("x"))
+        if n_entities > args.entities:
+            raise SystemExit(f"{shape}: {n_entities} entities per call but only {args.entities} exist")
+        refs = _feature_refs(view_features, count=n_features)
+        # Distinct entities per call, drawn once before measuring; every store gets the same calls.
+        batches = [rng.sample(range(args.entities), n_entities) for _ in range(args.batches)]
+        entity_rows = [[{JOIN_KEY: k} for k in batch] for batch in batches]
+
+        def read(store, i: int):
+            return store.get_online_features(
+                features=refs, entity_rows=entity_rows[i % len(entity_rows)], full_feature_names=True
+            )
+
+        bodies = [
+            {
+                "entities": {JOIN_KEY: batch},
+                "full_feature_names": True,
+                "include_feature_view_version_metadata": False,
+                "features": refs,
+            }
+            for batch in batches
+        ]
+
+        def post(session, url: str):
+            def call(i: int):
+                response = session.post(f"{url}/get-online-features", json=bodies[i % len(bodies)], timeout=60)
+                if response.status_code != 200:
+                    raise SystemExit(f"{shape}: POST {url}/get-online-features: {response.status_code} {response.text}")
+                return response.content
+
+            return call
+
+        contenders = {name: (lambda i, store=store: read(store, i).to_dict()) for name, store in stores.items()}
+        contenders["tessera_http"] = post(sessions["tessera_http"], args.tessera_url)
+        contenders["feast_serve_http"] = post(sessions["feast_serve_http"], args.feast_url)
+
+        compared = present = 0
+        known = {"wholeDoubleAsInt": 0}
+        for i in range(min(args.check_batches, len(batches))):
+            answers = {}
+            for name, store in stores.items():
+                response = read(store, i)
+                names = list(response.proto.metadata.feature_names.val)
+                statuses = {
+                    n: [int(s) for s in result.statuses] for n, result in zip(names, response.proto.results)
+                }
+                answers[name] = (response.to_dict(), statuses)
+            c, p = _check_equal(shape, batches[i], refs, answers, known)
+            compared += c
+            present += p
+        log(f"{shape}: {compared} values equal across {len(stores)} stores, {present} PRESENT")
+        if known["wholeDoubleAsInt"] > 0:
+            log(
+                f"{shape}: WARNING: {known['wholeDoubleAsInt']} whole doubles came back as ints through "
+                f"Tessera's endpoint (e.g. {known['example']})"
+            )
+
+        for call in contenders.values():
+            for i in range(args.warmup):
+                call(i)
+        samples = {name: [] for name in contenders}
+        order = list(contenders)
+        rounds = 0
+        started = time.monotonic()
+        while (
+            any(len(s) < args.calls for s in samples.values())
+            and time.monotonic() - started < args.max_seconds
+        ):
+            rng.shuffle(order)
+            rounds += 1
+            for name in order:
+                kept = samples[name]
+                call = contenders[name]
+                end = min(len(kept) + args.block_calls, args.calls)
+                while len(kept) < end:
+                    i = len(kept)
+                    t0 = time.perf_counter_ns()
+                    call(i)
+                    kept.append((time.perf_counter_ns() - t0) / 1e6)
+        out = {
+            "id": shape,
+            "entities": n_entities,
+            "features": n_features,
+            "rounds": rounds,
+            "seconds": round(time.monotonic() - started, 3),
+            "check": {
+                "batches": min(args.check_batches, len(batches)),
+                "valuesCompared": compared,
+                "valuesPresent": present,
+                "knownDifferences": known,
+            },
+            "stores": {name: _summarize(s) for name, s in samples.items()},
+        }
+        shapes_out.append(out)
+        log(
+            f"{shape}: "
+            + ", ".join(f"{n} p50 {v['p50Millis']:.2f} p99 {v['p99Millis']:.2f} ms" for n, v in out["stores"].items())
+        )
+    return {
+        "feast": feast_version(),
+        "python": sys.version.split()[0],
+        "stores": list(REMOTE_STORES),
+        "http": list(HTTP_CONTENDERS),
+        "shapes": shapes_out,
+    }
+
+
 # --- CLI --------------------------------------------------------------------------------------
 
 
@@ -518,6 +744,21 @@ def main(argv=None) -> int:
     p.add_argument("--features-per-view", type=int, default=None, help="default: every feature of each view")
     p.add_argument("--views", type=int, default=None, help="default: every view fv_*")
     p.set_defaults(func=cmd_historical)
+
+    p = sub.add_parser("remote", help="get_online_features through Tessera, feast serve and in process, interleaved")
+    p.add_argument("--repo", required=True, help="the repository prepare wrote (its Redis store is the in-process one)")
+    p.add_argument("--tessera-url", required=True, help="Tessera's Feast HTTP endpoints, http://host:port")
+    p.add_argument("--feast-url", required=True, help="feast serve, http://host:port")
+    p.add_argument("--entities", type=int, required=True, help="N: ids are drawn from [0, N)")
+    p.add_argument("--shapes", default="1x10,10x10,100x10,100x30", help="comma-separated <entities>x<features>")
+    p.add_argument("--calls", type=int, default=1500, help="most measured calls per store and shape")
+    p.add_argument("--block-calls", type=int, default=50, help="calls a store makes before the next takes its turn")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="most seconds of measuring per shape")
+    p.add_argument("--warmup", type=int, default=50, help="unmeasured calls per store before each shape")
+    p.add_argument("--batches", type=int, default=64, help="distinct prepared requests per shape, used in turn")
+    p.add_argument("--check-batches", type=int, default=8, help="requests whose answers are compared first")
+    p.add_argument("--seed", type=int, default=20261207, help="entity draws and turn order")
+    p.set_defaults(func=cmd_remote)
 
     args = parser.parse_args(argv)
     _capture_stdout()

@@ -2,6 +2,11 @@
 // scenario and SVG charts (hand-drawn: no chart dependency for a few bars and lines).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  feastRemoteHttpMarkdownTable,
+  feastRemoteMarkdownTable,
+  type FeastRemoteCaseResult,
+} from './feast-remote-report.js';
 import type { Segment } from './mixed-result.js';
 import { pythonClientMarkdownTable, type PythonClientCaseResult } from './python-client-report.js';
 import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
@@ -126,9 +131,13 @@ function formatNumber(value: number): string {
   return value.toFixed(2);
 }
 
+/**
+ * The newest `<prefix><ISO stamp>.json` in `dir`. The stamp must follow the prefix directly, so
+ * `feast-` does not pick up `feast-remote-…` files.
+ */
 async function newest(dir: string, prefix: string): Promise<{ file: string; data: unknown } | undefined> {
   const names = (await readdir(dir).catch(() => [] as string[]))
-    .filter((n) => n.startsWith(prefix) && n.endsWith('.json'))
+    .filter((n) => n.startsWith(prefix) && /^\d{4}-/.test(n.slice(prefix.length)) && n.endsWith('.json'))
     .sort();
   const name = names.at(-1);
   if (name === undefined) return undefined;
@@ -483,6 +492,34 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       ),
     );
     sections.push('', `![feast](${file})`, '');
+  }
+
+  const feastRemote = await newest(dir, 'feast-remote-');
+  if (feastRemote) {
+    const r = feastRemote.data as { machine: { feast?: string }; cases: FeastRemoteCaseResult[] };
+    sections.push(
+      `## Feast ${r.machine.feast ?? ''} SDK through its remote online store: Tessera vs \`feast serve\`, and in process — \`${feastRemote.file}\``,
+      '',
+    );
+    sections.push(feastRemoteMarkdownTable(r.cases), '', feastRemoteHttpMarkdownTable(r.cases));
+    const file = await chart(
+      'feast-remote',
+      barChart(
+        'Feast SDK get_online_features p50, one call in flight',
+        'ms',
+        r.cases.map((c) => c.id),
+        [
+          { name: 'remote → Tessera', color: COLORS[0] as string, values: r.cases.map((c) => c.tessera.p50Millis) },
+          {
+            name: 'remote → feast serve',
+            color: COLORS[1] as string,
+            values: r.cases.map((c) => c.feastServe.p50Millis),
+          },
+          { name: 'in process (Redis)', color: COLORS[2] as string, values: r.cases.map((c) => c.inProcess.p50Millis) },
+        ],
+      ),
+    );
+    sections.push('', `![feast remote](${file})`, '');
   }
 
   const markdown = sections.join('\n');

@@ -14,6 +14,8 @@ export interface ServerProcess {
   readonly address: string;
   /** `127.0.0.1:port` of its local plaintext listener, when started with `--local-port`. */
   readonly localAddress: string | undefined;
+  /** `http://127.0.0.1:port` of its Feast HTTP endpoints, when started with `--feast-http-port`. */
+  readonly feastUrl: string | undefined;
   readonly pid: number;
   /** SIGTERM, then SIGKILL if it has not exited in time. Safe to call twice. */
   stop(): Promise<void>;
@@ -28,7 +30,8 @@ process.on('exit', () => {
 /**
  * Starts `node <cliBin> serve --port 0 <args>` and resolves once it prints its
  * `tessera: serving on <address>` line (and, with `--local-port` in `args`, its
- * `serving this host on <address>` line). `nodeArgs` go before the script (`--cpu-prof`, ...); `env`
+ * `serving this host on <address>` line, and with `--feast-http-port` its `Feast HTTP endpoints on <url>`
+ * line). `nodeArgs` go before the script (`--cpu-prof`, ...); `env`
  * is added to this process's environment.
  */
 export async function startServerProcess(
@@ -49,7 +52,9 @@ export async function startServerProcess(
   child.stderr.on('data', keep);
   const exited = once(child, 'exit');
   const expectLocal = args.includes('--local-port');
+  const expectFeast = args.includes('--feast-http-port');
   let localAddress: string | undefined;
+  let feastUrl: string | undefined;
   const address = await new Promise<string>((resolve, reject) => {
     let served: string | undefined;
     const timer = setTimeout(
@@ -61,7 +66,12 @@ export async function startServerProcess(
       output = (output + line + '\n').slice(-OUTPUT_TAIL_CHARS);
       served ??= /serving on (\S+)/.exec(line)?.[1];
       localAddress ??= /serving this host on (\S+)/.exec(line)?.[1];
-      if (served !== undefined && (!expectLocal || localAddress !== undefined)) {
+      feastUrl ??= /Feast HTTP endpoints on (\S+)/.exec(line)?.[1];
+      if (
+        served !== undefined &&
+        (!expectLocal || localAddress !== undefined) &&
+        (!expectFeast || feastUrl !== undefined)
+      ) {
         clearTimeout(timer);
         resolve(served);
       }
@@ -80,6 +90,7 @@ export async function startServerProcess(
   return {
     address,
     localAddress,
+    feastUrl,
     pid: child.pid as number,
     stop() {
       stopped ??= (async () => {
