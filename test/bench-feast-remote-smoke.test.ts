@@ -35,7 +35,6 @@ interface FeastRemoteCase {
     batches: number;
     valuesCompared: number;
     valuesPresent: number;
-    knownDifferences: { wholeDoubleAsInt: number; example?: string };
   };
 }
 
@@ -79,13 +78,6 @@ describe('npm run bench -- feast-remote --smoke', () => {
         expect(c.check.batches, c.id).toBe(2);
         expect(c.check.valuesPresent, c.id).toBe(c.check.batches * c.entities * c.features);
         expect(c.check.valuesCompared, c.id).toBe(2 * c.check.batches * c.entities * (c.features + 1));
-        // The one tolerated difference is Tessera writing a whole double as an integer; none other.
-        const known = c.check.knownDifferences;
-        expect(
-          Object.keys(known).filter((k) => k !== 'example'),
-          c.id,
-        ).toEqual(['wholeDoubleAsInt']);
-        expect(known.example === undefined, c.id).toBe(known.wholeDoubleAsInt === 0);
         for (const side of [c.tessera, c.feastServe, c.inProcess, c.http.tessera, c.http.feastServe]) {
           expect(side.calls, c.id).toBe(40);
           expect(side.p99Millis, c.id).toBeGreaterThanOrEqual(side.p50Millis);

@@ -517,24 +517,12 @@ def _summarize(samples: list[float]) -> dict:
     }
 
 
-def _whole_double_as_int(theirs, ours) -> bool:
-    """A whole double (0.0) that came back as a Python int (0) through Tessera's endpoint.
-
-    Tessera's /get-online-features writes a double 0.0 as the JSON number `0` where feast serve writes
-    `0.0`, and the SDK's remote store types a JSON value by its Python type, so to_dict() gives `0`
-    (an Int64 ValueProto). Equal as numbers; counted and reported, not hidden (bench/README.md).
-    """
-    return type(theirs) is int and type(ours) is float and ours.is_integer() and theirs == ours
-
-
-def _check_equal(
-    shape: str, batch: list[int], refs: list[str], answers: dict, known: dict
-) -> tuple[int, int]:
+def _check_equal(shape: str, batch: list[int], refs: list[str], answers: dict) -> tuple[int, int]:
     """Every store's to_dict() and statuses equal the in-process store's, and every value PRESENT.
 
     Returns (values compared, values present). Raises SystemExit naming the store, column, row and
-    both values at the first difference: timing stores that answer differently would compare nothing.
-    The one difference tolerated is counted in `known` (see _whole_double_as_int).
+    both values at the first difference, types included (a whole double answered as an int differs):
+    timing stores that answer differently would compare nothing.
     """
     floor_values, floor_statuses = answers["in_process"]
     compared = 0
@@ -548,12 +536,7 @@ def _check_equal(
             for row, entity in enumerate(batch):
                 theirs = column_values[row] if row < len(column_values) else "<missing>"
                 ours = floor_column[row] if row < len(floor_column) else "<missing>"
-                if name == "tessera" and _whole_double_as_int(theirs, ours):
-                    known["wholeDoubleAsInt"] += 1
-                    known.setdefault(
-                        "example", f"{shape}: {column}[{row}] (entity_id {entity}): {theirs!r} for {ours!r}"
-                    )
-                elif theirs != ours or type(theirs) is not type(ours):
+                if theirs != ours or type(theirs) is not type(ours):
                     raise SystemExit(
                         f"{shape}: {name} differs from in_process at {column}[{row}] (entity_id {entity}): "
                         f"{theirs!r} != {ours!r}"
@@ -636,7 +619,6 @@ def cmd_remote(args) -> dict:
         contenders["feast_serve_http"] = post(sessions["feast_serve_http"], args.feast_url)
 
         compared = present = 0
-        known = {"wholeDoubleAsInt": 0}
         for i in range(min(args.check_batches, len(batches))):
             answers = {}
             for name, store in stores.items():
@@ -646,15 +628,10 @@ def cmd_remote(args) -> dict:
                     n: [int(s) for s in result.statuses] for n, result in zip(names, response.proto.results)
                 }
                 answers[name] = (response.to_dict(), statuses)
-            c, p = _check_equal(shape, batches[i], refs, answers, known)
+            c, p = _check_equal(shape, batches[i], refs, answers)
             compared += c
             present += p
         log(f"{shape}: {compared} values equal across {len(stores)} stores, {present} PRESENT")
-        if known["wholeDoubleAsInt"] > 0:
-            log(
-                f"{shape}: WARNING: {known['wholeDoubleAsInt']} whole doubles came back as ints through "
-                f"Tessera's endpoint (e.g. {known['example']})"
-            )
 
         for call in contenders.values():
             for i in range(args.warmup):
@@ -688,7 +665,6 @@ def cmd_remote(args) -> dict:
                 "batches": min(args.check_batches, len(batches)),
                 "valuesCompared": compared,
                 "valuesPresent": present,
-                "knownDifferences": known,
             },
             "stores": {name: _summarize(s) for name, s in samples.items()},
         }

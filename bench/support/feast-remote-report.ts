@@ -35,11 +35,6 @@ export interface FeastRemoteCaseResult {
     readonly batches: number;
     readonly valuesCompared: number;
     readonly valuesPresent: number;
-    /**
-     * Differences tolerated and counted: a whole double (0.0) Tessera's endpoint writes as the JSON
-     * number `0`, which the SDK's remote store turns into an int (bench/README.md).
-     */
-    readonly knownDifferences: { readonly wholeDoubleAsInt: number; readonly example?: string };
   };
 }
 
@@ -63,10 +58,7 @@ export function feastRemoteMarkdownTable(cases: readonly FeastRemoteCaseResult[]
       ratio(c.ratios.feastServeOverTessera),
       ratio(c.ratios.tesseraOverInProcess),
       `${c.tessera.calls} / ${c.feastServe.calls} / ${c.inProcess.calls}`,
-      c.check.valuesCompared +
-        (c.check.knownDifferences.wholeDoubleAsInt > 0
-          ? ` (${c.check.knownDifferences.wholeDoubleAsInt} whole doubles as ints via Tessera)`
-          : ''),
+      String(c.check.valuesCompared),
     ].join(' | '),
   );
   return [

@@ -5,6 +5,7 @@ import { fromColumn, toColumn } from '@tessera/wire';
 import { FeatureStatus, ValueType, WriteTarget } from '@tessera/proto';
 import {
   feastTimestampText,
+  floatText,
   formatReadResponse,
   frameToWrite,
   parseReadBody,
@@ -123,6 +124,20 @@ describe('Feast JSON', () => {
       ],
     });
     expect(feastTimestampText(1_600_000_000_000)).toBe('2020-09-13T12:26:40Z');
+  });
+
+  it('writes every double as Python does, with a fraction or an exponent, so the SDK reads a float back', () => {
+    expect([0, 2, -3, 1e16, 0.5, 1e21, 1.5e-7, -0].map(floatText)).toEqual([
+      '0.0',
+      '2.0',
+      '-3.0',
+      '10000000000000000.0',
+      '0.5',
+      '1e+21',
+      '1.5e-7',
+      '-0.0',
+    ]);
+    expect([Number.NaN, Infinity, -Infinity].map(floatText)).toEqual(['"NaN"', '"Infinity"', '"-Infinity"']);
   });
 
   it("serves an expired value as PRESENT in serve-stale, as Feast's Python feature server does", () => {

@@ -163,9 +163,18 @@ function valueText(type: ValueType, value: FeatureValue): string {
   }
 }
 
-/** NaN and ±Infinity are not JSON numbers: Feast writes them as protobuf JSON strings. */
-function floatText(value: number): string {
-  if (Number.isFinite(value)) return JSON.stringify(value);
+/**
+ * A double as Feast's feature server writes it (Python's json): always with a fraction or an
+ * exponent, `0.0` not `0`, since the SDK's remote store types each JSON value by its Python type (a
+ * bare `2` would reach `to_dict()` as an int). NaN and ±Infinity are not JSON numbers: Feast writes
+ * them as protobuf JSON strings.
+ */
+export function floatText(value: number): string {
+  if (Number.isFinite(value)) {
+    if (Object.is(value, -0)) return '-0.0';
+    const text = JSON.stringify(value);
+    return /[.e]/.test(text) ? text : `${text}.0`;
+  }
   return Number.isNaN(value) ? '"NaN"' : value > 0 ? '"Infinity"' : '"-Infinity"';
 }
 
