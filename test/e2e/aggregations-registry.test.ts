@@ -70,7 +70,10 @@ async function refusal(call: Promise<unknown>): Promise<TesseraClientError> {
 }
 
 beforeAll(async () => {
-  server = await startServeProcess(['--data-dir', join(dir, 'data')]);
+  // Writes at most 30 minutes ahead: an event view may not tolerate more.
+  server = await startServeProcess(['--data-dir', join(dir, 'data')], {
+    TESSERA_LIMITS_MAX_EVENT_TIME_SKEW_MILLIS: String(30 * 60_000),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -87,6 +90,17 @@ describe('event views through a real server', () => {
     expect(result.stderr).toContain(
       'bad/views.yaml: feature_views[0].aggregations[1].window: feature view purchases, aggregation revenue_30d: ' +
         'window 100m is not a multiple of hop 15m; use 90m or 105m, or hop: 5m (line 12)',
+    );
+    expect((await server.client.list()).featureViews).toEqual([]);
+  });
+
+  it("refuses a future tolerance above the server's write skew limit", async () => {
+    const ahead = VIEWS.replace('allowed_lateness: 2h', 'allowed_lateness: 2h\n    future_tolerance: 1h');
+    const result = await tessera('apply', repo('ahead', { 'entities.yaml': ENTITIES, 'views.yaml': ahead }));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(
+      "feature_views[0].future_tolerance: feature view purchases: future_tolerance 1h is above this server's " +
+        'maxEventTimeSkewMillis (1800000 ms)',
     );
     expect((await server.client.list()).featureViews).toEqual([]);
   });

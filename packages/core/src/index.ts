@@ -77,7 +77,7 @@ export {
   formatWindow,
   describeAggregationShape,
 } from './definitions/aggregation-rules.js';
-export { windowAndHopProblem } from './definitions/validate-aggregations.js';
+export { windowAndHopProblem, futureToleranceProblems } from './definitions/validate-aggregations.js';
 export { MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate-entity-source.js';
 export { parseRepository } from './definitions/yaml-repository.js';
 export type { RepositoryFile, ParseRepositoryResult } from './definitions/yaml-repository.js';

@@ -3,7 +3,14 @@
  * §2.2). Paths use the YAML spelling (`feature_views[0].aggregations[2].window`) so the YAML loader
  * can add the file and line.
  */
-import { AGGREGATION_FUNCTIONS, VIEW_KINDS, type AggregationDef, type FeatureViewDef } from '../model.js';
+import type { Problem } from '../errors.js';
+import {
+  AGGREGATION_FUNCTIONS,
+  VIEW_KINDS,
+  type AggregationDef,
+  type Definitions,
+  type FeatureViewDef,
+} from '../model.js';
 import {
   ALLOWED_HOPS_MILLIS,
   MAX_AGGREGATIONS_PER_VIEW,
@@ -17,6 +24,7 @@ import {
   MAX_WINDOW_MILLIS,
   MIN_HLL_PRECISION,
   defaultHopMillis,
+  effectiveEventOptions,
   effectiveHopMillis,
   formatWindow,
   inputRule,
@@ -253,4 +261,24 @@ function hopThatFits(windowMillis: number): number | undefined {
 
 function formatMillis(millis: number): string {
   return Number.isSafeInteger(millis) && millis > 0 ? formatWindow(millis) : `${String(millis)} ms`;
+}
+
+/**
+ * Event views whose future tolerance exceeds the server's `maxEventTimeSkewMillis` (design §2.2): a
+ * Write that far ahead is refused whole before eligibility is decided, so the tolerance would
+ * promise what the server cannot keep. Checked by the server at apply (the limit is its config).
+ */
+export function futureToleranceProblems(defs: Definitions, maxEventTimeSkewMillis: number): Problem[] {
+  const problems: Problem[] = [];
+  defs.featureViews.forEach((view, i) => {
+    if (view.kind !== 'events') return;
+    const tolerance = effectiveEventOptions(view).futureToleranceMillis;
+    if (tolerance > maxEventTimeSkewMillis) {
+      problems.push({
+        path: `feature_views[${i}].future_tolerance`,
+        message: `feature view ${view.name}: future_tolerance ${formatWindow(tolerance)} is above this server's maxEventTimeSkewMillis (${maxEventTimeSkewMillis} ms), which refuses such writes first; lower it to at most that`,
+      });
+    }
+  });
+  return problems;
 }
