@@ -137,6 +137,9 @@ describe('event views through a real server', () => {
       ],
     ]);
 
+    const features = await tessera('ls', 'features');
+    expect(features.stdout).toMatch(/purchases:revenue_30d\s+double\s+\[sum amount 30d\/1d\]/);
+
     // Changing a window is compatible: same version, the History line says what changed.
     writeFileSync(join(good, 'views.yaml'), VIEWS.replace('window: 30d }', 'window: 28d }'));
     const changed = await tessera('apply', good);
