@@ -8,7 +8,10 @@
  * - a compatible change (features appended; description, owner, tags, TTL, constraints or source
  *   changed) updates the latest version in place;
  * - a breaking change (a feature removed, a feature's type or dimension changed, the view's
- *   entities or their join keys changed) creates version n+1; older versions stay readable.
+ *   entities or their join keys changed; an event view's kind, allowed_lateness or
+ *   future_tolerance changed) creates version n+1; older versions stay readable;
+ * - window aggregations are computed from the stored events, so adding, changing or removing one
+ *   is compatible; a changed one gets the next spec version (view-diff.ts).
  *
  * Feature order of a registered version is its storage order (the packed online row and the
  * offline columns depend on it): an in-place update keeps existing features where they are and
