@@ -221,3 +221,10 @@ export {
   lastStringPayloadValue,
 } from './aggregation/variable-list.js';
 export { lastNListInsert, lastNListValue } from './aggregation/last-n-list.js';
+export {
+  hopFieldName,
+  compileAggregationPlan,
+  foldEventIntoFields,
+  readAggregations,
+} from './aggregation/entity-state.js';
+export type { AggregationFields, AggregationPlan } from './aggregation/entity-state.js';
