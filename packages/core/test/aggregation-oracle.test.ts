@@ -231,7 +231,7 @@ function check(stream: Stream): string | undefined {
     stream.events.forEach((e, i) => {
       if (folded[i] || e.ts > t) return;
       folded[i] = true;
-      const fp = encoder.fingerprint(e.entityKey, e.ts, e.values as FeatureValue[]);
+      const fp = encoder.fingerprint(e.entityKey, e.ts, e.values);
       const hex = Buffer.from(fp).toString('hex');
       if (hex !== bruteFingerprint(VIEW_ID, VIEW_VERSION, TYPES, e).toString('hex')) {
         throw new Error(`fp differs from the brute force's for ${show(e)}`);
@@ -239,7 +239,7 @@ function check(stream: Stream): string | undefined {
       const key = `${e.entityKey}/${hex}`;
       if (seen.has(key)) return;
       seen.add(key);
-      foldEventIntoFields(PLAN, fields.get(e.entityKey) as AggregationFields, e.ts, fp, e.values as FeatureValue[]);
+      foldEventIntoFields(PLAN, fields.get(e.entityKey) as AggregationFields, e.ts, fp, e.values);
     });
     for (const entity of ENTITIES) {
       const actual = readAggregations(PLAN, fields.get(entity) as AggregationFields, t);
@@ -274,13 +274,9 @@ describe('aggregation oracle: fold → tiles → merge → finalize equals brute
     const keyed = bruteKeyed(VIEW_ID, VIEW_VERSION, TYPES, bruteDistinct([e, e]));
     expect(bruteAggregate(BRUTE_SPECS[0] as BruteSpec, TYPES, keyed, 2_000)).toBe(1n);
     const fields: AggregationFields = new Map();
-    const fp = new FingerprintEncoder(VIEW_ID, VIEW_VERSION, TYPES).fingerprint(
-      e.entityKey,
-      e.ts,
-      e.values as FeatureValue[],
-    );
-    foldEventIntoFields(PLAN, fields, e.ts, fp, e.values as FeatureValue[]);
-    foldEventIntoFields(PLAN, fields, e.ts, fp, e.values as FeatureValue[]);
+    const fp = new FingerprintEncoder(VIEW_ID, VIEW_VERSION, TYPES).fingerprint(e.entityKey, e.ts, e.values);
+    foldEventIntoFields(PLAN, fields, e.ts, fp, e.values);
+    foldEventIntoFields(PLAN, fields, e.ts, fp, e.values);
     expect(readAggregations(PLAN, fields, 2_000)[0]).toBe(2n);
   });
 });
