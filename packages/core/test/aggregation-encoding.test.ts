@@ -5,6 +5,7 @@ import {
   compileTileLayout,
   foldIntoTileList,
   forEachVariableRecord,
+  hllAdd,
   hllCodeOfInt64,
   hllCodeOfString,
   hllEstimate,
@@ -98,6 +99,13 @@ describe('HLL (§1.9): golden codes and the estimator', () => {
     const dense = newHllRegisters(10);
     hllPayloadMergeInto(dense, payload as Uint8Array);
     for (let b = 0; b < 1024; b++) expect(dense[b]).toBeGreaterThanOrEqual(sparseRegisters[b] as number);
+    // Sparse and dense payloads hold exactly the registers of adding every code directly.
+    const direct = newHllRegisters(10);
+    for (let i = 0; i < 400; i++) hllAdd(direct, hllCodeOfString(`v${i}`, 10));
+    expect(hex(dense)).toBe(hex(direct));
+    const directSparse = newHllRegisters(10);
+    for (let i = 0; i < 255; i++) hllAdd(directSparse, hllCodeOfString(`v${i}`, 10));
+    expect(hex(sparseRegisters)).toBe(hex(directSparse));
   });
 });
 

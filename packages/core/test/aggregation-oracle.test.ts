@@ -45,7 +45,7 @@ const WINDOWS: readonly [number, number][] = [
   [0, 0],
 ];
 const HOPS = [5 * MIN, 15 * MIN, HOUR, DAY];
-const RUNS = Number(process.env.ORACLE_RUNS ?? 400);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 800);
 
 type Fn = BruteSpec['fn'];
 const PER_WINDOW: readonly [Fn, number | null, number, number][] = [
