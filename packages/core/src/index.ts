@@ -226,5 +226,6 @@ export {
   compileAggregationPlan,
   foldEventIntoFields,
   readAggregations,
+  pruneAggregationFields,
 } from './aggregation/entity-state.js';
 export type { AggregationFields, AggregationPlan } from './aggregation/entity-state.js';

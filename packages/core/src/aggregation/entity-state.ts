@@ -19,7 +19,7 @@ import { TesseraError } from '../errors.js';
 import { compileTileLayout } from './layout.js';
 import { foldEvent, initRecord, newRecord } from './record.js';
 import { emptyWindowValue, finalizeRecord } from './finalize.js';
-import { foldIntoTileList, mergeTileRange } from './tile-list.js';
+import { foldIntoTileList, mergeTileRange, pruneTileList } from './tile-list.js';
 import {
   forEachVariableRecord,
   hllPayloadAdd,
@@ -27,12 +27,13 @@ import {
   lastStringPayloadFold,
   lastStringPayloadNewer,
   lastStringPayloadValue,
+  pruneVariableList,
   updateVariableRecord,
 } from './variable-list.js';
 import { lastNListInsert, lastNListValue } from './last-n-list.js';
 import { hllCodeOfInt64, hllCodeOfString, hllEstimate, newHllRegisters } from './hll.js';
 import { isFixedWidthAggregation } from './spec.js';
-import { MINUTE_MILLIS, UNBOUNDED_WINDOW, tileIndex, windowStart } from './window.js';
+import { MINUTE_MILLIS, UNBOUNDED_WINDOW, floorTo, tileIndex, windowStart } from './window.js';
 
 /** An entity's aggregation fields by name (what one HMGET returns, minus the prefix). */
 export type AggregationFields = Map<string, Uint8Array>;
@@ -228,4 +229,30 @@ export function readAggregations(plan: AggregationPlan, fields: AggregationField
     }
   }
   return out;
+}
+
+/**
+ * Drops tiles no read at or after `nowMillis` includes (§3.3 step 5): per hop h, records with
+ * `tileIndex < floor(now − maxWindow_h − h, h) / h`, one hop of margin below the oldest window start.
+ */
+export function pruneAggregationFields(plan: AggregationPlan, fields: AggregationFields, nowMillis: number): void {
+  plan.specs.forEach((spec, i) => {
+    if (spec.windowMillis === UNBOUNDED_WINDOW) return;
+    const step = plan.steps[i];
+    if (step?.kind !== 'hll' && step?.kind !== 'last_string') return;
+    const list = fields.get(step.field);
+    if (list !== undefined)
+      fields.set(step.field, pruneVariableList(list, pruneBelow(spec.windowMillis, spec.hopMillis, nowMillis)));
+  });
+  for (const hop of plan.hops) {
+    const list = fields.get(hop.field);
+    if (list === undefined) continue;
+    let maxWindow = 0;
+    for (const a of hop.layout.aggregations) maxWindow = Math.max(maxWindow, a.spec.windowMillis);
+    fields.set(hop.field, pruneTileList(list, hop.layout, pruneBelow(maxWindow, hop.hopMillis, nowMillis)));
+  }
+}
+
+function pruneBelow(windowMillis: number, hopMillis: number, nowMillis: number): number {
+  return floorTo(nowMillis - windowMillis - hopMillis, hopMillis) / hopMillis;
 }
