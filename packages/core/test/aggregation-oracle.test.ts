@@ -46,7 +46,7 @@ const WINDOWS: readonly [number, number][] = [
   [0, 0],
 ];
 const HOPS = [5 * MIN, 15 * MIN, HOUR, DAY];
-const RUNS = Number(process.env.ORACLE_RUNS ?? 800);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 600);
 
 type Fn = BruteSpec['fn'];
 const PER_WINDOW: readonly [Fn, number | null, number, number][] = [
@@ -148,6 +148,11 @@ const arbCase = fc.record({
       time: arbTime,
       values: arbValues,
       copies: fc.constantFrom(1, 1, 1, 2, 3), // duplicates (retries) of the same event
+      // Now and then a burst of distinct events in the same millisecond (400 turns a p = 10 sketch dense).
+      burst: fc.oneof(
+        { weight: 60, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.constantFrom(5, 100, 400) },
+      ),
     }),
     { maxLength: 40 },
   ),
@@ -189,6 +194,10 @@ function resolve(c: Case): Stream {
     prevTs = ts;
     const values: BruteValue[] = [...e.values];
     for (let k = 0; k < e.copies; k++) events.push({ entityKey: ENTITIES[e.entity] as string, ts, values });
+    for (let j = 0; j < e.burst; j++) {
+      const burst: BruteValue[] = [BigInt(j) * 7919n, j / 4, `b${j}`, ts - j, j % 2 === 0];
+      events.push({ entityKey: ENTITIES[e.entity] as string, ts, values: burst });
+    }
   }
   return { queries, events };
 }
