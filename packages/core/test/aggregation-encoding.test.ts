@@ -161,6 +161,14 @@ describe('tile list (§3.2): golden bytes', () => {
     expect(hex(pruned.subarray(16, 20))).toBe('02000000');
   });
 
+  it('refuses an event whose tile index does not fit an i32 instead of wrapping it', () => {
+    const minute = compileTileLayout([{ ...spec('count'), hopMillis: 60_000 }]);
+    expect(() => foldIntoTileList(undefined, minute, 60_000, 8_000_000_000_000_000, fp, [null])).toThrow(
+      /outside the i32 tile index/,
+    );
+    expect(() => updateVariableRecord(undefined, 2 ** 31, (p) => p ?? new Uint8Array(1))).toThrow(/outside the i32/);
+  });
+
   it('finalises an empty window to §1.7 table values', () => {
     const all = compileTileLayout([
       spec('count'),

@@ -21,6 +21,8 @@ export const TILE_LIST_FORMAT = 1;
 export const TILE_LIST_HEADER_BYTES = 16;
 /** Bytes of a record's tile index. */
 export const TILE_INDEX_BYTES = 4;
+/** Largest tile index (i32): ±4,000 years at a 1-minute hop. */
+const MAX_TILE_INDEX = 0x7fff_ffff;
 
 function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -81,6 +83,13 @@ export function foldIntoTileList(
 ): Uint8Array {
   const recordBytes = TILE_INDEX_BYTES + layout.recordBytes;
   const index = tileIndex(eventTsMillis, hopMillis);
+  if (index > MAX_TILE_INDEX || index < -MAX_TILE_INDEX - 1) {
+    // Live events are within the future tolerance of now, so only a broken clock or caller gets here.
+    throw new TesseraError(
+      'INTERNAL',
+      `Tile list: event time ${eventTsMillis} is tile ${index} of hop ${hopMillis} ms, outside the i32 tile index`,
+    );
+  }
   let bytes: Uint8Array;
   let view: DataView;
   let records: number;

@@ -64,6 +64,9 @@ export function updateVariableRecord(
   index: number,
   update: (payload: Uint8Array | undefined) => Uint8Array,
 ): Uint8Array {
+  if (!Number.isInteger(index) || index > 0x7fff_ffff || index < -0x8000_0000) {
+    throw new TesseraError('INTERNAL', `Variable tile list: tile ${index} is outside the i32 tile index`);
+  }
   const bytes = list ?? new Uint8Array(0);
   const view = viewOf(bytes);
   let at = 0;
