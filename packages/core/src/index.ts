@@ -1,4 +1,4 @@
-export { VALUE_TYPES, JOIN_KEY_TYPES, ENTITY_SOURCE_PARAM_TYPES } from './model.js';
+export { VALUE_TYPES, JOIN_KEY_TYPES, ENTITY_SOURCE_PARAM_TYPES, VIEW_KINDS, AGGREGATION_FUNCTIONS } from './model.js';
 export type {
   ValueType,
   JoinKeyType,
@@ -16,6 +16,12 @@ export type {
   EntitySourceParamType,
   Definitions,
   RegisteredView,
+  ViewKind,
+  AggregationFunction,
+  AggregationState,
+  EventOptions,
+  AggregationDef,
+  RegisteredAggregation,
 } from './model.js';
 export { ERROR_CODES, GRPC_CODE_NAMES, TesseraError, formatProblems, grpcCodeName, isTesseraError } from './errors.js';
 export type { ErrorCode, GrpcCodeName, Problem, TesseraErrorOptions } from './errors.js';
@@ -49,6 +55,29 @@ export {
 export { MAX_QUOTED_CHARS, quoteInput, showName } from './quote.js';
 export type { ViewRef, FeatureRef } from './definitions/ref-syntax.js';
 export { validateDefinitions } from './definitions/validate.js';
+export {
+  DEFAULT_ALLOWED_LATENESS_MILLIS,
+  MAX_ALLOWED_LATENESS_MILLIS,
+  DEFAULT_FUTURE_TOLERANCE_MILLIS,
+  MAX_FUTURE_TOLERANCE_MILLIS,
+  ALLOWED_HOPS_MILLIS,
+  MAX_WINDOW_MILLIS,
+  MAX_TILES_PER_WINDOW,
+  MAX_AGGREGATIONS_PER_VIEW,
+  MAX_DISTINCT_HOPS_PER_VIEW,
+  MAX_APPROX_DISTINCT_PER_VIEW,
+  MAX_LAST_N,
+  MIN_HLL_PRECISION,
+  MAX_HLL_PRECISION,
+  DEFAULT_HLL_PRECISION,
+  defaultHopMillis,
+  effectiveHopMillis,
+  effectiveEventOptions,
+  aggregationResultType,
+  formatWindow,
+  describeAggregationShape,
+} from './definitions/aggregation-rules.js';
+export { windowAndHopProblem, futureToleranceProblems } from './definitions/validate-aggregations.js';
 export { MAX_ENTITY_SOURCE_SQL_CHARS } from './definitions/validate-entity-source.js';
 export { parseRepository } from './definitions/yaml-repository.js';
 export type { RepositoryFile, ParseRepositoryResult } from './definitions/yaml-repository.js';

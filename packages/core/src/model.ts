@@ -83,8 +83,76 @@ export interface SourceDef {
   readonly timestampField: string;
 }
 
+/**
+ * What a view's rows are: `state` (last-writer-wins rows, the default when absent) or `events`
+ * (every row is an event; the view may declare window aggregations over them).
+ */
+export const VIEW_KINDS = ['state', 'events'] as const;
+export type ViewKind = (typeof VIEW_KINDS)[number];
+
+/** Functions of a window aggregation (docs/design/window-aggregations.md §1.7). */
+export const AGGREGATION_FUNCTIONS = [
+  'count',
+  'sum',
+  'mean',
+  'min',
+  'max',
+  'last',
+  'last_n',
+  'first_ts',
+  'last_ts',
+  'approx_distinct',
+] as const;
+export type AggregationFunction = (typeof AGGREGATION_FUNCTIONS)[number];
+
+/** Whether an aggregation serves online (`ready`) or waits for its tiles to be rebuilt. */
+export type AggregationState = 'ready' | 'backfilling';
+
+/** Eligibility limits of an event view (§1.3); absent on a definition = the defaults. */
+export interface EventOptions {
+  /** Events older than acceptance time minus this are late: never aggregated. */
+  readonly allowedLatenessMillis: number;
+  /** Events newer than acceptance time plus this are refused from aggregates. */
+  readonly futureToleranceMillis: number;
+}
+
+/** A window aggregation of an event view, as declared. */
+export interface AggregationDef {
+  readonly name: string;
+  readonly function: AggregationFunction;
+  /** A feature of the view; '' = none (count of events, first_ts, last_ts). */
+  readonly input: string;
+  /** 0 = unbounded. */
+  readonly windowMillis: number;
+  /** 0 = the default rule (§1.4); the registry always assigns it. */
+  readonly hopMillis: number;
+  /** last_n only; 0 otherwise. */
+  readonly n: number;
+  /** approx_distinct only (10…14); 0 = the default (assigned by the registry). */
+  readonly precision: number;
+  /** A second key (a feature of the view); '' = none. */
+  readonly groupBy: string;
+  readonly description: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** An aggregation as the registry holds it: hop, precision, result type and state assigned. */
+export interface RegisteredAggregation extends AggregationDef {
+  /** The result type (§1.7's table). */
+  readonly type: ValueType;
+  /** 1 at creation; bumped when the aggregation's definition changes. */
+  readonly specVersion: number;
+  readonly state: AggregationState;
+}
+
 export interface FeatureViewDef {
   readonly name: string;
+  /** Absent = `state`. */
+  readonly kind?: ViewKind;
+  /** Event views only; absent = the defaults (the registry fills them in). */
+  readonly events?: EventOptions;
+  /** Event views only; absent = none. */
+  readonly aggregations?: readonly AggregationDef[];
   /** Entity names; their join keys, in this order, identify a row. */
   readonly entities: readonly string[];
   readonly features: readonly FeatureDef[];
@@ -151,4 +219,6 @@ export interface RegisteredView extends FeatureViewDef {
   readonly joinKeys: readonly JoinKeySpec[];
   readonly createdAtMillis: number;
   readonly updatedAtMillis: number;
+  /** Aggregations with their assigned fields (absent = none). */
+  readonly aggregations?: readonly RegisteredAggregation[];
 }

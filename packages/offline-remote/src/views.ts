@@ -12,7 +12,13 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import type { EntitySource, FeatureView } from '@tessera/proto';
-import { fromProtoDefinitions, fromProtoEntitySource, fromProtoValueType, toProtoView } from '@tessera/wire';
+import {
+  fromProtoDefinitions,
+  fromProtoEntitySource,
+  fromProtoRegisteredAggregation,
+  fromProtoValueType,
+  toProtoView,
+} from '@tessera/wire';
 
 /** Name of the one entity the check gives a view: its join keys, whatever entities they come from. */
 const CHECK_ENTITY = 'view_keys';
@@ -55,8 +61,11 @@ export function fromWireView(wire: FeatureView | undefined, what: string): Regis
       { details: all },
     );
   }
+  // The declared aggregations are replaced by the registered ones (with type, spec version, state).
+  const { aggregations: _declared, ...plain } = def;
   return {
-    ...def,
+    ...plain,
+    ...(wire.aggregations.length === 0 ? {} : { aggregations: wire.aggregations.map(fromProtoRegisteredAggregation) }),
     entities: [...wire.entities],
     id: wire.id,
     version: wire.version,

@@ -24,6 +24,15 @@ import type {
   Value,
 } from '@tessera/proto';
 import { fromProtoValueType, toProtoValueType } from './columns.js';
+import {
+  fromProtoAggregation,
+  fromProtoEventOptions,
+  fromProtoRegisteredAggregation,
+  fromProtoViewKind,
+  toProtoAggregation,
+  toProtoEventOptions,
+  toProtoViewKind,
+} from './aggregations.js';
 
 /** Converts definitions to their wire form (what `tessera apply` sends). */
 export function toProtoDefinitions(defs: Definitions): ProtoDefinitions {
@@ -87,6 +96,9 @@ export function toProtoView(view: FeatureViewDef | RegisteredView): FeatureView 
     tags: { ...view.tags },
     description: view.description,
     source: view.source ? { ...view.source } : undefined,
+    kind: toProtoViewKind(view),
+    aggregations: (view.aggregations ?? []).map(toProtoAggregation),
+    events: toProtoEventOptions(view.events),
     id: registered?.id ?? 0,
     version: registered?.version ?? 0,
     joinKeys: registered ? registered.joinKeys.map(toProtoJoinKey) : [],
@@ -169,8 +181,19 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
       fromProtoFeature(f, `feature_views[${i}].features[${j}]`, valueType, problems),
     );
     const ttl = Number(v.ttlSeconds);
+    const kind = fromProtoViewKind(v.kind, `feature_views[${i}].kind`, problems);
+    const events = fromProtoEventOptions(v.events);
     return {
       name: v.name,
+      ...(kind === undefined ? {} : { kind }),
+      ...(events === undefined ? {} : { events }),
+      ...(v.aggregations.length === 0
+        ? {}
+        : {
+            aggregations: v.aggregations.map((a, k) =>
+              fromProtoAggregation(a, `feature_views[${i}].aggregations[${k}]`, problems),
+            ),
+          }),
       entities: [...v.entities],
       features,
       ttlSeconds: ttl,
@@ -240,9 +263,11 @@ export function fromProtoView(view: FeatureView): RegisteredView {
     featureServices: [],
     entitySources: [],
   });
-  const def = definitions.featureViews[0] as FeatureViewDef;
+  // The declared aggregations are replaced by the registered ones (with type, spec version, state).
+  const { aggregations: _declared, ...def } = definitions.featureViews[0] as FeatureViewDef;
   return {
     ...def,
+    ...(view.aggregations.length === 0 ? {} : { aggregations: view.aggregations.map(fromProtoRegisteredAggregation) }),
     id: view.id,
     version: view.version,
     joinKeys: view.joinKeys.map((k) => ({

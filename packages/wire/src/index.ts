@@ -23,3 +23,12 @@ export {
 } from './definitions.js';
 export { toProtoScope, fromProtoScope, toProtoApiKey } from './api-keys.js';
 export { changeKindName } from './change-kind.js';
+export {
+  toProtoAggregation,
+  fromProtoAggregation,
+  fromProtoRegisteredAggregation,
+  toProtoEventOptions,
+  fromProtoEventOptions,
+  toProtoViewKind,
+  fromProtoViewKind,
+} from './aggregations.js';

@@ -1,4 +1,4 @@
-import { TesseraError, formatProblems, validateDefinitions } from '@tessera/core';
+import { TesseraError, formatProblems, futureToleranceProblems, validateDefinitions } from '@tessera/core';
 import type { Change, Definitions, OfflineStore } from '@tessera/core';
 import { fromProtoDefinitions, toProtoEntity, toProtoEntitySource, toProtoService, toProtoView } from '@tessera/wire';
 import { ChangeKind } from '@tessera/proto';
@@ -40,8 +40,20 @@ export async function applyDefinitions(
   registry: Registry,
   offline: OfflineStore | undefined,
   definitions: Definitions,
-  options: { readonly dryRun: boolean; readonly author: string; readonly prune: boolean },
+  options: {
+    readonly dryRun: boolean;
+    readonly author: string;
+    readonly prune: boolean;
+    /** The server's limit on event times ahead of its clock; event views may not tolerate more. */
+    readonly maxEventTimeSkewMillis: number;
+  },
 ): Promise<ApplyResult> {
+  const tolerance = futureToleranceProblems(definitions, options.maxEventTimeSkewMillis);
+  if (tolerance.length > 0) {
+    throw new TesseraError('INVALID_ARGUMENT', `Definitions rejected:\n${formatProblems(tolerance)}`, {
+      details: tolerance,
+    });
+  }
   // Definitions with problems are refused by the registry with every problem listed; only valid
   // sources are worth running through the engine.
   if (validateDefinitions(definitions).length === 0) {
@@ -53,7 +65,11 @@ export async function applyDefinitions(
 }
 
 /** The Registry service over one Registry (definitions, versions, history). */
-export function createRegistryService(registry: Registry, offline: OfflineStore | undefined): RegistryServer {
+export function createRegistryService(
+  registry: Registry,
+  offline: OfflineStore | undefined,
+  maxEventTimeSkewMillis: number,
+): RegistryServer {
   return {
     apply: answer<ApplyRequest, ApplyResponse>(async (request, call) => {
       if (!request.definitions) throw new TesseraError('INVALID_ARGUMENT', 'Apply: definitions are missing');
@@ -70,6 +86,7 @@ export function createRegistryService(registry: Registry, offline: OfflineStore 
         // With authentication, the author is the key that applied, whatever the request claims.
         author: principalOf(call)?.name ?? request.author,
         prune: request.prune,
+        maxEventTimeSkewMillis,
       });
       return {
         changes: result.changes.map(toProtoChange),

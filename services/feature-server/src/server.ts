@@ -12,6 +12,7 @@ import { createFeatureStoreCalls, createFeatureStoreService } from './feature-st
 import { startFeastHttpServer, type FeastHttpOptions, type FeastHttpServer } from './feast/feast-http.js';
 import { createRegistryAccess } from './registry-access.js';
 import { applyDefinitions, createRegistryService } from './registry-service.js';
+import { DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS } from './write.js';
 import { createOperationsService } from './operations-service.js';
 import { addReflection } from './reflection.js';
 import { openBackends } from './backends.js';
@@ -218,7 +219,14 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   // One set of entry points for every front door (gRPC, Feast HTTP): one read plan cache, one write path.
   const calls = createFeatureStoreCalls(registryAccess, stores, limits);
   server.addService(StrictUtf8FeatureStoreService, createFeatureStoreService(registryAccess, stores, limits, calls));
-  server.addService(RegistryService, createRegistryService(backends.registry, backends.offline));
+  server.addService(
+    RegistryService,
+    createRegistryService(
+      backends.registry,
+      backends.offline,
+      options.maxEventTimeSkewMillis ?? DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS,
+    ),
+  );
   server.addService(OperationsService, createOperationsService(backends.writeBehind, apiKeys));
 
   const health = new ServerHealth(
@@ -345,6 +353,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
         dryRun: false,
         author: applyOptions.author,
         prune: applyOptions.prune ?? false,
+        maxEventTimeSkewMillis: options.maxEventTimeSkewMillis ?? DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS,
       }),
     close,
     [Symbol.asyncDispose]: close,

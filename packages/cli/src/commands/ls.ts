@@ -2,7 +2,8 @@
  * `tessera ls`: lists views, features, entities, services or entity sources.
  */
 import type { Command } from 'commander';
-import { TesseraError, formatTtl } from '@tessera/core';
+import { TesseraError, describeAggregationShape, formatTtl } from '@tessera/core';
+import { fromProtoRegisteredAggregation } from '@tessera/wire';
 import { fromProtoValueType } from '@tessera/client';
 import { table } from '../format.js';
 import type { ClientFactory } from '../command-options.js';
@@ -37,13 +38,22 @@ export function registerLsCommand(program: Command, client: ClientFactory): void
             console.log(
               table(
                 ['ref', 'type', 'description'],
-                list.featureViews.flatMap((v) =>
-                  v.features.map((f) => [
+                list.featureViews.flatMap((v) => [
+                  ...v.features.map((f) => [
                     `${v.name}:${f.name}`,
                     (fromProtoValueType(f.type) ?? '?') + (f.dimension ? `[${f.dimension}]` : ''),
                     f.description,
                   ]),
-                ),
+                  // Window aggregations are features too; the bracket says how each is computed.
+                  ...v.aggregations.map((wire) => {
+                    const a = fromProtoRegisteredAggregation(wire);
+                    return [
+                      `${v.name}:${a.name}`,
+                      a.type,
+                      `[${describeAggregationShape(a)}]${a.description === '' ? '' : ` ${a.description}`}`,
+                    ];
+                  }),
+                ]),
               ),
             );
             break;

@@ -11,6 +11,7 @@ import { columnNameProblem, identifierProblem } from './names.js';
 import { parseFeatureRef } from './ref-syntax.js';
 import { isJoinKeyType } from './value-type-rules.js';
 import { validateEntitySource } from './validate-entity-source.js';
+import { validateEventView } from './validate-aggregations.js';
 import { validateFeature, validateStrings, type AddProblem } from './validate-feature.js';
 
 /** The top-level lists of a repository, in YAML spelling. */
@@ -195,6 +196,7 @@ function validateView(
     }
     validateFeature(feature, featurePath, `${what}, feature ${feature.name}`, add);
   });
+  validateEventView(view, path, keyOwner, add);
 }
 
 function validateService(
@@ -230,8 +232,13 @@ function validateService(
     // features may differ from the definition's (e.g. a feature removed in a later version).
     if (ref.version !== 0) return;
     const names = ref.feature === '*' ? view.features.map((f) => f.name) : [ref.feature];
-    if (ref.feature !== '*' && !view.features.some((f) => f.name === ref.feature)) {
-      const known = view.features.map((f) => f.name).join(', ');
+    const aggregations = (view.aggregations ?? []).map((a) => a.name);
+    if (
+      ref.feature !== '*' &&
+      !view.features.some((f) => f.name === ref.feature) &&
+      !aggregations.includes(ref.feature)
+    ) {
+      const known = [...view.features.map((f) => f.name), ...aggregations].join(', ');
       add(
         refPath,
         `${what}: ref "${text}": feature view ${view.name} has no feature ${ref.feature}; its features: ${known}`,

@@ -22,6 +22,7 @@ import type {
   ValueType,
 } from '../model.js';
 import { parseTtl } from './ttl.js';
+import { readEventViewKeys } from './yaml-event-view.js';
 import { validateDefinitionsAt, type DefinitionSection } from './validate.js';
 import { YamlReader, joinPath, scalarText } from './yaml-reader.js';
 
@@ -49,7 +50,21 @@ const ENTITY_SOURCE_KEYS = ['name', 'description', 'owner', 'sql', 'params'];
 const PARAM_KEYS = ['name', 'type', 'description'];
 const ENTITY_KEYS = ['name', 'join_keys', 'description', 'tags'];
 const JOIN_KEY_KEYS = ['name', 'type'];
-const VIEW_KEYS = ['name', 'entities', 'features', 'ttl', 'ttl_seconds', 'owner', 'tags', 'description', 'source'];
+const VIEW_KEYS = [
+  'name',
+  'kind',
+  'entities',
+  'features',
+  'ttl',
+  'ttl_seconds',
+  'owner',
+  'tags',
+  'description',
+  'source',
+  'allowed_lateness',
+  'future_tolerance',
+  'aggregations',
+];
 const SOURCE_KEYS = ['kind', 'location', 'timestamp_field'];
 const FEATURE_KEYS = [
   'name',
@@ -279,6 +294,7 @@ function readView(r: YamlReader, node: Node | null, path: string): FeatureViewDe
 
   const view: FeatureViewDef = {
     name,
+    ...readEventViewKeys(r, m, path, what),
     entities,
     features,
     ttlSeconds,

@@ -8,7 +8,10 @@
  * - a compatible change (features appended; description, owner, tags, TTL, constraints or source
  *   changed) updates the latest version in place;
  * - a breaking change (a feature removed, a feature's type or dimension changed, the view's
- *   entities or their join keys changed) creates version n+1; older versions stay readable.
+ *   entities or their join keys changed; an event view's kind, allowed_lateness or
+ *   future_tolerance changed) creates version n+1; older versions stay readable;
+ * - window aggregations are computed from the stored events, so adding, changing or removing one
+ *   is compatible; a changed one gets the next spec version (view-diff.ts).
  *
  * Feature order of a registered version is its storage order (the packed online row and the
  * offline columns depend on it): an in-place update keeps existing features where they are and
@@ -30,12 +33,14 @@ import type {
   FeatureServiceDef,
   FeatureViewDef,
   JoinKeySpec,
+  RegisteredAggregation,
   RegisteredView,
 } from '../model.js';
+import { effectiveEventOptions } from '../definitions/aggregation-rules.js';
 import { parseFeatureRef } from '../definitions/ref-syntax.js';
 import { quoteInput } from '../quote.js';
 import type { RegistryState, ViewLineage } from './state.js';
-import { describeNewView, describeTags, diffEntity, diffView } from './view-diff.js';
+import { describeNewView, describeTags, diffEntity, diffView, registerAggregations } from './view-diff.js';
 
 export type RegistryObjectType = 'entity' | 'feature_view' | 'feature_service' | 'entity_source';
 export type ChangeKind = 'create' | 'update' | 'new_version' | 'delete' | 'unchanged';
@@ -117,7 +122,7 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     const joinKeys = joinKeysOf(def);
     const lineage = state.featureViews.get(def.name);
     if (lineage === undefined) {
-      const view = register(def, nextViewId++, 1, joinKeys, def.features, now, now);
+      const view = register(def, nextViewId++, 1, joinKeys, def.features, fresh(def), now, now);
       views.set(def.name, { id: view.id, versions: [view] });
       changes.push(
         change('feature_view', def.name, 'create', 0, 1, [
@@ -130,7 +135,7 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     const latest = lineage.versions[lineage.versions.length - 1] as RegisteredView;
     if (lineage.deletedAtMillis !== undefined) {
       const version = latest.version + 1;
-      const view = register(def, lineage.id, version, joinKeys, def.features, now, now);
+      const view = register(def, lineage.id, version, joinKeys, def.features, fresh(def), now, now);
       views.set(def.name, { id: lineage.id, versions: [...lineage.versions, view] });
       const details = [`re-created after delete as version ${version} (versions 1..${latest.version} stay in history)`];
       changes.push(
@@ -140,7 +145,7 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     }
     const diff = diffView(latest, def, joinKeys);
     if (diff.breaking.length > 0) {
-      const view = register(def, lineage.id, latest.version + 1, joinKeys, def.features, now, now);
+      const view = register(def, lineage.id, latest.version + 1, joinKeys, def.features, fresh(def), now, now);
       views.set(def.name, { id: lineage.id, versions: [...lineage.versions, view] });
       changes.push(
         change('feature_view', def.name, 'new_version', latest.version, view.version, [
@@ -149,7 +154,16 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
         ]),
       );
     } else if (diff.compatible.length > 0) {
-      const view = register(def, lineage.id, latest.version, joinKeys, diff.features, latest.createdAtMillis, now);
+      const view = register(
+        def,
+        lineage.id,
+        latest.version,
+        joinKeys,
+        diff.features,
+        diff.aggregations,
+        latest.createdAtMillis,
+        now,
+      );
       views.set(def.name, { id: lineage.id, versions: [...lineage.versions.slice(0, -1), view] });
       changes.push(change('feature_view', def.name, 'update', latest.version, latest.version, diff.compatible));
     } else {
@@ -169,7 +183,7 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     } else if (latest.entities.some((e) => rekeyed.has(e))) {
       // Kept without prune, but an entity it uses changed its join keys: its stored rows no longer fit.
       const joinKeys = joinKeysOf(latest);
-      const view = register(latest, lineage.id, latest.version + 1, joinKeys, latest.features, now, now);
+      const view = register(latest, lineage.id, latest.version + 1, joinKeys, latest.features, fresh(latest), now, now);
       views.set(name, { id: lineage.id, versions: [...lineage.versions, view] });
       const lines = diffView(latest, latest, joinKeys).breaking;
       changes.push(change('feature_view', name, 'new_version', latest.version, view.version, lines));
@@ -247,17 +261,29 @@ function change(
   return { objectType, name, kind, fromVersion, toVersion, details };
 }
 
+/** The aggregations of a new view version: registered afresh against the definition's features. */
+function fresh(def: FeatureViewDef): RegisteredAggregation[] {
+  return registerAggregations(def.aggregations, def.features);
+}
+
 function register(
   def: FeatureViewDef,
   id: number,
   version: number,
   joinKeys: readonly JoinKeySpec[],
   features: readonly FeatureDef[],
+  aggregations: readonly RegisteredAggregation[],
   createdAtMillis: number,
   updatedAtMillis: number,
 ): RegisteredView {
+  // Plain views keep the shape they always had (nothing stored for kind, events or aggregations).
+  const events =
+    def.kind === 'events'
+      ? { kind: 'events' as const, events: effectiveEventOptions(def), aggregations: [...aggregations] }
+      : {};
   const view: RegisteredView = {
     name: def.name,
+    ...events,
     entities: [...def.entities],
     features: features.map(normalizeFeature),
     ttlSeconds: def.ttlSeconds,
@@ -355,7 +381,11 @@ function checkServiceRefs(next: RegistryState, defs: Definitions): Problem[] {
           path,
           message: `feature service ${service.name}: ref ${quoteInput(text)}: feature view ${ref.view} has versions 1..${lineage.versions.length}`,
         });
-      } else if (ref.feature !== '*' && !view.features.some((f) => f.name === ref.feature)) {
+      } else if (
+        ref.feature !== '*' &&
+        !view.features.some((f) => f.name === ref.feature) &&
+        !(view.aggregations ?? []).some((a) => a.name === ref.feature)
+      ) {
         problems.push({
           path,
           message: `feature service ${service.name}: ref ${quoteInput(text)}: feature view ${ref.view}@${version} has no feature ${ref.feature}`,

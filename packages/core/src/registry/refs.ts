@@ -52,7 +52,8 @@ export interface ResolvedFeatures {
 /**
  * Resolves refs (`view:feature`, `view:*`, `view@2:feature`, `view@2:*`) or a feature service.
  * Throws INVALID_ARGUMENT for malformed or repeated refs and NOT_FOUND for unknown views,
- * versions, features and services.
+ * versions, features and services. `view:*` means the plain features; a ref to a window
+ * aggregation throws UNIMPLEMENTED until aggregations are served.
  */
 export function resolveFeatureRefs(state: RegistryState, input: FeatureRefsInput): ResolvedFeatures {
   const refs = refsOf(state, input);
@@ -143,6 +144,13 @@ function findView(state: RegistryState, text: string, name: string, version: num
 
 function featureIndex(view: RegisteredView, text: string, name: string): number {
   const index = view.features.findIndex((f) => f.name === name);
+  if (index < 0 && (view.aggregations ?? []).some((a) => a.name === name)) {
+    // Until online and historical serving of aggregations land (design §6.1, increments 4–6).
+    throw new TesseraError(
+      'UNIMPLEMENTED',
+      `${view.name}:${name} (requested as ${quoteInput(text)}) is a window aggregation; serving aggregations arrives with the online and historical aggregation engines, not yet in this server. ${view.name}:* reads the plain features only`,
+    );
+  }
   if (index < 0) {
     throw new TesseraError(
       'NOT_FOUND',

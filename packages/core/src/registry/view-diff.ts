@@ -4,15 +4,25 @@
  * human-readable lines of each difference.
  */
 import type {
+  AggregationDef,
   Constraints,
   EntityDef,
   FeatureDef,
   FeatureViewDef,
   JoinKeySpec,
+  RegisteredAggregation,
   RegisteredView,
   SourceDef,
 } from '../model.js';
 import { formatTtl } from '../definitions/ttl.js';
+import {
+  DEFAULT_HLL_PRECISION,
+  describeAggregationShape,
+  effectiveEventOptions,
+  effectiveHopMillis,
+  formatWindow,
+  registerAggregation,
+} from '../definitions/aggregation-rules.js';
 
 export interface ViewDiff {
   /** Lines ending in "(breaking)": the stored values of the latest version no longer fit. */
@@ -20,6 +30,8 @@ export interface ViewDiff {
   readonly compatible: readonly string[];
   /** The features of the in-place update: storage order kept, new features appended. */
   readonly features: readonly FeatureDef[];
+  /** The aggregations of the in-place update: order kept, new ones appended, changed ones re-versioned. */
+  readonly aggregations: readonly RegisteredAggregation[];
 }
 
 /** Differences from the latest registered version to a definition with the given join keys. */
@@ -73,15 +85,122 @@ export function diffView(latest: RegisteredView, def: FeatureViewDef, joinKeys: 
   if (describeSource(def.source) !== describeSource(latest.source)) {
     compatible.push(`source: ${describeSource(latest.source)} -> ${describeSource(def.source)}`);
   }
-  return { breaking, compatible, features };
+  const oldKind = latest.kind ?? 'state';
+  const newKind = def.kind ?? 'state';
+  if (oldKind !== newKind) {
+    breaking.push(`kind: ${oldKind} -> ${newKind} (breaking)`);
+  } else if (newKind === 'events') {
+    // They decide which stored events count, so old and new aggregates of the same events would differ.
+    const before = effectiveEventOptions(latest);
+    const after = effectiveEventOptions(def);
+    if (before.allowedLatenessMillis !== after.allowedLatenessMillis) {
+      breaking.push(
+        `allowed_lateness: ${formatWindow(before.allowedLatenessMillis)} -> ${formatWindow(after.allowedLatenessMillis)} (breaking)`,
+      );
+    }
+    if (before.futureToleranceMillis !== after.futureToleranceMillis) {
+      breaking.push(
+        `future_tolerance: ${formatDuration(before.futureToleranceMillis)} -> ${formatDuration(after.futureToleranceMillis)} (breaking)`,
+      );
+    }
+  }
+  const aggregations = diffAggregations(latest.aggregations ?? [], def.aggregations ?? [], features, compatible);
+  return { breaking, compatible, features, aggregations };
+}
+
+/** The registered aggregations of a new view version (spec versions start again at 1). */
+export function registerAggregations(
+  aggregations: readonly AggregationDef[] | undefined,
+  features: readonly FeatureDef[],
+): RegisteredAggregation[] {
+  return (aggregations ?? []).map((agg) => registerAggregation(agg, inputTypeOf(agg, features), 1));
+}
+
+/**
+ * Aggregations never change what is stored (they are computed from the events), so every change
+ * to them is compatible (design §2.3); a changed shape bumps the aggregation's spec version.
+ */
+function diffAggregations(
+  old: readonly RegisteredAggregation[],
+  next: readonly AggregationDef[],
+  features: readonly FeatureDef[],
+  lines: string[],
+): RegisteredAggregation[] {
+  const byName = new Map(next.map((a) => [a.name, a]));
+  const out: RegisteredAggregation[] = [];
+  for (const before of old) {
+    const def = byName.get(before.name);
+    if (def === undefined) {
+      lines.push(`aggregation ${before.name}: removed (refs to it now fail)`);
+      continue;
+    }
+    const changes = shapeChanges(before, def);
+    if (changes.length > 0) lines.push(`aggregation ${before.name}: ${changes.join(', ')} (online rebuilt)`);
+    if (def.description !== before.description) lines.push(`aggregation ${before.name}: description changed`);
+    if (describeTags(def.tags) !== describeTags(before.tags)) {
+      lines.push(`aggregation ${before.name}: tags ${describeTags(before.tags)} -> ${describeTags(def.tags)}`);
+    }
+    const specVersion = changes.length > 0 ? before.specVersion + 1 : before.specVersion;
+    out.push(registerAggregation(def, inputTypeOf(def, features), specVersion));
+  }
+  const known = new Set(old.map((a) => a.name));
+  for (const def of next) {
+    if (known.has(def.name)) continue;
+    lines.push(`aggregation ${def.name}: added (${describeAggregationShape(def)}) — online after rebuild`);
+    out.push(registerAggregation(def, inputTypeOf(def, features), 1));
+  }
+  return out;
+}
+
+/** `field old -> new` for each field that decides an aggregation's values. */
+function shapeChanges(before: AggregationDef, after: AggregationDef): string[] {
+  const changes: string[] = [];
+  const field = (name: string, a: string, b: string): void => {
+    if (a !== b) changes.push(`${name} ${a} -> ${b}`);
+  };
+  field('function', before.function, after.function);
+  field('input', before.input || '(none)', after.input || '(none)');
+  field('window', formatWindow(before.windowMillis), formatWindow(after.windowMillis));
+  if (before.windowMillis !== 0 && after.windowMillis !== 0) {
+    field('hop', formatWindow(effectiveHopMillis(before)), formatWindow(effectiveHopMillis(after)));
+  }
+  field('n', String(before.n), String(after.n));
+  field('precision', String(precisionOf(before)), String(precisionOf(after)));
+  field('group_by', before.groupBy || '(none)', after.groupBy || '(none)');
+  return changes;
+}
+
+function precisionOf(agg: AggregationDef): number {
+  return agg.function === 'approx_distinct' && agg.precision === 0 ? DEFAULT_HLL_PRECISION : agg.precision;
+}
+
+function inputTypeOf(agg: AggregationDef, features: readonly FeatureDef[]): FeatureDef['type'] | undefined {
+  return agg.input === '' ? undefined : features.find((f) => f.name === agg.input)?.type;
+}
+
+/** Like formatWindow, but 0 is a duration here (a future tolerance of 0), not "unbounded". */
+function formatDuration(millis: number): string {
+  return millis === 0 ? '0' : formatWindow(millis);
 }
 
 /** Lines describing a new view (or a new version's full shape). */
 export function describeNewView(def: FeatureViewDef, joinKeys: readonly JoinKeySpec[]): string[] {
+  const events = def.kind === 'events';
+  const options = effectiveEventOptions(def);
+  const aggregations = def.aggregations ?? [];
   return [
     `entities: ${def.entities.join(', ')} (join keys ${describeJoinKeys(joinKeys)})`,
+    ...(events
+      ? [
+          `kind: events (allowed_lateness ${formatWindow(options.allowedLatenessMillis)}, future_tolerance ${formatDuration(options.futureToleranceMillis)})`,
+        ]
+      : []),
     `features: ${def.features.map(describeFeature).join(', ')}`,
-    `ttl: ${formatTtl(def.ttlSeconds)}`,
+    ...(aggregations.length === 0
+      ? []
+      : [`aggregations: ${aggregations.map((a) => `${a.name} = ${describeAggregationShape(a)}`).join(', ')}`]),
+    // An event view's aggregations have no TTL: their window is their freshness.
+    `ttl: ${formatTtl(def.ttlSeconds)}${events ? ' (plain features only)' : ''}`,
     ...(def.source === undefined ? [] : [`source: ${describeSource(def.source)}`]),
   ];
 }

@@ -25,6 +25,182 @@ export const protobufPackage = "tessera.v1";
 
 export const protobufFileName = "tessera/v1/registry.proto";
 
+/** What a view's rows are. UNSPECIFIED in Apply means STATE. */
+export enum ViewKind {
+  VIEW_KIND_UNSPECIFIED = 0,
+  /** VIEW_KIND_STATE - Last-writer-wins rows per entity (every view before kinds existed). */
+  VIEW_KIND_STATE = 1,
+  /** VIEW_KIND_EVENTS - Every row is an event; the view may declare window aggregations over its events. */
+  VIEW_KIND_EVENTS = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function viewKindFromJSON(object: any): ViewKind {
+  switch (object) {
+    case 0:
+    case "VIEW_KIND_UNSPECIFIED":
+      return ViewKind.VIEW_KIND_UNSPECIFIED;
+    case 1:
+    case "VIEW_KIND_STATE":
+      return ViewKind.VIEW_KIND_STATE;
+    case 2:
+    case "VIEW_KIND_EVENTS":
+      return ViewKind.VIEW_KIND_EVENTS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ViewKind.UNRECOGNIZED;
+  }
+}
+
+export function viewKindToJSON(object: ViewKind): string {
+  switch (object) {
+    case ViewKind.VIEW_KIND_UNSPECIFIED:
+      return "VIEW_KIND_UNSPECIFIED";
+    case ViewKind.VIEW_KIND_STATE:
+      return "VIEW_KIND_STATE";
+    case ViewKind.VIEW_KIND_EVENTS:
+      return "VIEW_KIND_EVENTS";
+    case ViewKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum AggregationFunction {
+  AGGREGATION_FUNCTION_UNSPECIFIED = 0,
+  /** AGGREGATION_FUNCTION_COUNT - Events in the window (or non-null inputs when an input is given); int64; 0 when empty. */
+  AGGREGATION_FUNCTION_COUNT = 1,
+  /** AGGREGATION_FUNCTION_SUM - int64 (wrapping) or double; 0 when empty. */
+  AGGREGATION_FUNCTION_SUM = 2,
+  /** AGGREGATION_FUNCTION_MEAN - double; null when empty. */
+  AGGREGATION_FUNCTION_MEAN = 3,
+  AGGREGATION_FUNCTION_MIN = 4,
+  AGGREGATION_FUNCTION_MAX = 5,
+  /** AGGREGATION_FUNCTION_LAST - The input of the latest event (by event time, then content fingerprint). */
+  AGGREGATION_FUNCTION_LAST = 6,
+  /** AGGREGATION_FUNCTION_LAST_N - The inputs of the n latest events, newest first; an empty list when empty. */
+  AGGREGATION_FUNCTION_LAST_N = 7,
+  AGGREGATION_FUNCTION_FIRST_TS = 8,
+  AGGREGATION_FUNCTION_LAST_TS = 9,
+  /** AGGREGATION_FUNCTION_APPROX_DISTINCT - HyperLogLog estimate of distinct inputs; int64; 0 when empty. */
+  AGGREGATION_FUNCTION_APPROX_DISTINCT = 10,
+  UNRECOGNIZED = -1,
+}
+
+export function aggregationFunctionFromJSON(object: any): AggregationFunction {
+  switch (object) {
+    case 0:
+    case "AGGREGATION_FUNCTION_UNSPECIFIED":
+      return AggregationFunction.AGGREGATION_FUNCTION_UNSPECIFIED;
+    case 1:
+    case "AGGREGATION_FUNCTION_COUNT":
+      return AggregationFunction.AGGREGATION_FUNCTION_COUNT;
+    case 2:
+    case "AGGREGATION_FUNCTION_SUM":
+      return AggregationFunction.AGGREGATION_FUNCTION_SUM;
+    case 3:
+    case "AGGREGATION_FUNCTION_MEAN":
+      return AggregationFunction.AGGREGATION_FUNCTION_MEAN;
+    case 4:
+    case "AGGREGATION_FUNCTION_MIN":
+      return AggregationFunction.AGGREGATION_FUNCTION_MIN;
+    case 5:
+    case "AGGREGATION_FUNCTION_MAX":
+      return AggregationFunction.AGGREGATION_FUNCTION_MAX;
+    case 6:
+    case "AGGREGATION_FUNCTION_LAST":
+      return AggregationFunction.AGGREGATION_FUNCTION_LAST;
+    case 7:
+    case "AGGREGATION_FUNCTION_LAST_N":
+      return AggregationFunction.AGGREGATION_FUNCTION_LAST_N;
+    case 8:
+    case "AGGREGATION_FUNCTION_FIRST_TS":
+      return AggregationFunction.AGGREGATION_FUNCTION_FIRST_TS;
+    case 9:
+    case "AGGREGATION_FUNCTION_LAST_TS":
+      return AggregationFunction.AGGREGATION_FUNCTION_LAST_TS;
+    case 10:
+    case "AGGREGATION_FUNCTION_APPROX_DISTINCT":
+      return AggregationFunction.AGGREGATION_FUNCTION_APPROX_DISTINCT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AggregationFunction.UNRECOGNIZED;
+  }
+}
+
+export function aggregationFunctionToJSON(object: AggregationFunction): string {
+  switch (object) {
+    case AggregationFunction.AGGREGATION_FUNCTION_UNSPECIFIED:
+      return "AGGREGATION_FUNCTION_UNSPECIFIED";
+    case AggregationFunction.AGGREGATION_FUNCTION_COUNT:
+      return "AGGREGATION_FUNCTION_COUNT";
+    case AggregationFunction.AGGREGATION_FUNCTION_SUM:
+      return "AGGREGATION_FUNCTION_SUM";
+    case AggregationFunction.AGGREGATION_FUNCTION_MEAN:
+      return "AGGREGATION_FUNCTION_MEAN";
+    case AggregationFunction.AGGREGATION_FUNCTION_MIN:
+      return "AGGREGATION_FUNCTION_MIN";
+    case AggregationFunction.AGGREGATION_FUNCTION_MAX:
+      return "AGGREGATION_FUNCTION_MAX";
+    case AggregationFunction.AGGREGATION_FUNCTION_LAST:
+      return "AGGREGATION_FUNCTION_LAST";
+    case AggregationFunction.AGGREGATION_FUNCTION_LAST_N:
+      return "AGGREGATION_FUNCTION_LAST_N";
+    case AggregationFunction.AGGREGATION_FUNCTION_FIRST_TS:
+      return "AGGREGATION_FUNCTION_FIRST_TS";
+    case AggregationFunction.AGGREGATION_FUNCTION_LAST_TS:
+      return "AGGREGATION_FUNCTION_LAST_TS";
+    case AggregationFunction.AGGREGATION_FUNCTION_APPROX_DISTINCT:
+      return "AGGREGATION_FUNCTION_APPROX_DISTINCT";
+    case AggregationFunction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum AggregationState {
+  AGGREGATION_STATE_UNSPECIFIED = 0,
+  /** AGGREGATION_STATE_READY - Serves online. */
+  AGGREGATION_STATE_READY = 1,
+  /** AGGREGATION_STATE_BACKFILLING - Its online tiles are being rebuilt; online reads are refused, historical reads serve it. */
+  AGGREGATION_STATE_BACKFILLING = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function aggregationStateFromJSON(object: any): AggregationState {
+  switch (object) {
+    case 0:
+    case "AGGREGATION_STATE_UNSPECIFIED":
+      return AggregationState.AGGREGATION_STATE_UNSPECIFIED;
+    case 1:
+    case "AGGREGATION_STATE_READY":
+      return AggregationState.AGGREGATION_STATE_READY;
+    case 2:
+    case "AGGREGATION_STATE_BACKFILLING":
+      return AggregationState.AGGREGATION_STATE_BACKFILLING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AggregationState.UNRECOGNIZED;
+  }
+}
+
+export function aggregationStateToJSON(object: AggregationState): string {
+  switch (object) {
+    case AggregationState.AGGREGATION_STATE_UNSPECIFIED:
+      return "AGGREGATION_STATE_UNSPECIFIED";
+    case AggregationState.AGGREGATION_STATE_READY:
+      return "AGGREGATION_STATE_READY";
+    case AggregationState.AGGREGATION_STATE_BACKFILLING:
+      return "AGGREGATION_STATE_BACKFILLING";
+    case AggregationState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum ChangeKind {
   CHANGE_KIND_UNSPECIFIED = 0,
   CHANGE_KIND_CREATE = 1,
@@ -142,6 +318,48 @@ export interface DataSource {
   timestampField: string;
 }
 
+/** A window aggregation of an event view: a feature computed from the view's events. */
+export interface Aggregation {
+  name: string;
+  function: AggregationFunction;
+  /** A feature of the view; empty for COUNT of events, FIRST_TS and LAST_TS. */
+  input: string;
+  /** 0 = unbounded. */
+  windowMillis: bigint;
+  /** 0 in Apply = the default rule (under 12 h: 5 min; under 12 d: 1 h; else 1 d); always set by the registry. */
+  hopMillis: bigint;
+  /** LAST_N only (1..100). */
+  n: number;
+  /** APPROX_DISTINCT only (10..14); 0 in Apply = 12. */
+  precision: number;
+  /** A second key: a not_null string or int64 feature of the view; empty = none. */
+  groupBy: string;
+  description: string;
+  tags: { [key: string]: string };
+  /**
+   * Assigned by the registry (ignored in Apply): the result type, the aggregation's own version
+   * (bumped when its definition changes) and whether it serves online.
+   */
+  type: ValueType;
+  specVersion: number;
+  state: AggregationState;
+}
+
+export interface Aggregation_TagsEntry {
+  key: string;
+  value: string;
+}
+
+/** Which events an event view aggregates, decided once when a Write is accepted. */
+export interface EventOptions {
+  /** Events older than acceptance time minus this are late and never aggregated. Unset = 1 h; at most 7 d. */
+  allowedLatenessMillis?:
+    | bigint
+    | undefined;
+  /** Events newer than acceptance time plus this are not aggregated. Unset = 60 s; at most 1 h. */
+  futureToleranceMillis?: bigint | undefined;
+}
+
 export interface FeatureView {
   name: string;
   /** Names of the entities whose join keys identify a row. */
@@ -152,8 +370,13 @@ export interface FeatureView {
   owner: string;
   tags: { [key: string]: string };
   description: string;
-  source?:
-    | DataSource
+  source?: DataSource | undefined;
+  kind: ViewKind;
+  /** EVENTS views only. `view:*` refs read the plain features, not these. */
+  aggregations: Aggregation[];
+  /** EVENTS views only; the registry returns them with defaults filled in. */
+  events?:
+    | EventOptions
     | undefined;
   /** Assigned by the registry (ignored in Apply). */
   id: number;
@@ -1144,6 +1367,525 @@ export const DataSource: MessageFns<DataSource> = {
   },
 };
 
+function createBaseAggregation(): Aggregation {
+  return {
+    name: "",
+    function: 0,
+    input: "",
+    windowMillis: 0n,
+    hopMillis: 0n,
+    n: 0,
+    precision: 0,
+    groupBy: "",
+    description: "",
+    tags: {},
+    type: 0,
+    specVersion: 0,
+    state: 0,
+  };
+}
+
+export const Aggregation: MessageFns<Aggregation> = {
+  encode(message: Aggregation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.function !== 0) {
+      writer.uint32(16).int32(message.function);
+    }
+    if (message.input !== "") {
+      writer.uint32(26).string(message.input);
+    }
+    if (message.windowMillis !== 0n) {
+      if (BigInt.asIntN(64, message.windowMillis) !== message.windowMillis) {
+        throw new globalThis.Error("value provided for field message.windowMillis of type int64 too large");
+      }
+      writer.uint32(32).int64(message.windowMillis);
+    }
+    if (message.hopMillis !== 0n) {
+      if (BigInt.asIntN(64, message.hopMillis) !== message.hopMillis) {
+        throw new globalThis.Error("value provided for field message.hopMillis of type int64 too large");
+      }
+      writer.uint32(40).int64(message.hopMillis);
+    }
+    if (message.n !== 0) {
+      writer.uint32(48).uint32(message.n);
+    }
+    if (message.precision !== 0) {
+      writer.uint32(56).uint32(message.precision);
+    }
+    if (message.groupBy !== "") {
+      writer.uint32(66).string(message.groupBy);
+    }
+    if (message.description !== "") {
+      writer.uint32(74).string(message.description);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      Aggregation_TagsEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.type !== 0) {
+      writer.uint32(128).int32(message.type);
+    }
+    if (message.specVersion !== 0) {
+      writer.uint32(136).uint32(message.specVersion);
+    }
+    if (message.state !== 0) {
+      writer.uint32(144).int32(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Aggregation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAggregation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.function = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.input = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.windowMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hopMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.n = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.precision = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.groupBy = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = Aggregation_TagsEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.tags[entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.specVersion = reader.uint32();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Aggregation {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      function: isSet(object.function) ? aggregationFunctionFromJSON(object.function) : 0,
+      input: isSet(object.input) ? globalThis.String(object.input) : "",
+      windowMillis: isSet(object.windowMillis)
+        ? BigInt(object.windowMillis)
+        : isSet(object.window_millis)
+        ? BigInt(object.window_millis)
+        : 0n,
+      hopMillis: isSet(object.hopMillis)
+        ? BigInt(object.hopMillis)
+        : isSet(object.hop_millis)
+        ? BigInt(object.hop_millis)
+        : 0n,
+      n: isSet(object.n) ? globalThis.Number(object.n) : 0,
+      precision: isSet(object.precision) ? globalThis.Number(object.precision) : 0,
+      groupBy: isSet(object.groupBy)
+        ? globalThis.String(object.groupBy)
+        : isSet(object.group_by)
+        ? globalThis.String(object.group_by)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      tags: isObject(object.tags)
+        ? (globalThis.Object.entries(object.tags) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      type: isSet(object.type) ? valueTypeFromJSON(object.type) : 0,
+      specVersion: isSet(object.specVersion)
+        ? globalThis.Number(object.specVersion)
+        : isSet(object.spec_version)
+        ? globalThis.Number(object.spec_version)
+        : 0,
+      state: isSet(object.state) ? aggregationStateFromJSON(object.state) : 0,
+    };
+  },
+
+  toJSON(message: Aggregation): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.function !== 0) {
+      obj.function = aggregationFunctionToJSON(message.function);
+    }
+    if (message.input !== "") {
+      obj.input = message.input;
+    }
+    if (message.windowMillis !== 0n) {
+      obj.windowMillis = message.windowMillis.toString();
+    }
+    if (message.hopMillis !== 0n) {
+      obj.hopMillis = message.hopMillis.toString();
+    }
+    if (message.n !== 0) {
+      obj.n = Math.round(message.n);
+    }
+    if (message.precision !== 0) {
+      obj.precision = Math.round(message.precision);
+    }
+    if (message.groupBy !== "") {
+      obj.groupBy = message.groupBy;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.tags) {
+      const entries = globalThis.Object.entries(message.tags) as [string, string][];
+      if (entries.length > 0) {
+        obj.tags = {};
+        entries.forEach(([k, v]) => {
+          obj.tags[k] = v;
+        });
+      }
+    }
+    if (message.type !== 0) {
+      obj.type = valueTypeToJSON(message.type);
+    }
+    if (message.specVersion !== 0) {
+      obj.specVersion = Math.round(message.specVersion);
+    }
+    if (message.state !== 0) {
+      obj.state = aggregationStateToJSON(message.state);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Aggregation>): Aggregation {
+    return Aggregation.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Aggregation>): Aggregation {
+    const message = createBaseAggregation();
+    message.name = object.name ?? "";
+    message.function = object.function ?? 0;
+    message.input = object.input ?? "";
+    message.windowMillis = (object.windowMillis !== undefined && object.windowMillis !== null)
+      ? BigInt(object.windowMillis)
+      : 0n;
+    message.hopMillis = (object.hopMillis !== undefined && object.hopMillis !== null) ? BigInt(object.hopMillis) : 0n;
+    message.n = object.n ?? 0;
+    message.precision = object.precision ?? 0;
+    message.groupBy = object.groupBy ?? "";
+    message.description = object.description ?? "";
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.type = object.type ?? 0;
+    message.specVersion = object.specVersion ?? 0;
+    message.state = object.state ?? 0;
+    return message;
+  },
+};
+
+function createBaseAggregation_TagsEntry(): Aggregation_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const Aggregation_TagsEntry: MessageFns<Aggregation_TagsEntry> = {
+  encode(message: Aggregation_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Aggregation_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAggregation_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Aggregation_TagsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Aggregation_TagsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Aggregation_TagsEntry>): Aggregation_TagsEntry {
+    return Aggregation_TagsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Aggregation_TagsEntry>): Aggregation_TagsEntry {
+    const message = createBaseAggregation_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseEventOptions(): EventOptions {
+  return { allowedLatenessMillis: undefined, futureToleranceMillis: undefined };
+}
+
+export const EventOptions: MessageFns<EventOptions> = {
+  encode(message: EventOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allowedLatenessMillis !== undefined) {
+      if (BigInt.asIntN(64, message.allowedLatenessMillis) !== message.allowedLatenessMillis) {
+        throw new globalThis.Error("value provided for field message.allowedLatenessMillis of type int64 too large");
+      }
+      writer.uint32(8).int64(message.allowedLatenessMillis);
+    }
+    if (message.futureToleranceMillis !== undefined) {
+      if (BigInt.asIntN(64, message.futureToleranceMillis) !== message.futureToleranceMillis) {
+        throw new globalThis.Error("value provided for field message.futureToleranceMillis of type int64 too large");
+      }
+      writer.uint32(16).int64(message.futureToleranceMillis);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.allowedLatenessMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.futureToleranceMillis = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventOptions {
+    return {
+      allowedLatenessMillis: isSet(object.allowedLatenessMillis)
+        ? BigInt(object.allowedLatenessMillis)
+        : isSet(object.allowed_lateness_millis)
+        ? BigInt(object.allowed_lateness_millis)
+        : undefined,
+      futureToleranceMillis: isSet(object.futureToleranceMillis)
+        ? BigInt(object.futureToleranceMillis)
+        : isSet(object.future_tolerance_millis)
+        ? BigInt(object.future_tolerance_millis)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EventOptions): unknown {
+    const obj: any = {};
+    if (message.allowedLatenessMillis !== undefined) {
+      obj.allowedLatenessMillis = message.allowedLatenessMillis.toString();
+    }
+    if (message.futureToleranceMillis !== undefined) {
+      obj.futureToleranceMillis = message.futureToleranceMillis.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EventOptions>): EventOptions {
+    return EventOptions.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EventOptions>): EventOptions {
+    const message = createBaseEventOptions();
+    message.allowedLatenessMillis =
+      (object.allowedLatenessMillis !== undefined && object.allowedLatenessMillis !== null)
+        ? BigInt(object.allowedLatenessMillis)
+        : undefined;
+    message.futureToleranceMillis =
+      (object.futureToleranceMillis !== undefined && object.futureToleranceMillis !== null)
+        ? BigInt(object.futureToleranceMillis)
+        : undefined;
+    return message;
+  },
+};
+
 function createBaseFeatureView(): FeatureView {
   return {
     name: "",
@@ -1154,6 +1896,9 @@ function createBaseFeatureView(): FeatureView {
     tags: {},
     description: "",
     source: undefined,
+    kind: 0,
+    aggregations: [],
+    events: undefined,
     id: 0,
     version: 0,
     joinKeys: [],
@@ -1190,6 +1935,15 @@ export const FeatureView: MessageFns<FeatureView> = {
     }
     if (message.source !== undefined) {
       DataSource.encode(message.source, writer.uint32(66).fork()).join();
+    }
+    if (message.kind !== 0) {
+      writer.uint32(72).int32(message.kind);
+    }
+    for (const v of message.aggregations) {
+      Aggregation.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.events !== undefined) {
+      EventOptions.encode(message.events, writer.uint32(90).fork()).join();
     }
     if (message.id !== 0) {
       writer.uint32(128).uint32(message.id);
@@ -1289,6 +2043,30 @@ export const FeatureView: MessageFns<FeatureView> = {
             message.source = DataSource.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.aggregations.push(Aggregation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.events = EventOptions.decode(reader, reader.uint32());
+            continue;
+          }
           case 16: {
             if (tag !== 128) {
               break;
@@ -1368,6 +2146,11 @@ export const FeatureView: MessageFns<FeatureView> = {
         : {},
       description: isSet(object.description) ? globalThis.String(object.description) : "",
       source: isSet(object.source) ? DataSource.fromJSON(object.source) : undefined,
+      kind: isSet(object.kind) ? viewKindFromJSON(object.kind) : 0,
+      aggregations: globalThis.Array.isArray(object?.aggregations)
+        ? object.aggregations.map((e: any) => Aggregation.fromJSON(e))
+        : [],
+      events: isSet(object.events) ? EventOptions.fromJSON(object.events) : undefined,
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       joinKeys: globalThis.Array.isArray(object?.joinKeys)
@@ -1420,6 +2203,15 @@ export const FeatureView: MessageFns<FeatureView> = {
     if (message.source !== undefined) {
       obj.source = DataSource.toJSON(message.source);
     }
+    if (message.kind !== 0) {
+      obj.kind = viewKindToJSON(message.kind);
+    }
+    if (message.aggregations?.length) {
+      obj.aggregations = message.aggregations.map((e) => Aggregation.toJSON(e));
+    }
+    if (message.events !== undefined) {
+      obj.events = EventOptions.toJSON(message.events);
+    }
     if (message.id !== 0) {
       obj.id = Math.round(message.id);
     }
@@ -1462,6 +2254,11 @@ export const FeatureView: MessageFns<FeatureView> = {
     message.description = object.description ?? "";
     message.source = (object.source !== undefined && object.source !== null)
       ? DataSource.fromPartial(object.source)
+      : undefined;
+    message.kind = object.kind ?? 0;
+    message.aggregations = object.aggregations?.map((e) => Aggregation.fromPartial(e)) || [];
+    message.events = (object.events !== undefined && object.events !== null)
+      ? EventOptions.fromPartial(object.events)
       : undefined;
     message.id = object.id ?? 0;
     message.version = object.version ?? 0;
