@@ -169,24 +169,13 @@ export {
   MINUTE_MILLIS,
   HOUR_MILLIS,
   DAY_MILLIS,
-  ALLOWED_HOP_MILLIS,
-  MAX_TILES_PER_WINDOW,
-  MAX_WINDOW_MILLIS,
   UNBOUNDED_WINDOW,
   floorTo,
   windowStart,
   tileIndex,
   inWindow,
-  defaultHopMillis,
-  windowProblem,
 } from './aggregation/window.js';
-export {
-  DEFAULT_ALLOWED_LATENESS_MILLIS,
-  MAX_ALLOWED_LATENESS_MILLIS,
-  DEFAULT_FUTURE_TOLERANCE_MILLIS,
-  MAX_FUTURE_TOLERANCE_MILLIS,
-  eventEligibility,
-} from './aggregation/eligibility.js';
+export { eventEligibility } from './aggregation/eligibility.js';
 export type { Eligibility } from './aggregation/eligibility.js';
 export {
   FINGERPRINT_BYTES,
@@ -195,9 +184,6 @@ export {
   compareEventOrder,
 } from './aggregation/fingerprint.js';
 export {
-  MIN_HLL_PRECISION,
-  DEFAULT_HLL_PRECISION,
-  MAX_HLL_PRECISION,
   hllCodeOfBytes,
   hllCodeOfString,
   hllCodeOfInt64,
@@ -209,20 +195,8 @@ export {
   hllEstimate,
 } from './aggregation/hll.js';
 export type { HllCode } from './aggregation/hll.js';
-export {
-  AGGREGATION_FUNCTIONS,
-  ALLOWED_INPUT_TYPES,
-  MAX_LAST_N,
-  aggregationResultType,
-  aggregationSpecProblem,
-  isFixedWidthAggregation,
-} from './aggregation/spec.js';
-export type {
-  AggregationFunction,
-  AggregationInputType,
-  AggregationInput,
-  AggregationSpec,
-} from './aggregation/spec.js';
+export { toAggregationSpec, isFixedWidthAggregation } from './aggregation/spec.js';
+export type { AggregationInputType, AggregationInput, AggregationSpec } from './aggregation/spec.js';
 export { LAST_SLOT_BYTES, compileTileLayout } from './aggregation/layout.js';
 export type { TileLayout, TileSlot, AggregationSlots, SlotKind, SlotValueKind } from './aggregation/layout.js';
 export { initRecord, newRecord, foldEvent, mergeRecord, slotPresent } from './aggregation/record.js';

@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   AGGREGATION_FUNCTIONS,
   FingerprintEncoder,
-  aggregationResultType,
-  aggregationSpecProblem,
   compileAggregationPlan,
+  toAggregationSpec,
   emptyWindowValue,
   foldEventIntoFields,
   readAggregations,
@@ -106,21 +105,41 @@ describe('reading aggregations of an entity (§1.7)', () => {
     expect(lastN).toEqual([String(t), String(start)]);
   });
 
-  it('assigns result types and refuses specs outside §1.7', () => {
-    const [count, sum, mean] = specsFor(H, 5 * 60_000);
-    expect(aggregationResultType(count!)).toBe('int64');
-    expect(aggregationResultType(sum!)).toBe('double');
-    expect(aggregationResultType(mean!)).toBe('double');
-    expect(aggregationSpecProblem(sum!)).toBeUndefined();
-    expect(aggregationSpecProblem({ ...sum!, input: { index: 2, type: 'string' } })).toBe(
-      'sum needs an input of type int64 or double; the input is string',
-    );
-    expect(aggregationSpecProblem({ ...sum!, function: 'last_n', n: 101 })).toBe('last_n needs n from 1 to 100');
-    expect(aggregationSpecProblem({ ...sum!, function: 'approx_distinct', input: { index: 2, type: 'string' } })).toBe(
-      'approx_distinct needs precision from 10 to 14',
-    );
-    expect(aggregationSpecProblem({ ...count!, function: 'first_ts', input: { index: 0, type: 'int64' } })).toBe(
-      'first_ts takes no input',
+  it('maps a registered aggregation onto its spec, the input resolved to its storage index', () => {
+    const features = ['amount', 'category'].map((name, i) => ({
+      name,
+      type: i === 0 ? ('double' as const) : ('string' as const),
+      dimension: 0,
+      constraints: { notNull: false, allowNaN: false },
+      description: '',
+      tags: {},
+    }));
+    const registered = {
+      name: 'distinct_categories_30d',
+      function: 'approx_distinct' as const,
+      input: 'category',
+      windowMillis: 30 * 24 * H,
+      hopMillis: 24 * H,
+      n: 0,
+      precision: 12,
+      groupBy: '',
+      description: '',
+      tags: {},
+      type: 'int64' as const,
+      specVersion: 1,
+      state: 'ready' as const,
+    };
+    expect(toAggregationSpec(registered, features)).toEqual({
+      function: 'approx_distinct',
+      input: { index: 1, type: 'string' },
+      windowMillis: 30 * 24 * H,
+      hopMillis: 24 * H,
+      n: 0,
+      precision: 12,
+    });
+    expect(toAggregationSpec({ ...registered, function: 'count', input: '', precision: 0 }, features).input).toBeNull();
+    expect(() => toAggregationSpec({ ...registered, input: 'missing' }, features)).toThrow(
+      /input missing is not a scalar/,
     );
   });
 });

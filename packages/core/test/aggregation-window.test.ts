@@ -3,12 +3,10 @@ import {
   DAY_MILLIS,
   HOUR_MILLIS,
   MINUTE_MILLIS,
-  defaultHopMillis,
   eventEligibility,
   floorTo,
   inWindow,
   tileIndex,
-  windowProblem,
   windowStart,
 } from '../src/index.js';
 
@@ -44,28 +42,6 @@ describe('window math (§1.4)', () => {
     expect(inWindow(start - 1, t, W, h)).toBe(false);
     expect(inWindow(-1e12, t, 0, 0)).toBe(true); // unbounded: everything up to t
     expect(inWindow(t + 1, t, 0, 0)).toBe(false);
-  });
-
-  it('assigns default hops by window length', () => {
-    expect(defaultHopMillis(HOUR_MILLIS)).toBe(5 * MINUTE_MILLIS);
-    expect(defaultHopMillis(12 * HOUR_MILLIS - 1)).toBe(5 * MINUTE_MILLIS);
-    expect(defaultHopMillis(12 * HOUR_MILLIS)).toBe(HOUR_MILLIS);
-    expect(defaultHopMillis(7 * DAY_MILLIS)).toBe(HOUR_MILLIS);
-    expect(defaultHopMillis(12 * DAY_MILLIS)).toBe(DAY_MILLIS);
-    expect(defaultHopMillis(0)).toBe(0);
-  });
-
-  it('names the broken window rule and the valid neighbours', () => {
-    expect(windowProblem(7 * DAY_MILLIS, 5 * MINUTE_MILLIS)).toBeUndefined(); // exactly 2,016 tiles
-    expect(windowProblem(400 * DAY_MILLIS, DAY_MILLIS)).toBeUndefined();
-    expect(windowProblem(0, 0)).toBeUndefined();
-    expect(windowProblem(100 * MINUTE_MILLIS, 15 * MINUTE_MILLIS)).toBe(
-      'window 6000000 ms is not a multiple of hop 900000 ms; use 5400000 ms or 6300000 ms',
-    );
-    expect(windowProblem(7 * DAY_MILLIS + 5 * MINUTE_MILLIS, 5 * MINUTE_MILLIS)).toMatch(/more than 2016/);
-    expect(windowProblem(401 * DAY_MILLIS, DAY_MILLIS)).toMatch(/longer than 400d/);
-    expect(windowProblem(HOUR_MILLIS, 2 * MINUTE_MILLIS)).toMatch(/not one of 1m, 5m, 15m, 1h, 1d/);
-    expect(windowProblem(0, HOUR_MILLIS)).toMatch(/unbounded window has no hop/);
   });
 });
 

@@ -11,11 +11,6 @@
 
 import { createHash } from 'node:crypto';
 
-/** Smallest, default and largest precision p (m = 2^p registers). */
-export const MIN_HLL_PRECISION = 10;
-export const DEFAULT_HLL_PRECISION = 12;
-export const MAX_HLL_PRECISION = 14;
-
 /**
  * The (bucket, rho) of one value packed as `bucket << 6 | rho` (rho ≤ 55 fits 6 bits): the form a
  * sparse sketch stores and the write script receives.

@@ -1,46 +1,17 @@
 /**
  * One aggregation as the fold, merge and finalize functions see it (design §1.7): a plain spec
- * type, independent of how the registry declares it (the registry maps its definitions onto it).
+ * with the input resolved to its index in the view's storage order. The registry's declaration
+ * (`RegisteredAggregation`, validated by `definitions/validate-aggregations.ts`) maps onto it with
+ * {@link toAggregationSpec}.
  */
 
-import type { ValueType } from '../model.js';
-import { MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './hll.js';
-import { UNBOUNDED_WINDOW, windowProblem } from './window.js';
+import type { AggregationFunction, FeatureDef, RegisteredAggregation } from '../model.js';
+import { TesseraError } from '../errors.js';
 
-/** Every aggregation function. */
-export const AGGREGATION_FUNCTIONS = [
-  'count',
-  'sum',
-  'mean',
-  'min',
-  'max',
-  'last',
-  'last_n',
-  'first_ts',
-  'last_ts',
-  'approx_distinct',
-] as const;
-export type AggregationFunction = (typeof AGGREGATION_FUNCTIONS)[number];
-
-/** Types an aggregation's input can have (which ones each function takes: {@link ALLOWED_INPUT_TYPES}). */
+/** Types an aggregation's input can have (which ones each function takes: `inputRule`). */
 export type AggregationInputType = 'int64' | 'double' | 'string' | 'bool' | 'timestamp';
 
-/** The input types of each function (§1.7); an empty list means the function takes no input. */
-export const ALLOWED_INPUT_TYPES: Readonly<Record<AggregationFunction, readonly AggregationInputType[]>> = {
-  count: ['int64', 'double', 'string', 'bool', 'timestamp'],
-  sum: ['int64', 'double'],
-  mean: ['int64', 'double'],
-  min: ['int64', 'double', 'timestamp'],
-  max: ['int64', 'double', 'timestamp'],
-  last: ['int64', 'double', 'string', 'bool', 'timestamp'],
-  last_n: ['int64', 'double', 'string', 'timestamp'],
-  first_ts: [],
-  last_ts: [],
-  approx_distinct: ['int64', 'string'],
-};
-
-/** Largest `n` of `last_n`. */
-export const MAX_LAST_N = 100;
+const INPUT_TYPES: readonly string[] = ['int64', 'double', 'string', 'bool', 'timestamp'];
 
 /** The input of an aggregation: a feature of the view, by its index in storage order. */
 export interface AggregationInput {
@@ -53,7 +24,7 @@ export interface AggregationSpec {
   readonly function: AggregationFunction;
   /** The input feature; null for `count` of events, `first_ts` and `last_ts`. */
   readonly input: AggregationInput | null;
-  /** Window length in ms; {@link UNBOUNDED_WINDOW} (0) = unbounded. */
+  /** Window length in ms; 0 = unbounded. */
   readonly windowMillis: number;
   /** Hop in ms (the registry always assigns one); 0 for an unbounded window. */
   readonly hopMillis: number;
@@ -63,60 +34,31 @@ export interface AggregationSpec {
   readonly precision: number;
 }
 
-/** The result type of an aggregation (§1.7). */
-export function aggregationResultType(spec: AggregationSpec): ValueType {
-  switch (spec.function) {
-    case 'count':
-    case 'approx_distinct':
-      return 'int64';
-    case 'mean':
-      return 'double';
-    case 'first_ts':
-    case 'last_ts':
-      return 'timestamp';
-    case 'sum':
-    case 'min':
-    case 'max':
-    case 'last':
-      return spec.input?.type ?? 'int64';
-    case 'last_n':
-      switch (spec.input?.type) {
-        case 'double':
-          return 'double_list';
-        case 'string':
-          return 'string_list';
-        default:
-          return 'int64_list';
-      }
-  }
-}
-
 /**
- * Why a spec cannot be folded, or undefined when it can: the input rules of §1.7, `n` and `precision`
- * ranges, and the window/hop rules of §1.4. Messages name the rule; the registry adds where.
+ * The spec of a registered (validated) aggregation of a view whose features are `features` in
+ * storage order. An input that is missing or of a type no aggregation takes is a registry bug.
  */
-export function aggregationSpecProblem(spec: AggregationSpec): string | undefined {
-  const allowed = ALLOWED_INPUT_TYPES[spec.function];
-  if (spec.input === null) {
-    if (spec.function !== 'count' && allowed.length > 0) return `${spec.function} needs an input`;
-  } else if (!allowed.includes(spec.input.type)) {
-    return allowed.length === 0
-      ? `${spec.function} takes no input`
-      : `${spec.function} needs an input of type ${allowed.join(' or ')}; the input is ${spec.input.type}`;
+export function toAggregationSpec(agg: RegisteredAggregation, features: readonly FeatureDef[]): AggregationSpec {
+  let input: AggregationInput | null = null;
+  if (agg.input !== '') {
+    const index = features.findIndex((f) => f.name === agg.input);
+    const type = features[index]?.type;
+    if (type === undefined || !INPUT_TYPES.includes(type)) {
+      throw new TesseraError(
+        'INTERNAL',
+        `Aggregation ${agg.name}: input ${agg.input} is not a scalar feature of the view`,
+      );
+    }
+    input = { index, type: type as AggregationInputType };
   }
-  if (spec.function === 'last_n' ? spec.n < 1 || spec.n > MAX_LAST_N || !Number.isInteger(spec.n) : spec.n !== 0) {
-    return spec.function === 'last_n' ? `last_n needs n from 1 to ${MAX_LAST_N}` : 'n is for last_n only';
-  }
-  if (
-    spec.function === 'approx_distinct'
-      ? !Number.isInteger(spec.precision) || spec.precision < MIN_HLL_PRECISION || spec.precision > MAX_HLL_PRECISION
-      : spec.precision !== 0
-  ) {
-    return spec.function === 'approx_distinct'
-      ? `approx_distinct needs precision from ${MIN_HLL_PRECISION} to ${MAX_HLL_PRECISION}`
-      : 'precision is for approx_distinct only';
-  }
-  return windowProblem(spec.windowMillis, spec.windowMillis === UNBOUNDED_WINDOW ? 0 : spec.hopMillis);
+  return {
+    function: agg.function,
+    input,
+    windowMillis: agg.windowMillis,
+    hopMillis: agg.windowMillis === 0 ? 0 : agg.hopMillis,
+    n: agg.function === 'last_n' ? agg.n : 0,
+    precision: agg.function === 'approx_distinct' ? agg.precision : 0,
+  };
 }
 
 /**
