@@ -164,3 +164,71 @@ export type {
 } from './ports/materialize-queue.js';
 export { silentLogger, stderrLogger } from './logger.js';
 export type { Logger, LogFields, LogMethod } from './logger.js';
+// Window aggregations (design docs/design/window-aggregations.md §1, §3.2): pure spec, no I/O.
+export {
+  MINUTE_MILLIS,
+  HOUR_MILLIS,
+  DAY_MILLIS,
+  UNBOUNDED_WINDOW,
+  floorTo,
+  windowStart,
+  tileIndex,
+  inWindow,
+} from './aggregation/window.js';
+export { eventEligibility } from './aggregation/eligibility.js';
+export type { Eligibility } from './aggregation/eligibility.js';
+export {
+  FINGERPRINT_BYTES,
+  FingerprintEncoder,
+  compareFingerprints,
+  compareEventOrder,
+} from './aggregation/fingerprint.js';
+export {
+  hllCodeOfBytes,
+  hllCodeOfString,
+  hllCodeOfInt64,
+  hllBucket,
+  hllRho,
+  newHllRegisters,
+  hllAdd,
+  hllMergeRegisters,
+  hllEstimate,
+} from './aggregation/hll.js';
+export type { HllCode } from './aggregation/hll.js';
+export { toAggregationSpec, isFixedWidthAggregation } from './aggregation/spec.js';
+export type { AggregationInputType, AggregationInput, AggregationSpec } from './aggregation/spec.js';
+export { LAST_SLOT_BYTES, compileTileLayout } from './aggregation/layout.js';
+export type { TileLayout, TileSlot, AggregationSlots, SlotKind, SlotValueKind } from './aggregation/layout.js';
+export { initRecord, newRecord, foldEvent, mergeRecord, slotPresent } from './aggregation/record.js';
+export { emptyWindowValue, finalizeMean, finalizeRecord } from './aggregation/finalize.js';
+export {
+  TILE_LIST_FORMAT,
+  TILE_LIST_HEADER_BYTES,
+  TILE_INDEX_BYTES,
+  tileListNewestEventTs,
+  tileListRecords,
+  foldIntoTileList,
+  mergeTileRange,
+  pruneTileList,
+} from './aggregation/tile-list.js';
+export {
+  VARIABLE_RECORD_HEADER_BYTES,
+  HLL_DENSE,
+  forEachVariableRecord,
+  updateVariableRecord,
+  pruneVariableList,
+  hllPayloadAdd,
+  hllPayloadMergeInto,
+  lastStringPayloadFold,
+  lastStringPayloadNewer,
+  lastStringPayloadValue,
+} from './aggregation/variable-list.js';
+export { lastNListInsert, lastNListValue } from './aggregation/last-n-list.js';
+export {
+  hopFieldName,
+  compileAggregationPlan,
+  foldEventIntoFields,
+  readAggregations,
+  pruneAggregationFields,
+} from './aggregation/entity-state.js';
+export type { AggregationFields, AggregationPlan } from './aggregation/entity-state.js';
