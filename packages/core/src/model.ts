@@ -85,9 +85,11 @@ export interface SourceDef {
 
 /**
  * What a view's rows are: `state` (last-writer-wins rows, the default when absent) or `events`
- * (every row is an event; the view may declare window aggregations over them).
+ * (every row is an event; the view may declare window aggregations over them). An `on_demand`
+ * view stores nothing: its features are CEL expressions over other views' features and request
+ * fields, evaluated at read time (docs/design/window-aggregations.md §5.2).
  */
-export const VIEW_KINDS = ['state', 'events'] as const;
+export const VIEW_KINDS = ['state', 'events', 'on_demand'] as const;
 export type ViewKind = (typeof VIEW_KINDS)[number];
 
 /** Functions of a window aggregation (docs/design/window-aggregations.md §1.7). */
@@ -145,8 +147,33 @@ export interface RegisteredAggregation extends AggregationDef {
   readonly state: AggregationState;
 }
 
+/** A value an on-demand view reads from the request (an extra column of its entity rows). */
+export interface RequestFieldDef {
+  readonly name: string;
+  readonly type: ValueType;
+}
+
+/** The expression of one on-demand feature (the feature's name, type and tags are in `features`). */
+export interface OnDemandExpression {
+  /** CEL source, at most ON_DEMAND_MAX_EXPRESSION_BYTES bytes. */
+  readonly expression: string;
+  /** false: a null referenced input makes the result null without evaluating. */
+  readonly evaluateNulls: boolean;
+}
+
+/** What makes a view on-demand: its inputs, request fields and one expression per feature. */
+export interface OnDemandDef {
+  /** Feature refs `view:feature` of stored views, readable in expressions as `view.feature`. */
+  readonly inputs: readonly string[];
+  readonly requestFields: readonly RequestFieldDef[];
+  /** In the order of the view's `features`, one each. */
+  readonly expressions: readonly OnDemandExpression[];
+}
+
 export interface FeatureViewDef {
   readonly name: string;
+  /** kind `on_demand` only: entities and source are empty, features are computed. */
+  readonly onDemand?: OnDemandDef;
   /** Absent = `state`. */
   readonly kind?: ViewKind;
   /** Event views only; absent = the defaults (the registry fills them in). */

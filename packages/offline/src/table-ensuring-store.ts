@@ -11,9 +11,12 @@ import type {
   RegistryState,
 } from '@tessera/core';
 
-/** Every version of every view the registry knows (deleted views too: their data stays readable). */
+/**
+ * Every version of every view the registry knows that has a table (deleted views too: their data
+ * stays readable). On-demand views store nothing.
+ */
 export function allViewVersions(state: RegistryState): RegisteredView[] {
-  return [...state.featureViews.values()].flatMap((lineage) => [...lineage.versions]);
+  return [...state.featureViews.values()].flatMap((lineage) => lineage.versions.filter((v) => v.kind !== 'on_demand'));
 }
 
 /**

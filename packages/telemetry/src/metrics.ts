@@ -56,6 +56,7 @@ export class TesseraMetrics {
   readonly #insertSeconds: Histogram;
   readonly #insertFailures: Counter<'outcome'>;
   readonly #storeErrors: Counter<'store' | 'operation'>;
+  readonly #onDemandErrors: Counter<'view' | 'feature'>;
   readonly #byView = new Map<string, ViewInsertCounters>();
   readonly #logger: Logger;
   readonly #queues: { kind: QueueKind; stats: () => Promise<QueueStats> }[] = [];
@@ -87,6 +88,12 @@ export class TesseraMetrics {
       expired: served.labels('expired'),
       null: served.labels('null'),
     };
+    this.#onDemandErrors = new Counter({
+      name: 'tessera_on_demand_errors_total',
+      help: 'On-demand feature values that failed to evaluate (integer overflow, division by zero, avg of an empty list) and were answered as null, online and in GetHistorical, by view and feature.',
+      labelNames: ['view', 'feature'],
+      registers,
+    });
     this.freshness = new FreshnessTable(options.nowMillis ?? Date.now);
     const freshness = this.freshness;
     new Gauge({
@@ -178,6 +185,10 @@ export class TesseraMetrics {
         if (version !== undefined) this.set(version);
       },
     });
+  }
+  /** Counts on-demand evaluations that failed and were answered as null. */
+  onDemandErrors(view: string, feature: string, count: number): void {
+    if (count > 0) this.#onDemandErrors.labels(view, feature).inc(count);
   }
 
   /** The counters of one view version's inserts, bound once and reused. */

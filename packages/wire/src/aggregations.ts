@@ -41,14 +41,23 @@ const FUNCTION_NAMES = new Map<number, AggregationFunction>(
 
 /** The wire kind of a view (absent in the model = STATE). */
 export function toProtoViewKind(view: FeatureViewDef): ViewKind {
+  if (view.kind === 'on_demand') return ViewKind.VIEW_KIND_ON_DEMAND;
   return view.kind === 'events' ? ViewKind.VIEW_KIND_EVENTS : ViewKind.VIEW_KIND_STATE;
 }
 
 /** The model's kind (absent for STATE), or a problem for a kind this server does not know. */
-export function fromProtoViewKind(kind: ViewKind, path: string, problems: Problem[]): 'events' | undefined {
+export function fromProtoViewKind(
+  kind: ViewKind,
+  path: string,
+  problems: Problem[],
+): 'events' | 'on_demand' | undefined {
   if (kind === ViewKind.VIEW_KIND_EVENTS) return 'events';
+  if (kind === ViewKind.VIEW_KIND_ON_DEMAND) return 'on_demand';
   if (kind !== ViewKind.VIEW_KIND_UNSPECIFIED && kind !== ViewKind.VIEW_KIND_STATE) {
-    problems.push({ path, message: `view kind ${kind} is unknown; use VIEW_KIND_STATE or VIEW_KIND_EVENTS` });
+    problems.push({
+      path,
+      message: `view kind ${kind} is unknown; use VIEW_KIND_STATE, VIEW_KIND_EVENTS or VIEW_KIND_ON_DEMAND`,
+    });
   }
   return undefined;
 }

@@ -24,6 +24,7 @@ import type {
   Value,
 } from '@tessera/proto';
 import { fromProtoValueType, toProtoValueType } from './columns.js';
+import { fromProtoOnDemand, toProtoOnDemand } from './on-demand.js';
 import {
   fromProtoAggregation,
   fromProtoEventOptions,
@@ -99,6 +100,10 @@ export function toProtoView(view: FeatureViewDef | RegisteredView): FeatureView 
     kind: toProtoViewKind(view),
     aggregations: (view.aggregations ?? []).map(toProtoAggregation),
     events: toProtoEventOptions(view.events),
+    inputs: [],
+    requestFields: [],
+    onDemand: [],
+    ...toProtoOnDemand(view),
     id: registered?.id ?? 0,
     version: registered?.version ?? 0,
     joinKeys: registered ? registered.joinKeys.map(toProtoJoinKey) : [],
@@ -183,6 +188,13 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
     const ttl = Number(v.ttlSeconds);
     const kind = fromProtoViewKind(v.kind, `feature_views[${i}].kind`, problems);
     const events = fromProtoEventOptions(v.events);
+    const od = kind === 'on_demand' ? fromProtoOnDemand(v, `feature_views[${i}]`, valueType, problems) : undefined;
+    if (kind !== 'on_demand' && v.inputs.length + v.requestFields.length + v.onDemand.length > 0) {
+      problems.push({
+        path: `feature_views[${i}].kind`,
+        message: `feature view ${v.name}: inputs, request_fields and on_demand need kind VIEW_KIND_ON_DEMAND`,
+      });
+    }
     return {
       name: v.name,
       ...(kind === undefined ? {} : { kind }),
@@ -194,8 +206,9 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
               fromProtoAggregation(a, `feature_views[${i}].aggregations[${k}]`, problems),
             ),
           }),
+      ...(od === undefined ? {} : { onDemand: od.onDemand }),
       entities: [...v.entities],
-      features,
+      features: od?.features ?? features,
       ttlSeconds: ttl,
       owner: v.owner,
       tags: { ...v.tags },

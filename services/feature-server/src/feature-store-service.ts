@@ -18,8 +18,8 @@ import { callAllows } from './auth.js';
 import { DEFAULT_MAX_REFS_PER_REQUEST, checkEnum, checkRefs } from './request-checks.js';
 import { assertValidUtf8 } from './strict-utf8.js';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MILLIS } from './write.js';
-import { executeReadPlan, readEntityColumns } from './online-read.js';
-import type { ReadPlan } from './online-read.js';
+import { readOnline } from './on-demand-read.js';
+import type { OnlinePlan as ReadPlan } from './on-demand-read.js';
 import { withRefreshOnMiss, type RegistryAccess } from './registry-access.js';
 import { streamHistorical } from './historical.js';
 import type { Lanes } from './lanes.js';
@@ -114,8 +114,7 @@ export function createFeatureStoreCalls(
         throw new TesseraError('INVALID_ARGUMENT', 'GetOnlineFeatures: give features or feature_service, not both');
       }
       const read = (plan: ReadPlan): Promise<GetOnlineFeaturesResponse> => {
-        const { rows, values } = readEntityColumns(plan, request.entities, limits.maxBatchRows);
-        return executeReadPlan(stores.online, plan, rows, values, {
+        return readOnline(stores.online, plan, request.entities, limits.maxBatchRows, {
           includeEventTimestamps: request.includeEventTimestamps,
           nowMillis: Date.now(),
           ...(callOptions?.keepExpiredValues === true ? { keepExpiredValues: true } : {}),
@@ -133,6 +132,12 @@ export function createFeatureStoreCalls(
       checkEnum(WriteTarget, request.target, 'target', 'Write');
       checkEnum(Durability, request.durability, 'durability', 'Write');
       const view = await withRefreshOnMiss(registry, () => registry.view(request.featureView));
+      if (view.kind === 'on_demand') {
+        throw new TesseraError(
+          'FAILED_PRECONDITION',
+          `Write: ${view.name} is an on-demand view: its features are computed at read time from its inputs (${(view.onDemand?.inputs ?? []).join(', ')}); write to those views instead`,
+        );
+      }
       return executeWrite(stores, view, request, writeLimits, deadlineMillis);
     },
   };
@@ -241,7 +246,7 @@ export function createFeatureStoreService(
         checkRefs(request.features, request.featureService, maxRefs, 'GetHistorical');
         checkEnum(HistoricalFormat, request.format, 'format', 'GetHistorical');
       });
-      if (checked) streamHistorical(call, registry, stores.offline, limits);
+      if (checked) streamHistorical(call, registry, stores.offline, limits, stores.telemetry?.metrics);
     },
 
     materialize(call: ServerWritableStream<MaterializeRequest, MaterializeProgress>) {

@@ -15,6 +15,9 @@ import { callDeadlineMillis } from './deadline.js';
 import { toGrpcStatus } from './grpc-status.js';
 import type { Lanes } from './lanes.js';
 import { withRefreshOnMiss, type RegistryAccess } from './registry-access.js';
+import { checkRequestColumns, evaluateChunk } from './on-demand-historical.js';
+import { splitOnDemand } from './on-demand-plan.js';
+import type { TesseraMetrics } from '@tessera/telemetry';
 
 /** Rows per chunk when the request names none. */
 const DEFAULT_CHUNK_ROWS = 65_536;
@@ -38,6 +41,7 @@ export function streamHistorical(
   registry: RegistryAccess,
   offline: OfflineStore | undefined,
   limits: HistoricalLimits,
+  metrics?: TesseraMetrics,
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
@@ -52,14 +56,26 @@ export function streamHistorical(
         'GetHistorical: name features (refs such as customer_stats:loyalty_score) or a feature_service',
       );
     }
-    const features = await withRefreshOnMiss(registry, () =>
+    const requested = await withRefreshOnMiss(registry, () =>
       registry.resolve(request.features, request.featureService),
     );
     const format = request.format === HistoricalFormat.HISTORICAL_FORMAT_ARROW ? 'arrow' : 'columns';
+    // On-demand features: read their inputs too, evaluate per chunk (on-demand-historical.ts).
+    const split = splitOnDemand(registry.state(), requested);
+    if (split !== undefined && format === 'arrow') {
+      throw new TesseraError(
+        'UNIMPLEMENTED',
+        'GetHistorical: on-demand features are served in format HISTORICAL_FORMAT_COLUMNS for now, not Arrow',
+      );
+    }
+    const features = split?.stored ?? requested;
     const chunkRows = request.chunkRows === 0 ? DEFAULT_CHUNK_ROWS : Math.min(request.chunkRows, MAX_CHUNK_ROWS);
     const deadlineMillis = callDeadlineMillis(call);
+    const entities = entityRowsInput(request, limits, features, registry);
+    if (split !== undefined && entities.kind === 'rows')
+      checkRequestColumns(split, entities.passthrough, 'passthrough columns');
     const chunks = offline.historical({
-      entities: entityRowsInput(request, limits, features, registry),
+      entities,
       ...(limits.maxEntitySetRows === undefined ? {} : { maxEntityRows: limits.maxEntitySetRows }),
       features,
       chunkRows,
@@ -67,7 +83,8 @@ export function streamHistorical(
       signal: abort.signal,
       ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
     });
-    for await (const chunk of chunks) {
+    for await (const stored of chunks) {
+      const chunk = split === undefined ? stored : evaluateChunk(split, stored, metrics);
       if (!call.write(toResponse(chunk))) await new Promise<void>((resolve) => call.once('drain', resolve));
       if (abort.signal.aborted) return;
     }

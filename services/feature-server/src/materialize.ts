@@ -36,6 +36,13 @@ export function streamMaterialize(
       throw new TesseraError('INVALID_ARGUMENT', 'Materialize: name at least one feature view');
     }
     const views = request.featureViews.map((ref) => viewOf(ref));
+    const computed = views.find((v) => v.kind === 'on_demand');
+    if (computed !== undefined) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `Materialize: ${computed.name} is an on-demand view: it stores nothing (its features are computed at read time)`,
+      );
+    }
     const endMillis = materializeEndMillis(request, Date.now(), maxEventTimeSkewMillis);
     const tasks: MaterializeTask[] = [];
     for (const view of views) {

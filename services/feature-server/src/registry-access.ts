@@ -1,17 +1,19 @@
 import { TesseraError, isTesseraError } from '@tessera/core';
-import type { EntitySourceDef, RegisteredView, ResolvedFeatures } from '@tessera/core';
+import type { EntitySourceDef, RegisteredView, RegistryState, ResolvedFeatures } from '@tessera/core';
 import type { Registry } from '@tessera/registry';
-import { buildReadPlan } from './online-read.js';
-import type { ReadPlan } from './online-read.js';
+import { buildOnlinePlan } from './on-demand-read.js';
+import type { OnlinePlan } from './on-demand-read.js';
 
 /** What the serving path needs from the registry: cheap, synchronous, from the cached state. */
 export interface RegistryAccess {
+  /** The registry state the serving path resolves against (on-demand programs are compiled per state). */
+  state(): RegistryState;
   /** Changes whenever the registry does; read plans are cached per sequence. */
   sequence(): number;
   /** Resolves refs or a feature service (NOT_FOUND names the unknown ref). */
   resolve(refs: readonly string[], featureService: string): ResolvedFeatures;
   /** Resolves refs or a feature service into a read plan (NOT_FOUND names the unknown ref). */
-  readPlan(refs: readonly string[], featureService: string): ReadPlan;
+  readPlan(refs: readonly string[], featureService: string): OnlinePlan;
   /** A view version by `name` (latest) or `name@version`. */
   view(ref: string): RegisteredView;
   /** A registered entity source by name (NOT_FOUND names it). */
@@ -36,12 +38,14 @@ export function withRefreshOnMiss<T>(registry: RegistryAccess, lookup: () => T):
 
 export function createRegistryAccess(registry: Registry): RegistryAccess {
   return {
+    state: () => registry.state(),
     sequence: () => registry.state().sequence,
     resolve(refs, featureService) {
       return registry.resolveFeatures(featureService !== '' ? { featureService } : { refs });
     },
     readPlan(refs, featureService) {
-      return buildReadPlan(registry.resolveFeatures(featureService !== '' ? { featureService } : { refs }));
+      const state = registry.state();
+      return buildOnlinePlan(state, registry.resolveFeatures(featureService !== '' ? { featureService } : { refs }));
     },
     view(ref) {
       if (ref === '')

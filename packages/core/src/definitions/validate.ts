@@ -12,6 +12,7 @@ import { parseFeatureRef } from './ref-syntax.js';
 import { isJoinKeyType } from './value-type-rules.js';
 import { validateEntitySource } from './validate-entity-source.js';
 import { validateEventView } from './validate-aggregations.js';
+import { validateOnDemandView } from './validate-on-demand.js';
 import { validateFeature, validateStrings, type AddProblem } from './validate-feature.js';
 
 /** The top-level lists of a repository, in YAML spelling. */
@@ -57,7 +58,7 @@ export function validateDefinitionsAt(defs: Definitions, locate: LocateObject): 
 
   const views = new Map<string, FeatureViewDef>();
   defs.featureViews.forEach((view, i) => {
-    validateView(view, `feature_views[${i}]`, entities, add);
+    if (view.kind !== 'on_demand') validateView(view, `feature_views[${i}]`, entities, add);
     const first = firstIndex(defs.featureViews, view.name);
     if (first !== i) {
       add(
@@ -67,6 +68,11 @@ export function validateDefinitionsAt(defs: Definitions, locate: LocateObject): 
     } else {
       views.set(view.name, view);
     }
+  });
+
+  // After every view is known: inputs may name views defined later.
+  defs.featureViews.forEach((view, i) => {
+    if (view.kind === 'on_demand') validateOnDemandView(view, `feature_views[${i}]`, views, add);
   });
 
   defs.featureServices.forEach((service, i) => {

@@ -23,6 +23,7 @@ import type {
 } from '../model.js';
 import { parseTtl } from './ttl.js';
 import { readEventViewKeys } from './yaml-event-view.js';
+import { ON_DEMAND_SECTION, readOnDemandViews } from './yaml-on-demand-view.js';
 import { validateDefinitionsAt, type DefinitionSection } from './validate.js';
 import { YamlReader, joinPath, scalarText } from './yaml-reader.js';
 
@@ -43,9 +44,10 @@ interface Origin {
   readonly reader: YamlReader;
   readonly index: number;
   readonly node: Node | null;
+  readonly section?: string; // as written, when not the combined section (on_demand_views)
 }
 
-const TOP_KEYS = ['project', 'entities', 'feature_views', 'feature_services', 'entity_sources'];
+const TOP_KEYS = ['project', 'entities', 'feature_views', 'feature_services', 'entity_sources', ON_DEMAND_SECTION];
 const ENTITY_SOURCE_KEYS = ['name', 'description', 'owner', 'sql', 'params'];
 const PARAM_KEYS = ['name', 'type', 'description'];
 const ENTITY_KEYS = ['name', 'join_keys', 'description', 'tags'];
@@ -147,6 +149,10 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
       read('entity_sources', '[{ name: recent_orders, sql: SELECT …, params: [...] }]', sources, (n, p) =>
         readEntitySource(reader, n, p),
       );
+      readOnDemandViews(reader, top, (view, index, node) => {
+        views.push(view);
+        origins.feature_views.push({ reader, index, node, section: ON_DEMAND_SECTION });
+      });
     }
     problems.push(...reader.problems);
   }
@@ -175,7 +181,7 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
     const origin = origins[section][index];
     if (origin === undefined) return `${section}[${index}]`;
     const line = origin.reader.lineOf(origin.node);
-    return `${origin.reader.file} ${section}[${origin.index}]${line === undefined ? '' : ` (line ${line})`}`;
+    return `${origin.reader.file} ${origin.section ?? section}[${origin.index}]${line === undefined ? '' : ` (line ${line})`}`;
   };
   const seen = new Set(problems.map((p) => `${p.file ?? ''}\u0000${p.path}`));
   for (const problem of validateDefinitionsAt(defs, locate)) {
@@ -208,7 +214,7 @@ function mapProblem(
   const { node, path } = walk(origin.reader, origin.node, match[3] ?? '');
   return {
     file: origin.reader.file,
-    path: `${match[1]}[${origin.index}]${path}`,
+    path: `${origin.section ?? match[1]}[${origin.index}]${path}`,
     message: withLine(problem.message, origin.reader.lineOf(node)),
   };
 }

@@ -276,11 +276,13 @@ function register(
   createdAtMillis: number,
   updatedAtMillis: number,
 ): RegisteredView {
-  // Plain views keep the shape they always had (nothing stored for kind, events or aggregations).
+  // Plain views keep the shape they always had (nothing stored for kind, events, aggregations, onDemand).
   const events =
     def.kind === 'events'
       ? { kind: 'events' as const, events: effectiveEventOptions(def), aggregations: [...aggregations] }
-      : {};
+      : def.kind === 'on_demand' && def.onDemand !== undefined
+        ? { kind: 'on_demand' as const, onDemand: structuredClone(def.onDemand) }
+        : {};
   const view: RegisteredView = {
     name: def.name,
     ...events,

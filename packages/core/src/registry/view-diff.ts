@@ -105,6 +105,11 @@ export function diffView(latest: RegisteredView, def: FeatureViewDef, joinKeys: 
     }
   }
   const aggregations = diffAggregations(latest.aggregations ?? [], def.aggregations ?? [], features, compatible);
+  if (newKind === 'on_demand' && oldKind === 'on_demand') {
+    diffOnDemand(latest, def, breaking);
+    // Nothing is stored: the features keep the definition's order, which is the expressions' order.
+    return { breaking, compatible, features: def.features, aggregations };
+  }
   return { breaking, compatible, features, aggregations };
 }
 
@@ -188,6 +193,13 @@ export function describeNewView(def: FeatureViewDef, joinKeys: readonly JoinKeyS
   const events = def.kind === 'events';
   const options = effectiveEventOptions(def);
   const aggregations = def.aggregations ?? [];
+  if (def.kind === 'on_demand') {
+    const request = (def.onDemand?.requestFields ?? []).map((f) => `${f.name} ${f.type}`);
+    return [
+      `kind: on_demand (inputs ${(def.onDemand?.inputs ?? []).join(', ')}${request.length > 0 ? `; request fields ${request.join(', ')}` : ''})`,
+      `features: ${def.features.map(describeFeature).join(', ')}`,
+    ];
+  }
   return [
     `entities: ${def.entities.join(', ')} (join keys ${describeJoinKeys(joinKeys)})`,
     ...(events
@@ -260,4 +272,35 @@ function describeSource(source: SourceDef | undefined): string {
 
 function quote(text: string): string {
   return JSON.stringify(text);
+}
+
+/**
+ * Inputs, request fields and expressions decide every value an on-demand view serves: any change
+ * makes a new version (old refs `view@1:feature` keep their old meaning).
+ */
+function diffOnDemand(latest: RegisteredView, def: FeatureViewDef, breaking: string[]): void {
+  const before = latest.onDemand;
+  const after = def.onDemand;
+  const inputsBefore = (before?.inputs ?? []).join(', ');
+  const inputsAfter = (after?.inputs ?? []).join(', ');
+  if (inputsBefore !== inputsAfter) breaking.push(`inputs: ${inputsBefore} -> ${inputsAfter} (breaking)`);
+  const request = (od: FeatureViewDef['onDemand']): string =>
+    (od?.requestFields ?? []).map((f) => `${f.name} ${f.type}`).join(', ') || '(none)';
+  if (request(before) !== request(after)) {
+    breaking.push(`request fields: ${request(before)} -> ${request(after)} (breaking)`);
+  }
+  const old = new Map(latest.features.map((f, i) => [f.name, before?.expressions[i]]));
+  def.features.forEach((feature, i) => {
+    const was = old.get(feature.name);
+    const now = after?.expressions[i];
+    if (was === undefined || now === undefined) return;
+    if (was.expression !== now.expression) {
+      breaking.push(
+        `feature ${feature.name}: expression ${quote(was.expression)} -> ${quote(now.expression)} (breaking)`,
+      );
+    }
+    if (was.evaluateNulls !== now.evaluateNulls) {
+      breaking.push(`feature ${feature.name}: evaluate_nulls ${was.evaluateNulls} -> ${now.evaluateNulls} (breaking)`);
+    }
+  });
 }

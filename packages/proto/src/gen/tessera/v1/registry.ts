@@ -32,6 +32,11 @@ export enum ViewKind {
   VIEW_KIND_STATE = 1,
   /** VIEW_KIND_EVENTS - Every row is an event; the view may declare window aggregations over its events. */
   VIEW_KIND_EVENTS = 2,
+  /**
+   * VIEW_KIND_ON_DEMAND - Stores nothing: its features are CEL expressions over other views' features (`inputs`),
+   * request fields and `now`, evaluated at read time, identically online and in GetHistorical.
+   */
+  VIEW_KIND_ON_DEMAND = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -46,6 +51,9 @@ export function viewKindFromJSON(object: any): ViewKind {
     case 2:
     case "VIEW_KIND_EVENTS":
       return ViewKind.VIEW_KIND_EVENTS;
+    case 4:
+    case "VIEW_KIND_ON_DEMAND":
+      return ViewKind.VIEW_KIND_ON_DEMAND;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -61,6 +69,8 @@ export function viewKindToJSON(object: ViewKind): string {
       return "VIEW_KIND_STATE";
     case ViewKind.VIEW_KIND_EVENTS:
       return "VIEW_KIND_EVENTS";
+    case ViewKind.VIEW_KIND_ON_DEMAND:
+      return "VIEW_KIND_ON_DEMAND";
     case ViewKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -360,6 +370,28 @@ export interface EventOptions {
   futureToleranceMillis?: bigint | undefined;
 }
 
+/** A value an on-demand view reads from the request: an extra column of the entity rows. */
+export interface RequestField {
+  name: string;
+  type: ValueType;
+}
+
+/** A feature of an on-demand view: a CEL expression (at most 2 KB) type-checked at apply. */
+export interface OnDemandFeature {
+  name: string;
+  type: ValueType;
+  expression: string;
+  /** false: when an input the expression references is null, the result is null (not evaluated). */
+  evaluateNulls: boolean;
+  description: string;
+  tags: { [key: string]: string };
+}
+
+export interface OnDemandFeature_TagsEntry {
+  key: string;
+  value: string;
+}
+
 export interface FeatureView {
   name: string;
   /** Names of the entities whose join keys identify a row. */
@@ -378,6 +410,12 @@ export interface FeatureView {
   events?:
     | EventOptions
     | undefined;
+  /** ON_DEMAND views only: the feature refs (`view:feature`, stored views) it reads, as `view.feature`. */
+  inputs: string[];
+  /** ON_DEMAND views only: values the caller passes as extra entity columns of the request. */
+  requestFields: RequestField[];
+  /** ON_DEMAND views only: its features (`features` stays empty). */
+  onDemand: OnDemandFeature[];
   /** Assigned by the registry (ignored in Apply). */
   id: number;
   version: number;
@@ -1886,6 +1924,359 @@ export const EventOptions: MessageFns<EventOptions> = {
   },
 };
 
+function createBaseRequestField(): RequestField {
+  return { name: "", type: 0 };
+}
+
+export const RequestField: MessageFns<RequestField> = {
+  encode(message: RequestField, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestField {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestField();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestField {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? valueTypeFromJSON(object.type) : 0,
+    };
+  },
+
+  toJSON(message: RequestField): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== 0) {
+      obj.type = valueTypeToJSON(message.type);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestField>): RequestField {
+    return RequestField.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestField>): RequestField {
+    const message = createBaseRequestField();
+    message.name = object.name ?? "";
+    message.type = object.type ?? 0;
+    return message;
+  },
+};
+
+function createBaseOnDemandFeature(): OnDemandFeature {
+  return { name: "", type: 0, expression: "", evaluateNulls: false, description: "", tags: {} };
+}
+
+export const OnDemandFeature: MessageFns<OnDemandFeature> = {
+  encode(message: OnDemandFeature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    if (message.expression !== "") {
+      writer.uint32(26).string(message.expression);
+    }
+    if (message.evaluateNulls !== false) {
+      writer.uint32(32).bool(message.evaluateNulls);
+    }
+    if (message.description !== "") {
+      writer.uint32(42).string(message.description);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      OnDemandFeature_TagsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OnDemandFeature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOnDemandFeature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expression = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.evaluateNulls = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = OnDemandFeature_TagsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.tags[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OnDemandFeature {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? valueTypeFromJSON(object.type) : 0,
+      expression: isSet(object.expression) ? globalThis.String(object.expression) : "",
+      evaluateNulls: isSet(object.evaluateNulls)
+        ? globalThis.Boolean(object.evaluateNulls)
+        : isSet(object.evaluate_nulls)
+        ? globalThis.Boolean(object.evaluate_nulls)
+        : false,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      tags: isObject(object.tags)
+        ? (globalThis.Object.entries(object.tags) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: OnDemandFeature): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== 0) {
+      obj.type = valueTypeToJSON(message.type);
+    }
+    if (message.expression !== "") {
+      obj.expression = message.expression;
+    }
+    if (message.evaluateNulls !== false) {
+      obj.evaluateNulls = message.evaluateNulls;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.tags) {
+      const entries = globalThis.Object.entries(message.tags) as [string, string][];
+      if (entries.length > 0) {
+        obj.tags = {};
+        entries.forEach(([k, v]) => {
+          obj.tags[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OnDemandFeature>): OnDemandFeature {
+    return OnDemandFeature.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OnDemandFeature>): OnDemandFeature {
+    const message = createBaseOnDemandFeature();
+    message.name = object.name ?? "";
+    message.type = object.type ?? 0;
+    message.expression = object.expression ?? "";
+    message.evaluateNulls = object.evaluateNulls ?? false;
+    message.description = object.description ?? "";
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseOnDemandFeature_TagsEntry(): OnDemandFeature_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const OnDemandFeature_TagsEntry: MessageFns<OnDemandFeature_TagsEntry> = {
+  encode(message: OnDemandFeature_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OnDemandFeature_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOnDemandFeature_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OnDemandFeature_TagsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: OnDemandFeature_TagsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OnDemandFeature_TagsEntry>): OnDemandFeature_TagsEntry {
+    return OnDemandFeature_TagsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OnDemandFeature_TagsEntry>): OnDemandFeature_TagsEntry {
+    const message = createBaseOnDemandFeature_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 function createBaseFeatureView(): FeatureView {
   return {
     name: "",
@@ -1899,6 +2290,9 @@ function createBaseFeatureView(): FeatureView {
     kind: 0,
     aggregations: [],
     events: undefined,
+    inputs: [],
+    requestFields: [],
+    onDemand: [],
     id: 0,
     version: 0,
     joinKeys: [],
@@ -1944,6 +2338,15 @@ export const FeatureView: MessageFns<FeatureView> = {
     }
     if (message.events !== undefined) {
       EventOptions.encode(message.events, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.inputs) {
+      writer.uint32(106).string(v!);
+    }
+    for (const v of message.requestFields) {
+      RequestField.encode(v!, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.onDemand) {
+      OnDemandFeature.encode(v!, writer.uint32(122).fork()).join();
     }
     if (message.id !== 0) {
       writer.uint32(128).uint32(message.id);
@@ -2067,6 +2470,30 @@ export const FeatureView: MessageFns<FeatureView> = {
             message.events = EventOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.inputs.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.requestFields.push(RequestField.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.onDemand.push(OnDemandFeature.decode(reader, reader.uint32()));
+            continue;
+          }
           case 16: {
             if (tag !== 128) {
               break;
@@ -2151,6 +2578,19 @@ export const FeatureView: MessageFns<FeatureView> = {
         ? object.aggregations.map((e: any) => Aggregation.fromJSON(e))
         : [],
       events: isSet(object.events) ? EventOptions.fromJSON(object.events) : undefined,
+      inputs: globalThis.Array.isArray(object?.inputs)
+        ? object.inputs.map((e: any) => globalThis.String(e))
+        : [],
+      requestFields: globalThis.Array.isArray(object?.requestFields)
+        ? object.requestFields.map((e: any) => RequestField.fromJSON(e))
+        : globalThis.Array.isArray(object?.request_fields)
+        ? object.request_fields.map((e: any) => RequestField.fromJSON(e))
+        : [],
+      onDemand: globalThis.Array.isArray(object?.onDemand)
+        ? object.onDemand.map((e: any) => OnDemandFeature.fromJSON(e))
+        : globalThis.Array.isArray(object?.on_demand)
+        ? object.on_demand.map((e: any) => OnDemandFeature.fromJSON(e))
+        : [],
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       joinKeys: globalThis.Array.isArray(object?.joinKeys)
@@ -2212,6 +2652,15 @@ export const FeatureView: MessageFns<FeatureView> = {
     if (message.events !== undefined) {
       obj.events = EventOptions.toJSON(message.events);
     }
+    if (message.inputs?.length) {
+      obj.inputs = message.inputs;
+    }
+    if (message.requestFields?.length) {
+      obj.requestFields = message.requestFields.map((e) => RequestField.toJSON(e));
+    }
+    if (message.onDemand?.length) {
+      obj.onDemand = message.onDemand.map((e) => OnDemandFeature.toJSON(e));
+    }
     if (message.id !== 0) {
       obj.id = Math.round(message.id);
     }
@@ -2260,6 +2709,9 @@ export const FeatureView: MessageFns<FeatureView> = {
     message.events = (object.events !== undefined && object.events !== null)
       ? EventOptions.fromPartial(object.events)
       : undefined;
+    message.inputs = object.inputs?.map((e) => e) || [];
+    message.requestFields = object.requestFields?.map((e) => RequestField.fromPartial(e)) || [];
+    message.onDemand = object.onDemand?.map((e) => OnDemandFeature.fromPartial(e)) || [];
     message.id = object.id ?? 0;
     message.version = object.version ?? 0;
     message.joinKeys = object.joinKeys?.map((e) => JoinKey.fromPartial(e)) || [];
