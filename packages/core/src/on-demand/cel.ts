@@ -5,7 +5,7 @@
  * so the two sides differ only in the values they hand it.
  *
  * CEL engine: @marcbachmann/cel-js (a tree-walking interpreter with a type checker; its dist has no
- * eval / new Function — test/on-demand/cel-package.test.ts checks the installed copy).
+ * eval / new Function — packages/core/test/cel-package.test.ts checks the installed copy).
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { FeatureValue, RequestFieldDef, ValueType } from '../model.js';
