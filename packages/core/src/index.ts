@@ -235,19 +235,8 @@ export {
   pruneAggregationFields,
 } from './aggregation/entity-state.js';
 export type { AggregationFields, AggregationPlan } from './aggregation/entity-state.js';
-export {
-  ON_DEMAND_MAX_EXPRESSION_BYTES,
-  ON_DEMAND_TYPES,
-  celTypeOf,
-  compileOnDemand,
-} from './on-demand/cel.js';
-export type {
-  CompileResult,
-  OnDemandInput,
-  OnDemandProgram,
-  OnDemandRow,
-  OnDemandScope,
-} from './on-demand/cel.js';
+export { ON_DEMAND_MAX_EXPRESSION_BYTES, ON_DEMAND_TYPES, celTypeOf, compileOnDemand } from './on-demand/cel.js';
+export type { CompileResult, OnDemandInput, OnDemandProgram, OnDemandRow, OnDemandScope } from './on-demand/cel.js';
 export { compiledOnDemandView, onDemandScope } from './on-demand/scope.js';
 export type { CompiledOnDemandView, InputProblem } from './on-demand/scope.js';
 export { evaluateOnDemandColumn } from './on-demand/evaluate.js';

@@ -281,10 +281,8 @@ function fromCel(type: ValueType, value: unknown): FeatureValue {
     case 'float_list':
       return Array.isArray(value) && value.every((v) => typeof v === 'number') ? Float32Array.from(value) : wrong();
     case 'int64_list':
-      return Array.isArray(value) && value.every((v) => typeof v === 'bigint')
-        ? BigInt64Array.from(value as bigint[])
-        : wrong();
+      return Array.isArray(value) && value.every((v) => typeof v === 'bigint') ? BigInt64Array.from(value) : wrong();
     case 'string_list':
-      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : wrong();
+      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : wrong();
   }
 }
