@@ -4,7 +4,8 @@
  * GetHistorical give identical values for the same entity rows at the same time — nulls, request
  * fields, `now`-based features, evaluate_nulls and evaluation errors (null, counted) included.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 const DAY = 86_400_000;
+const CLI = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'tessera.js');
 
 const BASE = `
 project: shop
@@ -126,6 +128,28 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
     expect(error?.grpcCodeName).toBe('INVALID_ARGUMENT');
     expect(error?.message).toContain(
       'on-demand view customer_now, feature avg_rating: the expression is int, the feature is double (CEL double) — use double(…)',
+    );
+  });
+
+  it('tessera apply names a bad expression with file, path and line; tessera ls shows the expressions', async () => {
+    const tessera = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile('node', [CLI, '--server', t.server.address, ...args], { cwd: dir }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+        );
+      });
+    writeFileSync(
+      join(dir, 'repo.yaml'),
+      BASE + ON_DEMAND.replace("expr: 'avg(profile.ratings)'", "expr: 'avg(profile.nope)'"),
+    );
+    const bad = await tessera('apply', dir);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(
+      'repo.yaml: on_demand_views[0].features[3].expr: on-demand view customer_now, feature avg_rating: No such key: nope (at column 13) (line 24)',
+    );
+    const ls = await tessera('ls', 'features');
+    expect(ls.stdout).toMatch(
+      /customer_now:days_since_last_purchase\s+double\s+\[= double\(now - profile.last_purchase_at\) \/ 86400000.0\]/,
     );
   });
 

@@ -27,7 +27,7 @@ export function registerLsCommand(program: Command, client: ClientFactory): void
                   v.name,
                   String(v.version),
                   v.entities.join(','),
-                  String(v.features.length),
+                  String(v.features.length + v.onDemand.length),
                   v.ttlSeconds ? formatTtl(Number(v.ttlSeconds)) : 'none',
                   v.owner,
                 ]),
@@ -43,6 +43,12 @@ export function registerLsCommand(program: Command, client: ClientFactory): void
                     `${v.name}:${f.name}`,
                     (fromProtoValueType(f.type) ?? '?') + (f.dimension ? `[${f.dimension}]` : ''),
                     f.description,
+                  ]),
+                  // On-demand features: the bracket holds the expression.
+                  ...v.onDemand.map((f) => [
+                    `${v.name}:${f.name}`,
+                    fromProtoValueType(f.type) ?? '?',
+                    `[= ${f.expression}]${f.description === '' ? '' : ` ${f.description}`}`,
                   ]),
                   // Window aggregations are features too; the bracket says how each is computed.
                   ...v.aggregations.map((wire) => {
