@@ -14,6 +14,7 @@ import type { TesseraClientError } from '@tessera/client';
 import { FeatureStatus, HistoricalFormat, ViewKind } from '@tessera/proto';
 import type { Column, GetHistoricalResponse } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
+import { scrape, sample } from '../support/scrape.js';
 import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
@@ -63,7 +64,7 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
     dir = mkdtempSync(join(tmpdir(), 'tessera-on-demand-'));
     const fresh = freshBackend('embedded', []);
     cleanup = fresh.cleanup;
-    t = await startTestServer(fresh.backend);
+    t = await startTestServer(fresh.backend, { metrics: { port: 0 } });
     await t.client.apply(definitionsFromYaml({ 'repo.yaml': BASE + ON_DEMAND }));
     await t.client.write({
       featureView: 'profile',
@@ -154,6 +155,12 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
   });
 
   it('gives identical values online and in GetHistorical for the same rows at the same time', async () => {
+    const errors = async () =>
+      sample(await scrape(t.server.metricsPort!), 'tessera_on_demand_errors_total', {
+        view: 'customer_now',
+        feature: 'avg_rating',
+      });
+    const errorsBefore = await errors();
     const online = await t.client.getOnlineFeaturesRaw({
       features: ['customer_now:*'],
       entities: { customer_id: toColumn('int64', IDS), cart_total: toColumn('double', CART) },
@@ -197,6 +204,8 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
       chunks.flatMap((c) => fromColumn(c.columns[names.indexOf(`customer_now__${f}`)] as Column)),
     );
     expect(offline).toEqual(values);
+    // avg([]) of customer 2, once online and once offline.
+    expect((await errors()) - errorsBefore).toBe(2);
   });
 
   it('reads the inputs it needs without returning them, next to requested stored features', async () => {
