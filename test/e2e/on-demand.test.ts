@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromColumn, toColumn } from '@tessera/client';
 import type { TesseraClientError } from '@tessera/client';
-import { FeatureStatus, HistoricalFormat, ViewKind } from '@tessera/proto';
+import { FeatureStatus, HistoricalFormat, ViewKind, WriteTarget } from '@tessera/proto';
 import type { Column, GetHistoricalResponse } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 import { scrape, sample } from '../support/scrape.js';
@@ -54,6 +54,44 @@ const FEATURES = ['age_ms', 'days_since_last_purchase', 'cart_share_of_30d', 'av
 const IDS = [1n, 2n, 3n, 4n];
 const CART = [25, 10, 5, null];
 
+function profileRows(written: number, target?: WriteTarget) {
+  return {
+    featureView: 'profile',
+    ...(target === undefined ? {} : { target }),
+    columns: {
+      customer_id: toColumn('int64', [1n, 2n, 3n]),
+      last_purchase_at: toColumn('timestamp', [written - 2 * DAY, written - 5 * DAY, null]),
+      revenue_30d: toColumn('double', [100, 0, null]),
+      orders: toColumn('int64', [4n, 1n, null]),
+      ratings: toColumn('int64_list', [BigInt64Array.from([5n, 4n, 4n]), new BigInt64Array(0), null]),
+    },
+    eventTimestamps: toColumn('timestamp', [written, written, written]),
+  };
+}
+
+/** Reads customer_now:* online and checks every value; returns them and the read's time. */
+async function readOnlineChecked(t: TestServer, written: number) {
+  const online = await t.client.getOnlineFeaturesRaw({
+    features: ['customer_now:*'],
+    entities: { customer_id: toColumn('int64', IDS), cart_total: toColumn('double', CART) },
+  });
+  expect(online.features.map((f) => f.ref)).toEqual(FEATURES.map((f) => `customer_now@1:${f}`));
+  expect(online.features.every((f) => f.statuses.every((s) => s === FeatureStatus.FEATURE_STATUS_PRESENT))).toBe(true);
+  const values = online.features.map((f) => fromColumn(f.values!));
+  const [age, days, share, avg, orders] = values;
+  // The read's time, recovered exactly from customer 1's age.
+  const now = written - 2 * DAY + Number(age![0]);
+  expect(now).toBeGreaterThanOrEqual(written);
+  expect(age).toEqual([BigInt(now - written + 2 * DAY), BigInt(now - written + 5 * DAY), null, null]);
+  expect(days).toEqual([(now - written + 2 * DAY) / DAY, (now - written + 5 * DAY) / DAY, null, null]);
+  expect(share).toEqual([0.25, 0, null, null]);
+  // Customer 2 has no ratings: avg([]) is an evaluation error, answered as null.
+  expect(avg).toEqual([13 / 3, null, null, null]);
+  // evaluate_nulls: a null input (customer 3) and no row (customer 4) reach the expression.
+  expect(orders).toEqual([4n, 1n, 0n, 0n]);
+  return { values, now };
+}
+
 describe('on-demand features through a real server (embedded LMDB + chDB)', () => {
   let t: TestServer;
   let cleanup: () => void;
@@ -66,17 +104,7 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
     cleanup = fresh.cleanup;
     t = await startTestServer(fresh.backend, { metrics: { port: 0 } });
     await t.client.apply(definitionsFromYaml({ 'repo.yaml': BASE + ON_DEMAND }));
-    await t.client.write({
-      featureView: 'profile',
-      columns: {
-        customer_id: toColumn('int64', [1n, 2n, 3n]),
-        last_purchase_at: toColumn('timestamp', [written - 2 * DAY, written - 5 * DAY, null]),
-        revenue_30d: toColumn('double', [100, 0, null]),
-        orders: toColumn('int64', [4n, 1n, null]),
-        ratings: toColumn('int64_list', [BigInt64Array.from([5n, 4n, 4n]), new BigInt64Array(0), null]),
-      },
-      eventTimestamps: toColumn('timestamp', [written, written, written]),
-    });
+    await t.client.write(profileRows(written));
   }, 120_000);
 
   afterAll(async () => {
@@ -161,26 +189,7 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
         feature: 'avg_rating',
       });
     const errorsBefore = await errors();
-    const online = await t.client.getOnlineFeaturesRaw({
-      features: ['customer_now:*'],
-      entities: { customer_id: toColumn('int64', IDS), cart_total: toColumn('double', CART) },
-    });
-    expect(online.features.map((f) => f.ref)).toEqual(FEATURES.map((f) => `customer_now@1:${f}`));
-    expect(online.features.every((f) => f.statuses.every((s) => s === FeatureStatus.FEATURE_STATUS_PRESENT))).toBe(
-      true,
-    );
-    const values = online.features.map((f) => fromColumn(f.values!));
-    const [age, days, share, avg, orders] = values;
-    // The read's time, recovered exactly from customer 1's age.
-    const now = written - 2 * DAY + Number(age![0]);
-    expect(now).toBeGreaterThanOrEqual(written);
-    expect(age).toEqual([BigInt(now - written + 2 * DAY), BigInt(now - written + 5 * DAY), null, null]);
-    expect(days).toEqual([(now - written + 2 * DAY) / DAY, (now - written + 5 * DAY) / DAY, null, null]);
-    expect(share).toEqual([0.25, 0, null, null]);
-    // Customer 2 has no ratings: avg([]) is an evaluation error, answered as null.
-    expect(avg).toEqual([13 / 3, null, null, null]);
-    // evaluate_nulls: a null input (customer 3) and no row (customer 4) reach the expression.
-    expect(orders).toEqual([4n, 1n, 0n, 0n]);
+    const { values, now } = await readOnlineChecked(t, written);
 
     const chunks: GetHistoricalResponse[] = [];
     for await (const chunk of t.client.getHistorical({
@@ -247,4 +256,15 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
     );
     expect(arrow?.grpcCodeName).toBe('UNIMPLEMENTED');
   });
+});
+
+describe('on-demand features online on the 6-node Redis Cluster', () => {
+  it('computes the same values from the cluster store', async () => {
+    const fresh = freshBackend('redis-cluster', inject('redisCluster').nodes);
+    await using t = await startTestServer(fresh.backend);
+    await t.client.apply(definitionsFromYaml({ 'repo.yaml': BASE + ON_DEMAND }));
+    const written = Date.now() - 3 * DAY;
+    await t.client.write(profileRows(written, WriteTarget.WRITE_TARGET_ONLINE));
+    await readOnlineChecked(t, written);
+  }, 60_000);
 });
