@@ -75,3 +75,4 @@ export {
   checkEntitySource,
   ENTITY_SOURCE_CLICKHOUSE_TYPES,
 } from './historical/entity-source.js';
+export { typedColumnsToArrow } from './historical/arrow-columns.js';

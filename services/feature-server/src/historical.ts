@@ -62,12 +62,6 @@ export function streamHistorical(
     const format = request.format === HistoricalFormat.HISTORICAL_FORMAT_ARROW ? 'arrow' : 'columns';
     // On-demand features: read their inputs too, evaluate per chunk (on-demand-historical.ts).
     const split = splitOnDemand(registry.state(), requested);
-    if (split !== undefined && format === 'arrow') {
-      throw new TesseraError(
-        'UNIMPLEMENTED',
-        'GetHistorical: on-demand features are served in format HISTORICAL_FORMAT_COLUMNS for now, not Arrow',
-      );
-    }
     const features = split?.stored ?? requested;
     const chunkRows = request.chunkRows === 0 ? DEFAULT_CHUNK_ROWS : Math.min(request.chunkRows, MAX_CHUNK_ROWS);
     const deadlineMillis = callDeadlineMillis(call);
@@ -79,12 +73,13 @@ export function streamHistorical(
       ...(limits.maxEntitySetRows === undefined ? {} : { maxEntityRows: limits.maxEntitySetRows }),
       features,
       chunkRows,
-      format,
+      // On-demand features are computed on columns, then encoded (typedColumnsToArrow).
+      format: split === undefined ? format : 'columns',
       signal: abort.signal,
       ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
     });
     for await (const stored of chunks) {
-      const chunk = split === undefined ? stored : evaluateChunk(split, stored, metrics);
+      const chunk = split === undefined ? stored : evaluateChunk(split, stored, metrics, format);
       if (!call.write(toResponse(chunk))) await new Promise<void>((resolve) => call.once('drain', resolve));
       if (abort.signal.aborted) return;
     }

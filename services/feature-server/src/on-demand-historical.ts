@@ -7,6 +7,7 @@
  */
 import { TesseraError, evaluateOnDemandColumn, showName } from '@tessera/core';
 import type { HistoricalChunk, TypedColumn } from '@tessera/core';
+import { typedColumnsToArrow } from '@tessera/offline';
 import type { TesseraMetrics } from '@tessera/telemetry';
 import type { SplitFeatures } from './on-demand-plan.js';
 
@@ -29,6 +30,7 @@ export function evaluateChunk(
   split: SplitFeatures,
   chunk: HistoricalChunk,
   metrics: TesseraMetrics | undefined,
+  format: 'columns' | 'arrow',
 ): HistoricalChunk {
   const columns = chunk.columns;
   if (columns === undefined) throw new TesseraError('INTERNAL', 'GetHistorical: on-demand features need columns');
@@ -74,6 +76,9 @@ export function evaluateChunk(
     const name =
       (names.get(plain) ?? 0) > 1 ? `${compiled.view.name}__v${compiled.view.version}__${feature.name}` : plain;
     out.push({ name, type: feature.type, values });
+  }
+  if (format === 'arrow') {
+    return { firstRow: chunk.firstRow, rowCount: chunk.rowCount, arrowIpc: typedColumnsToArrow(out, chunk.rowCount) };
   }
   return { firstRow: chunk.firstRow, rowCount: chunk.rowCount, columns: out };
 }

@@ -85,7 +85,7 @@ function outputData(batch: RecordBatch, column: OutputColumn): Data {
 }
 
 /** The Arrow type of an output column with no rows at all (an empty request). */
-function emptyType(type: ValueType): DataType {
+export function emptyType(type: ValueType): DataType {
   switch (type) {
     case 'int64':
       return new Int64();
