@@ -187,6 +187,13 @@ describe('on-demand views in YAML and apply', () => {
       'on_demand_views[0].request[0].name',
       /request field now has the name of the read time now/,
     ],
+    [
+      'a request field named like a join key',
+      single('1.0', 'double', '[profile:orders]', '    request: [{ name: customer_id, type: int64 }]\n'),
+      'request:',
+      'on_demand_views[0].request[0].name',
+      /request field customer_id has the name of a join key of its inputs; rename it/,
+    ],
   ];
   for (const [name, text, marker, path, rule] of cases) {
     it(`names ${name} with file, path, line and rule`, () => {

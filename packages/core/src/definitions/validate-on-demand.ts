@@ -4,7 +4,7 @@
  * feature's expression parsed and type-checked against them; the checked type must be the declared
  * one. Messages name the view, the feature, the position in the expression and the types.
  */
-import type { FeatureViewDef } from '../model.js';
+import type { EntityDef, FeatureViewDef } from '../model.js';
 import { VALUE_TYPES } from '../model.js';
 import { ON_DEMAND_TYPES, compileOnDemand } from '../on-demand/cel.js';
 import { onDemandScope } from '../on-demand/scope.js';
@@ -18,6 +18,7 @@ export function validateOnDemandView(
   view: FeatureViewDef,
   path: string,
   views: ReadonlyMap<string, FeatureViewDef>,
+  entities: ReadonlyMap<string, EntityDef>,
   add: AddProblem,
 ): void {
   const nameProblem = identifierProblem(view.name);
@@ -36,6 +37,12 @@ export function validateOnDemandView(
   const { scope, problems } = onDemandScope(view, (name) => views.get(name));
   for (const p of problems) add(`${path}.inputs[${p.index}]`, `${what}: ${p.message}`);
   const inputViews = new Set(scope.inputs.map((i) => i.view));
+  // Request fields travel as entity columns next to the join keys: their names must differ.
+  const joinKeys = new Set(
+    [...inputViews].flatMap((name) =>
+      (views.get(name)?.entities ?? []).flatMap((e) => (entities.get(e)?.joinKeys ?? []).map((k) => k.name)),
+    ),
+  );
 
   od.requestFields.forEach((field, i) => {
     const p = `${path}.request[${i}]`;
@@ -43,6 +50,8 @@ export function validateOnDemandView(
     if (problem !== undefined) add(`${p}.name`, `${what}: request field ${problem}`);
     if (od.requestFields.findIndex((f) => f.name === field.name) !== i)
       add(`${p}.name`, `${what}: request field ${field.name} is listed twice`);
+    if (joinKeys.has(field.name))
+      add(`${p}.name`, `${what}: request field ${field.name} has the name of a join key of its inputs; rename it`);
     if (RESERVED.has(field.name) || inputViews.has(field.name))
       add(
         `${p}.name`,

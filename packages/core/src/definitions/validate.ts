@@ -72,7 +72,7 @@ export function validateDefinitionsAt(defs: Definitions, locate: LocateObject): 
 
   // After every view is known: inputs may name views defined later.
   defs.featureViews.forEach((view, i) => {
-    if (view.kind === 'on_demand') validateOnDemandView(view, `feature_views[${i}]`, views, add);
+    if (view.kind === 'on_demand') validateOnDemandView(view, `feature_views[${i}]`, views, entities, add);
   });
 
   defs.featureServices.forEach((service, i) => {
