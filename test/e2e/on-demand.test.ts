@@ -257,6 +257,15 @@ describe('on-demand features through a real server (embedded LMDB + chDB)', () =
     );
     expect(missing?.grpcCodeName).toBe('INVALID_ARGUMENT');
     expect(missing?.message).toContain('request field cart_total (double, read by an on-demand feature) is missing');
+    const offlineMissing = await refused(
+      t.client.getHistoricalFeatures({ keys: { customer_id: [1n] }, eventTimestamps: [Date.now()] }, [
+        'customer_now:cart_share_of_30d',
+      ]),
+    );
+    expect(offlineMissing?.grpcCodeName).toBe('INVALID_ARGUMENT');
+    expect(offlineMissing?.message).toContain(
+      'GetHistorical: request field cart_total (double, read by an on-demand feature) is missing; add it to the passthrough columns',
+    );
     const write = await refused(
       t.client.write({
         featureView: 'customer_now',
