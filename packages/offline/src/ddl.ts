@@ -179,6 +179,27 @@ export function localTableName(view: Pick<RegisteredView, 'name' | 'version'>, t
   return `${table}${LOCAL_TABLE_SUFFIX}`;
 }
 
+/**
+ * Where the plain features of a view are read from: its table, or for an event view its main table
+ * and `__excluded` together (`UNION ALL` of `columns`, quoted names): excluded events are excluded
+ * from aggregations only — the plain features (last-writer-wins online, ASOF offline) see every
+ * written row, as for any view. `final` reads each table `FINAL`.
+ */
+export function plainRowsSource(
+  database: string,
+  view: Pick<RegisteredView, 'name' | 'version' | 'kind'>,
+  columns: readonly string[],
+  final = false,
+): string {
+  const suffix = final ? ' FINAL' : '';
+  if (!isEventView(view)) return `${qualifiedName(database, tableName(view))}${suffix}`;
+  const list = [...new Set(columns)].join(', ');
+  return (
+    `(SELECT ${list} FROM ${qualifiedName(database, tableName(view))}${suffix} ` +
+    `UNION ALL SELECT ${list} FROM ${qualifiedName(database, excludedTableName(view))}${suffix})`
+  );
+}
+
 /** `` `db`.`table` `` with both parts checked. */
 export function qualifiedName(database: string, table: string): string {
   assertIdentifier(database, 'database name');

@@ -24,6 +24,7 @@ export {
   EXCLUDED_TABLE_SUFFIX,
   excludedTableName,
   offlineTablesOf,
+  plainRowsSource,
   NON_REPLICATED_DEDUPLICATION_WINDOW,
   clickHouseTypeOf,
   joinKeyClickHouseType,
