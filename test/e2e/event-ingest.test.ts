@@ -28,6 +28,7 @@ import { definitionsFromYaml, pollUntil, startServeProcess, startWriterCli, type
 import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
 import { decodeOfflineJob, encodeOfflineJob } from '@tessera/writebehind';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
+import { sample, scrape } from '../support/scrape.js';
 
 const { nodes } = inject('redisCluster');
 const MINUTE = 60_000;
@@ -247,7 +248,7 @@ describe('event view ingest', () => {
     const fresh = freshBackend('embedded', []);
     closers.push(() => Promise.resolve(fresh.cleanup()));
     const dataDir = (fresh.backend as { dataDir: string }).dataDir;
-    const t: TestServer = await startTestServer(fresh.backend, { logger: silentLogger });
+    const t: TestServer = await startTestServer(fresh.backend, { logger: silentLogger, metrics: { port: 0 } });
     closers.push(async () => t[Symbol.asyncDispose]());
     await t.client.apply(REPO);
     let executor: ChdbExecutor | undefined;
@@ -271,6 +272,12 @@ describe('event view ingest', () => {
       },
       0,
     );
+    // Three live writes excluded rows (first, unkeyed replay, sync), the keyed replay once: 4 late, 4 future.
+    const metrics = await scrape(t.server.metricsPort!);
+    expect([
+      sample(metrics, 'tessera_aggregation_events_excluded_total', { view: 'clicks', reason: 'late' }),
+      sample(metrics, 'tessera_aggregation_events_excluded_total', { view: 'clicks', reason: 'future' }),
+    ]).toEqual([4, 4]);
   }, 120_000);
 
   it('cluster: through BullMQ, the writer and the offline server alike', async () => {
