@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import {
   MIN_EVENT_TS_MILLIS,
   TesseraError,
-  batchExclusions,
-  batchFingerprints,
   isEventView,
   quoteInput,
   showName,
@@ -26,6 +24,7 @@ import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
+import { assertEventTargets, eventRows } from './write-events.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -76,12 +75,7 @@ export async function executeWrite(
 ): Promise<WriteResponse> {
   const label = `${view.name}@${view.version}`;
   const { online, offline } = targets(request.target, label);
-  if (online && !offline && isEventView(view) && (view.aggregations?.length ?? 0) > 0) {
-    throw new TesseraError(
-      'FAILED_PRECONDITION',
-      `Write to ${label}: aggregations are computed from the offline events too; write online and offline, or offline only for history (target WRITE_TARGET_OFFLINE)`,
-    );
-  }
+  assertEventTargets(view, online, offline, label);
   const sync = request.durability === Durability.DURABILITY_SYNC;
   if (offline && sync && !stores.offline) {
     throw new TesseraError(
@@ -222,7 +216,9 @@ async function performWrite(
   const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
   // One acceptance time per Write: the eligibility of every row of the batch is decided by it.
   const acceptedAtMillis = Date.now();
-  const events = isEventView(view) ? eventRows(stores, view, batch, online, offline, acceptedAtMillis) : undefined;
+  const events = isEventView(view)
+    ? eventRows(stores.telemetry, view, batch, online, offline, acceptedAtMillis)
+    : undefined;
   const offlineBatch: OfflineBatch = {
     joinKeyValues: batch.joinKeyValues,
     eventTsMillis: batch.eventTsMillis,
@@ -279,30 +275,6 @@ async function performWrite(
     // Rows superseded within the batch count as stale: a newer event of their entity won.
     rowsStaleOnline: BigInt(result.stale + batch.rowCount - latest.length),
     ...counts,
-  };
-}
-
-/**
- * The event-view part of a Write (design §1.2, §1.3): the rows' fingerprints (when they go
- * offline) and, for a live write, each row's eligibility at `acceptedAtMillis`. A history write
- * (offline only) is always eligible. Excluded rows are counted in the metrics here, once per Write.
- */
-function eventRows(
-  stores: WriteStores,
-  view: RegisteredView,
-  batch: ValidatedBatch,
-  online: boolean,
-  offline: boolean,
-  acceptedAtMillis: number,
-): { offline: Pick<OfflineBatch, 'fingerprints' | 'exclusions'>; late: number; future: number } {
-  const fingerprints = offline ? batchFingerprints(view, batch, batch.entityKeys) : undefined;
-  if (!online) return { offline: fingerprints === undefined ? {} : { fingerprints }, late: 0, future: 0 };
-  const { codes, counts } = batchExclusions(view, batch.eventTsMillis, acceptedAtMillis);
-  stores.telemetry?.metrics?.recordEventsExcluded(view.name, counts.late, counts.future);
-  return {
-    offline: fingerprints === undefined ? {} : { fingerprints, exclusions: codes },
-    late: counts.late,
-    future: counts.future,
   };
 }
 
