@@ -87,6 +87,19 @@ describe('HLL (§1.9): golden codes and the estimator', () => {
     expect((payload as Uint8Array)[0]).toBe(1); // dense by then
   });
 
+  it.each([
+    [10, 100],
+    [10, 5_000],
+    [12, 1_000],
+    [14, 100],
+    [14, 50_000],
+  ])('estimates within 4·1.04/√m·N of the true count at p = %i, N = %i (§1.10, fixed values)', (p, n) => {
+    const registers = newHllRegisters(p);
+    for (let i = 0; i < n; i++)
+      hllAdd(registers, i % 2 === 0 ? hllCodeOfInt64(BigInt(i), p) : hllCodeOfString(`s${i}`, p));
+    expect(Math.abs(hllEstimate(registers) - n)).toBeLessThanOrEqual((4 * 1.04 * n) / Math.sqrt(2 ** p));
+  });
+
   it('keeps a sparse payload until 4·codes reaches m bytes, then turns dense with the same registers', () => {
     let payload: Uint8Array | undefined;
     const sparseRegisters = newHllRegisters(10);
