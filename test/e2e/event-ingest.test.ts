@@ -392,5 +392,25 @@ describe('write-behind jobs of event views', () => {
       await count('fv_clicks__v1__excluded', false),
       await count('fv_clicks__v1__excluded', true),
     ]).toEqual(['4', '2', '2', '1']);
+    // Materialize reads an event view's plain rows from both tables: an excluded event is still the entity's latest row.
+    await store.insert(
+      view,
+      {
+        joinKeyValues: [[3n]],
+        eventTsMillis: Float64Array.of(1_700_000_000_005),
+        featureValues: [['late-but-latest'], [3n]],
+        exclusions: Uint8Array.of(EXCLUSION_LATE),
+      },
+      { dedupToken: 'job-excluded-only' },
+    );
+    const latest: string[] = [];
+    for await (const batch of store.latestRows(view, {
+      startMillis: 1_600_000_000_000,
+      endMillis: 1_800_000_000_000,
+      batchRows: 100,
+    })) {
+      for (const row of batch) latest.push(`${String(row.keys[0])}:${String(row.features[0])}`);
+    }
+    expect(latest.sort()).toEqual(['1:a', '2:b', '3:late-but-latest']);
   }, 60_000);
 });
