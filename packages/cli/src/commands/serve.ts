@@ -165,6 +165,7 @@ async function prepare(
       await load(opts.load, hasOffline ? 'both' : 'online');
       const history = join(opts.load, 'history');
       if (hasOffline && existsSync(history)) await load(history, 'offline');
+      console.log(`tessera: loaded ${opts.load}`);
     } finally {
       c.close();
     }
