@@ -17,13 +17,13 @@ import {
   REPO_ROOT,
   definitionsFromYaml,
   makeTestCertificates,
-  startCli,
   startOfflineServerCli,
   startServeProcess,
   type CliProcess,
   type TestCertificates,
 } from '@tessera/testkit';
 import { GO_CLIENT_DIR, generateGoStubs, goCommand as runGo } from '../support/client-builds.js';
+import { startExampleShop } from '../support/example-shop.js';
 
 const run = promisify(execFile);
 const { nodes } = inject('redisCluster');
@@ -157,24 +157,9 @@ describe('clients/go/README.md', () => {
     const command = blocks.find((b) => b.lang === 'sh' && b.body.includes('go run'));
     const printed = blocks[blocks.indexOf(command!) + 1];
     expect(command?.body.trim()).toBe('cd clients/go && go generate ./... && go run ./examples/online');
-    // `npm start`'s arguments: its sample data, on a free port and a fresh store.
-    const shop = join(dir, 'shop');
-    await run('node', ['examples/generate.mjs', join(shop, 'data')], { cwd: REPO_ROOT });
-    const server = startCli([
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      join(shop, 'store'),
-      '--apply',
-      'examples/feature_repo',
-      '--load',
-      join(shop, 'data'),
-    ]);
-    processes.push(server);
-    const [, shopAddress = ''] = await server.waitFor(/serving on (\S+)/);
-    // Ready once the last sample file is loaded.
-    await server.waitFor(/product_stats@1/);
+    const shop = await startExampleShop(join(dir, 'shop'));
+    processes.push(shop.process);
+    const shopAddress = shop.address;
     const result = await goCommand(['run', './examples/online'], { TESSERA_SERVER: shopAddress });
     expect(result.code, result.output).toBe(0);
     expect(result.stdout).toBe(printed?.body);

@@ -22,6 +22,7 @@ import {
   startOfflineServerCli,
   type TestCertificates,
 } from '@tessera/testkit';
+import { EXAMPLE_SHOP_ADDRESS, startExampleShop } from '../support/example-shop.js';
 
 const run = promisify(execFile);
 const { nodes } = inject('redisCluster');
@@ -39,7 +40,7 @@ let python = '';
 let env: NodeJS.ProcessEnv = {};
 let exampleAddress = '';
 /** The address the README's example uses (`npm start`). */
-const README_ADDRESS = '127.0.0.1:6566';
+const README_ADDRESS = EXAMPLE_SHOP_ADDRESS;
 
 /** A fresh venv with `pip install ./clients/python[test]`: the package as a user installs it. */
 async function installClient(): Promise<string> {
@@ -120,24 +121,9 @@ async function startServer(): Promise<{ tlsAddress: string; localAddress: string
 
 /** `npm start` on a free port and a fresh store: the example repository and its sample data. */
 async function startExampleServer(): Promise<string> {
-  const data = join(dir, 'example-data');
-  await run('node', [join(REPO_ROOT, 'examples/generate.mjs'), data], { cwd: REPO_ROOT, timeout: 60_000 });
-  const serve = startCli([
-    'serve',
-    '--port',
-    '0',
-    '--data-dir',
-    join(dir, 'example-store'),
-    '--apply',
-    'examples/feature_repo',
-    '--load',
-    data,
-  ]);
-  processes.push(serve);
-  const [, address = ''] = await serve.waitFor(/serving on (\S+)/);
-  // The last file loaded: the offline history.
-  await serve.waitFor(/offline only/);
-  return address;
+  const shop = await startExampleShop(join(dir, 'example'));
+  processes.push(shop.process);
+  return shop.address;
 }
 
 beforeAll(async () => {

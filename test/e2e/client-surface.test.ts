@@ -52,7 +52,14 @@ describe('write(view, rows, options)', () => {
       durability: 'sync',
       idempotencyKey: 'surface-1',
     });
-    expect(written).toEqual({ rows: 5n, rowsAppliedOnline: 5n, rowsStaleOnline: 0n });
+    expect(written).toEqual({
+      rows: 5n,
+      rowsAppliedOnline: 5n,
+      rowsStaleOnline: 0n,
+      rowsExcludedLate: 0n,
+      rowsExcludedFuture: 0n,
+      rowsDuplicateEvents: 0n,
+    });
     const got = await t.client.getOnlineFeatures(['stats:score', 'stats:country', 'stats:seen_at'], {
       user_id: [1n, 3n, 99n],
     });

@@ -94,6 +94,13 @@ async function feast<T>(args: readonly string[]): Promise<T> {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
 }
 
+/** `tessera serve` on the suite's Redis Cluster with API keys and Feast's endpoints, on free ports. */
+function startServer(env: NodeJS.ProcessEnv = {}): CliProcess {
+  const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  const args = ['serve', '--port', '0', '--redis-cluster', nodeList, '--key-prefix', keyPrefix, '--auth'];
+  return startCli([...args, '--feast-http-port', '0'], env);
+}
+
 beforeAll(async () => {
   python = await ensurePythonVenv({
     name: 'feast',
@@ -107,19 +114,7 @@ beforeAll(async () => {
   } finally {
     await keys.close();
   }
-  const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  server = startCli([
-    'serve',
-    '--port',
-    '0',
-    '--redis-cluster',
-    nodeList,
-    '--key-prefix',
-    keyPrefix,
-    '--auth',
-    '--feast-http-port',
-    '0',
-  ]);
+  server = startServer();
   const [, address] = await server.waitFor(/serving on (\S+)/);
   const [, url] = await server.waitFor(/Feast HTTP endpoints on (\S+)/);
   feastUrl = url ?? '';
@@ -231,22 +226,7 @@ describe('feast.expired: outside-max-age, the rule of the gRPC API and of Feast 
 
   beforeAll(async () => {
     // A second server on the same store, configured through the environment as a deployment would be.
-    const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
-    strict = startCli(
-      [
-        'serve',
-        '--port',
-        '0',
-        '--redis-cluster',
-        nodeList,
-        '--key-prefix',
-        keyPrefix,
-        '--auth',
-        '--feast-http-port',
-        '0',
-      ],
-      { TESSERA_FEAST_EXPIRED: 'outside-max-age' },
-    );
+    strict = startServer({ TESSERA_FEAST_EXPIRED: 'outside-max-age' });
     const [, url] = await strict.waitFor(/Feast HTTP endpoints on (\S+)/);
     answers = await feast(['compare', repoDir, url ?? '', JSON.stringify(ENTITIES)]);
   }, 120_000);

@@ -9,7 +9,7 @@ import { TesseraError } from '@tessera/core';
 import { fromColumn, toColumn } from '@tessera/client';
 import { HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalResponse } from '@tessera/proto';
-import { definitionsFromYaml } from '@tessera/testkit';
+import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
 import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
@@ -89,6 +89,9 @@ describe('training sets over gRPC and the CLI (embedded chDB)', () => {
       columns: { customer_id: toColumn('int64', [1n]), country: toColumn('string', ['DE']) },
       eventTimestamps: toColumn('timestamp', [T0]),
     });
+    // Write-behind acknowledges before the outbox drains into chDB: wait for it (bounded), or a
+    // loaded machine reads the training set before the row is there.
+    expect(await pollUntil(async () => (await t.server.writeBehind.stats()).pendingJobs === 0, 30_000, 50)).toBe(true);
   }, 120_000);
 
   afterAll(async () => {

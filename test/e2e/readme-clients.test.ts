@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startCli, type CliProcess } from '@tessera/testkit';
+import { REPO_ROOT, type CliProcess } from '@tessera/testkit';
 import { blockWith, codeBlocks, outputAfter, readmeSection } from '../support/readme-blocks.js';
+import { EXAMPLE_SHOP_ADDRESS, startExampleShop } from '../support/example-shop.js';
 
 const run = promisify(execFile);
 /** The address the examples use: `npm start`'s. */
-const README_ADDRESS = '127.0.0.1:6566';
+const README_ADDRESS = EXAMPLE_SHOP_ADDRESS;
 const RUN_TIMEOUT_MILLIS = 60_000;
 
 const clients = codeBlocks(readmeSection('README.md', '## Clients').split('\n### ')[0]!);
@@ -51,22 +52,9 @@ describe('the TypeScript example', () => {
   let address = '';
 
   beforeAll(async () => {
-    // `npm start`'s arguments: its sample data, on a free port and a fresh store.
-    await run('node', [join(REPO_ROOT, 'examples/generate.mjs'), join(dir, 'data')], { cwd: REPO_ROOT });
-    server = startCli([
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'store'),
-      '--apply',
-      'examples/feature_repo',
-      '--load',
-      join(dir, 'data'),
-    ]);
-    [, address = ''] = await server.waitFor(/serving on (\S+)/);
-    // Ready once the last file is loaded: the offline history the training set reads.
-    await server.waitFor(/offline only/);
+    const shop = await startExampleShop(dir);
+    server = shop.process;
+    address = shop.address;
     // "Saved in the repository root": packages resolve from the repository's node_modules.
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   }, 120_000);

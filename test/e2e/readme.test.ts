@@ -1,14 +1,13 @@
-import { spawn, execFile } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureGrpcurl } from '@tessera/testkit';
+import { ensureGrpcurl, type CliProcess } from '@tessera/testkit';
+import { EXAMPLE_SHOP_ADDRESS, startExampleShop } from '../support/example-shop.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const README_ADDRESS = '127.0.0.1:6566';
+const README_ADDRESS = EXAMPLE_SHOP_ADDRESS;
 
 interface Example {
   readonly file: string;
@@ -55,7 +54,7 @@ function normalise(output: string): string {
 
 /** The READMEs' examples, run as printed against a server started like `npm start`. */
 describe('README examples work as printed', () => {
-  let server: ChildProcess;
+  let server: CliProcess;
   let address: string;
   let dir: string;
   let env: NodeJS.ProcessEnv;
@@ -63,35 +62,10 @@ describe('README examples work as printed', () => {
   beforeAll(async () => {
     const grpcurlDir = dirname(await ensureGrpcurl());
     dir = mkdtempSync(join(tmpdir(), 'tessera-readme-'));
-    await promisify(execFile)('node', ['examples/generate.mjs', join(ROOT, 'examples', 'data')], { cwd: ROOT });
     // The arguments of `npm start` (its sample data in examples/data too), on a free port and a fresh store.
-    server = spawn(
-      'node',
-      [
-        'packages/cli/bin/tessera.js',
-        'serve',
-        '--port',
-        '0',
-        '--data-dir',
-        join(dir, 'store'),
-        '--apply',
-        'examples/feature_repo',
-        '--load',
-        join(ROOT, 'examples', 'data'),
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    address = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      let found = '';
-      server.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        found ||= /serving on (\S+)/.exec(out)?.[1] ?? '';
-        // Ready once the last sample file is loaded.
-        if (found && out.includes('product_stats@1')) resolve(found);
-      });
-      server.once('exit', (code) => reject(new Error(`tessera serve exited with ${code}: ${out}`)));
-    });
+    const shop = await startExampleShop(dir, join(ROOT, 'examples', 'data'));
+    server = shop.process;
+    address = shop.address;
     env = {
       ...process.env,
       TESSERA_SERVER: address,
@@ -99,8 +73,8 @@ describe('README examples work as printed', () => {
     };
   }, 300_000);
 
-  afterAll(() => {
-    server?.kill('SIGTERM');
+  afterAll(async () => {
+    await server?.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
     rmSync(join(ROOT, 'train.csv'), { force: true });
   });

@@ -353,6 +353,8 @@ describe('the offline store through an offline server (real chDB)', () => {
             features: [],
             createdTsMicros: [],
             dedupToken: '',
+            fingerprints: Buffer.alloc(0),
+            exclusions: Buffer.alloc(0),
             ...request,
           },
           metadata,

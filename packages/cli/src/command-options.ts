@@ -13,6 +13,9 @@ export type ClientFactory = () => TesseraClient;
 export const DEFAULT_PORT = 6566;
 export const DEFAULT_SERVER = `127.0.0.1:${DEFAULT_PORT}`;
 
+/** Name of the event time column in CSV and JSONL files unless `--timestamp-column` says otherwise. */
+export const DEFAULT_TIMESTAMP_COLUMN = 'event_ts';
+
 /** A time given on the command line, or INVALID_ARGUMENT naming the option and the accepted forms. */
 export function timestampOption(text: string, option: string): number {
   const millis = parseTimestamp(/^-?\d+$/.test(text) ? Number(text) : text);
@@ -24,4 +27,23 @@ export function timestampOption(text: string, option: string): number {
 /** Commander reducer of a repeatable option. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/**
+ * Collects one `--param key=value` flag (repeatable) into `previous`; the value is text, parsed by
+ * the server by the parameter's declared type.
+ */
+export function collectParam(flag: string, previous: Readonly<Record<string, string>>): Record<string, string> {
+  const at = flag.indexOf('=');
+  const key = at < 0 ? '' : flag.slice(0, at);
+  if (at <= 0 || key.trim() !== key) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `--param ${JSON.stringify(flag.slice(0, 200))}: write key=value, e.g. --param start=2026-01-01T00:00:00Z`,
+    );
+  }
+  if (Object.hasOwn(previous, key)) {
+    throw new TesseraError('INVALID_ARGUMENT', `--param ${key} is given twice`);
+  }
+  return { ...previous, [key]: flag.slice(at + 1) };
 }

@@ -3,7 +3,7 @@
  * types come from the services here: they load when `serve` or `writer` runs, not for other commands.
  */
 import { Option, type Command } from 'commander';
-import { loadConfiguration, type FlagSetting, type LoadedConfiguration, type TesseraConfig } from '@tessera/config';
+import type { FlagSetting, LoadedConfiguration, TesseraConfig } from '@tessera/config';
 import type { BackendOptions, FeatureServerOptions } from '@tessera/feature-server';
 import type { WriterProcessOptions } from '@tessera/writer';
 import type { RedisClientSettings } from '@tessera/redis';
@@ -114,11 +114,28 @@ export function addConfigOptions(command: Command): Command {
     .option('--metrics-port <port>', 'port of the Prometheus /metrics server (0 = any free port)');
 }
 
+/** The configuration package, once a command has loaded a configuration. */
+let configurationModule: typeof import('@tessera/config') | undefined;
+
+/**
+ * Whether `error` is a configuration that does not validate. Only a command that loaded one (through
+ * {@link loadCommandConfiguration}) can fail so, which is why the package need not load to tell.
+ */
+export function isConfigurationFailure(error: unknown): boolean {
+  return configurationModule?.isConfigurationError(error) ?? false;
+}
+
 /**
  * The effective configuration of `command`: its `--config` file, the environment, and the flags of
  * `flags` the user typed (their defaults stay out, so the environment and the file can set them).
+ * The configuration package (zod) loads here, so commands that take no configuration start without it.
  */
-export function loadCommandConfiguration(command: Command, flags: readonly DeploymentFlag[]): LoadedConfiguration {
+export async function loadCommandConfiguration(
+  command: Command,
+  flags: readonly DeploymentFlag[],
+): Promise<LoadedConfiguration> {
+  configurationModule ??= await import('@tessera/config');
+  const { loadConfiguration } = configurationModule;
   const settings: FlagSetting[] = [];
   for (const flag of flags) {
     if (command.getOptionValueSource(flag.attribute) !== 'cli') continue;

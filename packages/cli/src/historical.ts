@@ -143,25 +143,6 @@ function entityRows(input: Awaited<ReturnType<typeof readEntityFile>>): EntityRo
   };
 }
 
-/**
- * Collects one `--param key=value` flag (repeatable) into `previous`; the value is text, parsed by
- * the server by the parameter's declared type.
- */
-export function collectParam(flag: string, previous: Readonly<Record<string, string>>): Record<string, string> {
-  const at = flag.indexOf('=');
-  const key = at < 0 ? '' : flag.slice(0, at);
-  if (at <= 0 || key.trim() !== key) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `--param ${JSON.stringify(flag.slice(0, 200))}: write key=value, e.g. --param start=2026-01-01T00:00:00Z`,
-    );
-  }
-  if (Object.hasOwn(previous, key)) {
-    throw new TesseraError('INVALID_ARGUMENT', `--param ${key} is given twice`);
-  }
-  return { ...previous, [key]: flag.slice(at + 1) };
-}
-
 const HOP_UNITS_MILLIS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**

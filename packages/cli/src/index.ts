@@ -4,10 +4,10 @@
  */
 import { Command, Option } from 'commander';
 import { formatProblems, isTesseraError } from '@tessera/core';
-import { isConfigurationError } from '@tessera/config';
 import { TesseraClient } from '@tessera/client';
 import { addConnectionOptions, clientOptions, type ConnectionFlags } from './connection.js';
 import { DEFAULT_SERVER, type ClientFactory } from './command-options.js';
+import { isConfigurationFailure } from './deployment.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWriterCommand } from './commands/writer.js';
 import { registerOfflineServerCommand } from './commands/offline-server.js';
@@ -61,7 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
-    if (isConfigurationError(error)) {
+    if (isConfigurationFailure(error) && isTesseraError(error)) {
       console.error(`tessera: ${error.message}`);
       console.error(formatProblems(error.details));
       return CONFIGURATION_EXIT_CODE;

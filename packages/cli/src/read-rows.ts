@@ -8,8 +8,7 @@ import { toColumn } from '@tessera/wire';
 import { readParquetFile } from './parquet.js';
 import type { Column } from '@tessera/proto';
 
-/** Name of the event time column in CSV and JSONL files unless `--timestamp-column` says otherwise. */
-export const DEFAULT_TIMESTAMP_COLUMN = 'event_ts';
+export { DEFAULT_TIMESTAMP_COLUMN } from './command-options.js';
 
 export interface RowBatch {
   readonly columns: Record<string, Column>;

@@ -32,6 +32,8 @@ export async function writeFile(
   let rows = 0;
   let applied = 0;
   let stale = 0;
+  let late = 0;
+  let future = 0;
   /** First record of the file not acknowledged yet. */
   let nextRecord: number | undefined;
   try {
@@ -51,6 +53,8 @@ export async function writeFile(
       rows += Number(result.rows);
       applied += Number(result.rowsAppliedOnline);
       stale += Number(result.rowsStaleOnline);
+      late += Number(result.rowsExcludedLate);
+      future += Number(result.rowsExcludedFuture);
       nextRecord = undefined;
       progress.add(batch.rows);
     }
@@ -60,7 +64,12 @@ export async function writeFile(
   }
   progress.done();
   if (options.target === 'offline') return `wrote ${rows} rows to ${label}, offline only`;
-  return `wrote ${rows} rows to ${label}: ${applied} applied online, ${stale} older than the stored values (kept the newer)`;
+  // Event views only: rows kept (plain features, offline) but counted by no aggregation.
+  const excluded =
+    late + future === 0
+      ? ''
+      : `; ${late} late and ${future} too far in the future: kept, but no aggregation counts them`;
+  return `wrote ${rows} rows to ${label}: ${applied} applied online, ${stale} older than the stored values (kept the newer)${excluded}`;
 }
 
 /** The error of a write that stopped part way, saying what was acknowledged before it stopped. */

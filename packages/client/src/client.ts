@@ -247,12 +247,22 @@ export class TesseraClient {
       batchRows: options.batchRows ?? DEFAULT_WRITE_BATCH_ROWS,
       eventTimestampField: options.eventTimestampField ?? 'event_timestamp',
     });
-    const total = { rows: 0n, rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
+    const total = {
+      rows: 0n,
+      rowsAppliedOnline: 0n,
+      rowsStaleOnline: 0n,
+      rowsExcludedLate: 0n,
+      rowsExcludedFuture: 0n,
+      rowsDuplicateEvents: 0n,
+    };
     for (const [i, batch] of batches.entries()) {
       const response = await this.writeRequest(batchWriteRequest(first, batch, i, options), options);
       total.rows += response.rows;
       total.rowsAppliedOnline += response.rowsAppliedOnline;
       total.rowsStaleOnline += response.rowsStaleOnline;
+      total.rowsExcludedLate += response.rowsExcludedLate;
+      total.rowsExcludedFuture += response.rowsExcludedFuture;
+      total.rowsDuplicateEvents += response.rowsDuplicateEvents;
     }
     return total;
   }

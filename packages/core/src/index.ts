@@ -140,6 +140,15 @@ export type {
   OfflineRow,
   LatestRowsRange,
 } from './offline-store.js';
+export {
+  EXCLUSION_NONE,
+  EXCLUSION_LATE,
+  EXCLUSION_FUTURE,
+  isEventView,
+  batchFingerprints,
+  batchExclusions,
+} from './event-rows.js';
+export type { ExclusionCounts } from './event-rows.js';
 export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
 export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';
 export type {

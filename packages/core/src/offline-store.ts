@@ -8,6 +8,9 @@
  * scalar feature (named as the feature) and, for list features, `Array(...)` plus a
  * `<feature>__is_null UInt8` column (ClickHouse has no Nullable arrays);
  * ReplacingMergeTree(created_ts) ORDER BY (join keys, event_ts) PARTITION BY toYYYYMM(event_ts).
+ * Event views (design §4.1) add `fp FixedString(16)` and `online_gen UInt32` after `created_ts`,
+ * order by (join keys, event_ts, fp), and have a side table `fv_<view>__v<version>__excluded` (the
+ * same columns plus `reason Enum8('late' = 1, 'future' = 2)`) for the rows a live write excluded.
  */
 import type { EntitySourceDef, FeatureValue, JoinKeyValue, RegisteredView, ValueType } from './model.js';
 import type { ResolvedFeatures } from './registry/refs.js';
@@ -25,6 +28,17 @@ export interface OfflineBatch {
    * acknowledged, not when it reaches the store. Default: one moment for the whole insert.
    */
   readonly createdTsMicros?: BigInt64Array;
+  /**
+   * Event views only (design §1.2): per row, the event fingerprint, 16 bytes each, concatenated.
+   * Computed at the Write; absent (a job queued before it was carried) = computed at insert.
+   */
+  readonly fingerprints?: Uint8Array;
+  /**
+   * Event views only (design §1.3): per row, the eligibility decision of the Write that accepted
+   * it — `EXCLUSION_NONE` (main table), `EXCLUSION_LATE` or `EXCLUSION_FUTURE` (`__excluded`).
+   * Absent = every row eligible (history writes, jobs queued before it was carried).
+   */
+  readonly exclusions?: Uint8Array;
 }
 
 export interface OfflineInsertOptions {

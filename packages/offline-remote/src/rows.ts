@@ -3,6 +3,7 @@
  * of @tessera/wire (one per join key, one per feature) beside the event and creation times.
  */
 import {
+  FINGERPRINT_BYTES,
   TesseraError,
   type FeatureValue,
   type JoinKeyValue,
@@ -25,6 +26,8 @@ export function toInsertRequest(view: RegisteredView, batch: OfflineBatch, dedup
     features: batch.featureValues.map((values, f) => toColumn(featureType(view, f), values)),
     createdTsMicros: batch.createdTsMicros === undefined ? [] : Array.from(batch.createdTsMicros),
     dedupToken,
+    fingerprints: Buffer.from(batch.fingerprints ?? []),
+    exclusions: Buffer.from(batch.exclusions ?? []),
   };
 }
 
@@ -44,6 +47,21 @@ export function fromInsertRequest(view: RegisteredView, request: InsertRequest):
       `${label}: ${request.createdTsMicros.length} created times for ${rows} rows`,
     );
   }
+  if (request.fingerprints.length !== 0 && request.fingerprints.length !== rows * FINGERPRINT_BYTES) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `${label}: ${request.fingerprints.length} fingerprint bytes for ${rows} rows (${FINGERPRINT_BYTES} per row)`,
+    );
+  }
+  if (request.exclusions.length !== 0 && request.exclusions.length !== rows) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `${label}: ${request.exclusions.length} exclusion codes for ${rows} rows`,
+    );
+  }
+  if (request.exclusions.some((code) => code > 2)) {
+    throw new TesseraError('INVALID_ARGUMENT', `${label}: exclusion codes are 0 (eligible), 1 (late) or 2 (future)`);
+  }
   return {
     joinKeyValues: keysByRow(view, request.joinKeys, rows, label),
     eventTsMillis: Float64Array.from(request.eventTsMillis),
@@ -51,6 +69,8 @@ export function fromInsertRequest(view: RegisteredView, request: InsertRequest):
       readColumn(column, featureType(view, f), rows, `${label}: feature ${view.features[f]?.name ?? f}`),
     ),
     ...(request.createdTsMicros.length === 0 ? {} : { createdTsMicros: BigInt64Array.from(request.createdTsMicros) }),
+    ...(request.fingerprints.length === 0 ? {} : { fingerprints: Uint8Array.from(request.fingerprints) }),
+    ...(request.exclusions.length === 0 ? {} : { exclusions: Uint8Array.from(request.exclusions) }),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import {
   IDENTIFIER_PATTERN,
+  isEventView,
   MAX_IDENTIFIER_LENGTH,
   TesseraError,
   type JoinKeyType,
@@ -20,6 +21,16 @@ export const LOCAL_TABLE_SUFFIX = '_local';
 /** Columns every offline table has, after the join keys. */
 export const EVENT_TS_COLUMN = 'event_ts';
 export const CREATED_TS_COLUMN = 'created_ts';
+/** Event views (design §4.1): the event fingerprint, in the sorting key after `event_ts`. */
+export const FP_COLUMN = 'fp';
+/** Event views: the highest online tile generation holding the event (0 = not online). */
+export const ONLINE_GEN_COLUMN = 'online_gen';
+/** The `__excluded` side table of an event view: why the live write excluded the row. */
+export const REASON_COLUMN = 'reason';
+/** Suffix of an event view's side table of excluded (late, future) events. */
+export const EXCLUDED_TABLE_SUFFIX = '__excluded';
+/** The ClickHouse type of {@link REASON_COLUMN}: the codes of `EXCLUSION_LATE` / `EXCLUSION_FUTURE`. */
+export const REASON_TYPE = "Enum8('late' = 1, 'future' = 2)";
 /**
  * Inserts remembered for token deduplication on a non-replicated table (ClickHouse keeps none by
  * default there, so `insert_deduplication_token` would do nothing).
@@ -28,8 +39,9 @@ export const NON_REPLICATED_DEDUPLICATION_WINDOW = 1000;
 
 // Cluster names come from configuration, not the registry; hyphens are common in them.
 const CLUSTER_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-// The longest table name: "fv_" + a 63-character view name + "__v" + version + "_local".
-const MAX_TABLE_NAME_LENGTH = 3 + MAX_IDENTIFIER_LENGTH + 3 + 10 + LOCAL_TABLE_SUFFIX.length;
+// The longest table name: "fv_" + a 63-character view name + "__v" + version + "__excluded" + "_local".
+const MAX_TABLE_NAME_LENGTH =
+  3 + MAX_IDENTIFIER_LENGTH + 3 + 10 + EXCLUDED_TABLE_SUFFIX.length + LOCAL_TABLE_SUFFIX.length;
 
 /** A ClickHouse cluster the tables are spread over (cluster mode). */
 export interface ClusterOptions {
@@ -57,7 +69,7 @@ export function partitionOf(eventTs: string): string {
 }
 
 /** The part of a view the DDL depends on. */
-export type ViewShape = Pick<RegisteredView, 'name' | 'version' | 'joinKeys' | 'features'>;
+export type ViewShape = Pick<RegisteredView, 'name' | 'version' | 'joinKeys' | 'features' | 'kind'>;
 
 /** One column of an offline table. */
 export interface OfflineColumn {
@@ -66,7 +78,7 @@ export interface OfflineColumn {
   readonly type: string;
   /** `DEFAULT` expression, for columns whose default is not the type's default. */
   readonly defaultExpression?: string;
-  readonly role: 'join_key' | 'event_ts' | 'created_ts' | 'feature' | 'is_null';
+  readonly role: 'join_key' | 'event_ts' | 'created_ts' | 'fp' | 'online_gen' | 'reason' | 'feature' | 'is_null';
   /** For `feature` and `is_null` columns: index of the feature in `view.features`. */
   readonly featureIndex?: number;
 }
@@ -157,9 +169,35 @@ export function tableName(view: Pick<RegisteredView, 'name' | 'version'>): strin
   return `fv_${view.name}__v${view.version}`;
 }
 
-/** The shard-local table behind the Distributed table in cluster mode. */
-export function localTableName(view: Pick<RegisteredView, 'name' | 'version'>): string {
-  return `${tableName(view)}${LOCAL_TABLE_SUFFIX}`;
+/** The side table of an event view version's excluded events: `fv_<view>__v<version>__excluded`. */
+export function excludedTableName(view: Pick<RegisteredView, 'name' | 'version'>): string {
+  return `${tableName(view)}${EXCLUDED_TABLE_SUFFIX}`;
+}
+
+/** The shard-local table behind the Distributed table `table` (default: the view's main table) in cluster mode. */
+export function localTableName(view: Pick<RegisteredView, 'name' | 'version'>, table = tableName(view)): string {
+  return `${table}${LOCAL_TABLE_SUFFIX}`;
+}
+
+/**
+ * Where the plain features of a view are read from: its table, or for an event view its main table
+ * and `__excluded` together (`UNION ALL` of `columns`, quoted names): excluded events are excluded
+ * from aggregations only — the plain features (last-writer-wins online, ASOF offline) see every
+ * written row, as for any view. `final` reads each table `FINAL`.
+ */
+export function plainRowsSource(
+  database: string,
+  view: Pick<RegisteredView, 'name' | 'version' | 'kind'>,
+  columns: readonly string[],
+  final = false,
+): string {
+  const suffix = final ? ' FINAL' : '';
+  if (!isEventView(view)) return `${qualifiedName(database, tableName(view))}${suffix}`;
+  const list = [...new Set(columns)].join(', ');
+  return (
+    `(SELECT ${list} FROM ${qualifiedName(database, tableName(view))}${suffix} ` +
+    `UNION ALL SELECT ${list} FROM ${qualifiedName(database, excludedTableName(view))}${suffix})`
+  );
 }
 
 /** `` `db`.`table` `` with both parts checked. */
@@ -177,6 +215,10 @@ export function columnsOf(view: ViewShape): OfflineColumn[] {
   }
   columns.push({ name: EVENT_TS_COLUMN, type: "DateTime64(3, 'UTC')", role: 'event_ts' });
   columns.push({ name: CREATED_TS_COLUMN, type: "DateTime64(6, 'UTC')", role: 'created_ts' });
+  if (isEventView(view)) {
+    columns.push({ name: FP_COLUMN, type: 'FixedString(16)', role: 'fp' });
+    columns.push({ name: ONLINE_GEN_COLUMN, type: 'UInt32', role: 'online_gen' });
+  }
   view.features.forEach((feature, featureIndex) => {
     assertIdentifier(feature.name, `feature of ${view.name}`);
     columns.push({ name: feature.name, type: clickHouseTypeOf(feature.type), role: 'feature', featureIndex });
@@ -205,6 +247,33 @@ export function columnsOf(view: ViewShape): OfflineColumn[] {
   return columns;
 }
 
+/** One offline table of a view version: its name (the Distributed one in cluster mode), columns and sorting key. */
+export interface OfflineTable {
+  readonly name: string;
+  readonly columns: readonly OfflineColumn[];
+  readonly orderBy: readonly string[];
+}
+
+/**
+ * The tables of a view version: the main table, and for an event view its `__excluded` side table
+ * (the main columns plus `reason`). Event tables order by (join keys, event_ts, fp): copies of one
+ * event collapse under FINAL, distinct events at one time stay apart.
+ */
+export function offlineTablesOf(view: ViewShape): OfflineTable[] {
+  const columns = columnsOf(view);
+  const orderBy = [...view.joinKeys.map((key) => key.name), EVENT_TS_COLUMN];
+  if (!isEventView(view)) return [{ name: tableName(view), columns, orderBy }];
+  orderBy.push(FP_COLUMN);
+  return [
+    { name: tableName(view), columns, orderBy },
+    {
+      name: excludedTableName(view),
+      columns: [...columns, { name: REASON_COLUMN, type: REASON_TYPE, role: 'reason' }],
+      orderBy,
+    },
+  ];
+}
+
 function columnDefinition(column: OfflineColumn): string {
   const defaultClause = column.defaultExpression === undefined ? '' : ` DEFAULT ${column.defaultExpression}`;
   return `${quoteIdentifier(column.name, 'column name')} ${column.type}${defaultClause}`;
@@ -227,21 +296,22 @@ export function createDatabaseSql(options: DdlOptions): string {
  * one shard.
  */
 export function createTableSql(view: ViewShape, options: DdlOptions): string[] {
-  const columns = columnsOf(view);
-  const body = `(\n  ${columns.map(columnDefinition).join(',\n  ')}\n)`;
-  const orderBy = [...view.joinKeys.map((key) => quoteIdentifier(key.name)), quoteIdentifier(EVENT_TS_COLUMN)].join(
-    ', ',
-  );
+  return offlineTablesOf(view).flatMap((table) => createOneTableSql(view, table, options));
+}
+
+function createOneTableSql(view: ViewShape, table: OfflineTable, options: DdlOptions): string[] {
+  const body = `(\n  ${table.columns.map(columnDefinition).join(',\n  ')}\n)`;
+  const orderBy = table.orderBy.map((name) => quoteIdentifier(name)).join(', ');
   const layout = `PARTITION BY ${partitionOf(quoteIdentifier(EVENT_TS_COLUMN))}\n` + `ORDER BY (${orderBy})`;
   const { cluster } = options;
   if (cluster === undefined) {
     return [
-      `CREATE TABLE IF NOT EXISTS ${qualifiedName(options.database, tableName(view))}\n${body}\n` +
+      `CREATE TABLE IF NOT EXISTS ${qualifiedName(options.database, table.name)}\n${body}\n` +
         `ENGINE = ReplacingMergeTree(${quoteIdentifier(CREATED_TS_COLUMN)})\n${layout}\n` +
         `SETTINGS non_replicated_deduplication_window = ${NON_REPLICATED_DEDUPLICATION_WINDOW}`,
     ];
   }
-  const local = localTableName(view);
+  const local = localTableName(view, table.name);
   const prefix = cluster.zooKeeperPathPrefix ?? '/clickhouse/tables/{shard}';
   const replica = cluster.replicaName ?? '{replica}';
   const zooKeeperPath = `${prefix}/${options.database}/${local}`;
@@ -250,7 +320,7 @@ export function createTableSql(view: ViewShape, options: DdlOptions): string[] {
     `CREATE TABLE IF NOT EXISTS ${qualifiedName(options.database, local)}${onClusterClause(options)}\n${body}\n` +
       `ENGINE = ReplicatedReplacingMergeTree(${stringLiteral(zooKeeperPath)}, ${stringLiteral(replica)}, ` +
       `${quoteIdentifier(CREATED_TS_COLUMN)})\n${layout}`,
-    `CREATE TABLE IF NOT EXISTS ${qualifiedName(options.database, tableName(view))}${onClusterClause(options)}\n${body}\n` +
+    `CREATE TABLE IF NOT EXISTS ${qualifiedName(options.database, table.name)}${onClusterClause(options)}\n${body}\n` +
       `ENGINE = Distributed(${quoteClusterName(cluster.name)}, ${quoteIdentifier(options.database)}, ` +
       `${quoteIdentifier(local)}, ${shardingKey})`,
   ];
@@ -261,19 +331,26 @@ export function createTableSql(view: ViewShape, options: DdlOptions): string[] {
  * change appends features to a view version), idempotently: shard-local tables first, then the
  * Distributed table, in cluster mode.
  */
-export function addColumnsSql(view: ViewShape, missing: readonly OfflineColumn[], options: DdlOptions): string[] {
+export function addColumnsSql(
+  view: ViewShape,
+  missing: readonly OfflineColumn[],
+  options: DdlOptions,
+  table = tableName(view),
+): string[] {
   if (missing.length === 0) return [];
   const clauses = missing.map((column) => `ADD COLUMN IF NOT EXISTS ${columnDefinition(column)}`).join(',\n  ');
-  const alter = (table: string): string =>
-    `ALTER TABLE ${qualifiedName(options.database, table)}${onClusterClause(options)}\n  ${clauses}`;
-  return options.cluster === undefined
-    ? [alter(tableName(view))]
-    : [alter(localTableName(view)), alter(tableName(view))];
+  const alter = (name: string): string =>
+    `ALTER TABLE ${qualifiedName(options.database, name)}${onClusterClause(options)}\n  ${clauses}`;
+  return options.cluster === undefined ? [alter(table)] : [alter(localTableName(view, table)), alter(table)];
 }
 
 /** The table whose columns decide the migration (the shard-local one in cluster mode). */
-export function physicalTableName(view: Pick<RegisteredView, 'name' | 'version'>, options: DdlOptions): string {
-  return options.cluster === undefined ? tableName(view) : localTableName(view);
+export function physicalTableName(
+  view: Pick<RegisteredView, 'name' | 'version'>,
+  options: DdlOptions,
+  table = tableName(view),
+): string {
+  return options.cluster === undefined ? table : localTableName(view, table);
 }
 
 // Only for text built from checked identifiers and fixed macros: refuse anything needing escapes.

@@ -17,6 +17,14 @@ export {
   LOCAL_TABLE_SUFFIX,
   EVENT_TS_COLUMN,
   CREATED_TS_COLUMN,
+  FP_COLUMN,
+  ONLINE_GEN_COLUMN,
+  REASON_COLUMN,
+  REASON_TYPE,
+  EXCLUDED_TABLE_SUFFIX,
+  excludedTableName,
+  offlineTablesOf,
+  plainRowsSource,
   NON_REPLICATED_DEDUPLICATION_WINDOW,
   clickHouseTypeOf,
   joinKeyClickHouseType,
@@ -32,7 +40,7 @@ export {
   createTableSql,
   addColumnsSql,
 } from './ddl.js';
-export type { ClusterOptions, DdlOptions, ViewShape, OfflineColumn } from './ddl.js';
+export type { ClusterOptions, DdlOptions, ViewShape, OfflineColumn, OfflineTable } from './ddl.js';
 export { ensureViewTables } from './migrate.js';
 export {
   MIN_DATETIME64_MILLIS,
@@ -46,8 +54,8 @@ export {
   formatDateTime64Micros,
 } from './tsv.js';
 export type { TsvColumn } from './tsv.js';
-export { encodeOfflineBatch, insertOfflineBatch } from './insert.js';
-export type { InsertBatchOptions, EncodedBatch } from './insert.js';
+export { encodeOfflineBatch, insertOfflineBatch, splitEventBatch } from './insert.js';
+export type { InsertBatchOptions, EncodedBatch, InsertViewShape } from './insert.js';
 export {
   ClickHouseOfflineStore,
   DEFAULT_OFFLINE_DATABASE,

@@ -2,9 +2,22 @@
  * Offline writes: one validated batch of one view version becomes one ClickHouse insert of a
  * TabSeparated payload (values never enter SQL text), with the batch's deduplication token.
  */
-import { TesseraError, nowMicros, type OfflineBatch, type OfflineInsertOptions } from '@tessera/core';
+import {
+  EXCLUSION_FUTURE,
+  EXCLUSION_LATE,
+  EXCLUSION_NONE,
+  FINGERPRINT_BYTES,
+  TesseraError,
+  batchFingerprints,
+  isEventView,
+  nowMicros,
+  type FeatureValue,
+  type OfflineBatch,
+  type OfflineInsertOptions,
+  type RegisteredView,
+} from '@tessera/core';
 import type { ClickHouseExecutor } from './executor.js';
-import { columnsOf, qualifiedName, tableName, type ViewShape } from './ddl.js';
+import { offlineTablesOf, qualifiedName, type OfflineTable, type ViewShape } from './ddl.js';
 import { encodeTabSeparated, formatDateTime64Micros, type TsvColumn } from './tsv.js';
 
 /** Options of {@link insertOfflineBatch}. */
@@ -26,8 +39,22 @@ export interface EncodedBatch {
   readonly rowCount: number;
 }
 
-/** Encodes a batch of `view` as the TabSeparated payload of its table. */
-export function encodeOfflineBatch(view: ViewShape, batch: OfflineBatch, createdTsMicros: bigint): EncodedBatch {
+/**
+ * What an insert needs of a view: its shape, and for an event view whose batch carries no
+ * fingerprints (a job queued before they were carried) the id and entities they are computed from.
+ */
+export type InsertViewShape = ViewShape & Partial<Pick<RegisteredView, 'id' | 'entities'>>;
+
+/**
+ * Encodes a batch of `view` as the TabSeparated payload of `table` (default: its main table). An
+ * event view's batch must carry its fingerprints (and, for the `__excluded` table, its exclusions).
+ */
+export function encodeOfflineBatch(
+  view: ViewShape,
+  batch: OfflineBatch,
+  createdTsMicros: bigint,
+  table: OfflineTable = offlineTablesOf(view)[0] as OfflineTable,
+): EncodedBatch {
   const rowCount = batch.eventTsMillis.length;
   if (batch.joinKeyValues.length !== rowCount) {
     throw new TesseraError(
@@ -42,7 +69,7 @@ export function encodeOfflineBatch(view: ViewShape, batch: OfflineBatch, created
     );
   }
   const createdTsText = formatDateTime64Micros(createdTsMicros);
-  const tsvColumns: TsvColumn[] = columnsOf(view).map((column): TsvColumn => {
+  const tsvColumns: TsvColumn[] = table.columns.map((column): TsvColumn => {
     switch (column.role) {
       case 'join_key': {
         const keyIndex = view.joinKeys.findIndex((key) => key.name === column.name);
@@ -60,6 +87,13 @@ export function encodeOfflineBatch(view: ViewShape, batch: OfflineBatch, created
         return batch.createdTsMicros === undefined
           ? { kind: 'constant', name: column.name, text: createdTsText }
           : { kind: 'micros', name: column.name, values: batch.createdTsMicros };
+      case 'fp':
+        return { kind: 'value', name: column.name, type: 'bytes', values: fingerprintColumn(view, batch, rowCount) };
+      case 'online_gen':
+        // 0 = not online: increments 5–6 set it from the online fold's answer.
+        return { kind: 'constant', name: column.name, text: '0' };
+      case 'reason':
+        return { kind: 'value', name: column.name, type: 'string', values: reasonColumn(view, batch, rowCount) };
       case 'feature':
       case 'is_null': {
         const index = column.featureIndex ?? -1;
@@ -84,6 +118,95 @@ export function encodeOfflineBatch(view: ViewShape, batch: OfflineBatch, created
   };
 }
 
+function fingerprintColumn(view: ViewShape, batch: OfflineBatch, rowCount: number): Uint8Array[] {
+  const fps = batch.fingerprints;
+  if (fps === undefined || fps.length !== rowCount * FINGERPRINT_BYTES) {
+    throw new TesseraError(
+      'INTERNAL',
+      `offline insert into ${view.name}@${view.version}: ${fps === undefined ? 'no' : fps.length / FINGERPRINT_BYTES} event fingerprints for ${rowCount} rows`,
+    );
+  }
+  return Array.from({ length: rowCount }, (_, row) =>
+    fps.subarray(row * FINGERPRINT_BYTES, (row + 1) * FINGERPRINT_BYTES),
+  );
+}
+
+function reasonColumn(view: ViewShape, batch: OfflineBatch, rowCount: number): string[] {
+  return Array.from({ length: rowCount }, (_, row) => {
+    const code = batch.exclusions?.[row];
+    if (code === EXCLUSION_LATE) return 'late';
+    if (code === EXCLUSION_FUTURE) return 'future';
+    throw new TesseraError(
+      'INTERNAL',
+      `offline insert into ${view.name}@${view.version}: row ${row} of the excluded events has no exclusion reason`,
+    );
+  });
+}
+
+/** The rows `rows` of `batch` (fingerprints and exclusions included). */
+function selectRows(batch: OfflineBatch, rows: readonly number[]): OfflineBatch {
+  const fps = batch.fingerprints;
+  const exclusions = batch.exclusions;
+  const createdTs = batch.createdTsMicros;
+  const pick = <T>(values: readonly T[]): T[] => rows.map((row) => values[row] as T);
+  const fingerprints = new Uint8Array(rows.length * FINGERPRINT_BYTES);
+  if (fps !== undefined) {
+    rows.forEach((row, i) =>
+      fingerprints.set(fps.subarray(row * FINGERPRINT_BYTES, (row + 1) * FINGERPRINT_BYTES), i * FINGERPRINT_BYTES),
+    );
+  }
+  return {
+    joinKeyValues: pick(batch.joinKeyValues),
+    eventTsMillis: Float64Array.from(rows, (row) => batch.eventTsMillis[row] as number),
+    featureValues: batch.featureValues.map((values) => pick<FeatureValue>(values)),
+    ...(createdTs === undefined
+      ? {}
+      : { createdTsMicros: BigInt64Array.from(rows, (row) => createdTs[row] as bigint) }),
+    ...(fps === undefined ? {} : { fingerprints }),
+    ...(exclusions === undefined ? {} : { exclusions: Uint8Array.from(rows, (row) => exclusions[row] as number) }),
+  };
+}
+
+/**
+ * An event view's batch split by where its rows land (design §1.3, §4.1): eligible rows to the
+ * main table, rows a live write excluded to `__excluded`; fingerprints computed here when the
+ * batch does not carry them (a write-behind job queued before they were carried).
+ */
+export function splitEventBatch(
+  view: InsertViewShape,
+  batch: OfflineBatch,
+): { readonly eligible: OfflineBatch; readonly excluded: OfflineBatch } {
+  let withFps = batch;
+  if (batch.fingerprints === undefined) {
+    if (view.id === undefined || view.entities === undefined) {
+      throw new TesseraError(
+        'INTERNAL',
+        `offline insert into ${view.name}@${view.version}: event rows without fingerprints and no view id to compute them`,
+      );
+    }
+    const { id, entities } = view;
+    withFps = {
+      ...batch,
+      fingerprints: batchFingerprints({ id, version: view.version, entities, features: view.features }, batch),
+    };
+  }
+  const exclusions = batch.exclusions;
+  const rowCount = batch.eventTsMillis.length;
+  if (exclusions !== undefined && exclusions.length !== rowCount) {
+    throw new TesseraError(
+      'INTERNAL',
+      `offline insert into ${view.name}@${view.version}: ${exclusions.length} exclusion codes for ${rowCount} rows`,
+    );
+  }
+  if (exclusions === undefined || exclusions.every((code) => code === EXCLUSION_NONE)) {
+    return { eligible: withFps, excluded: selectRows(withFps, []) };
+  }
+  const eligible: number[] = [];
+  const excluded: number[] = [];
+  exclusions.forEach((code, row) => (code === EXCLUSION_NONE ? eligible : excluded).push(row));
+  return { eligible: selectRows(withFps, eligible), excluded: selectRows(withFps, excluded) };
+}
+
 /** Column `keyIndex` of the row-major join keys, checked for missing values. */
 function keyColumn(batch: OfflineBatch, keyIndex: number, name: string): (bigint | string)[] {
   return batch.joinKeyValues.map((keys, row) => {
@@ -95,12 +218,14 @@ function keyColumn(batch: OfflineBatch, keyIndex: number, name: string): (bigint
 
 /**
  * Inserts one batch into `database`.`fv_<view>__v<version>` as one insert. With a `dedupToken`,
- * a repeated insert with the same token adds nothing (ClickHouse insert deduplication).
+ * a repeated insert with the same token adds nothing (ClickHouse insert deduplication). An event
+ * view's batch is split (see {@link splitEventBatch}): one insert per table that gets rows, each
+ * with the same token (ClickHouse deduplicates per table).
  */
 export async function insertOfflineBatch(
   executor: ClickHouseExecutor,
   database: string,
-  view: ViewShape,
+  view: InsertViewShape,
   batch: OfflineBatch,
   options: InsertBatchOptions = {},
 ): Promise<void> {
@@ -111,7 +236,28 @@ export async function insertOfflineBatch(
       `offline insert into ${view.name}@${view.version}: the deadline passed before it started`,
     );
   }
-  const encoded = encodeOfflineBatch(view, batch, options.createdTsMicros ?? nowMicros());
+  const createdTsMicros = options.createdTsMicros ?? nowMicros();
+  const tables = offlineTablesOf(view);
+  if (!isEventView(view)) {
+    await insertInto(executor, database, view, batch, tables[0] as OfflineTable, createdTsMicros, options);
+    return;
+  }
+  const { eligible, excluded } = splitEventBatch(view, batch);
+  await insertInto(executor, database, view, eligible, tables[0] as OfflineTable, createdTsMicros, options);
+  await insertInto(executor, database, view, excluded, tables[1] as OfflineTable, createdTsMicros, options);
+}
+
+async function insertInto(
+  executor: ClickHouseExecutor,
+  database: string,
+  view: ViewShape,
+  batch: OfflineBatch,
+  table: OfflineTable,
+  createdTsMicros: bigint,
+  options: InsertBatchOptions,
+): Promise<void> {
+  if (batch.eventTsMillis.length === 0) return;
+  const encoded = encodeOfflineBatch(view, batch, createdTsMicros, table);
   const settings: Record<string, string | number | boolean> = { ...options.settings };
   if (options.dedupToken !== undefined) {
     settings.insert_deduplicate = 1;
@@ -122,8 +268,8 @@ export async function insertOfflineBatch(
       ? undefined
       : AbortSignal.timeout(Math.max(0, options.deadlineMillis - Date.now()));
   // Checked identifiers, unquoted: each executor quotes them as its client requires.
-  qualifiedName(database, tableName(view));
-  await executor.insertRaw(`${database}.${tableName(view)}`, encoded.payload, {
+  qualifiedName(database, table.name);
+  await executor.insertRaw(`${database}.${table.name}`, encoded.payload, {
     format: 'TabSeparated',
     columns: encoded.columns,
     settings,

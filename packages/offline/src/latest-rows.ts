@@ -6,7 +6,7 @@
  */
 import { TesseraError, type LatestRowsRange, type RegisteredView } from '@tessera/core';
 import type { QueryParams } from './executor.js';
-import { EVENT_TS_COLUMN, IS_NULL_SUFFIX, isListType, qualifiedName, quoteIdentifier, tableName } from './ddl.js';
+import { EVENT_TS_COLUMN, IS_NULL_SUFFIX, isListType, plainRowsSource, quoteIdentifier } from './ddl.js';
 
 export function latestRowsQuery(
   database: string,
@@ -20,11 +20,14 @@ export function latestRowsQuery(
     );
   }
   const keys = view.joinKeys.map((key) => quoteIdentifier(key.name));
-  const columns = [...keys, `toUnixTimestamp64Milli(${quoteIdentifier(EVENT_TS_COLUMN)})`];
+  const features: string[] = [];
   for (const feature of view.features) {
-    columns.push(quoteIdentifier(feature.name));
-    if (isListType(feature.type)) columns.push(quoteIdentifier(`${feature.name}${IS_NULL_SUFFIX}`));
+    features.push(quoteIdentifier(feature.name));
+    if (isListType(feature.type)) features.push(quoteIdentifier(`${feature.name}${IS_NULL_SUFFIX}`));
   }
+  const columns = [...keys, `toUnixTimestamp64Milli(${quoteIdentifier(EVENT_TS_COLUMN)})`, ...features];
+  // An event view: its excluded events too (they are the plain row's history like any other).
+  const source = plainRowsSource(database, view, [...keys, quoteIdentifier(EVENT_TS_COLUMN), ...features], true);
   const conditions = [
     `${quoteIdentifier(EVENT_TS_COLUMN)} >= fromUnixTimestamp64Milli({start:Int64}, 'UTC')`,
     `${quoteIdentifier(EVENT_TS_COLUMN)} < fromUnixTimestamp64Milli({end:Int64}, 'UTC')`,
@@ -39,7 +42,7 @@ export function latestRowsQuery(
     params['part'] = range.part.index;
   }
   const sql =
-    `SELECT ${columns.join(', ')} FROM ${qualifiedName(database, tableName(view))} FINAL ` +
+    `SELECT ${columns.join(', ')} FROM ${source} ` +
     `WHERE ${conditions.join(' AND ')} ` +
     `ORDER BY ${keys.join(', ')}, ${quoteIdentifier(EVENT_TS_COLUMN)} DESC LIMIT 1 BY ${keys.join(', ')}`;
   return { sql, params };

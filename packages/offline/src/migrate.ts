@@ -6,10 +6,9 @@ import { TesseraError } from '@tessera/core';
 import type { ClickHouseExecutor } from './executor.js';
 import {
   addColumnsSql,
-  columnsOf,
   createTableSql,
+  offlineTablesOf,
   physicalTableName,
-  tableName,
   type DdlOptions,
   type OfflineColumn,
   type ViewShape,
@@ -38,10 +37,12 @@ export async function ensureViewTables(
   options: DdlOptions,
 ): Promise<void> {
   if (views.length === 0) return;
-  const physical = views.map((view) => physicalTableName(view, options));
+  const tables = views.flatMap((view) =>
+    offlineTablesOf(view).map((table) => ({ view, table, physical: physicalTableName(view, options, table.name) })),
+  );
   const existing = await executor.queryJson<ExistingColumn>(
     'SELECT table, name, type FROM system.columns WHERE database = {database:String} AND table IN {tables:Array(String)}',
-    { database: options.database, tables: physical },
+    { database: options.database, tables: tables.map((t) => t.physical) },
   );
   const byTable = new Map<string, Map<string, string>>();
   for (const column of existing) {
@@ -49,24 +50,27 @@ export async function ensureViewTables(
     if (columns === undefined) byTable.set(column.table, (columns = new Map<string, string>()));
     columns.set(column.name, column.type);
   }
-  for (const [index, view] of views.entries()) {
-    const present = byTable.get(physical[index] ?? '');
+  const created = new Set<ViewShape>();
+  for (const { view, table, physical } of tables) {
+    const present = byTable.get(physical);
     if (present === undefined) {
-      for (const sql of createTableSql(view, options)) await executor.command(sql);
+      // One CREATE … IF NOT EXISTS per table of the view, all at once (an event view's side table too).
+      if (!created.has(view)) for (const sql of createTableSql(view, options)) await executor.command(sql);
+      created.add(view);
       continue;
     }
     const missing: OfflineColumn[] = [];
-    for (const column of columnsOf(view)) {
+    for (const column of table.columns) {
       const type = present.get(column.name);
       if (type === undefined) missing.push(column);
       else if (!sameType(type, column.type)) {
         throw new TesseraError(
           'FAILED_PRECONDITION',
-          `offline table ${options.database}.${tableName(view)} has column ${column.name} as ${type}, but view ` +
+          `offline table ${options.database}.${table.name} has column ${column.name} as ${type}, but view ` +
             `${view.name}@${view.version} needs ${column.type}; a type change must create a new view version`,
         );
       }
     }
-    for (const sql of addColumnsSql(view, missing, options)) await executor.command(sql);
+    for (const sql of addColumnsSql(view, missing, options, table.name)) await executor.command(sql);
   }
 }

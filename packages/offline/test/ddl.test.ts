@@ -58,6 +58,46 @@ describe('offline DDL', () => {
     ]);
   });
 
+  it('gives an event view fp and online_gen, orders it by (keys, event_ts, fp), and a __excluded side table with reason', () => {
+    const events = {
+      ...registeredView('clicks', [{ name: 'customer_id', type: 'int64' }], [feature('page', 'string')]),
+      kind: 'events' as const,
+    };
+    const [main, excluded, ...rest] = createTableSql(events, { database: 'tessera' });
+    expect(rest).toEqual([]);
+    expect(main).toBe(
+      [
+        'CREATE TABLE IF NOT EXISTS `tessera`.`fv_clicks__v1`',
+        '(',
+        '  `customer_id` Int64,',
+        "  `event_ts` DateTime64(3, 'UTC'),",
+        "  `created_ts` DateTime64(6, 'UTC'),",
+        '  `fp` FixedString(16),',
+        '  `online_gen` UInt32,',
+        '  `page` Nullable(String)',
+        ')',
+        'ENGINE = ReplacingMergeTree(`created_ts`)',
+        'PARTITION BY toYYYYMM(`event_ts`)',
+        'ORDER BY (`customer_id`, `event_ts`, `fp`)',
+        'SETTINGS non_replicated_deduplication_window = 1000',
+      ].join('\n'),
+    );
+    expect(excluded).toContain('CREATE TABLE IF NOT EXISTS `tessera`.`fv_clicks__v1__excluded`\n(');
+    expect(excluded).toContain("  `page` Nullable(String),\n  `reason` Enum8('late' = 1, 'future' = 2)\n)");
+    expect(excluded).toContain('ORDER BY (`customer_id`, `event_ts`, `fp`)');
+    // Cluster mode: a local and a Distributed table for each.
+    const cluster = createTableSql(events, { database: 'tessera', cluster: { name: 'c' } });
+    expect(cluster.map((sql) => /`tessera`\.`(\w+)`/.exec(sql)?.[1])).toEqual([
+      'fv_clicks__v1_local',
+      'fv_clicks__v1',
+      'fv_clicks__v1__excluded_local',
+      'fv_clicks__v1__excluded',
+    ]);
+    expect(cluster[2]).toContain("'/clickhouse/tables/{shard}/tessera/fv_clicks__v1__excluded_local'");
+    // A plain view is untouched by any of this.
+    expect(createTableSql({ ...events, kind: 'state' }, { database: 'tessera' })).toHaveLength(1);
+  });
+
   it('maps every feature type to its ClickHouse column(s)', () => {
     const all = registeredView(
       'all',

@@ -57,6 +57,7 @@ export class TesseraMetrics {
   readonly #insertFailures: Counter<'outcome'>;
   readonly #storeErrors: Counter<'store' | 'operation'>;
   readonly #onDemandErrors: Counter<'view' | 'feature'>;
+  readonly #eventsExcluded: Counter<'view' | 'reason'>;
   readonly #byView = new Map<string, ViewInsertCounters>();
   readonly #logger: Logger;
   readonly #queues: { kind: QueueKind; stats: () => Promise<QueueStats> }[] = [];
@@ -134,6 +135,12 @@ export class TesseraMetrics {
     });
     this.#insertFailures.labels('retry');
     this.#insertFailures.labels('dead_letter');
+    this.#eventsExcluded = new Counter({
+      name: 'tessera_aggregation_events_excluded_total',
+      help: 'Events of live writes to event views that no aggregation counts, by view and reason: late (older than allowed_lateness) or future (beyond future_tolerance).',
+      labelNames: ['view', 'reason'],
+      registers,
+    });
     this.#storeErrors = new Counter({
       name: 'tessera_store_errors_total',
       help: 'Failed calls to a store, by store (online, offline) and operation.',
@@ -214,6 +221,12 @@ export class TesseraMetrics {
   /** Records one failed insert attempt. */
   recordInsertFailure(deadLetter: boolean): void {
     this.#insertFailures.labels(deadLetter ? 'dead_letter' : 'retry').inc();
+  }
+
+  /** Records the events a live write to an event view excluded from aggregation. */
+  recordEventsExcluded(view: string, late: number, future: number): void {
+    if (late > 0) this.#eventsExcluded.labels(view, 'late').inc(late);
+    if (future > 0) this.#eventsExcluded.labels(view, 'future').inc(future);
   }
 
   /** Records one failed store call. */

@@ -9,7 +9,10 @@
  */
 import { Packr } from 'msgpackr';
 import {
+  FINGERPRINT_BYTES,
   TesseraError,
+  batchFingerprints,
+  isEventView,
   type FeatureValue,
   type JoinKeyValue,
   type OfflineBatch,
@@ -41,6 +44,13 @@ interface WireRows {
   readonly eventTs: Float64Array;
   readonly createdTs: BigInt64Array;
   readonly features: WireColumn[];
+  /**
+   * Event views (design §1.2, §1.3): per row the fingerprint (16 bytes each) and the exclusion
+   * code. Absent in jobs of plain views and in jobs queued before they were carried (those insert
+   * as eligible, fingerprints computed at insert).
+   */
+  readonly fp?: Uint8Array;
+  readonly excluded?: Uint8Array;
 }
 
 /**
@@ -105,6 +115,7 @@ export function encodeOfflineJob(
     eventTs,
     createdTs,
     features: features.map((values, f) => wireColumn(values, view.features[f]?.type ?? '')),
+    ...(isEventView(view) ? eventColumns(view, parts, rowCount) : {}),
   };
   return {
     format: 1,
@@ -114,6 +125,28 @@ export function encodeOfflineJob(
     enqueuedAtMillis: nowMillis,
     rows: packr.pack(wire).toString('base64'),
   };
+}
+
+/** The fingerprints and exclusion codes of an event view's parts (computed for a part without them). */
+function eventColumns(
+  view: RegisteredView,
+  parts: readonly AcceptedBatch[],
+  rowCount: number,
+): { fp: Uint8Array; excluded: Uint8Array } {
+  const fp = new Uint8Array(rowCount * FINGERPRINT_BYTES);
+  const excluded = new Uint8Array(rowCount);
+  let row = 0;
+  for (const { batch } of parts) {
+    const n = batch.eventTsMillis.length;
+    const fps =
+      batch.fingerprints?.length === n * FINGERPRINT_BYTES
+        ? batch.fingerprints
+        : batchFingerprints({ ...view, features: view.features.slice(0, batch.featureValues.length) }, batch);
+    fp.set(fps, row * FINGERPRINT_BYTES);
+    if (batch.exclusions !== undefined) excluded.set(batch.exclusions.subarray(0, n), row);
+    row += n;
+  }
+  return { fp, excluded };
 }
 
 /**
@@ -171,5 +204,22 @@ export function decodeOfflineJob(data: OfflineJobData, view: RegisteredView): Of
     }
     return column;
   });
-  return { joinKeyValues: wire.keys, eventTsMillis: wire.eventTs, featureValues, createdTsMicros: wire.createdTs };
+  const { fp, excluded } = wire;
+  if (
+    (fp !== undefined && (!(fp instanceof Uint8Array) || fp.length !== rowCount * FINGERPRINT_BYTES)) ||
+    (excluded !== undefined && (!(excluded instanceof Uint8Array) || excluded.length !== rowCount))
+  ) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `write-behind job for ${label}: its event fingerprints or exclusions are not ${rowCount} rows`,
+    );
+  }
+  return {
+    joinKeyValues: wire.keys,
+    eventTsMillis: wire.eventTs,
+    featureValues,
+    createdTsMicros: wire.createdTs,
+    ...(fp === undefined ? {} : { fingerprints: fp }),
+    ...(excluded === undefined ? {} : { exclusions: excluded }),
+  };
 }

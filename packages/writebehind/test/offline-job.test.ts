@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TesseraError, VALUE_TYPES } from '@tessera/core';
+import {
+  EXCLUSION_FUTURE,
+  EXCLUSION_LATE,
+  EXCLUSION_NONE,
+  TesseraError,
+  VALUE_TYPES,
+  batchFingerprints,
+} from '@tessera/core';
 import type { FeatureDef, FeatureValue, JoinKeyValue, OfflineBatch, RegisteredView, ValueType } from '@tessera/core';
 import { valueOf } from '../../core/test/support/arbitraries.js';
 import { decodeOfflineJob, encodeOfflineJob } from '../src/index.js';
@@ -129,5 +136,43 @@ describe('write-behind jobs', () => {
       { batch: batchOf([[[1n, 'a'], 1000, [0.5, 1]]], 2), createdTsMicros: 1n },
     ]);
     expect(() => decodeOfflineJob(job, viewWith(['double']))).toThrow(/2 features, the view has 1/);
+  });
+});
+
+describe('jobs of event views', () => {
+  const events: RegisteredView = { ...viewWith(['string', 'double']), kind: 'events' };
+  const batch = (n: number, first: number): OfflineBatch => ({
+    joinKeyValues: Array.from({ length: n }, (_, i) => [BigInt(first + i), 's']),
+    eventTsMillis: Float64Array.from({ length: n }, (_, i) => 1_700_000_000_000 + i),
+    featureValues: [Array.from({ length: n }, (_, i) => `p${first + i}`), Array.from({ length: n }, () => 0.5)],
+  });
+
+  it('carry each Write’s fingerprints and exclusions, computing the fingerprints of a Write without them', () => {
+    const a = batch(2, 0);
+    const withEvents: OfflineBatch = {
+      ...a,
+      fingerprints: batchFingerprints(events, a),
+      exclusions: Uint8Array.of(EXCLUSION_LATE, EXCLUSION_FUTURE),
+    };
+    const b = batch(1, 10); // a part without them (an outbox entry written before they were carried)
+    const decoded = decodeOfflineJob(
+      encodeOfflineJob(events, [
+        { batch: withEvents, createdTsMicros: 1n },
+        { batch: b, createdTsMicros: 2n },
+      ]),
+      events,
+    );
+    expect(Buffer.from(decoded.fingerprints!)).toEqual(
+      Buffer.concat([batchFingerprints(events, a), batchFingerprints(events, b)]),
+    );
+    expect([...decoded.exclusions!]).toEqual([EXCLUSION_LATE, EXCLUSION_FUTURE, EXCLUSION_NONE]);
+  });
+
+  it('decode a job queued without them (a plain view’s encoding) as rows without fingerprints or exclusions', () => {
+    const decoded = decodeOfflineJob(
+      encodeOfflineJob({ ...events, kind: 'state' }, [{ batch: batch(2, 0), createdTsMicros: 1n }]),
+      events,
+    );
+    expect([decoded.fingerprints, decoded.exclusions]).toEqual([undefined, undefined]);
   });
 });

@@ -196,7 +196,14 @@ export function createFeatureStoreService(
     writeStream(call: ServerReadableStream<WriteRequest, WriteResponse>, callback: sendUnaryData<WriteResponse>) {
       // Each message is validated and written whole, in order; the stream is paused while a
       // message is written, so a fast client is held back instead of buffered without bound.
-      const total = { rows: 0n, rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
+      const total = {
+        rows: 0n,
+        rowsAppliedOnline: 0n,
+        rowsStaleOnline: 0n,
+        rowsExcludedLate: 0n,
+        rowsExcludedFuture: 0n,
+        rowsDuplicateEvents: 0n,
+      };
       let messages = 0;
       let failed = false;
       let chain: Promise<void> = Promise.resolve();
@@ -211,6 +218,9 @@ export function createFeatureStoreService(
             total.rows += r.rows;
             total.rowsAppliedOnline += r.rowsAppliedOnline;
             total.rowsStaleOnline += r.rowsStaleOnline;
+            total.rowsExcludedLate += r.rowsExcludedLate;
+            total.rowsExcludedFuture += r.rowsExcludedFuture;
+            total.rowsDuplicateEvents += r.rowsDuplicateEvents;
             call.resume();
           })
           .catch((error: unknown) => {

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
-import { MIN_EVENT_TS_MILLIS, TesseraError, quoteInput, showName, validateWriteBatch, viewField } from '@tessera/core';
+import {
+  MIN_EVENT_TS_MILLIS,
+  TesseraError,
+  isEventView,
+  quoteInput,
+  showName,
+  validateWriteBatch,
+  viewField,
+} from '@tessera/core';
 import type {
   IdempotencyStore,
+  OfflineBatch,
   OfflineStore,
   OnlineStore,
   Problem,
@@ -15,6 +24,7 @@ import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
+import { assertEventTargets, eventRows } from './write-events.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -49,6 +59,12 @@ const IDEMPOTENCY_WAIT_MILLIS = 5_000;
  * - `DURABILITY_REPLICATED`: write-behind, and both the online rows and the queued job are
  *   acknowledged by a replica (Redis `WAIT 1`) before the answer.
  * Online writes are last-writer-wins by event time (idempotent by nature).
+ *
+ * Event views (docs/design/window-aggregations.md §1.2, §1.3): the Write takes one acceptance time
+ * `acceptedAt`; each row of a live write (online and offline) is eligible, late or future by it, and
+ * every offline row carries its event fingerprint. Eligible rows land in the main offline table, the
+ * others in `__excluded`; history writes (offline only) are always eligible. Target online alone on
+ * an event view with aggregations is refused: its events would be missing offline.
  */
 export async function executeWrite(
   stores: WriteStores,
@@ -59,6 +75,7 @@ export async function executeWrite(
 ): Promise<WriteResponse> {
   const label = `${view.name}@${view.version}`;
   const { online, offline } = targets(request.target, label);
+  assertEventTargets(view, online, offline, label);
   const sync = request.durability === Durability.DURABILITY_SYNC;
   if (offline && sync && !stores.offline) {
     throw new TesseraError(
@@ -131,6 +148,9 @@ export async function executeWrite(
           rows: BigInt(claim.result.rows),
           rowsAppliedOnline: BigInt(claim.result.rowsAppliedOnline),
           rowsStaleOnline: BigInt(claim.result.rowsStaleOnline),
+          rowsExcludedLate: BigInt(claim.result.rowsExcludedLate ?? '0'),
+          rowsExcludedFuture: BigInt(claim.result.rowsExcludedFuture ?? '0'),
+          rowsDuplicateEvents: 0n,
         };
       case 'mismatch':
         throw new TesseraError(
@@ -165,6 +185,8 @@ export async function executeWrite(
               rows: String(response.rows),
               rowsAppliedOnline: String(response.rowsAppliedOnline),
               rowsStaleOnline: String(response.rowsStaleOnline),
+              rowsExcludedLate: String(response.rowsExcludedLate),
+              rowsExcludedFuture: String(response.rowsExcludedFuture),
             })
             .catch((error: unknown) =>
               stores.telemetry?.logger.warn(
@@ -192,10 +214,16 @@ async function performWrite(
   const label = `${view.name}@${view.version}`;
   const { online, offline, sync } = how;
   const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
-  const offlineBatch = {
+  // One acceptance time per Write: the eligibility of every row of the batch is decided by it.
+  const acceptedAtMillis = Date.now();
+  const events = isEventView(view)
+    ? eventRows(stores.telemetry, view, batch, online, offline, acceptedAtMillis)
+    : undefined;
+  const offlineBatch: OfflineBatch = {
     joinKeyValues: batch.joinKeyValues,
     eventTsMillis: batch.eventTsMillis,
     featureValues: batch.featureValues,
+    ...events?.offline,
   };
   if (offline && sync && stores.offline) {
     await stores.offline.insert(view, offlineBatch, {
@@ -232,12 +260,21 @@ async function performWrite(
         ? await stores.online.write(onlineWrite.batch, onlineWrite.options)
         : undefined;
   noteNewestEvent(stores.telemetry, view, batch.eventTsMillis);
-  if (result === undefined) return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
+  const counts = {
+    rowsExcludedLate: BigInt(events?.late ?? 0),
+    rowsExcludedFuture: BigInt(events?.future ?? 0),
+    // Until the online aggregation of event views lands, no duplicate is detected online.
+    rowsDuplicateEvents: 0n,
+  };
+  if (result === undefined) {
+    return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n, ...counts };
+  }
   return {
     rows: BigInt(batch.rowCount),
     rowsAppliedOnline: BigInt(result.applied),
     // Rows superseded within the batch count as stale: a newer event of their entity won.
     rowsStaleOnline: BigInt(result.stale + batch.rowCount - latest.length),
+    ...counts,
   };
 }
 

@@ -1,6 +1,5 @@
 /** `tessera config print`: the effective deployment configuration, secrets redacted. */
 import type { Command } from 'commander';
-import { printConfiguration } from '@tessera/config';
 import { SERVE_FLAGS, loadCommandConfiguration } from '../deployment.js';
 import { addServeOptions } from './serve.js';
 
@@ -13,8 +12,9 @@ export function registerConfigCommand(program: Command): void {
     config
       .command('print')
       .description('print the effective configuration of `tessera serve` with these flags (YAML, secrets redacted)'),
-  ).action(() => {
-    const { config: effective } = loadCommandConfiguration(print, SERVE_FLAGS);
+  ).action(async () => {
+    const { config: effective } = await loadCommandConfiguration(print, SERVE_FLAGS);
+    const { printConfiguration } = await import('@tessera/config');
     process.stdout.write(printConfiguration(effective));
   });
 }

@@ -2,9 +2,7 @@
  * `tessera historical`: builds a point-in-time correct training set.
  */
 import type { Command } from 'commander';
-import { buildTrainingSet, collectParam, viewEntitiesOption } from '../historical.js';
-import { DEFAULT_TIMESTAMP_COLUMN } from '../read-rows.js';
-import type { ClientFactory } from '../command-options.js';
+import { DEFAULT_TIMESTAMP_COLUMN, collectParam, type ClientFactory } from '../command-options.js';
 
 /** Registers `historical` on the program. */
 export function registerHistoricalCommand(program: Command, client: ClientFactory): void {
@@ -55,6 +53,8 @@ export function registerHistoricalCommand(program: Command, client: ClientFactor
           .map((s) => s.trim())
           .filter(Boolean);
         const isService = refs.length === 1 && !refs[0]!.includes(':');
+        // Arrow and Parquet load for this command only.
+        const { buildTrainingSet, viewEntitiesOption } = await import('../historical.js');
         const c = client();
         try {
           const summary = await buildTrainingSet(c, {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { TesseraError, parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
 import type { TesseraClient } from '@tessera/client';
 import { fromProtoScope } from '@tessera/wire';
-import { createKey, openApiKeyStore, revokeKey, rotateKey, type ApiKeyStoreLocation } from '@tessera/registry';
+import type { ApiKeyStoreLocation } from '@tessera/registry';
 import type { ApiKey } from '@tessera/proto';
 import { table } from '../format.js';
 import { KEY_STORE_FLAGS, loadCommandConfiguration, redisSettings } from '../deployment.js';
@@ -72,7 +72,7 @@ export function registerKeysCommand(program: Command, client: () => TesseraClien
     work: (store: ApiKeyStore) => Promise<T>,
   ): Promise<T | undefined> {
     if (flags.redisCluster === undefined && flags.dataDir === undefined && flags.config === undefined) return undefined;
-    const { config } = loadCommandConfiguration(command, KEY_STORE_FLAGS);
+    const { config } = await loadCommandConfiguration(command, KEY_STORE_FLAGS);
     const { backend } = config;
     const location: ApiKeyStoreLocation =
       backend.kind === 'redis-cluster'
@@ -83,6 +83,7 @@ export function registerKeysCommand(program: Command, client: () => TesseraClien
             redis: redisSettings(config),
           }
         : { kind: 'embedded', dataDir: backend.dataDir };
+    const { openApiKeyStore } = await import('@tessera/registry');
     const store = openApiKeyStore(location);
     // A store that never answers (a wrong Redis password or TLS setting makes the cluster client
     // reconnect forever) fails the command at the call deadline instead of hanging it.
@@ -128,6 +129,7 @@ export function registerKeysCommand(program: Command, client: () => TesseraClien
       const scopes = parseScopes(opts.scopes);
       const created =
         (await onStore(command, opts, async (store) => {
+          const { createKey } = await import('@tessera/registry');
           const { token, record } = await createKey(store, name, scopes);
           return { token, row: fromRecord(record) };
         })) ??
@@ -167,6 +169,7 @@ export function registerKeysCommand(program: Command, client: () => TesseraClien
     .action(async (name: string, opts: StoreFlags, command: Command) => {
       const rotated =
         (await onStore(command, opts, async (store) => {
+          const { rotateKey } = await import('@tessera/registry');
           const { token, record } = await rotateKey(store, name);
           return { token, row: fromRecord(record) };
         })) ??
@@ -181,8 +184,10 @@ export function registerKeysCommand(program: Command, client: () => TesseraClien
     .description('revoke a key; every server refuses it within seconds')
     .action(async (name: string, opts: StoreFlags, command: Command) => {
       const row =
-        (await onStore(command, opts, async (store) => fromRecord(await revokeKey(store, name)))) ??
-        (await withClient(client, async (c) => fromProto(await c.revokeApiKey(name))));
+        (await onStore(command, opts, async (store) => {
+          const { revokeKey } = await import('@tessera/registry');
+          return fromRecord(await revokeKey(store, name));
+        })) ?? (await withClient(client, async (c) => fromProto(await c.revokeApiKey(name))));
       console.log(`tessera: revoked API key "${row.name}" (id ${row.id})`);
     });
 }

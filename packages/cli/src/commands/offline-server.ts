@@ -4,7 +4,6 @@
  * (they point at it with --offline-server host:port).
  */
 import type { Command } from 'commander';
-import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
 import { listenForStop } from '../stop-signal.js';
 import {
   OFFLINE_SERVER_FLAGS,
@@ -39,11 +38,13 @@ export function registerOfflineServerCommand(program: Command): void {
     .option('--insecure', 'allow a non-loopback --host without --auth and TLS (logs a warning on every start)')
     .option('--shutdown-grace-ms <ms>', 'on SIGTERM, how long calls in flight may take to finish', '10000')
     .action(async () => {
-      const { config, sources } = loadCommandConfiguration(command, OFFLINE_SERVER_FLAGS);
+      const { config, sources } = await loadCommandConfiguration(command, OFFLINE_SERVER_FLAGS);
       const { server, backend, auth, tls } = config;
       const stop = listenForStop();
       // chDB parts and key hashes are readable by their owner only.
       process.umask(0o077);
+      // Loaded here, not at the program's start: client commands never pay for pino and prom-client.
+      const { configuredLogger, configuredMetrics, startConfiguredTracing } = await import('../observability.js');
       const logger = configuredLogger(config, 'tessera-offline-server');
       const metrics = configuredMetrics(config, command);
       const tracing = await startConfiguredTracing(config, 'tessera-offline-server');

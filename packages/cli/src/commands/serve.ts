@@ -9,13 +9,10 @@ import type { Command } from 'commander';
 import { TesseraError } from '@tessera/core';
 import { TesseraClient } from '@tessera/client';
 import type { BackendOptions, FeatureServer } from '@tessera/feature-server';
-import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
 import { listenForStop, type StopSignal } from '../stop-signal.js';
-import { DEFAULT_TIMESTAMP_COLUMN } from '../read-rows.js';
-import { writeFile } from '../write-file.js';
 import { loadRepository } from '../repo-files.js';
 import { checkNoSecretInArgv } from '../connection.js';
-import { DEFAULT_PORT } from '../command-options.js';
+import { DEFAULT_PORT, DEFAULT_TIMESTAMP_COLUMN } from '../command-options.js';
 import {
   SERVE_FLAGS,
   addConfigOptions,
@@ -74,7 +71,7 @@ export function registerServeCommand(program: Command): void {
     .option('--load <dir>', 'then write every <view>.csv / <view>.jsonl file of this folder to its view')
     .action(async (opts: { apply?: string; load?: string }) => {
       checkNoSecretInArgv(serveCommand, 'clickhouseUrl', '--clickhouse-url', 'TESSERA_CLICKHOUSE_URL');
-      const { config } = loadCommandConfiguration(serveCommand, SERVE_FLAGS);
+      const { config } = await loadCommandConfiguration(serveCommand, SERVE_FLAGS);
       if (opts.load !== undefined && (config.auth.enabled || config.tls.certFile !== undefined)) {
         throw new TesseraError(
           'INVALID_ARGUMENT',
@@ -86,6 +83,8 @@ export function registerServeCommand(program: Command): void {
       const { backend } = options;
       // Files the server creates (LMDB, chDB parts, key hashes) are readable by their owner only.
       process.umask(0o077);
+      // Loaded here, not at the program's start: client commands never pay for pino and prom-client.
+      const { configuredLogger, configuredMetrics, startConfiguredTracing } = await import('../observability.js');
       const logger = configuredLogger(config, 'tessera-server');
       const metrics = configuredMetrics(config, serveCommand);
       // Before the server: its spans need the provider from the first call on.
@@ -144,6 +143,7 @@ async function prepare(
     console.log(`tessera: applied ${opts.apply} (${summarizeChanges(result.changes.map((ch) => ch.kind))})`);
   }
   if (opts.load && !stop.requested()) {
+    const { writeFile } = await import('../write-file.js');
     const c = new TesseraClient({ address: server.address });
     try {
       // <view>.csv|jsonl: current values (online, and offline when there is an offline store);
@@ -165,6 +165,7 @@ async function prepare(
       await load(opts.load, hasOffline ? 'both' : 'online');
       const history = join(opts.load, 'history');
       if (hasOffline && existsSync(history)) await load(history, 'offline');
+      console.log(`tessera: loaded ${opts.load}`);
     } finally {
       c.close();
     }

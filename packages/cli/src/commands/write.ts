@@ -3,9 +3,7 @@
  */
 import { Option, type Command } from 'commander';
 import { TesseraError } from '@tessera/core';
-import { DEFAULT_TIMESTAMP_COLUMN } from '../read-rows.js';
-import { writeFile } from '../write-file.js';
-import type { ClientFactory } from '../command-options.js';
+import { DEFAULT_TIMESTAMP_COLUMN, type ClientFactory } from '../command-options.js';
 
 /** Registers `write` on the program. */
 export function registerWriteCommand(program: Command, client: ClientFactory): void {
@@ -39,6 +37,7 @@ export function registerWriteCommand(program: Command, client: ClientFactory): v
             '--sync and --replicated cannot be combined: choose one durability',
           );
         }
+        const { writeFile } = await import('../write-file.js');
         const c = client();
         try {
           const result = await writeFile(c, viewRef, file, {

@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { TesseraError } from '@tessera/core';
-import { configuredLogger, configuredMetrics, startConfiguredTracing } from '../observability.js';
 import { listenForStop } from '../stop-signal.js';
 import { checkNoSecretInArgv } from '../connection.js';
 import {
@@ -44,7 +43,7 @@ export function registerWriterCommand(program: Command): void {
     )
     .action(async () => {
       checkNoSecretInArgv(writerCommand, 'clickhouseUrl', '--clickhouse-url', 'TESSERA_CLICKHOUSE_URL');
-      const { config } = loadCommandConfiguration(writerCommand, WRITER_FLAGS);
+      const { config } = await loadCommandConfiguration(writerCommand, WRITER_FLAGS);
       if (config.backend.redis.nodes.length === 0) {
         throw new TesseraError(
           'INVALID_ARGUMENT',
@@ -54,6 +53,8 @@ export function registerWriterCommand(program: Command): void {
       process.umask(0o077);
       const stop = listenForStop();
       const options = writerProcessOptions(config);
+      // Loaded here, not at the program's start: client commands never pay for pino and prom-client.
+      const { configuredLogger, configuredMetrics, startConfiguredTracing } = await import('../observability.js');
       const logger = configuredLogger(config, 'tessera-writer');
       const metrics = configuredMetrics(config, writerCommand);
       const tracing = await startConfiguredTracing(config, 'tessera-writer');

@@ -10,6 +10,9 @@ export interface RecordedResult {
   readonly rows: string;
   readonly rowsAppliedOnline: string;
   readonly rowsStaleOnline: string;
+  /** Event views (absent in results recorded before they existed = 0). */
+  readonly rowsExcludedLate?: string;
+  readonly rowsExcludedFuture?: string;
 }
 
 /** What holds a key when a request claims it. */

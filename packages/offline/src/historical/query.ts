@@ -35,6 +35,7 @@ import {
   IS_NULL_SUFFIX,
   isListType,
   partitionOf,
+  plainRowsSource,
   qualifiedName,
   quoteIdentifier,
   tableName,
@@ -245,7 +246,8 @@ export function historicalLayout(
       const right =
         `(SELECT ${keyList}${ttl > 0 ? `, ${quoteIdentifier(EVENT_TS)} AS __ts` : ''}, ${viewAsofExpression()} AS __asof` +
         `${wanted.length > 0 ? `, ${[...new Set(wanted)].join(', ')}` : ''} ` +
-        `FROM ${qualifiedName(database, tableName(view))} WHERE ${conditions.join(' AND ')})`;
+        `FROM ${plainRowsSource(database, view, [...keys.map((k) => k.name), quoteIdentifier(EVENT_TS), quoteIdentifier(CREATED_TS_COLUMN), ...wanted])} ` +
+        `WHERE ${conditions.join(' AND ')})`;
       const on = [
         ...keys.map((k) => `${e}.${k.column} = ${alias}.${k.name}`),
         `${entityAsofExpression(e)} >= ${alias}.__asof`,

@@ -344,6 +344,21 @@ export interface WriteResponse {
   rowsAppliedOnline: bigint;
   /** Rows ignored online because a newer event was already stored (last-writer-wins). */
   rowsStaleOnline: bigint;
+  /**
+   * Event views, live writes: rows older than the acceptance time minus the view's allowed_lateness.
+   * They update the plain features and are kept offline, but no aggregation counts them.
+   */
+  rowsExcludedLate: bigint;
+  /**
+   * Event views, live writes: rows newer than the acceptance time plus the view's future_tolerance;
+   * kept like late rows, never aggregated.
+   */
+  rowsExcludedFuture: bigint;
+  /**
+   * Event views: rows already aggregated online (same event fingerprint). Always 0 until the online
+   * aggregation of event views lands; offline, copies of one event collapse by fingerprint.
+   */
+  rowsDuplicateEvents: bigint;
 }
 
 export interface MaterializeRequest {
@@ -2191,7 +2206,14 @@ export const WriteRequest_ColumnsEntry: MessageFns<WriteRequest_ColumnsEntry> = 
 };
 
 function createBaseWriteResponse(): WriteResponse {
-  return { rows: 0n, rowsAppliedOnline: 0n, rowsStaleOnline: 0n };
+  return {
+    rows: 0n,
+    rowsAppliedOnline: 0n,
+    rowsStaleOnline: 0n,
+    rowsExcludedLate: 0n,
+    rowsExcludedFuture: 0n,
+    rowsDuplicateEvents: 0n,
+  };
 }
 
 export const WriteResponse: MessageFns<WriteResponse> = {
@@ -2213,6 +2235,24 @@ export const WriteResponse: MessageFns<WriteResponse> = {
         throw new globalThis.Error("value provided for field message.rowsStaleOnline of type uint64 too large");
       }
       writer.uint32(24).uint64(message.rowsStaleOnline);
+    }
+    if (message.rowsExcludedLate !== 0n) {
+      if (BigInt.asUintN(64, message.rowsExcludedLate) !== message.rowsExcludedLate) {
+        throw new globalThis.Error("value provided for field message.rowsExcludedLate of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.rowsExcludedLate);
+    }
+    if (message.rowsExcludedFuture !== 0n) {
+      if (BigInt.asUintN(64, message.rowsExcludedFuture) !== message.rowsExcludedFuture) {
+        throw new globalThis.Error("value provided for field message.rowsExcludedFuture of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.rowsExcludedFuture);
+    }
+    if (message.rowsDuplicateEvents !== 0n) {
+      if (BigInt.asUintN(64, message.rowsDuplicateEvents) !== message.rowsDuplicateEvents) {
+        throw new globalThis.Error("value provided for field message.rowsDuplicateEvents of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.rowsDuplicateEvents);
     }
     return writer;
   },
@@ -2254,6 +2294,30 @@ export const WriteResponse: MessageFns<WriteResponse> = {
             message.rowsStaleOnline = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rowsExcludedLate = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rowsExcludedFuture = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rowsDuplicateEvents = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2279,6 +2343,21 @@ export const WriteResponse: MessageFns<WriteResponse> = {
         : isSet(object.rows_stale_online)
         ? BigInt(object.rows_stale_online)
         : 0n,
+      rowsExcludedLate: isSet(object.rowsExcludedLate)
+        ? BigInt(object.rowsExcludedLate)
+        : isSet(object.rows_excluded_late)
+        ? BigInt(object.rows_excluded_late)
+        : 0n,
+      rowsExcludedFuture: isSet(object.rowsExcludedFuture)
+        ? BigInt(object.rowsExcludedFuture)
+        : isSet(object.rows_excluded_future)
+        ? BigInt(object.rows_excluded_future)
+        : 0n,
+      rowsDuplicateEvents: isSet(object.rowsDuplicateEvents)
+        ? BigInt(object.rowsDuplicateEvents)
+        : isSet(object.rows_duplicate_events)
+        ? BigInt(object.rows_duplicate_events)
+        : 0n,
     };
   },
 
@@ -2292,6 +2371,15 @@ export const WriteResponse: MessageFns<WriteResponse> = {
     }
     if (message.rowsStaleOnline !== 0n) {
       obj.rowsStaleOnline = message.rowsStaleOnline.toString();
+    }
+    if (message.rowsExcludedLate !== 0n) {
+      obj.rowsExcludedLate = message.rowsExcludedLate.toString();
+    }
+    if (message.rowsExcludedFuture !== 0n) {
+      obj.rowsExcludedFuture = message.rowsExcludedFuture.toString();
+    }
+    if (message.rowsDuplicateEvents !== 0n) {
+      obj.rowsDuplicateEvents = message.rowsDuplicateEvents.toString();
     }
     return obj;
   },
@@ -2307,6 +2395,15 @@ export const WriteResponse: MessageFns<WriteResponse> = {
       : 0n;
     message.rowsStaleOnline = (object.rowsStaleOnline !== undefined && object.rowsStaleOnline !== null)
       ? BigInt(object.rowsStaleOnline)
+      : 0n;
+    message.rowsExcludedLate = (object.rowsExcludedLate !== undefined && object.rowsExcludedLate !== null)
+      ? BigInt(object.rowsExcludedLate)
+      : 0n;
+    message.rowsExcludedFuture = (object.rowsExcludedFuture !== undefined && object.rowsExcludedFuture !== null)
+      ? BigInt(object.rowsExcludedFuture)
+      : 0n;
+    message.rowsDuplicateEvents = (object.rowsDuplicateEvents !== undefined && object.rowsDuplicateEvents !== null)
+      ? BigInt(object.rowsDuplicateEvents)
       : 0n;
     return message;
   },

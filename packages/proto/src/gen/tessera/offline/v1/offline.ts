@@ -49,6 +49,16 @@ export interface InsertRequest {
   createdTsMicros: bigint[];
   /** ClickHouse insert deduplication token; empty: none. */
   dedupToken: string;
+  /**
+   * Event views: per row the event fingerprint, 16 bytes each, concatenated; empty: computed by the
+   * offline server (design §1.2).
+   */
+  fingerprints: Buffer;
+  /**
+   * Event views: per row the exclusion code of the live write (0 eligible, 1 late, 2 future);
+   * empty: every row eligible (design §1.3).
+   */
+  exclusions: Buffer;
 }
 
 export interface InsertResponse {
@@ -286,7 +296,16 @@ export const EnsureTablesResponse: MessageFns<EnsureTablesResponse> = {
 };
 
 function createBaseInsertRequest(): InsertRequest {
-  return { view: undefined, joinKeys: [], eventTsMillis: [], features: [], createdTsMicros: [], dedupToken: "" };
+  return {
+    view: undefined,
+    joinKeys: [],
+    eventTsMillis: [],
+    features: [],
+    createdTsMicros: [],
+    dedupToken: "",
+    fingerprints: Buffer.alloc(0),
+    exclusions: Buffer.alloc(0),
+  };
 }
 
 export const InsertRequest: MessageFns<InsertRequest> = {
@@ -319,6 +338,12 @@ export const InsertRequest: MessageFns<InsertRequest> = {
     }
     if (message.dedupToken !== "") {
       writer.uint32(50).string(message.dedupToken);
+    }
+    if (message.fingerprints.length !== 0) {
+      writer.uint32(58).bytes(message.fingerprints);
+    }
+    if (message.exclusions.length !== 0) {
+      writer.uint32(66).bytes(message.exclusions);
     }
     return writer;
   },
@@ -404,6 +429,22 @@ export const InsertRequest: MessageFns<InsertRequest> = {
             message.dedupToken = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fingerprints = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.exclusions = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -440,6 +481,8 @@ export const InsertRequest: MessageFns<InsertRequest> = {
         : isSet(object.dedup_token)
         ? globalThis.String(object.dedup_token)
         : "",
+      fingerprints: isSet(object.fingerprints) ? Buffer.from(bytesFromBase64(object.fingerprints)) : Buffer.alloc(0),
+      exclusions: isSet(object.exclusions) ? Buffer.from(bytesFromBase64(object.exclusions)) : Buffer.alloc(0),
     };
   },
 
@@ -463,6 +506,12 @@ export const InsertRequest: MessageFns<InsertRequest> = {
     if (message.dedupToken !== "") {
       obj.dedupToken = message.dedupToken;
     }
+    if (message.fingerprints.length !== 0) {
+      obj.fingerprints = base64FromBytes(message.fingerprints);
+    }
+    if (message.exclusions.length !== 0) {
+      obj.exclusions = base64FromBytes(message.exclusions);
+    }
     return obj;
   },
 
@@ -479,6 +528,8 @@ export const InsertRequest: MessageFns<InsertRequest> = {
     message.features = object.features?.map((e) => Column.fromPartial(e)) || [];
     message.createdTsMicros = object.createdTsMicros?.map((e) => BigInt(e)) || [];
     message.dedupToken = object.dedupToken ?? "";
+    message.fingerprints = object.fingerprints ?? Buffer.alloc(0);
+    message.exclusions = object.exclusions ?? Buffer.alloc(0);
     return message;
   },
 };
