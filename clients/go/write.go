@@ -55,6 +55,12 @@ type WriteResult struct {
 	AppliedOnline uint64
 	// Rows ignored online because a newer event was already stored (last-writer-wins by event time).
 	StaleOnline uint64
+	// Events of an event view too late (allowed_lateness) or too far ahead (future_tolerance) to count
+	// in aggregations; they still update the plain features.
+	ExcludedLate   uint64
+	ExcludedFuture uint64
+	// Events already counted (the same content): they change no aggregate.
+	DuplicateEvents uint64
 }
 
 // Write writes one batch of rows to a feature view (`view` or `view@version`): join keys, features
@@ -92,9 +98,12 @@ func (c *Client) Write(ctx context.Context, view string, columns map[string]Colu
 		return WriteResult{}, err
 	}
 	return WriteResult{
-		Rows:          response.GetRows(),
-		AppliedOnline: response.GetRowsAppliedOnline(),
-		StaleOnline:   response.GetRowsStaleOnline(),
+		Rows:            response.GetRows(),
+		AppliedOnline:   response.GetRowsAppliedOnline(),
+		StaleOnline:     response.GetRowsStaleOnline(),
+		ExcludedLate:    response.GetRowsExcludedLate(),
+		ExcludedFuture:  response.GetRowsExcludedFuture(),
+		DuplicateEvents: response.GetRowsDuplicateEvents(),
 	}, nil
 }
 

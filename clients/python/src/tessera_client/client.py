@@ -113,6 +113,12 @@ class WriteResult:
     rows_applied_online: int
     rows_stale_online: int
     batches: int
+    #: Events of an event view too late (``allowed_lateness``) or too far ahead (``future_tolerance``) to
+    #: count in aggregations; they still update the plain features.
+    rows_excluded_late: int = 0
+    rows_excluded_future: int = 0
+    #: Events already counted (the same content): they change no aggregate.
+    rows_duplicate_events: int = 0
 
 
 class Client:
@@ -368,7 +374,7 @@ class Client:
         count = max(1, -(-len(df) // batch_rows))
         if len(base_key) + (len(f"#{count}") if count > 1 else 0) > MAX_IDEMPOTENCY_KEY_LENGTH:
             raise ValueError(f"write: idempotency_key is too long (at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters)")
-        totals = [0, 0, 0]
+        totals = [0, 0, 0, 0, 0, 0]
         for index in range(count):
             part = df.iloc[index * batch_rows : (index + 1) * batch_rows]
             request = serving_pb2.WriteRequest(
@@ -383,7 +389,18 @@ class Client:
             totals[0] += response.rows
             totals[1] += response.rows_applied_online
             totals[2] += response.rows_stale_online
-        return WriteResult(rows=totals[0], rows_applied_online=totals[1], rows_stale_online=totals[2], batches=count)
+            totals[3] += response.rows_excluded_late
+            totals[4] += response.rows_excluded_future
+            totals[5] += response.rows_duplicate_events
+        return WriteResult(
+            rows=totals[0],
+            rows_applied_online=totals[1],
+            rows_stale_online=totals[2],
+            batches=count,
+            rows_excluded_late=totals[3],
+            rows_excluded_future=totals[4],
+            rows_duplicate_events=totals[5],
+        )
 
 
 def _typed_series(values: list[Any], value_type: int) -> pd.Series:
