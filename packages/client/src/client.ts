@@ -21,7 +21,7 @@ import type {
   WriteRequest,
   WriteResponse,
 } from '@tessera/proto';
-import { toProtoDefinitions, toProtoScope } from '@tessera/wire';
+import { addWriteTotals, emptyWriteTotals, toProtoDefinitions, toProtoScope } from '@tessera/wire';
 import type { Table } from 'apache-arrow';
 import { apiKeyInterceptor, channelCredentials } from './credentials.js';
 import { tableFromChunks, toEntityRows } from './historical-features.js';
@@ -247,22 +247,9 @@ export class TesseraClient {
       batchRows: options.batchRows ?? DEFAULT_WRITE_BATCH_ROWS,
       eventTimestampField: options.eventTimestampField ?? 'event_timestamp',
     });
-    const total = {
-      rows: 0n,
-      rowsAppliedOnline: 0n,
-      rowsStaleOnline: 0n,
-      rowsExcludedLate: 0n,
-      rowsExcludedFuture: 0n,
-      rowsDuplicateEvents: 0n,
-    };
+    const total = emptyWriteTotals();
     for (const [i, batch] of batches.entries()) {
-      const response = await this.writeRequest(batchWriteRequest(first, batch, i, options), options);
-      total.rows += response.rows;
-      total.rowsAppliedOnline += response.rowsAppliedOnline;
-      total.rowsStaleOnline += response.rowsStaleOnline;
-      total.rowsExcludedLate += response.rowsExcludedLate;
-      total.rowsExcludedFuture += response.rowsExcludedFuture;
-      total.rowsDuplicateEvents += response.rowsDuplicateEvents;
+      addWriteTotals(total, await this.writeRequest(batchWriteRequest(first, batch, i, options), options));
     }
     return total;
   }

@@ -32,3 +32,4 @@ export {
   toProtoViewKind,
   fromProtoViewKind,
 } from './aggregations.js';
+export { addWriteTotals, emptyWriteTotals } from './write-totals.js';

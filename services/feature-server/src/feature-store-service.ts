@@ -1,6 +1,7 @@
 import type { ServerUnaryCall, ServerWritableStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { TesseraError, checkRefLength } from '@tessera/core';
 import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
+import { addWriteTotals, emptyWriteTotals } from '@tessera/wire';
 import type {
   FeatureStoreServer,
   GetHistoricalRequest,
@@ -196,14 +197,7 @@ export function createFeatureStoreService(
     writeStream(call: ServerReadableStream<WriteRequest, WriteResponse>, callback: sendUnaryData<WriteResponse>) {
       // Each message is validated and written whole, in order; the stream is paused while a
       // message is written, so a fast client is held back instead of buffered without bound.
-      const total = {
-        rows: 0n,
-        rowsAppliedOnline: 0n,
-        rowsStaleOnline: 0n,
-        rowsExcludedLate: 0n,
-        rowsExcludedFuture: 0n,
-        rowsDuplicateEvents: 0n,
-      };
+      const total = emptyWriteTotals();
       let messages = 0;
       let failed = false;
       let chain: Promise<void> = Promise.resolve();
@@ -215,12 +209,7 @@ export function createFeatureStoreService(
         chain = chain
           .then(() => writeOne(request, deadlineMillis))
           .then((r) => {
-            total.rows += r.rows;
-            total.rowsAppliedOnline += r.rowsAppliedOnline;
-            total.rowsStaleOnline += r.rowsStaleOnline;
-            total.rowsExcludedLate += r.rowsExcludedLate;
-            total.rowsExcludedFuture += r.rowsExcludedFuture;
-            total.rowsDuplicateEvents += r.rowsDuplicateEvents;
+            addWriteTotals(total, r);
             call.resume();
           })
           .catch((error: unknown) => {
