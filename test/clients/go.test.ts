@@ -22,7 +22,7 @@ import {
   type CliProcess,
   type TestCertificates,
 } from '@tessera/testkit';
-import { GO_CLIENT_DIR, generateGoStubs, goCommand as runGo } from '../support/client-builds.js';
+import { GO_CLIENT_DIR, generateGoStubs, goCommand as runGo, securedServeArgs } from '../support/client-builds.js';
 import { startExampleShop } from '../support/example-shop.js';
 
 const run = promisify(execFile);
@@ -62,22 +62,9 @@ beforeAll(async () => {
   ]);
   const offline = await startOfflineServerCli(join(dir, 'offline'));
   processes.push(offline.process);
-  const serve = await startServeProcess([
-    '--redis-cluster',
-    nodeList,
-    '--key-prefix',
-    keyPrefix,
-    '--offline-server',
-    offline.address,
-    '--auth',
-    '--tls-cert',
-    certs.serverCertFile,
-    '--tls-key',
-    certs.serverKeyFile,
-    // mTLS: every caller shows a certificate signed by the test CA.
-    '--tls-client-ca',
-    certs.caFile,
-  ]);
+  const serve = await startServeProcess(
+    securedServeArgs({ nodeList, keyPrefix, offlineAddress: offline.address, certs }),
+  );
   processes.push(serve.process);
   serve.client.close();
   const [, served = ''] = await serve.process.waitFor(/serving on (\S+)/);

@@ -23,6 +23,7 @@ import {
   type TestCertificates,
 } from '@tessera/testkit';
 import { EXAMPLE_SHOP_ADDRESS, startExampleShop } from '../support/example-shop.js';
+import { securedServeArgs } from '../support/client-builds.js';
 
 const run = promisify(execFile);
 const { nodes } = inject('redisCluster');
@@ -94,19 +95,7 @@ async function startServer(): Promise<{ tlsAddress: string; localAddress: string
     'serve',
     '--port',
     '0',
-    '--redis-cluster',
-    nodeList,
-    '--key-prefix',
-    keyPrefix,
-    '--offline-server',
-    offline.address,
-    '--auth',
-    '--tls-cert',
-    certs.serverCertFile,
-    '--tls-key',
-    certs.serverKeyFile,
-    '--tls-client-ca',
-    certs.caFile,
+    ...securedServeArgs({ nodeList, keyPrefix, offlineAddress: offline.address, certs }),
     '--local-port',
     '0',
     '--apply',

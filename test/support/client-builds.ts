@@ -144,3 +144,21 @@ export function goCommand(
     }),
   );
 }
+
+/**
+ * The `tessera serve` flags of the clients' suites: the suite's Redis Cluster under `keyPrefix`, the
+ * offline server at `offlineAddress`, API keys, and mTLS with the test CA (every caller shows a
+ * certificate it signed).
+ */
+export function securedServeArgs(options: {
+  readonly nodeList: string;
+  readonly keyPrefix: string;
+  readonly offlineAddress: string;
+  readonly certs: { readonly serverCertFile: string; readonly serverKeyFile: string; readonly caFile: string };
+}): string[] {
+  const { nodeList, keyPrefix, offlineAddress, certs } = options;
+  return [
+    ...['--redis-cluster', nodeList, '--key-prefix', keyPrefix, '--offline-server', offlineAddress, '--auth'],
+    ...['--tls-cert', certs.serverCertFile, '--tls-key', certs.serverKeyFile, '--tls-client-ca', certs.caFile],
+  ];
+}
