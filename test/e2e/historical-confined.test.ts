@@ -50,6 +50,8 @@ const TABLE = 'tessera.fv_orders__v1';
 const LANE = 2;
 /** How long a stopped query may take to leave the engine on a loaded machine; a runaway would run for hours. */
 const ENGINE_STOP_BOUND_MILLIS = 15_000;
+/** How long a query may take to show up in the engine on a loaded machine (CI runs two files at once). */
+const ENGINE_START_BOUND_MILLIS = 30_000;
 
 /** An entity SELECT that runs for minutes (a 10^12-pair sum), tagged by `marker`. */
 function runaway(marker: string): string {
@@ -298,9 +300,12 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
       call.on('end', () => resolve(undefined));
     });
     call.on('data', () => undefined);
-    const until = Date.now() + 5000;
+    // Seen running in the engine first (a session starts slowly on a loaded machine).
+    let settled: unknown = 'still open';
+    void ended.then((outcome) => (settled = outcome ?? 'ended'));
+    const until = Date.now() + ENGINE_START_BOUND_MILLIS;
     while ((await running(marker)) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    expect(await running(marker)).toBe(1);
+    expect(await running(marker), `the call: ${String(settled)}`).toBe(1);
     const cancelledAt = Date.now();
     call.cancel();
     while ((await running(marker)) > 0 && Date.now() - cancelledAt < ENGINE_STOP_BOUND_MILLIS)
