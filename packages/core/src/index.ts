@@ -88,7 +88,7 @@ export { emptyRegistryState, latestView, findViewVersion, listLatestViews } from
 export type { RegistryState, ViewLineage } from './registry/state.js';
 export { planApply } from './registry/plan.js';
 export type { Change, ChangeKind, RegistryObjectType, PlanApplyOptions, ApplyPlan } from './registry/plan.js';
-export { resolveFeatureRefs, featureRefsKey, FeatureRefCache } from './registry/refs.js';
+export { resolveFeatureRefs, featureRefsKey, FeatureRefCache, refuseAggregations } from './registry/refs.js';
 export type {
   FeatureRefsInput,
   ResolvedView,
@@ -244,6 +244,15 @@ export {
   pruneAggregationFields,
 } from './aggregation/entity-state.js';
 export type { AggregationFields, AggregationPlan } from './aggregation/entity-state.js';
+export {
+  PENDING_LIST_FORMAT,
+  eventRecordLayout,
+  encodeEventRecord,
+  decodeEventRecord,
+  encodePendingList,
+  pendingListRecords,
+} from './aggregation/event-record.js';
+export type { EventRecordLayout, EventRecord } from './aggregation/event-record.js';
 export { ON_DEMAND_MAX_EXPRESSION_BYTES, ON_DEMAND_TYPES, celTypeOf, compileOnDemand } from './on-demand/cel.js';
 export type { CompileResult, OnDemandInput, OnDemandProgram, OnDemandRow, OnDemandScope } from './on-demand/cel.js';
 export { compiledOnDemandView, onDemandScope } from './on-demand/scope.js';

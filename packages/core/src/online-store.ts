@@ -8,6 +8,8 @@
  * the next 285,000 years, and readable by Redis Lua's `struct.unpack('<d', …)`).
  */
 
+import type { AggregationPlan } from './aggregation/entity-state.js';
+
 /** One entity hash and the view fields wanted from it. */
 export interface OnlineLookup {
   /** Entity key from `entityKey()`, hash tag included; the store adds its own key prefix. */
@@ -25,6 +27,40 @@ export interface OnlineWriteBatch {
   readonly keys: readonly string[];
   /** Packed rows, aligned with keys; each starts with the header above. */
   readonly rows: readonly Uint8Array[];
+  /**
+   * An event view with window aggregations: its eligible events, folded into the entities'
+   * aggregation fields in the same atomic step per entity as the entity's row (design §3.3).
+   */
+  readonly events?: OnlineEvents;
+}
+
+/**
+ * The eligible events of one Write of an event view (docs/design/window-aggregations.md §1.3–§1.6,
+ * §3.3). Per entity, in one atomic step with its LWW row: drop dedup entries older than
+ * `acceptedAt − L − 60 s`; per event, skip it when its fp is in the entity's dedup set of the
+ * generation (a duplicate, answered with the generation its first copy entered), else add the fp
+ * and fold it (ts ≤ acceptedAt) or keep it in the pending list (ts > acceptedAt); fold pending
+ * events the clock has passed; prune tiles no future read includes; store every changed field
+ * (`<field>.g<G>.<name>`, names of `AggregationFields`; the pending list is `<field>.pend`).
+ */
+export interface OnlineEvents {
+  /** The view version's compiled aggregations (`compileAggregationPlan`). */
+  readonly plan: AggregationPlan;
+  /** The tile generation written (≥ 1; §3.6). */
+  readonly generation: number;
+  /** The Write's acceptance time (§1.3); the fold's "now". */
+  readonly acceptedAtMillis: number;
+  /** The view's allowed lateness L: dedup entries are kept L + 60 s. */
+  readonly latenessMillis: number;
+  /**
+   * How long after the newest event the aggregation fields are kept (§3.1: max window + 2 × max
+   * hop + L); 0 = persistent (an unbounded aggregation).
+   */
+  readonly retentionMillis: number;
+  /** Per event: the index into the batch's `keys` of its entity. Every entity with events has a row in the batch. */
+  readonly entities: readonly number[];
+  /** Per event: its record (`encodeEventRecord` with `eventRecordLayout(plan)`). */
+  readonly records: readonly Uint8Array[];
 }
 
 export interface OnlineReadOptions {
@@ -45,6 +81,13 @@ export interface OnlineWriteResult {
   readonly applied: number;
   /** Rows ignored because a newer event was already stored. */
   readonly stale: number;
+  /** With `events`: events skipped because their fp was already in the entity's dedup set. */
+  readonly duplicateEvents?: number;
+  /**
+   * With `events`: per event, the generation that holds it online (`online_gen`, §1.6): the one
+   * written, or for a duplicate the one its first copy entered.
+   */
+  readonly eventGenerations?: Uint32Array;
 }
 
 export interface OnlineStore {

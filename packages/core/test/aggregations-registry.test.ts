@@ -11,6 +11,7 @@ import {
   latestView,
   parseRepository,
   planApply,
+  refuseAggregations,
   resolveFeatureRefs,
   serializeRegistryState,
   viewHistory,
@@ -581,12 +582,25 @@ feature_services:
     ]);
   });
 
-  it('refuses an aggregation with UNIMPLEMENTED naming it, directly or through a feature service', () => {
+  it('resolves an aggregation by its index in the view, directly or through a feature service', () => {
+    const view = resolveFeatureRefs(state, { refs: ['purchases:amount'] }).views[0]!.view;
+    const at = view.aggregations!.findIndex((a) => a.name === 'revenue_30d');
     for (const input of [{ refs: ['purchases:amount', 'purchases:revenue_30d'] }, { featureService: 'churn' }]) {
-      const error = thrown(() => resolveFeatureRefs(state, input));
+      const resolved = resolveFeatureRefs(state, input);
+      const wanted = resolved.features.find((f) => f.name === 'purchases:revenue_30d')!;
+      expect(wanted).toMatchObject({ featureIndex: -1, aggregationIndex: at, ref: 'purchases@1:revenue_30d' });
+      expect(wanted.type).toBe(view.aggregations![at]!.type);
+      expect(resolved.views[wanted.viewSlot]!.aggregationIndexes).toContain(at);
+      expect(resolved.views[wanted.viewSlot]!.refs).not.toContain('purchases@1:revenue_30d');
+    }
+  });
+
+  it('refuses an aggregation with UNIMPLEMENTED naming it where a read path does not serve them', () => {
+    refuseAggregations(resolveFeatureRefs(state, { refs: ['purchases:amount'] }), 'GetX');
+    for (const input of [{ refs: ['purchases:amount', 'purchases:revenue_30d'] }, { featureService: 'churn' }]) {
+      const error = thrown(() => refuseAggregations(resolveFeatureRefs(state, input), 'GetX'));
       expect(error.code).toBe('UNIMPLEMENTED');
-      expect(error.message).toContain('purchases:revenue_30d');
-      expect(error.message).toContain('is a window aggregation');
+      expect(error.message).toContain('purchases:revenue_30d is a window aggregation of purchases; GetX does not');
       expect(error.message).toContain('purchases:* reads the plain features only');
     }
   });

@@ -90,7 +90,7 @@ export function fromWireHistorical(
         throw new TesseraError('INVALID_ARGUMENT', `Historical.views[${slot}]: ${view.name} has no feature #${index}`);
       }
     }
-    return { view, field: '', featureIndexes: [...rv.featureIndexes], refs: [...rv.refs] };
+    return { view, field: '', featureIndexes: [...rv.featureIndexes], refs: [...rv.refs], aggregationIndexes: [] };
   });
   const features: ResolvedFeatures = {
     sequence: Number(wire.registrySequence),

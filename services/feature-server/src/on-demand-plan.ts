@@ -37,7 +37,13 @@ export interface SplitFeatures {
 /** Undefined when nothing requested is on-demand. */
 export function splitOnDemand(state: RegistryState, resolved: ResolvedFeatures): SplitFeatures | undefined {
   if (!resolved.views.some((v) => v.view.kind === 'on_demand')) return undefined;
-  const views: { view: RegisteredView; field: string; featureIndexes: number[]; refs: string[] }[] = [];
+  const views: {
+    view: RegisteredView;
+    field: string;
+    featureIndexes: number[];
+    refs: string[];
+    aggregationIndexes: number[];
+  }[] = [];
   const features: ResolvedFeature[] = [];
   const slotOf = new Map<string, number>();
   const addStored = (source: ResolvedFeatures, feature: ResolvedFeature): number => {
@@ -47,10 +53,14 @@ export function splitOnDemand(state: RegistryState, resolved: ResolvedFeatures):
     let viewSlot = views.findIndex((v) => v.view === rv.view);
     if (viewSlot < 0) {
       viewSlot = views.length;
-      views.push({ view: rv.view, field: rv.field, featureIndexes: [], refs: [] });
+      views.push({ view: rv.view, field: rv.field, featureIndexes: [], refs: [], aggregationIndexes: [] });
     }
-    views[viewSlot]!.featureIndexes.push(feature.featureIndex);
-    views[viewSlot]!.refs.push(feature.ref);
+    if (feature.aggregationIndex !== undefined) {
+      views[viewSlot]!.aggregationIndexes.push(feature.aggregationIndex);
+    } else {
+      views[viewSlot]!.featureIndexes.push(feature.featureIndex);
+      views[viewSlot]!.refs.push(feature.ref);
+    }
     slotOf.set(feature.ref, features.length);
     features.push({ ...feature, viewSlot });
     return features.length - 1;

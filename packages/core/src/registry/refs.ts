@@ -24,16 +24,20 @@ export interface ResolvedView {
   readonly field: string;
   /** Indexes into `view.features` (storage order), in request order. */
   readonly featureIndexes: readonly number[];
-  /** Canonical refs of those features, `view@version:feature`. */
+  /** Canonical refs of those features, `view@version:feature` (aligned with featureIndexes). */
   readonly refs: readonly string[];
+  /** Indexes into `view.aggregations` (registry order), in request order (window aggregations). */
+  readonly aggregationIndexes: readonly number[];
 }
 
 /** One requested feature, in request order. */
 export interface ResolvedFeature {
   /** Index into ResolvedFeatures.views. */
   readonly viewSlot: number;
-  /** Index into that view's features (storage order). */
+  /** Index into that view's features (storage order); −1 for a window aggregation. */
   readonly featureIndex: number;
+  /** For a window aggregation: its index into the view's `aggregations` (registry order). */
+  readonly aggregationIndex?: number;
   /** Canonical ref, `view@version:feature` (what responses report). */
   readonly ref: string;
   /** The ref as requested, `*` expanded: `view:feature` or `view@2:feature`. */
@@ -52,12 +56,18 @@ export interface ResolvedFeatures {
 /**
  * Resolves refs (`view:feature`, `view:*`, `view@2:feature`, `view@2:*`) or a feature service.
  * Throws INVALID_ARGUMENT for malformed or repeated refs and NOT_FOUND for unknown views,
- * versions, features and services. `view:*` means the plain features; a ref to a window
- * aggregation throws UNIMPLEMENTED until aggregations are served.
+ * versions, features and services. `view:*` means the plain features; a window aggregation is
+ * named alone (`view:revenue_30d`) and resolves with `aggregationIndex` set and `featureIndex` −1.
  */
 export function resolveFeatureRefs(state: RegistryState, input: FeatureRefsInput): ResolvedFeatures {
   const refs = refsOf(state, input);
-  const views: { view: RegisteredView; field: string; featureIndexes: number[]; refs: string[] }[] = [];
+  const views: {
+    view: RegisteredView;
+    field: string;
+    featureIndexes: number[];
+    refs: string[];
+    aggregationIndexes: number[];
+  }[] = [];
   const slots = new Map<RegisteredView, number>();
   const features: ResolvedFeature[] = [];
   const requestedBy = new Map<string, string>();
@@ -68,14 +78,26 @@ export function resolveFeatureRefs(state: RegistryState, input: FeatureRefsInput
     if (slot === undefined) {
       slot = views.length;
       slots.set(view, slot);
-      views.push({ view, field: viewField(view.id, view.version), featureIndexes: [], refs: [] });
+      views.push({
+        view,
+        field: viewField(view.id, view.version),
+        featureIndexes: [],
+        refs: [],
+        aggregationIndexes: [],
+      });
     }
     const target = views[slot] as (typeof views)[number];
-    const indexes = ref.feature === '*' ? view.features.map((_, i) => i) : [featureIndex(view, text, ref.feature)];
     const prefix = ref.version === 0 ? ref.view : `${ref.view}@${ref.version}`;
+    const aggregation = ref.feature === '*' ? -1 : aggregationIndex(view, ref.feature);
+    const indexes =
+      ref.feature === '*'
+        ? view.features.map((_, i) => i)
+        : aggregation >= 0
+          ? [aggregation]
+          : [featureIndex(view, text, ref.feature)];
     for (const index of indexes) {
-      const feature = view.features[index] as RegisteredView['features'][number];
-      const canonical = `${view.name}@${view.version}:${feature.name}`;
+      const named = aggregation >= 0 ? view.aggregations![index]! : view.features[index]!;
+      const canonical = `${view.name}@${view.version}:${named.name}`;
       const earlier = requestedBy.get(canonical);
       if (earlier !== undefined) {
         throw new TesseraError(
@@ -84,14 +106,19 @@ export function resolveFeatureRefs(state: RegistryState, input: FeatureRefsInput
         );
       }
       requestedBy.set(canonical, text);
-      target.featureIndexes.push(index);
-      target.refs.push(canonical);
+      if (aggregation >= 0) {
+        target.aggregationIndexes.push(index);
+      } else {
+        target.featureIndexes.push(index);
+        target.refs.push(canonical);
+      }
       features.push({
         viewSlot: slot,
-        featureIndex: index,
+        featureIndex: aggregation >= 0 ? -1 : index,
+        ...(aggregation >= 0 ? { aggregationIndex: index } : {}),
         ref: canonical,
-        name: `${prefix}:${feature.name}`,
-        type: feature.type,
+        name: `${prefix}:${named.name}`,
+        type: named.type,
       });
     }
   }
@@ -142,15 +169,12 @@ function findView(state: RegistryState, text: string, name: string, version: num
   return view;
 }
 
+function aggregationIndex(view: RegisteredView, name: string): number {
+  return view.aggregations === undefined ? -1 : view.aggregations.findIndex((a) => a.name === name);
+}
+
 function featureIndex(view: RegisteredView, text: string, name: string): number {
   const index = view.features.findIndex((f) => f.name === name);
-  if (index < 0 && (view.aggregations ?? []).some((a) => a.name === name)) {
-    // Until online and historical serving of aggregations land (design §6.1, increments 4–6).
-    throw new TesseraError(
-      'UNIMPLEMENTED',
-      `${view.name}:${name} (requested as ${quoteInput(text)}) is a window aggregation; serving aggregations arrives with the online and historical aggregation engines, not yet in this server. ${view.name}:* reads the plain features only`,
-    );
-  }
   if (index < 0) {
     throw new TesseraError(
       'NOT_FOUND',
@@ -158,6 +182,20 @@ function featureIndex(view: RegisteredView, text: string, name: string): number 
     );
   }
   return index;
+}
+
+/**
+ * Refuses a resolution that names a window aggregation, for a read path that does not serve them
+ * yet (design §6.1: the online and historical engines land in separate increments).
+ */
+export function refuseAggregations(resolved: ResolvedFeatures, path: string): void {
+  const wanted = resolved.features.find((f) => f.aggregationIndex !== undefined);
+  if (wanted === undefined) return;
+  const view = resolved.views[wanted.viewSlot]!.view;
+  throw new TesseraError(
+    'UNIMPLEMENTED',
+    `${wanted.name} is a window aggregation of ${view.name}; ${path} does not serve window aggregations yet. ${view.name}:* reads the plain features only`,
+  );
 }
 
 /** A cheap cache key for one request's features: equal keys resolve to equal plans. */

@@ -59,6 +59,7 @@ export function resolvedAll(views: readonly RegisteredView[]): ResolvedFeatures 
       field: viewField(v.id, v.version),
       featureIndexes: v.features.map((_, i) => i),
       refs: v.features.map((f) => `${v.name}@${v.version}:${f.name}`),
+      aggregationIndexes: [],
     })),
     features: views.flatMap((v, slot) =>
       v.features.map((f, i) => ({
