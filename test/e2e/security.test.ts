@@ -418,9 +418,8 @@ describe('revocation', () => {
         TESSERA_API_KEY: adminToken,
       });
       expect(revoked.code, revoked.stderr).toBe(0);
-      const revokedAt = Date.now();
+      // Refused within the key cache's refresh bound (pollUntil gives up after 5 s).
       expect(await pollUntil(async () => (await list(onSecond)) === status.UNAUTHENTICATED, 5_000, 20)).toBe(true);
-      expect(Date.now() - revokedAt).toBeLessThan(5_000);
       // And it stays refused.
       expect(await list(onSecond)).toBe(status.UNAUTHENTICATED);
 
