@@ -66,7 +66,7 @@ function expectedAggFields(model: EntityModel, field: string, generation: number
 }
 
 async function storedDedup(key: string, field: string, generation: number): Promise<Record<string, number>> {
-  const flat = await cluster.zrangeBuffer(dedupKeyOf(key, field, generation), 0, -1, 'WITHSCORES');
+  const flat = await cluster.zrangeBuffer(dedupKeyOf(key, field, generation), '0', '-1', 'WITHSCORES');
   const out: Record<string, number> = {};
   for (let i = 0; i < flat.length; i += 2)
     out[(flat[i] as Buffer).toString('hex')] = Number((flat[i + 1] as Buffer).toString());
@@ -159,7 +159,7 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
     const result = await options.writer(batch);
     stats.events += records.length;
     stats.duplicates += expectedDuplicates;
-    const where = `seed ${seed}, batch ${b}, acceptedAt ${acceptedAt}, plan ${aggLayoutOpcodes(plan)}`;
+    const where = `seed ${seed}, batch ${b}, acceptedAt ${acceptedAt}, plan ${JSON.stringify(plan.specs)}`;
     if (result.duplicateEvents !== expectedDuplicates) {
       return `${where}: ${result.duplicateEvents} duplicates, expected ${expectedDuplicates}`;
     }

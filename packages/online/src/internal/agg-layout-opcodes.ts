@@ -9,6 +9,7 @@
 import {
   TesseraError,
   eventRecordLayout,
+  hopFieldName,
   isFixedWidthAggregation,
   type AggregationInputType,
   type AggregationPlan,
@@ -27,10 +28,13 @@ const TYPE_CODES: Readonly<Record<AggregationInputType, number>> = {
 const VAR_HLL = 1;
 const VAR_LAST_STRING = 2;
 
-const cache = new WeakMap<AggregationPlan, string>();
+const cache = new WeakMap<AggregationPlan, Buffer>();
+
+/** Opcode format (the first number). */
+const OPCODES_FORMAT = 2;
 
 /** The opcodes of a plan (cached per plan object). */
-export function aggLayoutOpcodes(plan: AggregationPlan): string {
+export function aggLayoutOpcodes(plan: AggregationPlan): Buffer {
   const known = cache.get(plan);
   if (known !== undefined) return known;
   const compiled = compileOpcodes(plan);
@@ -38,20 +42,20 @@ export function aggLayoutOpcodes(plan: AggregationPlan): string {
   return compiled;
 }
 
-function compileOpcodes(plan: AggregationPlan): string {
+function compileOpcodes(plan: AggregationPlan): Buffer {
   const records = eventRecordLayout(plan);
   const position = (storageIndex: number): number => {
     const p = records.inputs.indexOf(storageIndex);
     if (p < 0) throw new TesseraError('INTERNAL', `Aggregation opcodes: feature ${storageIndex} is not an input`);
     return p;
   };
-  const out: (string | number)[] = ['A1', records.inputs.length];
+  const out: number[] = [OPCODES_FORMAT, records.inputs.length];
   for (const type of records.types) out.push(TYPE_CODES[type]);
   out.push(records.hll.length);
   for (const h of records.hll) out.push(h.input);
 
-  const layoutOps = (layout: TileLayout): (string | number)[] => {
-    const ops: (string | number)[] = [layout.recordBytes, layout.presenceBytes, layout.slots.length];
+  const layoutOps = (layout: TileLayout): number[] => {
+    const ops: number[] = [layout.recordBytes, layout.presenceBytes, layout.slots.length];
     let offset = layout.presenceBytes;
     for (const slot of layout.slots) {
       // The script packs slots in order with struct formats: they must be contiguous.
@@ -72,15 +76,19 @@ function compileOpcodes(plan: AggregationPlan): string {
   for (const hop of hops) {
     let maxWindow = 0;
     for (const a of hop.layout.aggregations) maxWindow = Math.max(maxWindow, a.spec.windowMillis);
-    out.push(hop.field, hop.hopMillis, maxWindow, ...layoutOps(hop.layout));
+    expectName(hop.field, hopFieldName(hop.hopMillis));
+    out.push(hop.hopMillis, maxWindow, ...layoutOps(hop.layout));
   }
   if (plan.lifetime.slots.length > 0) out.push(1, ...layoutOps(plan.lifetime));
   else out.push(0);
 
   out.push(plan.lastN.size);
-  for (const [field, { input, n }] of plan.lastN) out.push(field, position(input), n);
+  for (const [field, { input, n }] of plan.lastN) {
+    expectName(field, `n${input}`);
+    out.push(input, position(input), n);
+  }
 
-  const vars: (string | number)[] = [];
+  const vars: number[] = [];
   let count = 0;
   let hllPos = 0;
   plan.steps.forEach((step, i) => {
@@ -95,9 +103,10 @@ function compileOpcodes(plan: AggregationPlan): string {
       throw new TesseraError('INTERNAL', `Aggregation opcodes: step ${i} is not a variable aggregation`);
     }
     count++;
+    expectName(step.field, `${spec.windowMillis === 0 ? 'life' : hopFieldName(spec.hopMillis)}.a${i}`);
     vars.push(
       isHll ? VAR_HLL : VAR_LAST_STRING,
-      step.field,
+      i,
       position(spec.input.index),
       isHll ? hllPos : -1,
       isHll ? spec.precision : 0,
@@ -107,7 +116,19 @@ function compileOpcodes(plan: AggregationPlan): string {
     if (isHll) hllPos++;
   });
   out.push(count, ...vars);
-  return out.join(' ');
+  const bytes = Buffer.alloc(out.length * 8);
+  out.forEach((x, j) => bytes.writeDoubleLE(x, j * 8));
+  return bytes;
+}
+
+/** The script derives field names from numbers: they must be the plan's. */
+function expectName(planName: string, derived: string): void {
+  if (planName !== derived) {
+    throw new TesseraError(
+      'INTERNAL',
+      `Aggregation opcodes: field ${planName} would be named ${derived} by the script`,
+    );
+  }
 }
 
 /** Names (without the `<field>.g<G>.` prefix) of every aggregation field of a plan. */

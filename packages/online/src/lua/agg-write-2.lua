@@ -22,12 +22,13 @@
 
   Returns { LWW reply (as lww-write-1.lua), per event '1' duplicate / '0' taken, duplicates }.
 
-  Layout opcodes, space-separated tokens (input positions are 0-based in the record's inputs):
-    A1 k type*k  nHll inputPos*nHll
-    nHops { name hopMillis pruneWindowMillis LAYOUT }*
+  Layout opcodes, little-endian f64 numbers (input positions 0-based in the record's inputs; field
+  names are derived from the numbers as core spells them):
+    2 k type*k  nHll inputPos*nHll
+    nHops { hopMillis pruneWindowMillis LAYOUT }*
     hasLife(0|1) [LAYOUT]
-    nLastN { name inputPos n }*
-    nVar { kind(1 hll, 2 last string) name inputPos hllPos precision hopMillis windowMillis }*
+    nLastN { inputStorageIndex inputPos n }*
+    nVar { kind(1 hll, 2 last string) specIndex inputPos hllPos precision hopMillis windowMillis }*
   LAYOUT = recordBytes presenceBytes nSlots { kind inputPos valueKind presenceBit }*
   types: 1 int64, 2 double, 3 string, 4 bool, 5 timestamp. Slot kinds and value kinds as
   core's layout.ts (slots contiguous, in order).
@@ -69,24 +70,22 @@ local T_STRING = 3
 local TWO32 = 4294967296
 local TWO31 = 2147483648
 
--- Layout opcodes.
-local tok = {}
-for t in string.gmatch(ARGV[5], '%S+') do
-  tok[#tok + 1] = t
+-- Layout opcodes: little-endian doubles, read by one struct.unpack (a text format cost ~20 µs a call).
+local opsBlob = ARGV[5]
+if #opsBlob % 8 ~= 0 or #opsBlob == 0 then
+  fail('layout opcodes are not whole doubles')
 end
+local ops = { sunpack('<' .. string.rep('d', #opsBlob / 8), opsBlob) }
+local nOps = #opsBlob / 8
 local cur = 0
-local function nextTok()
+local function nextNum()
   cur = cur + 1
-  local t = tok[cur]
-  if t == nil then
+  if cur > nOps then
     fail('layout opcodes end early')
   end
-  return t
+  return ops[cur]
 end
-local function nextNum()
-  return tonumber(nextTok())
-end
-if nextTok() ~= 'A1' then
+if nextNum() ~= 2 then
   fail('unknown layout opcode format')
 end
 local k = nextNum()
@@ -98,6 +97,19 @@ local nHll = nextNum()
 local hllInput = {}
 for i = 1, nHll do
   hllInput[i] = nextNum() + 1
+end
+
+-- Field names as core's entity-state.ts spells them: `t<hop in base-36 minutes>`, `.a<i>`, `n<input>`.
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function hopName(hopMillis)
+  local x = hopMillis / 60000
+  local out = ''
+  repeat
+    local d = x % 36
+    out = string.sub(DIGITS, d + 1, d + 1) .. out
+    x = (x - d) / 36
+  until x == 0
+  return 't' .. out
 end
 
 local function readLayout()
@@ -143,7 +155,8 @@ end
 
 local hops = {}
 for i = 1, nextNum() do
-  hops[i] = { name = nextTok(), hop = nextNum(), pruneWindow = nextNum() }
+  local hop = nextNum()
+  hops[i] = { name = hopName(hop), hop = hop, pruneWindow = nextNum() }
   hops[i].L = readLayout()
 end
 local life = nil
@@ -152,19 +165,16 @@ if nextNum() == 1 then
 end
 local lastNs = {}
 for i = 1, nextNum() do
-  lastNs[i] = { name = nextTok(), input = nextNum() + 1, n = nextNum() }
+  lastNs[i] = { name = 'n' .. string.format('%d', nextNum()), input = nextNum() + 1, n = nextNum() }
 end
 local vars = {}
 for i = 1, nextNum() do
-  vars[i] = {
-    kind = nextNum(),
-    name = nextTok(),
-    input = nextNum() + 1,
-    hll = nextNum() + 1,
-    precision = nextNum(),
-    hop = nextNum(),
-    window = nextNum(),
-  }
+  local v = { kind = nextNum(), spec = nextNum(), input = nextNum() + 1, hll = nextNum() + 1 }
+  v.precision = nextNum()
+  v.hop = nextNum()
+  v.window = nextNum()
+  v.name = (v.window == 0 and 'life' or hopName(v.hop)) .. '.a' .. string.format('%d', v.spec)
+  vars[i] = v
 end
 
 -- Every field of the plan, read once (pruning looks at the fields no event touches too).
@@ -779,13 +789,13 @@ for e = FIRST_EVENT, #ARGV do
     fail('event record ' .. (e - FIRST_EVENT + 1) .. ' is ' .. #rec .. ' bytes')
   end
   local fp = string.sub(rec, 9, 24)
-  if redis.call('ZSCORE', dkey, fp) then
+  local ts = sunpack('<d', rec, 1)
+  -- NX: adds only a new fp (reply 1); a known one keeps its score (reply 0) = a duplicate.
+  if redis.call('ZADD', dkey, 'NX', formatMillis(ts), fp) == 0 then
     duplicates = duplicates + 1
     flags[#flags + 1] = '1'
   else
     flags[#flags + 1] = '0'
-    local ts = sunpack('<d', rec, 1)
-    redis.call('ZADD', dkey, formatMillis(ts), fp)
     if newest == nil or ts > newest then
       newest = ts
     end
@@ -867,7 +877,9 @@ for i, v in ipairs(vars) do
 end
 offer(pendField, pendNew)
 
-local existed = redis.call('EXISTS', key) == 1
+-- -2 = no key (the LWW row was not stored and nothing else is there), -1 = persistent.
+local expiry = redis.call('PEXPIRETIME', key)
+local existed = expiry ~= -2
 if #changed > 0 then
   redis.call('HSET', key, unpack(changed))
 end
@@ -886,8 +898,7 @@ if newest ~= nil and (#changed > 0 or existed) then
     if not existed then
       redis.call('PEXPIREAT', key, string.format('%.0f', deadline))
     else
-      local current = redis.call('PEXPIRETIME', key)
-      if current ~= -1 and current ~= -2 and deadline > current then
+      if expiry ~= -1 and deadline > expiry then
         redis.call('PEXPIREAT', key, string.format('%.0f', deadline))
       end
     end
