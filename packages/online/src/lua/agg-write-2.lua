@@ -37,10 +37,8 @@
 ]]
 local key = KEYS[1]
 local dkey = KEYS[2]
-local lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if type(lwwReply) == 'table' then
-  return lwwReply
-end
+-- Everything is decided in memory first and written at the end, so an error (a malformed record
+-- or field) leaves the entity untouched: Redis does not roll a script back.
 
 local viewField = ARGV[1]
 local gen = ARGV[6]
@@ -775,27 +773,45 @@ local function formatMillis(x)
   return string.format('%.17g', x)
 end
 
--- Step 2: forget fps that can never recur (their events are late by now).
-redis.call('ZREMRANGEBYSCORE', dkey, '-inf', '(' .. formatMillis(now - lateness - margin))
-
--- Step 3: per event, in batch order.
-local flags = {}
-local duplicates = 0
-local newest = nil
-local added = {}
+-- Steps 2 and 3: an fp is known when the dedup set holds it with a score not older than the
+-- forget threshold (older entries are dropped before the new ones are added), or when an earlier
+-- event of this call had it. One ZMSCORE for all events, one ZADD for the new ones.
+local forget = now - lateness - margin
+local CHUNK = 1000
+local fps = {}
 for e = FIRST_EVENT, #ARGV do
   local rec = ARGV[e]
   if #rec < 24 + nullBytes then
     fail('event record ' .. (e - FIRST_EVENT + 1) .. ' is ' .. #rec .. ' bytes')
   end
-  local fp = string.sub(rec, 9, 24)
-  local ts = sunpack('<d', rec, 1)
-  -- NX: adds only a new fp (reply 1); a known one keeps its score (reply 0) = a duplicate.
-  if redis.call('ZADD', dkey, 'NX', formatMillis(ts), fp) == 0 then
+  fps[#fps + 1] = string.sub(rec, 9, 24)
+end
+local scores = {}
+for from = 1, #fps, CHUNK do
+  local got = redis.call('ZMSCORE', dkey, unpack(fps, from, math.min(#fps, from + CHUNK - 1)))
+  for i = 1, #got do
+    scores[from + i - 1] = got[i]
+  end
+end
+local flags = {}
+local duplicates = 0
+local newest = nil
+local added = {}
+local seen = {}
+local zadd = {}
+for i = 1, #fps do
+  local rec = ARGV[FIRST_EVENT + i - 1]
+  local fp = fps[i]
+  local score = scores[i]
+  if seen[fp] or (score and tonumber(score) >= forget) then
     duplicates = duplicates + 1
-    flags[#flags + 1] = '1'
+    flags[i] = '1'
   else
-    flags[#flags + 1] = '0'
+    flags[i] = '0'
+    seen[fp] = true
+    local ts = sunpack('<d', rec, 1)
+    zadd[#zadd + 1] = formatMillis(ts)
+    zadd[#zadd + 1] = fp
     if newest == nil or ts > newest then
       newest = ts
     end
@@ -876,6 +892,16 @@ for i, v in ipairs(vars) do
   offer(prefix .. v.name, varFinish(v, varState[i]))
 end
 offer(pendField, pendNew)
+
+-- Writes from here on. Step 1: the LWW row, exactly as lww-write-1.lua.
+local lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if type(lwwReply) == 'table' then
+  return lwwReply
+end
+redis.call('ZREMRANGEBYSCORE', dkey, '-inf', '(' .. formatMillis(forget))
+for from = 1, #zadd, 2 * CHUNK do
+  redis.call('ZADD', dkey, unpack(zadd, from, math.min(#zadd, from + 2 * CHUNK - 1)))
+end
 
 -- -2 = no key (the LWW row was not stored and nothing else is there), -1 = persistent.
 local expiry = redis.call('PEXPIRETIME', key)
