@@ -32,7 +32,17 @@ export function newEntityModel(): EntityModel {
   return { fields: new Map(), pending: undefined, dedup: new Map() };
 }
 
-/** One entity's step; returns the duplicates and the newest event ts taken. */
+/**
+ * One entity's step; returns the duplicates and the newest event ts taken. Once core's
+ * `applyEntityEvents` is merged, the body becomes:
+ *
+ *   const r = applyEntityEvents({ plan, generation: 1, acceptedAtMillis, latenessMillis, fields: model.fields,
+ *     pending: model.pending, dedup: mapEventDedup(model.dedup), records });
+ *   model.pending = r.pending ?? undefined;
+ *   return r;
+ *
+ * (the dedup map's keys are the same fp hex; the generation does not enter the fields' bytes).
+ */
 export function applyEntityEventsModel(
   plan: AggregationPlan,
   model: EntityModel,
