@@ -10,10 +10,15 @@ import {
   type OnlineWriteOptions,
   type OnlineWriteResult,
 } from '@tessera/core';
+
+/** The events of a batch (core's `OnlineEvents`, named through the batch: core's index does not export it yet). */
+type OnlineEvents = NonNullable<OnlineWriteBatch['events']>;
 import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
 import { debugOnline } from './internal/debug.js';
 import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
+import { AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
+import { aggLayoutOpcodes } from './internal/agg-layout-opcodes.js';
 import { checkWriteBatch } from './internal/packed-row.js';
 import { describeError } from './internal/redis-errors.js';
 
@@ -24,6 +29,7 @@ const MAX_RECONNECT_DELAY_MILLIS = 1_000;
 /** Headroom between a WAIT's own timeout and the client's command timeout. */
 const WAIT_TIMEOUT_MARGIN_MILLIS = 100;
 const LWW_WRITE_COMMAND = 'tesseraLwwWrite1';
+const AGG_WRITE_COMMAND = 'tesseraAggWrite2';
 
 /** Options of {@link RedisClusterOnlineStore}: either `nodes` (the store owns its clients) or `cluster`. */
 export interface RedisClusterOnlineStoreOptions {
@@ -57,6 +63,12 @@ export interface RedisClusterOnlineStoreOptions {
 /** A pipeline with the store's Lua command. */
 interface LwwPipeline extends ChainableCommander {
   [LWW_WRITE_COMMAND](key: string, field: string, row: Buffer, retentionMillis: number, nowMillis: number): this;
+  [AGG_WRITE_COMMAND](...args: (string | number | Buffer)[]): this;
+}
+
+/** The dedup set of an entity's events of one view field and generation (design §3.1; same hash tag). */
+export function eventDedupKey(entityKey: string, field: string, generation: number): string {
+  return `${entityKey}:d:${field}:g${generation}`;
 }
 
 /**
@@ -100,6 +112,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     }
     watchErrors(this.#writer, 'writer');
     this.#writer.defineCommand(LWW_WRITE_COMMAND, { numberOfKeys: 1, lua: LWW_WRITE_LUA });
+    this.#writer.defineCommand(AGG_WRITE_COMMAND, { numberOfKeys: 2, lua: AGG_WRITE_LUA });
     const commandTimeoutMillis = this.#writer.options.redisOptions?.commandTimeout;
     this.#maxWaitMillis =
       commandTimeoutMillis === undefined ? Infinity : Math.max(1, commandTimeoutMillis - WAIT_TIMEOUT_MARGIN_MILLIS);
@@ -146,34 +159,66 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
     const what = `write of ${batch.keys.length} rows to field ${batch.field}`;
     const keys = batch.keys.map((key) => this.#keyPrefix + key);
-    const rows = batch.rows.map((row) =>
-      Buffer.isBuffer(row) ? row : Buffer.from(row.buffer, row.byteOffset, row.byteLength),
-    );
+    const rows = batch.rows.map(toBuffer);
     const retention = batch.ttlMillis === 0 ? 0 : retentionMillis(batch.ttlMillis);
     const nowMillis = Date.now();
+    const events = batch.events;
+    // Per key: its events' indexes (in batch order), for the keys that have any.
+    const eventsOf = events === undefined ? undefined : groupEventsByKey(events, keys.length);
+    const opcodes = events === undefined ? '' : aggLayoutOpcodes(events.plan);
     let stale = 0;
+    let duplicateEvents = 0;
     const slots = await runPerNode(this.#writer, {
       what,
-      // The LWW script, run by its SHA (ioredis falls back to EVAL once per node).
+      // The scripts, run by their SHA (ioredis falls back to EVAL once per node).
       command: 'EVALSHA',
       keys,
       deadlineMillis,
       connectWaitMillis: this.#connectWaitMillis,
-      add: (pipeline, k) =>
-        (pipeline as LwwPipeline)[LWW_WRITE_COMMAND](
+      add: (pipeline, k) => {
+        const mine = eventsOf?.[k];
+        if (events === undefined || mine === undefined) {
+          (pipeline as LwwPipeline)[LWW_WRITE_COMMAND](
+            keys[k] as string,
+            batch.field,
+            rows[k] as Buffer,
+            retention,
+            nowMillis,
+          );
+          return;
+        }
+        (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
           keys[k] as string,
+          eventDedupKey(keys[k] as string, batch.field, events.generation),
           batch.field,
           rows[k] as Buffer,
           retention,
           nowMillis,
-        ),
-      onReply: (_k, reply) => {
-        if (reply === LWW_STALE) stale++;
+          opcodes,
+          events.generation,
+          events.acceptedAtMillis,
+          events.latenessMillis,
+          DEDUP_MARGIN_MILLIS,
+          events.retentionMillis,
+          ...mine.map((e) => toBuffer(events.records[e] as Uint8Array)),
+        );
+      },
+      onReply: (k, reply) => {
+        if (eventsOf?.[k] === undefined) {
+          if (reply === LWW_STALE) stale++;
+          return;
+        }
+        const [lww, , duplicates] = reply as [number, string, number];
+        if (lww === LWW_STALE) stale++;
+        duplicateEvents += duplicates;
       },
     });
     const replicas = options.replicas ?? 0;
     if (replicas > 0) await waitForReplicas(this.#writer, slots, replicas, deadlineMillis, this.#maxWaitMillis, what);
-    return { applied: keys.length - stale, stale };
+    if (events === undefined) return { applied: keys.length - stale, stale };
+    // Until rebuilds exist, G is the only generation: every event, taken or duplicate, is in G.
+    const eventGenerations = new Uint32Array(events.records.length).fill(events.generation);
+    return { applied: keys.length - stale, stale, duplicateEvents, eventGenerations };
   }
 
   async ping(): Promise<void> {
@@ -191,6 +236,29 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const owned = this.#ownsReader ? [this.#reader, this.#writer] : [this.#writer];
     await Promise.all(owned.filter((c) => c.status !== 'end').map((c) => c.quit().catch(() => c.disconnect())));
   }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Per key index, the indexes of its events in batch order (undefined for keys without events). */
+function groupEventsByKey(events: OnlineEvents, keyCount: number): (number[] | undefined)[] {
+  if (events.entities.length !== events.records.length) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `event write: ${events.entities.length} event entities but ${events.records.length} records`,
+    );
+  }
+  const out = new Array<number[] | undefined>(keyCount);
+  for (let e = 0; e < events.entities.length; e++) {
+    const k = events.entities[e] as number;
+    if (!Number.isInteger(k) || k < 0 || k >= keyCount) {
+      throw new TesseraError('INVALID_ARGUMENT', `event write: event ${e} names key ${k} of ${keyCount}`);
+    }
+    (out[k] ??= []).push(e);
+  }
+  return out;
 }
 
 function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
