@@ -9,6 +9,7 @@ import type { Problem } from '../errors.js';
 import type { Definitions, EntityDef, EntitySourceDef, FeatureServiceDef, FeatureViewDef } from '../model.js';
 import { ON_DEMAND_SECTION, readOnDemandViews } from './yaml-on-demand-view.js';
 import { readEntity, readEntitySource, readService, readView } from './yaml-sections.js';
+import { SQL_VIEW_SECTION, readSqlViews } from './yaml-sql-view.js';
 import { validateDefinitionsAt, type DefinitionSection } from './validate.js';
 import { YamlReader } from './yaml-reader.js';
 
@@ -29,10 +30,18 @@ interface Origin {
   readonly reader: YamlReader;
   readonly index: number;
   readonly node: Node | null;
-  readonly section?: string; // as written, when not the combined section (on_demand_views)
+  readonly section?: string; // as written, when not the combined section (on_demand_views, sql_views)
 }
 
-const TOP_KEYS = ['project', 'entities', 'feature_views', 'feature_services', 'entity_sources', ON_DEMAND_SECTION];
+const TOP_KEYS = [
+  'project',
+  'entities',
+  'feature_views',
+  'feature_services',
+  'entity_sources',
+  ON_DEMAND_SECTION,
+  SQL_VIEW_SECTION,
+];
 /**
  * Parses and validates the YAML files of a repository. Returns definitions only when there are
  * no problems at all.
@@ -102,6 +111,10 @@ export function parseRepository(files: readonly RepositoryFile[]): ParseReposito
       readOnDemandViews(reader, top, (view, index, node) => {
         views.push(view);
         origins.feature_views.push({ reader, index, node, section: ON_DEMAND_SECTION });
+      });
+      readSqlViews(reader, top, (view, index, node) => {
+        views.push(view);
+        origins.feature_views.push({ reader, index, node, section: SQL_VIEW_SECTION });
       });
     }
     problems.push(...reader.problems);

@@ -138,7 +138,8 @@ export function readView(r: YamlReader, node: Node | null, path: string): Featur
   return { ...view, source };
 }
 
-function readFeature(r: YamlReader, node: Node | null, path: string, view: string): FeatureDef {
+/** Reads one feature of a view (its type, constraints and strings). */
+export function readFeature(r: YamlReader, node: Node | null, path: string, view: string): FeatureDef {
   const m = r.map(node, path, `${view}: a feature`, FEATURE_KEYS, ['name', 'type']);
   const name = r.string(m?.get('name'), `${path}.name`, `${view}: feature name`) ?? '';
   const what = `${view}, feature ${name}`;

@@ -36,7 +36,9 @@ export function register(
       ? { kind: 'events' as const, events: effectiveEventOptions(def), aggregations: [...aggregations] }
       : def.kind === 'on_demand' && def.onDemand !== undefined
         ? { kind: 'on_demand' as const, onDemand: structuredClone(def.onDemand) }
-        : {};
+        : def.kind === 'sql' && def.sql !== undefined
+          ? { kind: 'sql' as const, sql: { ...def.sql, reads: [...def.sql.reads] } }
+          : {};
   const view: RegisteredView = {
     name: def.name,
     ...events,

@@ -11,7 +11,9 @@
  *   entities or their join keys changed; an event view's kind, allowed_lateness or
  *   future_tolerance changed) creates version n+1; older versions stay readable;
  * - window aggregations are computed from the stored events, so adding, changing or removing one
- *   is compatible; a changed one gets the next spec version (view-diff.ts).
+ *   is compatible; a changed one gets the next spec version (view-diff.ts);
+ * - an SQL view's placeholders resolve to the versions it reads (its lineage, plan-sql-views.ts); a
+ *   change of its SQL, of what it reads or of its output columns is breaking (sql-view-diff.ts).
  *
  * Feature order of a registered version is its storage order (the packed online row and the
  * offline columns depend on it): an in-place update keeps existing features where they are and
@@ -36,6 +38,7 @@ import type {
 import { quoteInput } from '../quote.js';
 import { fresh, register } from './plan-register.js';
 import { checkServiceRefs, describeParams, diffService, diffSource } from './plan-services.js';
+import { checkSqlViewReads, planningOrder, withResolvedReads } from './plan-sql-views.js';
 import type { RegistryState, ViewLineage } from './state.js';
 import { describeNewView, diffEntity, diffView } from './view-diff.js';
 
@@ -114,7 +117,8 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
   const views = new Map<string, ViewLineage>(state.featureViews);
   let nextViewId = state.nextViewId;
   const defined = new Set<string>();
-  for (const def of defs.featureViews) {
+  for (const given of planningOrder(defs.featureViews)) {
+    const def = withResolvedReads(given, views);
     defined.add(def.name);
     const joinKeys = joinKeysOf(def);
     const lineage = state.featureViews.get(def.name);
@@ -186,6 +190,8 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
       changes.push(change('feature_view', name, 'new_version', latest.version, view.version, lines));
     }
   }
+
+  checkSqlViewReads(views);
 
   // Feature services.
   const services = new Map<string, FeatureServiceDef>(prune ? [] : state.featureServices);
