@@ -5,7 +5,7 @@
  * that would delete a view a remaining SQL view reads.
  */
 import { TesseraError } from '../errors.js';
-import type { FeatureViewDef, RegisteredView } from '../model.js';
+import type { FeatureViewDef } from '../model.js';
 import { quoteInput } from '../quote.js';
 import { parseSqlViewText, sqlViewReads } from '../sql-view/placeholders.js';
 import type { ViewLineage } from './state.js';
