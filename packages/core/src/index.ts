@@ -140,6 +140,8 @@ export type {
   HistoricalChunk,
   OfflineRow,
   LatestRowsRange,
+  SqlViewInterval,
+  SqlViewRefreshOptions,
 } from './offline-store.js';
 export {
   EXCLUSION_NONE,
@@ -261,3 +263,4 @@ export {
 export type { SqlViewPlaceholder } from './sql-view/placeholders.js';
 export { SQL_VIEW_FEATURE_TYPES } from './definitions/validate-sql-view.js';
 export { describeSqlView } from './registry/sql-view-diff.js';
+export { backfillDays, sqlViewRefreshInterval } from './sql-view/schedule.js';
