@@ -9,6 +9,7 @@ export {
   backfillSqlView,
   backfillStateKey,
   refreshSqlViewInterval,
+  sqlRefreshTickRunner,
   sqlViewDedupToken,
 } from './sql-view.js';
 export type { SqlViewBackfillProgress } from './sql-view.js';

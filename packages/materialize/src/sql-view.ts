@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import {
   TesseraError,
   backfillDays,
+  sqlViewRefreshInterval,
   type MaterializeState,
   type OfflineStore,
   type OnlineStore,
@@ -142,4 +143,30 @@ export async function refreshSqlViewInterval(options: {
     last = progress;
   }
   return last;
+}
+
+/**
+ * The work of one scheduled tick (cluster mode: a BullMQ job on a writer): the interval of `tick`
+ * for the named view version, computed offline and copied online. A view version the registry no
+ * longer has (deleted, or its scheduler not yet removed) is skipped.
+ */
+export function sqlRefreshTickRunner(options: {
+  readonly offline: OfflineStore;
+  readonly online: OnlineStore;
+  readonly findView: (
+    name: string,
+    version: number,
+  ) => RegisteredView | undefined | Promise<RegisteredView | undefined>;
+}): (job: { readonly view: string; readonly version: number }, tickMillis: number) => Promise<void> {
+  return async (job, tickMillis) => {
+    const view = await options.findView(job.view, job.version);
+    if (view?.sql === undefined) return;
+    await refreshSqlViewInterval({
+      offline: options.offline,
+      online: options.online,
+      view,
+      interval: sqlViewRefreshInterval(view.sql, tickMillis),
+      tick: String(tickMillis),
+    });
+  };
 }

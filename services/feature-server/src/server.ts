@@ -217,7 +217,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     materializeState: backends.materializeState,
     materializeRunner: backends.materializeRunner,
   };
-  const sqlViews = startSqlViewScheduler(options.backend.kind, stores, backends, logger);
+  const sqlViews = startSqlViewScheduler(options.backend, stores, backends, logger);
   // One set of entry points for every front door (gRPC, Feast HTTP): one read plan cache, one write path.
   const calls = createFeatureStoreCalls(registryAccess, stores, limits);
   server.addService(StrictUtf8FeatureStoreService, createFeatureStoreService(registryAccess, stores, limits, calls));

@@ -1,8 +1,10 @@
 /**
- * Starts the refresh of SQL views on their schedules (design §5.1). Embedded: a timer in this
- * process (`SqlViewTimer`), its progress in LMDB through MaterializeState; each failure is logged
- * and the interval retried on the next pass. Cluster mode: not started here (the repeatable BullMQ
- * jobs of design §5.1 are not built yet); SQL views are computed there by a backfill (Materialize).
+ * Starts the refresh of SQL views on their schedules (design §5.1).
+ * - Embedded: a timer in this process (`SqlViewTimer`), its progress in LMDB through
+ *   MaterializeState; each failure is logged and the interval retried on the next pass.
+ * - Cluster mode: one BullMQ job scheduler per SQL view version, run by the writers; this server
+ *   keeps the schedulers in step with the registry (at start and whenever its sequence moves,
+ *   checked every few seconds; every server does it, idempotently).
  */
 import {
   listLatestViews,
@@ -13,35 +15,34 @@ import {
 } from '@tessera/core';
 import { SqlViewTimer } from '@tessera/materialize';
 import type { Registry } from '@tessera/registry';
+import { BullmqSqlRefreshScheduler } from '@tessera/writebehind';
+import type { BackendOptions } from './backends.js';
+
+/** How often a cluster-mode server checks the registry for SQL view changes. */
+const SCHEDULE_SYNC_INTERVAL_MILLIS = 5_000;
 
 /** The scheduler of a server; `close` stops it (waiting for a pass in progress). */
 export interface SqlViewScheduler {
   close(): Promise<void>;
 }
 
-/** Starts the embedded timer when the server has an offline store; a no-op scheduler otherwise. */
+/** Starts the embedded timer or the cluster-mode scheduler sync. */
 export function startSqlViewScheduler(
-  kind: 'embedded' | 'redis-cluster',
+  backend: BackendOptions,
   stores: { readonly offline: OfflineStore | undefined; readonly online: OnlineStore },
   backends: { readonly materializeState: MaterializeState; readonly registry: Registry },
   parentLogger: Logger,
-  intervalMillis?: number,
 ): SqlViewScheduler {
-  const { offline } = stores;
-  if (kind !== 'embedded' || offline === undefined) return { close: () => Promise.resolve() };
   const logger = parentLogger.child({ component: 'sql-views' });
-  const options = {
-    online: stores.online,
-    state: backends.materializeState,
-    registry: backends.registry,
-    intervalMillis,
-  };
+  const sqlViews = () => listLatestViews(backends.registry.state()).filter((v) => v.kind === 'sql');
+  if (backend.kind === 'redis-cluster') return startClusterSync(backend, sqlViews, backends.registry, logger);
+  const { offline } = stores;
+  if (offline === undefined) return { close: () => Promise.resolve() };
   const timer = new SqlViewTimer({
     offline,
-    online: options.online,
-    state: options.state,
-    views: () => listLatestViews(options.registry.state()).filter((v) => v.kind === 'sql'),
-    ...(options.intervalMillis === undefined ? {} : { intervalMillis: options.intervalMillis }),
+    online: stores.online,
+    state: backends.materializeState,
+    views: sqlViews,
     report: (result) =>
       logger.warn(
         { view: result.view, err: result.error },
@@ -50,4 +51,52 @@ export function startSqlViewScheduler(
   });
   timer.start();
   return { close: () => timer.close() };
+}
+
+function startClusterSync(
+  backend: Extract<BackendOptions, { kind: 'redis-cluster' }>,
+  sqlViews: () => ReturnType<typeof listLatestViews>,
+  registry: Registry,
+  logger: Logger,
+): SqlViewScheduler {
+  const scheduler = new BullmqSqlRefreshScheduler({
+    nodes: backend.nodes,
+    redis: backend.redis,
+    ...(backend.keyPrefix === undefined ? {} : { keyPrefix: backend.keyPrefix }),
+    logger,
+  });
+  let synced = -1;
+  let running: Promise<void> | undefined;
+  const sync = async (): Promise<void> => {
+    const sequence = registry.state().sequence;
+    if (sequence === synced) return;
+    try {
+      await scheduler.sync(
+        sqlViews().map((v) => ({
+          view: v.name,
+          version: v.version,
+          everyMillis: v.sql?.everyMillis ?? 0,
+          delayMillis: v.sql?.delayMillis ?? 0,
+        })),
+      );
+      synced = sequence;
+    } catch (error) {
+      logger.warn(
+        { err: error },
+        `SQL views: keeping the refresh schedules in step failed (retried): ${String(error)}`,
+      );
+    }
+  };
+  running = sync();
+  const timer = setInterval(() => {
+    running ??= sync().finally(() => (running = undefined));
+  }, SCHEDULE_SYNC_INTERVAL_MILLIS);
+  timer.unref();
+  return {
+    close: async () => {
+      clearInterval(timer);
+      await running;
+      await scheduler.close();
+    },
+  };
 }
