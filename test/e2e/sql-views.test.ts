@@ -4,8 +4,13 @@
  * through a placeholder, a column of the wrong type, a missing column); Get and History show the
  * lineage; a backfill (Materialize of the SQL view) computes its rows by day, and the values online
  * equal GetHistorical's and the sums of the raw events. A cluster-mode server without an offline
- * store refuses an SQL view with UNAVAILABLE naming it.
+ * store refuses an SQL view with UNAVAILABLE naming it. The CLI names a bad placeholder with file, path
+ * and line, and `tessera ls` shows the lineage.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromColumn, toColumn } from '@tessera/client';
 import type { TesseraClientError } from '@tessera/client';
@@ -16,6 +21,7 @@ import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 const DAY = 86_400_000;
+const CLI = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'tessera.js');
 const START = Date.UTC(2026, 10, 1);
 const CATEGORIES = ['books', 'toys', 'games'];
 
@@ -148,6 +154,28 @@ describe('SQL views through a real server (embedded LMDB + chDB)', () => {
     expect(view?.sqlSource?.everyMillis).toBe(BigInt(DAY));
     const history = await t.client.history('category_daily_revenue');
     expect(history.versions[0]?.featureView?.sqlSource?.reads).toEqual(['purchases@1']);
+  });
+
+  it('tessera apply names a bad placeholder with file, path and line; tessera ls shows the lineage', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-sql-views-'));
+    const tessera = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile('node', [CLI, '--server', t.server.address, ...args], { cwd: dir }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+        );
+      });
+    try {
+      writeFileSync(join(dir, 'repo.yaml'), BASE + sqlView(SELECT.replace('{{ purchases }}', '{{ purchase }}')));
+      const bad = await tessera('apply', dir);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(
+        /repo\.yaml: sql_views\[0\]\.sql: SQL view category_daily_revenue: sql: placeholder \{\{ purchase \}\} names an unknown feature view; defined views: .* \(line \d+\)/,
+      );
+      const ls = await tessera('ls', 'views');
+      expect(ls.stdout).toMatch(/category_daily_revenue\s+1\s+category\s+2\s+.*purchases@1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('backfills by day and serves the same values online and in GetHistorical, equal to the raw sums', async () => {

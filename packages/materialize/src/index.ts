@@ -17,6 +17,7 @@ export {
   DEFAULT_MAX_CATCH_UP_INTERVALS,
   DEFAULT_SQL_VIEW_TIMER_INTERVAL_MILLIS,
   SqlViewTimer,
+  readersLast,
   refreshStateKey,
 } from './sql-view-timer.js';
 export type { SqlViewRefreshResult, SqlViewTimerOptions } from './sql-view-timer.js';

@@ -52,6 +52,29 @@ export function refreshStateKey(view: RegisteredView): string {
   return `sql-refresh:${view.name}@${view.version}`;
 }
 
+/**
+ * The views in an order where a view comes after the SQL views it reads (by name), so in one pass
+ * an interval is computed from inputs already refreshed for it. The registry refuses cycles.
+ */
+export function readersLast(views: readonly RegisteredView[]): RegisteredView[] {
+  const byName = new Map(views.map((v) => [v.name, v]));
+  const ordered: RegisteredView[] = [];
+  const placed = new Set<string>();
+  const place = (view: RegisteredView, depth: number): void => {
+    if (placed.has(view.name) || depth > views.length) return;
+    for (const read of view.sql?.reads ?? []) {
+      const input = byName.get(read.slice(0, read.lastIndexOf('@')));
+      if (input !== undefined && input !== view) place(input, depth + 1);
+    }
+    if (!placed.has(view.name)) {
+      placed.add(view.name);
+      ordered.push(view);
+    }
+  };
+  for (const view of views) place(view, 0);
+  return ordered;
+}
+
 /** Refreshes SQL views on a timer; `pass()` runs one pass now (what the timer calls). */
 export class SqlViewTimer {
   readonly #options: SqlViewTimerOptions;
@@ -82,7 +105,7 @@ export class SqlViewTimer {
   /** One pass over every SQL view: refreshes its due intervals. Never throws. */
   async pass(): Promise<SqlViewRefreshResult[]> {
     const results: SqlViewRefreshResult[] = [];
-    for (const view of this.#options.views()) {
+    for (const view of readersLast(this.#options.views())) {
       if (this.#closed) break;
       const result = await this.#refreshView(view);
       if (result.error !== undefined) this.#options.report?.(result);

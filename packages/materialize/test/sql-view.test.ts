@@ -22,7 +22,13 @@ import {
 } from '@tessera/core';
 import { ChdbExecutor, ClickHouseOfflineStore } from '@tessera/offline';
 import { LmdbMaterializeState, LmdbOnlineStore } from '@tessera/online';
-import { SqlViewTimer, backfillSqlView, refreshStateKey, type SqlViewBackfillProgress } from '../src/index.js';
+import {
+  SqlViewTimer,
+  backfillSqlView,
+  readersLast,
+  refreshStateKey,
+  type SqlViewBackfillProgress,
+} from '../src/index.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -254,3 +260,17 @@ async function expectDay(day: number): Promise<void> {
     expect(await onlineRow(daily, category)).toEqual({ eventTs: day, revenue: row?.revenue, orders: row?.orders });
   }
 }
+
+describe('readersLast', () => {
+  it('orders SQL views after the SQL views they read', () => {
+    const reading = (name: string, reads: string[]): RegisteredView => ({
+      ...daily,
+      name,
+      sql: { ...daily.sql!, reads },
+    });
+    const a = reading('a', ['purchases@1']);
+    const b = reading('b', ['c@1']);
+    const c = reading('c', ['a@1']);
+    expect(readersLast([b, c, a]).map((v) => v.name)).toEqual(['a', 'c', 'b']);
+  });
+});
