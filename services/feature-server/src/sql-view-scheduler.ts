@@ -87,10 +87,11 @@ function startClusterSync(
       );
     }
   };
-  running = sync();
-  const timer = setInterval(() => {
+  const pass = (): void => {
     running ??= sync().finally(() => (running = undefined));
-  }, SCHEDULE_SYNC_INTERVAL_MILLIS);
+  };
+  pass();
+  const timer = setInterval(pass, SCHEDULE_SYNC_INTERVAL_MILLIS);
   timer.unref();
   return {
     close: async () => {
