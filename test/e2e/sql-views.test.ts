@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromColumn, toColumn } from '@tessera/client';
 import type { TesseraClientError } from '@tessera/client';
-import { Durability, FeatureStatus, HistoricalFormat, ViewKind, WriteTarget } from '@tessera/proto';
+import { ChangeKind, Durability, FeatureStatus, HistoricalFormat, ViewKind, WriteTarget } from '@tessera/proto';
 import type { Column, GetHistoricalResponse, MaterializeProgress } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 import { freshBackend, startTestServer } from '../support/server.js';
@@ -137,6 +137,23 @@ describe('SQL views through a real server (embedded LMDB + chDB)', () => {
     expect(missing?.message).toContain(
       "column orders (feature int64) is missing from the SELECT's output; return it, e.g. … AS orders",
     );
+    // A dry run checks the SELECT too (over typed stand-ins of the tables: nothing is created).
+    const dry = await t.client
+      .apply(
+        definitionsFromYaml({
+          'repo.yaml': BASE + sqlView(SELECT.replace('sum(amount) AS revenue', 'toString(sum(amount)) AS revenue')),
+        }),
+        { dryRun: true },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e as TesseraClientError,
+      );
+    expect(dry?.message).toContain('column revenue is Nullable(String), feature revenue is double');
+    const planned = await t.client.apply(definitionsFromYaml({ 'repo.yaml': BASE + sqlView(SELECT) }), {
+      dryRun: true,
+    });
+    expect(planned.changes.find((c) => c.name === 'category_daily_revenue')?.kind).toBe(ChangeKind.CHANGE_KIND_CREATE);
     const listed = await t.client.list();
     expect(listed.featureViews.map((v) => v.name).sort()).toEqual(['other', 'purchases']);
   });
