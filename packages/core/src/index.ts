@@ -25,6 +25,7 @@ export type {
   EventOptions,
   AggregationDef,
   RegisteredAggregation,
+  SqlViewDef,
 } from './model.js';
 export { ERROR_CODES, GRPC_CODE_NAMES, TesseraError, formatProblems, grpcCodeName, isTesseraError } from './errors.js';
 export type { ErrorCode, GrpcCodeName, Problem, TesseraErrorOptions } from './errors.js';
@@ -139,6 +140,8 @@ export type {
   HistoricalChunk,
   OfflineRow,
   LatestRowsRange,
+  SqlViewInterval,
+  SqlViewRefreshOptions,
 } from './offline-store.js';
 export {
   EXCLUSION_NONE,
@@ -259,3 +262,14 @@ export { compiledOnDemandView, onDemandScope } from './on-demand/scope.js';
 export type { CompiledOnDemandView, InputProblem } from './on-demand/scope.js';
 export { evaluateOnDemandColumn } from './on-demand/evaluate.js';
 export type { OnDemandColumns } from './on-demand/evaluate.js';
+export {
+  MAX_SQL_VIEW_CHARS,
+  SQL_VIEW_END_PARAMETER,
+  SQL_VIEW_START_PARAMETER,
+  parseSqlViewText,
+  resolveSqlViewText,
+} from './sql-view/placeholders.js';
+export type { SqlViewPlaceholder } from './sql-view/placeholders.js';
+export { SQL_VIEW_FEATURE_TYPES } from './definitions/validate-sql-view.js';
+export { describeSqlView } from './registry/sql-view-diff.js';
+export { backfillDays, sqlViewRefreshInterval } from './sql-view/schedule.js';

@@ -87,9 +87,10 @@ export interface SourceDef {
  * What a view's rows are: `state` (last-writer-wins rows, the default when absent) or `events`
  * (every row is an event; the view may declare window aggregations over them). An `on_demand`
  * view stores nothing: its features are CEL expressions over other views' features and request
- * fields, evaluated at read time (docs/design/window-aggregations.md §5.2).
+ * fields, evaluated at read time (docs/design/window-aggregations.md §5.2). An `sql` view's rows are
+ * computed by an admin-declared SELECT over other views' tables, refreshed on a schedule (§5.1).
  */
-export const VIEW_KINDS = ['state', 'events', 'on_demand'] as const;
+export const VIEW_KINDS = ['state', 'events', 'on_demand', 'sql'] as const;
 export type ViewKind = (typeof VIEW_KINDS)[number];
 
 /** Functions of a window aggregation (docs/design/window-aggregations.md §1.7). */
@@ -170,8 +171,28 @@ export interface OnDemandDef {
   readonly expressions: readonly OnDemandExpression[];
 }
 
+/**
+ * What makes a view an SQL view (design §5.1): its SELECT, naming other views only through
+ * placeholders `{{ view }}` / `{{ view@n }}`, and its refresh schedule.
+ */
+export interface SqlViewDef {
+  /** The SELECT as written, placeholders and `{start:DateTime64(3)}` / `{end:DateTime64(3)}` included. */
+  readonly sql: string;
+  /** Refresh period: tick T refreshes `[floor(T − delay, every) − every, floor(T − delay, every))`. */
+  readonly everyMillis: number;
+  /** How long after an interval ends its refresh waits (late data). */
+  readonly delayMillis: number;
+  /**
+   * The lineage, assigned by the registry: each placeholder resolved to `view@version`, in order of
+   * first appearance. Empty in definitions (ignored there).
+   */
+  readonly reads: readonly string[];
+}
+
 export interface FeatureViewDef {
   readonly name: string;
+  /** kind `sql` only: the SELECT that computes the view's rows and its schedule. */
+  readonly sql?: SqlViewDef;
   /** kind `on_demand` only: entities and source are empty, features are computed. */
   readonly onDemand?: OnDemandDef;
   /** Absent = `state`. */

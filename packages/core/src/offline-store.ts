@@ -136,6 +136,18 @@ export interface LatestRowsRange {
   readonly signal?: AbortSignal;
 }
 
+/** The interval of an SQL view refresh: events at or after start, before end (ms since the epoch). */
+export interface SqlViewInterval {
+  readonly startMillis: number;
+  readonly endMillis: number;
+}
+
+/** Options of {@link OfflineStore.refreshSqlView}. */
+export interface SqlViewRefreshOptions {
+  readonly dedupToken: string;
+  readonly signal?: AbortSignal;
+}
+
 export interface OfflineStore {
   /** Creates, idempotently, the table of every given view version that lacks one. */
   ensureTables(views: readonly RegisteredView[]): Promise<void>;
@@ -153,5 +165,17 @@ export interface OfflineStore {
    * the SQL guard accepts it. INVALID_ARGUMENT naming the source and the reason otherwise.
    */
   checkEntitySource?(source: EntitySourceDef): Promise<void>;
+  /**
+   * Checks an SQL view version as an apply would store it (design §5.1): one guarded SELECT that
+   * reads only its placeholders' tables and returns exactly the view's join keys, `event_ts` and
+   * features with compatible types. `reads` are the versions of its lineage (registered or planned).
+   * INVALID_ARGUMENT naming the view, the column and the fix otherwise.
+   */
+  checkSqlView?(view: RegisteredView, reads: readonly RegisteredView[]): Promise<void>;
+  /**
+   * Computes an SQL view version's rows with event times in [start, end) into its table, as one
+   * `INSERT … SELECT` under `dedupToken` (a retried interval inserts once).
+   */
+  refreshSqlView?(view: RegisteredView, interval: SqlViewInterval, options: SqlViewRefreshOptions): Promise<void>;
   close(): Promise<void>;
 }

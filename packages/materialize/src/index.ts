@@ -4,3 +4,20 @@ export { inProcessRunner, materializeKey, queuedRunner } from './tasks.js';
 export type { MaterializeRunner, MaterializeTask, MaterializeTaskProgress } from './tasks.js';
 export { materializePartRunner } from './part-runner.js';
 export type { MaterializePart, RunMaterializePart } from './part-runner.js';
+export {
+  MAX_BACKFILL_DAYS,
+  backfillSqlView,
+  backfillStateKey,
+  refreshSqlViewInterval,
+  sqlRefreshTickRunner,
+  sqlViewDedupToken,
+} from './sql-view.js';
+export type { SqlViewBackfillProgress } from './sql-view.js';
+export {
+  DEFAULT_MAX_CATCH_UP_INTERVALS,
+  DEFAULT_SQL_VIEW_TIMER_INTERVAL_MILLIS,
+  SqlViewTimer,
+  readersLast,
+  refreshStateKey,
+} from './sql-view-timer.js';
+export type { SqlViewRefreshResult, SqlViewTimerOptions } from './sql-view-timer.js';

@@ -14,6 +14,8 @@ import {
   type OfflineBatch,
   type OfflineStore,
   type RegisteredView,
+  type SqlViewInterval,
+  type SqlViewRefreshOptions,
 } from '@tessera/core';
 import type { ClickHouseExecutor } from './executor.js';
 import { ChdbExecutor, type ChdbExecutorOptions } from './chdb-executor.js';
@@ -23,6 +25,7 @@ import { insertOfflineBatch, type InsertBatchOptions } from './insert.js';
 import { ensureViewTables } from './migrate.js';
 import { runHistorical } from './historical/run.js';
 import { checkEntitySource } from './historical/entity-source.js';
+import { checkSqlView, refreshSqlView } from './sql-view.js';
 import { DEFAULT_HISTORICAL_QUERY_LIMITS, type HistoricalQueryLimits } from './historical/limits.js';
 import { latestRowsQuery } from './latest-rows.js';
 import { readOfflineRows } from './row-binary.js';
@@ -108,6 +111,18 @@ export class ClickHouseOfflineStore implements OfflineStore {
   async checkEntitySource(source: EntitySourceDef): Promise<void> {
     this.#assertOpen();
     await checkEntitySource(this.executor, source, this.database);
+  }
+
+  async checkSqlView(view: RegisteredView, reads: readonly RegisteredView[]): Promise<void> {
+    this.#assertOpen();
+    await checkSqlView(this.executor, this.database, view, reads);
+  }
+
+  async refreshSqlView(view: RegisteredView, interval: SqlViewInterval, options: SqlViewRefreshOptions): Promise<void> {
+    this.#assertOpen();
+    // Cluster mode: insert synchronously into the shards, so the deduplication token reaches them.
+    const settings = this.#ddl.cluster === undefined ? {} : { distributed_foreground_insert: 1 };
+    await refreshSqlView(this.executor, this.database, view, interval, { ...options, settings });
   }
 
   async close(): Promise<void> {

@@ -71,7 +71,9 @@ export { ClickHouseRegistryLog, REGISTRY_LOG_TABLE } from './clickhouse-registry
 export type { ClickHouseRegistryLogOptions } from './clickhouse-registry-log.js';
 export { TableEnsuringOfflineStore, allViewVersions } from './table-ensuring-store.js';
 export { guardEntitySql, ALLOWED_TABLE_FUNCTIONS, MAX_ENTITY_SQL_CHARS } from './historical/sql-guard.js';
-export type { EntitySqlGuardOptions } from './historical/sql-guard.js';
+export type { AllowedTables, EntitySqlGuardOptions } from './historical/sql-guard.js';
+export { checkSqlView, refreshSqlView, renderSqlView } from './sql-view.js';
+export type { RefreshSqlViewOptions } from './sql-view.js';
 export { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings } from './historical/limits.js';
 export type { HistoricalQueryLimits } from './historical/limits.js';
 export { checkViewEntities, MIN_HOP_MILLIS } from './historical/view-entities.js';

@@ -1,14 +1,17 @@
-import type {
-  EntitySourceDef,
-  HistoricalChunk,
-  HistoricalRequest,
-  LatestRowsRange,
-  OfflineRow,
-  OfflineBatch,
-  OfflineInsertOptions,
-  OfflineStore,
-  RegisteredView,
-  RegistryState,
+import {
+  TesseraError,
+  type EntitySourceDef,
+  type HistoricalChunk,
+  type HistoricalRequest,
+  type LatestRowsRange,
+  type OfflineRow,
+  type OfflineBatch,
+  type OfflineInsertOptions,
+  type OfflineStore,
+  type RegisteredView,
+  type RegistryState,
+  type SqlViewInterval,
+  type SqlViewRefreshOptions,
 } from '@tessera/core';
 
 /**
@@ -59,7 +62,26 @@ export class TableEnsuringOfflineStore implements OfflineStore {
     await this.#store.checkEntitySource?.(source);
   }
 
+  async checkSqlView(view: RegisteredView, reads: readonly RegisteredView[]): Promise<void> {
+    if (this.#store.checkSqlView === undefined) throw sqlViewsUnsupported(view);
+    await this.#store.checkSqlView(view, reads);
+  }
+
+  async refreshSqlView(view: RegisteredView, interval: SqlViewInterval, options: SqlViewRefreshOptions): Promise<void> {
+    if (this.#store.refreshSqlView === undefined) throw sqlViewsUnsupported(view);
+    await this.ensureTables([view]);
+    await this.#store.refreshSqlView(view, interval, options);
+  }
+
   close(): Promise<void> {
     return this.#store.close();
   }
+}
+
+/** An offline store that cannot run SQL views (an offline server over gRPC, for now). */
+function sqlViewsUnsupported(view: RegisteredView): TesseraError {
+  return new TesseraError(
+    'UNAVAILABLE',
+    `SQL view ${view.name}: this server's offline store cannot run SQL views (an offline server does not support them yet); use the embedded or a ClickHouse offline store`,
+  );
 }

@@ -55,6 +55,11 @@ export interface ApplyOptions {
   readonly author?: string;
   /** Delete registered objects missing from the definitions. */
   readonly prune?: boolean;
+  /**
+   * Checks the planned state before it is stored (and on a dry run): a throw refuses the apply,
+   * nothing stored. Runs again on the re-planned state when another apply won a race.
+   */
+  readonly check?: (next: RegistryState) => Promise<void>;
 }
 
 export interface ApplyResult {
@@ -136,6 +141,7 @@ export class Registry {
       this.#adopt(current);
       const nowMillis = this.#now();
       const plan = planApply(current, defs, { nowMillis, prune: options.prune ?? false });
+      await options.check?.(plan.next);
       if (dryRun || !plan.changed) return { changes: plan.changes, dryRun, sequence: current.sequence };
       const appended = await this.#log.append(current.sequence, {
         sequence: plan.next.sequence,

@@ -42,6 +42,7 @@ const FUNCTION_NAMES = new Map<number, AggregationFunction>(
 /** The wire kind of a view (absent in the model = STATE). */
 export function toProtoViewKind(view: FeatureViewDef): ViewKind {
   if (view.kind === 'on_demand') return ViewKind.VIEW_KIND_ON_DEMAND;
+  if (view.kind === 'sql') return ViewKind.VIEW_KIND_SQL;
   return view.kind === 'events' ? ViewKind.VIEW_KIND_EVENTS : ViewKind.VIEW_KIND_STATE;
 }
 
@@ -50,13 +51,14 @@ export function fromProtoViewKind(
   kind: ViewKind,
   path: string,
   problems: Problem[],
-): 'events' | 'on_demand' | undefined {
+): 'events' | 'on_demand' | 'sql' | undefined {
   if (kind === ViewKind.VIEW_KIND_EVENTS) return 'events';
+  if (kind === ViewKind.VIEW_KIND_SQL) return 'sql';
   if (kind === ViewKind.VIEW_KIND_ON_DEMAND) return 'on_demand';
   if (kind !== ViewKind.VIEW_KIND_UNSPECIFIED && kind !== ViewKind.VIEW_KIND_STATE) {
     problems.push({
       path,
-      message: `view kind ${kind} is unknown; use VIEW_KIND_STATE, VIEW_KIND_EVENTS or VIEW_KIND_ON_DEMAND`,
+      message: `view kind ${kind} is unknown; use VIEW_KIND_STATE, VIEW_KIND_EVENTS, VIEW_KIND_SQL or VIEW_KIND_ON_DEMAND`,
     });
   }
   return undefined;

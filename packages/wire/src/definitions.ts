@@ -25,6 +25,7 @@ import type {
 } from '@tessera/proto';
 import { fromProtoValueType, toProtoValueType } from './columns.js';
 import { fromProtoOnDemand, toProtoOnDemand } from './on-demand.js';
+import { fromProtoSqlSource, toProtoSqlSource } from './sql-view.js';
 import {
   fromProtoAggregation,
   fromProtoEventOptions,
@@ -100,6 +101,7 @@ export function toProtoView(view: FeatureViewDef | RegisteredView): FeatureView 
     kind: toProtoViewKind(view),
     aggregations: (view.aggregations ?? []).map(toProtoAggregation),
     events: toProtoEventOptions(view.events),
+    sqlSource: toProtoSqlSource(view),
     inputs: [],
     requestFields: [],
     onDemand: [],
@@ -153,7 +155,11 @@ export function toProtoService(service: FeatureServiceDef): FeatureService {
  * cannot hold (an unspecified type, a non-scalar allowed value) are returned, not thrown, so the
  * caller can report them together with the semantic validation.
  */
-export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Definitions; problems: Problem[] } {
+export function fromProtoDefinitions(
+  defs: ProtoDefinitions,
+  /** Keep SQL views' registry-assigned lineage (reading registered views, not definitions). */
+  keepReads = false,
+): { definitions: Definitions; problems: Problem[] } {
   const problems: Problem[] = [];
   const valueType = (t: number, path: string): CoreValueType => {
     const type = fromProtoValueType(t);
@@ -189,6 +195,13 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
     const kind = fromProtoViewKind(v.kind, `feature_views[${i}].kind`, problems);
     const events = fromProtoEventOptions(v.events);
     const od = kind === 'on_demand' ? fromProtoOnDemand(v, `feature_views[${i}]`, valueType, problems) : undefined;
+    const sql = kind === 'sql' ? fromProtoSqlSource(v, `feature_views[${i}]`, problems, keepReads) : undefined;
+    if (kind !== 'sql' && v.sqlSource !== undefined) {
+      problems.push({
+        path: `feature_views[${i}].kind`,
+        message: `feature view ${v.name}: sql_source needs kind VIEW_KIND_SQL`,
+      });
+    }
     if (kind !== 'on_demand' && v.inputs.length + v.requestFields.length + v.onDemand.length > 0) {
       problems.push({
         path: `feature_views[${i}].kind`,
@@ -207,6 +220,7 @@ export function fromProtoDefinitions(defs: ProtoDefinitions): { definitions: Def
             ),
           }),
       ...(od === undefined ? {} : { onDemand: od.onDemand }),
+      ...(sql === undefined ? {} : { sql }),
       entities: [...v.entities],
       features: od?.features ?? features,
       ttlSeconds: ttl,
@@ -269,13 +283,10 @@ function fromProtoFeature(
 
 /** Reads a registered view version from its wire form (as Registry.Get/List return it). */
 export function fromProtoView(view: FeatureView): RegisteredView {
-  const { definitions } = fromProtoDefinitions({
-    project: '',
-    entities: [],
-    featureViews: [view],
-    featureServices: [],
-    entitySources: [],
-  });
+  const { definitions } = fromProtoDefinitions(
+    { project: '', entities: [], featureViews: [view], featureServices: [], entitySources: [] },
+    true,
+  );
   // The declared aggregations are replaced by the registered ones (with type, spec version, state).
   const { aggregations: _declared, ...def } = definitions.featureViews[0] as FeatureViewDef;
   return {

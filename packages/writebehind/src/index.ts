@@ -30,3 +30,11 @@ export { BullmqMaterializer, MATERIALIZE_QUEUE, startMaterializeWorker } from '.
 export type { MaterializeJobData } from './materialize-queue.js';
 // Named here too for code written before they became core's materialization-queue port.
 export type { MaterializeCounts, MaterializeViewProgress, MaterializeViewRequest } from '@tessera/core';
+export {
+  BullmqSqlRefreshScheduler,
+  SQL_REFRESH_QUEUE,
+  sqlRefreshSchedulerId,
+  startSqlRefreshWorker,
+  tickMillisOf,
+} from './sql-refresh-queue.js';
+export type { SqlRefreshJobData, SqlRefreshSchedule } from './sql-refresh-queue.js';

@@ -262,6 +262,7 @@ export function createFeatureStoreService(
           stores.materializeState,
           writeLimits.maxEventTimeSkewMillis,
           limits.lanes?.materialize,
+          stores,
         );
     },
   };

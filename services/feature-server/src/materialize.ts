@@ -4,8 +4,14 @@
  * view ended (core's MaterializeState port). Progress streams per batch.
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { TesseraError, type MaterializeState, type RegisteredView } from '@tessera/core';
-import { materializeKey, type MaterializeRunner, type MaterializeTask } from '@tessera/materialize';
+import {
+  TesseraError,
+  type MaterializeState,
+  type OfflineStore,
+  type OnlineStore,
+  type RegisteredView,
+} from '@tessera/core';
+import { backfillSqlView, materializeKey, type MaterializeRunner, type MaterializeTask } from '@tessera/materialize';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
 import { materializeEndMillis } from './materialize-range.js';
@@ -16,6 +22,12 @@ import type { Lane } from './lanes.js';
  * progress as it moves and a final `done` message per view; a view's materialized point advances
  * once it is done. A failure ends the stream with an error status (views finished before it keep
  * their progress).
+ *
+ * An SQL view is backfilled instead (design §5.1): its rows in the range are computed offline day
+ * by day by its SELECT in this process (resumable: a rerun of the same range continues after the
+ * last whole day), then copied online. While days are computed, progress messages name
+ * `sql:<view>@<n>` with rows_read = days computed and rows_written = days in the range; then the
+ * online copy reports under `<view>@<n>` as any view's.
  */
 export function streamMaterialize(
   call: ServerWritableStream<MaterializeRequest, MaterializeProgress>,
@@ -25,6 +37,8 @@ export function streamMaterialize(
   maxEventTimeSkewMillis: number,
   /** The lane Materialize calls take a slot of; unbounded without one. */
   lane?: Lane,
+  /** The stores an SQL view's backfill computes and copies with (in this process). */
+  sqlStores?: { readonly offline: OfflineStore | undefined; readonly online: OnlineStore },
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
@@ -45,7 +59,67 @@ export function streamMaterialize(
     }
     const endMillis = materializeEndMillis(request, Date.now(), maxEventTimeSkewMillis);
     const tasks: MaterializeTask[] = [];
+    const write = async (message: MaterializeProgress): Promise<void> => {
+      if (!call.write(message)) {
+        // A cancelled call never drains: stop waiting then.
+        await new Promise<void>((resolve) => {
+          call.once('drain', resolve);
+          abort.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+    };
+    const backfill = async (
+      view: RegisteredView,
+      startMillis: number,
+      end: number,
+      send: (message: MaterializeProgress) => Promise<void>,
+    ): Promise<void> => {
+      if (sqlStores?.offline === undefined) {
+        throw new TesseraError(
+          'UNAVAILABLE',
+          `Materialize: SQL view ${view.name} needs an offline store to compute its rows`,
+        );
+      }
+      const label = materializeKey(view);
+      for await (const progress of backfillSqlView({
+        offline: sqlStores.offline,
+        online: sqlStores.online,
+        state,
+        view,
+        startMillis,
+        endMillis: end,
+        signal: abort.signal,
+      })) {
+        await send(
+          progress.phase === 'offline'
+            ? {
+                featureView: `sql:${label}`,
+                rowsRead: BigInt(progress.daysDone),
+                rowsWritten: BigInt(progress.daysTotal),
+                done: false,
+              }
+            : {
+                featureView: label,
+                rowsRead: BigInt(progress.rowsRead),
+                rowsWritten: BigInt(progress.rowsWritten),
+                done: progress.done,
+              },
+        );
+        if (abort.signal.aborted) return;
+      }
+    };
     for (const view of views) {
+      if (view.kind === 'sql') {
+        if (request.incremental) {
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            `Materialize: ${view.name} is an SQL view: backfill it over a range (start_time, end_time); its schedule refreshes it incrementally`,
+          );
+        }
+        await backfill(view, Number(request.startTime), endMillis, write);
+        if (abort.signal.aborted) return;
+        continue;
+      }
       const startMillis = request.incremental
         ? ((await state.get(materializeKey(view))) ?? 0)
         : Number(request.startTime);
@@ -54,19 +128,12 @@ export function streamMaterialize(
     for await (const progress of runner(tasks, abort.signal)) {
       const label = materializeKey(progress.task.view);
       if (progress.done) await state.advance(label, progress.task.endMillis);
-      const message = {
+      await write({
         featureView: label,
         rowsRead: BigInt(progress.rowsRead),
         rowsWritten: BigInt(progress.rowsWritten),
         done: progress.done,
-      };
-      if (!call.write(message)) {
-        // A cancelled call never drains: stop waiting then.
-        await new Promise<void>((resolve) => {
-          call.once('drain', resolve);
-          abort.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-      }
+      });
       if (abort.signal.aborted) return;
     }
     call.end();

@@ -66,6 +66,18 @@ export function meteredOfflineStore(
           checkEntitySource: (source) =>
             counted(metrics, 'offline', 'check_entity_source', store.checkEntitySource!(source)),
         }),
+    ...(store.checkSqlView === undefined
+      ? {}
+      : {
+          checkSqlView: (view, reads) =>
+            counted(metrics, 'offline', 'check_sql_view', store.checkSqlView!(view, reads)),
+        }),
+    ...(store.refreshSqlView === undefined
+      ? {}
+      : {
+          refreshSqlView: (view, interval, options) =>
+            counted(metrics, 'offline', 'refresh_sql_view', store.refreshSqlView!(view, interval, options)),
+        }),
     close: () => store.close(),
   };
 }

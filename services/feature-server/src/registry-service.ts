@@ -1,5 +1,13 @@
-import { TesseraError, formatProblems, futureToleranceProblems, validateDefinitions } from '@tessera/core';
-import type { Change, Definitions, OfflineStore } from '@tessera/core';
+import {
+  TesseraError,
+  findViewVersion,
+  formatProblems,
+  futureToleranceProblems,
+  latestView,
+  parseViewRef,
+  validateDefinitions,
+} from '@tessera/core';
+import type { Change, Definitions, OfflineStore, RegisteredView, RegistryState } from '@tessera/core';
 import { fromProtoDefinitions, toProtoEntity, toProtoEntitySource, toProtoService, toProtoView } from '@tessera/wire';
 import { ChangeKind } from '@tessera/proto';
 import type {
@@ -35,6 +43,8 @@ function toProtoChange(change: Change): ProtoChange {
  * Applies definitions and gives every view version its offline table (or new columns) as part of
  * it. With an offline store, every entity source's SQL is checked by the SQL guard first: one it
  * refuses fails the whole apply (INVALID_ARGUMENT naming the source and reason), nothing applied.
+ * Every SQL view of the definitions is checked on the planned state (its lineage resolved) by the
+ * offline store; without one that can, the apply fails with UNAVAILABLE naming the view.
  */
 export async function applyDefinitions(
   registry: Registry,
@@ -59,9 +69,38 @@ export async function applyDefinitions(
   if (validateDefinitions(definitions).length === 0) {
     for (const source of definitions.entitySources ?? []) await offline?.checkEntitySource?.(source);
   }
-  const result = await registry.apply(definitions, options);
+  const result = await registry.apply(definitions, {
+    ...options,
+    check: (next) => checkSqlViews(next, definitions, offline),
+  });
   if (!result.dryRun) await offline?.ensureTables(allViewVersions(registry.state()));
   return result;
+}
+
+/** Checks each SQL view of `definitions` as planned in `next` (design §5.1, apply-time validation). */
+async function checkSqlViews(
+  next: RegistryState,
+  definitions: Definitions,
+  offline: OfflineStore | undefined,
+): Promise<void> {
+  for (const def of definitions.featureViews) {
+    if (def.kind !== 'sql') continue;
+    const view = latestView(next, def.name);
+    if (view?.sql === undefined) continue;
+    if (offline?.checkSqlView === undefined) {
+      throw new TesseraError(
+        'UNAVAILABLE',
+        `SQL view ${def.name}: Apply checks an SQL view's SELECT on the offline store, and this server has none; apply through a server with an offline store`,
+      );
+    }
+    const reads = view.sql.reads.map((read): RegisteredView => {
+      const ref = parseViewRef(read);
+      const found = findViewVersion(next, ref.view, ref.version);
+      if (found === undefined) throw new TesseraError('INTERNAL', `SQL view ${def.name}: lineage ${read} not found`);
+      return found;
+    });
+    await offline.checkSqlView(view, reads);
+  }
 }
 
 /** The Registry service over one Registry (definitions, versions, history). */

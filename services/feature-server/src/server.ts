@@ -30,6 +30,7 @@ import { meteredOfflineStore, meteredOnlineStore } from './metered-stores.js';
 import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
+import { startSqlViewScheduler } from './sql-view-scheduler.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -216,6 +217,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     materializeState: backends.materializeState,
     materializeRunner: backends.materializeRunner,
   };
+  const sqlViews = startSqlViewScheduler(options.backend, stores, backends, logger);
   // One set of entry points for every front door (gRPC, Feast HTTP): one read plan cache, one write path.
   const calls = createFeatureStoreCalls(registryAccess, stores, limits);
   server.addService(StrictUtf8FeatureStoreService, createFeatureStoreService(registryAccess, stores, limits, calls));
@@ -260,6 +262,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
       authenticator?.close();
       transport.stop();
       await apiKeys.close();
+      await sqlViews.close();
       await backends.close();
       // Last: a final scrape during shutdown still answers.
       await metricsServer?.close();

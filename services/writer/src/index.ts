@@ -17,6 +17,7 @@ import { Registry, clusterRegistryLog } from '@tessera/registry';
 import {
   OfflineStoreSink,
   startMaterializeWorker,
+  startSqlRefreshWorker,
   startOfflineWriter,
   countedFailureReport,
   logWriteBehindFailure,
@@ -24,7 +25,7 @@ import {
   type RedisNode,
 } from '@tessera/writebehind';
 import { RedisClusterOnlineStore } from '@tessera/online';
-import { materializePartRunner } from '@tessera/materialize';
+import { materializePartRunner, sqlRefreshTickRunner } from '@tessera/materialize';
 import type { RedisClientSettings } from '@tessera/redis';
 import { RemoteOfflineStore, type RemoteOfflineStoreOptions } from '@tessera/offline-remote';
 import { TesseraError, type Logger, type OfflineStore } from '@tessera/core';
@@ -137,9 +138,22 @@ export async function startWriterProcess(options: WriterProcessOptions): Promise
       findView: (name, version) => registry.findViewVersion(name, version),
     }),
   });
+  // SQL view ticks (design §5.1): each job computes its interval offline and copies it online.
+  const sqlRefresher = await startSqlRefreshWorker({
+    nodes: options.nodes,
+    redis: options.redis,
+    keyPrefix,
+    closeTimeoutMillis: grace,
+    logger,
+    run: sqlRefreshTickRunner({
+      offline: tables,
+      online,
+      findView: (name, version) => registry.findViewVersion(name, version),
+    }),
+  });
   const close = async (): Promise<void> => {
-    // Both workers finish their jobs in hand at the same time: the grace period is not spent twice.
-    await Promise.all([writer.close(), materializer.close()]);
+    // The workers finish their jobs in hand at the same time: the grace period is not spent twice.
+    await Promise.all([writer.close(), materializer.close(), sqlRefresher.close()]);
     await online.close();
     await registry.close();
     await offline.close();

@@ -19,10 +19,12 @@ export function registerLsCommand(program: Command, client: ClientFactory): void
       try {
         const list = await c.list();
         switch (what) {
-          case 'views':
+          case 'views': {
+            // SQL views show their lineage (the view versions their SELECT reads) in one more column.
+            const lineage = list.featureViews.some((v) => v.sqlSource !== undefined);
             console.log(
               table(
-                ['view', 'version', 'entities', 'features', 'ttl', 'owner'],
+                ['view', 'version', 'entities', 'features', 'ttl', 'owner', ...(lineage ? ['reads'] : [])],
                 list.featureViews.map((v) => [
                   v.name,
                   String(v.version),
@@ -30,10 +32,12 @@ export function registerLsCommand(program: Command, client: ClientFactory): void
                   String(v.features.length + v.onDemand.length),
                   v.ttlSeconds ? formatTtl(Number(v.ttlSeconds)) : 'none',
                   v.owner,
+                  ...(lineage ? [(v.sqlSource?.reads ?? []).join(',')] : []),
                 ]),
               ),
             );
             break;
+          }
           case 'features':
             console.log(
               table(

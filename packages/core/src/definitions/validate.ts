@@ -13,6 +13,7 @@ import { isJoinKeyType } from './value-type-rules.js';
 import { validateEntitySource } from './validate-entity-source.js';
 import { validateEventView } from './validate-aggregations.js';
 import { validateOnDemandView } from './validate-on-demand.js';
+import { sqlViewCycles, validateSqlView } from './validate-sql-view.js';
 import { validateFeature, validateStrings, type AddProblem } from './validate-feature.js';
 
 /** The top-level lists of a repository, in YAML spelling. */
@@ -73,7 +74,15 @@ export function validateDefinitionsAt(defs: Definitions, locate: LocateObject): 
   // After every view is known: inputs may name views defined later.
   defs.featureViews.forEach((view, i) => {
     if (view.kind === 'on_demand') validateOnDemandView(view, `feature_views[${i}]`, views, entities, add);
+    if (view.kind === 'sql' || view.sql !== undefined) validateSqlView(view, `feature_views[${i}]`, views, add);
   });
+  for (const { view, cycle } of sqlViewCycles(defs.featureViews)) {
+    const i = defs.featureViews.findIndex((v) => v.name === view);
+    add(
+      `feature_views[${i}].sql`,
+      `SQL views read each other in a cycle: ${cycle}; an SQL view can only read views computed before it`,
+    );
+  }
 
   defs.featureServices.forEach((service, i) => {
     validateService(service, `feature_services[${i}]`, views, add);

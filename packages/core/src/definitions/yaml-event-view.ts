@@ -66,7 +66,12 @@ export function readEventViewKeys(
 }
 
 /** A duration written like a TTL (`1h`, `60s`, `0`), in milliseconds; undefined when absent or malformed (reported). */
-function readDuration(r: YamlReader, node: Node | null | undefined, path: string, what: string): number | undefined {
+export function readDuration(
+  r: YamlReader,
+  node: Node | null | undefined,
+  path: string,
+  what: string,
+): number | undefined {
   if (node === undefined) return undefined;
   const parsed = parseTtl(scalarText(node) ?? '');
   if (parsed.ok) return parsed.seconds * 1000;

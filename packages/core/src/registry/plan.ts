@@ -11,7 +11,9 @@
  *   entities or their join keys changed; an event view's kind, allowed_lateness or
  *   future_tolerance changed) creates version n+1; older versions stay readable;
  * - window aggregations are computed from the stored events, so adding, changing or removing one
- *   is compatible; a changed one gets the next spec version (view-diff.ts).
+ *   is compatible; a changed one gets the next spec version (view-diff.ts);
+ * - an SQL view's placeholders resolve to the versions it reads (its lineage, plan-sql-views.ts); a
+ *   change of its SQL, of what it reads or of its output columns is breaking (sql-view-diff.ts).
  *
  * Feature order of a registered version is its storage order (the packed online row and the
  * offline columns depend on it): an in-place update keeps existing features where they are and
@@ -23,24 +25,22 @@
  * from listings and refs, its versions kept for History; re-creating it continues its id and
  * version numbers).
  */
-import { TesseraError, type Problem } from '../errors.js';
+import { TesseraError } from '../errors.js';
 import type {
-  Constraints,
   Definitions,
   EntityDef,
   EntitySourceDef,
-  FeatureDef,
   FeatureServiceDef,
   FeatureViewDef,
   JoinKeySpec,
-  RegisteredAggregation,
   RegisteredView,
 } from '../model.js';
-import { effectiveEventOptions } from '../definitions/aggregation-rules.js';
-import { parseFeatureRef } from '../definitions/ref-syntax.js';
 import { quoteInput } from '../quote.js';
+import { fresh, register } from './plan-register.js';
+import { checkServiceRefs, describeParams, diffService, diffSource } from './plan-services.js';
+import { checkSqlViewReads, planningOrder, withResolvedReads } from './plan-sql-views.js';
 import type { RegistryState, ViewLineage } from './state.js';
-import { describeNewView, describeTags, diffEntity, diffView, registerAggregations } from './view-diff.js';
+import { describeNewView, diffEntity, diffView } from './view-diff.js';
 
 export type RegistryObjectType = 'entity' | 'feature_view' | 'feature_service' | 'entity_source';
 export type ChangeKind = 'create' | 'update' | 'new_version' | 'delete' | 'unchanged';
@@ -117,7 +117,8 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
   const views = new Map<string, ViewLineage>(state.featureViews);
   let nextViewId = state.nextViewId;
   const defined = new Set<string>();
-  for (const def of defs.featureViews) {
+  for (const given of planningOrder(defs.featureViews)) {
+    const def = withResolvedReads(given, views);
     defined.add(def.name);
     const joinKeys = joinKeysOf(def);
     const lineage = state.featureViews.get(def.name);
@@ -190,6 +191,8 @@ export function planApply(state: RegistryState, defs: Definitions, options: Plan
     }
   }
 
+  checkSqlViewReads(views);
+
   // Feature services.
   const services = new Map<string, FeatureServiceDef>(prune ? [] : state.featureServices);
   for (const def of defs.featureServices) {
@@ -259,141 +262,4 @@ function change(
   details: readonly string[],
 ): Change {
   return { objectType, name, kind, fromVersion, toVersion, details };
-}
-
-/** The aggregations of a new view version: registered afresh against the definition's features. */
-function fresh(def: FeatureViewDef): RegisteredAggregation[] {
-  return registerAggregations(def.aggregations, def.features);
-}
-
-function register(
-  def: FeatureViewDef,
-  id: number,
-  version: number,
-  joinKeys: readonly JoinKeySpec[],
-  features: readonly FeatureDef[],
-  aggregations: readonly RegisteredAggregation[],
-  createdAtMillis: number,
-  updatedAtMillis: number,
-): RegisteredView {
-  // Plain views keep the shape they always had (nothing stored for kind, events, aggregations, onDemand).
-  const events =
-    def.kind === 'events'
-      ? { kind: 'events' as const, events: effectiveEventOptions(def), aggregations: [...aggregations] }
-      : def.kind === 'on_demand' && def.onDemand !== undefined
-        ? { kind: 'on_demand' as const, onDemand: structuredClone(def.onDemand) }
-        : {};
-  const view: RegisteredView = {
-    name: def.name,
-    ...events,
-    entities: [...def.entities],
-    features: features.map(normalizeFeature),
-    ttlSeconds: def.ttlSeconds,
-    owner: def.owner,
-    tags: { ...def.tags },
-    description: def.description,
-    id,
-    version,
-    joinKeys: joinKeys.map((k) => ({ name: k.name, type: k.type })),
-    createdAtMillis,
-    updatedAtMillis,
-  };
-  return def.source === undefined ? view : { ...view, source: { ...def.source } };
-}
-
-/** int64 allowed values are stored as bigint whichever way they arrived (YAML bigint, gRPC number). */
-function normalizeFeature(feature: FeatureDef): FeatureDef {
-  const allowed = feature.constraints.allowedValues;
-  const int64 = feature.type === 'int64' || feature.type === 'int64_list';
-  if (allowed === undefined || !int64) return feature;
-  const constraints: Constraints = {
-    ...feature.constraints,
-    allowedValues: allowed.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
-  };
-  return { ...feature, constraints };
-}
-
-function describeParams(def: EntitySourceDef): string {
-  return def.params.map((p) => `${p.name} ${p.type}`).join(', ');
-}
-
-function diffSource(old: EntitySourceDef, def: EntitySourceDef): string[] {
-  const details: string[] = [];
-  if (old.sql !== def.sql) details.push('sql changed');
-  if (describeParams(old) !== describeParams(def)) {
-    details.push(`params: ${describeParams(old) || '(none)'} -> ${describeParams(def) || '(none)'}`);
-  }
-  if (old.params.map((p) => p.description).join('\u0000') !== def.params.map((p) => p.description).join('\u0000')) {
-    details.push('parameter descriptions changed');
-  }
-  if (old.description !== def.description) details.push('description changed');
-  if (old.owner !== def.owner) details.push(`owner: ${JSON.stringify(old.owner)} -> ${JSON.stringify(def.owner)}`);
-  return details;
-}
-
-function diffService(old: FeatureServiceDef, def: FeatureServiceDef): string[] {
-  const details: string[] = [];
-  const before = new Set(old.features);
-  const after = new Set(def.features);
-  const added = def.features.filter((f) => !before.has(f));
-  const removed = old.features.filter((f) => !after.has(f));
-  if (added.length > 0) details.push(`features added: ${added.join(', ')}`);
-  if (removed.length > 0) details.push(`features removed: ${removed.join(', ')}`);
-  if (added.length === 0 && removed.length === 0 && old.features.join(',') !== def.features.join(',')) {
-    details.push('feature order changed');
-  }
-  if (old.description !== def.description) details.push('description changed');
-  if (old.owner !== def.owner) details.push(`owner: ${JSON.stringify(old.owner)} -> ${JSON.stringify(def.owner)}`);
-  if (describeTags(old.tags) !== describeTags(def.tags)) {
-    details.push(`tags: ${describeTags(old.tags)} -> ${describeTags(def.tags)}`);
-  }
-  return details;
-}
-
-/** Every ref of every service of the next state must resolve (pinned versions included). */
-function checkServiceRefs(next: RegistryState, defs: Definitions): Problem[] {
-  const problems: Problem[] = [];
-  const index = new Map(defs.featureServices.map((s, i) => [s.name, i]));
-  for (const service of next.featureServices.values()) {
-    const i = index.get(service.name);
-    service.features.forEach((text, j) => {
-      const path =
-        i === undefined
-          ? `feature service ${service.name} (registered).features[${j}]`
-          : `feature_services[${i}].features[${j}]`;
-      let ref;
-      try {
-        ref = parseFeatureRef(text);
-      } catch (error) {
-        problems.push({ path, message: (error as Error).message });
-        return;
-      }
-      const lineage = next.featureViews.get(ref.view);
-      if (lineage === undefined || lineage.deletedAtMillis !== undefined) {
-        problems.push({
-          path,
-          message: `feature service ${service.name}: ref ${quoteInput(text)} names feature view ${ref.view}, which would not exist`,
-        });
-        return;
-      }
-      const version = ref.version === 0 ? lineage.versions.length : ref.version;
-      const view = lineage.versions[version - 1];
-      if (view === undefined) {
-        problems.push({
-          path,
-          message: `feature service ${service.name}: ref ${quoteInput(text)}: feature view ${ref.view} has versions 1..${lineage.versions.length}`,
-        });
-      } else if (
-        ref.feature !== '*' &&
-        !view.features.some((f) => f.name === ref.feature) &&
-        !(view.aggregations ?? []).some((a) => a.name === ref.feature)
-      ) {
-        problems.push({
-          path,
-          message: `feature service ${service.name}: ref ${quoteInput(text)}: feature view ${ref.view}@${version} has no feature ${ref.feature}`,
-        });
-      }
-    });
-  }
-  return problems;
 }

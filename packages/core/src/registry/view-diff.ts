@@ -23,6 +23,7 @@ import {
   formatWindow,
   registerAggregation,
 } from '../definitions/aggregation-rules.js';
+import { describeSqlView, diffSqlView } from './sql-view-diff.js';
 
 export interface ViewDiff {
   /** Lines ending in "(breaking)": the stored values of the latest version no longer fit. */
@@ -105,6 +106,7 @@ export function diffView(latest: RegisteredView, def: FeatureViewDef, joinKeys: 
     }
   }
   const aggregations = diffAggregations(latest.aggregations ?? [], def.aggregations ?? [], features, compatible);
+  if (newKind === 'sql' && oldKind === 'sql') diffSqlView(latest, def, breaking, compatible);
   if (newKind === 'on_demand' && oldKind === 'on_demand') {
     diffOnDemand(latest, def, breaking);
     // Nothing is stored: the features keep the definition's order, which is the expressions' order.
@@ -214,6 +216,7 @@ export function describeNewView(def: FeatureViewDef, joinKeys: readonly JoinKeyS
     // An event view's aggregations have no TTL: their window is their freshness.
     `ttl: ${formatTtl(def.ttlSeconds)}${events ? ' (plain features only)' : ''}`,
     ...(def.source === undefined ? [] : [`source: ${describeSource(def.source)}`]),
+    ...(def.kind === 'sql' && def.sql !== undefined ? describeSqlView(def.sql) : []),
   ];
 }
 

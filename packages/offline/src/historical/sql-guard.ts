@@ -129,22 +129,29 @@ function parseTree(lines: readonly string[]): AstNode | undefined {
   return root !== undefined && consistent(root) ? root : undefined;
 }
 
-/** Refuses a table the query would read unless it is `<database>.<table>`. */
-function checkTable(name: string, database: string): void {
+/** Refuses a table the query would read unless it is `<database>.<table>` (and in `allowed`, when given). */
+function checkTable(name: string, database: string, allowed: AllowedTables | undefined): void {
   const [db, table, extra] = name.split('.');
   if (extra !== undefined || db === undefined || table === undefined || !IDENTIFIER.test(table) || db !== database) {
     throw refuse(
       `table ${nameText(name)} is not allowed: read only tables of the offline database, named ${database}.<table>`,
     );
   }
+  if (allowed !== undefined && !allowed.tables.has(table)) throw refuse(`table ${nameText(name)} ${allowed.rule}`);
 }
 
-function walk(node: AstNode, database: string): void {
+/** The only tables a guarded SELECT may read, and the rule a message states for any other. */
+export interface AllowedTables {
+  readonly tables: ReadonlySet<string>;
+  readonly rule: string;
+}
+
+function walk(node: AstNode, database: string, allowed?: AllowedTables): void {
   switch (node.type) {
     case 'Set':
       throw refuse('a SETTINGS clause is not allowed');
     case 'TableIdentifier':
-      checkTable(node.name, database);
+      checkTable(node.name, database, allowed);
       break;
     case 'Function': {
       const name = node.name.split(' ')[0] ?? '';
@@ -169,13 +176,18 @@ function walk(node: AstNode, database: string): void {
     default:
       break;
   }
-  for (const child of node.children) walk(child, database);
+  for (const child of node.children) walk(child, database, allowed);
 }
 
 /** Options of {@link guardEntitySql}. */
 export interface EntitySqlGuardOptions {
   /** The offline database: the only one whose tables the SELECT may read. */
   readonly database: string;
+  /**
+   * When set, the only tables (names in `database`) the SELECT may read, and the rule a refusal
+   * states for another one (an SQL view reads only the tables of its placeholders).
+   */
+  readonly allowedTables?: AllowedTables;
   readonly signal?: AbortSignal;
 }
 
@@ -225,6 +237,6 @@ export async function guardEntitySql(
     throw refuse(`exactly one SELECT statement is allowed (got ${quoteInput(root.type.replace(/Query$/, ''))})`);
   }
   if (root.children.length !== 1) throw refuse('FORMAT and INTO OUTFILE are not allowed');
-  walk(root, options.database);
+  walk(root, options.database, options.allowedTables);
   return canonical;
 }

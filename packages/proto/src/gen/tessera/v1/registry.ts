@@ -33,6 +33,11 @@ export enum ViewKind {
   /** VIEW_KIND_EVENTS - Every row is an event; the view may declare window aggregations over its events. */
   VIEW_KIND_EVENTS = 2,
   /**
+   * VIEW_KIND_SQL - Rows computed by an admin-declared ClickHouse SELECT over other views' tables (`sql_source`),
+   * refreshed on a schedule and backfilled over a range; read like any stored view.
+   */
+  VIEW_KIND_SQL = 3,
+  /**
    * VIEW_KIND_ON_DEMAND - Stores nothing: its features are CEL expressions over other views' features (`inputs`),
    * request fields and `now`, evaluated at read time, identically online and in GetHistorical.
    */
@@ -51,6 +56,9 @@ export function viewKindFromJSON(object: any): ViewKind {
     case 2:
     case "VIEW_KIND_EVENTS":
       return ViewKind.VIEW_KIND_EVENTS;
+    case 3:
+    case "VIEW_KIND_SQL":
+      return ViewKind.VIEW_KIND_SQL;
     case 4:
     case "VIEW_KIND_ON_DEMAND":
       return ViewKind.VIEW_KIND_ON_DEMAND;
@@ -69,6 +77,8 @@ export function viewKindToJSON(object: ViewKind): string {
       return "VIEW_KIND_STATE";
     case ViewKind.VIEW_KIND_EVENTS:
       return "VIEW_KIND_EVENTS";
+    case ViewKind.VIEW_KIND_SQL:
+      return "VIEW_KIND_SQL";
     case ViewKind.VIEW_KIND_ON_DEMAND:
       return "VIEW_KIND_ON_DEMAND";
     case ViewKind.UNRECOGNIZED:
@@ -370,6 +380,20 @@ export interface EventOptions {
   futureToleranceMillis?: bigint | undefined;
 }
 
+/**
+ * The SELECT of an SQL view and its refresh schedule. The SQL names other views only as
+ * placeholders `{{ view }}` / `{{ view@n }}` and takes only {start:DateTime64(3)} and
+ * {end:DateTime64(3)} (the refresh interval); it returns the view's join keys, `event_ts` and features.
+ */
+export interface SqlViewSource {
+  sql: string;
+  /** Tick T refreshes [floor(T - delay, every) - every, floor(T - delay, every)). At least 1 min. */
+  everyMillis: bigint;
+  delayMillis: bigint;
+  /** The lineage, assigned by the registry (ignored in Apply): each view read, as "view@version". */
+  reads: string[];
+}
+
 /** A value an on-demand view reads from the request: an extra column of the entity rows. */
 export interface RequestField {
   name: string;
@@ -409,6 +433,10 @@ export interface FeatureView {
   /** EVENTS views only; the registry returns them with defaults filled in. */
   events?:
     | EventOptions
+    | undefined;
+  /** SQL views only: the SELECT, its schedule and (assigned) lineage. */
+  sqlSource?:
+    | SqlViewSource
     | undefined;
   /** ON_DEMAND views only: the feature refs (`view:feature`, stored views) it reads, as `view.feature`. */
   inputs: string[];
@@ -1924,6 +1952,141 @@ export const EventOptions: MessageFns<EventOptions> = {
   },
 };
 
+function createBaseSqlViewSource(): SqlViewSource {
+  return { sql: "", everyMillis: 0n, delayMillis: 0n, reads: [] };
+}
+
+export const SqlViewSource: MessageFns<SqlViewSource> = {
+  encode(message: SqlViewSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sql !== "") {
+      writer.uint32(10).string(message.sql);
+    }
+    if (message.everyMillis !== 0n) {
+      if (BigInt.asIntN(64, message.everyMillis) !== message.everyMillis) {
+        throw new globalThis.Error("value provided for field message.everyMillis of type int64 too large");
+      }
+      writer.uint32(16).int64(message.everyMillis);
+    }
+    if (message.delayMillis !== 0n) {
+      if (BigInt.asIntN(64, message.delayMillis) !== message.delayMillis) {
+        throw new globalThis.Error("value provided for field message.delayMillis of type int64 too large");
+      }
+      writer.uint32(24).int64(message.delayMillis);
+    }
+    for (const v of message.reads) {
+      writer.uint32(130).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SqlViewSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSqlViewSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sql = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.everyMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.delayMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.reads.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SqlViewSource {
+    return {
+      sql: isSet(object.sql) ? globalThis.String(object.sql) : "",
+      everyMillis: isSet(object.everyMillis)
+        ? BigInt(object.everyMillis)
+        : isSet(object.every_millis)
+        ? BigInt(object.every_millis)
+        : 0n,
+      delayMillis: isSet(object.delayMillis)
+        ? BigInt(object.delayMillis)
+        : isSet(object.delay_millis)
+        ? BigInt(object.delay_millis)
+        : 0n,
+      reads: globalThis.Array.isArray(object?.reads) ? object.reads.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: SqlViewSource): unknown {
+    const obj: any = {};
+    if (message.sql !== "") {
+      obj.sql = message.sql;
+    }
+    if (message.everyMillis !== 0n) {
+      obj.everyMillis = message.everyMillis.toString();
+    }
+    if (message.delayMillis !== 0n) {
+      obj.delayMillis = message.delayMillis.toString();
+    }
+    if (message.reads?.length) {
+      obj.reads = message.reads;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SqlViewSource>): SqlViewSource {
+    return SqlViewSource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SqlViewSource>): SqlViewSource {
+    const message = createBaseSqlViewSource();
+    message.sql = object.sql ?? "";
+    message.everyMillis = (object.everyMillis !== undefined && object.everyMillis !== null)
+      ? BigInt(object.everyMillis)
+      : 0n;
+    message.delayMillis = (object.delayMillis !== undefined && object.delayMillis !== null)
+      ? BigInt(object.delayMillis)
+      : 0n;
+    message.reads = object.reads?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseRequestField(): RequestField {
   return { name: "", type: 0 };
 }
@@ -2290,6 +2453,7 @@ function createBaseFeatureView(): FeatureView {
     kind: 0,
     aggregations: [],
     events: undefined,
+    sqlSource: undefined,
     inputs: [],
     requestFields: [],
     onDemand: [],
@@ -2338,6 +2502,9 @@ export const FeatureView: MessageFns<FeatureView> = {
     }
     if (message.events !== undefined) {
       EventOptions.encode(message.events, writer.uint32(90).fork()).join();
+    }
+    if (message.sqlSource !== undefined) {
+      SqlViewSource.encode(message.sqlSource, writer.uint32(98).fork()).join();
     }
     for (const v of message.inputs) {
       writer.uint32(106).string(v!);
@@ -2470,6 +2637,14 @@ export const FeatureView: MessageFns<FeatureView> = {
             message.events = EventOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.sqlSource = SqlViewSource.decode(reader, reader.uint32());
+            continue;
+          }
           case 13: {
             if (tag !== 106) {
               break;
@@ -2578,6 +2753,11 @@ export const FeatureView: MessageFns<FeatureView> = {
         ? object.aggregations.map((e: any) => Aggregation.fromJSON(e))
         : [],
       events: isSet(object.events) ? EventOptions.fromJSON(object.events) : undefined,
+      sqlSource: isSet(object.sqlSource)
+        ? SqlViewSource.fromJSON(object.sqlSource)
+        : isSet(object.sql_source)
+        ? SqlViewSource.fromJSON(object.sql_source)
+        : undefined,
       inputs: globalThis.Array.isArray(object?.inputs)
         ? object.inputs.map((e: any) => globalThis.String(e))
         : [],
@@ -2652,6 +2832,9 @@ export const FeatureView: MessageFns<FeatureView> = {
     if (message.events !== undefined) {
       obj.events = EventOptions.toJSON(message.events);
     }
+    if (message.sqlSource !== undefined) {
+      obj.sqlSource = SqlViewSource.toJSON(message.sqlSource);
+    }
     if (message.inputs?.length) {
       obj.inputs = message.inputs;
     }
@@ -2708,6 +2891,9 @@ export const FeatureView: MessageFns<FeatureView> = {
     message.aggregations = object.aggregations?.map((e) => Aggregation.fromPartial(e)) || [];
     message.events = (object.events !== undefined && object.events !== null)
       ? EventOptions.fromPartial(object.events)
+      : undefined;
+    message.sqlSource = (object.sqlSource !== undefined && object.sqlSource !== null)
+      ? SqlViewSource.fromPartial(object.sqlSource)
       : undefined;
     message.inputs = object.inputs?.map((e) => e) || [];
     message.requestFields = object.requestFields?.map((e) => RequestField.fromPartial(e)) || [];
