@@ -140,14 +140,15 @@ describe('event views through a real server', () => {
     const features = await tessera('ls', 'features');
     expect(features.stdout).toMatch(/purchases:revenue_30d\s+double\s+\[sum amount 30d\/1d\]/);
 
-    // Changing a window is compatible: same version, the History line says what changed.
+    // Changing a window makes a new version until online tile rebuilds exist; History says why.
     writeFileSync(join(good, 'views.yaml'), VIEWS.replace('window: 30d }', 'window: 28d }'));
     const changed = await tessera('apply', good);
     expect(changed.code).toBe(0);
-    expect(changed.stdout).toContain('aggregation revenue_30d: window 30d -> 28d (online rebuilt)');
+    const line = "aggregation revenue_30d: window 30d -> 28d (breaking: the version's tile layout changes)";
+    expect(changed.stdout).toContain(line);
     const history = await server.client.history('purchases');
-    expect(history.versions.length).toBe(1);
-    expect(history.versions[0]?.changes).toContain('  aggregation revenue_30d: window 30d -> 28d (online rebuilt)');
+    expect(history.versions.length).toBe(2);
+    expect(history.versions.flatMap((v) => v.changes)).toContain(`  ${line}`);
   });
 
   it('writes to an event view as to a plain one and reads its plain features with view:*', async () => {
@@ -159,7 +160,7 @@ describe('event views through a real server', () => {
     );
     expect(written.rowsAppliedOnline).toBe(1n);
     const got = await server.client.getOnlineFeatures(['purchases:*'], { customer_id: [7n] });
-    expect(got.refs).toEqual(['purchases@1:amount', 'purchases@1:category']);
+    expect(got.refs).toEqual(['purchases@2:amount', 'purchases@2:category']); // version 2 since the window change above
     expect(got.values).toEqual([[12.5], ['books']]);
   });
 

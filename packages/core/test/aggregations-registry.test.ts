@@ -482,7 +482,9 @@ ${aggregations}`;
     return { state, details, kinds, records };
   }
 
-  it('adds, changes and removes aggregations compatibly, bumping only the changed spec version', () => {
+  // Design §2.3 makes these compatible with an online tile rebuild (increment 7); until the rebuild
+  // exists a changed aggregation set needs a version of its own (its tiles and table start empty).
+  it('makes a new version when aggregations are added, changed or removed; descriptions stay compatible', () => {
     const { state, details, kinds, records } = applied(
       base(COUNT),
       base(COUNT + REVENUE),
@@ -493,37 +495,36 @@ ${aggregations}`;
     );
     expect(kinds).toEqual([
       'create 0->1',
-      'update 1->1',
-      'update 1->1',
-      'update 1->1',
-      'update 1->1',
-      'unchanged 1->1',
+      'new_version 1->2',
+      'new_version 2->3',
+      'update 3->3',
+      'new_version 3->4',
+      'unchanged 4->4',
     ]);
-    expect(details[1]).toEqual(['aggregation revenue_30d: added (sum amount 30d/1d) — online after rebuild']);
-    expect(details[2]).toEqual(['aggregation revenue_30d: window 30d -> 28d (online rebuilt)']);
+    const layout = "(breaking: the version's tile layout changes)";
+    expect(details[1]).toEqual([`aggregation revenue_30d: added (sum amount 30d/1d) ${layout}`]);
+    expect(details[2]).toEqual([`aggregation revenue_30d: window 30d -> 28d ${layout}`]);
     expect(details[3]).toEqual(['aggregation revenue_30d: description changed']);
-    expect(details[4]).toEqual(['aggregation revenue_30d: removed (refs to it now fail)']);
-    const lineage = state.featureViews.get('purchases');
-    expect(lineage?.versions.length).toBe(1);
+    expect(details[4]).toEqual([`aggregation revenue_30d: removed ${layout}`]);
+    expect(state.featureViews.get('purchases')?.versions.length).toBe(4);
     expect(latestView(state, 'purchases')?.aggregations?.map((a) => [a.name, a.specVersion])).toEqual([['n_7d', 1]]);
-    // History shows the lines as applied.
     const history = viewHistory(state, records, 'purchases');
-    expect(history[0]?.changes).toContain('  aggregation revenue_30d: window 30d -> 28d (online rebuilt)');
-    expect(history[0]?.changes).toContain('  aggregation revenue_30d: removed (refs to it now fail)');
+    expect(history.flatMap((h) => h.changes)).toContain(`  aggregation revenue_30d: window 30d -> 28d ${layout}`);
   });
 
-  it('bumps the spec version of a changed aggregation and keeps the others', () => {
-    const { state, details } = applied(
+  it('gives a changed aggregation a new version with every aggregation registered afresh', () => {
+    const { state, details, kinds } = applied(
       base(COUNT + REVENUE),
       base(COUNT.replace('7d }', '7d, hop: 15m }') + REVENUE.replace('sum', 'mean')),
     );
+    expect(kinds).toEqual(['create 0->1', 'new_version 1->2']);
     expect(details[1]).toEqual([
-      'aggregation n_7d: hop 1h -> 15m (online rebuilt)',
-      'aggregation revenue_30d: function sum -> mean (online rebuilt)',
+      "aggregation n_7d: hop 1h -> 15m (breaking: the version's tile layout changes)",
+      "aggregation revenue_30d: function sum -> mean (breaking: the version's tile layout changes)",
     ]);
     expect(latestView(state, 'purchases')?.aggregations?.map((a) => [a.name, a.specVersion, a.type])).toEqual([
-      ['n_7d', 2, 'int64'],
-      ['revenue_30d', 2, 'double'],
+      ['n_7d', 1, 'int64'],
+      ['revenue_30d', 1, 'double'],
     ]);
   });
 
@@ -545,7 +546,10 @@ feature_views:
     expect(kinds).toEqual(['create 0->1', 'new_version 1->2', 'new_version 2->3', 'new_version 3->4']);
     expect(details[1]).toEqual(['allowed_lateness: 1h -> 2h (breaking)']);
     expect(details[2]).toEqual(['future_tolerance: 1m -> 0 (breaking)']);
-    expect(details[3]).toEqual(['kind: events -> state (breaking)', 'aggregation n_7d: removed (refs to it now fail)']);
+    expect(details[3]).toEqual([
+      'kind: events -> state (breaking)',
+      "aggregation n_7d: removed (breaking: the version's tile layout changes)",
+    ]);
     expect(latestView(state, 'purchases')?.kind).toBeUndefined();
     expect(state.featureViews.get('purchases')?.versions[2]?.events).toEqual({
       allowedLatenessMillis: 2 * HOUR,

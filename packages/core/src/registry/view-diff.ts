@@ -105,7 +105,13 @@ export function diffView(latest: RegisteredView, def: FeatureViewDef, joinKeys: 
       );
     }
   }
-  const aggregations = diffAggregations(latest.aggregations ?? [], def.aggregations ?? [], features, compatible);
+  const aggregations = diffAggregations(
+    latest.aggregations ?? [],
+    def.aggregations ?? [],
+    features,
+    compatible,
+    breaking,
+  );
   if (newKind === 'sql' && oldKind === 'sql') diffSqlView(latest, def, breaking, compatible);
   if (newKind === 'on_demand' && oldKind === 'on_demand') {
     diffOnDemand(latest, def, breaking);
@@ -124,25 +130,32 @@ export function registerAggregations(
 }
 
 /**
- * Aggregations never change what is stored (they are computed from the events), so every change
- * to them is compatible (design §2.3); a changed shape bumps the aggregation's spec version.
+ * Aggregations never change what is stored (they are computed from the events), so design §2.3
+ * makes a change compatible and rebuilds the online tiles into a new tile generation. Until that
+ * rebuild exists (§6.1, increment 7), adding, changing or removing an aggregation is breaking: a
+ * view version's tile layout is frozen (stored tiles are read with the layout of the version's
+ * aggregations), so a new layout needs a version of its own, with its own tiles and table.
+ * Descriptions and tags stay compatible.
  */
 function diffAggregations(
   old: readonly RegisteredAggregation[],
   next: readonly AggregationDef[],
   features: readonly FeatureDef[],
   lines: string[],
+  breaking: string[],
 ): RegisteredAggregation[] {
   const byName = new Map(next.map((a) => [a.name, a]));
   const out: RegisteredAggregation[] = [];
   for (const before of old) {
     const def = byName.get(before.name);
     if (def === undefined) {
-      lines.push(`aggregation ${before.name}: removed (refs to it now fail)`);
+      breaking.push(`aggregation ${before.name}: removed (breaking: the version's tile layout changes)`);
       continue;
     }
     const changes = shapeChanges(before, def);
-    if (changes.length > 0) lines.push(`aggregation ${before.name}: ${changes.join(', ')} (online rebuilt)`);
+    if (changes.length > 0) {
+      breaking.push(`aggregation ${before.name}: ${changes.join(', ')} (breaking: the version's tile layout changes)`);
+    }
     if (def.description !== before.description) lines.push(`aggregation ${before.name}: description changed`);
     if (describeTags(def.tags) !== describeTags(before.tags)) {
       lines.push(`aggregation ${before.name}: tags ${describeTags(before.tags)} -> ${describeTags(def.tags)}`);
@@ -153,7 +166,9 @@ function diffAggregations(
   const known = new Set(old.map((a) => a.name));
   for (const def of next) {
     if (known.has(def.name)) continue;
-    lines.push(`aggregation ${def.name}: added (${describeAggregationShape(def)}) — online after rebuild`);
+    breaking.push(
+      `aggregation ${def.name}: added (${describeAggregationShape(def)}) (breaking: the version's tile layout changes)`,
+    );
     out.push(registerAggregation(def, inputTypeOf(def, features), 1));
   }
   return out;
