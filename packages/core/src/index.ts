@@ -253,7 +253,13 @@ export {
   pendingListRecords,
 } from './aggregation/event-record.js';
 export type { EventRecordLayout, EventRecord } from './aggregation/event-record.js';
-export { DEDUP_MARGIN_MILLIS, applyEntityEvents, mapEventDedup, fingerprintHex } from './aggregation/apply-events.js';
+export {
+  DEDUP_MARGIN_MILLIS,
+  aggregationFieldNames,
+  applyEntityEvents,
+  mapEventDedup,
+  fingerprintHex,
+} from './aggregation/apply-events.js';
 export type { EventDedupView, EntityEventsInput, EntityEventsResult } from './aggregation/apply-events.js';
 export { ON_DEMAND_MAX_EXPRESSION_BYTES, ON_DEMAND_TYPES, celTypeOf, compileOnDemand } from './on-demand/cel.js';
 export type { CompileResult, OnDemandInput, OnDemandProgram, OnDemandRow, OnDemandScope } from './on-demand/cel.js';

@@ -9,6 +9,7 @@ import {
 } from '@tessera/core';
 import { debugOnline } from './internal/debug.js';
 import { checkWriteBatch, rowEventTs } from './internal/packed-row.js';
+import { DEDUP_DEADLINE_SUFFIX, removeDedupSet, writeEventsSync } from './lmdb-event-fold.js';
 
 const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000;
 const SWEEP_ROWS_PER_TRANSACTION = 10_000;
@@ -41,6 +42,8 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #deadlines: Database<number, string>;
   /** [deadline, entry key] → true, ordered by deadline so a sweep reads only the due rows. */
   readonly #byDeadline: Database<true, [number, string]>;
+  /** Event dedup sets: `<entity entry prefix><field>\0<G>\0<fp hex>` → event ts (design §3.5). */
+  readonly #dedup: Database<number, string>;
   readonly #keyPrefix: string;
   readonly #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -57,6 +60,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
     this.#rows = this.#root.openDB<Buffer, string>({ name: 'rows', encoding: 'binary' });
     this.#deadlines = this.#root.openDB<number, string>({ name: 'deadlines', encoding: 'ordered-binary' });
     this.#byDeadline = this.#root.openDB<true, [number, string]>({ name: 'by-deadline', encoding: 'ordered-binary' });
+    this.#dedup = this.#root.openDB<number, string>({ name: 'dedup', encoding: 'ordered-binary' });
     const sweepIntervalMillis = options.sweepIntervalMillis ?? DEFAULT_SWEEP_INTERVAL_MILLIS;
     if (sweepIntervalMillis > 0) {
       this.#sweepTimer = setInterval(() => {
@@ -94,7 +98,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
    * commit together with online writes through {@link writeWith}.
    */
   openDatabase<V, K extends string | number>(name: string): Database<V, K> {
-    if (name === 'rows' || name === 'deadlines' || name === 'by-deadline') {
+    if (name === 'rows' || name === 'deadlines' || name === 'by-deadline' || name === 'dedup') {
       throw new TesseraError('INVALID_ARGUMENT', `database name "${name}" is the online store's own`);
     }
     return this.#root.openDB<V, K>({ name, encoding: 'msgpack' });
@@ -150,7 +154,16 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
       }
       return staleRows;
     })();
-    return { applied: batch.keys.length - stale, stale };
+    if (batch.events === undefined) return { applied: batch.keys.length - stale, stale };
+    // The events of an event view, in the same transaction as the rows: no half-landed write.
+    const folded = writeEventsSync(
+      { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
+      batch.field,
+      batch.events,
+      batch.keys.length,
+      (i) => this.#keyPrefix + (batch.keys[i] as string) + FIELD_SEPARATOR,
+    );
+    return { applied: batch.keys.length - stale, stale, ...folded };
   }
 
   /**
@@ -170,7 +183,8 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
         for (const key of due) {
           this.#byDeadline.removeSync(key);
           this.#deadlines.removeSync(key[1]);
-          this.#rows.removeSync(key[1]);
+          if (key[1].endsWith(DEDUP_DEADLINE_SUFFIX)) removeDedupSet(this.#dedup, key[1]);
+          else this.#rows.removeSync(key[1]);
         }
         const count = due.length;
         return count;

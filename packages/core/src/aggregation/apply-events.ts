@@ -111,6 +111,25 @@ export function applyEntityEvents(input: EntityEventsInput): EntityEventsResult 
   return { changed, pendingChanged, pending, generations, duplicates, newestEventTsMillis: newest };
 }
 
+/**
+ * Every field name the plan's fold may write (without the `<field>.g<G>.` prefix), in a fixed
+ * order: what a store reads before the step and what a read fetches (with `<field>.pend`).
+ */
+export function aggregationFieldNames(plan: AggregationPlan): readonly string[] {
+  const known = fieldNames.get(plan);
+  if (known !== undefined) return known;
+  const names: string[] = [];
+  for (const hop of plan.hops) if (hop.layout.slots.length > 0) names.push(hop.field);
+  if (plan.lifetime.slots.length > 0) names.push('life');
+  for (const step of plan.steps) if (step.kind === 'hll' || step.kind === 'last_string') names.push(step.field);
+  for (const field of plan.lastN.keys()) names.push(field);
+  const unique = [...new Set(names)];
+  fieldNames.set(plan, unique);
+  return unique;
+}
+
+const fieldNames = new WeakMap<AggregationPlan, readonly string[]>();
+
 /** A dedup view over a plain Map (fp hex → ts): tests, and stores that load the set whole. */
 export function mapEventDedup(entries: Map<string, number>): EventDedupView {
   return {
