@@ -33,6 +33,7 @@ export type {
   OnlineStore,
   OnlineLookup,
   OnlineWriteBatch,
+  OnlineEvents,
   OnlineReadOptions,
   OnlineWriteOptions,
   OnlineWriteResult,
@@ -151,6 +152,7 @@ export {
 export type { ExclusionCounts } from './event-rows.js';
 export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
 export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';
+export { withOnlineGenerations } from './ports/write-behind.js';
 export type {
   DeadLetter,
   DeadLetters,

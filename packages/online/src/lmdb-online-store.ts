@@ -80,14 +80,18 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
 
   /**
    * `write`, with `alongside` run in the same transaction: both commit or neither does (the
-   * embedded write-behind commits its outbox entry this way). `batch` may be absent: then only
+   * embedded write-behind commits its outbox entry this way); `alongside` gets the online write's
+   * answer (the event generations its outbox entry records). `batch` may be absent: then only
    * `alongside` runs.
    */
-  writeWith(batch: OnlineWriteBatch | undefined, alongside: () => void): Promise<OnlineWriteResult | undefined> {
+  writeWith(
+    batch: OnlineWriteBatch | undefined,
+    alongside: (result: OnlineWriteResult | undefined) => void,
+  ): Promise<OnlineWriteResult | undefined> {
     return settle(() =>
       this.#root.transactionSync(() => {
         const result = batch === undefined ? undefined : this.#writeSync(batch);
-        alongside();
+        alongside(result);
         return result;
       }),
     );
