@@ -6,20 +6,13 @@ import {
   EXCLUSION_NONE,
   FINGERPRINT_BYTES,
   TesseraError,
-  UNBOUNDED_WINDOW,
   batchExclusions,
   batchFingerprints,
-  compileAggregationPlan,
-  effectiveEventOptions,
   encodeEventRecord,
-  eventRecordLayout,
   isEventView,
-  toAggregationSpec,
   viewField,
 } from '@tessera/core';
 import type {
-  AggregationPlan,
-  EventRecordLayout,
   FeatureValue,
   OfflineBatch,
   OnlineEvents,
@@ -28,6 +21,7 @@ import type {
   ValidatedBatch,
 } from '@tessera/core';
 import type { ServerTelemetry } from './server-telemetry.js';
+import { CURRENT_GENERATION, viewAggregations } from './view-aggregations.js';
 
 /**
  * Target online alone on an event view with aggregations: FAILED_PRECONDITION (its events would be
@@ -64,41 +58,6 @@ export function eventRows(
     late: counts.late,
     future: counts.future,
   };
-}
-
-/** An event view's aggregations compiled once per view version (the registry's view object). */
-export interface ViewAggregations {
-  readonly plan: AggregationPlan;
-  readonly layout: EventRecordLayout;
-  readonly latenessMillis: number;
-  /** §3.1: max window + 2 × max hop + L after the newest event; 0 with an unbounded window. */
-  readonly retentionMillis: number;
-}
-
-const compiled = new WeakMap<RegisteredView, ViewAggregations | null>();
-
-/** The view's compiled aggregations (cached by view object), or undefined when it has none. */
-export function viewAggregations(view: RegisteredView): ViewAggregations | undefined {
-  const known = compiled.get(view);
-  if (known !== undefined) return known ?? undefined;
-  const aggregations = isEventView(view) ? (view.aggregations ?? []) : [];
-  if (aggregations.length === 0) {
-    compiled.set(view, null);
-    return undefined;
-  }
-  const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));
-  const latenessMillis = effectiveEventOptions(view).allowedLatenessMillis;
-  const unbounded = plan.specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
-  const maxWindow = Math.max(...plan.specs.map((s) => s.windowMillis));
-  const maxHop = Math.max(...plan.specs.map((s) => s.hopMillis));
-  const result: ViewAggregations = {
-    plan,
-    layout: eventRecordLayout(plan),
-    latenessMillis,
-    retentionMillis: unbounded ? 0 : maxWindow + 2 * maxHop + latenessMillis,
-  };
-  compiled.set(view, result);
-  return result;
 }
 
 /**
@@ -148,6 +107,3 @@ export function onlineWriteOf(
   };
   return { batch: { ...base, events }, options: { replicas }, eventRows };
 }
-
-/** The tile generation written: 1 until rebuilds exist (design §3.6, increment 7). */
-const CURRENT_GENERATION = 1;
