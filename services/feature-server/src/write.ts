@@ -243,7 +243,7 @@ async function performWrite(
   const foldFirst = onlineWrite?.batch.events !== undefined;
   let result: OnlineWriteResult | undefined;
   if (offline && sync && stores.offline) {
-    if (foldFirst) result = await stores.online.write(onlineWrite!.batch, onlineWrite!.options);
+    if (foldFirst) result = await stores.online.write(onlineWrite.batch, onlineWrite.options);
     await stores.offline.insert(view, withOnlineGenerations(offlineBatch, onlineWrite, result), {
       dedupToken: how.token ?? batchDigest(label, batch.entityKeys, batch.rows),
       ...deadline,
