@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { toColumn } from '@tessera/client';
 import { silentLogger, type FeatureValue } from '@tessera/core';
-import type { WriteRequest } from '@tessera/proto';
+import { Durability, type WriteRequest } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
 import {
@@ -188,7 +188,7 @@ const arbEvent = fc.record({
 
 type EventCase = typeof arbEvent extends fc.Arbitrary<infer T> ? T : never;
 type Op =
-  | { kind: 'write'; events: EventCase[] }
+  | { kind: 'write'; events: EventCase[]; sync: boolean }
   | { kind: 'replay'; back: number }
   | { kind: 'advance'; millis: number }
   | { kind: 'query' };
@@ -199,6 +199,8 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('write' as const),
       events: fc.array(arbEvent, { minLength: 1, maxLength: 8 }),
+      // Now and then `durability: sync` (online fold first, then the insert into chDB).
+      sync: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('replay' as const), back: fc.nat(5) }) },
@@ -275,7 +277,7 @@ function resolveRows(events: readonly EventCase[], base: bigint): Row[] {
   return rows;
 }
 
-function writeRequest(view: string, rows: readonly Row[]): WriteRequest {
+function writeRequest(view: string, rows: readonly Row[], sync = false): WriteRequest {
   const columns: WriteRequest['columns'] = {
     customer_id: toColumn(
       'int64',
@@ -296,7 +298,7 @@ function writeRequest(view: string, rows: readonly Row[]): WriteRequest {
       rows.map((r) => r.ts),
     ),
     target: 0,
-    durability: 0,
+    durability: sync ? Durability.DURABILITY_SYNC : Durability.DURABILITY_UNSPECIFIED,
     idempotencyKey: '',
   };
 }
@@ -365,7 +367,7 @@ async function run(ops: readonly Op[]): Promise<string | undefined> {
     }
     return undefined;
   };
-  const write = async (rows: Row[]): Promise<string | undefined> => {
+  const write = async (rows: Row[], sync = false): Promise<string | undefined> => {
     let duplicates = 0;
     for (const row of rows) {
       if (row.ts < now - L || row.ts > now + F) continue; // §1.3: late or too far in the future
@@ -378,7 +380,7 @@ async function run(ops: readonly Op[]): Promise<string | undefined> {
       }
     }
     for (const view of VIEWS) {
-      const response = await server.client.write(writeRequest(view.name, rows));
+      const response = await server.client.write(writeRequest(view.name, rows, sync));
       if (response.rowsDuplicateEvents !== BigInt(duplicates)) {
         return `${view.name}: rows_duplicate_events ${response.rowsDuplicateEvents}, expected ${duplicates}`;
       }
@@ -391,7 +393,7 @@ async function run(ops: readonly Op[]): Promise<string | undefined> {
       case 'write': {
         const rows = resolveRows(op.events, base);
         batches.push(rows);
-        problem = await write(rows);
+        problem = await write(rows, op.sync);
         break;
       }
       case 'replay':
