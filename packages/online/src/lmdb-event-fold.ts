@@ -85,11 +85,13 @@ export function writeEventsSync(
         if (dbs.rows.doesExist(entry)) extendDeadline(dbs, entry, deadline);
       }
     }
-    // The dedup set expires L + 60 s after its last write (every entry is past any lateness by then).
+    // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
+    // of the write and its newest event (a pending event's copy is eligible until ts + L, which
+    // may be after acceptedAt + L).
     extendDeadline(
       dbs,
       dedupBase + DEDUP_DEADLINE_SUFFIX,
-      events.acceptedAtMillis + events.latenessMillis + DEDUP_MARGIN_MILLIS,
+      Math.max(events.acceptedAtMillis, result.newestEventTsMillis) + events.latenessMillis + DEDUP_MARGIN_MILLIS,
     );
   }
   return { duplicateEvents, eventGenerations: generations };

@@ -200,6 +200,16 @@ describe('LmdbOnlineStore with events (the TS twin in the write transaction)', (
       events: events(NOW, [0], [record(NOW - 1, 1, 1n, 'a')]),
     });
     expect(replay.duplicateEvents).toBe(0); // the set is gone (in real life such a copy is late)
+    // A pending event keeps the set until a copy of it would be late: its ts + L + 60 s.
+    await store.write({
+      field: FIELD,
+      ttlMillis: 0,
+      keys: ['{c:4}'],
+      rows: [packRow(NOW, 'r')],
+      events: events(NOW, [0], [record(NOW + 30_000, 1, 1n, 'a')]),
+    });
+    expect(store.sweep(NOW + HOUR + MIN + 29_999)).toBe(1); // {c:3}'s set again (the replay made it anew)
+    expect(store.sweep(NOW + HOUR + MIN + 30_000)).toBe(1);
     store.sweep(NOW + 3 * HOUR + 10); // retention after the newest event: tiles gone, the plain row stays
     const [[row, tiles] = []] = await store.read([{ key: '{c:3}', fields: [FIELD, `${FIELD}.g1.t5`] }]);
     expect(row).not.toBeNull();
