@@ -33,7 +33,9 @@ export interface LmdbOnlineStoreOptions {
  * Redis store. Entry key `<entity key>\0<field>`, value the packed row as is. Retention is per
  * row (Redis keeps a whole entity hash until its longest-lived row is due, so a row may outlive
  * its retention there; both are allowed by the contract): a second database indexes rows by
- * retention deadline and `sweep()` deletes the due ones.
+ * retention deadline and `sweep()` deletes the due ones. An event view's batch (`batch.events`)
+ * folds its events into the entity's aggregation entries (`<fv>.g<G>.<name>`, `<fv>.pend`) in the
+ * same transaction, with the fingerprints seen in a `dedup` database (see lmdb-event-fold.ts).
  */
 export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #root: RootDatabase;

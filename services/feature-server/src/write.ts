@@ -58,7 +58,8 @@ const IDEMPOTENCY_WAIT_MILLIS = 5_000;
  * - Offline by write-behind (the default): the online write and the durable enqueue of the offline
  *   rows happen together; the answer waits for both, never for ClickHouse.
  * - `DURABILITY_SYNC`: offline first (one insert, with a deduplication token derived from the
- *   batch so a retried write adds nothing twice), then online.
+ *   batch so a retried write adds nothing twice), then online (an event view's events: online
+ *   first, so the insert carries the fold's answer as `online_gen`).
  * - `DURABILITY_REPLICATED`: write-behind, and both the online rows and the queued job are
  *   acknowledged by a replica (Redis `WAIT 1`) before the answer.
  * Online writes are last-writer-wins by event time (idempotent by nature).
