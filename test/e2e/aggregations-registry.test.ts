@@ -2,8 +2,9 @@
  * Event views and window aggregations through a real `tessera serve` (embedded: LMDB + chDB), until
  * their serving lands (docs/design/window-aggregations.md §6.1, increment 2): `tessera apply` names
  * the aggregations, Registry.Get returns them with their assigned fields, a bad window is refused
- * naming file, path, line and rule, a Write to an event view behaves as a plain one, and reads of an
- * aggregation are refused with UNIMPLEMENTED naming it while `view:*` reads the plain features.
+ * naming file, path, line and rule, a Write to an event view serves its plain features as before and
+ * its window aggregations online (increment 5: status PRESENT, event timestamp = the read's t), while
+ * GetHistorical still refuses them with UNIMPLEMENTED naming it.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -164,26 +165,40 @@ describe('event views through a real server', () => {
     expect(got.values).toEqual([[12.5], ['books']]);
   });
 
-  it('refuses online and historical reads of an aggregation with UNIMPLEMENTED naming it', async () => {
-    const online = await refusal(server.client.getOnlineFeatures(['purchases:revenue_30d'], { customer_id: [7n] }));
-    const service = await refusal(server.client.getOnlineFeatures({ featureService: 'churn' }, { customer_id: [7n] }));
+  it('serves a written event in GetOnlineFeatures of its aggregations, status PRESENT, at the read time', async () => {
+    const before = Date.now();
+    const got = await server.client.getOnlineFeatures(
+      ['purchases:revenue_30d', 'purchases:purchases_7d'],
+      { customer_id: [7n, 8n] },
+      { includeEventTimestamps: true },
+    );
+    expect(got.refs).toEqual(['purchases@1:revenue_30d', 'purchases@1:purchases_7d']);
+    // Customer 8 has no events: an empty window is a value (sum 0, count 0), not NOT_FOUND.
+    expect(got.values).toEqual([
+      [12.5, 0],
+      [1n, 0n],
+    ]);
+    expect(got.statuses.flat()).toEqual(new Array(4).fill('PRESENT'));
+    for (const at of got.eventTimestamps?.flat() ?? [0]) expect(at).toBeGreaterThanOrEqual(before);
+    const service = await server.client.getOnlineFeatures({ featureService: 'churn' }, { customer_id: [7n] });
+    expect(service.values).toEqual([[12.5], ['books'], [12.5]]);
+    const cli = await tessera('get', 'purchases:revenue_30d', '--entity', 'customer_id=7');
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('12.5');
+  });
+
+  it('refuses historical reads of an aggregation with UNIMPLEMENTED naming it', async () => {
     const historical = await refusal(
       server.client.getHistoricalFeatures({ keys: { customer_id: [7n] }, eventTimestamps: [Date.now()] }, [
         'purchases:amount',
         'purchases:purchases_7d',
       ]),
     );
-    for (const [error, name] of [
-      [online, 'purchases:revenue_30d'],
-      [service, 'purchases:revenue_30d'],
-      [historical, 'purchases:purchases_7d'],
-    ] as const) {
+    // Lead: lane offline serves these; this test then goes (or checks the served value).
+    for (const [error, name] of [[historical, 'purchases:purchases_7d']] as const) {
       expect(error.grpcCodeName).toBe('UNIMPLEMENTED');
       expect(error.message).toContain(`${name} is a window aggregation of purchases`);
       expect(error.message).toContain('purchases:* reads the plain features only');
     }
-    const cli = await tessera('get', 'purchases:revenue_30d', '--entity', 'customer_id=7');
-    expect(cli.code).not.toBe(0);
-    expect(cli.stderr).toContain('purchases:revenue_30d is a window aggregation');
   });
 });

@@ -163,6 +163,7 @@ async function scenario(
   executor: () => ChdbExecutor,
   settled: (expected: Landed) => Promise<Landed>,
   base: number,
+  onlineGen: number,
 ): Promise<void> {
   const now = Date.now();
   const live = clicks([
@@ -197,13 +198,16 @@ async function scenario(
   expect(refused.message).toContain(
     'aggregations are computed from the offline events too; write online and offline, or offline only for history',
   );
-  // Replays: the same rows again without a key, twice under one key, and synchronously.
-  await client.write(live);
+  // Replays: the same rows again without a key, twice under one key, and synchronously. Where the
+  // online store folds events, each replay's two eligible events are duplicates.
+  const duplicates = BigInt(2 * onlineGen);
+  expect((await client.write(live)).rowsDuplicateEvents).toBe(duplicates);
   const keyed = { ...live, idempotencyKey: `replay-${base}` };
   const once = await client.write(keyed);
   expect(await client.write(keyed)).toEqual(once);
-  expect([once.rowsExcludedLate, once.rowsExcludedFuture]).toEqual([1n, 1n]);
-  await client.write({ ...live, durability: Durability.DURABILITY_SYNC });
+  expect([once.rowsExcludedLate, once.rowsExcludedFuture, once.rowsDuplicateEvents]).toEqual([1n, 1n, duplicates]);
+  const sync = await client.write({ ...live, durability: Durability.DURABILITY_SYNC });
+  expect(sync.rowsDuplicateEvents).toBe(duplicates);
 
   const expected: Landed = {
     main: [`${base + 1}:eligible`, `${base + 4}:eligible`, `${base + 5}:history`, `${base + 6}:history`],
@@ -230,7 +234,9 @@ async function scenario(
     eventTsMillis: Float64Array.of(now - 10_000),
     featureValues: [['eligible'], [1n]],
   });
-  expect(fp).toEqual({ fp: Buffer.from(want).toString('hex'), gen: 0 });
+  // online_gen: the generation holding the event online (every copy: a duplicate answers the
+  // generation its first copy entered).
+  expect(fp).toEqual({ fp: Buffer.from(want).toString('hex'), gen: onlineGen });
 
   // Plain features of the event view still read through the ASOF path on the new sorting key (and
   // copies of one event, several here, give one answer).
@@ -271,6 +277,7 @@ describe('event view ingest', () => {
         return last ?? (await landed(open(), 0));
       },
       0,
+      1,
     );
     // Three live writes excluded rows (first, unkeyed replay, sync), the keyed replay once: 4 late, 4 future.
     const metrics = await scrape(t.server.metricsPort!);
@@ -325,6 +332,8 @@ describe('event view ingest', () => {
         return last ?? (await landed(open(), base));
       },
       base,
+      // Lead: 1 once the Redis store folds events (lane lua, increment 6); 0 until then.
+      0,
     );
   }, 120_000);
 });

@@ -34,6 +34,7 @@ export type {
   OnlineStore,
   OnlineLookup,
   OnlineWriteBatch,
+  OnlineEvents,
   OnlineReadOptions,
   OnlineWriteOptions,
   OnlineWriteResult,
@@ -154,6 +155,7 @@ export {
 export type { ExclusionCounts } from './event-rows.js';
 export { SCOPES, API_KEY_NAME_PATTERN, checkApiKeyName, scopeAllows, parseScopes } from './api-keys.js';
 export type { Scope, ApiKeyRecord, ApiKeyStore } from './api-keys.js';
+export { withOnlineGenerations } from './ports/write-behind.js';
 export type {
   DeadLetter,
   DeadLetters,
@@ -256,6 +258,14 @@ export {
   pendingListRecords,
 } from './aggregation/event-record.js';
 export type { EventRecordLayout, EventRecord } from './aggregation/event-record.js';
+export {
+  DEDUP_MARGIN_MILLIS,
+  aggregationFieldNames,
+  applyEntityEvents,
+  mapEventDedup,
+  fingerprintHex,
+} from './aggregation/apply-events.js';
+export type { EventDedupView, EntityEventsInput, EntityEventsResult } from './aggregation/apply-events.js';
 export { ON_DEMAND_MAX_EXPRESSION_BYTES, ON_DEMAND_TYPES, celTypeOf, compileOnDemand } from './on-demand/cel.js';
 export type { CompileResult, OnDemandInput, OnDemandProgram, OnDemandRow, OnDemandScope } from './on-demand/cel.js';
 export { compiledOnDemandView, onDemandScope } from './on-demand/scope.js';

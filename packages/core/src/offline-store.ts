@@ -39,6 +39,11 @@ export interface OfflineBatch {
    * Absent = every row eligible (history writes, jobs queued before it was carried).
    */
   readonly exclusions?: Uint8Array;
+  /**
+   * Event views only (design §1.6): per row, the tile generation holding the event online
+   * (`online_gen`): the online fold's answer, 0 for excluded rows and history writes. Absent = 0.
+   */
+  readonly onlineGenerations?: Uint32Array;
 }
 
 export interface OfflineInsertOptions {

@@ -202,6 +202,7 @@ export function validateWriteBatch(
   const entityKeys: string[] = [];
   const featureValues: FeatureValue[][] = featureColumns.map(() => new Array<FeatureValue>(rowCount).fill(null));
   const firstRowOfKey = new Map<string, number>();
+  const events = view.kind === 'events';
   const latestRowOfKey = new Map<string, number>();
   const allKeyColumns = keyColumns.every((c) => c !== undefined && c.length === rowCount);
   for (let row = 0; row < maxLength; row++) {
@@ -278,9 +279,11 @@ export function validateWriteBatch(
         problems.add(`row ${row}, ${names.length === 1 ? 'column' : 'columns'} ${names.join(', ')}`, keyProblem);
         continue;
       }
-      // Two rows of one entity at one event time contradict each other; at different times they are history.
+      // Two rows of one entity at one event time contradict each other in a state view; at different
+      // times they are history. In an event view they are two events (identical rows are one event,
+      // by fingerprint), and the plain LWW row takes the last of them in batch order.
       const rowId = `${key}\u0000${eventTsMillis[row]}`;
-      const first = firstRowOfKey.get(rowId);
+      const first = events ? undefined : firstRowOfKey.get(rowId);
       if (first === undefined) {
         firstRowOfKey.set(rowId, row);
       } else {

@@ -291,6 +291,16 @@ describe('validateWriteBatch', () => {
     );
   });
 
+  it('accepts several events of one entity at one event time in an event view; online takes the last in batch order', () => {
+    const events: RegisteredView = { ...view, kind: 'events' };
+    const result = validateWriteBatch(
+      events,
+      batch({ customer_id: [1, 1, 1n], loyalty_score: [1, 2, 1], active: [true, true, true] }, [7, 7, 7]),
+    );
+    expect(result.rowCount).toBe(3);
+    expect(result.latestRowPerKey).toEqual([2]);
+  });
+
   it("accepts history (one entity at several event times) and picks each entity's latest row for online", () => {
     const result = validateWriteBatch(
       view,

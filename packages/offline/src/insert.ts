@@ -90,8 +90,10 @@ export function encodeOfflineBatch(
       case 'fp':
         return { kind: 'value', name: column.name, type: 'bytes', values: fingerprintColumn(view, batch, rowCount) };
       case 'online_gen':
-        // 0 = not online: increments 5–6 set it from the online fold's answer.
-        return { kind: 'constant', name: column.name, text: '0' };
+        // The online fold's answer per row; 0 = not online (excluded, history, or an old job).
+        return batch.onlineGenerations === undefined
+          ? { kind: 'constant', name: column.name, text: '0' }
+          : { kind: 'value', name: column.name, type: 'int64', values: onlineGenColumn(batch, rowCount) };
       case 'reason':
         return { kind: 'value', name: column.name, type: 'string', values: reasonColumn(view, batch, rowCount) };
       case 'feature':
@@ -131,6 +133,10 @@ function fingerprintColumn(view: ViewShape, batch: OfflineBatch, rowCount: numbe
   );
 }
 
+function onlineGenColumn(batch: OfflineBatch, rowCount: number): bigint[] {
+  return Array.from({ length: rowCount }, (_, row) => BigInt(batch.onlineGenerations?.[row] ?? 0));
+}
+
 function reasonColumn(view: ViewShape, batch: OfflineBatch, rowCount: number): string[] {
   return Array.from({ length: rowCount }, (_, row) => {
     const code = batch.exclusions?.[row];
@@ -148,6 +154,7 @@ function selectRows(batch: OfflineBatch, rows: readonly number[]): OfflineBatch 
   const fps = batch.fingerprints;
   const exclusions = batch.exclusions;
   const createdTs = batch.createdTsMicros;
+  const generations = batch.onlineGenerations;
   const pick = <T>(values: readonly T[]): T[] => rows.map((row) => values[row] as T);
   const fingerprints = new Uint8Array(rows.length * FINGERPRINT_BYTES);
   if (fps !== undefined) {
@@ -164,6 +171,9 @@ function selectRows(batch: OfflineBatch, rows: readonly number[]): OfflineBatch 
       : { createdTsMicros: BigInt64Array.from(rows, (row) => createdTs[row] as bigint) }),
     ...(fps === undefined ? {} : { fingerprints }),
     ...(exclusions === undefined ? {} : { exclusions: Uint8Array.from(rows, (row) => exclusions[row] as number) }),
+    ...(generations === undefined
+      ? {}
+      : { onlineGenerations: Uint32Array.from(rows, (row) => generations[row] as number) }),
   };
 }
 

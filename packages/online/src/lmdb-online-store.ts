@@ -9,6 +9,7 @@ import {
 } from '@tessera/core';
 import { debugOnline } from './internal/debug.js';
 import { checkWriteBatch, rowEventTs } from './internal/packed-row.js';
+import { DEDUP_DEADLINE_SUFFIX, removeDedupSet, writeEventsSync } from './lmdb-event-fold.js';
 
 const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000;
 const SWEEP_ROWS_PER_TRANSACTION = 10_000;
@@ -32,7 +33,9 @@ export interface LmdbOnlineStoreOptions {
  * Redis store. Entry key `<entity key>\0<field>`, value the packed row as is. Retention is per
  * row (Redis keeps a whole entity hash until its longest-lived row is due, so a row may outlive
  * its retention there; both are allowed by the contract): a second database indexes rows by
- * retention deadline and `sweep()` deletes the due ones.
+ * retention deadline and `sweep()` deletes the due ones. An event view's batch (`batch.events`)
+ * folds its events into the entity's aggregation entries (`<fv>.g<G>.<name>`, `<fv>.pend`) in the
+ * same transaction, with the fingerprints seen in a `dedup` database (see lmdb-event-fold.ts).
  */
 export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #root: RootDatabase;
@@ -41,6 +44,8 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #deadlines: Database<number, string>;
   /** [deadline, entry key] → true, ordered by deadline so a sweep reads only the due rows. */
   readonly #byDeadline: Database<true, [number, string]>;
+  /** Event dedup sets: `<entity entry prefix><field>\0<G>\0<fp hex>` → event ts (design §3.5). */
+  readonly #dedup: Database<number, string>;
   readonly #keyPrefix: string;
   readonly #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -57,6 +62,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
     this.#rows = this.#root.openDB<Buffer, string>({ name: 'rows', encoding: 'binary' });
     this.#deadlines = this.#root.openDB<number, string>({ name: 'deadlines', encoding: 'ordered-binary' });
     this.#byDeadline = this.#root.openDB<true, [number, string]>({ name: 'by-deadline', encoding: 'ordered-binary' });
+    this.#dedup = this.#root.openDB<number, string>({ name: 'dedup', encoding: 'ordered-binary' });
     const sweepIntervalMillis = options.sweepIntervalMillis ?? DEFAULT_SWEEP_INTERVAL_MILLIS;
     if (sweepIntervalMillis > 0) {
       this.#sweepTimer = setInterval(() => {
@@ -76,14 +82,18 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
 
   /**
    * `write`, with `alongside` run in the same transaction: both commit or neither does (the
-   * embedded write-behind commits its outbox entry this way). `batch` may be absent: then only
+   * embedded write-behind commits its outbox entry this way); `alongside` gets the online write's
+   * answer (the event generations its outbox entry records). `batch` may be absent: then only
    * `alongside` runs.
    */
-  writeWith(batch: OnlineWriteBatch | undefined, alongside: () => void): Promise<OnlineWriteResult | undefined> {
+  writeWith(
+    batch: OnlineWriteBatch | undefined,
+    alongside: (result: OnlineWriteResult | undefined) => void,
+  ): Promise<OnlineWriteResult | undefined> {
     return settle(() =>
       this.#root.transactionSync(() => {
         const result = batch === undefined ? undefined : this.#writeSync(batch);
-        alongside();
+        alongside(result);
         return result;
       }),
     );
@@ -94,7 +104,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
    * commit together with online writes through {@link writeWith}.
    */
   openDatabase<V, K extends string | number>(name: string): Database<V, K> {
-    if (name === 'rows' || name === 'deadlines' || name === 'by-deadline') {
+    if (name === 'rows' || name === 'deadlines' || name === 'by-deadline' || name === 'dedup') {
       throw new TesseraError('INVALID_ARGUMENT', `database name "${name}" is the online store's own`);
     }
     return this.#root.openDB<V, K>({ name, encoding: 'msgpack' });
@@ -150,7 +160,16 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
       }
       return staleRows;
     })();
-    return { applied: batch.keys.length - stale, stale };
+    if (batch.events === undefined) return { applied: batch.keys.length - stale, stale };
+    // The events of an event view, in the same transaction as the rows: no half-landed write.
+    const folded = writeEventsSync(
+      { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
+      batch.field,
+      batch.events,
+      batch.keys.length,
+      (i) => this.#keyPrefix + (batch.keys[i] as string) + FIELD_SEPARATOR,
+    );
+    return { applied: batch.keys.length - stale, stale, ...folded };
   }
 
   /**
@@ -170,7 +189,8 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
         for (const key of due) {
           this.#byDeadline.removeSync(key);
           this.#deadlines.removeSync(key[1]);
-          this.#rows.removeSync(key[1]);
+          if (key[1].endsWith(DEDUP_DEADLINE_SUFFIX)) removeDedupSet(this.#dedup, key[1]);
+          else this.#rows.removeSync(key[1]);
         }
         const count = due.length;
         return count;

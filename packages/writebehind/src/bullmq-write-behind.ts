@@ -15,6 +15,7 @@ import { SpanKind, SpanStatusCode, context, trace, type Context, type Link } fro
 import {
   TesseraError,
   nowMicros,
+  withOnlineGenerations,
   type OfflineBatch,
   type OnlineStore,
   type OnlineWriteResult,
@@ -143,9 +144,13 @@ export class BullmqWriteBehind implements WriteBehind {
       );
     }
     const replicas = Math.max(options.replicas ?? 0, online?.options?.replicas ?? 0);
+    // An event view's events (design §1.6): the online fold runs first and its answer travels with
+    // the offline rows as `online_gen`, so offline knows what online holds.
+    let folded: OnlineWriteResult | undefined;
+    if (online?.batch.events !== undefined) folded = await this.#online.write(online.batch, online.options);
     const item: Item = {
       view,
-      accepted: { batch: offline, createdTsMicros: nowMicros() },
+      accepted: { batch: withOnlineGenerations(offline, online, folded), createdTsMicros: nowMicros() },
       replicas,
       traceContext: context.active(),
     };
@@ -153,9 +158,9 @@ export class BullmqWriteBehind implements WriteBehind {
       options.token === undefined
         ? this.#group.add(`${view.id}.${view.version}`, item, offline.eventTsMillis.length)
         : this.#enqueue([item], options.token);
-    if (online === undefined) {
+    if (online === undefined || folded !== undefined) {
       await queued;
-      return undefined;
+      return folded;
     }
     const [, result] = await Promise.all([queued, this.#online.write(online.batch, online.options)]);
     return result;

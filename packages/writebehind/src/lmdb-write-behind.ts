@@ -20,6 +20,7 @@ import {
   type EmbeddedTable,
   stderrLogger,
   type Logger,
+  withOnlineGenerations,
   type OfflineBatch,
   type OnlineWriteResult,
   type RegisteredView,
@@ -132,8 +133,10 @@ export class LmdbWriteBehind implements WriteBehind {
   ): Promise<OnlineWriteResult | undefined> {
     if (this.#closed)
       throw new TesseraError('UNAVAILABLE', `Write to ${view.name}@${view.version}: the server is shutting down`);
-    const job = encodeOfflineJob(view, [{ batch: offline, createdTsMicros: nowMicros() }]);
-    const entry: OutboxEntry = options.token === undefined ? { job } : { job, token: options.token };
+    const createdTsMicros = nowMicros();
+    // The job is encoded inside the transaction, after the online write: an event view's rows carry
+    // the fold's answer (`online_gen`, design §1.6), committed together with it.
+    let job = encodeOfflineJob(view, [{ batch: offline, createdTsMicros }]);
     const result = await tracer.startActiveSpan('outbox append', async (span) => {
       if (span.isRecording()) {
         span.setAttributes({
@@ -144,7 +147,11 @@ export class LmdbWriteBehind implements WriteBehind {
         });
       }
       try {
-        return await this.#store.writeWith(online?.batch, () => {
+        return await this.#store.writeWith(online?.batch, (written) => {
+          if (online?.eventRows !== undefined) {
+            job = encodeOfflineJob(view, [{ batch: withOnlineGenerations(offline, online, written), createdTsMicros }]);
+          }
+          const entry: OutboxEntry = options.token === undefined ? { job } : { job, token: options.token };
           this.#outbox.putSync(this.#nextSequence, entry);
           this.#nextSequence++;
         });

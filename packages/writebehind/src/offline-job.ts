@@ -51,6 +51,11 @@ interface WireRows {
    */
   readonly fp?: Uint8Array;
   readonly excluded?: Uint8Array;
+  /**
+   * Event views with aggregations (design §1.6): per row the online fold's generation
+   * (`online_gen`). Absent in older jobs and when no part carried it (inserted as 0).
+   */
+  readonly gen?: Uint32Array;
 }
 
 /**
@@ -132,9 +137,10 @@ function eventColumns(
   view: RegisteredView,
   parts: readonly AcceptedBatch[],
   rowCount: number,
-): { fp: Uint8Array; excluded: Uint8Array } {
+): { fp: Uint8Array; excluded: Uint8Array; gen?: Uint32Array } {
   const fp = new Uint8Array(rowCount * FINGERPRINT_BYTES);
   const excluded = new Uint8Array(rowCount);
+  const gen = parts.some((p) => p.batch.onlineGenerations !== undefined) ? new Uint32Array(rowCount) : undefined;
   let row = 0;
   for (const { batch } of parts) {
     const n = batch.eventTsMillis.length;
@@ -144,9 +150,11 @@ function eventColumns(
         : batchFingerprints({ ...view, features: view.features.slice(0, batch.featureValues.length) }, batch);
     fp.set(fps, row * FINGERPRINT_BYTES);
     if (batch.exclusions !== undefined) excluded.set(batch.exclusions.subarray(0, n), row);
+    if (gen !== undefined && batch.onlineGenerations !== undefined)
+      gen.set(batch.onlineGenerations.subarray(0, n), row);
     row += n;
   }
-  return { fp, excluded };
+  return gen === undefined ? { fp, excluded } : { fp, excluded, gen };
 }
 
 /**
@@ -204,14 +212,15 @@ export function decodeOfflineJob(data: OfflineJobData, view: RegisteredView): Of
     }
     return column;
   });
-  const { fp, excluded } = wire;
+  const { fp, excluded, gen } = wire;
   if (
     (fp !== undefined && (!(fp instanceof Uint8Array) || fp.length !== rowCount * FINGERPRINT_BYTES)) ||
-    (excluded !== undefined && (!(excluded instanceof Uint8Array) || excluded.length !== rowCount))
+    (excluded !== undefined && (!(excluded instanceof Uint8Array) || excluded.length !== rowCount)) ||
+    (gen !== undefined && (!(gen instanceof Uint32Array) || gen.length !== rowCount))
   ) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      `write-behind job for ${label}: its event fingerprints or exclusions are not ${rowCount} rows`,
+      `write-behind job for ${label}: its event fingerprints, exclusions or online generations are not ${rowCount} rows`,
     );
   }
   return {
@@ -221,5 +230,6 @@ export function decodeOfflineJob(data: OfflineJobData, view: RegisteredView): Of
     createdTsMicros: wire.createdTs,
     ...(fp === undefined ? {} : { fingerprints: fp }),
     ...(excluded === undefined ? {} : { exclusions: excluded }),
+    ...(gen === undefined ? {} : { onlineGenerations: gen }),
   };
 }

@@ -168,6 +168,21 @@ describe('jobs of event views', () => {
     expect([...decoded.exclusions!]).toEqual([EXCLUSION_LATE, EXCLUSION_FUTURE, EXCLUSION_NONE]);
   });
 
+  it('carry online generations (online_gen) per row, 0 for a part without them, and none when no part has them', () => {
+    const a: OfflineBatch = { ...batch(2, 0), onlineGenerations: Uint32Array.of(1, 0) };
+    const b = batch(1, 10);
+    const decoded = decodeOfflineJob(
+      encodeOfflineJob(events, [
+        { batch: a, createdTsMicros: 1n },
+        { batch: b, createdTsMicros: 2n },
+      ]),
+      events,
+    );
+    expect([...decoded.onlineGenerations!]).toEqual([1, 0, 0]);
+    const without = decodeOfflineJob(encodeOfflineJob(events, [{ batch: b, createdTsMicros: 2n }]), events);
+    expect(without.onlineGenerations).toBeUndefined();
+  });
+
   it('decode a job queued without them (a plain view’s encoding) as rows without fingerprints or exclusions', () => {
     const decoded = decodeOfflineJob(
       encodeOfflineJob({ ...events, kind: 'state' }, [{ batch: batch(2, 0), createdTsMicros: 1n }]),

@@ -117,7 +117,7 @@ export function createFeatureStoreCalls(
       const read = (plan: ReadPlan): Promise<GetOnlineFeaturesResponse> => {
         return readOnline(stores.online, plan, request.entities, limits.maxBatchRows, {
           includeEventTimestamps: request.includeEventTimestamps,
-          nowMillis: Date.now(),
+          nowMillis: stores.clock?.() ?? Date.now(),
           ...(callOptions?.keepExpiredValues === true ? { keepExpiredValues: true } : {}),
           ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
           ...(deadlineMillis === undefined ? {} : { deadlineMillis }),

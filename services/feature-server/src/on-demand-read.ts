@@ -5,7 +5,7 @@
  * program compiled once per registry state; `now` is the read's time, request fields come as
  * extra entity columns. Requests without on-demand features take the plain path unchanged.
  */
-import { TesseraError, evaluateOnDemandColumn, refuseAggregations, showName } from '@tessera/core';
+import { TesseraError, evaluateOnDemandColumn, showName } from '@tessera/core';
 import type { FeatureValue, OnlineStore, RegistryState, RequestFieldDef, ResolvedFeatures } from '@tessera/core';
 import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
@@ -23,7 +23,6 @@ export interface OnlinePlan {
 
 /** Builds the plan of a request resolved against `state` (the state it was resolved against). */
 export function buildOnlinePlan(state: RegistryState, resolved: ResolvedFeatures): OnlinePlan {
-  refuseAggregations(resolved, 'GetOnlineFeatures');
   const split = splitOnDemand(state, resolved);
   if (split === undefined) return { stored: buildReadPlan(resolved) };
   return { stored: buildReadPlan(split.stored), onDemand: split };

@@ -22,6 +22,8 @@ import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 import type { ServerTelemetry } from './server-telemetry.js';
+import { aggregateRows, type AggregatedRows, type AggregationRead } from './online-aggregations.js';
+import { viewAggregations } from './view-aggregations.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
 interface KeyGroup {
@@ -34,6 +36,8 @@ interface KeyGroup {
     readonly wanted: readonly number[];
     readonly decoder: RowDecoder;
   }[];
+  /** Event views whose window aggregations are requested; their fields follow the views' fields. */
+  readonly aggregations: readonly AggregationRead[];
 }
 
 /** One output column: where its values come from. */
@@ -45,6 +49,8 @@ interface OutputFeature {
   /** Position of the feature within its view's `wanted` list. */
   readonly wantedSlot: number;
   readonly ttlMillis: number;
+  /** A window aggregation: its view's slot in the group's `aggregations`, its index in the view's plan. */
+  readonly aggregation?: { readonly slot: number; readonly index: number };
 }
 
 /**
@@ -65,6 +71,7 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
     joinKeys: readonly JoinKeySpec[];
     fields: string[];
     views: { view: RegisteredView; wanted: number[] }[];
+    aggregations: RegisteredView[];
   }[] = [];
   const groupByEntities = new Map<string, number>();
   const joinKeys = new Map<string, JoinKeySpec>();
@@ -76,7 +83,7 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
     if (g === undefined) {
       g = groups.length;
       groupByEntities.set(entitiesId, g);
-      groups.push({ entities: f.view.entities, joinKeys: f.view.joinKeys, fields: [], views: [] });
+      groups.push({ entities: f.view.entities, joinKeys: f.view.joinKeys, fields: [], views: [], aggregations: [] });
       for (const key of f.view.joinKeys) {
         const seen = joinKeys.get(key.name);
         if (seen && seen.type !== key.type) {
@@ -89,6 +96,22 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
       }
     }
     const group = groups[g]!;
+    if (wanted.aggregationIndex !== undefined) {
+      // Read with the entity's other fields (one read per entity), computed after the read.
+      let slot = group.aggregations.indexOf(f.view);
+      if (slot < 0) slot = group.aggregations.push(f.view) - 1;
+      const aggregation = { slot, index: wanted.aggregationIndex };
+      outputs.push({
+        ref: f.ref,
+        type: wanted.type,
+        group: g,
+        viewSlot: -1,
+        wantedSlot: -1,
+        ttlMillis: 0,
+        aggregation,
+      });
+      continue;
+    }
     const field = viewField(f.view.id, f.view.version);
     let viewSlot = group.fields.indexOf(field);
     if (viewSlot < 0) {
@@ -113,16 +136,28 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
       ttlMillis: f.view.ttlSeconds * 1000,
     });
   }
-  const compiled: KeyGroup[] = groups.map((g) => ({
-    ...g,
-    views: g.views.map((v) => ({
-      ...v,
-      decoder: new RowDecoder(
-        v.view.features.map((f) => f.type),
-        v.wanted,
-      ),
-    })),
-  }));
+  const compiled: KeyGroup[] = groups.map((g) => {
+    const fields = [...g.fields];
+    const aggregations = g.aggregations.map((view): AggregationRead => {
+      const read = viewAggregations(view);
+      if (read === undefined) throw new TesseraError('INTERNAL', `${view.name}@${view.version} has no aggregations`);
+      const firstField = fields.length;
+      fields.push(...read.onlineFields);
+      return { view, compiled: read, firstField };
+    });
+    return {
+      ...g,
+      fields,
+      aggregations,
+      views: g.views.map((v) => ({
+        ...v,
+        decoder: new RowDecoder(
+          v.view.features.map((f) => f.type),
+          v.wanted,
+        ),
+      })),
+    };
+  });
   return { groups: compiled, outputs, joinKeys: [...joinKeys.values()] };
 }
 
@@ -294,12 +329,30 @@ export async function executeReadPlan(
     });
   });
 
+  const aggregated: AggregatedRows[][] = plan.groups.map((group, g) =>
+    group.aggregations.map((read) => aggregateRows(read, result, g * rows, rows, options.nowMillis)),
+  );
+
   // Served values by status, counted in locals and added once per request (no labels per value).
   let ok = 0;
   let nulls = 0;
   let notFound = 0;
   let expired = 0;
   const features: FeatureColumn[] = plan.outputs.map((out) => {
+    if (out.aggregation !== undefined) {
+      const { values, at } = aggregated[out.group]![out.aggregation.slot]!;
+      const column = values[out.aggregation.index]!;
+      for (const value of column)
+        if (value === null) nulls++;
+        else ok++;
+      return {
+        ref: out.ref,
+        type: toProtoValueType(out.type),
+        values: toColumn(out.type, column),
+        statuses: new Array<FeatureStatus>(rows).fill(FeatureStatus.FEATURE_STATUS_PRESENT),
+        eventTimestamps: options.includeEventTimestamps ? Array.from(at, (t) => BigInt(t)) : [],
+      };
+    }
     const values = new Array<FeatureValue>(rows);
     const statuses = new Array<FeatureStatus>(rows);
     const present = found[out.group]![out.viewSlot]!;

@@ -105,6 +105,8 @@ export interface FeatureServerOptions {
   readonly keepaliveTimeoutMillis?: number;
   /** A connection with no call for this long is closed (clients reconnect on their next call), ms. Default 600,000. */
   readonly maxConnectionIdleMillis?: number;
+  /** Tests only (never from flags or env): the clock of Write acceptance and online reads. Default `Date.now`. */
+  readonly clock?: () => number;
 }
 
 /** Tuning of API key authentication. */
@@ -216,6 +218,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     idempotency: backends.idempotency,
     materializeState: backends.materializeState,
     materializeRunner: backends.materializeRunner,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   };
   const sqlViews = startSqlViewScheduler(options.backend, stores, backends, logger);
   // One set of entry points for every front door (gRPC, Feast HTTP): one read plan cache, one write path.

@@ -2,9 +2,26 @@
  * The event-view part of a Write (docs/design/window-aggregations.md §1.2, §1.3): which targets an
  * event view accepts, and each row's fingerprint and eligibility, decided once per Write.
  */
-import { TesseraError, batchExclusions, batchFingerprints, isEventView } from '@tessera/core';
-import type { OfflineBatch, RegisteredView, ValidatedBatch } from '@tessera/core';
+import {
+  EXCLUSION_NONE,
+  FINGERPRINT_BYTES,
+  TesseraError,
+  batchExclusions,
+  batchFingerprints,
+  encodeEventRecord,
+  isEventView,
+  viewField,
+} from '@tessera/core';
+import type {
+  FeatureValue,
+  OfflineBatch,
+  OnlineEvents,
+  OnlineWrite,
+  RegisteredView,
+  ValidatedBatch,
+} from '@tessera/core';
 import type { ServerTelemetry } from './server-telemetry.js';
+import { CURRENT_GENERATION, viewAggregations } from './view-aggregations.js';
 
 /**
  * Target online alone on an event view with aggregations: FAILED_PRECONDITION (its events would be
@@ -41,4 +58,52 @@ export function eventRows(
     late: counts.late,
     future: counts.future,
   };
+}
+
+/**
+ * The online half of a Write: each entity's latest row (last-writer-wins), and for an event view
+ * with aggregations its eligible events in batch order (design §3.3), with `eventRows` mapping each
+ * event to its offline row so write-behind records the fold's answer as `online_gen`.
+ */
+export function onlineWriteOf(
+  view: RegisteredView,
+  batch: ValidatedBatch,
+  offline: Pick<OfflineBatch, 'fingerprints' | 'exclusions'> | undefined,
+  acceptedAtMillis: number,
+  replicas: number,
+): OnlineWrite {
+  // A backfill may carry several events per entity; the LWW row is only the latest of each.
+  const latest = batch.latestRowPerKey;
+  const everyRow = latest.length === batch.rowCount;
+  const keys = everyRow ? batch.entityKeys : latest.map((r) => batch.entityKeys[r] as string);
+  const rows = everyRow ? batch.rows : latest.map((r) => batch.rows[r] as Uint8Array);
+  const base = { field: viewField(view.id, view.version), ttlMillis: view.ttlSeconds * 1000, keys, rows };
+  const aggregations = viewAggregations(view);
+  const fps = offline?.fingerprints;
+  if (aggregations === undefined || fps === undefined) return { batch: base, options: { replicas } };
+  const keyIndex = new Map<string, number>();
+  keys.forEach((key, i) => keyIndex.set(key, i));
+  const entities: number[] = [];
+  const records: Uint8Array[] = [];
+  const eventRows: number[] = [];
+  const values = new Array<FeatureValue>(view.features.length);
+  for (let row = 0; row < batch.rowCount; row++) {
+    if ((offline?.exclusions?.[row] ?? EXCLUSION_NONE) !== EXCLUSION_NONE) continue;
+    for (let f = 0; f < values.length; f++) values[f] = batch.featureValues[f]?.[row] ?? null;
+    const ts = batch.eventTsMillis[row] as number;
+    const fp = fps.subarray(row * FINGERPRINT_BYTES, (row + 1) * FINGERPRINT_BYTES);
+    records.push(encodeEventRecord(aggregations.layout, ts, fp, values));
+    entities.push(keyIndex.get(batch.entityKeys[row] as string) as number);
+    eventRows.push(row);
+  }
+  const events: OnlineEvents = {
+    plan: aggregations.plan,
+    generation: CURRENT_GENERATION,
+    acceptedAtMillis,
+    latenessMillis: aggregations.latenessMillis,
+    retentionMillis: aggregations.retentionMillis,
+    entities,
+    records,
+  };
+  return { batch: { ...base, events }, options: { replicas }, eventRows };
 }

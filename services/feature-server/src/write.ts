@@ -6,13 +6,14 @@ import {
   quoteInput,
   showName,
   validateWriteBatch,
-  viewField,
+  withOnlineGenerations,
 } from '@tessera/core';
 import type {
   IdempotencyStore,
   OfflineBatch,
   OfflineStore,
   OnlineStore,
+  OnlineWriteResult,
   Problem,
   RegisteredView,
   ValidatedBatch,
@@ -24,7 +25,7 @@ import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
-import { assertEventTargets, eventRows } from './write-events.js';
+import { assertEventTargets, eventRows, onlineWriteOf } from './write-events.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -44,6 +45,8 @@ export interface WriteStores {
   readonly idempotency: IdempotencyStore;
   /** Where background failures are logged and the newest event written per view is noted. */
   readonly telemetry?: ServerTelemetry;
+  /** Test-only clock (epoch ms) for `acceptedAt` and reads; never set in production. Default `Date.now`. */
+  readonly clock?: () => number;
 }
 
 /** How long a Write waits for another in flight under the same idempotency key before answering UNAVAILABLE, ms. */
@@ -55,7 +58,8 @@ const IDEMPOTENCY_WAIT_MILLIS = 5_000;
  * - Offline by write-behind (the default): the online write and the durable enqueue of the offline
  *   rows happen together; the answer waits for both, never for ClickHouse.
  * - `DURABILITY_SYNC`: offline first (one insert, with a deduplication token derived from the
- *   batch so a retried write adds nothing twice), then online.
+ *   batch so a retried write adds nothing twice), then online (an event view's events: online
+ *   first, so the insert carries the fold's answer as `online_gen`).
  * - `DURABILITY_REPLICATED`: write-behind, and both the online rows and the queued job are
  *   acknowledged by a replica (Redis `WAIT 1`) before the answer.
  * Online writes are last-writer-wins by event time (idempotent by nature).
@@ -120,7 +124,11 @@ export async function executeWrite(
   const batch = validateWriteBatch(
     view,
     { columns, eventTimestamps },
-    { maxEventTimeSkewMillis: limits.maxEventTimeSkewMillis, minEventTsMillis: MIN_EVENT_TS_MILLIS },
+    {
+      maxEventTimeSkewMillis: limits.maxEventTimeSkewMillis,
+      minEventTsMillis: MIN_EVENT_TS_MILLIS,
+      ...(stores.clock === undefined ? {} : { nowMillis: stores.clock() }),
+    },
   );
   if (offline) assertOfflineTimestamps(view, batch, label);
   checkDeadline(deadlineMillis, label);
@@ -150,7 +158,7 @@ export async function executeWrite(
           rowsStaleOnline: BigInt(claim.result.rowsStaleOnline),
           rowsExcludedLate: BigInt(claim.result.rowsExcludedLate ?? '0'),
           rowsExcludedFuture: BigInt(claim.result.rowsExcludedFuture ?? '0'),
-          rowsDuplicateEvents: 0n,
+          rowsDuplicateEvents: BigInt(claim.result.rowsDuplicateEvents ?? '0'),
         };
       case 'mismatch':
         throw new TesseraError(
@@ -187,6 +195,7 @@ export async function executeWrite(
               rowsStaleOnline: String(response.rowsStaleOnline),
               rowsExcludedLate: String(response.rowsExcludedLate),
               rowsExcludedFuture: String(response.rowsExcludedFuture),
+              rowsDuplicateEvents: String(response.rowsDuplicateEvents),
             })
             .catch((error: unknown) =>
               stores.telemetry?.logger.warn(
@@ -215,7 +224,7 @@ async function performWrite(
   const { online, offline, sync } = how;
   const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
   // One acceptance time per Write: the eligibility of every row of the batch is decided by it.
-  const acceptedAtMillis = Date.now();
+  const acceptedAtMillis = stores.clock?.() ?? Date.now();
   const events = isEventView(view)
     ? eventRows(stores.telemetry, view, batch, online, offline, acceptedAtMillis)
     : undefined;
@@ -225,46 +234,35 @@ async function performWrite(
     featureValues: batch.featureValues,
     ...events?.offline,
   };
+  const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
+  const onlineWrite = online ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas) : undefined;
+  // Once committing, the write runs to its end whatever the caller's deadline (the answer is
+  // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
+  // middle would leave it half done. A sync write's offline insert may still be cut by the
+  // deadline: nothing is written online then — except for an event view's events, which are
+  // folded online first so the insert records the fold's answer (`online_gen`, design §1.6).
+  const foldFirst = onlineWrite?.batch.events !== undefined;
+  let result: OnlineWriteResult | undefined;
   if (offline && sync && stores.offline) {
-    await stores.offline.insert(view, offlineBatch, {
+    if (foldFirst) result = await stores.online.write(onlineWrite.batch, onlineWrite.options);
+    await stores.offline.insert(view, withOnlineGenerations(offlineBatch, onlineWrite, result), {
       dedupToken: how.token ?? batchDigest(label, batch.entityKeys, batch.rows),
       ...deadline,
     });
   }
-  const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
-  // Once committing, the write runs to its end whatever the caller's deadline (the answer is
-  // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
-  // middle would leave it half done. A sync write's offline insert may still be cut by the
-  // deadline: nothing is written online then.
-  // A backfill may carry several events per entity; online only the latest of each matters.
-  const latest = batch.latestRowPerKey;
-  const everyRow = latest.length === batch.rowCount;
-  const onlineWrite = online
-    ? {
-        batch: {
-          field: viewField(view.id, view.version),
-          ttlMillis: view.ttlSeconds * 1000,
-          keys: everyRow ? batch.entityKeys : latest.map((r) => batch.entityKeys[r]!),
-          rows: everyRow ? batch.rows : latest.map((r) => batch.rows[r]!),
-        },
-        options: { replicas },
-      }
-    : undefined;
-  const result =
-    offline && !sync
-      ? await stores.writeBehind.write(view, offlineBatch, onlineWrite, {
-          replicas,
-          ...(how.token === undefined ? {} : { token: how.token }),
-        })
-      : onlineWrite
-        ? await stores.online.write(onlineWrite.batch, onlineWrite.options)
-        : undefined;
+  if (offline && !sync) {
+    result = await stores.writeBehind.write(view, offlineBatch, onlineWrite, {
+      replicas,
+      ...(how.token === undefined ? {} : { token: how.token }),
+    });
+  } else if (onlineWrite && !(sync && foldFirst && offline)) {
+    result = await stores.online.write(onlineWrite.batch, onlineWrite.options);
+  }
   noteNewestEvent(stores.telemetry, view, batch.eventTsMillis);
   const counts = {
     rowsExcludedLate: BigInt(events?.late ?? 0),
     rowsExcludedFuture: BigInt(events?.future ?? 0),
-    // Until the online aggregation of event views lands, no duplicate is detected online.
-    rowsDuplicateEvents: 0n,
+    rowsDuplicateEvents: BigInt(result?.duplicateEvents ?? 0),
   };
   if (result === undefined) {
     return { rows: BigInt(batch.rowCount), rowsAppliedOnline: 0n, rowsStaleOnline: 0n, ...counts };
@@ -273,7 +271,7 @@ async function performWrite(
     rows: BigInt(batch.rowCount),
     rowsAppliedOnline: BigInt(result.applied),
     // Rows superseded within the batch count as stale: a newer event of their entity won.
-    rowsStaleOnline: BigInt(result.stale + batch.rowCount - latest.length),
+    rowsStaleOnline: BigInt(result.stale + batch.rowCount - onlineWrite!.batch.keys.length),
     ...counts,
   };
 }

@@ -43,5 +43,8 @@ export interface EmbeddedOnlineStore extends OnlineStore, EmbeddedEnvironment {
    * `write`, with `alongside` run in the same transaction: both commit or neither does (the
    * outbox entry of a Write commits with its online rows). Without a batch, only `alongside` runs.
    */
-  writeWith(batch: OnlineWriteBatch | undefined, alongside: () => void): Promise<OnlineWriteResult | undefined>;
+  writeWith(
+    batch: OnlineWriteBatch | undefined,
+    alongside: (result: OnlineWriteResult | undefined) => void,
+  ): Promise<OnlineWriteResult | undefined>;
 }

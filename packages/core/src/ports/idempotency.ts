@@ -13,6 +13,8 @@ export interface RecordedResult {
   /** Event views (absent in results recorded before they existed = 0). */
   readonly rowsExcludedLate?: string;
   readonly rowsExcludedFuture?: string;
+  /** Events already seen online (absent in results recorded before it was counted = 0). */
+  readonly rowsDuplicateEvents?: string;
 }
 
 /** What holds a key when a request claims it. */

@@ -11,6 +11,30 @@ import type { OnlineWriteBatch, OnlineWriteOptions, OnlineWriteResult } from '..
 export interface OnlineWrite {
   readonly batch: OnlineWriteBatch;
   readonly options?: OnlineWriteOptions;
+  /**
+   * With `batch.events`: per event, the row of the offline batch it is. Write-behind then writes
+   * online first and gives each such row the event's generation as `online_gen` (design §1.6).
+   */
+  readonly eventRows?: readonly number[];
+}
+
+/**
+ * The offline batch with `online_gen` from the online write's answer: per event of `online`, its
+ * generation on the offline row it came from; 0 elsewhere. Unchanged without events.
+ */
+export function withOnlineGenerations(
+  offline: OfflineBatch,
+  online: OnlineWrite | undefined,
+  result: OnlineWriteResult | undefined,
+): OfflineBatch {
+  const rows = online?.eventRows;
+  const generations = result?.eventGenerations;
+  if (rows === undefined || generations === undefined) return offline;
+  const out = new Uint32Array(offline.eventTsMillis.length);
+  rows.forEach((row, i) => {
+    out[row] = generations[i] ?? 0;
+  });
+  return { ...offline, onlineGenerations: out };
 }
 
 /**

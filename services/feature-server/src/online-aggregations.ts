@@ -1,0 +1,71 @@
+/**
+ * Window aggregations in GetOnlineFeatures (design §1.4, §1.5, §3.4): the view's aggregation
+ * fields and pending list come back with the entity's other fields (one read per entity); per row
+ * `t = max(now, newest event of the tile lists)`, the pending events with ts ≤ t are folded into a
+ * copy of the fields, and every aggregation of the view is finalised at t. Status PRESENT always
+ * (an empty window is a value: 0, null or an empty list by §1.7); the event timestamp is t.
+ */
+import {
+  decodeEventRecord,
+  foldEventIntoFields,
+  pendingListRecords,
+  readAggregations,
+  tileListNewestEventTs,
+} from '@tessera/core';
+import type { AggregationFields, FeatureValue, RegisteredView } from '@tessera/core';
+import type { ViewAggregations } from './view-aggregations.js';
+
+/** One view's aggregations read in a key group: where its fields sit in the group's field list. */
+export interface AggregationRead {
+  readonly view: RegisteredView;
+  readonly compiled: ViewAggregations;
+  /** Index into the group's fields of `compiled.onlineFields[0]` (the pending list is last). */
+  readonly firstField: number;
+}
+
+/** Every aggregation of the view for `rows` rows: values per aggregation (plan order), and t per row. */
+export interface AggregatedRows {
+  readonly values: FeatureValue[][];
+  readonly at: Float64Array;
+}
+
+/** Computes the view's aggregations for each entity row of a group's read. */
+export function aggregateRows(
+  read: AggregationRead,
+  result: readonly (readonly (Uint8Array | null)[])[],
+  base: number,
+  rows: number,
+  nowMillis: number,
+): AggregatedRows {
+  const { plan, layout, fieldNames: names } = read.compiled;
+  const values = plan.specs.map(() => new Array<FeatureValue>(rows));
+  const at = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const row = result[base + i] as readonly (Uint8Array | null)[];
+    const fields: AggregationFields = new Map();
+    for (let k = 0; k < names.length; k++) {
+      const bytes = row[read.firstField + k];
+      if (bytes !== null && bytes !== undefined) fields.set(names[k] as string, bytes);
+    }
+    let t = nowMillis;
+    for (const hop of plan.hops) {
+      const list = fields.get(hop.field);
+      if (list !== undefined) t = Math.max(t, tileListNewestEventTs(list));
+    }
+    const pending = row[read.firstField + names.length];
+    if (pending !== null && pending !== undefined) {
+      const due = pendingListRecords(pending)
+        .map((r) => decodeEventRecord(layout, r).record)
+        .filter((r) => r.tsMillis <= t);
+      if (due.length > 0) {
+        // Folding changes tile lists in place: fold into copies, the read's bytes stay as read.
+        for (const [name, bytes] of fields) fields.set(name, bytes.slice());
+        for (const r of due) foldEventIntoFields(plan, fields, r.tsMillis, r.fp, r.values);
+      }
+    }
+    const served = readAggregations(plan, fields, t);
+    for (let a = 0; a < served.length; a++) (values[a] as FeatureValue[])[i] = served[a] ?? null;
+    at[i] = t;
+  }
+  return { values, at };
+}
