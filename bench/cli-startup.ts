@@ -1,16 +1,17 @@
 // How long one `tessera get` takes end to end, process start included (issue 18: ≤ 0.3 s): the
 // command runs as a new `node packages/cli/bin/tessera.js` process against a real `tessera serve`
-// (embedded store, the examples' feature repository, one row written), alternating with `node -e 0`
-// — the floor any Node command pays — so machine noise lands on both. Each run records its wall time
+// (embedded store, the examples' feature repository, one row written), in turn with `node -e 0` —
+// the floor any Node command pays — and with the same get from the compiled modules instead of the
+// bundle (scripts/bundle-cli.mjs), so machine noise lands on all three. Each run records its wall time
 // and the CPU time (user + sys) of the child, read from this process's waited-for-children counters
 // (/proc/self/stat cutime + cstime, 10 ms ticks): on a shared machine the CPU time is the steadier
 // figure. How to run it and the columns: bench/README.md.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TesseraClient } from '@tessera/client';
 import { Cleanup } from './support/cleanup.js';
@@ -31,6 +32,13 @@ const DEFAULT_OUT_DIR = join(REPO_ROOT, 'bench/results');
 /** One command never takes this long here; a hung one fails the run instead of the bench. */
 const RUN_TIMEOUT_MILLIS = 30_000;
 const CUSTOMER_ID = 1001n;
+const COMPILED_MAIN = `import { main } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'packages/cli/dist/index.js')).href)}; process.exitCode = await main(process.argv);`;
+
+/** bin/tessera.js's own test: the bundle is at least as new as the compiler's last write. */
+function bundleIsCurrent(): boolean {
+  const mtime = (path: string): number => statSync(join(REPO_ROOT, path), { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  return mtime('packages/cli/dist/bundle/index.js') >= mtime('packages/cli/dist/.tsbuildinfo');
+}
 const LOYALTY_SCORE = 3.7;
 
 interface RunConfig {
@@ -104,8 +112,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
-  const runs: Record<'floor' | 'get', ProcessRun[]> = { floor: [], get: [] };
-  let getCommand: string[] = [];
+  const runs: Record<'floor' | 'get' | 'compiled', ProcessRun[]> = { floor: [], get: [], compiled: [] };
+  let getArgs: string[] = [];
   try {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-cli-startup-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
@@ -124,8 +132,7 @@ async function main(): Promise<void> {
     }
     log(`tessera get vs node -e 0: server pid ${server.pid} on ${server.address}, ${config.runs} runs each`);
 
-    getCommand = [
-      CLI_BIN,
+    getArgs = [
       '--server',
       server.address,
       'get',
@@ -133,15 +140,21 @@ async function main(): Promise<void> {
       '--entity',
       `customer_id=${CUSTOMER_ID}`,
     ];
-    const commands = { floor: ['-e', '0'], get: getCommand } as const;
+    const commands = {
+      floor: ['-e', '0'],
+      get: [CLI_BIN, ...getArgs],
+      // The same command from the compiled modules, as bin/tessera.js runs it without a current bundle.
+      compiled: ['--input-type=module', '-e', COMPILED_MAIN, 'tessera', ...getArgs],
+    } as const;
+    const names = Object.keys(commands) as (keyof typeof commands)[];
     for (let i = 0; i < config.warmupRuns + config.runs; i++) {
-      // Alternate which goes first, so neither always runs right after the other's exit.
-      const order = i % 2 === 0 ? (['floor', 'get'] as const) : (['get', 'floor'] as const);
+      // Rotate which goes first, so none always runs right after the same other's exit.
+      const order = names.map((_, k) => names[(i + k) % names.length]!);
       for (const name of order) {
         const run = await runNode(commands[name]);
         if (run.exitCode !== 0) throw new Error(`${name} failed (exit ${run.exitCode}):\n${run.stderr}`);
         // A get that printed no value measured nothing worth having.
-        if (name === 'get' && !run.stdout.includes(String(LOYALTY_SCORE))) {
+        if (name !== 'floor' && !run.stdout.includes(String(LOYALTY_SCORE))) {
           throw new Error(`tessera get printed no ${LOYALTY_SCORE}:\n${run.stdout}\n${run.stderr}`);
         }
         if (i >= config.warmupRuns)
@@ -155,6 +168,7 @@ async function main(): Promise<void> {
   const cases: CliStartupCase[] = [
     { id: 'node -e 0', ...summarizeRuns(runs.floor) },
     { id: 'tessera get (1 entity × 1 feature)', ...summarizeRuns(runs.get) },
+    { id: 'the same get, compiled modules (no bundle)', ...summarizeRuns(runs.compiled) },
   ];
   const report = {
     startedAt: startedAt.toISOString(),
@@ -168,6 +182,8 @@ async function main(): Promise<void> {
       server:
         'one `tessera serve` child process, embedded store (LMDB under a temporary --data-dir), examples/feature_repo applied',
       get: `node packages/cli/bin/tessera.js --server <address> get customer_stats:loyalty_score --entity customer_id=${CUSTOMER_ID}`,
+      // Whether bin/tessera.js ran the bundle (scripts/bundle-cli.mjs) or, older than the build, the compiled modules.
+      bundle: bundleIsCurrent() ? 'current: bin/tessera.js runs it' : 'missing or older than the build',
       cpu: 'user + sys of the child, from /proc/self/stat cutime + cstime (10 ms ticks)',
     },
     cases,
