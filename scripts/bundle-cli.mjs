@@ -12,7 +12,7 @@
 //
 // The output is build output (dist/ is ignored), never committed.
 import { build } from 'esbuild';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +56,8 @@ const keepOutside = {
 };
 
 const result = await build({
+  // Paths in the metafile are from the repository root, wherever this runs from.
+  absWorkingDir: root,
   entryPoints: { index: join(CLI_DIST, 'index.js') },
   outdir: OUT_DIR,
   bundle: true,
@@ -74,3 +76,10 @@ const result = await build({
 });
 // Which modules went into which output file: packages/cli/test/startup.test.ts reads it.
 writeFileSync(join(OUT_DIR, 'meta.json'), JSON.stringify(result.metafile));
+// Chunks are named by content: drop those of earlier builds (after writing the new ones, so a command
+// started meanwhile finds either bundle whole).
+const current = new Set(Object.keys(result.metafile.outputs).map((out) => join(root, out)));
+for (const name of readdirSync(OUT_DIR)) {
+  const path = join(OUT_DIR, name);
+  if (name !== 'meta.json' && !current.has(path)) rmSync(path);
+}
