@@ -83,6 +83,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       'Feast 0.67 SDK get_online_features through its remote online store → Tessera’s Feast endpoints vs → feast serve, and its in-process Redis store, interleaved: 1×10 to 100×30',
     minutes: 6,
   },
+  'cli-startup': {
+    script: 'bench/cli-startup.ts',
+    description:
+      '`tessera get` of one entity as a new process against a running `tessera serve`, end to end, alternating with `node -e 0` (the floor): wall and CPU time against the ≤ 0.3 s target',
+    minutes: 1,
+  },
   historical: {
     script: 'bench/historical.ts',
     description:

@@ -100,9 +100,11 @@ function ensureDependencies() {
 }
 
 function build() {
-  log('building: tsc -b tsconfig.build.json');
+  log('building: tsc -b tsconfig.build.json, then scripts/bundle-cli.mjs');
   // Through node rather than the node_modules/.bin shell shim, which needs sh, sed and dirname.
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json']);
+  // After the compiler, as `npm run build` does: the `tessera` command's client side in a few files.
+  run(process.execPath, [join(root, 'scripts', 'bundle-cli.mjs')]);
 }
 
 /** Installs a Debian package when one of its commands is missing (as root with apt-get), else says how. */

@@ -9,6 +9,7 @@ import {
 } from './feast-remote-report.js';
 import type { Segment } from './mixed-result.js';
 import { pythonClientMarkdownTable, type PythonClientCaseResult } from './python-client-report.js';
+import { cliStartupMarkdownTable, type CliStartupCase } from './cli-startup-report.js';
 import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
 import { tracingMarkdownTable, type TracingCaseResult } from './tracing-report.js';
 
@@ -322,6 +323,22 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       '',
     );
     sections.push(pythonClientMarkdownTable(cases), '');
+  }
+
+  const cliStartup = await newest(dir, 'cli-startup-');
+  if (cliStartup) {
+    const { cases, machine } = cliStartup.data as {
+      cases: CliStartupCase[];
+      machine: { loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+    };
+    const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+    sections.push(`## \`tessera get\` end to end, process start included — \`${cliStartup.file}\``, '');
+    sections.push(
+      `Load average ${load(machine.loadAverageAtStart)} at start, ${load(machine.loadAverageAtEnd)} at end.`,
+      '',
+      cliStartupMarkdownTable(cases),
+      '',
+    );
   }
 
   const tracing = await newest(dir, 'tracing-cost-');

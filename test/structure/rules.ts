@@ -24,6 +24,11 @@ export interface WorkspacePackage {
   readonly devDependencies: readonly string[];
   /** Files under its `src/` and `test/`. */
   readonly files: readonly SourceFile[];
+  /**
+   * Public entry points besides the main one: the subpaths its package.json `exports` names
+   * (`basics` for `@tessera/core/basics`), each an index of its own (tRPC's one entry file per subpath).
+   */
+  readonly subpaths?: readonly string[];
 }
 
 export interface Workspace {
@@ -74,7 +79,7 @@ export function findViolations(workspace: Workspace, policy: StructurePolicy): s
       if (specifier.startsWith(SCOPE)) {
         const [scope, name, ...rest] = specifier.split('/');
         const target = `${scope}/${name}`;
-        if (rest.length > 0) {
+        if (rest.length > 0 && !(byName.get(target)?.subpaths ?? []).includes(rest.join('/'))) {
           violations.push(`${file.path} imports ${specifier}: use the entry point ${target}`);
         }
         if (owner !== undefined && target !== owner.name && byName.has(target)) {
@@ -198,6 +203,7 @@ export function loadWorkspace(root: string): Workspace {
         name: string;
         dependencies?: Record<string, string>;
         devDependencies?: Record<string, string>;
+        exports?: Record<string, unknown>;
       };
       const ours = (deps: Record<string, string> | undefined): string[] =>
         Object.keys(deps ?? {}).filter((name) => name.startsWith(SCOPE));
@@ -207,6 +213,9 @@ export function loadWorkspace(root: string): Workspace {
         dependencies: ours(json.dependencies),
         devDependencies: ours(json.devDependencies),
         files: [...listTypeScript(root, `${dir}/src`), ...listTypeScript(root, `${dir}/test`)],
+        subpaths: Object.keys(json.exports ?? {})
+          .filter((key) => key.startsWith('./'))
+          .map((key) => key.slice(2)),
       });
     }
   }

@@ -77,6 +77,19 @@ describe('structure rules', () => {
     ]);
   });
 
+  it('accepts a subpath the package exports as an entry point of its own, and no other', () => {
+    const coreWithBasics = { ...core, subpaths: ['basics'] };
+    const client = pkg('@tessera/client', 'packages/client', {
+      files: [
+        { path: 'packages/client/src/a.ts', text: "import { TesseraError } from '@tessera/core/basics';\n" },
+        { path: 'packages/client/src/b.ts', text: "import { x } from '@tessera/core/basics/errors.js';\n" },
+      ],
+    });
+    expect(check(coreWithBasics, client)).toEqual([
+      'packages/client/src/b.ts imports @tessera/core/basics/errors.js: use the entry point @tessera/core',
+    ]);
+  });
+
   it('refuses an import of a package the importer does not declare (tests may use devDependencies)', () => {
     const offline = pkg('@tessera/offline', 'packages/offline');
     const online = pkg('@tessera/online', 'packages/online', {

@@ -1,5 +1,5 @@
 /** Helpers the command modules share: the client factory, node lists, times and repeatable options. */
-import { TIMESTAMP_FORMATS_HINT, TesseraError, parseTimestamp } from '@tessera/core';
+import { TIMESTAMP_FORMATS_HINT, TesseraError, parseTimestamp } from '@tessera/core/basics';
 import type { TesseraClient } from '@tessera/client';
 
 /** Builds a client from the program's global options (server, timeout, TLS, API key). */

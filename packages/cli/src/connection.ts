@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { TesseraError } from '@tessera/core';
+import { TesseraError } from '@tessera/core/basics';
 import type { TesseraClientOptions } from '@tessera/client';
 
 /** Global options every client command understands. */

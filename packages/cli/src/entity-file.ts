@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { DataType, Precision } from 'apache-arrow';
 import type { Field, Vector } from 'apache-arrow';
-import { TIMESTAMP_FORMATS_HINT, TesseraError } from '@tessera/core';
+import { TIMESTAMP_FORMATS_HINT, TesseraError } from '@tessera/core/basics';
 import type { FeatureValue, JoinKeyType, TypedColumn, ValueType } from '@tessera/core';
 import { convertCell, quoteCell, timestampOf } from './read-rows.js';
 import { readParquetFile } from './parquet.js';

@@ -1,5 +1,5 @@
-import { formatTimestamp } from '@tessera/core';
-import type { FeatureValue, JoinKeyValue, ValueType } from '@tessera/core';
+import { formatTimestamp } from '@tessera/core/basics';
+import type { FeatureValue, JoinKeyValue, ValueType } from '@tessera/core/basics';
 import type { OnlineFeatures } from '@tessera/client';
 
 /** A value as JSON: int64 as a number when exact (else a string), timestamps as ISO strings, bytes as base64. */

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { RecordBatch } from 'apache-arrow';
-import { TIMESTAMP_FORMATS_HINT, TesseraError, formatTimestamp, parseTimestamp } from '@tessera/core';
+import { TIMESTAMP_FORMATS_HINT, TesseraError, formatTimestamp, parseTimestamp } from '@tessera/core/basics';
 import { fromProtoValueType, toColumn } from '@tessera/wire';
 import type { TesseraClient } from '@tessera/client';
 import { HistoricalFormat } from '@tessera/proto';

@@ -3,7 +3,7 @@
  * turns errors into exit codes — 1 for a failed command, 2 for a configuration that does not validate.
  */
 import { Command, Option } from 'commander';
-import { formatProblems, isTesseraError } from '@tessera/core';
+import { formatProblems, isTesseraError } from '@tessera/core/basics';
 import { TesseraClient } from '@tessera/client';
 import { addConnectionOptions, clientOptions, type ConnectionFlags } from './connection.js';
 import { DEFAULT_SERVER, type ClientFactory } from './command-options.js';

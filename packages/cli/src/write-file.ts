@@ -1,4 +1,4 @@
-import { TesseraError, isTesseraError } from '@tessera/core';
+import { TesseraError, isTesseraError } from '@tessera/core/basics';
 import type { TesseraClient } from '@tessera/client';
 import { fromProtoView } from '@tessera/wire';
 import { Durability, WriteTarget } from '@tessera/proto';

@@ -1,6 +1,6 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { TesseraError, grpcCodeName } from '@tessera/core';
-import type { ErrorCode, GrpcCodeName, Problem } from '@tessera/core';
+import { TesseraError, grpcCodeName } from '@tessera/core/basics';
+import type { ErrorCode, GrpcCodeName, Problem } from '@tessera/core/basics';
 
 export { grpcCodeName, type GrpcCodeName };
 

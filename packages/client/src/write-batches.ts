@@ -1,5 +1,5 @@
-import { TesseraError, describeValue } from '@tessera/core';
-import type { FeatureValue, ValueType } from '@tessera/core';
+import { TesseraError, describeValue } from '@tessera/core/basics';
+import type { FeatureValue, ValueType } from '@tessera/core/basics';
 import { TesseraClientError } from './service-error.js';
 import { toColumn } from '@tessera/wire';
 import type { Column } from '@tessera/proto';

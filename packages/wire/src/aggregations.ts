@@ -13,7 +13,7 @@ import {
   type Problem,
   type RegisteredAggregation,
   type ValueType as CoreValueType,
-} from '@tessera/core';
+} from '@tessera/core/basics';
 import {
   AggregationFunction as ProtoFunction,
   AggregationState as ProtoState,

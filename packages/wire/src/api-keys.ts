@@ -1,4 +1,4 @@
-import { TesseraError, type ApiKeyRecord, type Scope } from '@tessera/core';
+import { TesseraError, type ApiKeyRecord, type Scope } from '@tessera/core/basics';
 import { Scope as ProtoScope } from '@tessera/proto';
 import type { ApiKey } from '@tessera/proto';
 

@@ -1,5 +1,5 @@
-import { TesseraError } from '@tessera/core';
-import type { FeatureValue, ValueType as CoreValueType } from '@tessera/core';
+import { TesseraError } from '@tessera/core/basics';
+import type { FeatureValue, ValueType as CoreValueType } from '@tessera/core/basics';
 import { ValueType } from '@tessera/proto';
 import type { Column } from '@tessera/proto';
 

@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { changeKindName } from '@tessera/client';
 import { table } from '../format.js';
-import { loadRepository } from '../repo-files.js';
 import type { ClientFactory } from '../command-options.js';
 
 /** Registers `apply` on the program. */
@@ -16,6 +15,7 @@ export function registerApplyCommand(program: Command, client: ClientFactory): v
     .option('--dry-run', 'show what would change, change nothing')
     .option('--prune', 'delete registered objects missing from the repository')
     .action(async (repo: string, opts: { dryRun?: boolean; prune?: boolean }) => {
+      const { loadRepository } = await import('../repo-files.js');
       const defs = await loadRepository(repo);
       const c = client();
       try {

@@ -2,7 +2,7 @@
  * `tessera get`: the latest feature values of entities.
  */
 import type { Command } from 'commander';
-import { TesseraError, type JoinKeyValue } from '@tessera/core';
+import { TesseraError, type JoinKeyValue } from '@tessera/core/basics';
 import { fromProtoValueType } from '@tessera/client';
 import { cellText, displayRefs, table, toJsonRows } from '../format.js';
 import { collect, type ClientFactory } from '../command-options.js';

@@ -8,10 +8,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { TesseraError, formatProblems, parseRepository } from '@tessera/core';
+import { TesseraError, formatProblems } from '@tessera/core/basics';
 import { FEAST_EXPORT_SCRIPT } from '../feast/feast-export-script.js';
-import { translateFeastRepo, type FeastExport } from '../feast/feast-import.js';
+import type { FeastExport } from '../feast/feast-import.js';
 
 /** Feast's parser imports every Python file of the repository; a repository is not expected to take longer. */
 const EXPORT_TIMEOUT_MILLIS = 120_000;
@@ -31,6 +30,12 @@ export function registerImportCommand(program: Command): void {
       // The export runs in the repository's folder: a relative path (`.venv/bin/python`) means the
       // one from here, a bare name (`python3`) is looked up on PATH.
       const exported = await exportFeastRepo(python.includes(sep) ? resolve(python) : python, repo);
+      // The YAML writer and the definitions parser load for this command only, not for every `tessera` call.
+      const [{ stringify }, { parseRepository }, { translateFeastRepo }] = await Promise.all([
+        import('yaml'),
+        import('@tessera/core'),
+        import('../feast/feast-import.js'),
+      ]);
       const { repo: document, notCarried, untranslated } = translateFeastRepo(exported);
       const yamlText =
         `# Imported from the Feast repository ${repo} by \`tessera import feast\`.\n` + stringify(document);

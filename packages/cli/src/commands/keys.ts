@@ -3,7 +3,7 @@
  * deployment's key store (`--data-dir` or `--redis-cluster`) to create the first admin key.
  */
 import type { Command } from 'commander';
-import { TesseraError, parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core';
+import { TesseraError, parseScopes, type ApiKeyRecord, type ApiKeyStore } from '@tessera/core/basics';
 import type { TesseraClient } from '@tessera/client';
 import { fromProtoScope } from '@tessera/wire';
 import type { ApiKeyStoreLocation } from '@tessera/registry';

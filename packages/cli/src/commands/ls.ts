@@ -2,7 +2,7 @@
  * `tessera ls`: lists views, features, entities, services or entity sources.
  */
 import type { Command } from 'commander';
-import { TesseraError, describeAggregationShape, formatTtl } from '@tessera/core';
+import { TesseraError, describeAggregationShape, formatTtl } from '@tessera/core/basics';
 import { fromProtoRegisteredAggregation } from '@tessera/wire';
 import { fromProtoValueType } from '@tessera/client';
 import { table } from '../format.js';

@@ -2,7 +2,7 @@
  * `tessera materialize`: copies the latest offline values of views to the online store.
  */
 import type { Command } from 'commander';
-import { TesseraError } from '@tessera/core';
+import { TesseraError } from '@tessera/core/basics';
 import { Progress } from '../progress.js';
 import { timestampOption, type ClientFactory } from '../command-options.js';
 

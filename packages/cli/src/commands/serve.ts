@@ -6,11 +6,10 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { TesseraError } from '@tessera/core';
+import { TesseraError } from '@tessera/core/basics';
 import { TesseraClient } from '@tessera/client';
 import type { BackendOptions, FeatureServer } from '@tessera/feature-server';
 import { listenForStop, type StopSignal } from '../stop-signal.js';
-import { loadRepository } from '../repo-files.js';
 import { checkNoSecretInArgv } from '../connection.js';
 import { DEFAULT_PORT, DEFAULT_TIMESTAMP_COLUMN } from '../command-options.js';
 import {
@@ -137,6 +136,7 @@ async function prepare(
   hasOffline: boolean,
 ): Promise<void> {
   if (opts.apply && !stop.requested()) {
+    const { loadRepository } = await import('../repo-files.js');
     const defs = await loadRepository(opts.apply);
     // In-process: works whatever the server demands of network clients (keys, client certificates).
     const result = await server.apply(defs, { author: 'tessera serve --apply' });

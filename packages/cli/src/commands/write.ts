@@ -2,7 +2,7 @@
  * `tessera write`: writes the rows of a CSV, JSONL or Parquet file to a feature view.
  */
 import { Option, type Command } from 'commander';
-import { TesseraError } from '@tessera/core';
+import { TesseraError } from '@tessera/core/basics';
 import { DEFAULT_TIMESTAMP_COLUMN, type ClientFactory } from '../command-options.js';
 
 /** Registers `write` on the program. */

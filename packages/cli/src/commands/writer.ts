@@ -3,7 +3,7 @@
  * queued offline rows of a cluster-mode deployment into ClickHouse.
  */
 import type { Command } from 'commander';
-import { TesseraError } from '@tessera/core';
+import { TesseraError } from '@tessera/core/basics';
 import { listenForStop } from '../stop-signal.js';
 import { checkNoSecretInArgv } from '../connection.js';
 import {
