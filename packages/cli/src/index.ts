@@ -22,6 +22,7 @@ import { registerHistoricalCommand } from './commands/historical.js';
 import { registerLsCommand } from './commands/ls.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerImportCommand } from './commands/import.js';
+import { registerBackfillCommand } from './commands/backfill.js';
 
 /** Exit code of a configuration that does not validate (every problem is printed). */
 export const CONFIGURATION_EXIT_CODE = 2;
@@ -46,6 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerWriterCommand(program);
   registerOfflineServerCommand(program);
   registerMaterializeCommand(program, client);
+  registerBackfillCommand(program, client);
   registerQueueCommand(program, client);
   registerDlqCommand(program, client);
   registerApplyCommand(program, client);
