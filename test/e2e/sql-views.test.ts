@@ -246,6 +246,21 @@ describe('SQL views through a real server (embedded LMDB + chDB)', () => {
     const column = (name: string) => chunks.flatMap((c) => fromColumn(c.columns[names.indexOf(name)] as Column));
     expect(column('category_daily_revenue__revenue')).toEqual(revenue);
     expect(column('category_daily_revenue__orders')).toEqual(orders);
+
+    // The same range again through `tessera backfill`: it resumes after the days done, and the values stay.
+    const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const range = ['--from', String(START), '--to', String(START + 3 * DAY)];
+      execFile('node', [CLI, '--server', t.server.address, 'backfill', 'category_daily_revenue', ...range], (e, o, r) =>
+        resolve({ code: e === null ? 0 : Number(e.code ?? 1), stdout: o, stderr: r }),
+      );
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/^backfilled category_daily_revenue@1: \d+ entities read, \d+ written online/m);
+    const again = await t.client.getOnlineFeaturesRaw({
+      features: ['category_daily_revenue:revenue', 'category_daily_revenue:orders'],
+      entities: { category: toColumn('string', CATEGORIES) },
+    });
+    expect(again.features.map((f) => fromColumn(f.values!))).toEqual([revenue, orders]);
   });
 });
 
