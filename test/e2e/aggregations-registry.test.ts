@@ -3,7 +3,8 @@
  * their serving lands (docs/design/window-aggregations.md §6.1, increment 2): `tessera apply` names
  * the aggregations, Registry.Get returns them with their assigned fields, a bad window is refused
  * naming file, path, line and rule, a Write to an event view behaves as a plain one, and reads of an
- * aggregation are refused with UNIMPLEMENTED naming it while `view:*` reads the plain features.
+ * aggregation online are refused with UNIMPLEMENTED naming it while `view:*` reads the plain features
+ * (GetHistorical serves them since increment 4).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -163,19 +164,13 @@ describe('event views through a real server', () => {
     expect(got.values).toEqual([[12.5], ['books']]);
   });
 
-  it('refuses online and historical reads of an aggregation with UNIMPLEMENTED naming it', async () => {
+  it('refuses online reads of an aggregation with UNIMPLEMENTED naming it', async () => {
     const online = await refusal(server.client.getOnlineFeatures(['purchases:revenue_30d'], { customer_id: [7n] }));
     const service = await refusal(server.client.getOnlineFeatures({ featureService: 'churn' }, { customer_id: [7n] }));
-    const historical = await refusal(
-      server.client.getHistoricalFeatures({ keys: { customer_id: [7n] }, eventTimestamps: [Date.now()] }, [
-        'purchases:amount',
-        'purchases:purchases_7d',
-      ]),
-    );
+    // GetHistorical serves them (test/e2e/historical-aggregations.test.ts).
     for (const [error, name] of [
       [online, 'purchases:revenue_30d'],
       [service, 'purchases:revenue_30d'],
-      [historical, 'purchases:purchases_7d'],
     ] as const) {
       expect(error.grpcCodeName).toBe('UNIMPLEMENTED');
       expect(error.message).toContain(`${name} is a window aggregation of purchases`);
