@@ -226,7 +226,7 @@ describe('window aggregations in GetHistorical through a real server (embedded c
     );
     const column = (name: string) =>
       rows.map((r) => {
-        const v = r[name] as unknown;
+        const v = r[name];
         return v !== null && typeof v === 'object' && 'toArray' in v
           ? [...(v as { toArray(): Float64Array }).toArray()]
           : v;

@@ -156,8 +156,6 @@ export function aggregationIrs(source: AggregationSource): {
         const map = `maxMapIf([intDiv(x.${alias}, 64)], [x.${alias}], ${cond})`;
         return { spec, irs: [ir(`tupleElement(${map}, 2)`)] };
       }
-      default:
-        throw new TesseraError('INTERNAL', `unknown aggregation function ${spec.function}`);
     }
   });
   const bounded = specs.every((s) => s.windowMillis > 0);
