@@ -53,7 +53,9 @@ import {
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-const RUNS = Number(process.env.ORACLE_RUNS ?? 25);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 20);
+/** Bounds each property run on a loaded machine (about 1.3 s a run alone here); no timing is asserted. */
+const ORACLE_TIMEOUT_MILLIS = 300_000;
 const TYPES: readonly BruteType[] = ['int64', 'double', 'string', 'timestamp', 'bool'];
 const NAMES = ['i', 'd', 's', 'ts', 'b'];
 const [I, D, S, TS, B] = [0, 1, 2, 3, 4];
@@ -361,30 +363,34 @@ describe('GetHistorical window aggregations against the brute force', () => {
   });
   afterAll(() => engine.close());
 
-  it(`equals the brute force for every aggregator × window (${RUNS} random datasets, every plan, both formats)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(arbSubCase, { minLength: 1, maxLength: 4 }),
-        fc.constantFrom<'columns' | 'arrow'>('columns', 'arrow'),
-        fc.oneof(
-          fc.constant<HistoricalOptions>({}),
-          fc.constant<HistoricalOptions>({ plan: 'full_sorting_merge' }),
-          fc.integer({ min: 2, max: 10 }).map((partRows): HistoricalOptions => ({ plan: 'key_ranges', partRows })),
+  it(
+    `equals the brute force for every aggregator × window (${RUNS} random datasets, every plan, both formats)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(arbSubCase, { minLength: 1, maxLength: 4 }),
+          fc.constantFrom<'columns' | 'arrow'>('columns', 'arrow'),
+          fc.oneof(
+            fc.constant<HistoricalOptions>({}),
+            fc.constant<HistoricalOptions>({ plan: 'full_sorting_merge' }),
+            fc.integer({ min: 2, max: 10 }).map((partRows): HistoricalOptions => ({ plan: 'key_ranges', partRows })),
+          ),
+          fc.integer({ min: 1, max: 50 }),
+          async (cases, format, options, chunkRows) => {
+            const dataset: Dataset = { written: [], rows: [] };
+            cases.forEach((c, n) => resolveCase(c, n, dataset));
+            await truncate(engine, [EVENTS]);
+            await engine.executor.command(`TRUNCATE TABLE ${engine.database}.fv_agg_events__v1__excluded`);
+            await write(engine, dataset.written);
+            const chunks = await collect(engine, request(dataset.rows, resolved(false), format, chunkRows), options);
+            expect(mismatch(dataset, tableOf(chunks, format))).toBeUndefined();
+          },
         ),
-        fc.integer({ min: 1, max: 50 }),
-        async (cases, format, options, chunkRows) => {
-          const dataset: Dataset = { written: [], rows: [] };
-          cases.forEach((c, n) => resolveCase(c, n, dataset));
-          await truncate(engine, [EVENTS]);
-          await engine.executor.command(`TRUNCATE TABLE ${engine.database}.fv_agg_events__v1__excluded`);
-          await write(engine, dataset.written);
-          const chunks = await collect(engine, request(dataset.rows, resolved(false), format, chunkRows), options);
-          expect(mismatch(dataset, tableOf(chunks, format))).toBeUndefined();
-        },
-      ),
-      { numRuns: RUNS, verbose: 1 },
-    );
-  });
+        { numRuns: RUNS, verbose: 1 },
+      );
+    },
+    ORACLE_TIMEOUT_MILLIS,
+  );
 
   it('counts an event exactly at the row time and exactly at start(t) (Chronon zipline PR #1356)', async () => {
     await truncate(engine, [EVENTS]);
@@ -454,5 +460,5 @@ describe('GetHistorical window aggregations against the brute force', () => {
       if (hllCodeOfInt64(x, 10) !== Number(r.c10) || hllCodeOfInt64(x, 14) !== Number(r.c14)) differ.push(r.s);
     }
     expect(differ.slice(0, 5)).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -38,7 +38,7 @@ export function irTypes(spec: AggregationSpec): ValueType[] {
     case 'last_n':
       return [input === 'double' ? 'double_list' : input === 'string' ? 'string_list' : 'int64_list'];
     case 'approx_distinct':
-      return ['int64_list'];
+      return ['double_list'];
   }
 }
 
@@ -58,8 +58,15 @@ function asTimestamp(value: FeatureValue): FeatureValue {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-/** The served value of `spec` from one row's IR values. */
-export function finalizeAggregation(spec: AggregationSpec, irs: readonly FeatureValue[]): FeatureValue {
+/**
+ * The served value of `spec` from one row's IR values. `registers`: zeroed HLL registers of the
+ * spec's precision to use (and leave zeroed) for approx_distinct, so a column allocates them once.
+ */
+export function finalizeAggregation(
+  spec: AggregationSpec,
+  irs: readonly FeatureValue[],
+  registers?: Uint8Array,
+): FeatureValue {
   const first = irs[0] ?? null;
   if (first === null) return emptyWindowValue(spec);
   switch (spec.function) {
@@ -78,9 +85,12 @@ export function finalizeAggregation(spec: AggregationSpec, irs: readonly Feature
     case 'last_n':
       return first;
     case 'approx_distinct': {
-      const registers = newHllRegisters(spec.precision);
-      for (const code of first as BigInt64Array) hllAdd(registers, Number(code));
-      return BigInt(hllEstimate(registers));
+      const codes = first as Float64Array;
+      const m = registers ?? newHllRegisters(spec.precision);
+      for (let i = 0; i < codes.length; i += 1) hllAdd(m, codes[i] as number);
+      const estimate = BigInt(hllEstimate(m));
+      for (let i = 0; i < codes.length; i += 1) m[(codes[i] as number) >>> 6] = 0;
+      return estimate;
     }
   }
 }
@@ -100,9 +110,10 @@ export function finalizeColumns(
     const irs = final.sources.map((s) => columns[s]?.values ?? []);
     const values = new Array<FeatureValue>(rowCount);
     const row: FeatureValue[] = new Array<FeatureValue>(irs.length);
+    const registers = final.spec.function === 'approx_distinct' ? newHllRegisters(final.spec.precision) : undefined;
     for (let i = 0; i < rowCount; i += 1) {
       for (let k = 0; k < irs.length; k += 1) row[k] = irs[k]?.[i] ?? null;
-      values[i] = finalizeAggregation(final.spec, row);
+      values[i] = finalizeAggregation(final.spec, row, registers);
     }
     return { name: final.name, type: final.type, values };
   });
