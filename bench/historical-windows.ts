@@ -172,7 +172,7 @@ async function measure(task: Task): Promise<Measured> {
     let rows = 0;
     let checksum = 0n;
     if (task.kind === 'prepare') {
-      await prepare(executor, (task as Extract<Task, { kind: 'prepare' }>).params);
+      await prepare(executor, task.params);
     } else if (task.kind === 'hand') {
       const stream = executor.queryStream(handSql(), undefined, { format: 'ArrowStream' });
       const iterator = stream[Symbol.asyncIterator]();
@@ -206,7 +206,7 @@ async function measure(task: Task): Promise<Measured> {
       });
       for await (const chunk of chunks) {
         rows += chunk.rowCount;
-        for await (const batch of RecordBatchReader.from(chunk.arrowIpc!)) {
+        for await (const batch of RecordBatchReader.from(chunk.arrowIpc)) {
           const c30 = batch.getChild('purchases__purchases_30d');
           for (let i = 0; i < batch.numRows; i++) checksum += BigInt((c30?.get(i) as bigint | null) ?? 0n);
         }
