@@ -376,13 +376,19 @@ describe('GetHistorical window aggregations against the brute force', () => {
             fc.integer({ min: 2, max: 10 }).map((partRows): HistoricalOptions => ({ plan: 'key_ranges', partRows })),
           ),
           fc.integer({ min: 1, max: 50 }),
-          async (cases, format, options, chunkRows) => {
+          // With a plain feature of the view too: its ASOF join and the aggregations' join in one query.
+          fc.boolean(),
+          async (cases, format, options, chunkRows, withPlain) => {
             const dataset: Dataset = { written: [], rows: [] };
             cases.forEach((c, n) => resolveCase(c, n, dataset));
             await truncate(engine, [EVENTS]);
             await engine.executor.command(`TRUNCATE TABLE ${engine.database}.fv_agg_events__v1__excluded`);
             await write(engine, dataset.written);
-            const chunks = await collect(engine, request(dataset.rows, resolved(false), format, chunkRows), options);
+            const chunks = await collect(
+              engine,
+              request(dataset.rows, resolved(withPlain), format, chunkRows),
+              options,
+            );
             expect(mismatch(dataset, tableOf(chunks, format))).toBeUndefined();
           },
         ),
