@@ -70,8 +70,10 @@ export interface AggregationSource {
 export function aggregationIrs(source: AggregationSource): {
   irs: AggregationIr[];
   eventColumns: string[];
-  /** `start(t)` of each distinct bounded window (empty when one is unbounded). */
+  /** `start(t) AS __s<j>` of each distinct window, over the entity subquery's `__t`. */
   starts: string[];
+  /** Whether every spec is bounded (the events then get a lower time bound). */
+  bounded: boolean;
 } {
   const { view, specs } = source;
   const eventColumns = new Map<string, string>();
@@ -100,9 +102,10 @@ export function aggregationIrs(source: AggregationSource): {
     const key = `${spec.windowMillis}/${spec.hopMillis}`;
     const existing = windows.get(key);
     if (existing !== undefined) return existing;
-    const start = startExpression('r.__t', spec.windowMillis, spec.hopMillis);
-    starts.push(start);
-    const cond = `(x.__ts >= ${start})`;
+    // Computed once per entity row (in the entity subquery), not per pair.
+    const alias = `__s${starts.length}`;
+    starts.push(`${startExpression('__t', spec.windowMillis, spec.hopMillis)} AS ${alias}`);
+    const cond = `(x.__ts >= r.${alias})`;
     windows.set(key, cond);
     return cond;
   };
@@ -160,7 +163,7 @@ export function aggregationIrs(source: AggregationSource): {
     }
   });
   const bounded = specs.every((s) => s.windowMillis > 0);
-  return { irs, eventColumns: [...eventColumns.values()], starts: bounded ? starts : [] };
+  return { irs, eventColumns: [...eventColumns.values()], starts, bounded };
 }
 
 /**
@@ -177,7 +180,7 @@ export function aggregationJoinClause(
   extra: readonly string[] = [],
 ): string {
   const { database, view, specs, keys } = source;
-  const { irs, eventColumns, starts } = compiled;
+  const { irs, eventColumns, starts, bounded } = compiled;
   const keyList = keys.map((k) => k.name).join(', ');
   const entityKeyList = keys.map((k) => k.column).join(', ');
   const ts = quoteIdentifier(EVENT_TS);
@@ -186,7 +189,7 @@ export function aggregationJoinClause(
     `(${keyList}) IN (SELECT ${entityKeyList} FROM ${rows})`,
     `${ts} <= (SELECT max(${EVENT_TS}) FROM ${rows})`,
   ];
-  if (starts.length > 0) {
+  if (bounded) {
     // start(t) ≥ t − W − h + 1 for every spec: one bound below the earliest row's window.
     const reach = Math.max(...specs.map((s) => s.windowMillis + s.hopMillis));
     conditions.push(
@@ -199,12 +202,14 @@ export function aggregationJoinClause(
     `FROM ${qualifiedName(database, tableName(view))} FINAL WHERE ${conditions.join(' AND ')}`;
   const entity =
     `SELECT ${ROW_ID_COLUMN} AS __row, ${keys.map((k, i) => `${k.column} AS __k${i}`).join(', ')}, ` +
-    `toUnixTimestamp64Milli(${EVENT_TS}) AS __t FROM ${rows}`;
+    `toUnixTimestamp64Milli(${EVENT_TS}) AS __t${starts.map((start) => `, ${start}`).join('')} FROM ${rows}`;
   const on = keys.map((_, i) => `x.__k${i} = r.__k${i}`).join(' AND ');
+  const aliases = starts.map((_, j) => `r.__s${j}`);
+  const lowest = aliases.length === 1 ? aliases[0] : `least(${aliases.join(', ')})`;
   const select = irs.flatMap((a) => a.irs.map((c) => `${c.sql} AS ${c.alias}`));
   const sub =
     `SELECT r.__row AS ${AGG_ROW}, ${select.join(', ')} FROM (${events}) AS x ` +
     `INNER JOIN (${entity}) AS r ON ${on} WHERE x.__ts <= r.__t` +
-    `${starts.length === 0 ? '' : ` AND x.__ts >= ${starts.length === 1 ? starts[0] : `least(${starts.join(', ')})`}`} GROUP BY r.__row`;
+    `${bounded ? ` AND x.__ts >= ${lowest}` : ''} GROUP BY r.__row`;
   return `LEFT JOIN (${sub}) AS ${alias} ON ${alias}.${AGG_ROW} = ${entityAlias}.${ROW_ID_COLUMN}`;
 }
