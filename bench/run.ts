@@ -96,6 +96,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     minutes: 6,
     args: ['--repetitions', '2', '--plans', 'hash,key_ranges'],
   },
+  'historical-windows': {
+    script: 'bench/historical-windows.ts',
+    description:
+      'GetHistorical of six window aggregations (7d/30d counts, sum, mean, approx distinct, unbounded last_ts) over 1M events, against the same range join written by hand',
+    minutes: 2,
+  },
 };
 
 function runScript(scenario: Scenario, extra: readonly string[]): Promise<number> {

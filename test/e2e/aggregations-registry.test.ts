@@ -4,7 +4,7 @@
  * the aggregations, Registry.Get returns them with their assigned fields, a bad window is refused
  * naming file, path, line and rule, a Write to an event view serves its plain features as before and
  * its window aggregations online (increment 5: status PRESENT, event timestamp = the read's t), while
- * GetHistorical still refuses them with UNIMPLEMENTED naming it.
+ * GetHistorical serves them too (test/e2e/historical-aggregations.test.ts).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -172,7 +172,7 @@ describe('event views through a real server', () => {
       { customer_id: [7n, 8n] },
       { includeEventTimestamps: true },
     );
-    expect(got.refs).toEqual(['purchases@1:revenue_30d', 'purchases@1:purchases_7d']);
+    expect(got.refs).toEqual(['purchases@2:revenue_30d', 'purchases@2:purchases_7d']);
     // Customer 8 has no events: an empty window is a value (sum 0, count 0), not NOT_FOUND.
     expect(got.values).toEqual([
       [12.5, 0],
@@ -185,20 +185,5 @@ describe('event views through a real server', () => {
     const cli = await tessera('get', 'purchases:revenue_30d', '--entity', 'customer_id=7');
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain('12.5');
-  });
-
-  it('refuses historical reads of an aggregation with UNIMPLEMENTED naming it', async () => {
-    const historical = await refusal(
-      server.client.getHistoricalFeatures({ keys: { customer_id: [7n] }, eventTimestamps: [Date.now()] }, [
-        'purchases:amount',
-        'purchases:purchases_7d',
-      ]),
-    );
-    // Lead: lane offline serves these; this test then goes (or checks the served value).
-    for (const [error, name] of [[historical, 'purchases:purchases_7d']] as const) {
-      expect(error.grpcCodeName).toBe('UNIMPLEMENTED');
-      expect(error.message).toContain(`${name} is a window aggregation of purchases`);
-      expect(error.message).toContain('purchases:* reads the plain features only');
-    }
   });
 });

@@ -54,6 +54,15 @@ feature_views:
       - { name: dl, type: double_list }
       - { name: il, type: int64_list }
       - { name: sl, type: string_list }
+  - name: clicks
+    kind: events
+    entities: [customer]
+    features:
+      - { name: page, type: string }
+    aggregations:
+      - { name: clicks_1d, function: count, window: 1d }
+      - { name: pages_30d, function: approx_distinct, input: page, window: 30d }
+      - { name: last_pages, function: last_n, n: 2, input: page, window: unbounded }
 `,
 };
 
@@ -172,6 +181,32 @@ describe('the offline store through an offline server (real chDB)', () => {
     // Point in time: customer 1 at T0+2h sees the 1h event, at T0+4h the 3h one (a null amount).
     const amount = columns.flatMap((c) => c.columns?.find((col) => col.name === 'orders__amount')?.values ?? []);
     expect(amount).toEqual([1.5, null, -0, null]);
+  });
+
+  it('carries window aggregations: the same training set over the hop as directly', async () => {
+    const clicks = latestView(registry.state(), 'clicks') as RegisteredView;
+    await remote.ensureTables([clicks]);
+    await remote.insert(clicks, {
+      joinKeyValues: [[1n], [1n], [1n], [2n]],
+      eventTsMillis: Float64Array.from([T0, T0 + HOUR, T0 + 2 * HOUR, T0]),
+      featureValues: [['home', 'cart', 'home', 'x']],
+    });
+    const aggregated = (format: 'arrow' | 'columns'): HistoricalRequest => ({
+      ...request(format),
+      features: resolveFeatureRefs(registry.state(), {
+        refs: ['clicks:last_pages', 'orders:amount', 'clicks:clicks_1d', 'clicks:pages_30d'],
+      }),
+    });
+    const columns = await collect(remote.historical(aggregated('columns')));
+    expect(columns).toEqual(await collect(direct.historical(aggregated('columns'))));
+    const byName = new Map(
+      (columns[0]?.columns ?? []).map((c, i) => [c.name, columns.flatMap((k) => k.columns?.[i]?.values ?? [])]),
+    );
+    expect(byName.get('clicks__clicks_1d')).toEqual([3n, 3n, 1n, 0n]);
+    expect(byName.get('clicks__pages_30d')).toEqual([2n, 2n, 1n, 0n]);
+    expect(byName.get('clicks__last_pages')).toEqual([['home', 'cart'], ['home', 'cart'], ['x'], []]);
+    const arrow = await collect(remote.historical(aggregated('arrow')));
+    expect(arrow).toEqual(await collect(direct.historical(aggregated('arrow'))));
   });
 
   it('reads the latest rows as the store does', async () => {

@@ -31,12 +31,14 @@ export function toWireHistorical(request: HistoricalRequest): WireRequest {
       view: toWireView(rv.view),
       featureIndexes: [...rv.featureIndexes],
       refs: [...rv.refs],
+      aggregationIndexes: [...rv.aggregationIndexes],
     })),
     features: features.features.map((f) => ({
       viewSlot: f.viewSlot,
-      featureIndex: f.featureIndex,
+      featureIndex: f.aggregationIndex === undefined ? f.featureIndex : 0,
       ref: f.ref,
       name: f.name,
+      ...(f.aggregationIndex === undefined ? {} : { aggregationIndex: f.aggregationIndex }),
     })),
     registrySequence: BigInt(features.sequence),
     chunkRows: request.chunkRows,
@@ -90,12 +92,37 @@ export function fromWireHistorical(
         throw new TesseraError('INVALID_ARGUMENT', `Historical.views[${slot}]: ${view.name} has no feature #${index}`);
       }
     }
-    return { view, field: '', featureIndexes: [...rv.featureIndexes], refs: [...rv.refs], aggregationIndexes: [] };
+    for (const index of rv.aggregationIndexes) {
+      if (index >= (view.aggregations?.length ?? 0)) {
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `Historical.views[${slot}]: ${view.name} has no aggregation #${index}`,
+        );
+      }
+    }
+    return {
+      view,
+      field: '',
+      featureIndexes: [...rv.featureIndexes],
+      refs: [...rv.refs],
+      aggregationIndexes: [...rv.aggregationIndexes],
+    };
   });
   const features: ResolvedFeatures = {
     sequence: Number(wire.registrySequence),
     views,
     features: wire.features.map((f, i) => {
+      if (f.aggregationIndex !== undefined) {
+        const aggregation = views[f.viewSlot]?.view.aggregations?.[f.aggregationIndex];
+        if (aggregation === undefined) {
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            `Historical.features[${i}]: no aggregation #${f.aggregationIndex} in view slot ${f.viewSlot}`,
+          );
+        }
+        const { viewSlot, aggregationIndex, ref, name } = f;
+        return { viewSlot, featureIndex: -1, aggregationIndex, ref, name, type: aggregation.type };
+      }
       const feature = views[f.viewSlot]?.view.features[f.featureIndex];
       if (feature === undefined) {
         throw new TesseraError(

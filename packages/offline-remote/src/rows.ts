@@ -28,6 +28,7 @@ export function toInsertRequest(view: RegisteredView, batch: OfflineBatch, dedup
     dedupToken,
     fingerprints: Buffer.from(batch.fingerprints ?? []),
     exclusions: Buffer.from(batch.exclusions ?? []),
+    onlineGenerations: batch.onlineGenerations === undefined ? [] : Array.from(batch.onlineGenerations),
   };
 }
 
@@ -59,6 +60,12 @@ export function fromInsertRequest(view: RegisteredView, request: InsertRequest):
       `${label}: ${request.exclusions.length} exclusion codes for ${rows} rows`,
     );
   }
+  if (request.onlineGenerations.length !== 0 && request.onlineGenerations.length !== rows) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `${label}: ${request.onlineGenerations.length} online generations for ${rows} rows`,
+    );
+  }
   if (request.exclusions.some((code) => code > 2)) {
     throw new TesseraError('INVALID_ARGUMENT', `${label}: exclusion codes are 0 (eligible), 1 (late) or 2 (future)`);
   }
@@ -71,6 +78,9 @@ export function fromInsertRequest(view: RegisteredView, request: InsertRequest):
     ...(request.createdTsMicros.length === 0 ? {} : { createdTsMicros: BigInt64Array.from(request.createdTsMicros) }),
     ...(request.fingerprints.length === 0 ? {} : { fingerprints: Uint8Array.from(request.fingerprints) }),
     ...(request.exclusions.length === 0 ? {} : { exclusions: Uint8Array.from(request.exclusions) }),
+    ...(request.onlineGenerations.length === 0
+      ? {}
+      : { onlineGenerations: Uint32Array.from(request.onlineGenerations) }),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { TesseraError, keyValueProblem, refuseAggregations, showName } from '@tessera/core';
+import { TesseraError, keyValueProblem, showName } from '@tessera/core';
 import type {
   EntityRowsInput,
   HistoricalChunk,
@@ -59,7 +59,6 @@ export function streamHistorical(
     const requested = await withRefreshOnMiss(registry, () =>
       registry.resolve(request.features, request.featureService),
     );
-    refuseAggregations(requested, 'GetHistorical');
     const format = request.format === HistoricalFormat.HISTORICAL_FORMAT_ARROW ? 'arrow' : 'columns';
     // On-demand features: read their inputs too, evaluate per chunk (on-demand-historical.ts).
     const split = splitOnDemand(registry.state(), requested);

@@ -38,13 +38,17 @@ export function evaluateChunk(
   const inputCount = columns.length - split.stored.features.length;
   const offsets: number[] = [];
   let offset = inputCount;
+  // Per view the offline store gives its plain features, then its aggregations (request order each).
   for (const rv of views) {
     offsets.push(offset);
-    offset += rv.featureIndexes.length;
+    offset += rv.featureIndexes.length + rv.aggregationIndexes.length;
   }
   const position = (slot: number): number => {
     const f = split.stored.features[slot]!;
-    return offsets[f.viewSlot]! + views[f.viewSlot]!.featureIndexes.indexOf(f.featureIndex);
+    const rv = views[f.viewSlot]!;
+    return f.aggregationIndex === undefined
+      ? offsets[f.viewSlot]! + rv.featureIndexes.indexOf(f.featureIndex)
+      : offsets[f.viewSlot]! + rv.featureIndexes.length + rv.aggregationIndexes.indexOf(f.aggregationIndex);
   };
   const entityColumns = columns.slice(0, inputCount);
   checkRequestColumns(split, entityColumns, 'entity rows');

@@ -41,6 +41,8 @@ import {
   tableName,
 } from '../ddl.js';
 import { EVENT_TS, ROW_ID_COLUMN, queryOptions, type EntityTable, type QueryContext } from './entities.js';
+import type { FinalColumn } from './aggregation-finalize.js';
+import { aggregationView, finalColumns, type IrOutputColumn } from './aggregation-layout.js';
 
 /** How the join runs: `hash` is fastest; `full_sorting_merge` bounds memory on large requests. */
 export type JoinAlgorithm = 'hash' | 'full_sorting_merge';
@@ -60,6 +62,8 @@ export interface HistoricalQuery {
   readonly columns: readonly OutputColumn[];
   /** Columns of the result, row id first. */
   readonly resultWidth: number;
+  /** With window aggregations: the training set's columns over `columns` (see HistoricalLayout). */
+  readonly finals?: readonly FinalColumn[];
 }
 
 /** Output names of the features: `<view>__<feature>`, or `<view>__v<version>__<feature>` when two versions of one view are requested. */
@@ -73,7 +77,10 @@ function featureColumnNames(features: ResolvedFeatures): string[][] {
   return features.views.map((rv) => {
     const several = (versions.get(rv.view.name)?.size ?? 0) > 1;
     const prefix = several ? `${rv.view.name}__v${rv.view.version}` : rv.view.name;
-    return rv.featureIndexes.map((i) => `${prefix}__${rv.view.features[i]?.name ?? ''}`);
+    return [
+      ...rv.featureIndexes.map((i) => `${prefix}__${rv.view.features[i]?.name ?? ''}`),
+      ...rv.aggregationIndexes.map((i) => `${prefix}__${rv.view.aggregations?.[i]?.name ?? ''}`),
+    ];
   });
 }
 
@@ -163,6 +170,11 @@ export interface HistoricalLayout {
   /** The entity table's columns that the expressions and joins read (MATERIALIZED ones included). */
   readonly entityColumns: readonly string[];
   readonly views: readonly ViewJoin[];
+  /**
+   * With window aggregations: the training set's columns, each a column of `columns` or an
+   * aggregation finalised from its IR columns (aggregation-finalize.ts); absent: `columns` as is.
+   */
+  readonly finals?: readonly FinalColumn[];
 }
 
 export const ENTITY_ALIAS = 'e';
@@ -176,7 +188,7 @@ export function historicalLayout(
 ): HistoricalLayout {
   const e = ENTITY_ALIAS;
   const expressions: string[] = [`${e}.${ROW_ID_COLUMN}`];
-  const columns: OutputColumn[] = [];
+  const columns: IrOutputColumn[] = [];
   const next = (expression: string): number => {
     expressions.push(expression);
     return expressions.length - 1;
@@ -194,7 +206,7 @@ export function historicalLayout(
   }
   const entityPositions = expressions.map((_, i) => i);
   const names = featureColumnNames(features);
-  const views: ViewJoin[] = features.views.map((rv, slot) => {
+  const views: ViewJoin[] = features.views.flatMap((rv, slot): ViewJoin[] => {
     const view = rv.view;
     const alias = `v${slot}`;
     const keys = view.joinKeys.map((key) => {
@@ -254,17 +266,23 @@ export function historicalLayout(
       ];
       return `ASOF LEFT JOIN ${right} AS ${alias} ON ${on.join(' AND ')}`;
     };
-    return { slot, firstKey: first.name, firstKeyColumn: first.column, positions, join };
+    const plain = { slot, firstKey: first.name, firstKeyColumn: first.column, positions, join };
+    if (rv.aggregationIndexes.length === 0) return [plain];
+    const aggregated = aggregationView(database, rv, slot, keys, names[slot] ?? [], next, columns, ENTITY_ALIAS);
+    const joins = rv.featureIndexes.length === 0 ? [] : [plain];
+    return [...joins, { ...plain, positions: aggregated.positions, join: aggregated.join }];
   });
   const seen = new Set<string>();
   for (const column of columns) {
-    if (seen.has(column.name)) {
+    if (column.final !== undefined && column.final.part > 0) continue;
+    const name = column.final?.name ?? column.name;
+    if (seen.has(name)) {
       throw new TesseraError(
         'INVALID_ARGUMENT',
-        `the training set would have two columns named "${column.name}": rename the entity column`,
+        `the training set would have two columns named "${name}": rename the entity column`,
       );
     }
-    seen.add(column.name);
+    seen.add(name);
   }
   const entityColumns = [
     ...new Set([
@@ -274,7 +292,9 @@ export function historicalLayout(
       ...entities.columns.flatMap((c) => (c.nullFlagColumn === undefined ? [c.column] : [c.column, c.nullFlagColumn])),
     ]),
   ];
-  return { expressions, columns, entityPositions, entityColumns, views };
+  const aggregated = features.views.some((rv) => rv.aggregationIndexes.length > 0);
+  const finals = aggregated ? finalColumns(columns) : undefined;
+  return { expressions, columns, entityPositions, entityColumns, views, ...(finals ? { finals } : {}) };
 }
 
 /** Settings of every query whose result leaves ClickHouse as Arrow. */
@@ -311,5 +331,10 @@ export function buildHistoricalQuery(
   const sql =
     `SELECT ${select.join(', ')} FROM ${entityTable} AS ${ENTITY_ALIAS} ${joins.join(' ')} ` +
     `ORDER BY c0 SETTINGS ${settings.join(', ')}`;
-  return { sql, columns: layout.columns, resultWidth: select.length };
+  return {
+    sql,
+    columns: layout.columns,
+    resultWidth: select.length,
+    ...(layout.finals ? { finals: layout.finals } : {}),
+  };
 }

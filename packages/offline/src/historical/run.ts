@@ -24,6 +24,22 @@ import { entitySourceParams, renderEntitySource } from './entity-source.js';
 import { buildHistoricalQuery, historicalLayout, timePruning, type JoinAlgorithm, type OutputColumn } from './query.js';
 import { DEFAULT_PART_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
 import { randomSuffix } from './sql-text.js';
+import { finalizeColumns, type FinalColumn } from './aggregation-finalize.js';
+import { typedColumnsToArrow } from './arrow-columns.js';
+import type { ChunkOutput } from './arrow.js';
+
+/** A decoded chunk of IR columns as the training set's chunk in the request's format. */
+function finalizeChunk(chunk: ChunkOutput, finals: readonly FinalColumn[], format: 'columns' | 'arrow'): ChunkOutput {
+  const columns = finalizeColumns(chunk.columns ?? [], finals, chunk.rowCount);
+  if (format === 'arrow') {
+    return {
+      firstRow: chunk.firstRow,
+      rowCount: chunk.rowCount,
+      arrowIpc: typedColumnsToArrow(columns, chunk.rowCount),
+    };
+  }
+  return { firstRow: chunk.firstRow, rowCount: chunk.rowCount, columns };
+}
 
 export type { JoinAlgorithm } from './query.js';
 export { DEFAULT_PART_ROWS } from './key-ranges.js';
@@ -176,8 +192,10 @@ export async function* runHistorical(
     const pruning = await timePruning(executor, database, table, request.features, context);
     let source: AsyncIterable<Uint8Array>;
     let columns: readonly OutputColumn[];
+    let finals: readonly FinalColumn[] | undefined;
     if (plan === 'key_ranges') {
       const layout = historicalLayout(database, entities, request.features, pruning);
+      finals = layout.finals;
       const name = tableNamer(database, tableId);
       stageTables = keyRangeTables(name, layout);
       columns = layout.columns;
@@ -193,14 +211,18 @@ export async function* runHistorical(
     } else {
       const query = buildHistoricalQuery(database, table, entities, request.features, plan, pruning);
       columns = query.columns;
+      finals = query.finals;
       source = executor.queryStream(query.sql, undefined, {
         format: 'ArrowStream',
         signal,
         settings: context.settings(),
       });
     }
-    for await (const chunk of decodeChunks(source, columns, entities.rowCount, request.chunkRows, request.format)) {
+    // Aggregations are finalised on columns, then encoded (as on-demand features are).
+    const decodeFormat = finals === undefined ? request.format : 'columns';
+    for await (const decoded of decodeChunks(source, columns, entities.rowCount, request.chunkRows, decodeFormat)) {
       if (signal.aborted) throw aborted(signal, request);
+      const chunk = finals === undefined ? decoded : finalizeChunk(decoded, finals, request.format);
       yield chunk.arrowIpc === undefined
         ? { firstRow: chunk.firstRow, rowCount: chunk.rowCount, columns: chunk.columns ?? [] }
         : { firstRow: chunk.firstRow, rowCount: chunk.rowCount, arrowIpc: chunk.arrowIpc };

@@ -59,6 +59,11 @@ export interface InsertRequest {
    * empty: every row eligible (design §1.3).
    */
   exclusions: Buffer;
+  /**
+   * Event views: per row the tile generation holding the event online (`online_gen`, design §1.6);
+   * empty: 0 for every row (not online: a history write, or a job queued before online folds).
+   */
+  onlineGenerations: number[];
 }
 
 export interface InsertResponse {
@@ -123,15 +128,20 @@ export interface RequestedView {
   featureIndexes: number[];
   /** Canonical refs of those features, view@version:feature. */
   refs: string[];
+  /** Indexes into the view's aggregations (window aggregations), in request order. */
+  aggregationIndexes: number[];
 }
 
 /** One requested feature, in request order. */
 export interface RequestedFeature {
   /** Index into HistoricalRequest.views. */
   viewSlot: number;
+  /** Index into the view's features; unused for a window aggregation. */
   featureIndex: number;
   ref: string;
   name: string;
+  /** Set for a window aggregation: its index into the view's aggregations. */
+  aggregationIndex?: number | undefined;
 }
 
 export interface HistoricalRequest {
@@ -305,6 +315,7 @@ function createBaseInsertRequest(): InsertRequest {
     dedupToken: "",
     fingerprints: Buffer.alloc(0),
     exclusions: Buffer.alloc(0),
+    onlineGenerations: [],
   };
 }
 
@@ -344,6 +355,13 @@ export const InsertRequest: MessageFns<InsertRequest> = {
     }
     if (message.exclusions.length !== 0) {
       writer.uint32(66).bytes(message.exclusions);
+    }
+    if (message.onlineGenerations.length !== 0) {
+      writer.uint32(74).fork();
+      for (const v of message.onlineGenerations) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -445,6 +463,24 @@ export const InsertRequest: MessageFns<InsertRequest> = {
             message.exclusions = Buffer.from(reader.bytes());
             continue;
           }
+          case 9: {
+            if (tag === 72) {
+              message.onlineGenerations.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 74) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.onlineGenerations.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -483,6 +519,11 @@ export const InsertRequest: MessageFns<InsertRequest> = {
         : "",
       fingerprints: isSet(object.fingerprints) ? Buffer.from(bytesFromBase64(object.fingerprints)) : Buffer.alloc(0),
       exclusions: isSet(object.exclusions) ? Buffer.from(bytesFromBase64(object.exclusions)) : Buffer.alloc(0),
+      onlineGenerations: globalThis.Array.isArray(object?.onlineGenerations)
+        ? object.onlineGenerations.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.online_generations)
+        ? object.online_generations.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -512,6 +553,9 @@ export const InsertRequest: MessageFns<InsertRequest> = {
     if (message.exclusions.length !== 0) {
       obj.exclusions = base64FromBytes(message.exclusions);
     }
+    if (message.onlineGenerations?.length) {
+      obj.onlineGenerations = message.onlineGenerations.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -530,6 +574,7 @@ export const InsertRequest: MessageFns<InsertRequest> = {
     message.dedupToken = object.dedupToken ?? "";
     message.fingerprints = object.fingerprints ?? Buffer.alloc(0);
     message.exclusions = object.exclusions ?? Buffer.alloc(0);
+    message.onlineGenerations = object.onlineGenerations?.map((e) => e) || [];
     return message;
   },
 };
@@ -1422,7 +1467,7 @@ export const OfflineViewEntities: MessageFns<OfflineViewEntities> = {
 };
 
 function createBaseRequestedView(): RequestedView {
-  return { view: undefined, featureIndexes: [], refs: [] };
+  return { view: undefined, featureIndexes: [], refs: [], aggregationIndexes: [] };
 }
 
 export const RequestedView: MessageFns<RequestedView> = {
@@ -1439,6 +1484,13 @@ export const RequestedView: MessageFns<RequestedView> = {
     }
     for (const v of message.refs) {
       writer.uint32(26).string(v!);
+    }
+    if (message.aggregationIndexes.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.aggregationIndexes) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1490,6 +1542,24 @@ export const RequestedView: MessageFns<RequestedView> = {
             message.refs.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag === 32) {
+              message.aggregationIndexes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.aggregationIndexes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1511,6 +1581,11 @@ export const RequestedView: MessageFns<RequestedView> = {
         ? object.feature_indexes.map((e: any) => globalThis.Number(e))
         : [],
       refs: globalThis.Array.isArray(object?.refs) ? object.refs.map((e: any) => globalThis.String(e)) : [],
+      aggregationIndexes: globalThis.Array.isArray(object?.aggregationIndexes)
+        ? object.aggregationIndexes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.aggregation_indexes)
+        ? object.aggregation_indexes.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -1525,6 +1600,9 @@ export const RequestedView: MessageFns<RequestedView> = {
     if (message.refs?.length) {
       obj.refs = message.refs;
     }
+    if (message.aggregationIndexes?.length) {
+      obj.aggregationIndexes = message.aggregationIndexes.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -1538,12 +1616,13 @@ export const RequestedView: MessageFns<RequestedView> = {
       : undefined;
     message.featureIndexes = object.featureIndexes?.map((e) => e) || [];
     message.refs = object.refs?.map((e) => e) || [];
+    message.aggregationIndexes = object.aggregationIndexes?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseRequestedFeature(): RequestedFeature {
-  return { viewSlot: 0, featureIndex: 0, ref: "", name: "" };
+  return { viewSlot: 0, featureIndex: 0, ref: "", name: "", aggregationIndex: undefined };
 }
 
 export const RequestedFeature: MessageFns<RequestedFeature> = {
@@ -1559,6 +1638,9 @@ export const RequestedFeature: MessageFns<RequestedFeature> = {
     }
     if (message.name !== "") {
       writer.uint32(34).string(message.name);
+    }
+    if (message.aggregationIndex !== undefined) {
+      writer.uint32(40).uint32(message.aggregationIndex);
     }
     return writer;
   },
@@ -1608,6 +1690,14 @@ export const RequestedFeature: MessageFns<RequestedFeature> = {
             message.name = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.aggregationIndex = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1634,6 +1724,11 @@ export const RequestedFeature: MessageFns<RequestedFeature> = {
         : 0,
       ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      aggregationIndex: isSet(object.aggregationIndex)
+        ? globalThis.Number(object.aggregationIndex)
+        : isSet(object.aggregation_index)
+        ? globalThis.Number(object.aggregation_index)
+        : undefined,
     };
   },
 
@@ -1651,6 +1746,9 @@ export const RequestedFeature: MessageFns<RequestedFeature> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.aggregationIndex !== undefined) {
+      obj.aggregationIndex = Math.round(message.aggregationIndex);
+    }
     return obj;
   },
 
@@ -1663,6 +1761,7 @@ export const RequestedFeature: MessageFns<RequestedFeature> = {
     message.featureIndex = object.featureIndex ?? 0;
     message.ref = object.ref ?? "";
     message.name = object.name ?? "";
+    message.aggregationIndex = object.aggregationIndex ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,272 @@
+/**
+ * Window aggregations in GetHistorical through a real `tessera serve` (embedded: LMDB + chDB,
+ * docs/design/window-aggregations.md §4.2, increment 4): events written with Write (live and
+ * history, a replayed Write, a late event that must not count, events of one millisecond in
+ * separate Writes), then training sets over inline rows (columns and Arrow), an entity SELECT and
+ * a view entity set, next to plain and on-demand features, with empty windows for an entity with
+ * no events. The brute-force oracle over random streams is packages/offline/test/historical-aggregations.test.ts.
+ */
+import { tableFromIPC } from 'apache-arrow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromColumn, toColumn } from '@tessera/client';
+import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
+import type { GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const REPO = {
+  'repo.yaml': `
+project: agg
+entities:
+  - { name: customer, join_keys: [{ name: customer_id, type: int64 }] }
+feature_views:
+  - name: purchases
+    kind: events
+    entities: [customer]
+    allowed_lateness: 2h
+    features:
+      - { name: amount, type: double }
+      - { name: product, type: string }
+    aggregations:
+      - { name: purchases_1h, function: count, window: 1h }
+      - { name: revenue_30d, function: sum, input: amount, window: 30d }
+      - { name: avg_order_30d, function: mean, input: amount, window: 30d }
+      - { name: products_30d, function: approx_distinct, input: product, window: 30d }
+      - { name: last_purchase_at, function: last_ts, window: unbounded }
+      - { name: last_3_amounts, function: last_n, n: 3, input: amount, window: unbounded }
+      - { name: last_product, function: last, input: product, window: 7d }
+on_demand_views:
+  - name: purchase_now
+    inputs: [purchases:amount]
+    features:
+      - { name: doubled, type: double, expr: 'purchases.amount * 2.0' }
+`,
+};
+
+/** The moment of the requests: every live event but the late one is within the 2 h lateness of the clock. */
+const NOW = Date.now();
+/** `start(t)` of the 1h/5m window at NOW: events at or after it count in purchases_1h. */
+const START_1H = NOW - HOUR - ((((NOW - HOUR) % (5 * MINUTE)) + 5 * MINUTE) % (5 * MINUTE));
+
+function purchases(rows: readonly (readonly [bigint, number, number | null, string])[], target?: WriteTarget) {
+  return {
+    featureView: 'purchases',
+    durability: Durability.DURABILITY_SYNC,
+    ...(target === undefined ? {} : { target }),
+    columns: {
+      customer_id: toColumn(
+        'int64',
+        rows.map((r) => r[0]),
+      ),
+      amount: toColumn(
+        'double',
+        rows.map((r) => r[2]),
+      ),
+      product: toColumn(
+        'string',
+        rows.map((r) => r[3]),
+      ),
+    },
+    eventTimestamps: toColumn(
+      'timestamp',
+      rows.map((r) => r[1]),
+    ),
+  };
+}
+
+const FEATURES = [
+  'purchases:amount',
+  'purchases:purchases_1h',
+  'purchase_now:doubled',
+  'purchases:revenue_30d',
+  'purchases:avg_order_30d',
+  'purchases:products_30d',
+  'purchases:last_purchase_at',
+  'purchases:last_3_amounts',
+  'purchases:last_product',
+];
+
+/** Entity rows: customer 1 now and 40 days later, customer 2 now, customer 3 (never written) now. */
+const ROWS: readonly (readonly [bigint, number])[] = [
+  [1n, NOW],
+  [2n, NOW],
+  [3n, NOW],
+  [1n, NOW + 40 * DAY],
+];
+
+/**
+ * What every aggregation must be at those rows (from the writes in beforeAll). The two events of one
+ * millisecond (amounts 1 and 5) are ordered by their fingerprints in last_3_amounts: `tieFree` sorts them.
+ */
+const EXPECTED: Record<string, unknown[]> = {
+  purchases__amount: [5, 7, null, 5],
+  purchases__purchases_1h: [4n, 1n, 0n, 0n],
+  purchase_now__doubled: [10, 14, null, 10],
+  purchases__revenue_30d: [100 + 20 + 5 + 1, 7, 0, 0],
+  purchases__avg_order_30d: [126 / 4, 7, null, null],
+  purchases__products_30d: [3n, 1n, 0n, 0n],
+  purchases__last_purchase_at: [NOW - 1_000, NOW - 2 * MINUTE, null, NOW - 1_000],
+  purchases__last_3_amounts: [[5, 1, 20], [7], [], [5, 1, 20]],
+  purchases__last_product: ['c', 'z', null, null],
+};
+
+describe('window aggregations in GetHistorical through a real server (embedded chDB)', () => {
+  let t: TestServer;
+  let cleanup: () => void;
+
+  beforeAll(async () => {
+    const fresh = freshBackend('embedded', []);
+    cleanup = fresh.cleanup;
+    t = await startTestServer(fresh.backend);
+    await t.client.apply(definitionsFromYaml(REPO));
+    // History (offline only, always eligible): 20 days ago, and 40 days ago (outside 30 d).
+    await t.client.write(
+      purchases(
+        [
+          [1n, NOW - 20 * DAY, 100, 'a'],
+          [1n, NOW - 40 * DAY, 1000, 'old'],
+        ],
+        WriteTarget.WRITE_TARGET_OFFLINE,
+      ),
+    );
+    // Live, twice (a replay: the same events, counted once); a null amount counts in count only.
+    const live = purchases([
+      [1n, NOW - 30 * MINUTE, 20, 'b'],
+      [1n, START_1H - 1, null, 'b'],
+      [2n, NOW - 2 * MINUTE, 7, 'z'],
+    ]);
+    await t.client.write(live);
+    await t.client.write(live);
+    // Two events of customer 1 in one millisecond, in separate Writes (a Write refuses two rows of one
+    // entity at one event time); and one at start(t) of the 1 h window exactly.
+    await t.client.write(purchases([[1n, NOW - 1_000, 1, 'c']]));
+    await t.client.write(purchases([[1n, NOW - 1_000, 5, 'c']]));
+    await t.client.write(purchases([[1n, START_1H, null, 'c']]));
+    // Late (older than the 2 h lateness at acceptance): kept for the plain feature, never aggregated.
+    const late = await t.client.write(purchases([[1n, NOW - 3 * HOUR, 999, 'late']]));
+    expect(late.rowsExcludedLate).toBe(1n);
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.[Symbol.asyncDispose]();
+    cleanup?.();
+  });
+
+  const request = (
+    format: HistoricalFormat,
+    entities: GetHistoricalRequest['entities'] = {
+      $case: 'rows',
+      value: {
+        keys: {
+          customer_id: toColumn(
+            'int64',
+            ROWS.map((r) => r[0]),
+          ),
+        },
+        eventTimestamps: ROWS.map((r) => BigInt(r[1])),
+        passthrough: {},
+      },
+    },
+  ): GetHistoricalRequest => ({ entities, features: FEATURES, featureService: '', format, chunkRows: 3 });
+
+  const tieFree = (name: string, values: unknown[] | undefined): unknown[] | undefined =>
+    name !== 'purchases__last_3_amounts'
+      ? values
+      : values?.map((v) => {
+          const list = v as number[];
+          return list.length === 3 ? [...list.slice(0, 2).sort((a, b) => b - a), list[2]] : list;
+        });
+
+  const columnsOf = async (req: GetHistoricalRequest): Promise<Map<string, unknown[]>> => {
+    const chunks: GetHistoricalResponse[] = [];
+    for await (const chunk of t.client.getHistorical(req)) chunks.push(chunk);
+    const names = chunks[0]?.names ?? [];
+    return new Map(
+      names.map((name, i) => [
+        name,
+        chunks
+          .flatMap((c) => fromColumn(c.columns[i]!))
+          .map((v) => (ArrayBuffer.isView(v) ? [...(v as Float64Array)] : v)),
+      ]),
+    );
+  };
+
+  it('computes each window at each row from the written events (columns)', async () => {
+    const got = await columnsOf(request(HistoricalFormat.HISTORICAL_FORMAT_COLUMNS));
+    // Entity columns, then per view its plain features, then its aggregations; on-demand in request order.
+    expect([...got.keys()]).toEqual([
+      'customer_id',
+      'event_ts',
+      'purchases__amount',
+      'purchases__purchases_1h',
+      'purchase_now__doubled',
+      'purchases__revenue_30d',
+      'purchases__avg_order_30d',
+      'purchases__products_30d',
+      'purchases__last_purchase_at',
+      'purchases__last_3_amounts',
+      'purchases__last_product',
+    ]);
+    for (const [name, values] of Object.entries(EXPECTED))
+      expect([name, tieFree(name, got.get(name))]).toEqual([name, values]);
+  });
+
+  it('streams the same values as Arrow IPC', async () => {
+    const chunks: GetHistoricalResponse[] = [];
+    for await (const chunk of t.client.getHistorical(request(HistoricalFormat.HISTORICAL_FORMAT_ARROW)))
+      chunks.push(chunk);
+    const rows = chunks.flatMap((c) =>
+      tableFromIPC(c.arrowIpc)
+        .toArray()
+        .map((r: { toJSON(): Record<string, unknown> }) => r.toJSON()),
+    );
+    const column = (name: string) =>
+      rows.map((r) => {
+        const v = r[name];
+        return v !== null && typeof v === 'object' && 'toArray' in v
+          ? [...(v as { toArray(): Float64Array }).toArray()]
+          : v;
+      });
+    for (const [name, values] of Object.entries(EXPECTED))
+      expect([name, tieFree(name, column(name))]).toEqual([name, values]);
+  });
+
+  it('serves them for an entity SELECT and a view entity set', async () => {
+    const sql = await columnsOf(
+      request(HistoricalFormat.HISTORICAL_FORMAT_COLUMNS, {
+        $case: 'entitySql',
+        value: `SELECT toInt64(number + 1) AS customer_id, fromUnixTimestamp64Milli(toInt64(${NOW}), 'UTC') AS event_ts FROM numbers(3)`,
+      }),
+    );
+    for (const [name, values] of Object.entries(EXPECTED))
+      expect([name, tieFree(name, sql.get(name))]).toEqual([name, values.slice(0, 3)]);
+    // The view's entities (customers 1 and 2) on a grid of two points, NOW − 40 d and NOW.
+    const spine = await columnsOf(
+      request(HistoricalFormat.HISTORICAL_FORMAT_COLUMNS, {
+        $case: 'viewEntities',
+        value: {
+          featureView: 'purchases',
+          startTime: BigInt(NOW - 40 * DAY),
+          endTime: BigInt(NOW + 1),
+          hopMillis: BigInt(40 * DAY),
+        },
+      }),
+    );
+    const got = (spine.get('customer_id') ?? []).map((id, i) => [
+      id,
+      spine.get('event_ts')?.[i],
+      spine.get('purchases__revenue_30d')?.[i],
+      spine.get('purchases__purchases_1h')?.[i],
+    ]);
+    expect(got).toEqual([
+      [1n, NOW - 40 * DAY, 1000, 1n], // the 40-day-old event is at that row's time: counted
+      [1n, NOW, 126, 4n],
+      [2n, NOW - 40 * DAY, 0, 0n],
+      [2n, NOW, 7, 1n],
+    ]);
+  });
+});
