@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TesseraClient, TesseraClientError } from '@tessera/client';
+import type { TesseraClient } from '@tessera/client';
 import { AggregationFunction, AggregationState, ValueType, ViewKind } from '@tessera/proto';
 import { type CliProcess, startServeProcess } from '@tessera/testkit';
 
@@ -59,15 +59,6 @@ function tessera(...args: string[]): Promise<{ code: number; stdout: string; std
       resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
     );
   });
-}
-
-async function refusal(call: Promise<unknown>): Promise<TesseraClientError> {
-  return (await call.then(
-    () => {
-      throw new Error('expected the call to be refused');
-    },
-    (error: unknown) => error,
-  )) as TesseraClientError;
 }
 
 beforeAll(async () => {

@@ -390,6 +390,7 @@ describe('the offline store through an offline server (real chDB)', () => {
             dedupToken: '',
             fingerprints: Buffer.alloc(0),
             exclusions: Buffer.alloc(0),
+            onlineGenerations: [],
             ...request,
           },
           metadata,
