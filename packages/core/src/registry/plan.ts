@@ -10,8 +10,8 @@
  * - a breaking change (a feature removed, a feature's type or dimension changed, the view's
  *   entities or their join keys changed; an event view's kind, allowed_lateness or
  *   future_tolerance changed) creates version n+1; older versions stay readable;
- * - window aggregations are computed from the stored events, so adding, changing or removing one
- *   is compatible; a changed one gets the next spec version (view-diff.ts);
+ * - adding, changing or removing a window aggregation is breaking until online tile rebuilds exist
+ *   (a version's tile layout is frozen; view-diff.ts); its description and tags are compatible;
  * - an SQL view's placeholders resolve to the versions it reads (its lineage, plan-sql-views.ts); a
  *   change of its SQL, of what it reads or of its output columns is breaking (sql-view-diff.ts).
  *
