@@ -90,7 +90,7 @@ export { emptyRegistryState, latestView, findViewVersion, listLatestViews } from
 export type { RegistryState, ViewLineage } from './registry/state.js';
 export { planApply } from './registry/plan.js';
 export type { Change, ChangeKind, RegistryObjectType, PlanApplyOptions, ApplyPlan } from './registry/plan.js';
-export { resolveFeatureRefs, featureRefsKey, FeatureRefCache, refuseAggregations } from './registry/refs.js';
+export { resolveFeatureRefs, featureRefsKey, FeatureRefCache } from './registry/refs.js';
 export type {
   FeatureRefsInput,
   ResolvedView,

@@ -11,7 +11,6 @@ import {
   latestView,
   parseRepository,
   planApply,
-  refuseAggregations,
   resolveFeatureRefs,
   serializeRegistryState,
   viewHistory,
@@ -596,16 +595,6 @@ feature_services:
       expect(wanted.type).toBe(view.aggregations![at]!.type);
       expect(resolved.views[wanted.viewSlot]!.aggregationIndexes).toContain(at);
       expect(resolved.views[wanted.viewSlot]!.refs).not.toContain('purchases@1:revenue_30d');
-    }
-  });
-
-  it('refuses an aggregation with UNIMPLEMENTED naming it where a read path does not serve them', () => {
-    refuseAggregations(resolveFeatureRefs(state, { refs: ['purchases:amount'] }), 'GetX');
-    for (const input of [{ refs: ['purchases:amount', 'purchases:revenue_30d'] }, { featureService: 'churn' }]) {
-      const error = thrown(() => refuseAggregations(resolveFeatureRefs(state, input), 'GetX'));
-      expect(error.code).toBe('UNIMPLEMENTED');
-      expect(error.message).toContain('purchases:revenue_30d is a window aggregation of purchases; GetX does not');
-      expect(error.message).toContain('purchases:* reads the plain features only');
     }
   });
 

@@ -184,20 +184,6 @@ function featureIndex(view: RegisteredView, text: string, name: string): number 
   return index;
 }
 
-/**
- * Refuses a resolution that names a window aggregation, for a read path that does not serve them
- * yet (design §6.1: the online and historical engines land in separate increments).
- */
-export function refuseAggregations(resolved: ResolvedFeatures, path: string): void {
-  const wanted = resolved.features.find((f) => f.aggregationIndex !== undefined);
-  if (wanted === undefined) return;
-  const view = resolved.views[wanted.viewSlot]!.view;
-  throw new TesseraError(
-    'UNIMPLEMENTED',
-    `${wanted.name} is a window aggregation of ${view.name}; ${path} does not serve window aggregations yet. ${view.name}:* reads the plain features only`,
-  );
-}
-
 /** A cheap cache key for one request's features: equal keys resolve to equal plans. */
 export function featureRefsKey(input: FeatureRefsInput): string {
   const service = input.featureService ?? '';
