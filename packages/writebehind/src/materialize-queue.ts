@@ -108,6 +108,9 @@ export class BullmqMaterializer implements MaterializeQueue {
       let last = '';
       for (;;) {
         if (signal?.aborted === true) return;
+        // States first, then the jobs: a part seen completed has its final counts in the job read
+        // after (read the other way round, a part finishing in between counted its partial progress).
+        const states = await Promise.all(ids.map((id) => this.#queue.getJobState(id)));
         const jobs = await Promise.all(
           ids.map((id) => this.#queue.getJob(id) as Promise<Job<MaterializeJobData> | undefined>),
         );
@@ -117,7 +120,7 @@ export class BullmqMaterializer implements MaterializeQueue {
         for (const [i, job] of jobs.entries()) {
           if (job === undefined)
             throw new TesseraError('INTERNAL', `materialize ${label}: job ${ids[i] ?? ''} vanished`);
-          const state = await job.getState();
+          const state = states[i];
           // Delayed between attempts; failed only once it will not run again.
           if (state === 'failed') {
             throw new TesseraError(
