@@ -6,7 +6,10 @@ import { hllAdd, hllCodeOfString, hllEstimate, hllEstimateFromHistogram, newHllR
 function referenceEstimate(registers: Uint8Array): number {
   const m = registers.length;
   const histogram = new Uint32Array(65);
-  for (let i = 0; i < m; i++) histogram[registers[i] as number] += 1;
+  for (let i = 0; i < m; i++) {
+    const r = registers[i] as number;
+    histogram[r] = (histogram[r] as number) + 1;
+  }
   let exact = 0n;
   for (let k = 0; k <= 64; k++) {
     const c = histogram[k] as number;
