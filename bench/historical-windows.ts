@@ -4,13 +4,16 @@
 // table FINAL, IRs finalised in Node, Arrow chunks) against the same range join written by hand in
 // chDB (no FINAL, ClickHouse's own uniqHLL12, the result streamed as Arrow). Each measurement runs in
 // its own child process (chDB keeps its peak memory until the process ends): time and peak RSS.
-//   tsx bench/historical-windows.ts [--events 1000000] [--entities 10000] [--rows 100000] [--repetitions 2] [--smoke] [--out DIR]
+// `--baseline FILE` measures a second build of @tessera/offline beside them (its dist/index.js, e.g. a
+// copy of main's `packages/offline/dist` kept inside packages/offline so it resolves @tessera/core),
+// interleaved with the others: a before/after on the same machine state.
+//   tsx bench/historical-windows.ts [--events 1000000] [--entities 10000] [--rows 100000] [--repetitions 2] [--smoke] [--out DIR] [--baseline FILE]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RecordBatchReader } from 'apache-arrow';
 import {
@@ -38,15 +41,20 @@ interface Params {
 
 type Task =
   | { readonly kind: 'prepare'; readonly dataDir: string; readonly params: Params }
-  | { readonly kind: 'tessera' | 'hand'; readonly dataDir: string };
+  | { readonly kind: 'tessera' | 'hand'; readonly dataDir: string }
+  | { readonly kind: 'baseline'; readonly dataDir: string; readonly module: string };
 
 interface Measured {
   readonly kind: Task['kind'];
   readonly millis: number;
   readonly rows: number;
   readonly peakRssBytes: number;
+  /** CPU time of the process (all threads, chDB's included), user + system. */
+  readonly cpuMillis: number;
   /** Σ of the 30-day counts over all rows: the two contenders must agree. */
   readonly checksum: string;
+  /** Σ of the distinct-count estimates (Tessera's builds only: the hand query uses uniqHLL12). */
+  readonly distinctChecksum?: string;
 }
 
 const AGGREGATIONS: readonly [string, AggregationFunction, string, number, number][] = [
@@ -169,8 +177,10 @@ async function measure(task: Task): Promise<Measured> {
   const executor = ChdbExecutor.open({ path: task.dataDir });
   try {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     let rows = 0;
     let checksum = 0n;
+    let distinct: bigint | undefined;
     if (task.kind === 'prepare') {
       await prepare(executor, task.params);
     } else if (task.kind === 'hand') {
@@ -185,7 +195,11 @@ async function measure(task: Task): Promise<Measured> {
           for (let i = 0; i < batch.numRows; i++) checksum += BigInt((c30?.get(i) as bigint | number | null) ?? 0);
         }
     } else {
-      const chunks = runHistorical(executor, DATABASE, {
+      const run =
+        task.kind === 'baseline'
+          ? ((await import(task.module)) as { runHistorical: typeof runHistorical }).runHistorical
+          : runHistorical;
+      const chunks = run(executor, DATABASE, {
         entities: { kind: 'sql', sql: `SELECT customer_id, event_ts FROM ${ROWS_TABLE}` },
         features: {
           sequence: 0,
@@ -208,16 +222,23 @@ async function measure(task: Task): Promise<Measured> {
         rows += chunk.rowCount;
         for await (const batch of RecordBatchReader.from(chunk.arrowIpc)) {
           const c30 = batch.getChild('purchases__purchases_30d');
-          for (let i = 0; i < batch.numRows; i++) checksum += BigInt((c30?.get(i) as bigint | null) ?? 0n);
+          const estimates = batch.getChild('purchases__distinct_products_30d');
+          for (let i = 0; i < batch.numRows; i++) {
+            checksum += BigInt((c30?.get(i) as bigint | null) ?? 0n);
+            distinct = (distinct ?? 0n) + ((estimates?.get(i) as bigint | null) ?? 0n);
+          }
         }
       }
     }
+    const used = process.cpuUsage(cpu);
     return {
       kind: task.kind,
       millis: performance.now() - started,
+      cpuMillis: (used.user + used.system) / 1000,
       rows,
       peakRssBytes: peakRss(),
       checksum: String(checksum),
+      ...(distinct === undefined ? {} : { distinctChecksum: String(distinct) }),
     };
   } finally {
     await executor.close();
@@ -256,6 +277,7 @@ async function main(): Promise<void> {
       rows: { type: 'string' },
       repetitions: { type: 'string' },
       out: { type: 'string' },
+      baseline: { type: 'string' },
     },
   });
   if (values.child !== undefined) {
@@ -276,16 +298,24 @@ async function main(): Promise<void> {
     console.error(`windows: prepared ${params.events} events in ${(prepared.millis / 1000).toFixed(1)} s`);
     const runs: Measured[] = [];
     // Interleaved, so load drift hits both contenders alike.
-    for (let r = 0; r < repetitions; r++)
+    const baseline = values.baseline === undefined ? undefined : pathToFileURL(resolve(values.baseline)).href;
+    for (let r = 0; r < repetitions; r++) {
       for (const kind of ['hand', 'tessera'] as const) runs.push(await child({ kind, dataDir }));
+      if (baseline !== undefined) runs.push(await child({ kind: 'baseline', dataDir, module: baseline }));
+    }
     const of = (kind: Measured['kind']) => runs.filter((m) => m.kind === kind);
     const summary = (kind: Measured['kind']) => ({
       medianMillis: median(of(kind).map((m) => m.millis)),
+      medianCpuMillis: median(of(kind).map((m) => m.cpuMillis)),
       peakRssMaxBytes: Math.max(...of(kind).map((m) => m.peakRssBytes)),
     });
     const hand = summary('hand');
     const tessera = summary('tessera');
+    const before = baseline === undefined ? undefined : summary('baseline');
     const checksums = [...new Set(runs.map((m) => m.checksum))];
+    const distinctChecksums = [
+      ...new Set(runs.flatMap((m) => (m.distinctChecksum === undefined ? [] : [m.distinctChecksum]))),
+    ];
     const report = {
       machine: machineInfo(load, {}),
       git: gitState(REPO_ROOT),
@@ -296,23 +326,48 @@ async function main(): Promise<void> {
       tessera,
       ratio: {
         time: tessera.medianMillis / hand.medianMillis,
+        cpu: tessera.medianCpuMillis / hand.medianCpuMillis,
         peakRss: tessera.peakRssMaxBytes / hand.peakRssMaxBytes,
       },
+      ...(before === undefined
+        ? {}
+        : {
+            baseline: {
+              module: values.baseline,
+              ...before,
+              ratio: {
+                time: before.medianMillis / hand.medianMillis,
+                cpu: before.medianCpuMillis / hand.medianCpuMillis,
+                peakRss: before.peakRssMaxBytes / hand.peakRssMaxBytes,
+              },
+            },
+          }),
       // The 30-day counts must agree (the data has no duplicate events, so no dedup can differ).
       checksumsAgree: checksums.length === 1,
+      // This build and the baseline must give the same distinct-count estimates.
+      distinctChecksumsAgree: distinctChecksums.length <= 1,
     };
     const outDir = values.out ?? join(REPO_ROOT, 'bench/results');
     await mkdir(outDir, { recursive: true });
     const file = join(outDir, `windows-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const cell = (m: ReturnType<typeof summary>) =>
+      `${s(m.medianMillis)} (CPU ${s(m.medianCpuMillis)}), ${mb(m.peakRssMaxBytes)}`;
+    const line = (name: string, m: ReturnType<typeof summary>) =>
+      `| ${name} | ${params.events} | ${params.rows} | ${cell(hand)} | ${cell(m)} | ` +
+      `${(m.medianMillis / hand.medianMillis).toFixed(2)} | ${(m.medianCpuMillis / hand.medianCpuMillis).toFixed(2)} | ` +
+      `${(m.peakRssMaxBytes / hand.peakRssMaxBytes).toFixed(2)} |`;
     console.log(
-      `| events | rows | hand-written | Tessera | time ratio | peak RSS ratio |\n|---|---|---|---|---|---|\n` +
-        `| ${params.events} | ${params.rows} | ${(hand.medianMillis / 1000).toFixed(2)} s, ${mb(hand.peakRssMaxBytes)} | ` +
-        `${(tessera.medianMillis / 1000).toFixed(2)} s, ${mb(tessera.peakRssMaxBytes)} | ${report.ratio.time.toFixed(2)} | ${report.ratio.peakRss.toFixed(2)} |`,
+      `| build | events | rows | hand-written | Tessera | time ratio | CPU ratio | peak RSS ratio |\n|---|---|---|---|---|---|---|---|\n` +
+        `${line('this', tessera)}${before === undefined ? '' : `\n${line('baseline', before)}`}`,
     );
     console.log(`\nReport: ${file}`);
     if (!report.checksumsAgree) throw new Error(`the 30-day counts differ between contenders: ${checksums.join(', ')}`);
+    if (!report.distinctChecksumsAgree) {
+      throw new Error(`the distinct-count estimates differ between builds: ${distinctChecksums.join(', ')}`);
+    }
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

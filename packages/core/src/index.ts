@@ -210,6 +210,7 @@ export {
   hllAdd,
   hllMergeRegisters,
   hllEstimate,
+  hllEstimateFromHistogram,
 } from './aggregation/hll.js';
 export type { HllCode } from './aggregation/hll.js';
 export { toAggregationSpec, isFixedWidthAggregation } from './aggregation/spec.js';

@@ -82,21 +82,41 @@ export function hllMergeRegisters(into: Uint8Array, from: Uint8Array): void {
  * then `alpha * m * m / z` left to right, `m * Math.log(m / v)`, `Math.round`.
  */
 export function hllEstimate(registers: Uint8Array): number {
-  const m = registers.length;
   const histogram = new Uint32Array(65);
-  for (let i = 0; i < m; i++) {
+  for (let i = 0; i < registers.length; i++) {
     const r = registers[i] as number;
     histogram[r] = (histogram[r] as number) + 1;
   }
+  return hllEstimateFromHistogram(histogram);
+}
+
+/**
+ * {@link hllEstimate} from the histogram of the register values instead of the registers:
+ * `histogram[k]` = how many registers hold k (k = 0 … 64; index 0 counts the zero registers V,
+ * positions past the end count as 0), so m = Σ histogram. The same arithmetic, so the same number
+ * as `hllEstimate` of any registers with that histogram. GetHistorical computes the histogram in
+ * SQL from the `maxMap` registers (`offline/historical/aggregation-sql.ts`): ≤ 66 small integers
+ * per row cross to Node instead of the codes, and no register array is walked per row.
+ */
+export function hllEstimateFromHistogram(histogram: ArrayLike<number>): number {
+  let m = 0;
   let exact = 0n;
-  for (let k = 0; k <= 64; k++) {
+  const n = Math.min(histogram.length, 65);
+  if (histogram.length > 65) {
+    for (let k = 65; k < histogram.length; k++) {
+      if ((histogram[k] as number) !== 0) throw new RangeError(`HLL histogram: register value ${k} > 64`);
+    }
+  }
+  for (let k = 0; k < n; k++) {
     const c = histogram[k] as number;
+    if (!Number.isSafeInteger(c) || c < 0) throw new RangeError(`HLL histogram: count ${c} of value ${k}`);
+    m += c;
     if (c !== 0) exact += BigInt(c) << BigInt(64 - k);
   }
   const z = Number(exact) / 2 ** 64;
   const alpha = 0.7213 / (1 + 1.079 / m);
   let e = (alpha * m * m) / z;
-  const zeros = histogram[0] as number;
+  const zeros = n > 0 ? (histogram[0] as number) : 0;
   if (e <= 2.5 * m && zeros > 0) e = m * Math.log(m / zeros);
   return Math.round(e);
 }

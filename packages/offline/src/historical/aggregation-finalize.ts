@@ -3,15 +3,13 @@
  * columns the query streams (aggregation-sql.ts) become served values through core's finalize
  * functions, the ones the online read uses: `emptyWindowValue` decides every empty window (a NULL
  * IR: no event of the entity in range, from `join_use_nulls`), `finalizeMean` the mean, and
- * `hllEstimate` the distinct count from the registers.
+ * `hllEstimateFromHistogram` the distinct count from the registers' histogram.
  */
 import {
   TesseraError,
   emptyWindowValue,
   finalizeMean,
-  hllAdd,
-  hllEstimate,
-  newHllRegisters,
+  hllEstimateFromHistogram,
   type AggregationSpec,
   type FeatureValue,
   type TypedColumn,
@@ -58,15 +56,8 @@ function asTimestamp(value: FeatureValue): FeatureValue {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-/**
- * The served value of `spec` from one row's IR values. `registers`: zeroed HLL registers of the
- * spec's precision to use (and leave zeroed) for approx_distinct, so a column allocates them once.
- */
-export function finalizeAggregation(
-  spec: AggregationSpec,
-  irs: readonly FeatureValue[],
-  registers?: Uint8Array,
-): FeatureValue {
+/** The served value of `spec` from one row's IR values. */
+export function finalizeAggregation(spec: AggregationSpec, irs: readonly FeatureValue[]): FeatureValue {
   const first = irs[0] ?? null;
   if (first === null) return emptyWindowValue(spec);
   switch (spec.function) {
@@ -85,12 +76,10 @@ export function finalizeAggregation(
     case 'last_n':
       return first;
     case 'approx_distinct': {
-      const codes = first as Float64Array;
-      const m = registers ?? newHllRegisters(spec.precision);
-      for (let i = 0; i < codes.length; i += 1) hllAdd(m, codes[i] as number);
-      const estimate = BigInt(hllEstimate(m));
-      for (let i = 0; i < codes.length; i += 1) m[(codes[i] as number) >>> 6] = 0;
-      return estimate;
+      // The registers' histogram (aggregation-sql.ts); empty: no event of the entity in range.
+      const histogram = first as Float64Array;
+      if (histogram.length === 0) return emptyWindowValue(spec);
+      return BigInt(hllEstimateFromHistogram(histogram));
     }
   }
 }
@@ -110,10 +99,9 @@ export function finalizeColumns(
     const irs = final.sources.map((s) => columns[s]?.values ?? []);
     const values = new Array<FeatureValue>(rowCount);
     const row: FeatureValue[] = new Array<FeatureValue>(irs.length);
-    const registers = final.spec.function === 'approx_distinct' ? newHllRegisters(final.spec.precision) : undefined;
     for (let i = 0; i < rowCount; i += 1) {
       for (let k = 0; k < irs.length; k += 1) row[k] = irs[k]?.[i] ?? null;
-      values[i] = finalizeAggregation(final.spec, row, registers);
+      values[i] = finalizeAggregation(final.spec, row);
     }
     return { name: final.name, type: final.type, values };
   });

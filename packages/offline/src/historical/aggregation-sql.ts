@@ -155,10 +155,21 @@ export function aggregationIrs(source: AggregationSource): {
         const alias = `${input}_p${spec.precision}`;
         const text = spec.input?.type === 'int64' ? `toString(assumeNotNull(${input}))` : `assumeNotNull(${input})`;
         eventColumns.set(alias, `${hllCodeExpression(text, spec.precision)} AS ${alias}`);
-        // Per bucket the greatest code is the greatest rho (codes of one bucket differ only in rho).
-        const map = `maxMapIf([intDiv(x.${alias}, 64)], [x.${alias}], ${cond})`;
-        // As Float64 (codes < 2^20 are exact): Node then decodes them without a BigInt each.
-        return { spec, irs: [ir(`arrayMap(c -> toFloat64(c), tupleElement(${map}, 2))`)] };
+        // The events' codes, greatest first: a bucket's first code is its register (codes of one
+        // bucket differ only in rho). groupArray and not maxMap: maxMapIf built two arrays per
+        // pair and cost 2.5 s of CPU on the 1M-event bench, groupArrayIf 0.4 s.
+        const codes = `arrayReverseSort(groupArrayIf(x.${alias}, ${cond}))`;
+        // Each code's predecessor (−64 before the first: bucket −1); no lambda captures an array, as a
+        // captured column is copied once per element.
+        const previous = `arraySlice(arrayPushFront(${codes}, toInt64(-64)), 1, length(${codes}))`;
+        const rhos = `arrayMap(c -> c % 64, arrayFilter((c, b) -> intDiv(c, 64) != intDiv(b, 64), ${codes}, ${previous}))`;
+        // The registers' histogram (core's hllEstimateFromHistogram): [zero registers, registers
+        // holding 1, …, holding the greatest rho]; as Float64 (counts ≤ 2^14 are exact).
+        const m = unboundInteger(2 ** spec.precision);
+        const histogram =
+          `arrayMap(k -> toFloat64(if(k = 0, ${m} - length(${rhos}), countEqual(${rhos}, k))), ` +
+          `range(toUInt64(arrayMax(${rhos})) + 1))`;
+        return { spec, irs: [ir(histogram)] };
       }
     }
   });
