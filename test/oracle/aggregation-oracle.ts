@@ -313,7 +313,13 @@ export interface OracleCounts {
  * for the offline half. Entity ids are `run × 100 + k`, so streams never share an entity.
  */
 export class AggregationOracle {
-  readonly counts: OracleCounts = { online: 0, onlineNonEmpty: 0, offline: 0, onlineEqualsOffline: 0, lateDifferences: 0 };
+  readonly counts: OracleCounts = {
+    online: 0,
+    onlineNonEmpty: 0,
+    offline: 0,
+    onlineEqualsOffline: 0,
+    lateDifferences: 0,
+  };
   readonly #client: () => TesseraClient;
   readonly #clock: OracleClock;
   readonly #streams: StreamRecord[] = [];
@@ -555,7 +561,8 @@ export class AggregationOracle {
       const i = names.indexOf(name);
       if (i < 0) throw new Error(`GetHistorical returned no column ${name} (got ${names.join(', ')})`);
       const values = chunks.flatMap((c) => fromColumn(c.columns[i]!));
-      if (values.length !== rows.length) throw new Error(`GetHistorical returned ${values.length} rows of ${name}, asked ${rows.length}`);
+      if (values.length !== rows.length)
+        throw new Error(`GetHistorical returned ${values.length} rows of ${name}, asked ${rows.length}`);
       return values;
     });
   }

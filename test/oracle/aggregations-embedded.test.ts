@@ -4,7 +4,7 @@
  * write-behind into chDB) whose clock is injected; online == brute force at every read, then, with
  * the outbox drained, offline (GetHistorical) == brute force over all accepted events and online ==
  * offline wherever no late arrival separates them (the harness: ./aggregation-oracle.ts). CI runs
- * ORACLE_RUNS (default 60) streams; the seed is printed (ORACLE_SEED replays one).
+ * ORACLE_RUNS (default 100) streams; the seed is printed (ORACLE_SEED replays one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -22,7 +22,7 @@ import {
   type OracleRow,
 } from './aggregation-oracle.js';
 
-const RUNS = oracleRuns(60);
+const RUNS = oracleRuns(100);
 const SEED = ORACLE_SEED;
 
 let server: TestServer;
@@ -55,7 +55,11 @@ describe('aggregation oracle, embedded (LMDB + in-process write-behind + chDB)',
       { numRuns: RUNS, seed: SEED, verbose: 1 },
     );
     // The offline half: every accepted event in chDB, then GetHistorical at every (entity, q).
-    const drained = await pollUntil(async () => (await server.server.writeBehind.stats()).pendingJobs === 0, 60_000, 50);
+    const drained = await pollUntil(
+      async () => (await server.server.writeBehind.stats()).pendingJobs === 0,
+      60_000,
+      50,
+    );
     expect(drained).toBe(true);
     expect((await server.server.writeBehind.stats()).deadLetters).toBe(0);
     expect(await oracle.compareOffline()).toEqual([]);
