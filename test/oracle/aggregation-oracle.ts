@@ -256,7 +256,8 @@ interface StreamRecord {
   readonly queries: readonly QueryRecord[];
 }
 
-function entityKeyOf(id: bigint): string {
+/** The entity key as the fp's canonical bytes hold it (core/keys.ts encoding). */
+export function entityKeyOf(id: bigint): string {
   return `{customer:${id}}`;
 }
 
@@ -273,7 +274,8 @@ function isDoubleSum(spec: BruteSpec): boolean {
   return spec.input === D && (spec.fn === 'sum' || spec.fn === 'mean');
 }
 
-function same(spec: BruteSpec, actual: unknown, expected: unknown, tolerance: number): boolean {
+/** Whether `actual` is `expected` for `spec`: exact, but double sums and means within `tolerance` (§1.10). */
+export function same(spec: BruteSpec, actual: unknown, expected: unknown, tolerance: number): boolean {
   if (isDoubleSum(spec) && typeof expected === 'number') {
     return typeof actual === 'number' && Math.abs(actual - expected) <= tolerance;
   }
@@ -285,7 +287,8 @@ function same(spec: BruteSpec, actual: unknown, expected: unknown, tolerance: nu
   return Object.is(a, e);
 }
 
-function show(v: unknown): string {
+/** A value as the failure messages print it (bigint as `12n`, −0 as `-0`). */
+export function show(v: unknown): string {
   return JSON.stringify(plain(v), (_, x: unknown) => (typeof x === 'bigint' ? `${x}n` : Object.is(x, -0) ? '-0' : x));
 }
 
@@ -371,7 +374,8 @@ export class AggregationOracle {
     return rows;
   }
 
-  #expected(ref: string, spec: BruteSpec, events: readonly BruteEvent[], t: number) {
+  /** The brute force of `spec` (served as `ref`) over `events` of one entity at t, and its §1.10 tolerance. */
+  expected(ref: string, spec: BruteSpec, events: readonly BruteEvent[], t: number) {
     const ids = this.#viewIds.get(ref.slice(0, ref.indexOf(':')))!;
     const keyed = bruteKeyed(ids.id, ids.version, TYPES, events);
     return {
@@ -407,7 +411,7 @@ export class AggregationOracle {
           const t = got.eventTimestamps?.[r]?.[k] ?? -1;
           if (status !== 'PRESENT' || t !== clock.now)
             return `${ref} entity ${key}: status ${status}, t ${t} at now ${clock.now}`;
-          const expected = this.#expected(ref, spec, mine, t);
+          const expected = this.expected(ref, spec, mine, t);
           const actual = got.values[r]![k];
           this.counts.online++;
           if (mine.length > 0) this.counts.onlineNonEmpty++;
@@ -509,7 +513,7 @@ export class AggregationOracle {
       const { ref, spec } = SERVED[r]!;
       const offline = offlineOf(r);
       const online = query.online[r]![k];
-      const expected = this.#expected(ref, spec, all, q);
+      const expected = this.expected(ref, spec, all, q);
       this.counts.offline++;
       const where = () =>
         `${ref} (${spec.fn} ${spec.windowMillis}/${spec.hopMillis}) entity ${key} at q ${q}: online ${show(online)}, offline ${show(offline)}`;
@@ -522,7 +526,7 @@ export class AggregationOracle {
           return `${where()}: online != offline with no late arrival (stream ${showOps(stream.ops)})`;
       } else {
         // The difference is exactly the late-but-eligible arrivals: online is the brute force without them.
-        const withoutLate = this.#expected(ref, spec, known, q);
+        const withoutLate = this.expected(ref, spec, known, q);
         if (!same(spec, online, withoutLate.value, withoutLate.tolerance)) {
           return `${where()}, brute force without the ${late.size} late arrivals ${show(withoutLate.value)} (stream ${showOps(stream.ops)})`;
         }
