@@ -4,7 +4,7 @@
  * write-behind into chDB) whose clock is injected; online == brute force at every read, then, with
  * the outbox drained, offline (GetHistorical) == brute force over all accepted events and online ==
  * offline wherever no late arrival separates them (the harness: ./aggregation-oracle.ts). CI runs
- * ORACLE_RUNS (default 100) streams; the seed is printed (ORACLE_SEED replays one).
+ * ORACLE_RUNS (default 60) streams; the seed is printed (ORACLE_SEED replays one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -22,7 +22,7 @@ import {
   type OracleRow,
 } from './aggregation-oracle.js';
 
-const RUNS = oracleRuns(100);
+const RUNS = oracleRuns(60);
 const SEED = ORACLE_SEED;
 
 let server: TestServer;

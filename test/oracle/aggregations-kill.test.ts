@@ -7,8 +7,9 @@
  * landed (online, offline, or both) is counted once by its fp on both sides — and no write-behind
  * job is a dead letter.
  *
- * Cluster mode: the suite's Redis Cluster, BullMQ, a writer and an offline server (chDB) in this
- * process, the server a child process. Embedded mode: the LMDB fold and its outbox entry commit in
+ * Cluster mode: the suite's Redis Cluster, BullMQ and an offline server (chDB) in this process, the
+ * server and the writer child processes; the writer is killed -9 too while jobs are pending, and
+ * another takes its jobs over once their locks lapse (same insert token; fp dedup either way). Embedded mode: the LMDB fold and its outbox entry commit in
  * one transaction, so a kill between them cannot happen; the restarted server drains the outbox.
  * Real time (a child process has no injected clock): every event is a few seconds old, so eligible.
  */
@@ -22,8 +23,8 @@ import { silentLogger } from '@tessera/core';
 import { startOfflineServer } from '@tessera/feature-server';
 import type { GetHistoricalResponse } from '@tessera/proto';
 import { HistoricalFormat } from '@tessera/proto';
-import { definitionsFromYaml, pollUntil, sleep, startCli, type CliProcess } from '@tessera/testkit';
-import { startWriterProcess } from '@tessera/writer';
+import { definitionsFromYaml, pollUntil, sleep, startCli, startWriterCli, type CliProcess } from '@tessera/testkit';
+import { openBullmqDeadLetters } from '@tessera/writebehind';
 import type { BruteEvent, BruteValue } from '../../packages/core/test/oracle/brute-force.js';
 import { bruteDistinct } from '../../packages/core/test/oracle/brute-force.js';
 import {
@@ -101,9 +102,12 @@ function rowOf(n: number, sentAt: number): OracleRow {
 async function writeThroughKill(
   first: Serve,
   restart: () => Promise<Serve>,
+  /** Runs (not awaited by the Writes) once this many Writes are acknowledged. */
+  also?: { readonly after: number; readonly run: () => Promise<void> },
 ): Promise<{ rows: SentRow[]; unacknowledgedAtKill: number; serve: Serve }> {
   let serve = first;
   let restarting: Promise<void> | undefined;
+  let alsoRunning: Promise<void> | undefined;
   let acknowledged = 0;
   let sent = 0;
   let unacknowledgedAtKill = -1;
@@ -135,10 +139,12 @@ async function writeThroughKill(
         }
       }
       if (++acknowledged === KILL_AFTER) restarting = kill();
+      if (acknowledged === also?.after) alsoRunning = also.run();
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, loop));
   await restarting;
+  await alsoRunning;
   return { rows, unacknowledgedAtKill, serve };
 }
 
@@ -225,12 +231,21 @@ describe('kill -9 of a server in the middle of event Writes (aggregations)', () 
       apiKeys: { kind: 'redis-cluster', nodes, keyPrefix },
       logger: silentLogger,
     });
-    const writer = await startWriterProcess({
-      nodes,
-      keyPrefix,
-      offlineServer: { address: offline.address },
-      logger: silentLogger,
-    });
+    const writerDir = tempDir('oracle-kill-writer');
+    const startWriter = () =>
+      startWriterCli(nodes, keyPrefix, writerDir, [
+        '--offline-server',
+        offline.address,
+        '--lock-ms',
+        '1500',
+        '--concurrency',
+        '2',
+      ]).then((writer) => {
+        processes.push(writer);
+        return writer;
+      });
+    const queue = openBullmqDeadLetters(nodes, keyPrefix);
+    let pendingAtWriterKill = -1;
     const args = [
       '--redis-cluster',
       nodes.map((n) => `${n.host}:${n.port}`).join(','),
@@ -240,22 +255,32 @@ describe('kill -9 of a server in the middle of event Writes (aggregations)', () 
       offline.address,
     ];
     try {
+      const firstWriter = await startWriter();
       const first = await startServe(args);
       await first.client.apply(definitionsFromYaml({ 'repo.yaml': repository() }));
       const oracle = new AggregationOracle(() => first.client, { now: 0 });
       await oracle.loadViewIds();
-      const { rows, unacknowledgedAtKill, serve } = await writeThroughKill(first, () => startServe(args));
-      const drained = await pollUntil(async () => (await writer.stats()).pendingJobs === 0, 120_000, 50);
-      expect(drained, `queue not drained: ${JSON.stringify(await writer.stats())}`).toBe(true);
-      expect((await writer.stats()).deadLetters).toBe(0);
+      const { rows, unacknowledgedAtKill, serve } = await writeThroughKill(first, () => startServe(args), {
+        after: 2 * KILL_AFTER,
+        // The writer too, while it works through jobs (bounded wait for one to be pending), then another.
+        run: async () => {
+          await pollUntil(async () => (await queue.stats()).pendingJobs > 0, 10_000, 5);
+          pendingAtWriterKill = (await queue.stats()).pendingJobs;
+          await firstWriter.stop('SIGKILL');
+          await startWriter();
+        },
+      });
+      const drained = await pollUntil(async () => (await queue.stats()).pendingJobs === 0, 120_000, 50);
+      expect(drained, `queue not drained: ${JSON.stringify(await queue.stats())}`).toBe(true);
+      expect((await queue.stats()).deadLetters).toBe(0);
       console.log(
-        `oracle kill -9 (cluster): ${rows.length} rows in ${TOTAL_WRITES} Writes, ${unacknowledgedAtKill} unacknowledged at the kill`,
+        `oracle kill -9 (cluster): ${rows.length} rows in ${TOTAL_WRITES} Writes, ${unacknowledgedAtKill} unacknowledged at the server kill, ${pendingAtWriterKill} jobs pending at the writer kill`,
       );
       expect(unacknowledgedAtKill).toBeGreaterThanOrEqual(0);
       expect(await compareAll(oracle, serve.client, rows)).toEqual([]);
       serve.client.close();
     } finally {
-      await writer.close();
+      await queue.close();
       await offline.close();
     }
   }, 240_000);
