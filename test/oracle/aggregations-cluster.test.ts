@@ -25,16 +25,8 @@ import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
 import { OFFLINE_QUEUE, queuePrefix, type OfflineJobData } from '@tessera/writebehind';
 import { startWriterProcess, type WriterProcess } from '@tessera/writer';
 import { startTestServer, type TestServer } from '../support/server.js';
-import {
-  AggregationOracle,
-  ORACLE_SEED,
-  arbStream,
-  oracleRuns,
-  repository,
-  writeRequest,
-  type OracleClock,
-  type OracleRow,
-} from './aggregation-oracle.js';
+import { AggregationOracle, writeRequest, type OracleClock, type OracleRow } from './aggregation-oracle.js';
+import { ORACLE_SEED, arbStream, oracleRuns, repository } from './aggregation-streams.js';
 
 const RUNS = oracleRuns(30);
 const SEED = ORACLE_SEED;

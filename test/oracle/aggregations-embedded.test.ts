@@ -11,16 +11,8 @@ import fc from 'fast-check';
 import { silentLogger } from '@tessera/core';
 import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
-import {
-  AggregationOracle,
-  ORACLE_SEED,
-  arbStream,
-  oracleRuns,
-  repository,
-  writeRequest,
-  type OracleClock,
-  type OracleRow,
-} from './aggregation-oracle.js';
+import { AggregationOracle, writeRequest, type OracleClock, type OracleRow } from './aggregation-oracle.js';
+import { ORACLE_SEED, arbStream, oracleRuns, repository } from './aggregation-streams.js';
 
 const RUNS = oracleRuns(60);
 const SEED = ORACLE_SEED;

@@ -27,16 +27,8 @@ import { definitionsFromYaml, pollUntil, sleep, startCli, startWriterCli, type C
 import { openBullmqDeadLetters } from '@tessera/writebehind';
 import type { BruteEvent, BruteValue } from '../../packages/core/test/oracle/brute-force.js';
 import { bruteDistinct } from '../../packages/core/test/oracle/brute-force.js';
-import {
-  AggregationOracle,
-  SERVED,
-  entityKeyOf,
-  repository,
-  same,
-  show,
-  writeRequest,
-  type OracleRow,
-} from './aggregation-oracle.js';
+import { AggregationOracle, entityKeyOf, same, show, writeRequest, type OracleRow } from './aggregation-oracle.js';
+import { SERVED, repository } from './aggregation-streams.js';
 
 /** A row the client sent, and to which view. */
 interface SentRow {
