@@ -146,7 +146,7 @@ export async function* rebuildAggregationsPart(options: {
       await store();
       yield { eventsRead, entitiesWritten, entitiesSkipped };
     }
-    if (options.signal?.aborted === true) return;
+    if (aborted(options.signal)) return;
   }
   finishEntity();
   await store();
@@ -207,7 +207,7 @@ export async function* rebuildViewAggregations(options: {
   let totals = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
   const first = (await state.get(keys.parts)) ?? 0;
   for (let index = first; index < parts; index++) {
-    if (options.signal?.aborted === true) return;
+    if (aborted(options.signal)) return;
     let last = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
     for await (const progress of rebuildAggregationsPart({
       ...options,
@@ -219,7 +219,7 @@ export async function* rebuildViewAggregations(options: {
       last = progress;
       yield { ...sum(totals, progress), generation, partsDone: index, parts, done: false };
     }
-    if (options.signal?.aborted === true) return;
+    if (aborted(options.signal)) return;
     totals = sum(totals, last);
     await state.advance(keys.parts, index + 1);
     yield { ...totals, generation, partsDone: index + 1, parts, done: false };
@@ -234,4 +234,9 @@ function sum(a: RebuildPartProgress, b: RebuildPartProgress): RebuildPartProgres
     entitiesWritten: a.entitiesWritten + b.entitiesWritten,
     entitiesSkipped: a.entitiesSkipped + b.entitiesSkipped,
   };
+}
+
+/** A function, not an inline test: TS would narrow `signal.aborted` across the awaits between two tests. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }

@@ -23,7 +23,8 @@ import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 import type { ServerTelemetry } from './server-telemetry.js';
 import { aggregateRows, type AggregatedRows, type AggregationRead } from './online-aggregations.js';
-import { viewAggregations } from './view-aggregations.js';
+import { CURRENT_GENERATION, onlineFieldsOf, viewAggregations } from './view-aggregations.js';
+import type { TileGenerations } from './tile-generations.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
 interface KeyGroup {
@@ -257,6 +258,23 @@ function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
   );
 }
 
+/**
+ * The fields a group reads: the plan's own (generation 1), or with each view's aggregation fields
+ * of its served generation (same positions: every generation has the same field list).
+ */
+function groupFields(group: KeyGroup, generations: TileGenerations | undefined): readonly string[] {
+  if (generations === undefined || group.aggregations.length === 0) return group.fields;
+  let fields: string[] | undefined;
+  for (const read of group.aggregations) {
+    const generation = generations.of(read.view);
+    if (generation === CURRENT_GENERATION) continue;
+    fields ??= [...group.fields];
+    const served = onlineFieldsOf(read.compiled, generation);
+    for (let k = 0; k < served.length; k++) fields[read.firstField + k] = served[k] as string;
+  }
+  return fields ?? group.fields;
+}
+
 /** Executes a read plan for `rows` entities and builds the columnar response. */
 export async function executeReadPlan(
   store: OnlineStore,
@@ -274,11 +292,14 @@ export async function executeReadPlan(
     keepExpiredValues?: boolean;
     /** Counts served values by status and notes each view's newest event served. */
     telemetry?: ServerTelemetry;
+    /** The served tile generation of an event view (design §3.6); generation 1 without it. */
+    tileGenerations?: TileGenerations;
   },
 ): Promise<GetOnlineFeaturesResponse> {
   const metrics = options.telemetry?.metrics;
   const lookups: OnlineLookup[] = [];
   for (const group of plan.groups) {
+    const fields = groupFields(group, options.tileGenerations);
     const cols = group.joinKeys.map((k) => keyValues.get(k.name)!);
     const tuple = new Array<JoinKeyValue>(cols.length);
     for (let i = 0; i < rows; i++) {
@@ -291,7 +312,7 @@ export async function executeReadPlan(
           `entities: row ${i}, columns ${group.joinKeys.map((k) => k.name).join(', ')}: ${problem}`,
         );
       }
-      lookups.push({ key, fields: group.fields });
+      lookups.push({ key, fields });
     }
   }
   const result = await store.read(
