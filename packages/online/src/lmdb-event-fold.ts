@@ -138,7 +138,7 @@ export function writeRebuiltSync(
     }
     const dedupBase = `${prefix}${batch.field}\u0000${batch.generation}\u0000`;
     for (const [fp, ts] of entity.dedup) dbs.dedup.putSync(dedupBase + fp, ts);
-    dbs.rows.putSync(prefix + marker, Buffer.of(1));
+    dbs.rows.putSync(prefix + marker, Buffer.from('1')); // as the Redis script writes it
     entries.push(prefix + marker);
     if (entity.newestEventTsMillis !== -Infinity) {
       for (const entry of entries) extendDeadline(dbs, entry, deadline);
