@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromColumn, toColumn } from '@tessera/client';
 import { silentLogger } from '@tessera/core';
 import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
-import type { GetHistoricalResponse, WriteRequest } from '@tessera/proto';
+import type { GetHistoricalResponse } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
 
@@ -56,7 +56,7 @@ const REFS = AGGREGATIONS.map((a) => `purchases:${a}`);
 
 type Row = readonly [bigint, number, bigint, string];
 
-function write(rows: readonly Row[], target?: WriteTarget): WriteRequest {
+function write(rows: readonly Row[], target?: WriteTarget) {
   return {
     featureView: 'purchases',
     durability: Durability.DURABILITY_SYNC,
@@ -79,7 +79,7 @@ function write(rows: readonly Row[], target?: WriteTarget): WriteRequest {
       'timestamp',
       rows.map((r) => r[1]),
     ),
-  } as WriteRequest;
+  };
 }
 
 describe('materialize --aggregations: online tiles rebuilt from offline history (embedded)', () => {
