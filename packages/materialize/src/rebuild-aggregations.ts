@@ -33,7 +33,6 @@ import {
   viewField,
   type AggregationPlan,
   type MaterializeState,
-  type OfflineEventRow,
   type OfflineStore,
   type OnlineStore,
   type RebuiltEntity,
@@ -133,7 +132,7 @@ export async function* rebuildAggregationsPart(options: {
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   for await (const batch of rows) {
-    for (const row of batch as OfflineEventRow[]) {
+    for (const row of batch) {
       const key = entityKey(view.entities, row.keys);
       if (key !== currentKey) {
         finishEntity();
