@@ -278,7 +278,8 @@ describe('aggregation oracle: fold → tiles → merge → finalize equals brute
       }),
       { numRuns: RUNS, verbose: 1 },
     );
-  });
+    // ~15 s on a quiet machine; the bound only guards against a hang on a loaded one.
+  }, 240_000);
 
   it('catches a wrong fold (the oracle can fail)', () => {
     // One event counted twice must be seen: the brute force dedups by content, the harness by fp.

@@ -1,4 +1,3 @@
-import { chmodSync, mkdirSync } from 'node:fs';
 import { Server, ServerCredentials, experimental } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type { ApiKeyStore, Definitions, Logger, OnlineStore, WriteBehind } from '@tessera/core';
@@ -22,7 +21,8 @@ import { authInterceptor } from './auth.js';
 import { rpcTracingInterceptor } from './rpc-tracing.js';
 import { openApiKeyStore } from '@tessera/registry';
 import type { RateLimit } from './rate-limit.js';
-import { isLoopbackHost, serverTransport, type ServerTlsOptions } from './tls.js';
+import { serverTransport, type ServerTlsOptions } from './tls.js';
+import { bind, checkExposure, keepPrivate } from './listen.js';
 import { createLanes, type LaneOptions } from './lanes.js';
 import { telemetryInterceptor } from './telemetry-interceptor.js';
 import { serverTelemetry } from './server-telemetry.js';
@@ -379,38 +379,4 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/**
- * Refuses to expose a server without authentication and TLS: only loopback may go without them,
- * unless the operator says --insecure.
- */
-export function checkExposure(host: string, options: Pick<FeatureServerOptions, 'auth' | 'tls' | 'insecure'>): void {
-  const auth = options.auth !== undefined && options.auth !== false;
-  if (isLoopbackHost(host) || (auth && options.tls !== undefined) || options.insecure === true) return;
-  const missing = [auth ? '' : 'authentication (--auth)', options.tls ? '' : 'TLS (--tls-cert and --tls-key)']
-    .filter(Boolean)
-    .join(' and ');
-  throw new TesseraError(
-    'FAILED_PRECONDITION',
-    `refusing to serve ${host} without ${missing}: only loopback addresses may go without them. ` +
-      'Turn them on, bind 127.0.0.1, or pass --insecure to accept the risk.',
-  );
-}
-
-/** Opens one listener of the server; a port taken or not allowed is named. */
-export function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, credentials, (error, bound) =>
-      error
-        ? reject(new TesseraError('FAILED_PRECONDITION', `cannot listen on ${address}: ${error.message}`))
-        : resolve(bound),
-    );
-  });
-}
-
-/** The data directory holds every feature value and the API key hashes: owner only. */
-export function keepPrivate(dataDir: string): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
 }
