@@ -22,8 +22,8 @@ import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 import type { ServerTelemetry } from './server-telemetry.js';
-import { aggregateRows, type AggregatedRows, type AggregationRead } from './online-aggregations.js';
-import { CURRENT_GENERATION, onlineFieldsOf, viewAggregations } from './view-aggregations.js';
+import { aggregateRows, aggregationReads, servedFields } from './online-aggregations.js';
+import type { AggregatedRows, AggregationRead } from './online-aggregations.js';
 import type { TileGenerations } from './tile-generations.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
@@ -139,13 +139,7 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
   }
   const compiled: KeyGroup[] = groups.map((g) => {
     const fields = [...g.fields];
-    const aggregations = g.aggregations.map((view): AggregationRead => {
-      const read = viewAggregations(view);
-      if (read === undefined) throw new TesseraError('INTERNAL', `${view.name}@${view.version} has no aggregations`);
-      const firstField = fields.length;
-      fields.push(...read.onlineFields);
-      return { view, compiled: read, firstField };
-    });
+    const aggregations = aggregationReads(g.aggregations, fields);
     return {
       ...g,
       fields,
@@ -258,23 +252,6 @@ function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
   );
 }
 
-/**
- * The fields a group reads: the plan's own (generation 1), or with each view's aggregation fields
- * of its served generation (same positions: every generation has the same field list).
- */
-function groupFields(group: KeyGroup, generations: TileGenerations | undefined): readonly string[] {
-  if (generations === undefined || group.aggregations.length === 0) return group.fields;
-  let fields: string[] | undefined;
-  for (const read of group.aggregations) {
-    const generation = generations.of(read.view);
-    if (generation === CURRENT_GENERATION) continue;
-    fields ??= [...group.fields];
-    const served = onlineFieldsOf(read.compiled, generation);
-    for (let k = 0; k < served.length; k++) fields[read.firstField + k] = served[k] as string;
-  }
-  return fields ?? group.fields;
-}
-
 /** Executes a read plan for `rows` entities and builds the columnar response. */
 export async function executeReadPlan(
   store: OnlineStore,
@@ -299,7 +276,7 @@ export async function executeReadPlan(
   const metrics = options.telemetry?.metrics;
   const lookups: OnlineLookup[] = [];
   for (const group of plan.groups) {
-    const fields = groupFields(group, options.tileGenerations);
+    const fields = servedFields(group.fields, group.aggregations, options.tileGenerations);
     const cols = group.joinKeys.map((k) => keyValues.get(k.name)!);
     const tuple = new Array<JoinKeyValue>(cols.length);
     for (let i = 0; i < rows; i++) {

@@ -27,7 +27,6 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
 import { assertEventTargets, eventRows, onlineWriteOf } from './write-events.js';
 import type { TileGenerations } from './tile-generations.js';
-import { CURRENT_GENERATION } from './view-aggregations.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -239,10 +238,8 @@ async function performWrite(
     ...events?.offline,
   };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
-  const generation = stores.tileGenerations?.of(view) ?? CURRENT_GENERATION;
-  const onlineWrite = online
-    ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas, generation)
-    : undefined;
+  const gen = stores.tileGenerations?.of(view);
+  const onlineWrite = online ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas, gen) : undefined;
   // Once committing, the write runs to its end whatever the caller's deadline (the answer is
   // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
   // middle would leave it half done. A sync write's offline insert may still be cut by the
