@@ -7,6 +7,9 @@
  * generation, a replayed history event counted once) and days later. The brute-force comparison,
  * the interrupted + resumed run and the ok markers are in packages/materialize/test/rebuild-aggregations.test.ts.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromColumn, toColumn } from '@tessera/client';
 import { silentLogger } from '@tessera/core';
@@ -15,6 +18,7 @@ import type { GetHistoricalResponse } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
 
+const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'packages', 'cli', 'bin', 'tessera.js');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -176,6 +180,27 @@ describe('materialize --aggregations: online tiles rebuilt from offline history 
     now += 3 * DAY + 17 * MINUTE;
     const later = await bothSides();
     expect(later.online).toEqual(later.offline);
+  });
+
+  it('rebuilds again from the CLI (tessera materialize --aggregations), live events included', async () => {
+    const tessera = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile('node', [CLI, '--server', t.server.address, ...args], (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    const refused = await tessera('materialize', 'purchases', '--aggregations', '--start', '2024-01-01');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--aggregations takes no --start/);
+    const run = await tessera('materialize', 'purchases', '--aggregations');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // Every customer with an event: 119 (customer 120 has none); generation 3 now serves.
+    expect(run.stdout).toMatch(
+      /rebuilt purchases@1 aggregations: \d+ events read, 119 entities written \((\d+)\/\1 parts\)/,
+    );
+    const { online, offline } = await bothSides();
+    expect(online).toEqual(offline);
   });
 
   it('refuses a view without aggregations, naming it', async () => {
