@@ -102,6 +102,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       'GetHistorical of six window aggregations (7d/30d counts, sum, mean, approx distinct, unbounded last_ts) over 1M events, against the same range join written by hand',
     minutes: 2,
   },
+  rebuild: {
+    script: 'bench/rebuild-aggregations.ts',
+    description:
+      'online tiles rebuilt from 30 days of offline events for 100k entities (uninterrupted, and interrupted + resumed: every entity byte-identical): events/s, entities/s',
+    minutes: 4,
+  },
 };
 
 function runScript(scenario: Scenario, extra: readonly string[]): Promise<number> {

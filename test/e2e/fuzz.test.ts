@@ -325,6 +325,7 @@ const materializeRequest: fc.Arbitrary<MaterializeRequest> = fc.record({
   startTime: eventTimes,
   endTime: eventTimes,
   incremental: fc.boolean(),
+  aggregations: fc.constant(false),
 });
 
 // ---------------------------------------------------------------- calls

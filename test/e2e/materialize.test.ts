@@ -108,7 +108,9 @@ describe('Materialize (embedded)', () => {
       { featureViews: ['user_stats'], startMillis: T0, endMillis: T0 + 5 * MINUTE },
       (p) => progress.push(p.rowsRead),
     );
-    expect(finals).toEqual([{ featureView: 'user_stats@1', rowsRead: 2n, rowsWritten: 1n, done: true }]);
+    expect(finals).toEqual([
+      { featureView: 'user_stats@1', rowsRead: 2n, rowsWritten: 1n, done: true, partsDone: 0, parts: 0 },
+    ]);
     expect(progress.length).toBeGreaterThanOrEqual(2);
 
     const names = Object.keys(every);
@@ -122,14 +124,18 @@ describe('Materialize (embedded)', () => {
   it('continues incrementally from where the previous run of the view ended, by event time', async () => {
     // The run above ended at T0 + 5 min: user 3's event (T0 + 10 min) is next.
     const first = await t.client.materialize({ featureViews: ['user_stats'], incremental: true });
-    expect(first).toEqual([{ featureView: 'user_stats@1', rowsRead: 1n, rowsWritten: 1n, done: true }]);
+    expect(first).toEqual([
+      { featureView: 'user_stats@1', rowsRead: 1n, rowsWritten: 1n, done: true, partsDone: 0, parts: 0 },
+    ]);
     // A late event, older than the last point, is not picked up again (the point is event time).
     await writeStats(4, T0 + 20 * MINUTE, { score: ['double', 4] });
     // An event after the last point is.
     await new Promise((resolve) => setTimeout(resolve, 5));
     await writeStats(5, Date.now(), { score: ['double', 5] });
     const second = await t.client.materialize({ featureViews: ['user_stats'], incremental: true });
-    expect(second).toEqual([{ featureView: 'user_stats@1', rowsRead: 1n, rowsWritten: 1n, done: true }]);
+    expect(second).toEqual([
+      { featureView: 'user_stats@1', rowsRead: 1n, rowsWritten: 1n, done: true, partsDone: 0, parts: 0 },
+    ]);
     expect((await online([3, 4, 5], ['score'])).values[0]).toEqual([3, null, 5]);
   });
 

@@ -167,7 +167,9 @@ describe('write-behind operations', () => {
     const finals = await t.client.materialize({ featureViews: ['events'], startMillis: 0, endMillis: 10_000 }, (p) =>
       progress.push(p.rowsRead),
     );
-    expect(finals).toEqual([{ featureView: 'events@1', rowsRead: 40n, rowsWritten: 39n, done: true }]);
+    expect(finals).toEqual([
+      { featureView: 'events@1', rowsRead: 40n, rowsWritten: 39n, done: true, partsDone: 0, parts: 0 },
+    ]);
     const result = await t.client.getOnlineFeatures({ features: ['events:amount'], entities: { user_id: users } });
     expect(result.values[0]).toEqual([-1, ...users.slice(1).map(Number)]);
     const again = await t.client.materialize({ featureViews: ['events'], incremental: true });

@@ -123,7 +123,13 @@ const CALLS: Record<string, Call> = {
   '/tessera.v1.FeatureStore/Materialize': (c) =>
     streamCode(
       c.featureStore.materialize(
-        { featureViews: ['scores'], startTime: 0n, endTime: BigInt(Date.now()), incremental: false },
+        {
+          featureViews: ['scores'],
+          startTime: 0n,
+          endTime: BigInt(Date.now()),
+          incremental: false,
+          aggregations: false,
+        },
         new Metadata(),
         deadline(),
       ),

@@ -302,10 +302,17 @@ export class TesseraClient {
   /**
    * Copies the latest offline values of `featureViews` in a time range (or, incremental, since the
    * last run) to the online store; `onProgress` sees every progress message. Resolves with the final
-   * message of each view.
+   * message of each view. `aggregations`: rebuild the views' online window-aggregation tiles from
+   * their offline events instead (resumable; the time range is not used).
    */
   async materialize(
-    request: { featureViews: readonly string[]; startMillis?: number; endMillis?: number; incremental?: boolean },
+    request: {
+      featureViews: readonly string[];
+      startMillis?: number;
+      endMillis?: number;
+      incremental?: boolean;
+      aggregations?: boolean;
+    },
     onProgress?: (progress: MaterializeProgress) => void,
   ): Promise<MaterializeProgress[]> {
     const stream = this.featureStore.materialize(
@@ -314,6 +321,7 @@ export class TesseraClient {
         startTime: BigInt(Math.floor(request.startMillis ?? 0)),
         endTime: BigInt(Math.floor(request.endMillis ?? 0)),
         incremental: request.incremental ?? false,
+        aggregations: request.aggregations ?? false,
       },
       new Metadata(),
       { deadline: Date.now() + this.timeoutMillis * 20 },

@@ -29,7 +29,7 @@ export type {
 } from './model.js';
 export { ERROR_CODES, GRPC_CODE_NAMES, TesseraError, formatProblems, grpcCodeName, isTesseraError } from './errors.js';
 export type { ErrorCode, GrpcCodeName, Problem, TesseraErrorOptions } from './errors.js';
-export { retentionMillis } from './online-store.js';
+export { rebuildMarkerField, retentionMillis } from './online-store.js';
 export type {
   OnlineStore,
   OnlineLookup,
@@ -38,6 +38,9 @@ export type {
   OnlineReadOptions,
   OnlineWriteOptions,
   OnlineWriteResult,
+  OnlineRebuildBatch,
+  OnlineRebuildResult,
+  RebuiltEntity,
 } from './online-store.js';
 export {
   MAX_ENTITY_KEY_BYTES,
@@ -141,6 +144,8 @@ export type {
   HistoricalChunk,
   OfflineRow,
   LatestRowsRange,
+  EventRowsRange,
+  OfflineEventRow,
   SqlViewInterval,
   SqlViewRefreshOptions,
 } from './offline-store.js';
@@ -267,6 +272,8 @@ export {
   fingerprintHex,
 } from './aggregation/apply-events.js';
 export type { EventDedupView, EntityEventsInput, EntityEventsResult } from './aggregation/apply-events.js';
+export { rebuildEntityState } from './aggregation/rebuild-entity.js';
+export type { RebuiltEntityState } from './aggregation/rebuild-entity.js';
 export { ON_DEMAND_MAX_EXPRESSION_BYTES, ON_DEMAND_TYPES, celTypeOf, compileOnDemand } from './on-demand/cel.js';
 export type { CompileResult, OnDemandInput, OnDemandProgram, OnDemandRow, OnDemandScope } from './on-demand/cel.js';
 export { compiledOnDemandView, onDemandScope } from './on-demand/scope.js';

@@ -141,6 +141,23 @@ export interface LatestRowsRange {
   readonly signal?: AbortSignal;
 }
 
+/** Which events {@link OfflineStore.eventRows} reads (design §3.6 snapshot, §4.4). */
+export interface EventRowsRange {
+  /** Read only events none of whose copies entered this generation or a later one (`max(online_gen) < before`). */
+  readonly beforeGeneration: number;
+  /** Read only the keys of part `part` of `parts` (the same split as {@link LatestRowsRange.part}). */
+  readonly part?: { readonly index: number; readonly count: number };
+  /** Rows per yielded batch (a batch may end inside an entity; rows come in (keys, ts, fp) order). */
+  readonly batchRows: number;
+  readonly signal?: AbortSignal;
+}
+
+/** One deduplicated eligible event of an event view's main table. */
+export interface OfflineEventRow extends OfflineRow {
+  /** The event's fingerprint (16 bytes). */
+  readonly fp: Uint8Array;
+}
+
 /** The interval of an SQL view refresh: events at or after start, before end (ms since the epoch). */
 export interface SqlViewInterval {
   readonly startMillis: number;
@@ -163,6 +180,12 @@ export interface OfflineStore {
    * latest `created_ts`), in batches: what materialization copies online.
    */
   latestRows(view: RegisteredView, range: LatestRowsRange): AsyncIterable<OfflineRow[]>;
+  /**
+   * Every deduplicated eligible event of an event view (its main table, one row per (keys, ts, fp)),
+   * ordered by (keys, event_ts, fp): what a tile rebuild folds (design §3.6). Stores without it
+   * cannot rebuild tiles.
+   */
+  eventRows?(view: RegisteredView, range: EventRowsRange): AsyncIterable<OfflineEventRow[]>;
   /** Streams a point-in-time correct training set; a failure ends the stream with an error, never short. */
   historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk>;
   /**

@@ -90,6 +90,50 @@ export interface OnlineWriteResult {
   readonly eventGenerations?: Uint32Array;
 }
 
+/** One entity's rebuilt aggregation state of a target generation (design §3.6). */
+export interface RebuiltEntity {
+  /** Entity key from `entityKey()`. */
+  readonly key: string;
+  /** Field name (without `<field>.g<G>.`) → bytes. */
+  readonly fields: ReadonlyMap<string, Uint8Array>;
+  /** The pending list (`<field>.pend`), or null when the entity has no future event. */
+  readonly pending: Uint8Array | null;
+  /** Dedup entries of the target generation: fp (32 hex digits) → event ts. */
+  readonly dedup: ReadonlyMap<string, number>;
+  readonly newestEventTsMillis: number;
+}
+
+/**
+ * A batch of rebuilt entities of one view version, written into generation `generation`
+ * (`tessera materialize --aggregations`). Per entity, atomically: if `<field>.g<G>.ok` exists the
+ * entity is skipped (a resumed part never merges twice); else its fields, pending list and dedup
+ * set are stored, with the expiry rules of a live event write, and the `ok` marker last.
+ */
+export interface OnlineRebuildBatch {
+  /** The view version's field (`viewField()`). */
+  readonly field: string;
+  readonly generation: number;
+  /** The rebuild's "now" (the same for every part of one rebuild, resumed or not). */
+  readonly nowMillis: number;
+  readonly latenessMillis: number;
+  /** As {@link OnlineEvents.retentionMillis}. */
+  readonly retentionMillis: number;
+  readonly entities: readonly RebuiltEntity[];
+}
+
+/** What {@link OnlineStore.writeRebuilt} did. */
+export interface OnlineRebuildResult {
+  /** Entities written. */
+  readonly written: number;
+  /** Entities skipped: their `ok` marker was already there. */
+  readonly skipped: number;
+}
+
+/** The field of an entity that marks its rebuild into generation `generation` complete. */
+export function rebuildMarkerField(field: string, generation: number): string {
+  return `${field}.g${generation}.ok`;
+}
+
 export interface OnlineStore {
   /**
    * Reads the packed rows of the given fields. Result[i][j] is lookups[i].fields[j]'s row, or
@@ -101,6 +145,8 @@ export interface OnlineStore {
    * field only if its event timestamp is not older; the entity's other fields are untouched.
    */
   write(batch: OnlineWriteBatch, options?: OnlineWriteOptions): Promise<OnlineWriteResult>;
+  /** Stores rebuilt aggregation state (design §3.6); stores without it cannot rebuild tiles. */
+  writeRebuilt?(batch: OnlineRebuildBatch, options?: OnlineWriteOptions): Promise<OnlineRebuildResult>;
   /** Resolves once the store answers (used by health checks). */
   ping(): Promise<void>;
   close(): Promise<void>;

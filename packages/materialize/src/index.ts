@@ -21,3 +21,14 @@ export {
   refreshStateKey,
 } from './sql-view-timer.js';
 export type { SqlViewRefreshResult, SqlViewTimerOptions } from './sql-view-timer.js';
+export {
+  DEFAULT_REBUILD_PARTS,
+  REBUILD_BATCH_ENTITIES,
+  REBUILD_BATCH_EVENTS,
+  rebuildAggregationsPart,
+  rebuildPlanOf,
+  rebuildStateKeys,
+  rebuildViewAggregations,
+  servedGeneration,
+} from './rebuild-aggregations.js';
+export type { RebuildPartProgress, RebuildPlan, RebuildProgress } from './rebuild-aggregations.js';

@@ -9,7 +9,9 @@ import {
   type EntitySourceDef,
   type HistoricalChunk,
   type HistoricalRequest,
+  type EventRowsRange,
   type LatestRowsRange,
+  type OfflineEventRow,
   type OfflineRow,
   type OfflineBatch,
   type OfflineStore,
@@ -28,6 +30,7 @@ import { checkEntitySource } from './historical/entity-source.js';
 import { checkSqlView, refreshSqlView } from './sql-view.js';
 import { DEFAULT_HISTORICAL_QUERY_LIMITS, type HistoricalQueryLimits } from './historical/limits.js';
 import { latestRowsQuery } from './latest-rows.js';
+import { eventRowsQuery } from './event-rows.js';
 import { readOfflineRows } from './row-binary.js';
 
 /** Database of the offline tables unless configured. */
@@ -101,6 +104,31 @@ export class ClickHouseOfflineStore implements OfflineStore {
       view.features.map((feature) => feature.type),
       range.batchRows,
     );
+  }
+
+  async *eventRows(view: RegisteredView, range: EventRowsRange): AsyncGenerator<OfflineEventRow[], void, undefined> {
+    this.#assertOpen();
+    const { sql, params } = eventRowsQuery(this.database, view, range);
+    // The fp travels as a last string "feature" of the row reader, in hex.
+    const types = [...view.features.map((feature) => feature.type), 'string' as const];
+    for await (const rows of readOfflineRows(
+      this.executor.queryStream(sql, params, {
+        format: 'RowBinary',
+        ...(range.signal === undefined ? {} : { signal: range.signal }),
+      }),
+      view.joinKeys.map((key) => key.type),
+      types,
+      range.batchRows,
+    )) {
+      yield rows.map((row) => {
+        const text = row.features.pop();
+        const fp = typeof text === 'string' ? Buffer.from(text, 'hex') : undefined;
+        if (fp === undefined || fp.byteLength !== 16) {
+          throw new TesseraError('INTERNAL', `rebuild ${view.name}@${view.version}: an event without a 16-byte fp`);
+        }
+        return { keys: row.keys, eventTsMillis: row.eventTsMillis, features: row.features, fp };
+      });
+    }
   }
 
   async *historical(request: HistoricalRequest): AsyncGenerator<HistoricalChunk, void, undefined> {

@@ -3,7 +3,9 @@ import {
   type EntitySourceDef,
   type HistoricalChunk,
   type HistoricalRequest,
+  type EventRowsRange,
   type LatestRowsRange,
+  type OfflineEventRow,
   type OfflineRow,
   type OfflineBatch,
   type OfflineInsertOptions,
@@ -51,6 +53,17 @@ export class TableEnsuringOfflineStore implements OfflineStore {
   async *latestRows(view: RegisteredView, range: LatestRowsRange): AsyncIterable<OfflineRow[]> {
     await this.ensureTables([view]);
     yield* this.#store.latestRows(view, range);
+  }
+
+  async *eventRows(view: RegisteredView, range: EventRowsRange): AsyncIterable<OfflineEventRow[]> {
+    if (this.#store.eventRows === undefined) {
+      throw new TesseraError(
+        'UNIMPLEMENTED',
+        `rebuild ${view.name}@${view.version}: this offline store cannot list events`,
+      );
+    }
+    await this.ensureTables([view]);
+    yield* this.#store.eventRows(view, range);
   }
 
   async *historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk> {

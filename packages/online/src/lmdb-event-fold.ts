@@ -8,6 +8,9 @@ import {
   type AggregationFields,
   type EventDedupView,
   type OnlineEvents,
+  type OnlineRebuildBatch,
+  type OnlineRebuildResult,
+  rebuildMarkerField,
 } from '@tessera/core';
 
 /** Ends the deadline entry of a dedup set: a sweep that reaches it deletes the set. */
@@ -95,6 +98,59 @@ export function writeEventsSync(
     );
   }
   return { duplicateEvents, eventGenerations: generations };
+}
+
+/**
+ * Stores rebuilt entities (contract in core's `OnlineRebuildBatch`, design §3.6 step 3) inside the
+ * caller's write transaction: an entity whose `ok` marker exists is skipped; otherwise its fields of
+ * the target generation, its pending list, its dedup set and their deadlines are written as a live
+ * event write would leave them, and the marker last (same transaction, so all or nothing).
+ */
+export function writeRebuiltSync(
+  dbs: LmdbEventDatabases,
+  batch: OnlineRebuildBatch,
+  entityPrefix: (key: string) => string,
+): OnlineRebuildResult {
+  if (!Number.isInteger(batch.generation) || batch.generation < 1) {
+    throw new TesseraError('INTERNAL', `Rebuild of field ${batch.field}: generation ${batch.generation} is not ≥ 1`);
+  }
+  const g = `${batch.field}.g${batch.generation}.`;
+  const marker = rebuildMarkerField(batch.field, batch.generation);
+  let written = 0;
+  let skipped = 0;
+  for (const entity of batch.entities) {
+    const prefix = entityPrefix(entity.key);
+    if (dbs.rows.doesExist(prefix + marker)) {
+      skipped++;
+      continue;
+    }
+    const deadline = batch.retentionMillis === 0 ? 0 : entity.newestEventTsMillis + batch.retentionMillis;
+    const pendEntry = `${prefix}${batch.field}.pend`;
+    const entries: string[] = [];
+    for (const [name, bytes] of entity.fields) {
+      dbs.rows.putSync(prefix + g + name, toBuffer(bytes));
+      entries.push(prefix + g + name);
+    }
+    if (entity.pending === null) dbs.rows.removeSync(pendEntry);
+    else {
+      dbs.rows.putSync(pendEntry, toBuffer(entity.pending));
+      entries.push(pendEntry);
+    }
+    const dedupBase = `${prefix}${batch.field}\u0000${batch.generation}\u0000`;
+    for (const [fp, ts] of entity.dedup) dbs.dedup.putSync(dedupBase + fp, ts);
+    dbs.rows.putSync(prefix + marker, Buffer.from('1')); // as the Redis script writes it
+    entries.push(prefix + marker);
+    if (entity.newestEventTsMillis !== -Infinity) {
+      for (const entry of entries) extendDeadline(dbs, entry, deadline);
+      extendDeadline(
+        dbs,
+        dedupBase + DEDUP_DEADLINE_SUFFIX,
+        Math.max(batch.nowMillis, entity.newestEventTsMillis) + batch.latenessMillis + DEDUP_MARGIN_MILLIS,
+      );
+    }
+    written++;
+  }
+  return { written, skipped };
 }
 
 /** Deletes the dedup set a swept deadline entry stands for (`<dedup base>\0dedup`). */

@@ -6,10 +6,12 @@ import {
   type EmbeddedOnlineStore,
   type OnlineWriteBatch,
   type OnlineWriteResult,
+  type OnlineRebuildBatch,
+  type OnlineRebuildResult,
 } from '@tessera/core';
 import { debugOnline } from './internal/debug.js';
 import { checkWriteBatch, rowEventTs } from './internal/packed-row.js';
-import { DEDUP_DEADLINE_SUFFIX, removeDedupSet, writeEventsSync } from './lmdb-event-fold.js';
+import { DEDUP_DEADLINE_SUFFIX, removeDedupSet, writeEventsSync, writeRebuiltSync } from './lmdb-event-fold.js';
 
 const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000;
 const SWEEP_ROWS_PER_TRANSACTION = 10_000;
@@ -78,6 +80,20 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
 
   write(batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
     return settle(() => this.#root.transactionSync(() => this.#writeSync(batch)));
+  }
+
+  /** Stores rebuilt aggregation state (design §3.6), one transaction per batch. */
+  writeRebuilt(batch: OnlineRebuildBatch): Promise<OnlineRebuildResult> {
+    return settle(() =>
+      this.#root.transactionSync(() => {
+        this.#checkOpen(`rebuild of field ${batch.field}`);
+        return writeRebuiltSync(
+          { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
+          batch,
+          (key) => this.#keyPrefix + key + FIELD_SEPARATOR,
+        );
+      }),
+    );
   }
 
   /**

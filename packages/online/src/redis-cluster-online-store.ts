@@ -2,6 +2,7 @@ import type { ChainableCommander, Cluster } from 'ioredis';
 import { createRedisCluster, waitForReplicas, type RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
+  rebuildMarkerField,
   retentionMillis,
   type OnlineLookup,
   type OnlineReadOptions,
@@ -9,6 +10,9 @@ import {
   type OnlineWriteBatch,
   type OnlineWriteOptions,
   type OnlineWriteResult,
+  type OnlineRebuildBatch,
+  type OnlineRebuildResult,
+  type RebuiltEntity,
 } from '@tessera/core';
 
 /** The events of a batch (core's `OnlineEvents`, named through the batch: core's index does not export it yet). */
@@ -17,7 +21,7 @@ import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
 import { debugOnline } from './internal/debug.js';
 import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
-import { AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
+import { AGG_REBUILD_LUA, AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
 import { aggLayoutOpcodes } from './internal/agg-layout-opcodes.js';
 import { checkWriteBatch } from './internal/packed-row.js';
 import { describeError } from './internal/redis-errors.js';
@@ -64,7 +68,10 @@ export interface RedisClusterOnlineStoreOptions {
 interface LwwPipeline extends ChainableCommander {
   [LWW_WRITE_COMMAND](key: string, field: string, row: Buffer, retentionMillis: number, nowMillis: number): this;
   [AGG_WRITE_COMMAND](...args: (string | number | Buffer)[]): this;
+  [AGG_REBUILD_COMMAND](...args: (string | number | Buffer)[]): this;
 }
+
+const AGG_REBUILD_COMMAND = 'tesseraAggRebuild';
 
 /** The dedup set of an entity's events of one view field and generation (design §3.1; same hash tag). */
 export function eventDedupKey(entityKey: string, field: string, generation: number): string {
@@ -113,6 +120,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     watchErrors(this.#writer, 'writer');
     this.#writer.defineCommand(LWW_WRITE_COMMAND, { numberOfKeys: 1, lua: LWW_WRITE_LUA });
     this.#writer.defineCommand(AGG_WRITE_COMMAND, { numberOfKeys: 2, lua: AGG_WRITE_LUA });
+    this.#writer.defineCommand(AGG_REBUILD_COMMAND, { numberOfKeys: 2, lua: AGG_REBUILD_LUA });
     const commandTimeoutMillis = this.#writer.options.redisOptions?.commandTimeout;
     this.#maxWaitMillis =
       commandTimeoutMillis === undefined ? Infinity : Math.max(1, commandTimeoutMillis - WAIT_TIMEOUT_MARGIN_MILLIS);
@@ -219,6 +227,66 @@ export class RedisClusterOnlineStore implements OnlineStore {
     // Until rebuilds exist, G is the only generation: every event, taken or duplicate, is in G.
     const eventGenerations = new Uint32Array(events.records.length).fill(events.generation);
     return { applied: keys.length - stale, stale, duplicateEvents, eventGenerations };
+  }
+
+  /**
+   * Stores rebuilt entities (design §3.6 step 3; `lua/agg-rebuild-2.lua` per entity, one pipeline
+   * per master): an entity whose `ok` marker exists is skipped.
+   */
+  async writeRebuilt(batch: OnlineRebuildBatch, options: OnlineWriteOptions = {}): Promise<OnlineRebuildResult> {
+    if (!Number.isInteger(batch.generation) || batch.generation < 1) {
+      throw new TesseraError('INTERNAL', `Rebuild of field ${batch.field}: generation ${batch.generation} is not ≥ 1`);
+    }
+    if (batch.entities.length === 0) return { written: 0, skipped: 0 };
+    const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
+    const keys = batch.entities.map((entity) => this.#keyPrefix + entity.key);
+    const g = `${batch.field}.g${batch.generation}.`;
+    const marker = rebuildMarkerField(batch.field, batch.generation);
+    let written = 0;
+    let skipped = 0;
+    const slots = await runPerNode(this.#writer, {
+      what: `rebuild of ${keys.length} entities of field ${batch.field}`,
+      command: 'EVALSHA',
+      keys,
+      deadlineMillis,
+      connectWaitMillis: this.#connectWaitMillis,
+      add: (pipeline, k) => {
+        const entity = batch.entities[k] as RebuiltEntity;
+        const none = entity.newestEventTsMillis === -Infinity;
+        const hashDeadline = none
+          ? -1
+          : batch.retentionMillis === 0
+            ? 0
+            : entity.newestEventTsMillis + batch.retentionMillis;
+        const dedupDeadline = none
+          ? 0
+          : Math.ceil(
+              Math.max(batch.nowMillis, entity.newestEventTsMillis) + batch.latenessMillis + DEDUP_MARGIN_MILLIS,
+            );
+        const args: (string | number | Buffer)[] = [
+          keys[k] as string,
+          eventDedupKey(keys[k] as string, batch.field, batch.generation),
+          marker,
+          `${batch.field}.pend`,
+          entity.pending === null ? '' : toBuffer(entity.pending),
+          String(Math.ceil(hashDeadline)),
+          String(dedupDeadline),
+          entity.fields.size,
+        ];
+        for (const [name, bytes] of entity.fields) args.push(g + name, toBuffer(bytes));
+        for (const [fp, ts] of entity.dedup) args.push(ts, Buffer.from(fp, 'hex'));
+        (pipeline as LwwPipeline)[AGG_REBUILD_COMMAND](...args);
+      },
+      onReply: (_k, reply) => {
+        if (reply === 1) written++;
+        else skipped++;
+      },
+    });
+    const replicas = options.replicas ?? 0;
+    if (replicas > 0) {
+      await waitForReplicas(this.#writer, slots, replicas, deadlineMillis, this.#maxWaitMillis, 'rebuild');
+    }
+    return { written, skipped };
   }
 
   async ping(): Promise<void> {

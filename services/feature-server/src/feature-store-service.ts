@@ -120,6 +120,7 @@ export function createFeatureStoreCalls(
           nowMillis: stores.clock?.() ?? Date.now(),
           ...(callOptions?.keepExpiredValues === true ? { keepExpiredValues: true } : {}),
           ...(stores.telemetry === undefined ? {} : { telemetry: stores.telemetry }),
+          ...(stores.tileGenerations === undefined ? {} : { tileGenerations: stores.tileGenerations }),
           ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
         });
       };

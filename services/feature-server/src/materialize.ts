@@ -11,11 +11,18 @@ import {
   type OnlineStore,
   type RegisteredView,
 } from '@tessera/core';
-import { backfillSqlView, materializeKey, type MaterializeRunner, type MaterializeTask } from '@tessera/materialize';
+import {
+  backfillSqlView,
+  materializeKey,
+  rebuildViewAggregations,
+  type MaterializeRunner,
+  type MaterializeTask,
+} from '@tessera/materialize';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
 import { materializeEndMillis } from './materialize-range.js';
 import type { Lane } from './lanes.js';
+import type { TileGenerations } from './tile-generations.js';
 
 /**
  * Streams a Materialize call: each named view (latest version unless `name@version`) in turn,
@@ -37,8 +44,16 @@ export function streamMaterialize(
   maxEventTimeSkewMillis: number,
   /** The lane Materialize calls take a slot of; unbounded without one. */
   lane?: Lane,
-  /** The stores an SQL view's backfill computes and copies with (in this process). */
-  sqlStores?: { readonly offline: OfflineStore | undefined; readonly online: OnlineStore },
+  /**
+   * The stores an SQL view's backfill computes and copies with (in this process), and a tile
+   * rebuild (`aggregations`) reads and writes with, switching `tileGenerations` when it completes.
+   */
+  sqlStores?: {
+    readonly offline: OfflineStore | undefined;
+    readonly online: OnlineStore;
+    readonly tileGenerations?: TileGenerations;
+    readonly clock?: () => number;
+  },
 ): void {
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort());
@@ -57,7 +72,8 @@ export function streamMaterialize(
         `Materialize: ${computed.name} is an on-demand view: it stores nothing (its features are computed at read time)`,
       );
     }
-    const endMillis = materializeEndMillis(request, Date.now(), maxEventTimeSkewMillis);
+    // A tile rebuild reads every event of the view: the range is not used (nor checked).
+    const endMillis = request.aggregations ? 0 : materializeEndMillis(request, Date.now(), maxEventTimeSkewMillis);
     const tasks: MaterializeTask[] = [];
     const write = async (message: MaterializeProgress): Promise<void> => {
       if (!call.write(message)) {
@@ -66,6 +82,43 @@ export function streamMaterialize(
           call.once('drain', resolve);
           abort.signal.addEventListener('abort', () => resolve(), { once: true });
         });
+      }
+    };
+    // Design §3.6/§4.4: each view's tiles rebuilt from its offline events into the next generation.
+    const rebuildAll = async (list: readonly RegisteredView[]): Promise<void> => {
+      const offline = sqlStores?.offline;
+      if (offline === undefined || sqlStores === undefined) {
+        throw new TesseraError('UNAVAILABLE', 'Materialize --aggregations: this server runs without an offline store');
+      }
+      for (const view of list) {
+        if (view.kind !== 'events' || (view.aggregations?.length ?? 0) === 0) {
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            `Materialize --aggregations: ${view.name}@${view.version} is not an event view with window aggregations`,
+          );
+        }
+      }
+      for (const view of list) {
+        const label = materializeKey(view);
+        for await (const progress of rebuildViewAggregations({
+          offline,
+          online: sqlStores.online,
+          state,
+          view,
+          nowMillis: sqlStores.clock?.() ?? Date.now(),
+          signal: abort.signal,
+        })) {
+          if (progress.done) sqlStores.tileGenerations?.set(view, progress.generation);
+          await write({
+            featureView: label,
+            rowsRead: BigInt(progress.eventsRead),
+            rowsWritten: BigInt(progress.entitiesWritten),
+            done: progress.done,
+            partsDone: progress.partsDone,
+            parts: progress.parts,
+          });
+          if (abort.signal.aborted) return;
+        }
       }
     };
     const backfill = async (
@@ -97,17 +150,26 @@ export function streamMaterialize(
                 rowsRead: BigInt(progress.daysDone),
                 rowsWritten: BigInt(progress.daysTotal),
                 done: false,
+                partsDone: 0,
+                parts: 0,
               }
             : {
                 featureView: label,
                 rowsRead: BigInt(progress.rowsRead),
                 rowsWritten: BigInt(progress.rowsWritten),
                 done: progress.done,
+                partsDone: 0,
+                parts: 0,
               },
         );
         if (abort.signal.aborted) return;
       }
     };
+    if (request.aggregations) {
+      await rebuildAll(views);
+      if (!abort.signal.aborted) call.end();
+      return;
+    }
     for (const view of views) {
       if (view.kind === 'sql') {
         if (request.incremental) {
@@ -133,6 +195,8 @@ export function streamMaterialize(
         rowsRead: BigInt(progress.rowsRead),
         rowsWritten: BigInt(progress.rowsWritten),
         done: progress.done,
+        partsDone: 0,
+        parts: 0,
       });
       if (abort.signal.aborted) return;
     }

@@ -44,6 +44,12 @@ export function meteredOnlineStore(store: OnlineStore, metrics: TesseraMetrics |
   return {
     read: (lookups, options) => counted(metrics, 'online', 'read', store.read(lookups, options)),
     write: (batch, options) => counted(metrics, 'online', 'write', store.write(batch, options)),
+    ...(store.writeRebuilt === undefined
+      ? {}
+      : {
+          writeRebuilt: (batch, options) =>
+            counted(metrics, 'online', 'write_rebuilt', store.writeRebuilt!(batch, options)),
+        }),
     ping: () => counted(metrics, 'online', 'ping', store.ping()),
     close: () => store.close(),
   };
@@ -60,6 +66,9 @@ export function meteredOfflineStore(
     insert: (view, batch, options) => counted(metrics, 'offline', 'insert', store.insert(view, batch, options)),
     latestRows: (view, range) => countedIterable(metrics, 'latest_rows', store.latestRows(view, range)),
     historical: (request) => countedIterable(metrics, 'historical', store.historical(request)),
+    ...(store.eventRows === undefined
+      ? {}
+      : { eventRows: (view, range) => countedIterable(metrics, 'event_rows', store.eventRows!(view, range)) }),
     ...(store.checkEntitySource === undefined
       ? {}
       : {

@@ -13,7 +13,9 @@ import {
   tileListNewestEventTs,
 } from '@tessera/core';
 import type { AggregationFields, FeatureValue, RegisteredView } from '@tessera/core';
-import type { ViewAggregations } from './view-aggregations.js';
+import { TesseraError } from '@tessera/core';
+import { CURRENT_GENERATION, onlineFieldsOf, viewAggregations, type ViewAggregations } from './view-aggregations.js';
+import type { TileGenerations } from './tile-generations.js';
 
 /** One view's aggregations read in a key group: where its fields sit in the group's field list. */
 export interface AggregationRead {
@@ -68,4 +70,36 @@ export function aggregateRows(
     at[i] = t;
   }
   return { values, at };
+}
+
+/**
+ * The fields a key group reads: the read plan's own (generation 1), or with each view's aggregation
+ * fields of its served generation (design §3.6; same positions: every generation has the same list).
+ */
+export function servedFields(
+  fields: readonly string[],
+  aggregations: readonly AggregationRead[],
+  generations: TileGenerations | undefined,
+): readonly string[] {
+  if (generations === undefined || aggregations.length === 0) return fields;
+  let served: string[] | undefined;
+  for (const read of aggregations) {
+    const generation = generations.of(read.view);
+    if (generation === CURRENT_GENERATION) continue;
+    served ??= [...fields];
+    const names = onlineFieldsOf(read.compiled, generation);
+    for (let k = 0; k < names.length; k++) served[read.firstField + k] = names[k] as string;
+  }
+  return served ?? fields;
+}
+
+/** Each view's aggregation read of a key group; appends its fields (generation 1) to `fields`. */
+export function aggregationReads(views: readonly RegisteredView[], fields: string[]): AggregationRead[] {
+  return views.map((view): AggregationRead => {
+    const read = viewAggregations(view);
+    if (read === undefined) throw new TesseraError('INTERNAL', `${view.name}@${view.version} has no aggregations`);
+    const firstField = fields.length;
+    fields.push(...read.onlineFields);
+    return { view, compiled: read, firstField };
+  });
 }

@@ -22,8 +22,9 @@ import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 import type { ServerTelemetry } from './server-telemetry.js';
-import { aggregateRows, type AggregatedRows, type AggregationRead } from './online-aggregations.js';
-import { viewAggregations } from './view-aggregations.js';
+import { aggregateRows, aggregationReads, servedFields } from './online-aggregations.js';
+import type { AggregatedRows, AggregationRead } from './online-aggregations.js';
+import type { TileGenerations } from './tile-generations.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
 interface KeyGroup {
@@ -138,13 +139,7 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
   }
   const compiled: KeyGroup[] = groups.map((g) => {
     const fields = [...g.fields];
-    const aggregations = g.aggregations.map((view): AggregationRead => {
-      const read = viewAggregations(view);
-      if (read === undefined) throw new TesseraError('INTERNAL', `${view.name}@${view.version} has no aggregations`);
-      const firstField = fields.length;
-      fields.push(...read.onlineFields);
-      return { view, compiled: read, firstField };
-    });
+    const aggregations = aggregationReads(g.aggregations, fields);
     return {
       ...g,
       fields,
@@ -274,11 +269,14 @@ export async function executeReadPlan(
     keepExpiredValues?: boolean;
     /** Counts served values by status and notes each view's newest event served. */
     telemetry?: ServerTelemetry;
+    /** The served tile generation of an event view (design §3.6); generation 1 without it. */
+    tileGenerations?: TileGenerations;
   },
 ): Promise<GetOnlineFeaturesResponse> {
   const metrics = options.telemetry?.metrics;
   const lookups: OnlineLookup[] = [];
   for (const group of plan.groups) {
+    const fields = servedFields(group.fields, group.aggregations, options.tileGenerations);
     const cols = group.joinKeys.map((k) => keyValues.get(k.name)!);
     const tuple = new Array<JoinKeyValue>(cols.length);
     for (let i = 0; i < rows; i++) {
@@ -291,7 +289,7 @@ export async function executeReadPlan(
           `entities: row ${i}, columns ${group.joinKeys.map((k) => k.name).join(', ')}: ${problem}`,
         );
       }
-      lookups.push({ key, fields: group.fields });
+      lookups.push({ key, fields });
     }
   }
   const result = await store.read(

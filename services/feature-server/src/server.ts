@@ -31,6 +31,7 @@ import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
 import { startSqlViewScheduler } from './sql-view-scheduler.js';
+import { TILE_GENERATION_REFRESH_MILLIS, TileGenerations } from './tile-generations.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -210,7 +211,20 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   };
   await backends.offline?.ensureTables(allViewVersions(backends.registry.state()));
   const registryAccess = createRegistryAccess(backends.registry);
+  // The served tile generation of each event view (design §3.6): read before serving, then kept
+  // fresh (another server's rebuild switches it), and set at once by this server's own rebuilds.
+  const tileGenerations = new TileGenerations();
+  const refreshGenerations = (): Promise<void> =>
+    tileGenerations.refresh(backends.materializeState, allViewVersions(backends.registry.state()));
+  await refreshGenerations();
+  const generationTimer = setInterval(() => {
+    refreshGenerations().catch((error: unknown) =>
+      logger.warn({ err: error }, 'tile generations: refresh failed; retrying on the next interval'),
+    );
+  }, TILE_GENERATION_REFRESH_MILLIS);
+  generationTimer.unref();
   const stores = {
+    tileGenerations,
     online,
     offline: meteredOfflineStore(backends.offline, metrics),
     telemetry,
@@ -265,6 +279,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
       authenticator?.close();
       transport.stop();
       await apiKeys.close();
+      clearInterval(generationTimer);
       await sqlViews.close();
       await backends.close();
       // Last: a final scrape during shutdown still answers.

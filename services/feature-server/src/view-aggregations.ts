@@ -14,7 +14,10 @@ import {
 } from '@tessera/core';
 import type { AggregationPlan, EventRecordLayout, RegisteredView } from '@tessera/core';
 
-/** The tile generation written and read: 1 until rebuilds exist (design §3.6, increment 7). */
+/**
+ * The first tile generation of a view version (design §3.6); `tessera materialize --aggregations`
+ * rebuilds into the next one and switches the served generation (`TileGenerations`).
+ */
 export const CURRENT_GENERATION = 1;
 
 /** An event view's aggregations compiled once per view version (the registry's view object). */
@@ -26,8 +29,26 @@ export interface ViewAggregations {
   readonly retentionMillis: number;
   /** The plan's field names (`aggregationFieldNames`), aligned with the first `onlineFields`. */
   readonly fieldNames: readonly string[];
-  /** The online fields of the current generation (`<fv>.g<G>.<name>`), then the pending list `<fv>.pend`. */
+  /** The online fields of generation 1 (`<fv>.g1.<name>`), then the pending list `<fv>.pend`. */
   readonly onlineFields: readonly string[];
+  /** The view version's field (`viewField`). */
+  readonly field: string;
+  /** `onlineFields` of other generations, built on first use. */
+  readonly fieldsByGeneration: Map<number, readonly string[]>;
+}
+
+/** The online fields of generation `generation` (`<fv>.g<G>.<name>`), then the pending list. */
+export function onlineFieldsOf(compiled: ViewAggregations, generation: number): readonly string[] {
+  if (generation === CURRENT_GENERATION) return compiled.onlineFields;
+  let fields = compiled.fieldsByGeneration.get(generation);
+  if (fields === undefined) {
+    fields = [
+      ...compiled.fieldNames.map((name) => `${compiled.field}.g${generation}.${name}`),
+      `${compiled.field}.pend`,
+    ];
+    compiled.fieldsByGeneration.set(generation, fields);
+  }
+  return fields;
 }
 
 const compiled = new WeakMap<RegisteredView, ViewAggregations | null>();
@@ -57,6 +78,8 @@ export function viewAggregations(view: RegisteredView): ViewAggregations | undef
       ...aggregationFieldNames(plan).map((name) => `${field}.g${CURRENT_GENERATION}.${name}`),
       `${field}.pend`,
     ],
+    field,
+    fieldsByGeneration: new Map(),
   };
   compiled.set(view, result);
   return result;

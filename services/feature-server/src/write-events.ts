@@ -71,6 +71,8 @@ export function onlineWriteOf(
   offline: Pick<OfflineBatch, 'fingerprints' | 'exclusions'> | undefined,
   acceptedAtMillis: number,
   replicas: number,
+  /** The served tile generation of the view (design §3.6; default 1). */
+  generation: number = CURRENT_GENERATION,
 ): OnlineWrite {
   // A backfill may carry several events per entity; the LWW row is only the latest of each.
   const latest = batch.latestRowPerKey;
@@ -98,7 +100,7 @@ export function onlineWriteOf(
   }
   const events: OnlineEvents = {
     plan: aggregations.plan,
-    generation: CURRENT_GENERATION,
+    generation,
     acceptedAtMillis,
     latenessMillis: aggregations.latenessMillis,
     retentionMillis: aggregations.retentionMillis,

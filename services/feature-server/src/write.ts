@@ -26,6 +26,7 @@ import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
 import { assertEventTargets, eventRows, onlineWriteOf } from './write-events.js';
+import type { TileGenerations } from './tile-generations.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -47,6 +48,8 @@ export interface WriteStores {
   readonly telemetry?: ServerTelemetry;
   /** Test-only clock (epoch ms) for `acceptedAt` and reads; never set in production. Default `Date.now`. */
   readonly clock?: () => number;
+  /** The served tile generation of each event view (design §3.6); generation 1 without it. */
+  readonly tileGenerations?: TileGenerations;
 }
 
 /** How long a Write waits for another in flight under the same idempotency key before answering UNAVAILABLE, ms. */
@@ -235,7 +238,8 @@ async function performWrite(
     ...events?.offline,
   };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
-  const onlineWrite = online ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas) : undefined;
+  const gen = stores.tileGenerations?.of(view);
+  const onlineWrite = online ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas, gen) : undefined;
   // Once committing, the write runs to its end whatever the caller's deadline (the answer is
   // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
   // middle would leave it half done. A sync write's offline insert may still be cut by the

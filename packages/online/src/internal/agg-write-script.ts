@@ -24,6 +24,12 @@ export const AGG_WRITE_FILE_TEXT: string = readFileSync(
 /** The script sent to Redis. */
 export const AGG_WRITE_LUA: string = aggWriteLua(AGG_WRITE_FILE_TEXT);
 
+/** `lua/agg-rebuild-2.lua`: one entity of a tile rebuild (design §3.6). */
+export const AGG_REBUILD_LUA: string = readFileSync(
+  new URL('../../src/lua/agg-rebuild-2.lua', import.meta.url),
+  'utf8',
+);
+
 /** Clock-skew margin kept on top of L in the dedup set (§1.6). */
 export const DEDUP_MARGIN_MILLIS = 60_000;
 

@@ -368,6 +368,14 @@ export interface MaterializeRequest {
   endTime: bigint;
   /** From the last materialized point of each view. */
   incremental: boolean;
+  /**
+   * Rebuild the online tiles of each (event) view's window aggregations from its offline events
+   * into the next tile generation, resuming an interrupted rebuild, and serve that generation once
+   * every part is done. Progress: rows_read = events read, rows_written = entities written
+   * (entities already rebuilt by an interrupted run are skipped), parts in parts_done / parts.
+   * The time range and incremental are ignored (every event of the view is read).
+   */
+  aggregations: boolean;
 }
 
 export interface MaterializeProgress {
@@ -375,6 +383,9 @@ export interface MaterializeProgress {
   rowsRead: bigint;
   rowsWritten: bigint;
   done: boolean;
+  /** With aggregations: key-hash parts of the rebuild finished, and their number. */
+  partsDone: number;
+  parts: number;
 }
 
 function createBaseGetOnlineFeaturesRequest(): GetOnlineFeaturesRequest {
@@ -2410,7 +2421,7 @@ export const WriteResponse: MessageFns<WriteResponse> = {
 };
 
 function createBaseMaterializeRequest(): MaterializeRequest {
-  return { featureViews: [], startTime: 0n, endTime: 0n, incremental: false };
+  return { featureViews: [], startTime: 0n, endTime: 0n, incremental: false, aggregations: false };
 }
 
 export const MaterializeRequest: MessageFns<MaterializeRequest> = {
@@ -2432,6 +2443,9 @@ export const MaterializeRequest: MessageFns<MaterializeRequest> = {
     }
     if (message.incremental !== false) {
       writer.uint32(32).bool(message.incremental);
+    }
+    if (message.aggregations !== false) {
+      writer.uint32(40).bool(message.aggregations);
     }
     return writer;
   },
@@ -2481,6 +2495,14 @@ export const MaterializeRequest: MessageFns<MaterializeRequest> = {
             message.incremental = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.aggregations = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2507,6 +2529,7 @@ export const MaterializeRequest: MessageFns<MaterializeRequest> = {
         : 0n,
       endTime: isSet(object.endTime) ? BigInt(object.endTime) : isSet(object.end_time) ? BigInt(object.end_time) : 0n,
       incremental: isSet(object.incremental) ? globalThis.Boolean(object.incremental) : false,
+      aggregations: isSet(object.aggregations) ? globalThis.Boolean(object.aggregations) : false,
     };
   },
 
@@ -2524,6 +2547,9 @@ export const MaterializeRequest: MessageFns<MaterializeRequest> = {
     if (message.incremental !== false) {
       obj.incremental = message.incremental;
     }
+    if (message.aggregations !== false) {
+      obj.aggregations = message.aggregations;
+    }
     return obj;
   },
 
@@ -2536,12 +2562,13 @@ export const MaterializeRequest: MessageFns<MaterializeRequest> = {
     message.startTime = (object.startTime !== undefined && object.startTime !== null) ? BigInt(object.startTime) : 0n;
     message.endTime = (object.endTime !== undefined && object.endTime !== null) ? BigInt(object.endTime) : 0n;
     message.incremental = object.incremental ?? false;
+    message.aggregations = object.aggregations ?? false;
     return message;
   },
 };
 
 function createBaseMaterializeProgress(): MaterializeProgress {
-  return { featureView: "", rowsRead: 0n, rowsWritten: 0n, done: false };
+  return { featureView: "", rowsRead: 0n, rowsWritten: 0n, done: false, partsDone: 0, parts: 0 };
 }
 
 export const MaterializeProgress: MessageFns<MaterializeProgress> = {
@@ -2563,6 +2590,12 @@ export const MaterializeProgress: MessageFns<MaterializeProgress> = {
     }
     if (message.done !== false) {
       writer.uint32(32).bool(message.done);
+    }
+    if (message.partsDone !== 0) {
+      writer.uint32(40).uint32(message.partsDone);
+    }
+    if (message.parts !== 0) {
+      writer.uint32(48).uint32(message.parts);
     }
     return writer;
   },
@@ -2612,6 +2645,22 @@ export const MaterializeProgress: MessageFns<MaterializeProgress> = {
             message.done = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.partsDone = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.parts = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2642,6 +2691,12 @@ export const MaterializeProgress: MessageFns<MaterializeProgress> = {
         ? BigInt(object.rows_written)
         : 0n,
       done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+      partsDone: isSet(object.partsDone)
+        ? globalThis.Number(object.partsDone)
+        : isSet(object.parts_done)
+        ? globalThis.Number(object.parts_done)
+        : 0,
+      parts: isSet(object.parts) ? globalThis.Number(object.parts) : 0,
     };
   },
 
@@ -2659,6 +2714,12 @@ export const MaterializeProgress: MessageFns<MaterializeProgress> = {
     if (message.done !== false) {
       obj.done = message.done;
     }
+    if (message.partsDone !== 0) {
+      obj.partsDone = Math.round(message.partsDone);
+    }
+    if (message.parts !== 0) {
+      obj.parts = Math.round(message.parts);
+    }
     return obj;
   },
 
@@ -2673,6 +2734,8 @@ export const MaterializeProgress: MessageFns<MaterializeProgress> = {
       ? BigInt(object.rowsWritten)
       : 0n;
     message.done = object.done ?? false;
+    message.partsDone = object.partsDone ?? 0;
+    message.parts = object.parts ?? 0;
     return message;
   },
 };

@@ -1,0 +1,241 @@
+/**
+ * Rebuilding an event view's online tiles from its offline events into the next tile generation
+ * (`tessera materialize --aggregations VIEW`; docs/design/window-aggregations.md §3.6, §4.4).
+ *
+ * Per key-hash part: the part's deduplicated eligible events stream from the offline main table in
+ * (keys, ts, fp) order (`OfflineStore.eventRows`, the snapshot of every event none of whose copies
+ * entered the target generation); each entity's events fold in TS with the live write's own step
+ * (core's `rebuildEntityState`), so the rebuilt fields are what live writes of those events at the
+ * rebuild's `now` would have left; `OnlineStore.writeRebuilt` stores each entity atomically unless
+ * its `ok` marker of the target generation exists (a resumed part never merges twice).
+ *
+ * The run is resumable from any point: its `now`, the parts done and the generation served are
+ * kept in the MaterializeState port, so an interrupted rebuild resumed later folds with the same
+ * `now` and ends with the same bytes as an uninterrupted one. Only when every part is done does the
+ * served generation move to the target (the caller switches its reads and writes then).
+ *
+ * Live writes during a rebuild (v1, no dual write yet): they fold into the served generation only.
+ * An event written live after its entity's part read its snapshot is missing from the target
+ * generation until the next rebuild; so rebuild while the view is quiescent (history loaded with
+ * target OFFLINE, or writes paused), or run it again after the switch.
+ */
+import {
+  TesseraError,
+  UNBOUNDED_WINDOW,
+  compileAggregationPlan,
+  effectiveEventOptions,
+  encodeEventRecord,
+  entityKey,
+  eventRecordLayout,
+  isEventView,
+  rebuildEntityState,
+  toAggregationSpec,
+  viewField,
+  type AggregationPlan,
+  type MaterializeState,
+  type OfflineStore,
+  type OnlineStore,
+  type RebuiltEntity,
+  type RegisteredView,
+} from '@tessera/core';
+
+/** Events read per batch from the offline store. */
+export const REBUILD_BATCH_EVENTS = 20_000;
+/** Entities stored per `writeRebuilt` call (one LMDB transaction / one pipeline). */
+export const REBUILD_BATCH_ENTITIES = 1_000;
+/** Key-hash parts of a rebuild (each resumable as a unit; progress is reported per part). */
+export const DEFAULT_REBUILD_PARTS = 16;
+
+/** The compiled aggregations a rebuild folds with (as the server's write path compiles them). */
+export interface RebuildPlan {
+  readonly plan: AggregationPlan;
+  readonly latenessMillis: number;
+  readonly retentionMillis: number;
+}
+
+/** Compiles an event view's aggregations for a rebuild; INVALID_ARGUMENT when it has none. */
+export function rebuildPlanOf(view: RegisteredView): RebuildPlan {
+  const aggregations = isEventView(view) ? (view.aggregations ?? []) : [];
+  if (aggregations.length === 0) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `Materialize --aggregations: ${view.name}@${view.version} has no window aggregations to rebuild`,
+    );
+  }
+  const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));
+  const latenessMillis = effectiveEventOptions(view).allowedLatenessMillis;
+  const unbounded = plan.specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
+  const maxWindow = Math.max(...plan.specs.map((s) => s.windowMillis));
+  const maxHop = Math.max(...plan.specs.map((s) => s.hopMillis));
+  // Design §3.1 (the same rule as the server's `viewAggregations`).
+  return { plan, latenessMillis, retentionMillis: unbounded ? 0 : maxWindow + 2 * maxHop + latenessMillis };
+}
+
+/** Running counts of one part: events read, entities written, entities skipped (already `ok`). */
+export interface RebuildPartProgress {
+  readonly eventsRead: number;
+  readonly entitiesWritten: number;
+  readonly entitiesSkipped: number;
+}
+
+/** Rebuilds one key-hash part of a view into `generation`, yielding counts after every stored batch. */
+export async function* rebuildAggregationsPart(options: {
+  readonly offline: OfflineStore;
+  readonly online: OnlineStore;
+  readonly view: RegisteredView;
+  readonly plan: RebuildPlan;
+  readonly generation: number;
+  readonly nowMillis: number;
+  readonly part: { readonly index: number; readonly count: number };
+  readonly signal?: AbortSignal;
+}): AsyncGenerator<RebuildPartProgress, void, undefined> {
+  const { offline, online, view, generation, nowMillis } = options;
+  const { plan, latenessMillis, retentionMillis } = options.plan;
+  if (offline.eventRows === undefined || online.writeRebuilt === undefined) {
+    throw new TesseraError(
+      'UNIMPLEMENTED',
+      `Materialize --aggregations ${view.name}: this deployment's ${offline.eventRows === undefined ? 'offline' : 'online'} store cannot rebuild tiles`,
+    );
+  }
+  const layout = eventRecordLayout(plan);
+  const field = viewField(view.id, view.version);
+  let eventsRead = 0;
+  let entitiesWritten = 0;
+  let entitiesSkipped = 0;
+  let currentKey: string | undefined;
+  let records: Uint8Array[] = [];
+  let ready: RebuiltEntity[] = [];
+  const finishEntity = (): void => {
+    if (currentKey === undefined) return;
+    const state = rebuildEntityState({ plan, generation, nowMillis, latenessMillis, records });
+    ready.push({ key: currentKey, ...state });
+    records = [];
+  };
+  const store = async (): Promise<void> => {
+    if (ready.length === 0) return;
+    const result = await online.writeRebuilt!({
+      field,
+      generation,
+      nowMillis,
+      latenessMillis,
+      retentionMillis,
+      entities: ready,
+    });
+    entitiesWritten += result.written;
+    entitiesSkipped += result.skipped;
+    ready = [];
+  };
+  const rows = offline.eventRows(view, {
+    beforeGeneration: generation,
+    part: options.part,
+    batchRows: REBUILD_BATCH_EVENTS,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  for await (const batch of rows) {
+    for (const row of batch) {
+      const key = entityKey(view.entities, row.keys);
+      if (key !== currentKey) {
+        finishEntity();
+        currentKey = key;
+      }
+      records.push(encodeEventRecord(layout, row.eventTsMillis, row.fp, row.features));
+    }
+    eventsRead += batch.length;
+    if (ready.length >= REBUILD_BATCH_ENTITIES) {
+      await store();
+      yield { eventsRead, entitiesWritten, entitiesSkipped };
+    }
+    if (aborted(options.signal)) return;
+  }
+  finishEntity();
+  await store();
+  yield { eventsRead, entitiesWritten, entitiesSkipped };
+}
+
+/** Keys of a view version's rebuild state in the MaterializeState port. */
+export function rebuildStateKeys(view: RegisteredView, generation: number) {
+  const label = `${view.name}@${view.version}`;
+  return {
+    /** The generation served (absent = 1). */
+    served: `aggregations:${label}:generation`,
+    /** The `now` the rebuild into `generation` folds with (recorded by its first run). */
+    now: `aggregations:${label}:g${generation}:now`,
+    /** How many parts of the rebuild into `generation` are done (parts run in order). */
+    parts: `aggregations:${label}:g${generation}:parts`,
+  };
+}
+
+/** The generation a view version's reads and writes use (1 until a rebuild completes). */
+export async function servedGeneration(state: MaterializeState, view: RegisteredView): Promise<number> {
+  return (await state.get(rebuildStateKeys(view, 0).served)) ?? 1;
+}
+
+/** Progress of a whole rebuild. */
+export interface RebuildProgress extends RebuildPartProgress {
+  readonly generation: number;
+  readonly partsDone: number;
+  readonly parts: number;
+  /** Every part is done and the served generation is now `generation`. */
+  readonly done: boolean;
+}
+
+/**
+ * Rebuilds a view version's tiles into the generation after the served one, part by part, resuming
+ * where an earlier run stopped, and records the switch once every part is done. `nowMillis` is used
+ * only by the first run of a rebuild (a resumed one keeps the recorded `now`).
+ */
+export async function* rebuildViewAggregations(options: {
+  readonly offline: OfflineStore;
+  readonly online: OnlineStore;
+  readonly state: MaterializeState;
+  readonly view: RegisteredView;
+  readonly nowMillis: number;
+  readonly parts?: number;
+  readonly signal?: AbortSignal;
+}): AsyncGenerator<RebuildProgress, void, undefined> {
+  const { state, view } = options;
+  const parts = options.parts ?? DEFAULT_REBUILD_PARTS;
+  const plan = rebuildPlanOf(view);
+  const generation = (await servedGeneration(state, view)) + 1;
+  const keys = rebuildStateKeys(view, generation);
+  let nowMillis = await state.get(keys.now);
+  if (nowMillis === undefined) {
+    await state.advance(keys.now, options.nowMillis);
+    nowMillis = (await state.get(keys.now)) ?? options.nowMillis;
+  }
+  let totals = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
+  const first = (await state.get(keys.parts)) ?? 0;
+  for (let index = first; index < parts; index++) {
+    if (aborted(options.signal)) return;
+    let last = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
+    for await (const progress of rebuildAggregationsPart({
+      ...options,
+      plan,
+      generation,
+      nowMillis,
+      part: { index, count: parts },
+    })) {
+      last = progress;
+      yield { ...sum(totals, progress), generation, partsDone: index, parts, done: false };
+    }
+    if (aborted(options.signal)) return;
+    totals = sum(totals, last);
+    await state.advance(keys.parts, index + 1);
+    yield { ...totals, generation, partsDone: index + 1, parts, done: false };
+  }
+  await state.advance(keys.served, generation);
+  yield { ...totals, generation, partsDone: parts, parts, done: true };
+}
+
+function sum(a: RebuildPartProgress, b: RebuildPartProgress): RebuildPartProgress {
+  return {
+    eventsRead: a.eventsRead + b.eventsRead,
+    entitiesWritten: a.entitiesWritten + b.entitiesWritten,
+    entitiesSkipped: a.entitiesSkipped + b.entitiesSkipped,
+  };
+}
+
+/** A function, not an inline test: TS would narrow `signal.aborted` across the awaits between two tests. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}

@@ -1,0 +1,209 @@
+/**
+ * `Materialize` with `aggregations` (`tessera materialize --aggregations VIEW`, design §3.6, §4.4)
+ * through a real server (embedded: LMDB + chDB) with an injected clock: history loaded with target
+ * OFFLINE never reaches online tiles by itself; the rebuild fills the next tile generation from
+ * the offline events and switches to it; then every entity's online values equal GetHistorical at
+ * the time the online read reports, before and after a live write (which folds into the new
+ * generation, a replayed history event counted once) and days later. The brute-force comparison,
+ * the interrupted + resumed run and the ok markers are in packages/materialize/test/rebuild-aggregations.test.ts.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromColumn, toColumn } from '@tessera/client';
+import { silentLogger } from '@tessera/core';
+import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
+import type { GetHistoricalResponse } from '@tessera/proto';
+import { definitionsFromYaml } from '@tessera/testkit';
+import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
+
+const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'packages', 'cli', 'bin', 'tessera.js');
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const CUSTOMERS = 120;
+
+const REPO = {
+  'repo.yaml': `
+project: rebuild
+entities:
+  - { name: customer, join_keys: [{ name: customer_id, type: int64 }] }
+feature_views:
+  - name: purchases
+    kind: events
+    entities: [customer]
+    allowed_lateness: 1h
+    features:
+      - { name: amount, type: int64 }
+      - { name: product, type: string }
+    aggregations:
+      - { name: purchases_7d, function: count, window: 7d }
+      - { name: revenue_30d, function: sum, input: amount, window: 30d }
+      - { name: avg_order_30d, function: mean, input: amount, window: 30d }
+      - { name: products_30d, function: approx_distinct, input: product, window: 30d }
+      - { name: last_purchase_at, function: last_ts, window: unbounded }
+      - { name: last_3_amounts, function: last_n, n: 3, input: amount, window: unbounded }
+      - { name: biggest_1h, function: max, input: amount, window: 1h }
+`,
+};
+const AGGREGATIONS = [
+  'purchases_7d',
+  'revenue_30d',
+  'avg_order_30d',
+  'products_30d',
+  'last_purchase_at',
+  'last_3_amounts',
+  'biggest_1h',
+];
+const REFS = AGGREGATIONS.map((a) => `purchases:${a}`);
+
+type Row = readonly [bigint, number, bigint, string];
+
+function write(rows: readonly Row[], target?: WriteTarget) {
+  return {
+    featureView: 'purchases',
+    durability: Durability.DURABILITY_SYNC,
+    ...(target === undefined ? {} : { target }),
+    columns: {
+      customer_id: toColumn(
+        'int64',
+        rows.map((r) => r[0]),
+      ),
+      amount: toColumn(
+        'int64',
+        rows.map((r) => r[2]),
+      ),
+      product: toColumn(
+        'string',
+        rows.map((r) => r[3]),
+      ),
+    },
+    eventTimestamps: toColumn(
+      'timestamp',
+      rows.map((r) => r[1]),
+    ),
+  };
+}
+
+describe('materialize --aggregations: online tiles rebuilt from offline history (embedded)', () => {
+  let t: TestServer;
+  let cleanup: () => void;
+  let now = Math.floor(Date.now() / 1000) * 1000;
+  const ids = Array.from({ length: CUSTOMERS }, (_, i) => BigInt(i + 1));
+  /** Customer 2's history event 10 minutes before the rebuild: a live replay of it is a duplicate. */
+  let recent: Row;
+
+  beforeAll(async () => {
+    const fresh = freshBackend('embedded', []);
+    cleanup = fresh.cleanup;
+    t = await startTestServer(fresh.backend, { logger: silentLogger, clock: () => now });
+    await t.client.apply(definitionsFromYaml(REPO));
+    // 30 days of history, offline only; distinct times per customer (one Write refuses two rows of
+    // one entity at one time); customer 120 has none.
+    const rows: Row[] = [];
+    let seed = 7;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (const id of ids.slice(0, -1)) {
+      const n = 1 + Math.floor(rnd() * 12);
+      for (let i = 0; i < n; i++) {
+        rows.push([
+          id,
+          now - 1 - i * 97_531 - Math.floor(rnd() * 30 * DAY),
+          BigInt(Math.floor(rnd() * 500)),
+          `p${Math.floor(rnd() * 9)}`,
+        ]);
+      }
+    }
+    recent = [2n, now - 10 * MINUTE, 42n, 'recent'];
+    rows.push(recent);
+    for (let i = 0; i < rows.length; i += 500) {
+      await t.client.write(write(rows.slice(i, i + 500), WriteTarget.WRITE_TARGET_OFFLINE));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.[Symbol.asyncDispose]();
+    cleanup?.();
+  });
+
+  /** Online values (and the t each was served at) of every customer, and GetHistorical at those t. */
+  async function bothSides(): Promise<{ online: unknown[][]; offline: unknown[][] }> {
+    const got = await t.client.getOnlineFeatures(REFS, { customer_id: ids }, { includeEventTimestamps: true });
+    const at = ids.map((_, k) => got.eventTimestamps?.[0]?.[k] ?? -1);
+    const chunks: GetHistoricalResponse[] = [];
+    for await (const chunk of t.client.getHistorical({
+      entities: {
+        $case: 'rows',
+        value: { keys: { customer_id: toColumn('int64', ids) }, eventTimestamps: at.map(BigInt), passthrough: {} },
+      },
+      features: REFS,
+      featureService: '',
+      format: HistoricalFormat.HISTORICAL_FORMAT_COLUMNS,
+      chunkRows: 1000,
+    })) {
+      chunks.push(chunk);
+    }
+    const names = chunks[0]?.names ?? [];
+    const norm = (v: unknown): unknown => (ArrayBuffer.isView(v) ? [...(v as BigInt64Array)] : v);
+    const offline = AGGREGATIONS.map((a) => {
+      const i = names.indexOf(`purchases__${a}`);
+      return chunks.flatMap((c) => fromColumn(c.columns[i]!)).map(norm);
+    });
+    return { online: got.values.map((column) => column.map(norm)), offline };
+  }
+
+  it('serves nothing of the history online before the rebuild', async () => {
+    const got = await t.client.getOnlineFeatures(['purchases:purchases_7d'], { customer_id: ids });
+    expect(got.values[0]?.every((v) => v === 0n)).toBe(true);
+  });
+
+  it('rebuilds every entity and then serves exactly the offline values', async () => {
+    const finals = await t.client.materialize({ featureViews: ['purchases'], aggregations: true });
+    expect(finals).toHaveLength(1);
+    expect(finals[0]).toMatchObject({ featureView: 'purchases@1', done: true, rowsWritten: BigInt(CUSTOMERS - 1) });
+    expect(finals[0]?.partsDone).toBe(finals[0]?.parts);
+    const { online, offline } = await bothSides();
+    expect(online[0]?.some((v) => v !== 0n)).toBe(true);
+    expect(online).toEqual(offline);
+  });
+
+  it('folds live writes into the new generation, a replayed history event once', async () => {
+    now += MINUTE;
+    const live = await t.client.write(write([recent, [1n, now - 1_000, 7n, 'new']]));
+    expect(live.rowsDuplicateEvents).toBe(1n);
+    const { online, offline } = await bothSides();
+    expect(online).toEqual(offline);
+    now += 3 * DAY + 17 * MINUTE;
+    const later = await bothSides();
+    expect(later.online).toEqual(later.offline);
+  });
+
+  it('rebuilds again from the CLI (tessera materialize --aggregations), live events included', async () => {
+    const tessera = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile('node', [CLI, '--server', t.server.address, ...args], (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    const refused = await tessera('materialize', 'purchases', '--aggregations', '--start', '2024-01-01');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--aggregations takes no --start/);
+    const run = await tessera('materialize', 'purchases', '--aggregations');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // Every customer with an event: 119 (customer 120 has none); generation 3 now serves.
+    expect(run.stdout).toMatch(
+      /rebuilt purchases@1 aggregations: \d+ events read, 119 entities written \((\d+)\/\1 parts\)/,
+    );
+    const { online, offline } = await bothSides();
+    expect(online).toEqual(offline);
+  });
+
+  it('refuses a view without aggregations, naming it', async () => {
+    await expect(t.client.materialize({ featureViews: ['nope'], aggregations: true })).rejects.toThrow(/nope/);
+  });
+});
