@@ -333,7 +333,7 @@ async function memory(nodes: readonly RedisNodeAddress[], keyPrefix: string, con
       const hashBytes = Number(await cluster.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
       let dedupBytes = 0;
       for (const master of cluster.nodes('master')) {
-        const [, found] = (await master.scan('0', 'MATCH', `${key}:d:*`, 'COUNT', '100000')) as [string, string[]];
+        const [, found] = await master.scan('0', 'MATCH', `${key}:d:*`, 'COUNT', '100000');
         for (const k of found) dedupBytes += Number(await cluster.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
       }
       const events = index < busy ? config.busyPerDay * config.historyDays : undefined;
