@@ -2,7 +2,7 @@
  * GetOnlineFeatures with on-demand features (docs/design/window-aggregations.md §5.2): the plan
  * reads the stored features requested plus every input of the on-demand features requested (even
  * when not requested), and after the read evaluates each on-demand feature per row with the
- * program compiled once per registry state; `now` is the read's time, request fields come as
+ * program compiled once per registry state; `now` is the read's t (its aggregated inputs' time, §1.5), request fields come as
  * extra entity columns. Requests without on-demand features take the plain path unchanged.
  */
 import { TesseraError, evaluateOnDemandColumn, showName } from '@tessera/core';
