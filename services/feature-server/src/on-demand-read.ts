@@ -2,8 +2,9 @@
  * GetOnlineFeatures with on-demand features (docs/design/window-aggregations.md §5.2): the plan
  * reads the stored features requested plus every input of the on-demand features requested (even
  * when not requested), and after the read evaluates each on-demand feature per row with the
- * program compiled once per registry state; `now` is the read's t (its aggregated inputs' time, §1.5), request fields come as
- * extra entity columns. Requests without on-demand features take the plain path unchanged.
+ * program compiled once per registry state; `now` is the read's t (the time its aggregated inputs
+ * were finalised at, §1.5), request fields come as extra entity columns. Requests without
+ * on-demand features take the plain path unchanged.
  */
 import { TesseraError, evaluateOnDemandColumn, showName } from '@tessera/core';
 import type { FeatureValue, OnlineStore, RegistryState, RequestFieldDef, ResolvedFeatures } from '@tessera/core';
