@@ -96,6 +96,12 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     minutes: 6,
     args: ['--repetitions', '2', '--plans', 'hash,key_ranges'],
   },
+  aggregations: {
+    script: 'bench/aggregations.ts',
+    description:
+      'window aggregations: Write rows/s with 3 aggregations vs none, and GetOnlineFeatures 100 × 6 windowed vs 100 × 6 plain (90 % sparse, 10 % busy entities), cluster and embedded, interleaved; Redis bytes per entity',
+    minutes: 5,
+  },
   'historical-windows': {
     script: 'bench/historical-windows.ts',
     description:

@@ -2,6 +2,7 @@
 // scenario and SVG charts (hand-drawn: no chart dependency for a few bars and lines).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { aggregationsMarkdown, type AggregationsModeResult } from './aggregations-report.js';
 import {
   feastRemoteHttpMarkdownTable,
   feastRemoteMarkdownTable,
@@ -349,6 +350,16 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
       '',
     );
     sections.push(tracingMarkdownTable(cases), '');
+  }
+
+  const aggregations = await newest(dir, 'aggregations-');
+  if (aggregations) {
+    const r = aggregations.data as {
+      results: AggregationsModeResult[];
+      machine: { loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+    };
+    sections.push(`## Window aggregations: writes and online reads against plain views — \`${aggregations.file}\``, '');
+    sections.push(aggregationsMarkdown(r.results, r.machine), '');
   }
 
   const write = await newest(dir, 'write-throughput-');

@@ -20,7 +20,7 @@ interface Example {
 
 /** Every runnable command of a README's `sh` blocks, with the output block that follows it. */
 function examplesOf(file: string): Example[] {
-  const text = readFileSync(join(ROOT, file), 'utf8');
+  const text = withoutOwnTests(readFileSync(join(ROOT, file), 'utf8'));
   const blocks = [...text.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({
     lang: m[1]!,
     body: m[2]!,
@@ -41,6 +41,20 @@ function examplesOf(file: string): Example[] {
     });
   });
   return examples;
+}
+
+/** Sections whose commands run against their own server, in their own test (readme-computing.test.ts). */
+const OWN_TESTS = ['## Computing features'];
+
+/** `text` without the sections of OWN_TESTS (each up to the next heading of its level or above). */
+function withoutOwnTests(text: string): string {
+  for (const heading of OWN_TESTS) {
+    const start = text.indexOf(`\n${heading}\n`);
+    if (start < 0) continue;
+    const next = /^## /m.exec(text.slice(start + heading.length + 2));
+    text = text.slice(0, start + 1) + (next ? text.slice(start + heading.length + 2 + next.index) : '');
+  }
+  return text;
 }
 
 function normalise(output: string): string {

@@ -21,6 +21,8 @@ export interface EntityFile {
 export interface EntityFileOptions {
   readonly timestampColumn: string;
   readonly joinKeyTypes: ReadonlyMap<string, JoinKeyType>;
+  /** Request fields of on-demand views: CSV columns of these names are read as their type. */
+  readonly requestFieldTypes?: ReadonlyMap<string, ValueType>;
 }
 
 /** Reads entity rows from CSV (header row) or Parquet. */
@@ -72,6 +74,19 @@ export async function readEntityFile(path: string, options: EntityFileOptions): 
             );
           return value;
         }),
+      });
+    } else if (column.type === undefined && options.requestFieldTypes?.has(column.name) === true) {
+      const type = options.requestFieldTypes.get(column.name)!;
+      passthrough.push({
+        name: column.name,
+        type,
+        values: column.values.map((v, i) =>
+          convertCell(
+            typeof v === 'string' ? v.trim() : (v as string),
+            type,
+            () => `${path}: row ${i}, column ${column.name}`,
+          ),
+        ),
       });
     } else {
       // Labels pass through as they are: typed as the Parquet file declares them, and from CSV

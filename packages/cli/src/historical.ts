@@ -6,6 +6,7 @@ import type { RecordBatch } from 'apache-arrow';
 import { TIMESTAMP_FORMATS_HINT, TesseraError, formatTimestamp, parseTimestamp } from '@tessera/core/basics';
 import { fromProtoValueType, toColumn } from '@tessera/wire';
 import type { TesseraClient } from '@tessera/client';
+import type { ValueType } from '@tessera/core';
 import { HistoricalFormat } from '@tessera/proto';
 import type { Column, EntityRows, GetHistoricalRequest } from '@tessera/proto';
 import { readEntityFile } from './entity-file.js';
@@ -55,11 +56,23 @@ export async function buildTrainingSet(client: TesseraClient, options: Historica
       ]),
     ),
   );
+  // Request fields of on-demand views are typed by the registry too (CSV labels stay strings).
+  const requestFieldTypes = new Map<string, ValueType>();
+  for (const view of listing.featureViews) {
+    for (const field of view.requestFields) {
+      const type = fromProtoValueType(field.type);
+      if (type !== undefined) requestFieldTypes.set(field.name, type);
+    }
+  }
   const spine = options.viewEntities;
   const source = options.entitySource;
   const fromFile = spine === undefined && source === undefined;
   const input = fromFile
-    ? await readEntityFile(requiredEntities(options), { timestampColumn: options.timestampColumn, joinKeyTypes })
+    ? await readEntityFile(requiredEntities(options), {
+        timestampColumn: options.timestampColumn,
+        joinKeyTypes,
+        requestFieldTypes,
+      })
     : { keys: [], passthrough: [], eventTsMillis: [], columnOrder: [] };
   let entities: GetHistoricalRequest['entities'];
   if (source !== undefined) {

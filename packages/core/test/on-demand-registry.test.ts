@@ -34,8 +34,10 @@ feature_views:
   - name: purchases
     kind: events
     entities: [customer]
-    features: [{ name: amount, type: double }]
-    aggregations: [{ name: revenue_7d, function: sum, input: amount, window: 7d }]
+    features: [{ name: amount, type: double }, { name: category, type: string, not_null: true }]
+    aggregations:
+      - { name: revenue_7d, function: sum, input: amount, window: 7d }
+      - { name: by_category_7d, function: sum, input: amount, window: 7d, group_by: category }
 `;
 
 const SEED = `
@@ -153,11 +155,18 @@ describe('on-demand views in YAML and apply', () => {
       /feature f: found no matching overload for 'median\(double\)'/,
     ],
     [
-      'an aggregation input',
-      single('1.0', 'double', '[purchases:revenue_7d]'),
+      'an aggregation input typed by its result (sum of double is double)',
+      single('purchases.revenue_7d', 'int64', '[purchases:revenue_7d]'),
+      'expr:',
+      'on_demand_views[0].features[0].expr',
+      /feature f: the expression is double, the feature is int64/,
+    ],
+    [
+      'a grouped aggregation input',
+      single('1.0', 'double', '[purchases:by_category_7d]'),
       'inputs:',
       'on_demand_views[0].inputs[0]',
-      /purchases:revenue_7d is a window aggregation; aggregations are not served yet/,
+      /purchases:by_category_7d is grouped by category; grouped aggregations are not served yet/,
     ],
     [
       'a cycle',

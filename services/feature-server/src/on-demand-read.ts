@@ -2,8 +2,9 @@
  * GetOnlineFeatures with on-demand features (docs/design/window-aggregations.md §5.2): the plan
  * reads the stored features requested plus every input of the on-demand features requested (even
  * when not requested), and after the read evaluates each on-demand feature per row with the
- * program compiled once per registry state; `now` is the read's time, request fields come as
- * extra entity columns. Requests without on-demand features take the plain path unchanged.
+ * program compiled once per registry state; `now` is the read's t (the time its aggregated inputs
+ * were finalised at, §1.5), request fields come as extra entity columns. Requests without
+ * on-demand features take the plain path unchanged.
  */
 import { TesseraError, evaluateOnDemandColumn, showName } from '@tessera/core';
 import type { FeatureValue, OnlineStore, RegistryState, RequestFieldDef, ResolvedFeatures } from '@tessera/core';
@@ -47,7 +48,11 @@ export async function readOnline(
   }
   const { rows, values } = readEntityColumns(plan.stored, keys, maxRows);
   const request = od.requestFields.map((field) => requestColumn(field, entities[field.name], rows));
-  const response = await executeReadPlan(store, plan.stored, rows, values, options);
+  // Event timestamps are always read: an aggregated input's is the t its window was taken at.
+  const response = await executeReadPlan(store, plan.stored, rows, values, {
+    ...options,
+    includeEventTimestamps: true,
+  });
   const decoded = new Map<number, FeatureValue[]>();
   const column = (i: number): FeatureValue[] => {
     let values = decoded.get(i);
@@ -59,14 +64,17 @@ export async function readOnline(
   };
   const metrics = options.telemetry?.metrics;
   const features: FeatureColumn[] = od.outputs.map((out) => {
-    if (out.kind === 'stored') return response.features[out.slot]!;
+    if (out.kind === 'stored') {
+      const stored = response.features[out.slot]!;
+      return options.includeEventTimestamps ? stored : { ...stored, eventTimestamps: [] };
+    }
     const { compiled } = out;
     const feature = compiled.view.features[out.featureIndex]!;
     const { values, errors } = evaluateOnDemandColumn(compiled, out.featureIndex, {
       rows,
       inputs: out.inputSlots.map(column),
       request: compiled.scope.requestFields.map((f) => request[od.requestFields.findIndex((r) => r.name === f.name)]!),
-      nowMillis: () => options.nowMillis,
+      nowMillis: readTime(od, out.inputSlots, response, options.nowMillis),
     });
     metrics?.onDemandErrors(compiled.view.name, feature.name, errors);
     return {
@@ -78,6 +86,30 @@ export async function readOnline(
     };
   });
   return { features };
+}
+
+/**
+ * `now` per row (§5.2: online, the read's t). Without aggregated inputs it is the request's time.
+ * An aggregated input was finalised at its row's t = max(now, newest event of its tiles) (§1.5),
+ * reported as its event timestamp; `now` is the greatest such t of the row, so the row's inputs and
+ * `now` are the offline values at that time (the same t for every aggregation of one view; views
+ * differ only under cross-server clock skew).
+ */
+function readTime(
+  od: SplitFeatures,
+  inputSlots: readonly number[],
+  response: GetOnlineFeaturesResponse,
+  nowMillis: number,
+): (row: number) => number {
+  const times = inputSlots
+    .filter((slot) => od.stored.features[slot]!.aggregationIndex !== undefined)
+    .map((slot) => response.features[slot]!.eventTimestamps);
+  if (times.length === 0) return () => nowMillis;
+  return (row) => {
+    let t = nowMillis;
+    for (const column of times) t = Math.max(t, Number(column[row]!));
+    return t;
+  };
 }
 
 /** The values of a request field from its entity column: present, `rows` long, of its type. */

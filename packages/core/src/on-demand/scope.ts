@@ -3,7 +3,8 @@
  * programs of its features: built by apply-time validation from the definitions, and by the read
  * paths from the registry state (once per state, cached).
  */
-import type { FeatureViewDef, RegisteredView } from '../model.js';
+import type { FeatureViewDef, RegisteredView, ValueType } from '../model.js';
+import { aggregationResultType } from '../definitions/aggregation-rules.js';
 import { parseFeatureRef } from '../definitions/ref-syntax.js';
 import type { RegistryState } from '../registry/state.js';
 import { latestView } from '../registry/state.js';
@@ -17,7 +18,8 @@ export interface InputProblem {
 
 /**
  * Types the inputs of an on-demand view from the views `lookup` finds. Inputs must be plain
- * features of stored (state or events) views, unversioned, each listed once.
+ * features or (ungrouped) window aggregations of stored (state or events) views, unversioned,
+ * each listed once.
  */
 export function onDemandScope(
   view: FeatureViewDef,
@@ -48,18 +50,27 @@ export function onDemandScope(
       );
     }
     const feature = source.features.find((f) => f.name === ref.feature);
-    if (feature === undefined) {
-      if ((source.aggregations ?? []).some((a) => a.name === ref.feature)) {
+    const aggregation = (source.aggregations ?? []).find((a) => a.name === ref.feature);
+    let type: ValueType;
+    if (feature !== undefined) {
+      type = feature.type;
+    } else if (aggregation !== undefined) {
+      // A window aggregation's value online is the one at the read's t, offline at the row's time:
+      // the same `now` the expression sees (§5.2), so inputs and `now` agree on both sides.
+      if (aggregation.groupBy !== '') {
         return problem(
-          `${ref.view}:${ref.feature} is a window aggregation; aggregations are not served yet, so on-demand features cannot read them yet`,
+          `${ref.view}:${ref.feature} is grouped by ${aggregation.groupBy}; grouped aggregations are not served yet, so on-demand features cannot read them yet`,
         );
       }
-      return problem(
-        `feature view ${ref.view} has no feature ${ref.feature}; its features: ${source.features.map((f) => f.name).join(', ')}`,
-      );
+      const inputType =
+        aggregation.input === '' ? undefined : source.features.find((f) => f.name === aggregation.input)?.type;
+      type = aggregationResultType(aggregation.function, inputType);
+    } else {
+      const known = [...source.features, ...(source.aggregations ?? [])].map((f) => f.name).join(', ');
+      return problem(`feature view ${ref.view} has no feature ${ref.feature}; its features: ${known}`);
     }
     if (inputs.some((i) => i.view === ref.view && i.feature === ref.feature)) return problem('listed twice');
-    inputs.push({ view: ref.view, feature: ref.feature, type: feature.type });
+    inputs.push({ view: ref.view, feature: ref.feature, type });
   });
   return { scope: { inputs, requestFields: od?.requestFields ?? [] }, problems };
 }
