@@ -3,15 +3,14 @@
  * increment 11): its serve command's generator writes examples/computing-features/data, the server
  * is started with the printed arguments (on a free port and a fresh folder instead of
  * `.tessera-computing`), then every other command runs in a shell with TESSERA_SERVER pointing at it
- * and its output is compared with the block printed after it. The section is read from README.md
- * once it has the heading, else from docs/computing-features-readme-section.md (the text to paste).
+ * and its output is compared with the block printed after it.
  *
  * The printed values are deterministic: the data is seeded and every time is relative to the moment
  * of generation. The SQL view's day is the UTC day before; generating within a minute after midnight
  * UTC would move some events to the day before that.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,17 +19,11 @@ import { REPO_ROOT, startCli, type CliProcess } from '@tessera/testkit';
 import { codeBlocks, readmeSection, type CodeBlock } from '../support/readme-blocks.js';
 
 const HEADING = '## Computing features';
-const SECTION_FILE = 'docs/computing-features-readme-section.md';
 const SERVE =
   'rm -rf .tessera-computing && node examples/computing-features/generate.mjs && npx tessera serve --data-dir .tessera-computing --apply examples/computing-features/feature_repo --load examples/computing-features/data';
 
-/** The section: README.md's once pasted there, else the file written for it. */
 function section(): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  if (readme.includes(`\n${HEADING}\n`)) return readmeSection('README.md', HEADING);
-  const text = readFileSync(join(REPO_ROOT, SECTION_FILE), 'utf8');
-  expect(text.startsWith(`${HEADING}\n`)).toBe(true);
-  return text.slice(HEADING.length + 1);
+  return readmeSection('README.md', HEADING);
 }
 
 function normalise(output: string): string {
