@@ -6,7 +6,7 @@
  * and streams it to the client.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import {
@@ -18,7 +18,8 @@ import {
   type MaterializeViewProgress,
   type MaterializeViewRequest,
 } from '@tessera/core';
-import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { startJobWorker } from './job-worker.js';
 import { bullmqTelemetry } from './tracing.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
@@ -169,9 +170,18 @@ export async function startMaterializeWorker(options: {
 }): Promise<{ close(): Promise<void> }> {
   const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
   const connection = clusterOf(options.nodes, true, options.redis, logger);
-  const worker = new Worker<MaterializeJobData>(
-    MATERIALIZE_QUEUE,
-    async (job: Job<MaterializeJobData>) => {
+  return startJobWorker<MaterializeJobData>(
+    {
+      queue: MATERIALIZE_QUEUE,
+      connection,
+      keyPrefix: options.keyPrefix,
+      concurrency: options.concurrency ?? 2,
+      lockMillis: options.lockMillis ?? 30_000,
+      closeTimeoutMillis: options.closeTimeoutMillis,
+      logger,
+      what: 'materialize',
+    },
+    async (job) => {
       try {
         await options.run(job.data, (counts) => job.updateProgress({ ...counts }));
       } catch (error) {
@@ -183,21 +193,5 @@ export async function startMaterializeWorker(options: {
         throw error;
       }
     },
-    {
-      connection,
-      prefix: queuePrefix(options.keyPrefix),
-      telemetry: bullmqTelemetry(),
-      concurrency: options.concurrency ?? 2,
-      lockDuration: options.lockMillis ?? 30_000,
-      maxStalledCount: 10,
-    },
   );
-  worker.on('error', (error: unknown) => logger.warn({ err: error }, 'materialize: BullMQ worker error'));
-  await worker.waitUntilReady();
-  return {
-    close: async () => {
-      await closeWorker(worker, options.closeTimeoutMillis);
-      await connection.quit().catch(() => connection.disconnect());
-    },
-  };
 }

@@ -7,11 +7,12 @@
  * scheduled time), so a retried job computes the same interval under the same deduplication token.
  */
 import type { Job } from 'bullmq';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
 import { stderrLogger, type Logger } from '@tessera/core';
-import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { queuePrefix, type RedisNode } from './bullmq-queue.js';
+import { startJobWorker } from './job-worker.js';
 import { bullmqTelemetry } from './tracing.js';
 
 export const SQL_REFRESH_QUEUE = 'sql-refresh';
@@ -138,9 +139,18 @@ export async function startSqlRefreshWorker(options: {
 }): Promise<{ close(): Promise<void> }> {
   const logger = (options.logger ?? stderrLogger()).child({ component: 'sql-refresh' });
   const connection = connect(options.nodes, true, options.redis, logger);
-  const worker = new Worker<SqlRefreshJobData>(
-    SQL_REFRESH_QUEUE,
-    async (job: Job<SqlRefreshJobData>) => {
+  return startJobWorker<SqlRefreshJobData>(
+    {
+      queue: SQL_REFRESH_QUEUE,
+      connection,
+      keyPrefix: options.keyPrefix,
+      concurrency: options.concurrency ?? 1,
+      lockMillis: options.lockMillis ?? 60_000,
+      closeTimeoutMillis: options.closeTimeoutMillis,
+      logger,
+      what: 'sql refresh',
+    },
+    async (job) => {
       const tick = tickMillisOf(job);
       try {
         await options.run(job.data, tick);
@@ -152,21 +162,5 @@ export async function startSqlRefreshWorker(options: {
         throw error;
       }
     },
-    {
-      connection,
-      prefix: queuePrefix(options.keyPrefix),
-      telemetry: bullmqTelemetry(),
-      concurrency: options.concurrency ?? 1,
-      lockDuration: options.lockMillis ?? 60_000,
-      maxStalledCount: 10,
-    },
   );
-  worker.on('error', (error: unknown) => logger.warn({ err: error }, 'sql refresh: BullMQ worker error'));
-  await worker.waitUntilReady();
-  return {
-    close: async () => {
-      await closeWorker(worker, options.closeTimeoutMillis);
-      await connection.quit().catch(() => connection.disconnect());
-    },
-  };
 }
