@@ -6,8 +6,34 @@
 import { Worker, type Job } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import type { Logger } from '@tessera/core';
-import { closeWorker, queuePrefix } from './bullmq-queue.js';
+import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
+import { closeWorker, queuePrefix, type RedisNode } from './bullmq-queue.js';
 import { bullmqTelemetry } from './tracing.js';
+
+/**
+ * A Redis Cluster connection of a job queue: `blocking` for a worker (BullMQ waits on it; its
+ * errors are background work, logged as warnings), else for the side that enqueues and follows
+ * jobs (its errors reach the call that failed; logged at debug). `what` names the queue in logs.
+ */
+export function jobQueueConnection(
+  nodes: readonly RedisNode[],
+  blocking: boolean,
+  redis: RedisClientSettings | undefined,
+  logger: Logger,
+  what: string,
+): Cluster {
+  return createRedisCluster({
+    ...redis,
+    nodes,
+    maxReconnectDelayMillis: 1_000,
+    connectTimeoutMillis: 1_000,
+    maxRetriesPerRequest: blocking ? null : 2,
+    onError: (error) =>
+      blocking
+        ? logger.warn({ err: error }, `${what}: Redis connection error`)
+        : logger.debug({ err: error }, `${what}: Redis connection error`),
+  });
+}
 
 export interface JobWorkerOptions {
   readonly queue: string;

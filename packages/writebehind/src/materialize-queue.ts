@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import type { Cluster } from 'ioredis';
-import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
+import type { RedisClientSettings } from '@tessera/redis';
 import {
   TesseraError,
   stderrLogger,
@@ -19,7 +19,7 @@ import {
   type MaterializeViewRequest,
 } from '@tessera/core';
 import { queuePrefix, type RedisNode } from './bullmq-queue.js';
-import { startJobWorker } from './job-worker.js';
+import { jobQueueConnection, startJobWorker } from './job-worker.js';
 import { bullmqTelemetry } from './tracing.js';
 
 export const MATERIALIZE_QUEUE = 'materialize';
@@ -33,26 +33,6 @@ export interface MaterializeJobData {
   readonly endMillis: number;
   readonly part: number;
   readonly parts: number;
-}
-
-function clusterOf(
-  nodes: readonly RedisNode[],
-  blocking: boolean,
-  redis: RedisClientSettings | undefined,
-  logger: Logger,
-): Cluster {
-  return createRedisCluster({
-    ...redis,
-    nodes,
-    maxReconnectDelayMillis: 1_000,
-    connectTimeoutMillis: 1_000,
-    maxRetriesPerRequest: blocking ? null : 2,
-    // The worker's connection is background work (warn); the server's follows a call that reports its own failure.
-    onError: (error) =>
-      blocking
-        ? logger.warn({ err: error }, 'materialize: Redis connection error')
-        : logger.debug({ err: error }, 'materialize: Redis connection error'),
-  });
 }
 
 /** The server side: enqueues the parts of a Materialize call and follows them. */
@@ -72,7 +52,7 @@ export class BullmqMaterializer implements MaterializeQueue {
     logger?: Logger;
   }) {
     const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
-    this.#connection = clusterOf(options.nodes, false, options.redis, logger);
+    this.#connection = jobQueueConnection(options.nodes, false, options.redis, logger, 'materialize');
     this.#queue = new Queue<MaterializeJobData>(MATERIALIZE_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
@@ -169,7 +149,7 @@ export async function startMaterializeWorker(options: {
   readonly logger?: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const logger = (options.logger ?? stderrLogger()).child({ component: 'materialize' });
-  const connection = clusterOf(options.nodes, true, options.redis, logger);
+  const connection = jobQueueConnection(options.nodes, true, options.redis, logger, 'materialize');
   return startJobWorker<MaterializeJobData>(
     {
       queue: MATERIALIZE_QUEUE,

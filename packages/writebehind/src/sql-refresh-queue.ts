@@ -9,10 +9,10 @@
 import type { Job } from 'bullmq';
 import { Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
-import { createRedisCluster, type RedisClientSettings } from '@tessera/redis';
+import type { RedisClientSettings } from '@tessera/redis';
 import { stderrLogger, type Logger } from '@tessera/core';
 import { queuePrefix, type RedisNode } from './bullmq-queue.js';
-import { startJobWorker } from './job-worker.js';
+import { jobQueueConnection, startJobWorker } from './job-worker.js';
 import { bullmqTelemetry } from './tracing.js';
 
 export const SQL_REFRESH_QUEUE = 'sql-refresh';
@@ -36,22 +36,6 @@ export function sqlRefreshSchedulerId(view: string, version: number): string {
   return `sql:${view}@${version}`;
 }
 
-function connect(
-  nodes: readonly RedisNode[],
-  blocking: boolean,
-  redis: RedisClientSettings | undefined,
-  logger: Logger,
-): Cluster {
-  return createRedisCluster({
-    ...redis,
-    nodes,
-    maxReconnectDelayMillis: 1_000,
-    connectTimeoutMillis: 1_000,
-    maxRetriesPerRequest: blocking ? null : 2,
-    onError: (error) => logger.warn({ err: error }, 'sql refresh: Redis connection error'),
-  });
-}
-
 /** The server side: keeps one job scheduler per SQL view version, and no other. */
 export class BullmqSqlRefreshScheduler {
   readonly #connection: Cluster;
@@ -64,7 +48,7 @@ export class BullmqSqlRefreshScheduler {
     readonly logger?: Logger;
   }) {
     const logger = (options.logger ?? stderrLogger()).child({ component: 'sql-refresh' });
-    this.#connection = connect(options.nodes, false, options.redis, logger);
+    this.#connection = jobQueueConnection(options.nodes, false, options.redis, logger, 'sql refresh');
     this.#queue = new Queue<SqlRefreshJobData>(SQL_REFRESH_QUEUE, {
       connection: this.#connection,
       prefix: queuePrefix(options.keyPrefix),
@@ -138,7 +122,7 @@ export async function startSqlRefreshWorker(options: {
   readonly logger?: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const logger = (options.logger ?? stderrLogger()).child({ component: 'sql-refresh' });
-  const connection = connect(options.nodes, true, options.redis, logger);
+  const connection = jobQueueConnection(options.nodes, true, options.redis, logger, 'sql refresh');
   return startJobWorker<SqlRefreshJobData>(
     {
       queue: SQL_REFRESH_QUEUE,
