@@ -17,7 +17,7 @@ import { ChdbExecutor } from '@tessera/offline';
 import { credentials } from '@grpc/grpc-js';
 import { Durability, FeatureStoreClient, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalRequest, GetHistoricalResponse } from '@tessera/proto';
-import { definitionsFromYaml } from '@tessera/testkit';
+import { definitionsFromYaml, runningQueries } from '@tessera/testkit';
 import { freshBackend, startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
@@ -119,17 +119,7 @@ describe('confined, bounded and laned GetHistorical (embedded chDB)', () => {
 
   const sql = (value: string) => base({ $case: 'entitySql', value });
 
-  /** Engine queries whose text holds `marker`. */
-  async function running(marker: string): Promise<number> {
-    const found = await engine.queryJson<{ n: string }>(
-      // Not the guard's `formatQuerySingleLine` (chDB shows its bound text) or `EXPLAIN AST` of the same
-      // text: each shows up for a moment before the query itself.
-      "SELECT toString(count()) AS n FROM system.processes WHERE position(query, {m:String}) > 0 AND NOT startsWith(query, 'EXPLAIN') AND position(query, 'formatQuerySingleLine') = 0 AND query_id != queryID()",
-      { m: marker },
-      { settings: {} },
-    );
-    return Number(found[0]?.n ?? 0);
-  }
+  const running = (marker: string): Promise<number> => runningQueries(engine, marker);
 
   it('refuses each forbidden entity SQL form with its reason, and nothing happens', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-confined-'));

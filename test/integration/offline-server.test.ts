@@ -25,7 +25,7 @@ import { OfflineStoreClient, type InsertRequest } from '@tessera/proto';
 import { toColumn } from '@tessera/wire';
 import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
 import { LmdbRegistryLog, Registry, createKey, openApiKeyStore } from '@tessera/registry';
-import { definitionsFromYaml, makeTestCertificates, pollUntil } from '@tessera/testkit';
+import { definitionsFromYaml, makeTestCertificates, pollUntil, runningQueries } from '@tessera/testkit';
 import { silentLogger } from '@tessera/core';
 
 const REPO = {
@@ -312,12 +312,7 @@ describe('the offline store through an offline server (real chDB)', () => {
     const running = collect(
       remote.historical({ ...request('arrow'), entities: { kind: 'sql', sql: runaway(marker) }, signal: abort.signal }),
     );
-    const seen = async (): Promise<boolean> => {
-      const rows = await direct.executor.queryJson<{ n: string }>(
-        `SELECT count() AS n FROM system.processes WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.processes%'`,
-      );
-      return Number(rows[0]?.n) > 0;
-    };
+    const seen = async (): Promise<boolean> => (await runningQueries(direct.executor, marker)) > 0;
     expect(await pollUntil(seen, 30_000, 100)).toBe(true);
     abort.abort();
     const result = await failure(running);
@@ -339,12 +334,7 @@ describe('the offline store through an offline server (real chDB)', () => {
       ),
     );
     expect(result.code).toBe('DEADLINE_EXCEEDED');
-    const running = async (): Promise<boolean> => {
-      const rows = await direct.executor.queryJson<{ n: string }>(
-        `SELECT count() AS n FROM system.processes WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.processes%'`,
-      );
-      return Number(rows[0]?.n) > 0;
-    };
+    const running = async (): Promise<boolean> => (await runningQueries(direct.executor, marker)) > 0;
     expect(await pollUntil(async () => !(await running()), 30_000, 100)).toBe(true);
   });
 

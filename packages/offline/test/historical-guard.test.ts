@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTesseraError, type HistoricalRequest } from '@tessera/core';
+import { runningQueries } from '@tessera/testkit';
 import { guardEntitySql, qualifiedName, tableName } from '../src/index.js';
 import {
   collect,
@@ -39,10 +40,10 @@ function request(entities: HistoricalRequest['entities'], extra: Partial<Histori
   return { entities, features: resolvedAll([clicks]), chunkRows: 1000, format: 'columns', ...extra };
 }
 
-/** A SELECT that reads 2M rows and runs for minutes (a 10^12-pair sum), tagged by `marker`. */
 /** How long a stopped query may take to leave the engine on a loaded machine; a runaway would run for hours. */
 const ENGINE_STOP_BOUND_MILLIS = 15_000;
 
+/** A SELECT that reads 2M rows and runs for minutes (a 10^12-pair sum), tagged by `marker`. */
 function runaway(marker: string): string {
   return (
     `SELECT toInt64(sum(a.number * b.number) % 7) AS user_id, now64(3) AS event_ts, '${marker}' AS tag ` +
@@ -144,16 +145,7 @@ describe('entity SQL guard and query limits', () => {
     expect(await running(marker)).toBe(0);
   });
 
-  /** Queries of the engine whose text holds `marker`, other than this one. */
-  async function running(marker: string): Promise<number> {
-    const rows = await engine.executor.queryJson<{ n: string }>(
-      // Not the guard's `EXPLAIN AST` of the same text: it shows up for a moment before the query itself.
-      "SELECT toString(count()) AS n FROM system.processes WHERE position(query, {m:String}) > 0 AND NOT startsWith(query, 'EXPLAIN') AND query_id != queryID()",
-      { m: marker },
-      { settings: {} },
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
+  const running = (marker: string): Promise<number> => runningQueries(engine.executor, marker);
 
   it('kills a cancelled runaway entity SELECT in the engine, without a deadline', async () => {
     const marker = `cancelled-${Math.random()}`;

@@ -20,6 +20,7 @@ export {
   type StartCliOptions,
 } from './cli-process.js';
 export { definitionsFromYaml } from './definitions.js';
+export { runningQueries, type JsonQueryEngine } from './engine-queries.js';
 export { findExecutable } from './executables.js';
 export {
   ensureGoTool,
