@@ -242,6 +242,7 @@ export {
   pruneVariableList,
   hllPayloadAdd,
   hllPayloadMergeInto,
+  HllUnion,
   lastStringPayloadFold,
   lastStringPayloadNewer,
   lastStringPayloadValue,
