@@ -181,11 +181,10 @@ function sqlViewsOf(
   store: OfflineStore,
   view: RegisteredView,
 ): Required<Pick<OfflineStore, 'checkSqlView' | 'refreshSqlView'>> {
-  const { checkSqlView, refreshSqlView } = store;
-  if (checkSqlView === undefined || refreshSqlView === undefined) {
+  if (store.checkSqlView === undefined || store.refreshSqlView === undefined) {
     throw new TesseraError('UNIMPLEMENTED', `SQL view ${view.name}: this offline store cannot run SQL views`);
   }
-  return { checkSqlView: checkSqlView.bind(store), refreshSqlView: refreshSqlView.bind(store) };
+  return { checkSqlView: store.checkSqlView.bind(store), refreshSqlView: store.refreshSqlView.bind(store) };
 }
 
 /** What unary and streaming calls share (grpc-js does not export its name). */
