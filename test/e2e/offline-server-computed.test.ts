@@ -4,7 +4,8 @@
  * (Redis Cluster online) reaches it through --offline-server. Apply names a bad SQL view from the
  * offline server's check (CheckSqlView); a backfill (`tessera backfill`) and a refresh tick — what
  * the writers' job runs, here with the remote store the writer uses — compute the view's rows on
- * the offline server (RefreshSqlView) and the values online equal GetHistorical's; a tile rebuild
+ * the offline server (RefreshSqlView) and the values online equal GetHistorical's, as they do after
+ * the ticks a real `tessera writer` runs from the job queue; a tile rebuild
  * (`tessera materialize --aggregations`) streams the events from the offline server (EventRows) and serves
  * what an embedded server rebuilds from the same events. A Write to an SQL view is refused, on the
  * cluster server and on an embedded one, and writes nothing.
@@ -22,12 +23,15 @@ import { sqlRefreshTickRunner } from '@tessera/materialize';
 import { TableEnsuringOfflineStore } from '@tessera/offline';
 import { RemoteOfflineStore, fromWireView } from '@tessera/offline-remote';
 import { RedisClusterOnlineStore } from '@tessera/online';
+import { BullmqSqlRefreshScheduler } from '@tessera/writebehind';
 import { Durability, HistoricalFormat, WriteTarget, type Column, type GetHistoricalResponse } from '@tessera/proto';
 import {
   REPO_ROOT,
   definitionsFromYaml,
+  pollUntil,
   startOfflineServerCli,
   startServeProcess,
+  startWriterCli,
   type CliProcess,
 } from '@tessera/testkit';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
@@ -86,6 +90,15 @@ const PURCHASES = Array.from({ length: 120 }, (_, i) => ({
   category: CATEGORIES[i % 3] as string,
 }));
 
+/** Purchases on each of the last three UTC days (real time): whichever day the writers' first tick refreshes has rows. */
+const TODAY = Math.floor(Date.now() / DAY) * DAY;
+const RECENT = Array.from({ length: 36 }, (_, i) => ({
+  customer: BigInt(i % 5),
+  ts: TODAY - 3 * DAY + Math.floor((i * 3 * DAY) / 36) + 29,
+  amount: (i % 4) + 0.25,
+  category: CATEGORIES[i % 3] as string,
+}));
+
 /** Clicks of 8 customers over the last three days (distinct times per customer); customer 9 has none. */
 const NOW = Date.now();
 const CUSTOMERS = Array.from({ length: 9 }, (_, i) => BigInt(i + 1));
@@ -95,7 +108,7 @@ const CLICKS = Array.from({ length: 40 }, (_, i) => ({
   page: `p${(i * 5) % 7}`,
 }));
 
-const writePurchases = (client: TesseraClient) =>
+const writePurchases = (client: TesseraClient, rows = PURCHASES) =>
   client.write({
     featureView: 'purchases',
     target: WriteTarget.WRITE_TARGET_OFFLINE,
@@ -103,20 +116,20 @@ const writePurchases = (client: TesseraClient) =>
     columns: {
       customer_id: toColumn(
         'int64',
-        PURCHASES.map((e) => e.customer),
+        rows.map((e) => e.customer),
       ),
       amount: toColumn(
         'double',
-        PURCHASES.map((e) => e.amount),
+        rows.map((e) => e.amount),
       ),
       category: toColumn(
         'string',
-        PURCHASES.map((e) => e.category),
+        rows.map((e) => e.category),
       ),
     },
     eventTimestamps: toColumn(
       'timestamp',
-      PURCHASES.map((e) => e.ts),
+      rows.map((e) => e.ts),
     ),
   });
 
@@ -331,7 +344,62 @@ describe('SQL views and tile rebuilds behind tessera offline-server (cluster mod
     expect(overHop[0]?.[8]).toBe(0n);
   });
 
+  it("refreshes on the writers' job scheduler through the offline server (a tessera writer process)", async () => {
+    await writePurchases(cluster, RECENT);
+    // The server keeps one job scheduler per SQL view version (every 1d, due at 01:00 UTC); ticks every
+    // second instead, as the refresh test of the queue does: each refreshes the view's own interval of
+    // its time T (the last whole day before T − 1h).
+    const scheduler = new BullmqSqlRefreshScheduler({ nodes, keyPrefix, logger: silentLogger });
+    // Once the server has synced its schedulers with the apply (a pass every 5 s; none again until the
+    // registry moves), its daily one is replaced: removed first, as an upsert keeps the job it already
+    // delayed until tomorrow.
+    const id = 'sql:category_daily_revenue@1';
+    expect(await pollUntil(async () => (await scheduler.schedulerIds()).includes(id), 30_000, 100)).toBe(true);
+    await scheduler.sync([]);
+    await scheduler.sync([{ view: 'category_daily_revenue', version: 1, everyMillis: 1_000, delayMillis: 0 }]);
+    const writer = await startWriterCli(nodes, keyPrefix, join(dir, 'writer'), ['--offline-server', offlineAddress], {
+      TESSERA_OFFLINE_API_KEY: apiKey,
+    });
+    processes.push(writer);
+    const servedDay = async (): Promise<number> =>
+      (await cluster.getOnlineFeatures(SQL_REFS, { category: CATEGORIES }, { includeEventTimestamps: true }))
+        .eventTimestamps?.[0]?.[0] ?? 0;
+    try {
+      expect(await pollUntil(async () => (await servedDay()) >= TODAY - 3 * DAY, 30_000, 200), writer.output()).toBe(
+        true,
+      );
+    } finally {
+      await scheduler.sync([]);
+      await scheduler.close();
+    }
+    const day = await servedDay();
+    const online = await cluster.getOnlineFeatures(
+      SQL_REFS,
+      { category: CATEGORIES },
+      { includeEventTimestamps: true },
+    );
+    expect(online.eventTimestamps?.[0]).toEqual(CATEGORIES.map(() => day));
+    CATEGORIES.forEach((c, i) => {
+      const of = RECENT.filter((e) => e.category === c && e.ts >= day && e.ts < day + DAY);
+      expect(online.values[0]?.[i]).toBeCloseTo(
+        of.reduce((a, e) => a + e.amount, 0),
+        9,
+      );
+      expect(online.values[1]?.[i]).toBe(BigInt(of.length));
+    });
+    const offline = await historical(
+      cluster,
+      { category: toColumn('string', CATEGORIES) },
+      CATEGORIES.map(() => day + DAY),
+      SQL_REFS,
+    );
+    expect(offline.get('category_daily_revenue__revenue')).toEqual(online.values[0]);
+    expect(offline.get('category_daily_revenue__orders')).toEqual(online.values[1]);
+  });
+
   it('refuses a Write to an SQL view (cluster and embedded), naming it; nothing is written', async () => {
+    // Newer than every computed row: written, it would be the value served online and offline.
+    const at = Date.now() - 1_000;
     const write = (client: TesseraClient) =>
       client.write({
         featureView: 'category_daily_revenue',
@@ -340,7 +408,7 @@ describe('SQL views and tile rebuilds behind tessera offline-server (cluster mod
           revenue: toColumn('double', [1e9]),
           orders: toColumn('int64', [1n]),
         },
-        eventTimestamps: toColumn('timestamp', [START + 10 * DAY]),
+        eventTimestamps: toColumn('timestamp', [at]),
       });
     for (const client of [cluster, embedded.client]) {
       const refused = await failure(write(client));
@@ -350,13 +418,9 @@ describe('SQL views and tile rebuilds behind tessera offline-server (cluster mod
       );
     }
     const online = await cluster.getOnlineFeatures(SQL_REFS, { category: ['books'] }, { includeEventTimestamps: true });
-    expect(online.eventTimestamps?.[0]).toEqual([START + 3 * DAY]);
-    const offline = await historical(
-      cluster,
-      { category: toColumn('string', ['books']) },
-      [START + 11 * DAY],
-      SQL_REFS,
-    );
-    expect(offline.get('category_daily_revenue__orders')).toEqual(online.values[1]);
+    expect(online.eventTimestamps?.[0]?.[0]).toBeLessThan(at - DAY);
+    expect(online.values[0]?.[0]).not.toBe(1e9);
+    const offline = await historical(cluster, { category: toColumn('string', ['books']) }, [at + 1], SQL_REFS);
+    expect(offline.get('category_daily_revenue__revenue')).toEqual(online.values[0]);
   });
 });
