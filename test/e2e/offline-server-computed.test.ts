@@ -351,11 +351,9 @@ describe('SQL views and tile rebuilds behind tessera offline-server (cluster mod
     // its time T (the last whole day before T − 1h).
     const scheduler = new BullmqSqlRefreshScheduler({ nodes, keyPrefix, logger: silentLogger });
     // Once the server has synced its schedulers with the apply (a pass every 5 s; none again until the
-    // registry moves), its daily one is replaced: removed first, as an upsert keeps the job it already
-    // delayed until tomorrow.
+    // registry moves), its daily one is replaced by one ticking every second.
     const id = 'sql:category_daily_revenue@1';
     expect(await pollUntil(async () => (await scheduler.schedulerIds()).includes(id), 30_000, 100)).toBe(true);
-    await scheduler.sync([]);
     await scheduler.sync([{ view: 'category_daily_revenue', version: 1, everyMillis: 1_000, delayMillis: 0 }]);
     const writer = await startWriterCli(nodes, keyPrefix, join(dir, 'writer'), ['--offline-server', offlineAddress], {
       TESSERA_OFFLINE_API_KEY: apiKey,
