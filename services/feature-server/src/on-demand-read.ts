@@ -11,7 +11,8 @@ import type { FeatureValue, OnlineStore, RegistryState, RequestFieldDef, Resolve
 import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
-import { buildReadPlan, executeReadPlan, readEntityColumns } from './online-read.js';
+import { buildReadPlan, executeReadPlan } from './online-read.js';
+import { readEntityColumns } from './entity-columns.js';
 import type { ReadPlan } from './online-read.js';
 import { splitOnDemand, type SplitFeatures } from './on-demand-plan.js';
 

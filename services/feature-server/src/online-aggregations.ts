@@ -93,6 +93,25 @@ export function servedFields(
   return served ?? fields;
 }
 
+/**
+ * The index in the view's online plan of its aggregation `aggregationIndex` (registry order).
+ * Grouped aggregations (§1.8) are not kept online yet (GetHistorical serves them): UNIMPLEMENTED
+ * naming the aggregation, never the entity's ungrouped value.
+ */
+export function onlinePlanIndex(view: RegisteredView, aggregationIndex: number): number {
+  const index = viewAggregations(view)?.planIndexes[aggregationIndex] ?? -1;
+  if (index < 0) {
+    const agg = view.aggregations?.[aggregationIndex];
+    throw new TesseraError(
+      agg !== undefined && agg.groupBy !== '' ? 'UNIMPLEMENTED' : 'INTERNAL',
+      agg !== undefined && agg.groupBy !== ''
+        ? `${view.name}:${agg.name} is grouped by ${agg.groupBy}; GetOnlineFeatures does not serve grouped aggregations yet (GetHistorical does)`
+        : `${view.name}@${view.version} has no online aggregation #${aggregationIndex}`,
+    );
+  }
+  return index;
+}
+
 /** Each view's aggregation read of a key group; appends its fields (generation 1) to `fields`. */
 export function aggregationReads(views: readonly RegisteredView[], fields: string[]): AggregationRead[] {
   return views.map((view): AggregationRead => {

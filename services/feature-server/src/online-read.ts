@@ -1,13 +1,4 @@
-import {
-  RowDecoder,
-  TesseraError,
-  entityKey,
-  entityKeyProblem,
-  keyValueProblem,
-  quoteInput,
-  showName,
-  viewField,
-} from '@tessera/core';
+import { RowDecoder, TesseraError, entityKey, entityKeyProblem, viewField } from '@tessera/core';
 import type {
   FeatureValue,
   JoinKeySpec,
@@ -18,11 +9,11 @@ import type {
   ResolvedFeatures,
   ValueType,
 } from '@tessera/core';
-import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
+import { toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
-import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
+import type { FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 import type { ServerTelemetry } from './server-telemetry.js';
-import { aggregateRows, aggregationReads, servedFields } from './online-aggregations.js';
+import { aggregateRows, aggregationReads, onlinePlanIndex, servedFields } from './online-aggregations.js';
 import type { AggregatedRows, AggregationRead } from './online-aggregations.js';
 import type { TileGenerations } from './tile-generations.js';
 
@@ -101,7 +92,7 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
       // Read with the entity's other fields (one read per entity), computed after the read.
       let slot = group.aggregations.indexOf(f.view);
       if (slot < 0) slot = group.aggregations.push(f.view) - 1;
-      const aggregation = { slot, index: wanted.aggregationIndex };
+      const aggregation = { slot, index: onlinePlanIndex(f.view, wanted.aggregationIndex) };
       outputs.push({
         ref: f.ref,
         type: wanted.type,
@@ -154,102 +145,6 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
     };
   });
   return { groups: compiled, outputs, joinKeys: [...joinKeys.values()] };
-}
-
-/** Reads the join key columns of a request, checking presence, length, type and nulls. */
-export function readEntityColumns(
-  plan: ReadPlan,
-  entities: { readonly [name: string]: Column },
-  maxRows: number,
-): { rows: number; values: Map<string, JoinKeyValue[]> } {
-  let rows = -1;
-  const values = new Map<string, JoinKeyValue[]>();
-  const needed = plan.joinKeys.map((k) => k.name);
-  const unknown = Object.keys(entities).filter((name) => !needed.includes(name));
-  if (unknown.length > 0) {
-    // A key the features do not use is a mistake (a typo, the wrong feature list), not a hint to ignore.
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `entities: unknown join key column${unknown.length === 1 ? '' : 's'} ${unknown.slice(0, 5).map(showName).join(', ')}` +
-        `${unknown.length > 5 ? ` (and ${unknown.length - 5} more)` : ''}; the requested features use ${needed.join(', ')}`,
-    );
-  }
-  for (const key of plan.joinKeys) {
-    const column = entities[key.name];
-    if (!column) {
-      const given = Object.keys(entities);
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.slice(0, 5).map(showName).join(', ')}` : ''}`,
-      );
-    }
-    const n = columnRowCount(column);
-    if (rows >= 0 && n !== rows) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: join key column ${key.name} has ${n} rows, others have ${rows}`,
-      );
-    }
-    rows = n;
-    if (column.nullRows.length > 0) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: row ${column.nullRows[0]}, column ${key.name}: join keys cannot be null`,
-      );
-    }
-    values.set(key.name, joinKeyValues(key, column));
-  }
-  if (rows > maxRows) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `entities: ${rows} rows exceed the limit of ${maxRows} per request (maxBatchRows); split the batch`,
-    );
-  }
-  return { rows: Math.max(rows, 0), values };
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
-  const type = columnValueType(column);
-  let raw: unknown[];
-  try {
-    raw = fromColumn(column);
-  } catch (error) {
-    throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name}: ${(error as Error).message}`);
-  }
-  if (key.type === 'string') {
-    if (type !== 'string')
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: column ${key.name} must hold string values (stringValues), got ${type ?? 'no values'}`,
-      );
-    const strings = raw as string[];
-    for (let row = 0; row < strings.length; row++) {
-      const problem = keyValueProblem(strings[row]!);
-      if (problem !== undefined)
-        throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: ${problem}`);
-    }
-    return strings;
-  }
-  if (type === 'int64') return raw as bigint[];
-  if (type === 'string') {
-    // Accept decimal strings for int64 keys: JSON clients (grpcurl) and CSV files carry them so.
-    return (raw as string[]).map((s, row) => {
-      const value = /^-?\d{1,19}$/.test(s) ? BigInt(s) : undefined;
-      if (value === undefined || value < INT64_MIN || value > INT64_MAX)
-        throw new TesseraError(
-          'INVALID_ARGUMENT',
-          `entities: row ${row}, column ${key.name}: ${quoteInput(s, 40)} is not an int64 (-9223372036854775808 to 9223372036854775807)`,
-        );
-      return value;
-    });
-  }
-  throw new TesseraError(
-    'INVALID_ARGUMENT',
-    `entities: column ${key.name} must hold int64 values (int64Values), got ${type ?? 'no values'}`,
-  );
 }
 
 /** Executes a read plan for `rows` entities and builds the columnar response. */

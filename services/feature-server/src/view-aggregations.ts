@@ -9,6 +9,7 @@ import {
   effectiveEventOptions,
   eventRecordLayout,
   isEventView,
+  onlineAggregationIndexes,
   toAggregationSpec,
   viewField,
 } from '@tessera/core';
@@ -22,7 +23,10 @@ export const CURRENT_GENERATION = 1;
 
 /** An event view's aggregations compiled once per view version (the registry's view object). */
 export interface ViewAggregations {
+  /** The ungrouped aggregations (`onlineAggregationIndexes`): grouped ones are not kept online yet. */
   readonly plan: AggregationPlan;
+  /** Registry aggregation index → index in `plan.specs`; −1 for a grouped aggregation. */
+  readonly planIndexes: readonly number[];
   readonly layout: EventRecordLayout;
   readonly latenessMillis: number;
   /** §3.1: max window + 2 × max hop + L after the newest event; 0 with an unbounded window. */
@@ -58,11 +62,13 @@ export function viewAggregations(view: RegisteredView): ViewAggregations | undef
   const known = compiled.get(view);
   if (known !== undefined) return known ?? undefined;
   const aggregations = isEventView(view) ? (view.aggregations ?? []) : [];
-  if (aggregations.length === 0) {
+  const online = onlineAggregationIndexes(aggregations);
+  if (online.length === 0) {
     compiled.set(view, null);
     return undefined;
   }
-  const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));
+  const plan = compileAggregationPlan(online.map((i) => toAggregationSpec(aggregations[i]!, view.features)));
+  const planIndexes = aggregations.map((_, i) => online.indexOf(i));
   const latenessMillis = effectiveEventOptions(view).allowedLatenessMillis;
   const unbounded = plan.specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
   const maxWindow = Math.max(...plan.specs.map((s) => s.windowMillis));
@@ -70,6 +76,7 @@ export function viewAggregations(view: RegisteredView): ViewAggregations | undef
   const field = viewField(view.id, view.version);
   const result: ViewAggregations = {
     plan,
+    planIndexes,
     layout: eventRecordLayout(plan),
     latenessMillis,
     retentionMillis: unbounded ? 0 : maxWindow + 2 * maxHop + latenessMillis,
