@@ -277,7 +277,7 @@ describe('window aggregations in GetHistorical through a real server (embedded c
     ]);
   });
 
-  it('serves a grouped aggregation from the group column of the entity rows (inline and SQL), not online yet', async () => {
+  it('serves a grouped aggregation from the group column of the entity rows (inline and SQL) and online', async () => {
     // Customer 1: books 100 (20 d ago) + 1; toys 20 + 5 (the late 999 never counts); customer 2: books 7.
     const rows: readonly (readonly [bigint, number, string])[] = [
       [1n, NOW, 'books'],
@@ -344,15 +344,23 @@ describe('window aggregations in GetHistorical through a real server (embedded c
       code: 'INVALID_ARGUMENT',
       message: expect.stringContaining('entity rows lack the column "category"') as unknown,
     });
-    // Online: refused by name (never the entity's ungrouped sum); the view's other aggregations still serve.
+    // Online: the group column is one more entity column; live events only (history reaches tiles by a rebuild).
+    const served = await t.client.getOnlineFeaturesRaw({
+      features: ['purchases:revenue_by_category_30d'],
+      entities: {
+        customer_id: toColumn('int64', [1n, 1n, 2n, 2n, 3n]),
+        category: toColumn('string', ['books', 'toys', 'books', 'toys', 'books']),
+      },
+    });
+    expect(fromColumn(served.features[0]!.values!)).toEqual([1, 25, 7, 0, 0]);
     await expect(
       t.client.getOnlineFeaturesRaw({
         features: ['purchases:revenue_by_category_30d'],
         entities: { customer_id: toColumn('int64', [1n]) },
       }),
     ).rejects.toMatchObject({
-      code: 'UNIMPLEMENTED',
-      message: expect.stringContaining('purchases:revenue_by_category_30d is grouped by category') as unknown,
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('group column category (string) is missing') as unknown,
     });
     const online = await t.client.getOnlineFeaturesRaw({
       features: ['purchases:revenue_30d'],

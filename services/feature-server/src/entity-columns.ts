@@ -32,7 +32,7 @@ export function readEntityColumns(
       const given = Object.keys(entities);
       throw new TesseraError(
         'INVALID_ARGUMENT',
-        `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.slice(0, 5).map(showName).join(', ')}` : ''}`,
+        `entities: ${plan.groupColumns.includes(key.name) ? 'group' : 'join key'} column ${key.name} (${key.type}) is missing${plan.groupColumns.includes(key.name) ? ' (a requested aggregation is grouped by it)' : ''}${given.length ? `; given: ${given.slice(0, 5).map(showName).join(', ')}` : ''}`,
       );
     }
     const n = columnRowCount(column);
