@@ -46,7 +46,8 @@ const KILL_AFTER = 80;
 /** Attempts of one Write before the test gives up on it (each waits for a server first). */
 const MAX_ATTEMPTS = 40;
 const VIEWS_WRITTEN = ['ev_a', 'ev_c'];
-const REFS = SERVED.filter((s) => VIEWS_WRITTEN.some((v) => s.ref.startsWith(`${v}:`)));
+// Ungrouped refs only: grouped ones (§1.8) are held by the stream oracles.
+const REFS = SERVED.filter((s) => !s.grouped && VIEWS_WRITTEN.some((v) => s.ref.startsWith(`${v}:`)));
 
 const dirs: string[] = [];
 const processes: CliProcess[] = [];
@@ -83,6 +84,7 @@ function rowOf(n: number, sentAt: number): OracleRow {
     `s${n % 9}`,
     sentAt - n,
     n % 2 === 0,
+    `g${n % 3}`,
   ];
   return { id, ts: sentAt - (n % 3_000), values };
 }
