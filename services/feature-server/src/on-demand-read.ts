@@ -45,7 +45,8 @@ export async function readOnline(
   }
   const keys: { [name: string]: Column } = {};
   for (const [name, column] of Object.entries(entities)) {
-    if (!od.requestFields.some((f) => f.name === name)) keys[name] = column;
+    // A request field that a grouped input is grouped by is the stored read's group column too (§1.8).
+    if (!od.requestFields.some((f) => f.name === name) || plan.stored.groupColumns.includes(name)) keys[name] = column;
   }
   const { rows, values } = readEntityColumns(plan.stored, keys, maxRows);
   const request = od.requestFields.map((field) => requestColumn(field, entities[field.name], rows));
