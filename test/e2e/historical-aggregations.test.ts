@@ -366,7 +366,27 @@ describe('window aggregations in GetHistorical through a real server (embedded c
       features: ['purchases:revenue_30d'],
       entities: { customer_id: toColumn('int64', [1n, 2n]) },
     });
+    // A group value kept online is bounded: a longer one refuses the live Write whole, by row and column.
+    await expect(t.client.write(purchases([[2n, NOW - MINUTE, 3, 'p', 'x'.repeat(300)]]))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('row 0, column category: a group value encodes to 301 bytes') as unknown,
+    });
     // Online holds the live events only (the history write reaches tiles through a rebuild): 20 + 1 + 5.
     expect(fromColumn(online.features[0]!.values!)).toEqual([26, 7]);
+    // A tile rebuild (materialize --aggregations) brings the history into the ungrouped windows; the
+    // grouped ones are not rebuilt yet and keep serving their live events (group fields stay generation 1).
+    const finals = await t.client.materialize({ featureViews: ['purchases'], aggregations: true });
+    expect(finals[0]).toMatchObject({ featureView: 'purchases@1', done: true });
+    const rebuilt = await t.client.getOnlineFeaturesRaw({
+      features: ['purchases:revenue_30d', 'purchases:revenue_by_category_30d'],
+      entities: {
+        customer_id: toColumn('int64', [1n, 1n, 2n]),
+        category: toColumn('string', ['books', 'toys', 'books']),
+      },
+    });
+    expect(rebuilt.features.map((f) => fromColumn(f.values!))).toEqual([
+      [126, 126, 7],
+      [1, 25, 7],
+    ]);
   });
 });
