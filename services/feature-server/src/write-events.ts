@@ -10,7 +10,6 @@ import {
   batchFingerprints,
   encodeEventRecord,
   groupField,
-  groupValueProblem,
   isEventView,
   viewField,
 } from '@tessera/core';
@@ -161,24 +160,4 @@ function groupEventsOf(
     }
   }
   return out;
-}
-
-/**
- * Group values kept online are bounded (`MAX_GROUP_VALUE_BYTES`): a longer one rejects the Write
- * whole, before any store is touched, naming the row and the column.
- */
-export function assertGroupValues(view: RegisteredView, batch: ValidatedBatch, label: string): void {
-  const groups = viewAggregations(view)?.groups ?? [];
-  for (const group of groups) {
-    const column = batch.featureValues[group.featureIndex] ?? [];
-    for (let row = 0; row < column.length; row++) {
-      const problem = groupValueProblem(column[row] as string | bigint);
-      if (problem !== undefined) {
-        throw new TesseraError(
-          'INVALID_ARGUMENT',
-          `Write to ${label} rejected: row ${row}, column ${group.feature}: ${problem}; aggregations are grouped by ${group.feature}`,
-        );
-      }
-    }
-  }
 }

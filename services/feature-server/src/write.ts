@@ -25,7 +25,7 @@ import { Durability, WriteTarget } from '@tessera/proto';
 import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
-import { assertEventTargets, assertGroupValues, eventRows, onlineWriteOf } from './write-events.js';
+import { assertEventTargets, eventRows, onlineWriteOf } from './write-events.js';
 import type { TileGenerations } from './tile-generations.js';
 
 export interface WriteLimits {
@@ -134,7 +134,6 @@ export async function executeWrite(
     },
   );
   if (offline) assertOfflineTimestamps(view, batch, label);
-  if (online) assertGroupValues(view, batch, label);
   checkDeadline(deadlineMillis, label);
   const perform = (token: string | undefined) => {
     // The last point where the write may still be refused whole: past it, it runs to its end.
