@@ -4,7 +4,9 @@
  * history, a replayed Write, a late event that must not count, events of one millisecond in
  * separate Writes), then training sets over inline rows (columns and Arrow), an entity SELECT and
  * a view entity set, next to plain and on-demand features, with empty windows for an entity with
- * no events. The brute-force oracle over random streams is packages/offline/test/historical-aggregations.test.ts.
+ * no events; and a grouped aggregation (§1.8) over inline rows, an entity SELECT and online, with an
+ * on-demand feature over it. The brute-force oracle over random streams is
+ * packages/offline/test/historical-aggregations.test.ts.
  */
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +48,13 @@ on_demand_views:
     inputs: [purchases:amount]
     features:
       - { name: doubled, type: double, expr: 'purchases.amount * 2.0' }
+  - name: category_share
+    inputs: [purchases:revenue_by_category_30d, purchases:revenue_30d]
+    request: [{ name: category, type: string }]
+    features:
+      - name: share
+        type: double
+        expr: 'purchases.revenue_30d == 0.0 ? 0.0 : purchases.revenue_by_category_30d / purchases.revenue_30d'
 `,
 };
 
@@ -373,6 +382,24 @@ describe('window aggregations in GetHistorical through a real server (embedded c
     });
     // Online holds the live events only (the history write reaches tiles through a rebuild): 20 + 1 + 5.
     expect(fromColumn(online.features[0]!.values!)).toEqual([26, 7]);
+    // On-demand over a grouped input: `category` is a request field and the group column at once.
+    const share = await t.client.getOnlineFeaturesRaw({
+      features: ['category_share:share'],
+      entities: { customer_id: toColumn('int64', [1n, 3n]), category: toColumn('string', ['toys', 'books']) },
+    });
+    expect(fromColumn(share.features[0]!.values!)).toEqual([25 / 26, 0]);
+    const offlineShare = await columnsOf({
+      ...grouped({
+        $case: 'rows',
+        value: {
+          keys: { customer_id: toColumn('int64', [1n, 3n]) },
+          eventTimestamps: [BigInt(NOW), BigInt(NOW)],
+          passthrough: { category: toColumn('string', ['toys', 'books']) },
+        },
+      }),
+      features: ['category_share:share'],
+    });
+    expect(offlineShare.get('category_share__share')).toEqual([25 / 126, 0]);
     // A tile rebuild (materialize --aggregations) brings the history into the ungrouped windows; the
     // grouped ones are not rebuilt yet and keep serving their live events (group fields stay generation 1).
     const finals = await t.client.materialize({ featureViews: ['purchases'], aggregations: true });
