@@ -244,6 +244,7 @@ export {
   pruneVariableList,
   hllPayloadAdd,
   hllPayloadMergeInto,
+  HllUnion,
   lastStringPayloadFold,
   lastStringPayloadNewer,
   lastStringPayloadValue,
