@@ -4,7 +4,9 @@
  * history, a replayed Write, a late event that must not count, events of one millisecond in
  * separate Writes), then training sets over inline rows (columns and Arrow), an entity SELECT and
  * a view entity set, next to plain and on-demand features, with empty windows for an entity with
- * no events. The brute-force oracle over random streams is packages/offline/test/historical-aggregations.test.ts.
+ * no events; and a grouped aggregation (§1.8) over inline rows, an entity SELECT and online, with an
+ * on-demand feature over it. The brute-force oracle over random streams is
+ * packages/offline/test/historical-aggregations.test.ts.
  */
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +33,7 @@ feature_views:
     features:
       - { name: amount, type: double }
       - { name: product, type: string }
+      - { name: category, type: string, not_null: true }
     aggregations:
       - { name: purchases_1h, function: count, window: 1h }
       - { name: revenue_30d, function: sum, input: amount, window: 30d }
@@ -39,11 +42,19 @@ feature_views:
       - { name: last_purchase_at, function: last_ts, window: unbounded }
       - { name: last_3_amounts, function: last_n, n: 3, input: amount, window: unbounded }
       - { name: last_product, function: last, input: product, window: 7d }
+      - { name: revenue_by_category_30d, function: sum, input: amount, window: 30d, group_by: category }
 on_demand_views:
   - name: purchase_now
     inputs: [purchases:amount]
     features:
       - { name: doubled, type: double, expr: 'purchases.amount * 2.0' }
+  - name: category_share
+    inputs: [purchases:revenue_by_category_30d, purchases:revenue_30d]
+    request: [{ name: category, type: string }]
+    features:
+      - name: share
+        type: double
+        expr: 'purchases.revenue_30d == 0.0 ? 0.0 : purchases.revenue_by_category_30d / purchases.revenue_30d'
 `,
 };
 
@@ -52,7 +63,8 @@ const NOW = Date.now();
 /** `start(t)` of the 1h/5m window at NOW: events at or after it count in purchases_1h. */
 const START_1H = NOW - HOUR - ((((NOW - HOUR) % (5 * MINUTE)) + 5 * MINUTE) % (5 * MINUTE));
 
-function purchases(rows: readonly (readonly [bigint, number, number | null, string])[], target?: WriteTarget) {
+/** Rows (customer, ts, amount, product, category); category defaults to books. */
+function purchases(rows: readonly (readonly [bigint, number, number | null, string, string?])[], target?: WriteTarget) {
   return {
     featureView: 'purchases',
     durability: Durability.DURABILITY_SYNC,
@@ -69,6 +81,10 @@ function purchases(rows: readonly (readonly [bigint, number, number | null, stri
       product: toColumn(
         'string',
         rows.map((r) => r[3]),
+      ),
+      category: toColumn(
+        'string',
+        rows.map((r) => r[4] ?? 'books'),
       ),
     },
     eventTimestamps: toColumn(
@@ -135,8 +151,8 @@ describe('window aggregations in GetHistorical through a real server (embedded c
     );
     // Live, twice (a replay: the same events, counted once); a null amount counts in count only.
     const live = purchases([
-      [1n, NOW - 30 * MINUTE, 20, 'b'],
-      [1n, START_1H - 1, null, 'b'],
+      [1n, NOW - 30 * MINUTE, 20, 'b', 'toys'],
+      [1n, START_1H - 1, null, 'b', 'toys'],
       [2n, NOW - 2 * MINUTE, 7, 'z'],
     ]);
     await t.client.write(live);
@@ -144,10 +160,10 @@ describe('window aggregations in GetHistorical through a real server (embedded c
     // Two events of customer 1 in one millisecond, in separate Writes (a Write refuses two rows of one
     // entity at one event time); and one at start(t) of the 1 h window exactly.
     await t.client.write(purchases([[1n, NOW - 1_000, 1, 'c']]));
-    await t.client.write(purchases([[1n, NOW - 1_000, 5, 'c']]));
+    await t.client.write(purchases([[1n, NOW - 1_000, 5, 'c', 'toys']]));
     await t.client.write(purchases([[1n, START_1H, null, 'c']]));
     // Late (older than the 2 h lateness at acceptance): kept for the plain feature, never aggregated.
-    const late = await t.client.write(purchases([[1n, NOW - 3 * HOUR, 999, 'late']]));
+    const late = await t.client.write(purchases([[1n, NOW - 3 * HOUR, 999, 'late', 'toys']]));
     expect(late.rowsExcludedLate).toBe(1n);
   }, 120_000);
 
@@ -267,6 +283,137 @@ describe('window aggregations in GetHistorical through a real server (embedded c
       [1n, NOW, 126, 4n],
       [2n, NOW - 40 * DAY, 0, 0n],
       [2n, NOW, 7, 1n],
+    ]);
+  });
+
+  it('serves a grouped aggregation from the group column of the entity rows (inline and SQL) and online', async () => {
+    // Customer 1: books 100 (20 d ago) + 1; toys 20 + 5 (the late 999 never counts); customer 2: books 7.
+    const rows: readonly (readonly [bigint, number, string])[] = [
+      [1n, NOW, 'books'],
+      [1n, NOW, 'toys'],
+      [2n, NOW, 'books'],
+      [2n, NOW, 'toys'],
+      [3n, NOW, 'books'],
+      [1n, NOW + 40 * DAY, 'books'],
+    ];
+    const grouped = (entities: GetHistoricalRequest['entities']): GetHistoricalRequest => ({
+      entities,
+      features: ['purchases:revenue_by_category_30d', 'purchases:revenue_30d'],
+      featureService: '',
+      format: HistoricalFormat.HISTORICAL_FORMAT_COLUMNS,
+      chunkRows: 4,
+    });
+    const inline = await columnsOf(
+      grouped({
+        $case: 'rows',
+        value: {
+          keys: {
+            customer_id: toColumn(
+              'int64',
+              rows.map((r) => r[0]),
+            ),
+          },
+          eventTimestamps: rows.map((r) => BigInt(r[1])),
+          passthrough: {
+            category: toColumn(
+              'string',
+              rows.map((r) => r[2]),
+            ),
+          },
+        },
+      }),
+    );
+    expect([...inline.keys()]).toEqual([
+      'customer_id',
+      'event_ts',
+      'category',
+      'purchases__revenue_by_category_30d',
+      'purchases__revenue_30d',
+    ]);
+    expect(inline.get('purchases__revenue_by_category_30d')).toEqual([101, 25, 7, 0, 0, 0]);
+    expect(inline.get('purchases__revenue_30d')).toEqual([126, 126, 7, 7, 0, 0]);
+    const sql = await columnsOf(
+      grouped({
+        $case: 'entitySql',
+        value: `SELECT toInt64(1) AS customer_id, fromUnixTimestamp64Milli(toInt64(${NOW}), 'UTC') AS event_ts, arrayJoin(['toys', 'books', 'games']) AS category`,
+      }),
+    );
+    expect(sql.get('purchases__revenue_by_category_30d')).toEqual([25, 101, 0]);
+    // Rows without the group column (a view entity set has only keys and times) are refused, naming it.
+    const spine = grouped({
+      $case: 'viewEntities',
+      value: {
+        featureView: 'purchases',
+        startTime: BigInt(NOW - DAY),
+        endTime: BigInt(NOW + 1),
+        hopMillis: BigInt(DAY),
+      },
+    });
+    await expect(columnsOf(spine)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('entity rows lack the column "category"') as unknown,
+    });
+    // Online: the group column is one more entity column; live events only (history reaches tiles by a rebuild).
+    const served = await t.client.getOnlineFeaturesRaw({
+      features: ['purchases:revenue_by_category_30d'],
+      entities: {
+        customer_id: toColumn('int64', [1n, 1n, 2n, 2n, 3n]),
+        category: toColumn('string', ['books', 'toys', 'books', 'toys', 'books']),
+      },
+    });
+    expect(fromColumn(served.features[0]!.values!)).toEqual([1, 25, 7, 0, 0]);
+    await expect(
+      t.client.getOnlineFeaturesRaw({
+        features: ['purchases:revenue_by_category_30d'],
+        entities: { customer_id: toColumn('int64', [1n]) },
+      }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('group column category (string) is missing') as unknown,
+    });
+    const online = await t.client.getOnlineFeaturesRaw({
+      features: ['purchases:revenue_30d'],
+      entities: { customer_id: toColumn('int64', [1n, 2n]) },
+    });
+    // A group value kept online is bounded: a longer one refuses the live Write whole, by row and column.
+    await expect(t.client.write(purchases([[2n, NOW - MINUTE, 3, 'p', 'x'.repeat(300)]]))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('row 0, column category: a group value encodes to 301 bytes') as unknown,
+    });
+    // Online holds the live events only (the history write reaches tiles through a rebuild): 20 + 1 + 5.
+    expect(fromColumn(online.features[0]!.values!)).toEqual([26, 7]);
+    // On-demand over a grouped input: `category` is a request field and the group column at once.
+    const share = await t.client.getOnlineFeaturesRaw({
+      features: ['category_share:share'],
+      entities: { customer_id: toColumn('int64', [1n, 3n]), category: toColumn('string', ['toys', 'books']) },
+    });
+    expect(fromColumn(share.features[0]!.values!)).toEqual([25 / 26, 0]);
+    const offlineShare = await columnsOf({
+      ...grouped({
+        $case: 'rows',
+        value: {
+          keys: { customer_id: toColumn('int64', [1n, 3n]) },
+          eventTimestamps: [BigInt(NOW), BigInt(NOW)],
+          passthrough: { category: toColumn('string', ['toys', 'books']) },
+        },
+      }),
+      features: ['category_share:share'],
+    });
+    expect(offlineShare.get('category_share__share')).toEqual([25 / 126, 0]);
+    // A tile rebuild (materialize --aggregations) brings the history into the ungrouped windows; the
+    // grouped ones are not rebuilt yet and keep serving their live events (group fields stay generation 1).
+    const finals = await t.client.materialize({ featureViews: ['purchases'], aggregations: true });
+    expect(finals[0]).toMatchObject({ featureView: 'purchases@1', done: true });
+    const rebuilt = await t.client.getOnlineFeaturesRaw({
+      features: ['purchases:revenue_30d', 'purchases:revenue_by_category_30d'],
+      entities: {
+        customer_id: toColumn('int64', [1n, 1n, 2n]),
+        category: toColumn('string', ['books', 'toys', 'books']),
+      },
+    });
+    expect(rebuilt.features.map((f) => fromColumn(f.values!))).toEqual([
+      [126, 126, 7],
+      [1, 25, 7],
     ]);
   });
 });

@@ -93,4 +93,23 @@ describe('README "Computing features" works as printed', () => {
     }
     expect(existsSync(join(REPO_ROOT, 'computing.csv'))).toBe(true);
   }, 300_000);
+
+  it('serves revenue_by_category_30d per (customer, category): the categories add up to revenue_30d', async () => {
+    const { stdout } = await promisify(execFile)(
+      'bash',
+      [
+        '-c',
+        'npx tessera get purchases:revenue_by_category_30d,purchases:revenue_30d --json ' +
+          '--entity customer_id=1001,1001,1001,1001,1020 --entity category=audio,books,garden,kitchen,audio',
+      ],
+      { cwd: REPO_ROOT, env, timeout: 120_000 },
+    );
+    const rows = JSON.parse(stdout) as Record<string, unknown>[];
+    const grouped = rows.map((r) => r['purchases:revenue_by_category_30d'] as number);
+    const total = rows[0]!['purchases:revenue_30d'] as number;
+    expect(grouped.slice(0, 4).some((v) => v > 0 && v < total)).toBe(true);
+    expect(grouped.slice(0, 4).reduce((a, b) => a + b, 0)).toBeCloseTo(total, 9);
+    // Customer 1020 never bought anything: an empty window, 0.
+    expect(grouped[4]).toBe(0);
+  }, 120_000);
 });

@@ -65,9 +65,10 @@ feature_views:
     kind: events
     entities: [customer]
     features:
-      - { name: page, type: string }
+      - { name: page, type: string, not_null: true }
     aggregations:
       - { name: clicks_1d, function: count, window: 1d }
+      - { name: clicks_by_page_1d, function: count, window: 1d, group_by: page }
       - { name: pages_30d, function: approx_distinct, input: page, window: 30d }
       - { name: last_pages, function: last_n, n: 2, input: page, window: unbounded }
 sql_views:
@@ -222,6 +223,30 @@ describe('the offline store through an offline server (real chDB)', () => {
     expect(byName.get('clicks__last_pages')).toEqual([['home', 'cart'], ['home', 'cart'], ['x'], []]);
     const arrow = await collect(remote.historical(aggregated('arrow')));
     expect(arrow).toEqual(await collect(direct.historical(aggregated('arrow'))));
+  });
+
+  it('carries grouped aggregations: the group column travels as an entity row column (clicks of the test above)', async () => {
+    const grouped = (format: 'arrow' | 'columns'): HistoricalRequest => ({
+      entities: {
+        kind: 'rows',
+        keys: new Map([['customer_id', [1n, 1n, 2n, 3n]]]),
+        eventTsMillis: [T0 + 2 * HOUR, T0 + 4 * HOUR, T0 + 4 * HOUR, T0 + 4 * HOUR],
+        passthrough: [{ name: 'page', type: 'string', values: ['home', 'cart', 'x', 'home'] }],
+      },
+      features: resolveFeatureRefs(registry.state(), { refs: ['clicks:clicks_by_page_1d', 'clicks:clicks_1d'] }),
+      chunkRows: 2,
+      format,
+    });
+    const columns = await collect(remote.historical(grouped('columns')));
+    expect(columns).toEqual(await collect(direct.historical(grouped('columns'))));
+    const byName = new Map(
+      (columns[0]?.columns ?? []).map((c, i) => [c.name, columns.flatMap((k) => k.columns?.[i]?.values ?? [])]),
+    );
+    expect(byName.get('clicks__clicks_by_page_1d')).toEqual([2n, 1n, 1n, 0n]);
+    expect(byName.get('clicks__clicks_1d')).toEqual([3n, 3n, 1n, 0n]);
+    expect(await collect(remote.historical(grouped('arrow')))).toEqual(
+      await collect(direct.historical(grouped('arrow'))),
+    );
   });
 
   it('reads the latest rows as the store does', async () => {

@@ -32,7 +32,20 @@ import {
   type BruteSpec,
   type BruteValue,
 } from '../../packages/core/test/oracle/brute-force.js';
-import { D, ENTITIES, F, FEATURES, L, SERVED, TYPES, VIEWS, type EventCase, type Op } from './aggregation-streams.js';
+import {
+  D,
+  ENTITIES,
+  F,
+  FEATURES,
+  G,
+  GROUP_VALUES,
+  L,
+  SERVED,
+  TYPES,
+  VIEWS,
+  type EventCase,
+  type Op,
+} from './aggregation-streams.js';
 
 // ---- harness ----
 
@@ -50,6 +63,8 @@ interface Row {
 /** One online read of a stream's entities at q, kept for the offline comparison. */
 interface QueryRecord {
   readonly q: number;
+  /** The group value each entity's row asked for (grouped refs; `groupOf`). */
+  readonly groups: readonly string[];
   /** How many distinct events the stream had accepted before the read (a prefix of `accepted`). */
   readonly acceptedBefore: number;
   /** Online values, [served ref][entity]. */
@@ -62,6 +77,19 @@ interface StreamRecord {
   /** Distinct eligible events in order of first acceptance. */
   readonly accepted: readonly BruteEvent[];
   readonly queries: readonly QueryRecord[];
+}
+
+/**
+ * The group value the read of entity k asks for at a stream's n-th read: every value in turn over
+ * the reads (the last one no event has), so grouped refs cost no extra row or call.
+ */
+function groupOf(k: number, n: number): string {
+  return GROUP_VALUES[(k + n) % GROUP_VALUES.length]!;
+}
+
+/** An entity's events of one group (grouped refs), or all of them. */
+function ofGroup(events: readonly BruteEvent[], grouped: boolean, group: string): readonly BruteEvent[] {
+  return grouped ? events.filter((e) => e.values[G] === group) : events;
 }
 
 /** The entity key as the fp's canonical bytes hold it (core/keys.ts encoding). */
@@ -117,6 +145,8 @@ export interface OracleCounts {
   /** Values where online == offline was asserted, and values that differed by late arrivals (checked). */
   onlineEqualsOffline: number;
   lateDifferences: number;
+  /** Online values of grouped refs compared where the row's group had events. */
+  groupedNonEmpty: number;
 }
 
 /**
@@ -130,6 +160,7 @@ export class AggregationOracle {
     offline: 0,
     onlineEqualsOffline: 0,
     lateDifferences: 0,
+    groupedNonEmpty: 0,
   };
   readonly #client: () => TesseraClient;
   readonly #clock: OracleClock;
@@ -176,7 +207,7 @@ export class AggregationOracle {
       }
       for (let c = 0; c < e.copies; c++) rows.push({ id, ts, values: e.values });
       for (let j = 0; j < e.burst; j++) {
-        rows.push({ id, ts, values: [BigInt(j) * 7919n, j / 4, `b${j}`, ts - j, j % 2 === 0] });
+        rows.push({ id, ts, values: [BigInt(j) * 7919n, j / 4, `b${j}`, ts - j, j % 2 === 0, `g${j % 3}`] });
       }
     }
     return rows;
@@ -203,28 +234,31 @@ export class AggregationOracle {
     const batches: Row[][] = [];
     const query = async (): Promise<string | undefined> => {
       const ids = Array.from({ length: ENTITIES }, (_, k) => base + BigInt(k));
+      const groups = ids.map((_, k) => groupOf(k, queries.length));
       const got = await client().getOnlineFeatures(
         SERVED.map((s) => s.ref),
-        { customer_id: ids },
+        { customer_id: ids, g: groups },
         { includeEventTimestamps: true },
       );
-      queries.push({ q: clock.now, acceptedBefore: accepted.length, online: got.values });
+      queries.push({ q: clock.now, groups, acceptedBefore: accepted.length, online: got.values });
       const distinct = bruteDistinct(accepted);
       for (let k = 0; k < ids.length; k++) {
         const key = entityKeyOf(ids[k]!);
         const mine = distinct.filter((e) => e.entityKey === key);
         for (let r = 0; r < SERVED.length; r++) {
-          const { ref, spec } = SERVED[r]!;
+          const { ref, spec, grouped } = SERVED[r]!;
           const status = got.statuses[r]![k];
           const t = got.eventTimestamps?.[r]?.[k] ?? -1;
           if (status !== 'PRESENT' || t !== clock.now)
             return `${ref} entity ${key}: status ${status}, t ${t} at now ${clock.now}`;
-          const expected = this.expected(ref, spec, mine, t);
+          const events = ofGroup(mine, grouped, groups[k]!);
+          const expected = this.expected(ref, spec, events, t);
           const actual = got.values[r]![k];
           this.counts.online++;
-          if (mine.length > 0) this.counts.onlineNonEmpty++;
+          if (events.length > 0) this.counts.onlineNonEmpty++;
+          if (grouped && events.length > 0) this.counts.groupedNonEmpty++;
           if (!same(spec, actual, expected.value, expected.tolerance)) {
-            return `${ref} (${spec.fn} ${spec.windowMillis}/${spec.hopMillis}) entity ${key} at ${t}: online ${show(actual)}, brute force ${show(expected.value)}`;
+            return `${ref} (${spec.fn} ${spec.windowMillis}/${spec.hopMillis}) entity ${key}${grouped ? ` group ${groups[k]}` : ''} at ${t}: online ${show(actual)}, brute force ${show(expected.value)}`;
           }
         }
       }
@@ -291,7 +325,9 @@ export class AggregationOracle {
     const problems: string[] = [];
     for (let from = 0; from < rows.length && problems.length < 5; from += HISTORICAL_ROWS_PER_CALL) {
       const part = rows.slice(from, from + HISTORICAL_ROWS_PER_CALL);
-      const columns = await this.#historical(part.map((r) => [r.stream.base + BigInt(r.k), r.query.q] as const));
+      const columns = await this.#historical(
+        part.map((r) => [r.stream.base + BigInt(r.k), r.query.q, r.query.groups[r.k]!] as const),
+      );
       part.forEach((row, i) => {
         const problem = this.#compareRow(row.stream, row.query, row.k, (r) => columns[r]![i]);
         if (problem !== undefined && problems.length < 5) problems.push(problem);
@@ -316,15 +352,17 @@ export class AggregationOracle {
         .filter((e) => e.entityKey === key && e.ts <= q)
         .map(identity),
     );
-    const known = late.size === 0 ? all : all.filter((e) => !late.has(identity(e)));
+    const knownAll = late.size === 0 ? all : all.filter((e) => !late.has(identity(e)));
+    const group = query.groups[k]!;
     for (let r = 0; r < SERVED.length; r++) {
-      const { ref, spec } = SERVED[r]!;
+      const { ref, spec, grouped } = SERVED[r]!;
       const offline = offlineOf(r);
       const online = query.online[r]![k];
-      const expected = this.expected(ref, spec, all, q);
+      const expected = this.expected(ref, spec, ofGroup(all, grouped, group), q);
+      const known = ofGroup(knownAll, grouped, group);
       this.counts.offline++;
       const where = () =>
-        `${ref} (${spec.fn} ${spec.windowMillis}/${spec.hopMillis}) entity ${key} at q ${q}: online ${show(online)}, offline ${show(offline)}`;
+        `${ref} (${spec.fn} ${spec.windowMillis}/${spec.hopMillis}) entity ${key}${grouped ? ` group ${group}` : ''} at q ${q}: online ${show(online)}, offline ${show(offline)}`;
       if (!same(spec, offline, expected.value, expected.tolerance)) {
         return `${where()}, brute force ${show(expected.value)} (stream ${showOps(stream.ops)})`;
       }
@@ -345,7 +383,7 @@ export class AggregationOracle {
   }
 
   /** GetHistorical of every served ref at `rows`; columns in SERVED order. */
-  async #historical(rows: readonly (readonly [bigint, number])[]): Promise<unknown[][]> {
+  async #historical(rows: readonly (readonly [bigint, number, string])[]): Promise<unknown[][]> {
     const chunks: GetHistoricalResponse[] = [];
     for await (const chunk of this.#client().getHistorical({
       entities: {
@@ -358,7 +396,12 @@ export class AggregationOracle {
             ),
           },
           eventTimestamps: rows.map((r) => BigInt(r[1])),
-          passthrough: {},
+          passthrough: {
+            g: toColumn(
+              'string',
+              rows.map((r) => r[2]),
+            ),
+          },
         },
       },
       features: SERVED.map((s) => s.ref),

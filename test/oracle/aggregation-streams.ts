@@ -23,10 +23,13 @@ export function oracleRuns(byDefault: number): number {
 export const ORACLE_SEED =
   process.env.ORACLE_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.ORACLE_SEED);
 
-export const TYPES: readonly BruteType[] = ['int64', 'double', 'string', 'timestamp', 'bool'];
-export const FEATURES = ['i', 'd', 's', 'ts', 'b'];
+export const TYPES: readonly BruteType[] = ['int64', 'double', 'string', 'timestamp', 'bool', 'string'];
+/** `g` (not_null) is the group feature of the grouped aggregations (design §1.8). */
+export const FEATURES = ['i', 'd', 's', 'ts', 'b', 'g'];
 /** Feature indexes (storage order). */
-export const [I, D, S, TS, B] = [0, 1, 2, 3, 4] as const;
+export const [I, D, S, TS, B, G] = [0, 1, 2, 3, 4, 5] as const;
+/** Group values events take; reads also ask for the last one, which no event has. */
+export const GROUP_VALUES = ['g0', 'g1', 'g2', 'g3'];
 /** Entities per stream; the last is never written. */
 export const ENTITIES = 6;
 
@@ -58,6 +61,18 @@ const PER_WINDOW: readonly [Fn, number | null, number, number][] = [
   ['approx_distinct', S, 0, 10],
   ['approx_distinct', I, 0, 11],
 ];
+/** Grouped by `g` (§1.8), in the windows of GROUPED_WINDOWS: folded into the same streams and reads. */
+const PER_GROUPED_WINDOW: readonly [Fn, number | null, number, number][] = [
+  ['count', null, 0, 0],
+  ['sum', I, 0, 0],
+  ['mean', D, 0, 0],
+  ['max', TS, 0, 0],
+  ['last', S, 0, 0],
+  ['last_n', I, 3, 0],
+  ['last_ts', null, 0, 0],
+  ['approx_distinct', S, 0, 10],
+];
+const GROUPED_WINDOWS = [0, 2, 4];
 /** Windows (YAML spelling, ms, hop ms), split over views: at most 64 aggregations and 4 hops a view. */
 const WINDOWS: readonly { yaml: string; hop: string; windowMillis: number; hopMillis: number }[] = [
   { yaml: '1h', hop: '5m', windowMillis: HOUR, hopMillis: 5 * MIN },
@@ -75,34 +90,54 @@ export const VIEWS: readonly { name: string; windows: readonly number[] }[] = [
 export interface Served {
   readonly ref: string;
   readonly spec: BruteSpec;
+  /** Grouped by `g`: the value is the read row's group's. */
+  readonly grouped: boolean;
 }
 export const SERVED: Served[] = VIEWS.flatMap((view) =>
-  view.windows.flatMap((w) =>
-    PER_WINDOW.map(([fn, input, n, precision], f): Served => {
+  view.windows.flatMap((w) => [
+    ...PER_WINDOW.map(([fn, input, n, precision], f): Served => {
       const win = WINDOWS[w]!;
       return {
         ref: `${view.name}:w${w}_${f}`,
         spec: { fn, input, windowMillis: win.windowMillis, hopMillis: win.hopMillis, n, precision },
+        grouped: false,
       };
     }),
-  ),
+    ...(GROUPED_WINDOWS.includes(w) ? PER_GROUPED_WINDOW : []).map(([fn, input, n, precision], f): Served => {
+      const win = WINDOWS[w]!;
+      return {
+        ref: `${view.name}:g${w}_${f}`,
+        spec: { fn, input, windowMillis: win.windowMillis, hopMillis: win.hopMillis, n, precision },
+        grouped: true,
+      };
+    }),
+  ]),
 );
 
 /** The YAML repository of the oracle's three event views. */
 export function repository(): string {
-  const features = FEATURES.map((name, i) => `      - { name: ${name}, type: ${TYPES[i]} }`).join('\n');
+  const features = FEATURES.map(
+    (name, i) => `      - { name: ${name}, type: ${TYPES[i]}${i === G ? ', not_null: true' : ''} }`,
+  ).join('\n');
   const views = VIEWS.map((view) => {
-    const aggregations = view.windows.flatMap((w) =>
-      PER_WINDOW.map(([fn, input, n, precision], f) => {
-        const win = WINDOWS[w]!;
-        const parts = [`name: w${w}_${f}`, `function: ${fn}`, `window: ${win.yaml}`];
-        if (win.hop !== '') parts.push(`hop: ${win.hop}`);
-        if (input !== null) parts.push(`input: ${FEATURES[input]}`);
-        if (n > 0) parts.push(`n: ${n}`);
-        if (precision > 0) parts.push(`precision: ${precision}`);
-        return `      - { ${parts.join(', ')} }`;
-      }),
-    );
+    const aggregation = (
+      w: number,
+      name: string,
+      [fn, input, n, precision]: readonly [Fn, number | null, number, number],
+    ) => {
+      const win = WINDOWS[w]!;
+      const parts = [`name: ${name}`, `function: ${fn}`, `window: ${win.yaml}`];
+      if (win.hop !== '') parts.push(`hop: ${win.hop}`);
+      if (input !== null) parts.push(`input: ${FEATURES[input]}`);
+      if (n > 0) parts.push(`n: ${n}`);
+      if (precision > 0) parts.push(`precision: ${precision}`);
+      if (name.startsWith('g')) parts.push('group_by: g');
+      return `      - { ${parts.join(', ')} }`;
+    };
+    const aggregations = view.windows.flatMap((w) => [
+      ...PER_WINDOW.map((spec, f) => aggregation(w, `w${w}_${f}`, spec)),
+      ...(GROUPED_WINDOWS.includes(w) ? PER_GROUPED_WINDOW : []).map((spec, f) => aggregation(w, `g${w}_${f}`, spec)),
+    ]);
     return `  - name: ${view.name}\n    kind: events\n    entities: [customer]\n    features:\n${features}\n    aggregations:\n${aggregations.join('\n')}`;
   });
   return `project: oracle\nentities:\n  - { name: customer, join_keys: [{ name: customer_id, type: int64 }] }\nfeature_views:\n${views.join('\n')}\n`;
@@ -117,6 +152,8 @@ const arbValues = fc.tuple(
   // Inside what the offline store holds (1900–2299).
   fc.oneof(fc.constant(null), fc.integer({ min: -2_000_000_000_000, max: 9_000_000_000_000 })),
   fc.oneof(fc.constant(null), fc.boolean()),
+  // 0–3 group values per entity (some entities' events all share one).
+  fc.constantFrom('g0', 'g1', 'g2'),
 );
 
 /** An event time relative to the clock at its Write. */

@@ -116,9 +116,9 @@ describe('aggregation oracle, cluster (6-node Redis Cluster + BullMQ + writer + 
   it('the same batch three times and under an idempotency key changes no aggregate, online or offline', async () => {
     const base = 99_000_000n;
     const rows: OracleRow[] = [
-      { id: base, ts: clock.now - 10, values: [5n, 1.5, 'x', 1, true] },
-      { id: base, ts: clock.now - 5, values: [7n, 2.5, 'y', 2, false] },
-      { id: base + 1n, ts: clock.now - 5, values: [1n, null, null, null, null] },
+      { id: base, ts: clock.now - 10, values: [5n, 1.5, 'x', 1, true, 'g0'] },
+      { id: base, ts: clock.now - 5, values: [7n, 2.5, 'y', 2, false, 'g1'] },
+      { id: base + 1n, ts: clock.now - 5, values: [1n, null, null, null, null, 'g0'] },
     ];
     const refs = ['ev_a:w0_0', 'ev_a:w0_2', 'ev_a:w0_5', 'ev_a:w1_23'];
     const ids = [base, base + 1n];

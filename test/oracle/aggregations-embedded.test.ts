@@ -63,9 +63,9 @@ describe('aggregation oracle, embedded (LMDB + in-process write-behind + chDB)',
   it('a replayed Write changes no aggregate and reports its events as duplicates', async () => {
     const base = 99_000_000n;
     const rows: OracleRow[] = [
-      { id: base, ts: clock.now - 10, values: [5n, 1.5, 'x', 1, true] },
-      { id: base, ts: clock.now - 5, values: [7n, 2.5, 'y', 2, false] },
-      { id: base + 1n, ts: clock.now - 5, values: [1n, null, null, null, null] },
+      { id: base, ts: clock.now - 10, values: [5n, 1.5, 'x', 1, true, 'g0'] },
+      { id: base, ts: clock.now - 5, values: [7n, 2.5, 'y', 2, false, 'g1'] },
+      { id: base + 1n, ts: clock.now - 5, values: [1n, null, null, null, null, 'g0'] },
     ];
     const refs = ['ev_a:w0_0', 'ev_a:w0_2', 'ev_c:w4_24'];
     const read = () => server.client.getOnlineFeatures(refs, { customer_id: [base, base + 1n] });

@@ -32,6 +32,21 @@ export interface OnlineWriteBatch {
    * aggregation fields in the same atomic step per entity as the entity's row (design §3.3).
    */
   readonly events?: OnlineEvents;
+  /**
+   * Grouped aggregations (design §1.8): per group field (`groupField`, one per group feature and
+   * value in the batch), its events folded exactly as `events` are, under the group field instead
+   * of `field` and with no LWW row (the stores' same step per (entity, group field)). Their
+   * duplicates and generations are not reported: `events` answers for every event.
+   */
+  readonly groupEvents?: readonly OnlineGroupEvents[];
+}
+
+/** The events of one group field of a batch (see `OnlineWriteBatch.groupEvents`). */
+export interface OnlineGroupEvents {
+  /** The group field (`groupField(field, feature index, value)`). */
+  readonly field: string;
+  /** The group feature's aggregations' events; `entities` index the batch's keys. */
+  readonly events: OnlineEvents;
 }
 
 /**

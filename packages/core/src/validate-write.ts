@@ -3,6 +3,7 @@ import { TesseraError } from './errors.js';
 import { compileFeatureChecks } from './internal/feature-checks.js';
 import type { FeatureChecks } from './internal/feature-checks.js';
 import { ProblemList } from './internal/problem-list.js';
+import { groupValueProblem } from './aggregation/group-field.js';
 import { entityKey, entityKeyProblem, keyValueProblem, utf8BytesOver } from './keys.js';
 import { showName } from './quote.js';
 import type { FeatureValue, JoinKeyValue, RegisteredView } from './model.js';
@@ -80,6 +81,15 @@ interface CompiledView {
   readonly unknownColumnHint: string;
 }
 
+/**
+ * A group feature's values are bounded (`MAX_GROUP_VALUE_BYTES`, design §1.8) on every Write,
+ * history included, so every group offline can also be kept online.
+ */
+function withGroupBound(checks: FeatureChecks, view: RegisteredView, name: string): FeatureChecks {
+  if (!(view.aggregations ?? []).some((a) => a.groupBy === name)) return checks;
+  return { ...checks, check: (v) => checks.check(v) ?? groupValueProblem(v as JoinKeyValue) };
+}
+
 // Registry caches hand out the same view object per version, so this compiles each version once.
 const compiledViews = new WeakMap<RegisteredView, CompiledView>();
 
@@ -93,7 +103,7 @@ function compileView(view: RegisteredView): CompiledView {
       label,
       joinKeyIndex: new Map(view.joinKeys.map((k, i) => [k.name, i])),
       featureIndex: new Map(featureNames.map((name, i) => [name, i])),
-      checks: view.features.map(compileFeatureChecks),
+      checks: view.features.map((f) => withGroupBound(compileFeatureChecks(f), view, f.name)),
       encoder: new RowEncoder(view.features.map((f) => f.type)),
       unknownColumnHint:
         `unknown column: ${label} has join keys ${view.joinKeys.map((k) => k.name).join(', ')}` +

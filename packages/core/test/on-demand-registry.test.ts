@@ -166,7 +166,14 @@ describe('on-demand views in YAML and apply', () => {
       single('1.0', 'double', '[purchases:by_category_7d]'),
       'inputs:',
       'on_demand_views[0].inputs[0]',
-      /purchases:by_category_7d is grouped by category; grouped aggregations are not served yet/,
+      /purchases:by_category_7d is grouped by category; declare category among request_fields as string so each request row carries its group/,
+    ],
+    [
+      'a grouped aggregation input whose group request field has another type',
+      single('1.0', 'double', '[purchases:by_category_7d]', '    request: [{ name: category, type: int64 }]\n'),
+      'inputs:',
+      'on_demand_views[0].inputs[0]',
+      /declare category among request_fields as string \(it is int64\)/,
     ],
     [
       'a cycle',
@@ -214,6 +221,17 @@ describe('on-demand views in YAML and apply', () => {
       expect(problem?.message).toContain(`(line ${lineOf(text, marker)})`);
     });
   }
+
+  it('takes a grouped aggregation input when its group feature is a request field of the same type', () => {
+    const yaml = single(
+      'purchases.by_category_7d + 1.0',
+      'double',
+      '[purchases:by_category_7d]',
+      '    request: [{ name: category, type: string }]\n',
+    );
+    const plan = planApply(emptyRegistryState(), definitionsOf(yaml), { nowMillis: 1 });
+    expect(latestView(plan.next, 'odv')?.onDemand?.requestFields).toEqual([{ name: 'category', type: 'string' }]);
+  });
 
   it('refuses a chain through another on-demand view (so no cycle can form)', () => {
     const text = `${SEED}  - name: chained\n    inputs: [customer_now:cart_share_of_30d]\n    features: [{ name: x, type: double, expr: '1.0' }]\n`;

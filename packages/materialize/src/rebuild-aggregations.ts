@@ -29,6 +29,7 @@ import {
   eventRecordLayout,
   isEventView,
   rebuildEntityState,
+  onlineAggregationIndexes,
   toAggregationSpec,
   viewField,
   type AggregationPlan,
@@ -55,11 +56,14 @@ export interface RebuildPlan {
 
 /** Compiles an event view's aggregations for a rebuild; INVALID_ARGUMENT when it has none. */
 export function rebuildPlanOf(view: RegisteredView): RebuildPlan {
-  const aggregations = isEventView(view) ? (view.aggregations ?? []) : [];
+  const all = isEventView(view) ? (view.aggregations ?? []) : [];
+  // The server's online plan: the ungrouped aggregations (grouped ones are not kept online yet).
+  const aggregations = onlineAggregationIndexes(all).map((i) => all[i]!);
   if (aggregations.length === 0) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      `Materialize --aggregations: ${view.name}@${view.version} has no window aggregations to rebuild`,
+      `Materialize --aggregations: ${view.name}@${view.version} has no window aggregations to rebuild` +
+        (all.length > 0 ? ' (its aggregations are all grouped, and grouped aggregations are not kept online yet)' : ''),
     );
   }
   const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));

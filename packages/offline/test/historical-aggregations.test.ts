@@ -56,9 +56,11 @@ const DAY = 24 * HOUR;
 const RUNS = Number(process.env.ORACLE_RUNS ?? 12);
 /** Bounds each property run on a loaded machine (about 1.3 s a run alone here); no timing is asserted. */
 const ORACLE_TIMEOUT_MILLIS = 300_000;
-const TYPES: readonly BruteType[] = ['int64', 'double', 'string', 'timestamp', 'bool'];
-const NAMES = ['i', 'd', 's', 'ts', 'b'];
-const [I, D, S, TS, B] = [0, 1, 2, 3, 4];
+// `g` and `gi` are the not_null group features of the grouped aggregations (design §1.8).
+const TYPES: readonly BruteType[] = ['int64', 'double', 'string', 'timestamp', 'bool', 'string', 'int64'];
+const NAMES = ['i', 'd', 's', 'ts', 'b', 'g', 'gi'];
+const [I, D, S, TS, B, G, GI] = [0, 1, 2, 3, 4, 5, 6];
+const GROUPS = ['g1', 'g2', 'g3'];
 const WINDOWS: readonly [number, number][] = [
   [HOUR, 5 * MIN],
   [7 * DAY, HOUR],
@@ -91,15 +93,45 @@ const PER_WINDOW: readonly [AggregationFunction, number | null, number, number][
   ['approx_distinct', S, 0, 10],
   ['approx_distinct', I, 0, 11],
 ];
-const BRUTE: BruteSpec[] = WINDOWS.flatMap(([windowMillis, hopMillis]) =>
-  PER_WINDOW.map(([fn, input, n, precision]) => ({ fn, input, windowMillis, hopMillis, n, precision })),
-);
+/** Grouped aggregations (§1.8), by `g` or `gi`: one more subquery each, folded into the same runs. */
+const PER_GROUPED_WINDOW: readonly [AggregationFunction, number | null, number, number, number][] = [
+  ['count', null, 0, 0, G],
+  ['sum', I, 0, 0, G],
+  ['mean', D, 0, 0, GI],
+  ['last', S, 0, 0, G],
+  ['last_n', I, 3, 0, GI],
+  ['approx_distinct', S, 0, 10, G],
+  ['max', TS, 0, 0, GI],
+  ['last_ts', null, 0, 0, G],
+];
+const GROUPED_WINDOWS = [WINDOWS[0], WINDOWS[2], WINDOWS[4]] as [number, number][];
+/** A brute-force spec and the feature its aggregation is grouped by (null: ungrouped). */
+type GroupedSpec = BruteSpec & { readonly group: number | null };
+const BRUTE: GroupedSpec[] = [
+  ...WINDOWS.flatMap(([windowMillis, hopMillis]) =>
+    PER_WINDOW.map(([fn, input, n, precision]) => ({ fn, input, windowMillis, hopMillis, n, precision, group: null })),
+  ),
+  ...GROUPED_WINDOWS.flatMap(([windowMillis, hopMillis]) =>
+    PER_GROUPED_WINDOW.map(([fn, input, n, precision, group]) => ({
+      fn,
+      input,
+      windowMillis,
+      hopMillis,
+      n,
+      precision,
+      group,
+    })),
+  ),
+];
 
 const EVENTS: RegisteredView = {
   ...view(
     'agg_events',
     [{ name: 'customer', type: 'string' }],
-    TYPES.map((t, i) => feature(NAMES[i] as string, t)),
+    TYPES.map((t, i) => ({
+      ...feature(NAMES[i] as string, t),
+      ...(i >= G ? { constraints: { notNull: true, allowNaN: true } } : {}),
+    })),
   ),
   kind: 'events',
   events: { allowedLatenessMillis: HOUR, futureToleranceMillis: MIN },
@@ -111,7 +143,7 @@ const EVENTS: RegisteredView = {
     hopMillis: b.hopMillis,
     n: b.n,
     precision: b.precision,
-    groupBy: '',
+    groupBy: b.group === null ? '' : (NAMES[b.group] as string),
     description: '',
     tags: {},
     type: aggregationResultType(b.fn, b.input === null ? undefined : TYPES[b.input]),
@@ -163,6 +195,8 @@ const arbValues = fc.tuple(
   fc.oneof(fc.constant(null), fc.constantFrom('a', 'b', 'é', '😀', '', 'x|y', '\t\\'), fc.string({ maxLength: 4 })),
   fc.oneof(fc.constant(null), fc.integer({ min: -2e12, max: 1e13 })),
   fc.oneof(fc.constant(null), fc.boolean()),
+  fc.constantFrom(...GROUPS),
+  fc.constantFrom(1n, -2n),
 );
 
 type TimeSpec =
@@ -219,7 +253,8 @@ interface Written {
 
 interface Dataset {
   readonly written: Written[];
-  readonly rows: { entity: string; t: number }[];
+  /** Entity rows; `g`/`gi` are the group values they ask for (`g4`, `3`: never written). */
+  readonly rows: { entity: string; t: number; g: string; gi: bigint }[];
 }
 
 type SubCase = typeof arbSubCase extends fc.Arbitrary<infer T> ? T : never;
@@ -255,12 +290,17 @@ function resolveCase(c: SubCase, n: number, into: Dataset): void {
       into.written.push({ entity: key(e.entity), ts, values: [...e.values], exclusion: e.exclusion, insert: k });
     }
     for (let j = 0; j < e.burst; j++) {
-      const burst: BruteValue[] = [BigInt(j) * 7919n, j / 4, `b${j}`, ts - j, j % 2 === 0];
+      const burst: BruteValue[] = [BigInt(j) * 7919n, j / 4, `b${j}`, ts - j, j % 2 === 0, GROUPS[j % 3]!, 1n];
       into.written.push({ entity: key(e.entity), ts, values: burst, exclusion: 0, insert: 0 });
     }
   }
   // Entity 3 is never written.
-  for (const t of queries) for (let e = 0; e <= 3; e++) into.rows.push({ entity: key(e), t });
+  for (const t of queries) {
+    for (let e = 0; e <= 3; e++) {
+      const r = into.rows.length;
+      into.rows.push({ entity: key(e), t, g: ['g1', 'g2', 'g3', 'g4'][r % 4]!, gi: [1n, -2n, 3n][r % 3]! });
+    }
+  }
 }
 
 /** Inserts through the store's own insert, one insert per replay round, fingerprints as the Write computes them. */
@@ -284,7 +324,7 @@ async function write(engine: Engine, written: readonly Written[]): Promise<void>
 }
 
 function request(
-  rows: readonly { entity: string; t: number }[],
+  rows: readonly { entity: string; t: number; g?: string; gi?: bigint }[],
   features: ResolvedFeatures,
   format: 'columns' | 'arrow',
   chunkRows: number,
@@ -294,7 +334,12 @@ function request(
       kind: 'rows',
       keys: new Map([['customer', rows.map((r) => r.entity)]]),
       eventTsMillis: rows.map((r) => r.t),
-      passthrough: [],
+      passthrough: rows.every((r) => r.g !== undefined)
+        ? [
+            { name: 'g', type: 'string', values: rows.map((r) => r.g ?? null) },
+            { name: 'gi', type: 'int64', values: rows.map((r) => r.gi ?? null) },
+          ]
+        : [],
     },
     features,
     chunkRows,
@@ -317,7 +362,7 @@ function plainList(v: unknown): unknown {
     : v;
 }
 
-function same(spec: BruteSpec, actual: FeatureValue | undefined, expected: unknown, tolerance: number): boolean {
+function same(spec: GroupedSpec, actual: FeatureValue | undefined, expected: unknown, tolerance: number): boolean {
   if (spec.input === D && (spec.fn === 'sum' || spec.fn === 'mean') && typeof expected === 'number') {
     return typeof actual === 'number' && Math.abs(actual - expected) <= tolerance;
   }
@@ -341,14 +386,16 @@ function mismatch(dataset: Dataset, table: Map<string, FeatureValue[]>): string 
     .filter((w) => w.exclusion === EXCLUSION_NONE)
     .map((w) => ({ entityKey: entityKey(EVENTS.entities, [w.entity]), ts: w.ts, values: w.values }));
   const keyed = bruteKeyed(EVENTS.id, EVENTS.version, TYPES, bruteDistinct(eligible));
-  for (const [row, { entity, t }] of dataset.rows.entries()) {
-    const mine = keyed.filter((k) => k.e.entityKey === entityKey(EVENTS.entities, [entity]));
+  for (const [row, { entity, t, g, gi }] of dataset.rows.entries()) {
+    const all = keyed.filter((k) => k.e.entityKey === entityKey(EVENTS.entities, [entity]));
     for (const [k, spec] of BRUTE.entries()) {
+      const group = spec.group === null ? undefined : spec.group === G ? g : gi;
+      const mine = group === undefined ? all : all.filter((x) => x.e.values[spec.group ?? 0] === group);
       const expected = bruteAggregate(spec, TYPES, mine, t);
       const actual = table.get(`agg_events__a${k}`)?.[row];
       const tolerance = spec.input === D ? bruteSumTolerance(spec, mine, t) : 0;
       if (!same(spec, actual, expected, tolerance)) {
-        return `${spec.fn}(${spec.input ?? ''}) ${spec.windowMillis}/${spec.hopMillis} entity ${entity} t=${t}: got ${show(actual)}, brute force ${show(expected)}`;
+        return `${spec.fn}(${spec.input ?? ''}) by ${spec.group ?? '-'} ${spec.windowMillis}/${spec.hopMillis} entity ${entity} t=${t}: got ${show(actual)}, brute force ${show(expected)}`;
       }
     }
   }
@@ -405,7 +452,7 @@ describe('GetHistorical window aggregations against the brute force', () => {
     const at = (entity: string, ts: number, i: bigint): Written => ({
       entity,
       ts,
-      values: [i, null, null, null, null],
+      values: [i, null, null, null, null, 'g1', 1n],
       exclusion: 0,
       insert: 0,
     });
@@ -438,6 +485,31 @@ describe('GetHistorical window aggregations against the brute force', () => {
       `agg_events__a${sum1h}`,
     ]);
     expect(table.get('agg_events__i')).toEqual([1n, 2n, null]);
+  });
+
+  it('refuses entity rows that lack the group column of a grouped aggregation, or carry it with another type', async () => {
+    const grouped = BRUTE.findIndex((b) => b.group === G);
+    const byInt = BRUTE.findIndex((b) => b.group === GI);
+    const rows = [{ entity: 'c', t: Date.UTC(2025, 0, 1) }];
+    await expect(collect(engine, request(rows, resolved(false, [grouped]), 'columns', 10))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/entity rows lack the column "g": agg_events:a\d+ is grouped by g/) as unknown,
+    });
+    const wrong: HistoricalRequest = {
+      ...request(rows, resolved(false, [byInt]), 'columns', 10),
+      entities: {
+        kind: 'rows',
+        keys: new Map([['customer', ['c']]]),
+        eventTsMillis: [Date.UTC(2025, 0, 1)],
+        passthrough: [{ name: 'gi', type: 'string', values: ['1'] }],
+      },
+    };
+    await expect(collect(engine, wrong)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(
+        /entity column "gi" is string; agg_events:a\d+ is grouped by gi, a int64 feature/,
+      ) as unknown,
+    });
   });
 
   it('computes the same HLL codes in SQL as core computes in TS (1M random byte strings and int64s, p 10 and 14)', async () => {

@@ -185,6 +185,16 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
       batch.keys.length,
       (i) => this.#keyPrefix + (batch.keys[i] as string) + FIELD_SEPARATOR,
     );
+    // Grouped aggregations (§1.8): the same step per (entity, group field); `events` answers for every event.
+    for (const group of batch.groupEvents ?? []) {
+      writeEventsSync(
+        { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
+        group.field,
+        group.events,
+        batch.keys.length,
+        (i) => this.#keyPrefix + (batch.keys[i] as string) + FIELD_SEPARATOR,
+      );
+    }
     return { applied: batch.keys.length - stale, stale, ...folded };
   }
 

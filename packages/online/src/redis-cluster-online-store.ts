@@ -17,6 +17,7 @@ import {
 
 /** The events of a batch (core's `OnlineEvents`, named through the batch: core's index does not export it yet). */
 type OnlineEvents = NonNullable<OnlineWriteBatch['events']>;
+type OnlineGroupEvents = NonNullable<OnlineWriteBatch['groupEvents']>[number];
 import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
 import { debugOnline } from './internal/debug.js';
 import { withDeadline } from './internal/deadline.js';
@@ -176,14 +177,36 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const opcodes = events === undefined ? '' : aggLayoutOpcodes(events.plan);
     let stale = 0;
     let duplicateEvents = 0;
+    // Grouped aggregations (§1.8): one more call per (entity, group field), after the entity's keys.
+    const groupCalls = groupEventCalls(batch.groupEvents ?? [], keys.length);
     const slots = await runPerNode(this.#writer, {
       what,
       // The scripts, run by their SHA (ioredis falls back to EVAL once per node).
       command: 'EVALSHA',
-      keys,
+      keys: groupCalls.length === 0 ? keys : [...keys, ...groupCalls.map((c) => keys[c.key] as string)],
       deadlineMillis,
       connectWaitMillis: this.#connectWaitMillis,
       add: (pipeline, k) => {
+        if (k >= keys.length) {
+          const { key, group, records } = groupCalls[k - keys.length]!;
+          const key_ = keys[key] as string;
+          (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
+            key_,
+            eventDedupKey(key_, group.field, group.events.generation),
+            group.field,
+            EMPTY_ROW,
+            0,
+            nowMillis,
+            aggLayoutOpcodes(group.events.plan),
+            group.events.generation,
+            group.events.acceptedAtMillis,
+            group.events.latenessMillis,
+            DEDUP_MARGIN_MILLIS,
+            group.events.retentionMillis,
+            ...records.map((e) => toBuffer(group.events.records[e] as Uint8Array)),
+          );
+          return;
+        }
         const mine = eventsOf?.[k];
         if (events === undefined || mine === undefined) {
           (pipeline as LwwPipeline)[LWW_WRITE_COMMAND](
@@ -212,6 +235,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
         );
       },
       onReply: (k, reply) => {
+        if (k >= keys.length) return; // a group call: `events` answers for every event
         if (eventsOf?.[k] === undefined) {
           if (reply === LWW_STALE) stale++;
           return;
@@ -308,6 +332,23 @@ export class RedisClusterOnlineStore implements OnlineStore {
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const EMPTY_ROW = Buffer.alloc(0);
+
+/** The script calls of grouped aggregations: per group field, per entity, its events in batch order. */
+function groupEventCalls(
+  groups: readonly OnlineGroupEvents[],
+  keyCount: number,
+): { key: number; group: OnlineGroupEvents; records: number[] }[] {
+  const calls: { key: number; group: OnlineGroupEvents; records: number[] }[] = [];
+  for (const group of groups) {
+    const byKey = groupEventsByKey(group.events, keyCount);
+    byKey.forEach((records, key) => {
+      if (records !== undefined) calls.push({ key, group, records });
+    });
+  }
+  return calls;
 }
 
 /** Per key index, the indexes of its events in batch order (undefined for keys without events). */

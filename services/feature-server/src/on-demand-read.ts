@@ -11,7 +11,8 @@ import type { FeatureValue, OnlineStore, RegistryState, RequestFieldDef, Resolve
 import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
 import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
-import { buildReadPlan, executeReadPlan, readEntityColumns } from './online-read.js';
+import { buildReadPlan, executeReadPlan } from './online-read.js';
+import { readEntityColumns } from './entity-columns.js';
 import type { ReadPlan } from './online-read.js';
 import { splitOnDemand, type SplitFeatures } from './on-demand-plan.js';
 
@@ -44,7 +45,8 @@ export async function readOnline(
   }
   const keys: { [name: string]: Column } = {};
   for (const [name, column] of Object.entries(entities)) {
-    if (!od.requestFields.some((f) => f.name === name)) keys[name] = column;
+    // A request field that a grouped input is grouped by is the stored read's group column too (§1.8).
+    if (!od.requestFields.some((f) => f.name === name) || plan.stored.groupColumns.includes(name)) keys[name] = column;
   }
   const { rows, values } = readEntityColumns(plan.stored, keys, maxRows);
   const request = od.requestFields.map((field) => requestColumn(field, entities[field.name], rows));

@@ -12,9 +12,16 @@ import {
   readAggregations,
   tileListNewestEventTs,
 } from '@tessera/core';
-import type { AggregationFields, FeatureValue, RegisteredView } from '@tessera/core';
+import type {
+  AggregationFields,
+  AggregationPlan,
+  EventRecordLayout,
+  FeatureValue,
+  RegisteredView,
+} from '@tessera/core';
 import { TesseraError } from '@tessera/core';
-import { CURRENT_GENERATION, onlineFieldsOf, viewAggregations, type ViewAggregations } from './view-aggregations.js';
+import { CURRENT_GENERATION, onlineFieldsOf, viewAggregations } from './view-aggregations.js';
+import type { GroupAggregations, ViewAggregations } from './view-aggregations.js';
 import type { TileGenerations } from './tile-generations.js';
 
 /** One view's aggregations read in a key group: where its fields sit in the group's field list. */
@@ -39,14 +46,52 @@ export function aggregateRows(
   rows: number,
   nowMillis: number,
 ): AggregatedRows {
-  const { plan, layout, fieldNames: names } = read.compiled;
+  const { plan, layout, fieldNames } = read.compiled;
+  return aggregateFieldRows(plan, layout, fieldNames, () => read.firstField, result, base, rows, nowMillis);
+}
+
+/** One group feature's aggregations read in a key group: the row's group fields follow the group's fields. */
+export interface GroupAggregationRead {
+  readonly view: RegisteredView;
+  readonly group: GroupAggregations;
+  /** The request's entity column carrying the group values. */
+  readonly column: string;
+}
+
+/**
+ * Computes one group feature's aggregations (§1.8) for each row of a key group's read: row i's
+ * group fields start at `firstField(i)` of its result row.
+ */
+export function aggregateGroupRows(
+  read: GroupAggregationRead,
+  firstField: (row: number) => number,
+  result: readonly (readonly (Uint8Array | null)[])[],
+  base: number,
+  rows: number,
+  nowMillis: number,
+): AggregatedRows {
+  const { plan, layout, fieldNames } = read.group;
+  return aggregateFieldRows(plan, layout, fieldNames, firstField, result, base, rows, nowMillis);
+}
+
+function aggregateFieldRows(
+  plan: AggregationPlan,
+  layout: EventRecordLayout,
+  names: readonly string[],
+  firstField: (row: number) => number,
+  result: readonly (readonly (Uint8Array | null)[])[],
+  base: number,
+  rows: number,
+  nowMillis: number,
+): AggregatedRows {
   const values = plan.specs.map(() => new Array<FeatureValue>(rows));
   const at = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     const row = result[base + i] as readonly (Uint8Array | null)[];
+    const first = firstField(i);
     const fields: AggregationFields = new Map();
     for (let k = 0; k < names.length; k++) {
-      const bytes = row[read.firstField + k];
+      const bytes = row[first + k];
       if (bytes !== null && bytes !== undefined) fields.set(names[k] as string, bytes);
     }
     let t = nowMillis;
@@ -54,7 +99,7 @@ export function aggregateRows(
       const list = fields.get(hop.field);
       if (list !== undefined) t = Math.max(t, tileListNewestEventTs(list));
     }
-    const pending = row[read.firstField + names.length];
+    const pending = row[first + names.length];
     if (pending !== null && pending !== undefined) {
       const due = pendingListRecords(pending)
         .map((r) => decodeEventRecord(layout, r).record)
@@ -91,6 +136,23 @@ export function servedFields(
     for (let k = 0; k < names.length; k++) served[read.firstField + k] = names[k] as string;
   }
   return served ?? fields;
+}
+
+/**
+ * Where the view's aggregation `aggregationIndex` (registry order) is computed online: its group
+ * (§1.8; undefined for an ungrouped one) and its index in that plan.
+ */
+export function onlinePlanIndex(
+  view: RegisteredView,
+  aggregationIndex: number,
+): { readonly group: GroupAggregations | undefined; readonly index: number } {
+  const compiled = viewAggregations(view);
+  const slot = compiled?.groupSlots[aggregationIndex] ?? -1;
+  const group = slot < 0 ? undefined : compiled?.groups[slot];
+  const index = (group === undefined ? compiled?.planIndexes : group.planIndexes)?.[aggregationIndex] ?? -1;
+  if (index < 0)
+    throw new TesseraError('INTERNAL', `${view.name}@${view.version} has no aggregation #${aggregationIndex}`);
+  return { group, index };
 }
 
 /** Each view's aggregation read of a key group; appends its fields (generation 1) to `fields`. */

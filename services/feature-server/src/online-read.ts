@@ -3,9 +3,8 @@ import {
   TesseraError,
   entityKey,
   entityKeyProblem,
-  keyValueProblem,
-  quoteInput,
-  showName,
+  groupField,
+  groupValueProblem,
   viewField,
 } from '@tessera/core';
 import type {
@@ -18,12 +17,19 @@ import type {
   ResolvedFeatures,
   ValueType,
 } from '@tessera/core';
-import { columnRowCount, columnValueType, fromColumn, toColumn, toProtoValueType } from '@tessera/wire';
+import { toColumn, toProtoValueType } from '@tessera/wire';
 import { FeatureStatus } from '@tessera/proto';
-import type { Column, FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
+import type { FeatureColumn, GetOnlineFeaturesResponse } from '@tessera/proto';
 import type { ServerTelemetry } from './server-telemetry.js';
-import { aggregateRows, aggregationReads, servedFields } from './online-aggregations.js';
-import type { AggregatedRows, AggregationRead } from './online-aggregations.js';
+import {
+  aggregateGroupRows,
+  aggregateRows,
+  aggregationReads,
+  onlinePlanIndex,
+  servedFields,
+} from './online-aggregations.js';
+import type { AggregatedRows, AggregationRead, GroupAggregationRead } from './online-aggregations.js';
+import { groupFieldsOf, viewAggregations } from './view-aggregations.js';
 import type { TileGenerations } from './tile-generations.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
@@ -39,6 +45,8 @@ interface KeyGroup {
   }[];
   /** Event views whose window aggregations are requested; their fields follow the views' fields. */
   readonly aggregations: readonly AggregationRead[];
+  /** Requested grouped aggregations per (view, group feature); each row's group fields follow `fields`. */
+  readonly groupReads: readonly GroupAggregationRead[];
 }
 
 /** One output column: where its values come from. */
@@ -50,8 +58,11 @@ interface OutputFeature {
   /** Position of the feature within its view's `wanted` list. */
   readonly wantedSlot: number;
   readonly ttlMillis: number;
-  /** A window aggregation: its view's slot in the group's `aggregations`, its index in the view's plan. */
-  readonly aggregation?: { readonly slot: number; readonly index: number };
+  /**
+   * A window aggregation: its view's slot in the group's `aggregations` (grouped: in `groupReads`),
+   * its index in that plan.
+   */
+  readonly aggregation?: { readonly slot: number; readonly index: number; readonly grouped: boolean };
 }
 
 /**
@@ -61,8 +72,10 @@ interface OutputFeature {
 export interface ReadPlan {
   readonly groups: readonly KeyGroup[];
   readonly outputs: readonly OutputFeature[];
-  /** Every join key the request must carry, with its type. */
+  /** Every join key the request must carry, with its type (group columns of grouped aggregations too). */
   readonly joinKeys: readonly JoinKeySpec[];
+  /** The names in `joinKeys` that are group columns (§1.8), not join keys. */
+  readonly groupColumns: readonly string[];
 }
 
 /** Builds a read plan from the registry's resolution of a request's features (in request order). */
@@ -73,7 +86,9 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
     fields: string[];
     views: { view: RegisteredView; wanted: number[] }[];
     aggregations: RegisteredView[];
+    groupReads: GroupAggregationRead[];
   }[] = [];
+  const groupColumns: string[] = [];
   const groupByEntities = new Map<string, number>();
   const joinKeys = new Map<string, JoinKeySpec>();
   const outputs: OutputFeature[] = [];
@@ -84,7 +99,14 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
     if (g === undefined) {
       g = groups.length;
       groupByEntities.set(entitiesId, g);
-      groups.push({ entities: f.view.entities, joinKeys: f.view.joinKeys, fields: [], views: [], aggregations: [] });
+      groups.push({
+        entities: f.view.entities,
+        joinKeys: f.view.joinKeys,
+        fields: [],
+        views: [],
+        aggregations: [],
+        groupReads: [],
+      });
       for (const key of f.view.joinKeys) {
         const seen = joinKeys.get(key.name);
         if (seen && seen.type !== key.type) {
@@ -99,9 +121,26 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
     const group = groups[g]!;
     if (wanted.aggregationIndex !== undefined) {
       // Read with the entity's other fields (one read per entity), computed after the read.
-      let slot = group.aggregations.indexOf(f.view);
-      if (slot < 0) slot = group.aggregations.push(f.view) - 1;
-      const aggregation = { slot, index: wanted.aggregationIndex };
+      const { group: grouped, index } = onlinePlanIndex(f.view, wanted.aggregationIndex);
+      let slot: number;
+      if (grouped === undefined) {
+        slot = group.aggregations.indexOf(f.view);
+        if (slot < 0) slot = group.aggregations.push(f.view) - 1;
+      } else {
+        // The group column is one more entity column of the request (§1.8), like a join key.
+        slot = group.groupReads.findIndex((r) => r.view === f.view && r.group === grouped);
+        if (slot < 0) slot = group.groupReads.push({ view: f.view, group: grouped, column: grouped.feature }) - 1;
+        const seen = joinKeys.get(grouped.feature);
+        if (seen && seen.type !== grouped.type) {
+          throw new TesseraError(
+            'INVALID_ARGUMENT',
+            `entity column ${grouped.feature} is ${seen.type} for one requested feature and ${grouped.type} for ${f.ref} (grouped by ${grouped.feature})`,
+          );
+        }
+        joinKeys.set(grouped.feature, { name: grouped.feature, type: grouped.type });
+        if (!groupColumns.includes(grouped.feature)) groupColumns.push(grouped.feature);
+      }
+      const aggregation = { slot, index, grouped: grouped !== undefined };
       outputs.push({
         ref: f.ref,
         type: wanted.type,
@@ -153,103 +192,7 @@ export function buildReadPlan(resolved: ResolvedFeatures): ReadPlan {
       })),
     };
   });
-  return { groups: compiled, outputs, joinKeys: [...joinKeys.values()] };
-}
-
-/** Reads the join key columns of a request, checking presence, length, type and nulls. */
-export function readEntityColumns(
-  plan: ReadPlan,
-  entities: { readonly [name: string]: Column },
-  maxRows: number,
-): { rows: number; values: Map<string, JoinKeyValue[]> } {
-  let rows = -1;
-  const values = new Map<string, JoinKeyValue[]>();
-  const needed = plan.joinKeys.map((k) => k.name);
-  const unknown = Object.keys(entities).filter((name) => !needed.includes(name));
-  if (unknown.length > 0) {
-    // A key the features do not use is a mistake (a typo, the wrong feature list), not a hint to ignore.
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `entities: unknown join key column${unknown.length === 1 ? '' : 's'} ${unknown.slice(0, 5).map(showName).join(', ')}` +
-        `${unknown.length > 5 ? ` (and ${unknown.length - 5} more)` : ''}; the requested features use ${needed.join(', ')}`,
-    );
-  }
-  for (const key of plan.joinKeys) {
-    const column = entities[key.name];
-    if (!column) {
-      const given = Object.keys(entities);
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: join key column ${key.name} (${key.type}) is missing${given.length ? `; given: ${given.slice(0, 5).map(showName).join(', ')}` : ''}`,
-      );
-    }
-    const n = columnRowCount(column);
-    if (rows >= 0 && n !== rows) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: join key column ${key.name} has ${n} rows, others have ${rows}`,
-      );
-    }
-    rows = n;
-    if (column.nullRows.length > 0) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: row ${column.nullRows[0]}, column ${key.name}: join keys cannot be null`,
-      );
-    }
-    values.set(key.name, joinKeyValues(key, column));
-  }
-  if (rows > maxRows) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `entities: ${rows} rows exceed the limit of ${maxRows} per request (maxBatchRows); split the batch`,
-    );
-  }
-  return { rows: Math.max(rows, 0), values };
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-function joinKeyValues(key: JoinKeySpec, column: Column): JoinKeyValue[] {
-  const type = columnValueType(column);
-  let raw: unknown[];
-  try {
-    raw = fromColumn(column);
-  } catch (error) {
-    throw new TesseraError('INVALID_ARGUMENT', `entities: column ${key.name}: ${(error as Error).message}`);
-  }
-  if (key.type === 'string') {
-    if (type !== 'string')
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `entities: column ${key.name} must hold string values (stringValues), got ${type ?? 'no values'}`,
-      );
-    const strings = raw as string[];
-    for (let row = 0; row < strings.length; row++) {
-      const problem = keyValueProblem(strings[row]!);
-      if (problem !== undefined)
-        throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${key.name}: ${problem}`);
-    }
-    return strings;
-  }
-  if (type === 'int64') return raw as bigint[];
-  if (type === 'string') {
-    // Accept decimal strings for int64 keys: JSON clients (grpcurl) and CSV files carry them so.
-    return (raw as string[]).map((s, row) => {
-      const value = /^-?\d{1,19}$/.test(s) ? BigInt(s) : undefined;
-      if (value === undefined || value < INT64_MIN || value > INT64_MAX)
-        throw new TesseraError(
-          'INVALID_ARGUMENT',
-          `entities: row ${row}, column ${key.name}: ${quoteInput(s, 40)} is not an int64 (-9223372036854775808 to 9223372036854775807)`,
-        );
-      return value;
-    });
-  }
-  throw new TesseraError(
-    'INVALID_ARGUMENT',
-    `entities: column ${key.name} must hold int64 values (int64Values), got ${type ?? 'no values'}`,
-  );
+  return { groups: compiled, outputs, joinKeys: [...joinKeys.values()], groupColumns };
 }
 
 /** Executes a read plan for `rows` entities and builds the columnar response. */
@@ -289,7 +232,10 @@ export async function executeReadPlan(
           `entities: row ${i}, columns ${group.joinKeys.map((k) => k.name).join(', ')}: ${problem}`,
         );
       }
-      lookups.push({ key, fields });
+      lookups.push({
+        key,
+        fields: group.groupReads.length === 0 ? fields : withGroupFields(group, fields, keyValues, i),
+      });
     }
   }
   const result = await store.read(
@@ -330,6 +276,9 @@ export async function executeReadPlan(
   const aggregated: AggregatedRows[][] = plan.groups.map((group, g) =>
     group.aggregations.map((read) => aggregateRows(read, result, g * rows, rows, options.nowMillis)),
   );
+  const groupAggregated: AggregatedRows[][] = plan.groups.map((group, g) =>
+    groupRowsOf(group, result, g * rows, rows, options.nowMillis),
+  );
 
   // Served values by status, counted in locals and added once per request (no labels per value).
   let ok = 0;
@@ -338,7 +287,9 @@ export async function executeReadPlan(
   let expired = 0;
   const features: FeatureColumn[] = plan.outputs.map((out) => {
     if (out.aggregation !== undefined) {
-      const { values, at } = aggregated[out.group]![out.aggregation.slot]!;
+      const { values, at } = (out.aggregation.grouped ? groupAggregated : aggregated)[out.group]![
+        out.aggregation.slot
+      ]!;
       const column = values[out.aggregation.index]!;
       for (const value of column)
         if (value === null) nulls++;
@@ -394,4 +345,43 @@ export async function executeReadPlan(
     metrics.served.expired.inc(expired);
   }
   return { features };
+}
+
+/**
+ * A row's fields with its group fields appended (§1.8): per grouped read, the fields of the row's
+ * group value (generation 1), in `groupReads` order, so one entity is still one read.
+ */
+function withGroupFields(
+  group: KeyGroup,
+  fields: readonly string[],
+  keyValues: ReadonlyMap<string, JoinKeyValue[]>,
+  row: number,
+): string[] {
+  const out = [...fields];
+  for (const read of group.groupReads) {
+    const value = keyValues.get(read.column)![row]!;
+    const problem = groupValueProblem(value);
+    if (problem !== undefined) {
+      throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${read.column}: ${problem}`);
+    }
+    const compiled = viewAggregations(read.view)!;
+    out.push(...groupFieldsOf(read.group, groupField(compiled.field, read.group.featureIndex, value)));
+  }
+  return out;
+}
+
+/** Each grouped read of a key group, over its rows (their group fields follow the group's own fields). */
+function groupRowsOf(
+  group: KeyGroup,
+  result: readonly (readonly (Uint8Array | null)[])[],
+  base: number,
+  rows: number,
+  nowMillis: number,
+): AggregatedRows[] {
+  let first = group.fields.length;
+  return group.groupReads.map((read) => {
+    const at = first;
+    first += read.group.fieldNames.length + 1;
+    return aggregateGroupRows(read, () => at, result, base, rows, nowMillis);
+  });
 }

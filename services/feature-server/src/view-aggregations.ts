@@ -9,6 +9,7 @@ import {
   effectiveEventOptions,
   eventRecordLayout,
   isEventView,
+  onlineAggregationIndexes,
   toAggregationSpec,
   viewField,
 } from '@tessera/core';
@@ -22,7 +23,14 @@ export const CURRENT_GENERATION = 1;
 
 /** An event view's aggregations compiled once per view version (the registry's view object). */
 export interface ViewAggregations {
+  /** The ungrouped aggregations (`onlineAggregationIndexes`; may be none); grouped ones are in `groups`. */
   readonly plan: AggregationPlan;
+  /** Registry aggregation index → index in `plan.specs`; −1 for a grouped aggregation. */
+  readonly planIndexes: readonly number[];
+  /** Per group feature, its aggregations (design §1.8), kept under group fields (`groupField`). */
+  readonly groups: readonly GroupAggregations[];
+  /** Registry aggregation index → its slot in `groups`; −1 for an ungrouped aggregation. */
+  readonly groupSlots: readonly number[];
   readonly layout: EventRecordLayout;
   readonly latenessMillis: number;
   /** §3.1: max window + 2 × max hop + L after the newest event; 0 with an unbounded window. */
@@ -35,6 +43,32 @@ export interface ViewAggregations {
   readonly field: string;
   /** `onlineFields` of other generations, built on first use. */
   readonly fieldsByGeneration: Map<number, readonly string[]>;
+}
+
+/**
+ * The aggregations grouped by one feature (§1.8): their own plan and record layout, folded per
+ * (entity, group value) under the group field. Decided in increment 10: group fields are always
+ * generation 1 — the tile rebuild (§3.6) does not rebuild them yet, so a switch of the view's
+ * served generation must not move them.
+ */
+export interface GroupAggregations {
+  /** The group feature (a not_null string or int64 feature of the view) and its storage index. */
+  readonly feature: string;
+  readonly featureIndex: number;
+  readonly type: 'string' | 'int64';
+  readonly plan: AggregationPlan;
+  readonly layout: EventRecordLayout;
+  /** Registry aggregation index → index in `plan.specs`; −1 for the others. */
+  readonly planIndexes: readonly number[];
+  /** The plan's field names (`aggregationFieldNames`). */
+  readonly fieldNames: readonly string[];
+}
+
+/** The fields of one group value, generation 1 (`<group field>.g1.<name>`), then its pending list. */
+export function groupFieldsOf(group: GroupAggregations, field: string): string[] {
+  const out = group.fieldNames.map((name) => `${field}.g${CURRENT_GENERATION}.${name}`);
+  out.push(`${field}.pend`);
+  return out;
 }
 
 /** The online fields of generation `generation` (`<fv>.g<G>.<name>`), then the pending list. */
@@ -62,14 +96,37 @@ export function viewAggregations(view: RegisteredView): ViewAggregations | undef
     compiled.set(view, null);
     return undefined;
   }
-  const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));
+  const online = onlineAggregationIndexes(aggregations);
+  const plan = compileAggregationPlan(online.map((i) => toAggregationSpec(aggregations[i]!, view.features)));
+  const planIndexes = aggregations.map((_, i) => online.indexOf(i));
+  const groupFeatures = [...new Set(aggregations.filter((a) => a.groupBy !== '').map((a) => a.groupBy))];
+  const groups = groupFeatures.map((feature): GroupAggregations => {
+    const members = aggregations.flatMap((a, i) => (a.groupBy === feature ? [i] : []));
+    const groupPlan = compileAggregationPlan(members.map((i) => toAggregationSpec(aggregations[i]!, view.features)));
+    const featureIndex = view.features.findIndex((f) => f.name === feature);
+    return {
+      feature,
+      featureIndex,
+      type: view.features[featureIndex]?.type === 'int64' ? 'int64' : 'string',
+      plan: groupPlan,
+      layout: eventRecordLayout(groupPlan),
+      planIndexes: aggregations.map((_, i) => members.indexOf(i)),
+      fieldNames: aggregationFieldNames(groupPlan),
+    };
+  });
+  const groupSlots = aggregations.map((a) => groupFeatures.indexOf(a.groupBy));
   const latenessMillis = effectiveEventOptions(view).allowedLatenessMillis;
-  const unbounded = plan.specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
-  const maxWindow = Math.max(...plan.specs.map((s) => s.windowMillis));
-  const maxHop = Math.max(...plan.specs.map((s) => s.hopMillis));
+  // One retention for the whole view (base and group fields share the entity's hash).
+  const specs = [plan, ...groups.map((g) => g.plan)].flatMap((p) => p.specs);
+  const unbounded = specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
+  const maxWindow = Math.max(...specs.map((s) => s.windowMillis));
+  const maxHop = Math.max(...specs.map((s) => s.hopMillis));
   const field = viewField(view.id, view.version);
   const result: ViewAggregations = {
     plan,
+    planIndexes,
+    groups,
+    groupSlots,
     layout: eventRecordLayout(plan),
     latenessMillis,
     retentionMillis: unbounded ? 0 : maxWindow + 2 * maxHop + latenessMillis,

@@ -9,6 +9,7 @@ import {
   batchExclusions,
   batchFingerprints,
   encodeEventRecord,
+  groupField,
   isEventView,
   viewField,
 } from '@tessera/core';
@@ -16,6 +17,7 @@ import type {
   FeatureValue,
   OfflineBatch,
   OnlineEvents,
+  OnlineGroupEvents,
   OnlineWrite,
   RegisteredView,
   ValidatedBatch,
@@ -107,5 +109,55 @@ export function onlineWriteOf(
     entities,
     records,
   };
-  return { batch: { ...base, events }, options: { replicas }, eventRows };
+  const groupEvents = groupEventsOf(aggregations, base.field, batch, eventRows, entities, fps, acceptedAtMillis);
+  return {
+    batch: { ...base, events, ...(groupEvents.length > 0 ? { groupEvents } : {}) },
+    options: { replicas },
+    eventRows,
+  };
+}
+
+/**
+ * The events of a batch per group field (design §1.8): each eligible event once per group feature,
+ * under the field of its group value, with the group's own record layout. Group fields are always
+ * generation 1 (`GroupAggregations`).
+ */
+function groupEventsOf(
+  aggregations: NonNullable<ReturnType<typeof viewAggregations>>,
+  field: string,
+  batch: ValidatedBatch,
+  eventRows: readonly number[],
+  entities: readonly number[],
+  fps: Uint8Array,
+  acceptedAtMillis: number,
+): OnlineGroupEvents[] {
+  const out: OnlineGroupEvents[] = [];
+  const values = new Array<FeatureValue>(batch.featureValues.length);
+  for (const group of aggregations.groups) {
+    const byField = new Map<string, { entities: number[]; records: Uint8Array[] }>();
+    eventRows.forEach((row, e) => {
+      for (let f = 0; f < values.length; f++) values[f] = batch.featureValues[f]?.[row] ?? null;
+      const value = values[group.featureIndex] as string | bigint;
+      const name = groupField(field, group.featureIndex, value);
+      let part = byField.get(name);
+      if (part === undefined) byField.set(name, (part = { entities: [], records: [] }));
+      const fp = fps.subarray(row * FINGERPRINT_BYTES, (row + 1) * FINGERPRINT_BYTES);
+      part.entities.push(entities[e] as number);
+      part.records.push(encodeEventRecord(group.layout, batch.eventTsMillis[row] as number, fp, values));
+    });
+    for (const [name, part] of byField) {
+      out.push({
+        field: name,
+        events: {
+          plan: group.plan,
+          generation: CURRENT_GENERATION,
+          acceptedAtMillis,
+          latenessMillis: aggregations.latenessMillis,
+          retentionMillis: aggregations.retentionMillis,
+          ...part,
+        },
+      });
+    }
+  }
+  return out;
 }

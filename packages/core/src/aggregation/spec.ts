@@ -70,3 +70,17 @@ export function isFixedWidthAggregation(spec: AggregationSpec): boolean {
   if (spec.function === 'approx_distinct' || spec.function === 'last_n') return false;
   return !(spec.function === 'last' && spec.input?.type === 'string');
 }
+
+/**
+ * Registry indexes of the aggregations an entity's own online fields hold: the ungrouped ones.
+ * Grouped aggregations (§1.8) are served by GetHistorical only for now (decided in increment 10,
+ * first part): they stay out of the online plan, so the tile layout of the ungrouped ones does not
+ * change when per-group online fields arrive. The server's plan and the rebuild's plan use this one rule.
+ */
+export function onlineAggregationIndexes(aggregations: readonly RegisteredAggregation[]): number[] {
+  const indexes: number[] = [];
+  aggregations.forEach((agg, i) => {
+    if (agg.groupBy === '') indexes.push(i);
+  });
+  return indexes;
+}

@@ -18,8 +18,8 @@ export interface InputProblem {
 
 /**
  * Types the inputs of an on-demand view from the views `lookup` finds. Inputs must be plain
- * features or (ungrouped) window aggregations of stored (state or events) views, unversioned,
- * each listed once.
+ * features or window aggregations of stored (state or events) views, unversioned, each listed
+ * once; a grouped aggregation's group feature must be a request field of the view (same type).
  */
 export function onDemandScope(
   view: FeatureViewDef,
@@ -58,9 +58,16 @@ export function onDemandScope(
       // A window aggregation's value online is the one at the read's t, offline at the row's time:
       // the same `now` the expression sees (§5.2), so inputs and `now` agree on both sides.
       if (aggregation.groupBy !== '') {
-        return problem(
-          `${ref.view}:${ref.feature} is grouped by ${aggregation.groupBy}; grouped aggregations are not served yet, so on-demand features cannot read them yet`,
-        );
+        // Decided in increment 10: the group value comes with each request row, so the view declares
+        // it as a request field (also passed as the stored read's group column, and read from the
+        // entity rows' column of that name offline).
+        const groupType = source.features.find((f) => f.name === aggregation.groupBy)?.type;
+        const field = (od?.requestFields ?? []).find((f) => f.name === aggregation.groupBy);
+        if (field === undefined || field.type !== groupType) {
+          return problem(
+            `${ref.view}:${ref.feature} is grouped by ${aggregation.groupBy}; declare ${aggregation.groupBy} among request_fields as ${groupType ?? 'its type'}${field === undefined ? '' : ` (it is ${field.type})`} so each request row carries its group`,
+          );
+        }
       }
       const inputType =
         aggregation.input === '' ? undefined : source.features.find((f) => f.name === aggregation.input)?.type;

@@ -5,6 +5,8 @@
  */
 import { TesseraError, toAggregationSpec, type ResolvedFeatures, type ValueType } from '@tessera/core';
 import { aggregationIrs, aggregationJoinClause, type AggregationSource } from './aggregation-sql.js';
+import { quoteIdentifier } from '../ddl.js';
+import type { EntityTable } from './entities.js';
 import { irTypes, type FinalColumn } from './aggregation-finalize.js';
 
 /** Output columns of IRs carry the finalisation they feed; the others are the training set's own. */
@@ -34,8 +36,37 @@ export function finalColumns(columns: readonly IrOutputColumn[]): FinalColumn[] 
 }
 
 /**
+ * The entity table column carrying the group values of aggregations grouped by `groupBy` (§1.8):
+ * the entity rows' column of that name, of the group feature's type.
+ */
+function groupColumn(
+  entities: EntityTable,
+  view: ResolvedFeatures['views'][number]['view'],
+  aggName: string,
+  groupBy: string,
+): string {
+  const feature = view.features.find((f) => f.name === groupBy);
+  if (feature === undefined) throw new TesseraError('INTERNAL', `view ${view.name} has no feature ${groupBy}`);
+  const column = entities.columns.find((c) => c.name === groupBy && c.role !== 'event_ts');
+  if (column === undefined) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `entity rows lack the column "${groupBy}": ${view.name}:${aggName} is grouped by ${groupBy}, so each row must carry the ${groupBy} whose value it asks for`,
+    );
+  }
+  if (column.type !== feature.type) {
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `entity column "${groupBy}" is ${column.type}; ${view.name}:${aggName} is grouped by ${groupBy}, a ${feature.type} feature: send ${groupBy} as ${feature.type}`,
+    );
+  }
+  return column.column;
+}
+
+/**
  * The requested aggregations of one view: their IR columns appended to the output (through
- * `next`), and the join of their subquery (aggregation-sql.ts).
+ * `next`, in request order), and the joins of their subqueries (aggregation-sql.ts): one for the
+ * ungrouped aggregations and one per group feature (§4.2: the group column joins too).
  */
 export function aggregationView(
   database: string,
@@ -46,45 +77,62 @@ export function aggregationView(
   next: (expression: string) => number,
   columns: IrOutputColumn[],
   entityAlias: string,
+  entities: EntityTable,
 ): { positions: number[]; join: (rows: string, extra?: readonly string[]) => string } {
   const view = rv.view;
   const specs = rv.aggregationIndexes.map((index) => {
     const agg = view.aggregations?.[index];
     if (agg === undefined) throw new TesseraError('INTERNAL', `view ${view.name} has no aggregation #${index}`);
-    if (agg.groupBy !== '') {
-      throw new TesseraError(
-        'UNIMPLEMENTED',
-        `${view.name}:${agg.name} is grouped by ${agg.groupBy}; GetHistorical does not serve grouped aggregations yet`,
-      );
-    }
     return { agg, spec: toAggregationSpec(agg, view.features) };
   });
-  const source: AggregationSource = { database, view, specs: specs.map((s) => s.spec), keys };
-  const compiled = aggregationIrs(source);
-  const alias = `a${slot}`;
+  // One subquery per group feature ('' = ungrouped), in order of first request.
+  const byGroup = new Map<string, { source: AggregationSource; members: number[] }>();
+  specs.forEach(({ agg }, i) => {
+    let part = byGroup.get(agg.groupBy);
+    if (part === undefined) {
+      const group =
+        agg.groupBy === ''
+          ? {}
+          : {
+              group: {
+                name: quoteIdentifier(agg.groupBy),
+                column: groupColumn(entities, view, agg.name, agg.groupBy),
+              },
+            };
+      part = { source: { database, view, specs: [], keys, ...group }, members: [] };
+      byGroup.set(agg.groupBy, part);
+    }
+    part.members.push(i);
+  });
+  const parts = [...byGroup.values()].map(({ source, members }, p) => {
+    const full: AggregationSource = { ...source, specs: members.map((i) => specs[i]!.spec) };
+    return { source: full, members, compiled: aggregationIrs(full), alias: p === 0 ? `a${slot}` : `a${slot}_${p}` };
+  });
   const positions: number[] = [];
-  compiled.irs.forEach((ir, i) => {
-    const { agg, spec } = specs[i]!;
+  specs.forEach(({ agg, spec }, i) => {
+    const part = parts.find((q) => q.members.includes(i))!;
+    const ir = part.compiled.irs[part.members.indexOf(i)]!;
     const types = irTypes(spec);
-    ir.irs.forEach((column, part) => {
-      const type = types[part] ?? 'int64';
-      const index = next(`${alias}.${column.alias}`);
+    ir.irs.forEach((column, n) => {
+      const type = types[n] ?? 'int64';
+      const index = next(`${part.alias}.${column.alias}`);
       positions.push(index);
       // Lists: a constant "has a value" flag (an unmatched row's empty list is the empty window).
       const flag = type.endsWith('_list') ? next('toUInt8(0)') : undefined;
       if (flag !== undefined) positions.push(flag);
       const name = names[rv.featureIndexes.length + i] ?? agg.name;
       columns.push({
-        name: `${name}\u0000${part}`,
+        name: `${name}\u0000${n}`,
         type,
         index,
         ...(flag === undefined ? {} : { nullFlagIndex: flag }),
-        final: { kind: 'aggregation', name, type: agg.type, spec, part },
+        final: { kind: 'aggregation', name, type: agg.type, spec, part: n },
       });
     });
   });
   return {
     positions,
-    join: (rows, extra = []) => aggregationJoinClause(source, compiled, alias, entityAlias, rows, extra),
+    join: (rows, extra = []) =>
+      parts.map((q) => aggregationJoinClause(q.source, q.compiled, q.alias, entityAlias, rows, extra)).join(' '),
   };
 }

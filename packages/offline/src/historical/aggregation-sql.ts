@@ -64,6 +64,11 @@ export interface AggregationSource {
   readonly specs: readonly AggregationSpec[];
   /** The view's join keys, quoted, with the entity table column each matches. */
   readonly keys: readonly { readonly name: string; readonly column: string }[];
+  /**
+   * Grouped aggregations (§1.8, every spec grouped by this one feature): the group feature, quoted,
+   * and the entity table column carrying each row's group value (`x.category = r.category`, §4.2).
+   */
+  readonly group?: { readonly name: string; readonly column: string };
 }
 
 /** The IR columns of every spec, and the events subquery's extra columns they read. */
@@ -190,7 +195,7 @@ export function aggregationJoinClause(
   rows: string,
   extra: readonly string[] = [],
 ): string {
-  const { database, view, specs, keys } = source;
+  const { database, view, specs, keys, group } = source;
   const { irs, eventColumns, starts, bounded } = compiled;
   const keyList = keys.map((k) => k.name).join(', ');
   const entityKeyList = keys.map((k) => k.column).join(', ');
@@ -207,14 +212,19 @@ export function aggregationJoinClause(
       `toUnixTimestamp64Milli(${ts}) >= (SELECT toUnixTimestamp64Milli(min(${EVENT_TS})) FROM ${rows}) - ${unboundInteger(reach)}`,
     );
   }
+  // A grouped subquery joins on the group value too: a row's value is that group's (§1.8).
+  const groupEvent = group === undefined ? '' : `, ${group.name} AS __g`;
+  const groupRow = group === undefined ? '' : `, ${group.column} AS __g`;
   const events =
-    `SELECT ${keys.map((k, i) => `${k.name} AS __k${i}`).join(', ')}, toUnixTimestamp64Milli(${ts}) AS __ts, ` +
+    `SELECT ${keys.map((k, i) => `${k.name} AS __k${i}`).join(', ')}${groupEvent}, toUnixTimestamp64Milli(${ts}) AS __ts, ` +
     `${quoteIdentifier(FP_COLUMN)} AS __fp${eventColumns.length > 0 ? `, ${eventColumns.join(', ')}` : ''} ` +
     `FROM ${qualifiedName(database, tableName(view))} FINAL WHERE ${conditions.join(' AND ')}`;
   const entity =
-    `SELECT ${ROW_ID_COLUMN} AS __row, ${keys.map((k, i) => `${k.column} AS __k${i}`).join(', ')}, ` +
+    `SELECT ${ROW_ID_COLUMN} AS __row, ${keys.map((k, i) => `${k.column} AS __k${i}`).join(', ')}${groupRow}, ` +
     `toUnixTimestamp64Milli(${EVENT_TS}) AS __t${starts.map((start) => `, ${start}`).join('')} FROM ${rows}`;
-  const on = keys.map((_, i) => `x.__k${i} = r.__k${i}`).join(' AND ');
+  const on = [...keys.map((_, i) => `x.__k${i} = r.__k${i}`), ...(group === undefined ? [] : ['x.__g = r.__g'])].join(
+    ' AND ',
+  );
   const aliases = starts.map((_, j) => `r.__s${j}`);
   const lowest = aliases.length === 1 ? aliases[0] : `least(${aliases.join(', ')})`;
   const select = irs.flatMap((a) => a.irs.map((c) => `${c.sql} AS ${c.alias}`));

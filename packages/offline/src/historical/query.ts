@@ -268,7 +268,17 @@ export function historicalLayout(
     };
     const plain = { slot, firstKey: first.name, firstKeyColumn: first.column, positions, join };
     if (rv.aggregationIndexes.length === 0) return [plain];
-    const aggregated = aggregationView(database, rv, slot, keys, names[slot] ?? [], next, columns, ENTITY_ALIAS);
+    const aggregated = aggregationView(
+      database,
+      rv,
+      slot,
+      keys,
+      names[slot] ?? [],
+      next,
+      columns,
+      ENTITY_ALIAS,
+      entities,
+    );
     const joins = rv.featureIndexes.length === 0 ? [] : [plain];
     return [...joins, { ...plain, positions: aggregated.positions, join: aggregated.join }];
   });

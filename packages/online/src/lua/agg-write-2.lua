@@ -11,7 +11,9 @@
 
   KEYS[1]  the entity hash (LWW row, aggregation fields `<field>.g<G>.<name>`, `<field>.pend`)
   KEYS[2]  the dedup set of generation G (`<entity key>:d:<field>:g<G>`; same hash tag)
-  ARGV[1..4]  as lww-write-1.lua: field, packed row, row retention ms (0 = persistent), now ms
+  ARGV[1..4]  as lww-write-1.lua: field, packed row, row retention ms (0 = persistent), now ms;
+              an empty row: a grouped aggregation's call (design §1.8), ARGV[1] the group field
+              `<fv>~<i>~<value>`, no LWW row (its reply is 0)
   ARGV[5]  the plan's layout opcodes (agg-layout-opcodes.ts; format below)
   ARGV[6]  generation G
   ARGV[7]  acceptedAt ms (the fold's now)
@@ -894,9 +896,12 @@ end
 offer(pendField, pendNew)
 
 -- Writes from here on. Step 1: the LWW row, exactly as lww-write-1.lua.
-local lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if type(lwwReply) == 'table' then
-  return lwwReply
+local lwwReply = 0
+if ARGV[2] ~= '' then
+  lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  if type(lwwReply) == 'table' then
+    return lwwReply
+  end
 end
 redis.call('ZREMRANGEBYSCORE', dkey, '-inf', '(' .. formatMillis(forget))
 for from = 1, #zadd, 2 * CHUNK do
