@@ -2,22 +2,20 @@
  * Rebuilding an event view's online tiles from its offline events into the next tile generation
  * (`tessera materialize --aggregations VIEW`; docs/design/window-aggregations.md §3.6, §4.4).
  *
- * Per key-hash part: the part's deduplicated eligible events stream from the offline main table in
- * (keys, ts, fp) order (`OfflineStore.eventRows`, the snapshot of every event none of whose copies
- * entered the target generation); each entity's events fold in TS with the live write's own step
- * (core's `rebuildEntityState`), so the rebuilt fields are what live writes of those events at the
- * rebuild's `now` would have left; `OnlineStore.writeRebuilt` stores each entity atomically unless
- * its `ok` marker of the target generation exists (a resumed part never merges twice).
+ * The rebuild is exact under live writes (design §3.6): its first run records the rebuild (its
+ * `now`, in the MaterializeState port, which every server re-reads); servers that see it fold every
+ * new event into the served generation G and into the target G+1 (the delta) and answer G+1 as its
+ * `online_gen`. The `barrier` then waits until no server can still fold into G alone and every
+ * G-only copy is readable offline. Per key-hash part: the part's deduplicated eligible events none
+ * of whose copies entered G+1 (the snapshot) stream from the offline main table in (keys, ts, fp)
+ * order (`OfflineStore.eventRows`); `OnlineStore.writeRebuilt` folds each entity's snapshot into
+ * what G+1 holds with the live write's own step at the rebuild's `now`, atomically, unless its `ok`
+ * marker of G+1 exists (a resumed part never merges twice).
  *
  * The run is resumable from any point: its `now`, the parts done and the generation served are
  * kept in the MaterializeState port, so an interrupted rebuild resumed later folds with the same
  * `now` and ends with the same bytes as an uninterrupted one. Only when every part is done does the
  * served generation move to the target (the caller switches its reads and writes then).
- *
- * Live writes during a rebuild (v1, no dual write yet): they fold into the served generation only.
- * An event written live after its entity's part read its snapshot is missing from the target
- * generation until the next rebuild; so rebuild while the view is quiescent (history loaded with
- * target OFFLINE, or writes paused), or run it again after the switch.
  */
 import {
   TesseraError,
@@ -28,7 +26,6 @@ import {
   entityKey,
   eventRecordLayout,
   isEventView,
-  rebuildEntityState,
   toAggregationSpec,
   viewField,
   type AggregationPlan,
@@ -107,14 +104,14 @@ export async function* rebuildAggregationsPart(options: {
   let ready: RebuiltEntity[] = [];
   const finishEntity = (): void => {
     if (currentKey === undefined) return;
-    const state = rebuildEntityState({ plan, generation, nowMillis, latenessMillis, records });
-    ready.push({ key: currentKey, ...state });
+    ready.push({ key: currentKey, records });
     records = [];
   };
   const store = async (): Promise<void> => {
     if (ready.length === 0) return;
     const result = await online.writeRebuilt!({
       field,
+      plan,
       generation,
       nowMillis,
       latenessMillis,
@@ -158,7 +155,10 @@ export function rebuildStateKeys(view: RegisteredView, generation: number) {
   return {
     /** The generation served (absent = 1). */
     served: `aggregations:${label}:generation`,
-    /** The `now` the rebuild into `generation` folds with (recorded by its first run). */
+    /**
+     * The `now` the rebuild into `generation` folds with, recorded by its first run: while it is
+     * there and `generation` is not served yet, servers dual-write (design §3.6 step 1).
+     */
     now: `aggregations:${label}:g${generation}:now`,
     /** How many parts of the rebuild into `generation` are done (parts run in order). */
     parts: `aggregations:${label}:g${generation}:parts`,
@@ -192,6 +192,13 @@ export async function* rebuildViewAggregations(options: {
   readonly nowMillis: number;
   readonly parts?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Resolves once no server can still fold an event of the view into the served generation alone
+   * and every such copy is readable offline (design §3.6 step 2); called after the rebuild is
+   * recorded, before any snapshot is read (every run: a resumed one too). Without it the rebuild
+   * is exact only for a quiescent view.
+   */
+  readonly barrier?: (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void>;
 }): AsyncGenerator<RebuildProgress, void, undefined> {
   const { state, view } = options;
   const parts = options.parts ?? DEFAULT_REBUILD_PARTS;
@@ -203,6 +210,7 @@ export async function* rebuildViewAggregations(options: {
     await state.advance(keys.now, options.nowMillis);
     nowMillis = (await state.get(keys.now)) ?? options.nowMillis;
   }
+  await options.barrier?.(view, generation, options.signal);
   let totals = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
   const first = (await state.get(keys.parts)) ?? 0;
   for (let index = first; index < parts; index++) {

@@ -53,6 +53,8 @@ export function streamMaterialize(
     readonly online: OnlineStore;
     readonly tileGenerations?: TileGenerations;
     readonly clock?: () => number;
+    /** The rebuild's barrier (design §3.6 step 2; `rebuild-barrier.ts`). */
+    readonly rebuildBarrier?: (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void>;
   },
 ): void {
   const abort = new AbortController();
@@ -107,6 +109,7 @@ export function streamMaterialize(
           view,
           nowMillis: sqlStores.clock?.() ?? Date.now(),
           signal: abort.signal,
+          ...(sqlStores.rebuildBarrier === undefined ? {} : { barrier: sqlStores.rebuildBarrier }),
         })) {
           if (progress.done) sqlStores.tileGenerations?.set(view, progress.generation);
           await write({

@@ -9,6 +9,7 @@ import {
   effectiveEventOptions,
   eventRecordLayout,
   isEventView,
+  pendingListField,
   toAggregationSpec,
   viewField,
 } from '@tessera/core';
@@ -37,14 +38,14 @@ export interface ViewAggregations {
   readonly fieldsByGeneration: Map<number, readonly string[]>;
 }
 
-/** The online fields of generation `generation` (`<fv>.g<G>.<name>`), then the pending list. */
+/** The online fields of generation `generation` (`<fv>.g<G>.<name>`), then its pending list. */
 export function onlineFieldsOf(compiled: ViewAggregations, generation: number): readonly string[] {
   if (generation === CURRENT_GENERATION) return compiled.onlineFields;
   let fields = compiled.fieldsByGeneration.get(generation);
   if (fields === undefined) {
     fields = [
       ...compiled.fieldNames.map((name) => `${compiled.field}.g${generation}.${name}`),
-      `${compiled.field}.pend`,
+      pendingListField(compiled.field, generation),
     ];
     compiled.fieldsByGeneration.set(generation, fields);
   }

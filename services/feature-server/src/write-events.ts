@@ -73,6 +73,8 @@ export function onlineWriteOf(
   replicas: number,
   /** The served tile generation of the view (design §3.6; default 1). */
   generation: number = CURRENT_GENERATION,
+  /** A rebuild into `generation + 1` runs: fold into both (design §3.6 step 1). */
+  dualWrite = false,
 ): OnlineWrite {
   // A backfill may carry several events per entity; the LWW row is only the latest of each.
   const latest = batch.latestRowPerKey;
@@ -101,6 +103,7 @@ export function onlineWriteOf(
   const events: OnlineEvents = {
     plan: aggregations.plan,
     generation,
+    ...(dualWrite ? { dualWrite } : {}),
     acceptedAtMillis,
     latenessMillis: aggregations.latenessMillis,
     retentionMillis: aggregations.retentionMillis,

@@ -26,7 +26,7 @@ import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
 import { assertEventTargets, eventRows, onlineWriteOf } from './write-events.js';
-import type { TileGenerations } from './tile-generations.js';
+import type { TileGenerations, WriteGenerations } from './tile-generations.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -50,6 +50,8 @@ export interface WriteStores {
   readonly clock?: () => number;
   /** The served tile generation of each event view (design §3.6); generation 1 without it. */
   readonly tileGenerations?: TileGenerations;
+  /** The tile rebuild's barrier (design §3.6 step 2), used by Materialize --aggregations. */
+  readonly rebuildBarrier?: (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** How long a Write waits for another in flight under the same idempotency key before answering UNAVAILABLE, ms. */
@@ -214,7 +216,10 @@ export async function executeWrite(
   }
 }
 
-/** The writes of a validated batch: offline (sync or write-behind) and online, as the request asks. */
+/**
+ * The writes of a validated batch, counted in flight for the tile rebuild's barrier (design §3.6
+ * step 2) while they fold into the served generation alone.
+ */
 async function performWrite(
   stores: WriteStores,
   view: RegisteredView,
@@ -222,6 +227,24 @@ async function performWrite(
   batch: ValidatedBatch,
   how: { online: boolean; offline: boolean; sync: boolean; token: string | undefined },
   deadlineMillis: number | undefined,
+): Promise<WriteResponse> {
+  const generations = how.online ? stores.tileGenerations?.beginWrite(view) : undefined;
+  try {
+    return await performWriteIn(stores, view, request, batch, how, deadlineMillis, generations);
+  } finally {
+    generations?.done();
+  }
+}
+
+/** The writes of a validated batch: offline (sync or write-behind) and online, as the request asks. */
+async function performWriteIn(
+  stores: WriteStores,
+  view: RegisteredView,
+  request: WriteRequest,
+  batch: ValidatedBatch,
+  how: { online: boolean; offline: boolean; sync: boolean; token: string | undefined },
+  deadlineMillis: number | undefined,
+  generations: WriteGenerations | undefined,
 ): Promise<WriteResponse> {
   const label = `${view.name}@${view.version}`;
   const { online, offline, sync } = how;
@@ -238,8 +261,17 @@ async function performWrite(
     ...events?.offline,
   };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
-  const gen = stores.tileGenerations?.of(view);
-  const onlineWrite = online ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas, gen) : undefined;
+  const onlineWrite = online
+    ? onlineWriteOf(
+        view,
+        batch,
+        events?.offline,
+        acceptedAtMillis,
+        replicas,
+        generations?.generation,
+        generations?.dualWrite,
+      )
+    : undefined;
   // Once committing, the write runs to its end whatever the caller's deadline (the answer is
   // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
   // middle would leave it half done. A sync write's offline insert may still be cut by the
