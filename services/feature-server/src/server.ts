@@ -32,8 +32,8 @@ import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
 import { startSqlViewScheduler } from './sql-view-scheduler.js';
+import { HEARTBEAT_TTL_MILLIS, rebuildBarrier } from '@tessera/materialize';
 import { TILE_GENERATION_REFRESH_MILLIS, TileGenerations } from './tile-generations.js';
-import { HEARTBEAT_TTL_MILLIS, rebuildBarrier } from './rebuild-barrier.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -218,9 +218,12 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const tileGenerations = new TileGenerations();
   // Cluster mode: a heartbeat after each refresh says which rebuilds this server acknowledges.
   const serverId = randomUUID();
+  // (A heartbeat that fails is retried at the next refresh; it never stops the server from starting.)
   const refreshGenerations = async (): Promise<void> => {
     await tileGenerations.refresh(backends.materializeState, allViewVersions(backends.registry.state()));
-    await backends.heartbeats?.beat(serverId, tileGenerations.acks(), HEARTBEAT_TTL_MILLIS);
+    await backends.heartbeats
+      ?.beat(serverId, tileGenerations.acks(), HEARTBEAT_TTL_MILLIS)
+      .catch((error: unknown) => logger.warn({ err: error }, 'server heartbeat failed; retrying on the next interval'));
   };
   await refreshGenerations();
   const generationTimer = setInterval(() => {
@@ -232,9 +235,8 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   const stores = {
     tileGenerations,
     rebuildBarrier: rebuildBarrier({
-      serverId,
-      tileGenerations,
-      writeBehind: backends.writeBehind,
+      server: { id: serverId, participant: tileGenerations },
+      writeBehindStats: () => backends.writeBehind.stats(),
       ...(backends.heartbeats === undefined ? {} : { heartbeats: backends.heartbeats }),
     }),
     online,

@@ -11,11 +11,17 @@
  * saw the rebuild — a write into G alone — is still in flight.
  */
 import { isEventView, type MaterializeState, type RegisteredView } from '@tessera/core';
-import { rebuildStateKeys, servedGeneration } from '@tessera/materialize';
+import {
+  SERVER_HEARTBEAT_MILLIS,
+  rebuildAck,
+  rebuildStateKeys,
+  servedGeneration,
+  type RebuildParticipant,
+} from '@tessera/materialize';
 import { CURRENT_GENERATION } from './view-aggregations.js';
 
 /** How often a server re-reads the served generations of its event views, ms. */
-export const TILE_GENERATION_REFRESH_MILLIS = 2_000;
+export const TILE_GENERATION_REFRESH_MILLIS = SERVER_HEARTBEAT_MILLIS;
 
 /** The generations one write folds into; `done` once the write answered (or failed). */
 export interface WriteGenerations {
@@ -28,7 +34,7 @@ export interface WriteGenerations {
 type ViewId = Pick<RegisteredView, 'id' | 'version'>;
 
 /** The served tile generation of each event view version, as this server last read it. */
-export class TileGenerations {
+export class TileGenerations implements RebuildParticipant {
   readonly #byView = new Map<string, number>();
   /** View version → the generation a rebuild in progress targets (served + 1). */
   readonly #rebuilding = new Map<string, number>();
@@ -83,7 +89,7 @@ export class TileGenerations {
   acks(): string[] {
     const out: string[] = [];
     for (const [key, generation] of this.#rebuilding) {
-      if (!this.#singleInFlight.has(key)) out.push(rebuildAckLabel(key, generation));
+      if (!this.#singleInFlight.has(key)) out.push(rebuildAck(idOf(key), generation));
     }
     return out;
   }
@@ -99,13 +105,10 @@ export class TileGenerations {
   }
 }
 
-/** What a server's heartbeat says for a rebuild of `view` into `generation` it acknowledges. */
-export function rebuildAck(view: ViewId, generation: number): string {
-  return rebuildAckLabel(keyOf(view), generation);
-}
-
-function rebuildAckLabel(key: string, generation: number): string {
-  return `${key}:g${generation}`;
+/** The view version a key of `keyOf` names. */
+function idOf(key: string): ViewId {
+  const dot = key.lastIndexOf('.');
+  return { id: Number(key.slice(0, dot)), version: Number(key.slice(dot + 1)) };
 }
 
 function keyOf(view: ViewId): string {
