@@ -39,4 +39,4 @@ export {
   rebuildAck,
   rebuildBarrier,
 } from './rebuild-barrier.js';
-export type { RebuildBarrierDeps, RebuildParticipant } from './rebuild-barrier.js';
+export type { RebuildBarrier, RebuildBarrierDeps, RebuildParticipant } from './rebuild-barrier.js';

@@ -53,10 +53,11 @@ export interface RebuildBarrierDeps {
   readonly timeoutMillis?: number;
 }
 
+/** Resolves once a rebuild of `view` into `generation` may read its snapshots (`rebuildViewAggregations`'s `barrier`). */
+export type RebuildBarrier = (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void>;
+
 /** The barrier for `rebuildViewAggregations` (its `barrier` option). */
-export function rebuildBarrier(
-  deps: RebuildBarrierDeps,
-): (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void> {
+export function rebuildBarrier(deps: RebuildBarrierDeps): RebuildBarrier {
   const timeoutMillis = deps.timeoutMillis ?? REBUILD_BARRIER_TIMEOUT_MILLIS;
   return async (view, generation, signal) => {
     const label = `Materialize --aggregations ${view.name}@${view.version}`;

@@ -17,6 +17,7 @@ import {
   rebuildViewAggregations,
   type MaterializeRunner,
   type MaterializeTask,
+  type RebuildBarrier,
 } from '@tessera/materialize';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
@@ -54,7 +55,7 @@ export function streamMaterialize(
     readonly tileGenerations?: TileGenerations;
     readonly clock?: () => number;
     /** The rebuild's barrier (design §3.6 step 2; `rebuild-barrier.ts`). */
-    readonly rebuildBarrier?: (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void>;
+    readonly rebuildBarrier?: RebuildBarrier;
   },
 ): void {
   const abort = new AbortController();

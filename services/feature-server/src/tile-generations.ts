@@ -23,8 +23,8 @@ import { CURRENT_GENERATION } from './view-aggregations.js';
 /** How often a server re-reads the served generations of its event views, ms. */
 export const TILE_GENERATION_REFRESH_MILLIS = SERVER_HEARTBEAT_MILLIS;
 
-/** The generations one write folds into; `done` once the write answered (or failed). */
-export interface WriteGenerations {
+/** A write in flight: the generations it folds into; `done` once it answered (or failed). */
+export interface InFlightWrite {
   readonly generation: number;
   /** A rebuild into `generation + 1` runs and this server saw it: fold into both. */
   readonly dualWrite: boolean;
@@ -47,7 +47,7 @@ export class TileGenerations implements RebuildParticipant {
   }
 
   /** The generations a write of `view` folds into, counted in flight until `done`. */
-  beginWrite(view: ViewId): WriteGenerations {
+  beginWrite(view: ViewId): InFlightWrite {
     const key = keyOf(view);
     const generation = this.of(view);
     const dualWrite = this.#rebuilding.get(key) === generation + 1;

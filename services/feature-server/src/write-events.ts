@@ -71,11 +71,13 @@ export function onlineWriteOf(
   offline: Pick<OfflineBatch, 'fingerprints' | 'exclusions'> | undefined,
   acceptedAtMillis: number,
   replicas: number,
-  /** The served tile generation of the view (design §3.6; default 1). */
-  generation: number = CURRENT_GENERATION,
-  /** A rebuild into `generation + 1` runs: fold into both (design §3.6 step 1). */
-  dualWrite = false,
+  /** The served tile generation of the view (design §3.6; default 1), and whether a rebuild into the next one runs (fold into both). */
+  generations: { readonly generation: number; readonly dualWrite: boolean } = {
+    generation: CURRENT_GENERATION,
+    dualWrite: false,
+  },
 ): OnlineWrite {
+  const { generation, dualWrite } = generations;
   // A backfill may carry several events per entity; the LWW row is only the latest of each.
   const latest = batch.latestRowPerKey;
   const everyRow = latest.length === batch.rowCount;
