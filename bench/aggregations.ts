@@ -13,6 +13,7 @@
 // is issue 17's increment 7); the 30-day windows hold those 7 days.
 //
 //   npm run bench -- aggregations [--smoke] [--modes cluster,embedded] [--busy-per-day 1000]
+//     [--server-cpu-prof DIR]   (the servers run with --cpu-prof, their profiles written into DIR)
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +143,7 @@ function parseOptions(argv: readonly string[]) {
       rounds: { type: 'string' },
       out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
       'redis-cluster': { type: 'string' },
+      'server-cpu-prof': { type: 'string' },
     },
   });
   const base = values.smoke ? SMOKE : FULL;
@@ -158,7 +160,8 @@ function parseOptions(argv: readonly string[]) {
     const [host, port] = item.split(':');
     return { host: host ?? '127.0.0.1', port: Number(port) };
   });
-  return { config, modes, outDir: values.out, nodes, smoke: values.smoke };
+  const serverNodeArgs = values['server-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['server-cpu-prof']}`] : [];
+  return { config, modes, outDir: values.out, nodes, smoke: values.smoke, serverNodeArgs };
 }
 
 /**
@@ -350,6 +353,7 @@ async function runMode(
   config: Config,
   givenNodes: readonly RedisNodeAddress[] | undefined,
   cleanup: Cleanup,
+  serverNodeArgs: readonly string[],
 ): Promise<AggregationsModeResult> {
   const dir = await mkdtemp(join(tmpdir(), `tessera-agg-bench-${mode}-`));
   cleanup.add(() => rm(dir, { recursive: true, force: true }));
@@ -366,7 +370,7 @@ async function runMode(
   } else {
     args = ['--data-dir', join(dir, 'store')];
   }
-  const server = await startServerProcess(CLI_BIN, args);
+  const server = await startServerProcess(CLI_BIN, args, serverNodeArgs);
   cleanup.add(() => server.stop());
   const client = new TesseraClient({ address: server.address, timeoutMillis: 120_000 });
   cleanup.add(() => client.close());
@@ -449,13 +453,13 @@ async function runMode(
 }
 
 async function main(): Promise<void> {
-  const { config, modes, outDir, nodes, smoke } = parseOptions(process.argv.slice(2));
+  const { config, modes, outDir, nodes, smoke, serverNodeArgs } = parseOptions(process.argv.slice(2));
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
   const results: AggregationsModeResult[] = [];
   try {
-    for (const mode of modes) results.push(await runMode(mode, config, nodes, cleanup));
+    for (const mode of modes) results.push(await runMode(mode, config, nodes, cleanup, serverNodeArgs));
   } finally {
     await cleanup.run();
   }

@@ -1,11 +1,11 @@
 /**
- * The Python client (clients/python) installed into a fresh virtual environment and its pytest
- * suite run against a real `tessera serve`: Redis Cluster online store, chDB offline through a
+ * The Python client (clients/python) built from this checkout (test/support/client-builds.ts: once per
+ * change of its sources or proto/, beside a cached venv of its pinned dependencies, whose versions its
+ * declared ranges must accept) and its pytest suite run against a real `tessera serve`: Redis Cluster online store, chDB offline through a
  * `tessera offline-server`, tests/repo applied. One server, two listeners: a TLS port that requires
  * client certificates and API keys (the suite gets the CA, a client certificate and a read-scope
  * key) and a loopback plaintext one.
  * The README's example runs as printed against a server started like `npm start`.
- * pip's own cache (~/.cache/pip) makes every install after the first a local one.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,15 +23,17 @@ import {
   type TestCertificates,
 } from '@tessera/testkit';
 import { EXAMPLE_SHOP_ADDRESS, startExampleShop } from '../support/example-shop.js';
-import { securedServeArgs } from '../support/client-builds.js';
+import {
+  installPythonClient,
+  PYTHON_CLIENT_DIR,
+  PYTHON_INSTALL_TIMEOUT_MILLIS,
+  securedServeArgs,
+} from '../support/client-builds.js';
 
 const run = promisify(execFile);
 const { nodes } = inject('redisCluster');
 const nodeList = nodes.map((n) => `${n.host}:${n.port}`).join(',');
 const keyPrefix = `pyc${randomBytes(4).toString('hex')}:`;
-const CLIENT_DIR = join(REPO_ROOT, 'clients', 'python');
-/** The first run on a machine downloads pandas, pyarrow, grpcio and grpcio-tools. */
-const PIP_TIMEOUT_MILLIS = 15 * 60_000;
 const PYTEST_TIMEOUT_MILLIS = 120_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-python-client-'));
@@ -42,30 +44,6 @@ let env: NodeJS.ProcessEnv = {};
 let exampleAddress = '';
 /** The address the README's example uses (`npm start`). */
 const README_ADDRESS = EXAMPLE_SHOP_ADDRESS;
-
-/** A fresh venv with `pip install ./clients/python[test]`: the package as a user installs it. */
-async function installClient(): Promise<string> {
-  const venv = join(dir, 'venv');
-  await run('python3', ['-m', 'venv', venv], { timeout: 120_000 });
-  const bin = join(venv, 'bin', 'python');
-  try {
-    await run(
-      bin,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', `${CLIENT_DIR}[test]`],
-      {
-        cwd: REPO_ROOT,
-        timeout: PIP_TIMEOUT_MILLIS,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`pip install ./clients/python[test] failed:\n${stdout}\n${stderr}`.slice(-4_000), {
-      cause: error,
-    });
-  }
-  return bin;
-}
 
 /** A read-scope key of the deployment, made on the store as an operator makes the first key. */
 async function createReadKey(): Promise<string> {
@@ -99,7 +77,7 @@ async function startServer(): Promise<{ tlsAddress: string; localAddress: string
     '--local-port',
     '0',
     '--apply',
-    join(CLIENT_DIR, 'tests', 'repo'),
+    join(PYTHON_CLIENT_DIR, 'tests', 'repo'),
   ]);
   processes.push(serve);
   const [, tlsAddress = ''] = await serve.waitFor(/serving on (\S+)/);
@@ -117,16 +95,17 @@ async function startExampleServer(): Promise<string> {
 
 beforeAll(async () => {
   certs = makeTestCertificates();
-  const [bin, server, readKey, example] = await Promise.all([
-    installClient(),
+  const [client, server, readKey, example] = await Promise.all([
+    installPythonClient(),
     startServer(),
     createReadKey(),
     startExampleServer(),
   ]);
-  python = bin;
+  python = client.python;
   exampleAddress = example;
   env = {
     ...process.env,
+    ...client.env,
     TESSERA_TEST_ADDRESS: server.localAddress,
     TESSERA_TEST_TLS_ADDRESS: server.tlsAddress.replace(/^[^:]+:/, 'localhost:'),
     TESSERA_TEST_CA_FILE: certs.caFile,
@@ -134,7 +113,7 @@ beforeAll(async () => {
     TESSERA_TEST_CLIENT_KEY: certs.clientKeyFile,
     TESSERA_TEST_READ_KEY: readKey,
   };
-}, PIP_TIMEOUT_MILLIS + 60_000);
+}, PYTHON_INSTALL_TIMEOUT_MILLIS + 60_000);
 
 afterAll(async () => {
   for (const p of processes.reverse()) await p.stop('SIGTERM');
@@ -149,7 +128,7 @@ it(
     let output = '';
     try {
       const { stdout, stderr } = await run(python, ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'tests'], {
-        cwd: CLIENT_DIR,
+        cwd: PYTHON_CLIENT_DIR,
         env,
         timeout: PYTEST_TIMEOUT_MILLIS,
         maxBuffer: 16 * 1024 * 1024,
@@ -170,14 +149,14 @@ it(
 it(
   'runs the README example as printed',
   async () => {
-    const readme = readFileSync(join(CLIENT_DIR, 'README.md'), 'utf8');
+    const readme = readFileSync(join(PYTHON_CLIENT_DIR, 'README.md'), 'utf8');
     const code = /```python\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
     // Each `print(...)  # text` line of the example promises that output line.
     const expected = [...code.matchAll(/^\s*print\(.*\)\s+# (.*)$/gm)].map((m) => m[1]);
     expect(expected.length).toBeGreaterThan(2);
     const script = join(dir, 'readme_example.py');
     writeFileSync(script, code.replaceAll(README_ADDRESS, exampleAddress));
-    const { stdout } = await run(python, [script], { cwd: dir, timeout: PYTEST_TIMEOUT_MILLIS });
+    const { stdout } = await run(python, [script], { cwd: dir, env, timeout: PYTEST_TIMEOUT_MILLIS });
     expect(stdout.trimEnd().split('\n')).toEqual(expected);
   },
   PYTEST_TIMEOUT_MILLIS + 10_000,

@@ -24,6 +24,7 @@ import {
   generateGoStubs,
   goCommand,
   installPythonClient,
+  type PythonClient,
 } from '../support/client-builds.js';
 import {
   CONFORMANCE_DIR,
@@ -69,7 +70,7 @@ let serve: CliProcess;
 let address: string;
 let client: TesseraClient;
 let grpcurl: string;
-let python: string;
+let python: PythonClient;
 const answers = new Map<string, Map<string, Answer>>();
 /** Client-level answers by runner (`typescript-client`, `python-client`, `go-client`), expressible vectors only. */
 const clientAnswers = new Map<string, Map<string, ClientAnswer>>();
@@ -329,9 +330,9 @@ describe.sequential('conformance vectors', () => {
     async () => {
       const { env, answersFile, clientAnswersFile } = runnerEnv('python');
       const script = join(PYTHON_CLIENT_DIR, 'tests', 'conformance', 'run_conformance.py');
-      const result = await run(python, [script], {
+      const result = await run(python.python, [script], {
         cwd: PYTHON_CLIENT_DIR,
-        env: { ...process.env, ...env },
+        env: { ...process.env, ...python.env, ...env },
         timeout: RUNNER_TIMEOUT_MILLIS,
         maxBuffer: 16 * 1024 * 1024,
       }).then(

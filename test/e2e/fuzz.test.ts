@@ -19,7 +19,7 @@ import { freshBackend, startTestServer, type TestServer } from '../support/serve
 // stays up, answers with a documented status (never INTERNAL or UNKNOWN for bad input), and the rows it
 // stores online and offline are exactly those of the writes it acknowledged.
 
-const RUNS_PER_RPC = Number(process.env['TESSERA_FUZZ_RUNS'] ?? 2_000);
+const RUNS_PER_RPC = Number(process.env['TESSERA_FUZZ_RUNS'] ?? 1_200);
 /** Per RPC: fast-check stops generating after this, and the test fails if it ran fewer than RUNS_PER_RPC. */
 const TIME_LIMIT_MILLIS = 60_000;
 const SEED = Number(process.env['TESSERA_FUZZ_SEED'] ?? Date.now() % 1_000_000);

@@ -254,7 +254,9 @@ describe('health of a cluster-mode server when its Redis Cluster stops', () => {
     expect(await probe.check('tessera.offline')).toBe('error 5');
 
     for (const node of cluster.nodes) await cluster.stopNode(node.port);
+    // Each component's check notices on its own: readiness may fall on write-behind's first.
     await until(probe, 'readiness', 'NOT_SERVING');
+    await until(probe, 'tessera.online', 'NOT_SERVING');
     expect(await statuses(probe, ['', 'liveness', 'tessera.online', 'tessera.v1.FeatureStore'])).toEqual({
       '': 'NOT_SERVING',
       liveness: 'SERVING',

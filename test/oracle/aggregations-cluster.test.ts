@@ -8,7 +8,7 @@
  *
  * Companions (§6.2): the same batch three times and the same rows under an idempotency key change no
  * aggregate online or offline; every write-behind job inserted a second time (a new token: ClickHouse
- * keeps both copies) changes no offline aggregate. CI runs ORACLE_RUNS (default 30) streams; the
+ * keeps both copies) changes no offline aggregate. CI runs ORACLE_RUNS (default 20) streams; the
  * seed is printed (ORACLE_SEED replays one).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +28,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { AggregationOracle, writeRequest, type OracleClock, type OracleRow } from './aggregation-oracle.js';
 import { ORACLE_SEED, arbStream, oracleRuns, repository } from './aggregation-streams.js';
 
-const RUNS = oracleRuns(30);
+const RUNS = oracleRuns(20);
 const SEED = ORACLE_SEED;
 /** Bounds each wait for the queue to drain (no timing is asserted). */
 const DRAIN_MILLIS = 120_000;

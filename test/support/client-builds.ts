@@ -1,13 +1,25 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, ensurePythonVenv, findGo, sleep } from '@tessera/testkit';
+import { REPO_ROOT, ensurePythonVenv, findGo, sleep, tesseraCacheDir } from '@tessera/testkit';
 
 /**
- * Builds of the Python and Go clients for tests that run them (test/conformance): the Python package
- * installed into a cached venv, the Go stubs generated once per proto change.
+ * Builds of the Python and Go clients for tests that run them (test/clients, test/conformance): the
+ * Python package built once per change of its inputs beside a cached venv of its dependencies, the Go
+ * stubs generated once per proto change.
  */
 const run = promisify(execFile);
 
@@ -15,8 +27,8 @@ export const PYTHON_CLIENT_DIR = join(REPO_ROOT, 'clients', 'python');
 export const GO_CLIENT_DIR = join(REPO_ROOT, 'clients', 'go');
 
 /**
- * The Python client's dependencies (its runtime ones and the build backend of clients/python/pyproject.toml),
- * pinned: the cached venv is keyed by this text.
+ * The Python client's dependencies (its runtime ones, the build backend of clients/python/pyproject.toml
+ * and the test extra), pinned: the cached venv is keyed by this text.
  */
 const PYTHON_CLIENT_REQUIREMENTS = [
   'setuptools==84.2.1',
@@ -25,50 +37,129 @@ const PYTHON_CLIENT_REQUIREMENTS = [
   'protobuf==7.36.2',
   'pandas==3.1.1',
   'pyarrow==26.0.1',
+  'pytest==9.2.0',
   '',
 ].join('\n');
 
 /** First run on a machine downloads pandas, pyarrow, grpcio and grpcio-tools. */
 export const PYTHON_INSTALL_TIMEOUT_MILLIS = 15 * 60_000;
 
+/** A build lock older than this was left by a process that died: taken over. */
+const PYTHON_BUILD_LOCK_STALE_MILLIS = 10 * 60_000;
+
+/** What runs the built Python client: the venv's `python`, and the environment that finds the package. */
+export interface PythonClient {
+  readonly python: string;
+  /** `PYTHONPATH` naming the built package's folder (merge into the child's environment). */
+  readonly env: { readonly PYTHONPATH: string };
+}
+
+/** Files of clients/python that are build output, never inputs. */
+const GENERATED_PARTS = new Set(['build', '_proto', '__pycache__', '.pytest_cache']);
+
+function isGenerated(path: string): boolean {
+  return path.split('/').some((part) => GENERATED_PARTS.has(part) || part.endsWith('.egg-info'));
+}
+
+/** A digest of everything a build of the client reads: clients/python's sources and every .proto file. */
+function pythonClientDigest(): string {
+  const hash = createHash('sha256');
+  for (const root of [PYTHON_CLIENT_DIR, join(REPO_ROOT, 'proto')]) {
+    const files = readdirSync(root, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(root, join(entry.parentPath, entry.name)))
+      .filter((path) => !isGenerated(path) && (root === PYTHON_CLIENT_DIR || path.endsWith('.proto')))
+      .sort();
+    for (const file of files) hash.update(`${root}\0${file}\0`).update(readFileSync(join(root, file)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
 /**
- * The `python` of a cached venv (`~/.cache/tessera/tessera-client-venv-<digest>`) holding the client's
- * pinned dependencies, with this checkout's clients/python installed into it (`pip install --no-deps
- * --no-build-isolation`: a local build, which generates the stubs from proto/, about 1.5 s). The build
- * runs on a copy of clients/python (`TESSERA_PROTO_DIR` names proto/), so it never writes into the
- * checkout, where test/clients/python.test.ts may be building the package at the same time.
+ * Checks, in the venv, that the built package's declared dependencies (`Requires-Dist`, the `test`
+ * extra included) accept the pinned versions installed there: a wrong range in pyproject.toml fails here.
  */
-export async function installPythonClient(): Promise<string> {
+const CHECK_REQUIREMENTS = `
+import sys, importlib.metadata as md
+from pip._vendor.packaging.requirements import Requirement
+dist = md.Distribution.at(sys.argv[1])
+bad = []
+for text in dist.requires or []:
+    req = Requirement(text)
+    if req.marker is not None and not req.marker.evaluate({"extra": "test"}):
+        continue
+    try:
+        version = md.version(req.name)
+    except md.PackageNotFoundError:
+        bad.append(f"{req}: not installed")
+        continue
+    if not req.specifier.contains(version, prereleases=True):
+        bad.append(f"{req}: the pinned {version} is outside the range")
+if bad:
+    sys.exit("tessera-client's declared dependencies do not accept the pinned ones: " + "; ".join(bad))
+`;
+
+/**
+ * The Python client built from this checkout (`pip install --no-deps --no-build-isolation --target`: a
+ * local build, which generates the stubs from proto/) beside a cached venv holding its pinned
+ * dependencies (`~/.cache/tessera/tessera-client-venv-<digest>`). A build is kept per digest of its
+ * inputs (`<tessera cache>/tessera-client-build-<digest>`, never changed once written), so test files
+ * running at once share it and a changed proto/ or client gets a build of its own. The build runs on
+ * a copy of clients/python (`TESSERA_PROTO_DIR` names proto/), so it never writes into the checkout.
+ */
+export async function installPythonClient(): Promise<PythonClient> {
   const python = await ensurePythonVenv({
     name: 'tessera-client',
     requirements: PYTHON_CLIENT_REQUIREMENTS,
     installTimeoutMillis: PYTHON_INSTALL_TIMEOUT_MILLIS,
   });
+  const site = join(tesseraCacheDir(), `tessera-client-build-${pythonClientDigest()}`);
+  const client: PythonClient = { python, env: { PYTHONPATH: site } };
+  if (existsSync(site)) return client;
+  const lock = `${site}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
+      if (age > PYTHON_BUILD_LOCK_STALE_MILLIS) rmSync(lock, { recursive: true, force: true });
+      else await sleep(500);
+      if (existsSync(site)) return client;
+    }
+  }
   const scratch = mkdtempSync(join(tmpdir(), 'tessera-python-client-build-'));
-  const source = join(scratch, 'python');
-  const generated = new Set(['build', '_proto', '__pycache__']);
-  cpSync(PYTHON_CLIENT_DIR, source, {
-    recursive: true,
-    filter: (path) =>
-      !relative(PYTHON_CLIENT_DIR, path)
-        .split('/')
-        .some((part) => generated.has(part) || part.endsWith('.egg-info')),
-  });
-  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile'];
   try {
-    await run(python, [...args, '--no-deps', '--no-build-isolation', '--force-reinstall', source], {
-      cwd: scratch,
-      env: { ...process.env, TESSERA_PROTO_DIR: join(REPO_ROOT, 'proto') },
-      timeout: PYTHON_INSTALL_TIMEOUT_MILLIS,
-      maxBuffer: 64 * 1024 * 1024,
+    if (existsSync(site)) return client;
+    const source = join(scratch, 'python');
+    const target = join(scratch, 'site');
+    cpSync(PYTHON_CLIENT_DIR, source, {
+      recursive: true,
+      filter: (path) => !isGenerated(relative(PYTHON_CLIENT_DIR, path)),
     });
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`pip install ./clients/python failed:\n${stdout}\n${stderr}`.slice(-4_000), { cause: error });
+    const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile'];
+    try {
+      await run(python, [...args, '--no-deps', '--no-build-isolation', '--target', target, source], {
+        cwd: scratch,
+        env: { ...process.env, TESSERA_PROTO_DIR: join(REPO_ROOT, 'proto') },
+        timeout: PYTHON_INSTALL_TIMEOUT_MILLIS,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const [distInfo] = readdirSync(target).filter((name) => /^tessera_client-.*\.dist-info$/.test(name));
+      if (distInfo === undefined) throw new Error(`no tessera_client-*.dist-info in ${target}`);
+      await run(python, ['-c', CHECK_REQUIREMENTS, join(target, distInfo)], { timeout: 60_000 });
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`pip install ./clients/python failed:\n${stdout}\n${stderr}`.slice(-4_000), { cause: error });
+    }
+    mkdirSync(dirname(site), { recursive: true });
+    renameSync(target, site);
+    return client;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    rmSync(lock, { recursive: true, force: true });
   }
-  return python;
 }
 
 /** The go binary, or an error saying Go is needed. */

@@ -53,7 +53,7 @@ import {
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-const RUNS = Number(process.env.ORACLE_RUNS ?? 20);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 12);
 /** Bounds each property run on a loaded machine (about 1.3 s a run alone here); no timing is asserted. */
 const ORACLE_TIMEOUT_MILLIS = 300_000;
 const TYPES: readonly BruteType[] = ['int64', 'double', 'string', 'timestamp', 'bool'];
