@@ -11,7 +11,9 @@
  *    generation 1 alone before the barrier (their offline rows inserted by it), then dual writes
  *    between the parts — new events, replays of generation-1 events, of history (snapshot) events
  *    and of earlier delta events, future events — and the rebuilt generation equals brute force
- *    over every distinct event, whichever side of its entity's part each event arrived.
+ *    over every distinct event, whichever side of its entity's part each event arrived;
+ *  - the barrier waits for every live server's acknowledgement (expired heartbeats do not count) and
+ *    for write-behind, and names what it waited for when its bounded wait ends.
  * The 100 k-entity × 30-day size runs in `npm run bench -- rebuild` (bench/rebuild-aggregations.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -38,9 +40,11 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import { ChdbExecutor, ClickHouseOfflineStore } from '@tessera/offline';
-import { LmdbMaterializeState, LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
+import { LmdbMaterializeState, LmdbOnlineStore, RedisClusterOnlineStore, RedisServerHeartbeats } from '@tessera/online';
 import {
+  rebuildAck,
   rebuildAggregationsPart,
+  rebuildBarrier,
   rebuildPlanOf,
   rebuildStateKeys,
   rebuildViewAggregations,
@@ -554,6 +558,64 @@ describe('rebuilding while writes continue (dual write, design §3.6)', () => {
       await stateStore.close();
     }
   }, 60_000);
+});
+
+describe('the rebuild barrier (design §3.6 step 2)', () => {
+  const quiet = () =>
+    Promise.resolve({
+      pendingJobs: 0,
+      pendingRows: 0,
+      oldestPendingMillis: 0,
+      deadLetters: 0,
+      inserted: 0,
+      insertMillis: undefined,
+    });
+
+  it('waits for every live server to acknowledge, names one that never does, and ignores expired heartbeats', async () => {
+    const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
+    const heartbeats = new RedisServerHeartbeats(inject('redisCluster').nodes, keyPrefix);
+    try {
+      for (let i = 0; i < 100; i++) {
+        if (
+          await heartbeats.live().then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const ack = rebuildAck(LIVE_VIEW, 2);
+      await heartbeats.beat('server-acks', [ack], 60_000);
+      await heartbeats.beat('server-dead', [], 1); // expired at once: it no longer counts
+      await heartbeats.beat('server-stuck', ['9.1:g1'], 60_000); // acknowledges another rebuild only
+      const barrier = rebuildBarrier({ heartbeats, writeBehindStats: quiet, timeoutMillis: 500 });
+      await expect(barrier(LIVE_VIEW, 2)).rejects.toThrow(
+        /did not acknowledge the rebuild into tile generation 2 within 500 ms: server-stuck\./,
+      );
+      await heartbeats.beat('server-stuck', ['9.1:g1', ack], 60_000);
+      await barrier(LIVE_VIEW, 2);
+      expect([...(await heartbeats.live()).keys()].sort()).toEqual(['server-acks', 'server-stuck']);
+    } finally {
+      await heartbeats.close();
+    }
+  });
+
+  it('waits for write-behind to insert what was queued before, and says so when it does not', async () => {
+    const queuedAt = Date.now() - 10_000;
+    let drained = false;
+    const stats = async () => ({
+      ...(await quiet()),
+      pendingJobs: drained ? 0 : 3,
+      oldestPendingMillis: drained ? 0 : Date.now() - queuedAt,
+    });
+    await expect(rebuildBarrier({ writeBehindStats: stats, timeoutMillis: 300 })(LIVE_VIEW, 2)).rejects.toThrow(
+      /write-behind still holds 3 job\(s\)/,
+    );
+    const waiting = rebuildBarrier({ writeBehindStats: stats, timeoutMillis: 30_000 })(LIVE_VIEW, 2);
+    drained = true;
+    await waiting;
+  });
 });
 
 function hex(bytes: Uint8Array | null | undefined): string | null {
