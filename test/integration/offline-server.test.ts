@@ -15,13 +15,20 @@ import {
   type HistoricalChunk,
   type HistoricalRequest,
   type OfflineBatch,
+  type OfflineEventRow,
   type RegisteredView,
   type ResolvedFeatures,
 } from '@tessera/core';
 import { openEmbeddedOfflineStore, type ClickHouseOfflineStore } from '@tessera/offline';
 import { RemoteOfflineStore, toWireView } from '@tessera/offline-remote';
 import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { OfflineStoreClient, type InsertRequest } from '@tessera/proto';
+import {
+  OfflineStoreClient,
+  type EventRowsBatch,
+  type EventRowsRequest,
+  type InsertRequest,
+  type RefreshSqlViewRequest,
+} from '@tessera/proto';
 import { toColumn } from '@tessera/wire';
 import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
 import { LmdbRegistryLog, Registry, createKey, openApiKeyStore } from '@tessera/registry';
@@ -63,6 +70,14 @@ feature_views:
       - { name: clicks_1d, function: count, window: 1d }
       - { name: pages_30d, function: approx_distinct, input: page, window: 30d }
       - { name: last_pages, function: last_n, n: 2, input: page, window: unbounded }
+sql_views:
+  - name: daily_spend
+    entities: [customer]
+    sql: |
+      SELECT customer_id, toStartOfDay(event_ts) AS event_ts, sum(amount) AS spend FROM {{ orders }}
+      WHERE event_ts >= {start:DateTime64(3)} AND event_ts < {end:DateTime64(3)} GROUP BY customer_id, event_ts
+    schedule: { every: 1d }
+    features: [{ name: spend, type: double }]
 `,
 };
 
@@ -395,6 +410,109 @@ describe('the offline store through an offline server (real chDB)', () => {
       expect(nullKey?.details).toMatch(/join key customer_id has null rows/);
       const short = await insert({ eventTsMillis: [T0, T0 + 1] });
       expect(short?.details).toMatch(/join key customer_id: 1 values for 2 rows/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('streams the events of a rebuild as the store does, and answers the SQL view calls as the store does', async () => {
+    const clicks = latestView(registry.state(), 'clicks') as RegisteredView;
+    const range = { beforeGeneration: 2, part: { index: 0, count: 1 }, batchRows: 2 };
+    const overHop: OfflineEventRow[][] = [];
+    for await (const rows of remote.eventRows(clicks, range)) overHop.push(rows);
+    const local: OfflineEventRow[][] = [];
+    for await (const rows of direct.eventRows(clicks, range)) local.push(rows);
+    expect(overHop.flat().length).toBeGreaterThan(0);
+    const hex = (batches: OfflineEventRow[][]) =>
+      batches.map((b) => b.map((r) => ({ ...r, fp: Buffer.from(r.fp).toString('hex') })));
+    expect(hex(overHop)).toEqual(hex(local));
+
+    const daily = latestView(registry.state(), 'daily_spend') as RegisteredView;
+    await remote.ensureTables([daily]);
+    await remote.checkSqlView(daily, [view]);
+    const wrong = { ...daily, features: [{ ...daily.features[0]!, type: 'string' as const }] };
+    const bad = await failure(remote.checkSqlView(wrong, [view]));
+    expect(bad).toEqual(await failure(direct.checkSqlView(wrong, [view])));
+    expect(bad.message).toContain('SQL view daily_spend: column spend is Nullable(Float64), feature spend is string');
+    await remote.refreshSqlView(daily, { startMillis: T0, endMillis: T0 + 86_400_000 }, { dedupToken: 'day-1' });
+    const rows = [];
+    for await (const batch of direct.latestRows(daily, { startMillis: T0, endMillis: T0 + 1, batchRows: 10 })) {
+      rows.push(...batch);
+    }
+    // Customer 1's orders of the day: 1.5 and a null amount; customer 2's -0 (sum() gives 0).
+    expect(rows.map((r) => [r.keys[0], r.features[0]])).toEqual([
+      [1n, 1.5],
+      [2n, 0],
+    ]);
+  });
+
+  it('refuses SQL view and event calls whose fields are out of bounds or disagree, before anything runs', async () => {
+    const daily = latestView(registry.state(), 'daily_spend') as RegisteredView;
+    const clicks = latestView(registry.state(), 'clicks') as RegisteredView;
+    // The lineage must be the SQL's placeholders, each a view@version (it names the tables read).
+    const lineage = await failure(
+      remote.checkSqlView({ ...daily, sql: { ...daily.sql!, reads: ['every@1'] } }, [view]),
+    );
+    expect(lineage.code).toBe('INVALID_ARGUMENT');
+    expect(lineage.message).toMatch(/lineage every@1 is not one of the views the SQL's placeholders name/);
+    const evil = await failure(
+      remote.refreshSqlView(
+        { ...daily, sql: { ...daily.sql!, reads: ['orders@1`; DROP TABLE x'] } },
+        { startMillis: T0, endMillis: T0 + 1 },
+        { dedupToken: 'x' },
+      ),
+    );
+    expect(evil.message).toMatch(/is not view@version/);
+    const reads = await failure(remote.checkSqlView(daily, [clicks]));
+    expect(reads.message).toMatch(/the read views \(clicks@1\) are not the SQL view's lineage \(orders@1\)/);
+
+    const client = new OfflineStoreClient(server.address, credentials.createInsecure());
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${adminToken}`);
+    const refresh = (request: Partial<RefreshSqlViewRequest>): Promise<ServiceError | null> =>
+      new Promise((resolve) =>
+        client.refreshSqlView(
+          {
+            view: toWireView(daily),
+            startMillis: BigInt(T0),
+            endMillis: BigInt(T0 + 86_400_000),
+            dedupToken: 'tok',
+            ...request,
+          },
+          metadata,
+          (error) => resolve(error),
+        ),
+      );
+    const events = (request: Partial<EventRowsRequest>): Promise<ServiceError | undefined> =>
+      new Promise((resolve) => {
+        const call = client.eventRows(
+          { view: toWireView(clicks), beforeGeneration: 2, partIndex: 0, partCount: 0, batchRows: 10, ...request },
+          metadata,
+        );
+        call.on('data', (_: EventRowsBatch) => undefined);
+        call.on('error', (error: ServiceError) => resolve(error));
+        call.on('end', () => resolve(undefined));
+      });
+    try {
+      const cases: [Promise<ServiceError | null | undefined>, RegExp][] = [
+        [refresh({ endMillis: BigInt(T0) }), /end_millis must be after start_millis/],
+        [refresh({ endMillis: BigInt(T0 + 32 * 86_400_000) }), /at most 2678400000 ms \(31 days\) later/],
+        [refresh({ startMillis: -(2n ** 62n) }), /start_millis -4611686018427387904 is outside/],
+        [refresh({ dedupToken: "t' SETTINGS x=1" }), /dedup_token must be 1 to 128 characters/],
+        [refresh({ dedupToken: '' }), /dedup_token must be 1 to 128 characters/],
+        [refresh({ view: toWireView(view) }), /orders@1 is not an SQL view/],
+        [events({ batchRows: 0 }), /batch_rows 0 must be between 1 and 20000/],
+        [events({ batchRows: 20_001 }), /batch_rows 20001 must be between 1 and 20000/],
+        [events({ partIndex: 4, partCount: 4 }), /part_index 4 must be below part_count 4/],
+        [events({ partCount: 1_000_000 }), /part_count 1000000 exceeds 65536/],
+        [events({ beforeGeneration: 0 }), /before_generation must be 1 or more/],
+        [events({ view: toWireView(view) }), /EventRows of orders@1: not an event view/],
+      ];
+      for (const [call, message] of cases) {
+        const error = await call;
+        expect(error?.code, String(message)).toBe(status.INVALID_ARGUMENT);
+        expect(error?.details).toMatch(message);
+      }
     } finally {
       client.close();
     }

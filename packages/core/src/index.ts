@@ -243,6 +243,7 @@ export {
   pruneVariableList,
   hllPayloadAdd,
   hllPayloadMergeInto,
+  HllUnion,
   lastStringPayloadFold,
   lastStringPayloadNewer,
   lastStringPayloadValue,

@@ -4,12 +4,16 @@
  * offline server owns. A cancelled call or its deadline aborts the query behind it.
  */
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, ServiceError } from '@grpc/grpc-js';
-import { TesseraError, type OfflineStore } from '@tessera/core';
+import { TesseraError, type OfflineStore, type RegisteredView } from '@tessera/core';
 import type {
   CheckEntitySourceRequest,
   CheckEntitySourceResponse,
+  CheckSqlViewRequest,
+  CheckSqlViewResponse,
   EnsureTablesRequest,
   EnsureTablesResponse,
+  EventRowsBatch,
+  EventRowsRequest,
   HistoricalChunk,
   HistoricalRequest,
   InsertRequest,
@@ -19,11 +23,15 @@ import type {
   OfflineStoreServer,
   PingRequest,
   PingResponse,
+  RefreshSqlViewRequest,
+  RefreshSqlViewResponse,
 } from '@tessera/proto';
 import { toOfflineStatus } from './status.js';
 import { fromInsertRequest, toLatestRowsBatch } from './rows.js';
 import { fromWireHistorical, toWireChunk } from './historical.js';
 import { fromWireEntitySource, fromWireView } from './views.js';
+import { eventRowsRangeOf, toEventRowsBatch } from './event-rows.js';
+import { checkSqlViewRequestOf, refreshSqlViewRequestOf } from './sql-views.js';
 
 /** What the handlers need besides the store. */
 export interface OfflineStoreServiceOptions {
@@ -83,6 +91,17 @@ export function createOfflineStoreService(
         return {};
       },
     ),
+    checkSqlView: unary<CheckSqlViewRequest, CheckSqlViewResponse>('CheckSqlView', async (request) => {
+      const { view, reads } = checkSqlViewRequestOf(request);
+      await sqlViewsOf(store, view).checkSqlView(view, reads);
+      return {};
+    }),
+    refreshSqlView: unary<RefreshSqlViewRequest, RefreshSqlViewResponse>('RefreshSqlView', async (request, call) => {
+      const { view, interval, dedupToken } = refreshSqlViewRequestOf(request);
+      const abort = abortOnCancel(call);
+      await sqlViewsOf(store, view).refreshSqlView(view, interval, { dedupToken, signal: abort.signal });
+      return {};
+    }),
     ping: unary<PingRequest, PingResponse>('Ping', async () => {
       await options.ping();
       return {};
@@ -108,6 +127,25 @@ export function createOfflineStoreService(
       run().catch((error: unknown) => {
         abort.abort();
         call.emit('error', fail('LatestRows')(error));
+      });
+    },
+    eventRows: (call: ServerWritableStream<EventRowsRequest, EventRowsBatch>) => {
+      const abort = abortOnCancel(call);
+      const run = async (): Promise<void> => {
+        const view = fromWireView(call.request.view, 'EventRows.view');
+        const range = eventRowsRangeOf(call.request, view, abort.signal);
+        if (store.eventRows === undefined) {
+          throw new TesseraError('UNIMPLEMENTED', `EventRows of ${view.name}: this offline store cannot list events`);
+        }
+        for await (const batch of store.eventRows(view, range)) {
+          if (abort.signal.aborted) return;
+          await send(call, toEventRowsBatch(view, batch));
+        }
+        call.end();
+      };
+      run().catch((error: unknown) => {
+        abort.abort();
+        call.emit('error', fail('EventRows')(error));
       });
     },
     historical: (call: ServerWritableStream<HistoricalRequest, HistoricalChunk>) => {
@@ -136,6 +174,17 @@ export function createOfflineStoreService(
       });
     },
   };
+}
+
+/** The store's SQL view methods; UNIMPLEMENTED naming the view when it has none. */
+function sqlViewsOf(
+  store: OfflineStore,
+  view: RegisteredView,
+): Required<Pick<OfflineStore, 'checkSqlView' | 'refreshSqlView'>> {
+  if (store.checkSqlView === undefined || store.refreshSqlView === undefined) {
+    throw new TesseraError('UNIMPLEMENTED', `SQL view ${view.name}: this offline store cannot run SQL views`);
+  }
+  return { checkSqlView: store.checkSqlView.bind(store), refreshSqlView: store.refreshSqlView.bind(store) };
 }
 
 /** What unary and streaming calls share (grpc-js does not export its name). */

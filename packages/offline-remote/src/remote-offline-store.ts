@@ -11,6 +11,7 @@ import {
   credentials,
   type CallOptions,
   type ChannelCredentials,
+  type ClientUnaryCall,
   type ClientReadableStream,
   type Interceptor,
   type ServiceError,
@@ -18,20 +19,25 @@ import {
 import {
   TesseraError,
   type EntitySourceDef,
+  type EventRowsRange,
   type HistoricalChunk,
   type HistoricalRequest,
   type LatestRowsRange,
   type OfflineBatch,
+  type OfflineEventRow,
   type OfflineInsertOptions,
   type OfflineRow,
   type OfflineStore,
   type RegisteredView,
+  type SqlViewInterval,
+  type SqlViewRefreshOptions,
 } from '@tessera/core';
 import { OfflineStoreClient } from '@tessera/proto';
 import { toProtoEntitySource } from '@tessera/wire';
 import { fromOfflineStatus } from './status.js';
 import { traceContextInterceptor } from './trace-context.js';
 import { toInsertRequest, fromLatestRowsBatch } from './rows.js';
+import { MAX_EVENT_BATCH_ROWS, fromEventRowsBatch } from './event-rows.js';
 import { fromWireChunk, toWireHistorical } from './historical.js';
 import { toWireView } from './views.js';
 
@@ -117,6 +123,21 @@ export class RemoteOfflineStore implements OfflineStore {
     for await (const batch of this.#stream(call, range.signal)) yield fromLatestRowsBatch(view, batch);
   }
 
+  async *eventRows(view: RegisteredView, range: EventRowsRange): AsyncIterable<OfflineEventRow[]> {
+    const call = this.#client.eventRows(
+      {
+        view: toWireView(view),
+        beforeGeneration: range.beforeGeneration,
+        partIndex: range.part?.index ?? 0,
+        partCount: range.part?.count ?? 0,
+        // Batches only chunk the stream (a batch may end inside an entity): a smaller one is the same stream.
+        batchRows: Math.min(range.batchRows, MAX_EVENT_BATCH_ROWS),
+      },
+      { deadline: Infinity },
+    );
+    for await (const batch of this.#stream(call, range.signal)) yield fromEventRowsBatch(view, batch);
+  }
+
   async *historical(request: HistoricalRequest): AsyncIterable<HistoricalChunk> {
     const call = this.#client.historical(
       toWireHistorical(request),
@@ -129,6 +150,45 @@ export class RemoteOfflineStore implements OfflineStore {
     await this.#unary((cb) =>
       this.#client.checkEntitySource({ source: toProtoEntitySource(source) }, new Metadata(), this.#options(), cb),
     );
+  }
+
+  async checkSqlView(view: RegisteredView, reads: readonly RegisteredView[]): Promise<void> {
+    await this.#unary((cb) =>
+      this.#client.checkSqlView(
+        { view: toWireView(view), reads: reads.map(toWireView) },
+        new Metadata(),
+        this.#options(),
+        cb,
+      ),
+    );
+  }
+
+  async refreshSqlView(view: RegisteredView, interval: SqlViewInterval, options: SqlViewRefreshOptions): Promise<void> {
+    for (const bound of [interval.startMillis, interval.endMillis]) {
+      if (!Number.isSafeInteger(bound)) {
+        throw new TesseraError('INVALID_ARGUMENT', `SQL view ${view.name}: interval bound ${bound} is not an integer`);
+      }
+    }
+    const request = {
+      view: toWireView(view),
+      startMillis: BigInt(interval.startMillis),
+      endMillis: BigInt(interval.endMillis),
+      dedupToken: options.dedupToken,
+    };
+    // An interval's INSERT … SELECT may run long: no deadline of its own; an abort cancels it.
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    let call: ClientUnaryCall | undefined;
+    const cancel = (): void => call?.cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      await this.#unary((cb) => {
+        call = this.#client.refreshSqlView(request, new Metadata(), { deadline: Infinity }, cb);
+        return call;
+      });
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
   }
 
   /** Resolves once the offline server's engine answers a trivial query. */

@@ -91,10 +91,10 @@ export class TableEnsuringOfflineStore implements OfflineStore {
   }
 }
 
-/** An offline store that cannot run SQL views (an offline server over gRPC, for now). */
+/** An offline store that cannot run SQL views. */
 function sqlViewsUnsupported(view: RegisteredView): TesseraError {
   return new TesseraError(
     'UNAVAILABLE',
-    `SQL view ${view.name}: this server's offline store cannot run SQL views (an offline server does not support them yet); use the embedded or a ClickHouse offline store`,
+    `SQL view ${view.name}: this server's offline store cannot run SQL views; use the embedded store, a ClickHouse server or an offline server`,
   );
 }

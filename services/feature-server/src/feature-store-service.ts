@@ -140,6 +140,14 @@ export function createFeatureStoreCalls(
           `Write: ${view.name} is an on-demand view: its features are computed at read time from its inputs (${(view.onDemand?.inputs ?? []).join(', ')}); write to those views instead`,
         );
       }
+      if (view.kind === 'sql') {
+        // Its rows are what its SELECT computed: a written row would disagree with it until the
+        // next refresh of its interval replaced it.
+        throw new TesseraError(
+          'FAILED_PRECONDITION',
+          `Write: ${view.name} is an SQL view: its rows are computed by its SQL (from ${(view.sql?.reads ?? []).join(', ')}) on its schedule; write to the views it reads instead, or backfill it (tessera backfill ${view.name})`,
+        );
+      }
       return executeWrite(stores, view, request, writeLimits, deadlineMillis);
     },
   };

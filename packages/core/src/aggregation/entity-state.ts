@@ -22,8 +22,8 @@ import { emptyWindowValue, finalizeRecord } from './finalize.js';
 import { foldIntoTileList, mergeTileRange, pruneTileList } from './tile-list.js';
 import {
   forEachVariableRecord,
+  HllUnion,
   hllPayloadAdd,
-  hllPayloadMergeInto,
   lastStringPayloadFold,
   lastStringPayloadNewer,
   lastStringPayloadValue,
@@ -31,7 +31,7 @@ import {
   updateVariableRecord,
 } from './variable-list.js';
 import { lastNListInsert, lastNListValue } from './last-n-list.js';
-import { hllCodeOfInt64, hllCodeOfString, hllEstimate, newHllRegisters } from './hll.js';
+import { hllCodeOfInt64, hllCodeOfString } from './hll.js';
 import { isFixedWidthAggregation } from './spec.js';
 import { MINUTE_MILLIS, UNBOUNDED_WINDOW, floorTo, tileIndex, windowStart } from './window.js';
 
@@ -157,6 +157,18 @@ export function foldEventIntoFields(
   });
 }
 
+/** One {@link HllUnion} per precision, reused by every read (cleared before each use). */
+const hllUnions = new Map<number, HllUnion>();
+
+function hllUnionOf(precision: number): HllUnion {
+  let union = hllUnions.get(precision);
+  if (union === undefined) {
+    union = new HllUnion(precision);
+    hllUnions.set(precision, union);
+  }
+  return union;
+}
+
 /**
  * The served value of every aggregation of the plan at query time t, in the plan's order: window
  * `floor(t − W, h) ≤ ts ≤ t` (unbounded: `ts ≤ t`). The fields must hold only events with ts ≤ t
@@ -195,13 +207,14 @@ export function readAggregations(plan: AggregationPlan, fields: AggregationField
         break;
       }
       case 'hll': {
-        const registers = newHllRegisters(spec.precision);
+        const union = hllUnionOf(spec.precision);
+        union.clear();
         const data = fields.get(step.field);
         if (data !== undefined) {
-          if (bounded) forEachVariableRecord(data, lo, hi, (_, payload) => hllPayloadMergeInto(registers, payload));
-          else hllPayloadMergeInto(registers, data);
+          if (bounded) forEachVariableRecord(data, lo, hi, (_, payload) => union.add(payload));
+          else union.add(data);
         }
-        out[i] = BigInt(hllEstimate(registers));
+        out[i] = BigInt(union.estimate());
         break;
       }
       case 'last_string': {

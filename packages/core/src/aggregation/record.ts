@@ -184,6 +184,66 @@ function compareEventTo(view: DataView, at: number, ts: number, fp: Uint8Array):
 }
 
 /**
+ * Merges `count` consecutive records (`stride` bytes apart, the first at `srcOffset`) into `dst`, slot
+ * by slot: the same additions and comparisons in the same record order as `count` calls of
+ * {@link mergeRecord} — so the same result to the bit — with one read and write of `dst` per slot.
+ * For layouts whose slots are all f64 counts and sums and timestamp min/max (no presence bits);
+ * others merge record by record.
+ */
+export function mergeRecords(
+  layout: TileLayout,
+  dst: DataView,
+  dstOffset: number,
+  src: DataView,
+  srcOffset: number,
+  stride: number,
+  count: number,
+): void {
+  if (!isColumnMergeable(layout)) {
+    for (let r = 0; r < count; r++) mergeRecord(layout, dst, dstOffset, src, srcOffset + r * stride);
+    return;
+  }
+  for (const s of layout.slots) {
+    const d = dstOffset + s.offset;
+    let acc = dst.getFloat64(d, true);
+    let at = srcOffset + s.offset;
+    const end = at + count * stride;
+    if (s.kind === SLOT_MIN_TS) {
+      for (; at < end; at += stride) {
+        const x = src.getFloat64(at, true);
+        if (x < acc) acc = x;
+      }
+    } else if (s.kind === SLOT_MAX_TS) {
+      for (; at < end; at += stride) {
+        const x = src.getFloat64(at, true);
+        if (x > acc) acc = x;
+      }
+    } else {
+      for (; at < end; at += stride) acc += src.getFloat64(at, true);
+    }
+    dst.setFloat64(d, acc, true);
+  }
+}
+
+const columnMergeable = new WeakMap<TileLayout, boolean>();
+
+function isColumnMergeable(layout: TileLayout): boolean {
+  let known = columnMergeable.get(layout);
+  if (known === undefined) {
+    known = layout.slots.every(
+      (s) =>
+        s.kind === SLOT_COUNT ||
+        s.kind === SLOT_NONNULL ||
+        s.kind === SLOT_MIN_TS ||
+        s.kind === SLOT_MAX_TS ||
+        (s.kind === SLOT_SUM && s.valueKind === VALUE_F64),
+    );
+    columnMergeable.set(layout, known);
+  }
+  return known;
+}
+
+/**
  * Merges the record at (src, srcOffset) into the record at (dst, dstOffset): the IR of the union of
  * their (disjoint) event sets. Associative and commutative, so tile order cannot matter.
  */

@@ -12,7 +12,7 @@
 import type { FeatureValue } from '../model.js';
 import type { TileLayout } from './layout.js';
 import { TesseraError } from '../errors.js';
-import { foldEvent, initRecord, mergeRecord } from './record.js';
+import { foldEvent, initRecord, mergeRecords } from './record.js';
 import { tileIndex } from './window.js';
 
 /** Format byte of a tile list. */
@@ -138,14 +138,12 @@ export function mergeTileRange(
   const view = viewOf(list);
   const records = checkedRecords(view, layout);
   const recordBytes = TILE_INDEX_BYTES + layout.recordBytes;
-  let merged = 0;
-  for (let pos = lowerBound(view, records, recordBytes, loIndex); pos < records; pos++) {
-    const at = TILE_LIST_HEADER_BYTES + pos * recordBytes;
-    if (view.getInt32(at, true) > hiIndex) break;
-    mergeRecord(layout, acc, accOffset, view, at + TILE_INDEX_BYTES);
-    merged++;
-  }
-  return merged;
+  const first = lowerBound(view, records, recordBytes, loIndex);
+  const end = lowerBound(view, records, recordBytes, hiIndex + 1);
+  if (end <= first) return 0;
+  const at = TILE_LIST_HEADER_BYTES + first * recordBytes + TILE_INDEX_BYTES;
+  mergeRecords(layout, acc, accOffset, view, at, recordBytes, end - first);
+  return end - first;
 }
 
 /** The list without records whose tile index is below `minIndex` (tiles no read includes any more). */

@@ -15,7 +15,7 @@
 
 import { TesseraError } from '../errors.js';
 import { FINGERPRINT_BYTES, compareEventOrder } from './fingerprint.js';
-import type { HllCode } from './hll.js';
+import { hllEstimate, hllEstimateFromHistogram, type HllCode } from './hll.js';
 
 /** Bytes before a variable record's payload: i32 tile index, u32 length. */
 export const VARIABLE_RECORD_HEADER_BYTES = 8;
@@ -151,6 +151,74 @@ export function hllPayloadAdd(payload: Uint8Array | undefined, precision: number
   viewOf(out).setUint32(1 + lo * 4, code, true);
   out.set(old.subarray(1 + lo * 4), 1 + (lo + 1) * 4);
   return out;
+}
+
+/**
+ * The union of HLL payloads of one precision, estimated once (a read's window): the same estimate as
+ * `hllEstimate` of the registers {@link hllPayloadMergeInto} would build, without walking all 2^p
+ * registers when every payload is sparse — the histogram comes from the buckets the codes touched
+ * (every rho is ≥ 1, so a bucket is touched once), the rest counting as zeros. One instance is reused
+ * read after read: `estimate()` leaves it empty again.
+ */
+export class HllUnion {
+  readonly #registers: Uint8Array;
+  readonly #touched: Uint32Array;
+  readonly #histogram = new Uint32Array(65);
+  #count = 0;
+  #dense = false;
+
+  constructor(precision: number) {
+    this.#registers = new Uint8Array(1 << precision);
+    this.#touched = new Uint32Array(1 << precision);
+  }
+
+  /** Merges one payload (sparse or dense) into the union. */
+  add(payload: Uint8Array): void {
+    const registers = this.#registers;
+    if (((payload[0] as number) & HLL_DENSE) !== 0) {
+      hllPayloadMergeInto(registers, payload);
+      this.#dense = true;
+      return;
+    }
+    const view = viewOf(payload);
+    for (let at = 1; at + 4 <= payload.byteLength; at += 4) {
+      const c = view.getUint32(at, true);
+      const b = c >>> 6;
+      const old = registers[b] as number;
+      if ((c & 63) > old) {
+        if (old === 0) this.#touched[this.#count++] = b;
+        registers[b] = c & 63;
+      }
+    }
+  }
+
+  /** The estimate of the union; the union is empty afterwards. */
+  estimate(): number {
+    const registers = this.#registers;
+    let estimate: number;
+    if (this.#dense) {
+      estimate = hllEstimate(registers);
+    } else {
+      const histogram = this.#histogram;
+      histogram.fill(0);
+      histogram[0] = registers.length - this.#count;
+      for (let i = 0; i < this.#count; i++) {
+        const r = registers[this.#touched[i] as number] as number;
+        histogram[r] = (histogram[r] as number) + 1;
+      }
+      estimate = hllEstimateFromHistogram(histogram);
+    }
+    this.clear();
+    return estimate;
+  }
+
+  /** Empties the union (a read that failed half-way leaves it for the next one this way). */
+  clear(): void {
+    if (this.#dense) this.#registers.fill(0);
+    else for (let i = 0; i < this.#count; i++) this.#registers[this.#touched[i] as number] = 0;
+    this.#count = 0;
+    this.#dense = false;
+  }
 }
 
 /** Merges an HLL payload into registers (per-bucket max). */

@@ -184,6 +184,58 @@ export interface PingRequest {
 export interface PingResponse {
 }
 
+export interface CheckSqlViewRequest {
+  /** The SQL view version as planned (kind VIEW_KIND_SQL, sql_source with its resolved reads). */
+  view?:
+    | FeatureView
+    | undefined;
+  /** The view versions it reads, one per entry of view.sql_source.reads (registered or planned). */
+  reads: FeatureView[];
+}
+
+export interface CheckSqlViewResponse {
+}
+
+export interface RefreshSqlViewRequest {
+  /** A registered SQL view version (its sql_source with its resolved reads). */
+  view?:
+    | FeatureView
+    | undefined;
+  /** Inclusive, ms since the Unix epoch (an integer; start < end, at most 31 days apart). */
+  startMillis: bigint;
+  /** Exclusive, ms since the Unix epoch. */
+  endMillis: bigint;
+  /** ClickHouse insert deduplication token: 1 to 128 characters of [A-Za-z0-9_.:@-]. */
+  dedupToken: string;
+}
+
+export interface RefreshSqlViewResponse {
+}
+
+export interface EventRowsRequest {
+  /** A registered event view version. */
+  view?:
+    | FeatureView
+    | undefined;
+  /** Only events none of whose copies entered this tile generation or a later one (1 or more). */
+  beforeGeneration: number;
+  /** Read only part part_index of part_count (0 parts: every key), the split of LatestRows. */
+  partIndex: number;
+  partCount: number;
+  /** Rows per batch, 1 to 20,000. */
+  batchRows: number;
+}
+
+export interface EventRowsBatch {
+  /** One column per join key, in the view's join key order. */
+  joinKeys: Column[];
+  eventTsMillis: number[];
+  /** One column per feature, in the view's feature order. */
+  features: Column[];
+  /** Per row the event fingerprint, 16 bytes each, concatenated. */
+  fingerprints: Buffer;
+}
+
 function createBaseEnsureTablesRequest(): EnsureTablesRequest {
   return { views: [] };
 }
@@ -2400,6 +2452,626 @@ export const PingResponse: MessageFns<PingResponse> = {
   },
 };
 
+function createBaseCheckSqlViewRequest(): CheckSqlViewRequest {
+  return { view: undefined, reads: [] };
+}
+
+export const CheckSqlViewRequest: MessageFns<CheckSqlViewRequest> = {
+  encode(message: CheckSqlViewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.view !== undefined) {
+      FeatureView.encode(message.view, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.reads) {
+      FeatureView.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckSqlViewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckSqlViewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.view = FeatureView.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reads.push(FeatureView.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckSqlViewRequest {
+    return {
+      view: isSet(object.view) ? FeatureView.fromJSON(object.view) : undefined,
+      reads: globalThis.Array.isArray(object?.reads) ? object.reads.map((e: any) => FeatureView.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CheckSqlViewRequest): unknown {
+    const obj: any = {};
+    if (message.view !== undefined) {
+      obj.view = FeatureView.toJSON(message.view);
+    }
+    if (message.reads?.length) {
+      obj.reads = message.reads.map((e) => FeatureView.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckSqlViewRequest>): CheckSqlViewRequest {
+    return CheckSqlViewRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckSqlViewRequest>): CheckSqlViewRequest {
+    const message = createBaseCheckSqlViewRequest();
+    message.view = (object.view !== undefined && object.view !== null)
+      ? FeatureView.fromPartial(object.view)
+      : undefined;
+    message.reads = object.reads?.map((e) => FeatureView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCheckSqlViewResponse(): CheckSqlViewResponse {
+  return {};
+}
+
+export const CheckSqlViewResponse: MessageFns<CheckSqlViewResponse> = {
+  encode(_: CheckSqlViewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckSqlViewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckSqlViewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CheckSqlViewResponse {
+    return {};
+  },
+
+  toJSON(_: CheckSqlViewResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckSqlViewResponse>): CheckSqlViewResponse {
+    return CheckSqlViewResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CheckSqlViewResponse>): CheckSqlViewResponse {
+    const message = createBaseCheckSqlViewResponse();
+    return message;
+  },
+};
+
+function createBaseRefreshSqlViewRequest(): RefreshSqlViewRequest {
+  return { view: undefined, startMillis: 0n, endMillis: 0n, dedupToken: "" };
+}
+
+export const RefreshSqlViewRequest: MessageFns<RefreshSqlViewRequest> = {
+  encode(message: RefreshSqlViewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.view !== undefined) {
+      FeatureView.encode(message.view, writer.uint32(10).fork()).join();
+    }
+    if (message.startMillis !== 0n) {
+      if (BigInt.asIntN(64, message.startMillis) !== message.startMillis) {
+        throw new globalThis.Error("value provided for field message.startMillis of type int64 too large");
+      }
+      writer.uint32(16).int64(message.startMillis);
+    }
+    if (message.endMillis !== 0n) {
+      if (BigInt.asIntN(64, message.endMillis) !== message.endMillis) {
+        throw new globalThis.Error("value provided for field message.endMillis of type int64 too large");
+      }
+      writer.uint32(24).int64(message.endMillis);
+    }
+    if (message.dedupToken !== "") {
+      writer.uint32(34).string(message.dedupToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefreshSqlViewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefreshSqlViewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.view = FeatureView.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.endMillis = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dedupToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefreshSqlViewRequest {
+    return {
+      view: isSet(object.view) ? FeatureView.fromJSON(object.view) : undefined,
+      startMillis: isSet(object.startMillis)
+        ? BigInt(object.startMillis)
+        : isSet(object.start_millis)
+        ? BigInt(object.start_millis)
+        : 0n,
+      endMillis: isSet(object.endMillis)
+        ? BigInt(object.endMillis)
+        : isSet(object.end_millis)
+        ? BigInt(object.end_millis)
+        : 0n,
+      dedupToken: isSet(object.dedupToken)
+        ? globalThis.String(object.dedupToken)
+        : isSet(object.dedup_token)
+        ? globalThis.String(object.dedup_token)
+        : "",
+    };
+  },
+
+  toJSON(message: RefreshSqlViewRequest): unknown {
+    const obj: any = {};
+    if (message.view !== undefined) {
+      obj.view = FeatureView.toJSON(message.view);
+    }
+    if (message.startMillis !== 0n) {
+      obj.startMillis = message.startMillis.toString();
+    }
+    if (message.endMillis !== 0n) {
+      obj.endMillis = message.endMillis.toString();
+    }
+    if (message.dedupToken !== "") {
+      obj.dedupToken = message.dedupToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RefreshSqlViewRequest>): RefreshSqlViewRequest {
+    return RefreshSqlViewRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefreshSqlViewRequest>): RefreshSqlViewRequest {
+    const message = createBaseRefreshSqlViewRequest();
+    message.view = (object.view !== undefined && object.view !== null)
+      ? FeatureView.fromPartial(object.view)
+      : undefined;
+    message.startMillis = (object.startMillis !== undefined && object.startMillis !== null)
+      ? BigInt(object.startMillis)
+      : 0n;
+    message.endMillis = (object.endMillis !== undefined && object.endMillis !== null) ? BigInt(object.endMillis) : 0n;
+    message.dedupToken = object.dedupToken ?? "";
+    return message;
+  },
+};
+
+function createBaseRefreshSqlViewResponse(): RefreshSqlViewResponse {
+  return {};
+}
+
+export const RefreshSqlViewResponse: MessageFns<RefreshSqlViewResponse> = {
+  encode(_: RefreshSqlViewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefreshSqlViewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefreshSqlViewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RefreshSqlViewResponse {
+    return {};
+  },
+
+  toJSON(_: RefreshSqlViewResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RefreshSqlViewResponse>): RefreshSqlViewResponse {
+    return RefreshSqlViewResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RefreshSqlViewResponse>): RefreshSqlViewResponse {
+    const message = createBaseRefreshSqlViewResponse();
+    return message;
+  },
+};
+
+function createBaseEventRowsRequest(): EventRowsRequest {
+  return { view: undefined, beforeGeneration: 0, partIndex: 0, partCount: 0, batchRows: 0 };
+}
+
+export const EventRowsRequest: MessageFns<EventRowsRequest> = {
+  encode(message: EventRowsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.view !== undefined) {
+      FeatureView.encode(message.view, writer.uint32(10).fork()).join();
+    }
+    if (message.beforeGeneration !== 0) {
+      writer.uint32(16).uint32(message.beforeGeneration);
+    }
+    if (message.partIndex !== 0) {
+      writer.uint32(24).uint32(message.partIndex);
+    }
+    if (message.partCount !== 0) {
+      writer.uint32(32).uint32(message.partCount);
+    }
+    if (message.batchRows !== 0) {
+      writer.uint32(40).uint32(message.batchRows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventRowsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventRowsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.view = FeatureView.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.beforeGeneration = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.partIndex = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.partCount = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.batchRows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventRowsRequest {
+    return {
+      view: isSet(object.view) ? FeatureView.fromJSON(object.view) : undefined,
+      beforeGeneration: isSet(object.beforeGeneration)
+        ? globalThis.Number(object.beforeGeneration)
+        : isSet(object.before_generation)
+        ? globalThis.Number(object.before_generation)
+        : 0,
+      partIndex: isSet(object.partIndex)
+        ? globalThis.Number(object.partIndex)
+        : isSet(object.part_index)
+        ? globalThis.Number(object.part_index)
+        : 0,
+      partCount: isSet(object.partCount)
+        ? globalThis.Number(object.partCount)
+        : isSet(object.part_count)
+        ? globalThis.Number(object.part_count)
+        : 0,
+      batchRows: isSet(object.batchRows)
+        ? globalThis.Number(object.batchRows)
+        : isSet(object.batch_rows)
+        ? globalThis.Number(object.batch_rows)
+        : 0,
+    };
+  },
+
+  toJSON(message: EventRowsRequest): unknown {
+    const obj: any = {};
+    if (message.view !== undefined) {
+      obj.view = FeatureView.toJSON(message.view);
+    }
+    if (message.beforeGeneration !== 0) {
+      obj.beforeGeneration = Math.round(message.beforeGeneration);
+    }
+    if (message.partIndex !== 0) {
+      obj.partIndex = Math.round(message.partIndex);
+    }
+    if (message.partCount !== 0) {
+      obj.partCount = Math.round(message.partCount);
+    }
+    if (message.batchRows !== 0) {
+      obj.batchRows = Math.round(message.batchRows);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EventRowsRequest>): EventRowsRequest {
+    return EventRowsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EventRowsRequest>): EventRowsRequest {
+    const message = createBaseEventRowsRequest();
+    message.view = (object.view !== undefined && object.view !== null)
+      ? FeatureView.fromPartial(object.view)
+      : undefined;
+    message.beforeGeneration = object.beforeGeneration ?? 0;
+    message.partIndex = object.partIndex ?? 0;
+    message.partCount = object.partCount ?? 0;
+    message.batchRows = object.batchRows ?? 0;
+    return message;
+  },
+};
+
+function createBaseEventRowsBatch(): EventRowsBatch {
+  return { joinKeys: [], eventTsMillis: [], features: [], fingerprints: Buffer.alloc(0) };
+}
+
+export const EventRowsBatch: MessageFns<EventRowsBatch> = {
+  encode(message: EventRowsBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.joinKeys) {
+      Column.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.eventTsMillis.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.eventTsMillis) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    for (const v of message.features) {
+      Column.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.fingerprints.length !== 0) {
+      writer.uint32(34).bytes(message.fingerprints);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventRowsBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventRowsBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinKeys.push(Column.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 17) {
+              message.eventTsMillis.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.eventTsMillis.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.features.push(Column.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fingerprints = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventRowsBatch {
+    return {
+      joinKeys: globalThis.Array.isArray(object?.joinKeys)
+        ? object.joinKeys.map((e: any) => Column.fromJSON(e))
+        : globalThis.Array.isArray(object?.join_keys)
+        ? object.join_keys.map((e: any) => Column.fromJSON(e))
+        : [],
+      eventTsMillis: globalThis.Array.isArray(object?.eventTsMillis)
+        ? object.eventTsMillis.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.event_ts_millis)
+        ? object.event_ts_millis.map((e: any) => globalThis.Number(e))
+        : [],
+      features: globalThis.Array.isArray(object?.features) ? object.features.map((e: any) => Column.fromJSON(e)) : [],
+      fingerprints: isSet(object.fingerprints) ? Buffer.from(bytesFromBase64(object.fingerprints)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: EventRowsBatch): unknown {
+    const obj: any = {};
+    if (message.joinKeys?.length) {
+      obj.joinKeys = message.joinKeys.map((e) => Column.toJSON(e));
+    }
+    if (message.eventTsMillis?.length) {
+      obj.eventTsMillis = message.eventTsMillis.map((e) => floatToJson(e));
+    }
+    if (message.features?.length) {
+      obj.features = message.features.map((e) => Column.toJSON(e));
+    }
+    if (message.fingerprints.length !== 0) {
+      obj.fingerprints = base64FromBytes(message.fingerprints);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EventRowsBatch>): EventRowsBatch {
+    return EventRowsBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EventRowsBatch>): EventRowsBatch {
+    const message = createBaseEventRowsBatch();
+    message.joinKeys = object.joinKeys?.map((e) => Column.fromPartial(e)) || [];
+    message.eventTsMillis = object.eventTsMillis?.map((e) => e) || [];
+    message.features = object.features?.map((e) => Column.fromPartial(e)) || [];
+    message.fingerprints = object.fingerprints ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /**
  * The offline store port (packages/core/src/offline-store.ts) over gRPC: served by
  * `tessera offline-server`, the one process that owns a chDB data directory, to the feature
@@ -2472,6 +3144,50 @@ export const OfflineStoreService = {
     responseSerialize: (value: PingResponse): Buffer => Buffer.from(PingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PingResponse => PingResponse.decode(value),
   },
+  /**
+   * Checks an SQL view version as an apply would store it (design §5.1): its SELECT passes the SQL
+   * guard, reads only its placeholders' tables, and DESCRIBE over typed stand-ins of those tables
+   * shows exactly the view's join keys, event_ts and features. The SQL is the registry's (it
+   * travels in the view's sql_source and is checked by the guard like any entity SELECT).
+   */
+  checkSqlView: {
+    path: "/tessera.offline.v1.OfflineStore/CheckSqlView" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckSqlViewRequest): Buffer => Buffer.from(CheckSqlViewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckSqlViewRequest => CheckSqlViewRequest.decode(value),
+    responseSerialize: (value: CheckSqlViewResponse): Buffer =>
+      Buffer.from(CheckSqlViewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckSqlViewResponse => CheckSqlViewResponse.decode(value),
+  },
+  /**
+   * Computes an SQL view version's rows with event times in [start, end) into its table, as one
+   * INSERT … SELECT under a deduplication token (a retried interval inserts once).
+   */
+  refreshSqlView: {
+    path: "/tessera.offline.v1.OfflineStore/RefreshSqlView" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefreshSqlViewRequest): Buffer =>
+      Buffer.from(RefreshSqlViewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefreshSqlViewRequest => RefreshSqlViewRequest.decode(value),
+    responseSerialize: (value: RefreshSqlViewResponse): Buffer =>
+      Buffer.from(RefreshSqlViewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefreshSqlViewResponse => RefreshSqlViewResponse.decode(value),
+  },
+  /**
+   * The deduplicated eligible events of an event view (one row per keys, event_ts, fp) of one
+   * key-hash part, in batches ordered by (keys, event_ts, fp): what a tile rebuild folds (design §3.6).
+   */
+  eventRows: {
+    path: "/tessera.offline.v1.OfflineStore/EventRows" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: EventRowsRequest): Buffer => Buffer.from(EventRowsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EventRowsRequest => EventRowsRequest.decode(value),
+    responseSerialize: (value: EventRowsBatch): Buffer => Buffer.from(EventRowsBatch.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EventRowsBatch => EventRowsBatch.decode(value),
+  },
 } as const;
 
 export interface OfflineStoreServer extends UntypedServiceImplementation {
@@ -2487,6 +3203,23 @@ export interface OfflineStoreServer extends UntypedServiceImplementation {
   checkEntitySource: handleUnaryCall<CheckEntitySourceRequest, CheckEntitySourceResponse>;
   /** Answers once the offline engine answers a trivial query. */
   ping: handleUnaryCall<PingRequest, PingResponse>;
+  /**
+   * Checks an SQL view version as an apply would store it (design §5.1): its SELECT passes the SQL
+   * guard, reads only its placeholders' tables, and DESCRIBE over typed stand-ins of those tables
+   * shows exactly the view's join keys, event_ts and features. The SQL is the registry's (it
+   * travels in the view's sql_source and is checked by the guard like any entity SELECT).
+   */
+  checkSqlView: handleUnaryCall<CheckSqlViewRequest, CheckSqlViewResponse>;
+  /**
+   * Computes an SQL view version's rows with event times in [start, end) into its table, as one
+   * INSERT … SELECT under a deduplication token (a retried interval inserts once).
+   */
+  refreshSqlView: handleUnaryCall<RefreshSqlViewRequest, RefreshSqlViewResponse>;
+  /**
+   * The deduplicated eligible events of an event view (one row per keys, event_ts, fp) of one
+   * key-hash part, in batches ordered by (keys, event_ts, fp): what a tile rebuild folds (design §3.6).
+   */
+  eventRows: handleServerStreamingCall<EventRowsRequest, EventRowsBatch>;
 }
 
 export interface OfflineStoreClient extends Client {
@@ -2565,6 +3298,56 @@ export interface OfflineStoreClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PingResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Checks an SQL view version as an apply would store it (design §5.1): its SELECT passes the SQL
+   * guard, reads only its placeholders' tables, and DESCRIBE over typed stand-ins of those tables
+   * shows exactly the view's join keys, event_ts and features. The SQL is the registry's (it
+   * travels in the view's sql_source and is checked by the guard like any entity SELECT).
+   */
+  checkSqlView(
+    request: CheckSqlViewRequest,
+    callback: (error: ServiceError | null, response: CheckSqlViewResponse) => void,
+  ): ClientUnaryCall;
+  checkSqlView(
+    request: CheckSqlViewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckSqlViewResponse) => void,
+  ): ClientUnaryCall;
+  checkSqlView(
+    request: CheckSqlViewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckSqlViewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Computes an SQL view version's rows with event times in [start, end) into its table, as one
+   * INSERT … SELECT under a deduplication token (a retried interval inserts once).
+   */
+  refreshSqlView(
+    request: RefreshSqlViewRequest,
+    callback: (error: ServiceError | null, response: RefreshSqlViewResponse) => void,
+  ): ClientUnaryCall;
+  refreshSqlView(
+    request: RefreshSqlViewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefreshSqlViewResponse) => void,
+  ): ClientUnaryCall;
+  refreshSqlView(
+    request: RefreshSqlViewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefreshSqlViewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The deduplicated eligible events of an event view (one row per keys, event_ts, fp) of one
+   * key-hash part, in batches ordered by (keys, event_ts, fp): what a tile rebuild folds (design §3.6).
+   */
+  eventRows(request: EventRowsRequest, options?: Partial<CallOptions>): ClientReadableStream<EventRowsBatch>;
+  eventRows(
+    request: EventRowsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<EventRowsBatch>;
 }
 
 export const OfflineStoreClient = makeGenericClientConstructor(
