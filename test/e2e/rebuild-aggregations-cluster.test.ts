@@ -2,10 +2,9 @@
  * A tile rebuild under live traffic on the cluster stack (docs/design/window-aggregations.md §3.6):
  * the suite's 6-node Redis Cluster, BullMQ write-behind, a writer and an offline server over chDB,
  * and two feature servers in cluster mode (injected clock) taking writes while the rebuild runs.
- * The rebuild is driven from this process (`rebuildViewAggregations`, the way a rebuild-only
- * process runs it: a server behind an offline server cannot read event rows yet) with the barrier
- * of §3.6 step 2: it waits for both servers' heartbeats to acknowledge the rebuild and for the
- * queue to hold no job enqueued before. Writes during it: new events, replays of generation-1
+ * Server A runs the rebuild (Materialize with `aggregations`, its event rows read through the
+ * offline server) with the barrier of §3.6 step 2: it waits for both servers' heartbeats to
+ * acknowledge the rebuild and for the queue to hold no job enqueued before. Writes during it: new events, replays of generation-1
  * events and of earlier ones, late events, future events, on both servers, write-behind and sync.
  * At the end both servers serve the rebuilt generation and online == GetHistorical for every entity.
  */
@@ -17,9 +16,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromColumn, toColumn } from '@tessera/client';
 import { silentLogger, type RegisteredView } from '@tessera/core';
 import { startOfflineServer, type OfflineServer } from '@tessera/feature-server';
-import { rebuildAck, rebuildBarrier, rebuildViewAggregations } from '@tessera/materialize';
-import { openEmbeddedOfflineStore, type ClickHouseOfflineStore } from '@tessera/offline';
-import { RedisClusterOnlineStore, RedisMaterializeState, RedisServerHeartbeats } from '@tessera/online';
+import { rebuildAck } from '@tessera/materialize';
+import { RedisServerHeartbeats } from '@tessera/online';
 import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalResponse } from '@tessera/proto';
 import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
@@ -88,7 +86,6 @@ let now = Math.floor(Date.now() / 1000) * 1000;
 let offlineServer: OfflineServer;
 let writer: WriterProcess;
 let servers: TestServer[] = [];
-let offline: ClickHouseOfflineStore;
 const ids = Array.from({ length: CUSTOMERS }, (_, i) => BigInt(i + 1));
 
 beforeAll(async () => {
@@ -115,14 +112,11 @@ beforeAll(async () => {
     logger: silentLogger,
   });
   await servers[0]!.client.apply(definitionsFromYaml({ 'repo.yaml': REPO }));
-  // The offline server's chDB engine (one per process, shared by path): the rebuild reads event rows from it.
-  offline = await openEmbeddedOfflineStore(dir);
 }, 120_000);
 
 afterAll(async () => {
   for (const s of servers) await s[Symbol.asyncDispose]();
   await writer?.close();
-  await offline?.close();
   await offlineServer?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -184,32 +178,16 @@ describe('materialize --aggregations under live traffic (cluster: two servers, B
 
     const list = await a.client.list();
     const view: RegisteredView = fromProtoView(list.featureViews.find((v) => v.name === 'purchases')!);
-    const online = new RedisClusterOnlineStore({ nodes, keyPrefix });
-    const state = new RedisMaterializeState(nodes, keyPrefix);
     const heartbeats = new RedisServerHeartbeats(nodes, keyPrefix);
     try {
-      // Their clients fail fast until the cluster connection is ready.
+      // Its client fails fast until the cluster connection is ready.
       const ready = () =>
-        Promise.all([state.get('ready'), heartbeats.live()]).then(
+        heartbeats.live().then(
           () => true,
           () => false,
         );
       expect(await pollUntil(ready, 10_000, 50)).toBe(true);
-      const run = (async () => {
-        let last;
-        for await (const p of rebuildViewAggregations({
-          offline,
-          online,
-          state,
-          view,
-          nowMillis: now,
-          parts: 4,
-          barrier: rebuildBarrier({ heartbeats, writeBehindStats: () => writer.stats() }),
-        })) {
-          last = p;
-        }
-        return last;
-      })();
+      const run = a.client.materialize({ featureViews: ['purchases'], aggregations: true });
       let finished = false;
       const result = run.finally(() => {
         finished = true;
@@ -227,11 +205,11 @@ describe('materialize --aggregations under live traffic (cluster: two servers, B
         sent.push(...rows.slice(0, 3), rows[6] as Row);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const last = await result;
+      const finals = await result;
       console.log(`cluster rebuild under traffic: ${writes} writes while it ran`);
-      expect(last).toMatchObject({ done: true, generation: 2 });
+      expect(finals[0]).toMatchObject({ featureView: 'purchases@1', done: true });
       expect(writes).toBeGreaterThan(10);
-      // Both servers switch within a refresh: they stop acknowledging the rebuild once they serve it.
+      // Both servers serve generation 2 within a refresh: they stop acknowledging the rebuild then.
       const switched = await pollUntil(
         async () => [...(await heartbeats.live()).values()].every((acks) => !acks.includes(rebuildAck(view, 2))),
         20_000,
@@ -250,8 +228,6 @@ describe('materialize --aggregations under live traffic (cluster: two servers, B
       const later = await bothSides(b);
       expect(later.online).toEqual(later.offline);
     } finally {
-      await online.close();
-      await state.close();
       await heartbeats.close();
     }
   }, 120_000);
