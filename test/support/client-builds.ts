@@ -115,23 +115,20 @@ export async function installPythonClient(): Promise<PythonClient> {
   });
   const site = join(tesseraCacheDir(), `tessera-client-build-${pythonClientDigest()}`);
   const client: PythonClient = { python, env: { PYTHONPATH: site } };
-  if (existsSync(site)) return client;
-  const lock = `${site}.lock`;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
-      if (age > PYTHON_BUILD_LOCK_STALE_MILLIS) rmSync(lock, { recursive: true, force: true });
-      else await sleep(500);
-      if (existsSync(site)) return client;
-    }
-  }
+  await underLockDir(
+    `${site}.lock`,
+    PYTHON_BUILD_LOCK_STALE_MILLIS,
+    PYTHON_INSTALL_TIMEOUT_MILLIS,
+    () => existsSync(site),
+    () => buildPythonClient(python, site),
+  );
+  return client;
+}
+
+/** Builds the client into `site` (through a scratch folder renamed at the end: `site` is whole or absent). */
+async function buildPythonClient(python: string, site: string): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'tessera-python-client-build-'));
   try {
-    if (existsSync(site)) return client;
     const source = join(scratch, 'python');
     const target = join(scratch, 'site');
     cpSync(PYTHON_CLIENT_DIR, source, {
@@ -155,9 +152,41 @@ export async function installPythonClient(): Promise<PythonClient> {
     }
     mkdirSync(dirname(site), { recursive: true });
     renameSync(target, site);
-    return client;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `work` unless `done()`, holding the lock folder `lock` (mkdir is atomic): test files running at
+ * once take turns, and the second finds the work done. A lock older than `staleMillis` was left by a
+ * process that died: taken over.
+ */
+async function underLockDir(
+  lock: string,
+  staleMillis: number,
+  timeoutMillis: number,
+  done: () => boolean,
+  work: () => Promise<void>,
+): Promise<void> {
+  if (done()) return;
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
+      if (age > staleMillis) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} was held for ${timeoutMillis} ms`, { cause: error });
+      else await sleep(500);
+      if (done()) return;
+    }
+  }
+  try {
+    if (!done()) await work();
+  } finally {
     rmSync(lock, { recursive: true, force: true });
   }
 }
@@ -192,27 +221,15 @@ export async function generateGoStubs(timeoutMillis: number): Promise<void> {
   const stubs = join(GO_CLIENT_DIR, 'tesserapb');
   const fresh = (): boolean =>
     existsSync(stubs) && newestMtime(stubs, '.go') > newestMtime(join(REPO_ROOT, 'proto'), '.proto');
-  if (fresh()) return;
-  const lock = join(GO_CLIENT_DIR, '.tesserapb.lock');
-  const deadline = Date.now() + timeoutMillis;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
-      if (age > GO_GENERATE_LOCK_STALE_MILLIS) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`${lock} was held for ${timeoutMillis} ms`, { cause: error });
-      else await sleep(500);
-    }
-  }
-  try {
-    if (fresh()) return;
-    await run(requireGo(), ['generate', './...'], { cwd: GO_CLIENT_DIR, timeout: timeoutMillis });
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  await underLockDir(
+    join(GO_CLIENT_DIR, '.tesserapb.lock'),
+    GO_GENERATE_LOCK_STALE_MILLIS,
+    timeoutMillis,
+    fresh,
+    async () => {
+      await run(requireGo(), ['generate', './...'], { cwd: GO_CLIENT_DIR, timeout: timeoutMillis });
+    },
+  );
 }
 
 /** `go <args>` in clients/go: exit code, stdout and stdout+stderr, whatever the outcome. */
