@@ -21,6 +21,7 @@ import {
   foldEventIntoFields,
   pendingListRecords,
   readAggregations,
+  pendingListField,
   rebuildMarkerField,
   viewField,
   type AggregationFields,
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
     const field = viewField(VIEW.id, VIEW.version);
     const { plan } = rebuildPlanOf(VIEW);
     const names = aggregationFieldNames(plan);
-    const fields = [...names.map((n) => `${field}.g2.${n}`), `${field}.pend`, rebuildMarkerField(field, 2)];
+    const fields = [...names.map((n) => `${field}.g2.${n}`), pendingListField(field, 2), rebuildMarkerField(field, 2)];
     let differing = 0;
     const compareStarted = performance.now();
     for (let first = 0; first < entities; first += 1_000) {

@@ -29,7 +29,7 @@ export type {
 } from './model.js';
 export { ERROR_CODES, GRPC_CODE_NAMES, TesseraError, formatProblems, grpcCodeName, isTesseraError } from './errors.js';
 export type { ErrorCode, GrpcCodeName, Problem, TesseraErrorOptions } from './errors.js';
-export { rebuildMarkerField, retentionMillis } from './online-store.js';
+export { pendingListField, rebuildMarkerField, retentionMillis } from './online-store.js';
 export type {
   OnlineStore,
   OnlineLookup,
@@ -173,6 +173,7 @@ export type {
 } from './ports/write-behind.js';
 export type { IdempotencyClaim, IdempotencyStore, RecordedResult } from './ports/idempotency.js';
 export type { MaterializeState } from './ports/materialize-state.js';
+export type { ServerHeartbeats } from './ports/server-heartbeats.js';
 export type {
   EmbeddedEnvironment,
   EmbeddedOnlineStore,
@@ -274,9 +275,13 @@ export {
   mapEventDedup,
   fingerprintHex,
 } from './aggregation/apply-events.js';
-export type { EventDedupView, EntityEventsInput, EntityEventsResult } from './aggregation/apply-events.js';
-export { rebuildEntityState } from './aggregation/rebuild-entity.js';
-export type { RebuiltEntityState } from './aggregation/rebuild-entity.js';
+export type {
+  EventDedupView,
+  EntityEventsInput,
+  EntityEventsResult,
+  GenerationResult,
+  GenerationState,
+} from './aggregation/apply-events.js';
 export { ON_DEMAND_MAX_EXPRESSION_BYTES, ON_DEMAND_TYPES, celTypeOf, compileOnDemand } from './on-demand/cel.js';
 export type { CompileResult, OnDemandInput, OnDemandProgram, OnDemandRow, OnDemandScope } from './on-demand/cel.js';
 export { compiledOnDemandView, onDemandScope } from './on-demand/scope.js';

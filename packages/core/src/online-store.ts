@@ -56,13 +56,17 @@ export interface OnlineGroupEvents {
  * generation (a duplicate, answered with the generation its first copy entered), else add the fp
  * and fold it (ts ≤ acceptedAt) or keep it in the pending list (ts > acceptedAt); fold pending
  * events the clock has passed; prune tiles no future read includes; store every changed field
- * (`<field>.g<G>.<name>`, names of `AggregationFields`; the pending list is `<field>.pend`).
+ * (`<field>.g<G>.<name>`, names of `AggregationFields`; the pending list `pendingListField`).
+ * With `nextGeneration` (a rebuild G → G+1 runs, §3.6 step 1): an event whose fp is in either
+ * generation's set is a duplicate; every other event goes into both sets and both generations.
  */
 export interface OnlineEvents {
   /** The view version's compiled aggregations (`compileAggregationPlan`). */
   readonly plan: AggregationPlan;
   /** The tile generation written (≥ 1; §3.6). */
   readonly generation: number;
+  /** While a rebuild into `generation + 1` runs (after this server saw it): true, a dual write. */
+  readonly dualWrite?: boolean;
   /** The Write's acceptance time (§1.3); the fold's "now". */
   readonly acceptedAtMillis: number;
   /** The view's allowed lateness L: dedup entries are kept L + 60 s. */
@@ -105,28 +109,28 @@ export interface OnlineWriteResult {
   readonly eventGenerations?: Uint32Array;
 }
 
-/** One entity's rebuilt aggregation state of a target generation (design §3.6). */
+/** One entity's snapshot events of a rebuild (design §3.6 step 3). */
 export interface RebuiltEntity {
   /** Entity key from `entityKey()`. */
   readonly key: string;
-  /** Field name (without `<field>.g<G>.`) → bytes. */
-  readonly fields: ReadonlyMap<string, Uint8Array>;
-  /** The pending list (`<field>.pend`), or null when the entity has no future event. */
-  readonly pending: Uint8Array | null;
-  /** Dedup entries of the target generation: fp (32 hex digits) → event ts. */
-  readonly dedup: ReadonlyMap<string, number>;
-  readonly newestEventTsMillis: number;
+  /** Its snapshot events (`encodeEventRecord`), deduplicated, in (ts, fp) order. */
+  readonly records: readonly Uint8Array[];
 }
 
 /**
- * A batch of rebuilt entities of one view version, written into generation `generation`
+ * A batch of entities of one view version rebuilt into generation `generation`
  * (`tessera materialize --aggregations`). Per entity, atomically: if `<field>.g<G>.ok` exists the
- * entity is skipped (a resumed part never merges twice); else its fields, pending list and dedup
- * set are stored, with the expiry rules of a live event write, and the `ok` marker last.
+ * entity is skipped (a resumed part never merges twice); else its snapshot events are folded into
+ * what the generation already holds — the delta live dual writes collected since the rebuild began
+ * (§3.6 step 1) — by the live event step at `nowMillis` (duplicates of the delta skipped, fps a live
+ * copy could still bring back remembered in the generation's dedup set), and the `ok` marker is
+ * stored with the fields.
  */
 export interface OnlineRebuildBatch {
   /** The view version's field (`viewField()`). */
   readonly field: string;
+  /** The view version's compiled aggregations. */
+  readonly plan: AggregationPlan;
   readonly generation: number;
   /** The rebuild's "now" (the same for every part of one rebuild, resumed or not). */
   readonly nowMillis: number;
@@ -142,6 +146,15 @@ export interface OnlineRebuildResult {
   readonly written: number;
   /** Entities skipped: their `ok` marker was already there. */
   readonly skipped: number;
+}
+
+/**
+ * The pending list of generation `generation` (§1.5): `<field>.pend` for generation 1 (as stored
+ * before rebuilds existed), `<field>.g<G>.pend` after, so each generation of a dual write (§3.6)
+ * keeps its own.
+ */
+export function pendingListField(field: string, generation: number): string {
+  return generation === 1 ? `${field}.pend` : `${field}.g${generation}.pend`;
 }
 
 /** The field of an entity that marks its rebuild into generation `generation` complete. */

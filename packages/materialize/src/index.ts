@@ -32,3 +32,11 @@ export {
   servedGeneration,
 } from './rebuild-aggregations.js';
 export type { RebuildPartProgress, RebuildPlan, RebuildProgress } from './rebuild-aggregations.js';
+export {
+  HEARTBEAT_TTL_MILLIS,
+  REBUILD_BARRIER_TIMEOUT_MILLIS,
+  SERVER_HEARTBEAT_MILLIS,
+  rebuildAck,
+  rebuildBarrier,
+} from './rebuild-barrier.js';
+export type { RebuildBarrier, RebuildBarrierDeps, RebuildParticipant } from './rebuild-barrier.js';

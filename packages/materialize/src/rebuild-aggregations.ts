@@ -2,22 +2,20 @@
  * Rebuilding an event view's online tiles from its offline events into the next tile generation
  * (`tessera materialize --aggregations VIEW`; docs/design/window-aggregations.md §3.6, §4.4).
  *
- * Per key-hash part: the part's deduplicated eligible events stream from the offline main table in
- * (keys, ts, fp) order (`OfflineStore.eventRows`, the snapshot of every event none of whose copies
- * entered the target generation); each entity's events fold in TS with the live write's own step
- * (core's `rebuildEntityState`), so the rebuilt fields are what live writes of those events at the
- * rebuild's `now` would have left; `OnlineStore.writeRebuilt` stores each entity atomically unless
- * its `ok` marker of the target generation exists (a resumed part never merges twice).
+ * The rebuild is exact under live writes (design §3.6): its first run records the rebuild (its
+ * `now`, in the MaterializeState port, which every server re-reads); servers that see it fold every
+ * new event into the served generation G and into the target G+1 (the delta) and answer G+1 as its
+ * `online_gen`. The `barrier` then waits until no server can still fold into G alone and every
+ * G-only copy is readable offline. Per key-hash part: the part's deduplicated eligible events none
+ * of whose copies entered G+1 (the snapshot) stream from the offline main table in (keys, ts, fp)
+ * order (`OfflineStore.eventRows`); `OnlineStore.writeRebuilt` folds each entity's snapshot into
+ * what G+1 holds with the live write's own step at the rebuild's `now`, atomically, unless its `ok`
+ * marker of G+1 exists (a resumed part never merges twice).
  *
  * The run is resumable from any point: its `now`, the parts done and the generation served are
  * kept in the MaterializeState port, so an interrupted rebuild resumed later folds with the same
  * `now` and ends with the same bytes as an uninterrupted one. Only when every part is done does the
  * served generation move to the target (the caller switches its reads and writes then).
- *
- * Live writes during a rebuild (v1, no dual write yet): they fold into the served generation only.
- * An event written live after its entity's part read its snapshot is missing from the target
- * generation until the next rebuild; so rebuild while the view is quiescent (history loaded with
- * target OFFLINE, or writes paused), or run it again after the switch.
  */
 import {
   TesseraError,
@@ -28,7 +26,6 @@ import {
   entityKey,
   eventRecordLayout,
   isEventView,
-  rebuildEntityState,
   onlineAggregationIndexes,
   toAggregationSpec,
   viewField,
@@ -57,13 +54,13 @@ export interface RebuildPlan {
 /** Compiles an event view's aggregations for a rebuild; INVALID_ARGUMENT when it has none. */
 export function rebuildPlanOf(view: RegisteredView): RebuildPlan {
   const all = isEventView(view) ? (view.aggregations ?? []) : [];
-  // The server's online plan: the ungrouped aggregations (grouped ones are not kept online yet).
+  // The ungrouped aggregations: grouped ones live in their group fields at generation 1, not rebuilt yet.
   const aggregations = onlineAggregationIndexes(all).map((i) => all[i]!);
   if (aggregations.length === 0) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
       `Materialize --aggregations: ${view.name}@${view.version} has no window aggregations to rebuild` +
-        (all.length > 0 ? ' (its aggregations are all grouped, and grouped aggregations are not kept online yet)' : ''),
+        (all.length > 0 ? ' (its aggregations are all grouped, and grouped aggregations are not rebuilt yet)' : ''),
     );
   }
   const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));
@@ -111,14 +108,14 @@ export async function* rebuildAggregationsPart(options: {
   let ready: RebuiltEntity[] = [];
   const finishEntity = (): void => {
     if (currentKey === undefined) return;
-    const state = rebuildEntityState({ plan, generation, nowMillis, latenessMillis, records });
-    ready.push({ key: currentKey, ...state });
+    ready.push({ key: currentKey, records });
     records = [];
   };
   const store = async (): Promise<void> => {
     if (ready.length === 0) return;
     const result = await online.writeRebuilt!({
       field,
+      plan,
       generation,
       nowMillis,
       latenessMillis,
@@ -162,7 +159,10 @@ export function rebuildStateKeys(view: RegisteredView, generation: number) {
   return {
     /** The generation served (absent = 1). */
     served: `aggregations:${label}:generation`,
-    /** The `now` the rebuild into `generation` folds with (recorded by its first run). */
+    /**
+     * The `now` the rebuild into `generation` folds with, recorded by its first run: while it is
+     * there and `generation` is not served yet, servers dual-write (design §3.6 step 1).
+     */
     now: `aggregations:${label}:g${generation}:now`,
     /** How many parts of the rebuild into `generation` are done (parts run in order). */
     parts: `aggregations:${label}:g${generation}:parts`,
@@ -196,6 +196,13 @@ export async function* rebuildViewAggregations(options: {
   readonly nowMillis: number;
   readonly parts?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Resolves once no server can still fold an event of the view into the served generation alone
+   * and every such copy is readable offline (design §3.6 step 2); called after the rebuild is
+   * recorded, before any snapshot is read (every run: a resumed one too). Without it the rebuild
+   * is exact only for a quiescent view.
+   */
+  readonly barrier?: (view: RegisteredView, generation: number, signal?: AbortSignal) => Promise<void>;
 }): AsyncGenerator<RebuildProgress, void, undefined> {
   const { state, view } = options;
   const parts = options.parts ?? DEFAULT_REBUILD_PARTS;
@@ -207,6 +214,7 @@ export async function* rebuildViewAggregations(options: {
     await state.advance(keys.now, options.nowMillis);
     nowMillis = (await state.get(keys.now)) ?? options.nowMillis;
   }
+  await options.barrier?.(view, generation, options.signal);
   let totals = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
   const first = (await state.get(keys.parts)) ?? 0;
   for (let index = first; index < parts; index++) {

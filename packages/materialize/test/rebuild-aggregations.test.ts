@@ -6,7 +6,14 @@
  *    which shares no code with either) at several times, pending future events included;
  *  - a rebuild interrupted (aborted after some parts, and "killed" after a part was written but
  *    before it was recorded) and resumed leaves byte-identical fields to an uninterrupted run;
- *  - a resumed part never merges twice (the per-entity `ok` marker).
+ *  - a resumed part never merges twice (the per-entity `ok` marker);
+ *  - exact under live writes (§3.6 dual write), on LMDB and on the Redis Cluster: writes into
+ *    generation 1 alone before the barrier (their offline rows inserted by it), then dual writes
+ *    between the parts — new events, replays of generation-1 events, of history (snapshot) events
+ *    and of earlier delta events, future events — and the rebuilt generation equals brute force
+ *    over every distinct event, whichever side of its entity's part each event arrived;
+ *  - the barrier waits for every live server's acknowledgement (expired heartbeats do not count) and
+ *    for write-behind, and names what it waited for when its bounded wait ends.
  * The 100 k-entity × 30-day size runs in `npm run bench -- rebuild` (bench/rebuild-aggregations.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,9 +26,11 @@ import {
   aggregationResultType,
   batchFingerprints,
   decodeEventRecord,
+  encodeEventRecord,
   entityKey,
   eventRecordLayout,
   foldEventIntoFields,
+  pendingListField,
   pendingListRecords,
   readAggregations,
   rebuildMarkerField,
@@ -31,9 +40,11 @@ import {
   type RegisteredView,
 } from '@tessera/core';
 import { ChdbExecutor, ClickHouseOfflineStore } from '@tessera/offline';
-import { LmdbMaterializeState, LmdbOnlineStore, RedisClusterOnlineStore } from '@tessera/online';
+import { LmdbMaterializeState, LmdbOnlineStore, RedisClusterOnlineStore, RedisServerHeartbeats } from '@tessera/online';
 import {
+  rebuildAck,
   rebuildAggregationsPart,
+  rebuildBarrier,
   rebuildPlanOf,
   rebuildStateKeys,
   rebuildViewAggregations,
@@ -172,15 +183,23 @@ async function rawFields(
   online: LmdbOnlineStore | RedisClusterOnlineStore,
   g: number,
   customer: number,
+  view: RegisteredView = VIEW,
 ): Promise<(Uint8Array | null)[]> {
-  const fields = [...NAMES.map((n) => `${FIELD}.g${g}.${n}`), `${FIELD}.pend`, rebuildMarkerField(FIELD, g)];
+  const FIELD = viewField(view.id, view.version);
+  const fields = [...NAMES.map((n) => `${FIELD}.g${g}.${n}`), pendingListField(FIELD, g), rebuildMarkerField(FIELD, g)];
   const [row] = await online.read([{ key: entityKey(VIEW.entities, [BigInt(customer)]), fields }]);
   return row as (Uint8Array | null)[];
 }
 
 /** The online values of `customer` at t, as the read path computes them (pending folded when due). */
-async function onlineValues(online: LmdbOnlineStore, g: number, customer: number, t: number): Promise<FeatureValue[]> {
-  const raw = await rawFields(online, g, customer);
+async function onlineValues(
+  online: LmdbOnlineStore | RedisClusterOnlineStore,
+  g: number,
+  customer: number,
+  t: number,
+  view: RegisteredView = VIEW,
+): Promise<FeatureValue[]> {
+  const raw = await rawFields(online, g, customer, view);
   const { plan } = rebuildPlanOf(VIEW);
   const fields: AggregationFields = new Map();
   NAMES.forEach((name, k) => {
@@ -308,7 +327,7 @@ describe('rebuilding online tiles from offline events', () => {
     }
   });
 
-  it('writes the same bytes into Redis Cluster (agg-rebuild-2.lua) as into LMDB, and skips marked entities there too', async () => {
+  it('writes the same bytes into Redis Cluster (agg-write-2.lua, rebuild mode) as into LMDB, and skips marked entities there too', async () => {
     const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
     const redis = new RedisClusterOnlineStore({ nodes: inject('redisCluster').nodes, keyPrefix });
     try {
@@ -366,6 +385,236 @@ describe('rebuilding online tiles from offline events', () => {
     expect(rerun.entitiesSkipped).toBe(new Set(events.map((e) => e.entityKey)).size);
     const after = await Promise.all([0, 1, 2, 3].map((c) => rawFields(online, 2, c)));
     expect(after.map((r) => r.map(hex))).toEqual(before.map((r) => r.map(hex)));
+  });
+});
+
+/** A second view (its own tables and fields) for the live-traffic rebuilds. */
+const LIVE_VIEW: RegisteredView = { ...VIEW, name: 'rebuild_live', id: 9 };
+const LIVE_ENTITIES = 80;
+
+describe('rebuilding while writes continue (dual write, design §3.6)', () => {
+  const { plan, latenessMillis, retentionMillis } = rebuildPlanOf(LIVE_VIEW);
+  const layout = eventRecordLayout(plan);
+  const field = viewField(LIVE_VIEW.id, LIVE_VIEW.version);
+  const rnd = random(23);
+  let serial = 0;
+  const event = (ts: number, customer = Math.floor(rnd() * LIVE_ENTITIES)): BruteEvent => ({
+    entityKey: String(customer),
+    ts,
+    values: [BigInt(Math.floor(rnd() * 1000)), `q${serial++}`],
+  });
+
+  /** Writes `rows` as a live Write does: online first (generation `g`, dual or not), then offline with the answer. */
+  async function liveWrite(
+    online: LmdbOnlineStore | RedisClusterOnlineStore,
+    rows: readonly BruteEvent[],
+    g: number,
+    dualWrite: boolean,
+    acceptedAtMillis: number,
+    insertNow = true,
+  ): Promise<{ generations: Uint32Array; duplicates: number; insert: () => Promise<void> }> {
+    const batch = {
+      joinKeyValues: rows.map((r) => [BigInt(r.entityKey)]),
+      eventTsMillis: Float64Array.from(rows.map((r) => r.ts)),
+      featureValues: FEATURES.map((_, f) => rows.map((r) => (r.values[f] ?? null) as FeatureValue)),
+    };
+    const fingerprints = batchFingerprints(LIVE_VIEW, batch);
+    const entityKeys = rows.map((r) => entityKey(LIVE_VIEW.entities, [BigInt(r.entityKey)]));
+    const keys = [...new Set(entityKeys)];
+    const result = await online.write({
+      field,
+      ttlMillis: 0,
+      keys,
+      rows: keys.map(() => {
+        const row = Buffer.alloc(9);
+        row.writeUInt8(1, 0);
+        row.writeDoubleLE(acceptedAtMillis, 1);
+        return row;
+      }),
+      events: {
+        plan,
+        generation: g,
+        ...(dualWrite ? { dualWrite } : {}),
+        acceptedAtMillis,
+        latenessMillis,
+        retentionMillis,
+        entities: entityKeys.map((k) => keys.indexOf(k)),
+        records: rows.map((r, i) =>
+          encodeEventRecord(layout, r.ts, fingerprints.subarray(i * 16, i * 16 + 16), r.values as FeatureValue[]),
+        ),
+      },
+    });
+    const generations = result.eventGenerations ?? new Uint32Array(0);
+    const insert = () =>
+      offline.insert(LIVE_VIEW, { ...batch, fingerprints, onlineGenerations: Uint32Array.from(generations) });
+    if (insertNow) await insert();
+    return { generations, duplicates: result.duplicateEvents ?? -1, insert };
+  }
+
+  async function rebuildUnderTraffic(online: LmdbOnlineStore | RedisClusterOnlineStore, state: LmdbMaterializeState) {
+    const all: BruteEvent[] = [];
+    // History (offline only, online_gen 0), and live writes into generation 1 before the rebuild.
+    const history = Array.from({ length: 600 }, () => event(NOW - HOUR - Math.floor(rnd() * 20 * DAY)));
+    await offline.insert(LIVE_VIEW, {
+      joinKeyValues: history.map((r) => [BigInt(r.entityKey)]),
+      eventTsMillis: Float64Array.from(history.map((r) => r.ts)),
+      featureValues: FEATURES.map((_, f) => history.map((r) => (r.values[f] ?? null) as FeatureValue)),
+      fingerprints: batchFingerprints(LIVE_VIEW, {
+        joinKeyValues: history.map((r) => [BigInt(r.entityKey)]),
+        eventTsMillis: Float64Array.from(history.map((r) => r.ts)),
+        featureValues: FEATURES.map((_, f) => history.map((r) => (r.values[f] ?? null) as FeatureValue)),
+      }),
+    });
+    all.push(...history);
+    const single = Array.from({ length: 150 }, () => event(NOW - Math.floor(rnd() * 50 * MIN)));
+    await liveWrite(online, single.slice(0, 100), 1, false, NOW - 1_000);
+    // Written into generation 1 alone, their offline rows still queued: the barrier waits for them.
+    const queued = await liveWrite(online, single.slice(100), 1, false, NOW - 500, false);
+    all.push(...single);
+    let replays = 0;
+    let duplicates = 0;
+    let acceptedAt = NOW;
+    let barrierRan = false;
+    let last;
+    for await (const progress of rebuildViewAggregations({
+      offline,
+      online,
+      state,
+      view: LIVE_VIEW,
+      nowMillis: NOW,
+      parts: PARTS,
+      barrier: async (view, generation) => {
+        expect([view.name, generation]).toEqual([LIVE_VIEW.name, 2]);
+        await queued.insert();
+        barrierRan = true;
+      },
+    })) {
+      last = progress;
+      if (progress.done) break;
+      // Between parts (and batches): a dual write of new events, future ones, and replays.
+      acceptedAt += 1_000;
+      const fresh = Array.from({ length: 12 }, () => event(acceptedAt - Math.floor(rnd() * 30 * MIN)));
+      fresh.push(event(acceptedAt + 1 + Math.floor(rnd() * 50_000))); // future: pending in both generations
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)] as T;
+      const again = [pick(single), pick(single), pick(history.filter((e) => e.ts >= acceptedAt - HOUR))];
+      if (all.length > 750) again.push(pick(all.slice(750)));
+      const rows = [...fresh, ...again.filter((e) => e !== undefined)];
+      const written = await liveWrite(online, rows, 1, true, acceptedAt);
+      expect([...written.generations.slice(0, fresh.length)]).toEqual(fresh.map(() => 2));
+      replays += rows.length - fresh.length;
+      duplicates += written.duplicates;
+      all.push(...fresh);
+    }
+    expect(barrierRan).toBe(true);
+    expect(last).toMatchObject({ done: true, generation: 2 });
+    expect(duplicates).toBe(replays);
+    expect(replays).toBeGreaterThan(3 * PARTS);
+    // After the switch: writes into generation 2 alone.
+    acceptedAt += 1_000;
+    const after = Array.from({ length: 10 }, () => event(acceptedAt - 1));
+    await liveWrite(online, [...after, single[5] as BruteEvent], 2, false, acceptedAt);
+    all.push(...after);
+
+    const byEntity = new Map<string, BruteEvent[]>();
+    for (const e of bruteDistinct(all)) byEntity.set(e.entityKey, [...(byEntity.get(e.entityKey) ?? []), e]);
+    for (const t of [acceptedAt, acceptedAt + 60_000, acceptedAt + 3 * DAY]) {
+      for (let c = 0; c < LIVE_ENTITIES; c++) {
+        const keyed = bruteKeyed(LIVE_VIEW.id, LIVE_VIEW.version, TYPES, byEntity.get(String(c)) ?? []);
+        const got = await onlineValues(online, 2, c, t, LIVE_VIEW);
+        const want = SPECS.map((s) => bruteAggregate(s, TYPES, keyed, t));
+        const norm = (v: unknown): unknown => (v instanceof BigInt64Array || v instanceof Float64Array ? [...v] : v);
+        expect(got.map(norm), `customer ${c} at ${t}`).toEqual(want);
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    await offline.ensureTables([LIVE_VIEW]);
+  });
+
+  it('ends with the rebuilt generation equal to brute force over every event (LMDB)', async () => {
+    const online = new LmdbOnlineStore({ path: join(dir, 'online-live'), sweepIntervalMillis: 0 });
+    try {
+      await rebuildUnderTraffic(online, new LmdbMaterializeState(online));
+    } finally {
+      await online.close();
+    }
+  }, 60_000);
+
+  it('ends with the rebuilt generation equal to brute force over every event (Redis Cluster)', async () => {
+    await offline.close();
+    offline = await ClickHouseOfflineStore.open({
+      executor: ChdbExecutor.open({ path: join(dir, 'chdb') }),
+      database: 'rebuild_test_redis',
+    });
+    await offline.ensureTables([LIVE_VIEW]);
+    const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
+    const redis = new RedisClusterOnlineStore({ nodes: inject('redisCluster').nodes, keyPrefix });
+    const stateStore = new LmdbOnlineStore({ path: join(dir, 'state-live'), sweepIntervalMillis: 0 });
+    try {
+      await rebuildUnderTraffic(redis, new LmdbMaterializeState(stateStore));
+    } finally {
+      await redis.close();
+      await stateStore.close();
+    }
+  }, 60_000);
+});
+
+describe('the rebuild barrier (design §3.6 step 2)', () => {
+  const quiet = () =>
+    Promise.resolve({
+      pendingJobs: 0,
+      pendingRows: 0,
+      oldestPendingMillis: 0,
+      deadLetters: 0,
+      inserted: 0,
+      insertMillis: undefined,
+    });
+
+  it('waits for every live server to acknowledge, names one that never does, and ignores expired heartbeats', async () => {
+    const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
+    const heartbeats = new RedisServerHeartbeats(inject('redisCluster').nodes, keyPrefix);
+    try {
+      for (let i = 0; i < 100; i++) {
+        if (
+          await heartbeats.live().then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const ack = rebuildAck(LIVE_VIEW, 2);
+      await heartbeats.beat('server-acks', [ack], 60_000);
+      await heartbeats.beat('server-dead', [], 1); // expired at once: it no longer counts
+      await heartbeats.beat('server-stuck', ['9.1:g1'], 60_000); // acknowledges another rebuild only
+      const barrier = rebuildBarrier({ heartbeats, writeBehindStats: quiet, timeoutMillis: 500 });
+      await expect(barrier(LIVE_VIEW, 2)).rejects.toThrow(
+        /did not acknowledge the rebuild into tile generation 2 within 500 ms: server-stuck\./,
+      );
+      await heartbeats.beat('server-stuck', ['9.1:g1', ack], 60_000);
+      await barrier(LIVE_VIEW, 2);
+      expect([...(await heartbeats.live()).keys()].sort()).toEqual(['server-acks', 'server-stuck']);
+    } finally {
+      await heartbeats.close();
+    }
+  });
+
+  it('waits for write-behind to insert what was queued before, and says so when it does not', async () => {
+    const queuedAt = Date.now() - 10_000;
+    let drained = false;
+    const stats = async () => ({
+      ...(await quiet()),
+      pendingJobs: drained ? 0 : 3,
+      oldestPendingMillis: drained ? 0 : Date.now() - queuedAt,
+    });
+    await expect(rebuildBarrier({ writeBehindStats: stats, timeoutMillis: 300 })(LIVE_VIEW, 2)).rejects.toThrow(
+      /write-behind still holds 3 job\(s\)/,
+    );
+    const waiting = rebuildBarrier({ writeBehindStats: stats, timeoutMillis: 30_000 })(LIVE_VIEW, 2);
+    drained = true;
+    await waiting;
   });
 });
 

@@ -12,3 +12,4 @@ export {
   idempotencyToken,
 } from './idempotency.js';
 export { LmdbMaterializeState, RedisMaterializeState } from './materialize-state.js';
+export { RedisServerHeartbeats } from './server-heartbeats.js';

@@ -10,6 +10,11 @@ import {
   type OnlineEvents,
   type OnlineRebuildBatch,
   type OnlineRebuildResult,
+  type AggregationPlan,
+  type EntityEventsResult,
+  type GenerationResult,
+  type GenerationState,
+  pendingListField,
   rebuildMarkerField,
 } from '@tessera/core';
 
@@ -28,7 +33,8 @@ export interface LmdbEventDatabases {
 /**
  * Runs the per-entity event step (contract in core's `online-store.ts`, design §3.3–§3.5) for a
  * batch whose LWW rows the caller has just written, inside the same transaction. `entityPrefix(i)`
- * is the entry prefix `<keyPrefix><entity key>\0` of the batch's i-th key.
+ * is the entry prefix `<keyPrefix><entity key>\0` of the batch's i-th key. With `dualWrite`, the
+ * events new to both generations' sets go into G and G+1 (design §3.6 step 1).
  */
 export function writeEventsSync(
   dbs: LmdbEventDatabases,
@@ -45,66 +51,31 @@ export function writeEventsSync(
     if (list === undefined) byEntity.set(entity, [e]);
     else list.push(e);
   }
-  const names = aggregationFieldNames(events.plan);
-  const g = `${field}.g${events.generation}.`;
   const generations = new Uint32Array(events.entities.length);
   let duplicateEvents = 0;
   for (const [entity, indexes] of byEntity) {
     const prefix = entityPrefix(entity);
-    const fields: AggregationFields = new Map();
-    for (const name of names) {
-      const stored = dbs.rows.getBinary(prefix + g + name);
-      if (stored !== undefined) fields.set(name, new Uint8Array(stored));
-    }
-    const pendEntry = `${prefix}${field}.pend`;
-    const pendStored = dbs.rows.getBinary(pendEntry);
-    const dedupBase = `${prefix}${field}\u0000${events.generation}\u0000`;
-    const result = applyEntityEvents({
-      plan: events.plan,
-      generation: events.generation,
-      acceptedAtMillis: events.acceptedAtMillis,
-      latenessMillis: events.latenessMillis,
-      fields,
-      pending: pendStored === undefined ? undefined : new Uint8Array(pendStored),
-      dedup: lmdbDedup(dbs.dedup, dedupBase),
-      records: indexes.map((e) => events.records[e] as Uint8Array),
-    });
+    const write = (generation: number): GenerationEntries => ({ prefix, field, generation, plan: events.plan });
+    const result = foldEntitySync(
+      dbs,
+      write(events.generation),
+      events.dualWrite === true ? write(events.generation + 1) : undefined,
+      events,
+      indexes.map((e) => events.records[e] as Uint8Array),
+    );
     indexes.forEach((e, i) => {
       generations[e] = result.generations[i] as number;
     });
     duplicateEvents += result.duplicates;
-    for (const name of result.changed) dbs.rows.putSync(prefix + g + name, toBuffer(fields.get(name) as Uint8Array));
-    if (result.pendingChanged) {
-      if (result.pending === null) dbs.rows.removeSync(pendEntry);
-      else dbs.rows.putSync(pendEntry, toBuffer(result.pending));
-    }
-    // Expiry (contract step 7): every aggregation entry of the entity lives at least until its
-    // newest event + retention; never shortened; persistent when the retention is 0.
-    if (result.newestEventTsMillis !== -Infinity) {
-      const deadline = events.retentionMillis === 0 ? 0 : result.newestEventTsMillis + events.retentionMillis;
-      // (A view version's aggregation entries share one retention, so an entry without a deadline
-      // while the retention is not 0 is a new one.)
-      for (const entry of [...names.map((name) => prefix + g + name), pendEntry]) {
-        if (dbs.rows.doesExist(entry)) extendDeadline(dbs, entry, deadline);
-      }
-    }
-    // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
-    // of the write and its newest event (a pending event's copy is eligible until ts + L, which
-    // may be after acceptedAt + L).
-    extendDeadline(
-      dbs,
-      dedupBase + DEDUP_DEADLINE_SUFFIX,
-      Math.max(events.acceptedAtMillis, result.newestEventTsMillis) + events.latenessMillis + DEDUP_MARGIN_MILLIS,
-    );
   }
   return { duplicateEvents, eventGenerations: generations };
 }
 
 /**
  * Stores rebuilt entities (contract in core's `OnlineRebuildBatch`, design §3.6 step 3) inside the
- * caller's write transaction: an entity whose `ok` marker exists is skipped; otherwise its fields of
- * the target generation, its pending list, its dedup set and their deadlines are written as a live
- * event write would leave them, and the marker last (same transaction, so all or nothing).
+ * caller's write transaction: an entity whose `ok` marker exists is skipped; otherwise its snapshot
+ * events fold into what the target generation holds (the delta of dual writes) by the live step at
+ * the rebuild's `now`, and the marker is stored with the fields (same transaction: all or nothing).
  */
 export function writeRebuiltSync(
   dbs: LmdbEventDatabases,
@@ -114,8 +85,12 @@ export function writeRebuiltSync(
   if (!Number.isInteger(batch.generation) || batch.generation < 1) {
     throw new TesseraError('INTERNAL', `Rebuild of field ${batch.field}: generation ${batch.generation} is not ≥ 1`);
   }
-  const g = `${batch.field}.g${batch.generation}.`;
   const marker = rebuildMarkerField(batch.field, batch.generation);
+  const step = {
+    acceptedAtMillis: batch.nowMillis,
+    latenessMillis: batch.latenessMillis,
+    retentionMillis: batch.retentionMillis,
+  };
   let written = 0;
   let skipped = 0;
   for (const entity of batch.entities) {
@@ -124,33 +99,97 @@ export function writeRebuiltSync(
       skipped++;
       continue;
     }
-    const deadline = batch.retentionMillis === 0 ? 0 : entity.newestEventTsMillis + batch.retentionMillis;
-    const pendEntry = `${prefix}${batch.field}.pend`;
-    const entries: string[] = [];
-    for (const [name, bytes] of entity.fields) {
-      dbs.rows.putSync(prefix + g + name, toBuffer(bytes));
-      entries.push(prefix + g + name);
-    }
-    if (entity.pending === null) dbs.rows.removeSync(pendEntry);
-    else {
-      dbs.rows.putSync(pendEntry, toBuffer(entity.pending));
-      entries.push(pendEntry);
-    }
-    const dedupBase = `${prefix}${batch.field}\u0000${batch.generation}\u0000`;
-    for (const [fp, ts] of entity.dedup) dbs.dedup.putSync(dedupBase + fp, ts);
+    const target = { prefix, field: batch.field, generation: batch.generation, plan: batch.plan };
+    const result = foldEntitySync(dbs, target, undefined, step, entity.records);
     dbs.rows.putSync(prefix + marker, Buffer.from('1')); // as the Redis script writes it
-    entries.push(prefix + marker);
-    if (entity.newestEventTsMillis !== -Infinity) {
-      for (const entry of entries) extendDeadline(dbs, entry, deadline);
-      extendDeadline(
-        dbs,
-        dedupBase + DEDUP_DEADLINE_SUFFIX,
-        Math.max(batch.nowMillis, entity.newestEventTsMillis) + batch.latenessMillis + DEDUP_MARGIN_MILLIS,
-      );
-    }
+    // The marker lives as long as the entity's rebuilt entries (the hash's rule in Redis).
+    const newest = Math.max(result.newestEventTsMillis, batch.nowMillis);
+    extendDeadline(dbs, prefix + marker, batch.retentionMillis === 0 ? 0 : newest + batch.retentionMillis);
     written++;
   }
   return { written, skipped };
+}
+
+/** Where one generation of one entity lives. */
+interface GenerationEntries {
+  readonly prefix: string;
+  readonly field: string;
+  readonly generation: number;
+  readonly plan: AggregationPlan;
+}
+
+/**
+ * One entity's event step over generation `g` (and `next`, a dual write): reads the generations'
+ * fields and pending lists, runs core's `applyEntityEvents`, stores what changed and extends the
+ * deadlines (contract step 7).
+ */
+function foldEntitySync(
+  dbs: LmdbEventDatabases,
+  g: GenerationEntries,
+  next: GenerationEntries | undefined,
+  step: Pick<OnlineEvents, 'acceptedAtMillis' | 'latenessMillis' | 'retentionMillis'>,
+  records: readonly Uint8Array[],
+): EntityEventsResult {
+  const names = aggregationFieldNames(g.plan);
+  const open = (at: GenerationEntries): GenerationState & { dedupBase: string } => {
+    const fields: AggregationFields = new Map();
+    for (const name of names) {
+      const stored = dbs.rows.getBinary(`${at.prefix}${at.field}.g${at.generation}.${name}`);
+      if (stored !== undefined) fields.set(name, new Uint8Array(stored));
+    }
+    const pendStored = dbs.rows.getBinary(at.prefix + pendingListField(at.field, at.generation));
+    const dedupBase = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
+    return {
+      fields,
+      pending: pendStored === undefined ? undefined : new Uint8Array(pendStored),
+      dedup: lmdbDedup(dbs.dedup, dedupBase),
+      dedupBase,
+    };
+  };
+  const state = open(g);
+  const nextState = next === undefined ? undefined : open(next);
+  const result = applyEntityEvents({
+    plan: g.plan,
+    generation: g.generation,
+    acceptedAtMillis: step.acceptedAtMillis,
+    latenessMillis: step.latenessMillis,
+    fields: state.fields,
+    pending: state.pending,
+    dedup: state.dedup,
+    records,
+    ...(nextState === undefined ? {} : { next: nextState }),
+  });
+  const store = (at: GenerationEntries, fields: AggregationFields, done: GenerationResult, dedupBase: string) => {
+    const fieldPrefix = `${at.prefix}${at.field}.g${at.generation}.`;
+    const pendEntry = at.prefix + pendingListField(at.field, at.generation);
+    for (const name of done.changed) dbs.rows.putSync(fieldPrefix + name, toBuffer(fields.get(name) as Uint8Array));
+    if (done.pendingChanged) {
+      if (done.pending === null) dbs.rows.removeSync(pendEntry);
+      else dbs.rows.putSync(pendEntry, toBuffer(done.pending));
+    }
+    if (result.newestEventTsMillis === -Infinity) return;
+    // Expiry (contract step 7): every aggregation entry of the entity lives at least until its
+    // newest event + retention; never shortened; persistent when the retention is 0.
+    const deadline = step.retentionMillis === 0 ? 0 : result.newestEventTsMillis + step.retentionMillis;
+    // (A view version's aggregation entries share one retention, so an entry without a deadline
+    // while the retention is not 0 is a new one.)
+    for (const entry of [...names.map((name) => fieldPrefix + name), pendEntry]) {
+      if (dbs.rows.doesExist(entry)) extendDeadline(dbs, entry, deadline);
+    }
+    // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
+    // of the write and its newest event (a pending event's copy is eligible until ts + L, which
+    // may be after acceptedAt + L).
+    extendDeadline(
+      dbs,
+      dedupBase + DEDUP_DEADLINE_SUFFIX,
+      Math.max(step.acceptedAtMillis, result.newestEventTsMillis) + step.latenessMillis + DEDUP_MARGIN_MILLIS,
+    );
+  };
+  store(g, state.fields, result, state.dedupBase);
+  if (next !== undefined && nextState !== undefined && result.next !== undefined) {
+    store(next, nextState.fields, result.next, nextState.dedupBase);
+  }
+  return result;
 }
 
 /** Deletes the dedup set a swept deadline entry stands for (`<dedup base>\0dedup`). */

@@ -36,7 +36,7 @@ export interface LmdbOnlineStoreOptions {
  * row (Redis keeps a whole entity hash until its longest-lived row is due, so a row may outlive
  * its retention there; both are allowed by the contract): a second database indexes rows by
  * retention deadline and `sweep()` deletes the due ones. An event view's batch (`batch.events`)
- * folds its events into the entity's aggregation entries (`<fv>.g<G>.<name>`, `<fv>.pend`) in the
+ * folds its events into the entity's aggregation entries (`<fv>.g<G>.<name>`, its pending list `pendingListField`) in the
  * same transaction, with the fingerprints seen in a `dedup` database (see lmdb-event-fold.ts).
  */
 export class LmdbOnlineStore implements EmbeddedOnlineStore {

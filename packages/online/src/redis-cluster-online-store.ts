@@ -22,7 +22,7 @@ import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
 import { debugOnline } from './internal/debug.js';
 import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
-import { AGG_REBUILD_LUA, AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
+import { AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
 import { aggLayoutOpcodes } from './internal/agg-layout-opcodes.js';
 import { checkWriteBatch } from './internal/packed-row.js';
 import { describeError } from './internal/redis-errors.js';
@@ -69,10 +69,7 @@ export interface RedisClusterOnlineStoreOptions {
 interface LwwPipeline extends ChainableCommander {
   [LWW_WRITE_COMMAND](key: string, field: string, row: Buffer, retentionMillis: number, nowMillis: number): this;
   [AGG_WRITE_COMMAND](...args: (string | number | Buffer)[]): this;
-  [AGG_REBUILD_COMMAND](...args: (string | number | Buffer)[]): this;
 }
-
-const AGG_REBUILD_COMMAND = 'tesseraAggRebuild';
 
 /** The dedup set of an entity's events of one view field and generation (design §3.1; same hash tag). */
 export function eventDedupKey(entityKey: string, field: string, generation: number): string {
@@ -120,8 +117,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
     }
     watchErrors(this.#writer, 'writer');
     this.#writer.defineCommand(LWW_WRITE_COMMAND, { numberOfKeys: 1, lua: LWW_WRITE_LUA });
-    this.#writer.defineCommand(AGG_WRITE_COMMAND, { numberOfKeys: 2, lua: AGG_WRITE_LUA });
-    this.#writer.defineCommand(AGG_REBUILD_COMMAND, { numberOfKeys: 2, lua: AGG_REBUILD_LUA });
+    // KEYS: the entity hash, the dedup sets of G and G+1 (the latter used only while a rebuild runs).
+    this.#writer.defineCommand(AGG_WRITE_COMMAND, { numberOfKeys: 3, lua: AGG_WRITE_LUA });
     const commandTimeoutMillis = this.#writer.options.redisOptions?.commandTimeout;
     this.#maxWaitMillis =
       commandTimeoutMillis === undefined ? Infinity : Math.max(1, commandTimeoutMillis - WAIT_TIMEOUT_MARGIN_MILLIS);
@@ -179,6 +176,9 @@ export class RedisClusterOnlineStore implements OnlineStore {
     let duplicateEvents = 0;
     // Grouped aggregations (§1.8): one more call per (entity, group field), after the entity's keys.
     const groupCalls = groupEventCalls(batch.groupEvents ?? [], keys.length);
+    const eventGenerations = new Uint32Array(events?.records.length ?? 0);
+    const g = events?.generation ?? 0;
+    const dual = events?.dualWrite === true;
     const slots = await runPerNode(this.#writer, {
       what,
       // The scripts, run by their SHA (ioredis falls back to EVAL once per node).
@@ -190,9 +190,11 @@ export class RedisClusterOnlineStore implements OnlineStore {
         if (k >= keys.length) {
           const { key, group, records } = groupCalls[k - keys.length]!;
           const key_ = keys[key] as string;
+          // Group fields stay at generation 1 (never rebuilt, never dual-written): no KEYS[3] use.
           (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
             key_,
             eventDedupKey(key_, group.field, group.events.generation),
+            eventDedupKey(key_, group.field, group.events.generation + 1),
             group.field,
             EMPTY_ROW,
             0,
@@ -203,6 +205,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
             group.events.latenessMillis,
             DEDUP_MARGIN_MILLIS,
             group.events.retentionMillis,
+            '',
+            '',
             ...records.map((e) => toBuffer(group.events.records[e] as Uint8Array)),
           );
           return;
@@ -221,6 +225,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
         (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
           keys[k] as string,
           eventDedupKey(keys[k] as string, batch.field, events.generation),
+          eventDedupKey(keys[k] as string, batch.field, events.generation + 1),
           batch.field,
           rows[k] as Buffer,
           retention,
@@ -231,31 +236,38 @@ export class RedisClusterOnlineStore implements OnlineStore {
           events.latenessMillis,
           DEDUP_MARGIN_MILLIS,
           events.retentionMillis,
+          events.dualWrite === true ? events.generation + 1 : '',
+          '',
           ...mine.map((e) => toBuffer(events.records[e] as Uint8Array)),
         );
       },
       onReply: (k, reply) => {
         if (k >= keys.length) return; // a group call: `events` answers for every event
-        if (eventsOf?.[k] === undefined) {
+        const mine = eventsOf?.[k];
+        if (mine === undefined) {
           if (reply === LWW_STALE) stale++;
           return;
         }
-        const [lww, , duplicates] = reply as [number, string, number];
+        const [lww, flags, duplicates] = reply as [number, string, number];
         if (lww === LWW_STALE) stale++;
         duplicateEvents += duplicates;
+        // '0' taken (into G+1 too while dual), '1' a duplicate in G, '2' a duplicate in G+1.
+        mine.forEach((e, i) => {
+          const flag = flags.charCodeAt(i);
+          eventGenerations[e] = flag === 0x31 ? g : flag === 0x32 || dual ? g + 1 : g;
+        });
       },
     });
     const replicas = options.replicas ?? 0;
     if (replicas > 0) await waitForReplicas(this.#writer, slots, replicas, deadlineMillis, this.#maxWaitMillis, what);
     if (events === undefined) return { applied: keys.length - stale, stale };
-    // Until rebuilds exist, G is the only generation: every event, taken or duplicate, is in G.
-    const eventGenerations = new Uint32Array(events.records.length).fill(events.generation);
     return { applied: keys.length - stale, stale, duplicateEvents, eventGenerations };
   }
 
   /**
-   * Stores rebuilt entities (design §3.6 step 3; `lua/agg-rebuild-2.lua` per entity, one pipeline
-   * per master): an entity whose `ok` marker exists is skipped.
+   * Stores rebuilt entities (design §3.6 step 3; per entity one `agg-write-2.lua` call without an
+   * LWW row and with the `ok` marker, one pipeline per master): the snapshot events fold into what
+   * the target generation holds; an entity whose marker exists is skipped.
    */
   async writeRebuilt(batch: OnlineRebuildBatch, options: OnlineWriteOptions = {}): Promise<OnlineRebuildResult> {
     if (!Number.isInteger(batch.generation) || batch.generation < 1) {
@@ -264,8 +276,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
     if (batch.entities.length === 0) return { written: 0, skipped: 0 };
     const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
     const keys = batch.entities.map((entity) => this.#keyPrefix + entity.key);
-    const g = `${batch.field}.g${batch.generation}.`;
     const marker = rebuildMarkerField(batch.field, batch.generation);
+    const opcodes = aggLayoutOpcodes(batch.plan);
     let written = 0;
     let skipped = 0;
     const slots = await runPerNode(this.#writer, {
@@ -276,34 +288,28 @@ export class RedisClusterOnlineStore implements OnlineStore {
       connectWaitMillis: this.#connectWaitMillis,
       add: (pipeline, k) => {
         const entity = batch.entities[k] as RebuiltEntity;
-        const none = entity.newestEventTsMillis === -Infinity;
-        const hashDeadline = none
-          ? -1
-          : batch.retentionMillis === 0
-            ? 0
-            : entity.newestEventTsMillis + batch.retentionMillis;
-        const dedupDeadline = none
-          ? 0
-          : Math.ceil(
-              Math.max(batch.nowMillis, entity.newestEventTsMillis) + batch.latenessMillis + DEDUP_MARGIN_MILLIS,
-            );
-        const args: (string | number | Buffer)[] = [
+        (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
           keys[k] as string,
           eventDedupKey(keys[k] as string, batch.field, batch.generation),
+          eventDedupKey(keys[k] as string, batch.field, batch.generation + 1),
+          batch.field,
+          '',
+          0,
+          batch.nowMillis,
+          opcodes,
+          batch.generation,
+          batch.nowMillis,
+          batch.latenessMillis,
+          DEDUP_MARGIN_MILLIS,
+          batch.retentionMillis,
+          '',
           marker,
-          `${batch.field}.pend`,
-          entity.pending === null ? '' : toBuffer(entity.pending),
-          String(Math.ceil(hashDeadline)),
-          String(dedupDeadline),
-          entity.fields.size,
-        ];
-        for (const [name, bytes] of entity.fields) args.push(g + name, toBuffer(bytes));
-        for (const [fp, ts] of entity.dedup) args.push(ts, Buffer.from(fp, 'hex'));
-        (pipeline as LwwPipeline)[AGG_REBUILD_COMMAND](...args);
+          ...entity.records.map(toBuffer),
+        );
       },
       onReply: (_k, reply) => {
-        if (reply === 1) written++;
-        else skipped++;
+        if ((reply as number[])[0] === -1) skipped++;
+        else written++;
       },
     });
     const replicas = options.replicas ?? 0;

@@ -8,6 +8,7 @@ import {
   compileAggregationPlan,
   encodeEventRecord,
   eventRecordLayout,
+  pendingListField,
   retentionMillis,
   type AggregationPlan,
   type OnlineEvents,
@@ -28,13 +29,13 @@ const CASES = Number(process.env.AGG_DIFF_CASES ?? 200);
 const SEED = Number(process.env.AGG_DIFF_SEED ?? Date.now() % 1_000_000_007);
 
 /** What the differential writes through: the store, or a copy of the script (the mutant check). */
-type EventWriter = (batch: OnlineWriteBatch) => Promise<{ duplicateEvents: number }>;
+type EventWriter = (batch: OnlineWriteBatch) => Promise<{ duplicateEvents: number; generations: number[] }>;
 
 let store: RedisClusterOnlineStore;
 let cluster: Cluster;
 let fieldCounter = 0;
 /** What the differential covered (printed, so a run that compares nothing shows). */
-const stats = { events: 0, duplicates: 0, fields: 0, pending: 0 };
+const stats = { events: 0, duplicates: 0, fields: 0, pending: 0, dualCases: 0 };
 
 beforeAll(async () => {
   store = new RedisClusterOnlineStore({ nodes: sharedRedisNodes(), keyPrefix });
@@ -64,7 +65,9 @@ async function storedAggFields(key: string, lwwField: string): Promise<Record<st
 function expectedAggFields(model: EntityModel, field: string, generation: number): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, bytes] of model.fields) out[`${field}.g${generation}.${name}`] = Buffer.from(bytes).toString('hex');
-  if (model.pending !== undefined) out[`${field}.pend`] = Buffer.from(model.pending).toString('hex');
+  if (model.pending !== undefined) {
+    out[pendingListField(field, generation)] = Buffer.from(model.pending).toString('hex');
+  }
   return out;
 }
 
@@ -96,6 +99,14 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
   const groupModels = new Map<string, { entity: string; field: string; model: EntityModel }>();
   const field = `x${(fieldCounter++).toString(36)}.1`;
   const generation = p.int(1, 3);
+  // A third of the cases dual-write into generation + 1 (a rebuild runs, design §3.6), decided by
+  // the seed alone so the other cases draw the same streams as before.
+  // Its first batch or two write generation G alone (the rebuild not seen yet), so replays of those
+  // events meet a G-only copy: duplicates for both generations, answered G.
+  const dual = seed % 3 === 0;
+  const dualFrom = dual ? 1 + (seed % 2) : Infinity;
+  if (dual) stats.dualCases++;
+  const nextModels = new Map<string, EntityModel>();
   const latenessMillis = p.pick([HOUR_MILLIS, 2 * DAY_MILLIS]);
   const aggRetentionMillis = p.pick([0, 40 * DAY_MILLIS]);
   const entities = Array.from({ length: p.int(1, options.maxEntities) }, (_, i) => `{agg:${field}:${i}}`);
@@ -182,6 +193,7 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
       events: {
         plan,
         generation,
+        ...(b >= dualFrom ? { dualWrite: true } : {}),
         acceptedAtMillis: acceptedAt,
         latenessMillis,
         retentionMillis: aggRetentionMillis,
@@ -190,13 +202,33 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
       },
     };
     let expectedDuplicates = 0;
+    const expectedGenerations = new Array<number>(records.length);
     for (const [entity, mine] of perEntity) {
       let model = models.get(entity);
       if (model === undefined) {
         model = newEntityModel();
         models.set(entity, model);
       }
-      expectedDuplicates += applyEntityEventsModel(plan, model, acceptedAt, latenessMillis, mine).duplicates;
+      let next = nextModels.get(entity);
+      if (b >= dualFrom && next === undefined) {
+        next = newEntityModel();
+        nextModels.set(entity, next);
+      }
+      const r = applyEntityEventsModel(
+        plan,
+        model,
+        acceptedAt,
+        latenessMillis,
+        mine,
+        b >= dualFrom ? next : undefined,
+        generation,
+      );
+      expectedDuplicates += r.duplicates;
+      const k = keys.indexOf(entity);
+      let i = 0;
+      eventEntities.forEach((owner, e) => {
+        if (owner === k) expectedGenerations[e] = r.generations[i++] as number;
+      });
       if (groupPlan === undefined) continue;
       const byField = new Map<string, Uint8Array[]>();
       for (const r of mine) {
@@ -217,10 +249,20 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
     if (result.duplicateEvents !== expectedDuplicates) {
       return `${where}: ${result.duplicateEvents} duplicates, expected ${expectedDuplicates}`;
     }
-    const compared = [...[...models].map(([entity, model]) => ({ entity, field, model })), ...groupModels.values()];
-    for (const { entity, field, model } of compared) {
+    if (result.generations.join() !== expectedGenerations.join()) {
+      return `${where}: answered generations ${result.generations.join()}, expected ${expectedGenerations.join()}`;
+    }
+    // Group fields (design §1.8) stay at generation 1 of their own: never dual-written.
+    const compared = [
+      ...[...models].map(([entity, model]) => ({ entity, field, model, next: nextModels.get(entity) })),
+      ...[...groupModels.values()].map((g) => ({ ...g, next: undefined })),
+    ];
+    for (const { entity, field, model, next } of compared) {
       const got = await storedAggFields(entity, field);
-      const want = expectedAggFields(model, field, generation);
+      const want = {
+        ...expectedAggFields(model, field, generation),
+        ...(next === undefined ? {} : expectedAggFields(next, field, generation + 1)),
+      };
       for (const name of new Set([...Object.keys(got), ...Object.keys(want)])) {
         stats.fields++;
         if (name.endsWith('.pend')) stats.pending++;
@@ -228,10 +270,14 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
           return `${where}, entity ${entity}, field ${name}:\n  lua ${got[name]}\n  ts  ${want[name]}`;
         }
       }
-      const dedup = await storedDedup(entity, field, generation);
-      const wantDedup = Object.fromEntries(model.dedup);
-      if (JSON.stringify(Object.entries(dedup).sort()) !== JSON.stringify(Object.entries(wantDedup).sort())) {
-        return `${where}, entity ${entity}: dedup set ${JSON.stringify(dedup)}, expected ${JSON.stringify(wantDedup)}`;
+      for (const [g, m] of next === undefined
+        ? [[generation, model] as const]
+        : [[generation, model] as const, [generation + 1, next] as const]) {
+        const dedup = await storedDedup(entity, field, g);
+        const wantDedup = Object.fromEntries(m.dedup);
+        if (JSON.stringify(Object.entries(dedup).sort()) !== JSON.stringify(Object.entries(wantDedup).sort())) {
+          return `${where}, entity ${entity}: dedup set of g${g} ${JSON.stringify(dedup)}, expected ${JSON.stringify(wantDedup)}`;
+        }
       }
     }
   }
@@ -240,23 +286,26 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
 
 const storeWriter: EventWriter = async (batch) => {
   const result = await store.write(batch);
-  return { duplicateEvents: result.duplicateEvents ?? -1 };
+  return { duplicateEvents: result.duplicateEvents ?? -1, generations: [...(result.eventGenerations ?? [])] };
 };
 
 /** A writer that runs `script` (agg-write-2.lua's argument order) by EVAL, one entity at a time. */
 function scriptWriter(script: string): EventWriter {
   return async (batch) => {
     const events = batch.events!;
+    const g = events.generation;
     let duplicateEvents = 0;
+    const generations = new Array<number>(events.records.length);
     for (let k = 0; k < batch.keys.length; k++) {
       const mine = events.records.filter((_, e) => events.entities[e] === k).map((r) => Buffer.from(r));
       if (mine.length === 0) continue;
       const key = batch.keys[k]!;
       const reply = (await cluster.eval(
         script,
-        2,
+        3,
         keyPrefix + key,
-        dedupKeyOf(key, batch.field, events.generation),
+        dedupKeyOf(key, batch.field, g),
+        dedupKeyOf(key, batch.field, g + 1),
         batch.field,
         Buffer.from(batch.rows[k]!),
         retentionMillis(batch.ttlMillis),
@@ -267,9 +316,17 @@ function scriptWriter(script: string): EventWriter {
         events.latenessMillis,
         60_000,
         events.retentionMillis,
+        events.dualWrite === true ? g + 1 : '',
+        '',
         ...mine,
       )) as [number, string, number];
       duplicateEvents += reply[2];
+      let i = 0;
+      events.entities.forEach((owner, e) => {
+        if (owner !== k) return;
+        const flag = reply[1][i++];
+        generations[e] = flag === '1' ? g : flag === '2' || events.dualWrite === true ? g + 1 : g;
+      });
     }
     for (const group of batch.groupEvents ?? []) {
       const ge = group.events;
@@ -279,9 +336,10 @@ function scriptWriter(script: string): EventWriter {
         const key = batch.keys[k]!;
         await cluster.eval(
           script,
-          2,
+          3,
           keyPrefix + key,
           dedupKeyOf(key, group.field, ge.generation),
+          dedupKeyOf(key, group.field, ge.generation + 1),
           group.field,
           Buffer.alloc(0),
           0,
@@ -292,11 +350,13 @@ function scriptWriter(script: string): EventWriter {
           ge.latenessMillis,
           60_000,
           ge.retentionMillis,
+          '',
+          '',
           ...mine,
         );
       }
     }
-    return { duplicateEvents };
+    return { duplicateEvents, generations };
   };
 }
 
@@ -598,6 +658,14 @@ describe('mutants of the script are caught by the differential', () => {
     ['hll dense at', 'if (#codes + 1) * 4 >= m then', 'if (#codes + 1) * 4 > m then'],
     ['i64 max', 'c = hi < r[a + 1] and -1 or 1', 'c = hi > r[a + 1] and -1 or 1'],
     ['group call writes an LWW row', "if ARGV[2] ~= '' then", 'if true then'],
+    // The dual write of a rebuild (design §3.6): G+1's set ignored, G+1's answer dropped.
+    [
+      'dual dedup',
+      'local inNext = seen[fp] or (scoresNext[i] and tonumber(scoresNext[i]) >= forget)',
+      'local inNext = seen[fp]',
+    ],
+    ['dual answer', "flags[i] = inNext and takenFlag or '1'", "flags[i] = '1'"],
+    ['dual fold', 'foldGeneration(nextGen)\nend', 'end'],
   ];
   for (const [name, from, to] of mutants) {
     it(`catches mutant ${name}`, async () => {

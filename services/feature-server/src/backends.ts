@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { IdempotencyStore, MaterializeState, OfflineStore, OnlineStore } from '@tessera/core';
+import type { IdempotencyStore, MaterializeState, OfflineStore, OnlineStore, ServerHeartbeats } from '@tessera/core';
 import { inProcessRunner, queuedRunner, type MaterializeRunner } from '@tessera/materialize';
 import {
   ClickHouseRegistryLog,
@@ -19,6 +19,7 @@ import {
   RedisClusterOnlineStore,
   RedisIdempotencyStore,
   RedisMaterializeState,
+  RedisServerHeartbeats,
 } from '@tessera/online';
 import { LmdbRegistryLog, Registry, clusterRegistryLog } from '@tessera/registry';
 import {
@@ -82,6 +83,8 @@ export interface Backends {
   readonly materializeState: MaterializeState;
   /** Where Materialize runs: in this process (embedded) or on the writers (cluster mode). */
   readonly materializeRunner: MaterializeRunner;
+  /** Cluster mode: every server's heartbeat, for the tile rebuild's barrier (design §3.6 step 2). */
+  readonly heartbeats?: ServerHeartbeats;
   readonly registry: Registry;
   /** Answers once the offline store does (`SELECT 1`); absent without an offline store. */
   readonly pingOffline: (() => Promise<void>) | undefined;
@@ -178,6 +181,7 @@ export async function openBackends(
         new RedisIdempotencyStore(options.nodes, keyPrefix, undefined, options.redis),
         {
           state: new RedisMaterializeState(options.nodes, keyPrefix, options.redis),
+          heartbeats: new RedisServerHeartbeats(options.nodes, keyPrefix, options.redis),
           runner: queuedRunner(materializer),
           close: () => materializer.close(),
         },
@@ -194,7 +198,12 @@ function withClose(
   offline: OfflineStore | undefined,
   writeBehind: WriteBehind,
   idempotency: IdempotencyStore,
-  materialize: { state: MaterializeState; runner: MaterializeRunner; close?: () => Promise<void> },
+  materialize: {
+    state: MaterializeState;
+    runner: MaterializeRunner;
+    close?: () => Promise<void>;
+    heartbeats?: ServerHeartbeats;
+  },
   registry: Registry,
   pingOffline: (() => Promise<void>) | undefined,
   logger: Logger,
@@ -207,6 +216,7 @@ function withClose(
     idempotency,
     materializeState: materialize.state,
     materializeRunner: materialize.runner,
+    ...(materialize.heartbeats === undefined ? {} : { heartbeats: materialize.heartbeats }),
     registry,
     close: async (drainMillis = DEFAULT_CLOSE_DRAIN_MILLIS) => {
       // Write-behind first: it flushes its buffers into the queue (and the embedded drainer into
@@ -216,6 +226,7 @@ function withClose(
       await Promise.all([
         timed('idempotency', () => idempotency.close()),
         timed('materialize state', () => materialize.state.close()),
+        timed('heartbeats', () => materialize.heartbeats?.close() ?? Promise.resolve()),
         timed('materialize queue', () => materialize.close?.() ?? Promise.resolve()),
         timed('registry', () => registry.close()),
       ]);

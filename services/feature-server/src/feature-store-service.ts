@@ -26,7 +26,7 @@ import { streamHistorical } from './historical.js';
 import type { Lanes } from './lanes.js';
 import { executeWrite, type WriteStores } from './write.js';
 import type { MaterializeState } from '@tessera/core';
-import type { MaterializeRunner } from '@tessera/materialize';
+import type { MaterializeRunner, RebuildBarrier } from '@tessera/materialize';
 import { streamMaterialize } from './materialize.js';
 
 export interface FeatureStoreLimits {
@@ -156,7 +156,12 @@ export function createFeatureStoreCalls(
 /** The FeatureStore service: online reads, writes, and training sets from the offline store. */
 export function createFeatureStoreService(
   registry: RegistryAccess,
-  stores: WriteStores & { readonly materializeState: MaterializeState; readonly materializeRunner: MaterializeRunner },
+  stores: WriteStores & {
+    readonly materializeState: MaterializeState;
+    readonly materializeRunner: MaterializeRunner;
+    /** The tile rebuild's barrier (design §3.6 step 2), for Materialize --aggregations. */
+    readonly rebuildBarrier?: RebuildBarrier;
+  },
   limits: FeatureStoreLimits,
   calls: FeatureStoreCalls = createFeatureStoreCalls(registry, stores, limits),
 ): FeatureStoreServer {

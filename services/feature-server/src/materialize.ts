@@ -17,6 +17,7 @@ import {
   rebuildViewAggregations,
   type MaterializeRunner,
   type MaterializeTask,
+  type RebuildBarrier,
 } from '@tessera/materialize';
 import type { MaterializeProgress, MaterializeRequest } from '@tessera/proto';
 import { toGrpcStatus } from './grpc-status.js';
@@ -53,6 +54,8 @@ export function streamMaterialize(
     readonly online: OnlineStore;
     readonly tileGenerations?: TileGenerations;
     readonly clock?: () => number;
+    /** The rebuild's barrier (design §3.6 step 2; `rebuild-barrier.ts`). */
+    readonly rebuildBarrier?: RebuildBarrier;
   },
 ): void {
   const abort = new AbortController();
@@ -107,6 +110,7 @@ export function streamMaterialize(
           view,
           nowMillis: sqlStores.clock?.() ?? Date.now(),
           signal: abort.signal,
+          ...(sqlStores.rebuildBarrier === undefined ? {} : { barrier: sqlStores.rebuildBarrier }),
         })) {
           if (progress.done) sqlStores.tileGenerations?.set(view, progress.generation);
           await write({

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Server, ServerCredentials, experimental } from '@grpc/grpc-js';
 import { TesseraError } from '@tessera/core';
 import type { ApiKeyStore, Definitions, Logger, OnlineStore, WriteBehind } from '@tessera/core';
@@ -31,6 +32,7 @@ import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
 import { startSqlViewScheduler } from './sql-view-scheduler.js';
+import { HEARTBEAT_TTL_MILLIS, rebuildBarrier } from '@tessera/materialize';
 import { TILE_GENERATION_REFRESH_MILLIS, TileGenerations } from './tile-generations.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
@@ -214,8 +216,15 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   // The served tile generation of each event view (design §3.6): read before serving, then kept
   // fresh (another server's rebuild switches it), and set at once by this server's own rebuilds.
   const tileGenerations = new TileGenerations();
-  const refreshGenerations = (): Promise<void> =>
-    tileGenerations.refresh(backends.materializeState, allViewVersions(backends.registry.state()));
+  // Cluster mode: a heartbeat after each refresh says which rebuilds this server acknowledges.
+  const serverId = randomUUID();
+  // (A heartbeat that fails is retried at the next refresh; it never stops the server from starting.)
+  const refreshGenerations = async (): Promise<void> => {
+    await tileGenerations.refresh(backends.materializeState, allViewVersions(backends.registry.state()));
+    await backends.heartbeats
+      ?.beat(serverId, tileGenerations.acks(), HEARTBEAT_TTL_MILLIS)
+      .catch((error: unknown) => logger.warn({ err: error }, 'server heartbeat failed; retrying on the next interval'));
+  };
   await refreshGenerations();
   const generationTimer = setInterval(() => {
     refreshGenerations().catch((error: unknown) =>
@@ -225,6 +234,11 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   generationTimer.unref();
   const stores = {
     tileGenerations,
+    rebuildBarrier: rebuildBarrier({
+      server: { id: serverId, participant: tileGenerations },
+      writeBehindStats: () => backends.writeBehind.stats(),
+      ...(backends.heartbeats === undefined ? {} : { heartbeats: backends.heartbeats }),
+    }),
     online,
     offline: meteredOfflineStore(backends.offline, metrics),
     telemetry,

@@ -10,6 +10,7 @@ import {
   eventRecordLayout,
   isEventView,
   onlineAggregationIndexes,
+  pendingListField,
   toAggregationSpec,
   viewField,
 } from '@tessera/core';
@@ -67,18 +68,18 @@ export interface GroupAggregations {
 /** The fields of one group value, generation 1 (`<group field>.g1.<name>`), then its pending list. */
 export function groupFieldsOf(group: GroupAggregations, field: string): string[] {
   const out = group.fieldNames.map((name) => `${field}.g${CURRENT_GENERATION}.${name}`);
-  out.push(`${field}.pend`);
+  out.push(pendingListField(field, CURRENT_GENERATION));
   return out;
 }
 
-/** The online fields of generation `generation` (`<fv>.g<G>.<name>`), then the pending list. */
+/** The online fields of generation `generation` (`<fv>.g<G>.<name>`), then its pending list. */
 export function onlineFieldsOf(compiled: ViewAggregations, generation: number): readonly string[] {
   if (generation === CURRENT_GENERATION) return compiled.onlineFields;
   let fields = compiled.fieldsByGeneration.get(generation);
   if (fields === undefined) {
     fields = [
       ...compiled.fieldNames.map((name) => `${compiled.field}.g${generation}.${name}`),
-      `${compiled.field}.pend`,
+      pendingListField(compiled.field, generation),
     ];
     compiled.fieldsByGeneration.set(generation, fields);
   }
@@ -133,7 +134,7 @@ export function viewAggregations(view: RegisteredView): ViewAggregations | undef
     fieldNames: aggregationFieldNames(plan),
     onlineFields: [
       ...aggregationFieldNames(plan).map((name) => `${field}.g${CURRENT_GENERATION}.${name}`),
-      `${field}.pend`,
+      pendingListField(field, CURRENT_GENERATION),
     ],
     field,
     fieldsByGeneration: new Map(),

@@ -73,9 +73,13 @@ export function onlineWriteOf(
   offline: Pick<OfflineBatch, 'fingerprints' | 'exclusions'> | undefined,
   acceptedAtMillis: number,
   replicas: number,
-  /** The served tile generation of the view (design §3.6; default 1). */
-  generation: number = CURRENT_GENERATION,
+  /** The served tile generation of the view (design §3.6; default 1), and whether a rebuild into the next one runs (fold into both). */
+  generations: { readonly generation: number; readonly dualWrite: boolean } = {
+    generation: CURRENT_GENERATION,
+    dualWrite: false,
+  },
 ): OnlineWrite {
+  const { generation, dualWrite } = generations;
   // A backfill may carry several events per entity; the LWW row is only the latest of each.
   const latest = batch.latestRowPerKey;
   const everyRow = latest.length === batch.rowCount;
@@ -103,6 +107,7 @@ export function onlineWriteOf(
   const events: OnlineEvents = {
     plan: aggregations.plan,
     generation,
+    ...(dualWrite ? { dualWrite } : {}),
     acceptedAtMillis,
     latenessMillis: aggregations.latenessMillis,
     retentionMillis: aggregations.retentionMillis,

@@ -26,7 +26,8 @@ import type { WriteRequest, WriteResponse } from '@tessera/proto';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, idempotencyToken } from '@tessera/online';
 import type { ServerTelemetry } from './server-telemetry.js';
 import { assertEventTargets, eventRows, onlineWriteOf } from './write-events.js';
-import type { TileGenerations } from './tile-generations.js';
+import type { TileGenerations, InFlightWrite } from './tile-generations.js';
+import { checkDeadline } from './deadline.js';
 
 export interface WriteLimits {
   /** Most rows one Write message may carry. */
@@ -138,7 +139,9 @@ export async function executeWrite(
   const perform = (token: string | undefined) => {
     // The last point where the write may still be refused whole: past it, it runs to its end.
     checkDeadline(deadlineMillis, label);
-    return performWrite(stores, view, request, batch, { online, offline, sync, token }, deadlineMillis);
+    const gen = online ? stores.tileGenerations?.beginWrite(view) : undefined; // in flight for the rebuild barrier
+    const how = { online, offline, sync, token, gen };
+    return performWrite(stores, view, request, batch, how, deadlineMillis).finally(() => gen?.done());
   };
   if (request.idempotencyKey === '') return answerByDeadline(perform(undefined), deadlineMillis, label);
   const key = request.idempotencyKey;
@@ -220,11 +223,11 @@ async function performWrite(
   view: RegisteredView,
   request: WriteRequest,
   batch: ValidatedBatch,
-  how: { online: boolean; offline: boolean; sync: boolean; token: string | undefined },
+  how: { online: boolean; offline: boolean; sync: boolean; token: string | undefined; gen: InFlightWrite | undefined },
   deadlineMillis: number | undefined,
 ): Promise<WriteResponse> {
   const label = `${view.name}@${view.version}`;
-  const { online, offline, sync } = how;
+  const { online, offline, sync, gen } = how;
   const deadline = deadlineMillis === undefined ? {} : { deadlineMillis };
   // One acceptance time per Write: the eligibility of every row of the batch is decided by it.
   const acceptedAtMillis = stores.clock?.() ?? Date.now();
@@ -238,7 +241,6 @@ async function performWrite(
     ...events?.offline,
   };
   const replicas = request.durability === Durability.DURABILITY_REPLICATED ? 1 : 0;
-  const gen = stores.tileGenerations?.of(view);
   const onlineWrite = online ? onlineWriteOf(view, batch, events?.offline, acceptedAtMillis, replicas, gen) : undefined;
   // Once committing, the write runs to its end whatever the caller's deadline (the answer is
   // bounded by `answerByDeadline`, the work by the stores' own timeouts): a deadline in the
@@ -278,16 +280,6 @@ async function performWrite(
     rowsStaleOnline: BigInt(result.stale + batch.rowCount - onlineWrite!.batch.keys.length),
     ...counts,
   };
-}
-
-/** DEADLINE_EXCEEDED when the deadline has passed: checked just before a write commits anything. */
-function checkDeadline(deadlineMillis: number | undefined, label: string): void {
-  if (deadlineMillis !== undefined && Date.now() >= deadlineMillis) {
-    throw new TesseraError(
-      'DEADLINE_EXCEEDED',
-      `Write to ${label}: the deadline passed before the write was committed; nothing was written`,
-    );
-  }
 }
 
 /**

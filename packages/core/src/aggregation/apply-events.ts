@@ -10,11 +10,16 @@
  *   4. fold pending events with ts ≤ acceptedAt, in (ts, fp) order, and drop them from the list;
  *   5. prune tiles no read at or after acceptedAt includes;
  *   6. report every field whose bytes changed (and the pending list, `null` when it became empty).
+ *
+ * While a rebuild G → G+1 runs (design §3.6 step 1, `next`): an event is a duplicate when its fp is
+ * in either generation's set; every other event is remembered in both sets and folded into both
+ * generations (each with its own fields and pending list), and answered G+1.
  */
 
 import type { AggregationFields, AggregationPlan } from './entity-state.js';
 import { foldEventIntoFields, pruneAggregationFields } from './entity-state.js';
 import { decodeEventRecord, encodePendingList, eventRecordLayout, pendingListRecords } from './event-record.js';
+import type { EventRecord, EventRecordLayout } from './event-record.js';
 import { FINGERPRINT_BYTES } from './fingerprint.js';
 
 /** Clock-skew margin between servers kept on top of L in the dedup set (§1.6). */
@@ -26,6 +31,24 @@ export interface EventDedupView {
   forgetOlderThan(minTsMillis: number): void;
   has(fp: Uint8Array): boolean;
   add(fp: Uint8Array, tsMillis: number): void;
+}
+
+/** One generation's state of an entity: what the fold reads and changes in place. */
+export interface GenerationState {
+  /** The entity's aggregation fields (names without the `<field>.g<G>.` prefix); changed in place. */
+  readonly fields: AggregationFields;
+  /** The generation's pending list (`pendingListField`), if any. */
+  readonly pending: Uint8Array | undefined;
+  readonly dedup: EventDedupView;
+}
+
+/** What the fold did to one generation. */
+export interface GenerationResult {
+  /** Names of the fields whose bytes differ from what was read (their new bytes are in `fields`). */
+  readonly changed: readonly string[];
+  /** The pending list changed: store `pending`, or delete the field when it is null (empty). */
+  readonly pendingChanged: boolean;
+  readonly pending: Uint8Array | null;
 }
 
 /** What {@link applyEntityEvents} asks of one entity. */
@@ -41,6 +64,8 @@ export interface EntityEventsInput {
   readonly dedup: EventDedupView;
   /** The entity's event records (`encodeEventRecord`), in batch order. */
   readonly records: readonly Uint8Array[];
+  /** While a rebuild into generation `generation + 1` runs: that generation's state (dual write). */
+  readonly next?: GenerationState;
 }
 
 /** What the store writes back after {@link applyEntityEvents}. */
@@ -50,41 +75,78 @@ export interface EntityEventsResult {
   /** The pending list changed: store `pending`, or delete the field when it is null (empty). */
   readonly pendingChanged: boolean;
   readonly pending: Uint8Array | null;
-  /** Per record: the generation holding it online (G for every event until rebuilds exist). */
+  /** Per record: the highest generation holding it online (G+1 for an event taken by a dual write). */
   readonly generations: readonly number[];
+  /** With `next`: what the fold did to generation G+1. */
+  readonly next?: GenerationResult;
   /** Records whose fp was already in the dedup set (this batch or an earlier one). */
   readonly duplicates: number;
   /** The newest event time among the records taken (not duplicates); -Infinity when none. */
   readonly newestEventTsMillis: number;
 }
 
-/** Applies one entity's events to its fields (design §3.3 steps 2–6). */
+/** Applies one entity's events to its fields (design §3.3 steps 2–6; §3.6 step 1 with `next`). */
 export function applyEntityEvents(input: EntityEventsInput): EntityEventsResult {
-  const { plan, generation, acceptedAtMillis: now, fields, dedup, records } = input;
+  const { plan, generation, acceptedAtMillis: now, dedup, records, next } = input;
   const layout = eventRecordLayout(plan);
-  const before = new Map<string, Uint8Array>();
-  for (const [name, bytes] of fields) before.set(name, bytes.slice());
-
-  dedup.forgetOlderThan(now - input.latenessMillis - DEDUP_MARGIN_MILLIS);
+  const forget = now - input.latenessMillis - DEDUP_MARGIN_MILLIS;
+  dedup.forgetOlderThan(forget);
+  next?.dedup.forgetOlderThan(forget);
 
   const generations = new Array<number>(records.length);
   let duplicates = 0;
   let newest = -Infinity;
-  const oldPending = input.pending === undefined ? [] : pendingListRecords(input.pending);
-  const added: Uint8Array[] = [];
+  const taken: { bytes: Uint8Array; record: EventRecord }[] = [];
+  const takenFps = new Set<string>();
   for (let i = 0; i < records.length; i++) {
     const bytes = records[i] as Uint8Array;
-    generations[i] = generation;
     const { record } = decodeEventRecord(layout, bytes);
-    if (dedup.has(record.fp)) {
+    const hex = fingerprintHex(record.fp);
+    // The highest generation holding a copy answers (§1.6); a copy taken by this call is in both.
+    const inNext = next !== undefined && (next.dedup.has(record.fp) || takenFps.has(hex));
+    if (inNext || dedup.has(record.fp) || takenFps.has(hex)) {
+      generations[i] = inNext ? generation + 1 : generation;
       duplicates++;
       continue;
     }
-    dedup.add(record.fp, record.tsMillis);
+    generations[i] = next === undefined ? generation : generation + 1;
+    takenFps.add(hex);
+    // A rebuild folds old events too: their fps could never recur eligibly, so no set keeps them.
+    if (record.tsMillis >= forget) {
+      dedup.add(record.fp, record.tsMillis);
+      next?.dedup.add(record.fp, record.tsMillis);
+    }
     if (record.tsMillis > newest) newest = record.tsMillis;
+    taken.push({ bytes, record });
+  }
+  const result = foldGeneration(plan, layout, now, input, taken);
+  const nextResult = next === undefined ? undefined : foldGeneration(plan, layout, now, next, taken);
+  return {
+    ...result,
+    generations,
+    duplicates,
+    newestEventTsMillis: newest,
+    ...(nextResult === undefined ? {} : { next: nextResult }),
+  };
+}
+
+/** Steps 3–6 for one generation: the taken events (batch order), its due pending events, pruning. */
+function foldGeneration(
+  plan: AggregationPlan,
+  layout: EventRecordLayout,
+  now: number,
+  state: Pick<GenerationState, 'fields' | 'pending'>,
+  taken: readonly { bytes: Uint8Array; record: EventRecord }[],
+): GenerationResult {
+  const { fields } = state;
+  const before = new Map<string, Uint8Array>();
+  for (const [name, bytes] of fields) before.set(name, bytes.slice());
+  const added: Uint8Array[] = [];
+  for (const { bytes, record } of taken) {
     if (record.tsMillis > now) added.push(bytes);
     else foldEventIntoFields(plan, fields, record.tsMillis, record.fp, record.values);
   }
+  const oldPending = state.pending === undefined ? [] : pendingListRecords(state.pending);
 
   // Step 4: the old list is sorted by (ts, fp); what the clock has passed is a prefix of it.
   let due = 0;
@@ -96,7 +158,7 @@ export function applyEntityEvents(input: EntityEventsInput): EntityEventsResult 
   const pendingChanged = due > 0 || added.length > 0;
   const kept = pendingChanged ? [...oldPending.slice(due), ...added] : [];
   const pending = !pendingChanged
-    ? (input.pending ?? null)
+    ? (state.pending ?? null)
     : kept.length === 0
       ? null
       : encodePendingList(kept.map((r) => r.slice()));
@@ -108,7 +170,7 @@ export function applyEntityEvents(input: EntityEventsInput): EntityEventsResult 
     const old = before.get(name);
     if (old === undefined || !sameBytes(old, bytes)) changed.push(name);
   }
-  return { changed, pendingChanged, pending, generations, duplicates, newestEventTsMillis: newest };
+  return { changed, pendingChanged, pending };
 }
 
 /**

@@ -24,14 +24,8 @@ export const AGG_WRITE_FILE_TEXT: string = readFileSync(
 /** The script sent to Redis. */
 export const AGG_WRITE_LUA: string = aggWriteLua(AGG_WRITE_FILE_TEXT);
 
-/** `lua/agg-rebuild-2.lua`: one entity of a tile rebuild (design §3.6). */
-export const AGG_REBUILD_LUA: string = readFileSync(
-  new URL('../../src/lua/agg-rebuild-2.lua', import.meta.url),
-  'utf8',
-);
-
 /** Clock-skew margin kept on top of L in the dedup set (§1.6). */
 export const DEDUP_MARGIN_MILLIS = 60_000;
 
 /** ARGV index (1-based) of the first event record. */
-export const AGG_FIRST_EVENT_ARG = 11;
+export const AGG_FIRST_EVENT_ARG = 13;

@@ -11,18 +11,26 @@
 
   KEYS[1]  the entity hash (LWW row, aggregation fields `<field>.g<G>.<name>`, `<field>.pend`)
   KEYS[2]  the dedup set of generation G (`<entity key>:d:<field>:g<G>`; same hash tag)
+  KEYS[3]  with ARGV[11]: the dedup set of generation G+1 (same hash tag)
   ARGV[1..4]  as lww-write-1.lua: field, packed row, row retention ms (0 = persistent), now ms;
-              an empty row: a grouped aggregation's call (design §1.8), ARGV[1] the group field
-              `<fv>~<i>~<value>`, no LWW row (its reply is 0)
+            an empty row = no LWW row (its reply is 3): a rebuild (ARGV[12]), or a grouped
+            aggregation's call (design §1.8; ARGV[1] the group field `<fv>~<i>~<value>`)
   ARGV[5]  the plan's layout opcodes (agg-layout-opcodes.ts; format below)
   ARGV[6]  generation G
   ARGV[7]  acceptedAt ms (the fold's now)
   ARGV[8]  allowed lateness L ms
   ARGV[9]  dedup margin ms (60 s)
   ARGV[10] retention of the aggregation fields after the newest event, ms (0 = persistent)
-  ARGV[11…] the entity's event records (core event-record.ts), in batch order
+  ARGV[11] '' or G+1: a rebuild G → G+1 runs (design §3.6 step 1, dual write): an event whose fp is
+           in either set is a duplicate; every other one goes into both sets and both generations
+  ARGV[12] '' or the `ok` marker field of a rebuild (§3.6 step 3): when it exists the call changes
+           nothing and answers { -1 }; else the events (the snapshot) fold into what G holds and
+           the marker is stored with the fields
+  ARGV[13…] the entity's event records (core event-record.ts), in batch order
 
-  Returns { LWW reply (as lww-write-1.lua), per event '1' duplicate / '0' taken, duplicates }.
+  Returns { LWW reply (as lww-write-1.lua; 3 without a row), per event '0' taken / '1' duplicate
+  answered G / '2' duplicate answered G+1, duplicates }.
+  The pending list of generation g is `<field>.pend` for g = 1, `<field>.g<g>.pend` after.
 
   Layout opcodes, little-endian f64 numbers (input positions 0-based in the record's inputs; field
   names are derived from the numbers as core spells them):
@@ -39,6 +47,7 @@
 ]]
 local key = KEYS[1]
 local dkey = KEYS[2]
+local dkeyNext = KEYS[3]
 -- Everything is decided in memory first and written at the end, so an error (a malformed record
 -- or field) leaves the entity untouched: Redis does not roll a script back.
 
@@ -48,9 +57,14 @@ local now = tonumber(ARGV[7])
 local lateness = tonumber(ARGV[8])
 local margin = tonumber(ARGV[9])
 local aggRetention = tonumber(ARGV[10])
-local FIRST_EVENT = 11
-local prefix = viewField .. '.g' .. gen .. '.'
-local pendField = viewField .. '.pend'
+local nextGen = ARGV[11] ~= '' and ARGV[11] or nil
+local marker = ARGV[12]
+local FIRST_EVENT = 13
+-- The generation being folded (foldGeneration sets them): its field prefix, pending list, fields.
+local prefix, pendField, stored
+if marker ~= '' and redis.call('HEXISTS', key, marker) == 1 then
+  return { -1 }
+end
 
 local pack = struct.pack
 local sunpack = struct.unpack
@@ -177,29 +191,32 @@ for i = 1, nextNum() do
   vars[i] = v
 end
 
--- Every field of the plan, read once (pruning looks at the fields no event touches too).
-local names = {}
-for _, h in ipairs(hops) do
-  names[#names + 1] = prefix .. h.name
-end
-if life then
-  names[#names + 1] = prefix .. life.name
-end
-for _, l in ipairs(lastNs) do
-  names[#names + 1] = prefix .. l.name
-end
-for _, v in ipairs(vars) do
-  names[#names + 1] = prefix .. v.name
-end
-names[#names + 1] = pendField
-local got = redis.call('HMGET', key, unpack(names))
-local stored = {}
-for i = 1, #names do
-  if got[i] then
-    stored[names[i]] = got[i]
+-- Every field of generation g, read once (pruning looks at the fields no event touches too).
+local function readGeneration(g)
+  prefix = viewField .. '.g' .. g .. '.'
+  pendField = g == '1' and viewField .. '.pend' or prefix .. 'pend'
+  local names = {}
+  for _, h in ipairs(hops) do
+    names[#names + 1] = prefix .. h.name
+  end
+  if life then
+    names[#names + 1] = prefix .. life.name
+  end
+  for _, l in ipairs(lastNs) do
+    names[#names + 1] = prefix .. l.name
+  end
+  for _, v in ipairs(vars) do
+    names[#names + 1] = prefix .. v.name
+  end
+  names[#names + 1] = pendField
+  local got = redis.call('HMGET', key, unpack(names))
+  stored = {}
+  for i = 1, #names do
+    if got[i] then
+      stored[names[i]] = got[i]
+    end
   end
 end
-
 -- (ts, fp) order: ts first, then the 16 fp bytes as unsigned big-endian words.
 local function compareEvent(tsA, fpA, tsB, fpB)
   if tsA ~= tsB then
@@ -737,47 +754,13 @@ local function varFinish(v, st)
   return table.concat(out)
 end
 
--- Open every field.
-local hopState = {}
-for i, h in ipairs(hops) do
-  hopState[i] = tileOpen(h)
-end
-local lifeState = nil
-if life then
-  lifeState = lifeOpen()
-end
-local lastNState = {}
-for i, l in ipairs(lastNs) do
-  lastNState[i] = lastNOpen(l)
-end
-local varState = {}
-for i, v in ipairs(vars) do
-  varState[i] = varOpen(v)
-end
-
-local function fold(ev)
-  for i, h in ipairs(hops) do
-    tileFold(h, hopState[i], ev)
-  end
-  if life then
-    foldRecord(life.L, lifeState.r, ev)
-    lifeState.dirty = true
-  end
-  for i, l in ipairs(lastNs) do
-    lastNFold(l, lastNState[i], ev)
-  end
-  for i, v in ipairs(vars) do
-    varFold(v, varState[i], ev)
-  end
-end
-
 local function formatMillis(x)
   return string.format('%.17g', x)
 end
 
--- Steps 2 and 3: an fp is known when the dedup set holds it with a score not older than the
--- forget threshold (older entries are dropped before the new ones are added), or when an earlier
--- event of this call had it. One ZMSCORE for all events, one ZADD for the new ones.
+-- Steps 2 and 3: an fp is known when a dedup set holds it with a score not older than the forget
+-- threshold (older entries are dropped before the new ones are added), or when an earlier event of
+-- this call had it. One ZMSCORE per set for all events, one ZADD per set for the new ones.
 local forget = now - lateness - margin
 local CHUNK = 1000
 local fps = {}
@@ -788,124 +771,199 @@ for e = FIRST_EVENT, #ARGV do
   end
   fps[#fps + 1] = string.sub(rec, 9, 24)
 end
-local scores = {}
-for from = 1, #fps, CHUNK do
-  local got = redis.call('ZMSCORE', dkey, unpack(fps, from, math.min(#fps, from + CHUNK - 1)))
-  for i = 1, #got do
-    scores[from + i - 1] = got[i]
+local function scoresOf(dk)
+  local scores = {}
+  for from = 1, #fps, CHUNK do
+    local got = redis.call('ZMSCORE', dk, unpack(fps, from, math.min(#fps, from + CHUNK - 1)))
+    for i = 1, #got do
+      scores[from + i - 1] = got[i]
+    end
   end
+  return scores
 end
+local scores = scoresOf(dkey)
+local scoresNext = nextGen and scoresOf(dkeyNext) or {}
+-- A copy taken by this call is in G+1 too while a rebuild runs: the highest generation answers.
+local takenFlag = nextGen and '2' or '1'
 local flags = {}
 local duplicates = 0
 local newest = nil
-local added = {}
+local taken = {}
 local seen = {}
 local zadd = {}
 for i = 1, #fps do
   local rec = ARGV[FIRST_EVENT + i - 1]
   local fp = fps[i]
-  local score = scores[i]
-  if seen[fp] or (score and tonumber(score) >= forget) then
+  local inNext = seen[fp] or (scoresNext[i] and tonumber(scoresNext[i]) >= forget)
+  if inNext or (scores[i] and tonumber(scores[i]) >= forget) then
     duplicates = duplicates + 1
-    flags[i] = '1'
+    flags[i] = inNext and takenFlag or '1'
   else
     flags[i] = '0'
     seen[fp] = true
     local ts = sunpack('<d', rec, 1)
-    zadd[#zadd + 1] = formatMillis(ts)
-    zadd[#zadd + 1] = fp
+    -- A rebuild folds old events too: their fps could never recur eligibly, so no set keeps them.
+    if ts >= forget then
+      zadd[#zadd + 1] = formatMillis(ts)
+      zadd[#zadd + 1] = fp
+    end
     if newest == nil or ts > newest then
       newest = ts
     end
-    if ts > now then
-      added[#added + 1] = rec
-    else
-      fold(decodeEvent(rec))
-    end
+    taken[#taken + 1] = { ts = ts, rec = rec }
   end
 end
 
--- Step 4: pending events the clock has passed, in (ts, fp) order (the stored list is sorted).
-local pendOld = stored[pendField]
-local pendRecords = {}
-if pendOld then
-  if string.byte(pendOld, 1) ~= 1 then
-    fail('field ' .. pendField .. ' is not a format 1 pending list')
-  end
-  local count = sunpack('<I4', pendOld, 2)
-  local at = 6
-  for i = 1, count do
-    local len = sunpack('<I4', pendOld, at)
-    pendRecords[i] = string.sub(pendOld, at + 4, at + 3 + len)
-    at = at + 4 + len
-  end
-end
-local due = 0
-while due < #pendRecords and sunpack('<d', pendRecords[due + 1], 1) <= now do
-  due = due + 1
-  fold(decodeEvent(pendRecords[due]))
-end
-local pendNew = pendOld
-if due > 0 or #added > 0 then
-  local kept = {}
-  for i = due + 1, #pendRecords do
-    kept[#kept + 1] = { ts = sunpack('<d', pendRecords[i], 1), fp = string.sub(pendRecords[i], 9, 24), rec = pendRecords[i] }
-  end
-  for _, rec in ipairs(added) do
-    kept[#kept + 1] = { ts = sunpack('<d', rec, 1), fp = string.sub(rec, 9, 24), rec = rec }
-  end
-  table.sort(kept, function(x, y)
-    return compareEvent(x.ts, x.fp, y.ts, y.fp) < 0
-  end)
-  local out = { '' }
-  local count = 0
-  for i, r in ipairs(kept) do
-    if i == 1 or compareEvent(kept[i - 1].ts, kept[i - 1].fp, r.ts, r.fp) ~= 0 then
-      out[#out + 1] = pack('<I4', #r.rec) .. r.rec
-      count = count + 1
-    end
-  end
-  if count == 0 then
-    pendNew = nil
-  else
-    out[1] = string.char(1) .. pack('<I4', count)
-    pendNew = table.concat(out)
-  end
-end
-
--- Steps 5 and 6: prune, then store every field whose bytes changed.
 local changed = {}
-local function offer(name, bytes)
-  if bytes ~= nil and bytes ~= stored[name] then
-    changed[#changed + 1] = name
-    changed[#changed + 1] = bytes
+local emptied = {}
+-- Steps 3–6 for generation g: fold the taken events, the pending events the clock has passed,
+-- prune, and note every field whose bytes changed (and a pending list that became empty).
+local function foldGeneration(g)
+  readGeneration(g)
+  local hopState = {}
+  for i, h in ipairs(hops) do
+    hopState[i] = tileOpen(h)
+  end
+  local lifeState = nil
+  if life then
+    lifeState = lifeOpen()
+  end
+  local lastNState = {}
+  for i, l in ipairs(lastNs) do
+    lastNState[i] = lastNOpen(l)
+  end
+  local varState = {}
+  for i, v in ipairs(vars) do
+    varState[i] = varOpen(v)
+  end
+
+  local function fold(ev)
+    for i, h in ipairs(hops) do
+      tileFold(h, hopState[i], ev)
+    end
+    if life then
+      foldRecord(life.L, lifeState.r, ev)
+      lifeState.dirty = true
+    end
+    for i, l in ipairs(lastNs) do
+      lastNFold(l, lastNState[i], ev)
+    end
+    for i, v in ipairs(vars) do
+      varFold(v, varState[i], ev)
+    end
+  end
+
+  local added = {}
+  for _, t in ipairs(taken) do
+    if t.ts > now then
+      added[#added + 1] = t.rec
+    else
+      if not t.ev then
+        t.ev = decodeEvent(t.rec)
+      end
+      fold(t.ev)
+    end
+  end
+
+  -- Step 4: pending events the clock has passed, in (ts, fp) order (the stored list is sorted).
+  local pendOld = stored[pendField]
+  local pendRecords = {}
+  if pendOld then
+    if string.byte(pendOld, 1) ~= 1 then
+      fail('field ' .. pendField .. ' is not a format 1 pending list')
+    end
+    local count = sunpack('<I4', pendOld, 2)
+    local at = 6
+    for i = 1, count do
+      local len = sunpack('<I4', pendOld, at)
+      pendRecords[i] = string.sub(pendOld, at + 4, at + 3 + len)
+      at = at + 4 + len
+    end
+  end
+  local due = 0
+  while due < #pendRecords and sunpack('<d', pendRecords[due + 1], 1) <= now do
+    due = due + 1
+    fold(decodeEvent(pendRecords[due]))
+  end
+  local pendNew = pendOld
+  if due > 0 or #added > 0 then
+    local kept = {}
+    for i = due + 1, #pendRecords do
+      kept[#kept + 1] =
+        { ts = sunpack('<d', pendRecords[i], 1), fp = string.sub(pendRecords[i], 9, 24), rec = pendRecords[i] }
+    end
+    for _, rec in ipairs(added) do
+      kept[#kept + 1] = { ts = sunpack('<d', rec, 1), fp = string.sub(rec, 9, 24), rec = rec }
+    end
+    table.sort(kept, function(x, y)
+      return compareEvent(x.ts, x.fp, y.ts, y.fp) < 0
+    end)
+    local out = { '' }
+    local count = 0
+    for i, r in ipairs(kept) do
+      if i == 1 or compareEvent(kept[i - 1].ts, kept[i - 1].fp, r.ts, r.fp) ~= 0 then
+        out[#out + 1] = pack('<I4', #r.rec) .. r.rec
+        count = count + 1
+      end
+    end
+    if count == 0 then
+      pendNew = nil
+    else
+      out[1] = string.char(1) .. pack('<I4', count)
+      pendNew = table.concat(out)
+    end
+  end
+
+  -- Steps 5 and 6: prune, then note every field whose bytes changed.
+  local function offer(name, bytes)
+    if bytes ~= nil and bytes ~= stored[name] then
+      changed[#changed + 1] = name
+      changed[#changed + 1] = bytes
+    end
+  end
+  for i, h in ipairs(hops) do
+    offer(prefix .. h.name, tileFinish(h, hopState[i], pruneBelow(h.pruneWindow, h.hop)))
+  end
+  if life and lifeState.dirty then
+    offer(prefix .. life.name, encodeRecord(life.L, lifeState.r))
+  end
+  for i, l in ipairs(lastNs) do
+    offer(prefix .. l.name, lastNFinish(l, lastNState[i]))
+  end
+  for i, v in ipairs(vars) do
+    offer(prefix .. v.name, varFinish(v, varState[i]))
+  end
+  offer(pendField, pendNew)
+  if pendOld and pendNew == nil then
+    emptied[#emptied + 1] = pendField
   end
 end
-for i, h in ipairs(hops) do
-  offer(prefix .. h.name, tileFinish(h, hopState[i], pruneBelow(h.pruneWindow, h.hop)))
+foldGeneration(gen)
+if nextGen then
+  foldGeneration(nextGen)
 end
-if life and lifeState.dirty then
-  offer(prefix .. life.name, encodeRecord(life.L, lifeState.r))
+if marker ~= '' then
+  changed[#changed + 1] = marker
+  changed[#changed + 1] = '1'
 end
-for i, l in ipairs(lastNs) do
-  offer(prefix .. l.name, lastNFinish(l, lastNState[i]))
-end
-for i, v in ipairs(vars) do
-  offer(prefix .. v.name, varFinish(v, varState[i]))
-end
-offer(pendField, pendNew)
 
 -- Writes from here on. Step 1: the LWW row, exactly as lww-write-1.lua.
-local lwwReply = 0
+local lwwReply = 3
 if ARGV[2] ~= '' then
   lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
   if type(lwwReply) == 'table' then
     return lwwReply
   end
 end
-redis.call('ZREMRANGEBYSCORE', dkey, '-inf', '(' .. formatMillis(forget))
-for from = 1, #zadd, 2 * CHUNK do
-  redis.call('ZADD', dkey, unpack(zadd, from, math.min(#zadd, from + 2 * CHUNK - 1)))
+local function remember(dk)
+  redis.call('ZREMRANGEBYSCORE', dk, '-inf', '(' .. formatMillis(forget))
+  for from = 1, #zadd, 2 * CHUNK do
+    redis.call('ZADD', dk, unpack(zadd, from, math.min(#zadd, from + 2 * CHUNK - 1)))
+  end
+end
+remember(dkey)
+if nextGen then
+  remember(dkeyNext)
 end
 
 -- -2 = no key (the LWW row was not stored and nothing else is there), -1 = persistent.
@@ -914,12 +972,12 @@ local existed = expiry ~= -2
 if #changed > 0 then
   redis.call('HSET', key, unpack(changed))
 end
-if pendOld and pendNew == nil then
-  redis.call('HDEL', key, pendField)
+if #emptied > 0 then
+  redis.call('HDEL', key, unpack(emptied))
 end
 
 -- Step 7: expiry. The hash lives at least until the newest event + retention (0 = persistent),
--- never shortened, a persistent key stays persistent; the dedup set until its newest entry could
+-- never shortened, a persistent key stays persistent; the dedup sets until their newest entry could
 -- still recur: max(acceptedAt, newest event) + L + margin.
 if newest ~= nil and (#changed > 0 or existed) then
   if aggRetention == 0 then
@@ -935,11 +993,17 @@ if newest ~= nil and (#changed > 0 or existed) then
     end
   end
 end
-if newest ~= nil then
+local function expireDedup(dk)
   local deadline = math.ceil(math.max(now, newest) + lateness + margin)
-  local current = redis.call('PEXPIRETIME', dkey)
+  local current = redis.call('PEXPIRETIME', dk)
   if current == -1 or (current ~= -2 and deadline > current) then
-    redis.call('PEXPIREAT', dkey, string.format('%.0f', deadline))
+    redis.call('PEXPIREAT', dk, string.format('%.0f', deadline))
+  end
+end
+if newest ~= nil then
+  expireDedup(dkey)
+  if nextGen then
+    expireDedup(dkeyNext)
   end
 end
 

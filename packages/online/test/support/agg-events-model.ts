@@ -18,24 +18,34 @@ export function newEntityModel(): EntityModel {
   return { fields: new Map(), pending: undefined, dedup: new Map() };
 }
 
-/** One entity's step, by core's production twin; returns the duplicates and the newest event ts taken. */
+/**
+ * One entity's step, by core's production twin; with `next`, a dual write into generation
+ * `generation` and `generation + 1` (design §3.6). Returns the duplicates, the newest event ts taken
+ * and each event's answered generation.
+ */
 export function applyEntityEventsModel(
   plan: AggregationPlan,
   model: EntityModel,
   acceptedAtMillis: number,
   latenessMillis: number,
   records: readonly Uint8Array[],
-): { duplicates: number; newestEventTsMillis: number } {
+  next?: EntityModel,
+  generation = 1,
+): { duplicates: number; newestEventTsMillis: number; generations: readonly number[] } {
   const r = applyEntityEvents({
     plan,
-    generation: 1,
+    generation,
     acceptedAtMillis,
     latenessMillis,
     fields: model.fields,
     pending: model.pending,
     dedup: mapEventDedup(model.dedup),
     records,
+    ...(next === undefined
+      ? {}
+      : { next: { fields: next.fields, pending: next.pending, dedup: mapEventDedup(next.dedup) } }),
   });
   if (r.pendingChanged) model.pending = r.pending ?? undefined;
+  if (next !== undefined && r.next?.pendingChanged === true) next.pending = r.next.pending ?? undefined;
   return r;
 }
