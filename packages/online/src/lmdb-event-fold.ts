@@ -174,7 +174,7 @@ function foldEntitySync(
     // (A view version's aggregation entries share one retention, so an entry without a deadline
     // while the retention is not 0 is a new one.)
     for (const entry of [...names.map((name) => fieldPrefix + name), pendEntry]) {
-      if (dbs.rows.doesExist(entry)) extendDeadline(dbs, entry, deadline);
+      extendDeadline(dbs, entry, deadline, true);
     }
     // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
     // of the write and its newest event (a pending event's copy is eligible until ts + L, which
@@ -198,32 +198,93 @@ export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: s
   for (const key of [...dedup.getKeys(prefixRange(base))]) dedup.removeSync(key);
 }
 
-/** Sets an entry's deadline to `deadline` unless it already lives longer (0 = persistent). */
-function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number): void {
+/**
+ * Deadlines are stored rounded up to this step: a write moves an entry's deadline only when it
+ * passes the stored one, so the many writes of a busy entity within one step (each pushing the
+ * deadline by milliseconds) read it and change nothing, instead of a remove and two puts each.
+ * An entry then lives up to one step longer, as if the sweep (every 60 s by default) ran a step
+ * later: the contract asks for "at least until" (newest event + retention), and a dedup set
+ * outliving its L + 60 s changes no answer (its view ignores entries below the forget bound,
+ * {@link lmdbDedup}, and by then every entry is below it).
+ */
+export const DEADLINE_STEP_MILLIS = 60_000;
+
+/**
+ * Sets an entry's deadline to `deadline` (rounded up to the step) unless it already lives longer
+ * (0 = persistent). With `ifStored`, only an entry the rows database holds: checked after the
+ * deadline read, so the common case (the stored deadline is already later) costs one read.
+ */
+function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number, ifStored = false): void {
   const old = dbs.deadlines.get(entry);
+  // Nothing to change: persistent and already without a deadline, or already living longer.
+  if (deadline === 0 ? old === undefined : old !== undefined && old >= deadline) return;
+  if (ifStored && !dbs.rows.doesExist(entry)) return;
+  if (old !== undefined) dbs.byDeadline.removeSync([old, entry]);
   if (deadline === 0) {
-    if (old !== undefined) {
-      dbs.byDeadline.removeSync([old, entry]);
-      dbs.deadlines.removeSync(entry);
-    }
+    dbs.deadlines.removeSync(entry);
     return;
   }
-  if (old !== undefined && old >= deadline) return;
-  if (old !== undefined) dbs.byDeadline.removeSync([old, entry]);
-  dbs.deadlines.putSync(entry, deadline);
-  dbs.byDeadline.putSync([deadline, entry], true);
+  const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
+  dbs.deadlines.putSync(entry, stored);
+  dbs.byDeadline.putSync([stored, entry], true);
 }
 
+/**
+ * A dedup set forgets lazily: its entries are scanned (and those below the bound deleted) only
+ * once the bound has passed the set's floor by this much, not on every write.
+ */
+const FORGET_STEP_MILLIS = 60_000;
+
+/**
+ * The dedup set `<base><fp hex>` → event ts, with a floor entry under `<base>` itself: no
+ * fingerprint entry of the set has a ts below the floor. `forgetOlderThan` scans the set only
+ * when the bound is a whole {@link FORGET_STEP_MILLIS} past the floor, so up to a step's worth of
+ * forgotten entries may still be stored; `has` ignores every entry below the bound, so the answers
+ * are exactly those of a set forgotten eagerly (core's `mapEventDedup`), and a later `add` of the
+ * same fp overwrites the stale entry as it would a deleted one. (Such an entry could not decide an
+ * answer anyway: its fp carries its ts, and a live event older than acceptedAt − L is late and
+ * never reaches the step; the bound is 60 s below that.)
+ */
 function lmdbDedup(db: Database<number, string>, base: string): EventDedupView {
+  let bound = -Infinity;
+  /** The stored floor as this view knows it (undefined: not read yet, or no floor entry). */
+  let floor: number | undefined;
+  let floorRead = false;
+  const readFloor = (): number | undefined => {
+    if (!floorRead) {
+      floor = db.get(base);
+      floorRead = true;
+    }
+    return floor;
+  };
   return {
     forgetOlderThan(minTsMillis) {
+      bound = minTsMillis;
+      const stored = readFloor();
+      // No floor entry: a new set (or one written before floors existed): scan it to set one.
+      if (stored !== undefined && minTsMillis - stored < FORGET_STEP_MILLIS) return;
       const due: string[] = [];
-      for (const { key, value } of db.getRange(prefixRange(base))) if (value < minTsMillis) due.push(key);
+      let oldestKept = Infinity;
+      for (const { key, value } of db.getRange(prefixRange(base))) {
+        if (key === base) continue;
+        if (value < minTsMillis) due.push(key);
+        else if (value < oldestKept) oldestKept = value;
+      }
       for (const key of due) db.removeSync(key);
+      floor = oldestKept === Infinity ? minTsMillis : oldestKept;
+      db.putSync(base, floor);
     },
-    has: (fp) => db.get(base + fingerprintHex(fp)) !== undefined,
+    has: (fp) => {
+      const ts = db.get(base + fingerprintHex(fp));
+      return ts !== undefined && ts >= bound;
+    },
     add: (fp, ts) => {
       db.putSync(base + fingerprintHex(fp), ts);
+      const stored = readFloor();
+      if (stored !== undefined && ts < stored) {
+        floor = ts;
+        db.putSync(base, ts);
+      }
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   type OnlineEvents,
 } from '@tessera/core';
 import { LmdbOnlineStore } from '../src/index.js';
+import { DEADLINE_STEP_MILLIS } from '../src/lmdb-event-fold.js';
 import { packRow } from './online-store-suite.js';
 
 const directories: string[] = [];
@@ -31,6 +32,8 @@ function freshStore(): LmdbOnlineStore {
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const NOW = Date.now();
+/** A deadline as the store keeps it: rounded up to its step. */
+const upToStep = (millis: number): number => Math.ceil(millis / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
 const spec = (
   fn: AggregationSpec['function'],
   input: AggregationSpec['input'],
@@ -181,39 +184,92 @@ describe('LmdbOnlineStore with events (the TS twin in the write transaction)', (
     await store.close();
   });
 
-  it('expires the aggregation entries retention after the newest event, and the dedup set L + 60 s after its last write', async () => {
+  it('expires the aggregation entries retention after the newest event, and the dedup set L + 60 s after its last write (never earlier, at most a deadline step later)', async () => {
     const store = freshStore();
-    await store.write({
-      field: FIELD,
-      ttlMillis: 0,
-      keys: ['{c:3}'],
-      rows: [packRow(NOW, 'r')],
-      events: events(NOW, [0], [record(NOW - 1, 1, 1n, 'a')]),
-    });
+    const write = (key: string, at: number, recorded: Uint8Array[]) =>
+      store.write({
+        field: FIELD,
+        ttlMillis: 0,
+        keys: [key],
+        rows: [packRow(NOW, 'r')],
+        events: events(
+          at,
+          recorded.map(() => 0),
+          recorded,
+        ),
+      });
+    await write('{c:3}', NOW, [record(NOW - 1, 1, 1n, 'a')]);
+    const setDue = upToStep(NOW + HOUR + MIN);
     expect(store.sweep(NOW + HOUR + MIN - 1)).toBe(0);
-    expect(store.sweep(NOW + HOUR + MIN)).toBe(1); // the dedup set
-    const replay = await store.write({
-      field: FIELD,
-      ttlMillis: 0,
-      keys: ['{c:3}'],
-      rows: [packRow(NOW, 'r')],
-      events: events(NOW, [0], [record(NOW - 1, 1, 1n, 'a')]),
-    });
+    expect(store.sweep(setDue - 1)).toBe(0);
+    expect(store.sweep(setDue)).toBe(1); // the dedup set
+    const replay = await write('{c:3}', NOW, [record(NOW - 1, 1, 1n, 'a')]);
     expect(replay.duplicateEvents).toBe(0); // the set is gone (in real life such a copy is late)
+    expect(store.sweep(setDue)).toBe(1); // the replay made it anew
     // A pending event keeps the set until a copy of it would be late: its ts + L + 60 s.
-    await store.write({
-      field: FIELD,
-      ttlMillis: 0,
-      keys: ['{c:4}'],
-      rows: [packRow(NOW, 'r')],
-      events: events(NOW, [0], [record(NOW + 30_000, 1, 1n, 'a')]),
-    });
-    expect(store.sweep(NOW + HOUR + MIN + 29_999)).toBe(1); // {c:3}'s set again (the replay made it anew)
-    expect(store.sweep(NOW + HOUR + MIN + 30_000)).toBe(1);
-    store.sweep(NOW + 3 * HOUR + 10); // retention after the newest event: tiles gone, the plain row stays
-    const [[row, tiles] = []] = await store.read([{ key: '{c:3}', fields: [FIELD, `${FIELD}.g1.t5`] }]);
+    await write('{c:4}', NOW, [record(NOW + 30_000, 1, 1n, 'a')]);
+    expect(store.sweep(NOW + HOUR + MIN + 29_999)).toBe(0);
+    expect(store.sweep(upToStep(NOW + HOUR + MIN + 30_000))).toBe(1);
+    // Retention after the newest event: tiles gone, the plain row stays.
+    const tilesOf = async () => (await store.read([{ key: '{c:3}', fields: [FIELD, `${FIELD}.g1.t5`] }]))[0] ?? [];
+    store.sweep(NOW + 3 * HOUR - 2);
+    expect((await tilesOf())[1]).not.toBeNull();
+    store.sweep(upToStep(NOW + 3 * HOUR - 1));
+    const [row, tiles] = await tilesOf();
     expect(row).not.toBeNull();
     expect(tiles).toBeNull();
+    await store.close();
+  });
+
+  it('answers as a dedup set forgotten on every write, though it forgets lazily (an entry below the bound is no duplicate)', async () => {
+    const store = freshStore();
+    const dedup = new Map<string, number>();
+    const fields: AggregationFields = new Map();
+    let pending: Uint8Array | undefined;
+    const e1 = record(NOW, 1, 1n, 'a');
+    // The second write scans the set (its bound is far past the floor) and keeps e1 (at the bound + 30 s);
+    // the third's bound passed e1 by 1 ms: not a step past the floor, so e1 is still stored.
+    const batches = [
+      { at: NOW, records: [e1] },
+      { at: NOW + HOUR + MIN - 30_000, records: [record(NOW + 10, 2, 2n, 'b')] },
+      { at: NOW + HOUR + MIN + 1, records: [e1, record(NOW + 20, 3, 3n, 'c')] },
+      { at: NOW + HOUR + MIN + 2, records: [e1] },
+    ];
+    const duplicates: number[] = [];
+    const expected: number[] = [];
+    for (const b of batches) {
+      const written = await store.write({
+        field: FIELD,
+        ttlMillis: 0,
+        keys: ['{c:5}'],
+        rows: [packRow(b.at, 'r')],
+        events: events(
+          b.at,
+          b.records.map(() => 0),
+          b.records,
+        ),
+      });
+      duplicates.push(written.duplicateEvents ?? -1);
+      const r = applyEntityEvents({
+        plan,
+        generation: 1,
+        acceptedAtMillis: b.at,
+        latenessMillis: HOUR,
+        fields,
+        pending,
+        dedup: mapEventDedup(dedup),
+        records: b.records,
+      });
+      if (r.pendingChanged) pending = r.pending ?? undefined;
+      expected.push(r.duplicates);
+    }
+    // Below the bound, e1 is no duplicate (and too old to be remembered again: taken each time).
+    expect(expected).toEqual([0, 0, 0, 0]);
+    expect(duplicates).toEqual(expected);
+    const stored = await readFields(store, '{c:5}');
+    expect([...stored.fields.keys()].sort()).toEqual([...fields.keys()].sort());
+    for (const [name, bytes] of fields)
+      expect(Buffer.from(stored.fields.get(name) as Uint8Array).equals(Buffer.from(bytes))).toBe(true);
     await store.close();
   });
 });
