@@ -173,9 +173,10 @@ function foldEntitySync(
     const deadline = step.retentionMillis === 0 ? 0 : result.newestEventTsMillis + step.retentionMillis;
     // (A view version's aggregation entries share one retention, so an entry without a deadline
     // while the retention is not 0 is a new one.)
-    for (const entry of [...names.map((name) => fieldPrefix + name), pendEntry]) {
-      extendDeadline(dbs, entry, deadline, true);
-    }
+    // The entries stored now, known without a read: the fold never drops a field it read, and
+    // `done.pending` is the list as stored (null: none).
+    for (const name of names) if (fields.has(name)) extendDeadline(dbs, fieldPrefix + name, deadline);
+    if (done.pending !== null) extendDeadline(dbs, pendEntry, deadline);
     // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
     // of the write and its newest event (a pending event's copy is eligible until ts + L, which
     // may be after acceptedAt + L).
@@ -209,16 +210,11 @@ export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: s
  */
 export const DEADLINE_STEP_MILLIS = 60_000;
 
-/**
- * Sets an entry's deadline to `deadline` (rounded up to the step) unless it already lives longer
- * (0 = persistent). With `ifStored`, only an entry the rows database holds: checked after the
- * deadline read, so the common case (the stored deadline is already later) costs one read.
- */
-function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number, ifStored = false): void {
+/** Sets an entry's deadline to `deadline` (rounded up to the step) unless it already lives longer (0 = persistent). */
+function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number): void {
   const old = dbs.deadlines.get(entry);
   // Nothing to change: persistent and already without a deadline, or already living longer.
   if (deadline === 0 ? old === undefined : old !== undefined && old >= deadline) return;
-  if (ifStored && !dbs.rows.doesExist(entry)) return;
   if (old !== undefined) dbs.byDeadline.removeSync([old, entry]);
   if (deadline === 0) {
     dbs.deadlines.removeSync(entry);
