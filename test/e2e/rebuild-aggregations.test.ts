@@ -60,7 +60,6 @@ const AGGREGATIONS = [
   'last_3_amounts',
   'biggest_1h',
 ];
-const REFS = AGGREGATIONS.map((a) => `purchases:${a}`);
 /** Grouped by product (design §1.8): served per (customer, product), rebuilt into group fields. */
 const GROUPED = ['purchases_by_product_7d', 'revenue_by_product_30d', 'last_3_by_product'];
 /** Every product any test writes, so each (customer, product) group is compared. */

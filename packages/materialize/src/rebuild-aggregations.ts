@@ -145,7 +145,7 @@ export async function* rebuildAggregationsPart(options: {
     groupRecords.forEach((byField, g) => {
       for (const [name, list] of byField) readyGroups[g]!.push({ key, field: name, records: list });
     });
-    groupRecords = groups.map(() => new Map());
+    groupRecords = groups.map(() => new Map<string, Uint8Array[]>());
   };
   const batchOf = (batchPlan: AggregationPlan, entities: RebuiltEntity[]) => ({
     field,

@@ -624,7 +624,7 @@ describe('rebuilding grouped aggregations while writes continue (group fields, Â
       let part = byField.get(name);
       if (part === undefined) byField.set(name, (part = { entities: [], records: [] }));
       part.entities.push(keys.indexOf(entityKeys[i]!));
-      part.records.push(encodeEventRecord(eventRecordLayout(group.plan), r.ts, fp(i), r.values as FeatureValue[]));
+      part.records.push(encodeEventRecord(eventRecordLayout(group.plan), r.ts, fp(i), r.values));
     });
     const result = await online.write({
       field,
