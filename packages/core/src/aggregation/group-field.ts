@@ -1,7 +1,7 @@
 /**
  * Where a grouped aggregation (design §1.8) lives online: per (entity, group value), a "group
  * field" `<fv>~<i>~<value>` that the stores treat like a view field of its own (its aggregation
- * fields `<group field>.g<G>.<name>`, its pending list `<group field>.pend`, its dedup set), in the
+ * fields `<group field>.g<G>.<name>`, its pending list `pendingListField`, its dedup set), in the
  * entity's hash, so one entity is still one read. `i` is the group feature's storage index in base
  * 36; the value is encoded as in `entityKey` (int64 in decimal, a string quoted with `\`, `|`, `}`
  * escaped) and `.` escaped too, so the value ends at the first unescaped `.` and two (value, name)
