@@ -400,8 +400,8 @@ describe('window aggregations in GetHistorical through a real server (embedded c
       features: ['category_share:share'],
     });
     expect(offlineShare.get('category_share__share')).toEqual([25 / 126, 0]);
-    // A tile rebuild (materialize --aggregations) brings the history into the ungrouped windows; the
-    // grouped ones are not rebuilt yet and keep serving their live events (group fields stay generation 1).
+    // A tile rebuild (materialize --aggregations) brings the history into the ungrouped windows and
+    // into the grouped ones (the group fields are rebuilt per (entity, category) too): online = offline.
     const finals = await t.client.materialize({ featureViews: ['purchases'], aggregations: true });
     expect(finals[0]).toMatchObject({ featureView: 'purchases@1', done: true });
     const rebuilt = await t.client.getOnlineFeaturesRaw({
@@ -413,7 +413,7 @@ describe('window aggregations in GetHistorical through a real server (embedded c
     });
     expect(rebuilt.features.map((f) => fromColumn(f.values!))).toEqual([
       [126, 126, 7],
-      [1, 25, 7],
+      [101, 25, 7],
     ]);
   });
 });

@@ -3,8 +3,9 @@
  * through a real server (embedded: LMDB + chDB) with an injected clock: history loaded with target
  * OFFLINE never reaches online tiles by itself; the rebuild fills the next tile generation from
  * the offline events and switches to it; then every entity's online values equal GetHistorical at
- * the time the online read reports, before and after a live write (which folds into the new
- * generation, a replayed history event counted once) and days later. The brute-force comparison,
+ * the time the online read reports — grouped windows per (customer, product) too (design §1.8) —
+ * before and after a live write (which folds into the new generation, a replayed history event
+ * counted once) and days later. The brute-force comparison,
  * the interrupted + resumed run and the ok markers are in packages/materialize/test/rebuild-aggregations.test.ts.
  */
 import { execFile } from 'node:child_process';
@@ -36,7 +37,7 @@ feature_views:
     allowed_lateness: 1h
     features:
       - { name: amount, type: int64 }
-      - { name: product, type: string }
+      - { name: product, type: string, not_null: true }
     aggregations:
       - { name: purchases_7d, function: count, window: 7d }
       - { name: revenue_30d, function: sum, input: amount, window: 30d }
@@ -45,6 +46,9 @@ feature_views:
       - { name: last_purchase_at, function: last_ts, window: unbounded }
       - { name: last_3_amounts, function: last_n, n: 3, input: amount, window: unbounded }
       - { name: biggest_1h, function: max, input: amount, window: 1h }
+      - { name: purchases_by_product_7d, function: count, window: 7d, group_by: product }
+      - { name: revenue_by_product_30d, function: sum, input: amount, window: 30d, group_by: product }
+      - { name: last_3_by_product, function: last_n, n: 3, input: amount, window: unbounded, group_by: product }
 `,
 };
 const AGGREGATIONS = [
@@ -56,7 +60,10 @@ const AGGREGATIONS = [
   'last_3_amounts',
   'biggest_1h',
 ];
-const REFS = AGGREGATIONS.map((a) => `purchases:${a}`);
+/** Grouped by product (design §1.8): served per (customer, product), rebuilt into group fields. */
+const GROUPED = ['purchases_by_product_7d', 'revenue_by_product_30d', 'last_3_by_product'];
+/** Every product any test writes, so each (customer, product) group is compared. */
+const PRODUCTS = [...Array.from({ length: 9 }, (_, i) => `p${i}`), 'recent', 'new', 'x', 'late', 'future'];
 
 type Row = readonly [bigint, number, bigint, string];
 
@@ -130,17 +137,45 @@ describe('materialize --aggregations: online tiles rebuilt from offline history 
     cleanup?.();
   });
 
-  /** Online values (and the t each was served at) of every customer, and GetHistorical at those t. */
+  /**
+   * Online values (and the t each was served at) of every customer, and GetHistorical at those t;
+   * then the grouped ones of every (customer, product) likewise (the product is the group column).
+   */
   async function bothSides(): Promise<{ online: unknown[][]; offline: unknown[][] }> {
-    const got = await t.client.getOnlineFeatures(REFS, { customer_id: ids }, { includeEventTimestamps: true });
-    const at = ids.map((_, k) => got.eventTimestamps?.[0]?.[k] ?? -1);
+    const ungrouped = await sides(AGGREGATIONS, ids);
+    const customers = ids.flatMap((id) => PRODUCTS.map(() => id));
+    const grouped = await sides(GROUPED, customers, {
+      product: ids.flatMap(() => PRODUCTS),
+    });
+    return {
+      online: [...ungrouped.online, ...grouped.online],
+      offline: [...ungrouped.offline, ...grouped.offline],
+    };
+  }
+
+  async function sides(
+    aggregations: readonly string[],
+    customers: readonly bigint[],
+    group: { product?: string[] } = {},
+  ): Promise<{ online: unknown[][]; offline: unknown[][] }> {
+    const refs = aggregations.map((a) => `purchases:${a}`);
+    const got = await t.client.getOnlineFeatures(
+      refs,
+      { customer_id: [...customers], ...group },
+      { includeEventTimestamps: true },
+    );
+    const at = customers.map((_, k) => got.eventTimestamps?.[0]?.[k] ?? -1);
     const chunks: GetHistoricalResponse[] = [];
     for await (const chunk of t.client.getHistorical({
       entities: {
         $case: 'rows',
-        value: { keys: { customer_id: toColumn('int64', ids) }, eventTimestamps: at.map(BigInt), passthrough: {} },
+        value: {
+          keys: { customer_id: toColumn('int64', customers) },
+          eventTimestamps: at.map(BigInt),
+          passthrough: group.product === undefined ? {} : { product: toColumn('string', group.product) },
+        },
       },
-      features: REFS,
+      features: refs,
       featureService: '',
       format: HistoricalFormat.HISTORICAL_FORMAT_COLUMNS,
       chunkRows: 1000,
@@ -149,7 +184,7 @@ describe('materialize --aggregations: online tiles rebuilt from offline history 
     }
     const names = chunks[0]?.names ?? [];
     const norm = (v: unknown): unknown => (ArrayBuffer.isView(v) ? [...(v as BigInt64Array)] : v);
-    const offline = AGGREGATIONS.map((a) => {
+    const offline = aggregations.map((a) => {
       const i = names.indexOf(`purchases__${a}`);
       return chunks.flatMap((c) => fromColumn(c.columns[i]!)).map(norm);
     });
@@ -159,6 +194,11 @@ describe('materialize --aggregations: online tiles rebuilt from offline history 
   it('serves nothing of the history online before the rebuild', async () => {
     const got = await t.client.getOnlineFeatures(['purchases:purchases_7d'], { customer_id: ids });
     expect(got.values[0]?.every((v) => v === 0n)).toBe(true);
+    const grouped = await t.client.getOnlineFeatures(['purchases:purchases_by_product_7d'], {
+      customer_id: ids.flatMap((id) => PRODUCTS.map(() => id)),
+      product: ids.flatMap(() => PRODUCTS),
+    });
+    expect(grouped.values[0]?.every((v) => v === 0n)).toBe(true);
   });
 
   it('rebuilds every entity and then serves exactly the offline values', async () => {
@@ -168,6 +208,8 @@ describe('materialize --aggregations: online tiles rebuilt from offline history 
     expect(finals[0]?.partsDone).toBe(finals[0]?.parts);
     const { online, offline } = await bothSides();
     expect(online[0]?.some((v) => v !== 0n)).toBe(true);
+    // The grouped windows hold the history too (online = GetHistorical per (customer, product)).
+    expect(online[AGGREGATIONS.length]?.some((v) => v !== 0n)).toBe(true);
     expect(online).toEqual(offline);
   });
 

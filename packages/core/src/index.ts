@@ -220,7 +220,12 @@ export {
   hllEstimateFromHistogram,
 } from './aggregation/hll.js';
 export type { HllCode } from './aggregation/hll.js';
-export { toAggregationSpec, isFixedWidthAggregation, onlineAggregationIndexes } from './aggregation/spec.js';
+export {
+  toAggregationSpec,
+  isFixedWidthAggregation,
+  onlineAggregationIndexes,
+  groupedAggregationIndexes,
+} from './aggregation/spec.js';
 export { MAX_GROUP_VALUE_BYTES, encodeGroupValue, groupField, groupValueProblem } from './aggregation/group-field.js';
 export type { AggregationInputType, AggregationInput, AggregationSpec } from './aggregation/spec.js';
 export { LAST_SLOT_BYTES, compileTileLayout } from './aggregation/layout.js';

@@ -113,6 +113,11 @@ export interface OnlineWriteResult {
 export interface RebuiltEntity {
   /** Entity key from `entityKey()`. */
   readonly key: string;
+  /**
+   * The field rebuilt, when not the batch's: one group field of the entity (§1.8,
+   * `groupField()`; its own `ok` marker and dedup set), whose events are records of the batch's plan.
+   */
+  readonly field?: string;
   /** Its snapshot events (`encodeEventRecord`), deduplicated, in (ts, fp) order. */
   readonly records: readonly Uint8Array[];
 }
@@ -127,9 +132,9 @@ export interface RebuiltEntity {
  * stored with the fields.
  */
 export interface OnlineRebuildBatch {
-  /** The view version's field (`viewField()`). */
+  /** The view version's field (`viewField()`); an entity's own `field` replaces it for that entity. */
   readonly field: string;
-  /** The view version's compiled aggregations. */
+  /** The compiled aggregations of the fields rebuilt (the view's ungrouped ones, or one group feature's). */
   readonly plan: AggregationPlan;
   readonly generation: number;
   /** The rebuild's "now" (the same for every part of one rebuild, resumed or not). */

@@ -20,6 +20,14 @@ describe('group fields', () => {
     expect(`${groupField('1.1', 0, 'a')}.g1.t5`.startsWith(`${groupField('1.1', 0, 'a.g1')}.`)).toBe(false);
   });
 
+  it("writes NUL as \\0, so no group field is a prefix of another followed by the stores' NUL separator", () => {
+    expect(groupField('1.1', 0, 'a\u0000b')).toBe("1.1~0~'a\\0b");
+    // The embedded store keys a dedup set `<group field>\0<G>\0…`: group "a" must not be a prefix range of this one.
+    expect(`${groupField('1.1', 0, 'a\u00001\u0000z')}`.startsWith(`${groupField('1.1', 0, 'a')}\u0000`)).toBe(false);
+    // Injective: a backslash followed by 0 is not NUL.
+    expect(groupField('1.1', 0, '\\0')).not.toBe(groupField('1.1', 0, '\u0000'));
+  });
+
   it(`bounds an encoded value to ${MAX_GROUP_VALUE_BYTES} bytes (escapes count twice)`, () => {
     expect(groupValueProblem('x'.repeat(MAX_GROUP_VALUE_BYTES - 1))).toBeUndefined();
     expect(groupValueProblem('x'.repeat(MAX_GROUP_VALUE_BYTES))).toMatch(

@@ -25,11 +25,14 @@ import {
   encodeEventRecord,
   entityKey,
   eventRecordLayout,
+  groupField,
+  groupedAggregationIndexes,
   isEventView,
   onlineAggregationIndexes,
   toAggregationSpec,
   viewField,
   type AggregationPlan,
+  type JoinKeyValue,
   type MaterializeState,
   type OfflineStore,
   type OnlineStore,
@@ -46,30 +49,45 @@ export const DEFAULT_REBUILD_PARTS = 16;
 
 /** The compiled aggregations a rebuild folds with (as the server's write path compiles them). */
 export interface RebuildPlan {
+  /** The ungrouped aggregations (possibly none: the entity's own fields still hold its dedup set). */
   readonly plan: AggregationPlan;
+  /** Per group feature, its aggregations (§1.8), rebuilt per (entity, group value) into group fields. */
+  readonly groups: readonly RebuildGroupPlan[];
   readonly latenessMillis: number;
   readonly retentionMillis: number;
+}
+
+/** The aggregations grouped by one feature, as the server compiles them (`groupedAggregationIndexes`). */
+export interface RebuildGroupPlan {
+  /** The group feature's storage index (its value in an event row's `features`). */
+  readonly featureIndex: number;
+  readonly plan: AggregationPlan;
 }
 
 /** Compiles an event view's aggregations for a rebuild; INVALID_ARGUMENT when it has none. */
 export function rebuildPlanOf(view: RegisteredView): RebuildPlan {
   const all = isEventView(view) ? (view.aggregations ?? []) : [];
-  // The ungrouped aggregations: grouped ones live in their group fields at generation 1, not rebuilt yet.
-  const aggregations = onlineAggregationIndexes(all).map((i) => all[i]!);
-  if (aggregations.length === 0) {
+  if (all.length === 0) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
-      `Materialize --aggregations: ${view.name}@${view.version} has no window aggregations to rebuild` +
-        (all.length > 0 ? ' (its aggregations are all grouped, and grouped aggregations are not rebuilt yet)' : ''),
+      `Materialize --aggregations: ${view.name}@${view.version} has no window aggregations to rebuild`,
     );
   }
-  const plan = compileAggregationPlan(aggregations.map((a) => toAggregationSpec(a, view.features)));
+  const compile = (indexes: readonly number[]) =>
+    compileAggregationPlan(indexes.map((i) => toAggregationSpec(all[i]!, view.features)));
+  const plan = compile(onlineAggregationIndexes(all));
+  const groups = groupedAggregationIndexes(all).map(({ feature, indexes }) => ({
+    featureIndex: view.features.findIndex((f) => f.name === feature),
+    plan: compile(indexes),
+  }));
   const latenessMillis = effectiveEventOptions(view).allowedLatenessMillis;
-  const unbounded = plan.specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
-  const maxWindow = Math.max(...plan.specs.map((s) => s.windowMillis));
-  const maxHop = Math.max(...plan.specs.map((s) => s.hopMillis));
-  // Design §3.1 (the same rule as the server's `viewAggregations`).
-  return { plan, latenessMillis, retentionMillis: unbounded ? 0 : maxWindow + 2 * maxHop + latenessMillis };
+  // Design §3.1, one retention for the whole view (the same rule as the server's `viewAggregations`:
+  // base and group fields share the entity's hash).
+  const specs = [plan, ...groups.map((g) => g.plan)].flatMap((p) => p.specs);
+  const unbounded = specs.some((s) => s.windowMillis === UNBOUNDED_WINDOW);
+  const maxWindow = Math.max(...specs.map((s) => s.windowMillis));
+  const maxHop = Math.max(...specs.map((s) => s.hopMillis));
+  return { plan, groups, latenessMillis, retentionMillis: unbounded ? 0 : maxWindow + 2 * maxHop + latenessMillis };
 }
 
 /** Running counts of one part: events read, entities written, entities skipped (already `ok`). */
@@ -77,9 +95,16 @@ export interface RebuildPartProgress {
   readonly eventsRead: number;
   readonly entitiesWritten: number;
   readonly entitiesSkipped: number;
+  /** (Entity, group value) group fields written (§1.8); skipped ones are not counted. */
+  readonly groupFieldsWritten: number;
 }
 
-/** Rebuilds one key-hash part of a view into `generation`, yielding counts after every stored batch. */
+/**
+ * Rebuilds one key-hash part of a view into `generation`, yielding counts after every stored batch.
+ * Per entity: its own fields (the ungrouped aggregations), then per group feature and group value
+ * (the event's value of the group feature) the group field's, each its own `writeRebuilt` entity
+ * with its own `ok` marker, so a resumed part skips exactly what was stored.
+ */
 export async function* rebuildAggregationsPart(options: {
   readonly offline: OfflineStore;
   readonly online: OnlineStore;
@@ -91,40 +116,61 @@ export async function* rebuildAggregationsPart(options: {
   readonly signal?: AbortSignal;
 }): AsyncGenerator<RebuildPartProgress, void, undefined> {
   const { offline, online, view, generation, nowMillis } = options;
-  const { plan, latenessMillis, retentionMillis } = options.plan;
+  const { plan, groups, latenessMillis, retentionMillis } = options.plan;
   if (offline.eventRows === undefined || online.writeRebuilt === undefined) {
     throw new TesseraError(
       'UNIMPLEMENTED',
       `Materialize --aggregations ${view.name}: this deployment's ${offline.eventRows === undefined ? 'offline' : 'online'} store cannot rebuild tiles`,
     );
   }
+  const writeRebuilt = online.writeRebuilt.bind(online);
   const layout = eventRecordLayout(plan);
+  const groupLayouts = groups.map((g) => eventRecordLayout(g.plan));
   const field = viewField(view.id, view.version);
   let eventsRead = 0;
   let entitiesWritten = 0;
   let entitiesSkipped = 0;
+  let groupFieldsWritten = 0;
   let currentKey: string | undefined;
   let records: Uint8Array[] = [];
+  // Per group feature: the current entity's records per group field (insertion = first event order).
+  let groupRecords = groups.map(() => new Map<string, Uint8Array[]>());
   let ready: RebuiltEntity[] = [];
+  let readyGroups: RebuiltEntity[][] = groups.map(() => []);
   const finishEntity = (): void => {
     if (currentKey === undefined) return;
-    ready.push({ key: currentKey, records });
+    const key = currentKey;
+    ready.push({ key, records });
     records = [];
-  };
-  const store = async (): Promise<void> => {
-    if (ready.length === 0) return;
-    const result = await online.writeRebuilt!({
-      field,
-      plan,
-      generation,
-      nowMillis,
-      latenessMillis,
-      retentionMillis,
-      entities: ready,
+    groupRecords.forEach((byField, g) => {
+      for (const [name, list] of byField) readyGroups[g]!.push({ key, field: name, records: list });
     });
-    entitiesWritten += result.written;
-    entitiesSkipped += result.skipped;
-    ready = [];
+    groupRecords = groups.map(() => new Map<string, Uint8Array[]>());
+  };
+  const batchOf = (batchPlan: AggregationPlan, entities: RebuiltEntity[]) => ({
+    field,
+    plan: batchPlan,
+    generation,
+    nowMillis,
+    latenessMillis,
+    retentionMillis,
+    entities,
+  });
+  const store = async (): Promise<void> => {
+    if (ready.length > 0) {
+      const result = await writeRebuilt(batchOf(plan, ready));
+      entitiesWritten += result.written;
+      entitiesSkipped += result.skipped;
+      ready = [];
+    }
+    for (let g = 0; g < groups.length; g++) {
+      const entities = readyGroups[g]!;
+      for (let at = 0; at < entities.length; at += REBUILD_BATCH_ENTITIES) {
+        const result = await writeRebuilt(batchOf(groups[g]!.plan, entities.slice(at, at + REBUILD_BATCH_ENTITIES)));
+        groupFieldsWritten += result.written;
+      }
+    }
+    readyGroups = groups.map(() => []);
   };
   const rows = offline.eventRows(view, {
     beforeGeneration: generation,
@@ -140,17 +186,25 @@ export async function* rebuildAggregationsPart(options: {
         currentKey = key;
       }
       records.push(encodeEventRecord(layout, row.eventTsMillis, row.fp, row.features));
+      groups.forEach((group, g) => {
+        // The group feature is not_null (apply-time rule, §1.8): every event has a group.
+        const name = groupField(field, group.featureIndex, row.features[group.featureIndex] as JoinKeyValue);
+        const byField = groupRecords[g]!;
+        let list = byField.get(name);
+        if (list === undefined) byField.set(name, (list = []));
+        list.push(encodeEventRecord(groupLayouts[g]!, row.eventTsMillis, row.fp, row.features));
+      });
     }
     eventsRead += batch.length;
     if (ready.length >= REBUILD_BATCH_ENTITIES) {
       await store();
-      yield { eventsRead, entitiesWritten, entitiesSkipped };
+      yield { eventsRead, entitiesWritten, entitiesSkipped, groupFieldsWritten };
     }
     if (aborted(options.signal)) return;
   }
   finishEntity();
   await store();
-  yield { eventsRead, entitiesWritten, entitiesSkipped };
+  yield { eventsRead, entitiesWritten, entitiesSkipped, groupFieldsWritten };
 }
 
 /** Keys of a view version's rebuild state in the MaterializeState port. */
@@ -215,11 +269,11 @@ export async function* rebuildViewAggregations(options: {
     nowMillis = (await state.get(keys.now)) ?? options.nowMillis;
   }
   await options.barrier?.(view, generation, options.signal);
-  let totals = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
+  let totals: RebuildPartProgress = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0, groupFieldsWritten: 0 };
   const first = (await state.get(keys.parts)) ?? 0;
   for (let index = first; index < parts; index++) {
     if (aborted(options.signal)) return;
-    let last = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0 };
+    let last: RebuildPartProgress = { eventsRead: 0, entitiesWritten: 0, entitiesSkipped: 0, groupFieldsWritten: 0 };
     for await (const progress of rebuildAggregationsPart({
       ...options,
       plan,
@@ -244,6 +298,7 @@ function sum(a: RebuildPartProgress, b: RebuildPartProgress): RebuildPartProgres
     eventsRead: a.eventsRead + b.eventsRead,
     entitiesWritten: a.entitiesWritten + b.entitiesWritten,
     entitiesSkipped: a.entitiesSkipped + b.entitiesSkipped,
+    groupFieldsWritten: a.groupFieldsWritten + b.groupFieldsWritten,
   };
 }
 

@@ -30,6 +30,7 @@ import {
   entityKey,
   eventRecordLayout,
   foldEventIntoFields,
+  groupField,
   pendingListField,
   pendingListRecords,
   readAggregations,
@@ -553,6 +554,236 @@ describe('rebuilding while writes continue (dual write, design §3.6)', () => {
     const stateStore = new LmdbOnlineStore({ path: join(dir, 'state-live'), sweepIntervalMillis: 0 });
     try {
       await rebuildUnderTraffic(redis, new LmdbMaterializeState(stateStore));
+    } finally {
+      await redis.close();
+      await stateStore.close();
+    }
+  }, 60_000);
+});
+
+/**
+ * A view whose aggregations are all grouped (§1.8): its windows live in group fields per (entity,
+ * product), which the rebuild folds from the events' product column, and live writes dual-write.
+ */
+const GROUP_SPECS = SPECS.filter((s) => ['n_7d', 'sum_30d', 'last3', 'last_at'].includes(s.name));
+const GROUP_VIEW: RegisteredView = {
+  ...VIEW,
+  name: 'rebuild_grouped',
+  id: 11,
+  features: VIEW.features.map((f) =>
+    f.name === 'product' ? { ...f, constraints: { ...f.constraints, notNull: true } } : f,
+  ),
+  aggregations: (VIEW.aggregations ?? [])
+    .filter((a) => GROUP_SPECS.some((s) => s.name === a.name))
+    .map((a) => ({ ...a, groupBy: 'product' })),
+};
+const GROUP_ENTITIES = 40;
+const PRODUCTS = 5;
+
+describe('rebuilding grouped aggregations while writes continue (group fields, §1.8 and §3.6)', () => {
+  const rebuildPlan = rebuildPlanOf(GROUP_VIEW);
+  const { plan, latenessMillis, retentionMillis } = rebuildPlan;
+  const group = rebuildPlan.groups[0]!;
+  const field = viewField(GROUP_VIEW.id, GROUP_VIEW.version);
+  const groupNames = aggregationFieldNames(group.plan);
+  const rnd = random(29);
+  const event = (ts: number): BruteEvent => ({
+    entityKey: String(Math.floor(rnd() * GROUP_ENTITIES)),
+    ts,
+    values: [BigInt(Math.floor(rnd() * 1000)), `g${Math.floor(rnd() * PRODUCTS)}`],
+  });
+  const batchOf = (rows: readonly BruteEvent[]) => ({
+    joinKeyValues: rows.map((r) => [BigInt(r.entityKey)]),
+    eventTsMillis: Float64Array.from(rows.map((r) => r.ts)),
+    featureValues: FEATURES.map((_, f) => rows.map((r) => (r.values[f] ?? null) as FeatureValue)),
+  });
+
+  /** A live Write as the server sends it: the entity's own call (no ungrouped aggregation) and one per group field. */
+  async function liveWrite(
+    online: LmdbOnlineStore | RedisClusterOnlineStore,
+    rows: readonly BruteEvent[],
+    g: number,
+    dualWrite: boolean,
+    acceptedAtMillis: number,
+  ): Promise<void> {
+    const batch = batchOf(rows);
+    const fingerprints = batchFingerprints(GROUP_VIEW, batch);
+    const fp = (i: number) => fingerprints.subarray(i * 16, i * 16 + 16);
+    const entityKeys = rows.map((r) => entityKey(GROUP_VIEW.entities, [BigInt(r.entityKey)]));
+    const keys = [...new Set(entityKeys)];
+    const step = {
+      generation: g,
+      ...(dualWrite ? { dualWrite } : {}),
+      acceptedAtMillis,
+      latenessMillis,
+      retentionMillis,
+    };
+    const byField = new Map<string, { entities: number[]; records: Uint8Array[] }>();
+    rows.forEach((r, i) => {
+      const name = groupField(field, group.featureIndex, r.values[group.featureIndex] as string);
+      let part = byField.get(name);
+      if (part === undefined) byField.set(name, (part = { entities: [], records: [] }));
+      part.entities.push(keys.indexOf(entityKeys[i]!));
+      part.records.push(encodeEventRecord(eventRecordLayout(group.plan), r.ts, fp(i), r.values));
+    });
+    const result = await online.write({
+      field,
+      ttlMillis: 0,
+      keys,
+      rows: keys.map(() => {
+        const row = Buffer.alloc(9);
+        row.writeUInt8(1, 0);
+        row.writeDoubleLE(acceptedAtMillis, 1);
+        return row;
+      }),
+      events: {
+        plan,
+        ...step,
+        entities: entityKeys.map((k) => keys.indexOf(k)),
+        records: rows.map((r, i) =>
+          encodeEventRecord(eventRecordLayout(plan), r.ts, fp(i), r.values as FeatureValue[]),
+        ),
+      },
+      groupEvents: [...byField].map(([name, part]) => ({
+        field: name,
+        events: { plan: group.plan, ...step, ...part },
+      })),
+    });
+    const onlineGenerations = Uint32Array.from(result.eventGenerations ?? []);
+    await offline.insert(GROUP_VIEW, { ...batch, fingerprints, onlineGenerations });
+  }
+
+  /** The online values of (customer, product) in generation `g` at t, pending folded when due. */
+  async function groupValues(
+    online: LmdbOnlineStore | RedisClusterOnlineStore,
+    g: number,
+    customer: number,
+    product: string,
+    t: number,
+  ): Promise<FeatureValue[]> {
+    const gf = groupField(field, group.featureIndex, product);
+    const [row] = await online.read([
+      {
+        key: entityKey(GROUP_VIEW.entities, [BigInt(customer)]),
+        fields: [...groupNames.map((n) => `${gf}.g${g}.${n}`), pendingListField(gf, g)],
+      },
+    ]);
+    const fields: AggregationFields = new Map();
+    groupNames.forEach((name, k) => {
+      const bytes = row?.[k];
+      if (bytes !== null && bytes !== undefined) fields.set(name, bytes.slice());
+    });
+    const pending = row?.[groupNames.length];
+    if (pending !== null && pending !== undefined) {
+      for (const r of pendingListRecords(pending)) {
+        const { record } = decodeEventRecord(eventRecordLayout(group.plan), r);
+        if (record.tsMillis <= t) foldEventIntoFields(group.plan, fields, record.tsMillis, record.fp, record.values);
+      }
+    }
+    return readAggregations(group.plan, fields, t);
+  }
+
+  async function rebuildGroupsUnderTraffic(
+    online: LmdbOnlineStore | RedisClusterOnlineStore,
+    state: LmdbMaterializeState,
+  ): Promise<void> {
+    // History (offline only: in no generation), and live writes into generation 1 before the rebuild.
+    const history = Array.from({ length: 400 }, (_, i) =>
+      event(i % 10 === 0 ? NOW - Math.floor(rnd() * 50 * MIN) : NOW - HOUR - Math.floor(rnd() * 20 * DAY)),
+    );
+    await offline.insert(GROUP_VIEW, {
+      ...batchOf(history),
+      fingerprints: batchFingerprints(GROUP_VIEW, batchOf(history)),
+    });
+    const single = Array.from({ length: 80 }, () => event(NOW - Math.floor(rnd() * 50 * MIN)));
+    await liveWrite(online, single, 1, false, NOW - 1_000);
+    const all = [...history, ...single];
+    let acceptedAt = NOW;
+    let groupFieldsWritten = 0;
+    for await (const progress of rebuildViewAggregations({
+      offline,
+      online,
+      state,
+      view: GROUP_VIEW,
+      nowMillis: NOW,
+      parts: PARTS,
+    })) {
+      groupFieldsWritten = progress.groupFieldsWritten;
+      if (progress.done) break;
+      // Between parts: dual writes of new events, a future one, and replays of history and live events.
+      acceptedAt += 1_000;
+      const fresh = Array.from({ length: 8 }, () => event(acceptedAt - Math.floor(rnd() * 30 * MIN)));
+      fresh.push(event(acceptedAt + 1 + Math.floor(rnd() * 50_000)));
+      // Replays only of events a live Write accepts (not late: ts ≥ acceptedAt − L).
+      const eligible = (list: readonly BruteEvent[]) => list.filter((e) => e.ts >= acceptedAt - HOUR);
+      const pick = (list: readonly BruteEvent[]) => list[Math.floor(rnd() * list.length)];
+      const again = [pick(eligible(single)), pick(eligible(history)), pick(eligible(all))];
+      await liveWrite(online, [...fresh, ...again.filter((e) => e !== undefined)], 1, true, acceptedAt);
+      all.push(...fresh);
+    }
+    expect(await servedGeneration(state, GROUP_VIEW)).toBe(2);
+    // Every (entity, product) of the snapshot is a group field written.
+    const snapshotGroups = new Set(bruteDistinct(history).map((e) => `${e.entityKey}/${String(e.values[1])}`));
+    expect(groupFieldsWritten).toBeGreaterThanOrEqual(snapshotGroups.size);
+    // After the switch: writes into generation 2 alone.
+    acceptedAt += 1_000;
+    const after = Array.from({ length: 10 }, () => event(acceptedAt - 1));
+    await liveWrite(online, [...after, single[3]!], 2, false, acceptedAt);
+    all.push(...after);
+
+    const byGroup = new Map<string, BruteEvent[]>();
+    for (const e of bruteDistinct(all)) {
+      const key = `${e.entityKey}/${String(e.values[1])}`;
+      byGroup.set(key, [...(byGroup.get(key) ?? []), e]);
+    }
+    const norm = (v: unknown): unknown => (v instanceof BigInt64Array || v instanceof Float64Array ? [...v] : v);
+    for (const t of [acceptedAt, acceptedAt + 60_000, acceptedAt + 3 * DAY]) {
+      for (let c = 0; c < GROUP_ENTITIES; c++) {
+        for (let p = 0; p < PRODUCTS; p++) {
+          const keyed = bruteKeyed(GROUP_VIEW.id, GROUP_VIEW.version, TYPES, byGroup.get(`${c}/g${p}`) ?? []);
+          const got = await groupValues(online, 2, c, `g${p}`, t);
+          const want = GROUP_SPECS.map((s) => bruteAggregate(s, TYPES, keyed, t));
+          expect(got.map(norm), `customer ${c}, product g${p} at ${t}`).toEqual(want);
+        }
+      }
+    }
+    // Generation 1 (the pre-rebuild fields) never saw the history: the rebuild is what brings it online.
+    const [c0, p0] = [...snapshotGroups][0]!.split('/') as [string, string];
+    const stale = await groupValues(online, 1, Number(c0), p0, acceptedAt + 3 * DAY);
+    const rebuilt = await groupValues(online, 2, Number(c0), p0, acceptedAt + 3 * DAY);
+    expect(stale.map(norm)).not.toEqual(rebuilt.map(norm));
+  }
+
+  beforeAll(async () => {
+    await offline.ensureTables([GROUP_VIEW]);
+  });
+
+  it('compiles the group plan and rebuilds a view whose aggregations are all grouped', () => {
+    expect(plan.specs).toHaveLength(0);
+    expect(rebuildPlan.groups.map((g) => [g.featureIndex, g.plan.specs.length])).toEqual([[1, GROUP_SPECS.length]]);
+  });
+
+  it('ends with every group field of the rebuilt generation equal to brute force per (entity, product) (LMDB)', async () => {
+    const online = new LmdbOnlineStore({ path: join(dir, 'online-grouped'), sweepIntervalMillis: 0 });
+    try {
+      await rebuildGroupsUnderTraffic(online, new LmdbMaterializeState(online));
+    } finally {
+      await online.close();
+    }
+  }, 60_000);
+
+  it('ends with every group field of the rebuilt generation equal to brute force per (entity, product) (Redis Cluster)', async () => {
+    await offline.close();
+    offline = await ClickHouseOfflineStore.open({
+      executor: ChdbExecutor.open({ path: join(dir, 'chdb') }),
+      database: 'rebuild_test_grouped_redis',
+    });
+    await offline.ensureTables([GROUP_VIEW]);
+    const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
+    const redis = new RedisClusterOnlineStore({ nodes: inject('redisCluster').nodes, keyPrefix });
+    const stateStore = new LmdbOnlineStore({ path: join(dir, 'state-grouped'), sweepIntervalMillis: 0 });
+    try {
+      await rebuildGroupsUnderTraffic(redis, new LmdbMaterializeState(stateStore));
     } finally {
       await redis.close();
       await stateStore.close();

@@ -85,7 +85,6 @@ export function writeRebuiltSync(
   if (!Number.isInteger(batch.generation) || batch.generation < 1) {
     throw new TesseraError('INTERNAL', `Rebuild of field ${batch.field}: generation ${batch.generation} is not ≥ 1`);
   }
-  const marker = rebuildMarkerField(batch.field, batch.generation);
   const step = {
     acceptedAtMillis: batch.nowMillis,
     latenessMillis: batch.latenessMillis,
@@ -95,11 +94,13 @@ export function writeRebuiltSync(
   let skipped = 0;
   for (const entity of batch.entities) {
     const prefix = entityPrefix(entity.key);
+    const field = entity.field ?? batch.field; // a group field (§1.8) is rebuilt like the view's
+    const marker = rebuildMarkerField(field, batch.generation);
     if (dbs.rows.doesExist(prefix + marker)) {
       skipped++;
       continue;
     }
-    const target = { prefix, field: batch.field, generation: batch.generation, plan: batch.plan };
+    const target = { prefix, field, generation: batch.generation, plan: batch.plan };
     const result = foldEntitySync(dbs, target, undefined, step, entity.records);
     dbs.rows.putSync(prefix + marker, Buffer.from('1')); // as the Redis script writes it
     // The marker lives as long as the entity's rebuilt entries (the hash's rule in Redis).

@@ -190,7 +190,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
         if (k >= keys.length) {
           const { key, group, records } = groupCalls[k - keys.length]!;
           const key_ = keys[key] as string;
-          // Group fields stay at generation 1 (never rebuilt, never dual-written): no KEYS[3] use.
+          // A group field is folded like a view field (§1.8), dual write included (§3.6).
           (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
             key_,
             eventDedupKey(key_, group.field, group.events.generation),
@@ -205,7 +205,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
             group.events.latenessMillis,
             DEDUP_MARGIN_MILLIS,
             group.events.retentionMillis,
-            '',
+            group.events.dualWrite === true ? group.events.generation + 1 : '',
             '',
             ...records.map((e) => toBuffer(group.events.records[e] as Uint8Array)),
           );
@@ -276,7 +276,6 @@ export class RedisClusterOnlineStore implements OnlineStore {
     if (batch.entities.length === 0) return { written: 0, skipped: 0 };
     const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
     const keys = batch.entities.map((entity) => this.#keyPrefix + entity.key);
-    const marker = rebuildMarkerField(batch.field, batch.generation);
     const opcodes = aggLayoutOpcodes(batch.plan);
     let written = 0;
     let skipped = 0;
@@ -288,11 +287,12 @@ export class RedisClusterOnlineStore implements OnlineStore {
       connectWaitMillis: this.#connectWaitMillis,
       add: (pipeline, k) => {
         const entity = batch.entities[k] as RebuiltEntity;
+        const field = entity.field ?? batch.field; // a group field (§1.8) is rebuilt like the view's
         (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
           keys[k] as string,
-          eventDedupKey(keys[k] as string, batch.field, batch.generation),
-          eventDedupKey(keys[k] as string, batch.field, batch.generation + 1),
-          batch.field,
+          eventDedupKey(keys[k] as string, field, batch.generation),
+          eventDedupKey(keys[k] as string, field, batch.generation + 1),
+          field,
           '',
           0,
           batch.nowMillis,
@@ -303,7 +303,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
           DEDUP_MARGIN_MILLIS,
           batch.retentionMillis,
           '',
-          marker,
+          rebuildMarkerField(field, batch.generation),
           ...entity.records.map(toBuffer),
         );
       },

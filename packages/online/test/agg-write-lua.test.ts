@@ -96,7 +96,8 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
   // group plan's layout and the same fp, into the fields of one of three group values.
   const groupPlan = p.chance(0.5) ? randomPlan(p) : undefined;
   const twins = new Map<Uint8Array, { field: string; record: Uint8Array }>();
-  const groupModels = new Map<string, { entity: string; field: string; model: EntityModel }>();
+  // A group field is dual-written like the view's field (§3.6): `next` is its generation + 1.
+  const groupModels = new Map<string, { entity: string; field: string; model: EntityModel; next?: EntityModel }>();
   const field = `x${(fieldCounter++).toString(36)}.1`;
   const generation = p.int(1, 3);
   // A third of the cases dual-write into generation + 1 (a rebuild runs, design §3.6), decided by
@@ -176,6 +177,7 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
           events: {
             plan: groupPlan,
             generation,
+            ...(b >= dualFrom ? { dualWrite: true } : {}),
             acceptedAtMillis: acceptedAt,
             latenessMillis,
             retentionMillis: aggRetentionMillis,
@@ -239,7 +241,16 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
         const id = `${entity}|${groupField}`;
         let group = groupModels.get(id);
         if (group === undefined) groupModels.set(id, (group = { entity, field: groupField, model: newEntityModel() }));
-        applyEntityEventsModel(groupPlan, group.model, acceptedAt, latenessMillis, twinRecords);
+        if (b >= dualFrom) group.next ??= newEntityModel();
+        applyEntityEventsModel(
+          groupPlan,
+          group.model,
+          acceptedAt,
+          latenessMillis,
+          twinRecords,
+          b >= dualFrom ? group.next : undefined,
+          generation,
+        );
       }
     }
     const result = await options.writer(batch);
@@ -252,10 +263,10 @@ async function runCase(seed: number, options: CaseOptions): Promise<string | und
     if (result.generations.join() !== expectedGenerations.join()) {
       return `${where}: answered generations ${result.generations.join()}, expected ${expectedGenerations.join()}`;
     }
-    // Group fields (design §1.8) stay at generation 1 of their own: never dual-written.
+    // Group fields (design §1.8) are compared like the view's field, their dual-written generation too.
     const compared = [
       ...[...models].map(([entity, model]) => ({ entity, field, model, next: nextModels.get(entity) })),
-      ...[...groupModels.values()].map((g) => ({ ...g, next: undefined })),
+      ...groupModels.values(),
     ];
     for (const { entity, field, model, next } of compared) {
       const got = await storedAggFields(entity, field);
@@ -350,7 +361,7 @@ function scriptWriter(script: string): EventWriter {
           ge.latenessMillis,
           60_000,
           ge.retentionMillis,
-          '',
+          ge.dualWrite === true ? ge.generation + 1 : '',
           '',
           ...mine,
         );

@@ -29,7 +29,7 @@ import {
   servedFields,
 } from './online-aggregations.js';
 import type { AggregatedRows, AggregationRead, GroupAggregationRead } from './online-aggregations.js';
-import { groupFieldsOf, viewAggregations } from './view-aggregations.js';
+import { CURRENT_GENERATION, groupFieldsOf, viewAggregations } from './view-aggregations.js';
 import type { TileGenerations } from './tile-generations.js';
 
 /** Views that share one entity key (the same entities, so the same hash) are read with one HMGET. */
@@ -234,7 +234,10 @@ export async function executeReadPlan(
       }
       lookups.push({
         key,
-        fields: group.groupReads.length === 0 ? fields : withGroupFields(group, fields, keyValues, i),
+        fields:
+          group.groupReads.length === 0
+            ? fields
+            : withGroupFields(group, fields, keyValues, i, options.tileGenerations),
       });
     }
   }
@@ -349,13 +352,15 @@ export async function executeReadPlan(
 
 /**
  * A row's fields with its group fields appended (§1.8): per grouped read, the fields of the row's
- * group value (generation 1), in `groupReads` order, so one entity is still one read.
+ * group value in its view's served generation (§3.6), in `groupReads` order, so one entity is
+ * still one read.
  */
 function withGroupFields(
   group: KeyGroup,
   fields: readonly string[],
   keyValues: ReadonlyMap<string, JoinKeyValue[]>,
   row: number,
+  generations: TileGenerations | undefined,
 ): string[] {
   const out = [...fields];
   for (const read of group.groupReads) {
@@ -365,7 +370,8 @@ function withGroupFields(
       throw new TesseraError('INVALID_ARGUMENT', `entities: row ${row}, column ${read.column}: ${problem}`);
     }
     const compiled = viewAggregations(read.view)!;
-    out.push(...groupFieldsOf(read.group, groupField(compiled.field, read.group.featureIndex, value)));
+    const generation = generations?.of(read.view) ?? CURRENT_GENERATION;
+    out.push(...groupFieldsOf(read.group, groupField(compiled.field, read.group.featureIndex, value), generation));
   }
   return out;
 }

@@ -219,12 +219,19 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   // Cluster mode: a heartbeat after each refresh says which rebuilds this server acknowledges.
   const serverId = randomUUID();
   // (A heartbeat that fails is retried at the next refresh; it never stops the server from starting.)
+  const beat = (acks: readonly string[]): Promise<void> =>
+    backends.heartbeats
+      ?.beat(serverId, acks, HEARTBEAT_TTL_MILLIS)
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'server heartbeat failed; retrying on the next interval'),
+      ) ?? Promise.resolve();
   const refreshGenerations = async (): Promise<void> => {
     await tileGenerations.refresh(backends.materializeState, allViewVersions(backends.registry.state()));
-    await backends.heartbeats
-      ?.beat(serverId, tileGenerations.acks(), HEARTBEAT_TTL_MILLIS)
-      .catch((error: unknown) => logger.warn({ err: error }, 'server heartbeat failed; retrying on the next interval'));
+    await beat(tileGenerations.acks());
   };
+  // Seen before it reads the state: a rebuild recorded between that read and a first heartbeat would
+  // otherwise pass its barrier without waiting for this server, which writes one generation only.
+  await beat([]);
   await refreshGenerations();
   const generationTimer = setInterval(() => {
     refreshGenerations().catch((error: unknown) =>

@@ -8,6 +8,7 @@ import {
   compileAggregationPlan,
   effectiveEventOptions,
   eventRecordLayout,
+  groupedAggregationIndexes,
   isEventView,
   onlineAggregationIndexes,
   pendingListField,
@@ -48,9 +49,9 @@ export interface ViewAggregations {
 
 /**
  * The aggregations grouped by one feature (§1.8): their own plan and record layout, folded per
- * (entity, group value) under the group field. Decided in increment 10: group fields are always
- * generation 1 — the tile rebuild (§3.6) does not rebuild them yet, so a switch of the view's
- * served generation must not move them.
+ * (entity, group value) under the group field. Group fields follow the view's served generation
+ * (§3.6): the tile rebuild rebuilds them with the view's fields, live writes dual-write them, and
+ * the switch moves them too.
  */
 export interface GroupAggregations {
   /** The group feature (a not_null string or int64 feature of the view) and its storage index. */
@@ -65,10 +66,10 @@ export interface GroupAggregations {
   readonly fieldNames: readonly string[];
 }
 
-/** The fields of one group value, generation 1 (`<group field>.g1.<name>`), then its pending list. */
-export function groupFieldsOf(group: GroupAggregations, field: string): string[] {
-  const out = group.fieldNames.map((name) => `${field}.g${CURRENT_GENERATION}.${name}`);
-  out.push(pendingListField(field, CURRENT_GENERATION));
+/** The fields of one group value in `generation` (`<group field>.g<G>.<name>`), then its pending list. */
+export function groupFieldsOf(group: GroupAggregations, field: string, generation: number): string[] {
+  const out = group.fieldNames.map((name) => `${field}.g${generation}.${name}`);
+  out.push(pendingListField(field, generation));
   return out;
 }
 
@@ -100,9 +101,9 @@ export function viewAggregations(view: RegisteredView): ViewAggregations | undef
   const online = onlineAggregationIndexes(aggregations);
   const plan = compileAggregationPlan(online.map((i) => toAggregationSpec(aggregations[i]!, view.features)));
   const planIndexes = aggregations.map((_, i) => online.indexOf(i));
-  const groupFeatures = [...new Set(aggregations.filter((a) => a.groupBy !== '').map((a) => a.groupBy))];
-  const groups = groupFeatures.map((feature): GroupAggregations => {
-    const members = aggregations.flatMap((a, i) => (a.groupBy === feature ? [i] : []));
+  const grouped = groupedAggregationIndexes(aggregations);
+  const groupFeatures = grouped.map((g) => g.feature);
+  const groups = grouped.map(({ feature, indexes: members }): GroupAggregations => {
     const groupPlan = compileAggregationPlan(members.map((i) => toAggregationSpec(aggregations[i]!, view.features)));
     const featureIndex = view.features.findIndex((f) => f.name === feature);
     return {

@@ -114,7 +114,16 @@ export function onlineWriteOf(
     entities,
     records,
   };
-  const groupEvents = groupEventsOf(aggregations, base.field, batch, eventRows, entities, fps, acceptedAtMillis);
+  const groupEvents = groupEventsOf(
+    aggregations,
+    base.field,
+    batch,
+    eventRows,
+    entities,
+    fps,
+    acceptedAtMillis,
+    generations,
+  );
   return {
     batch: { ...base, events, ...(groupEvents.length > 0 ? { groupEvents } : {}) },
     options: { replicas },
@@ -124,8 +133,8 @@ export function onlineWriteOf(
 
 /**
  * The events of a batch per group field (design §1.8): each eligible event once per group feature,
- * under the field of its group value, with the group's own record layout. Group fields are always
- * generation 1 (`GroupAggregations`).
+ * under the field of its group value, with the group's own record layout, into the view's served
+ * generation (and the next one while a rebuild runs: §3.6 dual write, as the view's own fields).
  */
 function groupEventsOf(
   aggregations: NonNullable<ReturnType<typeof viewAggregations>>,
@@ -135,6 +144,7 @@ function groupEventsOf(
   entities: readonly number[],
   fps: Uint8Array,
   acceptedAtMillis: number,
+  generations: { readonly generation: number; readonly dualWrite: boolean },
 ): OnlineGroupEvents[] {
   const out: OnlineGroupEvents[] = [];
   const values = new Array<FeatureValue>(batch.featureValues.length);
@@ -155,7 +165,8 @@ function groupEventsOf(
         field: name,
         events: {
           plan: group.plan,
-          generation: CURRENT_GENERATION,
+          generation: generations.generation,
+          ...(generations.dualWrite ? { dualWrite: true } : {}),
           acceptedAtMillis,
           latenessMillis: aggregations.latenessMillis,
           retentionMillis: aggregations.retentionMillis,

@@ -73,9 +73,9 @@ export function isFixedWidthAggregation(spec: AggregationSpec): boolean {
 
 /**
  * Registry indexes of the aggregations an entity's own online fields hold: the ungrouped ones.
- * Grouped aggregations (§1.8) are served by GetHistorical only for now (decided in increment 10,
- * first part): they stay out of the online plan, so the tile layout of the ungrouped ones does not
- * change when per-group online fields arrive. The server's plan and the rebuild's plan use this one rule.
+ * Grouped aggregations (§1.8) live in group fields with plans of their own
+ * ({@link groupedAggregationIndexes}), so the tile layout of the ungrouped ones does not depend on
+ * them. The server's plan and the rebuild's plan use this one rule.
  */
 export function onlineAggregationIndexes(aggregations: readonly RegisteredAggregation[]): number[] {
   const indexes: number[] = [];
@@ -83,4 +83,22 @@ export function onlineAggregationIndexes(aggregations: readonly RegisteredAggreg
     if (agg.groupBy === '') indexes.push(i);
   });
   return indexes;
+}
+
+/**
+ * The grouped aggregations (§1.8) per group feature, in the order the features first appear, each
+ * with the registry indexes of its aggregations in registry order: the plan of one feature's group
+ * fields. The server's group plans and the rebuild's use this one rule.
+ */
+export function groupedAggregationIndexes(
+  aggregations: readonly RegisteredAggregation[],
+): { readonly feature: string; readonly indexes: number[] }[] {
+  const out: { feature: string; indexes: number[] }[] = [];
+  aggregations.forEach((agg, i) => {
+    if (agg.groupBy === '') return;
+    const group = out.find((g) => g.feature === agg.groupBy);
+    if (group === undefined) out.push({ feature: agg.groupBy, indexes: [i] });
+    else group.indexes.push(i);
+  });
+  return out;
 }
