@@ -181,10 +181,11 @@ function foldEntitySync(
     // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
     // of the write and its newest event (a pending event's copy is eligible until ts + L, which
     // may be after acceptedAt + L).
-    extendDeadline(
+    extendDedupDeadline(
       dbs,
-      dedupBase + DEDUP_DEADLINE_SUFFIX,
+      dedupBase,
       Math.max(step.acceptedAtMillis, result.newestEventTsMillis) + step.latenessMillis + DEDUP_MARGIN_MILLIS,
+      step.acceptedAtMillis - step.latenessMillis - DEDUP_MARGIN_MILLIS,
     );
   };
   store(g, state.fields, result, state.dedupBase);
@@ -207,7 +208,8 @@ export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: s
  * An entry then lives up to one step longer, as if the sweep (every 60 s by default) ran a step
  * later: the contract asks for "at least until" (newest event + retention), and a dedup set
  * outliving its L + 60 s changes no answer (its view ignores entries below the forget bound,
- * {@link lmdbDedup}, and by then every entry is below it).
+ * {@link lmdbDedup}, and by then every entry is below it). Dedup sets forget on the same beat
+ * ({@link extendDedupDeadline}).
  */
 export const DEADLINE_STEP_MILLIS = 60_000;
 
@@ -227,49 +229,43 @@ function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number
 }
 
 /**
- * A dedup set forgets lazily: its entries are scanned (and those below the bound deleted) only
- * once the bound has passed the set's floor by this much, not on every write.
+ * {@link extendDeadline} for the dedup set at `base`, which also forgets lazily: when the set
+ * already existed and its deadline moves (at most once a {@link DEADLINE_STEP_MILLIS} of write
+ * time, or of a pending event's time), its entries below `forgetBelowMillis` are deleted. Between
+ * two moves, forgotten entries (at most a step's worth, plus the future tolerance) stay stored:
+ * {@link lmdbDedup}'s `has` ignores them, so no answer changes. The entries this write added are
+ * at or above the bound, and the scan runs only for a set that had a deadline (a new set has no
+ * old entries), so it costs no read beyond the deadline's.
  */
-const FORGET_STEP_MILLIS = 60_000;
+function extendDedupDeadline(dbs: LmdbEventDatabases, base: string, deadline: number, forgetBelowMillis: number): void {
+  const entry = base + DEDUP_DEADLINE_SUFFIX;
+  const old = dbs.deadlines.get(entry);
+  if (old !== undefined && old >= deadline) return;
+  if (old !== undefined) {
+    const due: string[] = [];
+    for (const { key, value } of dbs.dedup.getRange(prefixRange(base))) if (value < forgetBelowMillis) due.push(key);
+    for (const key of due) dbs.dedup.removeSync(key);
+    dbs.byDeadline.removeSync([old, entry]);
+  }
+  const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
+  dbs.deadlines.putSync(entry, stored);
+  dbs.byDeadline.putSync([stored, entry], true);
+}
 
 /**
- * The dedup set `<base><fp hex>` → event ts, with a floor entry under `<base>` itself: no
- * fingerprint entry of the set has a ts below the floor. `forgetOlderThan` scans the set only
- * when the bound is a whole {@link FORGET_STEP_MILLIS} past the floor, so up to a step's worth of
- * forgotten entries may still be stored; `has` ignores every entry below the bound, so the answers
- * are exactly those of a set forgotten eagerly (core's `mapEventDedup`), and a later `add` of the
- * same fp overwrites the stale entry as it would a deleted one. (Such an entry could not decide an
+ * The dedup set `<base><fp hex>` → event ts. `forgetOlderThan` only sets the bound below which
+ * `has` ignores an entry: the entries themselves go later, when the set's deadline moves
+ * ({@link extendDedupDeadline}), instead of a scan of the whole set on every write. The answers are
+ * exactly those of a set forgotten eagerly (core's `mapEventDedup`), and a later `add` of the same
+ * fp overwrites a kept stale entry as it would a deleted one. (Such an entry could not decide an
  * answer anyway: its fp carries its ts, and a live event older than acceptedAt − L is late and
  * never reaches the step; the bound is 60 s below that.)
  */
 function lmdbDedup(db: Database<number, string>, base: string): EventDedupView {
   let bound = -Infinity;
-  /** The stored floor as this view knows it (undefined: not read yet, or no floor entry). */
-  let floor: number | undefined;
-  let floorRead = false;
-  const readFloor = (): number | undefined => {
-    if (!floorRead) {
-      floor = db.get(base);
-      floorRead = true;
-    }
-    return floor;
-  };
   return {
     forgetOlderThan(minTsMillis) {
       bound = minTsMillis;
-      const stored = readFloor();
-      // No floor entry: a new set (or one written before floors existed): scan it to set one.
-      if (stored !== undefined && minTsMillis - stored < FORGET_STEP_MILLIS) return;
-      const due: string[] = [];
-      let oldestKept = Infinity;
-      for (const { key, value } of db.getRange(prefixRange(base))) {
-        if (key === base) continue;
-        if (value < minTsMillis) due.push(key);
-        else if (value < oldestKept) oldestKept = value;
-      }
-      for (const key of due) db.removeSync(key);
-      floor = oldestKept === Infinity ? minTsMillis : oldestKept;
-      db.putSync(base, floor);
     },
     has: (fp) => {
       const ts = db.get(base + fingerprintHex(fp));
@@ -277,11 +273,6 @@ function lmdbDedup(db: Database<number, string>, base: string): EventDedupView {
     },
     add: (fp, ts) => {
       db.putSync(base + fingerprintHex(fp), ts);
-      const stored = readFloor();
-      if (stored !== undefined && ts < stored) {
-        floor = ts;
-        db.putSync(base, ts);
-      }
     },
   };
 }

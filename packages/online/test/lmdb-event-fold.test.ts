@@ -227,8 +227,8 @@ describe('LmdbOnlineStore with events (the TS twin in the write transaction)', (
     const fields: AggregationFields = new Map();
     let pending: Uint8Array | undefined;
     const e1 = record(NOW, 1, 1n, 'a');
-    // The second write scans the set (its bound is far past the floor) and keeps e1 (at the bound + 30 s);
-    // the third's bound passed e1 by 1 ms: not a step past the floor, so e1 is still stored.
+    // The second write keeps e1 (30 s above its bound); the third's bound passed e1 by 1 ms, but the
+    // set forgets only after the step (when its deadline moves), so e1 is still stored when it asks.
     const batches = [
       { at: NOW, records: [e1] },
       { at: NOW + HOUR + MIN - 30_000, records: [record(NOW + 10, 2, 2n, 'b')] },
