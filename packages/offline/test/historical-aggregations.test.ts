@@ -53,7 +53,7 @@ import {
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-const RUNS = Number(process.env.ORACLE_RUNS ?? 12);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 9);
 /** Bounds each property run on a loaded machine (about 1.3 s a run alone here); no timing is asserted. */
 const ORACLE_TIMEOUT_MILLIS = 300_000;
 // `g` and `gi` are the not_null group features of the grouped aggregations (design §1.8).
