@@ -32,8 +32,8 @@ import { DEFAULT_HEALTH_INTERVAL_MILLIS, ServerHealth } from './health.js';
 import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
 import { startSqlViewScheduler } from './sql-view-scheduler.js';
-import { HEARTBEAT_TTL_MILLIS, rebuildBarrier } from '@tessera/materialize';
-import { TILE_GENERATION_REFRESH_MILLIS, TileGenerations } from './tile-generations.js';
+import { rebuildBarrier } from '@tessera/materialize';
+import { TileGenerations, keepTileGenerationsFresh } from './tile-generations.js';
 
 /** Options of a feature server; every limit has a default a production deployment can keep. */
 export interface FeatureServerOptions {
@@ -216,29 +216,15 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
   // The served tile generation of each event view (design §3.6): read before serving, then kept
   // fresh (another server's rebuild switches it), and set at once by this server's own rebuilds.
   const tileGenerations = new TileGenerations();
-  // Cluster mode: a heartbeat after each refresh says which rebuilds this server acknowledges.
   const serverId = randomUUID();
-  // (A heartbeat that fails is retried at the next refresh; it never stops the server from starting.)
-  const beat = (acks: readonly string[]): Promise<void> =>
-    backends.heartbeats
-      ?.beat(serverId, acks, HEARTBEAT_TTL_MILLIS)
-      .catch((error: unknown) =>
-        logger.warn({ err: error }, 'server heartbeat failed; retrying on the next interval'),
-      ) ?? Promise.resolve();
-  const refreshGenerations = async (): Promise<void> => {
-    await tileGenerations.refresh(backends.materializeState, allViewVersions(backends.registry.state()));
-    await beat(tileGenerations.acks());
-  };
-  // Seen before it reads the state: a rebuild recorded between that read and a first heartbeat would
-  // otherwise pass its barrier without waiting for this server, which writes one generation only.
-  await beat([]);
-  await refreshGenerations();
-  const generationTimer = setInterval(() => {
-    refreshGenerations().catch((error: unknown) =>
-      logger.warn({ err: error }, 'tile generations: refresh failed; retrying on the next interval'),
-    );
-  }, TILE_GENERATION_REFRESH_MILLIS);
-  generationTimer.unref();
+  const stopGenerationRefresh = await keepTileGenerationsFresh({
+    generations: tileGenerations,
+    state: backends.materializeState,
+    views: () => allViewVersions(backends.registry.state()),
+    serverId,
+    ...(backends.heartbeats === undefined ? {} : { heartbeats: backends.heartbeats }),
+    warn: (error, message) => logger.warn({ err: error }, message),
+  });
   const stores = {
     tileGenerations,
     rebuildBarrier: rebuildBarrier({
@@ -300,7 +286,7 @@ export async function startFeatureServer(options: FeatureServerOptions): Promise
       authenticator?.close();
       transport.stop();
       await apiKeys.close();
-      clearInterval(generationTimer);
+      stopGenerationRefresh();
       await sqlViews.close();
       await backends.close();
       // Last: a final scrape during shutdown still answers.

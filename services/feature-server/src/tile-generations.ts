@@ -10,8 +10,9 @@
  * acknowledges the rebuild (`acks`, reported in its heartbeat) once no write that began before it
  * saw the rebuild — a write into G alone — is still in flight.
  */
-import { isEventView, type MaterializeState, type RegisteredView } from '@tessera/core';
+import { isEventView, type MaterializeState, type RegisteredView, type ServerHeartbeats } from '@tessera/core';
 import {
+  HEARTBEAT_TTL_MILLIS,
   SERVER_HEARTBEAT_MILLIS,
   rebuildAck,
   rebuildStateKeys,
@@ -113,4 +114,38 @@ function idOf(key: string): ViewId {
 
 function keyOf(view: ViewId): string {
   return `${view.id}.${view.version}`;
+}
+
+/**
+ * Reads `generations` now and every {@link TILE_GENERATION_REFRESH_MILLIS}; in cluster mode a heartbeat
+ * after each read says which rebuilds this server acknowledges. The first heartbeat (no acks) goes out
+ * before the first read: a rebuild recorded between that read and a later first heartbeat would pass
+ * its barrier without waiting for this server, which would write one generation only. A failed read
+ * or heartbeat is retried at the next interval (never stops the server). Returns the timer's stop.
+ */
+export async function keepTileGenerationsFresh(options: {
+  readonly generations: TileGenerations;
+  readonly state: MaterializeState;
+  readonly views: () => Iterable<RegisteredView>;
+  readonly serverId: string;
+  readonly heartbeats?: ServerHeartbeats;
+  readonly warn: (error: unknown, message: string) => void;
+}): Promise<() => void> {
+  const { generations, heartbeats, serverId, warn } = options;
+  const beat = async (acks: readonly string[]): Promise<void> => {
+    await heartbeats
+      ?.beat(serverId, acks, HEARTBEAT_TTL_MILLIS)
+      .catch((error: unknown) => warn(error, 'server heartbeat failed; retrying on the next interval'));
+  };
+  const refresh = async (): Promise<void> => {
+    await generations.refresh(options.state, options.views());
+    await beat(generations.acks());
+  };
+  await beat([]);
+  await refresh();
+  const timer = setInterval(() => {
+    refresh().catch((error: unknown) => warn(error, 'tile generations: refresh failed; retrying on the next interval'));
+  }, TILE_GENERATION_REFRESH_MILLIS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
