@@ -51,6 +51,12 @@ export interface RebuildBarrierDeps {
   /** Cluster mode; absent embedded (one server: this one). */
   readonly heartbeats?: ServerHeartbeats;
   readonly timeoutMillis?: number;
+  /**
+   * Cluster mode: the least time the acknowledgement wait lasts, ms (default two refreshes and a
+   * second): a server only counts once its heartbeat is seen, and one whose first beats failed is
+   * invisible — by then every server that reads the state has seen the rebuild and dual-writes.
+   */
+  readonly visibilityMillis?: number;
 }
 
 /** Resolves once a rebuild of `view` into `generation` may read its snapshots (`rebuildViewAggregations`'s `barrier`). */
@@ -64,7 +70,11 @@ export function rebuildBarrier(deps: RebuildBarrierDeps): RebuildBarrier {
     const server = deps.server;
     server?.participant.startRebuild(view, generation);
     const ack = rebuildAck(view, generation);
-    let waitUntil = Date.now() + timeoutMillis;
+    // (Found by test/e2e/rebuild-aggregations-cluster.test.ts: a server whose first heartbeats failed
+    // wrote the served generation alone through a whole 1.6 s rebuild, and its events missed the new one.)
+    const visibleFrom =
+      Date.now() + (deps.heartbeats === undefined ? 0 : (deps.visibilityMillis ?? 2 * SERVER_HEARTBEAT_MILLIS + 1_000));
+    let waitUntil = visibleFrom + timeoutMillis;
     let missing: string[] = [];
     for (;;) {
       if (aborted(signal)) return;
@@ -79,7 +89,7 @@ export function rebuildBarrier(deps: RebuildBarrierDeps): RebuildBarrier {
           }
           const live = await deps.heartbeats.live();
           missing = [...live].filter(([, acks]) => !acks.includes(ack)).map(([id]) => id);
-          if (mine && missing.length === 0) break;
+          if (mine && missing.length === 0 && Date.now() >= visibleFrom) break;
         } catch (error) {
           // The heartbeats unreachable for a moment: asked again until the wait ends.
           missing = [`(heartbeats unreachable: ${(error as Error).message})`];

@@ -820,7 +820,12 @@ describe('the rebuild barrier (design §3.6 step 2)', () => {
       await heartbeats.beat('server-acks', [ack], 60_000);
       await heartbeats.beat('server-dead', [], 1); // expired at once: it no longer counts
       await heartbeats.beat('server-stuck', ['9.1:g1'], 60_000); // acknowledges another rebuild only
-      const barrier = rebuildBarrier({ heartbeats, writeBehindStats: quiet, timeoutMillis: 500 });
+      const barrier = rebuildBarrier({
+        heartbeats,
+        writeBehindStats: quiet,
+        timeoutMillis: 500,
+        visibilityMillis: 300,
+      });
       await expect(barrier(LIVE_VIEW, 2)).rejects.toThrow(
         /did not acknowledge the rebuild into tile generation 2 within 500 ms: server-stuck\./,
       );
