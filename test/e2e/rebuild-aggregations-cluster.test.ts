@@ -24,6 +24,7 @@ import { definitionsFromYaml, pollUntil } from '@tessera/testkit';
 import { fromProtoView } from '@tessera/wire';
 import { startWriterProcess, type WriterProcess } from '@tessera/writer';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { purchasesWrite, type PurchaseRow } from '../support/purchase-writes.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -51,33 +52,10 @@ feature_views:
 const AGGREGATIONS = ['purchases_7d', 'revenue_30d', 'products_30d', 'last_3_amounts', 'biggest_1h'];
 const REFS = AGGREGATIONS.map((a) => `purchases:${a}`);
 
-type Row = readonly [bigint, number, bigint, string];
+type Row = PurchaseRow;
 
-function write(rows: readonly Row[], durability: Durability, target?: WriteTarget) {
-  return {
-    featureView: 'purchases',
-    durability,
-    ...(target === undefined ? {} : { target }),
-    columns: {
-      customer_id: toColumn(
-        'int64',
-        rows.map((r) => r[0]),
-      ),
-      amount: toColumn(
-        'int64',
-        rows.map((r) => r[2]),
-      ),
-      product: toColumn(
-        'string',
-        rows.map((r) => r[3]),
-      ),
-    },
-    eventTimestamps: toColumn(
-      'timestamp',
-      rows.map((r) => r[1]),
-    ),
-  };
-}
+const write = (rows: readonly Row[], durability: Durability, target?: WriteTarget) =>
+  purchasesWrite(rows, durability, target);
 
 const { nodes } = inject('redisCluster');
 const keyPrefix = `rbc${randomBytes(4).toString('hex')}:`;

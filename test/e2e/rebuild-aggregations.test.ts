@@ -18,6 +18,7 @@ import { Durability, HistoricalFormat, WriteTarget } from '@tessera/proto';
 import type { GetHistoricalResponse } from '@tessera/proto';
 import { definitionsFromYaml } from '@tessera/testkit';
 import { freshBackend, startTestServer, type TestServer } from '../support/server.js';
+import { purchasesWrite, type PurchaseRow } from '../support/purchase-writes.js';
 
 const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'packages', 'cli', 'bin', 'tessera.js');
 const MINUTE = 60_000;
@@ -65,33 +66,10 @@ const GROUPED = ['purchases_by_product_7d', 'revenue_by_product_30d', 'last_3_by
 /** Every product any test writes, so each (customer, product) group is compared. */
 const PRODUCTS = [...Array.from({ length: 9 }, (_, i) => `p${i}`), 'recent', 'new', 'x', 'late', 'future'];
 
-type Row = readonly [bigint, number, bigint, string];
+type Row = PurchaseRow;
 
-function write(rows: readonly Row[], target?: WriteTarget, durability = Durability.DURABILITY_SYNC) {
-  return {
-    featureView: 'purchases',
-    durability,
-    ...(target === undefined ? {} : { target }),
-    columns: {
-      customer_id: toColumn(
-        'int64',
-        rows.map((r) => r[0]),
-      ),
-      amount: toColumn(
-        'int64',
-        rows.map((r) => r[2]),
-      ),
-      product: toColumn(
-        'string',
-        rows.map((r) => r[3]),
-      ),
-    },
-    eventTimestamps: toColumn(
-      'timestamp',
-      rows.map((r) => r[1]),
-    ),
-  };
-}
+const write = (rows: readonly Row[], target?: WriteTarget, durability = Durability.DURABILITY_SYNC) =>
+  purchasesWrite(rows, durability, target);
 
 describe('materialize --aggregations: online tiles rebuilt from offline history (embedded)', () => {
   let t: TestServer;
