@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { targetRows, targetsMarkdown, type NewestResult } from '../bench/support/targets-report.js';
 
 function results(files: Record<string, unknown>): NewestResult {
-  return async (prefix) => {
+  return (prefix) => {
     const name = Object.keys(files)
       .filter((n) => n.startsWith(prefix))
       .sort()
       .at(-1);
-    return name === undefined ? undefined : { file: name, data: files[name] };
+    return Promise.resolve(name === undefined ? undefined : { file: name, data: files[name] });
   };
 }
 
