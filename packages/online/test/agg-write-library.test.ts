@@ -4,7 +4,7 @@
 // libraries live side by side (a rolling upgrade).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { HOUR_MILLIS, DAY_MILLIS, type AggregationPlan, type OnlineWriteBatch } from '@tessera/core';
 import { RedisClusterOnlineStore } from '../src/index.js';
 import { AGG_WRITE_FILE_TEXT, AGG_WRITE_LIBRARY, aggWriteLibrary } from '../src/internal/agg-write-script.js';
@@ -28,6 +28,7 @@ afterAll(async () => {
 });
 
 const masters = (): Redis[] => cluster.nodes('master');
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function hasLibrary(node: Redis, name: string): Promise<boolean> {
   const list = (await node.call('FUNCTION', 'LIST', 'LIBRARYNAME', name)) as unknown[];
@@ -154,16 +155,35 @@ describe('the aggregation write library on Redis', () => {
       expect(await hasLibrary(node, AGG_WRITE_LIBRARY.name)).toBe(true);
       expect(await hasLibrary(node, other.name)).toBe(true);
     }
-    // The replicas hold ours by replication (so a failover to one needs no load).
-    const replicas = cluster.nodes('slave');
-    expect(replicas.length).toBeGreaterThan(0);
-    for (const node of replicas) {
-      let present = false;
-      for (let i = 0; i < 50 && !present; i++) {
-        present = await hasLibrary(node, AGG_WRITE_LIBRARY.name);
-        if (!present) await new Promise((resolve) => setTimeout(resolve, 100));
+    // The replicas hold ours by replication (so a failover to one needs no load): each master's
+    // replicas from INFO replication, asked directly (bounded waits).
+    const replicas: { host: string; port: number }[] = [];
+    for (const node of masters()) {
+      let found: { host: string; port: number }[] = [];
+      for (let i = 0; i < 50 && found.length === 0; i++) {
+        const info = await node.info('replication');
+        found = [...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+),state=online/gm)].map((m) => ({
+          host: m[1]!,
+          port: Number(m[2]),
+        }));
+        if (found.length === 0) await sleep(200);
       }
-      expect(present).toBe(true);
+      expect(found.length, `replicas of ${node.options.host}:${node.options.port}`).toBeGreaterThan(0);
+      replicas.push(...found);
+    }
+    for (const address of replicas) {
+      const replica = new Redis({ ...address, lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await replica.connect();
+        let present = false;
+        for (let i = 0; i < 50 && !present; i++) {
+          present = await hasLibrary(replica, AGG_WRITE_LIBRARY.name);
+          if (!present) await sleep(100);
+        }
+        expect(present, `library on replica ${address.host}:${address.port}`).toBe(true);
+      } finally {
+        replica.disconnect();
+      }
     }
     await Promise.all(masters().map((node) => deleteLibrary(node, other.name)));
   });
