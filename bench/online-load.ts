@@ -241,6 +241,12 @@ async function rawClosedLoop(
   };
 }
 
+function positiveInteger(text: string, option: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${option}: "${text}" is not a positive integer`);
+  return value;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -251,6 +257,8 @@ async function main(): Promise<void> {
       shapes: { type: 'string' },
       rates: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      /** Entities written (default: the config's); a small one keeps a server profile about reads. */
+      population: { type: 'string' },
       /** Keeps the server's CPU profiles in this folder (implies --profile). */
       'profile-dir': { type: 'string' },
     },
@@ -262,6 +270,7 @@ async function main(): Promise<void> {
   const base = values.smoke ? SMOKE : FULL;
   const config: Config = {
     ...base,
+    ...(values.population === undefined ? {} : { population: positiveInteger(values.population, '--population') }),
     ...(values.shapes === undefined
       ? {}
       : {
