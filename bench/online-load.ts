@@ -36,6 +36,7 @@ import { startServerProcess } from './support/server-process.js';
 import { runGhz, type LoadFigures } from './support/ghz.js';
 import { GHZ } from './support/load-tools.js';
 import { startCannedGrpcServer } from './support/canned-grpc-floor.js';
+import { servingNodeArgs } from './support/serving-node-options.js';
 import { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse } from '@tessera/proto';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -257,6 +258,8 @@ async function main(): Promise<void> {
       shapes: { type: 'string' },
       rates: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      /** Node options of the server and the gRPC floor (default: bench/support/serving-node-options.ts). */
+      'server-node-options': { type: 'string' },
       /** Entities written (default: the config's); a small one keeps a server profile about reads. */
       population: { type: 'string' },
       /** Keeps the server's CPU profiles in this folder (implies --profile). */
@@ -292,6 +295,7 @@ async function main(): Promise<void> {
           }),
         }),
   };
+  const nodeArgs = servingNodeArgs(values['server-node-options']);
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
@@ -317,11 +321,10 @@ async function main(): Promise<void> {
     if (keptProfileDir !== undefined) await mkdir(keptProfileDir, { recursive: true });
     const profileDir =
       keptProfileDir ?? (values.profile ? await mkdtemp(join(tmpdir(), 'tessera-load-prof-')) : undefined);
-    const server = await startServerProcess(
-      CLI_BIN,
-      serverArgs,
-      profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
-    );
+    const server = await startServerProcess(CLI_BIN, serverArgs, [
+      ...nodeArgs,
+      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+    ]);
     cleanup.add(() => server.stop());
     if (profileDir !== undefined) {
       // The profile is written when the server exits: stop it first, then read it.
@@ -374,7 +377,7 @@ async function main(): Promise<void> {
       const cannedResponse = GetOnlineFeaturesResponse.encode(
         await client.getOnlineFeaturesRaw(GetOnlineFeaturesRequest.fromJSON(JSON.parse(body))),
       ).finish();
-      const floorServer = await startCannedGrpcServer(cannedResponse);
+      const floorServer = await startCannedGrpcServer(cannedResponse, nodeArgs);
       // Raw: the same view's packed rows for request-sized key sets.
       const field = (await client.get('feature_view', viewName(shape.features))).object;
       const id = field?.$case === 'featureView' ? field.value.id : 0;
@@ -482,6 +485,7 @@ async function main(): Promise<void> {
     machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version }),
     git: gitState(REPO_ROOT),
     config,
+    serverNodeArgs: nodeArgs,
     redisBenchmarkGetPerSecond: redisCeiling,
     cases,
     ...(profile === undefined ? {} : { serverProfileTopSelfTime: profile }),

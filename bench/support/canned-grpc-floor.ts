@@ -22,8 +22,11 @@ export interface CannedGrpcServer {
   stop(): Promise<void>;
 }
 
-/** Starts a canned server answering every GetOnlineFeatures with `response` (encoded bytes). */
-export async function startCannedGrpcServer(response: Uint8Array): Promise<CannedGrpcServer> {
+/** Starts a canned server answering every GetOnlineFeatures with `response` (encoded bytes); `nodeArgs` as the server's. */
+export async function startCannedGrpcServer(
+  response: Uint8Array,
+  nodeArgs: readonly string[] = [],
+): Promise<CannedGrpcServer> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-canned-'));
   const responseFile = join(dir, 'response.bin');
   const protoset = join(dir, 'tessera.protoset');
@@ -31,7 +34,7 @@ export async function startCannedGrpcServer(response: Uint8Array): Promise<Canne
   await writeFile(protoset, descriptorSetBytes);
   let server: ServerProcess;
   try {
-    server = await startServerProcess(SERVER_SCRIPT, ['--response', responseFile], ['--import', 'tsx']);
+    server = await startServerProcess(SERVER_SCRIPT, ['--response', responseFile], [...nodeArgs, '--import', 'tsx']);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
