@@ -354,6 +354,16 @@ async function main(): Promise<void> {
       transport: 'gRPC over loopback to a `tessera serve` child process; one call in flight',
     },
     cases: results,
+    // The SDK goal per shape (bench/support/targets-report.ts reads `sdk[id=1x10].ratio.p50`): the
+    // Redis Cluster case's client e2e p50 over the bare grpc-js call of the same bytes.
+    sdk: results
+      .filter((c) => c.backend === 'redis-cluster' && c.cannedFloor !== undefined)
+      .map((c) => ({
+        id: `${c.entities}x${c.features}`,
+        sdk: c.tesseraEndToEnd,
+        bareGrpc: c.cannedFloor,
+        ratio: { p50: c.sdkOverCannedFloorP50, p99: c.tesseraEndToEnd.p99Millis / (c.cannedFloor?.p99Millis ?? NaN) },
+      })),
   };
   await mkdir(options.outDir, { recursive: true });
   const file = join(options.outDir, `online-latency-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

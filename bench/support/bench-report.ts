@@ -11,7 +11,6 @@ import {
 import type { Segment } from './mixed-result.js';
 import { pythonClientMarkdownTable, type PythonClientCaseResult } from './python-client-report.js';
 import { cliStartupMarkdownTable, type CliStartupCase } from './cli-startup-report.js';
-import { onlineTargetsMarkdown, type LatencyTargetCase, type LoadTargetCase } from './online-targets.js';
 import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
 import { tracingMarkdownTable, type TracingCaseResult } from './tracing-report.js';
 
@@ -285,13 +284,6 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
   }
 
   const latency = await newest(dir, 'online-latency-');
-  const clusterLoad = await newest(dir, 'online-load-cluster-');
-  sections.push(
-    ...onlineTargetsMarkdown(
-      (clusterLoad?.data as { cases: LoadTargetCase[] } | undefined)?.cases,
-      (latency?.data as { cases: LatencyTargetCase[] } | undefined)?.cases,
-    ),
-  );
   if (latency) {
     const cases = (latency.data as { cases: LatencyCase[] }).cases;
     sections.push(`## Online latency, one call in flight — \`${latency.file}\``, '');
