@@ -20,6 +20,7 @@ interface CaseResult {
   tessera: Summary;
   tesseraEndToEnd: Summary;
   grpcFloor: Summary;
+  cannedFloor: Summary;
   rawHmget: Summary | null;
   ratio: { p50: number; p99: number } | null;
 }
@@ -70,7 +71,7 @@ describe('bench/online-latency.ts --smoke', () => {
           c.tessera,
           c.tesseraEndToEnd,
           c.grpcFloor,
-          c.cannedFloor!,
+          c.cannedFloor,
           ...(c.rawHmget ? [c.rawHmget] : []),
         ];
         for (const s of summaries) {
