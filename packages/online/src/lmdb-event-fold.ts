@@ -17,6 +17,12 @@ import {
   pendingListField,
   rebuildMarkerField,
 } from '@tessera/core';
+import {
+  PENDING_PART,
+  aggregationStateField,
+  decodeAggregationState,
+  encodeAggregationState,
+} from './lmdb-aggregation-state.js';
 
 /** Ends the deadline entry of a dedup set: a sweep that reaches it deletes the set. */
 export const DEDUP_DEADLINE_SUFFIX = '\u0000dedup';
@@ -28,6 +34,12 @@ export interface LmdbEventDatabases {
   readonly byDeadline: Database<true, [number, string]>;
   /** `<entity>\0<field>\0<G>\0<fp hex>` → event ts. */
   readonly dedup: Database<number, string>;
+  /**
+   * The environment may hold aggregation state in the per-field layout of increments 5–12 (one
+   * entry per field, see {@link foldEntitySync}): then an entity without a state entry is looked
+   * up there too, and migrated by its next write.
+   */
+  readonly legacyFields: boolean;
 }
 
 /**
@@ -119,10 +131,20 @@ interface GenerationEntries {
   readonly plan: AggregationPlan;
 }
 
+/** One generation's state as read: what the fold changes, and how it was stored. */
+interface OpenGeneration extends GenerationState {
+  readonly fields: AggregationFields;
+  readonly dedupBase: string;
+  /** The state entry's key. */
+  readonly stateEntry: string;
+  /** The entity's entries of the per-field layout (increment 5–12) that the state entry replaces. */
+  readonly legacyEntries: readonly string[];
+}
+
 /**
  * One entity's event step over generation `g` (and `next`, a dual write): reads the generations'
- * fields and pending lists, runs core's `applyEntityEvents`, stores what changed and extends the
- * deadlines (contract step 7).
+ * state entries (design §3.5, increment 13: one entry per entity, field and generation), runs
+ * core's `applyEntityEvents`, stores what changed and extends the deadlines (contract step 7).
  */
 function foldEntitySync(
   dbs: LmdbEventDatabases,
@@ -132,23 +154,8 @@ function foldEntitySync(
   records: readonly Uint8Array[],
 ): EntityEventsResult {
   const names = aggregationFieldNames(g.plan);
-  const open = (at: GenerationEntries): GenerationState & { dedupBase: string } => {
-    const fields: AggregationFields = new Map();
-    for (const name of names) {
-      const stored = dbs.rows.getBinary(`${at.prefix}${at.field}.g${at.generation}.${name}`);
-      if (stored !== undefined) fields.set(name, new Uint8Array(stored));
-    }
-    const pendStored = dbs.rows.getBinary(at.prefix + pendingListField(at.field, at.generation));
-    const dedupBase = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
-    return {
-      fields,
-      pending: pendStored === undefined ? undefined : new Uint8Array(pendStored),
-      dedup: lmdbDedup(dbs.dedup, dedupBase),
-      dedupBase,
-    };
-  };
-  const state = open(g);
-  const nextState = next === undefined ? undefined : open(next);
+  const state = openGeneration(dbs, g, names);
+  const nextState = next === undefined ? undefined : openGeneration(dbs, next, names);
   const result = applyEntityEvents({
     plan: g.plan,
     generation: g.generation,
@@ -160,39 +167,97 @@ function foldEntitySync(
     records,
     ...(nextState === undefined ? {} : { next: nextState }),
   });
-  const store = (at: GenerationEntries, fields: AggregationFields, done: GenerationResult, dedupBase: string) => {
-    const fieldPrefix = `${at.prefix}${at.field}.g${at.generation}.`;
-    const pendEntry = at.prefix + pendingListField(at.field, at.generation);
-    for (const name of done.changed) dbs.rows.putSync(fieldPrefix + name, toBuffer(fields.get(name) as Uint8Array));
-    if (done.pendingChanged) {
-      if (done.pending === null) dbs.rows.removeSync(pendEntry);
-      else dbs.rows.putSync(pendEntry, toBuffer(done.pending));
+  const store = (at: OpenGeneration, done: GenerationResult) => {
+    const migrated = at.legacyEntries.length > 0;
+    if (done.changed.length > 0 || done.pendingChanged || migrated) {
+      const parts: [string, Uint8Array][] = [];
+      for (const name of names) {
+        const bytes = at.fields.get(name);
+        if (bytes !== undefined) parts.push([name, bytes]);
+      }
+      if (done.pending !== null) parts.push([PENDING_PART, done.pending]);
+      if (parts.length === 0) dbs.rows.removeSync(at.stateEntry);
+      else dbs.rows.putSync(at.stateEntry, encodeAggregationState(parts));
     }
+    if (migrated) migrateDeadlines(dbs, at.legacyEntries, at.stateEntry);
     if (result.newestEventTsMillis === -Infinity) return;
-    // Expiry (contract step 7): every aggregation entry of the entity lives at least until its
-    // newest event + retention; never shortened; persistent when the retention is 0.
+    // Expiry (contract step 7): the state entry lives at least until the entity's newest event +
+    // retention; never shortened; persistent when the retention is 0. (The fold never drops a
+    // field it read, so a stored state entry stays stored.)
     const deadline = step.retentionMillis === 0 ? 0 : result.newestEventTsMillis + step.retentionMillis;
-    // (A view version's aggregation entries share one retention, so an entry without a deadline
-    // while the retention is not 0 is a new one.)
-    // The entries stored now, known without a read: the fold never drops a field it read, and
-    // `done.pending` is the list as stored (null: none).
-    for (const name of names) if (fields.has(name)) extendDeadline(dbs, fieldPrefix + name, deadline);
-    if (done.pending !== null) extendDeadline(dbs, pendEntry, deadline);
+    if (at.fields.size > 0 || done.pending !== null) extendDeadline(dbs, at.stateEntry, deadline);
     // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
     // of the write and its newest event (a pending event's copy is eligible until ts + L, which
     // may be after acceptedAt + L).
     extendDedupDeadline(
       dbs,
-      dedupBase,
+      at.dedupBase,
       Math.max(step.acceptedAtMillis, result.newestEventTsMillis) + step.latenessMillis + DEDUP_MARGIN_MILLIS,
       step.acceptedAtMillis - step.latenessMillis - DEDUP_MARGIN_MILLIS,
     );
   };
-  store(g, state.fields, result, state.dedupBase);
-  if (next !== undefined && nextState !== undefined && result.next !== undefined) {
-    store(next, nextState.fields, result.next, nextState.dedupBase);
-  }
+  store(state, result);
+  if (nextState !== undefined && result.next !== undefined) store(nextState, result.next);
   return result;
+}
+
+/**
+ * Reads one generation's state entry; in a store that may hold the per-field layout
+ * (`legacyFields`) and has no state entry for it yet, the per-field entries instead (they are
+ * replaced by the state entry when the step stores it).
+ */
+function openGeneration(dbs: LmdbEventDatabases, at: GenerationEntries, names: readonly string[]): OpenGeneration {
+  const stateEntry = at.prefix + aggregationStateField(at.field, at.generation);
+  const dedupBase = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
+  const dedup = lmdbDedup(dbs.dedup, dedupBase);
+  // getBinary copies: the parts are views into a buffer of our own, which the fold may change in place.
+  const stored = dbs.rows.getBinary(stateEntry);
+  if (stored !== undefined) {
+    const parts = decodeAggregationState(stored, stateEntry);
+    const pending = parts.get(PENDING_PART);
+    parts.delete(PENDING_PART);
+    return { fields: parts, pending, dedup, dedupBase, stateEntry, legacyEntries: [] };
+  }
+  const fields: AggregationFields = new Map();
+  const legacyEntries: string[] = [];
+  let pending: Uint8Array | undefined;
+  if (dbs.legacyFields) {
+    for (const name of names) {
+      const entry = `${at.prefix}${at.field}.g${at.generation}.${name}`;
+      const bytes = dbs.rows.getBinary(entry);
+      if (bytes === undefined) continue;
+      fields.set(name, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      legacyEntries.push(entry);
+    }
+    const pendEntry = at.prefix + pendingListField(at.field, at.generation);
+    const pendStored = dbs.rows.getBinary(pendEntry);
+    if (pendStored !== undefined) {
+      pending = new Uint8Array(pendStored.buffer, pendStored.byteOffset, pendStored.byteLength);
+      legacyEntries.push(pendEntry);
+    }
+  }
+  return { fields, pending, dedup, dedupBase, stateEntry, legacyEntries };
+}
+
+/**
+ * Replaces the per-field entries by the state entry that now holds their bytes: deletes them and
+ * their deadlines, and gives the state entry the longest of their deadlines (none when one of them
+ * had none: persistent), so the migration never shortens a lifetime.
+ */
+function migrateDeadlines(dbs: LmdbEventDatabases, legacyEntries: readonly string[], stateEntry: string): void {
+  let latest = -Infinity;
+  for (const entry of legacyEntries) {
+    const old = dbs.deadlines.get(entry);
+    if (old === undefined) latest = Infinity;
+    else {
+      latest = Math.max(latest, old);
+      dbs.byDeadline.removeSync([old, entry]);
+      dbs.deadlines.removeSync(entry);
+    }
+    dbs.rows.removeSync(entry);
+  }
+  if (!dbs.rows.doesExist(stateEntry)) return;
+  extendDeadline(dbs, stateEntry, latest === Infinity ? 0 : latest);
 }
 
 /** Deletes the dedup set a swept deadline entry stands for (`<dedup base>\0dedup`). */
@@ -280,10 +345,6 @@ function lmdbDedup(db: Database<number, string>, base: string): EventDedupView {
 /** The keys starting with `base` (which ends with NUL; hex digits follow it). */
 function prefixRange(base: string): { start: string; end: string } {
   return { start: base, end: `${base.slice(0, -1)}\u0001` };
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function checkEvents(field: string, events: OnlineEvents, keyCount: number): void {
