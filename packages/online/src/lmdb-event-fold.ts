@@ -4,9 +4,7 @@ import {
   DEDUP_MARGIN_MILLIS,
   aggregationFieldNames,
   applyEntityEvents,
-  fingerprintHex,
   type AggregationFields,
-  type EventDedupView,
   type OnlineEvents,
   type OnlineRebuildBatch,
   type OnlineRebuildResult,
@@ -17,6 +15,7 @@ import {
   pendingListField,
   rebuildMarkerField,
 } from '@tessera/core';
+import { DedupEntry, dedupEntryField } from './lmdb-dedup-entry.js';
 import {
   PENDING_PART,
   aggregationStateField,
@@ -32,7 +31,7 @@ export interface LmdbEventDatabases {
   readonly rows: Database<Buffer, string>;
   readonly deadlines: Database<number, string>;
   readonly byDeadline: Database<true, [number, string]>;
-  /** `<entity>\0<field>\0<G>\0<fp hex>` → event ts. */
+  /** Dedup sets of the layout before increment 13: `<entity>\0<field>\0<G>\0<fp hex>` → event ts (read to migrate, swept). */
   readonly dedup: Database<number, string>;
   /**
    * The environment may hold aggregation state in the per-field layout of increments 5–12 (one
@@ -134,11 +133,16 @@ interface GenerationEntries {
 /** One generation's state as read: what the fold changes, and how it was stored. */
 interface OpenGeneration extends GenerationState {
   readonly fields: AggregationFields;
-  readonly dedupBase: string;
+  readonly dedup: DedupEntry;
   /** The state entry's key. */
   readonly stateEntry: string;
+  /** The dedup value's key. */
+  readonly dedupEntry: string;
   /** The entity's entries of the per-field layout (increment 5–12) that the state entry replaces. */
   readonly legacyEntries: readonly string[];
+  /** The per-fp dedup set of the old layout that the dedup value replaces (its base), if any. */
+  readonly legacyDedup:
+    { readonly base: string; readonly keys: readonly string[]; readonly deadline: number } | undefined;
 }
 
 /**
@@ -180,21 +184,28 @@ function foldEntitySync(
       else dbs.rows.putSync(at.stateEntry, encodeAggregationState(parts));
     }
     if (migrated) migrateDeadlines(dbs, at.legacyEntries, at.stateEntry);
+    // The dedup value: rewritten when this write added an fp (it then drops the forgotten entries).
+    const legacyDedup = at.legacyDedup;
+    if (at.dedup.changed || legacyDedup !== undefined) {
+      const bytes = at.dedup.encode();
+      if (bytes === null) dbs.rows.removeSync(at.dedupEntry);
+      else {
+        dbs.rows.putSync(at.dedupEntry, bytes);
+        // It lives until a copy of its newest entry would be late: L + 60 s after the later of the
+        // write and its newest event (a pending event's copy is eligible until ts + L, which may be
+        // after acceptedAt + L); a migrated set keeps at least its old deadline.
+        const newest = Math.max(step.acceptedAtMillis, result.newestEventTsMillis);
+        const dedupDeadline = newest + step.latenessMillis + DEDUP_MARGIN_MILLIS;
+        extendDeadline(dbs, at.dedupEntry, Math.max(dedupDeadline, legacyDedup?.deadline ?? 0));
+      }
+      if (legacyDedup !== undefined) removeLegacyDedup(dbs, legacyDedup);
+    }
     if (result.newestEventTsMillis === -Infinity) return;
     // Expiry (contract step 7): the state entry lives at least until the entity's newest event +
     // retention; never shortened; persistent when the retention is 0. (The fold never drops a
     // field it read, so a stored state entry stays stored.)
     const deadline = step.retentionMillis === 0 ? 0 : result.newestEventTsMillis + step.retentionMillis;
     if (at.fields.size > 0 || done.pending !== null) extendDeadline(dbs, at.stateEntry, deadline);
-    // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
-    // of the write and its newest event (a pending event's copy is eligible until ts + L, which
-    // may be after acceptedAt + L).
-    extendDedupDeadline(
-      dbs,
-      at.dedupBase,
-      Math.max(step.acceptedAtMillis, result.newestEventTsMillis) + step.latenessMillis + DEDUP_MARGIN_MILLIS,
-      step.acceptedAtMillis - step.latenessMillis - DEDUP_MARGIN_MILLIS,
-    );
   };
   store(state, result);
   if (nextState !== undefined && result.next !== undefined) store(nextState, result.next);
@@ -208,15 +219,17 @@ function foldEntitySync(
  */
 function openGeneration(dbs: LmdbEventDatabases, at: GenerationEntries, names: readonly string[]): OpenGeneration {
   const stateEntry = at.prefix + aggregationStateField(at.field, at.generation);
-  const dedupBase = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
-  const dedup = lmdbDedup(dbs.dedup, dedupBase);
+  const dedupEntry = at.prefix + dedupEntryField(at.field, at.generation);
+  const storedDedup = dbs.rows.getBinary(dedupEntry);
+  const dedup = new DedupEntry(storedDedup, dedupEntry);
+  const legacyDedup = storedDedup === undefined && dbs.legacyFields ? openLegacyDedup(dbs, at, dedup) : undefined;
   // getBinary copies: the parts are views into a buffer of our own, which the fold may change in place.
   const stored = dbs.rows.getBinary(stateEntry);
   if (stored !== undefined) {
     const parts = decodeAggregationState(stored, stateEntry);
     const pending = parts.get(PENDING_PART);
     parts.delete(PENDING_PART);
-    return { fields: parts, pending, dedup, dedupBase, stateEntry, legacyEntries: [] };
+    return { fields: parts, pending, dedup, stateEntry, dedupEntry, legacyEntries: [], legacyDedup };
   }
   const fields: AggregationFields = new Map();
   const legacyEntries: string[] = [];
@@ -236,7 +249,38 @@ function openGeneration(dbs: LmdbEventDatabases, at: GenerationEntries, names: r
       legacyEntries.push(pendEntry);
     }
   }
-  return { fields, pending, dedup, dedupBase, stateEntry, legacyEntries };
+  return { fields, pending, dedup, stateEntry, dedupEntry, legacyEntries, legacyDedup };
+}
+
+/**
+ * The per-fp dedup set of the old layout (`dedup` database, `<base><fp hex>` → ts), if the entity
+ * has one: its entries go into `into` (as if added by this write, so the dedup value takes them
+ * over; the forget bound still applies), and it is deleted when the value is stored.
+ */
+function openLegacyDedup(
+  dbs: LmdbEventDatabases,
+  at: GenerationEntries,
+  into: DedupEntry,
+): { base: string; keys: string[]; deadline: number } | undefined {
+  const base = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
+  const keys: string[] = [];
+  for (const { key, value } of dbs.dedup.getRange(prefixRange(base))) {
+    keys.push(key);
+    into.add(Buffer.from(key.slice(base.length), 'hex'), value);
+  }
+  const deadline = dbs.deadlines.get(base + DEDUP_DEADLINE_SUFFIX);
+  if (keys.length === 0 && deadline === undefined) return undefined;
+  return { base, keys, deadline: deadline ?? 0 };
+}
+
+/** Deletes an old-layout dedup set and its deadline entry (its entries now live in the dedup value). */
+function removeLegacyDedup(dbs: LmdbEventDatabases, legacy: { base: string; keys: readonly string[] }): void {
+  for (const key of legacy.keys) dbs.dedup.removeSync(key);
+  const entry = legacy.base + DEDUP_DEADLINE_SUFFIX;
+  const old = dbs.deadlines.get(entry);
+  if (old === undefined) return;
+  dbs.byDeadline.removeSync([old, entry]);
+  dbs.deadlines.removeSync(entry);
 }
 
 /**
@@ -273,8 +317,7 @@ export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: s
  * An entry then lives up to one step longer, as if the sweep (every 60 s by default) ran a step
  * later: the contract asks for "at least until" (newest event + retention), and a dedup set
  * outliving its L + 60 s changes no answer (its view ignores entries below the forget bound,
- * {@link lmdbDedup}, and by then every entry is below it). Dedup sets forget on the same beat
- * ({@link extendDedupDeadline}).
+ * {@link DedupEntry}, and by then every entry is below it).
  */
 export const DEADLINE_STEP_MILLIS = 60_000;
 
@@ -291,55 +334,6 @@ function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number
   const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
   dbs.deadlines.putSync(entry, stored);
   dbs.byDeadline.putSync([stored, entry], true);
-}
-
-/**
- * {@link extendDeadline} for the dedup set at `base`, which also forgets lazily: when the set
- * already existed and its deadline moves (at most once a {@link DEADLINE_STEP_MILLIS} of write
- * time, or of a pending event's time), its entries below `forgetBelowMillis` are deleted. Between
- * two moves, forgotten entries (at most a step's worth, plus the future tolerance) stay stored:
- * {@link lmdbDedup}'s `has` ignores them, so no answer changes. The entries this write added are
- * at or above the bound, and the scan runs only for a set that had a deadline (a new set has no
- * old entries), so it costs no read beyond the deadline's.
- */
-function extendDedupDeadline(dbs: LmdbEventDatabases, base: string, deadline: number, forgetBelowMillis: number): void {
-  const entry = base + DEDUP_DEADLINE_SUFFIX;
-  const old = dbs.deadlines.get(entry);
-  if (old !== undefined && old >= deadline) return;
-  if (old !== undefined) {
-    const due: string[] = [];
-    for (const { key, value } of dbs.dedup.getRange(prefixRange(base))) if (value < forgetBelowMillis) due.push(key);
-    for (const key of due) dbs.dedup.removeSync(key);
-    dbs.byDeadline.removeSync([old, entry]);
-  }
-  const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
-  dbs.deadlines.putSync(entry, stored);
-  dbs.byDeadline.putSync([stored, entry], true);
-}
-
-/**
- * The dedup set `<base><fp hex>` → event ts. `forgetOlderThan` only sets the bound below which
- * `has` ignores an entry: the entries themselves go later, when the set's deadline moves
- * ({@link extendDedupDeadline}), instead of a scan of the whole set on every write. The answers are
- * exactly those of a set forgotten eagerly (core's `mapEventDedup`), and a later `add` of the same
- * fp overwrites a kept stale entry as it would a deleted one. (Such an entry could not decide an
- * answer anyway: its fp carries its ts, and a live event older than acceptedAt − L is late and
- * never reaches the step; the bound is 60 s below that.)
- */
-function lmdbDedup(db: Database<number, string>, base: string): EventDedupView {
-  let bound = -Infinity;
-  return {
-    forgetOlderThan(minTsMillis) {
-      bound = minTsMillis;
-    },
-    has: (fp) => {
-      const ts = db.get(base + fingerprintHex(fp));
-      return ts !== undefined && ts >= bound;
-    },
-    add: (fp, ts) => {
-      db.putSync(base + fingerprintHex(fp), ts);
-    },
-  };
 }
 
 /** The keys starting with `base` (which ends with NUL; hex digits follow it). */

@@ -47,7 +47,8 @@ export interface LmdbOnlineStoreOptions {
  * its retention there; both are allowed by the contract): a second database indexes rows by
  * retention deadline and `sweep()` deletes the due ones. An event view's batch (`batch.events`)
  * folds its events into the entity's aggregation entries (`<fv>.g<G>.<name>`, its pending list `pendingListField`) in the
- * same transaction, with the fingerprints seen in a `dedup` database (see lmdb-event-fold.ts).
+ * same transaction: per (entity, field, generation) one state entry (`lmdb-aggregation-state.ts`) and one
+ * dedup value (`lmdb-dedup-entry.ts`) next to its rows (see lmdb-event-fold.ts).
  */
 export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #root: RootDatabase;
@@ -56,7 +57,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #deadlines: Database<number, string>;
   /** [deadline, entry key] → true, ordered by deadline so a sweep reads only the due rows. */
   readonly #byDeadline: Database<true, [number, string]>;
-  /** Event dedup sets: `<entity entry prefix><field>\0<G>\0<fp hex>` → event ts (design §3.5). */
+  /** Event dedup sets of the layout before increment 13: `<entity entry prefix><field>\0<G>\0<fp hex>` → event ts (design §3.5); migrated by writes, swept. */
   readonly #dedup: Database<number, string>;
   readonly #keyPrefix: string;
   /** The event step's view of the databases (see {@link LmdbEventDatabases}). */
