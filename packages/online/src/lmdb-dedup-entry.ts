@@ -58,7 +58,7 @@ export class DedupEntry implements EventDedupView {
   }
 
   has(fp: Uint8Array): boolean {
-    const added = this.#added.get(fingerprintHex(fp));
+    const added = this.#added.size === 0 ? undefined : this.#added.get(fingerprintHex(fp));
     if (added !== undefined) return added[1] >= this.#bound;
     const at = this.#find(fp);
     return at >= 0 && this.#stored.getFloat64(HEADER_BYTES + at * ENTRY_BYTES + FINGERPRINT_BYTES, true) >= this.#bound;
