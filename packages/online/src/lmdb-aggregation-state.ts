@@ -7,7 +7,11 @@
  * parts keep core's encodings byte for byte (`tile-list.ts`, `variable-list.ts`, …); only the
  * container is LMDB's own. Redis keeps one hash field per part (shared with `agg-write-2.lua`).
  *
- *   u8 format (1), u8 parts, then per part: u8 name length, name (ASCII), u32 LE length, bytes
+ *   u8 format (1), u8 parts, f64 LE deadline, then per part: u8 name length, name (ASCII), u32 LE length, bytes
+ *
+ * `deadline` is the entry's retention deadline as the `deadlines` database holds it (0: none), kept
+ * in the value so a write knows it without reading that database (both change together, and a sweep
+ * deletes the entry with its deadline).
  *
  * Parts are named as the fields without their `<field>.g<G>.` prefix (`t1o`, `t140.a4`, `life`,
  * `n3`, …) and `pend` for the pending list. Reads still ask for the per-field names (`<fv>.g1.t1o`,
@@ -27,12 +31,15 @@ export function aggregationStateField(field: string, generation: number): string
   return `${field}.g${generation}.${STATE_SUFFIX}`;
 }
 
-/** Encodes the parts (in the given order; empty parts are kept). */
-export function encodeAggregationState(parts: readonly (readonly [string, Uint8Array])[]): Buffer {
+/** Bytes before the first part: format, part count, deadline. */
+const STATE_HEADER_BYTES = 10;
+
+/** Encodes the parts (in the given order; empty parts are kept) and the entry's deadline (0: none). */
+export function encodeAggregationState(parts: readonly (readonly [string, Uint8Array])[], deadline: number): Buffer {
   if (parts.length > 255) {
     throw new TesseraError('INTERNAL', `Aggregation state: ${parts.length} parts, more than 255`);
   }
-  let size = 2;
+  let size = STATE_HEADER_BYTES;
   for (const [name, bytes] of parts) {
     if (name.length === 0 || name.length > 255) {
       throw new TesseraError('INTERNAL', `Aggregation state: part name "${name}" is not 1–255 characters`);
@@ -42,7 +49,8 @@ export function encodeAggregationState(parts: readonly (readonly [string, Uint8A
   const out = Buffer.allocUnsafe(size);
   out[0] = AGGREGATION_STATE_FORMAT;
   out[1] = parts.length;
-  let at = 2;
+  out.writeDoubleLE(deadline, 2);
+  let at = STATE_HEADER_BYTES;
   for (const [name, bytes] of parts) {
     out[at] = name.length;
     out.write(name, at + 1, 'latin1');
@@ -62,11 +70,11 @@ export function decodeAggregationState(bytes: Uint8Array, entry: string): Map<st
   const fail = (why: string): never => {
     throw new TesseraError('INTERNAL', `Aggregation state entry ${JSON.stringify(entry)}: ${why}`);
   };
-  if (bytes.byteLength < 2 || bytes[0] !== AGGREGATION_STATE_FORMAT) fail('unknown format');
+  if (bytes.byteLength < STATE_HEADER_BYTES || bytes[0] !== AGGREGATION_STATE_FORMAT) fail('unknown format');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = bytes[1] as number;
   const parts = new Map<string, Uint8Array>();
-  let at = 2;
+  let at = STATE_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     const nameLength = at < bytes.byteLength ? (bytes[at] as number) : fail('truncated');
     if (at + 1 + nameLength + 4 > bytes.byteLength) fail('truncated');
@@ -83,6 +91,11 @@ export function decodeAggregationState(bytes: Uint8Array, entry: string): Map<st
   }
   if (at !== bytes.byteLength) fail(`${bytes.byteLength - at} bytes after the last part`);
   return parts;
+}
+
+/** The deadline a state entry records (0: none); the bytes must have passed {@link decodeAggregationState}. */
+export function aggregationStateDeadline(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(2, true);
 }
 
 /** Where a requested field lives in the new layout: the state entry's field and the part. */

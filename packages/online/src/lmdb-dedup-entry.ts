@@ -5,7 +5,10 @@
  * on the pages the entity's LWW row already dirties (before: a get and a put per event in a
  * separate `dedup` tree, whose random keys doubled the pages a commit writes).
  *
- *   u8 format (1), u32 LE count, then count × (16-byte fp, f64 LE event ts), sorted by fp (memcmp)
+ *   u8 format (1), f64 LE deadline, u32 LE count, then count × (16-byte fp, f64 LE event ts), sorted by fp (memcmp)
+ *
+ * `deadline` is the value's deadline as the `deadlines` database holds it (0: none), kept in the
+ * value so a write knows it without reading that database (both change together; a sweep deletes both).
  *
  * Forgetting is exact and lazy: `forgetOlderThan` sets the bound below which an entry is no
  * duplicate; entries below it are dropped whenever the value is rewritten (any write that adds an
@@ -15,7 +18,8 @@ import { FINGERPRINT_BYTES, TesseraError, fingerprintHex, type EventDedupView } 
 
 /** Format byte of a dedup value. */
 export const DEDUP_ENTRY_FORMAT = 1;
-const HEADER_BYTES = 5;
+const HEADER_BYTES = 13;
+const COUNT_AT = 9;
 const ENTRY_BYTES = FINGERPRINT_BYTES + 8;
 
 /** The field of the dedup value of `field`'s generation `generation`. */
@@ -27,6 +31,8 @@ export function dedupEntryField(field: string, generation: number): string {
 export class DedupEntry implements EventDedupView {
   readonly #stored: DataView;
   readonly #count: number;
+  /** The deadline the stored value records (0: none, or no value). */
+  readonly storedDeadline: number;
   #bound = -Infinity;
   /** fp hex → [fp, ts], added by this write (or carried over from the per-field layout's set). */
   readonly #added = new Map<string, readonly [Uint8Array, number]>();
@@ -36,13 +42,14 @@ export class DedupEntry implements EventDedupView {
     if (stored === undefined) {
       this.#stored = new DataView(new ArrayBuffer(0));
       this.#count = 0;
+      this.storedDeadline = 0;
       return;
     }
     const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
     if (stored.byteLength < HEADER_BYTES || stored[0] !== DEDUP_ENTRY_FORMAT) {
       throw new TesseraError('INTERNAL', `Dedup entry ${JSON.stringify(entry)}: unknown format`);
     }
-    const count = view.getUint32(1, true);
+    const count = view.getUint32(COUNT_AT, true);
     if (stored.byteLength !== HEADER_BYTES + count * ENTRY_BYTES) {
       throw new TesseraError(
         'INTERNAL',
@@ -51,6 +58,7 @@ export class DedupEntry implements EventDedupView {
     }
     this.#stored = view;
     this.#count = count;
+    this.storedDeadline = view.getFloat64(1, true);
   }
 
   forgetOlderThan(minTsMillis: number): void {
@@ -74,10 +82,10 @@ export class DedupEntry implements EventDedupView {
   }
 
   /**
-   * The value to store: the stored and added entries at or above the bound, sorted by fp (an added
-   * fp replaces a stored copy), or null when none is left (delete the value).
+   * The value to store, recording `deadline` (0: none): the stored and added entries at or above the
+   * bound, sorted by fp (an added fp replaces a stored copy), or null when none is left (delete it).
    */
-  encode(): Buffer | null {
+  encode(deadline: number): Buffer | null {
     const added = [...this.#added.values()].filter(([, ts]) => ts >= this.#bound);
     added.sort(([a], [b]) => compareFp(a, 0, b));
     const out = Buffer.allocUnsafe(HEADER_BYTES + (this.#count + added.length) * ENTRY_BYTES);
@@ -112,7 +120,8 @@ export class DedupEntry implements EventDedupView {
     }
     if (n === 0) return null;
     out[0] = DEDUP_ENTRY_FORMAT;
-    out.writeUInt32LE(n, 1);
+    out.writeDoubleLE(deadline, 1);
+    out.writeUInt32LE(n, COUNT_AT);
     return out.subarray(0, HEADER_BYTES + n * ENTRY_BYTES);
   }
 

@@ -18,6 +18,7 @@ import {
 import { DedupEntry, dedupEntryField } from './lmdb-dedup-entry.js';
 import {
   PENDING_PART,
+  aggregationStateDeadline,
   aggregationStateField,
   decodeAggregationState,
   encodeAggregationState,
@@ -136,6 +137,8 @@ interface OpenGeneration extends GenerationState {
   readonly dedup: DedupEntry;
   /** The state entry's key. */
   readonly stateEntry: string;
+  /** The deadline the stored state entry records (0: none, or no entry). */
+  readonly stateDeadline: number;
   /** The dedup value's key. */
   readonly dedupEntry: string;
   /** The entity's entries of the per-field layout (increment 5–12) that the state entry replaces. */
@@ -172,40 +175,43 @@ function foldEntitySync(
     ...(nextState === undefined ? {} : { next: nextState }),
   });
   const store = (at: OpenGeneration, done: GenerationResult) => {
+    const newest = result.newestEventTsMillis;
+    // The state entry. Its deadline (contract step 7): at least the entity's newest event +
+    // retention, never shortened, none when the retention is 0; a migrated entity's starts at the
+    // longest of its per-field entries' deadlines. The value records it, so no deadline read here.
     const migrated = at.legacyEntries.length > 0;
-    if (done.changed.length > 0 || done.pendingChanged || migrated) {
+    let deadline = migrated ? migrateDeadlines(dbs, at.legacyEntries) : at.stateDeadline;
+    if (newest !== -Infinity)
+      deadline = nextDeadline(deadline, step.retentionMillis === 0 ? 0 : newest + step.retentionMillis);
+    if (done.changed.length > 0 || done.pendingChanged || migrated || deadline !== at.stateDeadline) {
       const parts: [string, Uint8Array][] = [];
       for (const name of names) {
         const bytes = at.fields.get(name);
         if (bytes !== undefined) parts.push([name, bytes]);
       }
       if (done.pending !== null) parts.push([PENDING_PART, done.pending]);
-      if (parts.length === 0) dbs.rows.removeSync(at.stateEntry);
-      else dbs.rows.putSync(at.stateEntry, encodeAggregationState(parts));
+      if (parts.length === 0) {
+        dbs.rows.removeSync(at.stateEntry);
+        deadline = 0;
+      } else dbs.rows.putSync(at.stateEntry, encodeAggregationState(parts, deadline));
+      moveDeadline(dbs, at.stateEntry, at.stateDeadline, deadline);
     }
-    if (migrated) migrateDeadlines(dbs, at.legacyEntries, at.stateEntry);
     // The dedup value: rewritten when this write added an fp (it then drops the forgotten entries).
+    // It lives until a copy of its newest entry would be late: L + 60 s after the later of the write
+    // and its newest event (a pending event's copy is eligible until ts + L, which may be after
+    // acceptedAt + L); a migrated set keeps at least its old deadline.
     const legacyDedup = at.legacyDedup;
     if (at.dedup.changed || legacyDedup !== undefined) {
-      const bytes = at.dedup.encode();
-      if (bytes === null) dbs.rows.removeSync(at.dedupEntry);
-      else {
-        dbs.rows.putSync(at.dedupEntry, bytes);
-        // It lives until a copy of its newest entry would be late: L + 60 s after the later of the
-        // write and its newest event (a pending event's copy is eligible until ts + L, which may be
-        // after acceptedAt + L); a migrated set keeps at least its old deadline.
-        const newest = Math.max(step.acceptedAtMillis, result.newestEventTsMillis);
-        const dedupDeadline = newest + step.latenessMillis + DEDUP_MARGIN_MILLIS;
-        extendDeadline(dbs, at.dedupEntry, Math.max(dedupDeadline, legacyDedup?.deadline ?? 0));
-      }
+      const wanted = Math.max(step.acceptedAtMillis, newest) + step.latenessMillis + DEDUP_MARGIN_MILLIS;
+      let dedupDeadline = nextDeadline(at.dedup.storedDeadline, Math.max(wanted, legacyDedup?.deadline ?? 0));
+      const bytes = at.dedup.encode(dedupDeadline);
+      if (bytes === null) {
+        dbs.rows.removeSync(at.dedupEntry);
+        dedupDeadline = 0;
+      } else dbs.rows.putSync(at.dedupEntry, bytes);
+      moveDeadline(dbs, at.dedupEntry, at.dedup.storedDeadline, dedupDeadline);
       if (legacyDedup !== undefined) removeLegacyDedup(dbs, legacyDedup);
     }
-    if (result.newestEventTsMillis === -Infinity) return;
-    // Expiry (contract step 7): the state entry lives at least until the entity's newest event +
-    // retention; never shortened; persistent when the retention is 0. (The fold never drops a
-    // field it read, so a stored state entry stays stored.)
-    const deadline = step.retentionMillis === 0 ? 0 : result.newestEventTsMillis + step.retentionMillis;
-    if (at.fields.size > 0 || done.pending !== null) extendDeadline(dbs, at.stateEntry, deadline);
   };
   store(state, result);
   if (nextState !== undefined && result.next !== undefined) store(nextState, result.next);
@@ -229,7 +235,16 @@ function openGeneration(dbs: LmdbEventDatabases, at: GenerationEntries, names: r
     const parts = decodeAggregationState(stored, stateEntry);
     const pending = parts.get(PENDING_PART);
     parts.delete(PENDING_PART);
-    return { fields: parts, pending, dedup, stateEntry, dedupEntry, legacyEntries: [], legacyDedup };
+    return {
+      fields: parts,
+      pending,
+      dedup,
+      stateEntry,
+      stateDeadline: aggregationStateDeadline(stored),
+      dedupEntry,
+      legacyEntries: [],
+      legacyDedup,
+    };
   }
   const fields: AggregationFields = new Map();
   const legacyEntries: string[] = [];
@@ -249,7 +264,7 @@ function openGeneration(dbs: LmdbEventDatabases, at: GenerationEntries, names: r
       legacyEntries.push(pendEntry);
     }
   }
-  return { fields, pending, dedup, stateEntry, dedupEntry, legacyEntries, legacyDedup };
+  return { fields, pending, dedup, stateEntry, stateDeadline: 0, dedupEntry, legacyEntries, legacyDedup };
 }
 
 /**
@@ -284,15 +299,16 @@ function removeLegacyDedup(dbs: LmdbEventDatabases, legacy: { base: string; keys
 }
 
 /**
- * Replaces the per-field entries by the state entry that now holds their bytes: deletes them and
- * their deadlines, and gives the state entry the longest of their deadlines (none when one of them
- * had none: persistent), so the migration never shortens a lifetime.
+ * Deletes the per-field entries the state entry now holds, with their deadlines, and returns the
+ * deadline the state entry starts from: the longest of theirs (0, none, when one of them had none),
+ * so the migration never shortens a lifetime.
  */
-function migrateDeadlines(dbs: LmdbEventDatabases, legacyEntries: readonly string[], stateEntry: string): void {
-  let latest = -Infinity;
+function migrateDeadlines(dbs: LmdbEventDatabases, legacyEntries: readonly string[]): number {
+  let latest = 0;
+  let persistent = false;
   for (const entry of legacyEntries) {
     const old = dbs.deadlines.get(entry);
-    if (old === undefined) latest = Infinity;
+    if (old === undefined) persistent = true;
     else {
       latest = Math.max(latest, old);
       dbs.byDeadline.removeSync([old, entry]);
@@ -300,8 +316,7 @@ function migrateDeadlines(dbs: LmdbEventDatabases, legacyEntries: readonly strin
     }
     dbs.rows.removeSync(entry);
   }
-  if (!dbs.rows.doesExist(stateEntry)) return;
-  extendDeadline(dbs, stateEntry, latest === Infinity ? 0 : latest);
+  return persistent ? 0 : steppedDeadline(latest);
 }
 
 /** Deletes the dedup set a swept deadline entry stands for (`<dedup base>\0dedup`). */
@@ -321,6 +336,32 @@ export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: s
  */
 export const DEADLINE_STEP_MILLIS = 60_000;
 
+/** `deadline` rounded up to {@link DEADLINE_STEP_MILLIS}. */
+function steppedDeadline(deadline: number): number {
+  return Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
+}
+
+/**
+ * {@link extendDeadline}'s rule on a known current deadline (0: none): the deadline after asking for
+ * `wanted` (0: persistent).
+ */
+function nextDeadline(current: number, wanted: number): number {
+  if (wanted === 0) return 0;
+  if (current !== 0 && current >= wanted) return current;
+  return steppedDeadline(wanted);
+}
+
+/** Moves an entry's deadline from `from` to `to` in the deadline databases (0: none). */
+function moveDeadline(dbs: LmdbEventDatabases, entry: string, from: number, to: number): void {
+  if (from === to) return;
+  if (from !== 0) dbs.byDeadline.removeSync([from, entry]);
+  if (to === 0) dbs.deadlines.removeSync(entry);
+  else {
+    dbs.deadlines.putSync(entry, to);
+    dbs.byDeadline.putSync([to, entry], true);
+  }
+}
+
 /** Sets an entry's deadline to `deadline` (rounded up to the step) unless it already lives longer (0 = persistent). */
 function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number): void {
   const old = dbs.deadlines.get(entry);
@@ -331,7 +372,7 @@ function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number
     dbs.deadlines.removeSync(entry);
     return;
   }
-  const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
+  const stored = steppedDeadline(deadline);
   dbs.deadlines.putSync(entry, stored);
   dbs.byDeadline.putSync([stored, entry], true);
 }

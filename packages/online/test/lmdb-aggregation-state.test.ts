@@ -20,7 +20,12 @@ import {
   type OnlineEvents,
 } from '@tessera/core';
 import { LmdbOnlineStore } from '../src/index.js';
-import { aggregationStateRef, decodeAggregationState, encodeAggregationState } from '../src/lmdb-aggregation-state.js';
+import {
+  aggregationStateDeadline,
+  aggregationStateRef,
+  decodeAggregationState,
+  encodeAggregationState,
+} from '../src/lmdb-aggregation-state.js';
 import { DedupEntry } from '../src/lmdb-dedup-entry.js';
 import { DEADLINE_STEP_MILLIS } from '../src/lmdb-event-fold.js';
 import { packRow } from './online-store-suite.js';
@@ -43,13 +48,17 @@ const fp = (b: number): Uint8Array => new Uint8Array(16).fill(b);
 
 describe('state entry and dedup value (golden bytes)', () => {
   it('encodes a state entry as format, part count, then name length, name, u32 length, bytes per part', () => {
-    const bytes = encodeAggregationState([
-      ['t5', Uint8Array.of(1, 2, 3)],
-      ['pend', Uint8Array.of()],
-      ['t1o.a4', Uint8Array.of(0xff)],
-    ]);
+    const bytes = encodeAggregationState(
+      [
+        ['t5', Uint8Array.of(1, 2, 3)],
+        ['pend', Uint8Array.of()],
+        ['t1o.a4', Uint8Array.of(0xff)],
+      ],
+      1_800_000_000_000,
+    );
     expect(bytes.toString('hex')).toBe(
       '0103' +
+        '000000c585317a42' + // f64 LE 1,800,000,000,000: the deadline
         '02' +
         '7435' +
         '03000000' +
@@ -74,18 +83,20 @@ describe('state entry and dedup value (golden bytes)', () => {
     expect(() => decodeAggregationState(Buffer.concat([bytes, Buffer.of(0)]), 'k')).toThrow(
       /1 bytes after the last part/,
     );
-    expect(() => decodeAggregationState(Buffer.of(2, 0), 'k')).toThrow(/unknown format/);
+    expect(aggregationStateDeadline(bytes)).toBe(1_800_000_000_000);
+    expect(() => decodeAggregationState(Buffer.of(2, 0, 0, 0, 0, 0, 0, 0, 0, 0), 'k')).toThrow(/unknown format/);
   });
 
   it('encodes a dedup value as format, u32 count, then (fp, f64 ts) sorted by fp; drops entries below the bound when rewritten', () => {
     const first = new DedupEntry(undefined, 'd');
     first.add(fp(0x20), 2000);
     first.add(fp(0x10), 1000);
-    const bytes = first.encode() as Buffer;
+    const bytes = first.encode(1_800_000_000_000) as Buffer;
     const entry = (b: number, ts: number) =>
       Buffer.from(fp(b)).toString('hex') + Buffer.from(new Float64Array([ts]).buffer).toString('hex');
-    expect(bytes.toString('hex')).toBe('01' + '02000000' + entry(0x10, 1000) + entry(0x20, 2000));
+    expect(bytes.toString('hex')).toBe('01' + '000000c585317a42' + '02000000' + entry(0x10, 1000) + entry(0x20, 2000));
     const second = new DedupEntry(bytes, 'd');
+    expect(second.storedDeadline).toBe(1_800_000_000_000);
     second.forgetOlderThan(1500);
     expect(second.has(fp(0x10))).toBe(false); // below the bound: no duplicate
     expect(second.has(fp(0x20))).toBe(true);
@@ -94,13 +105,13 @@ describe('state entry and dedup value (golden bytes)', () => {
     second.add(fp(0x30), 3000);
     second.add(fp(0x10), 1600); // replaces the forgotten copy
     expect(second.has(fp(0x10))).toBe(true);
-    expect((second.encode() as Buffer).toString('hex')).toBe(
-      '01' + '03000000' + entry(0x10, 1600) + entry(0x20, 2000) + entry(0x30, 3000),
+    expect((second.encode(0) as Buffer).toString('hex')).toBe(
+      '01' + '0000000000000000' + '03000000' + entry(0x10, 1600) + entry(0x20, 2000) + entry(0x30, 3000),
     );
     const gone = new DedupEntry(bytes, 'd');
     gone.forgetOlderThan(5000);
     gone.add(fp(0x05), 10);
-    expect(gone.encode()).toBeNull();
+    expect(gone.encode(0)).toBeNull();
     expect(() => new DedupEntry(bytes.subarray(0, 20), 'x')).toThrow(/"x": 20 bytes for 2 entries/);
   });
 
@@ -270,6 +281,9 @@ describe('migration from the per-field layout (increments 5–12)', () => {
       expect([...deadlines.getRange()].map(({ key, value }) => [key, value])).toEqual([
         [`{c:1}\u0000${FIELD}.g1.state`, Math.ceil((NOW + 4 * HOUR) / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS],
       ]);
+      // The state entry records the deadline it has (a write reads it there, not in `deadlines`).
+      const state = rows.getBinary(`{c:1}\u0000${FIELD}.g1.state`) as Buffer;
+      expect(aggregationStateDeadline(state)).toBe(deadlines.get(`{c:1}\u0000${FIELD}.g1.state`));
       await root.close();
     }
   });
