@@ -17,6 +17,14 @@ import {
 } from '@tessera/core';
 import { DedupEntry, dedupEntryField } from './lmdb-dedup-entry.js';
 import {
+  DEDUP_DEADLINE_SUFFIX,
+  extendDeadline,
+  moveDeadline,
+  nextDeadline,
+  prefixRange,
+  steppedDeadline,
+} from './lmdb-deadlines.js';
+import {
   PENDING_PART,
   aggregationStateDeadline,
   aggregationStateField,
@@ -24,8 +32,7 @@ import {
   encodeAggregationState,
 } from './lmdb-aggregation-state.js';
 
-/** Ends the deadline entry of a dedup set: a sweep that reaches it deletes the set. */
-export const DEDUP_DEADLINE_SUFFIX = '\u0000dedup';
+export { DEADLINE_STEP_MILLIS, DEDUP_DEADLINE_SUFFIX } from './lmdb-deadlines.js';
 
 /** The databases of the LMDB store the event step touches (all in the caller's write transaction). */
 export interface LmdbEventDatabases {
@@ -323,63 +330,6 @@ function migrateDeadlines(dbs: LmdbEventDatabases, legacyEntries: readonly strin
 export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: string): void {
   const base = deadlineEntry.slice(0, -DEDUP_DEADLINE_SUFFIX.length);
   for (const key of [...dedup.getKeys(prefixRange(base))]) dedup.removeSync(key);
-}
-
-/**
- * Deadlines are stored rounded up to this step: a write moves an entry's deadline only when it
- * passes the stored one, so the many writes of a busy entity within one step (each pushing the
- * deadline by milliseconds) read it and change nothing, instead of a remove and two puts each.
- * An entry then lives up to one step longer, as if the sweep (every 60 s by default) ran a step
- * later: the contract asks for "at least until" (newest event + retention), and a dedup set
- * outliving its L + 60 s changes no answer (its view ignores entries below the forget bound,
- * {@link DedupEntry}, and by then every entry is below it).
- */
-export const DEADLINE_STEP_MILLIS = 60_000;
-
-/** `deadline` rounded up to {@link DEADLINE_STEP_MILLIS}. */
-function steppedDeadline(deadline: number): number {
-  return Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
-}
-
-/**
- * {@link extendDeadline}'s rule on a known current deadline (0: none): the deadline after asking for
- * `wanted` (0: persistent).
- */
-function nextDeadline(current: number, wanted: number): number {
-  if (wanted === 0) return 0;
-  if (current !== 0 && current >= wanted) return current;
-  return steppedDeadline(wanted);
-}
-
-/** Moves an entry's deadline from `from` to `to` in the deadline databases (0: none). */
-function moveDeadline(dbs: LmdbEventDatabases, entry: string, from: number, to: number): void {
-  if (from === to) return;
-  if (from !== 0) dbs.byDeadline.removeSync([from, entry]);
-  if (to === 0) dbs.deadlines.removeSync(entry);
-  else {
-    dbs.deadlines.putSync(entry, to);
-    dbs.byDeadline.putSync([to, entry], true);
-  }
-}
-
-/** Sets an entry's deadline to `deadline` (rounded up to the step) unless it already lives longer (0 = persistent). */
-function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number): void {
-  const old = dbs.deadlines.get(entry);
-  // Nothing to change: persistent and already without a deadline, or already living longer.
-  if (deadline === 0 ? old === undefined : old !== undefined && old >= deadline) return;
-  if (old !== undefined) dbs.byDeadline.removeSync([old, entry]);
-  if (deadline === 0) {
-    dbs.deadlines.removeSync(entry);
-    return;
-  }
-  const stored = steppedDeadline(deadline);
-  dbs.deadlines.putSync(entry, stored);
-  dbs.byDeadline.putSync([stored, entry], true);
-}
-
-/** The keys starting with `base` (which ends with NUL; hex digits follow it). */
-function prefixRange(base: string): { start: string; end: string } {
-  return { start: base, end: `${base.slice(0, -1)}\u0001` };
 }
 
 function checkEvents(field: string, events: OnlineEvents, keyCount: number): void {
