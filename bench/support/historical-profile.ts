@@ -6,6 +6,7 @@
 // <chdb dir>: .cache/bench-historical/rows-<n>/chdb; PROFILE_LOG=1 prints every call.
 import { readFileSync } from 'node:fs';
 import { tableFromIPC } from 'apache-arrow';
+import type { HistoricalRequest } from '@tessera/core';
 import { ChdbExecutor, runHistorical, type ClickHouseExecutor, type HistoricalPlan } from '@tessera/offline';
 import { DATABASE, JOIN_KEY, benchViews, entityTable, loadEntityRows, resolvedAll } from './historical-dataset.js';
 
@@ -75,11 +76,18 @@ function timed(inner: ClickHouseExecutor, log: string[]): ClickHouseExecutor {
 const [dataDir, rowsText, plan, partRowsText] = process.argv.slice(2);
 const rows = Number(rowsText);
 const raw = ChdbExecutor.open({ path: dataDir ?? '' });
-const { keys, ts } = await loadEntityRows(
-  raw,
-  `SELECT ${JOIN_KEY}, toUnixTimestamp64Milli(event_ts) AS ts FROM ${entityTable(rows)} ORDER BY n`,
-  JOIN_KEY,
-);
+// ENTITY_INPUT=sql: the entity rows as an entity SELECT (nothing loaded into Node), else inline rows.
+const entities: HistoricalRequest['entities'] =
+  process.env.ENTITY_INPUT === 'sql'
+    ? { kind: 'sql', sql: `SELECT ${JOIN_KEY}, event_ts FROM ${entityTable(rows)} ORDER BY n` }
+    : await (async () => {
+        const { keys, ts } = await loadEntityRows(
+          raw,
+          `SELECT ${JOIN_KEY}, toUnixTimestamp64Milli(event_ts) AS ts FROM ${entityTable(rows)} ORDER BY n`,
+          JOIN_KEY,
+        );
+        return { kind: 'rows', keys: new Map([[JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] } as const;
+      })();
 const log: string[] = [];
 const executor = timed(raw, log);
 console.log(`rss before ${gb(statusBytes('VmRSS'))} GB`);
@@ -92,7 +100,7 @@ for await (const chunk of runHistorical(
   executor,
   DATABASE,
   {
-    entities: { kind: 'rows', keys: new Map([[JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
+    entities,
     features: resolvedAll(benchViews()),
     chunkRows: 65_536,
     format: 'arrow',
