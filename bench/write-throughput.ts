@@ -45,6 +45,7 @@ function parseOptions(argv: readonly string[]) {
       'batch-rows': { type: 'string' },
       out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
       'redis-cluster': { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const base = values.smoke ? SMOKE : FULL;
@@ -58,7 +59,7 @@ function parseOptions(argv: readonly string[]) {
     const [host, port] = item.split(':');
     return { host: host ?? '127.0.0.1', port: Number(port) };
   });
-  return { config, outDir: values.out, nodes };
+  return { config, outDir: values.out, nodes, cpuProf: values['cpu-prof'] };
 }
 
 const VIEW = 'write_bench';
@@ -220,7 +221,8 @@ async function rawLoad(
 }
 
 async function main(): Promise<void> {
-  const { config, outDir, nodes: givenNodes } = parseOptions(process.argv.slice(2));
+  const options = parseOptions(process.argv.slice(2));
+  const { config, outDir, nodes: givenNodes } = options;
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
@@ -237,7 +239,9 @@ async function main(): Promise<void> {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-write-bench-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
 
-    const server = await startServerProcess(CLI_BIN, ['--redis-cluster', nodeList, '--key-prefix', keyPrefix]);
+    // --cpu-prof DIR: the server writes its CPU profile there when it stops.
+    const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProf];
+    const server = await startServerProcess(CLI_BIN, ['--redis-cluster', nodeList, '--key-prefix', keyPrefix], profile);
     cleanup.add(() => server.stop());
     const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
     cleanup.add(() => client.close());

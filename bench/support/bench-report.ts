@@ -13,6 +13,7 @@ import { pythonClientMarkdownTable, type PythonClientCaseResult } from './python
 import { cliStartupMarkdownTable, type CliStartupCase } from './cli-startup-report.js';
 import { securityMarkdownTable, type SecurityCaseResult } from './security-report.js';
 import { tracingMarkdownTable, type TracingCaseResult } from './tracing-report.js';
+import { targetRows, targetsMarkdown } from './targets-report.js';
 
 interface Series {
   readonly name: string;
@@ -234,6 +235,12 @@ interface FeastResult {
 export async function writeReport(dir: string): Promise<{ markdown: string; markdownFile: string; charts: string[] }> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const sections: string[] = ['# Benchmark report', ''];
+  sections.push(
+    '## Targets of the open issues, from the newest result of each scenario',
+    '',
+    targetsMarkdown(await targetRows((prefix) => newest(dir, prefix))),
+    '',
+  );
   const charts: string[] = [];
   const chart = async (name: string, svg: string): Promise<string> => {
     const file = `chart-${name}-${stamp}.svg`;

@@ -27,6 +27,7 @@ import {
   type EventRowsBatch,
   type EventRowsRequest,
   type InsertRequest,
+  type LatestRowsRequest,
   type RefreshSqlViewRequest,
 } from '@tessera/proto';
 import { toColumn } from '@tessera/wire';
@@ -119,6 +120,13 @@ describe('the offline store through an offline server (real chDB)', () => {
   let features: ResolvedFeatures;
   let adminToken: string;
   let readToken: string;
+  /** Rows stored in orders@1's table. */
+  const countRows = async (): Promise<number> => {
+    const rows = await direct.executor.queryJson<{ n: string }>(
+      `SELECT count() AS n FROM ${direct.database}.fv_orders__v1`,
+    );
+    return Number(rows[0]?.n);
+  };
 
   beforeAll(async () => {
     const keys = openApiKeyStore({ kind: 'embedded', dataDir });
@@ -176,10 +184,7 @@ describe('the offline store through an offline server (real chDB)', () => {
   it('inserts once per deduplication token, however often the insert is retried', async () => {
     await remote.insert(view, batch, { dedupToken: 'job-1' });
     await remote.insert(view, batch, { dedupToken: 'job-1' });
-    const rows = await direct.executor.queryJson<{ n: string }>(
-      `SELECT count() AS n FROM ${direct.database}.fv_orders__v1`,
-    );
-    expect(Number(rows[0]?.n)).toBe(3);
+    expect(await countRows()).toBe(3);
   });
 
   it('returns the same training set over the hop as directly: Arrow bytes and columns', async () => {
@@ -340,10 +345,7 @@ describe('the offline store through an offline server (real chDB)', () => {
       await anonymous.close();
       await reader.close();
     }
-    const rows = await direct.executor.queryJson<{ n: string }>(
-      `SELECT count() AS n FROM ${direct.database}.fv_orders__v1`,
-    );
-    expect(Number(rows[0]?.n)).toBe(3);
+    expect(await countRows()).toBe(3);
   });
 
   it('stops the query on the offline server when the caller cancels its training set', async () => {
@@ -518,11 +520,109 @@ describe('the offline store through an offline server (real chDB)', () => {
         call.on('error', (error: ServiceError) => resolve(error));
         call.on('end', () => resolve(undefined));
       });
+    const latest = (request: Partial<LatestRowsRequest>): Promise<ServiceError | undefined> =>
+      new Promise((resolve) => {
+        const call = client.latestRows(
+          {
+            view: toWireView(view),
+            startMillis: T0,
+            endMillis: T0 + 1,
+            partIndex: 0,
+            partCount: 0,
+            batchRows: 10,
+            ...request,
+          },
+          metadata,
+        );
+        call.on('data', () => undefined);
+        call.on('error', (error: ServiceError) => resolve(error));
+        call.on('end', () => resolve(undefined));
+      });
+    const insert = (request: Partial<InsertRequest>): Promise<ServiceError | null> =>
+      new Promise((resolve) =>
+        client.insert(
+          {
+            view: toWireView(view),
+            joinKeys: [toColumn('int64', [1n])],
+            eventTsMillis: [T0],
+            features: [],
+            createdTsMicros: [],
+            dedupToken: '',
+            fingerprints: Buffer.alloc(0),
+            exclusions: Buffer.alloc(0),
+            onlineGenerations: [],
+            ...request,
+          },
+          metadata,
+          (error) => resolve(error),
+        ),
+      );
     try {
+      // Nothing of a refused insert lands: the view's rows before and after are the same.
+      const before = await countRows();
+      const refusedInserts: [Promise<ServiceError | null>, RegExp, number][] = [
+        [
+          insert({ dedupToken: "t' SETTINGS x=1" }),
+          /Insert into orders@1: dedup_token must be 1 to 128 characters/,
+          status.INVALID_ARGUMENT,
+        ],
+        [insert({ dedupToken: 'x'.repeat(129) }), /dedup_token must be 1 to 128 characters/, status.INVALID_ARGUMENT],
+        [
+          insert({ eventTsMillis: [Number.NaN] }),
+          /row 0: event_ts_millis NaN must be an integer number of ms/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ eventTsMillis: [T0 + 0.5] }),
+          /row 0: event_ts_millis 1704067200000.5 must be an integer/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ eventTsMillis: [1e16] }),
+          /row 0: event_ts_millis 10000000000000000 must be an integer number of ms between/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ createdTsMicros: [2n ** 62n] }),
+          /row 0: created_ts_micros 4611686018427387904 is outside DateTime64's range/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ view: toWireView(daily) }),
+          /Insert into daily_spend@1: an SQL view is computed by its SELECT; it takes no inserts/,
+          status.FAILED_PRECONDITION,
+        ],
+      ];
+      for (const [call, message, code] of refusedInserts) {
+        const error = await call;
+        expect(error?.code, String(message)).toBe(code);
+        expect(error?.details).toMatch(message);
+      }
+      expect(await countRows()).toBe(before);
+      // An unbounded range is every row (clamped to what the store holds), not an error.
+      expect(await latest({ startMillis: -Infinity, endMillis: Infinity })).toBeUndefined();
+      const refusedReads: [Promise<ServiceError | undefined>, RegExp][] = [
+        [latest({ batchRows: 0 }), /LatestRows of orders@1: batch_rows 0 must be between 1 and 20000/],
+        [latest({ batchRows: 20_001 }), /batch_rows 20001 must be between 1 and 20000/],
+        [latest({ partIndex: 2, partCount: 2 }), /part_index 2 must be below part_count 2/],
+        [latest({ partIndex: 3 }), /part_index 3 without a part_count/],
+        [latest({ partCount: 70_000 }), /part_count 70000 exceeds 65536/],
+        [latest({ startMillis: Number.NaN }), /start_millis NaN must be before end_millis/],
+        [latest({ startMillis: T0 + 1 }), /start_millis 1704067200001 must be before end_millis 1704067200001/],
+      ];
+      for (const [call, message] of refusedReads) {
+        const error = await call;
+        expect(error?.code, String(message)).toBe(status.INVALID_ARGUMENT);
+        expect(error?.details).toMatch(message);
+      }
+
       const cases: [Promise<ServiceError | null | undefined>, RegExp][] = [
         [refresh({ endMillis: BigInt(T0) }), /end_millis must be after start_millis/],
         [refresh({ endMillis: BigInt(T0 + 32 * 86_400_000) }), /at most 2678400000 ms \(31 days\) later/],
-        [refresh({ startMillis: -(2n ** 62n) }), /start_millis -4611686018427387904 is outside/],
+        [
+          refresh({ startMillis: -(2n ** 62n) }),
+          /start_millis -4611686018427387904 must be an integer number of ms between/,
+        ],
         [refresh({ dedupToken: "t' SETTINGS x=1" }), /dedup_token must be 1 to 128 characters/],
         [refresh({ dedupToken: '' }), /dedup_token must be 1 to 128 characters/],
         [refresh({ view: toWireView(view) }), /orders@1 is not an SQL view/],

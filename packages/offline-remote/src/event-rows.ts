@@ -12,12 +12,7 @@ import {
 } from '@tessera/core';
 import type { EventRowsBatch, EventRowsRequest } from '@tessera/proto';
 import { fromLatestRowsBatch, toLatestRowsBatch } from './rows.js';
-
-/** Most rows in one EventRows batch (the rebuild's own batch size; a batch only chunks the stream). */
-export const MAX_EVENT_BATCH_ROWS = 20_000;
-
-/** Most key-hash parts a rebuild may split a view into. */
-export const MAX_EVENT_PARTS = 65_536;
+import { checkBatchRows, checkPart } from './bounds.js';
 
 /** The range of an EventRows request, every field checked; INVALID_ARGUMENT naming the field otherwise. */
 export function eventRowsRangeOf(request: EventRowsRequest, view: RegisteredView, signal: AbortSignal): EventRowsRange {
@@ -26,25 +21,12 @@ export function eventRowsRangeOf(request: EventRowsRequest, view: RegisteredView
   if (request.beforeGeneration < 1) {
     throw new TesseraError('INVALID_ARGUMENT', `${label}: before_generation must be 1 or more`);
   }
-  if (request.batchRows < 1 || request.batchRows > MAX_EVENT_BATCH_ROWS) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `${label}: batch_rows ${request.batchRows} must be between 1 and ${MAX_EVENT_BATCH_ROWS}`,
-    );
-  }
-  if (request.partCount > MAX_EVENT_PARTS) {
-    throw new TesseraError('INVALID_ARGUMENT', `${label}: part_count ${request.partCount} exceeds ${MAX_EVENT_PARTS}`);
-  }
-  if (request.partCount > 0 && request.partIndex >= request.partCount) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `${label}: part_index ${request.partIndex} must be below part_count ${request.partCount}`,
-    );
-  }
+  const batchRows = checkBatchRows(request.batchRows, label);
+  const part = checkPart(request.partIndex, request.partCount, label);
   return {
     beforeGeneration: request.beforeGeneration,
-    batchRows: request.batchRows,
-    ...(request.partCount === 0 ? {} : { part: { index: request.partIndex, count: request.partCount } }),
+    batchRows,
+    ...(part === undefined ? {} : { part }),
     signal,
   };
 }

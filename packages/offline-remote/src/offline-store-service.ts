@@ -32,6 +32,7 @@ import { fromWireHistorical, toWireChunk } from './historical.js';
 import { fromWireEntitySource, fromWireView } from './views.js';
 import { eventRowsRangeOf, toEventRowsBatch } from './event-rows.js';
 import { checkSqlViewRequestOf, refreshSqlViewRequestOf } from './sql-views.js';
+import { checkBatchRows, checkDedupToken, checkPart, clampedRange } from './bounds.js';
 
 /** What the handlers need besides the store. */
 export interface OfflineStoreServiceOptions {
@@ -76,10 +77,18 @@ export function createOfflineStoreService(
     }),
     insert: unary<InsertRequest, InsertResponse>('Insert', async (request, call) => {
       const view = fromWireView(request.view, 'Insert.view');
+      const label = `Insert into ${view.name}@${view.version}`;
+      if (view.kind === 'sql' || view.kind === 'on_demand') {
+        throw new TesseraError(
+          'FAILED_PRECONDITION',
+          `${label}: ${view.kind === 'sql' ? 'an SQL view is computed by its SELECT' : 'an on-demand view stores nothing'}; it takes no inserts`,
+        );
+      }
+      const dedupToken = request.dedupToken === '' ? undefined : checkDedupToken(request.dedupToken, label);
       const batch = fromInsertRequest(view, request);
       const deadlineMillis = deadlineOf(call);
       await store.insert(view, batch, {
-        ...(request.dedupToken === '' ? {} : { dedupToken: request.dedupToken }),
+        ...(dedupToken === undefined ? {} : { dedupToken }),
         ...(deadlineMillis === undefined ? {} : { deadlineMillis }),
       });
       return {};
@@ -111,11 +120,12 @@ export function createOfflineStoreService(
       const run = async (): Promise<void> => {
         const request = call.request;
         const view = fromWireView(request.view, 'LatestRows.view');
+        const label = `LatestRows of ${view.name}@${view.version}`;
+        const part = checkPart(request.partIndex, request.partCount, label);
         const rows = store.latestRows(view, {
-          startMillis: request.startMillis,
-          endMillis: request.endMillis,
-          batchRows: request.batchRows,
-          ...(request.partCount === 0 ? {} : { part: { index: request.partIndex, count: request.partCount } }),
+          ...clampedRange(request.startMillis, request.endMillis, label),
+          batchRows: checkBatchRows(request.batchRows, label),
+          ...(part === undefined ? {} : { part }),
           signal: abort.signal,
         });
         for await (const batch of rows) {

@@ -37,7 +37,8 @@ import { toProtoEntitySource } from '@tessera/wire';
 import { fromOfflineStatus } from './status.js';
 import { traceContextInterceptor } from './trace-context.js';
 import { toInsertRequest, fromLatestRowsBatch } from './rows.js';
-import { MAX_EVENT_BATCH_ROWS, fromEventRowsBatch } from './event-rows.js';
+import { fromEventRowsBatch } from './event-rows.js';
+import { MAX_BATCH_ROWS } from './bounds.js';
 import { fromWireChunk, toWireHistorical } from './historical.js';
 import { toWireView } from './views.js';
 
@@ -116,7 +117,7 @@ export class RemoteOfflineStore implements OfflineStore {
         endMillis: range.endMillis,
         partIndex: range.part?.index ?? 0,
         partCount: range.part?.count ?? 0,
-        batchRows: range.batchRows,
+        batchRows: Math.min(range.batchRows, MAX_BATCH_ROWS),
       },
       { deadline: Infinity },
     );
@@ -131,7 +132,7 @@ export class RemoteOfflineStore implements OfflineStore {
         partIndex: range.part?.index ?? 0,
         partCount: range.part?.count ?? 0,
         // Batches only chunk the stream (a batch may end inside an entity): a smaller one is the same stream.
-        batchRows: Math.min(range.batchRows, MAX_EVENT_BATCH_ROWS),
+        batchRows: Math.min(range.batchRows, MAX_BATCH_ROWS),
       },
       { deadline: Infinity },
     );

@@ -15,6 +15,7 @@ import {
 import type { Column, InsertRequest, LatestRowsBatch } from '@tessera/proto';
 import { columnRowCount, columnValueType, fromColumn, toColumn } from '@tessera/wire';
 import { toWireView } from './views.js';
+import { MAX_TS_MILLIS, MIN_TS_MILLIS, checkTimeMillis } from './bounds.js';
 
 /** The columns of a batch: join keys by row become one column per key. */
 export function toInsertRequest(view: RegisteredView, batch: OfflineBatch, dedupToken: string): InsertRequest {
@@ -65,6 +66,17 @@ export function fromInsertRequest(view: RegisteredView, request: InsertRequest):
       'INVALID_ARGUMENT',
       `${label}: ${request.onlineGenerations.length} online generations for ${rows} rows`,
     );
+  }
+  for (let row = 0; row < rows; row++)
+    checkTimeMillis(request.eventTsMillis[row] as number, `row ${row}: event_ts_millis`, label);
+  for (let row = 0; row < request.createdTsMicros.length; row++) {
+    const micros = request.createdTsMicros[row] as bigint;
+    if (micros < BigInt(MIN_TS_MILLIS) * 1000n || micros > BigInt(MAX_TS_MILLIS) * 1000n + 999n) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `${label}: row ${row}: created_ts_micros ${micros} is outside DateTime64's range (1900-01-01 to 2299-12-31)`,
+      );
+    }
   }
   if (request.exclusions.some((code) => code > 2)) {
     throw new TesseraError('INVALID_ARGUMENT', `${label}: exclusion codes are 0 (eligible), 1 (late) or 2 (future)`);

@@ -8,19 +8,13 @@
 import { TesseraError, type RegisteredView, type SqlViewInterval } from '@tessera/core';
 import type { CheckSqlViewRequest, RefreshSqlViewRequest } from '@tessera/proto';
 import { fromWireView } from './views.js';
+import { checkDedupToken, checkTimeMillis } from './bounds.js';
 
 /** Most view versions one SQL view may read (the placeholders' limit). */
 export const MAX_SQL_VIEW_READS = 16;
 
 /** Longest refresh interval: the longest schedule period (31 days). */
 export const MAX_SQL_VIEW_INTERVAL_MILLIS = 31 * 86_400_000;
-
-/** DateTime64(3)'s range: 1900-01-01 to 2299-12-31 (UTC). */
-const MIN_TS_MILLIS = -2_208_988_800_000n;
-const MAX_TS_MILLIS = 10_413_791_999_999n;
-
-/** What a deduplication token may look like (Tessera's are sha256 hex). */
-const DEDUP_TOKEN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
 function sqlViewOf(wire: CheckSqlViewRequest['view'], what: string): RegisteredView {
   const view = fromWireView(wire, what);
@@ -68,30 +62,18 @@ export function refreshSqlViewRequestOf(request: RefreshSqlViewRequest): {
 } {
   const view = sqlViewOf(request.view, 'RefreshSqlView.view');
   const label = `RefreshSqlView of ${view.name}@${view.version}`;
-  const { startMillis, endMillis } = request;
-  for (const [name, bound] of [
-    ['start_millis', startMillis],
-    ['end_millis', endMillis],
-  ] as const) {
-    if (bound < MIN_TS_MILLIS || bound > MAX_TS_MILLIS) {
-      throw new TesseraError(
-        'INVALID_ARGUMENT',
-        `${label}: ${name} ${bound} is outside ${MIN_TS_MILLIS}..${MAX_TS_MILLIS} (DateTime64(3), ms since the epoch)`,
-      );
-    }
-  }
-  if (endMillis <= startMillis || endMillis - startMillis > BigInt(MAX_SQL_VIEW_INTERVAL_MILLIS)) {
+  const startMillis = checkTimeMillis(request.startMillis, 'start_millis', label);
+  const endMillis = checkTimeMillis(request.endMillis, 'end_millis', label);
+  if (endMillis <= startMillis || endMillis - startMillis > MAX_SQL_VIEW_INTERVAL_MILLIS) {
     throw new TesseraError(
       'INVALID_ARGUMENT',
       `${label}: end_millis must be after start_millis and at most ${MAX_SQL_VIEW_INTERVAL_MILLIS} ms (31 days) later`,
     );
   }
-  if (!DEDUP_TOKEN.test(request.dedupToken)) {
-    throw new TesseraError('INVALID_ARGUMENT', `${label}: dedup_token must be 1 to 128 characters of [A-Za-z0-9_.:@-]`);
-  }
+  const dedupToken = checkDedupToken(request.dedupToken, label);
   return {
     view,
-    interval: { startMillis: Number(startMillis), endMillis: Number(endMillis) },
-    dedupToken: request.dedupToken,
+    interval: { startMillis, endMillis },
+    dedupToken,
   };
 }

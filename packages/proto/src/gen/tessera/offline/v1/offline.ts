@@ -41,13 +41,22 @@ export interface InsertRequest {
     | undefined;
   /** One column per join key, in the view's join key order. */
   joinKeys: Column[];
-  /** Event time of each row, ms since the Unix epoch. */
+  /**
+   * Event time of each row, ms since the Unix epoch: integers within DateTime64's range (1900-01-01 to
+   * 2299-12-31), else INVALID_ARGUMENT naming the row.
+   */
   eventTsMillis: number[];
   /** One column per feature, in the view's feature order. */
   features: Column[];
-  /** When each row was accepted, µs since the Unix epoch; empty: one moment for the insert. */
+  /**
+   * When each row was accepted, µs since the Unix epoch (within DateTime64's range); empty: one moment
+   * for the insert.
+   */
   createdTsMicros: bigint[];
-  /** ClickHouse insert deduplication token; empty: none. */
+  /**
+   * ClickHouse insert deduplication token, 1 to 128 characters of [A-Za-z0-9_.:@-]; empty: none. An SQL
+   * or on-demand view takes no inserts (FAILED_PRECONDITION).
+   */
   dedupToken: string;
   /**
    * Event views: per row the event fingerprint, 16 bytes each, concatenated; empty: computed by the
@@ -73,13 +82,17 @@ export interface LatestRowsRequest {
   view?:
     | FeatureView
     | undefined;
-  /** Inclusive, ms since the Unix epoch. */
+  /**
+   * Inclusive, ms since the Unix epoch; before end_millis. Bounds past DateTime64's range (±Infinity
+   * included) are clamped to it.
+   */
   startMillis: number;
   /** Exclusive, ms since the Unix epoch. */
   endMillis: number;
-  /** Read only part part_index of part_count (0 parts: every key). */
+  /** Read only part part_index of part_count (0 parts: every key; at most 65,536; index below count). */
   partIndex: number;
   partCount: number;
+  /** Rows per streamed batch, 1 to 20,000. */
   batchRows: number;
 }
 

@@ -1,0 +1,234 @@
+// The first table of the bench report: every target of the open performance issues beside the value the
+// newest result measured, met or not. Each figure is read from the newest JSON of its scenario; a
+// scenario that has not run (or predates the figure) says "not measured" rather than guessing.
+
+/** The newest result of a scenario, by file-name prefix (`online-load-cluster-`). */
+export type NewestResult = (prefix: string) => Promise<{ file: string; data: unknown } | undefined>;
+
+/** One target and what was measured for it. */
+export interface TargetRow {
+  readonly issue: number;
+  readonly target: string;
+  readonly measured: string;
+  /** true met, false missed, null not measured. */
+  readonly met: boolean | null;
+  readonly source: string;
+}
+
+type Json = Record<string, unknown>;
+
+/** `data.a.b.c` when every step is an object and the end a number; undefined otherwise. */
+function num(data: unknown, ...path: string[]): number | undefined {
+  let at: unknown = data;
+  for (const step of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Json)[step];
+  }
+  return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
+}
+
+function list(data: unknown, key: string): Json[] {
+  const value = data !== null && typeof data === 'object' ? (data as Json)[key] : undefined;
+  return Array.isArray(value) ? (value.filter((v) => v !== null && typeof v === 'object') as Json[]) : [];
+}
+
+const fixed = (x: number, digits = 2): string => x.toFixed(digits);
+const whole = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function row(
+  issue: number,
+  target: string,
+  source: string | undefined,
+  value: number | undefined,
+  met: (v: number) => boolean,
+  show: (v: number) => string,
+): TargetRow {
+  if (source === undefined || value === undefined) {
+    return { issue, target, measured: 'not measured', met: null, source: source ?? '—' };
+  }
+  return { issue, target, measured: show(value), met: met(value), source };
+}
+
+async function aggregationRows(newest: NewestResult): Promise<TargetRow[]> {
+  const result = await newest('aggregations-');
+  const modes = list(result?.data, 'results');
+  return (['cluster', 'embedded'] as const).flatMap((mode) => {
+    const m = modes.find((x) => x['mode'] === mode);
+    return [
+      row(
+        17,
+        `window aggregations, ${mode}: writes with 3 aggregations / plain writes ≥ 0.5`,
+        m && result?.file,
+        num(m, 'writes', 'ratio'),
+        (v) => v >= 0.5,
+        (v) => fixed(v),
+      ),
+      row(
+        17,
+        `window aggregations, ${mode}: 100 × 6 windowed / plain read p50 ≤ 2×`,
+        m && result?.file,
+        num(m, 'reads', 'ratio', 'p50'),
+        (v) => v <= 2,
+        (v) => `${fixed(v)}×`,
+      ),
+    ];
+  });
+}
+
+async function onlineRows(newest: NewestResult): Promise<TargetRow[]> {
+  const load = await newest('online-load-cluster-');
+  const small = list(load?.data, 'cases').find((c) => c['id'] === '1x10');
+  const rps = num(small, 'closed', 'rps');
+  const cores = num(small, 'server', 'cpuCores');
+  const latency = await newest('online-latency-');
+  const cases = list(latency?.data, 'cases');
+  const p99 = (id: string): number | undefined =>
+    num(
+      cases.find((c) => c['id'] === id),
+      'tessera',
+      'p99Millis',
+    );
+  const sdk = list(latency?.data, 'sdk').find((c) => c['id'] === '1x10');
+  return [
+    row(
+      18,
+      'online closed loop 1 × 10: raw engine / Tessera ≤ 4×',
+      small && load?.file,
+      num(small, 'ratio', 'rps'),
+      (v) => v <= 4,
+      (v) => `${fixed(v, 1)}×`,
+    ),
+    row(
+      18,
+      'cluster mode ≥ 10,000 lookups/s per server core (1 × 10)',
+      small && load?.file,
+      rps !== undefined && cores !== undefined && cores > 0 ? rps / cores : undefined,
+      (v) => v >= 10_000,
+      whole,
+    ),
+    row(
+      18,
+      'one in flight, Redis Cluster 1 × 50 p99 ≤ 2 ms',
+      latency?.file,
+      p99('redis-cluster 1x50'),
+      (v) => v <= 2,
+      (v) => `${fixed(v)} ms`,
+    ),
+    row(
+      18,
+      'one in flight, Redis Cluster 100 × 50 p99 ≤ 5 ms',
+      latency?.file,
+      p99('redis-cluster 100x50'),
+      (v) => v <= 5,
+      (v) => `${fixed(v)} ms`,
+    ),
+    row(
+      18,
+      'TypeScript SDK 1 × 10 p50 ≤ 2× a bare grpc-js unary call of the same size',
+      sdk && latency?.file,
+      num(sdk, 'ratio', 'p50'),
+      (v) => v <= 2,
+      (v) => `${fixed(v)}×`,
+    ),
+  ];
+}
+
+async function historicalRows(newest: NewestResult): Promise<TargetRow[]> {
+  const result = await newest('historical-');
+  const cases = list(result?.data, 'cases');
+  const median = (c: Json | undefined): number | undefined => num(c, 'summary', 'medianMillis');
+  const rss = (c: Json | undefined): number | undefined => num(c, 'summary', 'peakRssMaxBytes');
+  // Tessera's fastest plan at a size against the read floor measured in the same run.
+  const at = (rows: number): { ratio: number | undefined; rss: number | undefined } => {
+    const floor = median(cases.find((c) => c['contender'] === 'floor' && c['entityRows'] === rows));
+    const tessera = cases
+      .filter((c) => c['contender'] === 'tessera' && c['entityRows'] === rows && median(c) !== undefined)
+      .sort((a, b) => (median(a) as number) - (median(b) as number))[0];
+    const time = median(tessera);
+    return {
+      ratio: floor !== undefined && time !== undefined ? time / floor : undefined,
+      rss: rss(tessera),
+    };
+  };
+  const k100 = at(100_000);
+  const m1 = at(1_000_000);
+  const m10 = at(10_000_000);
+  const gb = (v: number): string => `${fixed(v / 1e9)} GB`;
+  return [
+    row(
+      18,
+      'historical 100k entity rows ≤ 1.5× the read floor',
+      result?.file,
+      k100.ratio,
+      (v) => v <= 1.5,
+      (v) => `${fixed(v)}×`,
+    ),
+    row(
+      18,
+      'historical 1M entity rows ≤ 3× the read floor',
+      result?.file,
+      m1.ratio,
+      (v) => v <= 3,
+      (v) => `${fixed(v)}×`,
+    ),
+    row(18, 'historical 1M entity rows peak RSS ≤ 1 GB', result?.file, m1.rss, (v) => v <= 1e9, gb),
+    row(18, 'historical 10M entity rows completes, peak RSS ≤ 1.5 GB', result?.file, m10.rss, (v) => v <= 1.5e9, gb),
+  ];
+}
+
+async function otherRows(newest: NewestResult): Promise<TargetRow[]> {
+  const feast = await newest('feast-2');
+  const perView = num(feast?.data, 'config', 'rowsPerView');
+  const large = list(feast?.data, 'historical')
+    .map((h) => num(h, 'feastTimeOverTessera'))
+    .filter((v): v is number => v !== undefined);
+  const writes = await newest('write-throughput-');
+  const cli = await newest('cli-startup-');
+  const get = list(cli?.data, 'cases').find((c) => String(c['id']).startsWith('tessera get'));
+  return [
+    row(
+      18,
+      'training sets ≥ 5× faster than Feast at ≥ 10M rows per view',
+      perView !== undefined && perView >= 10_000_000 ? feast?.file : undefined,
+      large.length > 0 ? Math.min(...large) : undefined,
+      (v) => v >= 5,
+      (v) => `${fixed(v, 1)}× (slowest size)`,
+    ),
+    row(
+      18,
+      'writes ≥ 0.9× the raw pipelined write',
+      writes?.file,
+      num(writes?.data, 'result', 'ratio'),
+      (v) => v >= 0.9,
+      (v) => fixed(v),
+    ),
+    row(
+      18,
+      '`tessera get` of one entity ≤ 0.3 s end to end (p50 wall)',
+      get && cli?.file,
+      num(get, 'wall', 'p50Millis'),
+      (v) => v <= 300,
+      (v) => `${whole(v)} ms`,
+    ),
+  ];
+}
+
+/** Every target, in issue order, from the newest results. */
+export async function targetRows(newest: NewestResult): Promise<TargetRow[]> {
+  return [
+    ...(await aggregationRows(newest)),
+    ...(await onlineRows(newest)),
+    ...(await historicalRows(newest)),
+    ...(await otherRows(newest)),
+  ];
+}
+
+/** The table: target, measured, met / missed / not measured, and the result file it comes from. */
+export function targetsMarkdown(rows: readonly TargetRow[]): string {
+  const verdict = (met: boolean | null): string => (met === null ? 'not measured' : met ? 'met' : '**missed**');
+  return [
+    '| issue | target | measured | verdict | from |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.issue} | ${r.target} | ${r.measured} | ${verdict(r.met)} | \`${r.source}\` |`),
+  ].join('\n');
+}
