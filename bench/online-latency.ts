@@ -29,6 +29,9 @@ import { GrpcFloor } from './support/grpc-floor.js';
 import { measureInterleaved } from './support/latency.js';
 import type { Contender, LatencySummary, MeasureOptions } from './support/latency.js';
 import { pipelinedHmget, pipelinedUnlink } from './support/raw-hmget.js';
+import { CannedGrpcClient, startCannedGrpcServer } from './support/canned-grpc-floor.js';
+import { servingNodeArgs } from './support/serving-node-options.js';
+import { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse } from '@tessera/proto';
 import { connectCluster } from './support/redis-nodes.js';
 import { startServerProcess } from './support/server-process.js';
 import { P99_TARGET_MILLIS, markdownTable } from './support/report.js';
@@ -86,6 +89,8 @@ interface Options {
   readonly only: string | undefined;
   /** Run the server children with `--cpu-prof`, profiles into this folder. */
   readonly serverCpuProfDir: string | undefined;
+  /** Node options of the server children (default: bench/support/serving-node-options.ts). */
+  readonly serverNodeOptions: string | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -97,6 +102,7 @@ function parseOptions(argv: readonly string[]): Options {
       'redis-cluster': { type: 'string' },
       only: { type: 'string' },
       'server-cpu-prof': { type: 'string' },
+      'server-node-options': { type: 'string' },
     },
     strict: true,
   });
@@ -106,6 +112,7 @@ function parseOptions(argv: readonly string[]): Options {
     redisNodes: values['redis-cluster'] === undefined ? undefined : parseNodes(values['redis-cluster']),
     only: values.only,
     serverCpuProfDir: values['server-cpu-prof'],
+    serverNodeOptions: values['server-node-options'],
   };
 }
 
@@ -153,6 +160,8 @@ async function redisVersion(cluster: Cluster): Promise<string> {
 
 interface BackendContext {
   readonly backend: Backend;
+  /** Node options of the server, used for the canned gRPC floor too. */
+  readonly nodeArgs: readonly string[];
   readonly client: TesseraClient;
   readonly floorClient: GrpcFloor;
   readonly keyPrefix: string;
@@ -172,8 +181,22 @@ async function measureShape(
   const refs = Array.from({ length: features }, (_, f) => `${viewName(features)}:${featureName(f)}`);
   const columns = batches.map((ids) => ({ [JOIN_KEY]: toColumn('int64', ids) }));
   const pick = <T>(items: readonly T[], i: number): T => items[i % items.length] as T;
+  // The bare gRPC floor of this shape: a grpc-js server answering Tessera's response bytes (canned),
+  // called with this shape's request bytes; what the SDK call costs above it is Tessera's.
+  const sample = await client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, 0) });
+  const canned = await startCannedGrpcServer(GetOnlineFeaturesResponse.encode(sample).finish(), context.nodeArgs);
+  const cannedClient = new CannedGrpcClient(
+    canned.address,
+    GetOnlineFeaturesRequest.encode({
+      features: refs,
+      featureService: '',
+      entities: pick(columns, 0),
+      includeEventTimestamps: false,
+    }).finish(),
+  );
   const contenders: Contender[] = [
     { name: 'grpcFloor', call: () => context.floorClient.check() },
+    { name: 'cannedFloor', call: () => cannedClient.call() },
     { name: 'tessera', call: (i) => client.getOnlineFeaturesRaw({ features: refs, entities: pick(columns, i) }) },
     {
       name: 'tesseraEndToEnd',
@@ -191,13 +214,21 @@ async function measureShape(
     rowBytes = Math.round(rows.reduce((sum, row) => sum + (row?.length ?? 0), 0) / rows.length);
     contenders.push({ name: 'rawHmget', call: (i) => pipelinedHmget(cluster, pick(keys, i), field) });
   }
-  const summaries = await measureInterleaved(contenders, config.measure);
+  let summaries: Awaited<ReturnType<typeof measureInterleaved>>;
+  try {
+    summaries = await measureInterleaved(contenders, config.measure);
+  } finally {
+    cannedClient.close();
+    await canned.stop();
+  }
   const get = (name: string): LatencySummary => {
     const summary = summaries.get(name);
     if (!summary) throw new Error(`no summary for ${name}`);
     return summary;
   };
   const tessera = get('tessera');
+  const tesseraEndToEnd = get('tesseraEndToEnd');
+  const cannedFloor = get('cannedFloor');
   const rawHmget = summaries.get('rawHmget') ?? null;
   return {
     id: caseId(backend, entities, features),
@@ -206,8 +237,10 @@ async function measureShape(
     features,
     rowBytes,
     tessera,
-    tesseraEndToEnd: get('tesseraEndToEnd'),
+    tesseraEndToEnd,
     grpcFloor: get('grpcFloor'),
+    cannedFloor,
+    sdkOverCannedFloorP50: tesseraEndToEnd.p50Millis / cannedFloor.p50Millis,
     rawHmget,
     ratio: rawHmget && {
       p50: tessera.p50Millis / rawHmget.p50Millis,
@@ -245,7 +278,11 @@ async function main(): Promise<void> {
     const cluster = await connectCluster(nodes);
     cleanup.add(() => cluster.quit().then(() => undefined));
     redis = await redisVersion(cluster);
-    const nodeArgs = options.serverCpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfDir}`] : [];
+    const servingArgs = servingNodeArgs(options.serverNodeOptions);
+    const nodeArgs = [
+      ...servingArgs,
+      ...(options.serverCpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfDir}`] : []),
+    ];
 
     for (const backend of BACKENDS) {
       const backendShapes = wanted(backend);
@@ -278,6 +315,7 @@ async function main(): Promise<void> {
         backendCleanup.add(() => floorClient.close());
         const context: BackendContext = {
           backend,
+          nodeArgs: servingArgs,
           client,
           floorClient,
           keyPrefix,
@@ -311,10 +349,21 @@ async function main(): Promise<void> {
       redisCluster: options.redisNodes ? 'given (--redis-cluster)' : 'started by the bench: 3 masters + 3 replicas',
       only: options.only,
       serverCpuProfDir: options.serverCpuProfDir,
+      serverNodeArgs: servingNodeArgs(options.serverNodeOptions),
       featureTypes: 'per 10 features: 6 double, 2 int64, 1 string, 1 bool',
       transport: 'gRPC over loopback to a `tessera serve` child process; one call in flight',
     },
     cases: results,
+    // The SDK goal per shape (bench/support/targets-report.ts reads `sdk[id=1x10].ratio.p50`): the
+    // Redis Cluster case's client e2e p50 over the bare grpc-js call of the same bytes.
+    sdk: results
+      .filter((c) => c.backend === 'redis-cluster' && c.cannedFloor !== undefined)
+      .map((c) => ({
+        id: `${c.entities}x${c.features}`,
+        sdk: c.tesseraEndToEnd,
+        bareGrpc: c.cannedFloor,
+        ratio: { p50: c.sdkOverCannedFloorP50, p99: c.tesseraEndToEnd.p99Millis / (c.cannedFloor?.p99Millis ?? NaN) },
+      })),
   };
   await mkdir(options.outDir, { recursive: true });
   const file = join(options.outDir, `online-latency-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

@@ -35,6 +35,9 @@ import { pipelinedHmget } from './support/raw-hmget.js';
 import { startServerProcess } from './support/server-process.js';
 import { runGhz, type LoadFigures } from './support/ghz.js';
 import { GHZ } from './support/load-tools.js';
+import { startCannedGrpcServer } from './support/canned-grpc-floor.js';
+import { servingNodeArgs } from './support/serving-node-options.js';
+import { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse } from '@tessera/proto';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
@@ -239,6 +242,12 @@ async function rawClosedLoop(
   };
 }
 
+function positiveInteger(text: string, option: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${option}: "${text}" is not a positive integer`);
+  return value;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -249,6 +258,12 @@ async function main(): Promise<void> {
       shapes: { type: 'string' },
       rates: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      /** Node options of the server and the gRPC floor (default: bench/support/serving-node-options.ts). */
+      'server-node-options': { type: 'string' },
+      /** Entities written (default: the config's); a small one keeps a server profile about reads. */
+      population: { type: 'string' },
+      /** Keeps the server's CPU profiles in this folder (implies --profile). */
+      'profile-dir': { type: 'string' },
     },
   });
   if (values.mode !== 'cluster' && values.mode !== 'embedded') {
@@ -258,6 +273,7 @@ async function main(): Promise<void> {
   const base = values.smoke ? SMOKE : FULL;
   const config: Config = {
     ...base,
+    ...(values.population === undefined ? {} : { population: positiveInteger(values.population, '--population') }),
     ...(values.shapes === undefined
       ? {}
       : {
@@ -279,6 +295,7 @@ async function main(): Promise<void> {
           }),
         }),
   };
+  const nodeArgs = servingNodeArgs(values['server-node-options']);
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
@@ -300,19 +317,21 @@ async function main(): Promise<void> {
       dataDir = dir;
       serverArgs = ['--data-dir', dir];
     }
-    const profileDir = values.profile ? await mkdtemp(join(tmpdir(), 'tessera-load-prof-')) : undefined;
-    const server = await startServerProcess(
-      CLI_BIN,
-      serverArgs,
-      profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
-    );
+    const keptProfileDir = values['profile-dir'];
+    if (keptProfileDir !== undefined) await mkdir(keptProfileDir, { recursive: true });
+    const profileDir =
+      keptProfileDir ?? (values.profile ? await mkdtemp(join(tmpdir(), 'tessera-load-prof-')) : undefined);
+    const server = await startServerProcess(CLI_BIN, serverArgs, [
+      ...nodeArgs,
+      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+    ]);
     cleanup.add(() => server.stop());
     if (profileDir !== undefined) {
       // The profile is written when the server exits: stop it first, then read it.
       cleanup.add(async () => {
         await server.stop();
         profile = await topSelfTime(profileDir);
-        await rm(profileDir, { recursive: true, force: true });
+        if (keptProfileDir === undefined) await rm(profileDir, { recursive: true, force: true });
       });
     }
     const client = new TesseraClient({ address: server.address, timeoutMillis: 60_000 });
@@ -354,41 +373,71 @@ async function main(): Promise<void> {
         features: Array.from({ length: shape.features }, (_, f) => `${viewName(shape.features)}:${featureName(f)}`),
         entities: { [JOIN_KEY]: { int64Values: { values: (batch ?? []).map(String) } } },
       });
-      const usageBefore = processUsage(server.pid);
-      const closedStarted = performance.now();
-      const closedRuns: Figures[] = [];
-      for (let r = 0; r < config.repetitions; r += 1) {
-        closedRuns.push(
-          await runGhz({
-            bin: ghzBin,
-            address: server.address,
-            call: GET_ONLINE_FEATURES,
-            data: { json: body },
-            concurrency: config.concurrency,
-            seconds: config.closedSeconds,
-          }),
-        );
-      }
-      const closed = combine(closedRuns);
-      const usageAfter = processUsage(server.pid);
-      const serverCpuCores =
-        (usageAfter.cpuSeconds - usageBefore.cpuSeconds) / ((performance.now() - closedStarted) / 1000);
-      const open: (Figures & { targetRps: number; dropped: number })[] = [];
-      for (const fraction of config.rateFractions) {
-        const targetRps = closed.rps * fraction;
-        open.push({ targetRps, ...(await ghzOpenLoop(ghzBin, server.address, body, targetRps, config.openSeconds)) });
-      }
+      // The gRPC floor: a bare grpc-js server answering a canned response of the bytes Tessera answers.
+      const cannedResponse = GetOnlineFeaturesResponse.encode(
+        await client.getOnlineFeaturesRaw(GetOnlineFeaturesRequest.fromJSON(JSON.parse(body))),
+      ).finish();
+      const floorServer = await startCannedGrpcServer(cannedResponse, nodeArgs);
       // Raw: the same view's packed rows for request-sized key sets.
       const field = (await client.get('feature_view', viewName(shape.features))).object;
       const id = field?.$case === 'featureView' ? field.value.id : 0;
       const keySets = requestBatches(ids, shape.entities, 256, random).map((set) =>
         set.map((k) => keyPrefix + entityKey([ENTITY], [k])),
       );
+      // Tessera, floor and raw closed loops interleaved (A/B/C/A/B/C), so machine load hits all alike.
+      const closedRuns: Figures[] = [];
+      const floorRuns: Figures[] = [];
       const rawRuns: Figures[] = [];
-      for (let r = 0; r < config.repetitions; r += 1) {
-        rawRuns.push(await rawClosedLoop(rawRead, keySets, viewField(id, 1), config.concurrency, config.closedSeconds));
+      let serverCpuSeconds = 0;
+      let floorCpuSeconds = 0;
+      let serverSeconds = 0;
+      let floorSeconds = 0;
+      try {
+        for (let r = 0; r < config.repetitions; r += 1) {
+          const ghzRun = async (target: { address: string; pid: number }, protoset?: string) => {
+            const before = processUsage(target.pid).cpuSeconds;
+            const started = performance.now();
+            const figures = await runGhz({
+              bin: ghzBin,
+              address: target.address,
+              call: GET_ONLINE_FEATURES,
+              data: { json: body },
+              concurrency: config.concurrency,
+              seconds: config.closedSeconds,
+              ...(protoset === undefined ? {} : { protoset }),
+            });
+            return {
+              figures,
+              cpuSeconds: processUsage(target.pid).cpuSeconds - before,
+              seconds: (performance.now() - started) / 1000,
+            };
+          };
+          const tessera = await ghzRun(server);
+          closedRuns.push(tessera.figures);
+          serverCpuSeconds += tessera.cpuSeconds;
+          serverSeconds += tessera.seconds;
+          const floor = await ghzRun(floorServer, floorServer.protoset);
+          floorRuns.push(floor.figures);
+          floorCpuSeconds += floor.cpuSeconds;
+          floorSeconds += floor.seconds;
+          rawRuns.push(
+            await rawClosedLoop(rawRead, keySets, viewField(id, 1), config.concurrency, config.closedSeconds),
+          );
+        }
+      } finally {
+        await floorServer.stop();
       }
+      const closed = combine(closedRuns);
+      const floor = combine(floorRuns);
       const raw = combine(rawRuns);
+      const serverCpuCores = serverCpuSeconds / serverSeconds;
+      const open: (Figures & { targetRps: number; dropped: number })[] = [];
+      for (const fraction of config.rateFractions) {
+        const targetRps = closed.rps * fraction;
+        open.push({ targetRps, ...(await ghzOpenLoop(ghzBin, server.address, body, targetRps, config.openSeconds)) });
+      }
+      const closedRequests = closedRuns.reduce((sum, f) => sum + f.requests, 0);
+      const floorRequests = floorRuns.reduce((sum, f) => sum + f.requests, 0);
       const result = {
         id: `${shape.entities}x${shape.features}`,
         ...shape,
@@ -397,13 +446,32 @@ async function main(): Promise<void> {
         open,
         raw,
         rawRuns,
-        ratio: { rps: raw.rps / Math.max(closed.rps, 1e-9), p50: closed.p50Millis / Math.max(raw.p50Millis, 1e-9) },
-        server: { cpuCores: serverCpuCores, peakRssBytes: usageAfter.peakRssBytes },
+        grpcFloor: floor,
+        grpcFloorRuns: floorRuns,
+        responseBytes: cannedResponse.length,
+        ratio: {
+          rps: raw.rps / Math.max(closed.rps, 1e-9),
+          p50: closed.p50Millis / Math.max(raw.p50Millis, 1e-9),
+          floorRps: floor.rps / Math.max(closed.rps, 1e-9),
+        },
+        server: {
+          cpuCores: serverCpuCores,
+          peakRssBytes: processUsage(server.pid).peakRssBytes,
+          // CPU per request of the server process (robust to load: busy machines slow both alike).
+          cpuMicrosPerRequest: (1e6 * serverCpuSeconds) / Math.max(closedRequests, 1),
+          lookupsPerCoreSecond: (closedRequests * shape.entities) / Math.max(serverCpuSeconds, 1e-9),
+        },
+        grpcFloorServer: {
+          cpuCores: floorCpuSeconds / floorSeconds,
+          cpuMicrosPerRequest: (1e6 * floorCpuSeconds) / Math.max(floorRequests, 1),
+        },
       };
       cases.push(result);
       console.error(
-        `bench: ${result.id}: ${Math.round(closed.rps)} req/s (raw ${Math.round(raw.rps)}), p99 ${closed.p99Millis.toFixed(2)} ms, ` +
-          `server ${serverCpuCores.toFixed(2)} cores`,
+        `bench: ${result.id}: ${Math.round(closed.rps)} req/s (raw ${Math.round(raw.rps)}, gRPC floor ${Math.round(floor.rps)}), ` +
+          `p99 ${closed.p99Millis.toFixed(2)} ms, server ${serverCpuCores.toFixed(2)} cores, ` +
+          `${result.server.cpuMicrosPerRequest.toFixed(0)} µs CPU/request (floor ${result.grpcFloorServer.cpuMicrosPerRequest.toFixed(0)}), ` +
+          `${Math.round(result.server.lookupsPerCoreSecond)} lookups/s per server core`,
       );
     }
   } finally {
@@ -417,6 +485,7 @@ async function main(): Promise<void> {
     machine: machineInfo(loadAverageAtStart, { ghz: GHZ.version }),
     git: gitState(REPO_ROOT),
     config,
+    serverNodeArgs: nodeArgs,
     redisBenchmarkGetPerSecond: redisCeiling,
     cases,
     ...(profile === undefined ? {} : { serverProfileTopSelfTime: profile }),

@@ -47,7 +47,16 @@ describe('npm run bench -- online-load --smoke', () => {
       const report = JSON.parse(await readFile(join(outDir, result as string), 'utf8')) as {
         mode: string;
         redisBenchmarkGetPerSecond: number;
-        cases: { id: string; closed: Figures; open: (Figures & { targetRps: number })[]; raw: Figures }[];
+        cases: {
+          id: string;
+          closed: Figures;
+          open: (Figures & { targetRps: number })[];
+          raw: Figures;
+          grpcFloor: Figures;
+          responseBytes: number;
+          server: { cpuMicrosPerRequest: number };
+          grpcFloorServer: { cpuMicrosPerRequest: number };
+        }[];
       };
       expect(report.mode).toBe(mode);
       // redis-benchmark is the cluster's ceiling; the embedded store has none.
@@ -57,6 +66,12 @@ describe('npm run bench -- online-load --smoke', () => {
       expect(shape?.closed.errors, JSON.stringify(shape?.closed)).toBe(0);
       expect(shape?.open.length).toBeGreaterThan(0);
       expect(shape?.raw.requests).toBeGreaterThan(0);
+      // The bare grpc-js floor answered the same ghz load with Tessera's own response bytes.
+      expect(shape?.grpcFloor.requests).toBeGreaterThan(0);
+      expect(shape?.grpcFloor.errors, JSON.stringify(shape?.grpcFloor)).toBe(0);
+      expect(shape?.responseBytes).toBeGreaterThan(0);
+      expect(shape?.server.cpuMicrosPerRequest).toBeGreaterThan(0);
+      expect(shape?.grpcFloorServer.cpuMicrosPerRequest).toBeGreaterThan(0);
       expect(stdout).toContain(`## Online read load (ghz), ${mode}`);
     }
     expect(files.filter((name) => /^chart-online-load-.*\.svg$/.test(name))).toHaveLength(4);

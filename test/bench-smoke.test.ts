@@ -20,6 +20,7 @@ interface CaseResult {
   tessera: Summary;
   tesseraEndToEnd: Summary;
   grpcFloor: Summary;
+  cannedFloor: Summary;
   rawHmget: Summary | null;
   ratio: { p50: number; p99: number } | null;
 }
@@ -48,6 +49,7 @@ describe('bench/online-latency.ts --smoke', () => {
       const report = JSON.parse(await readFile(join(outDir, files[0] as string), 'utf8')) as {
         machine: { cpus: number; node: string; redis: string };
         cases: CaseResult[];
+        sdk: { id: string; ratio: { p50: number } }[];
       };
       expect(report.machine.cpus).toBeGreaterThan(0);
       expect(report.machine.redis).toMatch(/^\d+\.\d+/);
@@ -61,8 +63,17 @@ describe('bench/online-latency.ts --smoke', () => {
         'redis-cluster 1x50',
         'redis-cluster 100x50',
       ]);
+      // The SDK goal's comparison: client e2e over a bare grpc-js call of the same bytes, per Redis shape.
+      expect(report.sdk.map((s) => s.id)).toEqual(['1x10', '100x10', '1x50', '100x50']);
+      for (const s of report.sdk) expect(s.ratio.p50, s.id).toBeGreaterThan(0);
       for (const c of report.cases) {
-        const summaries = [c.tessera, c.tesseraEndToEnd, c.grpcFloor, ...(c.rawHmget ? [c.rawHmget] : [])];
+        const summaries = [
+          c.tessera,
+          c.tesseraEndToEnd,
+          c.grpcFloor,
+          c.cannedFloor,
+          ...(c.rawHmget ? [c.rawHmget] : []),
+        ];
         for (const s of summaries) {
           expect(s.calls, c.id).toBeGreaterThan(0);
           expect(s.p50Millis, c.id).toBeGreaterThan(0);

@@ -67,6 +67,8 @@ export interface GhzRun {
   readonly connections?: number;
   /** TLS to the server (plaintext without it): the CA that signed its certificate, and a client pair for mTLS. */
   readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
+  /** A FileDescriptorSet file to find the method in, instead of server reflection. */
+  readonly protoset?: string;
   /** Metadata sent with every call and with the reflection calls, e.g. `authorization`. */
   readonly metadata?: Readonly<Record<string, string>>;
 }
@@ -86,6 +88,7 @@ export async function runGhz(run: GhzRun): Promise<LoadFigures> {
           ...(run.tls.keyFile === undefined ? [] : ['--key', run.tls.keyFile]),
         ]),
     ...(typeof metadata === 'string' ? ['--metadata', metadata, '--reflect-metadata', metadata] : []),
+    ...(run.protoset === undefined ? [] : ['--protoset', run.protoset]),
     '--call',
     run.call,
     ...('json' in run.data ? ['-d', run.data.json] : ['-D', run.data.file]),

@@ -20,6 +20,7 @@ type OnlineEvents = NonNullable<OnlineWriteBatch['events']>;
 type OnlineGroupEvents = NonNullable<OnlineWriteBatch['groupEvents']>[number];
 import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
 import { debugOnline } from './internal/debug.js';
+import { readClusterRows, type ClusterReadContext } from './redis-cluster-read.js';
 import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
 import { AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
@@ -91,6 +92,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
   readonly #requestTimeoutMillis: number;
   readonly #maxWaitMillis: number;
   readonly #connectWaitMillis: number;
+  readonly #readContext: ClusterReadContext;
 
   constructor(options: RedisClusterOnlineStoreOptions) {
     const keyPrefix = options.keyPrefix ?? '';
@@ -116,6 +118,11 @@ export class RedisClusterOnlineStore implements OnlineStore {
       throw new TesseraError('INVALID_ARGUMENT', 'RedisClusterOnlineStore needs `nodes` (at least one) or `cluster`');
     }
     watchErrors(this.#writer, 'writer');
+    this.#readContext = {
+      reader: this.#reader,
+      keyPrefix,
+      connectWaitMillis: this.#connectWaitMillis,
+    };
     this.#writer.defineCommand(LWW_WRITE_COMMAND, { numberOfKeys: 1, lua: LWW_WRITE_LUA });
     // KEYS: the entity hash, the dedup sets of G and G+1 (the latter used only while a rebuild runs).
     this.#writer.defineCommand(AGG_WRITE_COMMAND, { numberOfKeys: 3, lua: AGG_WRITE_LUA });
@@ -129,34 +136,12 @@ export class RedisClusterOnlineStore implements OnlineStore {
     return this.#reader;
   }
 
-  async read(lookups: readonly OnlineLookup[], options: OnlineReadOptions = {}): Promise<(Uint8Array | null)[][]> {
-    const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
-    const results = new Array<(Uint8Array | null)[]>(lookups.length);
-    const keys: string[] = [];
-    const wanted: number[] = [];
-    for (let i = 0; i < lookups.length; i++) {
-      // Entities with fields get their reply array as is; only empty lookups need one here.
-      if ((lookups[i] as OnlineLookup).fields.length === 0) {
-        results[i] = [];
-      } else {
-        keys.push(this.#keyPrefix + (lookups[i] as OnlineLookup).key);
-        wanted.push(i);
-      }
-    }
-    if (keys.length === 0) return results;
-    await runPerNode(this.#reader, {
-      what: `read of ${lookups.length} entities`,
-      command: 'HMGET',
-      keys,
-      deadlineMillis,
-      connectWaitMillis: this.#connectWaitMillis,
-      add: (pipeline, k) =>
-        pipeline.hmgetBuffer(keys[k] as string, ...(lookups[wanted[k] as number] as OnlineLookup).fields),
-      onReply: (k, reply) => {
-        results[wanted[k] as number] = reply as (Buffer | null)[];
-      },
-    });
-    return results;
+  read(lookups: readonly OnlineLookup[], options: OnlineReadOptions = {}): Promise<(Uint8Array | null)[][]> {
+    return readClusterRows(
+      this.#readContext,
+      lookups,
+      options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis,
+    );
   }
 
   async write(batch: OnlineWriteBatch, options: OnlineWriteOptions = {}): Promise<OnlineWriteResult> {

@@ -74,59 +74,92 @@ export function callAllows(call: { readonly metadata: Metadata }, scope: Scope):
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-/** The interceptor: authenticates and authorizes when `auth` is given, and always strips principal headers. */
+/** The per-listener state of authentication: the options and the rate limiter of its keys. */
+export interface EdgeAuth {
+  readonly auth: AuthOptions | undefined;
+  readonly limiter: RateLimiter | undefined;
+}
+
+/** The authentication state of one listener (`auth` undefined: none, principal headers still stripped). */
+export function edgeAuth(auth: AuthOptions | undefined): EdgeAuth {
+  return { auth, limiter: auth === undefined ? undefined : new RateLimiter(auth.rateLimit) };
+}
+
+/**
+ * Authenticates and authorizes a call's metadata: strips the principal headers a client sent,
+ * then either passes the metadata on (`next`, with the principal set when a key was checked) or
+ * refuses the call (`refuse`) with UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED or
+ * UNAVAILABLE.
+ */
+export function authorizeCall(
+  state: EdgeAuth,
+  path: string,
+  metadata: Metadata,
+  next: (metadata: Metadata) => void,
+  refuse: (code: status, details: string) => void,
+): void {
+  metadata.remove(PRINCIPAL_NAME_KEY);
+  metadata.remove(PRINCIPAL_SCOPES_KEY);
+  const { auth, limiter } = state;
+  if (auth === undefined) {
+    next(metadata);
+    return;
+  }
+  const required = METHOD_SCOPES[path] ?? 'admin';
+  if (required === 'open') {
+    next(metadata);
+    return;
+  }
+  const header = metadata.get('authorization')[0];
+  const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+  if (token === undefined) {
+    refuse(status.UNAUTHENTICATED, "this server needs an API key: send metadata 'authorization: Bearer <key>'");
+    return;
+  }
+  const decide = (result: AuthenticationResult): void => {
+    if (!result.ok) {
+      refuse(
+        status.UNAUTHENTICATED,
+        result.reason === 'revoked' ? 'the API key was revoked' : 'the API key is not valid',
+      );
+    } else if (!scopeAllows(result.principal.scopes, required)) {
+      refuse(
+        status.PERMISSION_DENIED,
+        `API key "${result.principal.name}" (scopes ${result.principal.scopes.join(',')}) lacks the ${required} scope ${path} needs`,
+      );
+    } else if (limiter?.take(result.principal.id) === false) {
+      refuse(
+        status.RESOURCE_EXHAUSTED,
+        `API key "${result.principal.name}" is over its rate limit of ${limiter.requestsPerSecond} requests/s; retry with backoff`,
+      );
+    } else {
+      metadata.set(PRINCIPAL_NAME_KEY, result.principal.name);
+      metadata.set(PRINCIPAL_SCOPES_KEY, result.principal.scopes.join(','));
+      next(metadata);
+    }
+  };
+  // A token seen before is decided now; only a new one waits for scrypt.
+  const cached = auth.authenticator.authenticateCached(token);
+  if (cached !== undefined) {
+    decide(cached);
+    return;
+  }
+  auth.authenticator
+    .authenticate(token)
+    .then(decide, () => refuse(status.UNAVAILABLE, 'API keys cannot be checked right now; retry'));
+}
+
+/**
+ * The interceptor: authenticates and authorizes when `auth` is given, and always strips principal
+ * headers (the offline server's; the feature server has it inside its one edge interceptor).
+ */
 export function authInterceptor(auth: AuthOptions | undefined): ServerInterceptor {
-  const limiter = auth === undefined ? undefined : new RateLimiter(auth.rateLimit);
+  const state = edgeAuth(auth);
   return (methodDescriptor, call) => {
-    const required = METHOD_SCOPES[methodDescriptor.path] ?? 'admin';
     const refuse = (code: status, details: string): void =>
       call.sendStatus({ code, details, metadata: new Metadata() });
     const listener = new ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
-        metadata.remove(PRINCIPAL_NAME_KEY);
-        metadata.remove(PRINCIPAL_SCOPES_KEY);
-        if (auth === undefined || required === 'open') {
-          next(metadata);
-          return;
-        }
-        const header = metadata.get('authorization')[0];
-        const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
-        if (token === undefined) {
-          refuse(status.UNAUTHENTICATED, "this server needs an API key: send metadata 'authorization: Bearer <key>'");
-          return;
-        }
-        const decide = (result: AuthenticationResult): void => {
-          if (!result.ok) {
-            refuse(
-              status.UNAUTHENTICATED,
-              result.reason === 'revoked' ? 'the API key was revoked' : 'the API key is not valid',
-            );
-          } else if (!scopeAllows(result.principal.scopes, required)) {
-            refuse(
-              status.PERMISSION_DENIED,
-              `API key "${result.principal.name}" (scopes ${result.principal.scopes.join(',')}) lacks the ${required} scope ${methodDescriptor.path} needs`,
-            );
-          } else if (limiter?.take(result.principal.id) === false) {
-            refuse(
-              status.RESOURCE_EXHAUSTED,
-              `API key "${result.principal.name}" is over its rate limit of ${limiter.requestsPerSecond} requests/s; retry with backoff`,
-            );
-          } else {
-            metadata.set(PRINCIPAL_NAME_KEY, result.principal.name);
-            metadata.set(PRINCIPAL_SCOPES_KEY, result.principal.scopes.join(','));
-            next(metadata);
-          }
-        };
-        // A token seen before is decided now; only a new one waits for scrypt.
-        const cached = auth.authenticator.authenticateCached(token);
-        if (cached !== undefined) {
-          decide(cached);
-          return;
-        }
-        auth.authenticator
-          .authenticate(token)
-          .then(decide, () => refuse(status.UNAVAILABLE, 'API keys cannot be checked right now; retry'));
-      })
+      .withOnReceiveMetadata((metadata, next) => authorizeCall(state, methodDescriptor.path, metadata, next, refuse))
       .build();
     const responder = new ResponderBuilder().withStart((next) => next(listener)).build();
     return new ServerInterceptingCall(call, responder);

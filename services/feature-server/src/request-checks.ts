@@ -3,7 +3,7 @@
  * bounded ref lists. Protobuf decoders keep any enum number as it came (`durability = 99` once
  * passed as write-behind), so every enum field of a request is checked against its declared values.
  */
-import { TesseraError, checkRefLength } from '@tessera/core';
+import { MAX_REF_LENGTH, TesseraError, checkRefLength } from '@tessera/core';
 
 /** Default of {@link FeatureStoreLimits.maxRefsPerRequest}: most feature refs (or views) one request names. */
 export const DEFAULT_MAX_REFS_PER_REQUEST = 1_000;
@@ -45,8 +45,11 @@ export function checkRefs(
       `${what}: ${field} has ${refs.length} refs, more than the limit of ${maxRefs} per request (maxRefsPerRequest)`,
     );
   }
-  refs.forEach((ref, i) => checkRefLength(ref, `${what}: ${field}[${i}]`));
-  checkRefLength(featureService, `${what}: feature_service`);
+  // The label is built only for a ref that fails (not once per ref of every request).
+  for (let i = 0; i < refs.length; i++) {
+    if (refs[i]!.length > MAX_REF_LENGTH) checkRefLength(refs[i]!, `${what}: ${field}[${i}]`);
+  }
+  if (featureService.length > MAX_REF_LENGTH) checkRefLength(featureService, `${what}: feature_service`);
 }
 
 /** `options` without its undefined fields (for `exactOptionalPropertyTypes` limits objects). */

@@ -48,6 +48,43 @@ const SERVER_ERRORS: ReadonlySet<status> = new Set([
   status.DATA_LOSS,
 ]);
 
+/** Starts the server span of a call (`/pkg.Service/Method`), continuing the trace context in `metadata`. */
+export function startRpcSpan(path: string, metadata: Metadata): { span: Span; context: Context } {
+  const parent = propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
+  // `/tessera.v1.FeatureStore/Write` → service `tessera.v1.FeatureStore`, method `Write`.
+  const name = path.startsWith('/') ? path.slice(1) : path;
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
+  if (span.isRecording()) {
+    const slash = name.lastIndexOf('/');
+    span.setAttributes({
+      'rpc.system': 'grpc',
+      'rpc.service': name.slice(0, slash),
+      'rpc.method': name.slice(slash + 1),
+    });
+  }
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Ends a call's span with the status it sent (ERROR for the server's own faults). */
+export function endRpcSpan(span: Span, code: status): void {
+  if (span.isRecording()) {
+    span.setAttribute('rpc.grpc.status_code', code);
+    if (SERVER_ERRORS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: status[code] });
+  }
+  span.end();
+}
+
+/** Ends a call's span when the client cancelled it. */
+export function cancelRpcSpan(span: Span): void {
+  if (span.isRecording()) span.setStatus({ code: SpanStatusCode.ERROR, message: 'cancelled by the client' });
+  span.end();
+}
+
+/** True for the calls that get no span (health probes, every few seconds from every prober). */
+export function untracedPath(path: string): boolean {
+  return path.startsWith(HEALTH_PREFIX);
+}
+
 /**
  * The interceptor; put it first in the server's list (grpc-js runs the first one innermost, so it
  * sees metadata before the auth interceptor and every status, refusals included).
@@ -55,49 +92,29 @@ const SERVER_ERRORS: ReadonlySet<status> = new Set([
 export function rpcTracingInterceptor(): ServerInterceptor {
   return (methodDescriptor, call) => {
     // Health probes (every few seconds from every prober) would bury the traces that matter.
-    if (methodDescriptor.path.startsWith(HEALTH_PREFIX)) return new ServerInterceptingCall(call);
+    if (untracedPath(methodDescriptor.path)) return new ServerInterceptingCall(call);
     let span: Span | undefined;
     let spanContext: Context = ROOT_CONTEXT;
     const inSpan = <T>(next: () => T): T => (span === undefined ? next() : context.with(spanContext, next));
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
-        const { path } = methodDescriptor;
-        const parent = propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
-        // `/tessera.v1.FeatureStore/Write` → service `tessera.v1.FeatureStore`, method `Write`.
-        const name = path.startsWith('/') ? path.slice(1) : path;
-        span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
-        if (span.isRecording()) {
-          const slash = name.lastIndexOf('/');
-          span.setAttributes({
-            'rpc.system': 'grpc',
-            'rpc.service': name.slice(0, slash),
-            'rpc.method': name.slice(slash + 1),
-          });
-        }
-        spanContext = trace.setSpan(parent, span);
+        const started = startRpcSpan(methodDescriptor.path, metadata);
+        span = started.span;
+        spanContext = started.context;
         inSpan(() => next(metadata));
       })
       .withOnReceiveMessage((message, next) => inSpan(() => next(message)))
       .withOnReceiveHalfClose((next) => inSpan(next))
       .withOnCancel(() => {
-        if (span?.isRecording() === true)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: 'cancelled by the client' });
-        span?.end();
+        if (span !== undefined) cancelRpcSpan(span);
         span = undefined;
       })
       .build();
     const responder = new ResponderBuilder()
       .withStart((next) => next(listener))
       .withSendStatus((callStatus, next) => {
-        if (span !== undefined) {
-          if (span.isRecording()) {
-            span.setAttribute('rpc.grpc.status_code', callStatus.code);
-            if (SERVER_ERRORS.has(callStatus.code))
-              span.setStatus({ code: SpanStatusCode.ERROR, message: status[callStatus.code] });
-          }
-          span.end();
-          span = undefined;
-        }
+        if (span !== undefined) endRpcSpan(span, callStatus.code);
+        span = undefined;
         next(callStatus);
       })
       .build();

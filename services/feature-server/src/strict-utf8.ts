@@ -22,10 +22,32 @@ const invalidStrings = new WeakMap<object, ReadonlySet<string>>();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lossyDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** Longest string decoded by the ASCII fast path (longer ones go to the native decoder). */
+const ASCII_FAST_PATH_MAX = 64;
+
+/**
+ * A short all-ASCII string (refs, names, join keys: nearly every string of a request), decoded
+ * without a call into the native decoder; undefined when it is longer or not ASCII. ASCII is
+ * valid UTF-8, so this never hides an invalid string.
+ */
+function shortAscii(utf8: Uint8Array): string | undefined {
+  const n = utf8.length;
+  if (n > ASCII_FAST_PATH_MAX) return undefined;
+  let text = '';
+  for (let i = 0; i < n; i++) {
+    const byte = utf8[i]!;
+    if (byte >= 0x80) return undefined;
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
 /** Decodes a message with `decode`, noting every string field that is not valid UTF-8. */
 export function decodeNotingInvalidUtf8<T extends object>(decode: (reader: BinaryReader) => T, bytes: Uint8Array): T {
   let invalid: Set<string> | undefined;
   const reader = new BinaryReader(bytes, (utf8: Uint8Array) => {
+    const ascii = shortAscii(utf8);
+    if (ascii !== undefined) return ascii;
     try {
       return strictDecoder.decode(utf8);
     } catch {
