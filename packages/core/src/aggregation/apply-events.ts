@@ -139,7 +139,7 @@ function foldGeneration(
 ): GenerationResult {
   const { fields } = state;
   const before = new Map<string, Uint8Array>();
-  for (const [name, bytes] of fields) before.set(name, bytes.slice());
+  for (const [name, bytes] of fields) before.set(name, new Uint8Array(bytes));
   const added: Uint8Array[] = [];
   for (const { bytes, record } of taken) {
     if (record.tsMillis > now) added.push(bytes);
