@@ -34,6 +34,14 @@ interface RunConfig {
   /** No new repetition starts after this much time has passed (the first always runs). */
   readonly budgetMillis: number;
   readonly childTimeoutMillis: number;
+  /**
+   * How Tessera gets the entity rows: `rows` inline (bigint keys and ms timestamps in Node, uploaded
+   * per request), `sql` an entity SELECT over the bench's entity table (what a caller does for sets
+   * too large to send, e.g. 10M rows: the server refuses more inline rows than its limit).
+   */
+  readonly entityInput: 'rows' | 'sql';
+  /** Whether the plain query runs (it needs ~6 GB; skip it at sizes where only Tessera's memory is in question). */
+  readonly plain: boolean;
 }
 
 const FULL: RunConfig = {
@@ -44,6 +52,8 @@ const FULL: RunConfig = {
   plans: ['hash', 'full_sorting_merge', 'key_ranges'],
   budgetMillis: 20 * 60_000,
   childTimeoutMillis: 300_000,
+  entityInput: 'rows',
+  plain: true,
 };
 const SMOKE: RunConfig = {
   mode: 'smoke',
@@ -53,6 +63,8 @@ const SMOKE: RunConfig = {
   plans: ['hash', 'full_sorting_merge', 'key_ranges'],
   budgetMillis: 60_000,
   childTimeoutMillis: 60_000,
+  entityInput: 'rows',
+  plain: true,
 };
 
 interface Options {
@@ -92,12 +104,20 @@ function parseOptions(argv: readonly string[]): Options {
       plans: { type: 'string' },
       'budget-minutes': { type: 'string' },
       'cache-dir': { type: 'string' },
+      'entity-input': { type: 'string' },
+      'skip-plain': { type: 'boolean', default: false },
     },
     strict: true,
   });
   const base = values.smoke ? SMOKE : FULL;
+  const entityInput = values['entity-input'] ?? base.entityInput;
+  if (entityInput !== 'rows' && entityInput !== 'sql') {
+    throw new Error(`--entity-input: "${entityInput}" is not rows or sql`);
+  }
   const config: RunConfig = {
     ...base,
+    entityInput,
+    plain: !values['skip-plain'],
     ...(values.rows === undefined ? {} : { rowsPerView: positiveIntegers(values.rows, '--rows')[0] as number }),
     ...(values['entity-rows'] === undefined
       ? {}
@@ -210,7 +230,7 @@ function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
   return config.entityRowCounts.flatMap((entityRows): CaseSpec[] => {
     const auto = entityRows <= HASH_JOIN_MAX_ENTITY_ROWS ? 'hash' : 'key_ranges';
     return [
-      ...BASELINES.map(([kind, joinAlgorithm]): CaseSpec => ({
+      ...BASELINES.filter(([kind]) => kind === 'floor' || config.plain).map(([kind, joinAlgorithm]): CaseSpec => ({
         id: `${kind} ${entityRows}`,
         entityRows,
         contender: kind,
@@ -224,7 +244,14 @@ function caseSpecs(dataDir: string, config: RunConfig): CaseSpec[] {
         contender: 'tessera',
         joinAlgorithm,
         pickedByAuto: joinAlgorithm === auto,
-        task: { kind: 'tessera', dataDir, entityRows, plan: joinAlgorithm, chunkRows: DEFAULT_CHUNK_ROWS },
+        task: {
+          kind: 'tessera',
+          dataDir,
+          entityRows,
+          plan: joinAlgorithm,
+          chunkRows: DEFAULT_CHUNK_ROWS,
+          entityInput: config.entityInput,
+        },
       })),
     ];
   });
@@ -343,7 +370,9 @@ async function main(): Promise<void> {
       chunkRows: DEFAULT_CHUNK_ROWS,
       hashJoinMaxEntityRows: HASH_JOIN_MAX_ENTITY_ROWS,
       tessera:
-        "runHistorical, inline entity rows (loaded into Node before timing), format 'arrow', every chunk decoded",
+        config.entityInput === 'rows'
+          ? "runHistorical, inline entity rows (loaded into Node before timing), format 'arrow', every chunk decoded"
+          : "runHistorical, entity rows as an entity SELECT over the entity table, format 'arrow', every chunk decoded",
       plain:
         'one ASOF LEFT JOIN of the entity table over the three whole tables, join_use_nulls = 1, ArrowStream decoded',
     },

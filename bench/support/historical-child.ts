@@ -3,6 +3,7 @@
 // each run one measurement on it and print one JSON line `RESULT {...}` with time, rows, peak RSS.
 // Run by bench/historical.ts as `node --import tsx bench/support/historical-child.ts '<json>'`.
 import { readFileSync } from 'node:fs';
+import type { HistoricalRequest } from '@tessera/core';
 import { RecordBatchReader, tableFromIPC } from 'apache-arrow';
 import {
   ChdbExecutor,
@@ -42,6 +43,8 @@ export type ChildTask =
       readonly entityRows: number;
       readonly plan: 'auto' | HistoricalPlan;
       readonly chunkRows: number;
+      /** Inline rows (default) or an entity SELECT over the entity table (bench/historical.ts --entity-input). */
+      readonly entityInput?: 'rows' | 'sql';
     };
 
 export interface ChildResult {
@@ -205,7 +208,13 @@ async function entityRows(executor: ChdbExecutor, rows: number): Promise<{ keys:
 
 async function tessera(executor: ChdbExecutor, task: Extract<ChildTask, { kind: 'tessera' }>): Promise<ChildResult> {
   const features = resolvedAll(benchViews());
-  const { keys, ts } = await entityRows(executor, task.entityRows);
+  const entities: HistoricalRequest['entities'] =
+    task.entityInput === 'sql'
+      ? { kind: 'sql', sql: `SELECT ${JOIN_KEY}, event_ts FROM ${entityTable(task.entityRows)} ORDER BY n` }
+      : await (async () => {
+          const { keys, ts } = await entityRows(executor, task.entityRows);
+          return { kind: 'rows', keys: new Map([[JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] } as const;
+        })();
   const rssBeforeBytes = statusBytes('VmRSS');
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -217,7 +226,7 @@ async function tessera(executor: ChdbExecutor, task: Extract<ChildTask, { kind: 
     executor,
     DATABASE,
     {
-      entities: { kind: 'rows', keys: new Map([[JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
+      entities,
       features,
       chunkRows: task.chunkRows,
       format: 'arrow',

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError, type FeatureValue, type HistoricalRequest, type TypedColumn } from '@tessera/core';
 import { qualifiedName, tableName } from '../src/index.js';
 import { timePruning } from '../src/historical/query.js';
+import { MERGE_STAGE_ABOVE_PARTS } from '../src/historical/key-ranges.js';
 import { runHistorical } from '../src/historical/run.js';
 import { comparable } from './support/oracle.js';
 import {
@@ -263,6 +264,22 @@ describe('GetHistorical', () => {
     expect(byRanges).toEqual(oneQuery);
     expect(byRanges[2]?.values).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
     expect(byRanges[3]?.values).toEqual([null, VALUES[0], 0n, null, null, VALUES[0], 0n, null, null]);
+  });
+
+  it('joins in more parts than MERGE_STAGE_ABOVE_PARTS (the stage merged before it is read) as one query does', async () => {
+    const keys = MERGE_STAGE_ABOVE_PARTS + 4;
+    // Rows out of key order, every key twice, at two moments either side of user 1's event.
+    const sql =
+      `SELECT toInt64((number * 7) % ${keys}) AS user_id, ` +
+      `toDateTime64('2025-01-01 00:00:01.500', 3, 'UTC') - toIntervalSecond(number % 2) AS event_ts, ` +
+      `toUInt32(number) AS label FROM numbers(${2 * keys})`;
+    const byRanges = concatColumns(
+      await collect(engine, request({ kind: 'sql', sql }), { plan: 'key_ranges', partRows: 1 }),
+    );
+    const oneQuery = concatColumns(await collect(engine, request({ kind: 'sql', sql }), { plan: 'hash' }));
+    expect(byRanges).toEqual(oneQuery);
+    expect(byRanges[2]?.values).toEqual(Array.from({ length: 2 * keys }, (_, i) => BigInt(i)));
+    expect(byRanges[3]?.values.filter((v) => v !== null).length).toBeGreaterThan(0);
   });
 
   it('rejects an entity SELECT lacking a join key or event_ts, naming it', async () => {

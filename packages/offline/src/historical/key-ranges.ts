@@ -17,6 +17,7 @@
  *    join's own), ordered by row id;
  * 3. per part, `INSERT INTO stage SELECT …` the part's entity rows ASOF LEFT JOIN each view of the
  *    group, each view pruned to the part's key range (an index range), keys and times.
+ * 4. a stage of more than {@link MERGE_STAGE_ABOVE_PARTS} parts is merged into one part.
  * Then one query reads the stage tables in row-id order, joining the groups' stages by row id.
  * Bounds stay in tables, read by scalar subqueries: no key value ever enters SQL text.
  */
@@ -29,6 +30,17 @@ import { queryOptions, type QueryContext } from './entities.js';
 export const DEFAULT_PART_ROWS = 100_000;
 
 const PART_SETTINGS = "join_use_nulls = 1, join_algorithm = 'hash'";
+
+/**
+ * Stage parts above which the stage is merged into one part before it is read back. Reading a
+ * stage of many parts in row-id order merges one stream per part, and that merge's memory grows
+ * with the parts (measured, bench data, 1M entity rows in 100 parts of 10k: read-back peak RSS
+ * 1.05–1.21 GB, after `OPTIMIZE … FINAL` 0.67–0.73 GB, CPU 2.8–3.0 s against 3.0–4.4 s with the
+ * merge; 10M entity rows in 100 parts: RSS 1.08 GB during the parts, 1.75 GB reading back, and
+ * 48.6 CPU-seconds of 146 in the read). The merge (ClickHouse's vertical merge: one column at a
+ * time) keeps memory flat; below this many parts it costs more than it saves.
+ */
+export const MERGE_STAGE_ABOVE_PARTS = 16;
 
 export interface KeyRangeRun {
   /** The training set in row-id order, as ArrowStream bytes. */
@@ -137,6 +149,9 @@ export async function runKeyRanges(
         undefined,
         queryOptions(context),
       );
+    }
+    if (count > MERGE_STAGE_ABOVE_PARTS) {
+      await executor.command(`OPTIMIZE TABLE ${stage} FINAL`, undefined, queryOptions(context));
     }
     parts.push(count);
   }
