@@ -27,6 +27,7 @@ import {
   type EventRowsBatch,
   type EventRowsRequest,
   type InsertRequest,
+  type LatestRowsBatch,
   type LatestRowsRequest,
   type RefreshSqlViewRequest,
 } from '@tessera/proto';
@@ -520,7 +521,8 @@ describe('the offline store through an offline server (real chDB)', () => {
         call.on('error', (error: ServiceError) => resolve(error));
         call.on('end', () => resolve(undefined));
       });
-    const latest = (request: Partial<LatestRowsRequest>): Promise<ServiceError | undefined> =>
+    /** The rows a LatestRows call streamed, or its error. */
+    const latest = (request: Partial<LatestRowsRequest>): Promise<ServiceError | number> =>
       new Promise((resolve) => {
         const call = client.latestRows(
           {
@@ -534,9 +536,10 @@ describe('the offline store through an offline server (real chDB)', () => {
           },
           metadata,
         );
-        call.on('data', () => undefined);
+        let rows = 0;
+        call.on('data', (batch: LatestRowsBatch) => (rows += batch.eventTsMillis.length));
         call.on('error', (error: ServiceError) => resolve(error));
-        call.on('end', () => resolve(undefined));
+        call.on('end', () => resolve(rows));
       });
     const insert = (request: Partial<InsertRequest>): Promise<ServiceError | null> =>
       new Promise((resolve) =>
@@ -599,9 +602,13 @@ describe('the offline store through an offline server (real chDB)', () => {
         expect(error?.details).toMatch(message);
       }
       expect(await countRows()).toBe(before);
-      // An unbounded range is every row (clamped to what the store holds), not an error.
-      expect(await latest({ startMillis: -Infinity, endMillis: Infinity })).toBeUndefined();
-      const refusedReads: [Promise<ServiceError | undefined>, RegExp][] = [
+      // An unbounded range is every row (clamped to what the store holds), not an error; a range wholly
+      // before what the store holds is none.
+      const everyRow = await latest({ startMillis: -Infinity, endMillis: Infinity });
+      expect(everyRow).toBe(await latest({ startMillis: T0 - 365 * 86_400_000, endMillis: T0 + 365 * 86_400_000 }));
+      expect(everyRow).toBeGreaterThan(0);
+      expect(await latest({ startMillis: -Infinity, endMillis: Date.UTC(1800, 0, 1) })).toBe(0);
+      const refusedReads: [Promise<ServiceError | number>, RegExp][] = [
         [latest({ batchRows: 0 }), /LatestRows of orders@1: batch_rows 0 must be between 1 and 20000/],
         [latest({ batchRows: 20_001 }), /batch_rows 20001 must be between 1 and 20000/],
         [latest({ partIndex: 2, partCount: 2 }), /part_index 2 must be below part_count 2/],
@@ -612,8 +619,8 @@ describe('the offline store through an offline server (real chDB)', () => {
       ];
       for (const [call, message] of refusedReads) {
         const error = await call;
-        expect(error?.code, String(message)).toBe(status.INVALID_ARGUMENT);
-        expect(error?.details).toMatch(message);
+        expect(typeof error === 'number' ? `${error} rows` : error.code, String(message)).toBe(status.INVALID_ARGUMENT);
+        expect(typeof error === 'number' ? '' : error.details).toMatch(message);
       }
 
       const cases: [Promise<ServiceError | null | undefined>, RegExp][] = [

@@ -67,7 +67,8 @@ export function checkPart(index: number, count: number, label: string): { index:
 
 /**
  * A time range of ms doubles held to what the store can hold: NaN or an empty range refused; bounds
- * past either end of DateTime64 (±Infinity included: "unbounded") clamped to it, where no row can lie.
+ * past either end of DateTime64 (±Infinity included: "unbounded") clamped to it, where no row can lie
+ * (a range wholly outside it comes back empty: start = end; the caller answers no rows).
  */
 export function clampedRange(
   startMillis: number,

@@ -122,8 +122,14 @@ export function createOfflineStoreService(
         const view = fromWireView(request.view, 'LatestRows.view');
         const label = `LatestRows of ${view.name}@${view.version}`;
         const part = checkPart(request.partIndex, request.partCount, label);
+        const range = clampedRange(request.startMillis, request.endMillis, label);
+        // A range wholly outside what DateTime64 holds: no row can lie in it.
+        if (range.startMillis >= range.endMillis) {
+          call.end();
+          return;
+        }
         const rows = store.latestRows(view, {
-          ...clampedRange(request.startMillis, request.endMillis, label),
+          ...range,
           batchRows: checkBatchRows(request.batchRows, label),
           ...(part === undefined ? {} : { part }),
           signal: abort.signal,

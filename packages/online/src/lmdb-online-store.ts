@@ -189,13 +189,15 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
 
   /**
    * Whether the environment may hold per-field aggregation entries (see {@link LAYOUT_ENTRY}); a
-   * new environment is marked as state-entry only.
+   * new environment is marked as state-entry only. New means no row and no per-fp dedup entry: an
+   * old environment whose rows were all swept may still hold dedup sets that must catch redeliveries.
    */
   #openLayout(): boolean {
     const marked = this.#rows.getBinary(LAYOUT_ENTRY);
     if (marked !== undefined) return marked.toString('latin1') !== STATE_LAYOUT;
     const empty = this.#root.transactionSync(() => {
       for (const _ of this.#rows.getKeys({ limit: 1 })) return false;
+      for (const _ of this.#dedup.getKeys({ limit: 1 })) return false;
       this.#rows.putSync(LAYOUT_ENTRY, Buffer.from(STATE_LAYOUT, 'latin1'));
       return true;
     });

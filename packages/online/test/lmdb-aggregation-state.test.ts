@@ -316,5 +316,29 @@ describe('migration from the per-field layout (increments 5–12)', () => {
     const [found = []] = await legacy.read([{ key: '{c:9}', fields: [`${FIELD}.g1.t5`] }]);
     expect(hex(found[0])).toBe('010203');
     await legacy.close();
+
+    // An old environment whose rows were all swept but whose per-fp dedup sets live on is old too:
+    // those sets must still catch redeliveries, so it is not marked state-entry only.
+    const swept = freshDirectory();
+    {
+      const root = open({ path: swept });
+      root.openDB<Buffer, string>({ name: 'rows', encoding: 'binary' });
+      root
+        .openDB<number, string>({ name: 'dedup', encoding: 'ordered-binary' })
+        .putSync(`{c:9}\u0000${FIELD}\u00001\u0000${'ab'.repeat(16)}`, NOW);
+      await root.close();
+    }
+    await new LmdbOnlineStore({ path: swept, sweepIntervalMillis: 0 }).close();
+    {
+      const root = open({ path: swept });
+      root
+        .openDB<Buffer, string>({ name: 'rows', encoding: 'binary' })
+        .putSync(`{c:9}\u0000${FIELD}.g1.t5`, Buffer.of(4, 5, 6));
+      await root.close();
+    }
+    const sweptStore = new LmdbOnlineStore({ path: swept, sweepIntervalMillis: 0 });
+    const [kept = []] = await sweptStore.read([{ key: '{c:9}', fields: [`${FIELD}.g1.t5`] }]);
+    expect(hex(kept[0])).toBe('040506');
+    await sweptStore.close();
   });
 });
