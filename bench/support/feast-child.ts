@@ -21,7 +21,14 @@ import { loadEntityRows, resolvedAll } from './historical-dataset.js';
 import { FEAST_DATABASE, FEAST_JOIN_KEY, feastViews, type FeastShape } from './feast-views.js';
 
 export type FeastChildTask =
-  | { readonly kind: 'load'; readonly dataDir: string; readonly parquetDir: string; readonly shape: FeastShape }
+  | {
+      readonly kind: 'load';
+      readonly dataDir: string;
+      readonly parquetDir: string;
+      readonly shape: FeastShape;
+      /** Write `latest_<i>.parquet` for the online store (default true; training sets alone need none). */
+      readonly latest?: boolean;
+    }
   | {
       readonly kind: 'historical';
       readonly dataDir: string;
@@ -72,12 +79,13 @@ async function load(
         `SELECT ${FEAST_JOIN_KEY}, event_timestamp, created, ${features} FROM ${source}`,
     );
     await executor.command(`OPTIMIZE TABLE ${table} FINAL`);
-    await executor.command(
-      `INSERT INTO FUNCTION file(${literal(join(task.parquetDir, `latest_${i}.parquet`))}, Parquet) ` +
-        `SELECT ${FEAST_JOIN_KEY}, toDateTime64(event_ts, 3, 'UTC') AS event_ts, ${features} FROM ${table} FINAL ` +
-        `ORDER BY ${FEAST_JOIN_KEY}, event_ts DESC LIMIT 1 BY ${FEAST_JOIN_KEY} ` +
-        `SETTINGS engine_file_truncate_on_insert = 1`,
-    );
+    if (task.latest !== false)
+      await executor.command(
+        `INSERT INTO FUNCTION file(${literal(join(task.parquetDir, `latest_${i}.parquet`))}, Parquet) ` +
+          `SELECT ${FEAST_JOIN_KEY}, toDateTime64(event_ts, 3, 'UTC') AS event_ts, ${features} FROM ${table} FINAL ` +
+          `ORDER BY ${FEAST_JOIN_KEY}, event_ts DESC LIMIT 1 BY ${FEAST_JOIN_KEY} ` +
+          `SETTINGS engine_file_truncate_on_insert = 1`,
+      );
     const [count] = await executor.queryJson<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`);
     rows += Number(count?.n ?? 0);
   }
