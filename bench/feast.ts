@@ -383,7 +383,8 @@ async function trainingSetsOnly(options: {
     historical,
   };
   await mkdir(options.out, { recursive: true });
-  const file = join(options.out, `feast-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  // Its own prefix: the report's Feast section (online, servers) reads the newest `feast-<stamp>` file.
+  const file = join(options.out, `feast-historical-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, JSON.stringify(report, null, 2) + '\n');
   console.log(`Full results: ${file}`);
 }
