@@ -101,6 +101,30 @@ describe('bench report: training sets against Feast at ≥ 10M rows per view', (
     expect(await dnf(700)).toMatchObject({ met: false });
   });
 
+  it('a size where Tessera failed is missed, with its error', async () => {
+    const failed = {
+      rowsPerView: 10_000_000,
+      entityRows: 100_000,
+      feastFinished: true,
+      feast: { seconds: 90, peakRssBytes: 3e9 },
+      tesseraFinished: false,
+      tessera: { seconds: null, peakRssBytes: null, error: 'query failed: ClickHouse MEMORY_LIMIT_EXCEEDED' },
+      feastTimeOverTessera: null,
+      agree: null,
+      feastLimitSeconds: 600,
+    };
+    const row = await training({
+      'feast-historical-2026-01-01.json': { historical: [entry(1_000_000, 17, 8), failed] },
+    });
+    expect(row).toMatchObject({ met: false });
+    expect(row?.measured).toContain(
+      'Tessera failed at 10,000,000 rows per view: query failed: ClickHouse MEMORY_LIMIT_EXCEEDED',
+    );
+    expect(feastHistoricalMarkdown([failed])).toContain(
+      '| 10M | 100k | FAILED: query failed: ClickHouse MEMORY_LIMIT_EXCEEDED | 90.00 (3.00) | — | — (Tessera failed) |',
+    );
+  });
+
   it('tables and charts a DNF at its limit, labelled', () => {
     const entries = [entry(1_000_000, 17, 8), entry(10_000_000, null, 60)] as FeastHistoricalEntry[];
     const table = feastHistoricalMarkdown(entries);

@@ -14,6 +14,7 @@ import {
   feastHistoricalMarkdown,
   feastRatioText,
   feastSecondsText,
+  tesseraText,
   type FeastHistoricalEntry,
 } from './feast-historical-report.js';
 import type { Segment } from './mixed-result.js';
@@ -503,7 +504,7 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     );
     for (const h of f.historical) {
       sections.push(
-        `| ${formatNumber(h.entityRows)} | ${h.tessera.seconds.toFixed(2)} (${(h.tessera.peakRssBytes / 1e9).toFixed(2)}) | ` +
+        `| ${formatNumber(h.entityRows)} | ${tesseraText(h)} | ` +
           `${feastSecondsText(h)} (${(h.feast.peakRssBytes / 1e9).toFixed(2)}) | ${feastRatioText(h)} | ${agreeText(h)} |`,
       );
     }

@@ -8,7 +8,8 @@ export interface FeastHistoricalEntry {
   readonly entityRows: number;
   readonly feastFinished?: boolean;
   readonly feast: { readonly seconds: number | null; readonly peakRssBytes: number; readonly limitSeconds?: number };
-  readonly tessera: { readonly seconds: number; readonly peakRssBytes: number };
+  readonly tesseraFinished?: boolean;
+  readonly tessera: { readonly seconds: number | null; readonly peakRssBytes: number | null; readonly error?: string };
   readonly feastTimeOverTessera: number | null;
   readonly feastTimeOverTesseraAtLeast?: number;
   readonly agree: boolean | null;
@@ -38,12 +39,22 @@ export function feastSecondsText(h: FeastHistoricalEntry): string {
 
 /** `2.1×` or `≥ 75.0×` (limit / Tessera time) when Feast did not finish. */
 export function feastRatioText(h: FeastHistoricalEntry): string {
+  if (tesseraFailed(h)) return '—';
   if (finished(h)) return `${(h.feastTimeOverTessera ?? 0).toFixed(1)}×`;
   return h.feastTimeOverTesseraAtLeast === undefined ? '—' : `≥ ${h.feastTimeOverTesseraAtLeast.toFixed(1)}×`;
 }
 
-/** `yes`, `NO`, or `— (Feast DNF)`. */
+const tesseraFailed = (h: FeastHistoricalEntry): boolean => h.tesseraFinished === false || h.tessera.seconds === null;
+
+/** `8.00 (1.14)` (seconds, peak RSS GB) or `FAILED: <error>`. */
+export function tesseraText(h: FeastHistoricalEntry): string {
+  if (tesseraFailed(h)) return `FAILED: ${(h.tessera.error ?? 'no result').slice(0, 160).replace(/\|/g, '/')}`;
+  return `${(h.tessera.seconds as number).toFixed(2)} (${((h.tessera.peakRssBytes ?? 0) / 1e9).toFixed(2)})`;
+}
+
+/** `yes`, `NO`, `— (Feast DNF)` or `— (Tessera failed)`. */
 export function agreeText(h: FeastHistoricalEntry): string {
+  if (tesseraFailed(h)) return '— (Tessera failed)';
   if (h.agree === null || !finished(h)) return '— (Feast DNF)';
   return h.agree ? 'yes' : 'NO';
 }
@@ -56,8 +67,7 @@ export function feastHistoricalMarkdown(entries: readonly FeastHistoricalEntry[]
   ];
   for (const h of entries) {
     lines.push(
-      `| ${millions(h.rowsPerView ?? 0)} | ${millions(h.entityRows)} | ${h.tessera.seconds.toFixed(2)} ` +
-        `(${(h.tessera.peakRssBytes / 1e9).toFixed(2)}) | ${feastSecondsText(h)} (${(h.feast.peakRssBytes / 1e9).toFixed(2)}` +
+      `| ${millions(h.rowsPerView ?? 0)} | ${millions(h.entityRows)} | ${tesseraText(h)} | ${feastSecondsText(h)} (${(h.feast.peakRssBytes / 1e9).toFixed(2)}` +
         `${finished(h) ? '' : ' when killed'}) | ${feastRatioText(h)} | ${agreeText(h)} |`,
     );
   }
@@ -73,16 +83,22 @@ export function feastHistoricalCharts(entries: readonly FeastHistoricalEntry[]):
   const points = entries
     .filter((h) => h.entityRows === entityRows)
     .sort((a, b) => (a.rowsPerView ?? 0) - (b.rowsPerView ?? 0));
-  const labels = points.map((h) => `${millions(h.rowsPerView ?? 0)} rows/view${finished(h) ? '' : ' (Feast DNF)'}`);
+  const labels = points.map(
+    (h) =>
+      `${millions(h.rowsPerView ?? 0)} rows/view${finished(h) ? '' : ' (Feast DNF)'}${tesseraFailed(h) ? ' (Tessera failed)' : ''}`,
+  );
   const dnf = points.some((h) => !finished(h));
-  const suffix = `, ${millions(entityRows)} entity rows${dnf ? ' (DNF: Feast bar at its limit)' : ''}`;
+  const failed = points.some(tesseraFailed);
+  const suffix =
+    `, ${millions(entityRows)} entity rows` +
+    `${dnf ? ' (DNF: Feast bar at its limit)' : ''}${failed ? ' (failed: no Tessera bar)' : ''}`;
   return [
     {
       title: `Training set time vs rows per view${suffix}`,
       unit: 's',
       labels,
       series: [
-        { name: 'Tessera', values: points.map((h) => h.tessera.seconds) },
+        { name: 'Tessera', values: points.map((h) => h.tessera.seconds ?? 0) },
         {
           name: 'Feast (DuckDB offline store)',
           values: points.map((h) =>
@@ -96,7 +112,7 @@ export function feastHistoricalCharts(entries: readonly FeastHistoricalEntry[]):
       unit: 'GB',
       labels,
       series: [
-        { name: 'Tessera', values: points.map((h) => h.tessera.peakRssBytes / 1e9) },
+        { name: 'Tessera', values: points.map((h) => (h.tessera.peakRssBytes ?? 0) / 1e9) },
         { name: 'Feast (DuckDB offline store)', values: points.map((h) => h.feast.peakRssBytes / 1e9) },
       ],
     },

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FEAST_DIR, feastBench, feastChild, type FeastPrepared } from './feast-setup.js';
+import type { FeastChildResult } from './feast-child.js';
 import type { FeastShape } from './feast-views.js';
 
 /** What `feast_bench.py historical` reports. */
@@ -37,7 +38,9 @@ export interface HistoricalEntry {
   readonly entityRows: number;
   readonly feastFinished: boolean;
   readonly feast: FeastHistorical | FeastDidNotFinish;
-  readonly tessera: Record<string, unknown> & { seconds: number; peakRssBytes: number };
+  /** false when Tessera's GetHistorical failed (its `error` says why: e.g. the engine's memory limit). */
+  readonly tesseraFinished: boolean;
+  readonly tessera: Record<string, unknown> & { seconds: number | null; peakRssBytes: number | null; error?: string };
   /** Feast time / Tessera time; null when Feast did not finish (then `feastTimeOverTesseraAtLeast`). */
   readonly feastTimeOverTessera: number | null;
   /** The limit / Tessera time when Feast did not finish: the ratio is at least this. */
@@ -145,14 +148,41 @@ export async function compareTrainingSet(options: {
     throw new Error(
       `${entitiesParquet} is missing: Feast was stopped before it wrote the entity rows (limit too short?)`,
     );
-  const tessera = await feastChild(
-    { kind: 'historical', dataDir: options.chdbDir, entitiesParquet, shape, chunkRows: 65_536 },
-    limitSeconds === null ? 20 * 60_000 : (limitSeconds * 2 + 60) * 1000,
-  );
-  const tesseraSeconds = tessera.millis / 1000;
   const finished = feast.seconds !== null;
-  const agree = finished ? sameTrainingSet(feast as FeastHistorical, tessera, shape.views) : null;
   const where = `${options.rowsPerView} rows per view, ${entityRows} entity rows`;
+  log(
+    `historical ${where}: Feast ` +
+      (finished
+        ? `${(feast.seconds as number).toFixed(2)} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB)`
+        : `did not finish within ${limitSeconds ?? 0} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB when killed)`),
+  );
+  let tessera: FeastChildResult;
+  try {
+    tessera = await feastChild(
+      { kind: 'historical', dataDir: options.chdbDir, entitiesParquet, shape, chunkRows: 65_536 },
+      limitSeconds === null ? 20 * 60_000 : (limitSeconds * 2 + 60) * 1000,
+    );
+  } catch (error) {
+    // A failed GetHistorical is a result at this size (recorded, the run goes on), not a broken bench.
+    const { stderr = '', killed = false } = error as { stderr?: string; killed?: boolean };
+    const message = killed
+      ? `killed after ${limitSeconds === null ? 1200 : limitSeconds * 2 + 60} s`
+      : (/^TesseraError: (.*)$/m.exec(stderr)?.[1] ?? stderr.trim().split('\n').at(-1) ?? String(error)).slice(0, 400);
+    log(`historical ${where}: Tessera FAILED: ${message}`);
+    return {
+      rowsPerView: options.rowsPerView,
+      entityRows,
+      feastFinished: finished,
+      feast,
+      tesseraFinished: false,
+      tessera: { seconds: null, peakRssBytes: null, error: message },
+      feastTimeOverTessera: null,
+      agree: null,
+      feastLimitSeconds: limitSeconds,
+    };
+  }
+  const tesseraSeconds = tessera.millis / 1000;
+  const agree = finished ? sameTrainingSet(feast as FeastHistorical, tessera, shape.views) : null;
   log(
     `historical ${where}: Tessera ${tesseraSeconds.toFixed(2)} s (${(tessera.peakRssBytes / 1e9).toFixed(2)} GB), ` +
       (finished
@@ -172,6 +202,7 @@ export async function compareTrainingSet(options: {
     entityRows,
     feastFinished: finished,
     feast,
+    tesseraFinished: true,
     tessera: { ...tessera, seconds: tesseraSeconds },
     feastTimeOverTessera: finished ? (feast.seconds as number) / Math.max(tesseraSeconds, 1e-9) : null,
     ...(finished ? {} : { feastTimeOverTesseraAtLeast: (limitSeconds ?? 0) / Math.max(tesseraSeconds, 1e-9) }),

@@ -189,6 +189,12 @@ async function trainingSetRow(newest: NewestResult): Promise<TargetRow> {
     const large = list(result?.data, 'historical').filter((h) => (num(h, 'rowsPerView') ?? 0) >= 10_000_000);
     if (result === undefined || large.length === 0) continue;
     // Per size: [ratio or its lower bound, DNF?, met?]
+    const failed = large.find((h) => h['tesseraFinished'] === false || num(h, 'tessera', 'seconds') === undefined);
+    if (failed !== undefined) {
+      const error = (failed['tessera'] as Json | undefined)?.['error'];
+      const measured = `Tessera failed at ${whole(num(failed, 'rowsPerView') ?? 0)} rows per view: ${String(error ?? 'no result')}`;
+      return { issue: 18, target, measured, met: false, source: result.file };
+    }
     const sizes = large.map((h) => {
       const tessera = num(h, 'tessera', 'seconds') ?? Infinity;
       const limit = num(h, 'feastLimitSeconds');
