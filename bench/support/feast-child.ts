@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import {
   ChdbExecutor,
+  DEFAULT_HISTORICAL_QUERY_LIMITS,
   createDatabaseSql,
   ensureViewTables,
   qualifiedName,
@@ -35,6 +36,8 @@ export type FeastChildTask =
       readonly entitiesParquet: string;
       readonly shape: FeastShape;
       readonly chunkRows: number;
+      /** Diagnostics only (not set by bench/feast.ts): the engine's memory limit per query instead of the default. */
+      readonly maxMemoryBytes?: number;
     };
 
 export interface FeastChildResult {
@@ -115,12 +118,19 @@ async function historical(
   let nulls = 0;
   let sum = 0;
   const checks: Record<string, [number, number, number]> = {};
-  for await (const chunk of runHistorical(executor, FEAST_DATABASE, {
-    entities: { kind: 'rows', keys: new Map([[FEAST_JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
-    features: resolvedAll(feastViews(task.shape)),
-    chunkRows: task.chunkRows,
-    format: 'arrow',
-  })) {
+  for await (const chunk of runHistorical(
+    executor,
+    FEAST_DATABASE,
+    {
+      entities: { kind: 'rows', keys: new Map([[FEAST_JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
+      features: resolvedAll(feastViews(task.shape)),
+      chunkRows: task.chunkRows,
+      format: 'arrow',
+    },
+    task.maxMemoryBytes === undefined
+      ? {}
+      : { limits: { ...DEFAULT_HISTORICAL_QUERY_LIMITS, maxMemoryBytes: task.maxMemoryBytes } },
+  )) {
     if (chunk.arrowIpc === undefined) throw new Error('an arrow chunk without arrowIpc');
     rows += chunk.rowCount;
     const decoded = tableFromIPC(chunk.arrowIpc);
