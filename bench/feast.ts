@@ -369,7 +369,8 @@ async function trainingSetsOnly(options: {
       if (entry.agree === false) process.exitCode = 1;
     }
   }
-  const feastVersion = String(prepare[0]?.['feast'] ?? '');
+  const first = prepare[0]?.['feast'];
+  const feastVersion = typeof first === 'string' ? first : '';
   const report = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),

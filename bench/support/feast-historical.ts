@@ -153,7 +153,7 @@ export async function compareTrainingSet(options: {
   log(
     `historical ${where}: Feast ` +
       (finished
-        ? `${(feast.seconds as number).toFixed(2)} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB)`
+        ? `${feast.seconds.toFixed(2)} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB)`
         : `did not finish within ${limitSeconds ?? 0} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB when killed)`),
   );
   let tessera: FeastChildResult;
@@ -182,11 +182,11 @@ export async function compareTrainingSet(options: {
     };
   }
   const tesseraSeconds = tessera.millis / 1000;
-  const agree = finished ? sameTrainingSet(feast as FeastHistorical, tessera, shape.views) : null;
+  const agree = finished ? sameTrainingSet(feast, tessera, shape.views) : null;
   log(
     `historical ${where}: Tessera ${tesseraSeconds.toFixed(2)} s (${(tessera.peakRssBytes / 1e9).toFixed(2)} GB), ` +
       (finished
-        ? `Feast ${(feast.seconds as number).toFixed(2)} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB), ` +
+        ? `Feast ${feast.seconds.toFixed(2)} s (${(feast.peakRssBytes / 1e9).toFixed(2)} GB), ` +
           (agree
             ? 'same training set (rows; per view: NULLs, sum and entity-weighted sum of f0)'
             : 'DIFFERENT training sets')
@@ -204,7 +204,7 @@ export async function compareTrainingSet(options: {
     feast,
     tesseraFinished: true,
     tessera: { ...tessera, seconds: tesseraSeconds },
-    feastTimeOverTessera: finished ? (feast.seconds as number) / Math.max(tesseraSeconds, 1e-9) : null,
+    feastTimeOverTessera: finished ? feast.seconds / Math.max(tesseraSeconds, 1e-9) : null,
     ...(finished ? {} : { feastTimeOverTesseraAtLeast: (limitSeconds ?? 0) / Math.max(tesseraSeconds, 1e-9) }),
     agree,
     feastLimitSeconds: limitSeconds,

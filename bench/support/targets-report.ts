@@ -192,11 +192,8 @@ async function trainingSetRow(newest: NewestResult): Promise<TargetRow> {
     const failed = large.find((h) => h['tesseraFinished'] === false || num(h, 'tessera', 'seconds') === undefined);
     if (failed !== undefined) {
       const error = (failed['tessera'] as Json | undefined)?.['error'];
-      const measured = `Tessera failed at ${whole(num(failed, 'rowsPerView') ?? 0)} rows per view: ${String(
-        error ?? 'no result',
-      )
-        .slice(0, 100)
-        .replace(/\|/g, '/')}`;
+      const why = (typeof error === 'string' ? error : 'no result').slice(0, 100).replace(/\|/g, '/');
+      const measured = `Tessera failed at ${whole(num(failed, 'rowsPerView') ?? 0)} rows per view: ${why}`;
       return { issue: 18, target, measured, met: false, source: result.file };
     }
     const sizes = large.map((h) => {
