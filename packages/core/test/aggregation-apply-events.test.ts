@@ -80,6 +80,16 @@ describe('applyEntityEvents (the per-entity step of an event write, §3.3)', () 
     expect(e.read(NOW)).toEqual([2n, 12n, 2n]);
   });
 
+  it('reports a field changed in place when the store handed it as a Node Buffer (slice() of a Buffer is a view)', () => {
+    const e = new Entity();
+    e.apply([record(NOW - 1000, 1, 5n)], NOW);
+    // As the Redis client and LMDB return them: Buffers over the stored bytes.
+    for (const [name, bytes] of e.fields) e.fields.set(name, Buffer.from(bytes));
+    const r = e.apply([record(NOW - 500, 2, 7n)], NOW);
+    expect([...r.changed].sort()).toEqual(['life', 't5']);
+    expect(e.read(NOW)).toEqual([2n, 12n, 2n]);
+  });
+
   it('counts a duplicate in the same batch once', () => {
     const e = new Entity();
     const r = e.apply([record(NOW - 5, 1, 5n), record(NOW - 5, 1, 5n), record(NOW - 5, 1, 5n)], NOW);

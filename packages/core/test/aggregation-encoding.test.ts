@@ -106,12 +106,19 @@ describe('HLL (§1.9): golden codes and the estimator', () => {
     for (let i = 0; i < 255; i++) payload = hllPayloadAdd(payload, 10, hllCodeOfString(`v${i}`, 10));
     expect((payload as Uint8Array)[0]).toBe(0);
     hllPayloadMergeInto(sparseRegisters, payload as Uint8Array);
+    const sparseBefore = Uint8Array.from(payload as Uint8Array);
     for (let i = 255; i < 400; i++) payload = hllPayloadAdd(payload, 10, hllCodeOfString(`v${i}`, 10));
     expect((payload as Uint8Array)[0]).toBe(1);
     expect((payload as Uint8Array).byteLength).toBe(1 + 1024);
     const dense = newHllRegisters(10);
     hllPayloadMergeInto(dense, payload as Uint8Array);
     for (let b = 0; b < 1024; b++) expect(dense[b]).toBeGreaterThanOrEqual(sparseRegisters[b] as number);
+    // A new payload; the old one is not changed, even when it is a Node Buffer (whose slice() is a view).
+    for (const old of [Buffer.from(payload as Uint8Array), Buffer.from(sparseBefore)]) {
+      const copy = Uint8Array.from(old);
+      for (let i = 400; i < 600; i++) hllPayloadAdd(old, 10, hllCodeOfString(`v${i}`, 10));
+      expect(Uint8Array.from(old)).toEqual(copy);
+    }
     // Sparse and dense payloads hold exactly the registers of adding every code directly.
     const direct = newHllRegisters(10);
     for (let i = 0; i < 400; i++) hllAdd(direct, hllCodeOfString(`v${i}`, 10));

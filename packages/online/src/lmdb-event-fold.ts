@@ -4,9 +4,7 @@ import {
   DEDUP_MARGIN_MILLIS,
   aggregationFieldNames,
   applyEntityEvents,
-  fingerprintHex,
   type AggregationFields,
-  type EventDedupView,
   type OnlineEvents,
   type OnlineRebuildBatch,
   type OnlineRebuildResult,
@@ -17,17 +15,38 @@ import {
   pendingListField,
   rebuildMarkerField,
 } from '@tessera/core';
+import { DedupEntry, dedupEntryField } from './lmdb-dedup-entry.js';
+import {
+  DEDUP_DEADLINE_SUFFIX,
+  extendDeadline,
+  moveDeadline,
+  nextDeadline,
+  prefixRange,
+  steppedDeadline,
+} from './lmdb-deadlines.js';
+import {
+  PENDING_PART,
+  aggregationStateDeadline,
+  aggregationStateField,
+  decodeAggregationState,
+  encodeAggregationState,
+} from './lmdb-aggregation-state.js';
 
-/** Ends the deadline entry of a dedup set: a sweep that reaches it deletes the set. */
-export const DEDUP_DEADLINE_SUFFIX = '\u0000dedup';
+export { DEADLINE_STEP_MILLIS, DEDUP_DEADLINE_SUFFIX } from './lmdb-deadlines.js';
 
 /** The databases of the LMDB store the event step touches (all in the caller's write transaction). */
 export interface LmdbEventDatabases {
   readonly rows: Database<Buffer, string>;
   readonly deadlines: Database<number, string>;
   readonly byDeadline: Database<true, [number, string]>;
-  /** `<entity>\0<field>\0<G>\0<fp hex>` → event ts. */
+  /** Dedup sets of the layout before increment 13: `<entity>\0<field>\0<G>\0<fp hex>` → event ts (read to migrate, swept). */
   readonly dedup: Database<number, string>;
+  /**
+   * The environment may hold aggregation state in the per-field layout of increments 5–12 (one
+   * entry per field, see {@link foldEntitySync}): then an entity without a state entry is looked
+   * up there too, and migrated by its next write.
+   */
+  readonly legacyFields: boolean;
 }
 
 /**
@@ -119,10 +138,27 @@ interface GenerationEntries {
   readonly plan: AggregationPlan;
 }
 
+/** One generation's state as read: what the fold changes, and how it was stored. */
+interface OpenGeneration extends GenerationState {
+  readonly fields: AggregationFields;
+  readonly dedup: DedupEntry;
+  /** The state entry's key. */
+  readonly stateEntry: string;
+  /** The deadline the stored state entry records (0: none, or no entry). */
+  readonly stateDeadline: number;
+  /** The dedup value's key. */
+  readonly dedupEntry: string;
+  /** The entity's entries of the per-field layout (increment 5–12) that the state entry replaces. */
+  readonly legacyEntries: readonly string[];
+  /** The per-fp dedup set of the old layout that the dedup value replaces (its base), if any. */
+  readonly legacyDedup:
+    { readonly base: string; readonly keys: readonly string[]; readonly deadline: number } | undefined;
+}
+
 /**
  * One entity's event step over generation `g` (and `next`, a dual write): reads the generations'
- * fields and pending lists, runs core's `applyEntityEvents`, stores what changed and extends the
- * deadlines (contract step 7).
+ * state entries (design §3.5, increment 13: one entry per entity, field and generation), runs
+ * core's `applyEntityEvents`, stores what changed and extends the deadlines (contract step 7).
  */
 function foldEntitySync(
   dbs: LmdbEventDatabases,
@@ -132,23 +168,8 @@ function foldEntitySync(
   records: readonly Uint8Array[],
 ): EntityEventsResult {
   const names = aggregationFieldNames(g.plan);
-  const open = (at: GenerationEntries): GenerationState & { dedupBase: string } => {
-    const fields: AggregationFields = new Map();
-    for (const name of names) {
-      const stored = dbs.rows.getBinary(`${at.prefix}${at.field}.g${at.generation}.${name}`);
-      if (stored !== undefined) fields.set(name, new Uint8Array(stored));
-    }
-    const pendStored = dbs.rows.getBinary(at.prefix + pendingListField(at.field, at.generation));
-    const dedupBase = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
-    return {
-      fields,
-      pending: pendStored === undefined ? undefined : new Uint8Array(pendStored),
-      dedup: lmdbDedup(dbs.dedup, dedupBase),
-      dedupBase,
-    };
-  };
-  const state = open(g);
-  const nextState = next === undefined ? undefined : open(next);
+  const state = openGeneration(dbs, g, names);
+  const nextState = next === undefined ? undefined : openGeneration(dbs, next, names);
   const result = applyEntityEvents({
     plan: g.plan,
     generation: g.generation,
@@ -160,130 +181,155 @@ function foldEntitySync(
     records,
     ...(nextState === undefined ? {} : { next: nextState }),
   });
-  const store = (at: GenerationEntries, fields: AggregationFields, done: GenerationResult, dedupBase: string) => {
-    const fieldPrefix = `${at.prefix}${at.field}.g${at.generation}.`;
-    const pendEntry = at.prefix + pendingListField(at.field, at.generation);
-    for (const name of done.changed) dbs.rows.putSync(fieldPrefix + name, toBuffer(fields.get(name) as Uint8Array));
-    if (done.pendingChanged) {
-      if (done.pending === null) dbs.rows.removeSync(pendEntry);
-      else dbs.rows.putSync(pendEntry, toBuffer(done.pending));
+  const store = (at: OpenGeneration, done: GenerationResult) => {
+    const newest = result.newestEventTsMillis;
+    // The state entry. Its deadline (contract step 7): at least the entity's newest event +
+    // retention, never shortened, none when the retention is 0; a migrated entity's starts at the
+    // longest of its per-field entries' deadlines. The value records it, so no deadline read here.
+    const migrated = at.legacyEntries.length > 0;
+    let deadline = migrated ? migrateDeadlines(dbs, at.legacyEntries) : at.stateDeadline;
+    if (newest !== -Infinity)
+      deadline = nextDeadline(deadline, step.retentionMillis === 0 ? 0 : newest + step.retentionMillis);
+    if (done.changed.length > 0 || done.pendingChanged || migrated || deadline !== at.stateDeadline) {
+      const parts: [string, Uint8Array][] = [];
+      for (const name of names) {
+        const bytes = at.fields.get(name);
+        if (bytes !== undefined) parts.push([name, bytes]);
+      }
+      if (done.pending !== null) parts.push([PENDING_PART, done.pending]);
+      if (parts.length === 0) {
+        dbs.rows.removeSync(at.stateEntry);
+        deadline = 0;
+      } else dbs.rows.putSync(at.stateEntry, encodeAggregationState(parts, deadline));
+      moveDeadline(dbs, at.stateEntry, at.stateDeadline, deadline);
     }
-    if (result.newestEventTsMillis === -Infinity) return;
-    // Expiry (contract step 7): every aggregation entry of the entity lives at least until its
-    // newest event + retention; never shortened; persistent when the retention is 0.
-    const deadline = step.retentionMillis === 0 ? 0 : result.newestEventTsMillis + step.retentionMillis;
-    // (A view version's aggregation entries share one retention, so an entry without a deadline
-    // while the retention is not 0 is a new one.)
-    // The entries stored now, known without a read: the fold never drops a field it read, and
-    // `done.pending` is the list as stored (null: none).
-    for (const name of names) if (fields.has(name)) extendDeadline(dbs, fieldPrefix + name, deadline);
-    if (done.pending !== null) extendDeadline(dbs, pendEntry, deadline);
-    // The dedup set lives until a copy of its newest entry would be late: L + 60 s after the later
-    // of the write and its newest event (a pending event's copy is eligible until ts + L, which
-    // may be after acceptedAt + L).
-    extendDedupDeadline(
-      dbs,
-      dedupBase,
-      Math.max(step.acceptedAtMillis, result.newestEventTsMillis) + step.latenessMillis + DEDUP_MARGIN_MILLIS,
-      step.acceptedAtMillis - step.latenessMillis - DEDUP_MARGIN_MILLIS,
-    );
+    // The dedup value: rewritten when this write added an fp (it then drops the forgotten entries).
+    // It lives until a copy of its newest entry would be late: L + 60 s after the later of the write
+    // and its newest event (a pending event's copy is eligible until ts + L, which may be after
+    // acceptedAt + L); a migrated set keeps at least its old deadline.
+    const legacyDedup = at.legacyDedup;
+    if (at.dedup.changed || legacyDedup !== undefined) {
+      const wanted = Math.max(step.acceptedAtMillis, newest) + step.latenessMillis + DEDUP_MARGIN_MILLIS;
+      let dedupDeadline = nextDeadline(at.dedup.storedDeadline, Math.max(wanted, legacyDedup?.deadline ?? 0));
+      const bytes = at.dedup.encode(dedupDeadline);
+      if (bytes === null) {
+        dbs.rows.removeSync(at.dedupEntry);
+        dedupDeadline = 0;
+      } else dbs.rows.putSync(at.dedupEntry, bytes);
+      moveDeadline(dbs, at.dedupEntry, at.dedup.storedDeadline, dedupDeadline);
+      if (legacyDedup !== undefined) removeLegacyDedup(dbs, legacyDedup);
+    }
   };
-  store(g, state.fields, result, state.dedupBase);
-  if (next !== undefined && nextState !== undefined && result.next !== undefined) {
-    store(next, nextState.fields, result.next, nextState.dedupBase);
-  }
+  store(state, result);
+  if (nextState !== undefined && result.next !== undefined) store(nextState, result.next);
   return result;
+}
+
+/**
+ * Reads one generation's state entry; in a store that may hold the per-field layout
+ * (`legacyFields`) and has no state entry for it yet, the per-field entries instead (they are
+ * replaced by the state entry when the step stores it).
+ */
+function openGeneration(dbs: LmdbEventDatabases, at: GenerationEntries, names: readonly string[]): OpenGeneration {
+  const stateEntry = at.prefix + aggregationStateField(at.field, at.generation);
+  const dedupEntry = at.prefix + dedupEntryField(at.field, at.generation);
+  const storedDedup = dbs.rows.getBinary(dedupEntry);
+  const dedup = new DedupEntry(storedDedup, dedupEntry);
+  const legacyDedup = storedDedup === undefined && dbs.legacyFields ? openLegacyDedup(dbs, at, dedup) : undefined;
+  // getBinary copies: the parts are views into a buffer of our own, which the fold may change in place.
+  const stored = dbs.rows.getBinary(stateEntry);
+  if (stored !== undefined) {
+    const parts = decodeAggregationState(stored, stateEntry);
+    const pending = parts.get(PENDING_PART);
+    parts.delete(PENDING_PART);
+    return {
+      fields: parts,
+      pending,
+      dedup,
+      stateEntry,
+      stateDeadline: aggregationStateDeadline(stored),
+      dedupEntry,
+      legacyEntries: [],
+      legacyDedup,
+    };
+  }
+  const fields: AggregationFields = new Map();
+  const legacyEntries: string[] = [];
+  let pending: Uint8Array | undefined;
+  if (dbs.legacyFields) {
+    for (const name of names) {
+      const entry = `${at.prefix}${at.field}.g${at.generation}.${name}`;
+      const bytes = dbs.rows.getBinary(entry);
+      if (bytes === undefined) continue;
+      fields.set(name, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      legacyEntries.push(entry);
+    }
+    const pendEntry = at.prefix + pendingListField(at.field, at.generation);
+    const pendStored = dbs.rows.getBinary(pendEntry);
+    if (pendStored !== undefined) {
+      pending = new Uint8Array(pendStored.buffer, pendStored.byteOffset, pendStored.byteLength);
+      legacyEntries.push(pendEntry);
+    }
+  }
+  return { fields, pending, dedup, stateEntry, stateDeadline: 0, dedupEntry, legacyEntries, legacyDedup };
+}
+
+/**
+ * The per-fp dedup set of the old layout (`dedup` database, `<base><fp hex>` → ts), if the entity
+ * has one: its entries go into `into` (as if added by this write, so the dedup value takes them
+ * over; the forget bound still applies), and it is deleted when the value is stored.
+ */
+function openLegacyDedup(
+  dbs: LmdbEventDatabases,
+  at: GenerationEntries,
+  into: DedupEntry,
+): { base: string; keys: string[]; deadline: number } | undefined {
+  const base = `${at.prefix}${at.field}\u0000${at.generation}\u0000`;
+  const keys: string[] = [];
+  for (const { key, value } of dbs.dedup.getRange(prefixRange(base))) {
+    keys.push(key);
+    into.add(Buffer.from(key.slice(base.length), 'hex'), value);
+  }
+  const deadline = dbs.deadlines.get(base + DEDUP_DEADLINE_SUFFIX);
+  if (keys.length === 0 && deadline === undefined) return undefined;
+  return { base, keys, deadline: deadline ?? 0 };
+}
+
+/** Deletes an old-layout dedup set and its deadline entry (its entries now live in the dedup value). */
+function removeLegacyDedup(dbs: LmdbEventDatabases, legacy: { base: string; keys: readonly string[] }): void {
+  for (const key of legacy.keys) dbs.dedup.removeSync(key);
+  const entry = legacy.base + DEDUP_DEADLINE_SUFFIX;
+  const old = dbs.deadlines.get(entry);
+  if (old === undefined) return;
+  dbs.byDeadline.removeSync([old, entry]);
+  dbs.deadlines.removeSync(entry);
+}
+
+/**
+ * Deletes the per-field entries the state entry now holds, with their deadlines, and returns the
+ * deadline the state entry starts from: the longest of theirs (0, none, when one of them had none),
+ * so the migration never shortens a lifetime.
+ */
+function migrateDeadlines(dbs: LmdbEventDatabases, legacyEntries: readonly string[]): number {
+  let latest = 0;
+  let persistent = false;
+  for (const entry of legacyEntries) {
+    const old = dbs.deadlines.get(entry);
+    if (old === undefined) persistent = true;
+    else {
+      latest = Math.max(latest, old);
+      dbs.byDeadline.removeSync([old, entry]);
+      dbs.deadlines.removeSync(entry);
+    }
+    dbs.rows.removeSync(entry);
+  }
+  return persistent ? 0 : steppedDeadline(latest);
 }
 
 /** Deletes the dedup set a swept deadline entry stands for (`<dedup base>\0dedup`). */
 export function removeDedupSet(dedup: Database<number, string>, deadlineEntry: string): void {
   const base = deadlineEntry.slice(0, -DEDUP_DEADLINE_SUFFIX.length);
   for (const key of [...dedup.getKeys(prefixRange(base))]) dedup.removeSync(key);
-}
-
-/**
- * Deadlines are stored rounded up to this step: a write moves an entry's deadline only when it
- * passes the stored one, so the many writes of a busy entity within one step (each pushing the
- * deadline by milliseconds) read it and change nothing, instead of a remove and two puts each.
- * An entry then lives up to one step longer, as if the sweep (every 60 s by default) ran a step
- * later: the contract asks for "at least until" (newest event + retention), and a dedup set
- * outliving its L + 60 s changes no answer (its view ignores entries below the forget bound,
- * {@link lmdbDedup}, and by then every entry is below it). Dedup sets forget on the same beat
- * ({@link extendDedupDeadline}).
- */
-export const DEADLINE_STEP_MILLIS = 60_000;
-
-/** Sets an entry's deadline to `deadline` (rounded up to the step) unless it already lives longer (0 = persistent). */
-function extendDeadline(dbs: LmdbEventDatabases, entry: string, deadline: number): void {
-  const old = dbs.deadlines.get(entry);
-  // Nothing to change: persistent and already without a deadline, or already living longer.
-  if (deadline === 0 ? old === undefined : old !== undefined && old >= deadline) return;
-  if (old !== undefined) dbs.byDeadline.removeSync([old, entry]);
-  if (deadline === 0) {
-    dbs.deadlines.removeSync(entry);
-    return;
-  }
-  const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
-  dbs.deadlines.putSync(entry, stored);
-  dbs.byDeadline.putSync([stored, entry], true);
-}
-
-/**
- * {@link extendDeadline} for the dedup set at `base`, which also forgets lazily: when the set
- * already existed and its deadline moves (at most once a {@link DEADLINE_STEP_MILLIS} of write
- * time, or of a pending event's time), its entries below `forgetBelowMillis` are deleted. Between
- * two moves, forgotten entries (at most a step's worth, plus the future tolerance) stay stored:
- * {@link lmdbDedup}'s `has` ignores them, so no answer changes. The entries this write added are
- * at or above the bound, and the scan runs only for a set that had a deadline (a new set has no
- * old entries), so it costs no read beyond the deadline's.
- */
-function extendDedupDeadline(dbs: LmdbEventDatabases, base: string, deadline: number, forgetBelowMillis: number): void {
-  const entry = base + DEDUP_DEADLINE_SUFFIX;
-  const old = dbs.deadlines.get(entry);
-  if (old !== undefined && old >= deadline) return;
-  if (old !== undefined) {
-    const due: string[] = [];
-    for (const { key, value } of dbs.dedup.getRange(prefixRange(base))) if (value < forgetBelowMillis) due.push(key);
-    for (const key of due) dbs.dedup.removeSync(key);
-    dbs.byDeadline.removeSync([old, entry]);
-  }
-  const stored = Math.ceil(deadline / DEADLINE_STEP_MILLIS) * DEADLINE_STEP_MILLIS;
-  dbs.deadlines.putSync(entry, stored);
-  dbs.byDeadline.putSync([stored, entry], true);
-}
-
-/**
- * The dedup set `<base><fp hex>` → event ts. `forgetOlderThan` only sets the bound below which
- * `has` ignores an entry: the entries themselves go later, when the set's deadline moves
- * ({@link extendDedupDeadline}), instead of a scan of the whole set on every write. The answers are
- * exactly those of a set forgotten eagerly (core's `mapEventDedup`), and a later `add` of the same
- * fp overwrites a kept stale entry as it would a deleted one. (Such an entry could not decide an
- * answer anyway: its fp carries its ts, and a live event older than acceptedAt − L is late and
- * never reaches the step; the bound is 60 s below that.)
- */
-function lmdbDedup(db: Database<number, string>, base: string): EventDedupView {
-  let bound = -Infinity;
-  return {
-    forgetOlderThan(minTsMillis) {
-      bound = minTsMillis;
-    },
-    has: (fp) => {
-      const ts = db.get(base + fingerprintHex(fp));
-      return ts !== undefined && ts >= bound;
-    },
-    add: (fp, ts) => {
-      db.putSync(base + fingerprintHex(fp), ts);
-    },
-  };
-}
-
-/** The keys starting with `base` (which ends with NUL; hex digits follow it). */
-function prefixRange(base: string): { start: string; end: string } {
-  return { start: base, end: `${base.slice(0, -1)}\u0001` };
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function checkEvents(field: string, events: OnlineEvents, keyCount: number): void {

@@ -12,11 +12,21 @@ import {
 import { debugOnline } from './internal/debug.js';
 import { checkWriteBatch, rowEventTs } from './internal/packed-row.js';
 import { DEDUP_DEADLINE_SUFFIX, removeDedupSet, writeEventsSync, writeRebuiltSync } from './lmdb-event-fold.js';
+import type { LmdbEventDatabases } from './lmdb-event-fold.js';
+import { AggregationStateRefs, decodeAggregationState } from './lmdb-aggregation-state.js';
 
 const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000;
 const SWEEP_ROWS_PER_TRANSACTION = 10_000;
 /** Separates the entity key from the field: entity keys never contain NUL, so one entity's rows are one key range. */
 const FIELD_SEPARATOR = '\u0000';
+/**
+ * Entry of the `rows` database recording the aggregation layout of the environment (no entity
+ * entry starts with NUL). Value `2`: aggregation state lives only in state entries (design §3.5,
+ * increment 13). Absent in an environment that has rows: written before increment 13, so it may
+ * hold per-field aggregation entries, read as a fallback and migrated by each entity's next write.
+ */
+const LAYOUT_ENTRY = '\u0000tessera:aggregation-layout';
+const STATE_LAYOUT = '2';
 
 /** Options of {@link LmdbOnlineStore}. */
 export interface LmdbOnlineStoreOptions {
@@ -37,7 +47,8 @@ export interface LmdbOnlineStoreOptions {
  * its retention there; both are allowed by the contract): a second database indexes rows by
  * retention deadline and `sweep()` deletes the due ones. An event view's batch (`batch.events`)
  * folds its events into the entity's aggregation entries (`<fv>.g<G>.<name>`, its pending list `pendingListField`) in the
- * same transaction, with the fingerprints seen in a `dedup` database (see lmdb-event-fold.ts).
+ * same transaction: per (entity, field, generation) one state entry (`lmdb-aggregation-state.ts`) and one
+ * dedup value (`lmdb-dedup-entry.ts`) next to its rows (see lmdb-event-fold.ts).
  */
 export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #root: RootDatabase;
@@ -46,9 +57,12 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
   readonly #deadlines: Database<number, string>;
   /** [deadline, entry key] → true, ordered by deadline so a sweep reads only the due rows. */
   readonly #byDeadline: Database<true, [number, string]>;
-  /** Event dedup sets: `<entity entry prefix><field>\0<G>\0<fp hex>` → event ts (design §3.5). */
+  /** Event dedup sets of the layout before increment 13: `<entity entry prefix><field>\0<G>\0<fp hex>` → event ts (design §3.5); migrated by writes, swept. */
   readonly #dedup: Database<number, string>;
   readonly #keyPrefix: string;
+  /** The event step's view of the databases (see {@link LmdbEventDatabases}). */
+  readonly #eventDbs: LmdbEventDatabases;
+  readonly #stateRefs = new AggregationStateRefs();
   readonly #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -65,6 +79,13 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
     this.#deadlines = this.#root.openDB<number, string>({ name: 'deadlines', encoding: 'ordered-binary' });
     this.#byDeadline = this.#root.openDB<true, [number, string]>({ name: 'by-deadline', encoding: 'ordered-binary' });
     this.#dedup = this.#root.openDB<number, string>({ name: 'dedup', encoding: 'ordered-binary' });
+    this.#eventDbs = {
+      rows: this.#rows,
+      deadlines: this.#deadlines,
+      byDeadline: this.#byDeadline,
+      dedup: this.#dedup,
+      legacyFields: this.#openLayout(),
+    };
     const sweepIntervalMillis = options.sweepIntervalMillis ?? DEFAULT_SWEEP_INTERVAL_MILLIS;
     if (sweepIntervalMillis > 0) {
       this.#sweepTimer = setInterval(() => {
@@ -87,11 +108,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
     return settle(() =>
       this.#root.transactionSync(() => {
         this.#checkOpen(`rebuild of field ${batch.field}`);
-        return writeRebuiltSync(
-          { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
-          batch,
-          (key) => this.#keyPrefix + key + FIELD_SEPARATOR,
-        );
+        return writeRebuiltSync(this.#eventDbs, batch, (key) => this.#keyPrefix + key + FIELD_SEPARATOR);
       }),
     );
   }
@@ -135,15 +152,54 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
   #readSync(lookups: readonly OnlineLookup[]): (Uint8Array | null)[][] {
     this.#checkOpen('read');
     // A loop of synchronous gets: 100 keys in ~0.2 ms, faster than getMany's promise round trip.
+    // An entity's aggregation fields of one generation are parts of one state entry: one get.
+    const legacy = this.#eventDbs.legacyFields;
     const results: (Uint8Array | null)[][] = new Array<(Uint8Array | null)[]>(lookups.length);
     for (let i = 0; i < lookups.length; i++) {
       const { key, fields } = lookups[i] as OnlineLookup;
       const prefix = this.#keyPrefix + key + FIELD_SEPARATOR;
       const rows = new Array<Uint8Array | null>(fields.length);
-      for (let j = 0; j < fields.length; j++) rows[j] = this.#rows.getBinary(prefix + (fields[j] as string)) ?? null;
+      // The state entries read for this entity (usually one: the view's served generation).
+      let lastState: string | undefined;
+      let lastParts: Map<string, Uint8Array> | null = null;
+      for (let j = 0; j < fields.length; j++) {
+        const field = fields[j] as string;
+        const ref = this.#stateRefs.of(field);
+        if (ref === null) {
+          rows[j] = this.#rows.getBinary(prefix + field) ?? null;
+          continue;
+        }
+        if (ref.state !== lastState) {
+          lastState = ref.state;
+          const stored = this.#rows.getBinary(prefix + ref.state);
+          lastParts = stored === undefined ? null : decodeAggregationState(stored, prefix + ref.state);
+        }
+        // No state entry: in an environment written before increment 13, the per-field entry.
+        rows[j] =
+          lastParts !== null
+            ? (lastParts.get(ref.part) ?? null)
+            : legacy
+              ? (this.#rows.getBinary(prefix + field) ?? null)
+              : null;
+      }
       results[i] = rows;
     }
     return results;
+  }
+
+  /**
+   * Whether the environment may hold per-field aggregation entries (see {@link LAYOUT_ENTRY}); a
+   * new environment is marked as state-entry only.
+   */
+  #openLayout(): boolean {
+    const marked = this.#rows.getBinary(LAYOUT_ENTRY);
+    if (marked !== undefined) return marked.toString('latin1') !== STATE_LAYOUT;
+    const empty = this.#root.transactionSync(() => {
+      for (const _ of this.#rows.getKeys({ limit: 1 })) return false;
+      this.#rows.putSync(LAYOUT_ENTRY, Buffer.from(STATE_LAYOUT, 'latin1'));
+      return true;
+    });
+    return !empty;
   }
 
   /** Writes a batch; the caller runs it inside a write transaction. */
@@ -179,7 +235,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
     if (batch.events === undefined) return { applied: batch.keys.length - stale, stale };
     // The events of an event view, in the same transaction as the rows: no half-landed write.
     const folded = writeEventsSync(
-      { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
+      this.#eventDbs,
       batch.field,
       batch.events,
       batch.keys.length,
@@ -188,7 +244,7 @@ export class LmdbOnlineStore implements EmbeddedOnlineStore {
     // Grouped aggregations (§1.8): the same step per (entity, group field); `events` answers for every event.
     for (const group of batch.groupEvents ?? []) {
       writeEventsSync(
-        { rows: this.#rows, deadlines: this.#deadlines, byDeadline: this.#byDeadline, dedup: this.#dedup },
+        this.#eventDbs,
         group.field,
         group.events,
         batch.keys.length,

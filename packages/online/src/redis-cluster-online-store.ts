@@ -14,17 +14,14 @@ import {
   type OnlineRebuildResult,
   type RebuiltEntity,
 } from '@tessera/core';
-
-/** The events of a batch (core's `OnlineEvents`, named through the batch: core's index does not export it yet). */
-type OnlineEvents = NonNullable<OnlineWriteBatch['events']>;
-type OnlineGroupEvents = NonNullable<OnlineWriteBatch['groupEvents']>[number];
 import { ensureClusterReady, runPerNode } from './internal/cluster-batch.js';
 import { debugOnline } from './internal/debug.js';
 import { readClusterRows, type ClusterReadContext } from './redis-cluster-read.js';
 import { withDeadline } from './internal/deadline.js';
 import { LWW_STALE, LWW_WRITE_LUA } from './internal/lww-write-script.js';
-import { AGG_WRITE_LUA, DEDUP_MARGIN_MILLIS } from './internal/agg-write-script.js';
-import { aggLayoutOpcodes } from './internal/agg-layout-opcodes.js';
+import { AGG_WRITE_LIBRARY } from './internal/agg-write-script.js';
+import { addAggWrite, groupEventCalls, groupEventsByKey, toBuffer } from './internal/agg-write-calls.js';
+import { loadFunctionLibrary } from './internal/function-library.js';
 import { checkWriteBatch } from './internal/packed-row.js';
 import { describeError } from './internal/redis-errors.js';
 
@@ -35,7 +32,6 @@ const MAX_RECONNECT_DELAY_MILLIS = 1_000;
 /** Headroom between a WAIT's own timeout and the client's command timeout. */
 const WAIT_TIMEOUT_MARGIN_MILLIS = 100;
 const LWW_WRITE_COMMAND = 'tesseraLwwWrite1';
-const AGG_WRITE_COMMAND = 'tesseraAggWrite2';
 
 /** Options of {@link RedisClusterOnlineStore}: either `nodes` (the store owns its clients) or `cluster`. */
 export interface RedisClusterOnlineStoreOptions {
@@ -69,12 +65,6 @@ export interface RedisClusterOnlineStoreOptions {
 /** A pipeline with the store's Lua command. */
 interface LwwPipeline extends ChainableCommander {
   [LWW_WRITE_COMMAND](key: string, field: string, row: Buffer, retentionMillis: number, nowMillis: number): this;
-  [AGG_WRITE_COMMAND](...args: (string | number | Buffer)[]): this;
-}
-
-/** The dedup set of an entity's events of one view field and generation (design §3.1; same hash tag). */
-export function eventDedupKey(entityKey: string, field: string, generation: number): string {
-  return `${entityKey}:d:${field}:g${generation}`;
 }
 
 /**
@@ -93,6 +83,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
   readonly #maxWaitMillis: number;
   readonly #connectWaitMillis: number;
   readonly #readContext: ClusterReadContext;
+  /** The first write with events loads the aggregation library on every master (a missing one later: on demand). */
+  #libraryLoaded: Promise<void> | undefined;
 
   constructor(options: RedisClusterOnlineStoreOptions) {
     const keyPrefix = options.keyPrefix ?? '';
@@ -124,8 +116,6 @@ export class RedisClusterOnlineStore implements OnlineStore {
       connectWaitMillis: this.#connectWaitMillis,
     };
     this.#writer.defineCommand(LWW_WRITE_COMMAND, { numberOfKeys: 1, lua: LWW_WRITE_LUA });
-    // KEYS: the entity hash, the dedup sets of G and G+1 (the latter used only while a rebuild runs).
-    this.#writer.defineCommand(AGG_WRITE_COMMAND, { numberOfKeys: 3, lua: AGG_WRITE_LUA });
     const commandTimeoutMillis = this.#writer.options.redisOptions?.commandTimeout;
     this.#maxWaitMillis =
       commandTimeoutMillis === undefined ? Infinity : Math.max(1, commandTimeoutMillis - WAIT_TIMEOUT_MARGIN_MILLIS);
@@ -156,7 +146,6 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const events = batch.events;
     // Per key: its events' indexes (in batch order), for the keys that have any.
     const eventsOf = events === undefined ? undefined : groupEventsByKey(events, keys.length);
-    const opcodes = events === undefined ? '' : aggLayoutOpcodes(events.plan);
     let stale = 0;
     let duplicateEvents = 0;
     // Grouped aggregations (§1.8): one more call per (entity, group field), after the entity's keys.
@@ -164,36 +153,31 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const eventGenerations = new Uint32Array(events?.records.length ?? 0);
     const g = events?.generation ?? 0;
     const dual = events?.dualWrite === true;
+    const aggregated = events !== undefined || groupCalls.length > 0;
+    if (aggregated) await this.#loadLibraryOnce();
     const slots = await runPerNode(this.#writer, {
       what,
-      // The scripts, run by their SHA (ioredis falls back to EVAL once per node).
-      command: 'EVALSHA',
+      // LWW rows by the script's SHA (ioredis falls back to EVAL once per node); events by FCALL.
+      command: aggregated ? 'FCALL' : 'EVALSHA',
       keys: groupCalls.length === 0 ? keys : [...keys, ...groupCalls.map((c) => keys[c.key] as string)],
       deadlineMillis,
       connectWaitMillis: this.#connectWaitMillis,
+      library: AGG_WRITE_LIBRARY,
       add: (pipeline, k) => {
         if (k >= keys.length) {
           const { key, group, records } = groupCalls[k - keys.length]!;
-          const key_ = keys[key] as string;
           // A group field is folded like a view field (§1.8), dual write included (§3.6).
-          (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
-            key_,
-            eventDedupKey(key_, group.field, group.events.generation),
-            eventDedupKey(key_, group.field, group.events.generation + 1),
-            group.field,
-            EMPTY_ROW,
-            0,
+          addAggWrite(pipeline, {
+            ...group.events,
+            key: keys[key] as string,
+            field: group.field,
+            row: EMPTY_ROW,
+            rowRetentionMillis: 0,
             nowMillis,
-            aggLayoutOpcodes(group.events.plan),
-            group.events.generation,
-            group.events.acceptedAtMillis,
-            group.events.latenessMillis,
-            DEDUP_MARGIN_MILLIS,
-            group.events.retentionMillis,
-            group.events.dualWrite === true ? group.events.generation + 1 : '',
-            '',
-            ...records.map((e) => toBuffer(group.events.records[e] as Uint8Array)),
-          );
+            dualWrite: group.events.dualWrite === true,
+            marker: '',
+            records: records.map((e) => group.events.records[e] as Uint8Array),
+          });
           return;
         }
         const mine = eventsOf?.[k];
@@ -207,24 +191,17 @@ export class RedisClusterOnlineStore implements OnlineStore {
           );
           return;
         }
-        (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
-          keys[k] as string,
-          eventDedupKey(keys[k] as string, batch.field, events.generation),
-          eventDedupKey(keys[k] as string, batch.field, events.generation + 1),
-          batch.field,
-          rows[k] as Buffer,
-          retention,
+        addAggWrite(pipeline, {
+          ...events,
+          key: keys[k] as string,
+          field: batch.field,
+          row: rows[k] as Buffer,
+          rowRetentionMillis: retention,
           nowMillis,
-          opcodes,
-          events.generation,
-          events.acceptedAtMillis,
-          events.latenessMillis,
-          DEDUP_MARGIN_MILLIS,
-          events.retentionMillis,
-          events.dualWrite === true ? events.generation + 1 : '',
-          '',
-          ...mine.map((e) => toBuffer(events.records[e] as Uint8Array)),
-        );
+          dualWrite: dual,
+          marker: '',
+          records: mine.map((e) => events.records[e] as Uint8Array),
+        });
       },
       onReply: (k, reply) => {
         if (k >= keys.length) return; // a group call: `events` answers for every event
@@ -261,36 +238,34 @@ export class RedisClusterOnlineStore implements OnlineStore {
     if (batch.entities.length === 0) return { written: 0, skipped: 0 };
     const deadlineMillis = options.deadlineMillis ?? Date.now() + this.#requestTimeoutMillis;
     const keys = batch.entities.map((entity) => this.#keyPrefix + entity.key);
-    const opcodes = aggLayoutOpcodes(batch.plan);
     let written = 0;
     let skipped = 0;
+    await this.#loadLibraryOnce();
     const slots = await runPerNode(this.#writer, {
       what: `rebuild of ${keys.length} entities of field ${batch.field}`,
-      command: 'EVALSHA',
+      command: 'FCALL',
       keys,
       deadlineMillis,
       connectWaitMillis: this.#connectWaitMillis,
+      library: AGG_WRITE_LIBRARY,
       add: (pipeline, k) => {
         const entity = batch.entities[k] as RebuiltEntity;
         const field = entity.field ?? batch.field; // a group field (§1.8) is rebuilt like the view's
-        (pipeline as LwwPipeline)[AGG_WRITE_COMMAND](
-          keys[k] as string,
-          eventDedupKey(keys[k] as string, field, batch.generation),
-          eventDedupKey(keys[k] as string, field, batch.generation + 1),
+        addAggWrite(pipeline, {
+          key: keys[k] as string,
           field,
-          '',
-          0,
-          batch.nowMillis,
-          opcodes,
-          batch.generation,
-          batch.nowMillis,
-          batch.latenessMillis,
-          DEDUP_MARGIN_MILLIS,
-          batch.retentionMillis,
-          '',
-          rebuildMarkerField(field, batch.generation),
-          ...entity.records.map(toBuffer),
-        );
+          row: EMPTY_ROW,
+          rowRetentionMillis: 0,
+          nowMillis: batch.nowMillis,
+          plan: batch.plan,
+          generation: batch.generation,
+          acceptedAtMillis: batch.nowMillis,
+          latenessMillis: batch.latenessMillis,
+          retentionMillis: batch.retentionMillis,
+          dualWrite: false,
+          marker: rebuildMarkerField(field, batch.generation),
+          records: entity.records,
+        });
       },
       onReply: (_k, reply) => {
         if ((reply as number[])[0] === -1) skipped++;
@@ -302,6 +277,18 @@ export class RedisClusterOnlineStore implements OnlineStore {
       await waitForReplicas(this.#writer, slots, replicas, deadlineMillis, this.#maxWaitMillis, 'rebuild');
     }
     return { written, skipped };
+  }
+
+  /**
+   * Loads the aggregation library on every master once, before the first write that needs it (best
+   * effort: a master that still lacks it, now or after a failover or `FUNCTION FLUSH`, gets it when
+   * its FCALL answers "Function not found").
+   */
+  #loadLibraryOnce(): Promise<void> {
+    this.#libraryLoaded ??= loadFunctionLibrary(this.#writer, undefined, AGG_WRITE_LIBRARY, 'aggregation writes').catch(
+      (error: unknown) => debugOnline(`aggregation library not loaded up front: ${describeError(error)}`),
+    );
+    return this.#libraryLoaded;
   }
 
   async ping(): Promise<void> {
@@ -321,45 +308,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
   }
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 const EMPTY_ROW = Buffer.alloc(0);
-
-/** The script calls of grouped aggregations: per group field, per entity, its events in batch order. */
-function groupEventCalls(
-  groups: readonly OnlineGroupEvents[],
-  keyCount: number,
-): { key: number; group: OnlineGroupEvents; records: number[] }[] {
-  const calls: { key: number; group: OnlineGroupEvents; records: number[] }[] = [];
-  for (const group of groups) {
-    const byKey = groupEventsByKey(group.events, keyCount);
-    byKey.forEach((records, key) => {
-      if (records !== undefined) calls.push({ key, group, records });
-    });
-  }
-  return calls;
-}
-
-/** Per key index, the indexes of its events in batch order (undefined for keys without events). */
-function groupEventsByKey(events: OnlineEvents, keyCount: number): (number[] | undefined)[] {
-  if (events.entities.length !== events.records.length) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `event write: ${events.entities.length} event entities but ${events.records.length} records`,
-    );
-  }
-  const out = new Array<number[] | undefined>(keyCount);
-  for (let e = 0; e < events.entities.length; e++) {
-    const k = events.entities[e] as number;
-    if (!Number.isInteger(k) || k < 0 || k >= keyCount) {
-      throw new TesseraError('INVALID_ARGUMENT', `event write: event ${e} names key ${k} of ${keyCount}`);
-    }
-    (out[k] ??= []).push(e);
-  }
-  return out;
-}
 
 function createCluster(options: RedisClusterOnlineStoreOptions): Cluster {
   const connectTimeoutMillis = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;

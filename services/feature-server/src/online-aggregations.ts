@@ -105,8 +105,9 @@ function aggregateFieldRows(
         .map((r) => decodeEventRecord(layout, r).record)
         .filter((r) => r.tsMillis <= t);
       if (due.length > 0) {
-        // Folding changes tile lists in place: fold into copies, the read's bytes stay as read.
-        for (const [name, bytes] of fields) fields.set(name, bytes.slice());
+        // Folding changes tile lists in place: fold into copies, the read's bytes stay as read (`new
+        // Uint8Array(bytes)` copies; a Buffer's `slice()` would be a view of the same memory).
+        for (const [name, bytes] of fields) fields.set(name, new Uint8Array(bytes));
         for (const r of due) foldEventIntoFields(plan, fields, r.tsMillis, r.fp, r.values);
       }
     }

@@ -121,13 +121,12 @@ export function applyEntityEvents(input: EntityEventsInput): EntityEventsResult 
   }
   const result = foldGeneration(plan, layout, now, input, taken);
   const nextResult = next === undefined ? undefined : foldGeneration(plan, layout, now, next, taken);
-  return {
-    ...result,
-    generations,
-    duplicates,
-    newestEventTsMillis: newest,
-    ...(nextResult === undefined ? {} : { next: nextResult }),
-  };
+  // Spelled out, not spread: the spreads cost most of this function's own time in a profile of
+  // embedded writes (increment 13).
+  const { changed, pendingChanged, pending } = result;
+  return nextResult === undefined
+    ? { changed, pendingChanged, pending, generations, duplicates, newestEventTsMillis: newest }
+    : { changed, pendingChanged, pending, generations, duplicates, newestEventTsMillis: newest, next: nextResult };
 }
 
 /** Steps 3–6 for one generation: the taken events (batch order), its due pending events, pruning. */
@@ -140,7 +139,7 @@ function foldGeneration(
 ): GenerationResult {
   const { fields } = state;
   const before = new Map<string, Uint8Array>();
-  for (const [name, bytes] of fields) before.set(name, bytes.slice());
+  for (const [name, bytes] of fields) before.set(name, new Uint8Array(bytes));
   const added: Uint8Array[] = [];
   for (const { bytes, record } of taken) {
     if (record.tsMillis > now) added.push(bytes);

@@ -112,7 +112,7 @@ export function hllPayloadAdd(payload: Uint8Array | undefined, precision: number
   const bucket = code >>> 6;
   const rho = code & 63;
   if (payload !== undefined && ((payload[0] as number) & HLL_DENSE) !== 0) {
-    const out = payload.slice();
+    const out = new Uint8Array(payload);
     if (rho > (out[1 + bucket] as number)) out[1 + bucket] = rho;
     return out;
   }
@@ -131,7 +131,7 @@ export function hllPayloadAdd(payload: Uint8Array | undefined, precision: number
     const existing = view.getUint32(1 + lo * 4, true);
     if (existing >>> 6 === bucket) {
       if ((existing & 63) >= rho) return old;
-      const out = old.slice();
+      const out = new Uint8Array(old);
       viewOf(out).setUint32(1 + lo * 4, code, true);
       return out;
     }

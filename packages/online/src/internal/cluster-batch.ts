@@ -5,6 +5,7 @@ import { TesseraError, isTesseraError } from '@tessera/core';
 import { backoffMillis } from './backoff.js';
 import { debugOnline } from './debug.js';
 import { sleep, withDeadline } from './deadline.js';
+import { isMissingFunction, loadFunctionLibrary, type FunctionLibrary } from './function-library.js';
 import { groupKeysByNode, type NodeGroup } from './group-by-node.js';
 import { describeError, isRetriableRedisError } from './redis-errors.js';
 
@@ -20,6 +21,11 @@ export interface PerKeyCommand {
   readonly deadlineMillis: number;
   /** How long to wait for a client that is still connecting before answering UNAVAILABLE. */
   readonly connectWaitMillis: number;
+  /**
+   * The Functions library that the commands FCALL: a master that answers "Function not found" gets
+   * it loaded, and those keys are retried like a redirection.
+   */
+  readonly library?: FunctionLibrary;
   add(pipeline: ChainableCommander, k: number): void;
   onReply(k: number, reply: unknown): void;
 }
@@ -130,6 +136,7 @@ async function execGroupIn(
     return new Error(`pipeline to ${group.master ?? 'an unassigned slot'} returned no replies`);
   }
   let lastError: unknown;
+  let missingFunction = false;
   for (let j = 0; j < group.indices.length; j++) {
     const k = group.indices[j] as number;
     const [error, reply] = replies[j] ?? [new Error('missing reply'), null];
@@ -138,9 +145,17 @@ async function execGroupIn(
     } else if (isRetriableRedisError(error)) {
       failed.push(k);
       lastError = error;
+    } else if (command.library !== undefined && isMissingFunction(error)) {
+      failed.push(k);
+      lastError = error;
+      missingFunction = true;
     } else {
       throw internalError(command.what, `key ${command.keys[k]}`, error);
     }
+  }
+  if (missingFunction && command.library !== undefined) {
+    debugOnline(`${command.what}: loading library ${command.library.name} on ${group.master ?? 'every master'}`);
+    await loadFunctionLibrary(cluster, group.master, command.library, command.what);
   }
   return lastError;
 }

@@ -6,8 +6,13 @@
   and expiry. Byte for byte what core's TS twin gives (applyEntityEvents and the encodings in
   core/src/aggregation/); a differential test on the cluster keeps the two equal.
 
-  This file is not a script on its own: it runs after lww-write-1.lua's text up to its
-  "end of lww_write" marker (agg-write-script.ts joins them), so the LWW rule is one text.
+  This file is the body of a Redis Functions library, not a script on its own (agg-write-script.ts
+  builds the library): lww-write-1.lua's text up to its "end of lww_write" marker (so the LWW rule is
+  one text), this file, then the registration of `agg_write` under a name that carries a hash of the
+  library's text. The top level runs once, at FUNCTION LOAD; a call runs `agg_write` only, and the
+  layout of each opcode string is parsed once and kept (EVAL ran the whole chunk on every call:
+  ~25 µs of closures, opcode parsing and layout tables before any work). Per-call state lives in the
+  upvalues below, set at the start of every call (Redis runs one call at a time).
 
   KEYS[1]  the entity hash (LWW row, aggregation fields `<field>.g<G>.<name>`, `<field>.pend`)
   KEYS[2]  the dedup set of generation G (`<entity key>:d:<field>:g<G>`; same hash tag)
@@ -45,33 +50,28 @@
 
   Never `<` on strings (strcoll): fingerprints are compared as four big-endian uint32.
 ]]
-local key = KEYS[1]
-local dkey = KEYS[2]
-local dkeyNext = KEYS[3]
+
+-- Per call, set by agg_write before anything reads them.
+local key, dkey, dkeyNext, viewField, gen, now, lateness, margin, aggRetention, nextGen, marker
+-- The call's layout (a cached parse of its opcodes; useLayout sets them).
+local k, inputTypes, nHll, hllInput, hops, life, lastNs, vars, nullBytes
+-- The generation being folded (readGeneration sets them): its field prefix, pending list, fields.
+local prefix, pendField, stored
 -- Everything is decided in memory first and written at the end, so an error (a malformed record
 -- or field) leaves the entity untouched: Redis does not roll a script back.
-
-local viewField = ARGV[1]
-local gen = ARGV[6]
-local now = tonumber(ARGV[7])
-local lateness = tonumber(ARGV[8])
-local margin = tonumber(ARGV[9])
-local aggRetention = tonumber(ARGV[10])
-local nextGen = ARGV[11] ~= '' and ARGV[11] or nil
-local marker = ARGV[12]
 local FIRST_EVENT = 13
--- The generation being folded (foldGeneration sets them): its field prefix, pending list, fields.
-local prefix, pendField, stored
-if marker ~= '' and redis.call('HEXISTS', key, marker) == 1 then
-  return { -1 }
-end
 
-local pack = struct.pack
-local sunpack = struct.unpack
-local band = bit.band
-local bor = bit.bor
-local floor = math.floor
-local huge = math.huge
+-- Redis 7.0 runs a library's top level with `redis` as its only global: the libraries are taken
+-- on the first call (libs).
+local pack, sunpack, band, bor, floor, huge
+local function libs()
+  pack = struct.pack
+  sunpack = struct.unpack
+  band = bit.band
+  bor = bit.bor
+  floor = math.floor
+  huge = math.huge
+end
 
 local function fail(message)
   error({ err = 'ERR tessera agg-write: ' .. message })
@@ -85,32 +85,13 @@ local TWO32 = 4294967296
 local TWO31 = 2147483648
 
 -- Layout opcodes: little-endian doubles, read by one struct.unpack (a text format cost ~20 µs a call).
-local opsBlob = ARGV[5]
-if #opsBlob % 8 ~= 0 or #opsBlob == 0 then
-  fail('layout opcodes are not whole doubles')
-end
-local ops = { sunpack('<' .. string.rep('d', #opsBlob / 8), opsBlob) }
-local nOps = #opsBlob / 8
-local cur = 0
+local ops, nOps, cur
 local function nextNum()
   cur = cur + 1
   if cur > nOps then
     fail('layout opcodes end early')
   end
   return ops[cur]
-end
-if nextNum() ~= 2 then
-  fail('unknown layout opcode format')
-end
-local k = nextNum()
-local inputTypes = {}
-for i = 1, k do
-  inputTypes[i] = nextNum()
-end
-local nHll = nextNum()
-local hllInput = {}
-for i = 1, nHll do
-  hllInput[i] = nextNum() + 1
 end
 
 -- Field names as core's entity-state.ts spells them: `t<hop in base-36 minutes>`, `.a<i>`, `n<input>`.
@@ -167,28 +148,69 @@ local function readLayout()
   return L
 end
 
-local hops = {}
-for i = 1, nextNum() do
-  local hop = nextNum()
-  hops[i] = { name = hopName(hop), hop = hop, pruneWindow = nextNum() }
-  hops[i].L = readLayout()
+-- The parsed layout of one opcode string: tables that calls only read.
+local function parseLayout(opsBlob)
+  if #opsBlob % 8 ~= 0 or #opsBlob == 0 then
+    fail('layout opcodes are not whole doubles')
+  end
+  ops = { sunpack('<' .. string.rep('d', #opsBlob / 8), opsBlob) }
+  nOps = #opsBlob / 8
+  cur = 0
+  if nextNum() ~= 2 then
+    fail('unknown layout opcode format')
+  end
+  local P = { inputTypes = {}, hllInput = {}, hops = {}, lastNs = {}, vars = {} }
+  P.k = nextNum()
+  for i = 1, P.k do
+    P.inputTypes[i] = nextNum()
+  end
+  P.nHll = nextNum()
+  for i = 1, P.nHll do
+    P.hllInput[i] = nextNum() + 1
+  end
+  local hops = P.hops
+  for i = 1, nextNum() do
+    local hop = nextNum()
+    hops[i] = { name = hopName(hop), hop = hop, pruneWindow = nextNum() }
+    hops[i].L = readLayout()
+  end
+  if nextNum() == 1 then
+    P.life = { name = 'life', L = readLayout() }
+  end
+  local lastNs = P.lastNs
+  for i = 1, nextNum() do
+    lastNs[i] = { name = 'n' .. string.format('%d', nextNum()), input = nextNum() + 1, n = nextNum() }
+  end
+  local vars = P.vars
+  for i = 1, nextNum() do
+    local v = { kind = nextNum(), spec = nextNum(), input = nextNum() + 1, hll = nextNum() + 1 }
+    v.precision = nextNum()
+    v.hop = nextNum()
+    v.window = nextNum()
+    v.name = (v.window == 0 and 'life' or hopName(v.hop)) .. '.a' .. string.format('%d', v.spec)
+    vars[i] = v
+  end
+  P.nullBytes = floor((P.k + 7) / 8)
+  ops = nil
+  return P
 end
-local life = nil
-if nextNum() == 1 then
-  life = { name = 'life', L = readLayout() }
-end
-local lastNs = {}
-for i = 1, nextNum() do
-  lastNs[i] = { name = 'n' .. string.format('%d', nextNum()), input = nextNum() + 1, n = nextNum() }
-end
-local vars = {}
-for i = 1, nextNum() do
-  local v = { kind = nextNum(), spec = nextNum(), input = nextNum() + 1, hll = nextNum() + 1 }
-  v.precision = nextNum()
-  v.hop = nextNum()
-  v.window = nextNum()
-  v.name = (v.window == 0 and 'life' or hopName(v.hop)) .. '.a' .. string.format('%d', v.spec)
-  vars[i] = v
+
+-- Parsed layouts by opcode string, for the library's lifetime; at most LAYOUTS_KEPT (then it starts
+-- over), so a stream of distinct plans cannot grow the Lua heap without bound.
+local LAYOUTS_KEPT = 256
+local layouts, layoutCount = {}, 0
+local function useLayout(opsBlob)
+  local P = layouts[opsBlob]
+  if not P then
+    P = parseLayout(opsBlob)
+    if layoutCount >= LAYOUTS_KEPT then
+      layouts, layoutCount = {}, 0
+    end
+    layouts[opsBlob] = P
+    layoutCount = layoutCount + 1
+  end
+  k, inputTypes, nHll, hllInput = P.k, P.inputTypes, P.nHll, P.hllInput
+  hops, life, lastNs, vars, nullBytes = P.hops, P.life, P.lastNs, P.vars, P.nullBytes
 end
 
 -- Every field of generation g, read once (pruning looks at the fields no event touches too).
@@ -241,7 +263,6 @@ end
 
 -- An event record: ts, fp, per input position its value bytes (strings with their u32 length),
 -- string values, HLL codes by approx_distinct position.
-local nullBytes = floor((k + 7) / 8)
 local function decodeEvent(s)
   local ev = { ts = sunpack('<d', s, 1), fp = string.sub(s, 9, 24), raw = {}, str = {}, codes = {} }
   local at = 25 + nullBytes
@@ -758,67 +779,9 @@ local function formatMillis(x)
   return string.format('%.17g', x)
 end
 
--- Steps 2 and 3: an fp is known when a dedup set holds it with a score not older than the forget
--- threshold (older entries are dropped before the new ones are added), or when an earlier event of
--- this call had it. One ZMSCORE per set for all events, one ZADD per set for the new ones.
-local forget = now - lateness - margin
-local CHUNK = 1000
-local fps = {}
-for e = FIRST_EVENT, #ARGV do
-  local rec = ARGV[e]
-  if #rec < 24 + nullBytes then
-    fail('event record ' .. (e - FIRST_EVENT + 1) .. ' is ' .. #rec .. ' bytes')
-  end
-  fps[#fps + 1] = string.sub(rec, 9, 24)
-end
-local function scoresOf(dk)
-  local scores = {}
-  for from = 1, #fps, CHUNK do
-    local got = redis.call('ZMSCORE', dk, unpack(fps, from, math.min(#fps, from + CHUNK - 1)))
-    for i = 1, #got do
-      scores[from + i - 1] = got[i]
-    end
-  end
-  return scores
-end
-local scores = scoresOf(dkey)
-local scoresNext = nextGen and scoresOf(dkeyNext) or {}
--- A copy taken by this call is in G+1 too while a rebuild runs: the highest generation answers.
-local takenFlag = nextGen and '2' or '1'
-local flags = {}
-local duplicates = 0
-local newest = nil
-local taken = {}
-local seen = {}
-local zadd = {}
-for i = 1, #fps do
-  local rec = ARGV[FIRST_EVENT + i - 1]
-  local fp = fps[i]
-  local inNext = seen[fp] or (scoresNext[i] and tonumber(scoresNext[i]) >= forget)
-  if inNext or (scores[i] and tonumber(scores[i]) >= forget) then
-    duplicates = duplicates + 1
-    flags[i] = inNext and takenFlag or '1'
-  else
-    flags[i] = '0'
-    seen[fp] = true
-    local ts = sunpack('<d', rec, 1)
-    -- A rebuild folds old events too: their fps could never recur eligibly, so no set keeps them.
-    if ts >= forget then
-      zadd[#zadd + 1] = formatMillis(ts)
-      zadd[#zadd + 1] = fp
-    end
-    if newest == nil or ts > newest then
-      newest = ts
-    end
-    taken[#taken + 1] = { ts = ts, rec = rec }
-  end
-end
-
-local changed = {}
-local emptied = {}
 -- Steps 3–6 for generation g: fold the taken events, the pending events the clock has passed,
 -- prune, and note every field whose bytes changed (and a pending list that became empty).
-local function foldGeneration(g)
+local function foldGeneration(g, taken, changed, emptied)
   readGeneration(g)
   local hopState = {}
   for i, h in ipairs(hops) do
@@ -938,73 +901,153 @@ local function foldGeneration(g)
     emptied[#emptied + 1] = pendField
   end
 end
-foldGeneration(gen)
-if nextGen then
-  foldGeneration(nextGen)
-end
-if marker ~= '' then
-  changed[#changed + 1] = marker
-  changed[#changed + 1] = '1'
-end
 
--- Writes from here on. Step 1: the LWW row, exactly as lww-write-1.lua.
-local lwwReply = 3
-if ARGV[2] ~= '' then
-  lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-  if type(lwwReply) == 'table' then
-    return lwwReply
+-- One call: the entity's part of a Write (KEYS and ARGV as in the header).
+local function agg_write(KEYS, ARGV)
+  key = KEYS[1]
+  dkey = KEYS[2]
+  dkeyNext = KEYS[3]
+  viewField = ARGV[1]
+  gen = ARGV[6]
+  now = tonumber(ARGV[7])
+  lateness = tonumber(ARGV[8])
+  margin = tonumber(ARGV[9])
+  aggRetention = tonumber(ARGV[10])
+  nextGen = ARGV[11] ~= '' and ARGV[11] or nil
+  marker = ARGV[12]
+  if not pack then
+    libs()
   end
-end
-local function remember(dk)
-  redis.call('ZREMRANGEBYSCORE', dk, '-inf', '(' .. formatMillis(forget))
-  for from = 1, #zadd, 2 * CHUNK do
-    redis.call('ZADD', dk, unpack(zadd, from, math.min(#zadd, from + 2 * CHUNK - 1)))
+  if marker ~= '' and redis.call('HEXISTS', key, marker) == 1 then
+    return { -1 }
   end
-end
-remember(dkey)
-if nextGen then
-  remember(dkeyNext)
-end
-
--- -2 = no key (the LWW row was not stored and nothing else is there), -1 = persistent.
-local expiry = redis.call('PEXPIRETIME', key)
-local existed = expiry ~= -2
-if #changed > 0 then
-  redis.call('HSET', key, unpack(changed))
-end
-if #emptied > 0 then
-  redis.call('HDEL', key, unpack(emptied))
-end
-
--- Step 7: expiry. The hash lives at least until the newest event + retention (0 = persistent),
--- never shortened, a persistent key stays persistent; the dedup sets until their newest entry could
--- still recur: max(acceptedAt, newest event) + L + margin.
-if newest ~= nil and (#changed > 0 or existed) then
-  if aggRetention == 0 then
-    redis.call('PERSIST', key)
-  else
-    local deadline = math.ceil(newest + aggRetention)
-    if not existed then
-      redis.call('PEXPIREAT', key, string.format('%.0f', deadline))
+  useLayout(ARGV[5])
+  -- Steps 2 and 3: an fp is known when a dedup set holds it with a score not older than the forget
+  -- threshold (older entries are dropped before the new ones are added), or when an earlier event of
+  -- this call had it. One ZMSCORE per set for all events, one ZADD per set for the new ones.
+  local forget = now - lateness - margin
+  local CHUNK = 1000
+  local fps = {}
+  for e = FIRST_EVENT, #ARGV do
+    local rec = ARGV[e]
+    if #rec < 24 + nullBytes then
+      fail('event record ' .. (e - FIRST_EVENT + 1) .. ' is ' .. #rec .. ' bytes')
+    end
+    fps[#fps + 1] = string.sub(rec, 9, 24)
+  end
+  local function scoresOf(dk)
+    local scores = {}
+    for from = 1, #fps, CHUNK do
+      local got = redis.call('ZMSCORE', dk, unpack(fps, from, math.min(#fps, from + CHUNK - 1)))
+      for i = 1, #got do
+        scores[from + i - 1] = got[i]
+      end
+    end
+    return scores
+  end
+  local scores = scoresOf(dkey)
+  local scoresNext = nextGen and scoresOf(dkeyNext) or {}
+  -- A copy taken by this call is in G+1 too while a rebuild runs: the highest generation answers.
+  local takenFlag = nextGen and '2' or '1'
+  local flags = {}
+  local duplicates = 0
+  local newest = nil
+  local taken = {}
+  local seen = {}
+  local zadd = {}
+  for i = 1, #fps do
+    local rec = ARGV[FIRST_EVENT + i - 1]
+    local fp = fps[i]
+    local inNext = seen[fp] or (scoresNext[i] and tonumber(scoresNext[i]) >= forget)
+    if inNext or (scores[i] and tonumber(scores[i]) >= forget) then
+      duplicates = duplicates + 1
+      flags[i] = inNext and takenFlag or '1'
     else
-      if expiry ~= -1 and deadline > expiry then
+      flags[i] = '0'
+      seen[fp] = true
+      local ts = sunpack('<d', rec, 1)
+      -- A rebuild folds old events too: their fps could never recur eligibly, so no set keeps them.
+      if ts >= forget then
+        zadd[#zadd + 1] = formatMillis(ts)
+        zadd[#zadd + 1] = fp
+      end
+      if newest == nil or ts > newest then
+        newest = ts
+      end
+      taken[#taken + 1] = { ts = ts, rec = rec }
+    end
+  end
+
+  local changed = {}
+  local emptied = {}
+  foldGeneration(gen, taken, changed, emptied)
+  if nextGen then
+    foldGeneration(nextGen, taken, changed, emptied)
+  end
+  if marker ~= '' then
+    changed[#changed + 1] = marker
+    changed[#changed + 1] = '1'
+  end
+
+  -- Writes from here on. Step 1: the LWW row, exactly as lww-write-1.lua.
+  local lwwReply = 3
+  if ARGV[2] ~= '' then
+    lwwReply = lww_write(key, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+    if type(lwwReply) == 'table' then
+      return lwwReply
+    end
+  end
+  local function remember(dk)
+    redis.call('ZREMRANGEBYSCORE', dk, '-inf', '(' .. formatMillis(forget))
+    for from = 1, #zadd, 2 * CHUNK do
+      redis.call('ZADD', dk, unpack(zadd, from, math.min(#zadd, from + 2 * CHUNK - 1)))
+    end
+  end
+  remember(dkey)
+  if nextGen then
+    remember(dkeyNext)
+  end
+
+  -- -2 = no key (the LWW row was not stored and nothing else is there), -1 = persistent.
+  local expiry = redis.call('PEXPIRETIME', key)
+  local existed = expiry ~= -2
+  if #changed > 0 then
+    redis.call('HSET', key, unpack(changed))
+  end
+  if #emptied > 0 then
+    redis.call('HDEL', key, unpack(emptied))
+  end
+
+  -- Step 7: expiry. The hash lives at least until the newest event + retention (0 = persistent),
+  -- never shortened, a persistent key stays persistent; the dedup sets until their newest entry could
+  -- still recur: max(acceptedAt, newest event) + L + margin.
+  if newest ~= nil and (#changed > 0 or existed) then
+    if aggRetention == 0 then
+      redis.call('PERSIST', key)
+    else
+      local deadline = math.ceil(newest + aggRetention)
+      if not existed then
         redis.call('PEXPIREAT', key, string.format('%.0f', deadline))
+      else
+        if expiry ~= -1 and deadline > expiry then
+          redis.call('PEXPIREAT', key, string.format('%.0f', deadline))
+        end
       end
     end
   end
-end
-local function expireDedup(dk)
-  local deadline = math.ceil(math.max(now, newest) + lateness + margin)
-  local current = redis.call('PEXPIRETIME', dk)
-  if current == -1 or (current ~= -2 and deadline > current) then
-    redis.call('PEXPIREAT', dk, string.format('%.0f', deadline))
+  local function expireDedup(dk)
+    local deadline = math.ceil(math.max(now, newest) + lateness + margin)
+    local current = redis.call('PEXPIRETIME', dk)
+    if current == -1 or (current ~= -2 and deadline > current) then
+      redis.call('PEXPIREAT', dk, string.format('%.0f', deadline))
+    end
   end
-end
-if newest ~= nil then
-  expireDedup(dkey)
-  if nextGen then
-    expireDedup(dkeyNext)
+  if newest ~= nil then
+    expireDedup(dkey)
+    if nextGen then
+      expireDedup(dkeyNext)
+    end
   end
-end
 
-return { lwwReply, table.concat(flags), duplicates }
+  return { lwwReply, table.concat(flags), duplicates }
+end
