@@ -30,10 +30,10 @@ import {
   JSON_HEADERS,
   ensureFeast,
   feastBench,
-  feastChild,
   prepareFeastComparison,
   startFeastServe,
 } from './support/feast-setup.js';
+import { compareTrainingSet, trainingSetData, type HistoricalEntry } from './support/feast-historical.js';
 import { summarize } from './support/latency.js';
 import { runGhz } from './support/ghz.js';
 import { GHZ, VEGETA } from './support/load-tools.js';
@@ -290,16 +290,104 @@ async function vegetaClosedLoop(
 interface FeastOnline {
   shapes: { shape: string; calls: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number }[];
 }
-interface FeastHistorical {
-  entityRows: number;
-  seconds: number;
-  rows: number;
-  nullsInFirstFeature: number;
-  peakRssBytes: number;
-  entitiesFile: string;
-  firstFeatureColumn: string;
-  firstFeatureSum: number;
-  checks: Record<string, [number, number, number]>;
+/** Feast's limit in `--only historical` unless `--feast-timeout-seconds` says otherwise. */
+const HISTORICAL_ONLY_LIMIT_SECONDS = 600;
+/** Largest rows per view and entity rows `--only historical` accepts (disk and time are bounded). */
+const MAX_ROWS_PER_VIEW = 50_000_000;
+const MAX_ENTITY_ROWS = 10_000_000;
+
+function positiveInteger(option: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text.replace(/_/g, ''));
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max)
+    throw new Error(`${option}: '${text}' is not a whole number from 1 to ${max}`);
+  return value;
+}
+
+function integerList(option: string, text: string | undefined, fallback: readonly number[], max: number): number[] {
+  if (text === undefined) return [...fallback];
+  const values = text.split(',').map((part) => positiveInteger(option, part.trim(), max));
+  if (values.length === 0 || values.length > 8) throw new Error(`${option}: 1 to 8 sizes, comma-separated`);
+  return values;
+}
+
+/** Sizes of `--only historical` (full, and `--smoke`). */
+const TRAINING_SETS = {
+  full: { rowsPerView: [1_000_000, 10_000_000], entityRows: [100_000] },
+  smoke: { rowsPerView: [1_000, 2_000], entityRows: [500] },
+} as const;
+
+/**
+ * `--only historical`: training sets only, for each rows-per-view size (data prepared once per size and
+ * cached in `cacheDir`), each entity-rows size, Feast under `limitSeconds` (killed past it and recorded
+ * as not finished). No Redis, no servers: Feast's repository has a SQLite online store it never uses.
+ */
+async function trainingSetsOnly(options: {
+  readonly smoke: boolean;
+  readonly out: string;
+  readonly cacheDir: string;
+  readonly rowsPerView: string | undefined;
+  readonly entityRows: string | undefined;
+  readonly limitSeconds: number;
+}): Promise<void> {
+  const sizes = options.smoke ? TRAINING_SETS.smoke : TRAINING_SETS.full;
+  const config = {
+    only: 'historical',
+    entities: options.smoke ? SMOKE.entities : FULL.entities,
+    shape: FULL.shape,
+    rowsPerViewSizes: integerList('--rows-per-view', options.rowsPerView, sizes.rowsPerView, MAX_ROWS_PER_VIEW),
+    entityRowCounts: integerList('--entity-rows', options.entityRows, sizes.entityRows, MAX_ENTITY_ROWS),
+    feastTimeoutSeconds: options.limitSeconds,
+  };
+  const startedAt = new Date();
+  const loadAverageAtStart = loadAtStart();
+  const python = await ensureFeast(log);
+  const prepare: Record<string, unknown>[] = [];
+  const historical: HistoricalEntry[] = [];
+  for (const rowsPerView of config.rowsPerViewSizes) {
+    const data = await trainingSetData({
+      python,
+      cacheDir: options.cacheDir,
+      entities: config.entities,
+      rowsPerView,
+      shape: config.shape,
+      log,
+    });
+    prepare.push({ rowsPerView, cached: data.cached, ...data.prepared });
+    for (const entityRows of config.entityRowCounts) {
+      const entry = await compareTrainingSet({
+        python,
+        repo: data.repo,
+        chdbDir: data.chdbDir,
+        shape: config.shape,
+        entities: config.entities,
+        rowsPerView,
+        entityRows,
+        limitSeconds: config.feastTimeoutSeconds,
+        log,
+      });
+      historical.push(entry);
+      if (entry.agree === false) process.exitCode = 1;
+    }
+  }
+  const first = prepare[0]?.['feast'];
+  const feastVersion = typeof first === 'string' ? first : '';
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: ['tsx', 'bench/feast.ts', ...process.argv.slice(2)].join(' '),
+    machine: machineInfo(loadAverageAtStart, { feast: feastVersion }),
+    git: gitState(REPO_ROOT),
+    config,
+    prepare,
+    online: [],
+    serve: [],
+    historical,
+  };
+  await mkdir(options.out, { recursive: true });
+  // Its own prefix: the report's Feast section (online, servers) reads the newest `feast-<stamp>` file.
+  const file = join(options.out, `feast-historical-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`Full results: ${file}`);
 }
 
 async function main(): Promise<void> {
@@ -308,15 +396,34 @@ async function main(): Promise<void> {
       smoke: { type: 'boolean', default: false },
       out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
       'redis-cluster': { type: 'string' },
+      only: { type: 'string' },
+      'rows-per-view': { type: 'string' },
+      'entity-rows': { type: 'string' },
+      'feast-timeout-seconds': { type: 'string' },
+      'cache-dir': { type: 'string', default: join(REPO_ROOT, '.cache/bench-feast') },
     },
   });
+  const limitText = values['feast-timeout-seconds'];
+  const feastLimitSeconds = limitText === undefined ? null : positiveInteger('--feast-timeout-seconds', limitText);
+  if (values.only !== undefined) {
+    if (values.only !== 'historical') throw new Error(`--only: only 'historical' is known, not '${values.only}'`);
+    await trainingSetsOnly({
+      smoke: values.smoke,
+      out: values.out,
+      cacheDir: values['cache-dir'],
+      rowsPerView: values['rows-per-view'],
+      entityRows: values['entity-rows'],
+      limitSeconds: feastLimitSeconds ?? HISTORICAL_ONLY_LIMIT_SECONDS,
+    });
+    return;
+  }
   const config = values.smoke ? SMOKE : FULL;
   const startedAt = new Date();
   const loadAverageAtStart = loadAtStart();
   const cleanup = new Cleanup();
   const online: Record<string, unknown>[] = [];
   const serve: Record<string, unknown>[] = [];
-  const historical: Record<string, unknown>[] = [];
+  const historical: HistoricalEntry[] = [];
   let prepare: Record<string, unknown> = {};
   let feastVersion = '';
   try {
@@ -477,45 +584,19 @@ async function main(): Promise<void> {
 
     // Training sets over the same entity rows.
     for (const entityRows of config.entityRowCounts) {
-      const feast = await feastBench<FeastHistorical>(
+      const entry = await compareTrainingSet({
         python,
-        ['historical', '--repo', repo, '--entity-rows', String(entityRows), '--entities', String(config.entities)],
-        30 * 60_000,
-      );
-      const tessera = await feastChild({
-        kind: 'historical',
-        dataDir: chdbDir,
-        entitiesParquet: feast.entitiesFile,
+        repo,
+        chdbDir,
         shape: config.shape,
-        chunkRows: 65_536,
-      });
-      // Per view: sum, entity-weighted sum and NULLs of its f0; summed in another order by each
-      // engine, so equal up to rounding.
-      const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a));
-      const viewsAgree = Object.entries(tessera.checks).every(([name, [sum, weighted, nulls]]) => {
-        const theirs = feast.checks[name];
-        return theirs !== undefined && close(theirs[0], sum) && close(theirs[1], weighted) && theirs[2] === nulls;
-      });
-      const agree =
-        feast.rows === tessera.rows &&
-        Object.keys(feast.checks).length === config.shape.views &&
-        Object.keys(tessera.checks).length === config.shape.views &&
-        viewsAgree;
-      historical.push({
+        entities: config.entities,
+        rowsPerView: config.rowsPerView,
         entityRows,
-        feast,
-        tessera: { ...tessera, seconds: tessera.millis / 1000 },
-        feastTimeOverTessera: feast.seconds / Math.max(tessera.millis / 1000, 1e-9),
-        agree,
+        limitSeconds: feastLimitSeconds,
+        log,
       });
-      log(
-        `historical ${entityRows}: Tessera ${(tessera.millis / 1000).toFixed(2)} s, Feast ${feast.seconds.toFixed(2)} s, ` +
-          `${agree ? 'same training set (rows; per view: NULLs, sum and entity-weighted sum of f0)' : 'DIFFERENT training sets'}`,
-      );
-      if (!agree) {
-        console.error(`bench: Feast ${JSON.stringify(feast.checks)}, Tessera ${JSON.stringify(tessera.checks)}`);
-        process.exitCode = 1;
-      }
+      historical.push(entry);
+      if (entry.agree === false) process.exitCode = 1;
     }
   } finally {
     await cleanup.run();

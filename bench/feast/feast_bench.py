@@ -138,9 +138,7 @@ project: {project}
 provider: local
 registry: {registry}
 online_store:
-  type: redis
-  redis_type: redis_cluster
-  connection_string: "{connection_string}"
+{online_store}
 offline_store:
   type: duckdb
 entity_key_serialization_version: {eksv}
@@ -248,7 +246,11 @@ def cmd_prepare(args) -> dict:
         FEATURE_STORE_YAML.format(
             project=PROJECT,
             registry=str(registry),
-            connection_string=args.redis,
+            online_store=(
+                f'  type: redis\n  redis_type: redis_cluster\n  connection_string: "{args.redis}"'
+                if args.online_store == "redis"
+                else f"  type: sqlite\n  path: {repo / 'online.db'}"
+            ),
             eksv=_entity_key_serialization_version(),
         )
     )
@@ -263,7 +265,9 @@ def cmd_prepare(args) -> dict:
         )
     )
 
-    if args.flush_redis:
+    if args.online_store == "redis" and not args.redis:
+        raise SystemExit("prepare: --redis is required with --online-store redis")
+    if args.flush_redis and args.online_store == "redis":
         from redis.cluster import RedisCluster
 
         client = _redis_cluster_client(args.redis)
@@ -284,10 +288,12 @@ def cmd_prepare(args) -> dict:
         + timedelta(seconds=3600)
     start_date = BASE - timedelta(days=1)
     end_date = last_ts + timedelta(days=1)
-    t1 = time.perf_counter()
-    store.materialize(start_date=start_date, end_date=end_date)
-    materialize_seconds = time.perf_counter() - t1
-    log(f"materialized {start_date.isoformat()} .. {end_date.isoformat()} in {materialize_seconds:.2f} s")
+    materialize_seconds = 0.0
+    if args.materialize:
+        t1 = time.perf_counter()
+        store.materialize(start_date=start_date, end_date=end_date)
+        materialize_seconds = time.perf_counter() - t1
+        log(f"materialized {start_date.isoformat()} .. {end_date.isoformat()} in {materialize_seconds:.2f} s")
 
     return {
         "rows": args.views * args.rows_per_view,
@@ -696,7 +702,11 @@ def main(argv=None) -> int:
     p.add_argument("--rows-per-view", type=int, required=True, help="R: rows in each view")
     p.add_argument("--views", type=int, required=True, help="V: feature views fv_0..fv_{V-1}")
     p.add_argument("--features", type=int, required=True, help="F: Float64 features f0..f{F-1} per view")
-    p.add_argument("--redis", required=True, help="all cluster nodes, host:port,host:port,...")
+    p.add_argument("--redis", help="all cluster nodes, host:port,host:port,... (required with --online-store redis)")
+    p.add_argument("--online-store", choices=("redis", "sqlite"), default="redis",
+                   help="redis (the cluster at --redis) or sqlite (REPO/online.db: training sets only)")
+    p.add_argument("--no-materialize", dest="materialize", action="store_false",
+                   help="skip `materialize` (training sets read only the offline store)")
     p.add_argument("--ttl-days", type=int, default=3650, help="FeatureView ttl in days (default 3650)")
     p.add_argument("--flush-redis", action="store_true",
                    help="FLUSHALL every primary first (destroys everything else in that cluster)")

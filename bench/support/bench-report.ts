@@ -8,6 +8,15 @@ import {
   feastRemoteMarkdownTable,
   type FeastRemoteCaseResult,
 } from './feast-remote-report.js';
+import {
+  agreeText,
+  feastHistoricalCharts,
+  feastHistoricalMarkdown,
+  feastRatioText,
+  feastSecondsText,
+  tesseraText,
+  type FeastHistoricalEntry,
+} from './feast-historical-report.js';
 import type { Segment } from './mixed-result.js';
 import { pythonClientMarkdownTable, type PythonClientCaseResult } from './python-client-report.js';
 import { cliStartupMarkdownTable, type CliStartupCase } from './cli-startup-report.js';
@@ -222,13 +231,7 @@ interface FeastResult {
     feast: { rps: number; p99Millis: number; serverCpuCores: number };
     tesseraRpsOverFeast: number;
   }[];
-  historical: {
-    entityRows: number;
-    tessera: { seconds: number; peakRssBytes: number };
-    feast: { seconds: number; peakRssBytes: number };
-    feastTimeOverTessera: number;
-    agree: boolean;
-  }[];
+  historical: FeastHistoricalEntry[];
 }
 
 /** Writes `report-<time>.md` and the charts into `dir` from the newest results there. */
@@ -501,8 +504,8 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
     );
     for (const h of f.historical) {
       sections.push(
-        `| ${formatNumber(h.entityRows)} | ${h.tessera.seconds.toFixed(2)} (${(h.tessera.peakRssBytes / 1e9).toFixed(2)}) | ` +
-          `${h.feast.seconds.toFixed(2)} (${(h.feast.peakRssBytes / 1e9).toFixed(2)}) | ${h.feastTimeOverTessera.toFixed(1)}× | ${h.agree ? 'yes' : 'NO'} |`,
+        `| ${formatNumber(h.entityRows)} | ${tesseraText(h)} | ` +
+          `${feastSecondsText(h)} (${(h.feast.peakRssBytes / 1e9).toFixed(2)}) | ${feastRatioText(h)} | ${agreeText(h)} |`,
       );
     }
     const file = await chart(
@@ -520,13 +523,44 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
             color: COLORS[0] as string,
             values: [
               ...f.online.map((o) => o.feastP99OverTessera ?? 0),
-              ...f.historical.map((h) => h.feastTimeOverTessera),
+              ...f.historical.map((h) => h.feastTimeOverTessera ?? h.feastTimeOverTesseraAtLeast ?? 0),
             ],
           },
         ],
       ),
     );
     sections.push('', `![feast](${file})`, '');
+  }
+
+  const feastHistorical = await newest(dir, 'feast-historical-');
+  if (feastHistorical) {
+    const f = feastHistorical.data as {
+      machine: { feast?: string; loadAverageAtStart?: number[] };
+      config: { feastTimeoutSeconds: number; entities: number; shape: { views: number; features: number } };
+      historical: FeastHistoricalEntry[];
+    };
+    sections.push(
+      `## Training sets vs rows per view, Tessera beside Feast ${f.machine.feast ?? ''} — \`${feastHistorical.file}\``,
+      '',
+      `\`bench/feast.ts --only historical\`: ${f.config.shape.views} views × ${f.config.shape.features} doubles, ` +
+        `${formatNumber(f.config.entities)} entities; Feast's \`get_historical_features(...).to_arrow()\` (DuckDB offline ` +
+        `store) killed past ${f.config.feastTimeoutSeconds} s and recorded as did not finish (DNF).`,
+      '',
+      feastHistoricalMarkdown(f.historical),
+    );
+    for (const [k, data] of feastHistoricalCharts(f.historical).entries()) {
+      const file = await chart(
+        `feast-historical-${k === 0 ? 'time' : 'rss'}`,
+        barChart(
+          data.title,
+          data.unit,
+          data.labels,
+          data.series.map((series, i) => ({ ...series, color: COLORS[i % COLORS.length] as string })),
+        ),
+      );
+      sections.push('', `![training sets ${data.unit}](${file})`);
+    }
+    sections.push('');
   }
 
   const feastRemote = await newest(dir, 'feast-remote-');

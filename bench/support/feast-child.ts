@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import {
   ChdbExecutor,
+  DEFAULT_HISTORICAL_QUERY_LIMITS,
   createDatabaseSql,
   ensureViewTables,
   qualifiedName,
@@ -21,13 +22,22 @@ import { loadEntityRows, resolvedAll } from './historical-dataset.js';
 import { FEAST_DATABASE, FEAST_JOIN_KEY, feastViews, type FeastShape } from './feast-views.js';
 
 export type FeastChildTask =
-  | { readonly kind: 'load'; readonly dataDir: string; readonly parquetDir: string; readonly shape: FeastShape }
+  | {
+      readonly kind: 'load';
+      readonly dataDir: string;
+      readonly parquetDir: string;
+      readonly shape: FeastShape;
+      /** Write `latest_<i>.parquet` for the online store (default true; training sets alone need none). */
+      readonly latest?: boolean;
+    }
   | {
       readonly kind: 'historical';
       readonly dataDir: string;
       readonly entitiesParquet: string;
       readonly shape: FeastShape;
       readonly chunkRows: number;
+      /** Diagnostics only (not set by bench/feast.ts): the engine's memory limit per query instead of the default. */
+      readonly maxMemoryBytes?: number;
     };
 
 export interface FeastChildResult {
@@ -72,12 +82,13 @@ async function load(
         `SELECT ${FEAST_JOIN_KEY}, event_timestamp, created, ${features} FROM ${source}`,
     );
     await executor.command(`OPTIMIZE TABLE ${table} FINAL`);
-    await executor.command(
-      `INSERT INTO FUNCTION file(${literal(join(task.parquetDir, `latest_${i}.parquet`))}, Parquet) ` +
-        `SELECT ${FEAST_JOIN_KEY}, toDateTime64(event_ts, 3, 'UTC') AS event_ts, ${features} FROM ${table} FINAL ` +
-        `ORDER BY ${FEAST_JOIN_KEY}, event_ts DESC LIMIT 1 BY ${FEAST_JOIN_KEY} ` +
-        `SETTINGS engine_file_truncate_on_insert = 1`,
-    );
+    if (task.latest !== false)
+      await executor.command(
+        `INSERT INTO FUNCTION file(${literal(join(task.parquetDir, `latest_${i}.parquet`))}, Parquet) ` +
+          `SELECT ${FEAST_JOIN_KEY}, toDateTime64(event_ts, 3, 'UTC') AS event_ts, ${features} FROM ${table} FINAL ` +
+          `ORDER BY ${FEAST_JOIN_KEY}, event_ts DESC LIMIT 1 BY ${FEAST_JOIN_KEY} ` +
+          `SETTINGS engine_file_truncate_on_insert = 1`,
+      );
     const [count] = await executor.queryJson<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}`);
     rows += Number(count?.n ?? 0);
   }
@@ -107,12 +118,19 @@ async function historical(
   let nulls = 0;
   let sum = 0;
   const checks: Record<string, [number, number, number]> = {};
-  for await (const chunk of runHistorical(executor, FEAST_DATABASE, {
-    entities: { kind: 'rows', keys: new Map([[FEAST_JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
-    features: resolvedAll(feastViews(task.shape)),
-    chunkRows: task.chunkRows,
-    format: 'arrow',
-  })) {
+  for await (const chunk of runHistorical(
+    executor,
+    FEAST_DATABASE,
+    {
+      entities: { kind: 'rows', keys: new Map([[FEAST_JOIN_KEY, keys]]), eventTsMillis: ts, passthrough: [] },
+      features: resolvedAll(feastViews(task.shape)),
+      chunkRows: task.chunkRows,
+      format: 'arrow',
+    },
+    task.maxMemoryBytes === undefined
+      ? {}
+      : { limits: { ...DEFAULT_HISTORICAL_QUERY_LIMITS, maxMemoryBytes: task.maxMemoryBytes } },
+  )) {
     if (chunk.arrowIpc === undefined) throw new Error('an arrow chunk without arrowIpc');
     rows += chunk.rowCount;
     const decoded = tableFromIPC(chunk.arrowIpc);

@@ -17,7 +17,7 @@ import { startServerProcess, type ServerProcess } from './server-process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'packages/cli/bin/tessera.js');
-const FEAST_DIR = join(REPO_ROOT, 'bench/feast');
+export const FEAST_DIR = join(REPO_ROOT, 'bench/feast');
 const execFileAsync = promisify(execFile);
 /** feast serve answers 422 without it. */
 export const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -55,11 +55,11 @@ export async function feastBench<T>(python: string, args: readonly string[], tim
 }
 
 /** Runs one chDB step of bench/support/feast-child.ts in a process of its own. */
-export async function feastChild(task: FeastChildTask): Promise<FeastChildResult> {
+export async function feastChild(task: FeastChildTask, timeoutMillis = 20 * 60_000): Promise<FeastChildResult> {
   const { stdout } = await execFileAsync(
     process.execPath,
     ['--import', 'tsx', join(REPO_ROOT, 'bench/support/feast-child.ts'), JSON.stringify(task)],
-    { cwd: REPO_ROOT, timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 },
+    { cwd: REPO_ROOT, timeout: timeoutMillis, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
   );
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) throw new Error(`feast-child printed no RESULT line:\n${stdout}`);
