@@ -3,11 +3,17 @@
  * to the columns output, entity SELECTs, bad input, cancellation and clean-up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTesseraError, type FeatureValue, type HistoricalRequest, type TypedColumn } from '@tessera/core';
+import {
+  isTesseraError,
+  type FeatureValue,
+  type HistoricalChunk,
+  type HistoricalRequest,
+  type TypedColumn,
+} from '@tessera/core';
 import { qualifiedName, tableName } from '../src/index.js';
 import { timePruning } from '../src/historical/query.js';
 import { MERGE_STAGE_ABOVE_PARTS } from '../src/historical/key-ranges.js';
-import { runHistorical } from '../src/historical/run.js';
+import { runHistorical, type HistoricalOptions } from '../src/historical/run.js';
 import { comparable } from './support/oracle.js';
 import {
   arrowToColumns,
@@ -280,6 +286,44 @@ describe('GetHistorical', () => {
     expect(byRanges).toEqual(oneQuery);
     expect(byRanges[2]?.values).toEqual(Array.from({ length: 2 * keys }, (_, i) => BigInt(i)));
     expect(byRanges[3]?.values.filter((v) => v !== null).length).toBeGreaterThan(0);
+  });
+
+  it('cuts the key-range plan into more parts when the view rows its joins read need them, as one query does', async () => {
+    // Few entity rows (one part by partRows) but view rows over partViewRows: parts by view rows.
+    const sql =
+      `SELECT toInt64(number % 5) AS user_id, toDateTime64('2025-01-01 00:00:01.500', 3, 'UTC') AS event_ts, ` +
+      `toUInt32(number) AS label FROM numbers(10)`;
+    let stageInserts = 0;
+    const counting = new Proxy(engine.executor, {
+      get(target, property, receiver): unknown {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        const method = value as (...args: unknown[]) => unknown;
+        if (property !== 'command') return method.bind(target);
+        return (sql: string, ...rest: unknown[]) => {
+          if (/^INSERT INTO \S+_s0\W/.test(sql)) stageInserts += 1;
+          return method.call(target, sql, ...rest);
+        };
+      },
+    });
+    const run = async (options: HistoricalOptions): Promise<ReturnType<typeof concatColumns>> => {
+      const chunks: HistoricalChunk[] = [];
+      for await (const chunk of runHistorical(counting, engine.database, request({ kind: 'sql', sql }), options)) {
+        chunks.push(chunk);
+      }
+      return concatColumns(chunks);
+    };
+    const onePart = await run({ plan: 'key_ranges', partRows: 1_000 });
+    expect(stageInserts).toBe(1);
+    stageInserts = 0;
+    const byViewRows = await run({ plan: 'key_ranges', partRows: 1_000, partViewRows: 1 });
+    expect(stageInserts).toBeGreaterThan(1);
+    expect(byViewRows).toEqual(onePart);
+    expect(byViewRows).toEqual(concatColumns(await collect(engine, request({ kind: 'sql', sql }), { plan: 'hash' })));
+    const error = await errorOf(
+      collect(engine, request({ kind: 'sql', sql }), { plan: 'key_ranges', partViewRows: 0 }),
+    );
+    expect((error as Error).message).toContain('partViewRows must be a positive integer, got 0');
   });
 
   it('rejects an entity SELECT lacking a join key or event_ts, naming it', async () => {

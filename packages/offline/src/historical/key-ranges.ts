@@ -11,7 +11,8 @@
  *
  * Steps, for each group of views sharing their first join key (usually one group):
  * 0. the entity rows copied into a table sorted by that key;
- * 1. a bounds table: the keys of every `step`-th entity row in key order, distinct, numbered;
+ * 1. a bounds table: the keys of every `step`-th entity row in key order, distinct, numbered (as
+ *    many parts as the entity rows need, or as the view rows their joins read need, whichever is more);
  *    part p is the entity rows with bound p ≤ key < bound p+1 (the last part has no upper bound);
  * 2. a stage table (`CREATE … EMPTY AS SELECT` of the part query, so its column types are the
  *    join's own), ordered by row id;
@@ -28,6 +29,15 @@ import { queryOptions, type QueryContext } from './entities.js';
 
 /** Entity rows per part when the caller does not say (bench/README.md: 1M rows in 10 parts). */
 export const DEFAULT_PART_ROWS = 100_000;
+
+/**
+ * View rows the hash joins of one part may hold together (summed over the group's views) when the
+ * caller does not say. Entity rows alone do not bound a part's memory: 100k entity rows over 50k
+ * entities with 200 events each per view (bench/feast.ts at 10M rows per view) put 30M view rows in
+ * one part's hash tables and passed the 4 GiB query limit, where the historical bench's parts (100k
+ * entity rows, ~3M view rows) peak near 1.2 GB. A group gets as many more parts as this asks for.
+ */
+export const DEFAULT_PART_VIEW_ROWS = 4_000_000;
 
 const PART_SETTINGS = "join_use_nulls = 1, join_algorithm = 'hash'";
 
@@ -92,10 +102,9 @@ export async function runKeyRanges(
   layout: HistoricalLayout,
   partRows: number,
   context: QueryContext,
+  partViewRows = DEFAULT_PART_VIEW_ROWS,
 ): Promise<KeyRangeRun> {
   const groups = groupsOf(layout);
-  const wantedParts = Math.max(1, Math.ceil(rowCount / partRows));
-  const step = Math.max(1, Math.ceil(rowCount / wantedParts));
   const parts: number[] = [];
   for (const [g, group] of groups.entries()) {
     const sorted = name(`e${g}`);
@@ -112,6 +121,18 @@ export async function runKeyRanges(
       undefined,
       queryOptions(context),
     );
+    // Parts: enough for the entity rows and for the view rows their joins read (counted with the
+    // joins' own pruning, over every entity row of the request).
+    const [viewRows] = await executor.queryJson<{ n: string }>(
+      `SELECT toString(${group.views.map((view) => view.rows(sorted)).join(' + ')}) AS n`,
+      undefined,
+      queryOptions(context),
+    );
+    const wantedParts = Math.min(
+      Math.max(1, rowCount),
+      Math.max(1, Math.ceil(rowCount / partRows), Math.ceil(Number(viewRows?.n ?? 0) / partViewRows)),
+    );
+    const step = Math.max(1, Math.ceil(rowCount / wantedParts));
     await executor.command(
       `CREATE TABLE ${bounds} ENGINE = MergeTree ORDER BY part AS ` +
         `SELECT toUInt32(row_number() OVER (ORDER BY k) - 1) AS part, k FROM (` +

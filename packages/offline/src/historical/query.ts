@@ -158,6 +158,11 @@ export interface ViewJoin {
    * conditions on its own columns.
    */
   join(source: string, extra?: readonly string[]): string;
+  /**
+   * A scalar subquery counting the view rows {@link join} would read for entity rows `source` (the
+   * same key and time pruning): what one hash join holds in memory, up to the columns.
+   */
+  rows(source: string, extra?: readonly string[]): string;
 }
 
 /** Every output expression (by position, `e` = the entity rows) and every view's join. */
@@ -246,7 +251,7 @@ export function historicalLayout(
     const entityKeyList = keys.map((k) => k.column).join(', ');
     const first = keys[0];
     if (first === undefined) throw new TesseraError('INTERNAL', `view ${view.name} has no join key`);
-    const join = (source: string, extra: readonly string[] = []): string => {
+    const conditionsOf = (source: string, extra: readonly string[]): string[] => {
       const bounds = pruning[slot] ?? EVERY_BOUND;
       const conditions = [...extra, `(${keyList}) IN (SELECT ${entityKeyList} FROM ${source})`];
       if (bounds.upper) conditions.push(`${quoteIdentifier(EVENT_TS)} <= (SELECT max(${EVENT_TS}) FROM ${source})`);
@@ -255,6 +260,13 @@ export function historicalLayout(
           `${quoteIdentifier(EVENT_TS)} >= (SELECT min(${EVENT_TS}) FROM ${source}) - toIntervalSecond(${ttl})`,
         );
       }
+      return conditions;
+    };
+    const keysAndTimes = [...keys.map((k) => k.name), quoteIdentifier(EVENT_TS), quoteIdentifier(CREATED_TS_COLUMN)];
+    const rows = (source: string, extra: readonly string[] = []): string =>
+      `(SELECT count() FROM ${plainRowsSource(database, view, keysAndTimes)} WHERE ${conditionsOf(source, extra).join(' AND ')})`;
+    const join = (source: string, extra: readonly string[] = []): string => {
+      const conditions = conditionsOf(source, extra);
       const right =
         `(SELECT ${keyList}${ttl > 0 ? `, ${quoteIdentifier(EVENT_TS)} AS __ts` : ''}, ${viewAsofExpression()} AS __asof` +
         `${wanted.length > 0 ? `, ${[...new Set(wanted)].join(', ')}` : ''} ` +
@@ -266,7 +278,7 @@ export function historicalLayout(
       ];
       return `ASOF LEFT JOIN ${right} AS ${alias} ON ${on.join(' AND ')}`;
     };
-    const plain = { slot, firstKey: first.name, firstKeyColumn: first.column, positions, join };
+    const plain = { slot, firstKey: first.name, firstKeyColumn: first.column, positions, join, rows };
     if (rv.aggregationIndexes.length === 0) return [plain];
     const aggregated = aggregationView(
       database,

@@ -22,7 +22,7 @@ import { DEFAULT_HISTORICAL_QUERY_LIMITS, querySettings, type HistoricalQueryLim
 import { materializeViewEntities } from './view-entities.js';
 import { entitySourceParams, renderEntitySource } from './entity-source.js';
 import { buildHistoricalQuery, historicalLayout, timePruning, type JoinAlgorithm, type OutputColumn } from './query.js';
-import { DEFAULT_PART_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
+import { DEFAULT_PART_ROWS, DEFAULT_PART_VIEW_ROWS, keyRangeTables, runKeyRanges, tableNamer } from './key-ranges.js';
 import { randomSuffix } from './sql-text.js';
 import { finalizeColumns, type FinalColumn } from './aggregation-finalize.js';
 import { typedColumnsToArrow } from './arrow-columns.js';
@@ -63,6 +63,8 @@ export interface HistoricalOptions {
   readonly plan?: 'auto' | HistoricalPlan;
   /** Entity rows per part of the key-range plan ({@link DEFAULT_PART_ROWS} unless given). */
   readonly partRows?: number;
+  /** View rows the joins of one part may read together ({@link DEFAULT_PART_VIEW_ROWS} unless given). */
+  readonly partViewRows?: number;
   /** Engine limits of every query of a request ({@link DEFAULT_HISTORICAL_QUERY_LIMITS} unless given). */
   readonly limits?: HistoricalQueryLimits;
 }
@@ -136,9 +138,13 @@ export async function* runHistorical(
       `chunkRows must be a positive integer, got ${String(request.chunkRows)}`,
     );
   }
-  const { partRows } = options;
-  if (partRows !== undefined && (!Number.isSafeInteger(partRows) || partRows < 1)) {
-    throw new TesseraError('INVALID_ARGUMENT', `partRows must be a positive integer, got ${String(partRows)}`);
+  for (const [name, value] of [
+    ['partRows', options.partRows],
+    ['partViewRows', options.partViewRows],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new TesseraError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`);
+    }
   }
   if (request.features.views.length === 0) {
     throw new TesseraError('INVALID_ARGUMENT', 'no features requested');
@@ -207,6 +213,7 @@ export async function* runHistorical(
         layout,
         options.partRows ?? DEFAULT_PART_ROWS,
         context,
+        options.partViewRows ?? DEFAULT_PART_VIEW_ROWS,
       ));
     } else {
       const query = buildHistoricalQuery(database, table, entities, request.features, plan, pruning);
