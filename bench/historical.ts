@@ -342,7 +342,7 @@ async function main(): Promise<void> {
             }
           : null,
       timeOverFloor: tessera && floor !== null ? summary.medianMillis / floor.medianMillis : null,
-      targets: tessera ? targetsOf(spec.entityRows, summary, plain) : null,
+      targets: tessera ? targetsOf(spec.entityRows, summary, floor) : null,
     };
   });
   // Both contenders must return the same training set: the same NULL count in one feature column.
