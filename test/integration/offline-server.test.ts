@@ -438,6 +438,49 @@ describe('the offline store through an offline server (real chDB)', () => {
       expect(nullKey?.details).toMatch(/join key customer_id has null rows/);
       const short = await insert({ eventTsMillis: [T0, T0 + 1] });
       expect(short?.details).toMatch(/join key customer_id: 1 values for 2 rows/);
+      // The other fields' bounds (the dedup token becomes an engine setting, times must fit DateTime64).
+      const daily = latestView(registry.state(), 'daily_spend') as RegisteredView;
+      // Nothing of a refused insert lands: the view's rows before and after are the same.
+      const before = await countRows();
+      const refusedInserts: [Promise<ServiceError | null>, RegExp, number][] = [
+        [
+          insert({ dedupToken: "t' SETTINGS x=1" }),
+          /Insert into orders@1: dedup_token must be 1 to 128 characters/,
+          status.INVALID_ARGUMENT,
+        ],
+        [insert({ dedupToken: 'x'.repeat(129) }), /dedup_token must be 1 to 128 characters/, status.INVALID_ARGUMENT],
+        [
+          insert({ eventTsMillis: [Number.NaN] }),
+          /row 0: event_ts_millis NaN must be an integer number of ms/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ eventTsMillis: [T0 + 0.5] }),
+          /row 0: event_ts_millis 1704067200000.5 must be an integer/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ eventTsMillis: [1e16] }),
+          /row 0: event_ts_millis 10000000000000000 must be an integer number of ms between/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ createdTsMicros: [2n ** 62n] }),
+          /row 0: created_ts_micros 4611686018427387904 is outside DateTime64's range/,
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          insert({ view: toWireView(daily) }),
+          /Insert into daily_spend@1: an SQL view is computed by its SELECT; it takes no inserts/,
+          status.FAILED_PRECONDITION,
+        ],
+      ];
+      for (const [call, message, code] of refusedInserts) {
+        const error = await call;
+        expect(error?.code, String(message)).toBe(code);
+        expect(error?.details).toMatch(message);
+      }
+      expect(await countRows()).toBe(before);
     } finally {
       client.close();
     }
@@ -541,67 +584,7 @@ describe('the offline store through an offline server (real chDB)', () => {
         call.on('error', (error: ServiceError) => resolve(error));
         call.on('end', () => resolve(rows));
       });
-    const insert = (request: Partial<InsertRequest>): Promise<ServiceError | null> =>
-      new Promise((resolve) =>
-        client.insert(
-          {
-            view: toWireView(view),
-            joinKeys: [toColumn('int64', [1n])],
-            eventTsMillis: [T0],
-            features: [],
-            createdTsMicros: [],
-            dedupToken: '',
-            fingerprints: Buffer.alloc(0),
-            exclusions: Buffer.alloc(0),
-            onlineGenerations: [],
-            ...request,
-          },
-          metadata,
-          (error) => resolve(error),
-        ),
-      );
     try {
-      // Nothing of a refused insert lands: the view's rows before and after are the same.
-      const before = await countRows();
-      const refusedInserts: [Promise<ServiceError | null>, RegExp, number][] = [
-        [
-          insert({ dedupToken: "t' SETTINGS x=1" }),
-          /Insert into orders@1: dedup_token must be 1 to 128 characters/,
-          status.INVALID_ARGUMENT,
-        ],
-        [insert({ dedupToken: 'x'.repeat(129) }), /dedup_token must be 1 to 128 characters/, status.INVALID_ARGUMENT],
-        [
-          insert({ eventTsMillis: [Number.NaN] }),
-          /row 0: event_ts_millis NaN must be an integer number of ms/,
-          status.INVALID_ARGUMENT,
-        ],
-        [
-          insert({ eventTsMillis: [T0 + 0.5] }),
-          /row 0: event_ts_millis 1704067200000.5 must be an integer/,
-          status.INVALID_ARGUMENT,
-        ],
-        [
-          insert({ eventTsMillis: [1e16] }),
-          /row 0: event_ts_millis 10000000000000000 must be an integer number of ms between/,
-          status.INVALID_ARGUMENT,
-        ],
-        [
-          insert({ createdTsMicros: [2n ** 62n] }),
-          /row 0: created_ts_micros 4611686018427387904 is outside DateTime64's range/,
-          status.INVALID_ARGUMENT,
-        ],
-        [
-          insert({ view: toWireView(daily) }),
-          /Insert into daily_spend@1: an SQL view is computed by its SELECT; it takes no inserts/,
-          status.FAILED_PRECONDITION,
-        ],
-      ];
-      for (const [call, message, code] of refusedInserts) {
-        const error = await call;
-        expect(error?.code, String(message)).toBe(code);
-        expect(error?.details).toMatch(message);
-      }
-      expect(await countRows()).toBe(before);
       // An unbounded range is every row (clamped to what the store holds), not an error; a range wholly
       // before what the store holds is none.
       const everyRow = await latest({ startMillis: -Infinity, endMillis: Infinity });
