@@ -147,13 +147,19 @@ function formatNumber(value: number): string {
  * The newest `<prefix><ISO stamp>.json` in `dir`. The stamp must follow the prefix directly, so
  * `feast-` does not pick up `feast-remote-…` files.
  */
-async function newest(dir: string, prefix: string): Promise<{ file: string; data: unknown } | undefined> {
+async function newest(
+  dir: string,
+  prefix: string,
+  accept: (data: unknown) => boolean = () => true,
+): Promise<{ file: string; data: unknown } | undefined> {
   const names = (await readdir(dir).catch(() => [] as string[]))
     .filter((n) => n.startsWith(prefix) && /^\d{4}-/.test(n.slice(prefix.length)) && n.endsWith('.json'))
     .sort();
-  const name = names.at(-1);
-  if (name === undefined) return undefined;
-  return { file: name, data: JSON.parse(await readFile(join(dir, name), 'utf8')) as unknown };
+  for (const name of names.reverse()) {
+    const data = JSON.parse(await readFile(join(dir, name), 'utf8')) as unknown;
+    if (accept(data)) return { file: name, data };
+  }
+  return undefined;
 }
 
 interface LoadFigures {
@@ -241,7 +247,7 @@ export async function writeReport(dir: string): Promise<{ markdown: string; mark
   sections.push(
     '## Targets of the open issues, from the newest result of each scenario',
     '',
-    targetsMarkdown(await targetRows((prefix) => newest(dir, prefix))),
+    targetsMarkdown(await targetRows((prefix, accept) => newest(dir, prefix, accept))),
     '',
   );
   const charts: string[] = [];

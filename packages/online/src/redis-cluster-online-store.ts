@@ -154,7 +154,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const g = events?.generation ?? 0;
     const dual = events?.dualWrite === true;
     const aggregated = events !== undefined || groupCalls.length > 0;
-    if (aggregated) await this.#loadLibraryOnce();
+    if (aggregated) await this.#libraryReady(deadlineMillis);
     const slots = await runPerNode(this.#writer, {
       what,
       // LWW rows by the script's SHA (ioredis falls back to EVAL once per node); events by FCALL.
@@ -240,7 +240,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const keys = batch.entities.map((entity) => this.#keyPrefix + entity.key);
     let written = 0;
     let skipped = 0;
-    await this.#loadLibraryOnce();
+    await this.#libraryReady(deadlineMillis);
     const slots = await runPerNode(this.#writer, {
       what: `rebuild of ${keys.length} entities of field ${batch.field}`,
       command: 'FCALL',
@@ -289,6 +289,23 @@ export class RedisClusterOnlineStore implements OnlineStore {
       (error: unknown) => debugOnline(`aggregation library not loaded up front: ${describeError(error)}`),
     );
     return this.#libraryLoaded;
+  }
+
+  /**
+   * Waits for the up-front load at most until `deadlineMillis`: the load is shared by every write
+   * and best effort, so a slow one must not hold a write past its deadline — the write goes on and
+   * loads the library where its FCALL finds it missing.
+   */
+  async #libraryReady(deadlineMillis: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadlineMillis - Date.now()));
+    });
+    try {
+      await Promise.race([this.#loadLibraryOnce(), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async ping(): Promise<void> {
