@@ -160,12 +160,15 @@ async function execGroupIn(
   return lastError;
 }
 
+/** Clients seen ready at least once (before that, a failed attempt is still the first connection). */
+const everReady = new WeakSet<Cluster>();
+
 /**
- * Resolves once the client is ready. A client that already failed to reach any node (status
+ * Resolves once the client is ready. A client that was ready and lost every node (status
  * close/reconnecting) fails at once with UNAVAILABLE instead of waiting out reconnect attempts;
- * one that is connecting gets `connectWaitMillis` (within the deadline), so one slow or failed
- * first attempt is not an error. Reconnection goes on in the background: the store recovers by
- * itself when Redis comes back.
+ * one that is connecting, or has never been ready yet (its first attempt failed and it retries),
+ * gets `connectWaitMillis` (within the deadline), so one slow or failed first attempt is not an
+ * error. Reconnection goes on in the background: the store recovers by itself when Redis comes back.
  */
 export async function ensureClusterReady(
   cluster: Cluster,
@@ -175,13 +178,15 @@ export async function ensureClusterReady(
 ): Promise<void> {
   switch (cluster.status) {
     case 'ready':
+      everReady.add(cluster);
       return;
     case 'end':
     case 'disconnecting':
       throw new TesseraError('UNAVAILABLE', `${what}: the online store is closed`);
     case 'close':
     case 'reconnecting':
-      throw unreachable(what);
+      if (everReady.has(cluster)) throw unreachable(what);
+      break;
     case 'wait':
       cluster.connect().catch(() => undefined);
       break;
@@ -191,7 +196,10 @@ export async function ensureClusterReady(
   }
   let cleanUp = (): void => undefined;
   const ready = new Promise<void>((resolve, reject) => {
-    const onReady = (): void => resolve();
+    const onReady = (): void => {
+      everReady.add(cluster);
+      resolve();
+    };
     const onEnd = (): void => reject(new TesseraError('UNAVAILABLE', `${what}: the online store is closed`));
     cluster.once('ready', onReady);
     cluster.once('end', onEnd);
