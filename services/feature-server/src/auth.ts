@@ -5,8 +5,7 @@
  * handler runs. Health is always open (probes carry no credentials). Whatever the mode, the
  * principal headers are set here only: a client cannot claim an identity by sending them.
  */
-import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status } from '@grpc/grpc-js';
-import type { ServerInterceptor } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { scopeAllows, SCOPES, type Scope } from '@tessera/core';
 import type { ApiKeyAuthenticator, ApiKeyPrincipal, AuthenticationResult } from '@tessera/registry';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
@@ -147,21 +146,4 @@ export function authorizeCall(
   auth.authenticator
     .authenticate(token)
     .then(decide, () => refuse(status.UNAVAILABLE, 'API keys cannot be checked right now; retry'));
-}
-
-/**
- * The interceptor: authenticates and authorizes when `auth` is given, and always strips principal
- * headers (the offline server's; the feature server has it inside its one edge interceptor).
- */
-export function authInterceptor(auth: AuthOptions | undefined): ServerInterceptor {
-  const state = edgeAuth(auth);
-  return (methodDescriptor, call) => {
-    const refuse = (code: status, details: string): void =>
-      call.sendStatus({ code, details, metadata: new Metadata() });
-    const listener = new ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => authorizeCall(state, methodDescriptor.path, metadata, next, refuse))
-      .build();
-    const responder = new ResponderBuilder().withStart((next) => next(listener)).build();
-    return new ServerInterceptingCall(call, responder);
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * The feature server's one interceptor: tracing, telemetry and authentication in one layer. Each
+ * The servers' one interceptor (feature server and offline server): tracing, telemetry and authentication in one layer. Each
  * grpc-js interceptor wraps every call in a call object of its own, with a listener and a responder
  * and their closures; three of them cost the online read path more than its own decoding (bench/
  * online-load.ts). Behaviour is the three's, in their order: the span starts first, from the

@@ -12,15 +12,13 @@ import { createOfflineStoreService } from '@tessera/offline-remote';
 import { OfflineStoreService } from '@tessera/proto';
 import { ApiKeyAuthenticator, openApiKeyStore, type ApiKeyStoreLocation } from '@tessera/registry';
 import { TesseraMetrics, createLogger, startMetricsServer, type MetricsEndpointOptions } from '@tessera/telemetry';
-import { authInterceptor } from './auth.js';
 import { OfflineServerHealth } from './offline-health.js';
 import { OFFLINE_SERVER_SERVICES, addReflection } from './reflection.js';
-import { rpcTracingInterceptor } from './rpc-tracing.js';
 import type { ServerAuthOptions } from './server.js';
 import { bind, checkExposure, keepPrivate } from './listen.js';
 import { openAuthenticator, warnIfInsecure } from './open-authenticator.js';
 import { shutdownServer } from './shutdown.js';
-import { telemetryInterceptor } from './telemetry-interceptor.js';
+import { edgeInterceptor } from './edge-interceptor.js';
 import { serverTransport, type ServerTlsOptions } from './tls.js';
 
 /** Options of an offline server. */
@@ -146,9 +144,7 @@ export async function startOfflineServer(options: OfflineServerOptions): Promise
       server,
       `${host}:${options.port ?? DEFAULT_OFFLINE_SERVER_PORT}`,
       experimental.createServerCredentialsWithInterceptors(transport.credentials, [
-        rpcTracingInterceptor(),
-        telemetryInterceptor(logger, metrics),
-        authInterceptor(auth),
+        edgeInterceptor(logger, metrics, auth),
       ]),
     );
   } catch (error) {

@@ -9,13 +9,12 @@
  * queries, the write-behind job) are its children. Attributes follow the OpenTelemetry RPC
  * conventions: rpc.system, rpc.service, rpc.method, rpc.grpc.status_code.
  */
-import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status } from '@grpc/grpc-js';
-import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  context,
   propagation,
   trace,
   type Context,
@@ -83,41 +82,4 @@ export function cancelRpcSpan(span: Span): void {
 /** True for the calls that get no span (health probes, every few seconds from every prober). */
 export function untracedPath(path: string): boolean {
   return path.startsWith(HEALTH_PREFIX);
-}
-
-/**
- * The interceptor; put it first in the server's list (grpc-js runs the first one innermost, so it
- * sees metadata before the auth interceptor and every status, refusals included).
- */
-export function rpcTracingInterceptor(): ServerInterceptor {
-  return (methodDescriptor, call) => {
-    // Health probes (every few seconds from every prober) would bury the traces that matter.
-    if (untracedPath(methodDescriptor.path)) return new ServerInterceptingCall(call);
-    let span: Span | undefined;
-    let spanContext: Context = ROOT_CONTEXT;
-    const inSpan = <T>(next: () => T): T => (span === undefined ? next() : context.with(spanContext, next));
-    const listener = new ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
-        const started = startRpcSpan(methodDescriptor.path, metadata);
-        span = started.span;
-        spanContext = started.context;
-        inSpan(() => next(metadata));
-      })
-      .withOnReceiveMessage((message, next) => inSpan(() => next(message)))
-      .withOnReceiveHalfClose((next) => inSpan(next))
-      .withOnCancel(() => {
-        if (span !== undefined) cancelRpcSpan(span);
-        span = undefined;
-      })
-      .build();
-    const responder = new ResponderBuilder()
-      .withStart((next) => next(listener))
-      .withSendStatus((callStatus, next) => {
-        if (span !== undefined) endRpcSpan(span, callStatus.code);
-        span = undefined;
-        next(callStatus);
-      })
-      .build();
-    return new ServerInterceptingCall(call, responder);
-  };
 }

@@ -1,5 +1,5 @@
-import { ResponderBuilder, ServerInterceptingCall, status } from '@grpc/grpc-js';
-import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '@tessera/core';
 import type { TesseraMetrics } from '@tessera/telemetry';
 import { takeInternalError } from './grpc-status.js';
@@ -25,23 +25,4 @@ export function observeRpcStatus(
       );
     }
   }
-}
-
-/**
- * The first interceptor of every call: times it from its start to its status (the RPC duration
- * histogram, by method and code — auth refusals included, since it sits in front of them), and logs
- * each INTERNAL error once, with the id its client was given, the method and the real error.
- */
-export function telemetryInterceptor(logger: Logger, metrics: TesseraMetrics | undefined): ServerInterceptor {
-  return (methodDescriptor, call) => {
-    const started = performance.now();
-    const path = methodDescriptor.path;
-    const responder = new ResponderBuilder()
-      .withSendStatus((sent, next) => {
-        observeRpcStatus(logger, metrics, path, started, sent);
-        next(sent);
-      })
-      .build();
-    return new ServerInterceptingCall(call, responder);
-  };
 }
